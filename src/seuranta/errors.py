@@ -1,0 +1,5 @@
+"""Errors that the command line reports as one line (no traceback) with exit status 2."""
+
+
+class InputError(Exception):
+    """Bad input data or arguments: the message names the file or value and what is wrong."""

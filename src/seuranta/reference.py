@@ -1,0 +1,240 @@
+"""Reference data: municipalities, wellbeing services counties, service tasks, age bands
+and population by age band.
+
+Two jobs live here:
+
+* ``build_reference(shared_dir, out_dir)`` turns the public facts in
+  ``../shared/reference/`` (Statistics Finland classification 1.1.2023 and THL Sotkanet
+  population 31.12.2022, CC BY 4.0) into the project's files in ``data/reference/``.
+  The real data have municipal totals only; the age structure inside each municipality
+  is synthesised (smaller municipalities older) and raked so that every municipality adds
+  up to its real total and the country to Statistics Finland's 2022 age structure.
+* ``load_*`` functions read those files back with the right dtypes for the pipeline.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "reference"
+
+#: Åland's class in the wellbeing region classification; outside the register.
+ALAND_COUNTY = "91"
+
+#: Age bands of the demo population (CONTRACT.md section 1), with lower and upper age.
+AGE_BANDS: list[tuple[str, int, int | None]] = [
+    ("0-17", 0, 17),
+    ("18-24", 18, 24),
+    ("25-34", 25, 34),
+    ("35-44", 35, 44),
+    ("45-54", 45, 54),
+    ("55-64", 55, 64),
+    ("65-74", 65, 74),
+    ("75-84", 75, 84),
+    ("85+", 85, None),
+]
+
+#: National age structure 31.12.2022 (shares of the whole population, per cent), rounded
+#: from Statistics Finland's population structure statistics; used to rake the synthetic
+#: municipal age structure.
+NATIONAL_BAND_PCT = {
+    "0-17": 18.6, "18-24": 7.6, "25-34": 12.8, "35-44": 12.9, "45-54": 11.6,
+    "55-64": 13.2, "65-74": 12.9, "75-84": 7.5, "85+": 2.9,
+}
+
+#: The seven service tasks (CONTRACT.md section 2) with their population bases.
+SERVICE_TASKS = [
+    # code, name_fi, base label, min age, max age (None = no bound), estimated
+    ("iakkaat", "Iäkkäiden palvelut", "65 vuotta täyttäneet", 65, None, True),
+    ("tyoikaiset", "Työikäisten palvelut", "18–64-vuotiaat", 18, 64, True),
+    ("lapsiperheet", "Lapsiperheiden palvelut", "alle 65-vuotiaat", 0, 64, True),
+    ("lastensuojelu", "Lastensuojelu", "alle 18-vuotiaat", 0, 17, True),
+    ("vammaispalvelut", "Vammaispalvelut", "koko väestö", 0, None, True),
+    ("paihdetyo", "Päihde- ja riippuvuustyön erityiset palvelut", "koko väestö", 0, None, True),
+    ("perheoikeudelliset", "Perheoikeudelliset palvelut", "koko väestö", 0, None, False),
+]
+
+#: Client age groups of the publication (computed from birth year at the quarter's end).
+CLIENT_AGE_GROUPS = [("0-17", 0, 17), ("18-64", 18, 64), ("65+", 65, None), ("85+", 85, None)]
+
+
+def _band_bounds(label: str) -> tuple[int, int | None]:
+    if label.endswith("+"):
+        return int(label[:-1]), None
+    lo, hi = label.split("-")
+    return int(lo), int(hi)
+
+
+def band_in_base(label: str, min_age: int, max_age: int | None) -> bool:
+    """True when the whole age band lies inside [min_age, max_age]; raises if it straddles."""
+    lo, hi = _band_bounds(label)
+    inside_lo = lo >= min_age
+    inside_hi = max_age is None or (hi is not None and hi <= max_age)
+    outside = (max_age is not None and lo > max_age) or (hi is not None and hi < min_age)
+    if inside_lo and inside_hi:
+        return True
+    if outside:
+        return False
+    raise ValueError(f"age band {label} straddles the base {min_age}-{max_age}")
+
+
+# --------------------------------------------------------------------------- building
+
+def _rake(seed: np.ndarray, row_totals: np.ndarray, col_totals: np.ndarray, iters=200):
+    """Iterative proportional fitting of a positive matrix to row and column totals."""
+    m = seed.astype(float).copy()
+    for _ in range(iters):
+        m *= (row_totals / m.sum(axis=1))[:, None]
+        m *= (col_totals / m.sum(axis=0))[None, :]
+    return m
+
+
+def _round_rows(m: np.ndarray, row_totals: np.ndarray) -> np.ndarray:
+    """Round each row to integers that add up exactly to its total (largest remainder)."""
+    out = np.floor(m).astype(np.int64)
+    for i in range(m.shape[0]):
+        short = int(row_totals[i] - out[i].sum())
+        if short > 0:
+            order = np.argsort(-(m[i] - out[i]), kind="stable")[:short]
+            out[i, order] += 1
+    return out
+
+
+def synthesise_age_structure(totals: pd.Series) -> pd.DataFrame:
+    """Split municipal totals into AGE_BANDS: smaller municipalities older.
+
+    The seed profile tilts each municipality by the logarithm of its size (the share of
+    65+ grows by about 3 points for each e-fold fall in population); raking then makes
+    every row add up to the real total and the whole country match NATIONAL_BAND_PCT.
+    """
+    labels = [b[0] for b in AGE_BANDS]
+    z = np.log(totals.to_numpy(float)) - np.log(10_000)
+    old = np.clip(0.30 - 0.03 * z, 0.12, 0.48)
+    young = np.clip(0.17 + 0.012 * z, 0.10, 0.26)
+    nat = np.array([NATIONAL_BAND_PCT[b] for b in labels]) / 100
+    is_old = np.array([b in ("65-74", "75-84", "85+") for b in labels])
+    is_young = np.array([b == "0-17" for b in labels])
+    mid = ~is_old & ~is_young
+    seed = np.empty((len(totals), len(labels)))
+    seed[:, is_old] = old[:, None] * nat[is_old] / nat[is_old].sum()
+    seed[:, is_young] = young[:, None]
+    seed[:, mid] = (1 - old - young)[:, None] * nat[mid] / nat[mid].sum()
+    row_tot = totals.to_numpy(float)
+    col_tot = nat * row_tot.sum()
+    raked = _rake(seed, row_tot, col_tot)
+    ints = _round_rows(raked, totals.to_numpy(np.int64))
+    df = pd.DataFrame(ints, index=totals.index, columns=labels)
+    return df
+
+
+def build_reference(shared_dir: Path, out_dir: Path = REFERENCE_DIR) -> list[Path]:
+    """Write data/reference/ from ../shared/reference/; returns the files written."""
+    shared_dir = Path(shared_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    mun = pd.read_csv(shared_dir / "municipalities_2023.csv", dtype=str, keep_default_na=False)
+    if len(mun) != 309 or mun["municipality_code"].duplicated().any():
+        raise ValueError("municipalities_2023.csv: expected 309 unique municipalities")
+    mun = mun.rename(columns={"wellbeing_region_code": "county_code",
+                              "wellbeing_region_fi": "county_name_fi"})
+    mun["in_register"] = (mun["county_code"] != ALAND_COUNTY).astype(int)
+    pop = pd.read_csv(shared_dir / "population_2022.csv", dtype={"municipality_code": str})
+    pop = pop[(pop["age_group"] == "total") & (pop["sex"] == "total")]
+    totals = pop.set_index("municipality_code")["population"].astype(np.int64)
+    if set(totals.index) != set(mun["municipality_code"]):
+        raise ValueError("population_2022.csv and municipalities_2023.csv disagree on codes")
+    mun["population_total_2022"] = mun["municipality_code"].map(totals)
+    files = []
+    p = out_dir / "municipalities.csv"
+    mun.sort_values("municipality_code").to_csv(p, index=False, lineterminator="\n")
+    files.append(p)
+
+    bands = synthesise_age_structure(totals.sort_index())
+    long = (bands.rename_axis("municipality_code").reset_index()
+            .melt(id_vars="municipality_code", var_name="age_group", value_name="population"))
+    long.insert(1, "year", 2022)
+    long["age_group"] = pd.Categorical(long["age_group"], [b[0] for b in AGE_BANDS])
+    long = long.sort_values(["municipality_code", "age_group"])
+    p = out_dir / "population.csv"
+    long.to_csv(p, index=False, lineterminator="\n")
+    files.append(p)
+
+    tasks = pd.DataFrame(SERVICE_TASKS, columns=["service_task", "name_fi", "base_fi",
+                                                 "base_min_age", "base_max_age", "estimated"])
+    tasks["base_max_age"] = tasks["base_max_age"].astype("Int64")
+    tasks["estimated"] = tasks["estimated"].astype(int)
+    p = out_dir / "service_tasks.csv"
+    tasks.to_csv(p, index=False, lineterminator="\n")
+    files.append(p)
+
+    ab = pd.DataFrame([(b, lo, hi) for b, lo, hi in AGE_BANDS],
+                      columns=["age_group", "min_age", "max_age"])
+    ab["max_age"] = ab["max_age"].astype("Int64")
+    p = out_dir / "age_bands.csv"
+    ab.to_csv(p, index=False, lineterminator="\n")
+    files.append(p)
+    return files
+
+
+# --------------------------------------------------------------------------- loading
+
+@lru_cache(maxsize=None)
+def _read(name: str, ref_dir: str) -> pd.DataFrame:
+    return pd.read_csv(Path(ref_dir) / name, dtype={"municipality_code": str, "county_code": str})
+
+
+def municipalities(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    """All 309 municipalities: code, names, county, in_register, population_total_2022."""
+    return _read("municipalities.csv", str(ref_dir)).copy()
+
+
+def mainland_municipalities(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    """The 293 municipalities inside the register (Åland left out)."""
+    m = municipalities(ref_dir)
+    return m[m["in_register"] == 1].reset_index(drop=True)
+
+
+def counties(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    """The 22 areas of the register (21 counties + Helsinki), code and Finnish name."""
+    m = mainland_municipalities(ref_dir)
+    return (m[["county_code", "county_name_fi"]].drop_duplicates()
+            .sort_values("county_code").reset_index(drop=True))
+
+
+def reference_population(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    """Population by municipality and age band, 31.12.2022 (synthetic bands, real totals)."""
+    return _read("population.csv", str(ref_dir)).copy()
+
+
+def service_tasks(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    """The seven service tasks with their population bases."""
+    t = _read("service_tasks.csv", str(ref_dir)).copy()
+    t["base_max_age"] = t["base_max_age"].astype("Int64")
+    return t
+
+
+def task_codes(estimated_only: bool = False) -> list[str]:
+    """Codes of the service tasks in publication order."""
+    return [t[0] for t in SERVICE_TASKS if t[5] or not estimated_only]
+
+
+def base_population(population: pd.DataFrame, tasks: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Population base per municipality × year × service task from a population table.
+
+    ``population`` has municipality_code, year, age_group, population; returns
+    municipality_code, year, service_task, population_base.
+    """
+    tasks = service_tasks() if tasks is None else tasks
+    out = []
+    for t in tasks.itertuples():
+        max_age = None if pd.isna(t.base_max_age) else int(t.base_max_age)
+        mask = population["age_group"].map(lambda b: band_in_base(b, int(t.base_min_age), max_age))
+        g = (population[mask].groupby(["municipality_code", "year"], as_index=False)["population"]
+             .sum().rename(columns={"population": "population_base"}))
+        g["service_task"] = t.service_task
+        out.append(g)
+    return pd.concat(out, ignore_index=True)[
+        ["municipality_code", "year", "service_task", "population_base"]]
