@@ -24,6 +24,44 @@ def _cmd_reference(args) -> int:
     return 0
 
 
+DEFAULT_DATA = "data/demo"
+DEFAULT_OUT = "build"
+
+
+def _params(args):
+    from .params import load_params
+    return load_params(getattr(args, "params", None))
+
+
+def _cmd_run(args) -> int:
+    from . import pipeline
+    target = pipeline.run_quarter(args.quarter, Path(args.data), Path(args.out), _params(args),
+                                  encoding=args.encoding)
+    print(target)
+    return 0
+
+
+def _cmd_publish(args) -> int:
+    from . import pipeline
+    pipeline.publish(Path(args.data), Path(args.out), _params(args), scale=args.scale,
+                     seed=args.seed, pdf=not args.no_pdf, encoding=args.encoding)
+    print(f"published into {args.out}/")
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    from . import pipeline
+    return 0 if pipeline.verify(args.quarter, Path(args.out)) else 1
+
+
+def _common(p, data=True, out=True):
+    if data:
+        p.add_argument("--data", default=DEFAULT_DATA, help="data folder (default: %(default)s)")
+    if out:
+        p.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    p.add_argument("--params", default=None, help="parameters file (default: parameters.yml)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seuranta", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -33,6 +71,28 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder with municipalities_2023.csv and population_2022.csv")
     r.add_argument("--out", default=str(reference.REFERENCE_DIR), help="output folder")
     r.set_defaults(func=_cmd_reference)
+
+    r = sub.add_parser("run", help="one quarter through every stage and papermill into OUT/<quarter>/")
+    r.add_argument("--quarter", required=True, help="quarter, e.g. 2023Q1")
+    _common(r)
+    r.add_argument("--encoding", default="utf-8", help="encoding of register CSV files")
+    r.set_defaults(func=_cmd_run)
+
+    r = sub.add_parser("publish", help="the main job: demo data if none, every quarter, "
+                                       "annexes, the book as HTML and PDF")
+    _common(r)
+    r.add_argument("--scale", type=float, default=0.05,
+                   help="scale of demo data generated when the data folder is empty")
+    r.add_argument("--seed", type=int, default=None, help="seed of generated demo data")
+    r.add_argument("--no-pdf", action="store_true", help="build the HTML book only")
+    r.add_argument("--encoding", default="utf-8", help="encoding of register CSV files")
+    r.set_defaults(func=_cmd_publish)
+
+    r = sub.add_parser("verify", help="re-run a quarter from its manifest and report table "
+                                      "by table whether the results are identical")
+    r.add_argument("--quarter", required=True, help="quarter, e.g. 2023Q1")
+    _common(r, data=False)
+    r.set_defaults(func=_cmd_verify)
     return p
 
 
