@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quarter", required=True, help="quarter, e.g. 2023Q1")
     _common(r, data=False)
     r.set_defaults(func=_cmd_verify)
+
+    from . import register  # the `counts` command (register stage)
+    register.add_parser(sub)
     return p
 
 

@@ -1,0 +1,201 @@
+"""Validation of the register rows: declared rules, quarantine, flags and the rows ledger.
+
+Every check is one :class:`Rule` with a stable reason code, a Finnish description (shown
+in the book's data description) and an SQL predicate that is true when a row FAILS it.
+A row gets the code of the first rule it fails, in the declared order of :data:`RULES`;
+rows that fail none are accepted. The 2nd..nth copy of an exactly duplicated row (same
+original values in every contract column, in any file) is rejected as ``duplicate_row``.
+
+Unusual ages for a task (:data:`FLAGS`, thresholds in ``parameters.yml`` ``register:``)
+do not reject a row: they are counted in the ledger and in the ``flags`` table.
+
+Tables created in the DuckDB connection: ``checked`` (every raw row with its ``reason``,
+NULL when accepted) and ``periods`` (the accepted rows, typed). Everything that varies
+(extract date, age limits, reference codes) reaches SQL as bound parameters or via small
+tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from . import reference
+from .ingest import REGISTER_COLUMNS
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One validation check: ``sql_predicate`` is true for a row that fails it."""
+
+    code: str
+    description_fi: str
+    sql_predicate: str
+
+
+#: The checks in the order they are applied (first failing rule wins).
+RULES: list[Rule] = [
+    Rule("missing_field",
+         "Pakollinen tieto puuttuu (asiakastunnus, kunta, palvelutehtävä, alkupäivä tai lähde)",
+         "v_client_id IS NULL OR v_municipality_code IS NULL OR v_service_task IS NULL "
+         "OR v_start_date IS NULL OR v_source IS NULL"),
+    Rule("unknown_service_task", "Tuntematon palvelutehtävä", "NOT task_known"),
+    Rule("unknown_municipality", "Tuntematon kuntakoodi", "ref_county IS NULL"),
+    Rule("aland", "Ahvenanmaan kunta (ei rekisterin piirissä)", "ref_county = $aland"),
+    Rule("bad_source", "Tuntematon lähde (sallitut SHA ja ET)", "v_source NOT IN ('SHA', 'ET')"),
+    Rule("bad_date", "Alku- tai loppupäivä ei ole päivämäärä muodossa VVVV-KK-PP",
+         "d_start IS NULL OR (v_end_date IS NOT NULL AND d_end IS NULL)"),
+    Rule("end_before_start", "Jakso päättyy ennen alkamistaan", "d_end < d_start"),
+    Rule("start_after_extract", "Jakso alkaa poiminnan päivämäärän jälkeen",
+         "d_start > $extract_date"),
+    Rule("birth_year_missing", "Syntymävuosi puuttuu", "v_birth_year IS NULL"),
+    Rule("birth_year_impossible",
+         "Syntymävuosi ei ole vuosiluku, on jakson alkamisvuoden jälkeen tai ikä yli enimmäisiän",
+         "birth_y IS NULL OR birth_y > year(d_start) OR year(d_start) - birth_y > $max_age"),
+    Rule("bad_child_welfare_act", "Lastensuojelulain mukaisuuden tieto ei ole 0, 1 tai tyhjä",
+         "v_child_welfare_act IS NOT NULL AND v_child_welfare_act NOT IN ('0', '1')"),
+    Rule("duplicate_row", "Täsmälleen sama rivi toistamiseen", "copy_no > 1"),
+]
+
+REASON_CODES = [r.code for r in RULES]
+
+#: Flags on accepted rows (not rejections): code and Finnish description.
+FLAGS = {"age_unusual_for_task": "Ikä jakson alkaessa epätavallinen palvelutehtävälle"}
+
+#: Default age limits of the flag (overridden by parameters.yml register.unusual_age).
+DEFAULT_UNUSUAL_AGE = {
+    "lastensuojelu": {"min_age": None, "max_age": 20},
+    "iakkaat": {"min_age": 60, "max_age": None},
+    "tyoikaiset": {"min_age": 18, "max_age": 67},
+}
+DEFAULT_MAX_AGE = 120
+
+
+def rules_table() -> pd.DataFrame:
+    """The declared rules as a table (code, description_fi, order) for the book."""
+    return pd.DataFrame({"order": range(1, len(RULES) + 1), "code": REASON_CODES,
+                         "description_fi": [r.description_fi for r in RULES]})
+
+
+def _reference_tables(con: duckdb.DuckDBPyConnection) -> None:
+    mun = reference.municipalities()[["municipality_code", "county_code"]].astype(str)
+    tasks = pd.DataFrame({"service_task": reference.task_codes()}, dtype=str)
+    con.register("_ref_mun_df", mun)
+    con.register("_ref_task_df", tasks)
+    con.execute("CREATE OR REPLACE TABLE ref_mun AS SELECT * FROM _ref_mun_df")
+    con.execute("CREATE OR REPLACE TABLE ref_task AS SELECT * FROM _ref_task_df")
+    con.unregister("_ref_mun_df")
+    con.unregister("_ref_task_df")
+
+
+def _checked_sql() -> str:
+    cols = ", ".join(f'v."{c}"' for c in REGISTER_COLUMNS)
+    trimmed = ",\n".join(f"NULLIF(trim(r.\"{c}\"), '') AS v_{c}" for c in REGISTER_COLUMNS)
+    case = "\n".join(f"WHEN {r.sql_predicate} THEN '{r.code}'" for r in RULES)
+    date_re = "'[0-9]{4}-[0-9]{2}-[0-9]{2}'"
+    return f"""
+CREATE TABLE checked AS
+WITH v AS (
+  SELECT r.file_idx, r.rowid - f.first_rowid + 1 AS row_number, r.rowid AS raw_id,
+         {", ".join(f'r."{c}"' for c in REGISTER_COLUMNS)},
+         {trimmed}
+  FROM raw r JOIN files f USING (file_idx)
+), t AS (
+  SELECT v.*, m.county_code AS ref_county, (k.service_task IS NOT NULL) AS task_known,
+         CASE WHEN regexp_full_match(v_start_date, {date_re})
+              THEN try_cast(v_start_date AS DATE) END AS d_start,
+         CASE WHEN regexp_full_match(v_end_date, {date_re})
+              THEN try_cast(v_end_date AS DATE) END AS d_end,
+         CASE WHEN regexp_full_match(v_birth_year, '[0-9]{{4}}')
+              THEN CAST(v_birth_year AS INTEGER) END AS birth_y,
+         row_number() OVER (PARTITION BY {cols} ORDER BY v.raw_id) AS copy_no
+  FROM v
+  LEFT JOIN ref_mun m ON m.municipality_code = v.v_municipality_code
+  LEFT JOIN ref_task k ON k.service_task = v.v_service_task
+)
+SELECT *, CASE
+{case}
+ELSE NULL END AS reason
+FROM t
+"""
+
+
+def validate(con: duckdb.DuckDBPyConnection, extract_date: dt.date,
+             register_params: dict | None = None) -> None:
+    """Create tables ``checked`` and ``periods`` from ``raw`` (see the module docstring)."""
+    rp = register_params or {}
+    _reference_tables(con)
+    con.execute(_checked_sql(), {"extract_date": extract_date, "aland": reference.ALAND_COUNTY,
+                                 "max_age": int(rp.get("max_age", DEFAULT_MAX_AGE))})
+    con.execute("""
+CREATE TABLE periods AS
+SELECT v_client_id AS client_id, birth_y AS birth_year, v_municipality_code AS municipality_code,
+       ref_county AS county_code, v_service_task AS service_task, v_source AS source,
+       d_start AS start_date, d_end AS end_date,
+       coalesce(v_child_welfare_act = '1', false) AS cwa
+FROM checked WHERE reason IS NULL
+""")
+
+
+def rejected(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rejected rows: source_file, row_number, reason and the original values as text."""
+    cols = ", ".join(f'c."{c}"' for c in REGISTER_COLUMNS)
+    df = con.execute(f"""
+SELECT f.source_file, c.row_number, c.reason, {cols}
+FROM checked c JOIN files f USING (file_idx)
+WHERE c.reason IS NOT NULL ORDER BY c.file_idx, c.row_number""").fetchdf()
+    df["row_number"] = df["row_number"].astype("int64")
+    return df
+
+
+def flag_limits(register_params: dict | None = None) -> pd.DataFrame:
+    """Age limits of the unusual-age flag: service_task, min_age, max_age (NA = none)."""
+    limits = (register_params or {}).get("unusual_age") or DEFAULT_UNUSUAL_AGE
+    rows = [(t, v.get("min_age"), v.get("max_age")) for t, v in limits.items()]
+    return pd.DataFrame(rows, columns=["service_task", "min_age", "max_age"]).astype(
+        {"service_task": str, "min_age": "Int64", "max_age": "Int64"})
+
+
+def flags(con: duckdb.DuckDBPyConnection, register_params: dict | None = None) -> pd.DataFrame:
+    """Flagged accepted rows by municipality_code, county_code, service_task, flag: rows.
+
+    Age is taken at the period's start (start year - birth year). No client ids.
+    """
+    lim = flag_limits(register_params)
+    con.register("_flag_limits", lim)
+    try:
+        df = con.execute("""
+SELECT p.municipality_code, p.county_code, p.service_task, 'age_unusual_for_task' AS flag,
+       count(*) AS rows
+FROM periods p JOIN _flag_limits l USING (service_task)
+WHERE year(p.start_date) - p.birth_year < coalesce(l.min_age, -1)
+   OR year(p.start_date) - p.birth_year > coalesce(l.max_age, 100000)
+GROUP BY ALL ORDER BY 1, 3, 4""").fetchdf()
+    finally:
+        con.unregister("_flag_limits")
+    df["rows"] = df["rows"].astype("int64")
+    return df
+
+
+def ledger(con: duckdb.DuckDBPyConnection, flags_df: pd.DataFrame) -> pd.DataFrame:
+    """Rows ledger: item (read/accepted/rejected/flagged), reason, rows.
+
+    Every declared reason code appears (0 when none); accepted + rejected = read.
+    """
+    n_read = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
+    by_reason = dict(con.execute(
+        "SELECT reason, count(*) FROM checked WHERE reason IS NOT NULL GROUP BY reason"
+    ).fetchall())
+    n_acc = con.execute("SELECT count(*) FROM checked WHERE reason IS NULL").fetchall()[0][0]
+    rows = [("read", "", n_read), ("accepted", "", n_acc)]
+    rows += [("rejected", code, int(by_reason.get(code, 0))) for code in REASON_CODES]
+    fl = flags_df.groupby("flag")["rows"].sum() if len(flags_df) else pd.Series(dtype="int64")
+    rows += [("flagged", code, int(fl.get(code, 0))) for code in FLAGS]
+    out = pd.DataFrame(rows, columns=["item", "reason", "rows"])
+    out["rows"] = out["rows"].astype("int64")
+    if n_acc + sum(by_reason.values()) != n_read:   # cannot happen: every row has one outcome
+        raise AssertionError("rows ledger does not balance")
+    return out
