@@ -1,0 +1,481 @@
+"""Excel annexes of a quarter (Liite): municipal shares per service task, national estimates.
+
+``write_annexes`` reads a quarter's internal tables (``build/<Q>/tables/*.csv``) and
+writes ``annex/liite_<Q>.xlsx`` in the layout of THL's "Liite VA1": one sheet per
+estimated service task with county, municipality, municipality code, the quality class of
+the newest quarter, the share (%) of the population base for every quarter from the first
+up to this one, and the source (SHA / ET / SHA+ET); a sheet of national estimates with
+their 95 % intervals (both methods, the published one marked); and a first sheet
+"Tietoja" with the source, date, symbols, disclosure rule, methods link and, for demo
+data, the synthetic-data notice (also written to the workbook's title and description).
+
+Accessibility follows the UK Analysis Function's gptables guidance: every table sheet
+has exactly one header row in row 1, an Excel table object over the whole data range,
+no merged cells, no blank rows, values (never formulas), numbers as numbers, set column
+widths and a frozen header row. Cells that cannot show a number carry a symbol
+(``SYMBOLS``) that the "Tietoja" sheet explains.
+
+Disclosure control: a share whose client count is 1–4 (``params['disclosure']
+['min_count']``, default 5) is shown as ``..``; so that it cannot be worked out from the
+estimate sheet's "clients in the municipalities used" total, a second cell of the same
+quarter and task is suppressed when only one would be (``seuranta.disclosure`` when
+present). Internal tables under ``build/`` stay exact.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.table import Table, TableStyleInfo
+
+from . import reference
+from .errors import InputError
+from .quarters import Quarter
+
+#: Symbols of cells without a published number, and their meaning (Finnish).
+SYMBOLS: dict[str, str] = {
+    "—": "Ei tietoja: kunnasta ei ole neljännekseltä tietoja yhdestäkään lähteestä "
+         "(tietojen laatu 'Ei tietoja'), tai arviota ei voitu laskea.",
+    "o": "Osittaiset tiedot: kaikkia neljänneksen asiakkaita ei ole toimitettu, joten "
+         "osuutta ei julkaista (se aliarvioisi asiakkaiden määrää).",
+    "..": "Salattu tietosuojan vuoksi: asiakkaita on 1–{max_small}, tai luku on salattu, "
+          "jotta salattua lukua ei voisi päätellä summista.",
+    ".": "Ei sovellu: esimerkiksi väestöpohja on nolla.",
+}
+NO_DATA, PARTIAL, SUPPRESSED, NOT_APPLICABLE = "—", "o", "..", "."
+
+QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
+METHOD_FI = {"ratio": "Suhde-estimaatti", "model": "Regressiomalli"}
+AGE_GROUP_FI = {"0-17": "0–17-vuotiaat", "18-64": "18–64-vuotiaat",
+                "65+": "65 vuotta täyttäneet", "85+": "85 vuotta täyttäneet"}
+#: Names of the rows of estimates.csv that are not one of the seven service tasks.
+EXTRA_TASK_FI = {"lastensuojelulaki": ("Lastensuojelulain mukainen asiakkuus",
+                                       "alle 18-vuotiaat"),
+                 "kaikki": ("Kaikki palvelutehtävät", "koko väestö")}
+#: Short sheet names for task names longer than Excel's 31 characters.
+SHORT_SHEET_NAMES = {"paihdetyo": "Päihde- ja riippuvuustyö"}
+
+#: Relative link from the annex to the book's methods page (overridable by
+#: ``params['publication']['methods_link']``).
+METHODS_LINK = "../../book/_build/html/menetelmat.html"
+SOURCE_FI = "Sosiaalihuollon seurantarekisteri, THL"
+DEFAULT_MIN_COUNT = 5
+
+NOTES_SHEET = "Tietoja"
+ESTIMATES_SHEET = "Arviot koko maa"
+HEADER_MUNICIPALITY = ["Hyvinvointialue", "Kunta", "Kuntakoodi", "Tietojen arvioitu laatu"]
+HEADER_SOURCE = "Lähdeaineisto"
+ESTIMATE_HEADER = [
+    "Neljännes", "Palvelutehtävä", "Väestöpohja", "Menetelmä", "Julkaistu arvio",
+    "Arvioitu asiakasmäärä", "Osuus väestöpohjasta, %",
+    "95 %:n luottamusväli, alaraja", "95 %:n luottamusväli, yläraja",
+    "Arviossa käytetyt kunnat", "Asiakkaat arviossa käytetyissä kunnissa",
+]
+
+
+# --------------------------------------------------------------------------- helpers
+
+def round_half_up(x: float, decimals: int = 0) -> float | int:
+    """Round as a person does (0.25 → 0.3), returned as a plain float (int at 0 decimals)."""
+    d = Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP)
+    return int(d) if decimals == 0 else float(d)
+
+
+def round_to(x: float, step: int) -> int:
+    """Round to the nearest ``step`` (half up): 134 351 → 134 400 with step 100."""
+    d = (Decimal(repr(float(x))) / step).quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    return int(d) * step
+
+
+def quarter_header(q: Quarter) -> str:
+    """Column header of a quarter's share: ``Tammi–maaliskuu 2023, %``."""
+    name = q.name_fi
+    return f"{name[0].upper()}{name[1:]}, %"
+
+
+_FI_ORDER = str.maketrans({"å": "{", "ä": "|", "ö": "}", "Å": "{", "Ä": "|", "Ö": "}",
+                           "é": "e", "É": "e", "ü": "y", "Ü": "y"})
+
+
+def fi_sort_key(text: str) -> str:
+    """Finnish alphabetical order (… z, å, ä, ö), case-insensitive."""
+    return str(text).lower().translate(_FI_ORDER)
+
+
+def sheet_name(task: str, name_fi: str) -> str:
+    """Excel sheet name of a task: its Finnish name, at most 31 characters, no []:*?/\\."""
+    name = SHORT_SHEET_NAMES.get(task, name_fi)
+    name = re.sub(r"[\[\]:*?/\\]", " ", name).strip()
+    return name[:31]
+
+
+def _min_count(params: dict) -> int:
+    value = (params.get("disclosure") or {}).get("min_count", DEFAULT_MIN_COUNT)
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        raise InputError(f"parameters: disclosure.min_count is not an integer: {value!r}") \
+            from None
+    if value < 1:
+        raise InputError(f"parameters: disclosure.min_count must be at least 1, not {value}")
+    return value
+
+
+def _read(tables_dir: Path, name: str, required: bool = True) -> pd.DataFrame | None:
+    p = Path(tables_dir) / f"{name}.csv"
+    if not p.is_file():
+        if required:
+            raise InputError(f"annex: table missing: {p}")
+        return None
+    return pd.read_csv(p, dtype={"municipality_code": str, "county_code": str,
+                                 "quarter": str, "service_task": str, "source": str,
+                                 "quality": str, "sources": str, "age_group": str,
+                                 "method": str},
+                       keep_default_na=False, na_values=[""])
+
+
+def _series(tables_dir: Path, name: str, quarter: Quarter) -> pd.DataFrame:
+    """``series_<name>`` (every quarter up to Q) combined with ``<name>`` (quarter Q)."""
+    parts = [df for df in (_read(tables_dir, f"series_{name}", required=False),
+                           _read(tables_dir, name, required=False)) if df is not None]
+    if not parts:
+        raise InputError(f"annex: table missing: {Path(tables_dir) / (name + '.csv')}")
+    df = pd.concat(parts, ignore_index=True)
+    df = df[df["quarter"] <= str(quarter)]
+    keys = [c for c in ("quarter", "municipality_code", "service_task", "source", "method",
+                        "age_group") if c in df.columns]
+    return df.drop_duplicates(subset=keys, keep="last").reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- disclosure
+
+def _local_suppress(counts: pd.Series, groups: pd.Series, min_count: int) -> pd.Series:
+    """Primary (1..min_count-1) and secondary suppression inside groups.
+
+    A group whose suppressed cells would be a single cell, or add up to fewer than
+    ``min_count`` clients, gets its smallest unsuppressed non-zero cell suppressed too
+    (repeated until neither holds or nothing is left), so that the group's total minus
+    the published cells never reveals a small count.
+    """
+    counts = counts.astype("int64")
+    sup = (counts >= 1) & (counts < min_count)
+    for _, idx in groups.groupby(groups, sort=False).groups.items():
+        g = counts.loc[idx]
+        while True:
+            s = sup.loc[idx]
+            n, total = int(s.sum()), int(g[s].sum())
+            if n == 0 or (n >= 2 and total >= min_count):
+                break
+            cand = g[~s & (g > 0)]
+            if cand.empty:
+                break
+            sup.loc[cand.sort_values(kind="mergesort").index[0]] = True
+    return sup
+
+
+def suppression_mask(counts: pd.Series, groups: pd.Series, min_count: int) -> pd.Series:
+    """True where a count (and the share derived from it) must not be published."""
+    try:  # the statistics helper's module, when present
+        from . import disclosure  # type: ignore
+    except ImportError:
+        disclosure = None
+    if disclosure is not None and hasattr(disclosure, "suppression_mask"):
+        return disclosure.suppression_mask(counts, groups, min_count)  # pragma: no cover
+    return _local_suppress(counts, groups, min_count)
+
+
+# --------------------------------------------------------------------------- content
+
+def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
+                     counts: pd.DataFrame, quality: pd.DataFrame,
+                     municipalities: pd.DataFrame, min_count: int) -> pd.DataFrame:
+    """One task's sheet as a DataFrame whose cells are what the annex shows.
+
+    ``counts`` has quarter, municipality_code, service_task, source, clients,
+    population_base, share_pct (source 'ALL' is used); ``quality`` has quarter,
+    municipality_code, service_task, quality, sources.
+    """
+    mun = municipalities[["county_name_fi", "name_fi", "municipality_code"]].copy()
+    c = counts[(counts["service_task"] == task) & (counts["source"] == "ALL")]
+    qu = quality[quality["service_task"] == task]
+    key = ["quarter", "municipality_code"]
+    cells = (pd.MultiIndex.from_product([[str(q) for q in quarters], mun["municipality_code"]],
+                                        names=key).to_frame(index=False))
+    cells = cells.merge(c[key + ["clients", "population_base", "share_pct"]], on=key,
+                        how="left", validate="one_to_one")
+    cells = cells.merge(qu[key + ["quality", "sources"]], on=key, how="left",
+                        validate="one_to_one")
+    missing_q = cells["quality"].isna() & (cells["quarter"] == str(quarter))
+    if missing_q.any():
+        m = cells.loc[missing_q, "municipality_code"].iloc[0]
+        raise InputError(f"annex: quality.csv has no row for {quarter} {task} municipality {m}")
+    # A cell is published when its quarter's data are comprehensive; suppression groups are
+    # the municipalities whose clients add up to the estimate's "clients used" (same set).
+    comp = cells["quality"] == "comprehensive"
+    clients = cells["clients"].fillna(0).astype("int64")
+    sup = pd.Series(False, index=cells.index)
+    if comp.any():
+        sup.loc[comp] = suppression_mask(clients[comp], cells.loc[comp, "quarter"], min_count)
+
+    def cell(i):
+        qual = cells.at[i, "quality"]
+        if pd.isna(qual) or qual == "none":
+            return NO_DATA
+        if qual == "partial":
+            return PARTIAL
+        if sup.at[i]:
+            return SUPPRESSED
+        base = cells.at[i, "population_base"]
+        if pd.isna(base) or float(base) <= 0:
+            return NOT_APPLICABLE
+        # from the exact counts, not from share_pct (already rounded to 4 decimals:
+        # 84/3907 = 2.14998… would become 2.15 and then 2.2)
+        return round_half_up(100.0 * int(clients.at[i]) / float(base), 1)
+
+    cells["cell"] = [cell(i) for i in cells.index]
+    wide = cells.pivot(index="municipality_code", columns="quarter", values="cell")
+    now = cells[cells["quarter"] == str(quarter)].set_index("municipality_code")
+    out = pd.DataFrame({
+        "Hyvinvointialue": mun["county_name_fi"].to_numpy(),
+        "Kunta": mun["name_fi"].to_numpy(),
+        "Kuntakoodi": mun["municipality_code"].to_numpy(),
+    })
+    codes = mun["municipality_code"]
+    out["Tietojen arvioitu laatu"] = codes.map(now["quality"].map(QUALITY_FI)).to_numpy()
+    for q in quarters:
+        out[quarter_header(q)] = codes.map(wide[str(q)]).to_numpy(dtype=object)
+    src = now["sources"].fillna("").astype(str).str.strip().replace("", NO_DATA)
+    out[HEADER_SOURCE] = codes.map(src).to_numpy()
+    order = sorted(range(len(out)), key=lambda i: (fi_sort_key(out.at[i, "Hyvinvointialue"]),
+                                                   fi_sort_key(out.at[i, "Kunta"]),
+                                                   out.at[i, "Kuntakoodi"]))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
+                    ) -> pd.DataFrame:
+    """The national estimates sheet: every quarter, task (and age group), both methods."""
+    names = dict(zip(tasks["service_task"], tasks["name_fi"]))
+    bases = dict(zip(tasks["service_task"], tasks["base_fi"]))
+    order = {t: i for i, t in enumerate(list(tasks["service_task"]) + list(EXTRA_TASK_FI))}
+    e = estimates.copy()
+    if "age_group" not in e.columns:
+        e["age_group"] = "kaikki"
+    e["age_group"] = e["age_group"].fillna("kaikki")
+    unknown = sorted(set(e["service_task"]) - set(order))
+    if unknown:
+        raise InputError(f"annex: estimates.csv has unknown service tasks: {unknown}")
+    e["_t"] = e["service_task"].map(order)
+    e["_m"] = e["method"].map({"ratio": 0, "model": 1}).fillna(2)
+    e = e.sort_values(["quarter", "_t", "age_group", "_m"], kind="mergesort")
+
+    def num(x, step=None, decimals=None):
+        if pd.isna(x):
+            return NO_DATA
+        if step:
+            return round_to(x, step)
+        return round_half_up(x, decimals)
+
+    rows = []
+    for r in e.itertuples(index=False):
+        task, age = r.service_task, r.age_group
+        if task in EXTRA_TASK_FI:
+            name, base = EXTRA_TASK_FI[task]
+        else:
+            name, base = names[task], bases[task]
+        if age != "kaikki":
+            base = AGE_GROUP_FI.get(age, age)
+            name = f"{name}, {base}"
+        est = r.estimate_rounded if not pd.isna(getattr(r, "estimate_rounded", np.nan)) \
+            else r.estimate
+        used = r.clients_used
+        if pd.isna(used):
+            used_cell = NO_DATA
+        elif 1 <= int(used) < min_count:
+            used_cell = SUPPRESSED
+        else:
+            used_cell = int(used)
+        rows.append([
+            quarter_header(Quarter.parse(r.quarter))[:-3],
+            name, base, METHOD_FI.get(r.method, r.method),
+            "Kyllä" if int(r.published) == 1 else "Ei",
+            num(est, step=100), num(r.share_pct, decimals=1),
+            num(r.ci_low, step=100), num(r.ci_high, step=100),
+            NO_DATA if pd.isna(r.municipalities_used) else int(r.municipalities_used),
+            used_cell,
+        ])
+    return pd.DataFrame(rows, columns=ESTIMATE_HEADER)
+
+
+def notes_frame(quarter: Quarter, quarters: list[Quarter], sheets: list[tuple[str, str]],
+                synthetic: bool, notice: str, date: dt.date, min_count: int,
+                methods_link: str) -> pd.DataFrame:
+    """The notes/cover sheet as a two-column table (Kohta, Tieto)."""
+    rows = [
+        ("Julkaisu", f"Sosiaalihuollon asiakkaat, {quarter.name_fi}: liitetaulukot"),
+    ]
+    if synthetic:
+        rows.append(("Synteettinen aineisto", notice))
+    rows += [
+        ("Lähde", f"Lähde: {SOURCE_FI}."),
+        ("Julkaisupäivä", date.strftime("%-d.%-m.%Y")),
+        ("Tilastointijakso", f"{quarters[0].name_fi} – {quarter.name_fi}"),
+        ("Menetelmäkuvaus", methods_link),
+    ]
+    for name, desc in sheets:
+        rows.append((f"Taulukko: {name}", desc))
+    rows += [
+        ("Tietojen arvioitu laatu",
+         "Kattavat: lähde kattaa koko neljänneksen ja tarkistukset menivät läpi; "
+         "Osittaiset: tiedot kattavat vain osan neljänneksestä tai asiakkaita on selvästi "
+         "vähemmän kuin vertailukunnissa; Ei tietoja: kunnasta ei ole tietoja. Sarake "
+         f"kuvaa neljännestä {quarter.name_fi}; osuudet julkaistaan vain kattavilta "
+         "neljänneksiltä."),
+        ("Lähdeaineisto",
+         "SHA: Kanta-palveluiden sosiaalihuollon asiakastiedon arkisto; ET: erillistoimitus; "
+         f"SHA+ET: molemmat ({quarter.name_fi})."),
+        ("Osuus", "Palvelutehtävän asiakkaiden osuus (%) väestöpohjasta (edellisen vuoden "
+                  "31.12. väestö), pyöristetty yhteen desimaaliin."),
+        ("Tietosuoja",
+         f"Osuutta ei julkaista, jos sen asiakasmäärä on 1–{min_count - 1}. Lisäksi "
+         "salataan tarvittaessa toinen saman neljänneksen luku, jottei salattua lukua voi "
+         "päätellä summasta. Arviot on pyöristetty sataan asiakkaaseen."),
+    ]
+    for sym, meaning in SYMBOLS.items():
+        rows.append((f"Symboli {sym}", meaning.format(max_small=min_count - 1)))
+    return pd.DataFrame(rows, columns=["Kohta", "Tieto"])
+
+
+# --------------------------------------------------------------------------- writing
+
+def _table_name(sheet_title: str, used: set[str]) -> str:
+    base = "T_" + re.sub(r"[^0-9A-Za-z_]", "_", fi_sort_key(sheet_title)
+                         .translate(str.maketrans("{|}", "aao")))
+    name, i = base, 2
+    while name in used:
+        name, i = f"{base}_{i}", i + 1
+    used.add(name)
+    return name
+
+
+def _write_table_sheet(wb: Workbook, title: str, df: pd.DataFrame, used_names: set[str],
+                       wide: dict[str, int] | None = None) -> None:
+    ws = wb.create_sheet(title)
+    ws.append(list(df.columns))
+    for row in df.itertuples(index=False):
+        ws.append([None if (isinstance(v, float) and np.isnan(v)) else
+                   (v.item() if isinstance(v, np.generic) else v) for v in row])
+    for cell in ws[1]:
+        cell.font = Font(bold=True)
+        cell.alignment = Alignment(wrap_text=True, vertical="top")
+    ref = f"A1:{get_column_letter(df.shape[1])}{df.shape[0] + 1}"
+    table = Table(displayName=_table_name(title, used_names), ref=ref)
+    table.tableStyleInfo = TableStyleInfo(name="TableStyleLight1", showRowStripes=True)
+    ws.add_table(table)
+    ws.freeze_panes = "A2"
+    for j, col in enumerate(df.columns, start=1):
+        values = [str(col)] + [str(v) for v in df.iloc[:, j - 1]]
+        width = min(max(len(v) for v in values) + 2, (wide or {}).get(col, 45))
+        ws.column_dimensions[get_column_letter(j)].width = max(width, 8)
+    wrap = bool((wide or {}).get("_wrap"))
+    for row in ws.iter_rows(min_row=2):
+        for c in row:
+            if isinstance(c.value, float):
+                c.number_format = "0.0"
+            elif isinstance(c.value, int) and abs(c.value) >= 1000:
+                c.number_format = "#,##0"
+            if wrap:
+                c.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def publication_date(params: dict) -> dt.date:
+    """Date printed in the annex: parameters' publication.date, else SOURCE_DATE_EPOCH,
+    else today."""
+    value = (params.get("publication") or {}).get("date")
+    if value:
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise InputError(f"parameters: publication.date is not a date: {value!r}") from None
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date()
+    return dt.date.today()
+
+
+def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic: bool,
+                  params: dict) -> list[Path]:
+    """Write the quarter's Excel annex into ``annex_dir``; returns the files written."""
+    quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(str(quarter))
+    tables_dir, annex_dir = Path(tables_dir), Path(annex_dir)
+    params = params or {}
+    pub = params.get("publication") or {}
+    min_count = _min_count(params)
+    first = Quarter.parse(str(pub.get("first_quarter", quarter)))
+    if first > quarter:
+        first = quarter
+    quarters = [first]
+    while quarters[-1] < quarter:
+        quarters.append(quarters[-1].next())
+
+    counts = _series(tables_dir, "counts", quarter)
+    quality = _series(tables_dir, "quality", quarter)
+    estimates = _series(tables_dir, "estimates", quarter)
+    tasks = reference.service_tasks()
+    mun = reference.mainland_municipalities()
+
+    wb = Workbook()
+    wb.remove(wb.active)
+    used_names: set[str] = set()
+    sheets: list[tuple[str, str, pd.DataFrame, dict]] = []
+    for t in tasks[tasks["estimated"] == 1].itertuples():
+        df = task_sheet_frame(t.service_task, quarter, quarters, counts, quality, mun,
+                              min_count)
+        sheets.append((sheet_name(t.service_task, t.name_fi),
+                       f"{t.name_fi}: asiakkaiden osuus väestöpohjasta ({t.base_fi}) "
+                       "kunnittain ja neljänneksittäin, %", df, {}))
+    est = estimates_frame(estimates, tasks, min_count)
+    sheets.append((ESTIMATES_SHEET, "Arviot asiakasmääristä koko maassa ja 95 %:n "
+                   "luottamusvälit, molemmat menetelmät; julkaistu arvio merkitty", est, {}))
+    notice = pub.get("synthetic_notice") or (
+        "Tämä julkaisu on laadittu synteettisestä harjoitusaineistosta.")
+    date = publication_date(params)
+    link = pub.get("methods_link", METHODS_LINK)
+    notes = notes_frame(quarter, quarters, [(s[0], s[1]) for s in sheets], synthetic, notice,
+                        date, min_count, link)
+    _write_table_sheet(wb, NOTES_SHEET, notes, used_names,
+                       {"Tieto": 100, "Kohta": 40, "_wrap": 1})
+    ws = wb[NOTES_SHEET]
+    for row in ws.iter_rows(min_row=2):
+        if row[0].value == "Menetelmäkuvaus":
+            row[1].hyperlink = link
+            row[1].style = "Hyperlink"
+            row[1].alignment = Alignment(wrap_text=True, vertical="top")
+    for name, _, df, wide in sheets:
+        _write_table_sheet(wb, name, df, used_names, wide)
+
+    title = f"Sosiaalihuollon asiakkaat, {quarter.name_fi}: liitetaulukot"
+    wb.properties.title = title + (" (synteettinen aineisto)" if synthetic else "")
+    wb.properties.creator = SOURCE_FI
+    wb.properties.language = "fi-FI"
+    wb.properties.subject = "Sosiaalihuollon palvelutehtävien asiakkaat"
+    wb.properties.description = (notice + " " if synthetic else "") + f"Lähde: {SOURCE_FI}."
+    stamp = dt.datetime.combine(date, dt.time(0, 0))
+    wb.properties.created = stamp
+    wb.properties.modified = stamp
+
+    annex_dir.mkdir(parents=True, exist_ok=True)
+    path = annex_dir / f"liite_{quarter}.xlsx"
+    tmp = path.with_suffix(".xlsx.tmp")
+    wb.save(tmp)
+    tmp.replace(path)
+    return [path]
