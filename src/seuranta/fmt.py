@@ -1,0 +1,67 @@
+"""Finnish number formatting for the publication's text and tables.
+
+Finnish writes a decimal comma, groups thousands with a space and puts a space before the
+per cent sign: ``134 400``, ``2,4 %``. The space used everywhere is the no-break space
+U+00A0 (``NBSP``) so that a number never breaks across lines; the minus sign is U+2212.
+Missing values (None/NaN) format as an en dash ``–``.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+
+NBSP = "\u00a0"
+MINUS = "\u2212"
+MISSING = "–"
+
+
+def _is_missing(x) -> bool:
+    if x is None:
+        return True
+    try:
+        return math.isnan(float(x))
+    except (TypeError, ValueError):
+        return False
+
+
+def round_half_up(x: float, decimals: int = 0) -> Decimal:
+    """Round like a person does (2,45 → 2,5), not banker's rounding; returns a Decimal."""
+    q = Decimal(1).scaleb(-decimals)
+    return Decimal(repr(float(x))).quantize(q, rounding=ROUND_HALF_UP)
+
+
+def fi_number(x, decimals: int = 0) -> str:
+    """``134400`` → ``"134 400"`` (NBSP); ``2.45, 1`` → ``"2,5"``; negative with U+2212."""
+    if _is_missing(x):
+        return MISSING
+    d = round_half_up(x, decimals)
+    neg = d < 0
+    d = abs(d)
+    text = f"{d:.{decimals}f}"
+    whole, _, frac = text.partition(".")
+    groups = []
+    while len(whole) > 3:
+        groups.insert(0, whole[-3:])
+        whole = whole[:-3]
+    groups.insert(0, whole)
+    out = NBSP.join(groups)
+    if frac:
+        out += "," + frac
+    if neg and d != 0:
+        out = MINUS + out
+    return out
+
+
+def fi_pct(x, decimals: int = 1) -> str:
+    """``2.4`` → ``"2,4 %"`` (NBSP before the sign); x is already in per cent."""
+    if _is_missing(x):
+        return MISSING
+    return fi_number(x, decimals) + NBSP + "%"
+
+
+def fi_round(x, step: int = 100) -> int | float:
+    """Round to the nearest ``step`` (half up): 134 372 → 134 400; NaN stays NaN."""
+    if _is_missing(x):
+        return float("nan")
+    return int(round_half_up(float(x) / step, 0)) * step

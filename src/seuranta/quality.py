@@ -1,0 +1,420 @@
+"""Quality class of every quarter × municipality × service task.
+
+``comprehensive`` / ``partial`` / ``none``, with every reason as a stable code
+(``'; '``-joined in ``reasons``; ``REASONS`` below has the Finnish description of each for
+the book). The rules, each with a named parameter in ``parameters.yml`` ``quality:``:
+
+none
+    ``no_rows`` — no clients from any source (ALL = 0).
+partial (any blocking code)
+    Declared coverage (deliveries.csv), taken as the union of the declared intervals of
+    the sources that delivered rows in the quarter:
+    ``coverage_not_declared`` (no delivering source declares any coverage of the quarter),
+    ``coverage_starts_in_quarter``, ``coverage_ends_in_quarter``, ``coverage_gap``.
+    Monthly profile (monthly.csv, source ALL): ``monthly_ramp_up`` when the first month's
+    clients < ``ramp_min_ratio`` × the last month's (and the last month has at least
+    ``ramp_min_clients``), ``monthly_ramp_down`` the other way round.
+    Plausibility of the share against comparable municipalities, i.e. the "clean"
+    municipalities of the same task and quarter (clients, full declared coverage, smooth
+    monthly profile) of the same county when there are at least ``comparison_min_group``
+    of them, else of the same size class, else of the whole mainland:
+    ``share_low_comparable`` when share < ``low_ratio`` × the group's median share and the
+    Poisson probability of so few clients at the median share is below ``poisson_alpha``;
+    ``share_high_comparable`` likewise above ``high_ratio`` × the median;
+    ``share_low_z`` / ``share_high_z`` when the robust z of the log share among all clean
+    municipalities (median and 1.4826 × MAD) is beyond ∓``robust_z_max``.
+    Review decisions (corrections.csv): ``review_exclude``.
+comprehensive
+    Rows, declared full coverage and every check passed. ``review_include`` turns the
+    overridable codes (monthly and plausibility) into remarks; ``review_note`` and
+    ``declared_source_empty`` (a source declared coverage but delivered nothing while
+    another one did) are remarks that never change the class.
+
+``sources`` tells which sources delivered rows: ``SHA``, ``ET``, ``SHA+ET`` or ``''``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import InputError
+from .quarters import Quarter
+
+QUALITY_COLUMNS = ["quarter", "municipality_code", "county_code", "service_task", "quality",
+                   "sources", "reasons", "clients", "share_pct", "comparison_median_pct",
+                   "comparison_group", "review_reason"]
+
+#: Reason codes: code → (class it implies: none/partial/remark, overridable by 'include',
+#: Finnish description for the book).
+REASONS: dict[str, tuple[str, bool, str]] = {
+    "no_rows": ("none", False, "Miltään lähteeltä ei ollut yhtään asiakkuutta."),
+    "coverage_not_declared": ("partial", False,
+                              "Yksikään aineistoa toimittanut lähde ei ilmoittanut kattavansa "
+                              "neljännestä (toimitustiedot puuttuvat)."),
+    "coverage_starts_in_quarter": ("partial", False,
+                                   "Ilmoitettu kattavuus alkaa vasta neljänneksen aikana."),
+    "coverage_ends_in_quarter": ("partial", False,
+                                 "Ilmoitettu kattavuus päättyy jo neljänneksen aikana."),
+    "coverage_gap": ("partial", False, "Ilmoitetussa kattavuudessa on aukko neljänneksen aikana."),
+    "monthly_ramp_up": ("partial", True,
+                        "Kuukausittainen asiakasmäärä kasvaa neljänneksen aikana jyrkästi "
+                        "(lähde on todennäköisesti alkanut kesken neljänneksen)."),
+    "monthly_ramp_down": ("partial", True,
+                          "Kuukausittainen asiakasmäärä laskee neljänneksen aikana jyrkästi "
+                          "(toimitus on todennäköisesti katkennut kesken neljänneksen)."),
+    "share_low_comparable": ("partial", True,
+                             "Osuus väestöstä on selvästi pienempi kuin vertailukuntien "
+                             "(sama hyvinvointialue tai kokoluokka) mediaani."),
+    "share_high_comparable": ("partial", True,
+                              "Osuus väestöstä on selvästi suurempi kuin vertailukuntien "
+                              "(sama hyvinvointialue tai kokoluokka) mediaani."),
+    "share_low_z": ("partial", True,
+                    "Osuus poikkeaa alaspäin muiden kuntien osuuksista (robusti z-luku)."),
+    "share_high_z": ("partial", True,
+                     "Osuus poikkeaa ylöspäin muiden kuntien osuuksista (robusti z-luku)."),
+    "review_exclude": ("partial", False,
+                       "Tarkastuskierroksen päätös: tiedot eivät ole edustavia, jätetään pois "
+                       "arviosta."),
+    "review_include": ("remark", False,
+                       "Tarkastuskierroksen päätös: tiedot hyväksytään, vaikka tarkistus "
+                       "merkitsi ne."),
+    "review_note": ("remark", False, "Tarkastuskierroksen huomautus."),
+    "declared_source_empty": ("remark", False,
+                              "Kattavaksi ilmoitettu lähde ei toimittanut yhtään asiakkuutta."),
+}
+
+QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
+
+DEFAULTS = {
+    "ramp_min_ratio": 0.5,
+    "ramp_min_clients": 10,
+    "comparison_min_group": 5,
+    "low_ratio": 0.5,
+    "high_ratio": 3.0,
+    "poisson_alpha": 0.001,
+    "robust_z_max": 3.5,
+}
+
+
+def reason_table() -> pd.DataFrame:
+    """The reason codes with their effect and Finnish description (for the book)."""
+    return pd.DataFrame([{"code": k, "effect": v[0], "overridable": int(v[1]),
+                          "description_fi": v[2]} for k, v in REASONS.items()])
+
+
+# --------------------------------------------------------------------------- inputs
+
+def _parse_date(text: str, where: str) -> dt.date | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(f"{where}: not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def read_deliveries(data_dir: Path) -> pd.DataFrame:
+    """deliveries.csv with covered_from/covered_to as dates (None = open); missing file →
+    empty frame (nothing declared)."""
+    cols = ["municipality_code", "service_task", "source", "covered_from", "covered_to"]
+    p = Path(data_dir) / "deliveries.csv"
+    if not p.is_file():
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
+    d = pd.read_csv(p, dtype=str, keep_default_na=False)
+    missing = [c for c in cols if c not in d.columns]
+    if missing:
+        raise InputError(f"{p}: missing column(s) {', '.join(missing)}")
+    d = d[cols].copy()
+    d["municipality_code"] = d["municipality_code"].str.strip().str.zfill(3)
+    d["service_task"] = d["service_task"].str.strip()
+    d["source"] = d["source"].str.strip().str.upper()
+    bad = ~d["source"].isin(["SHA", "ET"])
+    if bad.any():
+        i = int(np.flatnonzero(bad.to_numpy())[0])
+        raise InputError(f"{p}: row {i + 1}: source must be SHA or ET, got {d['source'].iloc[i]!r}")
+    frm = [_parse_date(v, f"{p}: row {i + 1} covered_from") for i, v in enumerate(d["covered_from"])]
+    to = [_parse_date(v, f"{p}: row {i + 1} covered_to") for i, v in enumerate(d["covered_to"])]
+    for i, (a, b) in enumerate(zip(frm, to)):
+        if a is None:
+            raise InputError(f"{p}: row {i + 1}: covered_from is empty")
+        if b is not None and b < a:
+            raise InputError(f"{p}: row {i + 1}: covered_to {b} is before covered_from {a}")
+    d["covered_from"] = pd.Series(frm, dtype=object)
+    d["covered_to"] = pd.Series(to, dtype=object)
+    return d
+
+
+def read_corrections(data_dir: Path, known_municipalities: set[str] | None = None
+                     ) -> pd.DataFrame:
+    """corrections.csv (optional) → quarter, municipality_code, service_task, decision,
+    reason; an empty frame when the file is absent."""
+    cols = ["quarter", "municipality_code", "service_task", "decision", "reason"]
+    p = Path(data_dir) / "corrections.csv"
+    if not p.is_file():
+        return pd.DataFrame({c: pd.Series(dtype="string") for c in cols})
+    d = pd.read_csv(p, dtype=str, keep_default_na=False)
+    missing = [c for c in cols if c not in d.columns]
+    if missing:
+        raise InputError(f"{p}: missing column(s) {', '.join(missing)}")
+    d = d[cols].copy()
+    for c in cols:
+        d[c] = d[c].astype(str).str.strip()
+    d["municipality_code"] = d["municipality_code"].str.zfill(3)
+    d["decision"] = d["decision"].str.lower()
+    for i, r in enumerate(d.itertuples(index=False)):
+        where = f"{p}: row {i + 1}"
+        try:
+            Quarter.parse(r.quarter)
+        except ValueError:
+            raise InputError(f"{where}: not a quarter: {r.quarter!r}") from None
+        if r.decision not in ("exclude", "include", "note"):
+            raise InputError(f"{where}: decision must be exclude, include or note, "
+                             f"got {r.decision!r}")
+        if known_municipalities is not None and r.municipality_code not in known_municipalities:
+            raise InputError(f"{where}: unknown municipality_code {r.municipality_code!r}")
+    return d
+
+
+# --------------------------------------------------------------------------- rules
+
+def coverage_codes(intervals: list[tuple[dt.date, dt.date | None]], quarter: Quarter
+                   ) -> list[str]:
+    """Codes for the union of declared intervals (from, to-or-None) against a quarter."""
+    qs, qe = quarter.start, quarter.end
+    clipped = []
+    for a, b in intervals:
+        b = qe if b is None else min(b, qe)
+        a = max(a, qs)
+        if a <= b:
+            clipped.append((a, b))
+    if not clipped:
+        return ["coverage_not_declared"]
+    clipped.sort()
+    merged = [list(clipped[0])]
+    for a, b in clipped[1:]:
+        if a <= merged[-1][1] + dt.timedelta(days=1):
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    codes = []
+    if merged[0][0] > qs:
+        codes.append("coverage_starts_in_quarter")
+    if merged[-1][1] < qe:
+        codes.append("coverage_ends_in_quarter")
+    if len(merged) > 1:
+        codes.append("coverage_gap")
+    return codes
+
+
+def ramp_codes(m1: float, m3: float, min_ratio: float, min_clients: float) -> list[str]:
+    """Monthly profile codes from the first and last month's clients."""
+    codes = []
+    if m3 >= min_clients and m1 < min_ratio * m3:
+        codes.append("monthly_ramp_up")
+    if m1 >= min_clients and m3 < min_ratio * m1:
+        codes.append("monthly_ramp_down")
+    return codes
+
+
+def _poisson_cdf(k: float, lam: float) -> float:
+    from scipy.stats import poisson
+    return float(poisson.cdf(k, lam))
+
+
+def _poisson_sf(k: float, lam: float) -> float:
+    """P(X >= k)."""
+    from scipy.stats import poisson
+    return float(poisson.sf(k - 1, lam))
+
+
+def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """Plausibility codes for one quarter × task.
+
+    ``frame``: municipality_code, county_code, size_class, clients, population_base,
+    share_pct, clean (bool: candidate for the comparison). Returns the frame with
+    comparison_median_pct, comparison_group, robust_z and a list column ``codes``.
+    """
+    f = frame.copy()
+    clean = f[f["clean"] & (f["clients"] > 0) & (f["population_base"] > 0)]
+    nmin = int(p["comparison_min_group"])
+    county_med = clean.groupby("county_code")["share_pct"].agg(["median", "size"])
+    size_med = clean.groupby("size_class")["share_pct"].agg(["median", "size"])
+    nat_med = float(clean["share_pct"].median()) if len(clean) else math.nan
+    logs = np.log(clean["share_pct"].to_numpy(float))
+    if len(logs) >= 3:
+        lmed = float(np.median(logs))
+        mad = 1.4826 * float(np.median(np.abs(logs - lmed)))
+    else:
+        lmed, mad = math.nan, math.nan
+    meds, groups, zs, codes = [], [], [], []
+    for r in f.itertuples(index=False):
+        c = county_med.loc[r.county_code] if r.county_code in county_med.index else None
+        s = size_med.loc[r.size_class] if r.size_class in size_med.index else None
+        if c is not None and c["size"] >= nmin:
+            med, grp = float(c["median"]), "county"
+        elif s is not None and s["size"] >= nmin:
+            med, grp = float(s["median"]), "size_class"
+        else:
+            med, grp = nat_med, "mainland"
+        cc = []
+        z = math.nan
+        if r.clients > 0 and r.population_base > 0 and not math.isnan(med) and med > 0:
+            expected = med / 100 * r.population_base
+            if (r.share_pct < p["low_ratio"] * med
+                    and _poisson_cdf(r.clients, expected) < p["poisson_alpha"]):
+                cc.append("share_low_comparable")
+            if (r.share_pct > p["high_ratio"] * med
+                    and _poisson_sf(r.clients, expected) < p["poisson_alpha"]):
+                cc.append("share_high_comparable")
+            if not math.isnan(mad) and mad > 0:
+                z = (math.log(r.share_pct) - lmed) / mad
+                if z < -p["robust_z_max"]:
+                    cc.append("share_low_z")
+                elif z > p["robust_z_max"]:
+                    cc.append("share_high_z")
+        meds.append(med)
+        groups.append(grp)
+        zs.append(z)
+        codes.append(cc)
+    f["comparison_median_pct"] = meds
+    f["comparison_group"] = groups
+    f["robust_z"] = zs
+    f["codes"] = codes
+    return f
+
+
+def _params(params: dict | None) -> dict:
+    p = dict(DEFAULTS)
+    p.update({k: v for k, v in (params or {}).items() if v is not None})
+    return p
+
+
+def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFrame | None,
+             corrections: pd.DataFrame | None, covariates: pd.DataFrame,
+             params: dict | None = None) -> pd.DataFrame:
+    """quality.csv rows for every quarter × municipality × task of ``counts``.
+
+    ``counts``: counts.csv / series_counts.csv rows (sources SHA, ET, ALL);
+    ``deliveries``: from :func:`read_deliveries`; ``monthly``: monthly.csv rows (may be
+    None or lack quarters: then no monthly check for them); ``corrections``: from
+    :func:`read_corrections` or None; ``covariates``: municipality_code, size_class
+    (from :func:`seuranta.represent.municipal_covariates`).
+    """
+    p = _params(params)
+    keys = ["quarter", "municipality_code", "service_task"]
+    c = counts.copy()
+    c["quarter"] = c["quarter"].astype(str)
+    wide = c.pivot_table(index=keys, columns="source", values="clients", aggfunc="sum",
+                         fill_value=0)
+    for s in ("SHA", "ET", "ALL"):
+        if s not in wide.columns:
+            wide[s] = 0
+    base = (c[c["source"] == "ALL"].set_index(keys)[["county_code", "population_base",
+                                                      "share_pct"]])
+    f = wide[["SHA", "ET", "ALL"]].join(base, how="left").reset_index()
+    if f["population_base"].isna().any():
+        raise InputError("counts: source ALL rows missing for some municipality × task")
+    f = f.merge(covariates[["municipality_code", "size_class"]], on="municipality_code",
+                how="left")
+    f["size_class"] = f["size_class"].fillna("")
+
+    # declared coverage per (municipality, task, source)
+    dl: dict[tuple[str, str, str], list] = {}
+    for r in deliveries.itertuples(index=False):
+        dl.setdefault((r.municipality_code, r.service_task, r.source), []).append(
+            (r.covered_from, r.covered_to))
+
+    # monthly ALL (sum of sources as a stand-in when ALL is absent)
+    ramp: dict[tuple[str, str, str], list[str]] = {}
+    if monthly is not None and len(monthly):
+        mo = monthly.copy()
+        mo["quarter"] = mo["quarter"].astype(str)
+        if "source" in mo.columns:
+            mo = (mo[mo["source"] == "ALL"] if (mo["source"] == "ALL").any()
+                  else mo.groupby(keys + ["month"], as_index=False)["clients"].sum())
+        mw = mo.pivot_table(index=keys, columns="month", values="clients", aggfunc="sum")
+        for idx, row in mw.iterrows():
+            months = Quarter.parse(idx[0]).months
+            m1 = row.get(months[0], 0)
+            m3 = row.get(months[2], 0)
+            m1 = 0.0 if pd.isna(m1) else float(m1)
+            m3 = 0.0 if pd.isna(m3) else float(m3)
+            ramp[idx] = ramp_codes(m1, m3, float(p["ramp_min_ratio"]),
+                                   float(p["ramp_min_clients"]))
+
+    pre_codes, sources_col = [], []
+    for r in f.itertuples(index=False):
+        q = Quarter.parse(r.quarter)
+        delivered = [s for s in ("SHA", "ET") if getattr(r, s) > 0]
+        sources_col.append("+".join(delivered))
+        cc = []
+        if r.ALL <= 0:
+            cc.append("no_rows")
+        else:
+            intervals = []
+            for s in delivered:
+                intervals += dl.get((r.municipality_code, r.service_task, s), [])
+            cc += coverage_codes(intervals, q)
+            for s in ("SHA", "ET"):
+                if s not in delivered and any(
+                        coverage_codes([iv], q) != ["coverage_not_declared"]
+                        for iv in dl.get((r.municipality_code, r.service_task, s), [])):
+                    cc.append("declared_source_empty")
+                    break
+            cc += ramp.get((r.quarter, r.municipality_code, r.service_task), [])
+        pre_codes.append(cc)
+    f["sources"] = sources_col
+    f["codes"] = pre_codes
+    f["clean"] = [all(REASONS[x][0] == "remark" for x in cc) and "no_rows" not in cc
+                  for cc in pre_codes]
+
+    parts = []
+    for (qq, task), g in f.groupby(["quarter", "service_task"], sort=True):
+        pl = plausibility(g.rename(columns={"ALL": "clients"})[
+            ["municipality_code", "county_code", "size_class", "clients", "population_base",
+             "share_pct", "clean"]], p)
+        g = g.copy()
+        g["comparison_median_pct"] = pl["comparison_median_pct"].to_numpy()
+        g["comparison_group"] = pl["comparison_group"].to_numpy()
+        g["codes"] = [a + b for a, b in zip(g["codes"], pl["codes"])]
+        parts.append(g)
+    f = pd.concat(parts, ignore_index=True)
+
+    # review decisions
+    dec: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
+    if corrections is not None:
+        for r in corrections.itertuples(index=False):
+            dec.setdefault((r.quarter, r.municipality_code, r.service_task), []).append(
+                (r.decision, r.reason))
+    qualities, reasons, review = [], [], []
+    for r in f.itertuples(index=False):
+        cc = list(r.codes)
+        ds = dec.get((r.quarter, r.municipality_code, r.service_task), [])
+        decisions = {d for d, _ in ds}
+        for d in ("exclude", "include", "note"):
+            if d in decisions:
+                cc.append(f"review_{d}")
+        include = "include" in decisions and "exclude" not in decisions
+        blocking = [x for x in cc if REASONS[x][0] != "remark"
+                    and not (include and REASONS[x][1])]
+        if "no_rows" in cc:
+            ql = "none"
+        elif blocking:
+            ql = "partial"
+        else:
+            ql = "comprehensive"
+        qualities.append(ql)
+        reasons.append("; ".join(dict.fromkeys(cc)))
+        review.append("; ".join(reason for _, reason in ds if reason))
+    f["quality"] = qualities
+    f["reasons"] = reasons
+    f["review_reason"] = review
+    f["clients"] = f["ALL"].astype(int)
+    out = f[QUALITY_COLUMNS].sort_values(["quarter", "service_task", "municipality_code"])
+    return out.reset_index(drop=True)

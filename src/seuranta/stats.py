@@ -1,0 +1,338 @@
+"""The statistics stage: from the register stage's counts to quality classes,
+representativeness, national estimates and quartiles.
+
+``run_statistics_stage(tables, data_dir, params)`` takes the register stage's tables
+(counts, series_counts, cwa_counts, age_counts, monthly — and series_monthly when the
+register stage provides it, so that earlier quarters of the series get the monthly check
+too) plus, from the data folder, deliveries.csv, population.csv and the optional
+corrections.csv, and returns:
+
+quality, series_quality
+    :mod:`seuranta.quality` for the quarters of ``counts`` / every quarter of the series.
+estimates, series_estimates
+    :mod:`seuranta.estimate`, ratio and model rows per quarter × task. ``estimates`` also
+    has ``lastensuojelulaki`` (child-welfare-act clients; a municipality counts as
+    comprehensive when its ``lastensuojelu`` task is) and ``kaikki`` by age group (kaikki,
+    0-17, 18-64, 65+, 85+; comprehensive when comprehensive in all six estimated tasks).
+    The series covers the six estimated tasks.
+quartiles
+    :mod:`seuranta.quartiles` for the seven tasks and ``lastensuojelulaki``.
+representativeness, representativeness_summary
+    :mod:`seuranta.represent` per quarter × estimated task (+ lastensuojelulaki, kaikki).
+quality_reasons
+    The reason codes with their Finnish descriptions (for the book).
+
+Parameters: ``quality:`` and ``estimate:`` sections of parameters.yml (see there).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import estimate as est
+from . import quality as qual
+from . import quartiles as qrt
+from . import reference
+from . import represent as rep
+from .errors import InputError
+from .quarters import Quarter
+
+CWA_TASK = "lastensuojelulaki"
+ALL_TASKS = "kaikki"
+AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
+
+ESTIMATE_COLUMNS = ["quarter", "service_task", "method", "municipalities_used", "clients_used",
+                    "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
+                    "estimate_rounded", "published", "age_group", "national_base",
+                    "difference_pct", "note"]
+
+DEFAULT_COVARIATES = ["log_population", "share_0_17", "share_65plus", "share_85plus"]
+
+
+def _base_ages(task: str) -> tuple[int, int | None]:
+    if task in (CWA_TASK,):
+        return 0, 17
+    if task == ALL_TASKS:
+        return 0, None
+    for code, _, _, lo, hi, _ in reference.SERVICE_TASKS:
+        if code == task:
+            return lo, hi
+    raise ValueError(f"unknown service task {task!r}")
+
+
+def read_population(data_dir: Path) -> pd.DataFrame:
+    p = Path(data_dir) / "population.csv"
+    if not p.is_file():
+        raise InputError(f"population file not found: {p}")
+    pop = pd.read_csv(p, dtype={"municipality_code": str, "age_group": str})
+    need = ["municipality_code", "year", "age_group", "population"]
+    missing = [c for c in need if c not in pop.columns]
+    if missing:
+        raise InputError(f"{p}: missing column(s) {', '.join(missing)}")
+    pop["municipality_code"] = pop["municipality_code"].str.zfill(3)
+    return pop[need]
+
+
+def _round(df: pd.DataFrame) -> pd.DataFrame:
+    d = df.copy()
+    for c in d.columns:
+        if pd.api.types.is_float_dtype(d[c]):
+            d[c] = d[c].round(4 if c.endswith("_pct") else 6)
+    return d
+
+
+class _Context:
+    """Shared inputs: covariates by population year, quality lookups."""
+
+    def __init__(self, data_dir: Path, params: dict):
+        self.params = params or {}
+        self.qp = self.params.get("quality") or {}
+        self.ep = self.params.get("estimate") or {}
+        self.mainland = reference.mainland_municipalities()
+        self.population = read_population(data_dir)
+        self.names = dict(zip(self.mainland["municipality_code"], self.mainland["name_fi"]))
+        self._cov: dict[int, pd.DataFrame] = {}
+
+    def covariates(self, quarter: str) -> pd.DataFrame:
+        year = Quarter.parse(quarter).population_year
+        if year not in self._cov:
+            try:
+                self._cov[year] = rep.municipal_covariates(self.population, year,
+                                                           self.mainland, self.qp)
+            except ValueError as e:
+                raise InputError(f"population.csv: {e}") from None
+        return self._cov[year]
+
+
+def _all_rows(counts: pd.DataFrame) -> pd.DataFrame:
+    c = counts[counts["source"] == "ALL"] if "source" in counts.columns else counts
+    c = c.copy()
+    c["quarter"] = c["quarter"].astype(str)
+    return c
+
+
+def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str]) -> pd.DataFrame:
+    """One row per mainland municipality: clients, population_base, comprehensive, covariates."""
+    cov = ctx.covariates(quarter)
+    f = cov.merge(rows[["municipality_code", "clients", "population_base"]],
+                  on="municipality_code", how="left")
+    if f["population_base"].isna().any():
+        miss = f.loc[f["population_base"].isna(), "municipality_code"].tolist()[:3]
+        raise InputError(f"counts {quarter}: no row for municipalities {miss}")
+    f["clients"] = f["clients"].astype(float)
+    f["population_base"] = f["population_base"].astype(float)
+    f["comprehensive"] = f["municipality_code"].isin(comp_codes)
+    return f
+
+
+def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
+    covs = list(ctx.ep.get("model_covariates") or DEFAULT_COVARIATES)
+    rows = est.estimate_both(frame, covs, ctx.ep)
+    pub = [r for r in rows if r["published"]]
+    ref = pub[0]["estimate"] if pub else np.nan
+    for r in rows:
+        r.update({"quarter": quarter, "service_task": task, "age_group": age_group})
+        r["difference_pct"] = (100 * (r["estimate"] / ref - 1)
+                               if ref and np.isfinite(ref) and np.isfinite(r["estimate"])
+                               else np.nan)
+    return rows
+
+
+def comprehensive_sets(quality: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
+    """(quarter, task) → codes of comprehensive municipalities, incl. lastensuojelulaki
+    (= lastensuojelu) and kaikki (comprehensive in all six estimated tasks)."""
+    out: dict[tuple[str, str], set[str]] = {}
+    comp = quality[quality["quality"] == "comprehensive"]
+    for (q, t), g in comp.groupby(["quarter", "service_task"]):
+        out[(q, t)] = set(g["municipality_code"])
+    est_tasks = reference.task_codes(estimated_only=True)
+    for q in quality["quarter"].unique():
+        out[(q, CWA_TASK)] = out.get((q, "lastensuojelu"), set())
+        sets = [out.get((q, t), set()) for t in est_tasks]
+        out[(q, ALL_TASKS)] = set.intersection(*sets) if sets else set()
+    return out
+
+
+def estimates_for(ctx, counts: pd.DataFrame, comp: dict, tasks: list[str]) -> list[dict]:
+    c = _all_rows(counts)
+    rows = []
+    for (q, t), g in c.groupby(["quarter", "service_task"], sort=True):
+        if t not in tasks:
+            continue
+        rows += _estimate_rows(ctx, q, t, "kaikki", _frame(ctx, q, g, comp.get((q, t), set())))
+    return rows
+
+
+def age_estimates(ctx, age_counts: pd.DataFrame, comp: dict) -> list[dict]:
+    a = age_counts[age_counts["service_task"] == ALL_TASKS].copy()
+    a["quarter"] = a["quarter"].astype(str)
+    rows = []
+    for q, g in a.groupby("quarter", sort=True):
+        codes = comp.get((q, ALL_TASKS), set())
+        if "kaikki" not in set(g["age_group"]):
+            tot = (g[g["age_group"].isin(["0-17", "18-64", "65+"])]
+                   .groupby("municipality_code", as_index=False)[["clients", "population_base"]]
+                   .sum().assign(age_group="kaikki"))
+            g = pd.concat([g, tot], ignore_index=True)
+        for ag in AGE_GROUPS:
+            h = g[g["age_group"] == ag]
+            if h.empty:
+                continue
+            rows += _estimate_rows(ctx, q, ALL_TASKS, ag, _frame(ctx, q, h, codes))
+    return rows
+
+
+def _estimates_frame(rows: list[dict]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame(columns=ESTIMATE_COLUMNS)
+    d = pd.DataFrame(rows)[ESTIMATE_COLUMNS]
+    d["clients_used"] = d["clients_used"].astype("int64")
+    d["population_used"] = d["population_used"].astype("int64")
+    d["national_base"] = d["national_base"].astype("int64")
+    d["published"] = d["published"].astype("int64")
+    d["estimate_rounded"] = d["estimate_rounded"].astype("Int64")
+    order = {t: i for i, t in enumerate(reference.task_codes() + [CWA_TASK, ALL_TASKS])}
+    d["_t"] = d["service_task"].map(order)
+    d["_a"] = d["age_group"].map({a: i for i, a in enumerate(AGE_GROUPS)})
+    d["_m"] = d["method"].map({"ratio": 0, "model": 1})
+    d = d.sort_values(["quarter", "_t", "_a", "_m"]).drop(columns=["_t", "_a", "_m"])
+    return _round(d.reset_index(drop=True))
+
+
+def representativeness(ctx, counts, cwa_counts, age_counts, comp) -> tuple[pd.DataFrame, pd.DataFrame]:
+    c = pd.concat([_all_rows(counts)] + ([_all_rows(cwa_counts)] if cwa_counts is not None else []),
+                  ignore_index=True)
+    strata = (rep.age_strata_counts(age_counts.assign(quarter=age_counts["quarter"].astype(str)))
+              if age_counts is not None and len(age_counts) else None)
+    tasks = reference.task_codes(estimated_only=True) + [CWA_TASK, ALL_TASKS]
+    detail, summary = [], []
+    logit_covs = list(ctx.qp.get("logit_covariates") or ["log_population", "share_65plus",
+                                                          "share_0_17"])
+    for q in sorted(c["quarter"].unique()):
+        cov = ctx.covariates(q)
+        for t in tasks:
+            if t == ALL_TASKS:
+                g = c[(c["quarter"] == q) & (c["service_task"].isin(
+                    reference.task_codes(estimated_only=True)))]
+                # kaikki: weights = whole population (covariates' population)
+                f = cov.assign(population_base=cov["population"].astype(float))
+            else:
+                g = c[(c["quarter"] == q) & (c["service_task"] == t)]
+                if g.empty:
+                    continue
+                f = cov.merge(g[["municipality_code", "population_base"]], on="municipality_code",
+                              how="left").fillna({"population_base": 0})
+            codes = comp.get((q, t), set())
+            compm = f["municipality_code"].isin(codes)
+            drows = rep.difference_rows(f, compm, f["population_base"])
+            lrows, lnote = rep.logistic_rows(f, compm, logit_covs)
+            lmap = {r["covariate"]: r for r in lrows}
+            for r in drows:
+                lr = lmap.get(r["covariate"], {}) if not r["level"] else {}
+                detail.append({"quarter": q, "service_task": t, **r,
+                               "label_fi": rep.CONTINUOUS.get(r["covariate"], r["level"]),
+                               "logit_coef": lr.get("logit_coef", np.nan),
+                               "logit_se": lr.get("logit_se", np.nan),
+                               "logit_p": lr.get("logit_p", np.nan)})
+            if "(vakio)" in lmap:
+                r = lmap["(vakio)"]
+                detail.append({"quarter": q, "service_task": t, "covariate": "(vakio)",
+                               "level": "", "label_fi": "vakio", "logit_coef": r["logit_coef"],
+                               "logit_se": r["logit_se"], "logit_p": r["logit_p"]})
+            crude, adj = np.nan, np.nan
+            if strata is not None:
+                st = strata[(strata["quarter"] == q) & (strata["service_task"] == t)]
+                if not st.empty:
+                    crude, adj = rep.age_adjusted(st, codes, rep.strata_of_base(*_base_ages(t)))
+            cont = [r for r in drows if not r["level"]]
+            best = max(cont, key=lambda r: abs(r["wstd_diff"]) if np.isfinite(r["wstd_diff"])
+                       else -1)
+            base_all = f["population_base"].sum()
+            s = {"quarter": q, "service_task": t, "n_comprehensive": int(compm.sum()),
+                 "n_all": len(f),
+                 "base_coverage_pct": (100 * f.loc[compm, "population_base"].sum() / base_all
+                                       if base_all else np.nan),
+                 "crude_estimate": crude, "age_adjusted_estimate": adj,
+                 "age_adjusted_diff_pct": (100 * (adj / crude - 1)
+                                           if np.isfinite(crude) and crude else np.nan),
+                 "max_abs_wstd_diff": abs(best["wstd_diff"]),
+                 "max_wstd_covariate": best["covariate"],
+                 "max_wstd_covariate_fi": rep.CONTINUOUS[best["covariate"]],
+                 "logit_note": lnote}
+            s["verdict_fi"] = rep.verdict_fi(s, float(ctx.qp.get("verdict_threshold_pct", 2.0)),
+                                             float(ctx.qp.get("verdict_std_diff", 0.25)))
+            summary.append(s)
+    dcols = ["quarter", "service_task", "covariate", "level", "label_fi", "mean_comprehensive",
+             "mean_all", "std_diff", "wmean_comprehensive", "wmean_all", "wstd_diff",
+             "logit_coef", "logit_se", "logit_p"]
+    d = pd.DataFrame(detail, columns=dcols)
+    return _round(d), _round(pd.DataFrame(summary))
+
+
+def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict
+                         ) -> dict[str, pd.DataFrame]:
+    """Quality, estimates, quartiles and representativeness (see the module docstring)."""
+    data_dir = Path(data_dir)
+    if "counts" not in tables:
+        raise InputError("statistics stage: the register stage gave no counts table")
+    ctx = _Context(data_dir, params)
+    counts = tables["counts"].copy()
+    counts["quarter"] = counts["quarter"].astype(str)
+    series = tables.get("series_counts")
+    series = counts if series is None or series.empty else pd.concat(
+        [series.assign(quarter=series["quarter"].astype(str)), counts]).drop_duplicates(
+        ["quarter", "municipality_code", "service_task", "source"])
+    monthly = pd.concat([t for t in (tables.get("series_monthly"), tables.get("monthly"))
+                         if t is not None], ignore_index=True) if (
+        tables.get("monthly") is not None or tables.get("series_monthly") is not None) else None
+    if monthly is not None:
+        monthly = monthly.assign(quarter=monthly["quarter"].astype(str)).drop_duplicates(
+            ["quarter", "municipality_code", "service_task", "source", "month"])
+    deliveries = qual.read_deliveries(data_dir)
+    corrections = qual.read_corrections(data_dir, set(ctx.mainland["municipality_code"]))
+
+    sq = []
+    for q, g in series.groupby("quarter", sort=True):
+        sq.append(qual.classify(g, deliveries, monthly, corrections, ctx.covariates(q), ctx.qp))
+    series_quality = pd.concat(sq, ignore_index=True)
+    qs = set(counts["quarter"])
+    quality = series_quality[series_quality["quarter"].isin(qs)].reset_index(drop=True)
+    comp = comprehensive_sets(series_quality)
+
+    est_tasks = reference.task_codes(estimated_only=True)
+    rows = estimates_for(ctx, counts, comp, est_tasks)
+    cwa = tables.get("cwa_counts")
+    if cwa is not None and len(cwa):
+        rows += estimates_for(ctx, cwa, comp, [CWA_TASK])
+    age = tables.get("age_counts")
+    if age is not None and len(age):
+        rows += age_estimates(ctx, age, comp)
+    estimates = _estimates_frame(rows)
+    series_estimates = _estimates_frame(estimates_for(ctx, series, comp, est_tasks))
+
+    qtab = quality.copy()
+    if cwa is not None and len(cwa):
+        cq = quality[quality["service_task"] == "lastensuojelu"].assign(service_task=CWA_TASK)
+        qtab = pd.concat([qtab, cq], ignore_index=True)
+        qcounts = pd.concat([_all_rows(counts), _all_rows(cwa)], ignore_index=True)
+    else:
+        qcounts = _all_rows(counts)
+    quartiles = _round(qrt.quartile_table(qcounts, qtab, ctx.names))
+    order = {t: i for i, t in enumerate(reference.task_codes() + [CWA_TASK])}
+    quartiles = (quartiles.assign(_t=quartiles["service_task"].map(order))
+                 .sort_values(["quarter", "_t"]).drop(columns="_t").reset_index(drop=True))
+
+    rdetail, rsummary = representativeness(ctx, counts, cwa, age, comp)
+    return {
+        "quality": _round(quality),
+        "series_quality": _round(series_quality),
+        "estimates": estimates,
+        "series_estimates": series_estimates,
+        "quartiles": quartiles,
+        "representativeness": rdetail,
+        "representativeness_summary": rsummary,
+        "quality_reasons": qual.reason_table(),
+    }
