@@ -158,24 +158,28 @@ def _series(tables_dir: Path, name: str, quarter: Quarter) -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- disclosure
 
-def _local_suppress(counts: pd.Series, groups: pd.Series, min_count: int) -> pd.Series:
-    """Primary (1..min_count-1) and secondary suppression inside groups.
+def _leaks(values: pd.Series, hidden: pd.Series, min_count: int) -> bool:
+    """Does a group whose total is published reveal a hidden cell? Zeros are shown, so a
+    reader knows each hidden cell is ≥ 1: one hidden cell, or hidden cells that add up to
+    their number (all ones), are pinned down. A small total (1…min_count−1) is itself
+    suppressed where it is published, so it reveals nothing."""
+    k = int(hidden.sum())
+    total = int(values.sum())
+    if k == 0 or 0 < total < min_count:
+        return False
+    return k == 1 or int(values[hidden].sum()) == k
 
-    A group whose suppressed cells would be a single cell, or add up to fewer than
-    ``min_count`` clients, gets its smallest unsuppressed non-zero cell suppressed too
-    (repeated until neither holds or nothing is left), so that the group's total minus
-    the published cells never reveals a small count.
-    """
+
+def _local_suppress(counts: pd.Series, groups: pd.Series, min_count: int) -> pd.Series:
+    """Primary (1…min_count−1) and secondary suppression inside groups, the same rule as
+    ``seuranta.disclosure.protect``: while a group leaks (``_leaks``), its smallest
+    visible non-zero cell is suppressed too (stops when none is left)."""
     counts = counts.astype("int64")
     sup = (counts >= 1) & (counts < min_count)
     for _, idx in groups.groupby(groups, sort=False).groups.items():
         g = counts.loc[idx]
-        while True:
-            s = sup.loc[idx]
-            n, total = int(s.sum()), int(g[s].sum())
-            if n == 0 or (n >= 2 and total >= min_count):
-                break
-            cand = g[~s & (g > 0)]
+        while _leaks(g, sup.loc[idx], min_count):
+            cand = g[~sup.loc[idx] & (g > 0)]
             if cand.empty:
                 break
             sup.loc[cand.sort_values(kind="mergesort").index[0]] = True
@@ -183,14 +187,36 @@ def _local_suppress(counts: pd.Series, groups: pd.Series, min_count: int) -> pd.
 
 
 def suppression_mask(counts: pd.Series, groups: pd.Series, min_count: int) -> pd.Series:
-    """True where a count (and the share derived from it) must not be published."""
-    try:  # the statistics helper's module, when present
-        from . import disclosure  # type: ignore
-    except ImportError:
-        disclosure = None
-    if disclosure is not None and hasattr(disclosure, "suppression_mask"):
-        return disclosure.suppression_mask(counts, groups, min_count)  # pragma: no cover
+    """True where a count (and the share derived from it) must not be published.
+
+    ``groups`` labels the cells whose sum is published (here: one quarter's comprehensive
+    municipalities, whose clients the estimates sheet shows as "clients used").
+    Uses ``seuranta.disclosure.protect`` when present, else the same rule locally.
+    """
+    try:
+        from .disclosure import protect
+    except ImportError:  # pragma: no cover - before the statistics helper's module
+        protect = None
+    if protect is not None:
+        df = pd.DataFrame({"clients": counts.astype("int64").to_numpy(),
+                           "group": groups.astype(str).to_numpy()})
+        try:
+            row_groups = [list(ix) for ix in df.groupby("group", sort=True).groups.values()]
+            out = protect(df, ["clients"], row_groups=row_groups, min_count=min_count,
+                          symbol=SUPPRESSED)
+        except ValueError:  # a group that cannot be protected: handled by leaking_groups
+            return _local_suppress(counts, groups, min_count)
+        return pd.Series(out["clients"].map(lambda v: v == SUPPRESSED).to_numpy(bool),
+                         index=counts.index)
     return _local_suppress(counts, groups, min_count)
+
+
+def leaking_groups(counts: pd.Series, groups: pd.Series, hidden: pd.Series,
+                   min_count: int) -> set:
+    """Groups whose published total would still reveal a hidden cell (their total must
+    then be suppressed where it is published)."""
+    return {g for g, idx in groups.groupby(groups, sort=False).groups.items()
+            if _leaks(counts.loc[idx].astype("int64"), hidden.loc[idx], min_count)}
 
 
 # --------------------------------------------------------------------------- content
@@ -223,8 +249,11 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
     comp = cells["quality"] == "comprehensive"
     clients = cells["clients"].fillna(0).astype("int64")
     sup = pd.Series(False, index=cells.index)
+    unsafe: set = set()
     if comp.any():
         sup.loc[comp] = suppression_mask(clients[comp], cells.loc[comp, "quarter"], min_count)
+        unsafe = leaking_groups(clients[comp], cells.loc[comp, "quarter"], sup[comp],
+                                min_count)
 
     def cell(i):
         qual = cells.at[i, "quality"]
@@ -258,12 +287,19 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
     order = sorted(range(len(out)), key=lambda i: (fi_sort_key(out.at[i, "Hyvinvointialue"]),
                                                    fi_sort_key(out.at[i, "Kunta"]),
                                                    out.at[i, "Kuntakoodi"]))
-    return out.iloc[order].reset_index(drop=True)
+    out = out.iloc[order].reset_index(drop=True)
+    # quarters whose "clients used" total must be suppressed in the estimates sheet
+    out.attrs["unsafe_totals"] = {(q, task) for q in unsafe}
+    return out
 
 
-def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
-                    ) -> pd.DataFrame:
-    """The national estimates sheet: every quarter, task (and age group), both methods."""
+def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int,
+                    unsafe_totals: set | frozenset = frozenset()) -> pd.DataFrame:
+    """The national estimates sheet: every quarter, task (and age group), both methods.
+
+    ``unsafe_totals``: (quarter, task) whose "clients used" would reveal a suppressed
+    municipal cell; shown as the suppression symbol.
+    """
     names = dict(zip(tasks["service_task"], tasks["name_fi"]))
     bases = dict(zip(tasks["service_task"], tasks["base_fi"]))
     order = {t: i for i, t in enumerate(list(tasks["service_task"]) + list(EXTRA_TASK_FI))}
@@ -300,7 +336,8 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
         used = r.clients_used
         if pd.isna(used):
             used_cell = NO_DATA
-        elif 1 <= int(used) < min_count:
+        elif 1 <= int(used) < min_count or (
+                age == "kaikki" and (r.quarter, task) in unsafe_totals):
             used_cell = SUPPRESSED
         else:
             used_cell = int(used)
@@ -437,13 +474,15 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     wb.remove(wb.active)
     used_names: set[str] = set()
     sheets: list[tuple[str, str, pd.DataFrame, dict]] = []
+    unsafe: set = set()
     for t in tasks[tasks["estimated"] == 1].itertuples():
         df = task_sheet_frame(t.service_task, quarter, quarters, counts, quality, mun,
                               min_count)
+        unsafe |= df.attrs.pop("unsafe_totals", set())
         sheets.append((sheet_name(t.service_task, t.name_fi),
                        f"{t.name_fi}: asiakkaiden osuus väestöpohjasta ({t.base_fi}) "
                        "kunnittain ja neljänneksittäin, %", df, {}))
-    est = estimates_frame(estimates, tasks, min_count)
+    est = estimates_frame(estimates, tasks, min_count, unsafe)
     sheets.append((ESTIMATES_SHEET, "Arviot asiakasmääristä koko maassa ja 95 %:n "
                    "luottamusvälit, molemmat menetelmät; julkaistu arvio merkitty", est, {}))
     notice = pub.get("synthetic_notice") or (
