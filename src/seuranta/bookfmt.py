@@ -1,0 +1,274 @@
+"""Helpers for the publication notebooks: Finnish wording, tables as Markdown, figures.
+
+The notebooks in ``notebooks/`` stay short by calling these functions: reading a
+quarter's tables with the right dtypes, Finnish names and grammatical forms of the
+service tasks and population bases, Markdown tables (which render as real tables both
+in HTML and in the PDF), the synthetic-data notice and the disclosure call site.
+Every number a reader sees is formatted here (Finnish format: ``2,4 %``, ``134 400``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import reference
+from .fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
+from .quarters import Quarter
+
+#: Genitive plural of each task as used in "… asiakkaita" sentences.
+TASK_GENITIVE = {
+    "iakkaat": "iäkkäiden palveluiden",
+    "tyoikaiset": "työikäisten palveluiden",
+    "lapsiperheet": "lapsiperheiden palveluiden",
+    "lastensuojelu": "lastensuojelun",
+    "vammaispalvelut": "vammaispalveluiden",
+    "paihdetyo": "päihde- ja riippuvuustyön erityisten palveluiden",
+    "perheoikeudelliset": "perheoikeudellisten palveluiden",
+    "lastensuojelulaki": "lastensuojelulain mukaisia",
+}
+
+#: Short names for charts and narrow tables.
+TASK_SHORT = {
+    "iakkaat": "Iäkkäät",
+    "tyoikaiset": "Työikäiset",
+    "lapsiperheet": "Lapsiperheet",
+    "lastensuojelu": "Lastensuojelu",
+    "vammaispalvelut": "Vammaispalvelut",
+    "paihdetyo": "Päihdetyö",
+    "perheoikeudelliset": "Perheoikeudelliset",
+    "lastensuojelulaki": "Lastensuojelulaki",
+}
+
+#: Population base of each task in the elative ("19 % yli 65-vuotiaista").
+BASE_ELATIVE = {
+    "iakkaat": "65 vuotta täyttäneistä",
+    "tyoikaiset": "18–64-vuotiaista",
+    "lapsiperheet": "alle 65-vuotiaista",
+    "lastensuojelu": "alle 18-vuotiaista",
+    "lastensuojelulaki": "alle 18-vuotiaista",
+    "vammaispalvelut": "väestöstä",
+    "paihdetyo": "väestöstä",
+    "perheoikeudelliset": "väestöstä",
+}
+
+AGE_GROUP_FI = {"0-17": "alle 18-vuotiaat", "18-64": "18–64-vuotiaat", "65+": "65 vuotta täyttäneet",
+                "85+": "85 vuotta täyttäneet"}
+
+QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
+
+SOURCE_FI = {"SHA": "Kanta (SHA)", "ET": "Erillistoimitus (ET)", "ALL": "Yhteensä"}
+
+QUARTER_INESSIVE = {1: "tammi–maaliskuussa", 2: "huhti–kesäkuussa", 3: "heinä–syyskuussa",
+                    4: "loka–joulukuussa"}
+
+#: Symbols of the published tables (explained on every page that uses them).
+SYMBOL_NONE = MISSING      # no data / not comprehensive
+
+
+# --------------------------------------------------------------------------- numbers
+
+def pct_decimals(x: float) -> int:
+    """Decimals THL uses for a share: whole per cents from 10 % up, one decimal below."""
+    return 0 if abs(x) >= 10 else 1
+
+
+def fi_share(x: float) -> str:
+    return fi_pct(x, pct_decimals(x))
+
+
+# --------------------------------------------------------------------------- words
+
+def quarter_name(quarter: str) -> str:
+    """``2023Q1`` → ``tammi–maaliskuu 2023``."""
+    return Quarter.parse(quarter).name_fi
+
+
+def quarter_in(quarter: str) -> str:
+    """``2023Q1`` → ``vuoden 2023 tammi–maaliskuussa``."""
+    q = Quarter.parse(quarter)
+    return f"vuoden {q.year} {QUARTER_INESSIVE[q.q]}"
+
+
+def quarter_short(quarter: str) -> str:
+    """``2023Q1`` → ``I/2023`` (axis labels)."""
+    q = Quarter.parse(quarter)
+    return f"{['I', 'II', 'III', 'IV'][q.q - 1]}/{q.year}"
+
+
+def task_name(task: str) -> str:
+    if task == "lastensuojelulaki":
+        return "Lastensuojelulain mukainen asiakkuus"
+    t = reference.service_tasks().set_index("service_task")
+    return str(t.loc[task, "name_fi"])
+
+
+def estimated(task: str) -> bool:
+    if task == "lastensuojelulaki":
+        return True
+    t = reference.service_tasks().set_index("service_task")
+    return bool(int(t.loc[task, "estimated"]))
+
+
+def municipality_names() -> dict[str, str]:
+    m = reference.municipalities()
+    return dict(zip(m["municipality_code"], m["name_fi"]))
+
+
+def county_names() -> dict[str, str]:
+    c = reference.counties()
+    return dict(zip(c["county_code"], c["county_name_fi"]))
+
+
+def county_short(name: str) -> str:
+    """``Pirkanmaan hyvinvointialue`` → ``Pirkanmaa``-like short label (genitive kept)."""
+    return name.replace(" hyvinvointialue", "").replace("Helsingin kaupunki", "Helsinki")
+
+
+def notice_text(synthetic: bool) -> str:
+    """The synthetic-data notice (parameters.yml publication.synthetic_notice), or ''."""
+    if not synthetic:
+        return ""
+    from .params import load_params
+    try:
+        return str(load_params()["publication"]["synthetic_notice"]).strip()
+    except Exception:  # noqa: BLE001 - the notice must appear whatever the parameters say
+        return ("Tämä julkaisu on laadittu synteettisestä harjoitusaineistosta. Luvut eivät "
+                "kuvaa todellisia sosiaalihuollon asiakkaita.")
+
+
+def notice_md(synthetic: bool) -> str:
+    """The synthetic-data notice as a MyST admonition (empty for real data)."""
+    if not synthetic:
+        return ""
+    return (f":::{{admonition}} Synteettinen aineisto\n:class: warning\n"
+            f"{notice_text(synthetic)}\n:::\n")
+
+
+# --------------------------------------------------------------------------- tables
+
+_CODE_COLS = {"municipality_code": str, "county_code": str, "min_municipality": str,
+              "max_municipality": str, "quarter": str}
+
+
+def read(tables_dir: Path | str, name: str, required: bool = True) -> pd.DataFrame | None:
+    """Read ``<tables_dir>/<name>.csv`` with codes as strings; None when optional and absent."""
+    p = Path(tables_dir) / f"{name}.csv"
+    if not p.is_file():
+        if required:
+            raise FileNotFoundError(f"table missing: {p}")
+        return None
+    df = pd.read_csv(p, dtype=_CODE_COLS, keep_default_na=False, na_values=[""])
+    for c in ("reasons", "sources"):
+        if c in df.columns:
+            df[c] = df[c].fillna("").astype(str)
+    return df
+
+
+def md_escape(s) -> str:
+    return str(s).replace("|", "\\|")
+
+
+def md_table(df: pd.DataFrame, right: list[str] | None = None) -> str:
+    """A pipe table; columns named in ``right`` (default: all but the first) align right."""
+    cols = list(df.columns)
+    right = cols[1:] if right is None else right
+    head = "| " + " | ".join(md_escape(c) for c in cols) + " |"
+    sep = "|" + "|".join("---:" if c in right else ":---" for c in cols) + "|"
+    body = ["| " + " | ".join(md_escape(v) for v in row) + " |"
+            for row in df.astype(str).itertuples(index=False)]
+    return "\n".join([head, sep, *body]) + "\n"
+
+
+def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
+                note: str = "") -> str:
+    """Caption line + table + optional note, as Markdown."""
+    out = f"**{caption}**\n\n{md_table(df, right)}"
+    if note:
+        out += f"\n{note}\n"
+    return out
+
+
+# --------------------------------------------------------------------------- disclosure
+
+def disclosure_params() -> tuple[int, str]:
+    """(min_count, symbol) of parameters.yml's disclosure section (defaults 5 and '..')."""
+    from . import disclosure
+    from .params import load_params
+    try:
+        p = load_params().get("disclosure") or {}
+    except Exception:  # noqa: BLE001
+        p = {}
+    return (int(p.get("min_count", disclosure.DEFAULT_MIN_COUNT)),
+            str(p.get("symbol", disclosure.DEFAULT_SYMBOL)))
+
+
+def publish_counts(df: pd.DataFrame, count_cols: list[str], row_groups=None, col_groups=None,
+                   derived: dict[str, str] | None = None, pct_decimals_: int = 1
+                   ) -> pd.DataFrame:
+    """DISCLOSURE CALL SITE: every count shown in the book goes through here.
+
+    Applies ``seuranta.disclosure.protect`` (primary and secondary suppression; shares of
+    suppressed counts suppressed too) and formats what remains in Finnish format.
+    ``derived`` maps share columns (per cent) to their count column.
+    """
+    from . import disclosure
+    min_count, symbol = disclosure_params()
+    d = df.reset_index(drop=True)
+    out = disclosure.protect(d, count_cols, row_groups=row_groups, col_groups=col_groups,
+                             derived=derived, min_count=min_count, symbol=symbol)
+    for c in count_cols:
+        out[c] = [v if isinstance(v, str) else fi_number(v) for v in out[c]]
+    for c in (derived or {}):
+        out[c] = [v if isinstance(v, str) else fi_pct(v, pct_decimals_) for v in out[c]]
+    return out
+
+
+def publish_value(x) -> str:
+    """One stand-alone count in text, with disclosure control."""
+    from . import disclosure
+    min_count, symbol = disclosure_params()
+    v = disclosure.protect_value(x, min_count=min_count, symbol=symbol)
+    return v if isinstance(v, str) else fi_number(v)
+
+
+def symbol_note() -> str:
+    """Explanation of the symbols used in the tables."""
+    _, symbol = disclosure_params()
+    return (f"Symbolit: {symbol} = tieto on salattu tietosuojan vuoksi (pieni lukumäärä); "
+            f"{SYMBOL_NONE} = ei tietoja.")
+
+
+# --------------------------------------------------------------------------- figures
+
+def setup_matplotlib():
+    """Common figure style; returns pyplot."""
+    import matplotlib.pyplot as plt
+    plt.rcParams.update({
+        "figure.dpi": 100, "savefig.dpi": 100, "font.size": 10,
+        "axes.spines.top": False, "axes.spines.right": False,
+        "axes.formatter.use_locale": False, "figure.figsize": (7.5, 3.6),
+    })
+    return plt
+
+
+def show(fig):
+    """Display a figure as the cell's output (PNG) and close it."""
+    from IPython.display import display
+    import matplotlib.pyplot as plt
+    display(fig)
+    plt.close(fig)
+
+
+def fi_axis_pct(ax, axis: str = "y", decimals: int = 1):
+    """Axis tick labels as Finnish per cents."""
+    from matplotlib.ticker import FuncFormatter
+    f = FuncFormatter(lambda v, _: fi_pct(v, decimals))
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
+
+
+def fi_axis_number(ax, axis: str = "y"):
+    from matplotlib.ticker import FuncFormatter
+    f = FuncFormatter(lambda v, _: fi_number(v))
+    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)

@@ -1,0 +1,360 @@
+"""Publication: executes the quarter notebooks and builds the book (HTML) and PDFs.
+
+* ``execute_notebooks(quarter, tables_dir, out_nb_dir, synthetic)`` turns each template
+  in ``notebooks/`` (jupytext MyST) into an executed ``.ipynb`` with papermill: the
+  quarter summary, one chapter per service task (one template, ``task`` parameter),
+  multi-service clients, child-welfare-act clients, and data and quality.
+* ``build_book(out_dir, quarters, synthetic, pdf)`` stages ``OUT/book/`` (the top-level
+  ``_config.yml``, the written chapters ``book/*.md``, every quarter's executed notebooks,
+  generated quarter and county pages and a generated ``_toc.yml``), runs
+  ``jupyter-book build -W`` for HTML and the LaTeX builder for one working paper per
+  quarter, and compiles each with latexmk (xelatex) into ``OUT/pdf/<quarter>.pdf``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as dt
+import multiprocessing
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from .params import PROJECT_DIR
+from .quarters import Quarter
+
+
+def quarter_name(q: str) -> str:
+    from .bookfmt import quarter_name as qn
+    return qn(q)
+
+NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
+BOOK_SRC_DIR = PROJECT_DIR / "book"
+
+#: Title placeholders a template's Markdown may use; filled in before execution.
+TITLE_KEYS = ("task_name", "quarter_name")
+
+
+# --------------------------------------------------------------------------- plan
+
+def notebook_plan(quarter: str) -> list[tuple[str, str, dict]]:
+    """(output name, template file, extra parameters) of every notebook of a quarter."""
+    from .reference import task_codes
+
+    plan = [("yhteenveto", "yhteenveto.md", {})]
+    plan += [(f"tehtava_{t}", "palvelutehtava.md", {"task": t}) for t in task_codes()]
+    plan += [("lastensuojelulaki", "lastensuojelulaki.md", {}),
+             ("monipalvelu", "monipalvelu.md", {}),
+             ("aineisto_laatu", "aineisto_laatu.md", {})]
+    return [p for p in plan if (NOTEBOOK_DIR / p[1]).is_file()]
+
+
+def _titles(quarter: str, params: dict) -> dict[str, str]:
+    from . import bookfmt
+
+    out = {"quarter_name": bookfmt.quarter_name(quarter)}
+    if "task" in params:
+        out["task_name"] = bookfmt.task_name(params["task"])
+    return out
+
+
+# --------------------------------------------------------------------------- execution
+
+def _execute_one(template: str, out_path: str, parameters: dict) -> str:
+    """Execute one template into ``out_path`` (runs in a worker process)."""
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    nb = jupytext.read(NOTEBOOK_DIR / template)
+    titles = _titles(parameters["quarter"], parameters)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for k, v in titles.items():
+                cell.source = cell.source.replace("{" + k + "}", v)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    try:
+        pm.execute_notebook(nb, out_path, parameters=parameters, kernel_name="python3",
+                            language="python", progress_bar=False, log_output=False,
+                            cwd=str(PROJECT_DIR))
+    except pm.PapermillExecutionError as e:
+        raise RuntimeError(f"notebook {Path(out_path).name} ({parameters['quarter']}) failed: "
+                           f"{e.ename}: {e.evalue}") from None
+    # Hide papermill's injected parameters and drop run-time metadata (stable outputs).
+    out = nbformat.read(out_path, as_version=4)
+    out.metadata.pop("papermill", None)
+    for cell in out.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = tags + ["remove-cell"]
+    nbformat.write(out, out_path)
+    return out_path
+
+
+def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
+                      jobs: int | None = None) -> list[Path]:
+    """Execute every notebook of ``quarter`` against ``tables_dir`` into ``out_nb_dir``.
+
+    Returns the executed notebooks in reading order. ``jobs`` parallel kernels (default:
+    ``SEURANTA_NB_JOBS`` or 2).
+    """
+    quarter = str(Quarter.parse(str(quarter)))
+    tables_dir, out_nb_dir = Path(tables_dir).resolve(), Path(out_nb_dir)
+    out_nb_dir.mkdir(parents=True, exist_ok=True)
+    jobs = jobs or int(os.environ.get("SEURANTA_NB_JOBS", "2"))
+    tasks = []
+    for name, template, extra in notebook_plan(quarter):
+        params = {"quarter": quarter, "tables_dir": str(tables_dir),
+                  "synthetic": bool(synthetic), **extra}
+        tasks.append((template, str((out_nb_dir / f"{name}.ipynb").resolve()), params))
+    if jobs <= 1 or len(tasks) <= 1:
+        done = [_execute_one(*t) for t in tasks]
+    else:
+        ctx = multiprocessing.get_context("spawn")
+        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+            done = list(pool.map(_execute_one, *zip(*tasks)))
+    return [Path(p) for p in done]
+
+
+# --------------------------------------------------------------------------- staging
+
+def _capital(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool) -> str:
+    from . import bookfmt
+
+    lines = [f"# Sosiaalihuollon asiakkaat {bookfmt.quarter_name(quarter)}", ""]
+    notice = bookfmt.notice_md(synthetic)
+    if notice:
+        lines += [notice, ""]
+    lines += [f"Tämä osa on sosiaalihuollon seurantarekisterin työpaperi "
+              f"{bookfmt.quarter_in(quarter)}. Se kertoo, kuinka suuri osa väestöstä oli "
+              f"sosiaalihuollon palvelutehtävien asiakkaina, miten arviot on laadittu ja "
+              f"kuinka kattavia kuntien tiedot olivat.", ""]
+    if pdf:
+        lines += [f"Työpaperi PDF-muodossa: {{download}}`{quarter}.pdf <{quarter}.pdf>`.", ""]
+    return "\n".join(lines)
+
+
+def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
+                  ) -> list[str]:
+    """One page per county: its municipalities' shares per task and quarter."""
+    from . import bookfmt as bf
+
+    newest = max(quarters)
+    tdir = out_dir / newest / "tables"
+    series = bf.read(tdir, "series_counts")
+    series = series[(series["source"] == "ALL") & series["quarter"].isin(quarters)]
+    qual = bf.read(tdir, "series_quality", required=False)
+    if qual is None:
+        parts = [bf.read(out_dir / q / "tables", "quality", required=False) for q in quarters]
+        parts = [p for p in parts if p is not None]
+        qual = bf.pd.concat(parts, ignore_index=True) if parts else None
+    if qual is not None:
+        qual = qual[["quarter", "municipality_code", "service_task", "quality", "sources"]]
+        series = series.merge(qual, how="left", on=["quarter", "municipality_code",
+                                                    "service_task"])
+    else:
+        series["quality"], series["sources"] = "comprehensive", ""
+    mnames = bf.municipality_names()
+    qs = sorted(quarters)
+    (stage / "alueet").mkdir(parents=True, exist_ok=True)
+    files = []
+    counties = bf.reference.counties()
+    index = ["# Hyvinvointialueet", "", bf.notice_md(synthetic),
+             "Hyvinvointialueiden sivuilla on alueen kuntien asiakkaiden osuudet "
+             "väestöpohjasta palvelutehtävittäin ja vuosineljänneksittäin. Osuus näytetään, "
+             "kun kunnan tiedot arvioitiin kattaviksi; osittaiset tiedot ovat suluissa.", ""]
+    for c in counties.itertuples():
+        code, name = c.county_code, c.county_name_fi
+        d = series[series["county_code"] == code]
+        lines = [f"# {name}", "", bf.notice_md(synthetic),
+                 f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {name}. "
+                 f"Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi; osittaisten "
+                 f"tietojen osuus on suluissa; {bf.SYMBOL_NONE} = ei tietoja. "
+                 f"Lähde-sarake kertoo uusimman vuosineljänneksen ({bf.quarter_name(newest)}) "
+                 f"tietolähteen: SHA = Kanta-palveluiden sosiaalihuollon asiakastiedon "
+                 f"arkisto, ET = erillistoimitus.", ""]
+        for task in bf.reference.task_codes():
+            t = d[d["service_task"] == task]
+            rows = []
+            for m in sorted(t["municipality_code"].unique(), key=lambda k: mnames[k]):
+                r = t[t["municipality_code"] == m].set_index("quarter")
+                row = [mnames[m]]
+                for q in qs:
+                    if q not in r.index:
+                        row.append(bf.SYMBOL_NONE)
+                        continue
+                    qual_q, share = r.loc[q, "quality"], float(r.loc[q, "share_pct"])
+                    if qual_q == "comprehensive":
+                        row.append(bf.fi_pct(share, 1))
+                    elif qual_q == "partial":
+                        row.append(f"({bf.fi_pct(share, 1)})")
+                    else:
+                        row.append(bf.SYMBOL_NONE)
+                src = r.loc[newest, "sources"] if newest in r.index else ""
+                row.append(src if isinstance(src, str) and src else bf.SYMBOL_NONE)
+                rows.append(row)
+            cols = ["Kunta"] + [_capital(bf.quarter_name(q)) for q in qs] + ["Lähde"]
+            tab = bf.pd.DataFrame(rows, columns=cols)
+            lines += [f"## {bf.task_name(task)}", "",
+                      f"Osuus: {bf.BASE_ELATIVE[task]}.", "",
+                      bf.md_table(tab, right=cols[1:-1]), ""]
+        (stage / "alueet" / f"{code}.md").write_text("\n".join(lines), encoding="utf-8")
+        files.append(f"alueet/{code}")
+        index.append(f"- [{name}]({code}.md)")
+    (stage / "alueet" / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
+    return files
+
+
+def _titlepage_latex(notice: str) -> dict:
+    notice_tex = (r"\par\vspace{2cm}\fbox{\parbox{0.8\linewidth}{\centering\large "
+                  + notice + "}}\n") if notice else ""
+    preamble = (r"""
+\makeatletter
+\newcommand{\seurantatitlepage}{%
+\begin{titlepage}\centering
+\vspace*{2.5cm}{\large Sosiaalihuollon seurantarekisteri\par}\vspace{1.5cm}
+{\Huge\bfseries\@title\par}\vspace{1cm}
+{\Large Työpaperi\par}\vspace{0.5cm}{\large\@date\par}
+""" + notice_tex + r"""\vfill{\small Lähde: Sosiaalihuollon seurantarekisteri.\par}
+\end{titlepage}}
+\makeatother
+\setcounter{tocdepth}{1}
+""")
+    return {"maketitle": r"\seurantatitlepage", "preamble": preamble}
+
+
+def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = True) -> Path:
+    """Assemble ``OUT/book/`` from the sources and the executed notebooks."""
+    from . import bookfmt as bf
+
+    out_dir = Path(out_dir)
+    quarters = sorted(str(Quarter.parse(q)) for q in quarters)
+    stage = out_dir / "book"
+    if stage.exists():
+        shutil.rmtree(stage)
+    (stage / "book").mkdir(parents=True)
+    for p in sorted(BOOK_SRC_DIR.glob("*.md")):
+        shutil.copy2(p, stage / "book" / p.name)
+
+    quarter_parts = []
+    for q in reversed(quarters):
+        nb_dir = out_dir / q / "notebooks"
+        names = [n for n, _, _ in notebook_plan(q) if (nb_dir / f"{n}.ipynb").is_file()]
+        if not names:
+            raise FileNotFoundError(f"no executed notebooks for {q} in {nb_dir}")
+        (stage / q).mkdir()
+        for n in names:
+            shutil.copy2(nb_dir / f"{n}.ipynb", stage / q / f"{n}.ipynb")
+        (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, pdf),
+                                            encoding="utf-8")
+        quarter_parts.append({
+            "caption": _capital(bf.quarter_name(q)),
+            "chapters": [{"file": f"{q}/index",
+                          "sections": [{"file": f"{q}/{n}"} for n in names]}]})
+    county_files = _county_pages(stage, out_dir, quarters, synthetic)
+
+    toc = yaml.safe_load((PROJECT_DIR / "_toc.yml").read_text(encoding="utf-8"))
+    toc["parts"] = quarter_parts + [{
+        "caption": "Hyvinvointialueet",
+        "chapters": [{"file": "alueet/index",
+                      "sections": [{"file": f} for f in county_files]}]}] + toc.get("parts", [])
+    (stage / "_toc.yml").write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False),
+                                    encoding="utf-8")
+
+    cfg = yaml.safe_load((PROJECT_DIR / "_config.yml").read_text(encoding="utf-8"))
+    notice_text = bf.notice_text(synthetic)
+    sph = cfg.setdefault("sphinx", {}).setdefault("config", {})
+    today = dt.date.today()
+    sph["today"] = f"{today.day}.{today.month}.{today.year}"
+    if synthetic:
+        cfg.setdefault("html", {})["announcement"] = notice_text
+    sph.setdefault("latex_elements", {}).update(_titlepage_latex(notice_text))
+    (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
+                                                      sort_keys=False), encoding="utf-8")
+    return stage
+
+
+# --------------------------------------------------------------------------- building
+
+def _jupyter_book() -> str:
+    exe = Path(sys.executable).parent / "jupyter-book"
+    return str(exe) if exe.exists() else "jupyter-book"
+
+
+def _run(cmd: list[str], cwd: Path | None = None, log: Path | None = None) -> None:
+    t0 = time.monotonic()
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    if log is not None:
+        log.write_text(r.stdout + "\n--- stderr ---\n" + r.stderr, encoding="utf-8")
+    if r.returncode != 0:
+        lines = (r.stdout + r.stderr).strip().splitlines()
+        warn = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
+        tail = "\n".join(warn[:20] or lines[-30:])
+        raise RuntimeError(f"{' '.join(cmd[:3])} failed (exit {r.returncode}):\n{tail}")
+    print(f"  {Path(cmd[0]).name} {' '.join(cmd[1:3])}: {time.monotonic() - t0:.0f} s",
+          flush=True)
+
+
+def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path) -> list[Path]:
+    """LaTeX builder once for all quarters, then latexmk (xelatex) per quarter.
+
+    jupyter-book 1.0 cannot pass several ``latex_documents`` through its own build
+    command, so the Sphinx configuration it derives from ``_config.yml`` is written out
+    (``jupyter-book config sphinx``) and the LaTeX builder is run by sphinx-build.
+    """
+    _run([_jupyter_book(), "config", "sphinx", str(stage)])
+    conf = stage / "conf.py"
+    author = "Sosiaalihuollon seurantarekisteri"
+    docs = [(f"{q}/index", f"seuranta-{q}.tex",
+             f"Sosiaalihuollon asiakkaat {quarter_name(q)}", author, "manual", True)
+            for q in reversed(quarters)]
+    with open(conf, "a", encoding="utf-8") as f:
+        f.write(f"\n# One working paper per quarter (added by seuranta.publish)\n"
+                f"latex_documents = {docs!r}\n")
+    try:
+        _run([str(Path(sys.executable).parent / "sphinx-build"), "-W", "--keep-going",
+              "-q", "-b", "latex", str(stage), str(stage / "_build" / "latex")])
+    finally:
+        conf.unlink(missing_ok=True)
+    latex_dir = stage / "_build" / "latex"
+    pdf_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for q in quarters:
+        tex = f"seuranta-{q}.tex"
+        _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error", tex],
+             cwd=latex_dir)
+        target = pdf_dir / f"{q}.pdf"
+        shutil.copy2(latex_dir / f"seuranta-{q}.pdf", target)
+        out.append(target)
+    return out
+
+
+def build_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = True) -> Path:
+    """Stage and build the book: HTML in OUT/book/_build/html, PDFs in OUT/pdf/<Q>.pdf.
+
+    Returns the HTML folder. The PDFs are built first so that each quarter's page can
+    offer its working paper for download.
+    """
+    out_dir = Path(out_dir)
+    quarters = sorted(str(Quarter.parse(q)) for q in quarters)
+    stage = stage_book(out_dir, quarters, synthetic, pdf=False)
+    if pdf:
+        pdfs = build_pdfs(stage, quarters, out_dir / "pdf")
+        for q, p in zip(quarters, pdfs):
+            shutil.copy2(p, stage / q / f"{q}.pdf")
+            (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, True),
+                                                encoding="utf-8")
+    _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
+    return stage / "_build" / "html"
