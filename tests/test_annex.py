@@ -336,6 +336,18 @@ def test_real_data_has_no_notice_and_threshold_parameter(tmp_path, built):
     assert rows["091"][6] == 10.0
 
 
+def test_symbol_parameter(tmp_path, built):
+    params = {**PARAMS, "disclosure": {"min_count": 5, "symbol": "[c]"}}
+    wb = openpyxl.load_workbook(annex.write_annexes(Q, built[1], tmp_path, True, params)[0])
+    rows = {r[2]: r for r in sheet_rows(wb["Iäkkäiden palvelut"])[1:]}
+    assert rows["009"][6] == "[c]" and rows["010"][6] == "[c]"
+    kohta = [r[0] for r in sheet_rows(wb["Tietoja"])]
+    assert "Symboli [c]" in kohta and "Symboli .." not in kohta
+    with pytest.raises(Exception, match="disclosure.symbol"):
+        annex.write_annexes(Q, built[1], tmp_path, True,
+                            {**PARAMS, "disclosure": {"symbol": "o"}})
+
+
 def test_bad_threshold_is_input_error(tmp_path, built):
     from seuranta.errors import InputError
     with pytest.raises(InputError, match="min_count"):

@@ -118,6 +118,31 @@ def sheet_name(task: str, name_fi: str) -> str:
     return name[:31]
 
 
+def symbols(suppressed: str = SUPPRESSED) -> dict[str, str]:
+    """The symbols with their meanings, the suppression symbol as the parameters say."""
+    return {(suppressed if k == SUPPRESSED else k): v for k, v in SYMBOLS.items()}
+
+
+def _symbol(params: dict) -> str:
+    value = str((params.get("disclosure") or {}).get("symbol", SUPPRESSED)).strip()
+    if not value or value in set(SYMBOLS) - {SUPPRESSED}:
+        raise InputError(f"parameters: disclosure.symbol must be non-empty and differ from "
+                         f"the annex's other symbols {sorted(set(SYMBOLS) - {SUPPRESSED})}: "
+                         f"{value!r}")
+    return value
+
+
+def _rounding(params: dict) -> int:
+    value = (params.get("estimate") or {}).get("rounding", 100)
+    try:
+        value = int(value)
+    except (TypeError, ValueError):
+        value = 0
+    if value < 1:
+        raise InputError("parameters: estimate.rounding must be a positive integer")
+    return value
+
+
 def _min_count(params: dict) -> int:
     value = (params.get("disclosure") or {}).get("min_count", DEFAULT_MIN_COUNT)
     try:
@@ -223,7 +248,8 @@ def leaking_groups(counts: pd.Series, groups: pd.Series, hidden: pd.Series,
 
 def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
                      counts: pd.DataFrame, quality: pd.DataFrame,
-                     municipalities: pd.DataFrame, min_count: int) -> pd.DataFrame:
+                     municipalities: pd.DataFrame, min_count: int,
+                     symbol: str = SUPPRESSED) -> pd.DataFrame:
     """One task's sheet as a DataFrame whose cells are what the annex shows.
 
     ``counts`` has quarter, municipality_code, service_task, source, clients,
@@ -262,7 +288,7 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
         if qual == "partial":
             return PARTIAL
         if sup.at[i]:
-            return SUPPRESSED
+            return symbol
         base = cells.at[i, "population_base"]
         if pd.isna(base) or float(base) <= 0:
             return NOT_APPLICABLE
@@ -294,7 +320,8 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
 
 
 def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int,
-                    unsafe_totals: set | frozenset = frozenset()) -> pd.DataFrame:
+                    unsafe_totals: set | frozenset = frozenset(), symbol: str = SUPPRESSED,
+                    rounding: int = 100) -> pd.DataFrame:
     """The national estimates sheet: every quarter, task (and age group), both methods.
 
     ``unsafe_totals``: (quarter, task) whose "clients used" would reveal a suppressed
@@ -338,15 +365,15 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
             used_cell = NO_DATA
         elif 1 <= int(used) < min_count or (
                 age == "kaikki" and (r.quarter, task) in unsafe_totals):
-            used_cell = SUPPRESSED
+            used_cell = symbol
         else:
             used_cell = int(used)
         rows.append([
             quarter_header(Quarter.parse(r.quarter))[:-3],
             name, base, METHOD_FI.get(r.method, r.method),
             "Kyllä" if int(r.published) == 1 else "Ei",
-            num(est, step=100), num(r.share_pct, decimals=1),
-            num(r.ci_low, step=100), num(r.ci_high, step=100),
+            num(est, step=rounding), num(r.share_pct, decimals=1),
+            num(r.ci_low, step=rounding), num(r.ci_high, step=rounding),
             NO_DATA if pd.isna(r.municipalities_used) else int(r.municipalities_used),
             used_cell,
         ])
@@ -355,7 +382,8 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
 
 def notes_frame(quarter: Quarter, quarters: list[Quarter], sheets: list[tuple[str, str]],
                 synthetic: bool, notice: str, date: dt.date, min_count: int,
-                methods_link: str) -> pd.DataFrame:
+                methods_link: str, symbol: str = SUPPRESSED, rounding: int = 100
+                ) -> pd.DataFrame:
     """The notes/cover sheet as a two-column table (Kohta, Tieto)."""
     rows = [
         ("Julkaisu", f"Sosiaalihuollon asiakkaat, {quarter.name_fi}: liitetaulukot"),
@@ -385,9 +413,11 @@ def notes_frame(quarter: Quarter, quarters: list[Quarter], sheets: list[tuple[st
         ("Tietosuoja",
          f"Osuutta ei julkaista, jos sen asiakasmäärä on 1–{min_count - 1}. Lisäksi "
          "salataan tarvittaessa toinen saman neljänneksen luku, jottei salattua lukua voi "
-         "päätellä summasta. Arviot on pyöristetty sataan asiakkaaseen."),
+         "päätellä summasta (taulukon ”Arviot koko maa” sarake ”Asiakkaat arviossa "
+         "käytetyissä kunnissa”); jos tämä ei riitä, salataan summa. Arviot ja "
+         f"luottamusvälit on pyöristetty {rounding} asiakkaan tarkkuuteen."),
     ]
-    for sym, meaning in SYMBOLS.items():
+    for sym, meaning in symbols(symbol).items():
         rows.append((f"Symboli {sym}", meaning.format(max_small=min_count - 1)))
     return pd.DataFrame(rows, columns=["Kohta", "Tieto"])
 
@@ -457,6 +487,7 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     params = params or {}
     pub = params.get("publication") or {}
     min_count = _min_count(params)
+    symbol, rounding = _symbol(params), _rounding(params)
     first = Quarter.parse(str(pub.get("first_quarter", quarter)))
     if first > quarter:
         first = quarter
@@ -477,12 +508,12 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     unsafe: set = set()
     for t in tasks[tasks["estimated"] == 1].itertuples():
         df = task_sheet_frame(t.service_task, quarter, quarters, counts, quality, mun,
-                              min_count)
+                              min_count, symbol)
         unsafe |= df.attrs.pop("unsafe_totals", set())
         sheets.append((sheet_name(t.service_task, t.name_fi),
                        f"{t.name_fi}: asiakkaiden osuus väestöpohjasta ({t.base_fi}) "
                        "kunnittain ja neljänneksittäin, %", df, {}))
-    est = estimates_frame(estimates, tasks, min_count, unsafe)
+    est = estimates_frame(estimates, tasks, min_count, unsafe, symbol, rounding)
     sheets.append((ESTIMATES_SHEET, "Arviot asiakasmääristä koko maassa ja 95 %:n "
                    "luottamusvälit, molemmat menetelmät; julkaistu arvio merkitty", est, {}))
     notice = pub.get("synthetic_notice") or (
@@ -490,7 +521,7 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     date = publication_date(params)
     link = pub.get("methods_link", METHODS_LINK)
     notes = notes_frame(quarter, quarters, [(s[0], s[1]) for s in sheets], synthetic, notice,
-                        date, min_count, link)
+                        date, min_count, link, symbol, rounding)
     _write_table_sheet(wb, NOTES_SHEET, notes, used_names,
                        {"Tieto": 100, "Kohta": 40, "_wrap": 1})
     ws = wb[NOTES_SHEET]
