@@ -1,0 +1,478 @@
+"""Review round: one Excel workbook per wellbeing services county for checking its figures.
+
+THL's quality process (seed, slide "Tarkastuskierros") shows each county its own figures
+before publication: client counts and population shares by home municipality, from Kanta
+(SHA), from separate deliveries (ET) and combined (ALL), and asks for an answer on a
+feedback form ("tarkastuspalautelomake"). ``review_workbooks`` writes those workbooks:
+
+* ``Ohje`` – what the workbook is and how to answer (Finnish);
+* one sheet per service task – each home municipality × quarter (this quarter and the
+  previous ones) with population base, clients and share by source, the quality class and
+  its reasons, and the flags the validation rules raised;
+* ``Palaute`` – one row per municipality × estimated task with a decision drop-down
+  (``include`` / ``exclude`` / ``note``, an Excel data validation list), a reason and a free
+  comment; the sheet is protected except those three columns;
+* ``meta`` – very hidden and protected: layout version, county code and quarter, so that
+  ``seuranta feedback import`` (:mod:`seuranta.feedback`) can check that the layout was not
+  changed.
+
+The counts are exact (no disclosure control): the workbooks go to the county's own review,
+not to the public, and each workbook holds only its own county's municipalities. Åland is
+outside the register and gets no workbook.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from pathlib import Path
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill, Protection
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.datavalidation import DataValidation
+
+from . import reference
+from .errors import InputError
+from .quarters import Quarter
+
+#: Version of the workbook layout; import refuses forms of another layout.
+LAYOUT_VERSION = "seuranta-review-1"
+
+#: Decisions of the review round (codes written to corrections.csv).
+DECISIONS = ("include", "exclude", "note")
+
+DECISIONS_FI = {
+    "include": "hyväksytään arvioon, vaikka sääntö liputti kunnan (perustelu suositeltava)",
+    "exclude": "jätetään pois valtakunnallisesta arviosta: tiedot eivät ole edustavia "
+               "(perustelu pakollinen)",
+    "note": "huomautus, joka julkaistaan laatuselosteessa",
+}
+
+#: How many quarters before the review quarter the task sheets show.
+PREVIOUS_QUARTERS = 4
+
+FEEDBACK_SHEET = "Palaute"
+META_SHEET = "meta"
+INSTRUCTIONS_SHEET = "Ohje"
+
+#: Header of the feedback sheet (import checks it cell by cell).
+FEEDBACK_HEADER = ["Neljännes", "Kuntakoodi", "Kunta", "Palvelutehtävä",
+                   "Palvelutehtävän nimi", "Laatuluokka", "Laadun perusteet",
+                   "Päätös", "Perustelu", "Kommentti"]
+FEEDBACK_HEADER_ROW = 6
+#: Columns (1-based) that the county fills in.
+DECISION_COL, REASON_COL, COMMENT_COL = 8, 9, 10
+
+#: Short Finnish sheet names of the tasks (Excel allows 31 characters).
+TASK_SHEETS = {
+    "iakkaat": "Iäkkäät",
+    "tyoikaiset": "Työikäiset",
+    "lapsiperheet": "Lapsiperheet",
+    "lastensuojelu": "Lastensuojelu",
+    "vammaispalvelut": "Vammaispalvelut",
+    "paihdetyo": "Päihdetyö",
+    "perheoikeudelliset": "Perheoikeudelliset",
+}
+
+TASK_HEADER = ["Neljännes", "Kuntakoodi", "Kunta", "Väestöpohja",
+               "Kanta (SHA) asiakkaat", "Kanta (SHA) osuus %",
+               "Erillistoimitus (ET) asiakkaat", "Erillistoimitus (ET) osuus %",
+               "Yhteensä asiakkaat", "Yhteensä osuus %",
+               "Laatuluokka", "Laadun perusteet", "Sääntöjen liputukset"]
+TASK_HEADER_ROW = 4
+
+QUALITY_FI = {"comprehensive": "kattava", "partial": "osittainen", "none": "ei tietoja"}
+
+SOURCES = ("SHA", "ET", "ALL")
+
+_BOLD = Font(bold=True)
+_TITLE = Font(bold=True, size=13)
+_HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
+_INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+
+
+# --------------------------------------------------------------------------- helpers
+
+def slug(text: str) -> str:
+    """ASCII file-name slug: 'Etelä-Pohjanmaan hyvinvointialue' → 'etela-pohjanmaan-hyvinvointialue'."""
+    t = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    return re.sub(r"[^a-z0-9]+", "-", t.lower()).strip("-")
+
+
+def workbook_name(county_code: str, county_name: str) -> str:
+    return f"{county_code}_{slug(county_name)}.xlsx"
+
+
+def _reason_texts() -> dict[str, str]:
+    """Finnish texts of quality reason codes and flag codes, when the stages declare them."""
+    texts: dict[str, str] = {}
+    try:
+        from . import validate
+        texts.update(getattr(validate, "FLAGS", {}) or {})
+    except ImportError:  # pragma: no cover - validate is part of the package
+        pass
+    try:
+        from . import quality
+    except ImportError:
+        quality = None
+    if quality is not None:
+        for name in ("REASONS", "REASONS_FI", "REASON_TEXTS"):
+            value = getattr(quality, name, None)
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    if isinstance(v, (tuple, list)):  # (class, overridable, text_fi)
+                        v = v[-1]
+                    texts[str(k)] = str(v)
+    return texts
+
+
+def describe_reasons(codes: str, texts: dict[str, str]) -> str:
+    """'code1; code2' → 'code1 (teksti); code2 (teksti)'."""
+    parts = [c.strip() for c in str(codes or "").split(";") if c.strip()]
+    return "; ".join(f"{c} ({texts[c]})" if c in texts else c for c in parts)
+
+
+def _as_str(df: pd.DataFrame, cols) -> pd.DataFrame:
+    df = df.copy()
+    for c in cols:
+        if c in df.columns:
+            df[c] = df[c].astype("string").fillna("")
+    return df
+
+
+def load_tables_dir(tables_dir: Path) -> dict[str, pd.DataFrame]:
+    """Read the tables a review needs from a build/<Q>/tables folder."""
+    tables_dir = Path(tables_dir)
+    out = {}
+    for name in ("counts", "series_counts", "quality", "series_quality", "flags"):
+        p = tables_dir / f"{name}.csv"
+        if p.is_file():
+            out[name] = pd.read_csv(p, dtype=str, keep_default_na=False)
+    if "counts" not in out:
+        raise InputError(f"{tables_dir}: no counts.csv (run `seuranta run` or `seuranta counts`)")
+    return out
+
+
+def _counts_long(tables: dict[str, pd.DataFrame], quarter: Quarter) -> pd.DataFrame:
+    """counts rows of this quarter and up to PREVIOUS_QUARTERS before it."""
+    frames = [tables["counts"]]
+    if "series_counts" in tables and len(tables["series_counts"]):
+        frames.append(tables["series_counts"])
+    df = pd.concat(frames, ignore_index=True)
+    df = _as_str(df, ["quarter", "municipality_code", "service_task", "source"])
+    first = quarter
+    for _ in range(PREVIOUS_QUARTERS):
+        first = first.prev()
+    df = df[(df["quarter"] >= str(first)) & (df["quarter"] <= str(quarter))]
+    df = df.drop_duplicates(["quarter", "municipality_code", "service_task", "source"])
+    for c in ("clients", "population_base"):
+        df[c] = pd.to_numeric(df[c]).astype("int64")
+    df["share_pct"] = pd.to_numeric(df["share_pct"]).astype(float)
+    return df
+
+
+def _quality_long(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    frames = [t for n, t in tables.items() if n in ("quality", "series_quality") and len(t)]
+    if not frames:
+        return pd.DataFrame(columns=["quarter", "municipality_code", "service_task",
+                                     "quality", "reasons"])
+    df = pd.concat(frames, ignore_index=True)
+    df = _as_str(df, ["quarter", "municipality_code", "service_task", "quality", "reasons"])
+    if "reasons" not in df.columns:
+        df["reasons"] = ""
+    return df.drop_duplicates(["quarter", "municipality_code", "service_task"])[
+        ["quarter", "municipality_code", "service_task", "quality", "reasons"]]
+
+
+def _flags_text(tables: dict[str, pd.DataFrame], texts: dict[str, str]) -> dict[tuple, str]:
+    fl = tables.get("flags")
+    if fl is None or not len(fl):
+        return {}
+    fl = _as_str(fl, ["municipality_code", "service_task", "flag"])
+    out: dict[tuple, list[str]] = {}
+    for r in fl.sort_values(["municipality_code", "service_task", "flag"]).itertuples():
+        label = f"{r.flag} ({texts[r.flag]})" if r.flag in texts else r.flag
+        out.setdefault((r.municipality_code, r.service_task), []).append(
+            f"{label}: {int(r.rows)} riviä")
+    return {k: "; ".join(v) for k, v in out.items()}
+
+
+# --------------------------------------------------------------------------- writing
+
+def _header(ws, row: int, labels: list[str]) -> None:
+    for j, label in enumerate(labels, start=1):
+        c = ws.cell(row=row, column=j, value=label)
+        c.font = _BOLD
+        c.fill = _HEAD_FILL
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+
+
+def _widths(ws, widths: list[int]) -> None:
+    for j, w in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(j)].width = w
+
+
+def _instructions(wb: Workbook, county_code: str, county_name: str, quarter: Quarter,
+                  synthetic: bool, synthetic_notice: str) -> None:
+    ws = wb.active
+    ws.title = INSTRUCTIONS_SHEET
+    lines = [
+        (f"Tarkastuskierros {quarter.name_fi} ({quarter})", _TITLE),
+        (f"{county_name} ({county_code})", _BOLD),
+        ("", None),
+        ("Tämä työkirja sisältää sosiaalihuollon seurantarekisterin luvut hyvinvointialueen "
+         "omista kunnista tarkastusta varten: asiakasmäärät ja väestöosuudet kotikunnittain "
+         "Kanta-arkiston tiedoista (SHA), erillistoimituksista (ET) ja yhdessä.", None),
+        ("Luvut ovat tarkkoja eikä niihin ole tehty tietosuojakäsittelyä: työkirja on vain "
+         "hyvinvointialueen omaan tarkastukseen, älä julkaise tai jaa sitä.", _BOLD),
+        ("", None),
+        ("Välilehdet", _BOLD),
+        ("• Yksi välilehti kullekin palvelutehtävälle: kunnittain tämä neljännes ja "
+         f"{PREVIOUS_QUARTERS} edellistä, laatuluokka perusteineen ja tarkistussääntöjen "
+         "liputukset.", None),
+        (f"• {FEEDBACK_SHEET}: tarkastuspalaute, yksi rivi kuntaa ja arvioitavaa "
+         "palvelutehtävää kohden.", None),
+        ("", None),
+        ("Näin vastaat", _BOLD),
+        ("Täytä Palaute-välilehdelle vain ne rivit, joista on huomautettavaa; tyhjät rivit "
+         "tarkoittavat, ettei huomautettavaa ole. Valitse Päätös-sarakkeen "
+         "alasvetovalikosta:", None),
+        *[(f"• {d}: {DECISIONS_FI[d]}", None) for d in DECISIONS],
+        ("Kirjoita Perustelu-sarakkeeseen lyhyt perustelu ja Kommentti-sarakkeeseen "
+         "halutessasi vapaa kommentti. Älä kirjoita henkilöiden nimiä.", None),
+        ("Älä muuta välilehtien, sarakkeiden tai rivien rakennetta: THL lukee lomakkeen "
+         "koneellisesti (seuranta feedback import), ja muutettu lomake hylätään.", None),
+        ("Lähetetty lomake on hyvinvointialueen koko vastaus neljännekselle: uusi lomake "
+         "korvaa aiemmin lähetetyn.", None),
+    ]
+    if synthetic:
+        lines.insert(2, (synthetic_notice, Font(bold=True, color="C00000")))
+    for i, (text, font) in enumerate(lines, start=1):
+        c = ws.cell(row=i, column=1, value=text)
+        c.alignment = Alignment(wrap_text=True, vertical="top")
+        if font is not None:
+            c.font = font
+    ws.column_dimensions["A"].width = 110
+
+
+def _task_sheet(wb: Workbook, task, county_name: str, quarter: Quarter, muns: pd.DataFrame,
+                counts: pd.DataFrame, quality: pd.DataFrame, flags: dict[tuple, str],
+                texts: dict[str, str]) -> None:
+    ws = wb.create_sheet(TASK_SHEETS.get(task.service_task, task.service_task[:31]))
+    ws.cell(row=1, column=1, value=f"{task.name_fi} – {county_name}").font = _TITLE
+    note = f"Väestöpohja: {task.base_fi}. Neljännekset {PREVIOUS_QUARTERS} edellistä – {quarter}."
+    if not int(task.estimated):
+        note += " Palvelutehtävä lasketaan, mutta siitä ei tehdä valtakunnallista arviota."
+    ws.cell(row=2, column=1, value=note)
+    _header(ws, TASK_HEADER_ROW, TASK_HEADER)
+    c = counts[counts["service_task"] == task.service_task]
+    wide = c.pivot_table(index=["municipality_code", "quarter"], columns="source",
+                         values=["clients", "share_pct"], aggfunc="first")
+    base = c[c["source"] == "ALL"].set_index(["municipality_code", "quarter"])["population_base"]
+    q = quality[quality["service_task"] == task.service_task].set_index(
+        ["municipality_code", "quarter"])
+    names = dict(zip(muns["municipality_code"], muns["name_fi"]))
+    quarters = sorted(c["quarter"].unique())
+    row = TASK_HEADER_ROW + 1
+    for code in muns["municipality_code"]:
+        for qq in quarters:
+            key = (code, qq)
+            values = [qq, code, names[code], int(base[key]) if key in base.index else None]
+            for s in SOURCES:
+                if key in wide.index and ("clients", s) in wide.columns:
+                    values += [int(wide.loc[key, ("clients", s)]),
+                               round(float(wide.loc[key, ("share_pct", s)]), 4)]
+                else:
+                    values += [None, None]
+            if key in q.index:
+                values += [QUALITY_FI.get(q.loc[key, "quality"], q.loc[key, "quality"]),
+                           describe_reasons(q.loc[key, "reasons"], texts)]
+            else:
+                values += [None, None]
+            values.append(flags.get((code, task.service_task)) if qq == str(quarter) else None)
+            for j, v in enumerate(values, start=1):
+                cell = ws.cell(row=row, column=j, value=v)
+                if qq == str(quarter):
+                    cell.font = _BOLD
+                if j in (6, 8, 10):
+                    cell.number_format = "0.00"
+            row += 1
+    ws.freeze_panes = ws.cell(row=TASK_HEADER_ROW + 1, column=4)
+    ws.auto_filter.ref = f"A{TASK_HEADER_ROW}:{get_column_letter(len(TASK_HEADER))}{max(row - 1, TASK_HEADER_ROW)}"
+    _widths(ws, [10, 10, 18, 11, 11, 11, 13, 13, 11, 11, 13, 40, 40])
+
+
+def _feedback_sheet(wb: Workbook, county_name: str, quarter: Quarter, muns: pd.DataFrame,
+                    tasks: pd.DataFrame, quality: pd.DataFrame, texts: dict[str, str]) -> int:
+    ws = wb.create_sheet(FEEDBACK_SHEET)
+    ws.cell(row=1, column=1, value=f"Tarkastuspalaute – {county_name} – {quarter.name_fi}").font = _TITLE
+    ws.cell(row=2, column=1, value="Täytä keltaiset sarakkeet vain riveille, joista on "
+                                   "huomautettavaa. Päätös valitaan alasvetovalikosta:")
+    for i, d in enumerate(DECISIONS):
+        ws.cell(row=3 + i, column=1, value=f"{d}: {DECISIONS_FI[d]}")
+    _header(ws, FEEDBACK_HEADER_ROW, FEEDBACK_HEADER)
+    q = quality[quality["quarter"] == str(quarter)].set_index(["municipality_code", "service_task"])
+    row = FEEDBACK_HEADER_ROW + 1
+    for m in muns.itertuples():
+        for t in tasks.itertuples():
+            key = (m.municipality_code, t.service_task)
+            ql = QUALITY_FI.get(q.loc[key, "quality"], q.loc[key, "quality"]) if key in q.index else ""
+            reasons = describe_reasons(q.loc[key, "reasons"], texts) if key in q.index else ""
+            values = [str(quarter), m.municipality_code, m.name_fi, t.service_task, t.name_fi,
+                      ql, reasons]
+            for j, v in enumerate(values, start=1):
+                ws.cell(row=row, column=j, value=v)
+            for j in (DECISION_COL, REASON_COL, COMMENT_COL):
+                cell = ws.cell(row=row, column=j)
+                cell.protection = Protection(locked=False)
+                cell.fill = _INPUT_FILL
+            row += 1
+    last = row - 1
+    dv = DataValidation(type="list", formula1='"' + ",".join(DECISIONS) + '"', allow_blank=True,
+                        showErrorMessage=True, errorTitle="Päätös",
+                        error="Valitse päätös luettelosta: " + " / ".join(DECISIONS),
+                        promptTitle="Päätös", prompt=" / ".join(DECISIONS),
+                        showInputMessage=True)
+    col = get_column_letter(DECISION_COL)
+    dv.add(f"{col}{FEEDBACK_HEADER_ROW + 1}:{col}{max(last, FEEDBACK_HEADER_ROW + 1)}")
+    ws.add_data_validation(dv)
+    ws.freeze_panes = ws.cell(row=FEEDBACK_HEADER_ROW + 1, column=4)
+    ws.protection.sheet = True
+    ws.protection.formatColumns = False
+    ws.protection.formatRows = False
+    _widths(ws, [10, 10, 18, 18, 30, 12, 40, 12, 40, 40])
+    return last - FEEDBACK_HEADER_ROW
+
+
+def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter, n_rows: int) -> None:
+    ws = wb.create_sheet(META_SHEET)
+    from . import __version__
+    rows = [("key", "value"),
+            ("layout_version", LAYOUT_VERSION),
+            ("county_code", county_code),
+            ("quarter", str(quarter)),
+            ("feedback_sheet", FEEDBACK_SHEET),
+            ("feedback_header_row", FEEDBACK_HEADER_ROW),
+            ("feedback_rows", n_rows),
+            ("feedback_header", json.dumps(FEEDBACK_HEADER, ensure_ascii=False)),
+            ("seuranta_version", __version__)]
+    for r in rows:
+        ws.append(list(r))
+    ws.protection.sheet = True
+    ws.sheet_state = "veryHidden"
+
+
+def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.DataFrame],
+                    path: Path, synthetic: bool = False, synthetic_notice: str = "") -> Path:
+    """Write the review workbook of one county."""
+    all_muns = reference.mainland_municipalities()
+    muns = (all_muns[all_muns["county_code"] == county_code]
+            .sort_values("municipality_code").reset_index(drop=True))
+    if muns.empty:
+        raise InputError(f"no register municipalities in county {county_code!r}")
+    county_name = str(muns["county_name_fi"].iloc[0])
+    own = set(muns["municipality_code"])
+    counts = _counts_long(tables, quarter)
+    counts = counts[counts["municipality_code"].isin(own)]
+    quality = _quality_long(tables)
+    quality = quality[quality["municipality_code"].isin(own)]
+    texts = _reason_texts()
+    flags = {k: v for k, v in _flags_text(tables, texts).items() if k[0] in own}
+    tasks = reference.service_tasks()
+
+    wb = Workbook()
+    _instructions(wb, county_code, county_name, quarter, synthetic, synthetic_notice)
+    for t in tasks.itertuples():
+        _task_sheet(wb, t, county_name, quarter, muns, counts, quality, flags, texts)
+    n = _feedback_sheet(wb, county_name, quarter, muns, tasks[tasks["estimated"] == 1],
+                        quality, texts)
+    _meta_sheet(wb, county_code, quarter, n)
+    wb.active = 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    wb.save(tmp)
+    tmp.replace(path)
+    return path
+
+
+def review_workbooks(quarter: Quarter | str, tables: dict[str, pd.DataFrame] | Path | str,
+                     out_dir: Path, synthetic: bool = False, synthetic_notice: str = "",
+                     counties: list[str] | None = None) -> list[Path]:
+    """One review workbook per county (22 areas, never Åland) into ``out_dir``.
+
+    ``tables`` is a quarter's tables (as from ``pipeline.compute_tables``) or a
+    ``build/<Q>/tables`` folder. Returns the paths written, in county order.
+    """
+    quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(str(quarter))
+    if not isinstance(tables, dict):
+        tables = load_tables_dir(Path(tables))
+    if "counts" not in tables:
+        raise InputError("review needs the counts table")
+    out_dir = Path(out_dir)
+    areas = reference.counties()
+    if counties is not None:
+        areas = areas[areas["county_code"].isin(counties)]
+    paths = []
+    for a in areas.itertuples():
+        p = out_dir / workbook_name(a.county_code, a.county_name_fi)
+        paths.append(review_workbook(quarter, a.county_code, tables, p, synthetic,
+                                     synthetic_notice))
+    return paths
+
+
+# --------------------------------------------------------------------------- command
+
+def _fresh_tables_dir(qdir: Path, data_dir: Path) -> Path | None:
+    """build/<Q>/tables when its manifest was made from this data folder as it is now."""
+    from . import pipeline
+    mpath = qdir / "manifest.json"
+    if not (qdir / "tables" / "counts.csv").is_file() or not mpath.is_file():
+        return None
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+    if Path(manifest.get("data_dir", "")) != Path(data_dir).resolve():
+        return None
+    if manifest.get("inputs") != pipeline.input_hashes(data_dir):
+        return None
+    return qdir / "tables"
+
+
+def _cmd_review(args) -> int:
+    from . import pipeline
+    from .params import load_params
+
+    quarter = Quarter.parse(args.quarter)
+    data_dir, out_dir = Path(args.data), Path(args.out)
+    params = load_params(getattr(args, "params", None))
+    if not data_dir.is_dir():
+        raise InputError(f"data folder not found: {data_dir}")
+    pipeline.check_quarter(quarter, data_dir, params)
+    tables_dir = _fresh_tables_dir(out_dir / str(quarter), data_dir)
+    if tables_dir is not None:
+        print(f"using tables of {tables_dir}")
+        tables = load_tables_dir(tables_dir)
+    else:
+        tables = pipeline.compute_tables(quarter, data_dir, params)
+    synthetic = pipeline.is_synthetic(data_dir)
+    notice = (params.get("publication") or {}).get("synthetic_notice", "")
+    paths = review_workbooks(quarter, tables, out_dir / str(quarter) / "review",
+                             synthetic=synthetic, synthetic_notice=notice)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def add_parser(sub) -> None:
+    """``seuranta review`` sub-command."""
+    r = sub.add_parser("review", help="review-round workbooks, one per county, into "
+                                      "OUT/<quarter>/review/")
+    r.add_argument("--quarter", required=True, help="quarter, e.g. 2023Q1")
+    r.add_argument("--data", default="data/demo", help="data folder (default: %(default)s)")
+    r.add_argument("--out", default="build", help="output folder (default: %(default)s)")
+    r.add_argument("--params", default=None, help="parameters file (default: parameters.yml)")
+    r.set_defaults(func=_cmd_review)
