@@ -96,6 +96,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     from . import register  # the `counts` command (register stage)
     register.add_parser(sub)
+    from . import feedback, review  # review round: county workbooks and their feedback
+    review.add_parser(sub)
+    feedback.add_parser(sub)
     return p
 
 
