@@ -77,14 +77,15 @@ def make_tables(tmp: Path) -> Path:
             for method, pub in (("ratio", 1), ("model", 0)):
                 e = 134351.0 if t == "vammaispalvelut" else 20049.9
                 est.append([str(q), t, "kaikki", method, 57, 30512, 1_200_000, 2.449,
-                            e, 2000.0, e - 3920, e + 3920, round(e, -2), pub])
+                            e, 2000.0, e - 3920, e + 3920, round(e, -2), pub,
+                            0.0 if pub else (1.25 if t == "vammaispalvelut" else np.nan)])
         for ag in ("0-17", "18-64", "65+", "85+"):
             est.append([str(q), "kaikki", ag, "ratio", 40, 3, 900, 0.3, 3000.0, 100.0,
-                        2804.0, 3196.0, 3000.0, 1])
+                        2804.0, 3196.0, 3000.0, 1, 0.0])
     estimates = pd.DataFrame(est, columns=[
         "quarter", "service_task", "age_group", "method", "municipalities_used",
         "clients_used", "population_used", "share_pct", "estimate", "se", "ci_low",
-        "ci_high", "estimate_rounded", "published"])
+        "ci_high", "estimate_rounded", "published", "difference_pct"])
     td = tmp / "tables"
     td.mkdir(parents=True, exist_ok=True)
     for name, df, series in (("counts", counts, True), ("quality", quality, True),
@@ -287,7 +288,9 @@ def test_estimates_sheet(built):
     assert [r[3] for r in vam] == ["Suhde-estimaatti", "Regressiomalli"]
     assert [r[4] for r in vam] == ["Kyllä", "Ei"]
     # 134 351 -> 134 400; CI 134351 ∓ 3920 -> 130 400 .. 138 300; share 2.449 -> 2.4
-    assert vam[0][5:11] == [134400, 2.4, 130400, 138300, 57, 30512]
+    assert vam[0][5:12] == [134400, 2.4, 130400, 138300, 0.0, 57, 30512]
+    assert vam[1][9] == 1.3                     # 1.25 half up
+    assert [r[9] for r in body if r[1] == "Iäkkäiden palvelut"][1] == "—"   # NaN
     age = [r for r in body if r[1].startswith("Kaikki palvelutehtävät")]
     assert len(age) == 4 * len(QUARTERS)
     assert all(r[-1] == ".." for r in age)     # clients_used 3 < 5

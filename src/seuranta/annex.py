@@ -66,7 +66,7 @@ SHORT_SHEET_NAMES = {"paihdetyo": "Päihde- ja riippuvuustyö"}
 
 #: Relative link from the annex to the book's methods page (overridable by
 #: ``params['publication']['methods_link']``).
-METHODS_LINK = "../../book/_build/html/menetelmat.html"
+METHODS_LINK = "../../book/_build/html/book/menetelmat.html"
 SOURCE_FI = "Sosiaalihuollon seurantarekisteri, THL"
 DEFAULT_MIN_COUNT = 5
 
@@ -78,7 +78,7 @@ ESTIMATE_HEADER = [
     "Neljännes", "Palvelutehtävä", "Väestöpohja", "Menetelmä", "Julkaistu arvio",
     "Arvioitu asiakasmäärä", "Osuus väestöpohjasta, %",
     "95 %:n luottamusväli, alaraja", "95 %:n luottamusväli, yläraja",
-    "Arviossa käytetyt kunnat", "Asiakkaat arviossa käytetyissä kunnissa",
+    "Ero julkaistuun arvioon, %", "Arviossa käytetyt kunnat", "Asiakkaat arviossa käytetyissä kunnissa",
 ]
 
 
@@ -374,6 +374,7 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
             "Kyllä" if int(r.published) == 1 else "Ei",
             num(est, step=rounding), num(r.share_pct, decimals=1),
             num(r.ci_low, step=rounding), num(r.ci_high, step=rounding),
+            num(getattr(r, "difference_pct", np.nan), decimals=1),
             NO_DATA if pd.isna(r.municipalities_used) else int(r.municipalities_used),
             used_cell,
         ])
