@@ -348,7 +348,7 @@ def test_cli_feedback_import_errors_exit_2(workbooks, tmp_path, data_with_correc
     assert err[-1] == "seuranta: error: 1 problem in the feedback forms; nothing was applied"
     good = _fill(workbooks["90"], tmp_path / "y.xlsx", {("091", "iakkaat"): ("exclude", "syy", "")})
     assert main(["feedback", "import", str(good), "--data", str(data_with_corrections)]) == 0
-    assert "1 added, 0 changed, 1 removed" in capsys.readouterr().out
+    assert "0 added, 1 changed, 0 removed, 0 unchanged" in capsys.readouterr().out
 
 
 # --------------------------------------------------------------------------- effect
