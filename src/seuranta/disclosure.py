@@ -20,7 +20,7 @@ Rules (threshold ``disclosure.min_count`` in parameters.yml, default 5; symbol
 API (all pure functions on pandas frames; the frame's rows keep their order and index):
 
 ``protect(df, count_cols, row_groups=None, col_groups=None, derived=None,
-min_count=5, symbol="..") -> DataFrame``
+min_count=5, symbol="..", lp_audit=True) -> DataFrame``
     ``count_cols``: the columns holding counts (int). ``row_groups``: which rows add up
     to a published total in each count column — ``None`` (no totals), ``"all"`` (one
     column total over all rows) or a column name / list of names (rows with equal values
@@ -29,7 +29,9 @@ min_count=5, symbol="..") -> DataFrame``
     published (e.g. ``[["0-17", "18-64", "65+"]]`` when a "kaikki" column is shown).
     ``derived``: {column: count column} — e.g. ``{"share_pct": "clients"}``; suppressed
     with its count. Returns a copy with object dtype in those columns: the original
-    value or the symbol.
+    value or the symbol. With ``lp_audit`` the result is also safe against joint
+    inference across overlapping groups (see below): a cell the linear program pins down
+    gets another secondary suppression in one of its groups.
 ``protect_value(x, min_count=5, symbol="..")``
     One stand-alone count (a total printed in text).
 ``suppressed_mask(published, columns, symbol="..")``
@@ -81,7 +83,8 @@ def _groups(df: pd.DataFrame, count_cols: Sequence[str], row_groups, col_groups
                 isinstance(row_groups, (list, tuple)) and row_groups
                 and all(isinstance(x, str) and x in df.columns for x in row_groups)):
             by = [row_groups] if isinstance(row_groups, str) else list(row_groups)
-            idx_sets = [list(ix) for _, ix in df.groupby(by, sort=True, dropna=False).groups.items()]
+            key = by[0] if len(by) == 1 else by
+            idx_sets = [list(ix) for ix in df.groupby(key, sort=True, dropna=False).groups.values()]
         else:
             idx_sets = [list(s) for s in row_groups]
         for ix in idx_sets:
@@ -107,7 +110,7 @@ def _leaks(values: list[float], hidden: list[bool], min_count: int) -> bool:
 
 def protect(df: pd.DataFrame, count_cols: Sequence[str], row_groups=None, col_groups=None,
             derived: dict[str, str] | None = None, min_count: int = DEFAULT_MIN_COUNT,
-            symbol: str = DEFAULT_SYMBOL) -> pd.DataFrame:
+            symbol: str = DEFAULT_SYMBOL, lp_audit: bool = True) -> pd.DataFrame:
     """The publishable copy of ``df`` (see the module docstring)."""
     count_cols = list(count_cols)
     missing = [c for c in count_cols + list((derived or {}).keys()) if c not in df.columns]
@@ -119,20 +122,30 @@ def protect(df: pd.DataFrame, count_cols: Sequence[str], row_groups=None, col_gr
            for i in df.index for c in count_cols}
     hidden = {cell: is_small(v, min_count) for cell, v in val.items()}
     groups = _groups(df, count_cols, row_groups, col_groups)
+
+    def suppress_next(g):
+        cands = sorted((val[c], str(c[0]), c[1], c) for c in g if not hidden[c] and val[c] > 0)
+        if not cands:
+            raise ValueError(f"protect: cannot protect group {g[:3]}…: no visible non-zero "
+                             "cell left for secondary suppression (use coarser groups)")
+        hidden[cands[0][3]] = True
+
     changed = True
     while changed:
         changed = False
         for g in groups:
-            vals = [val[c] for c in g]
-            hid = [hidden[c] for c in g]
-            if not _leaks(vals, hid, min_count):
-                continue
-            cands = sorted((val[c], str(c[0]), c[1], c) for c in g if not hidden[c] and val[c] > 0)
-            if not cands:
-                raise ValueError(f"protect: cannot protect group {g[:3]}…: no visible non-zero "
-                                 "cell left for secondary suppression (use coarser groups)")
-            hidden[cands[0][3]] = True
-            changed = True
+            if _leaks([val[c] for c in g], [hidden[c] for c in g], min_count):
+                suppress_next(g)
+                changed = True
+        if not changed and lp_audit:
+            # joint inference across overlapping groups: widen the first pinned cell's group
+            for cell, (lo, hi) in _lp_ranges(groups, val, hidden, min_count).items():
+                if _pinned(lo, hi):
+                    g = next((g for g in groups if cell in g
+                              and any(not hidden[c] and val[c] > 0 for c in g)), [cell])
+                    suppress_next(g)
+                    changed = True
+                    break
     out = df.copy()
     for c in count_cols:
         out[c] = out[c].astype(object)
@@ -152,6 +165,13 @@ def suppressed_mask(published: pd.DataFrame, columns: Sequence[str],
     """Which cells of ``columns`` carry the symbol."""
     return pd.DataFrame({c: published[c].map(lambda v: isinstance(v, str) and v == symbol)
                          for c in columns}, index=published.index)
+
+
+def _pinned(lo: float, hi: float) -> bool:
+    """Only one whole number lies in [lo, hi]."""
+    if math.isinf(hi):
+        return False
+    return math.floor(hi + 1e-9) - math.ceil(lo - 1e-9) < 1
 
 
 def _lp_ranges(groups: list[list[Cell]], val: dict, hidden: dict, min_count: int
@@ -226,6 +246,6 @@ def assert_no_disclosure(published: pd.DataFrame, exact: pd.DataFrame,
             raise AssertionError(f"group total reveals a suppressed cell: {g[:4]}")
     if lp_audit:
         for cell, (lo, hi) in _lp_ranges(groups, val, hidden, min_count).items():
-            if hi - lo < 0.5:
+            if _pinned(lo, hi):
                 raise AssertionError(f"suppressed cell {cell!r} is pinned to {lo:g} by the "
                                      "published totals")

@@ -1,0 +1,77 @@
+"""Disclosure control: primary and secondary suppression, derived shares, and the checker
+that proves nothing small is shown or derivable."""
+
+import pandas as pd
+import pytest
+
+from seuranta import disclosure as dc
+
+S = ".."
+
+
+def _counties():
+    return pd.DataFrame({
+        "county_code": ["A"] * 3 + ["B"] * 3 + ["C"] * 4 + ["D"] * 4 + ["E"] * 3,
+        "clients": [3, 10, 12, 0, 7, 8, 2, 2, 9, 20, 1, 1, 30, 40, 3, 0, 0],
+    })
+
+
+def test_protect_by_county_totals():
+    df = _counties()
+    df["share_pct"] = df["clients"] / 10
+    pub = dc.protect(df, ["clients"], row_groups="county_code", derived={"share_pct": "clients"})
+    got = pub["clients"].tolist()
+    assert got == [S, S, 12,        # A: 3 primary, 10 secondary (one hidden cell = total − rest)
+                   0, 7, 8,         # B: nothing small, zero shown
+                   S, S, 9, 20,     # C: two hidden summing to 4: (1,3), (2,2), (3,1) possible
+                   S, S, S, 40,     # D: 1 + 1 = 2 would pin both to 1 → 30 hidden too
+                   S, 0, 0]         # E: the total 3 is itself hidden where published
+    assert pub["share_pct"].tolist()[:3] == [S, S, 1.2]
+    dc.assert_no_disclosure(pub, df, ["clients"], row_groups="county_code",
+                            derived={"share_pct": "clients"})
+
+
+def test_checker_catches_primary_only_table():
+    df = _counties()
+    naive = df.copy()
+    naive["clients"] = [dc.protect_value(x) for x in df["clients"]]
+    with pytest.raises(AssertionError, match="reveals a suppressed cell"):
+        dc.assert_no_disclosure(naive, df, ["clients"], row_groups="county_code")
+    with pytest.raises(AssertionError, match="small count visible"):
+        dc.assert_no_disclosure(df.astype(object), df, ["clients"])
+    pub = dc.protect(df, ["clients"], row_groups="county_code")
+    pub.loc[2, "clients"] = 13
+    with pytest.raises(AssertionError, match="differs"):
+        dc.assert_no_disclosure(pub, df, ["clients"], row_groups="county_code")
+
+
+def test_two_way_table_with_row_and_column_totals():
+    df = pd.DataFrame({"0-17": [2, 50, 30, 0], "18-64": [40, 3, 60, 10],
+                       "65+": [70, 80, 90, 4]}, index=["m1", "m2", "m3", "m4"])
+    cols = ["0-17", "18-64", "65+"]
+    pub = dc.protect(df, cols, row_groups="all", col_groups=[cols])
+    mask = dc.suppressed_mask(pub, cols)
+    assert mask.to_numpy().sum() >= 6  # each of 3 primaries needs a partner in row and column
+    assert not mask.loc["m4", "0-17"]  # zero stays visible
+    dc.assert_no_disclosure(pub, df, cols, row_groups="all", col_groups=[cols])
+
+
+def test_lp_audit_finds_joint_inference():
+    # three small cells, each pair in a group with a large visible cell: every group has two
+    # hidden cells with more than one split, but together x+y=3, y+z=3, x+z=4 pin x=2, y=1, z=2
+    df = pd.DataFrame({"n": [2, 1, 2, 50, 60, 70]}, index=["x", "y", "z", "w1", "w2", "w3"])
+    groups = [["x", "y", "w1"], ["y", "z", "w2"], ["x", "z", "w3"]]
+    naive = df.astype(object)
+    naive.loc[["x", "y", "z"], "n"] = S
+    dc.assert_no_disclosure(naive, df, ["n"], row_groups=groups, lp_audit=False)
+    with pytest.raises(AssertionError, match="pinned"):
+        dc.assert_no_disclosure(naive, df, ["n"], row_groups=groups)
+    pub = dc.protect(df, ["n"], row_groups=groups)
+    dc.assert_no_disclosure(pub, df, ["n"], row_groups=groups)
+
+
+def test_threshold_and_symbol_are_parameters():
+    df = pd.DataFrame({"n": [5, 9, 10, 100]})
+    pub = dc.protect(df, ["n"], min_count=10, symbol="x")
+    assert pub["n"].tolist() == ["x", "x", 10, 100]
+    assert dc.protect_value(4) == S and dc.protect_value(0) == 0 and dc.protect_value(5) == 5
