@@ -464,3 +464,109 @@ def test_libreoffice_round_trip(built, tmp_path):
         for x, y in zip(a[5:], b[5:]):
             assert (x == y) if isinstance(y, str) else float(x) == y
     assert "SYNTEETTINEN TESTI" in "\n".join(",".join(r) for r in sheets["Tietoja"])
+
+
+# --------------------------------------------------------------------------- demo end to end
+
+@pytest.fixture(scope="module")
+def demo_annex(tmp_path_factory):
+    demo = pytest.importorskip("seuranta.demo")
+    from seuranta import pipeline
+    from seuranta.params import load_params
+
+    tmp = tmp_path_factory.mktemp("annex-demo")
+    data = demo.generate(tmp / "data", scale=0.02)
+    params = load_params()
+    q = Quarter.parse("2023Q1")
+    tables = pipeline.compute_tables(q, data, params)
+    pipeline.write_tables(tables, tmp / "tables")
+    paths = annex.write_annexes(q, tmp / "tables", tmp / "annex", pipeline.is_synthetic(data),
+                                params)
+    return tmp, q, params, paths[0]
+
+
+def _check_against_tables(rows_by_sheet: dict, td: Path, q: Quarter, params: dict,
+                          parse=lambda v: v) -> int:
+    """Compare the task sheets (rows of cells) with the tables; returns cells checked."""
+    min_count = params["disclosure"]["min_count"]
+    symbol = params["disclosure"].get("symbol", "..")
+    counts = pd.read_csv(td / "series_counts.csv", dtype={"municipality_code": str})
+    quality = pd.read_csv(td / "series_quality.csv", dtype={"municipality_code": str},
+                          keep_default_na=False)
+    tasks = reference.service_tasks().set_index("service_task")
+    checked = 0
+    for task in EST_TASKS:
+        rows = rows_by_sheet[annex.sheet_name(task, tasks.loc[task, "name_fi"])]
+        col = {h: i for i, h in enumerate(rows[0])}
+        by_code = {r[2]: r for r in rows[1:]}
+        assert len(by_code) == 293 == len(rows) - 1
+        c = counts[(counts["service_task"] == task) & (counts["source"] == "ALL")]
+        e = c.merge(quality[quality["service_task"] == task][
+            ["quarter", "municipality_code", "quality", "sources"]],
+            on=["quarter", "municipality_code"], how="left", validate="one_to_one")
+        assert set(e["quarter"]) == {str(x) for x in quarter_range(
+            params["publication"]["first_quarter"], q)}
+        for r in e.itertuples():
+            got = parse(by_code[r.municipality_code][
+                col[annex.quarter_header(Quarter.parse(r.quarter))]])
+            if r.quality == "comprehensive":
+                if 1 <= r.clients < min_count:
+                    assert got == symbol
+                elif got != symbol:
+                    assert got == half_up(100 * r.clients / r.population_base), (task, r)
+                    checked += 1
+            else:
+                assert got == {"partial": "o"}.get(r.quality, "—"), (task, r)
+        # no suppressed count derivable from the group total ("clients used")
+        # (unless the estimates sheet suppresses that total)
+        total_hidden = {(r[0], r[1]) for r in rows_by_sheet["Arviot koko maa"][1:]
+                        if r[-1] == symbol}
+        for qq, g in e[e["quality"] == "comprehensive"].groupby("quarter"):
+            h = col[annex.quarter_header(Quarter.parse(qq))]
+            if (annex.quarter_header(Quarter.parse(qq))[:-3], tasks.loc[task, "name_fi"]) \
+                    in total_hidden:
+                continue
+            hidden = [parse(by_code[m][h]) == symbol for m in g["municipality_code"]]
+            exact = g[["clients"]].reset_index(drop=True)
+            published = exact.astype(object)
+            published.loc[hidden, "clients"] = symbol
+            disclosure = pytest.importorskip("seuranta.disclosure")
+            disclosure.assert_no_disclosure(published, exact, ["clients"], row_groups="all",
+                                            min_count=min_count, symbol=symbol)
+        now = e[e["quarter"] == str(q)].set_index("municipality_code")
+        fi = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
+        for code, row in by_code.items():
+            assert row[col["Tietojen arvioitu laatu"]] == fi[now.at[code, "quality"]]
+            assert row[col["Lähdeaineisto"]] == (now.at[code, "sources"] or "—")
+    return checked
+
+
+def test_demo_annex_against_tables(demo_annex):
+    tmp, q, params, path = demo_annex
+    wb = openpyxl.load_workbook(path)
+    rows = {ws.title: sheet_rows(ws) for ws in wb.worksheets}
+    assert _check_against_tables(rows, tmp / "tables", q, params) > 50
+    # the estimates sheet has one row per estimates row (series + this quarter's extras)
+    est = pd.read_csv(tmp / "tables" / "estimates.csv")
+    ser = pd.read_csv(tmp / "tables" / "series_estimates.csv")
+    keys = ["quarter", "service_task", "age_group", "method"]
+    n = len(pd.concat([ser, est]).drop_duplicates(subset=keys))
+    assert len(rows["Arviot koko maa"]) == n + 1
+    pub = est[(est["published"] == 1) & (est["service_task"] == "vammaispalvelut")].iloc[0]
+    row = [r for r in rows["Arviot koko maa"] if r[0] == "Tammi–maaliskuu 2023"
+           and r[1] == "Vammaispalvelut" and r[4] == "Kyllä"][0]
+    assert row[5] == int(pub["estimate_rounded"])
+    assert row[10] == int(pub["municipalities_used"])
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+def test_demo_annex_libreoffice(demo_annex, tmp_path):
+    tmp, q, params, path = demo_annex
+    sheets = soffice_csv(path, tmp_path / "csv", tmp_path / "lo-profile")
+
+    def parse(v: str):
+        try:
+            return float(v)
+        except ValueError:
+            return v
+    assert _check_against_tables(sheets, tmp / "tables", q, params, parse) > 50
