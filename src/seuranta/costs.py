@@ -169,18 +169,19 @@ def load_mapping(path: Path, packages: pd.DataFrame) -> pd.DataFrame:
     unknown = sorted(set(m["package_code"]) - set(packages["package_code"]))
     if unknown:
         raise InputError(f"{path}: unknown package code(s): {', '.join(unknown)}")
-    m["_from"] = [_date(v, path, "valid_from") or dt.date.min for v in m["valid_from"]]
-    m["_to"] = [_date(v, path, "valid_to") or dt.date.max for v in m["valid_to"]]
-    bad = m[m["_to"] < m["_from"]]
+    m["from_date"] = [_date(v, path, "valid_from") or dt.date.min for v in m["valid_from"]]
+    m["to_date"] = [_date(v, path, "valid_to") or dt.date.max for v in m["valid_to"]]
+    bad = m[m["to_date"] < m["from_date"]]
     if len(bad):
         raise InputError(f"{path}: service class {bad['service_class'].iloc[0]}: "
                          "valid_to before valid_from")
     for cls, g in m.groupby("service_class", sort=True):
-        rows = list(g[["_from", "_to", "package_code"]].itertuples(index=False))
+        rows = list(g[["from_date", "to_date", "package_code"]].itertuples(index=False))
         for i in range(len(rows)):
             for j in range(i + 1, len(rows)):
                 a, b = rows[i], rows[j]
-                if a.package_code != b.package_code and a._from <= b._to and b._from <= a._to:
+                overlap = a.from_date <= b.to_date and b.from_date <= a.to_date
+                if a.package_code != b.package_code and overlap:
                     raise InputError(
                         f"{path}: service class {cls} is mapped to two packages "
                         f"({a.package_code}, {b.package_code}) for the same validity")
@@ -190,7 +191,7 @@ def load_mapping(path: Path, packages: pd.DataFrame) -> pd.DataFrame:
 def mapping_for_year(mapping: pd.DataFrame, year: int) -> tuple[dict[str, str], set[str]]:
     """(class → package valid in ``year``, classes in the mapping but not valid in it)."""
     first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
-    valid = mapping[(mapping["_from"] <= last) & (mapping["_to"] >= first)]
+    valid = mapping[(mapping["from_date"] <= last) & (mapping["to_date"] >= first)]
     out: dict[str, str] = {}
     for cls, g in valid.groupby("service_class", sort=True):
         pk = sorted(set(g["package_code"]))
@@ -708,8 +709,9 @@ def read_tables(tables_dir: Path) -> dict[str, pd.DataFrame]:
                                    "key": str, "package_code": str, "target_group": str,
                                    "reason": str},
                          keep_default_na=False, na_values=[""])
-        for c in _EUR_COLS & set(df.columns):
-            df[c] = pd.to_numeric(df[c])
+        if p.stem != "quarantine":  # quarantined costs stay as they were read
+            for c in _EUR_COLS & set(df.columns):
+                df[c] = pd.to_numeric(df[c])
         out[p.stem] = df
     return out
 
