@@ -351,6 +351,15 @@ def test_symbol_parameter(tmp_path, built):
                             {**PARAMS, "disclosure": {"symbol": "o"}})
 
 
+def test_reproducible_bytes(tmp_path, built):
+    """Same tables and parameters → byte-identical workbook (no save time inside)."""
+    a = annex.write_annexes(Q, built[1], tmp_path / "a", True, PARAMS)[0]
+    b = annex.write_annexes(Q, built[1], tmp_path / "b", True, PARAMS)[0]
+    assert a.read_bytes() == b.read_bytes() == built[2][0].read_bytes()
+    wb = openpyxl.load_workbook(a)
+    assert wb.properties.modified.date().isoformat() == "2024-03-01"
+
+
 def test_bad_threshold_is_input_error(tmp_path, built):
     from seuranta.errors import InputError
     with pytest.raises(InputError, match="min_count"):

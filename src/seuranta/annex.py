@@ -27,6 +27,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
+import zipfile
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
@@ -548,5 +549,23 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     path = annex_dir / f"liite_{quarter}.xlsx"
     tmp = path.with_suffix(".xlsx.tmp")
     wb.save(tmp)
+    _make_reproducible(tmp, stamp)
     tmp.replace(path)
     return [path]
+
+
+def _make_reproducible(path: Path, stamp: dt.datetime) -> None:
+    """Same tables and date → the same bytes: openpyxl stamps the save time into
+    docProps/core.xml and every zip entry; replace both with ``stamp``."""
+    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
+    with zipfile.ZipFile(path) as z:
+        entries = [(i.filename, z.read(i.filename)) for i in z.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            if name == "docProps/core.xml":
+                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
+                              rb"\g<1>" + iso.encode() + rb"\g<2>", data)
+            info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            z.writestr(info, data)
