@@ -146,7 +146,9 @@ COVER_Q1 = {"iakkaat": 0.04, "tyoikaiset": 0.14, "lapsiperheet": 0.11, "lastensu
 COVER_GROWTH = np.array([0.75, 1.0, 1.3, 1.6, 2.0])
 N_ET_COUNTIES = 4
 N_UNDER_DELIVERING = 12
-N_UNDECLARED = 8
+#: Share of not-yet-covered pairs with partial Kanta data, and its client fraction range.
+PARTIAL_PROB = 0.7
+PARTIAL_FRACTION = (0.2, 0.8)
 N_COVERAGE_ENDS = 4
 #: Rate of faulty rows per kind (share of valid rows); 13 kinds → about 0.3 %.
 FAULT_RATE = 0.00025
@@ -534,18 +536,21 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray) -> d
         declared[i, t] = True
         under.append({"municipality_code": codes[i], "service_task": TASKS[t],
                       "source": "SHA", "delivered_fraction": sha_keep[i, t]})
-    # undeclared data: Kanta data from a date in 2023 without a declaration
+    # partial data: before its declared join, or with no declaration at all, Kanta holds a
+    # share of the clients (pilots, gradual adoption) from an earlier date
     used = np.zeros((n_m, n_t), bool)
     used[pick[:, 0], pick[:, 1]] = True
-    cand = np.argwhere(never & ~late & ~used)
-    pick = cand[rng.choice(len(cand), min(N_UNDECLARED, len(cand)), replace=False)]
-    pick = pick[np.lexsort((pick[:, 1], pick[:, 0]))]
-    undeclared = []
-    for i, t in pick:
-        sha_from[i, t] = _unif_day(rng, np.array([_day("2023-02-01")]),
-                                   np.array([_day("2023-11-30")]))[0]
-        undeclared.append({"municipality_code": codes[i], "service_task": TASKS[t],
-                           "source": "SHA", "data_from": _date_str(sha_from[i, t])})
+    pir_v = (county == PIRKANMAA)[:, None] & (np.arange(n_t) == v)[None, :]
+    has_pre = ((stage >= 1) & ~et & ~used & ~pir_v
+               & (rng.random((n_m, n_t)) < PARTIAL_PROB))
+    join = np.where(sha_from >= 0, sha_from, _day("2023-12-01"))
+    pre_from = np.where(has_pre, _unif_day(rng, np.full((n_m, n_t), _day("2021-06-01")),
+                                           join - 30), -1)
+    pre_keep = np.where(has_pre, np.round(rng.uniform(*PARTIAL_FRACTION, (n_m, n_t)), 2), 0.0)
+    undeclared = [{"municipality_code": codes[i], "service_task": TASKS[t], "source": "SHA",
+                   "data_from": _date_str(pre_from[i, t]),
+                   "delivered_fraction": float(pre_keep[i, t])}
+                  for i, t in np.argwhere(has_pre & ~declared)]
     # coverage ends inside 2023Q3 for a few SHA-only pairs covered from the start
     cand = np.argwhere((stage == 0) & ~et & declared & ~pinned[:, None])
     pick = cand[rng.choice(len(cand), min(N_COVERAGE_ENDS, len(cand)), replace=False)]
@@ -558,6 +563,8 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray) -> d
     et_from = np.where(et, _day("2023-01-01"), -1)
     return {"sha_from": sha_from, "sha_to": sha_to, "sha_keep": sha_keep,
             "sha_declared": declared, "et_from": et_from, "stage": stage,
+            "pre_from": pre_from, "pre_keep": pre_keep,
+            "n_partial_before_declared": int((has_pre & declared).sum()),
             "et_counties": et_counties, "under_delivering": under, "undeclared": undeclared,
             "coverage_ends": ends}
 
@@ -573,6 +580,11 @@ def _deliver(per: dict, cov: dict, n_t: int) -> dict:
     for s, (frm, to, keep) in enumerate([(cov["sha_from"], cov["sha_to"], cov["sha_keep"]),
                                          (cov["et_from"], None, None)]):
         f = frm[pair_m, pair_t]
+        if s == 0:                                  # partial data before or without a join
+            pid = pair_m * n_t + pair_t
+            in_pre = ((cov["pre_from"][pair_m, pair_t] >= 0)
+                      & (_mix(per["person"], 29 + pid) < cov["pre_keep"][pair_m, pair_t]))
+            f = np.where(in_pre, cov["pre_from"][pair_m, pair_t], f)
         ok = (f >= 0) & (per["end"] >= f)
         end = per["end"].copy()
         if to is not None:
@@ -876,7 +888,7 @@ def generate(out_dir: Path, scale: float = 0.05, seed: int = 20240207) -> Path:
         "population_note": "population.csv: data/reference/population.csv (31.12.2022) x scale, "
                            "rounded per band; year 2021 repeats the 2022 figures "
                            "(demo simplification).",
-        "rows": {"valid": int(len(reg) - n_fault), "faulty": int(n_fault),
+        "rows": {"true_periods": int(len(per["start"])), "valid": int(len(reg) - n_fault), "faulty": int(n_fault),
                  "total": int(len(reg)), "files": names},
         "faults": {"rows": fault_counts, "total": int(n_fault),
                    "share_pct": round(100 * n_fault / len(reg), 4),
@@ -887,6 +899,7 @@ def generate(out_dir: Path, scale: float = 0.05, seed: int = 20240207) -> Path:
                           "has lastensuojelu age <= 20, iakkaat age >= 60, tyoikaiset 18-67"},
         "coverage": {"et_counties": cov["et_counties"], "et_from": "2023-01-01",
                      "undeclared": cov["undeclared"], "coverage_ends": cov["coverage_ends"],
+                     "partial_before_declared": cov["n_partial_before_declared"],
                      "cover_q1_target": COVER_Q1},
         "truth": "truth.csv and truth_municipal.csv: distinct true clients (complete data, "
                  "faulty rows excluded, unusual-age rows included); mainland only.",
