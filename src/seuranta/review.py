@@ -258,9 +258,36 @@ def _instructions(wb: Workbook, county_code: str, county_name: str, quarter: Qua
     ws.column_dimensions["A"].width = 110
 
 
+def _prepare(tables: dict[str, pd.DataFrame], quarter: Quarter) -> dict:
+    """Look-up dicts of every municipality's figures (built once for all workbooks)."""
+    counts = _counts_long(tables, quarter)
+    keys = ["municipality_code", "quarter", "service_task"]
+    wide = counts.pivot_table(index=keys, columns="source", values=["clients", "share_pct"],
+                              aggfunc="first")
+    base = counts[counts["source"] == "ALL"].set_index(keys)["population_base"]
+    cols = [(v, src) for src in SOURCES for v in ("clients", "share_pct")]
+    wide = wide.reindex(columns=pd.MultiIndex.from_tuples(cols))
+    wide.insert(0, ("population_base", ""), base.reindex(wide.index))
+
+    def cell(name, v):
+        if pd.isna(v):
+            return None
+        return round(float(v), 4) if name == "share_pct" else int(v)
+
+    names = [c[0] for c in wide.columns]
+    figures = {key: [cell(n, v) for n, v in zip(names, vals)]
+               for key, vals in zip(wide.index, wide.itertuples(index=False, name=None))}
+    texts = _reason_texts()
+    quality = _quality_long(tables)
+    qual = {(r.municipality_code, r.quarter, r.service_task):
+            (QUALITY_FI.get(r.quality, r.quality), describe_reasons(r.reasons, texts))
+            for r in quality.itertuples(index=False)}
+    return {"figures": figures, "quality": qual, "flags": _flags_text(tables, texts),
+            "quarters": sorted(counts["quarter"].unique())}
+
+
 def _task_sheet(wb: Workbook, task, county_name: str, quarter: Quarter, muns: pd.DataFrame,
-                counts: pd.DataFrame, quality: pd.DataFrame, flags: dict[tuple, str],
-                texts: dict[str, str]) -> None:
+                prep: dict) -> None:
     ws = wb.create_sheet(TASK_SHEETS.get(task.service_task, task.service_task[:31]))
     ws.cell(row=1, column=1, value=f"{task.name_fi} – {county_name}").font = _TITLE
     note = f"Väestöpohja: {task.base_fi}. Neljännekset {PREVIOUS_QUARTERS} edellistä – {quarter}."
@@ -268,31 +295,14 @@ def _task_sheet(wb: Workbook, task, county_name: str, quarter: Quarter, muns: pd
         note += " Palvelutehtävä lasketaan, mutta siitä ei tehdä valtakunnallista arviota."
     ws.cell(row=2, column=1, value=note)
     _header(ws, TASK_HEADER_ROW, TASK_HEADER)
-    c = counts[counts["service_task"] == task.service_task]
-    wide = c.pivot_table(index=["municipality_code", "quarter"], columns="source",
-                         values=["clients", "share_pct"], aggfunc="first")
-    base = c[c["source"] == "ALL"].set_index(["municipality_code", "quarter"])["population_base"]
-    q = quality[quality["service_task"] == task.service_task].set_index(
-        ["municipality_code", "quarter"])
-    names = dict(zip(muns["municipality_code"], muns["name_fi"]))
-    quarters = sorted(c["quarter"].unique())
     row = TASK_HEADER_ROW + 1
-    for code in muns["municipality_code"]:
-        for qq in quarters:
-            key = (code, qq)
-            values = [qq, code, names[code], int(base[key]) if key in base.index else None]
-            for s in SOURCES:
-                if key in wide.index and ("clients", s) in wide.columns:
-                    values += [int(wide.loc[key, ("clients", s)]),
-                               round(float(wide.loc[key, ("share_pct", s)]), 4)]
-                else:
-                    values += [None, None]
-            if key in q.index:
-                values += [QUALITY_FI.get(q.loc[key, "quality"], q.loc[key, "quality"]),
-                           describe_reasons(q.loc[key, "reasons"], texts)]
-            else:
-                values += [None, None]
-            values.append(flags.get((code, task.service_task)) if qq == str(quarter) else None)
+    for code, name in zip(muns["municipality_code"], muns["name_fi"]):
+        for qq in prep["quarters"]:
+            key = (code, qq, task.service_task)
+            values = [qq, code, name] + prep["figures"].get(key, [None] * 7)
+            values += list(prep["quality"].get(key, (None, None)))
+            values.append(prep["flags"].get((code, task.service_task))
+                          if qq == str(quarter) else None)
             for j, v in enumerate(values, start=1):
                 cell = ws.cell(row=row, column=j, value=v)
                 if qq == str(quarter):
@@ -301,12 +311,13 @@ def _task_sheet(wb: Workbook, task, county_name: str, quarter: Quarter, muns: pd
                     cell.number_format = "0.00"
             row += 1
     ws.freeze_panes = ws.cell(row=TASK_HEADER_ROW + 1, column=4)
-    ws.auto_filter.ref = f"A{TASK_HEADER_ROW}:{get_column_letter(len(TASK_HEADER))}{max(row - 1, TASK_HEADER_ROW)}"
+    ws.auto_filter.ref = (f"A{TASK_HEADER_ROW}:{get_column_letter(len(TASK_HEADER))}"
+                          f"{max(row - 1, TASK_HEADER_ROW)}")
     _widths(ws, [10, 10, 18, 11, 11, 11, 13, 13, 11, 11, 13, 40, 40])
 
 
 def _feedback_sheet(wb: Workbook, county_name: str, quarter: Quarter, muns: pd.DataFrame,
-                    tasks: pd.DataFrame, quality: pd.DataFrame, texts: dict[str, str]) -> int:
+                    tasks: pd.DataFrame, prep: dict) -> int:
     ws = wb.create_sheet(FEEDBACK_SHEET)
     ws.cell(row=1, column=1, value=f"Tarkastuspalaute – {county_name} – {quarter.name_fi}").font = _TITLE
     ws.cell(row=2, column=1, value="Täytä keltaiset sarakkeet vain riveille, joista on "
@@ -314,15 +325,13 @@ def _feedback_sheet(wb: Workbook, county_name: str, quarter: Quarter, muns: pd.D
     for i, d in enumerate(DECISIONS):
         ws.cell(row=3 + i, column=1, value=f"{d}: {DECISIONS_FI[d]}")
     _header(ws, FEEDBACK_HEADER_ROW, FEEDBACK_HEADER)
-    q = quality[quality["quarter"] == str(quarter)].set_index(["municipality_code", "service_task"])
     row = FEEDBACK_HEADER_ROW + 1
     for m in muns.itertuples():
         for t in tasks.itertuples():
-            key = (m.municipality_code, t.service_task)
-            ql = QUALITY_FI.get(q.loc[key, "quality"], q.loc[key, "quality"]) if key in q.index else ""
-            reasons = describe_reasons(q.loc[key, "reasons"], texts) if key in q.index else ""
+            ql, reasons = prep["quality"].get((m.municipality_code, str(quarter), t.service_task),
+                                              (None, None))
             values = [str(quarter), m.municipality_code, m.name_fi, t.service_task, t.name_fi,
-                      ql, reasons]
+                      ql, reasons or None]
             for j, v in enumerate(values, start=1):
                 ws.cell(row=row, column=j, value=v)
             for j in (DECISION_COL, REASON_COL, COMMENT_COL):
@@ -366,29 +375,23 @@ def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter, n_rows: int) -
 
 
 def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.DataFrame],
-                    path: Path, synthetic: bool = False, synthetic_notice: str = "") -> Path:
-    """Write the review workbook of one county."""
+                    path: Path, synthetic: bool = False, synthetic_notice: str = "",
+                    prep: dict | None = None) -> Path:
+    """Write the review workbook of one county (only its own municipalities' figures)."""
     all_muns = reference.mainland_municipalities()
     muns = (all_muns[all_muns["county_code"] == county_code]
             .sort_values("municipality_code").reset_index(drop=True))
     if muns.empty:
         raise InputError(f"no register municipalities in county {county_code!r}")
     county_name = str(muns["county_name_fi"].iloc[0])
-    own = set(muns["municipality_code"])
-    counts = _counts_long(tables, quarter)
-    counts = counts[counts["municipality_code"].isin(own)]
-    quality = _quality_long(tables)
-    quality = quality[quality["municipality_code"].isin(own)]
-    texts = _reason_texts()
-    flags = {k: v for k, v in _flags_text(tables, texts).items() if k[0] in own}
+    prep = prep or _prepare(tables, quarter)
     tasks = reference.service_tasks()
 
     wb = Workbook()
     _instructions(wb, county_code, county_name, quarter, synthetic, synthetic_notice)
     for t in tasks.itertuples():
-        _task_sheet(wb, t, county_name, quarter, muns, counts, quality, flags, texts)
-    n = _feedback_sheet(wb, county_name, quarter, muns, tasks[tasks["estimated"] == 1],
-                        quality, texts)
+        _task_sheet(wb, t, county_name, quarter, muns, prep)
+    n = _feedback_sheet(wb, county_name, quarter, muns, tasks[tasks["estimated"] == 1], prep)
     _meta_sheet(wb, county_code, quarter, n)
     wb.active = 0
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -415,11 +418,12 @@ def review_workbooks(quarter: Quarter | str, tables: dict[str, pd.DataFrame] | P
     areas = reference.counties()
     if counties is not None:
         areas = areas[areas["county_code"].isin(counties)]
+    prep = _prepare(tables, quarter)
     paths = []
     for a in areas.itertuples():
         p = out_dir / workbook_name(a.county_code, a.county_name_fi)
         paths.append(review_workbook(quarter, a.county_code, tables, p, synthetic,
-                                     synthetic_notice))
+                                     synthetic_notice, prep))
     return paths
 
 
