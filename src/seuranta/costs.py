@@ -209,6 +209,18 @@ def mapping_path(data_dir: Path, cp: dict) -> Path:
     return own if own.is_file() else MAPPING_FILE
 
 
+#: Short Finnish (nominative) names of the 22 areas for charts and narrow tables.
+REGION_SHORT_FI = {
+    "01": "Itä-Uusimaa", "02": "Keski-Uusimaa", "03": "Länsi-Uusimaa", "04": "Vantaa-Kerava",
+    "05": "Varsinais-Suomi", "06": "Satakunta", "07": "Kanta-Häme", "08": "Pirkanmaa",
+    "09": "Päijät-Häme", "10": "Kymenlaakso", "11": "Etelä-Karjala", "12": "Etelä-Savo",
+    "13": "Pohjois-Savo", "14": "Pohjois-Karjala", "15": "Keski-Suomi",
+    "16": "Etelä-Pohjanmaa", "17": "Pohjanmaa", "18": "Keski-Pohjanmaa",
+    "19": "Pohjois-Pohjanmaa", "20": "Kainuu", "21": "Lappi", "90": "Helsinki",
+    ALL: "Koko maa",
+}
+
+
 def region_names() -> dict[str, str]:
     c = reference.counties()
     return dict(zip(c["county_code"], c["county_name_fi"]))
