@@ -99,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     from . import feedback, review  # review round: county workbooks and their feedback
     review.add_parser(sub)
     feedback.add_parser(sub)
+    from . import costs  # Sote-tietopaketit cost packages
+    costs.add_parser(sub)
     return p
 
 
