@@ -272,3 +272,96 @@ def fi_axis_number(ax, axis: str = "y"):
     from matplotlib.ticker import FuncFormatter
     f = FuncFormatter(lambda v, _: fi_number(v))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
+
+
+#: Short table prefixes per task, as in THL's "Taulukko VA1".
+TASK_ABBR = {"iakkaat": "IP", "tyoikaiset": "TP", "lapsiperheet": "LP", "lastensuojelu": "LS",
+             "vammaispalvelut": "VA", "paihdetyo": "PR", "perheoikeudelliset": "PO",
+             "lastensuojelulaki": "LL"}
+
+
+def published_estimate(est: pd.DataFrame, task: str, age_group: str = "kaikki"):
+    """The published estimate row of a task (a Series), or None when there is none."""
+    if est is None:
+        return None
+    e = est[est["service_task"] == task]
+    if "age_group" in e.columns:
+        e = e[e["age_group"].fillna("kaikki") == age_group]
+    if "published" in e.columns:
+        p = e[e["published"].fillna(0).astype(int) == 1]
+        e = p
+    return None if e.empty else e.iloc[0]
+
+
+def county_table(counts_all: pd.DataFrame, used: set[str], estimate_row=None) -> pd.DataFrame:
+    """THL's Taulukko VA1: national estimate, the comprehensive municipalities together and,
+    per county, the clients of the municipalities used ("Osin …" when only some are).
+
+    ``counts_all``: the task's ALL-source rows of counts.csv. Returns Alue, Asiakkaat
+    (formatted, disclosure applied).
+    """
+    mun = reference.mainland_municipalities()
+    per_county = mun.groupby("county_code")["municipality_code"].apply(set).to_dict()
+    names = county_names()
+    u = counts_all[counts_all["municipality_code"].isin(used)]
+    rows = []
+    for code, g in u.groupby("county_code", sort=True):
+        partly = set(g["municipality_code"]) != per_county.get(code, set())
+        label = ("Osin " if partly else "") + names.get(code, code)
+        rows.append({"Alue": label, "Asiakkaat": int(g["clients"].sum())})
+    body = pd.DataFrame(rows, columns=["Alue", "Asiakkaat"])
+    if len(body):
+        body = publish_counts(body, ["Asiakkaat"], row_groups="all")
+    total = int(u["clients"].sum())
+    head = []
+    if estimate_row is not None:
+        head.append({"Alue": "Arvio koko maa",
+                     "Asiakkaat": fi_number(estimate_row["estimate_rounded"])})
+    head.append({"Alue": "Edustavat kunnat yhteensä", "Asiakkaat": publish_value(total)})
+    return pd.concat([pd.DataFrame(head), body], ignore_index=True)
+
+
+def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: str,
+                ylabel: str):
+    """Municipal shares (sorted bars) with the quartiles and the median marked."""
+    plt = setup_matplotlib()
+    s = shares.sort_values()
+    fig, ax = plt.subplots(figsize=(7.5, 3.4))
+    ax.bar(range(len(s)), s.to_numpy(), color="#9bb7d4", width=0.85)
+    for v, lab, ls in ((q1, "alakvartiili", "--"), (median, "mediaani", "-"),
+                       (q3, "yläkvartiili", "--")):
+        ax.axhline(v, color="#1f3b5f", linestyle=ls, linewidth=1)
+        ax.text(len(s) - 0.5, v, f" {lab} {fi_pct(v, 1)}", va="center", ha="left",
+                fontsize=8, color="#1f3b5f")
+    if len(s) <= 30:
+        ax.set_xticks(range(len(s)), s.index, rotation=90, fontsize=7)
+    else:
+        ax.set_xticks([])
+        ax.set_xlabel(f"{len(s)} kuntaa osuuden mukaan järjestettynä")
+    ax.set_ylabel(ylabel)
+    fi_axis_pct(ax)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(-0.8, len(s) - 0.2)
+    fig.tight_layout()
+    return fig
+
+
+def series_chart(quarters: list[str], values: list[float], lows=None, highs=None,
+                 title: str = "", ylabel: str = "", pct: bool = True):
+    """A quarterly series with an optional confidence band."""
+    plt = setup_matplotlib()
+    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    x = list(range(len(quarters)))
+    ax.plot(x, values, marker="o", color="#1f5f8b")
+    if lows is not None and highs is not None:
+        ax.fill_between(x, lows, highs, color="#1f5f8b", alpha=0.15,
+                        label="95 %:n luottamusväli")
+        ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.set_xticks(x, [quarter_short(q) for q in quarters])
+    ax.set_ylabel(ylabel)
+    (fi_axis_pct if pct else fi_axis_number)(ax)
+    lo = min(v for v in (lows if lows is not None else values))
+    ax.set_ylim(bottom=min(0, lo))
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig

@@ -48,7 +48,7 @@ def notebook_plan(quarter: str) -> list[tuple[str, str, dict]]:
 
     plan = [("yhteenveto", "yhteenveto.md", {})]
     plan += [(f"tehtava_{t}", "palvelutehtava.md", {"task": t}) for t in task_codes()]
-    plan += [("lastensuojelulaki", "lastensuojelulaki.md", {}),
+    plan += [("lastensuojelulaki", "palvelutehtava.md", {"task": "lastensuojelulaki"}),
              ("monipalvelu", "monipalvelu.md", {}),
              ("aineisto_laatu", "aineisto_laatu.md", {})]
     return [p for p in plan if (NOTEBOOK_DIR / p[1]).is_file()]
