@@ -300,8 +300,9 @@ def _first_differences(a: pd.DataFrame, b: pd.DataFrame, limit: int = 5) -> str:
     return "\n".join(lines)
 
 
-def verify(quarter: Quarter | str, out_dir: Path, stream=sys.stdout) -> bool:
+def verify(quarter: Quarter | str, out_dir: Path, stream=None) -> bool:
     """Re-run a quarter's tables from its manifest and compare them table by table."""
+    stream = stream or sys.stdout
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     qdir = Path(out_dir) / str(quarter)
     mpath = qdir / "manifest.json"

@@ -1,0 +1,112 @@
+"""Whole-quarter runs: atomic replacement, manifest, verify, command-line errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from seuranta import demo, pipeline
+from seuranta.cli import main as cli_main
+
+SCALE = 0.02
+
+
+@pytest.fixture(scope="module")
+def small_demo(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo")
+    demo.generate(d, scale=SCALE, seed=7)
+    return d
+
+
+def _snapshot(folder: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp_path, capsys):
+    out = tmp_path / "build"
+    qdir = pipeline.run_quarter("2023Q1", small_demo, out, notebooks=False)
+    assert qdir == out / "2023Q1"
+    for name in ["counts", "quality", "estimates", "quartiles", "rejected", "ledger"]:
+        assert (qdir / "tables" / f"{name}.csv").is_file(), name
+    manifest = json.loads((qdir / "manifest.json").read_text())
+    assert manifest["quarter"] == "2023Q1" and manifest["synthetic"] is True
+    assert "register" in "".join(manifest["inputs"])
+    assert set(manifest["tables"]) >= {"counts", "quality", "estimates", "quartiles"}
+    assert manifest["packages"]["pandas"]
+    assert not list(out.glob(".tmp-*"))
+
+    assert pipeline.verify("2023Q1", out) is True
+    text = capsys.readouterr().out
+    assert "counts: identical" in text and "all tables identical" in text
+
+    # a table edited by hand after the run is caught
+    counts = qdir / "tables" / "counts.csv"
+    lines = counts.read_text().splitlines()
+    lines[1] = lines[1].rsplit(",", 1)[0] + ",99.9999"
+    counts.write_text("\n".join(lines) + "\n")
+    assert pipeline.verify("2023Q1", out) is False
+    assert "counts: DIFFERENT" in capsys.readouterr().out
+
+
+def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatch):
+    out = tmp_path / "build"
+    pipeline.run_quarter("2023Q2", small_demo, out, notebooks=False)
+    before = _snapshot(out / "2023Q2")
+
+    from seuranta import stats
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("statistics stage failed")
+
+    monkeypatch.setattr(stats, "run_statistics_stage", broken)
+    with pytest.raises(RuntimeError):
+        pipeline.run_quarter("2023Q2", small_demo, out, notebooks=False)
+    assert _snapshot(out / "2023Q2") == before
+    assert not list(out.glob(".tmp-*"))
+
+
+@pytest.mark.slow
+def test_killed_run_leaves_previous_publication(small_demo, tmp_path):
+    out = tmp_path / "build"
+    pipeline.run_quarter("2023Q1", small_demo, out, notebooks=False)
+    before = _snapshot(out / "2023Q1")
+    proc = subprocess.Popen([sys.executable, "-m", "seuranta.cli", "run", "--quarter", "2023Q1",
+                             "--data", str(small_demo), "--out", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    # wait until the run has written part of its temporary folder, then kill it
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        if any((p / "tables").is_dir() for p in out.glob(".tmp-*")):
+            break
+        time.sleep(0.05)
+    else:
+        proc.kill()
+        pytest.fail("the run never reached its temporary folder")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert _snapshot(out / "2023Q1") == before
+    # the next run clears what the killed run left behind
+    pipeline.clean_stale(out)
+    assert not list(out.glob(".tmp-*"))
+
+
+def test_cli_errors_are_one_line(tmp_path, capsys):
+    assert cli_main(["run", "--quarter", "2023Q9", "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("seuranta: error:")
+    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no manifest" in err[0]
+
+
+def test_quarter_outside_the_data_is_refused(small_demo, tmp_path):
+    with pytest.raises(Exception, match="outside"):
+        pipeline.run_quarter("2021Q1", small_demo, tmp_path, notebooks=False)
+
