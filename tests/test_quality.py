@@ -75,7 +75,7 @@ def test_classify_every_rule():
         "001": ("none", "no_rows"),
         "002": ("partial", "coverage_starts_in_quarter"),
         "003": ("partial", "coverage_not_declared"),
-        "004": ("partial", "share_low_comparable; share_low_z"),
+        "004": ("partial", "share_low_comparable"),
         "005": ("partial", "monthly_ramp_up"),
         "006": ("comprehensive", ""),
         "007": ("comprehensive", "share_high_z; review_include"),
@@ -127,3 +127,25 @@ def test_read_inputs(tmp_path):
         "2023Q1,005,iakkaat,drop,x\n", encoding="utf-8")
     with pytest.raises(InputError, match="decision must be"):
         ql.read_corrections(tmp_path)
+
+
+def test_robust_tau2():
+    one = 1 / 0.674489750196
+    assert ql.robust_tau2([1, -1, 1], [0, 0, 0]) == pytest.approx(one ** 2, rel=1e-6)
+    assert ql.robust_tau2([1, 1, -1], [0.5] * 3) == pytest.approx(one ** 2 - 0.5, rel=1e-6)
+    assert ql.robust_tau2([0.1, -0.1, 0.1], [0.5] * 3) == 0.0
+
+
+def test_plausibility_z_by_hand():
+    import math
+
+    counts, deliveries, monthly, corrections, cov = _case()
+    q = ql.classify(counts, deliveries, monthly, corrections, cov).set_index("municipality_code")
+    # E = 2.025 % x 10 000 = 202.5 >= tau_min_expected for all eight clean municipalities, so
+    # tau comes from all of them; the floor tau_min = 0.15 applies when that is smaller
+    lr = [math.log(s / 2.025) for s in (0.4, 2.5, 6.0, 2.05, 1.95, 1.85, 2.15, 2.0)]
+    med = sorted(lr)[3:5]
+    med = (med[0] + med[1]) / 2
+    tau2 = max(ql.robust_tau2([x - med for x in lr], [1 / 202.5] * 8), 0.15 ** 2)
+    z = math.log(6.0 / 2.025) / math.sqrt(tau2 + 1 / 202.5)
+    assert q.at["007", "plausibility_z"] == pytest.approx(z)

@@ -15,14 +15,14 @@ partial (any blocking code)
     clients < ``ramp_min_ratio`` × the last month's (and the last month has at least
     ``ramp_min_clients``), ``monthly_ramp_down`` the other way round.
     Plausibility of the share against comparable municipalities, i.e. the "clean"
-    municipalities of the same task and quarter (clients, full declared coverage, smooth
-    monthly profile) of the same county when there are at least ``comparison_min_group``
-    of them, else of the same size class, else of the whole mainland:
-    ``share_low_comparable`` when share < ``low_ratio`` × the group's median share and the
-    Poisson probability of so few clients at the median share is below ``poisson_alpha``;
-    ``share_high_comparable`` likewise above ``high_ratio`` × the median;
-    ``share_low_z`` / ``share_high_z`` when the robust z of the log share among all clean
-    municipalities (median and 1.4826 × MAD) is beyond ∓``robust_z_max``.
+    municipalities of the same task (clients, full declared coverage, smooth monthly
+    profile; pooled over the quarters of the series, see :func:`plausibility`) of the same
+    county when there are at least ``comparison_min_group`` of them, else of the same size
+    class, else of the whole mainland. With ratio = share / the group's median and z the
+    log ratio over its standard deviation (genuine between-municipality spread + Poisson
+    noise of the count): ``share_low_comparable`` when ratio < ``low_ratio`` and
+    z < −``comparison_z``; ``share_low_z`` when only z < −``robust_z_max``;
+    ``share_high_comparable`` / ``share_high_z`` the same upwards (``high_ratio``).
     Review decisions (corrections.csv): ``review_exclude``.
 comprehensive
     Rows, declared full coverage and every check passed. ``review_include`` turns the
@@ -47,7 +47,7 @@ from .quarters import Quarter
 
 QUALITY_COLUMNS = ["quarter", "municipality_code", "county_code", "service_task", "quality",
                    "sources", "reasons", "clients", "share_pct", "comparison_median_pct",
-                   "comparison_group", "review_reason"]
+                   "comparison_group", "plausibility_z", "review_reason"]
 
 #: Reason codes: code → (class it implies: none/partial/remark, overridable by 'include',
 #: Finnish description for the book).
@@ -74,9 +74,9 @@ REASONS: dict[str, tuple[str, bool, str]] = {
                               "Osuus väestöstä on selvästi suurempi kuin vertailukuntien "
                               "(sama hyvinvointialue tai kokoluokka) mediaani."),
     "share_low_z": ("partial", True,
-                    "Osuus poikkeaa alaspäin muiden kuntien osuuksista (robusti z-luku)."),
+                    "Osuus on tilastollisesti merkitsevästi pienempi kuin vertailukuntien mediaani (z-luku), vaikka ero ei ole suhteellisesti suuri."),
     "share_high_z": ("partial", True,
-                     "Osuus poikkeaa ylöspäin muiden kuntien osuuksista (robusti z-luku)."),
+                     "Osuus on tilastollisesti merkitsevästi suurempi kuin vertailukuntien mediaani (z-luku), vaikka ero ei ole suhteellisesti suuri."),
     "review_exclude": ("partial", False,
                        "Tarkastuskierroksen päätös: tiedot eivät ole edustavia, jätetään pois "
                        "arviosta."),
@@ -96,7 +96,9 @@ DEFAULTS = {
     "comparison_min_group": 5,
     "low_ratio": 0.5,
     "high_ratio": 3.0,
-    "poisson_alpha": 0.001,
+    "comparison_z": 2.0,
+    "tau_min": 0.15,
+    "tau_min_expected": 30,
     "robust_z_max": 3.5,
 }
 
@@ -222,69 +224,101 @@ def ramp_codes(m1: float, m3: float, min_ratio: float, min_clients: float) -> li
     return codes
 
 
-def _poisson_cdf(k: float, lam: float) -> float:
-    from scipy.stats import poisson
-    return float(poisson.cdf(k, lam))
+def robust_tau2(dev: np.ndarray, poisson_var: np.ndarray) -> float:
+    """Between-unit variance τ² such that the median of |dev| / sqrt(τ² + v) is 0.6745
+    (the median absolute value of a standard normal): a robust, heteroscedastic
+    version of the MAD. 0 when the Poisson noise alone explains the spread."""
+    dev = np.abs(np.asarray(dev, float))
+    v = np.asarray(poisson_var, float)
+    target = 0.674489750196
 
+    def med(t2):
+        return float(np.median(dev / np.sqrt(t2 + v)))
 
-def _poisson_sf(k: float, lam: float) -> float:
-    """P(X >= k)."""
-    from scipy.stats import poisson
-    return float(poisson.sf(k - 1, lam))
+    if len(dev) == 0 or med(0.0) <= target:
+        return 0.0
+    lo, hi = 0.0, max(1.0, float(dev.max()) ** 2 * 10)
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        if med(mid) > target:
+            lo = mid
+        else:
+            hi = mid
+    return (lo + hi) / 2
 
 
 def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
-    """Plausibility codes for one quarter × task.
+    """Plausibility codes for one task (all quarters of the series together).
 
-    ``frame``: municipality_code, county_code, size_class, clients, population_base,
-    share_pct, clean (bool: candidate for the comparison). Returns the frame with
-    comparison_median_pct, comparison_group, robust_z and a list column ``codes``.
+    ``frame``: quarter, municipality_code, county_code, size_class, clients,
+    population_base, share_pct, clean (bool: a candidate for the comparison).
+
+    The comparison set pools the quarters: each municipality that is clean in at least
+    one quarter enters once, with the median of its clean shares, so that a quarter with few
+    covered municipalities (where an under-delivering one could drag a same-quarter
+    median down) is judged against the whole series. Each row is compared with the median
+    m of its group (county if it has ``comparison_min_group`` members, else size class,
+    else mainland): ratio = share / m, expected E = m × base and
+
+        z = log(ratio) / sqrt(τ² + 1/E)
+
+    where 1/E is the Poisson variance of a log count and τ² the genuine between-municipality
+    variance of the log ratio, estimated robustly by :func:`robust_tau2` from the
+    comparison municipalities with an expected count of at least ``tau_min_expected``
+    (all of them when fewer than 8 have), and at least ``tau_min`` — municipalities
+    genuinely differ, and where nearly all counts are small the spread cannot be told
+    apart from Poisson noise. Returns the frame with
+    comparison_median_pct, comparison_group, plausibility_z and a list column ``codes``.
     """
     f = frame.copy()
-    clean = f[f["clean"] & (f["clients"] > 0) & (f["population_base"] > 0)]
+    ok = f["clean"] & (f["clients"] > 0) & (f["population_base"] > 0)
+    cand = (f[ok].groupby("municipality_code")
+            .agg(share_pct=("share_pct", "median"), county_code=("county_code", "first"),
+                 size_class=("size_class", "first"), base=("population_base", "median")))
     nmin = int(p["comparison_min_group"])
-    county_med = clean.groupby("county_code")["share_pct"].agg(["median", "size"])
-    size_med = clean.groupby("size_class")["share_pct"].agg(["median", "size"])
-    nat_med = float(clean["share_pct"].median()) if len(clean) else math.nan
-    logs = np.log(clean["share_pct"].to_numpy(float))
-    if len(logs) >= 3:
-        lmed = float(np.median(logs))
-        mad = 1.4826 * float(np.median(np.abs(logs - lmed)))
-    else:
-        lmed, mad = math.nan, math.nan
-    meds, groups, zs, codes = [], [], [], []
-    for r in f.itertuples(index=False):
-        c = county_med.loc[r.county_code] if r.county_code in county_med.index else None
-        s = size_med.loc[r.size_class] if r.size_class in size_med.index else None
-        if c is not None and c["size"] >= nmin:
-            med, grp = float(c["median"]), "county"
-        elif s is not None and s["size"] >= nmin:
-            med, grp = float(s["median"]), "size_class"
-        else:
-            med, grp = nat_med, "mainland"
-        cc = []
-        z = math.nan
-        if r.clients > 0 and r.population_base > 0 and not math.isnan(med) and med > 0:
+    county_med = cand.groupby("county_code")["share_pct"].agg(["median", "size"])
+    size_med = cand.groupby("size_class")["share_pct"].agg(["median", "size"])
+    nat_med = float(cand["share_pct"].median()) if len(cand) else math.nan
+
+    def reference(county, size):
+        if county in county_med.index and county_med.at[county, "size"] >= nmin:
+            return float(county_med.at[county, "median"]), "county"
+        if size in size_med.index and size_med.at[size, "size"] >= nmin:
+            return float(size_med.at[size, "median"]), "size_class"
+        return nat_med, "mainland"
+
+    refs = [reference(c, s) for c, s in zip(f["county_code"], f["size_class"])]
+    f["comparison_median_pct"] = [r[0] for r in refs]
+    f["comparison_group"] = [r[1] for r in refs]
+    # tau² from the comparison set against its own group medians
+    tau2 = 0.0
+    if len(cand) >= 3:
+        cr = [reference(c, s)[0] for c, s in zip(cand["county_code"], cand["size_class"])]
+        cr = np.asarray(cr, float)
+        lr = np.log(cand["share_pct"].to_numpy(float) / cr)
+        inv_e = 1.0 / np.maximum(cr / 100 * cand["base"].to_numpy(float), 1e-9)
+        big = inv_e <= 1.0 / float(p["tau_min_expected"])
+        use = big if big.sum() >= 8 else np.ones(len(lr), bool)
+        tau2 = robust_tau2(lr[use] - float(np.median(lr[use])), inv_e[use])
+    tau2 = max(tau2, float(p["tau_min"]) ** 2)
+    zs, codes = [], []
+    for r, med in zip(f.itertuples(index=False), f["comparison_median_pct"]):
+        cc, z = [], math.nan
+        if r.clients > 0 and r.population_base > 0 and med > 0 and not math.isnan(med):
+            ratio = r.share_pct / med
             expected = med / 100 * r.population_base
-            if (r.share_pct < p["low_ratio"] * med
-                    and _poisson_cdf(r.clients, expected) < p["poisson_alpha"]):
+            z = math.log(ratio) / math.sqrt(tau2 + 1.0 / expected)
+            if ratio < p["low_ratio"] and z < -p["comparison_z"]:
                 cc.append("share_low_comparable")
-            if (r.share_pct > p["high_ratio"] * med
-                    and _poisson_sf(r.clients, expected) < p["poisson_alpha"]):
+            elif z < -p["robust_z_max"]:
+                cc.append("share_low_z")
+            if ratio > p["high_ratio"] and z > p["comparison_z"]:
                 cc.append("share_high_comparable")
-            if not math.isnan(mad) and mad > 0:
-                z = (math.log(r.share_pct) - lmed) / mad
-                if z < -p["robust_z_max"]:
-                    cc.append("share_low_z")
-                elif z > p["robust_z_max"]:
-                    cc.append("share_high_z")
-        meds.append(med)
-        groups.append(grp)
+            elif z > p["robust_z_max"]:
+                cc.append("share_high_z")
         zs.append(z)
         codes.append(cc)
-    f["comparison_median_pct"] = meds
-    f["comparison_group"] = groups
-    f["robust_z"] = zs
+    f["plausibility_z"] = zs
     f["codes"] = codes
     return f
 
@@ -375,13 +409,14 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
                   for cc in pre_codes]
 
     parts = []
-    for (qq, task), g in f.groupby(["quarter", "service_task"], sort=True):
+    for task, g in f.groupby("service_task", sort=True):
         pl = plausibility(g.rename(columns={"ALL": "clients"})[
-            ["municipality_code", "county_code", "size_class", "clients", "population_base",
-             "share_pct", "clean"]], p)
+            ["quarter", "municipality_code", "county_code", "size_class", "clients",
+             "population_base", "share_pct", "clean"]], p)
         g = g.copy()
         g["comparison_median_pct"] = pl["comparison_median_pct"].to_numpy()
         g["comparison_group"] = pl["comparison_group"].to_numpy()
+        g["plausibility_z"] = pl["plausibility_z"].to_numpy()
         g["codes"] = [a + b for a, b in zip(g["codes"], pl["codes"])]
         parts.append(g)
     f = pd.concat(parts, ignore_index=True)

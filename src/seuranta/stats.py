@@ -294,10 +294,9 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     deliveries = qual.read_deliveries(data_dir)
     corrections = qual.read_corrections(data_dir, set(ctx.mainland["municipality_code"]))
 
-    sq = []
-    for q, g in series.groupby("quarter", sort=True):
-        sq.append(qual.classify(g, deliveries, monthly, corrections, ctx.covariates(q), ctx.qp))
-    series_quality = pd.concat(sq, ignore_index=True)
+    last_q = max(series["quarter"])
+    series_quality = qual.classify(series, deliveries, monthly, corrections,
+                                   ctx.covariates(last_q), ctx.qp)
     qs = set(counts["quarter"])
     quality = series_quality[series_quality["quarter"].isin(qs)].reset_index(drop=True)
     comp = comprehensive_sets(series_quality)
