@@ -94,6 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     _common(r, data=False)
     r.set_defaults(func=_cmd_verify)
 
+    from . import demo  # the `demo-data` command (synthetic register)
+    demo.add_parser(sub)
     from . import register  # the `counts` command (register stage)
     register.add_parser(sub)
     from . import feedback, review  # review round: county workbooks and their feedback
