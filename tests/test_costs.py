@@ -330,3 +330,29 @@ def test_cli_costs_writes_tables_and_annex(tmp_path, capsys):
 def test_missing_ledger_is_a_one_line_input_error(tmp_path):
     with pytest.raises(InputError, match="no cost ledger"):
         costs.run_costs(2022, tmp_path, None)
+
+
+def test_ledger_years(tmp_path):
+    assert costs.ledger_years(make_data(tmp_path)) == [2022, 2023]
+    assert costs.ledger_years(tmp_path / "nothing") == []
+
+
+@pytest.mark.slow
+def test_chapter_notebook_executes(tmp_path):
+    import jupytext
+    import nbformat
+    import papermill as pm
+
+    build = _register_tables(tmp_path / "build")
+    target = costs.run_and_write(2022, make_data(tmp_path), build, params={})
+    nb = jupytext.read(Path(__file__).resolve().parents[1] / "notebooks" / "costs.md")
+    out = tmp_path / "costs.ipynb"
+    pm.execute_notebook(nb, str(out), parameters={"year": 2022,
+                        "tables_dir": str(target / "tables"), "synthetic": True},
+                        kernel_name="python3", progress_bar=False)
+    text = "\n".join(o["data"].get("text/markdown", "")
+                     for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"
+                     for o in c.get("outputs", []) if "data" in o)
+    assert "Synteettinen aineisto" in text
+    assert "97,9\u00a0%" in text           # 7550.50 / 7710.50 allocated
+    assert "Taulukko 4." in text and "*" in text   # area 16 coverage partial

@@ -912,13 +912,38 @@ def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict | None 
     if params is None:
         from .params import load_params
         params = load_params()
+    import shutil
+    import tempfile
+
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     tables = run_costs(year, data_dir, params, out_dir=out_dir, register_dir=register_dir)
     target = out_dir / "costs" / str(year)
-    write_costs_tables(tables, target / "tables")
-    synthetic = _synthetic(data_dir)
-    write_costs_annex(tables, target / "annex" / f"kustannukset_{year}.xlsx", synthetic, year)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{year}-", dir=target.parent))
+    try:  # written beside the target and swapped in only when complete
+        write_costs_tables(tables, tmp / "tables")
+        write_costs_annex(tables, tmp / "annex" / f"kustannukset_{year}.xlsx",
+                          _synthetic(data_dir), year)
+        old = target.parent / f".old-{year}"
+        if target.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+        tmp.rename(target)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return target
+
+
+def ledger_years(data_dir: Path) -> list[int]:
+    """The years that the data folder's cost ledger has rows for ([] without costs/)."""
+    files = sorted((Path(data_dir) / "costs").glob("ledger*.csv"))
+    years: set[int] = set()
+    for f in files:
+        y = pd.read_csv(f, dtype=str, usecols=["year"], keep_default_na=False)["year"]
+        years |= {int(v) for v in y.str.strip() if re.fullmatch(r"\d{4}", v.strip())}
+    return sorted(years)
 
 
 def _synthetic(data_dir: Path) -> bool:
