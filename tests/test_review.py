@@ -369,3 +369,81 @@ def test_effect_table_before_after_per_task():
          "n_note": 0, "municipalities_used_before": 8, "municipalities_used_after": 8,
          "estimate_before": 500.0, "estimate_after": 500.0, "estimate_change": 0.0,
          "estimate_change_pct": 0.0}]
+
+
+# --------------------------------------------------------------------------- round trip
+
+def test_round_trip_on_demo(tmp_path):
+    """Demo data → review workbook → a county's decisions → import → the estimate changes."""
+    from seuranta import demo, pipeline, register
+    from seuranta.cli import main
+    from seuranta.params import load_params
+    from seuranta.quality import REASONS
+    from seuranta.quarters import quarter_range
+
+    data = tmp_path / "data"
+    demo.generate(data, scale=0.02, seed=7)
+    params = load_params()
+    q = Quarter.parse("2023Q3")
+    reg = register.run_register_stage(data, quarter_range(params["publication"]["first_quarter"],
+                                                          q), params)
+    before = pipeline.compute_tables(q, data, params, register_tables=reg)
+    qual = before["quality"].astype({"municipality_code": str, "county_code": str})
+    est = before["estimates"]
+    est = est[(est["age_group"] == "kaikki") & (est["method"] == "ratio")].set_index("service_task")
+
+    # county: the one with most comprehensive iakkaat municipalities
+    comp = qual[(qual["service_task"] == "iakkaat") & (qual["quality"] == "comprehensive")]
+    county = comp["county_code"].value_counts().sort_index(kind="mergesort").idxmax()
+    excluded = comp[comp["county_code"] == county]["municipality_code"].min()
+    # an 'include' for a partial municipality (another task) whose every reason is overridable
+    part = qual[(qual["quality"] == "partial") & (qual["service_task"] != "iakkaat")]
+    part = part[[all(REASONS[c][1] for c in r.split("; ")) for r in part["reasons"]]]
+    included = part.iloc[0] if len(part) else None
+    counties = sorted({county} | ({included["county_code"]} if included is not None else set()))
+
+    paths = review.review_workbooks(q, before, tmp_path / "review", counties=counties)
+    answers = {(excluded, "iakkaat"): ("exclude", "Kotihoidon asiakkaat kirjattu kahdesti",
+                                       "Korjataan seuraavaan toimitukseen")}
+    if included is not None:
+        answers[(included["municipality_code"], included["service_task"])] = (
+            "include", "Osuus on oikea: palveluja keskitetty kuntaan", "")
+    filled = [_fill(p, tmp_path / f"filled_{p.name}", answers) for p in paths]
+    assert main(["feedback", "import", *map(str, filled), "--quarter", str(q),
+                 "--data", str(data)]) == 0
+    corr = pd.read_csv(data / "corrections.csv", dtype=str, keep_default_na=False)
+    assert len(corr) == len(answers) and set(corr["county_code"]) == set(counties)
+    assert included is not None  # the demo (seed 7) has one; the checks below use it
+
+    after = pipeline.compute_tables(q, data, params, register_tables=reg)
+    qa = after["quality"].astype({"municipality_code": str}).set_index(
+        ["municipality_code", "service_task"])
+    ea = after["estimates"]
+    ea = ea[(ea["age_group"] == "kaikki") & (ea["method"] == "ratio")].set_index("service_task")
+    row = qa.loc[(excluded, "iakkaat")]
+    assert row["quality"] == "partial" and "review_exclude" in row["reasons"].split("; ")
+    assert row["review_reason"] == "Kotihoidon asiakkaat kirjattu kahdesti"
+    assert ea.loc["iakkaat", "municipalities_used"] == est.loc["iakkaat", "municipalities_used"] - 1
+    excl_clients = int(qual.set_index(["municipality_code", "service_task"])
+                       .loc[(excluded, "iakkaat"), "clients"])
+    assert ea.loc["iakkaat", "clients_used"] == est.loc["iakkaat", "clients_used"] - excl_clients
+    if included is not None:
+        key = (included["municipality_code"], included["service_task"])
+        assert qa.loc[key, "quality"] == "comprehensive"
+        assert "review_include" in qa.loc[key, "reasons"]
+        t = included["service_task"]
+        assert ea.loc[t, "municipalities_used"] == est.loc[t, "municipalities_used"] + 1
+
+    effect = feedback.corrections_effect(q, data, params, register_tables=reg, corrected=after)
+    e = effect[(effect["age_group"] == "kaikki") & (effect["method"] == "ratio")].set_index(
+        "service_task")
+    for t in reference.task_codes(estimated_only=True):
+        assert e.loc[t, "estimate_before"] == pytest.approx(est.loc[t, "estimate"], rel=1e-9)
+        assert e.loc[t, "estimate_after"] == pytest.approx(ea.loc[t, "estimate"], rel=1e-9)
+    assert e.loc["iakkaat", "n_exclude"] == 1
+    assert (e.loc["iakkaat", "municipalities_used_before"]
+            - e.loc["iakkaat", "municipalities_used_after"]) == 1
+    dec = feedback.corrections_tables(q, data, params, register_tables=reg,
+                                      corrected=after)["corrections_decisions"]
+    d = dec.set_index(["municipality_code", "service_task"]).loc[(excluded, "iakkaat")]
+    assert (d["quality_before"], d["quality_after"]) == ("comprehensive", "partial")

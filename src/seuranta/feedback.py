@@ -402,7 +402,7 @@ EFFECT_VALUES = ["municipalities_used", "clients_used", "population_used", "shar
 
 def _effect(quarter: Quarter, before: pd.DataFrame, after: pd.DataFrame,
             decisions: pd.DataFrame) -> pd.DataFrame:
-    keys = ["service_task"] + (["age_group"] if "age_group" in after.columns else [])
+    keys = ["service_task"] + [c for c in ("age_group", "method") if c in after.columns]
     vals = [c for c in EFFECT_VALUES if c in after.columns and c in before.columns]
     b = before[keys + vals].copy()
     a = after[keys + vals].copy()
@@ -435,8 +435,9 @@ def _effect(quarter: Quarter, before: pd.DataFrame, after: pd.DataFrame,
 
 def _decisions(quarter: Quarter, before: pd.DataFrame | None, after: pd.DataFrame | None,
                decisions: pd.DataFrame) -> pd.DataFrame:
+    # the free comment is for THL only: it is not carried into the published table
     cols = ["quarter", "municipality_code", "name_fi", "county_code", "service_task",
-            "decision", "reason", "comment", "quality_before", "reasons_before",
+            "decision", "reason", "quality_before", "reasons_before",
             "quality_after", "reasons_after", "imported_on"]
     d = decisions.copy()
     names = reference.municipalities().set_index("municipality_code")

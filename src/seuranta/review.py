@@ -48,7 +48,7 @@ DECISIONS_FI = {
     "include": "hyväksytään arvioon, vaikka sääntö liputti kunnan (perustelu suositeltava)",
     "exclude": "jätetään pois valtakunnallisesta arviosta: tiedot eivät ole edustavia "
                "(perustelu pakollinen)",
-    "note": "huomautus, joka julkaistaan laatuselosteessa",
+    "note": "huomautus, joka julkaistaan laatuselosteessa (kirjoita se Perustelu-sarakkeeseen)",
 }
 
 #: How many quarters before the review quarter the task sheets show.
@@ -241,8 +241,9 @@ def _instructions(wb: Workbook, county_code: str, county_name: str, quarter: Qua
          "tarkoittavat, ettei huomautettavaa ole. Valitse Päätös-sarakkeen "
          "alasvetovalikosta:", None),
         *[(f"• {d}: {DECISIONS_FI[d]}", None) for d in DECISIONS],
-        ("Kirjoita Perustelu-sarakkeeseen lyhyt perustelu ja Kommentti-sarakkeeseen "
-         "halutessasi vapaa kommentti. Älä kirjoita henkilöiden nimiä.", None),
+        ("Kirjoita Perustelu-sarakkeeseen lyhyt perustelu: se julkaistaan tilaston "
+         "laatuselosteessa. Kommentti-sarakkeen vapaa kommentti on vain THL:lle eikä sitä "
+         "julkaista. Älä kirjoita henkilöiden nimiä.", None),
         ("Älä muuta välilehtien, sarakkeiden tai rivien rakennetta: THL lukee lomakkeen "
          "koneellisesti (seuranta feedback import), ja muutettu lomake hylätään.", None),
         ("Lähetetty lomake on hyvinvointialueen koko vastaus neljännekselle: uusi lomake "
