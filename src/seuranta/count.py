@@ -40,126 +40,201 @@ AGE_GROUPS = [g for g, _, _ in reference.CLIENT_AGE_GROUPS]
 _FAR_FUTURE = dt.date(9999, 12, 31)
 
 
-# --------------------------------------------------------------------------- windows
+# --------------------------------------------------------------------------- windows as bits
+#
+# Windows of one kind (months, quarters, calendar years) are consecutive, so a period
+# covers the windows with index lo..hi, where the index of a date is a simple function of
+# its year and month. Each period becomes a bit mask of the windows it overlaps; OR-ing
+# the masks of one client (per municipality × task × source) and summing bit i over
+# clients gives the distinct clients of window i. At most _CHUNK windows per mask
+# (BIGINT); longer series are done chunk by chunk.
 
-def _quarter_windows(quarters: list[Quarter]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "quarter": [str(q) for q in quarters],
-        "wstart": pd.to_datetime([q.start for q in quarters]),
-        "wend": pd.to_datetime([q.end for q in quarters]),
-        "end_year": np.array([q.end.year for q in quarters], dtype="int32"),
-    }).astype({"quarter": str})
+_CHUNK = 60
 
-
-def _month_windows(quarters: list[Quarter]) -> pd.DataFrame:
-    rows = []
-    for q in quarters:
-        for m in q.months:
-            y, mm = int(m[:4]), int(m[5:])
-            start = dt.date(y, mm, 1)
-            nxt = dt.date(y + (mm == 12), mm % 12 + 1, 1)
-            rows.append((str(q), m, start, nxt - dt.timedelta(days=1)))
-    df = pd.DataFrame(rows, columns=["quarter", "month", "wstart", "wend"])
-    df["wstart"] = pd.to_datetime(df["wstart"])
-    df["wend"] = pd.to_datetime(df["wend"])
-    return df.astype({"quarter": str, "month": str})
+#: SQL index of a date column for each kind of window (constants, not input).
+_INDEX_SQL = {
+    "month": "(year({d}) * 12 + month({d}) - 1)",
+    "quarter": "(year({d}) * 4 + (month({d}) - 1) // 3)",
+    "year": "year({d})",
+}
 
 
-def _year_windows(years: list[int]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "year": np.array(years, dtype="int32"),
-        "wstart": pd.to_datetime([dt.date(y, 1, 1) for y in years]),
-        "wend": pd.to_datetime([dt.date(y, 12, 31) for y in years]),
-    })
+def _index_of(unit: str, label) -> int:
+    if unit == "month":
+        return int(label[:4]) * 12 + int(label[5:7]) - 1
+    if unit == "quarter":
+        q = label if isinstance(label, Quarter) else Quarter.parse(label)
+        return q.year * 4 + q.q - 1
+    return int(label)
 
 
-_OVERLAP = "p.start_date <= w.wend AND coalesce(p.end_date, DATE '9999-12-31') >= w.wstart"
+def _chunks(unit: str, labels: list) -> list[tuple[int, list]]:
+    """Consecutive runs of windows, each at most _CHUNK long: [(base index, labels)]."""
+    labels = sorted(labels, key=lambda x: _index_of(unit, x))
+    out: list[tuple[int, list]] = []
+    for lab in labels:
+        i = _index_of(unit, lab)
+        if out and i == out[-1][0] + len(out[-1][1]) and len(out[-1][1]) < _CHUNK:
+            out[-1][1].append(lab)
+        else:
+            out.append((i, [lab]))
+    return out
 
 
-# --------------------------------------------------------------------------- SQL passes
-
-def _sql_counts(con, windows: pd.DataFrame, key: str, where: str = "") -> pd.DataFrame:
-    """Distinct clients per window key × municipality × task × source (SHA, ET, ALL)."""
-    con.register("_w", windows)
-    try:
-        return con.execute(f"""
-SELECT w.{key}, p.municipality_code, p.service_task, coalesce(p.source, 'ALL') AS source,
-       count(DISTINCT p.client_id) AS clients
-FROM periods p JOIN _w w ON {_OVERLAP} {where}
-GROUP BY GROUPING SETS ((w.{key}, p.municipality_code, p.service_task, p.source),
-                        (w.{key}, p.municipality_code, p.service_task))""").fetchdf()
-    finally:
-        con.unregister("_w")
-
-
-def _sql_quarter_clients(con, qwin: pd.DataFrame) -> None:
-    """Temp table qtc: distinct quarter × municipality × county × task × client (+ end_year)."""
-    con.register("_w", qwin)
-    try:
-        con.execute(f"""
-CREATE OR REPLACE TEMP TABLE qtc AS
-SELECT DISTINCT w.quarter, w.end_year, p.municipality_code, p.county_code, p.service_task,
-       p.client_id
-FROM periods p JOIN _w w ON {_OVERLAP}""")
-        con.execute("""
-CREATE OR REPLACE TEMP TABLE client_birth AS
-SELECT client_id, min(birth_year) AS birth_year FROM periods GROUP BY client_id""")
-    finally:
-        con.unregister("_w")
-
-
-def _sql_age_counts(con) -> pd.DataFrame:
-    groups = pd.DataFrame(reference.CLIENT_AGE_GROUPS, columns=["age_group", "min_age", "max_age"])
-    groups["max_age"] = groups["max_age"].fillna(100000).astype("int64")
-    con.register("_ag", groups)
-    try:
-        return con.execute("""
-WITH a AS (
-  SELECT t.quarter, t.municipality_code, t.service_task, t.client_id,
-         t.end_year - b.birth_year AS age
-  FROM qtc t JOIN client_birth b USING (client_id)
-)
-SELECT k.quarter, k.municipality_code, k.service_task, g.age_group, count(*) AS clients
-FROM (SELECT quarter, municipality_code, service_task, age FROM a
-      UNION ALL
-      SELECT quarter, municipality_code, 'kaikki' AS service_task, age
-      FROM (SELECT DISTINCT quarter, municipality_code, client_id, age FROM a)) k
-JOIN _ag g ON k.age BETWEEN g.min_age AND g.max_age
-GROUP BY ALL""").fetchdf()
-    finally:
-        con.unregister("_ag")
-
-
-def _sql_multi_task(con) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _prepare(con, tasks: list[str]) -> None:
+    """Temp tables cp (periods with integer client and task keys) and cb (birth year)."""
     con.execute("""
-CREATE OR REPLACE TEMP TABLE ctc AS
-SELECT DISTINCT quarter, county_code, service_task, client_id FROM qtc
+CREATE OR REPLACE TEMP TABLE cp AS
+WITH ids AS (
+  SELECT client_id, CAST(row_number() OVER () AS INTEGER) AS ck
+  FROM (SELECT DISTINCT client_id FROM periods)
+)
+SELECT i.ck, p.municipality_code, p.county_code,
+       CAST(list_position($tasks, p.service_task) - 1 AS INTEGER) AS ti, p.source,
+       p.start_date AS s, coalesce(p.end_date, DATE '9999-12-31') AS e, p.cwa, p.birth_year
+FROM periods p JOIN ids i USING (client_id)""", {"tasks": tasks})
+    con.execute("CREATE OR REPLACE TEMP TABLE cb AS "
+                "SELECT ck, min(birth_year) AS birth_year FROM cp GROUP BY ck")
+
+
+def _mask_table(con, unit: str, base: int, n: int) -> None:
+    """Temp table mk: client × municipality × task × source with window masks."""
+    lo = _INDEX_SQL[unit].format(d="s")
+    hi = _INDEX_SQL[unit].format(d="e")
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE mk AS
+SELECT ck, municipality_code, county_code, ti, source,
+       bit_or(mask) AS mask, bit_or(CASE WHEN cwa THEN mask ELSE 0 END) AS cwa_mask
+FROM (
+  SELECT ck, municipality_code, county_code, ti, source, cwa,
+         (CAST(1 AS BIGINT) << (least({hi} - $base, $n - 1) + 1))
+         - (CAST(1 AS BIGINT) << greatest({lo} - $base, 0)) AS mask
+  FROM cp WHERE {lo} - $base <= $n - 1 AND {hi} - $base >= 0
+)
+GROUP BY ck, municipality_code, county_code, ti, source""", {"base": base, "n": n})
+
+
+def _sums(col: str, n: int) -> str:
+    return ", ".join(f"CAST(sum(({col} >> {i}) & 1) AS BIGINT) AS w{i}" for i in range(n))
+
+
+def _melt(df: pd.DataFrame, keys: list[str], labels: list, key: str) -> pd.DataFrame:
+    wcols = [f"w{i}" for i in range(len(labels))]
+    long = df.melt(id_vars=keys, value_vars=wcols, var_name="_w", value_name="clients")
+    long[key] = long["_w"].map(dict(zip(wcols, labels)))
+    long = long[long["clients"] > 0]
+    return long.drop(columns="_w").reset_index(drop=True)
+
+
+def _by_source(con, labels: list, key: str, mask: str = "mask", where: str = "") -> pd.DataFrame:
+    """Distinct clients per window × municipality × task index × source (SHA, ET, ALL)."""
+    n = len(labels)
+    df = con.execute(f"""
+SELECT municipality_code, ti, source, {_sums(mask, n)}
+FROM mk WHERE {mask} <> 0 {where} GROUP BY municipality_code, ti, source
 UNION ALL
-SELECT DISTINCT quarter, 'ALL' AS county_code, service_task, client_id FROM qtc""")
-    pairs = con.execute("""
-SELECT a.quarter, a.county_code, a.service_task AS task_a, b.service_task AS task_b,
-       count(*) AS clients
-FROM ctc a JOIN ctc b ON a.quarter = b.quarter AND a.county_code = b.county_code
-     AND a.client_id = b.client_id AND a.service_task < b.service_task
-GROUP BY ALL""").fetchdf()
-    per_client = con.execute("""
-SELECT quarter, county_code, n_tasks, count(*) AS clients
-FROM (SELECT quarter, county_code, client_id, count(*) AS n_tasks FROM ctc GROUP BY ALL)
-GROUP BY ALL""").fetchdf()
-    return pairs, per_client
+SELECT municipality_code, ti, 'ALL' AS source, {_sums('m', n)}
+FROM (SELECT ck, municipality_code, ti, bit_or({mask}) AS m FROM mk
+      WHERE {mask} <> 0 {where} GROUP BY ck, municipality_code, ti)
+GROUP BY municipality_code, ti""").fetchdf()
+    return _melt(df, ["municipality_code", "ti", "source"], labels, key)
 
 
-def _sql_monthly(con, mwin: pd.DataFrame) -> pd.DataFrame:
-    con.register("_w", mwin)
-    try:
-        return con.execute(f"""
-SELECT w.quarter, w.month, p.municipality_code, p.service_task,
-       coalesce(p.source, 'ALL') AS source, count(DISTINCT p.client_id) AS clients
-FROM periods p JOIN _w w ON {_OVERLAP}
-GROUP BY GROUPING SETS ((w.quarter, w.month, p.municipality_code, p.service_task, p.source),
-                        (w.quarter, w.month, p.municipality_code, p.service_task))""").fetchdf()
-    finally:
-        con.unregister("_w")
+def _by_birth_year(con, labels: list) -> pd.DataFrame:
+    """Distinct clients per quarter × municipality × task index (-1 = all) × birth year."""
+    n = len(labels)
+    df = con.execute(f"""
+SELECT municipality_code, ti, birth_year, {_sums('m', n)}
+FROM (SELECT ck, municipality_code, ti, bit_or(mask) AS m FROM mk GROUP BY ck, municipality_code, ti)
+JOIN cb USING (ck) GROUP BY municipality_code, ti, birth_year
+UNION ALL
+SELECT municipality_code, -1 AS ti, birth_year, {_sums('m', n)}
+FROM (SELECT ck, municipality_code, bit_or(mask) AS m FROM mk GROUP BY ck, municipality_code)
+JOIN cb USING (ck) GROUP BY municipality_code, birth_year""").fetchdf()
+    return _melt(df, ["municipality_code", "ti", "birth_year"], labels, "quarter")
+
+
+def _task_sets(con, labels: list, tasks: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairs of tasks and the number of tasks per client, per quarter × county and ALL."""
+    n = len(labels)
+    tm = ", ".join(f"bit_or(CASE WHEN ((m >> {i}) & 1) = 1 THEN CAST(1 AS BIGINT) << ti "
+                   f"ELSE 0 END) AS tm{i}" for i in range(n))
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE tw AS
+SELECT county_code, ck, {tm}
+FROM (SELECT county_code, ck, ti, bit_or(mask) AS m FROM mk GROUP BY county_code, ck, ti)
+GROUP BY county_code, ck""")
+    all_cols = ", ".join(f"bit_or(tm{i}) AS tm{i}" for i in range(n))
+    union = " UNION ALL ".join(
+        f"SELECT county_code, {i} AS i, tm{i} AS tm FROM tw2 WHERE tm{i} <> 0" for i in range(n))
+    order = sorted(range(len(tasks)), key=lambda k: tasks[k])
+    pair_idx = [(a, b) for x, a in enumerate(order) for b in order[x + 1:]]
+    pair_sql = ", ".join(f"CAST(sum((tm >> {a}) & (tm >> {b}) & 1) AS BIGINT) AS p{a}_{b}"
+                         for a, b in pair_idx)
+    df = con.execute(f"""
+WITH tw2 AS (SELECT * FROM tw UNION ALL
+             SELECT 'ALL' AS county_code, ck, {all_cols} FROM tw GROUP BY ck)
+SELECT county_code, i, bit_count(tm) AS n_tasks, count(*) AS clients, {pair_sql}
+FROM ({union}) GROUP BY county_code, i, n_tasks""").fetchdf()
+    con.execute("DROP TABLE IF EXISTS tw")
+    df["quarter"] = df["i"].map(dict(enumerate(labels)))
+    per_client = (df.groupby(["quarter", "county_code", "n_tasks"], as_index=False)["clients"]
+                  .sum())
+    pcols = [f"p{a}_{b}" for a, b in pair_idx]
+    pairs = df.groupby(["quarter", "county_code"], as_index=False)[pcols].sum().melt(
+        id_vars=["quarter", "county_code"], var_name="_p", value_name="clients")
+    names = {f"p{a}_{b}": (tasks[a], tasks[b]) for a, b in pair_idx}
+    pairs["task_a"] = pairs["_p"].map(lambda p: names[p][0])
+    pairs["task_b"] = pairs["_p"].map(lambda p: names[p][1])
+    return pairs.drop(columns="_p"), per_client
+
+
+def _task_names(df: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
+    names = dict(enumerate(tasks))
+    names[-1] = ALL_TASKS
+    df = df.copy()
+    df["service_task"] = df["ti"].astype(int).map(names)
+    return df.drop(columns="ti")
+
+
+def _window_counts(con, unit: str, labels: list, tasks: list[str], parts=("counts",)
+                   ) -> dict[str, pd.DataFrame]:
+    """Run the requested measures chunk by chunk over the windows ``labels``."""
+    acc: dict[str, list] = {}
+    for base, chunk in _chunks(unit, labels):
+        _mask_table(con, unit, base, len(chunk))
+        key = unit
+        names = [str(x) for x in chunk]
+        if "counts" in parts:
+            acc.setdefault("counts", []).append(_task_names(_by_source(con, names, key), tasks))
+        if "cwa" in parts:
+            ti = tasks.index("lastensuojelu")
+            acc.setdefault("cwa", []).append(_task_names(
+                _by_source(con, names, key, "cwa_mask", f"AND ti = {int(ti)}"), tasks))
+        if "age" in parts:
+            acc.setdefault("age", []).append(_task_names(_by_birth_year(con, names), tasks))
+        if "sets" in parts:
+            pairs, per_client = _task_sets(con, names, tasks)
+            acc.setdefault("pairs", []).append(pairs)
+            acc.setdefault("per_client", []).append(per_client)
+    con.execute("DROP TABLE IF EXISTS mk")
+    return {k: pd.concat(v, ignore_index=True) for k, v in acc.items()}
+
+
+def _age_group_counts(by_year: pd.DataFrame, quarters: list[Quarter]) -> pd.DataFrame:
+    """Clients per quarter × municipality × task × age group from birth-year counts."""
+    end_year = {str(q): q.end.year for q in quarters}
+    d = by_year.copy()
+    d["age"] = d["quarter"].map(end_year).astype("int64") - d["birth_year"].astype("int64")
+    out = []
+    for g, lo, hi in reference.CLIENT_AGE_GROUPS:
+        sel = d[(d["age"] >= lo) & (d["age"] <= (hi if hi is not None else 10**6))]
+        s = sel.groupby(["quarter", "municipality_code", "service_task"], as_index=False)[
+            "clients"].sum()
+        s["age_group"] = g
+        out.append(s)
+    return pd.concat(out, ignore_index=True)
+
 
 
 # --------------------------------------------------------------------------- population
@@ -266,10 +341,11 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
         return out
 
     out: dict[str, pd.DataFrame] = {}
-    qwin = _quarter_windows(qs)
+    _prepare(con, tasks)
+    qres = _window_counts(con, "quarter", qnames, tasks, ("counts", "cwa", "age", "sets"))
 
     # counts and child-welfare-act counts
-    found = _sql_counts(con, qwin, "quarter")
+    found = qres["counts"]
     g = _grid(quarter=qnames, municipality_code=codes, service_task=tasks, source=SOURCES)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "source"])
     c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
@@ -278,8 +354,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
             "population_base", "share_pct"]
     out["counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
 
-    found = _sql_counts(con, qwin, "quarter", "AND p.service_task = 'lastensuojelu' AND p.cwa")
-    found["service_task"] = CWA_TASK
+    found = qres["cwa"].assign(service_task=CWA_TASK)
     g = _grid(quarter=qnames, municipality_code=codes, service_task=[CWA_TASK], source=SOURCES)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "source"])
     c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
@@ -287,8 +362,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     out["cwa_counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
 
     # age groups (source ALL), multi-task, tasks per client
-    _sql_quarter_clients(con, qwin)
-    found = _sql_age_counts(con)
+    found = _age_group_counts(qres["age"], qs)
     g = _grid(quarter=qnames, municipality_code=codes, service_task=tasks + [ALL_TASKS],
               age_group=AGE_GROUPS)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "age_group"])
@@ -298,7 +372,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
              "clients", "population_base", "share_pct"]
     out["age_counts"] = c[acols].sort_values(acols[:5]).reset_index(drop=True)
 
-    pairs, per_client = _sql_multi_task(con)
+    pairs, per_client = qres["pairs"], qres["per_client"]
     pair_list = [(a, b) for a, b in combinations(sorted(tasks), 2)]
     g = pd.DataFrame([(q, k, a, b) for q in qnames for k in counties + ["ALL"]
                       for a, b in pair_list], columns=["quarter", "county_code", "task_a", "task_b"])
@@ -314,15 +388,12 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     c["clients"] = c["clients"].fillna(0).astype("int64")
     out["tasks_per_client"] = c.sort_values(["quarter", "county_code", "n_tasks"]
                                             ).reset_index(drop=True)
-    con.execute("DROP TABLE IF EXISTS ctc")
-    con.execute("DROP TABLE IF EXISTS qtc")
 
     # calendar years
     ycols = ["year", "municipality_code", "county_code", "service_task", "source", "clients",
              "population_base", "share_pct"]
     if years:
-        found = _sql_counts(con, _year_windows(years), "year")
-        found["year"] = found["year"].astype(str)
+        found = _window_counts(con, "year", [str(y) for y in years], tasks)["counts"]
         g = _grid(year=[str(y) for y in years], municipality_code=codes, service_task=tasks,
                   source=SOURCES)
         c = _complete(g, found, ["year", "municipality_code", "service_task", "source"])
@@ -338,10 +409,14 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
             for k in ycols})
 
     # monthly active clients
-    found = _sql_monthly(con, _month_windows(qs))
+    months = [m for q in qs for m in q.months]
+    found = _window_counts(con, "month", months, tasks)["counts"]
+    found["quarter"] = found["month"].map({m: str(q) for q in qs for m in q.months})
     g = pd.DataFrame([(str(q), m) for q in qs for m in q.months], columns=["quarter", "month"])
     g = g.merge(_grid(municipality_code=codes, service_task=tasks, source=SOURCES), how="cross")
     keys = ["quarter", "municipality_code", "service_task", "source", "month"]
     c = _complete(g, found, keys)
     out["monthly"] = c[keys + ["clients"]].sort_values(keys).reset_index(drop=True)
+    con.execute("DROP TABLE IF EXISTS cp")
+    con.execute("DROP TABLE IF EXISTS cb")
     return out

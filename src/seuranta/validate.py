@@ -36,28 +36,36 @@ class Rule:
     sql_predicate: str
 
 
-#: The checks in the order they are applied (first failing rule wins).
+def _blank(col: str) -> str:
+    """SQL: the column is empty (NULL, '' or only spaces); the trim runs only when needed."""
+    return f"({col} IS NULL OR {col} = '' OR (starts_with({col}, ' ') AND trim({col}) = ''))"
+
+
+#: Columns that must not be empty (birth_year has its own rule).
+REQUIRED = ["client_id", "municipality_code", "service_task", "start_date", "source"]
+
+#: The checks in the order they are applied (first failing rule wins). Values are
+#: compared as read (no trimming): " 091" is an unknown municipality, not Helsinki.
 RULES: list[Rule] = [
     Rule("missing_field",
          "Pakollinen tieto puuttuu (asiakastunnus, kunta, palvelutehtävä, alkupäivä tai lähde)",
-         "v_client_id IS NULL OR v_municipality_code IS NULL OR v_service_task IS NULL "
-         "OR v_start_date IS NULL OR v_source IS NULL"),
+         " OR ".join(_blank(c) for c in REQUIRED)),
     Rule("unknown_service_task", "Tuntematon palvelutehtävä", "NOT task_known"),
     Rule("unknown_municipality", "Tuntematon kuntakoodi", "ref_county IS NULL"),
     Rule("aland", "Ahvenanmaan kunta (ei rekisterin piirissä)", "ref_county = $aland"),
-    Rule("bad_source", "Tuntematon lähde (sallitut SHA ja ET)", "v_source NOT IN ('SHA', 'ET')"),
+    Rule("bad_source", "Tuntematon lähde (sallitut SHA ja ET)", "source NOT IN ('SHA', 'ET')"),
     Rule("bad_date", "Alku- tai loppupäivä ei ole päivämäärä muodossa VVVV-KK-PP",
-         "d_start IS NULL OR (v_end_date IS NOT NULL AND d_end IS NULL)"),
+         "d_start IS NULL OR (NOT end_blank AND d_end IS NULL)"),
     Rule("end_before_start", "Jakso päättyy ennen alkamistaan", "d_end < d_start"),
     Rule("start_after_extract", "Jakso alkaa poiminnan päivämäärän jälkeen",
          "d_start > $extract_date"),
-    Rule("birth_year_missing", "Syntymävuosi puuttuu", "v_birth_year IS NULL"),
+    Rule("birth_year_missing", "Syntymävuosi puuttuu", _blank("birth_year")),
     Rule("birth_year_impossible",
          "Syntymävuosi ei ole vuosiluku, on jakson alkamisvuoden jälkeen tai ikä yli enimmäisiän",
          "birth_y IS NULL OR birth_y > year(d_start) OR year(d_start) - birth_y > $max_age"),
     Rule("bad_child_welfare_act", "Lastensuojelulain mukaisuuden tieto ei ole 0, 1 tai tyhjä",
-         "v_child_welfare_act IS NOT NULL AND v_child_welfare_act NOT IN ('0', '1')"),
-    Rule("duplicate_row", "Täsmälleen sama rivi toistamiseen", "copy_no > 1"),
+         f"NOT {_blank('child_welfare_act')} AND child_welfare_act NOT IN ('0', '1')"),
+    Rule("duplicate_row", "Täsmälleen sama rivi toistamiseen", "is_dup"),
 ]
 
 REASON_CODES = [r.code for r in RULES]
@@ -92,34 +100,52 @@ def _reference_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _checked_sql() -> str:
-    cols = ", ".join(f'v."{c}"' for c in REGISTER_COLUMNS)
-    trimmed = ",\n".join(f"NULLIF(trim(r.\"{c}\"), '') AS v_{c}" for c in REGISTER_COLUMNS)
+    cols = ", ".join(f'"{c}"' for c in REGISTER_COLUMNS)
     case = "\n".join(f"WHEN {r.sql_predicate} THEN '{r.code}'" for r in RULES)
-    date_re = "'[0-9]{4}-[0-9]{2}-[0-9]{2}'"
+    date_ok = ("length({c}) = 10 AND substr({c}, 5, 1) = '-' AND substr({c}, 8, 1) = '-' "
+               "AND regexp_full_match({c}, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')")
     return f"""
 CREATE TABLE checked AS
-WITH v AS (
-  SELECT r.file_idx, r.rowid - f.first_rowid + 1 AS row_number, r.rowid AS raw_id,
-         {", ".join(f'r."{c}"' for c in REGISTER_COLUMNS)},
-         {trimmed}
-  FROM raw r JOIN files f USING (file_idx)
-), t AS (
-  SELECT v.*, m.county_code AS ref_county, (k.service_task IS NOT NULL) AS task_known,
-         CASE WHEN regexp_full_match(v_start_date, {date_re})
-              THEN try_cast(v_start_date AS DATE) END AS d_start,
-         CASE WHEN regexp_full_match(v_end_date, {date_re})
-              THEN try_cast(v_end_date AS DATE) END AS d_end,
-         CASE WHEN regexp_full_match(v_birth_year, '[0-9]{{4}}')
-              THEN CAST(v_birth_year AS INTEGER) END AS birth_y,
-         row_number() OVER (PARTITION BY {cols} ORDER BY v.raw_id) AS copy_no
-  FROM v
-  LEFT JOIN ref_mun m ON m.municipality_code = v.v_municipality_code
-  LEFT JOIN ref_task k ON k.service_task = v.v_service_task
+WITH t AS (
+  SELECT r.rowid AS raw_id, r.file_idx, r.*, m.county_code AS ref_county,
+         (k.service_task IS NOT NULL) AS task_known, {_blank('r.end_date')} AS end_blank,
+         CASE WHEN {date_ok.format(c='r.start_date')} THEN try_cast(r.start_date AS DATE) END
+           AS d_start,
+         CASE WHEN {date_ok.format(c='r.end_date')} THEN try_cast(r.end_date AS DATE) END
+           AS d_end,
+         CASE WHEN length(r.birth_year) = 4 AND regexp_full_match(r.birth_year, '[0-9]{{4}}')
+              THEN CAST(r.birth_year AS INTEGER) END AS birth_y,
+         (d.raw_id IS NOT NULL) AS is_dup
+  FROM raw r
+  LEFT JOIN ref_mun m ON m.municipality_code = r.municipality_code
+  LEFT JOIN ref_task k ON k.service_task = r.service_task
+  LEFT JOIN dup d ON d.raw_id = r.rowid
 )
-SELECT *, CASE
+SELECT raw_id, file_idx, client_id, birth_y, municipality_code, ref_county, service_task,
+       source, d_start, d_end, child_welfare_act = '1' AS cwa,
+       CASE
 {case}
-ELSE NULL END AS reason
+       ELSE NULL END AS reason
 FROM t
+"""
+
+
+def _duplicates_sql() -> str:
+    """Table dup(raw_id): the 2nd..nth copy of exactly equal rows.
+
+    Rows are first grouped by a hash of all columns (cheap); only rows whose hash occurs
+    more than once are compared exactly, so a hash collision cannot reject a row.
+    """
+    cols = ", ".join(f'"{c}"' for c in REGISTER_COLUMNS)
+    return f"""
+CREATE TABLE dup AS
+WITH h AS (SELECT rowid AS raw_id, hash({cols}) AS h FROM raw),
+cand AS (SELECT h FROM h GROUP BY h HAVING count(*) > 1),
+cr AS (SELECT r.rowid AS raw_id, r.* FROM raw r
+       WHERE r.rowid IN (SELECT raw_id FROM h WHERE h IN (SELECT h FROM cand)))
+SELECT raw_id FROM (
+  SELECT raw_id, row_number() OVER (PARTITION BY {cols} ORDER BY raw_id) AS copy_no FROM cr)
+WHERE copy_no > 1
 """
 
 
@@ -128,25 +154,27 @@ def validate(con: duckdb.DuckDBPyConnection, extract_date: dt.date,
     """Create tables ``checked`` and ``periods`` from ``raw`` (see the module docstring)."""
     rp = register_params or {}
     _reference_tables(con)
+    con.execute(_duplicates_sql())
     con.execute(_checked_sql(), {"extract_date": extract_date, "aland": reference.ALAND_COUNTY,
                                  "max_age": int(rp.get("max_age", DEFAULT_MAX_AGE))})
     con.execute("""
 CREATE TABLE periods AS
-SELECT v_client_id AS client_id, birth_y AS birth_year, v_municipality_code AS municipality_code,
-       ref_county AS county_code, v_service_task AS service_task, v_source AS source,
-       d_start AS start_date, d_end AS end_date,
-       coalesce(v_child_welfare_act = '1', false) AS cwa
+SELECT client_id, birth_y AS birth_year, municipality_code, ref_county AS county_code,
+       service_task, source, d_start AS start_date, d_end AS end_date,
+       coalesce(cwa, false) AS cwa
 FROM checked WHERE reason IS NULL
 """)
 
 
 def rejected(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Rejected rows: source_file, row_number, reason and the original values as text."""
-    cols = ", ".join(f'c."{c}"' for c in REGISTER_COLUMNS)
+    cols = ", ".join(f'r."{c}"' for c in REGISTER_COLUMNS)
     df = con.execute(f"""
-SELECT f.source_file, c.row_number, c.reason, {cols}
-FROM checked c JOIN files f USING (file_idx)
-WHERE c.reason IS NOT NULL ORDER BY c.file_idx, c.row_number""").fetchdf()
+SELECT f.source_file, c.raw_id - f.first_rowid + 1 AS row_number, c.reason, {cols}
+FROM (SELECT raw_id, file_idx, reason FROM checked WHERE reason IS NOT NULL) c
+JOIN files f USING (file_idx)
+JOIN (SELECT rowid AS raw_id, * FROM raw) r USING (raw_id)
+ORDER BY c.file_idx, row_number""").fetchdf()
     df["row_number"] = df["row_number"].astype("int64")
     return df
 

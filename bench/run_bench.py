@@ -1,0 +1,327 @@
+#!/usr/bin/env python
+"""Benchmark of the register stage (issue 3, item 5): a script, not a test.
+
+Generates national-scale register data (``--scale 1`` ≈ 2 M periods; ``--scale 10``
+for 10 × national), then times, each in its own subprocess so that peak memory is the
+process's own:
+
+* ``stage``  — the project's register stage for every quarter, as ``seuranta counts --all``
+  does it (read + validate + every count table + writing OUT/<Q>/tables/);
+* ``duckdb`` — one plain DuckDB query that reads the same files, validates them and counts
+  distinct clients per quarter × municipality × task × source (SHA, ET, ALL);
+* ``pandas`` — a naive pandas version of that same count (skipped with --no-pandas).
+
+It prints wall time, peak RSS and rows per second of each, and the ratio stage / plain
+DuckDB, and ends with a markdown snippet for the README's performance section.
+
+Data: ``seuranta.demo.generate`` when available (the project's demo generator), else
+(or with ``--own-generator``) a simple random generator in this script with the same
+columns, ~2 M periods per unit of scale, some faulty rows.
+
+    .venv/bin/python bench/run_bench.py --scale 1
+    .venv/bin/python bench/run_bench.py --scale 10 --no-pandas
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+PERIODS_PER_SCALE = 2_000_000
+TARGETS = {1: (30.0, 2.0), 10: (None, 4.0)}   # scale: (seconds, GB)
+
+
+# --------------------------------------------------------------------------- data
+
+def own_generate(out: Path, scale: float, seed: int) -> Path:
+    """Random register rows with realistic shape (not the calibrated demo data)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    from seuranta import reference
+
+    rng = np.random.default_rng(seed)
+    (out / "register").mkdir(parents=True, exist_ok=True)
+    mun = reference.municipalities()
+    codes = mun["municipality_code"].to_numpy()
+    w = mun["population_total_2022"].to_numpy(float)
+    w /= w.sum()
+    tasks = np.array(reference.task_codes())
+    tw = np.array([0.40, 0.15, 0.12, 0.10, 0.18, 0.03, 0.02])
+    n = int(PERIODS_PER_SCALE * scale)
+    n_clients = int(n * 0.4)
+    client_mun = rng.choice(len(codes), size=n_clients, p=w)
+    client_birth = rng.integers(1925, 2023, size=n_clients)
+    chunk = 2_000_000
+    day0 = np.datetime64("2019-01-01")
+    span = int((np.datetime64("2024-02-10") - day0).astype(int))
+    for part, lo in enumerate(range(0, n, chunk)):
+        m = min(chunk, n - lo)
+        cl = rng.integers(0, n_clients, size=m)
+        start = day0 + rng.integers(0, span, size=m).astype("timedelta64[D]")
+        dur = rng.exponential(300, size=m).astype(int).astype("timedelta64[D]")
+        end = (start + dur).astype(str)
+        end[rng.random(m) < 0.3] = ""
+        birth = np.minimum(client_birth[cl], start.astype("datetime64[Y]").astype(int) + 1970)
+        task = tasks[rng.choice(len(tasks), size=m, p=tw)]
+        cwa = np.where(task == "lastensuojelu", np.where(rng.random(m) < 0.6, "1", "0"), "")
+        table = {
+            "client_id": np.char.add("C", cl.astype(str)),
+            "birth_year": birth.astype(str),
+            "municipality_code": codes[client_mun[cl]],
+            "service_task": task,
+            "start_date": start.astype(str),
+            "end_date": end,
+            "source": np.where(rng.random(m) < 0.7, "SHA", "ET"),
+            "child_welfare_act": cwa,
+        }
+        bad = rng.random(m) < 0.002                 # a few faulty rows of several kinds
+        table["start_date"][bad & (rng.random(m) < 0.5)] = "2023-02-30"
+        table["municipality_code"][bad & (rng.random(m) < 0.5)] = "999"
+        pacsv.write_csv(pa.table({k: pa.array(v.astype(str)) for k, v in table.items()}),
+                        out / "register" / f"periods_{part:03d}.csv")
+    pop = reference.reference_population()
+    import pandas as pd
+    pd.concat([pop.assign(year=y) for y in (2021, 2022, 2023)]).to_csv(
+        out / "population.csv", index=False, lineterminator="\n")
+    (out / "metadata.json").write_text(json.dumps({
+        "synthetic": True, "seed": seed, "scale": scale, "extract_date": "2024-02-15",
+        "first_quarter": "2022Q4", "last_quarter": "2023Q4",
+        "generator": "bench/run_bench.py own_generate"}))
+    return out
+
+
+def make_data(out: Path, scale: float, seed: int, own: bool) -> tuple[Path, str]:
+    if not own:
+        try:
+            from seuranta.demo import generate
+        except ImportError:
+            own = True
+    if own:
+        return own_generate(out, scale, seed), "bench/run_bench.py own_generate"
+    generate(out, scale=scale, seed=seed)
+    return out, "seuranta.demo.generate"
+
+
+# --------------------------------------------------------------------------- children
+
+def child_stage(data: Path, out: Path) -> dict:
+    from seuranta import register
+    from seuranta.params import load_params
+    from seuranta.pipeline import publication_quarters
+
+    params = load_params()
+    quarters = publication_quarters(data, params)
+    t0 = time.perf_counter()
+    tables = register.run_register_stage(data, quarters, params)
+    t1 = time.perf_counter()
+    for q in quarters:
+        register.write_quarter_tables(tables, q, out)
+    t2 = time.perf_counter()
+    led = tables["ledger"].set_index(["item", "reason"])["rows"]
+    return {"seconds": t2 - t0, "compute_seconds": t1 - t0, "write_seconds": t2 - t1,
+            "rows": int(led[("read", "")]), "accepted": int(led[("accepted", "")]),
+            "quarters": [str(q) for q in quarters],
+            "count_rows": int((tables["counts"]["clients"] > 0).sum())}
+
+
+PLAIN_SQL = """
+WITH raw AS (
+  SELECT * FROM read_csv(?, header=true, all_varchar=true, union_by_name=true)
+), v AS (
+  SELECT client_id, municipality_code, service_task, source,
+         try_cast(start_date AS DATE) AS s, try_cast(end_date AS DATE) AS e,
+         end_date, try_cast(birth_year AS INTEGER) AS b
+  FROM raw
+  WHERE client_id IS NOT NULL AND municipality_code IN (SELECT unnest(?))
+    AND service_task IN (SELECT unnest(?)) AND source IN ('SHA', 'ET')
+), ok AS (
+  SELECT DISTINCT * FROM v
+  WHERE s IS NOT NULL AND (end_date IS NULL OR e IS NOT NULL) AND (e IS NULL OR e >= s)
+    AND s <= DATE '2024-02-15' AND b IS NOT NULL AND b <= year(s) AND year(s) - b <= 120
+), q AS (
+  SELECT * FROM (VALUES ('2022Q4', DATE '2022-10-01', DATE '2022-12-31'),
+                        ('2023Q1', DATE '2023-01-01', DATE '2023-03-31'),
+                        ('2023Q2', DATE '2023-04-01', DATE '2023-06-30'),
+                        ('2023Q3', DATE '2023-07-01', DATE '2023-09-30'),
+                        ('2023Q4', DATE '2023-10-01', DATE '2023-12-31')) t(quarter, qs, qe)
+)
+SELECT quarter, municipality_code, service_task, coalesce(source, 'ALL') AS source,
+       count(DISTINCT client_id) AS clients
+FROM ok JOIN q ON ok.s <= q.qe AND coalesce(ok.e, DATE '9999-12-31') >= q.qs
+GROUP BY GROUPING SETS ((quarter, municipality_code, service_task, source),
+                        (quarter, municipality_code, service_task))
+"""
+
+
+def child_duckdb(data: Path) -> dict:
+    import duckdb
+
+    from seuranta import reference
+
+    files = sorted(str(p) for p in (data / "register").glob("*.csv"))
+    muns = list(reference.mainland_municipalities()["municipality_code"])
+    tmp = tempfile.mkdtemp(prefix="bench-duckdb-")
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "1500MB", "temp_directory": tmp})
+    t0 = time.perf_counter()
+    df = con.execute(PLAIN_SQL, [files, muns, reference.task_codes()]).fetchdf()
+    t1 = time.perf_counter()
+    rows = con.execute("SELECT count(*) FROM read_csv(?, header=true, all_varchar=true)",
+                       [files]).fetchall()[0][0]
+    con.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return {"seconds": t1 - t0, "rows": int(rows), "count_rows": len(df)}
+
+
+def child_pandas(data: Path) -> dict:
+    import pandas as pd
+
+    from seuranta import reference
+    from seuranta.quarters import quarter_range
+
+    t0 = time.perf_counter()
+    df = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False)
+                    for p in sorted((data / "register").glob("*.csv"))], ignore_index=True)
+    rows = len(df)
+    s = pd.to_datetime(df["start_date"], format="%Y-%m-%d", errors="coerce")
+    e = pd.to_datetime(df["end_date"].replace("", None), format="%Y-%m-%d", errors="coerce")
+    b = pd.to_numeric(df["birth_year"], errors="coerce")
+    ok = (df["client_id"].ne("")
+          & df["municipality_code"].isin(set(reference.mainland_municipalities()
+                                             ["municipality_code"]))
+          & df["service_task"].isin(reference.task_codes()) & df["source"].isin(["SHA", "ET"])
+          & s.notna() & (df["end_date"].eq("") | e.notna()) & ~(e < s)
+          & (s <= pd.Timestamp("2024-02-15")) & b.notna() & (b <= s.dt.year)
+          & (s.dt.year - b <= 120) & ~df.duplicated())
+    d = df[ok].assign(s=s[ok], e=e[ok])
+    out = []
+    for q in quarter_range("2022Q4", "2023Q4"):
+        a = d[(d["s"] <= pd.Timestamp(q.end)) & (d["e"].isna() | (d["e"] >= pd.Timestamp(q.start)))]
+        by_src = a.groupby(["municipality_code", "service_task", "source"])["client_id"].nunique()
+        all_ = a.groupby(["municipality_code", "service_task"])["client_id"].nunique()
+        out += [by_src.reset_index().assign(quarter=str(q)),
+                all_.reset_index().assign(quarter=str(q), source="ALL")]
+    res = pd.concat(out)
+    t1 = time.perf_counter()
+    return {"seconds": t1 - t0, "rows": rows, "count_rows": len(res)}
+
+
+def run_child(kind: str, data: Path, out: Path) -> dict:
+    cmd = [sys.executable, __file__, "--child", kind, "--data", str(data), "--out", str(out)]
+    t0 = time.perf_counter()
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{p.stderr[-2000:]}")
+    res = json.loads(p.stdout.strip().splitlines()[-1])
+    res["process_seconds"] = wall
+    return res
+
+
+def _child_main(kind: str, data: Path, out: Path) -> None:
+    fn = {"stage": lambda: child_stage(data, out), "duckdb": lambda: child_duckdb(data),
+          "pandas": lambda: child_pandas(data)}[kind]
+    res = fn()
+    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(res))
+
+
+# --------------------------------------------------------------------------- main
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=1.0)
+    ap.add_argument("--seed", type=int, default=20240207)
+    ap.add_argument("--data", default=None, help="use this data folder instead of generating")
+    ap.add_argument("--out", default=None, help="output folder of the stage (default: temp)")
+    ap.add_argument("--own-generator", action="store_true",
+                    help="use this script's random generator, not seuranta.demo.generate")
+    ap.add_argument("--no-pandas", action="store_true", help="skip the naive pandas version")
+    ap.add_argument("--keep", action="store_true", help="keep generated data and outputs")
+    ap.add_argument("--child", choices=["stage", "duckdb", "pandas"], help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        _child_main(args.child, Path(args.data), Path(args.out))
+        return 0
+
+    work = Path(tempfile.mkdtemp(prefix="seuranta-bench-"))
+    try:
+        if args.data:
+            data, generator = Path(args.data), "given folder"
+            gen_s = 0.0
+        else:
+            t0 = time.perf_counter()
+            data, generator = make_data(work / "data", args.scale, args.seed, args.own_generator)
+            gen_s = time.perf_counter() - t0
+        size_mb = sum(p.stat().st_size for p in (data / "register").glob("*")) / 2**20
+        print(f"data: {data} ({generator}, {size_mb:.0f} MB of register files, "
+              f"generated in {gen_s:.0f} s)", flush=True)
+        out = Path(args.out) if args.out else work / "build"
+        results = {}
+        kinds = ["stage", "duckdb"] + ([] if args.no_pandas else ["pandas"])
+        for kind in kinds:
+            print(f"running {kind} ...", flush=True)
+            results[kind] = run_child(kind, data, out)
+            r = results[kind]
+            print(f"  {kind}: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
+                  f"{r['rows'] / r['seconds']:,.0f} rows/s", flush=True)
+        print()
+        print(snippet(results, args.scale, generator, size_mb))
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        else:
+            print(f"kept {work}")
+    return 0
+
+
+def snippet(results: dict, scale: float, generator: str, size_mb: float) -> str:
+    st, dk = results["stage"], results["duckdb"]
+    cpu = f"{os.cpu_count()} CPUs visible, DuckDB threads=2"
+    lines = [
+        f"Register stage benchmark, scale {scale:g} ({st['rows']:,} register rows, "
+        f"{size_mb:.0f} MB CSV, {len(st['quarters'])} quarters {st['quarters'][0]}–"
+        f"{st['quarters'][-1]}; data: {generator}; {platform.python_implementation()} "
+        f"{platform.python_version()}, {cpu}). Command: "
+        f"`.venv/bin/python bench/run_bench.py --scale {scale:g}`.",
+        "",
+        "| run | wall time (s) | peak RSS (MB) | rows/s |",
+        "|---|---:|---:|---:|",
+        f"| register stage, every table, all quarters (`seuranta counts --all`) | "
+        f"{st['seconds']:.1f} | {st['peak_rss_mb']:.0f} | {st['rows'] / st['seconds']:,.0f} |",
+        f"| plain DuckDB query (validate + distinct clients per quarter × municipality × "
+        f"task × source) | {dk['seconds']:.1f} | {dk['peak_rss_mb']:.0f} | "
+        f"{dk['rows'] / dk['seconds']:,.0f} |",
+    ]
+    if "pandas" in results:
+        pd_ = results["pandas"]
+        lines.append(f"| naive pandas, same count | {pd_['seconds']:.1f} | "
+                     f"{pd_['peak_rss_mb']:.0f} | {pd_['rows'] / pd_['seconds']:,.0f} |")
+    ratio = st["seconds"] / dk["seconds"]
+    secs, gb = TARGETS.get(int(scale), (None, None))
+    checks = [f"stage / plain DuckDB = {ratio:.2f} (target ≤ 2)"]
+    if secs:
+        checks.append(f"wall time {st['seconds']:.1f} s (target ≤ {secs:.0f} s)")
+    if gb:
+        checks.append(f"peak RSS {st['peak_rss_mb'] / 1024:.2f} GB (target ≤ {gb:g} GB)")
+    lines += ["", "Targets: " + "; ".join(checks) + ". Stage time splits into "
+              f"{st['compute_seconds']:.1f} s computing and {st['write_seconds']:.1f} s "
+              "writing the tables."]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
