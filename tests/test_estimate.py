@@ -204,3 +204,35 @@ def test_statistics_stage_end_to_end(tmp_path):
     assert out["series_estimates"]["service_task"].nunique() == 6
     s = out["representativeness_summary"]
     assert s["verdict_fi"].str.startswith("Kattavat").all()
+
+
+def test_coverage_sim_equal_sizes_hits_nominal():
+    """With equal-sized municipalities (where the SRS linearisation holds) the 95 % ratio
+    interval of scripts/coverage_sim.py covers the true total close to 95 % of the time."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "coverage_sim", Path(__file__).resolve().parents[1] / "scripts" / "coverage_sim.py")
+    cs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cs)
+    rng = np.random.default_rng(5)
+    x = np.full(293, 10000.0)
+    y = rng.poisson(0.02 * x * np.exp(rng.normal(0, 0.3, 293)))
+    pop = pd.DataFrame({"service_task": "t", "municipality_code": range(293), "y": y, "x": x})
+    res = cs.simulate(pop, [40], 400, seed=9)
+    assert len(res) == 400
+    assert 0.90 <= res["covered"].mean() <= 0.98
+
+
+@pytest.mark.slow
+def test_coverage_sim_script_runs(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "coverage_sim", Path(__file__).resolve().parents[1] / "scripts" / "coverage_sim.py")
+    cs = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cs)
+    assert cs.main(["--data", "/nonexistent", "--patterns", "20", "--sizes", "30"]) == 0
+    assert "overall coverage" in capsys.readouterr().out

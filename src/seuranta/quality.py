@@ -233,7 +233,8 @@ def robust_tau2(dev: np.ndarray, poisson_var: np.ndarray) -> float:
     target = 0.674489750196
 
     def med(t2):
-        return float(np.median(dev / np.sqrt(t2 + v)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.median(dev / np.sqrt(t2 + v)))
 
     if len(dev) == 0 or med(0.0) <= target:
         return 0.0
