@@ -83,6 +83,8 @@ FIRST_QUARTER = "2022Q4"
 LAST_QUARTER = "2023Q4"
 EXTRACT_DATE = dt.date(2024, 2, 15)
 DEFAULT_OUT = Path("data") / "demo"
+DEFAULT_SEED = 20240207
+DEFAULT_SCALE = 0.05
 
 TASKS = reference.task_codes()                      # 7 tasks in publication order
 BANDS = [b[0] for b in reference.AGE_BANDS]          # 9 demo age bands
@@ -114,7 +116,7 @@ WINDOW = {"iakkaat": 1.8, "tyoikaiset": 2.5, "lapsiperheet": 2.5, "lastensuojelu
           "vammaispalvelut": 2.5, "paihdetyo": 2.5, "perheoikeudelliset": 3.0}
 #: Log-normal spread of the municipal factor and its clip range.
 SIGMA = {"iakkaat": 0.2, "tyoikaiset": 0.3, "lapsiperheet": 0.3, "lastensuojelu": 0.35,
-         "vammaispalvelut": 0.42, "paihdetyo": 0.4, "perheoikeudelliset": 0.3}
+         "vammaispalvelut": 0.5, "paihdetyo": 0.4, "perheoikeudelliset": 0.3}
 FACTOR_CLIP = {"iakkaat": (0.6, 1.5)}
 FACTOR_CLIP_DEFAULT = (0.4, 2.5)
 #: Quarterly trend multiplier, 2022Q4 … 2023Q4.
@@ -445,8 +447,13 @@ def _periods(rng, rows: dict, birth_year: np.ndarray) -> dict:
 
 # --------------------------------------------------------------------------- coverage
 
-def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray) -> dict:
-    """Declared and actual delivery per source for every municipality × task (see 4.)."""
+def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
+              expected: np.ndarray) -> dict:
+    """Declared and actual delivery per source for every municipality × task (see 4.).
+
+    ``expected`` (clients per municipality × task) keeps the under-delivering pairs to
+    cells large enough for the shortfall to be visible.
+    """
     n_m, n_t = base.shape
     county = mun["county_code"].to_numpy()
     codes = mun["municipality_code"].to_numpy()
@@ -525,8 +532,11 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray) -> d
     sha_to = np.full((n_m, n_t), -1, np.int64)
     declared = sha_from >= 0
     # under-delivering: declare Kanta from before 2022Q4 but deliver 30–50 % of clients
-    pop_real = mun["population_total_2022"].to_numpy()
-    cand = np.argwhere(never & ~late & (pop_real[:, None] >= 5000) & (factor >= 0.9))
+    ok = never & ~late & (factor >= 0.9) & (np.arange(n_t) != T["perheoikeudelliset"])[None, :]
+    big = ok & (expected >= 30)
+    if big.sum() < N_UNDER_DELIVERING:                 # tiny scales: the largest cells
+        big = ok & (expected >= np.sort(expected[ok])[-N_UNDER_DELIVERING])
+    cand = np.argwhere(big)
     pick = cand[rng.choice(len(cand), min(N_UNDER_DELIVERING, len(cand)), replace=False)]
     pick = pick[np.lexsort((pick[:, 1], pick[:, 0]))]
     under = []
@@ -740,7 +750,7 @@ def _inject_faults(rng, reg: pd.DataFrame, flagged: np.ndarray, fresh_ids: np.nd
 
 # --------------------------------------------------------------------------- main
 
-def generate(out_dir: Path, scale: float = 0.05, seed: int = 20240207) -> Path:
+def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Path:
     """Write the demo data folder (CONTRACT.md inputs + metadata + truth); returns out_dir.
 
     Existing ``register/*.csv|*.parquet`` files in ``out_dir`` are removed first, so that a
@@ -779,7 +789,7 @@ def generate(out_dir: Path, scale: float = 0.05, seed: int = 20240207) -> Path:
 
     w, factor = _factors(r_model, pop_mb)
     base = np.stack([pop_mb[:, _base_mask(t)].sum(axis=1) for t in TASKS], axis=1)
-    cov = _coverage(r_cov, mun, base, factor)
+    cov = _coverage(r_cov, mun, base, factor, w.sum(axis=2) * factor)
     e, pinned = _expected(w, factor, mun, pop_mb)
     e = _calibrate(e, pinned, base, cov["stage"])
     n = _targets(w, e, pinned, mun, pop_mb)
@@ -938,7 +948,8 @@ def add_parser(sub) -> None:
     """Register ``demo-data [--out DIR] [--scale F] [--seed N]`` on an argparse subparsers."""
     p = sub.add_parser("demo-data", help="generate the synthetic demo register (data/demo)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default data/demo)")
-    p.add_argument("--scale", type=float, default=0.05,
+    p.add_argument("--scale", type=float, default=DEFAULT_SCALE,
                    help="population scale, 1 = national size (default 0.05)")
-    p.add_argument("--seed", type=int, default=20240207, help="random seed (default 20240207)")
+    p.add_argument("--seed", type=int, default=DEFAULT_SEED,
+                   help=f"random seed (default {DEFAULT_SEED})")
     p.set_defaults(func=_cmd_demo)
