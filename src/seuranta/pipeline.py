@@ -201,12 +201,17 @@ def compute_tables(quarter: Quarter, data_dir: Path, params: dict, encoding: str
     """Register stage + statistics stage for one quarter: every table of tables/."""
     from . import register, stats
 
+    from . import feedback
+
     if register_tables is None:
         quarters = quarter_range(Quarter.parse(params["publication"]["first_quarter"]), quarter)
         register_tables = register.run_register_stage(Path(data_dir), quarters, params,
                                                       encoding=encoding)
     tables = tables_for_quarter(register_tables, quarter)
     tables.update(stats.run_statistics_stage(tables, Path(data_dir), params))
+    # review-round decisions: each one listed with its effect on the estimates
+    tables.update(feedback.corrections_tables(quarter, Path(data_dir), params,
+                                              register_tables=register_tables, corrected=tables))
     return tables
 
 

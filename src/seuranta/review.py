@@ -465,7 +465,7 @@ def _cmd_review(args) -> int:
         tables = pipeline.compute_tables(quarter, data_dir, params)
     synthetic = pipeline.is_synthetic(data_dir)
     notice = (params.get("publication") or {}).get("synthetic_notice", "")
-    paths = review_workbooks(quarter, tables, out_dir / str(quarter) / "review",
+    paths = review_workbooks(quarter, tables, out_dir / "review" / str(quarter),
                              synthetic=synthetic, synthetic_notice=notice)
     for p in paths:
         print(p)
@@ -475,7 +475,7 @@ def _cmd_review(args) -> int:
 def add_parser(sub) -> None:
     """``seuranta review`` sub-command."""
     r = sub.add_parser("review", help="review-round workbooks, one per county, into "
-                                      "OUT/<quarter>/review/")
+                                      "OUT/review/<quarter>/")
     r.add_argument("--quarter", required=True, help="quarter, e.g. 2023Q1")
     r.add_argument("--data", default="data/demo", help="data folder (default: %(default)s)")
     r.add_argument("--out", default="build", help="output folder (default: %(default)s)")
