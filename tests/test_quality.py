@@ -149,3 +149,35 @@ def test_plausibility_z_by_hand():
     tau2 = max(ql.robust_tau2([x - med for x in lr], [1 / 202.5] * 8), 0.15 ** 2)
     z = math.log(6.0 / 2.025) / math.sqrt(tau2 + 1 / 202.5)
     assert q.at["007", "plausibility_z"] == pytest.approx(z)
+
+
+@pytest.mark.slow
+def test_demo_under_delivering_pairs_come_out_partial(tmp_path):
+    """On a small demo every under-delivering pair (metadata.json) that the data can reveal
+    is partial in the last quarter: enough true clients (≥ 20) and a true share not far
+    above the comparison median, so that delivering 30–50 % of it is detectably low."""
+    import json
+
+    from seuranta import demo, register, stats
+    from seuranta.params import load_params
+    from seuranta.quarters import quarter_range
+
+    d = demo.generate(tmp_path / "demo", scale=0.05)
+    params = load_params()
+    tables = register.run_register_stage(d, quarter_range("2022Q4", "2023Q4"), params)
+    out = stats.run_statistics_stage(tables, d, params)
+    q = out["quality"]
+    q = q[q["quarter"] == "2023Q4"].set_index(["municipality_code", "service_task"])
+    tm = pd.read_csv(d / "truth_municipal.csv", dtype={"municipality_code": str})
+    if "age_group" in tm.columns:
+        tm = tm[tm["age_group"] == "kaikki"]
+    tm = tm[tm["quarter"] == "2023Q4"].set_index(["municipality_code", "service_task"])
+    under = json.loads((d / "metadata.json").read_text())["faults"]["under_delivering"]
+    checked = 0
+    for u in under:
+        key = (u["municipality_code"], u["service_task"])
+        r, t = q.loc[key], tm.loc[key]
+        if t["true_clients"] >= 20 and t["share_pct"] <= 1.3 * r["comparison_median_pct"]:
+            assert r["quality"] == "partial", (key, r["reasons"])
+            checked += 1
+    assert checked >= 3

@@ -18,11 +18,13 @@ partial (any blocking code)
     municipalities of the same task (clients, full declared coverage, smooth monthly
     profile; pooled over the quarters of the series, see :func:`plausibility`) of the same
     county when there are at least ``comparison_min_group`` of them, else of the same size
-    class, else of the whole mainland. With ratio = share / the group's median and z the
-    log ratio over its standard deviation (genuine between-municipality spread + Poisson
-    noise of the count): ``share_low_comparable`` when ratio < ``low_ratio`` and
-    z < −``comparison_z``; ``share_low_z`` when only z < −``robust_z_max``;
-    ``share_high_comparable`` / ``share_high_z`` the same upwards (``high_ratio``).
+    class, else of the whole mainland. With ratio = share / the group's median, E the
+    count expected at that median, z_noise = log(ratio)·√E (Poisson noise only) and z the
+    log ratio over its full standard deviation (genuine between-municipality spread +
+    Poisson noise): ``share_low_comparable`` when ratio < ``low_ratio`` and
+    z_noise < −``comparison_z`` (far below and not a small-number accident);
+    ``share_low_z`` when instead z < −``robust_z_max``; ``share_high_comparable`` /
+    ``share_high_z`` the same upwards (``high_ratio``).
     Review decisions (corrections.csv): ``review_exclude``.
 comprehensive
     Rows, declared full coverage and every check passed. ``review_include`` turns the
@@ -94,7 +96,7 @@ DEFAULTS = {
     "ramp_min_ratio": 0.5,
     "ramp_min_clients": 10,
     "comparison_min_group": 5,
-    "low_ratio": 0.5,
+    "low_ratio": 0.6,
     "high_ratio": 3.0,
     "comparison_z": 2.0,
     "tau_min": 0.15,
@@ -309,11 +311,12 @@ def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
             ratio = r.share_pct / med
             expected = med / 100 * r.population_base
             z = math.log(ratio) / math.sqrt(tau2 + 1.0 / expected)
-            if ratio < p["low_ratio"] and z < -p["comparison_z"]:
+            z_noise = math.log(ratio) * math.sqrt(expected)   # Poisson noise only
+            if ratio < p["low_ratio"] and z_noise < -p["comparison_z"]:
                 cc.append("share_low_comparable")
             elif z < -p["robust_z_max"]:
                 cc.append("share_low_z")
-            if ratio > p["high_ratio"] and z > p["comparison_z"]:
+            if ratio > p["high_ratio"] and z_noise > p["comparison_z"]:
                 cc.append("share_high_comparable")
             elif z > p["robust_z_max"]:
                 cc.append("share_high_z")
