@@ -155,3 +155,24 @@ def test_rules_are_declared_with_unique_codes():
     assert codes[-1] == "duplicate_row"
     assert all(r.description_fi for r in validate.RULES)
     assert list(validate.rules_table()["code"]) == codes
+
+
+def test_demo_faults_are_all_quarantined(tmp_path):
+    """The demo generator's injected faults (metadata.json) are found, kind by kind."""
+    import json
+
+    from seuranta import demo
+    d = demo.generate(tmp_path / "demo", scale=0.02, seed=5)
+    meta = json.loads((d / "metadata.json").read_text())
+    t = register.run_register_stage(d, quarter_range("2022Q4", "2023Q4"), PARAMS)
+    expected: dict[str, int] = {}
+    for kind, n in meta["faults"]["rows"].items():
+        code = ("missing_field" if kind.startswith("missing_") else
+                "aland" if kind.startswith("aland") else kind)
+        expected[code] = expected.get(code, 0) + n
+    led = t["ledger"]
+    got = led[led["item"] == "rejected"].set_index("reason")["rows"]
+    assert {k: int(v) for k, v in got.items() if v} == expected
+    acc = int(led[led["item"] == "accepted"]["rows"].iloc[0])
+    assert acc == meta["rows"]["valid"]
+    assert int(led[led["item"] == "flagged"]["rows"].sum()) == meta["flags"]["age_unusual_for_task"]
