@@ -3,7 +3,7 @@
 Nothing here describes real people: every client, period and delivery is simulated. The
 generator is deterministic for a seed (numpy ``Generator(PCG64)`` streams spawned from one
 ``SeedSequence(seed)``) and vectorised, so that ``scale=1`` (national size, about 5.5 million
-residents and 2 million periods) runs in seconds. It writes into ``out_dir``:
+residents, 1.8 million true periods, about 1 million register rows) runs in seconds. It writes into ``out_dir``:
 
 * ``register/sha_part{1,2,3}.csv`` and ``register/et_part1.csv`` — client periods
   (client_id, birth_year, municipality_code, service_task, start_date, end_date, source,
@@ -28,12 +28,16 @@ Model (all numbers are module constants below):
    age 7 % of 18–64, families 6 % of under-65, child welfare 5 % of under-18 of which 78 %
    under the Child Welfare Act = 3.9 %, disability 2.4 % of everyone rising with age,
    substance services 0.4 %, a few family-law periods). Municipal factors are log-normal
-   (normalised to a population-weighted mean of 1). Disability shares are set per
-   municipality and kept inside (0.6, 4.2) %; Hailuoto (072) is pinned to 0.5 %, Pomarkku
-   (608) to 4.3 %, and the eleven Pirkanmaa municipalities of the seed's Liite VA1 to their
-   published quarterly shares (2023Q4 = 2023Q3); for those the client count is exactly
-   ``round(share × population)``. Municipal totals are split over age bands by largest
-   remainder. The trend is +1 % a quarter.
+   (disability with a slight tilt towards larger municipalities) and normalised to a
+   population-weighted mean of 1. Disability shares are set per municipality and kept
+   inside (0.6, 4.2) %; Hailuoto (072) is pinned to 0.5 %, Pomarkku (608) to 4.3 %, and the
+   eleven Pirkanmaa municipalities of the seed's Liite VA1 to their published quarterly
+   shares (2023Q4 = 2023Q3); for those the client count is exactly ``round(share ×
+   population)``. Each coverage group (the municipalities first fully covered in the same
+   quarter, see 4.) is scaled to the national expected share, so the comprehensive
+   municipalities are representative in expectation (THL's ratio estimate is unbiased on
+   the demo; the spread inside a group and the age structure still differ). Municipal
+   totals are split over age bands by largest remainder. The trend is +1 % a quarter.
 2. **Dynamics.** Each municipality × age band has a pool of residents (person ids unique
    nationally; birth year fixed per person). A task draws its clients from a window at
    the front of the pool (``WINDOW`` × the largest target), so tasks that share a pool
@@ -55,9 +59,11 @@ Model (all numbers are module constants below):
    first day or mid-quarter (that quarter partial; a source yields only the periods active
    on or after its start, with start_date clipped to it). Separate deliveries (ET) for a few
    counties from 2023-01-01, some of them later also in Kanta (same clients in both sources).
-   A few pairs declare full coverage but deliver only 30–50 % of the clients
-   (``faults.under_delivering``), a few deliver without a declaration, and a few declare a
-   coverage end in 2023Q3 (later periods missing, open ones left open).
+   Before its declared join, or with no declaration at all, Kanta often holds 20–80 % of a
+   pair's clients from an earlier date (partial data; undeclared pairs are listed in
+   ``coverage.undeclared``). A few pairs declare full coverage from before 2022Q4 but deliver
+   only 30–50 % of the clients (``faults.under_delivering``: the "clearly odd" cases), and a
+   few declare a coverage end in 2023Q3 (later periods missing, open ones left open).
 5. **Faults.** About 0.3 % of rows are copies of valid rows with a fresh client id and one
    defect each (missing field, unknown task, unknown municipality, Åland municipality, bad
    source, bad date, end before start, start after the extract date, missing or impossible
@@ -104,7 +110,7 @@ PROFILE = {
 }
 #: National share of the task's population base (THL 2023Q1); None = profile is absolute.
 TARGET_SHARE = {"iakkaat": 0.19, "tyoikaiset": 0.07, "lapsiperheet": 0.06,
-                "lastensuojelu": 0.05, "vammaispalvelut": 0.024, "paihdetyo": 0.004,
+                "lastensuojelu": 0.05, "vammaispalvelut": 0.0246, "paihdetyo": 0.004,
                 "perheoikeudelliset": None}
 #: Share of child-welfare clients under the Child Welfare Act (3.9 % / 5 %).
 CWA_FRACTION = 0.78
@@ -117,6 +123,9 @@ WINDOW = {"iakkaat": 1.8, "tyoikaiset": 2.5, "lapsiperheet": 2.5, "lastensuojelu
 #: Log-normal spread of the municipal factor and its clip range.
 SIGMA = {"iakkaat": 0.2, "tyoikaiset": 0.3, "lapsiperheet": 0.3, "lastensuojelu": 0.35,
          "vammaispalvelut": 0.5, "paihdetyo": 0.4, "perheoikeudelliset": 0.3}
+#: Log-size tilt of the municipal factor (disability: larger municipalities slightly higher,
+#: so that the unweighted quartiles sit near the seed's 1.6 % and 3.1 %).
+SIZE_TILT = {"vammaispalvelut": 0.08}
 FACTOR_CLIP = {"iakkaat": (0.6, 1.5)}
 FACTOR_CLIP_DEFAULT = (0.4, 2.5)
 #: Quarterly trend multiplier, 2022Q4 … 2023Q4.
@@ -227,6 +236,14 @@ def _hex_ids(values: np.ndarray, width: int = 10) -> np.ndarray:
     return np.ascontiguousarray(lut[digits]).view(f"S{width}").ravel().astype(f"U{width}")
 
 
+def _distinct(a: np.ndarray) -> np.ndarray:
+    """Sorted distinct values (sort-based; faster here than numpy's hash-based unique)."""
+    x = np.sort(a)
+    if len(x) == 0:
+        return x
+    return x[np.concatenate([[True], x[1:] != x[:-1]])]
+
+
 def _mix(a: np.ndarray, b: int | np.ndarray) -> np.ndarray:
     """A deterministic pseudo-uniform number in [0, 1) from two integers (splitmix64)."""
     with np.errstate(over="ignore"):
@@ -283,8 +300,9 @@ def _factors(rng, pop_mb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     w = pop_mb[:, None, :] * rates[None, :, :]
     raw = w.sum(axis=2)                                            # m × t
     factor = np.ones((n_m, len(TASKS)))
+    size = np.log(np.maximum(pop_mb.sum(axis=1), 1) / 10_000)
     for t, task in enumerate(TASKS):
-        f = np.exp(rng.normal(0.0, SIGMA[task], n_m))
+        f = np.exp(rng.normal(0.0, SIGMA[task], n_m) + SIZE_TILT.get(task, 0.0) * size)
         lo, hi = FACTOR_CLIP.get(task, FACTOR_CLIP_DEFAULT)
         for _ in range(4):
             f = f * raw[:, t].sum() / max((f * raw[:, t]).sum(), 1e-9)
@@ -628,15 +646,15 @@ def _truth(per: dict, birth_year: np.ndarray, person_m: np.ndarray, mun: pd.Data
         ov = (per["start"] <= QE[qi]) & (per["end"] >= QS[qi])
         t = per["t"][ov].astype(np.int64)
         p = per["person"][ov].astype(np.int64)
-        key = np.unique(p * 8 + t)
+        key = _distinct(p * 8 + t)
         kt = key % 8
         kp = key // 8
-        cwa_key = np.unique(p[per["cwa"][ov]])
+        cwa_key = _distinct(p[per["cwa"][ov]])
         kt = np.concatenate([kt, np.full(len(cwa_key), len(TASKS))])
         kp = np.concatenate([kp, cwa_key])
         counts = np.bincount(person_m[kp] * len(labels) + kt,
                              minlength=n_m * len(labels)).reshape(n_m, len(labels))
-        everyone = np.unique(p)
+        everyone = _distinct(p)
         all_m = np.bincount(person_m[everyone], minlength=n_m)
         yb = bases[bases["year"] == q.population_year]
         for j, lab in enumerate(labels):
