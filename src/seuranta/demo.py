@@ -76,14 +76,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from . import reference
-from .quarters import Quarter, quarter_range
+from .quarters import quarter_range
 
 FIRST_QUARTER = "2022Q4"
 LAST_QUARTER = "2023Q4"
@@ -895,7 +894,7 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
 
     _write_deliveries(out_dir / "deliveries.csv", cov, codes)
     population.to_csv(out_dir / "population.csv", index=False, lineterminator="\n")
-    truth, truth_m = _truth({k: v for k, v in per.items()}, birth_year, person_m, mun,
+    truth, truth_m = _truth(per, birth_year, person_m, mun,
                             population)
     truth.to_csv(out_dir / "truth.csv", index=False, lineterminator="\n")
     truth_m.to_csv(out_dir / "truth_municipal.csv", index=False, lineterminator="\n")
