@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import datetime as dt
-import multiprocessing
 import os
 import shutil
 import subprocess
@@ -66,7 +65,7 @@ def _titles(quarter: str, params: dict) -> dict[str, str]:
 # --------------------------------------------------------------------------- execution
 
 def _execute_one(template: str, out_path: str, parameters: dict) -> str:
-    """Execute one template into ``out_path`` (runs in a worker process)."""
+    """Execute one template into ``out_path`` (runs in a worker thread)."""
     import jupytext
     import nbformat
     import papermill as pm
@@ -118,9 +117,9 @@ def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, syntheti
     if jobs <= 1 or len(tasks) <= 1:
         done = [_execute_one(*t) for t in tasks]
     else:
-        ctx = multiprocessing.get_context("spawn")
-        with cf.ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-            done = list(pool.map(_execute_one, *zip(*tasks)))
+        # Threads suffice: each notebook runs in its own kernel process.
+        with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+            done = list(pool.map(lambda t: _execute_one(*t), tasks))
     return [Path(p) for p in done]
 
 
@@ -235,6 +234,31 @@ def _titlepage_latex(notice: str) -> dict:
     return {"maketitle": r"\seurantatitlepage", "preamble": preamble}
 
 
+def method_substitutions(params: dict | None = None) -> dict[str, str]:
+    """Values of parameters.yml for the written methods chapter ({{ name }} in book/*.md)."""
+    from .fmt import fi_number
+    from .params import load_params
+
+    p = params or load_params()
+    q, e, d = p.get("quality") or {}, p.get("estimate") or {}, p.get("disclosure") or {}
+
+    def num(x, default):
+        x = default if x is None else x
+        return fi_number(x, 0 if float(x) == int(float(x)) else len(str(x).split(".")[-1]))
+
+    method = {"ratio": "suhdemenetelmä", "model": "mallipohjainen arvio"}
+    return {
+        "min_count": num(d.get("min_count"), 5), "symbol": str(d.get("symbol", "..")),
+        "rounding": num(e.get("rounding"), 100), "z": num(e.get("z"), 1.96),
+        "min_municipalities": num(e.get("min_municipalities"), 2),
+        "published_method": method.get(e.get("published_method", "ratio"),
+                                       str(e.get("published_method"))),
+        "ramp_min_ratio": num(q.get("ramp_min_ratio"), 0.5),
+        "low_ratio": num(q.get("low_ratio"), 0.65), "high_ratio": num(q.get("high_ratio"), 3),
+        "comparison_z": num(q.get("comparison_z"), 2),
+    }
+
+
 def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = True) -> Path:
     """Assemble ``OUT/book/`` from the sources and the executed notebooks."""
     from . import bookfmt as bf
@@ -281,6 +305,7 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
     if synthetic:
         cfg.setdefault("html", {})["announcement"] = notice_text
     sph.setdefault("latex_elements", {}).update(_titlepage_latex(notice_text))
+    cfg.setdefault("parse", {})["myst_substitutions"] = method_substitutions()
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
                                                       sort_keys=False), encoding="utf-8")
     return stage
