@@ -304,7 +304,7 @@ def test_coverage_grows_and_hits_the_seed_bases(small):
         assert covered["2023Q4"][task] > covered["2023Q1"][task]
 
 
-def test_under_delivering_pairs_deliver_a_third_to_a_half(small):
+def test_under_delivering_pairs_deliver_about_a_third(small):
     meta = json.loads((small / "metadata.json").read_text())
     q = Quarter.parse("2023Q1")
     counts = register_counts(valid_periods(small), q)
@@ -319,8 +319,8 @@ def test_under_delivering_pairs_deliver_a_third_to_a_half(small):
         key = (u["municipality_code"], u["service_task"])
         assert key in declared
         ratios.append(counts.get(key, 0) / t.loc[key, "true_clients"])
-    # each pair keeps 30-50 % of its clients; small cells wobble, their total does not
-    assert 0.25 <= np.mean(ratios) <= 0.55
+    # each pair keeps 30-40 % of its clients; small cells wobble, their mean does not
+    assert 0.25 <= np.mean(ratios) <= 0.45
     assert max(ratios) < 0.8
 
 

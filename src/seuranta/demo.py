@@ -2,8 +2,9 @@
 
 Nothing here describes real people: every client, period and delivery is simulated. The
 generator is deterministic for a seed (numpy ``Generator(PCG64)`` streams spawned from one
-``SeedSequence(seed)``) and vectorised, so that ``scale=1`` (national size, about 5.5 million
-residents, 1.8 million true periods, about 1 million register rows) runs in seconds. It writes into ``out_dir``:
+``SeedSequence(seed)``) and vectorised, so that ``scale=1`` (national size: about 5.5 million
+residents, 1.8 million true periods, about 1 million register rows) runs in seconds. It
+writes into ``out_dir``:
 
 * ``register/sha_part{1,2,3}.csv`` and ``register/et_part1.csv`` — client periods
   (client_id, birth_year, municipality_code, service_task, start_date, end_date, source,
@@ -62,7 +63,7 @@ Model (all numbers are module constants below):
    Before its declared join, or with no declaration at all, Kanta often holds 20–80 % of a
    pair's clients from an earlier date (partial data; undeclared pairs are listed in
    ``coverage.undeclared``). A few pairs declare full coverage from before 2022Q4 but deliver
-   only 30–50 % of the clients (``faults.under_delivering``: the "clearly odd" cases), and a
+   only 30–40 % of the clients (``faults.under_delivering``: the "clearly odd" cases), and a
    few declare a coverage end in 2023Q3 (later periods missing, open ones left open).
 5. **Faults.** About 0.3 % of rows are copies of valid rows with a fresh client id and one
    defect each (missing field, unknown task, unknown municipality, Åland municipality, bad
@@ -156,6 +157,9 @@ COVER_Q1 = {"iakkaat": 0.04, "tyoikaiset": 0.14, "lapsiperheet": 0.11, "lastensu
 COVER_GROWTH = np.array([0.75, 1.0, 1.3, 1.6, 2.0])
 N_ET_COUNTIES = 4
 N_UNDER_DELIVERING = 12
+#: Share of clients the under-delivering pairs deliver (chosen among pairs whose municipal
+#: factor is near 1, so that the shortfall is clearly visible against comparable ones).
+UNDER_FRACTION = (0.3, 0.4)
 #: Share of not-yet-covered pairs with partial Kanta data, and its client fraction range.
 PARTIAL_PROB = 0.7
 PARTIAL_FRACTION = (0.2, 0.8)
@@ -549,7 +553,8 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
     sha_to = np.full((n_m, n_t), -1, np.int64)
     declared = sha_from >= 0
     # under-delivering: declare Kanta from before 2022Q4 but deliver 30–50 % of clients
-    ok = never & ~late & (factor >= 0.9) & (np.arange(n_t) != T["perheoikeudelliset"])[None, :]
+    ok = (never & ~late & (factor >= 0.95) & (factor <= 1.25)
+          & (np.arange(n_t) != T["perheoikeudelliset"])[None, :])
     big = ok & (expected >= 30)
     if big.sum() < N_UNDER_DELIVERING:                 # tiny scales: the largest cells
         big = ok & (expected >= np.sort(expected[ok])[-N_UNDER_DELIVERING])
@@ -559,7 +564,7 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
     under = []
     for i, t in pick:
         sha_from[i, t] = _unif_day(rng, np.array([_day("2020-01-01")]), np.array([QS[0] - 20]))[0]
-        sha_keep[i, t] = round(float(rng.uniform(0.3, 0.5)), 2)
+        sha_keep[i, t] = round(float(rng.uniform(*UNDER_FRACTION)), 2)
         declared[i, t] = True
         under.append({"municipality_code": codes[i], "service_task": TASKS[t],
                       "source": "SHA", "delivered_fraction": sha_keep[i, t]})
@@ -915,7 +920,8 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
         "population_note": "population.csv: data/reference/population.csv (31.12.2022) x scale, "
                            "rounded per band; year 2021 repeats the 2022 figures "
                            "(demo simplification).",
-        "rows": {"true_periods": int(len(per["start"])), "valid": int(len(reg) - n_fault), "faulty": int(n_fault),
+        "rows": {"true_periods": int(len(per["start"])), "valid": int(len(reg) - n_fault),
+                 "faulty": int(n_fault),
                  "total": int(len(reg)), "files": names},
         "faults": {"rows": fault_counts, "total": int(n_fault),
                    "share_pct": round(100 * n_fault / len(reg), 4),
