@@ -231,11 +231,23 @@ def run_child(kind: str, data: Path, out: Path) -> dict:
     return res
 
 
+def _peak_rss_mb() -> float:
+    """This process's peak RSS: VmHWM (reset by exec, unlike ru_maxrss, which a child
+    inherits from the parent that forked it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def _child_main(kind: str, data: Path, out: Path) -> None:
     fn = {"stage": lambda: child_stage(data, out), "duckdb": lambda: child_duckdb(data),
           "pandas": lambda: child_pandas(data)}[kind]
     res = fn()
-    res["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    res["peak_rss_mb"] = _peak_rss_mb()
     print(json.dumps(res))
 
 

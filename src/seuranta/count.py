@@ -4,13 +4,15 @@ Input is the DuckDB table ``periods`` (accepted rows, see :mod:`seuranta.validat
 A period counts in a time window [first, last] when ``start_date <= last`` and
 (``end_date`` empty or ``end_date >= first``). A client counts once per window ×
 municipality × service task whatever the number of periods or sources; source ``ALL`` is
-the distinct union of ``SHA`` and ``ET`` (one ``GROUPING SETS`` pass with
-``count(DISTINCT client_id)``).
+the distinct union of ``SHA`` and ``ET``.
 
-All quarters are computed in one pass: the periods are joined to a small table of
-windows (quarters, months, calendar years). DuckDB does the row-level work; the results
-are municipal-level and small, and pandas completes them to full grids (every mainland
-municipality × task × source, zeros included) and adds the population bases.
+Every quarter, month and calendar year is computed in one scan of the periods: each
+period gets bit masks of the windows it overlaps, the masks are OR-ed per client ×
+municipality × task × source, and bit sums give the distinct clients (see "windows as
+bits" below). DuckDB does this row-level work; the results are municipal-level and
+small, and pandas completes them to full grids (every mainland municipality × task ×
+source, zeros included) and adds the population bases. A client's age uses the smallest
+birth year among its accepted periods, so that each client has exactly one age.
 
 Measures (CONTRACT.md section 3 and the shared spec):
 ``counts``, ``cwa_counts`` (child-welfare-act clients, task ``lastensuojelulaki``),
@@ -37,17 +39,17 @@ CWA_TASK = "lastensuojelulaki"
 ALL_TASKS = "kaikki"
 AGE_GROUPS = [g for g, _, _ in reference.CLIENT_AGE_GROUPS]
 
-_FAR_FUTURE = dt.date(9999, 12, 31)
-
 
 # --------------------------------------------------------------------------- windows as bits
 #
 # Windows of one kind (months, quarters, calendar years) are consecutive, so a period
 # covers the windows with index lo..hi, where the index of a date is a simple function of
-# its year and month. Each period becomes a bit mask of the windows it overlaps; OR-ing
-# the masks of one client (per municipality × task × source) and summing bit i over
-# clients gives the distinct clients of window i. At most _CHUNK windows per mask
-# (BIGINT); longer series are done chunk by chunk.
+# its year and month. Each period gets one bit mask per run of windows ("mask column"):
+# bit i is set when the period overlaps window i. OR-ing the masks of a client's periods
+# (per municipality × task × source) and summing bit i over clients gives the distinct
+# clients of window i. Every kind of window is computed in the same single scan of the
+# periods; a mask column holds at most _CHUNK windows (BIGINT), longer series get more
+# columns.
 
 _CHUNK = 60
 
@@ -68,102 +70,162 @@ def _index_of(unit: str, label) -> int:
     return int(label)
 
 
-def _chunks(unit: str, labels: list) -> list[tuple[int, list]]:
-    """Consecutive runs of windows, each at most _CHUNK long: [(base index, labels)]."""
-    labels = sorted(labels, key=lambda x: _index_of(unit, x))
-    out: list[tuple[int, list]] = []
-    for lab in labels:
-        i = _index_of(unit, lab)
-        if out and i == out[-1][0] + len(out[-1][1]) and len(out[-1][1]) < _CHUNK:
-            out[-1][1].append(lab)
-        else:
-            out.append((i, [lab]))
-    return out
+def _mask_specs(windows: dict[str, list[str]]) -> list[dict]:
+    """Mask columns for each kind of window: [{col, unit, base, labels}]."""
+    specs: list[dict] = []
+    for unit, labels in windows.items():
+        runs: list[tuple[int, list]] = []
+        for lab in sorted(labels, key=lambda x: _index_of(unit, x)):
+            i = _index_of(unit, lab)
+            if runs and i == runs[-1][0] + len(runs[-1][1]) and len(runs[-1][1]) < _CHUNK:
+                runs[-1][1].append(lab)
+            else:
+                runs.append((i, [lab]))
+        for k, (base, labs) in enumerate(runs):
+            specs.append({"col": f"{unit[0]}{k}", "unit": unit, "base": base, "labels": labs})
+    return specs
 
 
-def _prepare(con, tasks: list[str]) -> None:
-    """Temp tables cp (periods with integer client and task keys) and cb (birth year)."""
-    con.execute("""
-CREATE OR REPLACE TEMP TABLE cp AS
-WITH ids AS (
-  SELECT client_id, CAST(row_number() OVER () AS INTEGER) AS ck
-  FROM (SELECT DISTINCT client_id FROM periods)
-)
-SELECT i.ck, p.municipality_code, p.county_code,
-       CAST(list_position($tasks, p.service_task) - 1 AS INTEGER) AS ti, p.source,
-       p.start_date AS s, coalesce(p.end_date, DATE '9999-12-31') AS e, p.cwa, p.birth_year
-FROM periods p JOIN ids i USING (client_id)""", {"tasks": tasks})
-    con.execute("CREATE OR REPLACE TEMP TABLE cb AS "
-                "SELECT ck, min(birth_year) AS birth_year FROM cp GROUP BY ck")
-
-
-def _mask_table(con, unit: str, base: int, n: int) -> None:
-    """Temp table mk: client × municipality × task × source with window masks."""
-    lo = _INDEX_SQL[unit].format(d="s")
-    hi = _INDEX_SQL[unit].format(d="e")
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE mk AS
-SELECT ck, municipality_code, county_code, ti, source,
-       bit_or(mask) AS mask, bit_or(CASE WHEN cwa THEN mask ELSE 0 END) AS cwa_mask
-FROM (
-  SELECT ck, municipality_code, county_code, ti, source, cwa,
-         (CAST(1 AS BIGINT) << (least({hi} - $base, $n - 1) + 1))
-         - (CAST(1 AS BIGINT) << greatest({lo} - $base, 0)) AS mask
-  FROM cp WHERE {lo} - $base <= $n - 1 AND {hi} - $base >= 0
-)
-GROUP BY ck, municipality_code, county_code, ti, source""", {"base": base, "n": n})
+def _mask_expr(spec: dict, params: dict) -> str:
+    col = spec["col"]
+    params[f"b_{col}"] = spec["base"]
+    params[f"n_{col}"] = len(spec["labels"])
+    lo = _INDEX_SQL[spec["unit"]].format(d="start_date") + f" - $b_{col}"
+    hi = _INDEX_SQL[spec["unit"]].format(d="e") + f" - $b_{col}"
+    return (f"CASE WHEN {lo} <= $n_{col} - 1 AND {hi} >= 0 THEN "
+            f"(CAST(1 AS BIGINT) << (least({hi}, $n_{col} - 1) + 1)) "
+            f"- (CAST(1 AS BIGINT) << greatest({lo}, 0)) ELSE 0 END AS {col}")
 
 
 def _sums(col: str, n: int) -> str:
-    return ", ".join(f"CAST(sum(({col} >> {i}) & 1) AS BIGINT) AS w{i}" for i in range(n))
+    return ", ".join(f"CAST(sum(({col} >> {i}) & 1) AS BIGINT) AS {col}_{i}" for i in range(n))
 
 
-def _melt(df: pd.DataFrame, keys: list[str], labels: list, key: str) -> pd.DataFrame:
-    wcols = [f"w{i}" for i in range(len(labels))]
-    long = df.melt(id_vars=keys, value_vars=wcols, var_name="_w", value_name="clients")
-    long[key] = long["_w"].map(dict(zip(wcols, labels)))
+def _melt(df: pd.DataFrame, keys: list[str], spec: dict, prefix: str = "") -> pd.DataFrame:
+    """Long form of the sums of one mask column: keys + window label + clients (> 0)."""
+    col = prefix + spec["col"]
+    wcols = {f"{col}_{i}": lab for i, lab in enumerate(spec["labels"])}
+    long = df[keys + list(wcols)].melt(id_vars=keys, var_name="_w", value_name="clients")
+    long[spec["unit"]] = long["_w"].map(wcols)
     long = long[long["clients"] > 0]
     return long.drop(columns="_w").reset_index(drop=True)
 
 
-def _by_source(con, labels: list, key: str, mask: str = "mask", where: str = "") -> pd.DataFrame:
-    """Distinct clients per window × municipality × task index × source (SHA, ET, ALL)."""
-    n = len(labels)
+def _task_names(df: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
+    names = dict(enumerate(tasks))
+    names[-1] = ALL_TASKS
+    df = df.copy()
+    df["service_task"] = df["ti"].astype(int).map(names)
+    return df.drop(columns="ti")
+
+
+def _scan(con, tasks: list[str], specs: list[dict]) -> None:
+    """Temp tables mk (client × municipality × task × source masks, with the
+    child-welfare-act quarter masks ``c_<col>``), mka (the same over sources) and cb
+    (each client's birth year: the smallest one among its accepted periods)."""
+    params: dict = {"tasks": tasks}
+    masks = ",\n       ".join(_mask_expr(s, params) for s in specs)
+    qcols = [s["col"] for s in specs if s["unit"] == "quarter"]
+    cols = [s["col"] for s in specs]
+    params["wfirst"] = min(_window_start(s) for s in specs)
+    params["wlast"] = max(_window_end(s) for s in specs)
+    ors = ", ".join(f"bit_or({c}) AS {c}" for c in cols)
+    cwa = ", ".join(f"bit_or(CASE WHEN cwa THEN {c} ELSE 0 END) AS c_{c}" for c in qcols)
+    con.execute("CREATE OR REPLACE TEMP TABLE cb AS "
+                "SELECT client_id, min(birth_year) AS birth_year FROM periods GROUP BY client_id")
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE mk AS
+SELECT client_id, municipality_code, county_code, ti, source, min(birth_year) AS birth_year,
+       {ors}{', ' + cwa if cwa else ''}
+FROM (
+  SELECT p.client_id, p.municipality_code, p.county_code, p.source, p.cwa, b.birth_year,
+         CAST(list_position($tasks, p.service_task) - 1 AS INTEGER) AS ti,
+         {masks}
+  FROM (SELECT *, coalesce(end_date, DATE '9999-12-31') AS e FROM periods
+        WHERE start_date <= $wlast AND coalesce(end_date, DATE '9999-12-31') >= $wfirst) p
+  JOIN cb b USING (client_id)
+)
+GROUP BY client_id, municipality_code, county_code, ti, source""", params)
+    ors_a = ", ".join(f"bit_or({c}) AS {c}" for c in cols + [f"c_{c}" for c in qcols])
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE mka AS
+SELECT client_id, municipality_code, county_code, ti, min(birth_year) AS birth_year, {ors_a}
+FROM mk GROUP BY client_id, municipality_code, county_code, ti""")
+
+
+def _window_start(spec: dict) -> dt.date:
+    lab = spec["labels"][0]
+    if spec["unit"] == "month":
+        return dt.date(int(lab[:4]), int(lab[5:7]), 1)
+    if spec["unit"] == "quarter":
+        return Quarter.parse(lab).start
+    return dt.date(int(lab), 1, 1)
+
+
+def _window_end(spec: dict) -> dt.date:
+    lab = spec["labels"][-1]
+    if spec["unit"] == "month":
+        y, m = int(lab[:4]), int(lab[5:7])
+        return dt.date(y + (m == 12), m % 12 + 1, 1) - dt.timedelta(days=1)
+    if spec["unit"] == "quarter":
+        return Quarter.parse(lab).end
+    return dt.date(int(lab), 12, 31)
+
+
+def _source_counts(con, specs: list[dict], tasks: list[str]) -> dict[str, pd.DataFrame]:
+    """Per kind of window: clients per window × municipality × task × source (SHA/ET/ALL);
+    key 'cwa' for the child-welfare-act clients per quarter."""
+    qspecs = [s for s in specs if s["unit"] == "quarter"]
+    sums = ", ".join([_sums(s["col"], len(s["labels"])) for s in specs]
+                     + [_sums("c_" + s["col"], len(s["labels"])) for s in qspecs])
     df = con.execute(f"""
-SELECT municipality_code, ti, source, {_sums(mask, n)}
-FROM mk WHERE {mask} <> 0 {where} GROUP BY municipality_code, ti, source
+SELECT municipality_code, ti, source, {sums} FROM mk GROUP BY municipality_code, ti, source
 UNION ALL
-SELECT municipality_code, ti, 'ALL' AS source, {_sums('m', n)}
-FROM (SELECT ck, municipality_code, ti, bit_or({mask}) AS m FROM mk
-      WHERE {mask} <> 0 {where} GROUP BY ck, municipality_code, ti)
-GROUP BY municipality_code, ti""").fetchdf()
-    return _melt(df, ["municipality_code", "ti", "source"], labels, key)
+SELECT municipality_code, ti, 'ALL' AS source, {sums} FROM mka GROUP BY municipality_code, ti
+""").fetchdf()
+    keys = ["municipality_code", "ti", "source"]
+    out: dict[str, list] = {}
+    for s in specs:
+        out.setdefault(s["unit"], []).append(_task_names(_melt(df, keys, s), tasks))
+    lsu = tasks.index("lastensuojelu")
+    for s in qspecs:
+        out.setdefault("cwa", []).append(
+            _task_names(_melt(df[df["ti"] == lsu], keys, s, "c_"), tasks))
+    return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
 
 
-def _by_birth_year(con, labels: list) -> pd.DataFrame:
-    """Distinct clients per quarter × municipality × task index (-1 = all) × birth year."""
-    n = len(labels)
+def _birth_year_counts(con, specs: list[dict], tasks: list[str]) -> pd.DataFrame:
+    """Clients per quarter × municipality × task (and 'kaikki') × birth year."""
+    qspecs = [s for s in specs if s["unit"] == "quarter"]
+    sums = ", ".join(_sums(s["col"], len(s["labels"])) for s in qspecs)
+    ors = ", ".join(f"bit_or({s['col']}) AS {s['col']}" for s in qspecs)
     df = con.execute(f"""
-SELECT municipality_code, ti, birth_year, {_sums('m', n)}
-FROM (SELECT ck, municipality_code, ti, bit_or(mask) AS m FROM mk GROUP BY ck, municipality_code, ti)
-JOIN cb USING (ck) GROUP BY municipality_code, ti, birth_year
+SELECT municipality_code, ti, birth_year, {sums}
+FROM mka GROUP BY municipality_code, ti, birth_year
 UNION ALL
-SELECT municipality_code, -1 AS ti, birth_year, {_sums('m', n)}
-FROM (SELECT ck, municipality_code, bit_or(mask) AS m FROM mk GROUP BY ck, municipality_code)
-JOIN cb USING (ck) GROUP BY municipality_code, birth_year""").fetchdf()
-    return _melt(df, ["municipality_code", "ti", "birth_year"], labels, "quarter")
+SELECT municipality_code, -1 AS ti, birth_year, {sums}
+FROM (SELECT client_id, municipality_code, min(birth_year) AS birth_year, {ors}
+      FROM mka GROUP BY client_id, municipality_code)
+GROUP BY municipality_code, birth_year""").fetchdf()
+    keys = ["municipality_code", "ti", "birth_year"]
+    return pd.concat([_task_names(_melt(df, keys, s), tasks) for s in qspecs],
+                     ignore_index=True)
 
 
-def _task_sets(con, labels: list, tasks: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _task_sets(con, specs: list[dict], tasks: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pairs of tasks and the number of tasks per client, per quarter × county and ALL."""
+    qspecs = [s for s in specs if s["unit"] == "quarter"]
+    labels = [lab for s in qspecs for lab in s["labels"]]
+    tm, pos = [], 0
+    for s in qspecs:
+        for i in range(len(s["labels"])):
+            tm.append(f"bit_or(CASE WHEN (({s['col']} >> {i}) & 1) = 1 "
+                      f"THEN CAST(1 AS BIGINT) << ti ELSE 0 END) AS tm{pos}")
+            pos += 1
     n = len(labels)
-    tm = ", ".join(f"bit_or(CASE WHEN ((m >> {i}) & 1) = 1 THEN CAST(1 AS BIGINT) << ti "
-                   f"ELSE 0 END) AS tm{i}" for i in range(n))
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE tw AS
-SELECT county_code, ck, {tm}
-FROM (SELECT county_code, ck, ti, bit_or(mask) AS m FROM mk GROUP BY county_code, ck, ti)
-GROUP BY county_code, ck""")
+SELECT county_code, client_id, {", ".join(tm)} FROM mka GROUP BY county_code, client_id""")
     all_cols = ", ".join(f"bit_or(tm{i}) AS tm{i}" for i in range(n))
     union = " UNION ALL ".join(
         f"SELECT county_code, {i} AS i, tm{i} AS tm FROM tw2 WHERE tm{i} <> 0" for i in range(n))
@@ -173,7 +235,7 @@ GROUP BY county_code, ck""")
                          for a, b in pair_idx)
     df = con.execute(f"""
 WITH tw2 AS (SELECT * FROM tw UNION ALL
-             SELECT 'ALL' AS county_code, ck, {all_cols} FROM tw GROUP BY ck)
+             SELECT 'ALL' AS county_code, client_id, {all_cols} FROM tw GROUP BY client_id)
 SELECT county_code, i, bit_count(tm) AS n_tasks, count(*) AS clients, {pair_sql}
 FROM ({union}) GROUP BY county_code, i, n_tasks""").fetchdf()
     con.execute("DROP TABLE IF EXISTS tw")
@@ -189,38 +251,6 @@ FROM ({union}) GROUP BY county_code, i, n_tasks""").fetchdf()
     return pairs.drop(columns="_p"), per_client
 
 
-def _task_names(df: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
-    names = dict(enumerate(tasks))
-    names[-1] = ALL_TASKS
-    df = df.copy()
-    df["service_task"] = df["ti"].astype(int).map(names)
-    return df.drop(columns="ti")
-
-
-def _window_counts(con, unit: str, labels: list, tasks: list[str], parts=("counts",)
-                   ) -> dict[str, pd.DataFrame]:
-    """Run the requested measures chunk by chunk over the windows ``labels``."""
-    acc: dict[str, list] = {}
-    for base, chunk in _chunks(unit, labels):
-        _mask_table(con, unit, base, len(chunk))
-        key = unit
-        names = [str(x) for x in chunk]
-        if "counts" in parts:
-            acc.setdefault("counts", []).append(_task_names(_by_source(con, names, key), tasks))
-        if "cwa" in parts:
-            ti = tasks.index("lastensuojelu")
-            acc.setdefault("cwa", []).append(_task_names(
-                _by_source(con, names, key, "cwa_mask", f"AND ti = {int(ti)}"), tasks))
-        if "age" in parts:
-            acc.setdefault("age", []).append(_task_names(_by_birth_year(con, names), tasks))
-        if "sets" in parts:
-            pairs, per_client = _task_sets(con, names, tasks)
-            acc.setdefault("pairs", []).append(pairs)
-            acc.setdefault("per_client", []).append(per_client)
-    con.execute("DROP TABLE IF EXISTS mk")
-    return {k: pd.concat(v, ignore_index=True) for k, v in acc.items()}
-
-
 def _age_group_counts(by_year: pd.DataFrame, quarters: list[Quarter]) -> pd.DataFrame:
     """Clients per quarter × municipality × task × age group from birth-year counts."""
     end_year = {str(q): q.end.year for q in quarters}
@@ -234,7 +264,6 @@ def _age_group_counts(by_year: pd.DataFrame, quarters: list[Quarter]) -> pd.Data
         s["age_group"] = g
         out.append(s)
     return pd.concat(out, ignore_index=True)
-
 
 
 # --------------------------------------------------------------------------- population
@@ -341,11 +370,18 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
         return out
 
     out: dict[str, pd.DataFrame] = {}
-    _prepare(con, tasks)
-    qres = _window_counts(con, "quarter", qnames, tasks, ("counts", "cwa", "age", "sets"))
+    months = [m for q in qs for m in q.months]
+    specs = _mask_specs({"quarter": qnames, "month": months,
+                         **({"year": [str(y) for y in years]} if years else {})})
+    _scan(con, tasks, specs)
+    res = _source_counts(con, specs, tasks)
+    by_birth = _birth_year_counts(con, specs, tasks)
+    pairs, per_client = _task_sets(con, specs, tasks)
+    for t in ("mk", "mka", "cb"):
+        con.execute(f"DROP TABLE IF EXISTS {t}")
 
     # counts and child-welfare-act counts
-    found = qres["counts"]
+    found = res["quarter"]
     g = _grid(quarter=qnames, municipality_code=codes, service_task=tasks, source=SOURCES)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "source"])
     c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
@@ -354,7 +390,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
             "population_base", "share_pct"]
     out["counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
 
-    found = qres["cwa"].assign(service_task=CWA_TASK)
+    found = res["cwa"].assign(service_task=CWA_TASK)
     g = _grid(quarter=qnames, municipality_code=codes, service_task=[CWA_TASK], source=SOURCES)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "source"])
     c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
@@ -362,7 +398,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     out["cwa_counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
 
     # age groups (source ALL), multi-task, tasks per client
-    found = _age_group_counts(qres["age"], qs)
+    found = _age_group_counts(by_birth, qs)
     g = _grid(quarter=qnames, municipality_code=codes, service_task=tasks + [ALL_TASKS],
               age_group=AGE_GROUPS)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "age_group"])
@@ -372,7 +408,6 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
              "clients", "population_base", "share_pct"]
     out["age_counts"] = c[acols].sort_values(acols[:5]).reset_index(drop=True)
 
-    pairs, per_client = qres["pairs"], qres["per_client"]
     pair_list = [(a, b) for a, b in combinations(sorted(tasks), 2)]
     g = pd.DataFrame([(q, k, a, b) for q in qnames for k in counties + ["ALL"]
                       for a, b in pair_list], columns=["quarter", "county_code", "task_a", "task_b"])
@@ -393,7 +428,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     ycols = ["year", "municipality_code", "county_code", "service_task", "source", "clients",
              "population_base", "share_pct"]
     if years:
-        found = _window_counts(con, "year", [str(y) for y in years], tasks)["counts"]
+        found = res["year"]
         g = _grid(year=[str(y) for y in years], municipality_code=codes, service_task=tasks,
                   source=SOURCES)
         c = _complete(g, found, ["year", "municipality_code", "service_task", "source"])
@@ -409,14 +444,11 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
             for k in ycols})
 
     # monthly active clients
-    months = [m for q in qs for m in q.months]
-    found = _window_counts(con, "month", months, tasks)["counts"]
+    found = res["month"]
     found["quarter"] = found["month"].map({m: str(q) for q in qs for m in q.months})
     g = pd.DataFrame([(str(q), m) for q in qs for m in q.months], columns=["quarter", "month"])
     g = g.merge(_grid(municipality_code=codes, service_task=tasks, source=SOURCES), how="cross")
     keys = ["quarter", "municipality_code", "service_task", "source", "month"]
     c = _complete(g, found, keys)
     out["monthly"] = c[keys + ["clients"]].sort_values(keys).reset_index(drop=True)
-    con.execute("DROP TABLE IF EXISTS cp")
-    con.execute("DROP TABLE IF EXISTS cb")
     return out

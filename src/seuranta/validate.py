@@ -10,7 +10,7 @@ Unusual ages for a task (:data:`FLAGS`, thresholds in ``parameters.yml`` ``regis
 do not reject a row: they are counted in the ledger and in the ``flags`` table.
 
 Tables created in the DuckDB connection: ``checked`` (every raw row with its ``reason``,
-NULL when accepted) and ``periods`` (the accepted rows, typed). Everything that varies
+NULL when accepted, and its typed values) and the view ``periods`` (the accepted rows). Everything that varies
 (extract date, age limits, reference codes) reaches SQL as bound parameters or via small
 tables.
 """
@@ -158,7 +158,7 @@ def validate(con: duckdb.DuckDBPyConnection, extract_date: dt.date,
     con.execute(_checked_sql(), {"extract_date": extract_date, "aland": reference.ALAND_COUNTY,
                                  "max_age": int(rp.get("max_age", DEFAULT_MAX_AGE))})
     con.execute("""
-CREATE TABLE periods AS
+CREATE VIEW periods AS
 SELECT client_id, birth_y AS birth_year, municipality_code, ref_county AS county_code,
        service_task, source, d_start AS start_date, d_end AS end_date,
        coalesce(cwa, false) AS cwa
