@@ -899,6 +899,9 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
 
     _write_deliveries(out_dir / "deliveries.csv", cov, codes)
     population.to_csv(out_dir / "population.csv", index=False, lineterminator="\n")
+    # Sote-tietopaketit cost ledger (costs/), from the same population and seed
+    from .demo_costs import generate_costs
+    generate_costs(out_dir, scale=scale, seed=seed)
     truth, truth_m = _truth(per, birth_year, person_m, mun,
                             population)
     truth.to_csv(out_dir / "truth.csv", index=False, lineterminator="\n")
