@@ -383,3 +383,30 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
                                                 encoding="utf-8")
     _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
     return stage / "_build" / "html"
+
+
+# --------------------------------------------------------------------------- Sphinx hook
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree):
+    """Drop repeated <script> entries (sphinx-thebe registers its inline config twice under
+    jupyter-book 1.0, which makes the browser report a SyntaxError on every page)."""
+    files = context.get("script_files")
+    if not files:
+        return
+    seen, out = set(), []
+    for js in files:
+        attrs = getattr(js, "attributes", {}) or {}
+        # The same inline script is registered once with filename None and once with ''.
+        key = (getattr(js, "filename", str(js)) or "",
+               tuple(sorted((k, str(v)) for k, v in attrs.items())))
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(js)
+    context["script_files"] = out
+
+
+def setup(app):
+    """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml)."""
+    app.connect("html-page-context", _dedupe_scripts, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

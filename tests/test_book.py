@@ -1,0 +1,198 @@
+"""End-to-end test of the publication: small demo data → two quarters → book HTML and PDFs.
+
+Read back as a reader would: the HTML pages and ``pdftotext`` of each working paper must
+contain the quarter's figures (taken from the internal tables and formatted the Finnish
+way), and headless Chromium must render the pages with their tables and figures without
+console errors. Fast unit tests of the helpers run without the build.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from seuranta import bookfmt, publish
+from seuranta.params import PROJECT_DIR
+
+SCALE = 0.02
+
+
+def norm(text: str) -> str:
+    """Collapse no-break and thin spaces so '134 400' matches in HTML and pdftotext."""
+    return re.sub(r"[\u00a0\u202f\u2009 ]+", " ", text)
+
+
+# --------------------------------------------------------------------------- fast
+
+
+def test_finnish_wording():
+    assert bookfmt.quarter_in("2023Q1") == "vuoden 2023 tammi–maaliskuussa"
+    assert bookfmt.quarter_name("2022Q4") == "loka–joulukuu 2022"
+    assert norm(bookfmt.fi_share(2.4)) == "2,4 %"
+    assert norm(bookfmt.fi_share(19.04)) == "19 %"
+    assert norm(bookfmt.fi_number(134400)) == "134 400"
+
+
+def test_md_table_and_county_table():
+    df = pd.DataFrame({"Alue": ["a|b"], "Asiakkaat": ["1 300"]})
+    assert bookfmt.md_table(df).splitlines() == [
+        "| Alue | Asiakkaat |", "|:---|---:|", "| a\\|b | 1 300 |"]
+    # Pirkanmaa (08): two municipalities used of its 23 -> "Osin"; Päijät-Häme (09): all.
+    mun = bookfmt.reference.mainland_municipalities()
+    pirk = mun[mun["county_code"] == "08"]["municipality_code"].tolist()[:2]
+    paij = mun[mun["county_code"] == "09"]["municipality_code"].tolist()
+    rows = [{"municipality_code": m, "county_code": "08", "clients": 100} for m in pirk]
+    rows += [{"municipality_code": m, "county_code": "09", "clients": 10} for m in paij]
+    counts = pd.DataFrame(rows)
+    est = pd.Series({"estimate_rounded": 134400})
+    t = bookfmt.county_table(counts, set(pirk) | set(paij), est)
+    got = dict(zip(t["Alue"], t["Asiakkaat"].map(norm)))
+    assert got["Arvio koko maa"] == "134 400"
+    assert got["Edustavat kunnat yhteensä"] == norm(bookfmt.fi_number(200 + 10 * len(paij)))
+    assert got["Osin Pirkanmaan hyvinvointialue"] == "200"
+    assert got["Päijät-Hämeen hyvinvointialue"] == norm(bookfmt.fi_number(10 * len(paij)))
+
+
+def test_county_table_suppresses_small_counts():
+    mun = bookfmt.reference.mainland_municipalities()
+    a = mun[mun["county_code"] == "01"]["municipality_code"].iloc[0]
+    b = mun[mun["county_code"] == "02"]["municipality_code"].iloc[0]
+    c = mun[mun["county_code"] == "03"]["municipality_code"].iloc[0]
+    counts = pd.DataFrame({"municipality_code": [a, b, c], "county_code": ["01", "02", "03"],
+                           "clients": [3, 40, 50]})
+    t = bookfmt.county_table(counts, {a, b, c})
+    vals = t.set_index("Alue")["Asiakkaat"]
+    _, symbol = bookfmt.disclosure_params()
+    assert vals["Osin Itä-Uudenmaan hyvinvointialue"] == symbol
+    # The total (93) is published, so the next smallest cell is suppressed too.
+    assert vals["Osin Keski-Uudenmaan hyvinvointialue"] == symbol
+    assert vals["Osin Länsi-Uudenmaan hyvinvointialue"] == "50"
+
+
+def test_top_level_toc_lists_written_chapters():
+    toc = yaml.safe_load((PROJECT_DIR / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]] + [c["file"] for p in toc["parts"] for c in p["chapters"]]
+    for f in files:
+        assert (PROJECT_DIR / f"{f}.md").is_file(), f
+
+
+def test_notebook_templates_have_hidden_parameters():
+    import jupytext
+
+    for name, template, extra in publish.notebook_plan("2023Q1"):
+        nb = jupytext.read(PROJECT_DIR / "notebooks" / template)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, template
+        assert "remove-cell" in tagged[0].metadata["tags"]
+        for key in ("quarter", "tables_dir", "synthetic", *extra):
+            assert re.search(rf"^{key} = ", tagged[0].source, re.M), (template, key)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """Demo data at small scale, the two newest quarters run, the book built (HTML + PDF)."""
+    from seuranta import demo, pipeline, register
+    from seuranta.params import load_params
+
+    root = tmp_path_factory.mktemp("book")
+    data, out = root / "data", root / "build"
+    demo.generate(data, scale=SCALE)
+    params = load_params()
+    quarters = pipeline.publication_quarters(data, params)
+    tables = register.run_register_stage(data, quarters, params)
+    chosen = quarters[-2:]
+    for q in chosen:
+        pipeline.run_quarter(q, data, out, params, annex=False, register_tables=tables)
+    html = publish.build_book(out, [str(q) for q in chosen], True, pdf=True)
+    return {"out": out, "html": html, "quarters": [str(q) for q in chosen]}
+
+
+def _headline(out: Path, quarter: str, task: str) -> pd.Series:
+    est = bookfmt.read(out / quarter / "tables", "estimates")
+    row = bookfmt.published_estimate(est, task)
+    assert row is not None, f"no published estimate for {task} in {quarter}"
+    return row
+
+
+@pytest.mark.slow
+def test_html_pages_carry_the_quarters_figures(published):
+    html, out = published["html"], published["out"]
+    for q in published["quarters"]:
+        for name, _, _ in publish.notebook_plan(q):
+            assert (html / q / f"{name}.html").is_file(), (q, name)
+        summary = norm((html / q / "yhteenveto.html").read_text(encoding="utf-8"))
+        assert "Synteettinen aineisto" in summary
+        for task in ("vammaispalvelut", "iakkaat"):
+            e = _headline(out, q, task)
+            assert norm(bookfmt.fi_share(float(e["share_pct"]))) in summary, (q, task)
+            page = norm((html / q / f"tehtava_{task}.html").read_text(encoding="utf-8"))
+            assert norm(bookfmt.fi_number(e["estimate_rounded"])) in page, (q, task)
+            assert "Arvio koko maa" in page and "Edustavat kunnat yhteensä" in page
+    counties = sorted((html / "alueet").glob("[0-9][0-9].html"))
+    assert len(counties) == 22
+    assert "Pirkanmaan hyvinvointialue" in (html / "alueet" / "08.html").read_text("utf-8")
+
+
+@pytest.mark.slow
+def test_pdf_working_papers(published):
+    out = published["out"]
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    for q in published["quarters"]:
+        pdf = out / "pdf" / f"{q}.pdf"
+        assert pdf.is_file()
+        text = norm(subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                                   capture_output=True, text=True).stdout)
+        assert f"Sosiaalihuollon asiakkaat {bookfmt.quarter_name(q)}" in text
+        assert "synteettisestä harjoitusaineistosta" in text
+        assert "Taulukko VA1" in text
+        e = _headline(out, q, "vammaispalvelut")
+        assert norm(bookfmt.fi_number(e["estimate_rounded"])) in text
+        assert norm(bookfmt.fi_share(float(e["share_pct"]))) in text
+        # The other quarter's title must not leak into this working paper.
+        other = [x for x in published["quarters"] if x != q][0]
+        assert f"Sosiaalihuollon asiakkaat {bookfmt.quarter_name(other)}" not in text
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+def test_pages_render_in_headless_chromium(published, tmp_path):
+    exe = _chromium()
+    if not exe:
+        pytest.skip("chromium not installed")
+    html = published["html"]
+    q = published["quarters"][-1]
+    for page in (html / q / "yhteenveto.html", html / q / "tehtava_vammaispalvelut.html",
+                 html / "alueet" / "08.html"):
+        r = subprocess.run(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=3000",
+             "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        dom = r.stdout
+        assert "<table" in dom, page
+        console = [ln for ln in r.stderr.splitlines()
+                   if "CONSOLE" in ln and ("Uncaught" in ln or "rror" in ln)]
+        assert not console, console
+        imgs = re.findall(r'<img[^>]+src="([^"]+)"', dom)
+        if page.name != "08.html":
+            assert any("png" in s for s in imgs), page
+        for src in imgs:
+            if src.startswith(("http", "data:")):
+                continue
+            assert (page.parent / src.split("?")[0]).resolve().is_file(), src
