@@ -19,7 +19,10 @@ Data: ``seuranta.demo.generate`` when available (the project's demo generator), 
 columns, ~2 M periods per unit of scale, some faulty rows.
 
     .venv/bin/python bench/run_bench.py --scale 1
-    .venv/bin/python bench/run_bench.py --scale 10 --no-pandas
+    .venv/bin/python bench/run_bench.py --scale 10 --no-pandas --repeat 1
+
+``--scale 10`` generates the demo at scale 1 and replicates its register 10 times with
+re-keyed client ids (see ``replicate``).
 """
 
 from __future__ import annotations
@@ -112,8 +115,32 @@ def make_data(out: Path, scale: float, seed: int, own: bool) -> tuple[Path, str]
             own = True
     if own:
         return own_generate(out, scale, seed), "bench/run_bench.py own_generate"
+    if scale > 1 and float(scale).is_integer():
+        generate(out, scale=1.0, seed=seed)
+        replicate(out, int(scale))
+        return out, (f"seuranta.demo.generate at scale 1, register replicated {int(scale)} times "
+                     "with re-keyed client ids")
     generate(out, scale=scale, seed=seed)
     return out, "seuranta.demo.generate"
+
+
+def replicate(data: Path, k: int) -> None:
+    """Make the register k times larger: k copies of every row, client ids suffixed -0..-k-1
+    (empty ids stay empty, so faulty rows stay faulty). Quicker and lighter than generating
+    k x national directly; population stays national."""
+    import duckdb
+
+    con = duckdb.connect(config={"threads": 2, "memory_limit": "2GB"})
+    for f in sorted((data / "register").glob("*.csv")):
+        tmp = f.with_suffix(".tmp")
+        con.execute("""
+COPY (SELECT CASE WHEN client_id IS NULL OR client_id = '' THEN client_id
+                  ELSE client_id || '-' || CAST(r.range AS VARCHAR) END AS client_id,
+             * EXCLUDE (client_id, range)
+      FROM read_csv(?, header=true, all_varchar=true) CROSS JOIN range(?) r)
+TO '""" + str(tmp).replace("'", "''") + "' (HEADER, DELIMITER ',')", [str(f), k])
+        tmp.replace(f)
+    con.close()
 
 
 # --------------------------------------------------------------------------- children
@@ -263,6 +290,8 @@ def main() -> int:
                     help="use this script's random generator, not seuranta.demo.generate")
     ap.add_argument("--no-pandas", action="store_true", help="skip the naive pandas version")
     ap.add_argument("--keep", action="store_true", help="keep generated data and outputs")
+    ap.add_argument("--repeat", type=int, default=3,
+                    help="runs of each measurement; the best time is reported (default 3)")
     ap.add_argument("--child", choices=["stage", "duckdb", "pandas"], help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -285,9 +314,13 @@ def main() -> int:
         results = {}
         kinds = ["stage", "duckdb"] + ([] if args.no_pandas else ["pandas"])
         for kind in kinds:
-            print(f"running {kind} ...", flush=True)
-            results[kind] = run_child(kind, data, out)
-            r = results[kind]
+            print(f"running {kind} ({args.repeat}x) ...", flush=True)
+            runs = [run_child(kind, data, out) for _ in range(args.repeat)]
+            r = min(runs, key=lambda x: x["seconds"])        # best of n: a shared machine
+            r = {**r, "peak_rss_mb": max(x["peak_rss_mb"] for x in runs),
+                 "all_seconds": [round(x["seconds"], 2) for x in runs]}
+            results[kind] = r
+            print(f"  times: {r['all_seconds']}", flush=True)
             print(f"  {kind}: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
                   f"{r['rows'] / r['seconds']:,.0f} rows/s", flush=True)
         print()
@@ -309,6 +342,11 @@ def snippet(results: dict, scale: float, generator: str, size_mb: float) -> str:
         f"{st['quarters'][-1]}; data: {generator}; {platform.python_implementation()} "
         f"{platform.python_version()}, {cpu}). Command: "
         f"`.venv/bin/python bench/run_bench.py --scale {scale:g}`.",
+        "",
+        f"Wall time is the best of {len(st['all_seconds'])} runs on a machine shared with other "
+        "jobs (all runs: stage " + ", ".join(map(str, st["all_seconds"])) + " s; plain DuckDB "
+        + ", ".join(map(str, dk["all_seconds"])) + " s); peak RSS is the largest VmHWM of "
+        "the measuring process.",
         "",
         "| run | wall time (s) | peak RSS (MB) | rows/s |",
         "|---|---:|---:|---:|",
