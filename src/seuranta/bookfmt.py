@@ -70,8 +70,9 @@ SYMBOL_NONE = MISSING      # no data / not comprehensive
 # --------------------------------------------------------------------------- numbers
 
 def pct_decimals(x: float) -> int:
-    """Decimals THL uses for a share: whole per cents from 10 % up, one decimal below."""
-    return 0 if abs(x) >= 10 else 1
+    """Decimals THL uses for a share: whole per cents from 10 % up, one decimal below
+    (two below 0,1 % so that a small share does not read as zero)."""
+    return 0 if abs(x) >= 10 else (1 if abs(x) >= 0.1 or x == 0 else 2)
 
 
 def fi_share(x: float) -> str:
