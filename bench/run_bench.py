@@ -135,9 +135,9 @@ def replicate(data: Path, k: int) -> None:
         tmp = f.with_suffix(".tmp")
         con.execute("""
 COPY (SELECT CASE WHEN client_id IS NULL OR client_id = '' THEN client_id
-                  ELSE client_id || '-' || CAST(r.range AS VARCHAR) END AS client_id,
-             * EXCLUDE (client_id, range)
-      FROM read_csv(?, header=true, all_varchar=true) CROSS JOIN range(?) r)
+                  ELSE client_id || '-' || CAST(k.r AS VARCHAR) END AS client_id,
+             * EXCLUDE (client_id, r)
+      FROM read_csv(?, header=true, all_varchar=true) CROSS JOIN range(?) k(r))
 TO '""" + str(tmp).replace("'", "''") + "' (HEADER, DELIMITER ',')", [str(f), k])
         tmp.replace(f)
     con.close()
