@@ -166,6 +166,7 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     else:
         series["quality"], series["sources"] = "comprehensive", ""
     mnames = bf.municipality_names()
+    min_count, symbol = bf.disclosure_params()
     qs = sorted(quarters)
     (stage / "alueet").mkdir(parents=True, exist_ok=True)
     files = []
@@ -180,7 +181,8 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
         lines = [f"# {name}", "", bf.notice_md(synthetic),
                  f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {name}. "
                  f"Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi; osittaisten "
-                 f"tietojen osuus on suluissa; {bf.SYMBOL_NONE} = ei tietoja. "
+                 f"tietojen osuus on suluissa; {bf.SYMBOL_NONE} = ei tietoja; {symbol} = "
+                 f"salattu tietosuojan vuoksi (alle {min_count} asiakasta). "
                  f"Lähde-sarake kertoo uusimman vuosineljänneksen ({bf.quarter_name(newest)}) "
                  f"tietolähteen: SHA = Kanta-palveluiden sosiaalihuollon asiakastiedon "
                  f"arkisto, ET = erillistoimitus.", ""]
@@ -195,7 +197,9 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
                         row.append(bf.SYMBOL_NONE)
                         continue
                     qual_q, share = r.loc[q, "quality"], float(r.loc[q, "share_pct"])
-                    if qual_q == "comprehensive":
+                    if 0 < int(r.loc[q, "clients"]) < min_count:
+                        row.append(symbol)   # share of a suppressed count: suppressed too
+                    elif qual_q == "comprehensive":
                         row.append(bf.fi_pct(share, 1))
                     elif qual_q == "partial":
                         row.append(f"({bf.fi_pct(share, 1)})")
