@@ -285,8 +285,30 @@ def publish(data_dir: Path, out_dir: Path, params: dict | None = None, scale: fl
         print(f"quarter {q} ...", flush=True)
         done.append(run_quarter(q, data_dir, out_dir, params, encoding=encoding,
                                 register_tables=all_tables))
+    run_costs_chapter(data_dir, out_dir, params, quarters)
     book.build_book(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), pdf=pdf)
     return done
+
+
+def run_costs_chapter(data_dir: Path, out_dir: Path, params: dict, quarters: list[Quarter]
+                      ) -> Path | None:
+    """Sote-tietopaketit: the newest cost year whose four quarters are published.
+
+    Writes OUT/costs/<year>/ (tables, annex) and executes the chapter notebook into
+    OUT/costs/<year>/notebooks/; returns that folder, or None without a cost ledger.
+    """
+    from . import costs, publish as book
+
+    full_years = {q.year for q in quarters if q.q == 4 and Quarter(q.year, 1) in quarters}
+    years = [y for y in costs.ledger_years(data_dir) if y in full_years]
+    if not years:
+        return None
+    year = max(years)
+    print(f"costs {year} ...", flush=True)
+    target = costs.run_and_write(year, data_dir, out_dir, params)
+    book.execute_costs_notebook(year, target / "tables", target / "notebooks",
+                                is_synthetic(data_dir))
+    return target
 
 
 # --------------------------------------------------------------------------- verify

@@ -85,7 +85,14 @@ def _execute_one(template: str, out_path: str, parameters: dict) -> str:
     except pm.PapermillExecutionError as e:
         raise RuntimeError(f"notebook {Path(out_path).name} ({parameters['quarter']}) failed: "
                            f"{e.ename}: {e.evalue}") from None
-    # Hide papermill's injected parameters and drop run-time metadata (stable outputs).
+    _hide_injected(out_path)
+    return out_path
+
+
+def _hide_injected(out_path) -> None:
+    """Hide papermill's injected parameters and drop run-time metadata (stable outputs)."""
+    import nbformat
+
     out = nbformat.read(out_path, as_version=4)
     out.metadata.pop("papermill", None)
     for cell in out.cells:
@@ -95,7 +102,6 @@ def _execute_one(template: str, out_path: str, parameters: dict) -> str:
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = tags + ["remove-cell"]
     nbformat.write(out, out_path)
-    return out_path
 
 
 def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
@@ -121,6 +127,37 @@ def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, syntheti
         with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
             done = list(pool.map(lambda t: _execute_one(*t), tasks))
     return [Path(p) for p in done]
+
+
+def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
+                           synthetic: bool) -> Path:
+    """Execute the Sote-tietopaketit chapter (notebooks/costs.md) for one cost year."""
+    import jupytext
+    import papermill as pm
+
+    out_nb_dir = Path(out_nb_dir)
+    out_nb_dir.mkdir(parents=True, exist_ok=True)
+    out_path = out_nb_dir / "costs.ipynb"
+    nb = jupytext.read(NOTEBOOK_DIR / "costs.md")
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    params = {"year": int(year), "tables_dir": str(Path(tables_dir).resolve()),
+              "synthetic": bool(synthetic)}
+    try:
+        pm.execute_notebook(nb, str(out_path), parameters=params, kernel_name="python3",
+                            language="python", progress_bar=False, log_output=False,
+                            cwd=str(PROJECT_DIR))
+    except pm.PapermillExecutionError as e:
+        raise RuntimeError(f"notebook costs.ipynb ({year}) failed: {e.ename}: {e.evalue}"
+                           ) from None
+    _hide_injected(out_path)
+    return out_path
+
+
+def newest_costs_notebook(out_dir: Path) -> Path | None:
+    """The executed costs chapter of the newest cost year under OUT/costs/, if any."""
+    found = sorted(Path(out_dir).glob("costs/[0-9][0-9][0-9][0-9]/notebooks/costs.ipynb"))
+    return found[-1] if found else None
 
 
 # --------------------------------------------------------------------------- staging
@@ -292,12 +329,20 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
             "chapters": [{"file": f"{q}/index",
                           "sections": [{"file": f"{q}/{n}"} for n in names]}]})
     county_files = _county_pages(stage, out_dir, quarters, synthetic)
+    costs_parts = []
+    costs_nb = newest_costs_notebook(out_dir)
+    if costs_nb is not None:
+        (stage / "kustannukset").mkdir()
+        shutil.copy2(costs_nb, stage / "kustannukset" / "costs.ipynb")
+        costs_parts = [{"caption": "Sote-tietopaketit",
+                        "chapters": [{"file": "kustannukset/costs"}]}]
 
     toc = yaml.safe_load((PROJECT_DIR / "_toc.yml").read_text(encoding="utf-8"))
     toc["parts"] = quarter_parts + [{
         "caption": "Hyvinvointialueet",
         "chapters": [{"file": "alueet/index",
-                      "sections": [{"file": f} for f in county_files]}]}] + toc.get("parts", [])
+                      "sections": [{"file": f} for f in county_files]}]}] + costs_parts + \
+        toc.get("parts", [])
     (stage / "_toc.yml").write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False),
                                     encoding="utf-8")
 
