@@ -37,6 +37,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from . import reference
 from .errors import InputError
 from .quarters import Quarter
+from .bookfmt import TASK_SHORT
 
 #: Version of the workbook layout; import refuses forms of another layout.
 LAYOUT_VERSION = "seuranta-review-1"
@@ -67,15 +68,7 @@ FEEDBACK_HEADER_ROW = 6
 DECISION_COL, REASON_COL, COMMENT_COL = 8, 9, 10
 
 #: Short Finnish sheet names of the tasks (Excel allows 31 characters).
-TASK_SHEETS = {
-    "iakkaat": "Iäkkäät",
-    "tyoikaiset": "Työikäiset",
-    "lapsiperheet": "Lapsiperheet",
-    "lastensuojelu": "Lastensuojelu",
-    "vammaispalvelut": "Vammaispalvelut",
-    "paihdetyo": "Päihdetyö",
-    "perheoikeudelliset": "Perheoikeudelliset",
-}
+TASK_SHEETS = {k: v for k, v in TASK_SHORT.items() if k in reference.task_codes()}
 
 TASK_HEADER = ["Neljännes", "Kuntakoodi", "Kunta", "Väestöpohja",
                "Kanta (SHA) asiakkaat", "Kanta (SHA) osuus %",
