@@ -356,3 +356,26 @@ def test_chapter_notebook_executes(tmp_path):
     assert "Synteettinen aineisto" in text
     assert "97,9\u00a0%" in text           # 7550.50 / 7710.50 allocated
     assert "Taulukko 4." in text and "*" in text   # area 16 coverage partial
+
+
+@pytest.mark.skipif(__import__("shutil").which("soffice") is None,
+                    reason="LibreOffice (soffice) not installed")
+def test_annex_opens_in_libreoffice_with_the_table_values(tmp_path):
+    from openpyxl import load_workbook
+    from test_annex import soffice_csv
+
+    t = run(tmp_path)
+    p = costs.write_costs_annex(t, tmp_path / "annex.xlsx", synthetic=True, year=2022)
+    sheets = soffice_csv(p, tmp_path / "csv", tmp_path / "lo-profile")
+    wb = load_workbook(p)
+    assert set(sheets) == set(wb.sheetnames)
+    for ws in wb.worksheets:
+        lo = sheets[ws.title]
+        assert len(lo) == ws.max_row, ws.title
+        assert lo[0] == [str(c.value) for c in ws[1]], ws.title
+        for lo_row, row in zip(lo[1:], ws.iter_rows(min_row=2, values_only=True)):
+            for text, value in zip(lo_row, row):
+                if isinstance(value, (int, float)):
+                    assert float(text) == pytest.approx(float(value)), ws.title
+                else:
+                    assert text == ("" if value is None else str(value)), ws.title
