@@ -55,6 +55,18 @@ def _empty(method: str, n: int, y: float, x: float, national_base: float, note: 
             "national_base": national_base, "note": note}
 
 
+def _unusable(method: str, n: int, ysum: float, xsum: float, national_base: float,
+              min_municipalities: int) -> dict | None:
+    """The empty result (with its note) when the estimate cannot be made, else None."""
+    if n == 0:
+        return _empty(method, 0, 0.0, 0.0, national_base, NOTE_NO_MUNICIPALITIES)
+    if n < max(2, min_municipalities):
+        return _empty(method, n, ysum, xsum, national_base, NOTE_TOO_FEW)
+    if xsum <= 0:
+        return _empty(method, n, ysum, xsum, national_base, NOTE_NO_BASE)
+    return None
+
+
 def ratio_estimate(clients, base, national_base: float, n_population: int, z: float = 1.96,
                    min_municipalities: int = 2, rounding: int = 100) -> dict:
     """Ratio estimate of the national count with its SRSWOR + fpc standard error.
@@ -66,12 +78,9 @@ def ratio_estimate(clients, base, national_base: float, n_population: int, z: fl
     x = np.asarray(base, dtype=float)
     n = len(y)
     ysum, xsum = float(y.sum()), float(x.sum())
-    if n == 0:
-        return _empty("ratio", 0, 0.0, 0.0, national_base, NOTE_NO_MUNICIPALITIES)
-    if n < max(2, min_municipalities):
-        return _empty("ratio", n, ysum, xsum, national_base, NOTE_TOO_FEW)
-    if xsum <= 0:
-        return _empty("ratio", n, ysum, xsum, national_base, NOTE_NO_BASE)
+    unusable = _unusable("ratio", n, ysum, xsum, national_base, min_municipalities)
+    if unusable is not None:
+        return unusable
     r = ysum / xsum
     xbar = xsum / n
     fpc = max(0.0, 1.0 - n / n_population)
@@ -129,12 +138,9 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
     national_base = float(base.sum())
     n = int(comp.sum())
     ysum, xsum = float(y_all[comp].sum()), float(base[comp].sum())
-    if n == 0:
-        return _empty("model", 0, 0.0, 0.0, national_base, NOTE_NO_MUNICIPALITIES)
-    if n < max(2, min_municipalities):
-        return _empty("model", n, ysum, xsum, national_base, NOTE_TOO_FEW)
-    if xsum <= 0:
-        return _empty("model", n, ysum, xsum, national_base, NOTE_NO_BASE)
+    unusable = _unusable("model", n, ysum, xsum, national_base, min_municipalities)
+    if unusable is not None:
+        return unusable
     fit_rows = comp & (base > 0)
     note = ""
     covs = list(covariates)
