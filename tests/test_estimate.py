@@ -41,6 +41,46 @@ def test_ratio_estimate_pinned():
     assert r["estimate_rounded"] == 200
 
 
+def test_ratio_jackknife_pinned():
+    # the same three municipalities; leave one out at a time, exact fractions:
+    # R_(1) = 50/4000 = 1/80, R_(2) = 40/3500 = 2/175, R_(3) = 30/2500 = 3/250
+    from fractions import Fraction as F
+    rj = [F(1, 80), F(2, 175), F(3, 250)]
+    mean = sum(rj) / 3
+    var = F(7, 10) * F(2, 3) * sum((r - mean) ** 2 for r in rj)     # (1 - 3/10)(n - 1)/n
+    assert float(var) == pytest.approx(2.682e-7, rel=1e-3)          # 0.7·2/3·5.748e-7
+    r = est.ratio_estimate([10, 20, 30], [1000, 1500, 2500], national_base=20000,
+                           n_population=10, variance="jackknife")
+    assert r["variance"] == "jackknife"
+    assert r["estimate"] == pytest.approx(240.0)                    # the point is unchanged
+    assert r["se"] == pytest.approx(20000 * math.sqrt(float(var)), rel=1e-12)
+    assert r["se_jackknife"] == r["se"]
+    assert r["se_linearised"] == pytest.approx(20000 * math.sqrt(3.36e-7), rel=1e-9)
+    assert r["ci_low"] == pytest.approx(240 - 1.96 * r["se"])
+    lin = est.ratio_estimate([10, 20, 30], [1000, 1500, 2500], 20000, 10)
+    assert lin["variance"] == "linearised" and lin["se"] == lin["se_linearised"]
+    assert lin["se_jackknife"] == pytest.approx(r["se"], rel=1e-12)
+
+
+def test_ratio_jackknife_equals_replicate_loop_on_random_data():
+    rng = np.random.default_rng(5)
+    x = rng.integers(500, 50000, 30).astype(float)
+    y = rng.poisson(0.05 * x).astype(float)
+    reps = [(y.sum() - y[j]) / (x.sum() - x[j]) for j in range(30)]   # JK1 replicates
+    var = (1 - 30 / 293) * 29 / 30 * float(np.var(reps) * 30)
+    r = est.ratio_estimate(y, x, 1e6, 293, variance="jackknife")
+    assert r["se"] == pytest.approx(1e6 * math.sqrt(var), rel=1e-10)
+
+
+def test_ratio_unknown_variance_is_an_error():
+    with pytest.raises(ValueError, match="ratio variance"):
+        est.ratio_estimate([1, 2], [10, 20], 100, 5, variance="bootstrap")
+    f = _frame([10, 20, 30], [1000, 1500, 2500], [True, True, True])
+    from seuranta.errors import InputError
+    with pytest.raises(InputError, match="estimate.ratio_variance"):
+        est.estimate_both(f, [], {"ratio_variance": "bootstrap"})
+
+
 def test_ratio_estimate_matches_loop_on_random_data():
     rng = np.random.default_rng(3)
     x = rng.integers(500, 50000, 40).astype(float)
@@ -187,7 +227,8 @@ def test_statistics_stage_end_to_end(tmp_path):
     used = c[c["municipality_code"].isin(comp)]
     R, se_r = _svyratio_by_hand(used["clients"].tolist(), used["population_base"].tolist(), 293)
     assert r["estimate"] == pytest.approx(R * c["population_base"].sum(), abs=1e-6)
-    assert r["se"] == pytest.approx(se_r * c["population_base"].sum(), abs=1e-6)
+    assert r["se_linearised"] == pytest.approx(se_r * c["population_base"].sum(), abs=1e-6)
+    assert r["variance"] == "jackknife" and r["se"] == r["se_jackknife"]
     assert r["published"] == 1 and r["estimate_rounded"] % 100 == 0
     assert set(e["service_task"]) == {"iakkaat", "tyoikaiset", "lapsiperheet", "lastensuojelu",
                                       "vammaispalvelut", "paihdetyo", "lastensuojelulaki",
@@ -204,35 +245,3 @@ def test_statistics_stage_end_to_end(tmp_path):
     assert out["series_estimates"]["service_task"].nunique() == 6
     s = out["representativeness_summary"]
     assert s["verdict_fi"].str.startswith("Kattavat").all()
-
-
-def test_coverage_sim_equal_sizes_hits_nominal():
-    """With equal-sized municipalities (where the SRS linearisation holds) the 95 % ratio
-    interval of scripts/coverage_sim.py covers the true total close to 95 % of the time."""
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "coverage_sim", Path(__file__).resolve().parents[1] / "scripts" / "coverage_sim.py")
-    cs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cs)
-    rng = np.random.default_rng(5)
-    x = np.full(293, 10000.0)
-    y = rng.poisson(0.02 * x * np.exp(rng.normal(0, 0.3, 293)))
-    pop = pd.DataFrame({"service_task": "t", "municipality_code": range(293), "y": y, "x": x})
-    res = cs.simulate(pop, [40], 400, seed=9)
-    assert len(res) == 400
-    assert 0.90 <= res["covered"].mean() <= 0.98
-
-
-@pytest.mark.slow
-def test_coverage_sim_script_runs(capsys):
-    import importlib.util
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location(
-        "coverage_sim", Path(__file__).resolve().parents[1] / "scripts" / "coverage_sim.py")
-    cs = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cs)
-    assert cs.main(["--data", "/nonexistent", "--patterns", "20", "--sizes", "30"]) == 0
-    assert "overall coverage" in capsys.readouterr().out

@@ -288,12 +288,16 @@ def method_substitutions(params: dict | None = None) -> dict[str, str]:
         return fi_number(x, 0 if float(x) == int(float(x)) else len(str(x).split(".")[-1]))
 
     method = {"ratio": "suhdemenetelmä", "model": "mallipohjainen arvio"}
+    variance = {"jackknife": "jackknife-menetelmällä (kunta kerrallaan pois jättäen)",
+                "linearised": "linearisoimalla (kuten R:n survey::svyratio)"}
     return {
         "min_count": num(d.get("min_count"), 5), "symbol": str(d.get("symbol", "..")),
         "rounding": num(e.get("rounding"), 100), "z": num(e.get("z"), 1.96),
         "min_municipalities": num(e.get("min_municipalities"), 2),
         "published_method": method.get(e.get("published_method", "ratio"),
                                        str(e.get("published_method"))),
+        "ratio_variance": variance.get(e.get("ratio_variance", "linearised"),
+                                       str(e.get("ratio_variance"))),
         "ramp_min_ratio": num(q.get("ramp_min_ratio"), 0.5),
         "low_ratio": num(q.get("low_ratio"), 0.65), "high_ratio": num(q.get("high_ratio"), 3),
         "comparison_z": num(q.get("comparison_z"), 2),

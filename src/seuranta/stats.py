@@ -47,7 +47,7 @@ AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
 ESTIMATE_COLUMNS = ["quarter", "service_task", "method", "municipalities_used", "clients_used",
                     "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
                     "estimate_rounded", "published", "age_group", "national_base",
-                    "difference_pct", "note"]
+                    "difference_pct", "variance", "se_linearised", "se_jackknife", "note"]
 
 DEFAULT_COVARIATES = ["log_population", "share_0_17", "share_65plus", "share_85plus"]
 
