@@ -29,15 +29,24 @@ Model (all numbers are module constants below):
    age 7 % of 18–64, families 6 % of under-65, child welfare 5 % of under-18 of which 78 %
    under the Child Welfare Act = 3.9 %, disability 2.4 % of everyone rising with age,
    substance services 0.4 %, a few family-law periods). Municipal factors are log-normal
-   (disability with a slight tilt towards larger municipalities) and normalised to a
-   population-weighted mean of 1. Disability shares are set per municipality and kept
+   with mean 1 and a spread that shrinks with the municipality's size: the variance of the
+   log factor is ``STRUCTURAL_SIGMA² + SIGMA[task]² × min(median population / population,
+   SMALL_CAP)``, so a municipality of median size scatters by ``SIGMA`` (disability 0.7,
+   which puts the unweighted quartiles near the seed's 1.6 % and 3.1 %), a small one up to
+   twice as much, and a large city close to the national share (Helsinki's sd is 3–8 %):
+   the scatter of small-population shares is count-like, the structural part small. (How
+   the ratio interval's coverage depends on that choice: ``scripts/coverage_sim.py
+   --synthetic --structural-sd``.) The factors are normalised to a population-weighted
+   mean of 1. Disability shares are set per municipality and kept
    inside (0.6, 4.2) %; Hailuoto (072) is pinned to 0.5 %, Pomarkku (608) to 4.3 %, and the
    eleven Pirkanmaa municipalities of the seed's Liite VA1 to their published quarterly
    shares (2023Q4 = 2023Q3); for those the client count is exactly ``round(share ×
    population)``. Each coverage group (the municipalities first fully covered in the same
-   quarter, see 4.) is scaled to the national expected share, so the comprehensive
+   quarter, see 4.) is tilted to the national expected share, so the comprehensive
    municipalities are representative in expectation (THL's ratio estimate is unbiased on
-   the demo; the spread inside a group and the age structure still differ). Municipal
+   the demo; the spread inside a group and the age structure still differ). The tilt moves
+   each log factor in proportion to its variance (``exp(λ·sd²)``), so it falls on the
+   small municipalities and leaves the large cities near the national share. Municipal
    totals are split over age bands by largest remainder. The trend is +1 % a quarter.
 2. **Dynamics.** Each municipality × age band has a pool of residents (person ids unique
    nationally; birth year fixed per person). A task draws its clients from a window at
@@ -63,8 +72,9 @@ Model (all numbers are module constants below):
    Before its declared join, or with no declaration at all, Kanta often holds 20–80 % of a
    pair's clients from an earlier date (partial data; undeclared pairs are listed in
    ``coverage.undeclared``). A few pairs declare full coverage from before 2022Q4 but deliver
-   only 30–40 % of the clients (``faults.under_delivering``: the "clearly odd" cases), and a
-   few declare a coverage end in 2023Q3 (later periods missing, open ones left open).
+   only 30–40 % of the clients (``faults.under_delivering``: the "clearly odd" cases, at most
+   two per task), and a few declare a coverage end in 2023Q3 (later periods missing, open
+   ones left open).
 5. **Faults.** About 0.3 % of rows are copies of valid rows with a fresh client id and one
    defect each (missing field, unknown task, unknown municipality, Åland municipality, bad
    source, bad date, end before start, start after the extract date, missing or impossible
@@ -120,12 +130,15 @@ PERSISTENCE = {"iakkaat": 0.9, "tyoikaiset": 0.7, "lapsiperheet": 0.75, "lastens
 #: Window of the pool a task draws from, as a multiple of its largest quarterly target.
 WINDOW = {"iakkaat": 1.8, "tyoikaiset": 2.5, "lapsiperheet": 2.5, "lastensuojelu": 2.5,
           "vammaispalvelut": 2.5, "paihdetyo": 2.5, "perheoikeudelliset": 3.0}
-#: Log-normal spread of the municipal factor and its clip range.
+#: Log-normal spread of the municipal factor at a municipality of median population.
 SIGMA = {"iakkaat": 0.2, "tyoikaiset": 0.3, "lapsiperheet": 0.3, "lastensuojelu": 0.35,
-         "vammaispalvelut": 0.5, "paihdetyo": 0.4, "perheoikeudelliset": 0.3}
-#: Log-size tilt of the municipal factor (disability: larger municipalities slightly higher,
-#: so that the unweighted quartiles sit near the seed's 1.6 % and 3.1 %).
-SIZE_TILT = {"vammaispalvelut": 0.08}
+         "vammaispalvelut": 0.7, "paihdetyo": 0.4, "perheoikeudelliset": 0.3}
+#: Spread of the log factor that does not shrink with size (structural differences).
+STRUCTURAL_SIGMA = 0.03
+#: Cap of (median population / population) in the count-like part of the spread.
+SMALL_CAP = 4.0
+#: Largest change of a municipal factor by the coverage-group tilt (factor 1/x … x).
+CALIBRATION_LIMIT = 1.4
 FACTOR_CLIP = {"iakkaat": (0.6, 1.5)}
 FACTOR_CLIP_DEFAULT = (0.4, 2.5)
 #: Quarterly trend multiplier, 2022Q4 … 2023Q4.
@@ -157,6 +170,7 @@ COVER_Q1 = {"iakkaat": 0.04, "tyoikaiset": 0.14, "lapsiperheet": 0.11, "lastensu
 COVER_GROWTH = np.array([0.75, 1.0, 1.3, 1.6, 2.0])
 N_ET_COUNTIES = 4
 N_UNDER_DELIVERING = 12
+UNDER_PER_TASK = 2
 #: Share of clients the under-delivering pairs deliver (chosen among pairs whose municipal
 #: factor is near 1, so that the shortfall is clearly visible against comparable ones).
 UNDER_FRACTION = (0.3, 0.4)
@@ -296,22 +310,36 @@ def _base_mask(task: str) -> np.ndarray:
     return np.array([reference.band_in_base(b, row[3], row[4]) for b in BANDS])
 
 
-def _factors(rng, pop_mb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Band weights ``w`` (m × t × b, expected clients at factor 1) and municipal factors."""
+def factor_sd(population: np.ndarray, sigma: float,
+              structural: float = STRUCTURAL_SIGMA, cap: float = SMALL_CAP) -> np.ndarray:
+    """Standard deviation of the log municipal factor for each municipality's population.
+
+    ``sqrt(structural² + sigma² × min(median / population, cap))``: ``sigma`` at the median
+    municipality, more for small ones (count-like scatter), little for large cities.
+    """
+    p = np.maximum(np.asarray(population, dtype=float), 1.0)
+    return np.sqrt(structural ** 2 + sigma ** 2 * np.minimum(np.median(p) / p, cap))
+
+
+def _factors(rng, pop_mb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Band weights ``w`` (m × t × b, expected clients at factor 1), municipal factors and
+    the standard deviations of their logs (m × t)."""
     n_m = len(pop_mb)
     rates = _task_rates(pop_mb)
     w = pop_mb[:, None, :] * rates[None, :, :]
     raw = w.sum(axis=2)                                            # m × t
     factor = np.ones((n_m, len(TASKS)))
-    size = np.log(np.maximum(pop_mb.sum(axis=1), 1) / 10_000)
+    sds = np.zeros((n_m, len(TASKS)))
     for t, task in enumerate(TASKS):
-        f = np.exp(rng.normal(0.0, SIGMA[task], n_m) + SIZE_TILT.get(task, 0.0) * size)
+        sd = factor_sd(pop_mb.sum(axis=1), SIGMA[task])
+        f = np.exp(rng.normal(0.0, 1.0, n_m) * sd - sd ** 2 / 2)   # mean 1 at every size
         lo, hi = FACTOR_CLIP.get(task, FACTOR_CLIP_DEFAULT)
         for _ in range(4):
             f = f * raw[:, t].sum() / max((f * raw[:, t]).sum(), 1e-9)
             f = np.clip(f, lo, hi)
         factor[:, t] = f
-    return w, factor
+        sds[:, t] = sd
+    return w, factor, sds
 
 
 def _expected(w: np.ndarray, factor: np.ndarray, mun: pd.DataFrame,
@@ -335,11 +363,14 @@ def _expected(w: np.ndarray, factor: np.ndarray, mun: pd.DataFrame,
 
 
 def _calibrate(e: np.ndarray, pinned: np.ndarray, base: np.ndarray,
-               stage: np.ndarray) -> np.ndarray:
-    """Scale each coverage group (same first fully covered quarter) to the national share.
+               stage: np.ndarray, sds: np.ndarray) -> np.ndarray:
+    """Tilt each coverage group (same first fully covered quarter) to the national share.
 
     So the comprehensive municipalities of every quarter are representative in expectation
-    (their ratio estimate is unbiased); the spread inside a group is kept.
+    (their ratio estimate is unbiased). Inside a group the free municipalities' expected
+    counts become ``e_i × exp(λ × sd_i²)`` with λ solved so that the group hits the national
+    share: the change falls where the factor's variance is (small municipalities), not on
+    the large cities. λ is limited so that no factor moves by more than CALIBRATION_LIMIT.
     """
     e = e.copy()
     for t in range(e.shape[1]):
@@ -348,9 +379,18 @@ def _calibrate(e: np.ndarray, pinned: np.ndarray, base: np.ndarray,
             inside = stage[:, t] == g
             free = inside & ~pinned[:, t]
             need = r * base[inside, t].sum() - e[inside & pinned[:, t], t].sum()
-            have = e[free, t].sum()
-            if have > 0:
-                e[free, t] *= float(np.clip(need / have, 0.7, 1.4))
+            ef, s2 = e[free, t], sds[free, t] ** 2
+            if ef.sum() <= 0 or need <= 0:
+                continue
+            bound = np.log(CALIBRATION_LIMIT) / s2.max()
+            lo, hi = -bound, bound
+            for _ in range(60):                 # bisection: Σ e_i exp(λ s_i²) is increasing
+                mid = (lo + hi) / 2
+                if (ef * np.exp(mid * s2)).sum() < need:
+                    lo = mid
+                else:
+                    hi = mid
+            e[free, t] = ef * np.exp((lo + hi) / 2 * s2)
     return e
 
 
@@ -559,7 +599,13 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
     if big.sum() < N_UNDER_DELIVERING:                 # tiny scales: the largest cells
         big = ok & (expected >= np.sort(expected[ok])[-N_UNDER_DELIVERING])
     cand = np.argwhere(big)
-    pick = cand[rng.choice(len(cand), min(N_UNDER_DELIVERING, len(cand)), replace=False)]
+    cand = cand[rng.permutation(len(cand))]
+    # at most UNDER_PER_TASK per task: a few odd pairs among many, never the bulk of a task's
+    # early coverage (the comparison medians of the quality rule must stay meaningful)
+    rank = np.zeros(len(cand), np.int64)
+    for t in np.unique(cand[:, 1]):
+        rank[cand[:, 1] == t] = np.arange((cand[:, 1] == t).sum())
+    pick = cand[rank < UNDER_PER_TASK][:N_UNDER_DELIVERING]
     pick = pick[np.lexsort((pick[:, 1], pick[:, 0]))]
     under = []
     for i, t in pick:
@@ -809,11 +855,11 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
     with np.errstate(over="ignore"):
         pseudo = (perm * np.uint64(0x5DEECE66D) + np.uint64(salt)) & np.uint64((1 << 40) - 1)
 
-    w, factor = _factors(r_model, pop_mb)
+    w, factor, sds = _factors(r_model, pop_mb)
     base = np.stack([pop_mb[:, _base_mask(t)].sum(axis=1) for t in TASKS], axis=1)
     cov = _coverage(r_cov, mun, base, factor, w.sum(axis=2) * factor)
     e, pinned = _expected(w, factor, mun, pop_mb)
-    e = _calibrate(e, pinned, base, cov["stage"])
+    e = _calibrate(e, pinned, base, cov["stage"], sds)
     n = _targets(w, e, pinned, mun, pop_mb)
     rows = _simulate(r_dyn, n, pop_mb, person_offset)
     per = _periods(r_per, rows, birth_year)
