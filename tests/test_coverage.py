@@ -82,3 +82,28 @@ def test_ratio_intervals_cover_the_demo_truth(national_demo):
     tab = coverage.summary(res)
     assert 90 <= tab.loc["jackknife", "overall"] <= 98
     assert tab.loc["linearised", "overall"] < tab.loc["jackknife", "overall"]
+
+
+@pytest.mark.slow
+def test_published_estimates_cover_the_demo_truth(tmp_path):
+    """The other half of the done-when: on the published demo (scale 0.05, default seed)
+    every national estimate of every quarter (tasks, child-welfare-act clients, all clients
+    by age group) lies within its published 95 % interval of the known truth."""
+    from seuranta import register, stats
+    from seuranta.params import load_params
+    from seuranta.quarters import quarter_range
+
+    d = demo.generate(tmp_path / "demo", scale=0.05)
+    params = load_params()
+    tables = register.run_register_stage(d, quarter_range("2022Q4", "2023Q4"), params)
+    out = stats.run_statistics_stage(tables, d, params)["estimates"]
+    pub = out[(out["published"] == 1) & out["estimate"].notna()]
+    truth = pd.read_csv(d / "truth.csv")
+    m = pub.merge(truth, on=["quarter", "service_task", "age_group"], how="left",
+                  validate="one_to_one")
+    assert m["true_clients"].notna().all()
+    assert len(m) >= 5 * 7                   # every quarter × task and the CWA estimate
+    assert (m["variance"] == "jackknife").all()
+    inside = (m["ci_low"] <= m["true_clients"]) & (m["true_clients"] <= m["ci_high"])
+    assert inside.all(), m.loc[~inside, ["quarter", "service_task", "age_group", "estimate",
+                                         "ci_low", "ci_high", "true_clients"]].to_string()
