@@ -110,3 +110,26 @@ def test_quarter_outside_the_data_is_refused(small_demo, tmp_path):
     with pytest.raises(Exception, match="outside"):
         pipeline.run_quarter("2021Q1", small_demo, tmp_path, notebooks=False)
 
+
+
+def test_notebook_kernels_use_ipc_and_report_a_failing_cell(tmp_path, capfd):
+    """Kernels run over local IPC sockets (no TCP warning on stderr); parameters are injected
+    and hidden; a failing cell becomes one line naming the notebook."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    from seuranta import publish
+
+    nb = new_notebook(cells=[new_code_cell("print(x * 2)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}
+    out = tmp_path / "ok.ipynb"
+    publish._papermill(nb, out, {"x": 21}, "notebook ok.ipynb")
+    cells = nbformat.read(out, as_version=4).cells
+    assert "remove-cell" in cells[0].metadata["tags"]            # injected parameters
+    assert cells[-1].outputs[0]["text"] == "42\n"
+    assert "TCP" not in capfd.readouterr().err
+    bad = new_notebook(cells=[new_code_cell("1 / 0")])
+    bad.metadata["kernelspec"] = nb.metadata["kernelspec"]
+    with pytest.raises(RuntimeError, match=r"^notebook bad.ipynb failed: ZeroDivisionError"):
+        publish._papermill(bad, tmp_path / "bad.ipynb", {}, "notebook bad.ipynb")

@@ -67,8 +67,6 @@ def _titles(quarter: str, params: dict) -> dict[str, str]:
 def _execute_one(template: str, out_path: str, parameters: dict) -> str:
     """Execute one template into ``out_path`` (runs in a worker thread)."""
     import jupytext
-    import nbformat
-    import papermill as pm
 
     nb = jupytext.read(NOTEBOOK_DIR / template)
     titles = _titles(parameters["quarter"], parameters)
@@ -78,15 +76,35 @@ def _execute_one(template: str, out_path: str, parameters: dict) -> str:
                 cell.source = cell.source.replace("{" + k + "}", v)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    try:
-        pm.execute_notebook(nb, out_path, parameters=parameters, kernel_name="python3",
-                            language="python", progress_bar=False, log_output=False,
-                            cwd=str(PROJECT_DIR))
-    except pm.PapermillExecutionError as e:
-        raise RuntimeError(f"notebook {Path(out_path).name} ({parameters['quarter']}) failed: "
-                           f"{e.ename}: {e.evalue}") from None
-    _hide_injected(out_path)
+    _papermill(nb, out_path, parameters, f"notebook {Path(out_path).name} "
+                                         f"({parameters['quarter']})")
     return out_path
+
+
+def _ipc_kernel_manager():
+    """A kernel manager whose kernels talk over local IPC sockets instead of TCP (no open
+    ports, and no "running over TCP without encryption" warning per kernel)."""
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import CaselessStrEnum
+
+    class IPCKernelManager(AsyncKernelManager):
+        transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+    return IPCKernelManager
+
+
+def _papermill(nb, out_path, parameters: dict, what: str) -> None:
+    """Execute ``nb`` with papermill into ``out_path``; a failing cell becomes a one-line
+    RuntimeError naming ``what``. The injected parameters are then hidden."""
+    import papermill as pm
+
+    try:
+        pm.execute_notebook(nb, str(out_path), parameters=parameters, kernel_name="python3",
+                            language="python", progress_bar=False, log_output=False,
+                            cwd=str(PROJECT_DIR), kernel_manager_class=_ipc_kernel_manager())
+    except pm.PapermillExecutionError as e:
+        raise RuntimeError(f"{what} failed: {e.ename}: {e.evalue}") from None
+    _hide_injected(out_path)
 
 
 def _hide_injected(out_path) -> None:
@@ -133,7 +151,6 @@ def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
                            synthetic: bool) -> Path:
     """Execute the Sote-tietopaketit chapter (notebooks/costs.md) for one cost year."""
     import jupytext
-    import papermill as pm
 
     out_nb_dir = Path(out_nb_dir)
     out_nb_dir.mkdir(parents=True, exist_ok=True)
@@ -143,14 +160,7 @@ def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
                                  "language": "python"}
     params = {"year": int(year), "tables_dir": str(Path(tables_dir).resolve()),
               "synthetic": bool(synthetic)}
-    try:
-        pm.execute_notebook(nb, str(out_path), parameters=params, kernel_name="python3",
-                            language="python", progress_bar=False, log_output=False,
-                            cwd=str(PROJECT_DIR))
-    except pm.PapermillExecutionError as e:
-        raise RuntimeError(f"notebook costs.ipynb ({year}) failed: {e.ename}: {e.evalue}"
-                           ) from None
-    _hide_injected(out_path)
+    _papermill(nb, out_path, params, f"notebook costs.ipynb ({year})")
     return out_path
 
 
