@@ -50,6 +50,11 @@ def _cmd_publish(args) -> int:
 
 
 def _cmd_verify(args) -> int:
+    if (args.quarter is None) == (args.costs is None):
+        raise UserError("verify: give exactly one of --quarter Q or --costs YEAR")
+    if args.costs is not None:
+        from . import costs
+        return 0 if costs.verify_costs(args.costs, Path(args.out)) else 1
     from . import pipeline
     return 0 if pipeline.verify(args.quarter, Path(args.out)) else 1
 
@@ -88,9 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--encoding", default="utf-8", help="encoding of register CSV files")
     r.set_defaults(func=_cmd_publish)
 
-    r = sub.add_parser("verify", help="re-run a quarter from its manifest and report table "
-                                      "by table whether the results are identical")
-    r.add_argument("--quarter", required=True, help="quarter, e.g. 2023Q1")
+    r = sub.add_parser("verify", help="re-run a quarter (or a cost year) from its manifest and "
+                                      "report table by table whether the results are identical")
+    r.add_argument("--quarter", default=None, help="quarter, e.g. 2023Q1")
+    r.add_argument("--costs", default=None, metavar="YEAR",
+                   help="cost year of OUT/costs/<year>/, e.g. 2023 (instead of --quarter)")
     _common(r, data=False)
     r.set_defaults(func=_cmd_verify)
 

@@ -25,8 +25,11 @@ What it computes for one year (``run_costs``):
   the register's whole-year distinct clients (year_counts.csv, source ALL, summed over the
   county's municipalities), flagged where the county's register coverage is partial.
 
-Outputs: ``OUT/costs/<year>/tables/*.csv`` (euros as decimal strings with cents) and the
-accessible Excel annex ``OUT/costs/<year>/annex/kustannukset_<year>.xlsx``.
+Outputs: ``OUT/costs/<year>/tables/*.csv`` (euros as decimal strings with cents), the
+accessible Excel annex ``OUT/costs/<year>/annex/kustannukset_<year>.xlsx`` and
+``OUT/costs/<year>/manifest.json`` (every file read with its hash, parameters, versions, a
+hash of every table), from which ``verify_costs`` (``seuranta verify --costs YEAR``) re-runs
+the year and compares table by table.
 """
 
 from __future__ import annotations
@@ -34,12 +37,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from . import reference
+from . import pipeline, reference
 from .errors import InputError
 
 PACKAGES_FILE = reference.REFERENCE_DIR / "cost_packages.csv"
@@ -228,9 +233,14 @@ def region_names() -> dict[str, str]:
 
 # --------------------------------------------------------------------------- ledger
 
+def ledger_files(data_dir: Path) -> list[Path]:
+    """The cost ledger files of a data folder: ``costs/ledger*.csv``, sorted."""
+    return sorted((Path(data_dir) / "costs").glob("ledger*.csv"))
+
+
 def read_ledger(data_dir: Path) -> pd.DataFrame:
     """Every ``costs/ledger*.csv`` as strings, with source_file and row_number (1 = header)."""
-    files = sorted((Path(data_dir) / "costs").glob("ledger*.csv"))
+    files = ledger_files(data_dir)
     if not files:
         raise InputError(f"no cost ledger: {Path(data_dir) / 'costs' / 'ledger.csv'}")
     frames = []
@@ -449,12 +459,12 @@ def find_register_tables(year: int, out_dir: Path, register_dir: Path | None = N
     """Locate the register tables for ``year``: year_counts and the coverage inputs.
 
     Returns {"year_counts": DataFrame | None, "year_counts_file": str, "quality": list of
-    four quarterly quality frames or None, "series": DataFrame | None}.
-    ``register_dir`` (a tables folder) wins; else OUT/<year>Q4/tables, else the latest
-    OUT/<quarter>/tables whose year_counts.csv has the year.
+    four quarterly quality frames or None, "series": DataFrame | None, "files": every file
+    read}. ``register_dir`` (a tables folder) wins; else OUT/<year>Q4/tables, else the
+    latest OUT/<quarter>/tables whose year_counts.csv has the year.
     """
     found: dict = {"year_counts": None, "year_counts_file": "", "quality": None,
-                   "series": None}
+                   "series": None, "files": []}
     qdirs = _quarter_dirs(out_dir)
     cands = [Path(register_dir)] if register_dir else (
         ([qdirs[f"{year}Q4"]] if f"{year}Q4" in qdirs else []) + list(reversed(qdirs.values())))
@@ -463,6 +473,7 @@ def find_register_tables(year: int, out_dir: Path, register_dir: Path | None = N
         if not f.is_file():
             continue
         yc = _read_codes(f)
+        found["files"].append(f)
         need = {"year", "municipality_code", "county_code", "service_task", "source", "clients"}
         if not need <= set(yc.columns):
             raise InputError(f"{f}: columns missing: {', '.join(sorted(need - set(yc.columns)))}")
@@ -472,6 +483,7 @@ def find_register_tables(year: int, out_dir: Path, register_dir: Path | None = N
             s = tdir / "series_counts.csv"
             if s.is_file():
                 found["series"] = _read_codes(s)
+                found["files"].append(s)
             break
     quarters = [f"{year}Q{q}" for q in range(1, 5)]
     qual_dirs = ([Path(register_dir)] if register_dir else []) + [qdirs[q] for q in quarters
@@ -481,6 +493,7 @@ def find_register_tables(year: int, out_dir: Path, register_dir: Path | None = N
         f = tdir / "quality.csv"
         if f.is_file():
             frames.append(_read_codes(f))
+            found["files"].append(f)
     if frames:
         q = pd.concat(frames, ignore_index=True).drop_duplicates(
             ["quarter", "municipality_code", "service_task"])
@@ -602,17 +615,34 @@ def _dimension_table(alloc: pd.DataFrame, mapping: pd.DataFrame, year: int) -> p
 
 
 def run_costs(year: int, data_dir: Path, params: dict | None = None,
-              out_dir: Path | None = None, register_dir: Path | None = None
-              ) -> dict[str, pd.DataFrame]:
-    """Every cost table of ``year`` (see the module docstring)."""
+              out_dir: Path | None = None, register_dir: Path | None = None,
+              inputs: dict[str, Path] | None = None) -> dict[str, pd.DataFrame]:
+    """Every cost table of ``year`` (see the module docstring).
+
+    ``inputs``, when given, receives every file the stage read (ledger, mapping,
+    population, packages, municipalities, register tables) by its ``input_name``: what the
+    manifest hashes.
+    """
     year = int(year)
     data_dir = Path(data_dir)
+    out_dir = Path(out_dir) if out_dir else Path("build")
+    read = {} if inputs is None else inputs
+
+    def name(path) -> str:  # record a file read; its name for the meta table
+        key = input_name(path, data_dir, out_dir)
+        read[key] = Path(path)
+        return key
+
+    for f in (PACKAGES_FILE, reference.REFERENCE_DIR / "municipalities.csv"):
+        name(f)
     cp = cost_params(params)
     packages = load_packages()
     mpath = mapping_path(data_dir, cp)
     mapping = load_mapping(mpath, packages)
     by_class, not_valid = mapping_for_year(mapping, year)
     raw = read_ledger(data_dir)
+    for f in ledger_files(data_dir):
+        name(f)
     accepted, quarantine = validate_ledger(raw, year)
     if accepted.empty:
         raise InputError(f"cost ledger has no accepted rows for {year}")
@@ -681,8 +711,9 @@ def run_costs(year: int, data_dir: Path, params: dict | None = None,
     })
     tables["dimensions"] = _dimension_table(alloc, mapping, year)
 
-    found = find_register_tables(year, Path(out_dir) if out_dir else Path("build"),
-                                 register_dir)
+    found = find_register_tables(year, out_dir, register_dir)
+    for f in found["files"]:
+        name(f)
     pc, basis = per_client(alloc, found, year, cp.get("package_tasks") or {},
                            float(cp["full_coverage_pct"]))
     tables["per_client"] = pc
@@ -692,10 +723,24 @@ def run_costs(year: int, data_dir: Path, params: dict | None = None,
         "year", "mapping_file", "mapping_version", "population_file", "population_year",
         "register_year_counts", "coverage_basis", "full_coverage_pct", "benchmark_pct",
         "ledger_files"], "value": [
-        str(year), str(mpath), ", ".join(versions), pop_src, str(pop_year),
-        found["year_counts_file"], basis, str(cp["full_coverage_pct"]), str(benchmark),
+        str(year), name(mpath), ", ".join(versions), name(pop_src), str(pop_year),
+        name(found["year_counts_file"]) if found["year_counts_file"] else "", basis,
+        str(cp["full_coverage_pct"]), str(benchmark),
         ", ".join(sorted(set(raw["source_file"])))]})
     return tables
+
+
+def input_name(path: Path, data_dir: Path, out_dir: Path) -> str:
+    """A name of an input file that does not depend on where the folders lie or how their
+    paths were written: ``DATA/<path>`` inside the data folder, ``OUT/<path>`` inside the
+    output folder, the path from the project folder (``data/reference/...``), else the
+    absolute path. Used in the meta table and as the manifest's input keys."""
+    path = Path(path).resolve()
+    for prefix, folder in (("DATA/", data_dir), ("OUT/", out_dir), ("", pipeline.PROJECT_DIR)):
+        folder = Path(folder).resolve()
+        if path.is_relative_to(folder):
+            return prefix + path.relative_to(folder).as_posix()
+    return str(path)
 
 
 def write_costs_tables(tables: dict[str, pd.DataFrame], tables_dir: Path) -> list[Path]:
@@ -908,15 +953,17 @@ def _write_sheet(ws, df: pd.DataFrame, name: str, Table, TableStyleInfo, col_let
 
 def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict | None = None,
                   register_dir: Path | None = None) -> Path:
-    """Run the cost stage and write OUT/costs/<year>/{tables,annex}; returns that folder."""
+    """Run the cost stage and write OUT/costs/<year>/{tables,annex,manifest.json}; returns
+    that folder."""
     if params is None:
         from .params import load_params
         params = load_params()
     import shutil
-    import tempfile
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
-    tables = run_costs(year, data_dir, params, out_dir=out_dir, register_dir=register_dir)
+    inputs: dict[str, Path] = {}
+    tables = run_costs(year, data_dir, params, out_dir=out_dir, register_dir=register_dir,
+                       inputs=inputs)
     target = out_dir / "costs" / str(year)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{year}-", dir=target.parent))
@@ -924,6 +971,7 @@ def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict | None 
         write_costs_tables(tables, tmp / "tables")
         write_costs_annex(tables, tmp / "annex" / f"kustannukset_{year}.xlsx",
                           _synthetic(data_dir), year)
+        write_costs_manifest(tmp, year, data_dir, register_dir, params, inputs)
         old = target.parent / f".old-{year}"
         if target.exists():
             shutil.rmtree(old, ignore_errors=True)
@@ -936,11 +984,66 @@ def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict | None 
     return target
 
 
+# --------------------------------------------------------------------------- manifest, verify
+
+def _input_hashes(inputs: dict[str, Path]) -> dict[str, str]:
+    return {name: pipeline.file_sha256(p) for name, p in sorted(inputs.items())}
+
+
+def write_costs_manifest(folder: Path, year: int, data_dir: Path,
+                         register_dir: Path | None, params: dict,
+                         inputs: dict[str, Path]) -> dict:
+    """``folder/manifest.json``: the files the cost stage read (path, sha256), parameters,
+    code and package versions, and the hash of every table in ``folder/tables``."""
+    hashes = _input_hashes(inputs)
+    manifest = {
+        "costs_year": int(year),
+        "data_dir": str(Path(data_dir).resolve()),
+        "register_dir": str(Path(register_dir).resolve()) if register_dir else None,
+        "synthetic": _synthetic(data_dir),
+        "inputs": {name: {"path": str(Path(inputs[name]).resolve()), "sha256": h}
+                   for name, h in hashes.items()},
+        **pipeline.provenance(params),
+        "tables": pipeline.table_hashes(Path(folder) / "tables"),
+    }
+    pipeline.dump_manifest(Path(folder) / "manifest.json", manifest)
+    return manifest
+
+
+def verify_costs(year: int | str, out_dir: Path, stream=None) -> bool:
+    """Re-run a cost year from OUT/costs/<year>/manifest.json into a temporary folder and
+    compare its tables with the published ones, table by table (as ``pipeline.verify``).
+
+    Register tables are looked up as in the run: the manifest's ``--register`` folder, else
+    the quarters under ``out_dir``; any input read now whose hash (or name) differs from
+    the manifest's is reported.
+    """
+    stream = stream or sys.stdout
+    if not re.fullmatch(r"\d{4}", str(year).strip()):
+        raise InputError(f"cost year is not a year (YYYY): {year!r}")
+    year = int(str(year).strip())
+    out_dir = Path(out_dir)
+    target = out_dir / "costs" / str(year)
+    manifest = pipeline.load_manifest(target / "manifest.json", f"costs {year}",
+                                      f"seuranta costs --year {year}")
+    params, ok = pipeline.manifest_params(manifest, stream)
+    inputs: dict[str, Path] = {}
+    with tempfile.TemporaryDirectory(prefix="seuranta-verify-costs-") as tmp:
+        tables = run_costs(year, Path(manifest["data_dir"]), params, out_dir=out_dir,
+                           register_dir=manifest.get("register_dir"), inputs=inputs)
+        then = {k: v["sha256"] for k, v in manifest["inputs"].items()}
+        ok = pipeline.report_inputs(_input_hashes(inputs), then, stream) and ok
+        write_costs_tables(tables, Path(tmp))
+        ok = pipeline.compare_tables(manifest["tables"], Path(tmp), target / "tables",
+                                     stream) and ok
+    print(f"costs {year}: {'all tables identical' if ok else 'NOT identical'}", file=stream)
+    return ok
+
+
 def ledger_years(data_dir: Path) -> list[int]:
     """The years that the data folder's cost ledger has rows for ([] without costs/)."""
-    files = sorted((Path(data_dir) / "costs").glob("ledger*.csv"))
     years: set[int] = set()
-    for f in files:
+    for f in ledger_files(data_dir):
         y = pd.read_csv(f, dtype=str, usecols=["year"], keep_default_na=False)["year"]
         years |= {int(v) for v in y.str.strip() if re.fullmatch(r"\d{4}", v.strip())}
     return sorted(years)

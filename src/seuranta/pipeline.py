@@ -168,23 +168,39 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def provenance(params: dict) -> dict:
+    """What every manifest records about a run besides inputs and tables: the parameters
+    file (path, sha256, values), the code version and the package versions."""
+    return {
+        "parameters": {"file": params.get("_file"), "sha256": params.get("_sha256"),
+                       "values": {k: v for k, v in params.items() if not k.startswith("_")}},
+        "code": {"seuranta": _own_version(), **git_commit()},
+        "packages": package_versions(),
+    }
+
+
+def table_hashes(tables_dir: Path) -> dict[str, str]:
+    """The canonical hash of every ``*.csv`` table of a folder, by table name."""
+    return {p.stem: table_hash(p) for p in sorted(Path(tables_dir).glob("*.csv"))}
+
+
+def dump_manifest(path: Path, manifest: dict) -> None:
+    Path(path).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+                          + "\n", encoding="utf-8")
+
+
 def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
                    encoding: str) -> dict:
-    tables_dir = qdir / "tables"
     manifest = {
         "quarter": str(quarter),
         "data_dir": str(Path(data_dir).resolve()),
         "encoding": encoding,
         "synthetic": is_synthetic(data_dir),
         "inputs": input_hashes(data_dir),
-        "parameters": {"file": params.get("_file"), "sha256": params.get("_sha256"),
-                       "values": {k: v for k, v in params.items() if not k.startswith("_")}},
-        "code": {"seuranta": _own_version(), **git_commit()},
-        "packages": package_versions(),
-        "tables": {p.stem: table_hash(p) for p in sorted(tables_dir.glob("*.csv"))},
+        **provenance(params),
+        "tables": table_hashes(qdir / "tables"),
     }
-    (qdir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False,
-                                                   default=str) + "\n", encoding="utf-8")
+    dump_manifest(qdir / "manifest.json", manifest)
     return manifest
 
 
@@ -327,54 +343,87 @@ def _first_differences(a: pd.DataFrame, b: pd.DataFrame, limit: int = 5) -> str:
     return "\n".join(lines)
 
 
+def load_manifest(mpath: Path, what: str, how: str) -> dict:
+    """Read a run's manifest.json; ``what`` names the run, ``how`` the command making it."""
+    mpath = Path(mpath)
+    if not mpath.is_file():
+        raise InputError(f"no manifest for {what}: {mpath} (run `{how}` first)")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{mpath}: not valid JSON ({e.msg})") from None
+    data_dir = Path(manifest["data_dir"])
+    if not data_dir.is_dir():
+        raise InputError(f"data folder of the manifest is missing: {data_dir}")
+    return manifest
+
+
+def report_inputs(now: dict[str, str], then: dict[str, str], stream) -> bool:
+    """Compare input hashes (name → sha256) with the manifest's; False and one line if any
+    input changed, appeared or disappeared."""
+    if now == then:
+        return True
+    changed = sorted(set(now.items()) ^ set(then.items()))
+    print(f"inputs changed since the run: {', '.join(sorted({k for k, _ in changed}))}",
+          file=stream)
+    return False
+
+
+def manifest_params(manifest: dict, stream) -> tuple[dict, bool]:
+    """(the manifest's parameters file read again, whether its hash is unchanged)."""
+    params = load_params(manifest["parameters"]["file"])
+    if params["_sha256"] != manifest["parameters"]["sha256"]:
+        print(f"parameters file changed since the run: {params['_file']}", file=stream)
+        return params, False
+    return params, True
+
+
+def compare_tables(expected: dict[str, str], rerun_dir: Path, published_dir: Path,
+                   stream) -> bool:
+    """Table by table: the re-run (``rerun_dir``) against the manifest's hashes, and the
+    published file against them; prints ``name: identical`` or ``name: DIFFERENT (...)``."""
+    rerun_dir, published_dir = Path(rerun_dir), Path(published_dir)
+    ok = True
+    for name in sorted(set(expected) | {p.stem for p in rerun_dir.glob("*.csv")}):
+        rerun = rerun_dir / f"{name}.csv"
+        published = published_dir / f"{name}.csv"
+        if name not in expected:
+            print(f"{name}: DIFFERENT (not in the manifest)", file=stream)
+            ok = False
+        elif not rerun.is_file():
+            print(f"{name}: DIFFERENT (not produced by the re-run)", file=stream)
+            ok = False
+        elif table_hash(rerun) == expected[name]:
+            if not published.is_file():
+                print(f"{name}: DIFFERENT (published file missing)", file=stream)
+                ok = False
+            elif table_hash(published) != expected[name]:
+                print(f"{name}: DIFFERENT (published file edited after the run)", file=stream)
+                ok = False
+            else:
+                print(f"{name}: identical", file=stream)
+        else:
+            ok = False
+            print(f"{name}: DIFFERENT", file=stream)
+            if published.is_file():
+                print(_first_differences(read_table(published), read_table(rerun)),
+                      file=stream)
+    return ok
+
+
 def verify(quarter: Quarter | str, out_dir: Path, stream=None) -> bool:
     """Re-run a quarter's tables from its manifest and compare them table by table."""
     stream = stream or sys.stdout
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     qdir = Path(out_dir) / str(quarter)
-    mpath = qdir / "manifest.json"
-    if not mpath.is_file():
-        raise InputError(f"no manifest for {quarter}: {mpath} (run `seuranta run` first)")
-    manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    manifest = load_manifest(qdir / "manifest.json", str(quarter), "seuranta run")
     data_dir = Path(manifest["data_dir"])
-    if not data_dir.is_dir():
-        raise InputError(f"data folder of the manifest is missing: {data_dir}")
-    ok = True
-    now = input_hashes(data_dir)
-    if now != manifest["inputs"]:
-        changed = sorted(set(now.items()) ^ set(manifest["inputs"].items()))
-        print(f"inputs changed since the run: {', '.join(sorted({k for k, _ in changed}))}",
-              file=stream)
-        ok = False
-    params = load_params(manifest["parameters"]["file"])
-    if params["_sha256"] != manifest["parameters"]["sha256"]:
-        print(f"parameters file changed since the run: {params['_file']}", file=stream)
-        ok = False
+    ok = report_inputs(input_hashes(data_dir), manifest["inputs"], stream)
+    params, same = manifest_params(manifest, stream)
+    ok = ok and same
     with tempfile.TemporaryDirectory(prefix="seuranta-verify-") as tmp:
         tables = compute_tables(quarter, data_dir, params, manifest.get("encoding", "utf-8"))
         write_tables(tables, Path(tmp))
-        names = sorted(set(manifest["tables"]) | {p.stem for p in Path(tmp).glob("*.csv")})
-        for name in names:
-            rerun = Path(tmp) / f"{name}.csv"
-            published = qdir / "tables" / f"{name}.csv"
-            if name not in manifest["tables"]:
-                print(f"{name}: DIFFERENT (not in the manifest)", file=stream)
-                ok = False
-            elif not rerun.is_file():
-                print(f"{name}: DIFFERENT (not produced by the re-run)", file=stream)
-                ok = False
-            elif table_hash(rerun) == manifest["tables"][name]:
-                if published.is_file() and table_hash(published) != manifest["tables"][name]:
-                    print(f"{name}: DIFFERENT (published file edited after the run)",
-                          file=stream)
-                    ok = False
-                else:
-                    print(f"{name}: identical", file=stream)
-            else:
-                ok = False
-                print(f"{name}: DIFFERENT", file=stream)
-                if published.is_file():
-                    print(_first_differences(read_table(published), read_table(rerun)),
-                          file=stream)
+        ok = compare_tables(manifest["tables"], Path(tmp), qdir / "tables", stream) and ok
     print(f"{quarter}: {'all tables identical' if ok else 'NOT identical'}", file=stream)
     return ok
