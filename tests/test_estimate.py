@@ -242,6 +242,6 @@ def test_statistics_stage_end_to_end(tmp_path):
                   "paihdetyo")])
     assert (kaikki["municipalities_used"] == len(comp_all)).all()
     assert len(out["quartiles"]) == 8
-    assert out["series_estimates"]["service_task"].nunique() == 6
+    assert out["series_estimates"]["service_task"].nunique() == 8
     s = out["representativeness_summary"]
     assert s["verdict_fi"].str.startswith("Kattavat").all()

@@ -6,9 +6,11 @@ applies the declared rules (:mod:`seuranta.validate`) and computes every count
 DataFrame per table, all quarters together (column ``quarter`` tells them apart):
 
 counts, cwa_counts, age_counts, multi_task, tasks_per_client, monthly (requested
-quarters), series_counts (every quarter from ``publication.first_quarter`` up to the
-newest requested one), year_counts (calendar years whose four quarters all lie in that
-range), and the quarter-independent rejected, ledger and flags.
+quarters); series_counts, series_cwa_counts and series_age_counts (the same as counts,
+cwa_counts and age_counts for every quarter from ``publication.first_quarter`` up to the
+newest requested one, so that the statistics stage can estimate the whole series);
+year_counts (calendar years whose four quarters all lie in that range), and the
+quarter-independent rejected, ledger and flags.
 
 ``write_quarter_tables`` writes one quarter's cut of them into ``OUT/<Q>/tables/``
 atomically; ``run_counts`` does both for the ``seuranta counts`` command.
@@ -29,7 +31,8 @@ from .quarters import Quarter, quarter_range
 
 #: Tables written by the register stage (file name = key + ".csv").
 REGISTER_TABLES = ["counts", "cwa_counts", "age_counts", "multi_task", "tasks_per_client",
-                   "year_counts", "monthly", "series_counts", "rejected", "ledger", "flags"]
+                   "year_counts", "monthly", "series_counts", "series_cwa_counts",
+                   "series_age_counts", "rejected", "ledger", "flags"]
 
 
 def _first_quarter(params: dict) -> Quarter:
@@ -73,7 +76,8 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
         if "quarter" in df.columns:
             df = df[df["quarter"].isin(wanted)].reset_index(drop=True)
         out[name] = df
-    out["series_counts"] = tables["counts"]
+    for name in ("counts", "cwa_counts", "age_counts"):
+        out[f"series_{name}"] = tables[name]
     out["rejected"] = rejected
     out["ledger"] = ledger
     out["flags"] = flags

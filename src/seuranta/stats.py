@@ -2,10 +2,11 @@
 representativeness, national estimates and quartiles.
 
 ``run_statistics_stage(tables, data_dir, params)`` takes the register stage's tables
-(counts, series_counts, cwa_counts, age_counts, monthly — and series_monthly when the
-register stage provides it, so that earlier quarters of the series get the monthly check
-too) plus, from the data folder, deliveries.csv, population.csv and the optional
-corrections.csv, and returns:
+(counts, cwa_counts, age_counts, monthly and their ``series_*`` versions for every quarter
+of the series — series_counts, series_cwa_counts, series_age_counts, and series_monthly when
+the register stage provides it, so that earlier quarters of the series get the monthly
+check too; a missing series table falls back to the quarter's own table) plus, from the
+data folder, deliveries.csv, population.csv and the optional corrections.csv, and returns:
 
 quality, series_quality
     :mod:`seuranta.quality` for the quarters of ``counts`` / every quarter of the series.
@@ -14,7 +15,11 @@ estimates, series_estimates
     has ``lastensuojelulaki`` (child-welfare-act clients; a municipality counts as
     comprehensive when its ``lastensuojelu`` task is) and ``kaikki`` by age group (kaikki,
     0-17, 18-64, 65+, 85+; comprehensive when comprehensive in all six estimated tasks).
-    The series covers the six estimated tasks.
+    ``series_estimates`` has the same rows for every quarter of the series, each quarter's
+    comprehensive sets taken from ``series_quality`` (the classification of the whole
+    series, whose plausibility check pools the quarters: an earlier quarter's row may
+    differ from that quarter's own run); ``estimates`` is its cut to the quarters of
+    ``counts``.
 quartiles
     :mod:`seuranta.quartiles` for the seven tasks and ``lastensuojelulaki``.
 representativeness, representativeness_summary
@@ -112,6 +117,17 @@ def _all_rows(counts: pd.DataFrame) -> pd.DataFrame:
     c = c.copy()
     c["quarter"] = c["quarter"].astype(str)
     return c
+
+
+def _with_series(tables: dict[str, pd.DataFrame], name: str, keys: list[str]
+                 ) -> pd.DataFrame | None:
+    """``series_<name>`` and ``<name>`` together (quarter as text, one row per key), or None
+    when the register stage gave neither."""
+    parts = [t.assign(quarter=t["quarter"].astype(str))
+             for t in (tables.get(f"series_{name}"), tables.get(name)) if t is not None]
+    if not parts:
+        return None
+    return pd.concat(parts, ignore_index=True).drop_duplicates(keys).reset_index(drop=True)
 
 
 def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str]) -> pd.DataFrame:
@@ -281,16 +297,11 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     ctx = _Context(data_dir, params)
     counts = tables["counts"].copy()
     counts["quarter"] = counts["quarter"].astype(str)
-    series = tables.get("series_counts")
-    series = counts if series is None or series.empty else pd.concat(
-        [series.assign(quarter=series["quarter"].astype(str)), counts]).drop_duplicates(
-        ["quarter", "municipality_code", "service_task", "source"])
-    monthly = pd.concat([t for t in (tables.get("series_monthly"), tables.get("monthly"))
-                         if t is not None], ignore_index=True) if (
-        tables.get("monthly") is not None or tables.get("series_monthly") is not None) else None
-    if monthly is not None:
-        monthly = monthly.assign(quarter=monthly["quarter"].astype(str)).drop_duplicates(
-            ["quarter", "municipality_code", "service_task", "source", "month"])
+    keys = ["quarter", "municipality_code", "service_task", "source"]
+    series = _with_series(tables, "counts", keys)
+    monthly = _with_series(tables, "monthly", keys + ["month"])
+    series_cwa = _with_series(tables, "cwa_counts", keys)
+    series_age = _with_series(tables, "age_counts", keys[:3] + ["age_group"])
     deliveries = qual.read_deliveries(data_dir)
     corrections = qual.read_corrections(data_dir, set(ctx.mainland["municipality_code"]))
 
@@ -302,15 +313,15 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     comp = comprehensive_sets(series_quality)
 
     est_tasks = reference.task_codes(estimated_only=True)
-    rows = estimates_for(ctx, counts, comp, est_tasks)
+    rows = estimates_for(ctx, series, comp, est_tasks)
+    if series_cwa is not None and len(series_cwa):
+        rows += estimates_for(ctx, series_cwa, comp, [CWA_TASK])
+    if series_age is not None and len(series_age):
+        rows += age_estimates(ctx, series_age, comp)
+    series_estimates = _estimates_frame(rows)
+    estimates = series_estimates[series_estimates["quarter"].isin(qs)].reset_index(drop=True)
     cwa = tables.get("cwa_counts")
-    if cwa is not None and len(cwa):
-        rows += estimates_for(ctx, cwa, comp, [CWA_TASK])
     age = tables.get("age_counts")
-    if age is not None and len(age):
-        rows += age_estimates(ctx, age, comp)
-    estimates = _estimates_frame(rows)
-    series_estimates = _estimates_frame(estimates_for(ctx, series, comp, est_tasks))
 
     qtab = quality.copy()
     if cwa is not None and len(cwa):
