@@ -129,6 +129,19 @@ def test_notebook_kernels_use_ipc_and_report_a_failing_cell(tmp_path, capfd):
     assert "remove-cell" in cells[0].metadata["tags"]            # injected parameters
     assert cells[-1].outputs[0]["text"] == "42\n"
     assert "TCP" not in capfd.readouterr().err
+    # kernels side by side (publish runs two at a time) get their own sockets
+    import concurrent.futures as cf
+
+    nbs = [new_notebook(cells=[new_code_cell(f"print(x + {i})")], metadata=nb.metadata)
+           for i in range(3)]
+    with cf.ThreadPoolExecutor(max_workers=3) as pool:
+        list(pool.map(lambda i: publish._papermill(nbs[i], tmp_path / f"p{i}.ipynb", {"x": 1},
+                                                   f"notebook p{i}.ipynb"), range(3)))
+    for i in range(3):
+        out_i = nbformat.read(tmp_path / f"p{i}.ipynb", as_version=4).cells[-1].outputs
+        assert out_i[0]["text"] == f"{1 + i}\n"
+    assert not list(publish.PROJECT_DIR.glob("kernel-ipc*"))
+    assert not list(Path.cwd().glob("kernel-ipc*"))
     bad = new_notebook(cells=[new_code_cell("1 / 0")])
     bad.metadata["kernelspec"] = nb.metadata["kernelspec"]
     with pytest.raises(RuntimeError, match=r"^notebook bad.ipynb failed: ZeroDivisionError"):

@@ -19,7 +19,9 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import yaml
@@ -89,6 +91,11 @@ def _ipc_kernel_manager():
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
+
+        def _ip_default(self) -> str:
+            # jupyter_client's default is "kernel-ipc" in the working directory: kernels
+            # started side by side would share socket names. One unique prefix per kernel.
+            return os.path.join(tempfile.gettempdir(), f"seuranta-kernel-{uuid.uuid4().hex}")
 
     return IPCKernelManager
 
