@@ -366,3 +366,57 @@ def series_chart(quarters: list[str], values: list[float], lows=None, highs=None
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def estimate_series(series_estimates: pd.DataFrame | None, task: str,
+                    age_group: str = "kaikki") -> pd.DataFrame:
+    """The published estimate of a task (× age group) in every quarter of series_estimates.
+
+    Columns quarter, share (per cent), est (rounded), lo, hi (the 95 % interval), n
+    (municipalities used) and base (national population base; NaN when the table has
+    none). Quarters without an estimate (too few comprehensive municipalities) are left out.
+    """
+    cols = ["quarter", "share", "est", "lo", "hi", "n", "base"]
+    rows = []
+    ser = series_estimates
+    if ser is not None:
+        for q in sorted(ser["quarter"].unique()):
+            r = published_estimate(ser[ser["quarter"] == q], task, age_group)
+            if r is None or pd.isna(r["estimate"]):
+                continue
+            rows.append([q, float(r["share_pct"]), float(r["estimate_rounded"]),
+                         float(r["ci_low"]), float(r["ci_high"]), int(r["municipalities_used"]),
+                         float(r.get("national_base", float("nan")))])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def estimate_series_chart(s: pd.DataFrame, title: str):
+    """The estimated share per quarter (rows of :func:`estimate_series`) with its interval."""
+    band = bool(s["base"].notna().all() and (s["base"] > 0).all())
+    return series_chart(list(s["quarter"]), list(s["share"]),
+                        list(100 * s["lo"] / s["base"]) if band else None,
+                        list(100 * s["hi"] / s["base"]) if band else None,
+                        title=title, ylabel="osuus")
+
+
+def estimate_series_table(s: pd.DataFrame, share_label: str = "Osuus") -> pd.DataFrame:
+    """The rows of :func:`estimate_series` as a Finnish table (estimates rounded to 100)."""
+    return pd.DataFrame({
+        "Vuosineljännes": [quarter_name(q) for q in s["quarter"]],
+        "Arvio": [fi_number(v) for v in s["est"]],
+        share_label: [fi_share(v) for v in s["share"]],
+        "Luottamusväli 95 %": [f"{fi_number(fi_round(a))}–{fi_number(fi_round(b))}"
+                               for a, b in zip(s["lo"], s["hi"])],
+        "Kuntia arviossa": [fi_number(v) for v in s["n"]],
+    })
+
+
+def estimate_series_note(series_estimates: pd.DataFrame | None, s: pd.DataFrame) -> str:
+    """Table note of a series: rounding, and the quarters left out for want of an estimate."""
+    note = "Arviot on pyöristetty sataan."
+    quarters = set() if series_estimates is None else set(series_estimates["quarter"])
+    missing = sorted(quarters - set(s["quarter"]))
+    if missing:
+        note += (" Arviota ei voitu laatia liian vähäisten kattavien tietojen vuoksi: "
+                 + ", ".join(quarter_name(q) for q in missing) + ".")
+    return note
