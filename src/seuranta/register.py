@@ -7,8 +7,9 @@ DataFrame per table, all quarters together (column ``quarter`` tells them apart)
 
 counts, cwa_counts, age_counts, multi_task, tasks_per_client, monthly (requested
 quarters); series_counts, series_cwa_counts and series_age_counts (the same as counts,
-cwa_counts and age_counts for every quarter from ``publication.first_quarter`` up to the
-newest requested one, so that the statistics stage can estimate the whole series);
+cwa_counts and age_counts — the last for all clients, ``kaikki``, only — for every quarter
+from ``publication.first_quarter`` up to the newest requested one, so that the statistics
+stage can estimate the whole series);
 year_counts (calendar years whose four quarters all lie in that range), and the
 quarter-independent rejected, ledger and flags.
 
@@ -76,8 +77,12 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
         if "quarter" in df.columns:
             df = df[df["quarter"].isin(wanted)].reset_index(drop=True)
         out[name] = df
-    for name in ("counts", "cwa_counts", "age_counts"):
+    for name in ("counts", "cwa_counts"):
         out[f"series_{name}"] = tables[name]
+    # the series estimates by age group are for all clients (kaikki) only: the rows of the
+    # single tasks would make every quarter's folder eight times larger for nothing
+    age = tables["age_counts"]
+    out["series_age_counts"] = age[age["service_task"] == count.ALL_TASKS].reset_index(drop=True)
     out["rejected"] = rejected
     out["ledger"] = ledger
     out["flags"] = flags
