@@ -17,7 +17,7 @@ from pathlib import Path
 
 #: (image name, page under the quarter's folder, window height in pixels)
 PAGES = [("vammaispalvelut", "tehtava_vammaispalvelut.html", 1700),
-         ("yhteenveto", "index.html", 1500)]
+         ("yhteenveto", "yhteenveto.html", 1600)]
 
 
 def shoot(page: Path, png: Path, height: int, width: int = 1280) -> None:
