@@ -157,3 +157,29 @@ def test_series_ratio_rows_by_hand(run):
             assert got["estimate_rounded"] == 100 * math.floor(exp["estimate"] / 100 + 0.5)
             checked += 1
     assert checked >= len(quarters) + 5      # every CWA quarter and some all-clients rows
+
+
+def test_series_quality_gets_each_quarters_monthly_check(run, tmp_path):
+    """Earlier quarters of the series are checked against their own monthly profile (the
+    register stage's in-memory series_monthly): the mid-quarter ramp-ups the series finds in
+    a quarter are exactly those of that quarter's own run; series_monthly is never written."""
+    data, params, quarters, reg, last = run
+    assert "series_monthly" in reg and "series_monthly" not in register.REGISTER_TABLES
+    assert sorted(reg["series_monthly"]["quarter"].astype(str).unique()) == \
+        [str(q) for q in quarters]
+    sq = last["series_quality"]
+
+    def ramps(quality, q):
+        r = quality[(quality["quarter"] == q)
+                    & quality["reasons"].fillna("").str.contains("monthly_ramp_up")]
+        return set(zip(r["municipality_code"], r["service_task"]))
+
+    found = 0
+    for q in quarters[:-1]:
+        own = pipeline.compute_tables(q, data, params)["quality"]
+        assert ramps(sq, str(q)) == ramps(own, str(q)), q
+        found += len(ramps(own, str(q)))
+    assert found > 0                              # the demo has ramp-ups to find
+    pipeline.write_tables(last, tmp_path)
+    assert not (tmp_path / "series_monthly.csv").exists()
+    assert (tmp_path / "series_quality.csv").exists()

@@ -9,7 +9,7 @@ counts, cwa_counts, age_counts, multi_task, tasks_per_client, monthly (requested
 quarters); series_counts, series_cwa_counts and series_age_counts (the same as counts,
 cwa_counts and age_counts — the last for all clients, ``kaikki``, only — for every quarter
 from ``publication.first_quarter`` up to the newest requested one, so that the statistics
-stage can estimate the whole series);
+stage can estimate the whole series; series_monthly likewise, kept in memory only);
 year_counts (calendar years whose four quarters all lie in that range), and the
 quarter-independent rejected, ledger and flags.
 
@@ -34,6 +34,10 @@ from .quarters import Quarter, quarter_range
 REGISTER_TABLES = ["counts", "cwa_counts", "age_counts", "multi_task", "tasks_per_client",
                    "year_counts", "monthly", "series_counts", "series_cwa_counts",
                    "series_age_counts", "rejected", "ledger", "flags"]
+#: Tables the register stage returns for the statistics stage but never writes: the monthly
+#: profile of every earlier quarter (so that the series gets the same mid-quarter check as
+#: each quarter's own run) is an intermediate, and its result is in series_quality.
+INTERNAL_TABLES = ["series_monthly"]
 
 
 def _first_quarter(params: dict) -> Quarter:
@@ -83,10 +87,11 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
     # single tasks would make every quarter's folder eight times larger for nothing
     age = tables["age_counts"]
     out["series_age_counts"] = age[age["service_task"] == count.ALL_TASKS].reset_index(drop=True)
+    out["series_monthly"] = tables["monthly"]
     out["rejected"] = rejected
     out["ledger"] = ledger
     out["flags"] = flags
-    return {k: out[k] for k in REGISTER_TABLES}
+    return {k: out[k] for k in REGISTER_TABLES + INTERNAL_TABLES}
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
