@@ -163,6 +163,29 @@ def test_pdf_working_papers(published):
         assert f"Sosiaalihuollon asiakkaat {bookfmt.quarter_name(other)}" not in text
 
 
+@pytest.mark.slow
+def test_county_pages_as_one_pdf(published):
+    """The 22 county drill-down pages are also one PDF, linked from their index page."""
+    out, html = published["out"], published["html"]
+    if not shutil.which("pdftotext"):
+        pytest.skip("pdftotext (poppler-utils) not installed")
+    pdf = out / "pdf" / publish.COUNTY_PDF
+    assert pdf.is_file()
+    text = norm(subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                               capture_output=True, text=True).stdout)
+    assert "synteettisestä harjoitusaineistosta" in text
+    for name in bookfmt.reference.counties()["county_name_fi"]:
+        assert name in text, name
+    # Tampere's disability share of the newest quarter (pinned comprehensive in the demo)
+    newest = max(published["quarters"])
+    sc = bookfmt.read(out / newest / "tables", "series_counts")
+    r = sc[(sc["quarter"] == newest) & (sc["municipality_code"] == "837")
+           & (sc["service_task"] == "vammaispalvelut") & (sc["source"] == "ALL")].iloc[0]
+    assert norm(bookfmt.fi_pct(float(r["share_pct"]), 1)) in text
+    index = (html / "alueet" / "index.html").read_text(encoding="utf-8")
+    assert publish.COUNTY_PDF in index
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

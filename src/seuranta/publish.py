@@ -8,7 +8,8 @@
   ``_config.yml``, the written chapters ``book/*.md``, every quarter's executed notebooks,
   generated quarter and county pages and a generated ``_toc.yml``), runs
   ``jupyter-book build -W`` for HTML and the LaTeX builder for one working paper per
-  quarter, and compiles each with latexmk (xelatex) into ``OUT/pdf/<quarter>.pdf``.
+  quarter, and compiles each with latexmk (xelatex) into ``OUT/pdf/<quarter>.pdf``; the
+  county pages become ``OUT/pdf/hyvinvointialueet.pdf``.
 """
 
 from __future__ import annotations
@@ -402,8 +403,13 @@ def _run(cmd: list[str], cwd: Path | None = None, log: Path | None = None) -> No
           flush=True)
 
 
+#: File name of the county drill-down pages as one PDF (OUT/pdf/).
+COUNTY_PDF = "hyvinvointialueet.pdf"
+
+
 def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path) -> list[Path]:
-    """LaTeX builder once for all quarters, then latexmk (xelatex) per quarter.
+    """LaTeX builder once for all quarters, then latexmk (xelatex) per quarter; the
+    county pages (if staged) become one more PDF, ``pdf_dir / COUNTY_PDF``.
 
     jupyter-book 1.0 cannot pass several ``latex_documents`` through its own build
     command, so the Sphinx configuration it derives from ``_config.yml`` is written out
@@ -415,6 +421,11 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path) -> list[Path]:
     docs = [(f"{q}/index", f"seuranta-{q}.tex",
              f"Sosiaalihuollon asiakkaat {quarter_name(q)}", author, "manual", True)
             for q in reversed(quarters)]
+    counties = (stage / "alueet" / "index.md").is_file()
+    if counties:   # the county drill-down pages as one more PDF
+        docs.append(("alueet/index", "seuranta-alueet.tex",
+                     "Hyvinvointialueet: kuntien asiakasosuudet vuosineljänneksittäin",
+                     author, "manual", True))
     with open(conf, "a", encoding="utf-8") as f:
         f.write(f"\n# One working paper per quarter (added by seuranta.publish)\n"
                 f"latex_documents = {docs!r}\n")
@@ -433,6 +444,10 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path) -> list[Path]:
         target = pdf_dir / f"{q}.pdf"
         shutil.copy2(latex_dir / f"seuranta-{q}.pdf", target)
         out.append(target)
+    if counties:
+        _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error",
+              "seuranta-alueet.tex"], cwd=latex_dir)
+        shutil.copy2(latex_dir / "seuranta-alueet.pdf", pdf_dir / COUNTY_PDF)
     return out
 
 
@@ -451,6 +466,12 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
             shutil.copy2(p, stage / q / f"{q}.pdf")
             (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, True),
                                                 encoding="utf-8")
+        county_pdf = out_dir / "pdf" / COUNTY_PDF
+        if county_pdf.is_file() and (stage / "alueet" / "index.md").is_file():
+            shutil.copy2(county_pdf, stage / "alueet" / COUNTY_PDF)
+            with open(stage / "alueet" / "index.md", "a", encoding="utf-8") as f:
+                f.write(f"\nKaikki alueet PDF-muodossa: "
+                        f"{{download}}`{COUNTY_PDF} <{COUNTY_PDF}>`.\n")
     _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
     return stage / "_build" / "html"
 
