@@ -90,8 +90,10 @@ def _mask_expr(spec: dict, params: dict) -> str:
     col = spec["col"]
     params[f"b_{col}"] = spec["base"]
     params[f"n_{col}"] = len(spec["labels"])
-    lo = _INDEX_SQL[spec["unit"]].format(d="start_date") + f" - $b_{col}"
-    hi = _INDEX_SQL[spec["unit"]].format(d="e") + f" - $b_{col}"
+    # the window indices of the start and end dates (i0_<u>, i1_<u>) are computed once
+    # per period in _scan, for every mask column of that unit
+    lo = f"(i0_{spec['unit'][0]} - $b_{col})"
+    hi = f"(i1_{spec['unit'][0]} - $b_{col})"
     return (f"CASE WHEN {lo} <= $n_{col} - 1 AND {hi} >= 0 THEN "
             f"(CAST(1 AS BIGINT) << (least({hi}, $n_{col} - 1) + 1)) "
             f"- (CAST(1 AS BIGINT) << greatest({lo}, 0)) ELSE 0 END AS {col}")
@@ -106,23 +108,31 @@ def _melt(df: pd.DataFrame, keys: list[str], spec: dict, prefix: str = "") -> pd
     col = prefix + spec["col"]
     wcols = {f"{col}_{i}": lab for i, lab in enumerate(spec["labels"])}
     long = df[keys + list(wcols)].melt(id_vars=keys, var_name="_w", value_name="clients")
-    long[spec["unit"]] = long["_w"].map(wcols)
+    long[spec["unit"]] = _lookup(long["_w"], wcols)
     long = long[long["clients"] > 0]
     return long.drop(columns="_w").reset_index(drop=True)
 
 
+def _lookup(values: pd.Series, mapping: dict) -> np.ndarray:
+    """``values.map(mapping)`` for values that are all keys of ``mapping``, by position."""
+    pos = pd.Index(list(mapping)).get_indexer(values)
+    if (pos < 0).any():
+        raise KeyError(f"unexpected value {values[pos < 0].iloc[0]!r}")
+    return np.array(list(mapping.values()), dtype=object)[pos]
+
+
 def _task_names(df: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
-    names = dict(enumerate(tasks))
-    names[-1] = ALL_TASKS
+    names = np.array(tasks + [ALL_TASKS], dtype=object)   # ti -1 (all tasks) is the last
     df = df.copy()
-    df["service_task"] = df["ti"].astype(int).map(names)
+    df["service_task"] = names[df["ti"].to_numpy().astype(int)]
     return df.drop(columns="ti")
 
 
 def _scan(con, tasks: list[str], specs: list[dict]) -> None:
     """Temp tables mk (client × municipality × task × source masks, with the
-    child-welfare-act quarter masks ``c_<col>``), mka (the same over sources) and cb
-    (each client's birth year: the smallest one among its accepted periods)."""
+    child-welfare-act quarter masks ``c_<col>``), mka (the same over sources, with the
+    client's birth year) and cb (each client's birth year: the smallest one among its
+    accepted periods)."""
     params: dict = {"tasks": tasks}
     masks = ",\n       ".join(_mask_expr(s, params) for s in specs)
     qcols = [s["col"] for s in specs if s["unit"] == "quarter"]
@@ -131,26 +141,35 @@ def _scan(con, tasks: list[str], specs: list[dict]) -> None:
     params["wlast"] = max(_window_end(s) for s in specs)
     ors = ", ".join(f"bit_or({c}) AS {c}" for c in cols)
     cwa = ", ".join(f"bit_or(CASE WHEN cwa THEN {c} ELSE 0 END) AS c_{c}" for c in qcols)
+    idx = ", ".join(f"{_INDEX_SQL[u].format(d='start_date')} AS i0_{u[0]}, "
+                    f"{_INDEX_SQL[u].format(d='e')} AS i1_{u[0]}"
+                    for u in sorted({s["unit"] for s in specs}))
     con.execute("CREATE OR REPLACE TEMP TABLE cb AS "
                 "SELECT client_id, min(birth_year) AS birth_year FROM periods GROUP BY client_id")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE mk AS
-SELECT client_id, municipality_code, county_code, ti, source, min(birth_year) AS birth_year,
+SELECT client_id, municipality_code, county_code, ti, source,
        {ors}{', ' + cwa if cwa else ''}
 FROM (
-  SELECT p.client_id, p.municipality_code, p.county_code, p.source, p.cwa, b.birth_year,
+  SELECT p.client_id, p.municipality_code, p.county_code, p.source, p.cwa,
          CAST(list_position($tasks, p.service_task) - 1 AS INTEGER) AS ti,
          {masks}
-  FROM (SELECT *, coalesce(end_date, DATE '9999-12-31') AS e FROM periods
-        WHERE start_date <= $wlast AND coalesce(end_date, DATE '9999-12-31') >= $wfirst) p
-  JOIN cb b USING (client_id)
+  FROM (SELECT *, {idx}
+        FROM (SELECT *, coalesce(end_date, DATE '9999-12-31') AS e FROM periods
+              WHERE start_date <= $wlast AND coalesce(end_date, DATE '9999-12-31') >= $wfirst)
+       ) p
 )
 GROUP BY client_id, municipality_code, county_code, ti, source""", params)
-    ors_a = ", ".join(f"bit_or({c}) AS {c}" for c in cols + [f"c_{c}" for c in qcols])
+    # the client's birth year is joined after the sources are merged (fewer rows)
+    acols = cols + [f"c_{c}" for c in qcols]
+    ors_a = ", ".join(f"bit_or({c}) AS {c}" for c in acols)
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE mka AS
-SELECT client_id, municipality_code, county_code, ti, min(birth_year) AS birth_year, {ors_a}
-FROM mk GROUP BY client_id, municipality_code, county_code, ti""")
+SELECT a.client_id, a.municipality_code, a.county_code, a.ti, b.birth_year,
+       {", ".join("a." + c for c in acols)}
+FROM (SELECT client_id, municipality_code, county_code, ti, {ors_a}
+      FROM mk GROUP BY client_id, municipality_code, county_code, ti) a
+JOIN cb b USING (client_id)""")
 
 
 def _window_start(spec: dict) -> dt.date:
@@ -194,22 +213,40 @@ SELECT municipality_code, ti, 'ALL' AS source, {sums} FROM mka GROUP BY municipa
     return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
 
 
-def _birth_year_counts(con, specs: list[dict], tasks: list[str]) -> pd.DataFrame:
-    """Clients per quarter × municipality × task (and 'kaikki') × birth year."""
+def _age_group_counts(con, specs: list[dict], tasks: list[str]) -> pd.DataFrame:
+    """Clients per quarter × municipality × task (and 'kaikki') × age group.
+
+    A client's age in a quarter is the quarter's end year minus its birth year; the age
+    groups overlap (65+ and 85+), so each quarter × group is a sum column of its own."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
-    sums = ", ".join(_sums(s["col"], len(s["labels"])) for s in qspecs)
+    sums, wcols = [], {}
+    for s in qspecs:
+        for i, lab in enumerate(s["labels"]):
+            age = f"({Quarter.parse(lab).end.year} - birth_year)"
+            for k, (g, lo, hi) in enumerate(reference.CLIENT_AGE_GROUPS):
+                cond = f"{age} >= {int(lo)}" + (f" AND {age} <= {int(hi)}" if hi is not None
+                                                 else "")
+                name = f"{s['col']}_{i}_{k}"
+                sums.append(f"CAST(sum(CASE WHEN {cond} THEN ({s['col']} >> {i}) & 1 ELSE 0 END)"
+                            f" AS BIGINT) AS {name}")
+                wcols[name] = (lab, g)
+    sql_sums = ", ".join(sums)
     ors = ", ".join(f"bit_or({s['col']}) AS {s['col']}" for s in qspecs)
     df = con.execute(f"""
-SELECT municipality_code, ti, birth_year, {sums}
-FROM mka GROUP BY municipality_code, ti, birth_year
+SELECT municipality_code, ti, {sql_sums}
+FROM mka GROUP BY municipality_code, ti
 UNION ALL
-SELECT municipality_code, -1 AS ti, birth_year, {sums}
+SELECT municipality_code, -1 AS ti, {sql_sums}
 FROM (SELECT client_id, municipality_code, min(birth_year) AS birth_year, {ors}
       FROM mka GROUP BY client_id, municipality_code)
-GROUP BY municipality_code, birth_year""").fetchdf()
-    keys = ["municipality_code", "ti", "birth_year"]
-    return pd.concat([_task_names(_melt(df, keys, s), tasks) for s in qspecs],
-                     ignore_index=True)
+GROUP BY municipality_code""").fetchdf()
+    keys = ["municipality_code", "ti"]
+    long = df[keys + list(wcols)].melt(id_vars=keys, var_name="_w", value_name="clients")
+    w = pd.Index(list(wcols)).get_indexer(long["_w"])
+    long["quarter"] = np.array([v[0] for v in wcols.values()], dtype=object)[w]
+    long["age_group"] = np.array([v[1] for v in wcols.values()], dtype=object)[w]
+    long = long[long["clients"] > 0].drop(columns="_w").reset_index(drop=True)
+    return _task_names(long, tasks)
 
 
 def _task_sets(con, specs: list[dict], tasks: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -239,31 +276,16 @@ WITH tw2 AS (SELECT * FROM tw UNION ALL
 SELECT county_code, i, bit_count(tm) AS n_tasks, count(*) AS clients, {pair_sql}
 FROM ({union}) GROUP BY county_code, i, n_tasks""").fetchdf()
     con.execute("DROP TABLE IF EXISTS tw")
-    df["quarter"] = df["i"].map(dict(enumerate(labels)))
+    df["quarter"] = np.array(labels, dtype=object)[df["i"].to_numpy().astype(int)]
     per_client = (df.groupby(["quarter", "county_code", "n_tasks"], as_index=False)["clients"]
                   .sum())
     pcols = [f"p{a}_{b}" for a, b in pair_idx]
     pairs = df.groupby(["quarter", "county_code"], as_index=False)[pcols].sum().melt(
         id_vars=["quarter", "county_code"], var_name="_p", value_name="clients")
     names = {f"p{a}_{b}": (tasks[a], tasks[b]) for a, b in pair_idx}
-    pairs["task_a"] = pairs["_p"].map(lambda p: names[p][0])
-    pairs["task_b"] = pairs["_p"].map(lambda p: names[p][1])
+    pairs["task_a"] = _lookup(pairs["_p"], {p: ab[0] for p, ab in names.items()})
+    pairs["task_b"] = _lookup(pairs["_p"], {p: ab[1] for p, ab in names.items()})
     return pairs.drop(columns="_p"), per_client
-
-
-def _age_group_counts(by_year: pd.DataFrame, quarters: list[Quarter]) -> pd.DataFrame:
-    """Clients per quarter × municipality × task × age group from birth-year counts."""
-    end_year = {str(q): q.end.year for q in quarters}
-    d = by_year.copy()
-    d["age"] = d["quarter"].map(end_year).astype("int64") - d["birth_year"].astype("int64")
-    out = []
-    for g, lo, hi in reference.CLIENT_AGE_GROUPS:
-        sel = d[(d["age"] >= lo) & (d["age"] <= (hi if hi is not None else 10**6))]
-        s = sel.groupby(["quarter", "municipality_code", "service_task"], as_index=False)[
-            "clients"].sum()
-        s["age_group"] = g
-        out.append(s)
-    return pd.concat(out, ignore_index=True)
 
 
 # --------------------------------------------------------------------------- population
@@ -314,7 +336,7 @@ def age_group_bases(pop: pd.DataFrame) -> pd.DataFrame:
     out = []
     for g, lo, hi in reference.CLIENT_AGE_GROUPS:
         try:
-            mask = pop["age_group"].map(lambda b: reference.band_in_base(b, lo, hi))
+            mask = reference.bands_in_base(pop["age_group"], lo, hi)
         except ValueError as e:
             raise InputError(f"population.csv: {e}") from None
         s = (pop[mask.astype(bool)].groupby(["municipality_code", "year"], as_index=False)
@@ -375,7 +397,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
                          **({"year": [str(y) for y in years]} if years else {})})
     _scan(con, tasks, specs)
     res = _source_counts(con, specs, tasks)
-    by_birth = _birth_year_counts(con, specs, tasks)
+    by_age = _age_group_counts(con, specs, tasks)
     pairs, per_client = _task_sets(con, specs, tasks)
     for t in ("mk", "mka", "cb"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
@@ -398,7 +420,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     out["cwa_counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
 
     # age groups (source ALL), multi-task, tasks per client
-    found = _age_group_counts(by_birth, qs)
+    found = by_age
     g = _grid(quarter=qnames, municipality_code=codes, service_task=tasks + [ALL_TASKS],
               age_group=AGE_GROUPS)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "age_group"])
@@ -445,7 +467,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
 
     # monthly active clients
     found = res["month"]
-    found["quarter"] = found["month"].map({m: str(q) for q in qs for m in q.months})
+    found["quarter"] = _lookup(found["month"], {m: str(q) for q in qs for m in q.months})
     g = pd.DataFrame([(str(q), m) for q in qs for m in q.months], columns=["quarter", "month"])
     g = g.merge(_grid(municipality_code=codes, service_task=tasks, source=SOURCES), how="cross")
     keys = ["quarter", "municipality_code", "service_task", "source", "month"]

@@ -82,6 +82,13 @@ def band_in_base(label: str, min_age: int, max_age: int | None) -> bool:
     raise ValueError(f"age band {label} straddles the base {min_age}-{max_age}")
 
 
+def bands_in_base(labels: pd.Series, min_age: int, max_age: int | None) -> np.ndarray:
+    """:func:`band_in_base` of every label (each distinct label checked once, in order of
+    appearance, so a straddling band raises the same error as a row-by-row check)."""
+    codes, uniques = pd.factorize(labels, use_na_sentinel=False)
+    return np.array([band_in_base(b, min_age, max_age) for b in uniques], dtype=bool)[codes]
+
+
 # --------------------------------------------------------------------------- building
 
 def _rake(seed: np.ndarray, row_totals: np.ndarray, col_totals: np.ndarray, iters=200):
@@ -231,7 +238,7 @@ def base_population(population: pd.DataFrame, tasks: pd.DataFrame | None = None)
     out = []
     for t in tasks.itertuples():
         max_age = None if pd.isna(t.base_max_age) else int(t.base_max_age)
-        mask = population["age_group"].map(lambda b: band_in_base(b, int(t.base_min_age), max_age))
+        mask = bands_in_base(population["age_group"], int(t.base_min_age), max_age)
         g = (population[mask].groupby(["municipality_code", "year"], as_index=False)["population"]
              .sum().rename(columns={"population": "population_base"}))
         g["service_task"] = t.service_task
