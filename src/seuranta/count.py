@@ -264,17 +264,22 @@ def _task_sets(con, specs: list[dict], tasks: list[str]) -> tuple[pd.DataFrame, 
 CREATE OR REPLACE TEMP TABLE tw AS
 SELECT county_code, client_id, {", ".join(tm)} FROM mka GROUP BY county_code, client_id""")
     all_cols = ", ".join(f"bit_or(tm{i}) AS tm{i}" for i in range(n))
-    union = " UNION ALL ".join(
-        f"SELECT county_code, {i} AS i, tm{i} AS tm FROM tw2 WHERE tm{i} <> 0" for i in range(n))
     order = sorted(range(len(tasks)), key=lambda k: tasks[k])
     pair_idx = [(a, b) for x, a in enumerate(order) for b in order[x + 1:]]
-    pair_sql = ", ".join(f"CAST(sum((tm >> {a}) & (tm >> {b}) & 1) AS BIGINT) AS p{a}_{b}"
+    tms = ", ".join(f"tm{i}" for i in range(n))
+    pair_sql = ", ".join(f"CAST(sum(((tm >> {a}) & (tm >> {b}) & 1) * c) AS BIGINT) AS p{a}_{b}"
                          for a, b in pair_idx)
+    # clients per county × quarter × set of tasks first (at most 2^tasks sets), then the
+    # number of tasks and the pairs from those few rows
     df = con.execute(f"""
 WITH tw2 AS (SELECT * FROM tw UNION ALL
-             SELECT 'ALL' AS county_code, client_id, {all_cols} FROM tw GROUP BY client_id)
-SELECT county_code, i, bit_count(tm) AS n_tasks, count(*) AS clients, {pair_sql}
-FROM ({union}) GROUP BY county_code, i, n_tasks""").fetchdf()
+             SELECT 'ALL' AS county_code, client_id, {all_cols} FROM tw GROUP BY client_id),
+s AS (SELECT county_code, i, tm, count(*) AS c
+      FROM (SELECT county_code, unnest(range({n})) AS i, unnest([{tms}]) AS tm FROM tw2)
+      WHERE tm <> 0 GROUP BY county_code, i, tm)
+SELECT county_code, CAST(i AS INTEGER) AS i, bit_count(tm) AS n_tasks,
+       CAST(sum(c) AS BIGINT) AS clients, {pair_sql}
+FROM s GROUP BY county_code, i, n_tasks""").fetchdf()
     con.execute("DROP TABLE IF EXISTS tw")
     df["quarter"] = np.array(labels, dtype=object)[df["i"].to_numpy().astype(int)]
     per_client = (df.groupby(["quarter", "county_code", "n_tasks"], as_index=False)["clients"]

@@ -104,10 +104,11 @@ def _column_text(s: pd.Series) -> list[str] | None:
     or None for a dtype (or a string needing quotes) that is left to pandas."""
     dtype = s.dtype
     if isinstance(dtype, pd.StringDtype):
-        values = s.to_numpy(dtype=object, na_value="")
-        if any(c in v for v in pd.unique(values) for c in _NEEDS_QUOTES):
+        codes, uniques = pd.factorize(s, use_na_sentinel=False)   # few distinct values
+        text = pd.Index(uniques).to_numpy(dtype=object, na_value="")
+        if any(c in v for v in text for c in _NEEDS_QUOTES):
             return None
-        return values.tolist()
+        return text[codes].tolist()
     if dtype == np.int64:
         return list(map(str, s.to_numpy().tolist()))
     if dtype == np.float64:   # as pandas does it: numpy's str of each value, NaN as empty
