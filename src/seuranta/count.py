@@ -227,19 +227,26 @@ def _age_group_counts(con, specs: list[dict], tasks: list[str]) -> pd.DataFrame:
                 cond = f"{age} >= {int(lo)}" + (f" AND {age} <= {int(hi)}" if hi is not None
                                                  else "")
                 name = f"{s['col']}_{i}_{k}"
-                sums.append(f"CAST(sum(CASE WHEN {cond} THEN ({s['col']} >> {i}) & 1 ELSE 0 END)"
+                sums.append(f"CAST(sum(CASE WHEN {cond} THEN {s['col']}_{i} ELSE 0 END)"
                             f" AS BIGINT) AS {name}")
                 wcols[name] = (lab, g)
     sql_sums = ", ".join(sums)
+    by_year = ", ".join(f"CAST(sum(({s['col']} >> {i}) & 1) AS BIGINT) AS {s['col']}_{i}"
+                        for s in qspecs for i in range(len(s["labels"])))
     ors = ", ".join(f"bit_or({s['col']}) AS {s['col']}" for s in qspecs)
+    # clients per municipality × task × birth year first (few rows), then the age groups;
+    # a bit sum of those rows stands for the quarter's mask bit ("q0_1" as "q0 >> 1")
     df = con.execute(f"""
+WITH b AS (
+  SELECT municipality_code, ti, birth_year, {by_year}
+  FROM mka GROUP BY municipality_code, ti, birth_year
+  UNION ALL
+  SELECT municipality_code, -1 AS ti, birth_year, {by_year}
+  FROM (SELECT client_id, municipality_code, min(birth_year) AS birth_year, {ors}
+        FROM mka GROUP BY client_id, municipality_code)
+  GROUP BY municipality_code, birth_year)
 SELECT municipality_code, ti, {sql_sums}
-FROM mka GROUP BY municipality_code, ti
-UNION ALL
-SELECT municipality_code, -1 AS ti, {sql_sums}
-FROM (SELECT client_id, municipality_code, min(birth_year) AS birth_year, {ors}
-      FROM mka GROUP BY client_id, municipality_code)
-GROUP BY municipality_code""").fetchdf()
+FROM b GROUP BY municipality_code, ti""").fetchdf()
     keys = ["municipality_code", "ti"]
     long = df[keys + list(wcols)].melt(id_vars=keys, var_name="_w", value_name="clients")
     w = pd.Index(list(wcols)).get_indexer(long["_w"])
