@@ -106,7 +106,8 @@ def _column_text(s: pd.Series) -> list[str] | None:
     if isinstance(dtype, pd.StringDtype):
         codes, uniques = pd.factorize(s, use_na_sentinel=False)   # few distinct values
         text = pd.Index(uniques).to_numpy(dtype=object, na_value="")
-        if any(c in v for v in text for c in _NEEDS_QUOTES):
+        joined = "\0".join(text)
+        if any(c in joined for c in _NEEDS_QUOTES):
             return None
         return text[codes].tolist()
     if dtype == np.int64:
@@ -117,7 +118,10 @@ def _column_text(s: pd.Series) -> list[str] | None:
         text[np.isnan(v)] = ""
         return text.tolist()
     if isinstance(dtype, pd.Int64Dtype):
-        return ["" if x is None else str(x) for x in s.to_numpy(dtype=object, na_value=None)]
+        text = list(map(str, s.to_numpy(dtype="int64", na_value=0).tolist()))
+        for i in np.flatnonzero(s.isna().to_numpy()):
+            text[i] = ""
+        return text
     return None
 
 
