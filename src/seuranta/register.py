@@ -105,7 +105,7 @@ def _column_text(s: pd.Series) -> list[str] | None:
     dtype = s.dtype
     if isinstance(dtype, pd.StringDtype):
         codes, uniques = pd.factorize(s, use_na_sentinel=False)   # few distinct values
-        text = pd.Index(uniques).to_numpy(dtype=object, na_value="")
+        text = uniques.to_numpy(dtype=object, na_value="")   # uniques: an Index
         joined = "\0".join(text)
         if any(c in joined for c in _NEEDS_QUOTES):
             return None
