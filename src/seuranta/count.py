@@ -276,13 +276,15 @@ SELECT county_code, client_id, {", ".join(tm)} FROM mka GROUP BY county_code, cl
     tms = ", ".join(f"tm{i}" for i in range(n))
     pair_sql = ", ".join(f"CAST(sum(((tm >> {a}) & (tm >> {b}) & 1) * c) AS BIGINT) AS p{a}_{b}"
                          for a, b in pair_idx)
-    # clients per county × quarter × set of tasks first (at most 2^tasks sets), then the
+    # clients per county × the client's sets of tasks in every quarter first (few distinct
+    # rows), then per county × quarter × set of tasks (at most 2^tasks sets), and the
     # number of tasks and the pairs from those few rows
     df = con.execute(f"""
 WITH tw2 AS (SELECT * FROM tw UNION ALL
              SELECT 'ALL' AS county_code, client_id, {all_cols} FROM tw GROUP BY client_id),
-s AS (SELECT county_code, i, tm, count(*) AS c
-      FROM (SELECT county_code, unnest(range({n})) AS i, unnest([{tms}]) AS tm FROM tw2)
+s0 AS (SELECT county_code, {tms}, count(*) AS c FROM tw2 GROUP BY county_code, {tms}),
+s AS (SELECT county_code, i, tm, sum(c) AS c
+      FROM (SELECT county_code, unnest(range({n})) AS i, unnest([{tms}]) AS tm, c FROM s0)
       WHERE tm <> 0 GROUP BY county_code, i, tm)
 SELECT county_code, CAST(i AS INTEGER) AS i, bit_count(tm) AS n_tasks,
        CAST(sum(c) AS BIGINT) AS clients, {pair_sql}
