@@ -143,12 +143,12 @@ def tables_for_quarter(all_tables: dict[str, pd.DataFrame], quarter: Quarter
 
 def write_tables(tables: dict[str, pd.DataFrame], tables_dir: Path) -> None:
     """Every table as ``<name>.csv``, except the register stage's internal intermediates."""
-    from .register import INTERNAL_TABLES
+    from .register import INTERNAL_TABLES, _write_csv
 
     tables_dir.mkdir(parents=True, exist_ok=True)
     for name, df in sorted(tables.items()):
         if name not in INTERNAL_TABLES:
-            df.to_csv(tables_dir / f"{name}.csv", index=False, lineterminator="\n")
+            _write_csv(df, tables_dir / f"{name}.csv")
 
 
 # --------------------------------------------------------------------------- provenance

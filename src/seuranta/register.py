@@ -144,6 +144,7 @@ def _csv_text(df: pd.DataFrame) -> str | None:
 
 
 def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    """One table as CSV: the bytes of ``df.to_csv(index=False, lineterminator="\\n")``."""
     text = _csv_text(df)
     if text is None:
         df.to_csv(path, index=False, lineterminator="\n")
