@@ -14,7 +14,7 @@ process's own:
 It prints wall time, peak RSS and rows per second of each, and the ratio stage / plain
 DuckDB, and ends with a markdown snippet for the README's performance section.
 
-Data: ``seuranta.demo.generate`` when available (the project's demo generator), else
+Data: ``seuranta.demo.generator.generate`` when available (the project's demo generator), else
 (or with ``--own-generator``) a simple random generator in this script with the same
 columns, ~2 M periods per unit of scale, some faulty rows.
 
@@ -54,8 +54,7 @@ def own_generate(out: Path, scale: float, seed: int) -> Path:
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
-    from seuranta import reference
-
+    from seuranta.core import reference
     rng = np.random.default_rng(seed)
     (out / "register").mkdir(parents=True, exist_ok=True)
     mun = reference.municipalities()
@@ -110,7 +109,7 @@ def own_generate(out: Path, scale: float, seed: int) -> Path:
 def make_data(out: Path, scale: float, seed: int, own: bool) -> tuple[Path, str]:
     if not own:
         try:
-            from seuranta.demo import generate
+            from seuranta.demo.generator import generate
         except ImportError:
             own = True
     if own:
@@ -118,10 +117,10 @@ def make_data(out: Path, scale: float, seed: int, own: bool) -> tuple[Path, str]
     if scale > 1 and float(scale).is_integer():
         generate(out, scale=1.0, seed=seed)
         replicate(out, int(scale))
-        return out, (f"seuranta.demo.generate at scale 1, register replicated {int(scale)} times "
+        return out, (f"seuranta.demo.generator.generate at scale 1, register replicated {int(scale)} times "
                      "with re-keyed client ids")
     generate(out, scale=scale, seed=seed)
-    return out, "seuranta.demo.generate"
+    return out, "seuranta.demo.generator.generate"
 
 
 def replicate(data: Path, k: int) -> None:
@@ -146,8 +145,8 @@ TO '""" + str(tmp).replace("'", "''") + "' (HEADER, DELIMITER ',')", [str(f), k]
 # --------------------------------------------------------------------------- children
 
 def child_stage(data: Path, out: Path) -> dict:
-    from seuranta import register
-    from seuranta.params import load_params
+    from seuranta.register import stage as register
+    from seuranta.core.params import load_params
     from seuranta.pipeline import publication_quarters
 
     params = load_params()
@@ -197,8 +196,7 @@ GROUP BY GROUPING SETS ((quarter, municipality_code, service_task, source),
 def child_duckdb(data: Path) -> dict:
     import duckdb
 
-    from seuranta import reference
-
+    from seuranta.core import reference
     files = sorted(str(p) for p in (data / "register").glob("*.csv"))
     muns = list(reference.mainland_municipalities()["municipality_code"])
     tmp = tempfile.mkdtemp(prefix="bench-duckdb-")
@@ -216,8 +214,8 @@ def child_duckdb(data: Path) -> dict:
 def child_pandas(data: Path) -> dict:
     import pandas as pd
 
-    from seuranta import reference
-    from seuranta.quarters import quarter_range
+    from seuranta.core import reference
+    from seuranta.core.quarters import quarter_range
 
     t0 = time.perf_counter()
     df = pd.concat([pd.read_csv(p, dtype=str, keep_default_na=False)
@@ -287,7 +285,7 @@ def main() -> int:
     ap.add_argument("--data", default=None, help="use this data folder instead of generating")
     ap.add_argument("--out", default=None, help="output folder of the stage (default: temp)")
     ap.add_argument("--own-generator", action="store_true",
-                    help="use this script's random generator, not seuranta.demo.generate")
+                    help="use this script's random generator, not seuranta.demo.generator.generate")
     ap.add_argument("--no-pandas", action="store_true", help="skip the naive pandas version")
     ap.add_argument("--keep", action="store_true", help="keep generated data and outputs")
     ap.add_argument("--repeat", type=int, default=3,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from seuranta import reference
-from seuranta.ingest import REGISTER_COLUMNS
+from seuranta.core import reference
+from seuranta.register.ingest import REGISTER_COLUMNS
 
 PARAMS = {
     "publication": {"first_quarter": "2022Q4"},

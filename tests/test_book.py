@@ -17,8 +17,10 @@ import pandas as pd
 import pytest
 import yaml
 
-from seuranta import bookfmt, publish
-from seuranta.params import PROJECT_DIR
+from seuranta.publication import bookfmt
+
+from seuranta.publication import book as publish
+from seuranta.core.params import PROJECT_DIR
 
 SCALE = 0.02
 
@@ -100,8 +102,10 @@ def test_notebook_templates_have_hidden_parameters():
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """Demo data at small scale, the two newest quarters run, the book built (HTML + PDF)."""
-    from seuranta import demo, pipeline, register
-    from seuranta.params import load_params
+    from seuranta.demo import generator as demo
+    from seuranta import pipeline
+    from seuranta.register import stage as register
+    from seuranta.core.params import load_params
 
     root = tmp_path_factory.mktemp("book")
     data, out = root / "data", root / "build"

@@ -15,9 +15,12 @@ from pathlib import Path
 
 import pytest
 
-from seuranta import costs, pipeline
+from seuranta.core import provenance
+from seuranta.costs import model as costs
+
+from seuranta import pipeline
 from seuranta.cli import main as cli_main
-from seuranta.params import DEFAULT_PARAMS, load_params
+from seuranta.core.params import DEFAULT_PARAMS, load_params
 from test_costs import _register_tables, make_data
 
 TABLES = {"allocation", "dimensions", "ledger_rows", "meta", "packages", "per_client",
@@ -178,7 +181,7 @@ def test_failed_manifest_leaves_the_previous_publication(published, monkeypatch)
     def broken(*args, **kwargs):
         raise RuntimeError("hashing failed")
 
-    monkeypatch.setattr(pipeline, "table_hashes", broken)
+    monkeypatch.setattr(provenance, "table_hashes", broken)
     with pytest.raises(RuntimeError):
         costs.run_and_write(2022, data, build, load_params())
     assert {p: p.read_bytes() for p in sorted(target.rglob("*")) if p.is_file()} == before
@@ -201,8 +204,10 @@ def test_verify_argument_errors_are_one_line(argv, message, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_costs_chapter_writes_a_manifest_that_verifies(tmp_path, monkeypatch, capsys):
-    from seuranta import demo, publish, register
-    from seuranta.quarters import Quarter
+    from seuranta.demo import generator as demo
+    from seuranta.publication import book as publish
+    from seuranta.register import stage as register
+    from seuranta.core.quarters import Quarter
 
     data, out = tmp_path / "demo", tmp_path / "build"
     demo.generate(data, scale=0.02, seed=7)

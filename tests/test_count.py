@@ -9,8 +9,10 @@ import pandas as pd
 import pytest
 from register_helpers import PARAMS, population, row, write_folder
 
-from seuranta import reference, register
-from seuranta.quarters import Quarter, quarter_range
+from seuranta.core import reference
+
+from seuranta.register import stage as register
+from seuranta.core.quarters import Quarter, quarter_range
 
 QUARTERS = quarter_range("2022Q4", "2023Q4")
 HEL, ESPOO, TAMPERE = "091", "049", "837"
@@ -349,7 +351,7 @@ def test_random_year_counts_equal_pandas(random_case):
 
 
 def test_population_year_missing_is_input_error(tmp_path):
-    from seuranta.errors import InputError
+    from seuranta.core.errors import InputError
     d = write_folder(tmp_path, [row()], pop_years=(2022,))
     with pytest.raises(InputError, match="no population for year 2021"):
         register.run_register_stage(d, QUARTERS, PARAMS)

@@ -4,8 +4,7 @@ that proves nothing small is shown or derivable."""
 import pandas as pd
 import pytest
 
-from seuranta import disclosure as dc
-
+from seuranta.statistics import disclosure as dc
 S = ".."
 
 

@@ -7,9 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seuranta import estimate as est
-
-
+from seuranta.statistics import estimate as est
 def _svyratio_by_hand(y, x, N):
     """survey::svyratio with fpc, written out as a plain loop."""
     n = len(y)
@@ -76,7 +74,7 @@ def test_ratio_unknown_variance_is_an_error():
     with pytest.raises(ValueError, match="ratio variance"):
         est.ratio_estimate([1, 2], [10, 20], 100, 5, variance="bootstrap")
     f = _frame([10, 20, 30], [1000, 1500, 2500], [True, True, True])
-    from seuranta.errors import InputError
+    from seuranta.core.errors import InputError
     with pytest.raises(InputError, match="estimate.ratio_variance"):
         est.estimate_both(f, [], {"ratio_variance": "bootstrap"})
 
@@ -162,8 +160,7 @@ def test_estimate_both_published_flag():
 
 def _stage_inputs(tmp_path):
     """Register-stage-like tables for every mainland municipality, one quarter."""
-    from seuranta import reference
-
+    from seuranta.core import reference
     rng = np.random.default_rng(11)
     pop = reference.reference_population()
     pop.to_csv(tmp_path / "population.csv", index=False)
@@ -203,8 +200,8 @@ def _stage_inputs(tmp_path):
 
 
 def test_statistics_stage_end_to_end(tmp_path):
-    from seuranta import stats
-    from seuranta.params import load_params
+    from seuranta.statistics import stage as stats
+    from seuranta.core.params import load_params
 
     tables, full = _stage_inputs(tmp_path)
     out = stats.run_statistics_stage(tables, tmp_path, load_params())

@@ -8,10 +8,12 @@ import pandas as pd
 import pytest
 from register_helpers import PARAMS, population, row, write_folder
 
-from seuranta import cli, register
-from seuranta.errors import InputError
-from seuranta.ingest import REGISTER_COLUMNS
-from seuranta.quarters import Quarter, quarter_range
+from seuranta import cli
+
+from seuranta.register import stage as register
+from seuranta.core.errors import InputError
+from seuranta.register.ingest import REGISTER_COLUMNS
+from seuranta.core.quarters import Quarter, quarter_range
 
 Q1 = [Quarter.parse("2023Q1")]
 

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from seuranta import demo, pipeline
+from seuranta.demo import generator as demo
+
+from seuranta import pipeline
 from seuranta.cli import main as cli_main
 
 SCALE = 0.02
@@ -59,8 +61,7 @@ def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatc
     pipeline.run_quarter("2023Q2", small_demo, out, notebooks=False)
     before = _snapshot(out / "2023Q2")
 
-    from seuranta import stats
-
+    from seuranta.statistics import stage as stats
     def broken(*args, **kwargs):
         raise RuntimeError("statistics stage failed")
 
@@ -118,8 +119,7 @@ def test_notebook_kernels_use_ipc_and_report_a_failing_cell(tmp_path, capfd):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from seuranta import publish
-
+    from seuranta.publication import book as publish
     nb = new_notebook(cells=[new_code_cell("print(x * 2)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}

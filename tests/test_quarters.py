@@ -4,7 +4,7 @@ import datetime as dt
 
 import pytest
 
-from seuranta.quarters import Quarter, last_complete_quarter, quarter_range
+from seuranta.core.quarters import Quarter, last_complete_quarter, quarter_range
 
 
 def test_bounds_and_neighbours():

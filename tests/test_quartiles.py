@@ -6,9 +6,8 @@ import math
 import pandas as pd
 import pytest
 
-from seuranta import fmt
-from seuranta import quartiles as qrt
-
+from seuranta.core import fmt
+from seuranta.statistics import quartiles as qrt
 NB = "\u00a0"
 
 

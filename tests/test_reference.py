@@ -6,8 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seuranta import reference as ref
-
+from seuranta.core import reference as ref
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 

@@ -7,9 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seuranta import register
-
-
+from seuranta.core.tables import write_csv
+from seuranta.register import stage as register
+from seuranta.core import tables
 def _pandas_bytes(df: pd.DataFrame, tmp_path) -> bytes:
     p = tmp_path / "pandas.csv"
     df.to_csv(p, index=False, lineterminator="\n")
@@ -18,7 +18,7 @@ def _pandas_bytes(df: pd.DataFrame, tmp_path) -> bytes:
 
 def _ours(df: pd.DataFrame, tmp_path) -> bytes:
     p = tmp_path / "ours.csv"
-    register._write_csv(df, p)
+    write_csv(df, p)
     return p.read_bytes()
 
 
@@ -31,7 +31,7 @@ EDGE = pd.DataFrame({
 
 
 def test_edge_values_match_pandas(tmp_path):
-    assert register._csv_text(EDGE) is not None           # the fast path is taken
+    assert tables._csv_text(EDGE) is not None           # the fast path is taken
     assert _ours(EDGE, tmp_path) == _pandas_bytes(EDGE, tmp_path)
 
 
@@ -42,7 +42,7 @@ def test_edge_values_match_pandas(tmp_path):
     EDGE[["clients"]],                                                           # one column
 ])
 def test_other_tables_fall_back_to_pandas(df, tmp_path):
-    assert register._csv_text(df) is None
+    assert tables._csv_text(df) is None
     assert _ours(df, tmp_path) == _pandas_bytes(df, tmp_path)
 
 
@@ -58,5 +58,5 @@ def test_random_tables_match_pandas(tmp_path):
         "n": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 99, n)),
                       dtype="Int64"),
     })
-    assert register._csv_text(df) is not None
+    assert tables._csv_text(df) is not None
     assert _ours(df, tmp_path) == _pandas_bytes(df, tmp_path)

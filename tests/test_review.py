@@ -15,8 +15,14 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from seuranta import feedback, reference, review
-from seuranta.quarters import Quarter
+from seuranta.statistics.quarter import quarter_tables
+from seuranta.review import feedback
+from seuranta.statistics import corrections
+
+from seuranta.core import reference
+
+from seuranta.review import workbooks as review
+from seuranta.core.quarters import Quarter
 
 Q = Quarter.parse("2023Q1")
 SOURCES = ("SHA", "ET", "ALL")
@@ -359,7 +365,7 @@ def test_effect_table_before_after_per_task():
     after = before.assign(municipalities_used=[9, 8], estimate=[1100.0, 500.0])
     dec = pd.DataFrame({"quarter": ["2023Q1"], "municipality_code": ["005"],
                         "service_task": ["iakkaat"], "decision": ["exclude"], "reason": ["x"]})
-    e = feedback._effect(Q, before, after, dec)
+    e = corrections._effect(Q, before, after, dec)
     assert e.to_dict("records") == [
         {"quarter": "2023Q1", "service_task": "iakkaat", "n_include": 0, "n_exclude": 1,
          "n_note": 0, "municipalities_used_before": 10, "municipalities_used_after": 9,
@@ -375,11 +381,13 @@ def test_effect_table_before_after_per_task():
 
 def test_round_trip_on_demo(tmp_path):
     """Demo data → review workbook → a county's decisions → import → the estimate changes."""
-    from seuranta import demo, pipeline, register
+    from seuranta.demo import generator as demo
+    from seuranta import pipeline
+    from seuranta.register import stage as register
     from seuranta.cli import main
-    from seuranta.params import load_params
-    from seuranta.quality import REASONS
-    from seuranta.quarters import quarter_range
+    from seuranta.core.params import load_params
+    from seuranta.statistics.quality import REASONS
+    from seuranta.core.quarters import quarter_range
 
     data = tmp_path / "data"
     demo.generate(data, scale=0.02, seed=7)
@@ -387,7 +395,7 @@ def test_round_trip_on_demo(tmp_path):
     q = Quarter.parse("2023Q3")
     reg = register.run_register_stage(data, quarter_range(params["publication"]["first_quarter"],
                                                           q), params)
-    before = pipeline.compute_tables(q, data, params, register_tables=reg)
+    before = quarter_tables(q, data, params, register_tables=reg)
     qual = before["quality"].astype({"municipality_code": str, "county_code": str})
     est = before["estimates"]
     est = est[(est["age_group"] == "kaikki") & (est["method"] == "ratio")].set_index("service_task")
@@ -415,7 +423,7 @@ def test_round_trip_on_demo(tmp_path):
     assert len(corr) == len(answers) and set(corr["county_code"]) == set(counties)
     assert included is not None  # the demo (seed 7) has one; the checks below use it
 
-    after = pipeline.compute_tables(q, data, params, register_tables=reg)
+    after = quarter_tables(q, data, params, register_tables=reg)
     qa = after["quality"].astype({"municipality_code": str}).set_index(
         ["municipality_code", "service_task"])
     ea = after["estimates"]
@@ -434,7 +442,7 @@ def test_round_trip_on_demo(tmp_path):
         t = included["service_task"]
         assert ea.loc[t, "municipalities_used"] == est.loc[t, "municipalities_used"] + 1
 
-    effect = feedback.corrections_effect(q, data, params, register_tables=reg, corrected=after)
+    effect = corrections.corrections_effect(q, data, params, register_tables=reg, corrected=after)
     e = effect[(effect["age_group"] == "kaikki") & (effect["method"] == "ratio")].set_index(
         "service_task")
     for t in reference.task_codes(estimated_only=True):
@@ -443,7 +451,7 @@ def test_round_trip_on_demo(tmp_path):
     assert e.loc["iakkaat", "n_exclude"] == 1
     assert (e.loc["iakkaat", "municipalities_used_before"]
             - e.loc["iakkaat", "municipalities_used_after"]) == 1
-    dec = feedback.corrections_tables(q, data, params, register_tables=reg,
+    dec = corrections.corrections_tables(q, data, params, register_tables=reg,
                                       corrected=after)["corrections_decisions"]
     d = dec.set_index(["municipality_code", "service_task"]).loc[(excluded, "iakkaat")]
     assert (d["quality_before"], d["quality_after"]) == ("comprehensive", "partial")

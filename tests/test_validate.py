@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 from register_helpers import PARAMS, row, write_folder
 
-from seuranta import register, validate
-from seuranta.quarters import quarter_range
+from seuranta.register import stage as register
+
+from seuranta.register import validate
+from seuranta.core.quarters import quarter_range
 
 # (label, row, expected reason or None when accepted). Each faulty row has exactly one
 # fault unless the label says otherwise; extract date 2024-02-15.
@@ -161,7 +163,7 @@ def test_demo_faults_are_all_quarantined(tmp_path):
     """The demo generator's injected faults (metadata.json) are found, kind by kind."""
     import json
 
-    from seuranta import demo
+    from seuranta.demo import generator as demo
     d = demo.generate(tmp_path / "demo", scale=0.02, seed=5)
     meta = json.loads((d / "metadata.json").read_text())
     t = register.run_register_stage(d, quarter_range("2022Q4", "2023Q4"), PARAMS)

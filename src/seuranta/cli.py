@@ -9,8 +9,15 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import reference
-from .errors import InputError
+from seuranta.core import reference
+from seuranta.core.errors import InputError
+from seuranta.core.params import load_params
+from seuranta import pipeline
+from seuranta.costs import model as costs
+from seuranta.demo import generator as demo
+from seuranta.register import stage as register
+from seuranta.review import feedback
+from seuranta.review import workbooks as review
 
 
 class UserError(Exception):
@@ -29,12 +36,10 @@ DEFAULT_OUT = "build"
 
 
 def _params(args):
-    from .params import load_params
     return load_params(getattr(args, "params", None))
 
 
 def _cmd_run(args) -> int:
-    from . import pipeline
     target = pipeline.run_quarter(args.quarter, Path(args.data), Path(args.out), _params(args),
                                   encoding=args.encoding)
     print(target)
@@ -42,7 +47,6 @@ def _cmd_run(args) -> int:
 
 
 def _cmd_publish(args) -> int:
-    from . import pipeline
     pipeline.publish(Path(args.data), Path(args.out), _params(args), scale=args.scale,
                      seed=args.seed, pdf=not args.no_pdf, encoding=args.encoding)
     print(f"published into {args.out}/")
@@ -53,9 +57,7 @@ def _cmd_verify(args) -> int:
     if (args.quarter is None) == (args.costs is None):
         raise UserError("verify: give exactly one of --quarter Q or --costs YEAR")
     if args.costs is not None:
-        from . import costs
         return 0 if costs.verify_costs(args.costs, Path(args.out)) else 1
-    from . import pipeline
     return 0 if pipeline.verify(args.quarter, Path(args.out)) else 1
 
 
@@ -101,14 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     _common(r, data=False)
     r.set_defaults(func=_cmd_verify)
 
-    from . import demo  # the `demo-data` command (synthetic register)
     demo.add_parser(sub)
-    from . import register  # the `counts` command (register stage)
     register.add_parser(sub)
-    from . import feedback, review  # review round: county workbooks and their feedback
     review.add_parser(sub)
     feedback.add_parser(sub)
-    from . import costs  # Sote-tietopaketit cost packages
     costs.add_parser(sub)
     return p
 

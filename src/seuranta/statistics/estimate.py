@@ -47,8 +47,8 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .fmt import fi_round
+from seuranta.core.errors import InputError
+from seuranta.core.fmt import fi_round
 
 #: Columns of one estimate row (estimates.csv), in order.
 ESTIMATE_COLUMNS = [
@@ -150,7 +150,7 @@ def _design(frame: pd.DataFrame, covariates: list[str]) -> np.ndarray:
 
 
 def _fit_poisson(X, y, offset):
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # heavy dependency: loaded only when used
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import reference
-
+from seuranta.core import reference
+from seuranta.inputs.population import population_path, read_population
 MAPPING_FILE = reference.REFERENCE_DIR / "service_class_mapping.csv"
 
 #: Client groups of the demo ledger (age groups that the population bands nest into).
@@ -118,8 +118,8 @@ def _client_group_of_band(band: str) -> str:
 
 def _population_by_region(data_dir: Path) -> pd.DataFrame:
     """Population (latest year up to 2022) per region × client group, 22 mainland areas."""
-    p = Path(data_dir) / "population.csv"
-    pop = (pd.read_csv(p, dtype={"municipality_code": str}) if p.is_file()
+    p = population_path(data_dir)
+    pop = (read_population(p) if p.is_file()
            else reference.reference_population())
     years = sorted(int(y) for y in pop["year"].unique())
     year = max([y for y in years if y <= 2022] or years[:1])

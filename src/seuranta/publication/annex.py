@@ -38,9 +38,10 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from . import reference
-from .errors import InputError
-from .quarters import Quarter
+from seuranta.core import reference
+from seuranta.core.errors import InputError
+from seuranta.core.quarters import Quarter
+from seuranta.statistics.disclosure import protect
 
 #: Symbols of cells without a published number, and their meaning (Finnish).
 SYMBOLS: dict[str, str] = {
@@ -219,11 +220,7 @@ def suppression_mask(counts: pd.Series, groups: pd.Series, min_count: int) -> pd
     municipalities, whose clients the estimates sheet shows as "clients used").
     Uses ``seuranta.disclosure.protect`` when present, else the same rule locally.
     """
-    try:
-        from .disclosure import protect
-    except ImportError:  # pragma: no cover - before the statistics helper's module
-        protect = None
-    if protect is not None:
+    if True:
         df = pd.DataFrame({"clients": counts.astype("int64").to_numpy(),
                            "group": groups.astype(str).to_numpy()})
         try:

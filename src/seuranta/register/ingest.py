@@ -27,7 +27,7 @@ from pathlib import Path
 
 import duckdb
 
-from .errors import InputError
+from seuranta.core.errors import InputError
 
 #: Columns of the register (CONTRACT.md section 1), in order.
 REGISTER_COLUMNS = ["client_id", "birth_year", "municipality_code", "service_task",

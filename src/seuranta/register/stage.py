@@ -27,9 +27,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import count, ingest, validate
-from .errors import InputError
-from .quarters import Quarter, quarter_range
+from seuranta.core.tables import write_csv
+from seuranta.inputs.datafolder import check_quarter, extract_date, publication_quarters
+from seuranta.inputs.population import population_path, read_population
+from seuranta.register import count
+
+from seuranta.register import ingest
+
+from seuranta.register import validate
+from seuranta.core.errors import InputError
+from seuranta.core.quarters import Quarter, quarter_range
+from seuranta.core.params import load_params
 
 #: Tables written by the register stage (file name = key + ".csv").
 REGISTER_TABLES = ["counts", "cwa_counts", "age_counts", "multi_task", "tasks_per_client",
@@ -54,7 +62,6 @@ def complete_years(first: Quarter, last: Quarter) -> list[int]:
 def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
                        encoding: str = "utf-8") -> dict[str, pd.DataFrame]:
     """Validate the register and compute every count table for ``quarters``."""
-    from .pipeline import extract_date
 
     if not quarters:
         raise InputError("no quarters to count")
@@ -65,7 +72,7 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
     series = quarter_range(first, quarters[-1])
     years = complete_years(_first_quarter(params), quarters[-1])
     ed = extract_date(data_dir, params)
-    population = count.read_population(data_dir / "population.csv")
+    population = read_population(population_path(data_dir))
 
     with ingest.connect(rp) as con:
         ingest.load_register(con, data_dir, encoding)
@@ -95,64 +102,6 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
     return {k: out[k] for k in REGISTER_TABLES + INTERNAL_TABLES}
 
 
-#: Characters that make the csv module quote a field (QUOTE_MINIMAL, delimiter ",").
-_NEEDS_QUOTES = (",", '"', "\r", "\n")
-
-
-def _column_text(s: pd.Series) -> list[str] | None:
-    """The column's values as the text ``DataFrame.to_csv`` writes for them (NA as empty),
-    or None for a dtype (or a string needing quotes) that is left to pandas."""
-    dtype = s.dtype
-    if isinstance(dtype, pd.StringDtype):
-        codes, uniques = pd.factorize(s, use_na_sentinel=False)   # few distinct values
-        text = uniques.to_numpy(dtype=object, na_value="")   # uniques: an Index
-        joined = "\0".join(text)
-        if any(c in joined for c in _NEEDS_QUOTES):
-            return None
-        return text[codes].tolist()
-    if dtype == np.int64:
-        return list(map(str, s.to_numpy().tolist()))
-    if dtype == np.float64:   # as pandas does it: numpy's str of each value, NaN as empty
-        v = s.to_numpy()
-        text = v.astype(str)
-        text[np.isnan(v)] = ""
-        return text.tolist()
-    if isinstance(dtype, pd.Int64Dtype):
-        text = list(map(str, s.to_numpy(dtype="int64", na_value=0).tolist()))
-        for i in np.flatnonzero(s.isna().to_numpy()):
-            text[i] = ""
-        return text
-    return None
-
-
-def _csv_text(df: pd.DataFrame) -> str | None:
-    """The bytes of ``df.to_csv(index=False, lineterminator="\\n")`` built column-wise
-    (several times faster), or None when the table is left to pandas (no rows, one
-    column, a field that needs quoting, another dtype)."""
-    names = list(df.columns)
-    if len(df) == 0 or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
-        return None
-    if any(c in n for n in names for c in _NEEDS_QUOTES):
-        return None
-    cols = []
-    for n in names:
-        text = _column_text(df[n])
-        if text is None:
-            return None
-        cols.append(text)
-    return ",".join(names) + "\n" + "\n".join(map(",".join, zip(*cols))) + "\n"
-
-
-def _write_csv(df: pd.DataFrame, path: Path) -> None:
-    """One table as CSV: the bytes of ``df.to_csv(index=False, lineterminator="\\n")``."""
-    text = _csv_text(df)
-    if text is None:
-        df.to_csv(path, index=False, lineterminator="\n")
-    else:
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-
-
 def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str,
                          out_dir: Path) -> Path:
     """Write quarter Q's register tables into OUT/<Q>/tables/ atomically; returns that folder.
@@ -161,7 +110,6 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
     renaming; files of other stages already in ``tables/`` are carried over unchanged.
     An interrupted write leaves the previous ``tables/`` as it was.
     """
-    from .pipeline import tables_for_quarter
 
     quarter = Quarter.parse(quarter) if isinstance(quarter, str) else quarter
     qdir = Path(out_dir) / str(quarter)
@@ -172,7 +120,7 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
     old = qdir / f".tables-old-{os.getpid()}"
     try:
         for name, df in cut.items():
-            _write_csv(df, tmp / f"{name}.csv")
+            write_csv(df, tmp / f"{name}.csv")
         if target.is_dir():
             for p in target.iterdir():
                 if p.is_file() and not (tmp / p.name).exists():
@@ -198,8 +146,6 @@ def run_counts(data_dir: Path, out_dir: Path, quarters: list[Quarter], params: d
 # --------------------------------------------------------------------------- command line
 
 def _cmd_counts(args) -> int:
-    from .params import load_params
-    from .pipeline import check_quarter, publication_quarters
 
     params = load_params(args.params)
     data = Path(args.data)
@@ -233,3 +179,33 @@ def add_parser(sub) -> None:
                    help="encoding of register CSV files: utf-8 (default) or latin-1")
     p.add_argument("--params", default=None, help="parameters file (default: parameters.yml)")
     p.set_defaults(func=_cmd_counts)
+
+
+#: Tables that are not tied to one quarter (kept whole in every quarter's folder).
+QUARTER_INDEPENDENT = {"ledger", "rejected", "flags"}
+
+
+def tables_for_quarter(all_tables: dict[str, pd.DataFrame], quarter: Quarter
+                       ) -> dict[str, pd.DataFrame]:
+    """Cut the register stage's all-quarter frames down to what quarter Q publishes.
+
+    Quarter tables keep the rows of Q; ``series_*`` tables keep every quarter up to Q;
+    ``year_counts`` keeps the calendar years complete by Q; ledger, rejected rows and
+    flags describe the whole extract and are kept whole.
+    """
+    q = str(quarter)
+    out = {}
+    for name, df in all_tables.items():
+        if name in QUARTER_INDEPENDENT:
+            out[name] = df
+        elif name.startswith("series_"):
+            out[name] = df[df["quarter"].astype(str) <= q].reset_index(drop=True)
+        elif name == "year_counts":
+            last_full_year = quarter.year if quarter.q == 4 else quarter.year - 1
+            out[name] = df[df["year"].astype(int) <= last_full_year].reset_index(drop=True)
+        elif "quarter" in df.columns:
+            out[name] = df[df["quarter"].astype(str) == q].reset_index(drop=True)
+        else:
+            out[name] = df
+    return out
+

@@ -13,55 +13,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import reference
-from .fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
-from .quarters import Quarter
+from seuranta.core import reference
+from seuranta.core.labels_fi import (AGE_GROUP_FI, BASE_ELATIVE, QUALITY_FI, QUARTER_INESSIVE,  # noqa: F401
+                                     SOURCE_FI, TASK_ABBR, TASK_GENITIVE, TASK_SHORT)
+from seuranta.core.fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
+from seuranta.core.quarters import Quarter
+from seuranta.core.params import load_params
+from seuranta.statistics import disclosure
 
-#: Genitive plural of each task as used in "… asiakkaita" sentences.
-TASK_GENITIVE = {
-    "iakkaat": "iäkkäiden palveluiden",
-    "tyoikaiset": "työikäisten palveluiden",
-    "lapsiperheet": "lapsiperheiden palveluiden",
-    "lastensuojelu": "lastensuojelun",
-    "vammaispalvelut": "vammaispalveluiden",
-    "paihdetyo": "päihde- ja riippuvuustyön erityisten palveluiden",
-    "perheoikeudelliset": "perheoikeudellisten palveluiden",
-    "lastensuojelulaki": "lastensuojelulain mukaisia",
-}
-
-#: Short names for charts and narrow tables.
-TASK_SHORT = {
-    "iakkaat": "Iäkkäät",
-    "tyoikaiset": "Työikäiset",
-    "lapsiperheet": "Lapsiperheet",
-    "lastensuojelu": "Lastensuojelu",
-    "vammaispalvelut": "Vammaispalvelut",
-    "paihdetyo": "Päihdetyö",
-    "perheoikeudelliset": "Perheoikeudelliset",
-    "lastensuojelulaki": "Lastensuojelulaki",
-}
-
-#: Population base of each task in the elative ("19 % yli 65-vuotiaista").
-BASE_ELATIVE = {
-    "iakkaat": "65 vuotta täyttäneistä",
-    "tyoikaiset": "18–64-vuotiaista",
-    "lapsiperheet": "alle 65-vuotiaista",
-    "lastensuojelu": "alle 18-vuotiaista",
-    "lastensuojelulaki": "alle 18-vuotiaista",
-    "vammaispalvelut": "väestöstä",
-    "paihdetyo": "väestöstä",
-    "perheoikeudelliset": "väestöstä",
-}
-
-AGE_GROUP_FI = {"0-17": "alle 18-vuotiaat", "18-64": "18–64-vuotiaat", "65+": "65 vuotta täyttäneet",
-                "85+": "85 vuotta täyttäneet"}
-
-QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
-
-SOURCE_FI = {"SHA": "Kanta (SHA)", "ET": "Erillistoimitus (ET)", "ALL": "Yhteensä"}
-
-QUARTER_INESSIVE = {1: "tammi–maaliskuussa", 2: "huhti–kesäkuussa", 3: "heinä–syyskuussa",
-                    4: "loka–joulukuussa"}
 
 #: Symbols of the published tables (explained on every page that uses them).
 SYMBOL_NONE = MISSING      # no data / not comprehensive
@@ -131,7 +90,6 @@ def notice_text(synthetic: bool) -> str:
     """The synthetic-data notice (parameters.yml publication.synthetic_notice), or ''."""
     if not synthetic:
         return ""
-    from .params import load_params
     try:
         return str(load_params()["publication"]["synthetic_notice"]).strip()
     except Exception:  # noqa: BLE001 - the notice must appear whatever the parameters say
@@ -195,8 +153,6 @@ def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
 
 def disclosure_params() -> tuple[int, str]:
     """(min_count, symbol) of parameters.yml's disclosure section (defaults 5 and '..')."""
-    from . import disclosure
-    from .params import load_params
     try:
         p = load_params().get("disclosure") or {}
     except Exception:  # noqa: BLE001
@@ -214,7 +170,6 @@ def publish_counts(df: pd.DataFrame, count_cols: list[str], row_groups=None, col
     suppressed counts suppressed too) and formats what remains in Finnish format.
     ``derived`` maps share columns (per cent) to their count column.
     """
-    from . import disclosure
     min_count, symbol = disclosure_params()
     d = df.reset_index(drop=True)
     out = disclosure.protect(d, count_cols, row_groups=row_groups, col_groups=col_groups,
@@ -228,7 +183,6 @@ def publish_counts(df: pd.DataFrame, count_cols: list[str], row_groups=None, col
 
 def publish_value(x) -> str:
     """One stand-alone count in text, with disclosure control."""
-    from . import disclosure
     min_count, symbol = disclosure_params()
     v = disclosure.protect_value(x, min_count=min_count, symbol=symbol)
     return v if isinstance(v, str) else fi_number(v)
@@ -245,7 +199,7 @@ def symbol_note() -> str:
 
 def setup_matplotlib():
     """Common figure style; returns pyplot."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # heavy dependency: loaded only when used
     plt.rcParams.update({
         "figure.dpi": 100, "savefig.dpi": 100, "font.size": 10,
         "axes.spines.top": False, "axes.spines.right": False,
@@ -256,29 +210,23 @@ def setup_matplotlib():
 
 def show(fig):
     """Display a figure as the cell's output (PNG) and close it."""
-    from IPython.display import display
-    import matplotlib.pyplot as plt
+    from IPython.display import display  # heavy dependency: loaded only when used
+    import matplotlib.pyplot as plt  # heavy dependency: loaded only when used
     display(fig)
     plt.close(fig)
 
 
 def fi_axis_pct(ax, axis: str = "y", decimals: int = 1):
     """Axis tick labels as Finnish per cents."""
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter  # heavy dependency: loaded only when used
     f = FuncFormatter(lambda v, _: fi_pct(v, decimals))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
 
 
 def fi_axis_number(ax, axis: str = "y"):
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter  # heavy dependency: loaded only when used
     f = FuncFormatter(lambda v, _: fi_number(v))
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
-
-
-#: Short table prefixes per task, as in THL's "Taulukko VA1".
-TASK_ABBR = {"iakkaat": "IP", "tyoikaiset": "TP", "lapsiperheet": "LP", "lastensuojelu": "LS",
-             "vammaispalvelut": "VA", "paihdetyo": "PR", "perheoikeudelliset": "PO",
-             "lastensuojelulaki": "LL"}
 
 
 def published_estimate(est: pd.DataFrame, task: str, age_group: str = "kaikki"):

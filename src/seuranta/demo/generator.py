@@ -92,8 +92,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import reference
-from .quarters import quarter_range
+from seuranta.core import reference
+from seuranta.core.quarters import quarter_range
+from seuranta.demo.costs import generate_costs
 
 FIRST_QUARTER = "2022Q4"
 LAST_QUARTER = "2023Q4"
@@ -946,7 +947,6 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
     _write_deliveries(out_dir / "deliveries.csv", cov, codes)
     population.to_csv(out_dir / "population.csv", index=False, lineterminator="\n")
     # Sote-tietopaketit cost ledger (costs/), from the same population and seed
-    from .demo_costs import generate_costs
     generate_costs(out_dir, scale=scale, seed=seed)
     truth, truth_m = _truth(per, birth_year, person_m, mun,
                             population)

@@ -34,16 +34,23 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from . import reference
-from .errors import InputError
-from .quarters import Quarter
-from .bookfmt import TASK_SHORT
+from seuranta.core import reference
+from seuranta.core.errors import InputError
+from seuranta.core.provenance import input_hashes
+from seuranta.core.quarters import Quarter
+from seuranta.inputs.datafolder import check_quarter, is_synthetic
+from seuranta.statistics.quarter import quarter_tables
+from seuranta.inputs.corrections import DECISIONS
+from seuranta.core.labels_fi import TASK_SHORT
+from seuranta.register import validate
+from seuranta.statistics import quality
+from seuranta import __version__
+from seuranta.core.params import load_params
 
 #: Version of the workbook layout; import refuses forms of another layout.
 LAYOUT_VERSION = "seuranta-review-1"
 
 #: Decisions of the review round (codes written to corrections.csv).
-DECISIONS = ("include", "exclude", "note")
 
 DECISIONS_FI = {
     "include": "hyväksytään arvioon, vaikka sääntö liputti kunnan (perustelu suositeltava)",
@@ -101,24 +108,9 @@ def workbook_name(county_code: str, county_name: str) -> str:
 
 def _reason_texts() -> dict[str, str]:
     """Finnish texts of quality reason codes and flag codes, when the stages declare them."""
-    texts: dict[str, str] = {}
-    try:
-        from . import validate
-        texts.update(getattr(validate, "FLAGS", {}) or {})
-    except ImportError:  # pragma: no cover - validate is part of the package
-        pass
-    try:
-        from . import quality
-    except ImportError:
-        quality = None
-    if quality is not None:
-        for name in ("REASONS", "REASONS_FI", "REASON_TEXTS"):
-            value = getattr(quality, name, None)
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    if isinstance(v, (tuple, list)):  # (class, overridable, text_fi)
-                        v = v[-1]
-                    texts[str(k)] = str(v)
+    texts: dict[str, str] = dict(validate.FLAGS)
+    for k, v in quality.REASONS.items():
+        texts[str(k)] = str(v[-1] if isinstance(v, (tuple, list)) else v)
     return texts
 
 
@@ -352,7 +344,6 @@ def _feedback_sheet(wb: Workbook, county_name: str, quarter: Quarter, muns: pd.D
 
 def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter, n_rows: int) -> None:
     ws = wb.create_sheet(META_SHEET)
-    from . import __version__
     rows = [("key", "value"),
             ("layout_version", LAYOUT_VERSION),
             ("county_code", county_code),
@@ -400,7 +391,7 @@ def review_workbooks(quarter: Quarter | str, tables: dict[str, pd.DataFrame] | P
                      counties: list[str] | None = None) -> list[Path]:
     """One review workbook per county (22 areas, never Åland) into ``out_dir``.
 
-    ``tables`` is a quarter's tables (as from ``pipeline.compute_tables``) or a
+    ``tables`` is a quarter's tables (as from ``quarter_tables``) or a
     ``build/<Q>/tables`` folder. Returns the paths written, in county order.
     """
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(str(quarter))
@@ -425,7 +416,6 @@ def review_workbooks(quarter: Quarter | str, tables: dict[str, pd.DataFrame] | P
 
 def _fresh_tables_dir(qdir: Path, data_dir: Path) -> Path | None:
     """build/<Q>/tables when its manifest was made from this data folder as it is now."""
-    from . import pipeline
     mpath = qdir / "manifest.json"
     if not (qdir / "tables" / "counts.csv").is_file() or not mpath.is_file():
         return None
@@ -435,28 +425,26 @@ def _fresh_tables_dir(qdir: Path, data_dir: Path) -> Path | None:
         return None
     if Path(manifest.get("data_dir", "")) != Path(data_dir).resolve():
         return None
-    if manifest.get("inputs") != pipeline.input_hashes(data_dir):
+    if manifest.get("inputs") != input_hashes(data_dir):
         return None
     return qdir / "tables"
 
 
 def _cmd_review(args) -> int:
-    from . import pipeline
-    from .params import load_params
 
     quarter = Quarter.parse(args.quarter)
     data_dir, out_dir = Path(args.data), Path(args.out)
     params = load_params(getattr(args, "params", None))
     if not data_dir.is_dir():
         raise InputError(f"data folder not found: {data_dir}")
-    pipeline.check_quarter(quarter, data_dir, params)
+    check_quarter(quarter, data_dir, params)
     tables_dir = _fresh_tables_dir(out_dir / str(quarter), data_dir)
     if tables_dir is not None:
         print(f"using tables of {tables_dir}")
         tables = load_tables_dir(tables_dir)
     else:
-        tables = pipeline.compute_tables(quarter, data_dir, params)
-    synthetic = pipeline.is_synthetic(data_dir)
+        tables = quarter_tables(quarter, data_dir, params)
+    synthetic = is_synthetic(data_dir)
     notice = (params.get("publication") or {}).get("synthetic_notice", "")
     paths = review_workbooks(quarter, tables, out_dir / "review" / str(quarter),
                              synthetic=synthetic, synthetic_notice=notice)

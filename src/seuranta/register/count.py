@@ -30,9 +30,9 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from . import reference
-from .errors import InputError
-from .quarters import Quarter
+from seuranta.core import reference
+from seuranta.core.errors import InputError
+from seuranta.core.quarters import Quarter
 
 SOURCES = ["SHA", "ET", "ALL"]
 CWA_TASK = "lastensuojelulaki"
@@ -303,26 +303,6 @@ FROM s GROUP BY county_code, i, n_tasks""").fetchdf()
 
 
 # --------------------------------------------------------------------------- population
-
-def read_population(path) -> pd.DataFrame:
-    """The data folder's population.csv: municipality_code, year, age_group, population."""
-    try:
-        pop = pd.read_csv(path, dtype={"municipality_code": str, "age_group": str})
-    except FileNotFoundError:
-        raise InputError(f"population file not found: {path}") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
-        raise InputError(f"{path}: unreadable ({str(e).splitlines()[0]})") from None
-    need = ["municipality_code", "year", "age_group", "population"]
-    missing = [c for c in need if c not in pop.columns]
-    if missing:
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
-    try:
-        pop["year"] = pop["year"].astype("int64")
-        pop["population"] = pop["population"].astype("int64")
-    except (ValueError, TypeError):
-        raise InputError(f"{path}: year and population must be whole numbers") from None
-    return pop[need]
-
 
 def _check_years(pop: pd.DataFrame, years: dict[int, str], mainland: list[str], path) -> None:
     for year, why in sorted(years.items()):

@@ -37,7 +37,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
-from .fmt import fi_number, fi_pct
+from seuranta.core.fmt import fi_number, fi_pct
 
 DEFAULT_SIZE_BOUNDS = [0, 5000, 20000, 100000]
 DEFAULT_URBAN_MIN = 20000
@@ -171,7 +171,7 @@ def logistic_rows(cov: pd.DataFrame, comprehensive: pd.Series,
                   covariates: list[str] | None = None) -> tuple[list[dict], str]:
     """GLM Binomial of comprehensive on standardised covariates; rows per coefficient and a
     note ('' when the fit worked)."""
-    import statsmodels.api as sm
+    import statsmodels.api as sm  # heavy dependency: loaded only when used
 
     covariates = list(covariates or ["log_population", "share_65plus", "share_0_17"])
     y = comprehensive.to_numpy(float)

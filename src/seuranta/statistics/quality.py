@@ -44,8 +44,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import InputError
-from .quarters import Quarter
+from seuranta.core.errors import InputError
+from seuranta.core.quarters import Quarter
 
 QUALITY_COLUMNS = ["quarter", "municipality_code", "county_code", "service_task", "quality",
                    "sources", "reasons", "clients", "share_pct", "comparison_median_pct",

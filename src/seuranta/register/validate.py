@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import duckdb
 import pandas as pd
 
-from . import reference
-from .ingest import REGISTER_COLUMNS
+from seuranta.core import reference
+from seuranta.register.ingest import REGISTER_COLUMNS
 
 
 @dataclass(frozen=True)

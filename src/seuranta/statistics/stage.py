@@ -37,13 +37,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import estimate as est
-from . import quality as qual
-from . import quartiles as qrt
-from . import reference
-from . import represent as rep
-from .errors import InputError
-from .quarters import Quarter
+from seuranta.statistics import estimate as est
+from seuranta.statistics import quality as qual
+from seuranta.statistics import quartiles as qrt
+from seuranta.core import reference
+from seuranta.statistics import represent as rep
+from seuranta.core.errors import InputError
+from seuranta.core.quarters import Quarter
+from seuranta.inputs.population import population_path, read_population
 
 CWA_TASK = "lastensuojelulaki"
 ALL_TASKS = "kaikki"
@@ -68,19 +69,6 @@ def _base_ages(task: str) -> tuple[int, int | None]:
     raise ValueError(f"unknown service task {task!r}")
 
 
-def read_population(data_dir: Path) -> pd.DataFrame:
-    p = Path(data_dir) / "population.csv"
-    if not p.is_file():
-        raise InputError(f"population file not found: {p}")
-    pop = pd.read_csv(p, dtype={"municipality_code": str, "age_group": str})
-    need = ["municipality_code", "year", "age_group", "population"]
-    missing = [c for c in need if c not in pop.columns]
-    if missing:
-        raise InputError(f"{p}: missing column(s) {', '.join(missing)}")
-    pop["municipality_code"] = pop["municipality_code"].str.zfill(3)
-    return pop[need]
-
-
 def _round(df: pd.DataFrame) -> pd.DataFrame:
     d = df.copy()
     for c in d.columns:
@@ -97,7 +85,7 @@ class _Context:
         self.qp = self.params.get("quality") or {}
         self.ep = self.params.get("estimate") or {}
         self.mainland = reference.mainland_municipalities()
-        self.population = read_population(data_dir)
+        self.population = read_population(population_path(data_dir))
         self.names = dict(zip(self.mainland["municipality_code"], self.mainland["name_fi"]))
         self._cov: dict[int, pd.DataFrame] = {}
 

@@ -41,21 +41,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import reference
-from .errors import InputError
-from .quarters import Quarter
-from .review import (COMMENT_COL, DECISION_COL, DECISIONS, FEEDBACK_HEADER,
+from seuranta.core import reference
+from seuranta.core.errors import InputError
+from seuranta.core.quarters import Quarter
+from seuranta.inputs.corrections import (CORRECTION_COLUMNS, CORRECTIONS_FILE, DECISIONS, KEY, cell_code,
+                                         cell_text, read_corrections)
+from seuranta.review.workbooks import (COMMENT_COL, DECISION_COL, FEEDBACK_HEADER,
                      FEEDBACK_HEADER_ROW, FEEDBACK_SHEET, LAYOUT_VERSION, META_SHEET,
                      REASON_COL)
+from openpyxl import load_workbook
 
-#: Columns of corrections.csv (the first five are the contract's).
-CORRECTION_COLUMNS = ["quarter", "municipality_code", "service_task", "decision", "reason",
-                      "comment", "county_code", "source_file_sha256", "imported_on"]
-KEY = ["quarter", "municipality_code", "service_task"]
 #: Columns whose change makes a row "changed" (imported_on is not one of them).
 CONTENT = ["decision", "reason", "comment", "county_code", "source_file_sha256"]
-
-CORRECTIONS_FILE = "corrections.csv"
 
 
 @dataclass(frozen=True)
@@ -84,24 +81,10 @@ class FeedbackError(InputError):
 
 # --------------------------------------------------------------------------- reading
 
-def _text(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float) and v.is_integer():
-        v = int(v)
-    return str(v).strip()
-
-
-def _code(v) -> str:
-    """A municipality code as 3 digits (Excel may have turned '005' into 5)."""
-    t = _text(v)
-    return t.zfill(3) if t.isdigit() and len(t) < 3 else t
-
 
 def read_form(path: Path, quarter: Quarter | None = None
               ) -> tuple[tuple[str, str] | None, list[dict], list[Problem]]:
     """(county_code, quarter), filled rows (dicts of CORRECTION_COLUMNS) and problems of a form."""
-    from openpyxl import load_workbook
 
     path = Path(path)
     name = str(path)
@@ -129,33 +112,33 @@ def read_form(path: Path, quarter: Quarter | None = None
     meta = {}
     for r in wb[META_SHEET].iter_rows(min_row=2, values_only=True):
         if r and r[0] is not None:
-            meta[_text(r[0])] = r[1] if len(r) > 1 else None
-    if _text(meta.get("layout_version")) != LAYOUT_VERSION:
-        bad(META_SHEET, None, f"layout changed: layout version {_text(meta.get('layout_version'))!r},"
+            meta[cell_text(r[0])] = r[1] if len(r) > 1 else None
+    if cell_text(meta.get("layout_version")) != LAYOUT_VERSION:
+        bad(META_SHEET, None, f"layout changed: layout version {cell_text(meta.get('layout_version'))!r},"
                               f" expected {LAYOUT_VERSION!r}")
-    county = _text(meta.get("county_code")).zfill(2)
+    county = cell_text(meta.get("county_code")).zfill(2)
     counties = set(reference.counties()["county_code"])
     if county not in counties:
         bad(META_SHEET, None, f"layout changed: unknown county code {county!r} in meta")
     try:
-        form_quarter = Quarter.parse(_text(meta.get("quarter")))
+        form_quarter = Quarter.parse(cell_text(meta.get("quarter")))
     except ValueError:
-        bad(META_SHEET, None, f"layout changed: quarter {_text(meta.get('quarter'))!r} in meta "
+        bad(META_SHEET, None, f"layout changed: quarter {cell_text(meta.get('quarter'))!r} in meta "
                               "is not a quarter")
         form_quarter = None
     if quarter is not None and form_quarter is not None and form_quarter != quarter:
         bad(META_SHEET, None, f"the form is for quarter {form_quarter}, not {quarter}")
-    stored_header = _text(meta.get("feedback_header"))
+    stored_header = cell_text(meta.get("feedback_header"))
     if stored_header and stored_header != json.dumps(FEEDBACK_HEADER, ensure_ascii=False):
         bad(META_SHEET, None, "layout changed: feedback header in meta differs from this version")
-    if _text(meta.get("feedback_header_row")) not in ("", str(FEEDBACK_HEADER_ROW)):
+    if cell_text(meta.get("feedback_header_row")) not in ("", str(FEEDBACK_HEADER_ROW)):
         bad(META_SHEET, None, "layout changed: header row in meta differs from this version")
 
     if FEEDBACK_SHEET not in wb.sheetnames:
         bad("", None, f"layout changed: sheet '{FEEDBACK_SHEET}' is missing")
         return None, [], problems
     ws = wb[FEEDBACK_SHEET]
-    header = [_text(ws.cell(row=FEEDBACK_HEADER_ROW, column=j).value)
+    header = [cell_text(ws.cell(row=FEEDBACK_HEADER_ROW, column=j).value)
               for j in range(1, len(FEEDBACK_HEADER) + 2)]
     if header[:len(FEEDBACK_HEADER)] != FEEDBACK_HEADER or header[len(FEEDBACK_HEADER)]:
         bad(FEEDBACK_SHEET, FEEDBACK_HEADER_ROW,
@@ -168,16 +151,16 @@ def read_form(path: Path, quarter: Quarter | None = None
     all_muns = reference.municipalities().set_index("municipality_code")
     estimated = set(reference.task_codes(estimated_only=True))
     rows: list[dict] = []
-    expected_rows = _text(meta.get("feedback_rows"))
+    expected_rows = cell_text(meta.get("feedback_rows"))
     data_rows = 0
     for i, values in enumerate(ws.iter_rows(min_row=FEEDBACK_HEADER_ROW + 1,
                                             max_col=len(FEEDBACK_HEADER), values_only=True),
                                start=FEEDBACK_HEADER_ROW + 1):
-        v = [_text(x) for x in values]
+        v = [cell_text(x) for x in values]
         if not any(v):
             continue
         data_rows += 1
-        q_cell, code = v[0], _code(values[1])
+        q_cell, code = v[0], cell_code(values[1])
         task, decision_raw = v[3], v[DECISION_COL - 1]
         reason, comment = v[REASON_COL - 1], v[COMMENT_COL - 1]
         if not (decision_raw or reason or comment):
@@ -217,20 +200,6 @@ def read_form(path: Path, quarter: Quarter | None = None
 
 
 # --------------------------------------------------------------------------- applying
-
-def _read_corrections(path: Path) -> pd.DataFrame:
-    if not path.is_file():
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in CORRECTION_COLUMNS})
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    missing = [c for c in CORRECTION_COLUMNS[:5] if c not in df.columns]
-    if missing:
-        raise InputError(f"{path}: missing columns {', '.join(missing)}")
-    for c in CORRECTION_COLUMNS:
-        if c not in df.columns:
-            df[c] = ""
-    df["municipality_code"] = df["municipality_code"].map(_code)
-    extra = [c for c in df.columns if c not in CORRECTION_COLUMNS]
-    return df[CORRECTION_COLUMNS + extra].astype("string")
 
 
 def _county_of(codes: pd.Series) -> pd.Series:
@@ -296,7 +265,7 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
         raise FeedbackError(problems)
 
     path = data_dir / CORRECTIONS_FILE
-    old = _read_corrections(path)
+    old = read_corrections(path)
     old_county = old["county_code"].where(old["county_code"] != "",
                                           _county_of(old["municipality_code"]))
     answered = pd.Series([(c, q) in forms for c, q in zip(old_county, old["quarter"])],
@@ -332,131 +301,6 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
 
 
 # --------------------------------------------------------------------------- effect
-
-def _without_corrections(data_dir: Path, tmp: Path) -> Path:
-    """A view of the data folder without corrections.csv (symbolic links, no copies)."""
-    view = tmp / "data"
-    view.mkdir()
-    for p in Path(data_dir).iterdir():
-        if p.name == CORRECTIONS_FILE:
-            continue
-        try:
-            (view / p.name).symlink_to(p.resolve(), target_is_directory=p.is_dir())
-        except OSError:  # no symlinks (some file systems): copy
-            (shutil.copytree if p.is_dir() else shutil.copy2)(p, view / p.name)
-    return view
-
-
-def quarter_corrections(quarter: Quarter | str, data_dir: Path) -> pd.DataFrame:
-    """The rows of DATA/corrections.csv for one quarter (empty frame when none)."""
-    df = _read_corrections(Path(data_dir) / CORRECTIONS_FILE)
-    return df[df["quarter"] == str(quarter)].reset_index(drop=True)
-
-
-def corrections_tables(quarter: Quarter | str, data_dir: Path, params: dict,
-                       register_tables: dict[str, pd.DataFrame] | None = None,
-                       corrected: dict[str, pd.DataFrame] | None = None
-                       ) -> dict[str, pd.DataFrame]:
-    """``corrections_effect`` and ``corrections_decisions`` tables of a quarter.
-
-    ``corrected`` = the quarter's tables with the corrections applied (as from
-    ``pipeline.compute_tables``); ``register_tables`` = the register stage's tables (all
-    quarters, or already cut to this quarter). Both are computed when not given. The
-    statistics stage runs a second time on a view of the data folder without
-    corrections.csv only when the quarter has decisions.
-    """
-    from . import pipeline, stats
-
-    quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(str(quarter))
-    data_dir = Path(data_dir)
-    if register_tables is None:
-        from . import register
-        quarters = pipeline.quarter_range(Quarter.parse(params["publication"]["first_quarter"]),
-                                          quarter)
-        register_tables = register.run_register_stage(data_dir, quarters, params)
-    base = pipeline.tables_for_quarter(register_tables, quarter)
-    if corrected is None:
-        corrected = {**base, **stats.run_statistics_stage(base, data_dir, params)}
-    decisions = quarter_corrections(quarter, data_dir)
-    if len(decisions):
-        with tempfile.TemporaryDirectory(prefix="seuranta-nocorr-") as tmp:
-            view = _without_corrections(data_dir, Path(tmp))
-            before = stats.run_statistics_stage(base, view, params)
-    else:
-        before = corrected
-    return {"corrections_effect": _effect(quarter, before["estimates"], corrected["estimates"],
-                                          decisions),
-            "corrections_decisions": _decisions(quarter, before.get("quality"),
-                                                corrected.get("quality"), decisions)}
-
-
-def corrections_effect(quarter: Quarter | str, data_dir: Path, params: dict,
-                       **kwargs) -> pd.DataFrame:
-    """Estimate per task with and without the review round's corrections (before/after)."""
-    return corrections_tables(quarter, data_dir, params, **kwargs)["corrections_effect"]
-
-
-EFFECT_VALUES = ["municipalities_used", "clients_used", "population_used", "share_pct",
-                 "estimate", "ci_low", "ci_high"]
-
-
-def _effect(quarter: Quarter, before: pd.DataFrame, after: pd.DataFrame,
-            decisions: pd.DataFrame) -> pd.DataFrame:
-    keys = ["service_task"] + [c for c in ("age_group", "method") if c in after.columns]
-    vals = [c for c in EFFECT_VALUES if c in after.columns and c in before.columns]
-    b = before[keys + vals].copy()
-    a = after[keys + vals].copy()
-    for d in (a, b):
-        for c in keys:
-            d[c] = d[c].astype("string")
-        for c in vals:
-            d[c] = pd.to_numeric(d[c], errors="coerce")
-    m = b.merge(a, on=keys, how="outer", suffixes=("_before", "_after"))
-    n = decisions.groupby(["service_task", "decision"]).size().unstack(fill_value=0)
-    for d in DECISIONS:
-        col = n[d] if d in n.columns else pd.Series(dtype="int64")
-        m[f"n_{d}"] = m["service_task"].map(col).fillna(0).astype("int64")
-    if "age_group" in keys:  # decisions are per task: count them on the task rows only
-        other = m["age_group"] != "kaikki"
-        for d in DECISIONS:
-            m.loc[other, f"n_{d}"] = 0
-    m["estimate_change"] = m["estimate_after"] - m["estimate_before"]
-    m["estimate_change_pct"] = 100 * m["estimate_change"] / m["estimate_before"]
-    m.insert(0, "quarter", str(quarter))
-    order = (["quarter"] + keys + [f"n_{d}" for d in DECISIONS]
-             + [f"{v}_{s}" for v in vals for s in ("before", "after")]
-             + ["estimate_change", "estimate_change_pct"])
-    m = m[order]
-    for c in m.columns:
-        if m[c].dtype.kind == "f":
-            m[c] = m[c].round(4 if c.startswith("share_pct") else 6)
-    return m.sort_values(keys, kind="mergesort").reset_index(drop=True)
-
-
-def _decisions(quarter: Quarter, before: pd.DataFrame | None, after: pd.DataFrame | None,
-               decisions: pd.DataFrame) -> pd.DataFrame:
-    # the free comment is for THL only: it is not carried into the published table
-    cols = ["quarter", "municipality_code", "name_fi", "county_code", "service_task",
-            "decision", "reason", "quality_before", "reasons_before",
-            "quality_after", "reasons_after", "imported_on"]
-    d = decisions.copy()
-    names = reference.municipalities().set_index("municipality_code")
-    d["name_fi"] = d["municipality_code"].map(names["name_fi"]).fillna("")
-    d["county_code"] = d["municipality_code"].map(names["county_code"]).fillna("")
-    for label, q in (("before", before), ("after", after)):
-        if q is None or not len(q):
-            d[f"quality_{label}"] = ""
-            d[f"reasons_{label}"] = ""
-            continue
-        q = q.astype({"municipality_code": "string", "service_task": "string"})
-        q = q.set_index(["municipality_code", "service_task"])
-        idx = pd.MultiIndex.from_arrays([d["municipality_code"], d["service_task"]])
-        d[f"quality_{label}"] = q["quality"].reindex(idx).astype("string").fillna("").to_numpy()
-        r = q["reasons"] if "reasons" in q.columns else pd.Series("", index=q.index)
-        d[f"reasons_{label}"] = r.reindex(idx).astype("string").fillna("").to_numpy()
-    d["quarter"] = str(quarter)
-    return (d.reindex(columns=cols).astype("string").fillna("")
-            .sort_values(KEY, kind="mergesort").reset_index(drop=True))
 
 
 # --------------------------------------------------------------------------- command

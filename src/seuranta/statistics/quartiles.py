@@ -12,7 +12,7 @@ import math
 
 import pandas as pd
 
-from .fmt import fi_pct
+from seuranta.core.fmt import fi_pct
 
 QUARTILE_COLUMNS = ["quarter", "service_task", "n", "q1", "median", "q3", "min",
                     "min_municipality", "max", "max_municipality",

@@ -8,7 +8,7 @@ from the sampled municipalities' *true* counts, and the interval is checked agai
 true national total Σ y_i. The population of municipal counts is either a demo's
 ``truth_municipal.csv`` (what complete data would show) or a synthetic one built from the
 real municipal base populations with the demo's spread model
-(:func:`seuranta.demo.factor_sd`) and a chosen structural spread, to show how the coverage
+(:func:`seuranta.demo.generator.factor_sd`) and a chosen structural spread, to show how the coverage
 depends on how far the large cities sit from the national share.
 
 ``scripts/coverage_sim.py`` is the command line; a slow test runs it on the national-size
@@ -22,8 +22,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import demo, reference
-from .estimate import RATIO_VARIANCES, ratio_estimate
+from seuranta.demo import generator as demo
+
+from seuranta.core import reference
+from seuranta.statistics.estimate import RATIO_VARIANCES, ratio_estimate
 
 #: Rates of the synthetic population (national shares of the task's base).
 SYNTHETIC_RATES = {"iakkaat": .19, "tyoikaiset": .07, "lapsiperheet": .06,
@@ -48,7 +50,7 @@ def demo_population(data_dir: Path, quarter: str | None = None) -> pd.DataFrame:
 def synthetic_population(structural_sd: float = demo.STRUCTURAL_SIGMA,
                          seed: int = 1) -> pd.DataFrame:
     """Mainland municipalities with real base populations, log-normal municipal factors
-    (mean 1, standard deviation :func:`seuranta.demo.factor_sd` with ``structural_sd``)
+    (mean 1, standard deviation :func:`seuranta.demo.generator.factor_sd` with ``structural_sd``)
     and Poisson counts."""
     rng = np.random.default_rng(seed)
     pop = reference.reference_population()

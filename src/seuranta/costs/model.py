@@ -44,8 +44,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import pipeline, reference
-from .errors import InputError
+from seuranta.core import provenance
+from seuranta.core.params import PROJECT_DIR
+from seuranta.inputs.population import population_path, read_population
+
+from seuranta.core import reference
+from seuranta.core.errors import InputError
+from openpyxl import Workbook
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.table import Table, TableStyleInfo
+import shutil
+from seuranta.core.params import load_params
 
 PACKAGES_FILE = reference.REFERENCE_DIR / "cost_packages.csv"
 MAPPING_FILE = reference.REFERENCE_DIR / "service_class_mapping.csv"
@@ -328,9 +337,9 @@ def allocation_table(alloc: pd.DataFrame, year: int, benchmark: float) -> pd.Dat
 
 def load_population(data_dir: Path) -> tuple[pd.DataFrame, str]:
     """(population by municipality × year × age_group, source description)."""
-    p = Path(data_dir) / "population.csv"
+    p = population_path(data_dir)
     if p.is_file():
-        pop = pd.read_csv(p, dtype={"municipality_code": str, "age_group": str})
+        pop = read_population(p)
         src = str(p)
     else:
         pop = reference.reference_population()
@@ -736,7 +745,7 @@ def input_name(path: Path, data_dir: Path, out_dir: Path) -> str:
     output folder, the path from the project folder (``data/reference/...``), else the
     absolute path. Used in the meta table and as the manifest's input keys."""
     path = Path(path).resolve()
-    for prefix, folder in (("DATA/", data_dir), ("OUT/", out_dir), ("", pipeline.PROJECT_DIR)):
+    for prefix, folder in (("DATA/", data_dir), ("OUT/", out_dir), ("", PROJECT_DIR)):
         folder = Path(folder).resolve()
         if path.is_relative_to(folder):
             return prefix + path.relative_to(folder).as_posix()
@@ -871,9 +880,6 @@ def write_costs_annex(tables: dict[str, pd.DataFrame], path: Path, synthetic: bo
     """The accessible Excel annex: a notes sheet first, then one table per sheet with a
     single header row as an Excel Table, no merged cells, no blank rows, values only;
     a missing value is written as ``..`` (explained on the notes sheet)."""
-    from openpyxl import Workbook
-    from openpyxl.utils import get_column_letter
-    from openpyxl.worksheet.table import Table, TableStyleInfo
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -956,9 +962,7 @@ def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict | None 
     """Run the cost stage and write OUT/costs/<year>/{tables,annex,manifest.json}; returns
     that folder."""
     if params is None:
-        from .params import load_params
         params = load_params()
-    import shutil
 
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     inputs: dict[str, Path] = {}
@@ -987,7 +991,7 @@ def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict | None 
 # --------------------------------------------------------------------------- manifest, verify
 
 def _input_hashes(inputs: dict[str, Path]) -> dict[str, str]:
-    return {name: pipeline.file_sha256(p) for name, p in sorted(inputs.items())}
+    return {name: provenance.file_sha256(p) for name, p in sorted(inputs.items())}
 
 
 def write_costs_manifest(folder: Path, year: int, data_dir: Path,
@@ -1003,10 +1007,10 @@ def write_costs_manifest(folder: Path, year: int, data_dir: Path,
         "synthetic": _synthetic(data_dir),
         "inputs": {name: {"path": str(Path(inputs[name]).resolve()), "sha256": h}
                    for name, h in hashes.items()},
-        **pipeline.provenance(params),
-        "tables": pipeline.table_hashes(Path(folder) / "tables"),
+        **provenance.provenance(params),
+        "tables": provenance.table_hashes(Path(folder) / "tables"),
     }
-    pipeline.dump_manifest(Path(folder) / "manifest.json", manifest)
+    provenance.dump_manifest(Path(folder) / "manifest.json", manifest)
     return manifest
 
 
@@ -1024,17 +1028,17 @@ def verify_costs(year: int | str, out_dir: Path, stream=None) -> bool:
     year = int(str(year).strip())
     out_dir = Path(out_dir)
     target = out_dir / "costs" / str(year)
-    manifest = pipeline.load_manifest(target / "manifest.json", f"costs {year}",
+    manifest = provenance.load_manifest(target / "manifest.json", f"costs {year}",
                                       f"seuranta costs --year {year}")
-    params, ok = pipeline.manifest_params(manifest, stream)
+    params, ok = provenance.manifest_params(manifest, stream)
     inputs: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="seuranta-verify-costs-") as tmp:
         tables = run_costs(year, Path(manifest["data_dir"]), params, out_dir=out_dir,
                            register_dir=manifest.get("register_dir"), inputs=inputs)
         then = {k: v["sha256"] for k, v in manifest["inputs"].items()}
-        ok = pipeline.report_inputs(_input_hashes(inputs), then, stream) and ok
+        ok = provenance.report_inputs(_input_hashes(inputs), then, stream) and ok
         write_costs_tables(tables, Path(tmp))
-        ok = pipeline.compare_tables(manifest["tables"], Path(tmp), target / "tables",
+        ok = provenance.compare_tables(manifest["tables"], Path(tmp), target / "tables",
                                      stream) and ok
     print(f"costs {year}: {'all tables identical' if ok else 'NOT identical'}", file=stream)
     return ok
@@ -1060,7 +1064,6 @@ def _synthetic(data_dir: Path) -> bool:
 
 
 def _cmd_costs(args) -> int:
-    from .params import load_params
     params = load_params(getattr(args, "params", None))
     target = run_and_write(args.year, Path(args.data), Path(args.out), params,
                            Path(args.register) if args.register else None)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-REFERENCE_DIR = Path(__file__).resolve().parents[2] / "data" / "reference"
+REFERENCE_DIR = Path(__file__).resolve().parents[3] / "data" / "reference"
 
 #: Åland's class in the wellbeing region classification; outside the register.
 ALAND_COUNTY = "91"

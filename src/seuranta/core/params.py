@@ -7,9 +7,9 @@ from pathlib import Path
 
 import yaml
 
-from .errors import InputError
+from seuranta.core.errors import InputError
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
+PROJECT_DIR = Path(__file__).resolve().parents[3]
 DEFAULT_PARAMS = PROJECT_DIR / "parameters.yml"
 
 

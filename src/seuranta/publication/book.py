@@ -27,12 +27,19 @@ from pathlib import Path
 
 import yaml
 
-from .params import PROJECT_DIR
-from .quarters import Quarter
+from seuranta.core.params import PROJECT_DIR
+from seuranta.core.quarters import Quarter
+from seuranta.publication.bookfmt import quarter_name as qn
+from seuranta.core.reference import task_codes
+from seuranta.publication import bookfmt
+import jupytext
+import nbformat
+from seuranta.publication import bookfmt as bf
+from seuranta.core.fmt import fi_number
+from seuranta.core.params import load_params
 
 
 def quarter_name(q: str) -> str:
-    from .bookfmt import quarter_name as qn
     return qn(q)
 
 NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
@@ -46,7 +53,6 @@ TITLE_KEYS = ("task_name", "quarter_name")
 
 def notebook_plan(quarter: str) -> list[tuple[str, str, dict]]:
     """(output name, template file, extra parameters) of every notebook of a quarter."""
-    from .reference import task_codes
 
     plan = [("yhteenveto", "yhteenveto.md", {})]
     plan += [(f"tehtava_{t}", "palvelutehtava.md", {"task": t}) for t in task_codes()]
@@ -57,8 +63,6 @@ def notebook_plan(quarter: str) -> list[tuple[str, str, dict]]:
 
 
 def _titles(quarter: str, params: dict) -> dict[str, str]:
-    from . import bookfmt
-
     out = {"quarter_name": bookfmt.quarter_name(quarter)}
     if "task" in params:
         out["task_name"] = bookfmt.task_name(params["task"])
@@ -69,7 +73,6 @@ def _titles(quarter: str, params: dict) -> dict[str, str]:
 
 def _execute_one(template: str, out_path: str, parameters: dict) -> str:
     """Execute one template into ``out_path`` (runs in a worker thread)."""
-    import jupytext
 
     nb = jupytext.read(NOTEBOOK_DIR / template)
     titles = _titles(parameters["quarter"], parameters)
@@ -87,8 +90,8 @@ def _execute_one(template: str, out_path: str, parameters: dict) -> str:
 def _ipc_kernel_manager():
     """A kernel manager whose kernels talk over local IPC sockets instead of TCP (no open
     ports, and no "running over TCP without encryption" warning per kernel)."""
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import CaselessStrEnum
+    from jupyter_client.manager import AsyncKernelManager  # heavy dependency: loaded only when used
+    from traitlets import CaselessStrEnum  # heavy dependency: loaded only when used
 
     class IPCKernelManager(AsyncKernelManager):
         transport = CaselessStrEnum(["tcp", "ipc"], default_value="ipc", config=True)
@@ -104,7 +107,7 @@ def _ipc_kernel_manager():
 def _papermill(nb, out_path, parameters: dict, what: str) -> None:
     """Execute ``nb`` with papermill into ``out_path``; a failing cell becomes a one-line
     RuntimeError naming ``what``. The injected parameters are then hidden."""
-    import papermill as pm
+    import papermill as pm  # heavy dependency: loaded only when used
 
     try:
         pm.execute_notebook(nb, str(out_path), parameters=parameters, kernel_name="python3",
@@ -117,7 +120,6 @@ def _papermill(nb, out_path, parameters: dict, what: str) -> None:
 
 def _hide_injected(out_path) -> None:
     """Hide papermill's injected parameters and drop run-time metadata (stable outputs)."""
-    import nbformat
 
     out = nbformat.read(out_path, as_version=4)
     out.metadata.pop("papermill", None)
@@ -158,7 +160,6 @@ def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, syntheti
 def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
                            synthetic: bool) -> Path:
     """Execute the Sote-tietopaketit chapter (notebooks/costs.md) for one cost year."""
-    import jupytext
 
     out_nb_dir = Path(out_nb_dir)
     out_nb_dir.mkdir(parents=True, exist_ok=True)
@@ -185,8 +186,6 @@ def _capital(s: str) -> str:
 
 
 def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool) -> str:
-    from . import bookfmt
-
     lines = [f"# Sosiaalihuollon asiakkaat {bookfmt.quarter_name(quarter)}", ""]
     notice = bookfmt.notice_md(synthetic)
     if notice:
@@ -203,8 +202,6 @@ def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool) -> str:
 def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
                   ) -> list[str]:
     """One page per county: its municipalities' shares per task and quarter."""
-    from . import bookfmt as bf
-
     newest = max(quarters)
     tdir = out_dir / newest / "tables"
     series = bf.read(tdir, "series_counts")
@@ -295,8 +292,6 @@ def _titlepage_latex(notice: str) -> dict:
 
 def method_substitutions(params: dict | None = None) -> dict[str, str]:
     """Values of parameters.yml for the written methods chapter ({{ name }} in book/*.md)."""
-    from .fmt import fi_number
-    from .params import load_params
 
     p = params or load_params()
     q, e, d = p.get("quality") or {}, p.get("estimate") or {}, p.get("disclosure") or {}
@@ -324,8 +319,6 @@ def method_substitutions(params: dict | None = None) -> dict[str, str]:
 
 def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = True) -> Path:
     """Assemble ``OUT/book/`` from the sources and the executed notebooks."""
-    from . import bookfmt as bf
-
     out_dir = Path(out_dir)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
     stage = out_dir / "book"
@@ -427,7 +420,7 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path) -> list[Path]:
                      "Hyvinvointialueet: kuntien asiakasosuudet vuosineljänneksittäin",
                      author, "manual", True))
     with open(conf, "a", encoding="utf-8") as f:
-        f.write(f"\n# One working paper per quarter (added by seuranta.publish)\n"
+        f.write(f"\n# One working paper per quarter (added by seuranta.publication.book)\n"
                 f"latex_documents = {docs!r}\n")
     try:
         _run([str(Path(sys.executable).parent / "sphinx-build"), "-W", "--keep-going",

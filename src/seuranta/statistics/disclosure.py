@@ -177,7 +177,7 @@ def _pinned(lo: float, hi: float) -> bool:
 def _lp_ranges(groups: list[list[Cell]], val: dict, hidden: dict, min_count: int
                ) -> dict[Cell, tuple[float, float]]:
     """Min and max of every hidden cell subject to all published group sums, cells ≥ 1."""
-    from scipy.optimize import linprog
+    from scipy.optimize import linprog  # heavy dependency: loaded only when used
 
     cells = sorted({c for g in groups for c in g if hidden[c]}, key=lambda c: (str(c[0]), c[1]))
     if not cells:

@@ -1,0 +1,61 @@
+"""The Finnish vocabulary of the publication: names of tasks, age groups, quality classes,
+sources and quarters in the forms the text needs. One place for every label."""
+
+#: Genitive plural of each task as used in "… asiakkaita" sentences.
+TASK_GENITIVE = {
+    "iakkaat": "iäkkäiden palveluiden",
+    "tyoikaiset": "työikäisten palveluiden",
+    "lapsiperheet": "lapsiperheiden palveluiden",
+    "lastensuojelu": "lastensuojelun",
+    "vammaispalvelut": "vammaispalveluiden",
+    "paihdetyo": "päihde- ja riippuvuustyön erityisten palveluiden",
+    "perheoikeudelliset": "perheoikeudellisten palveluiden",
+    "lastensuojelulaki": "lastensuojelulain mukaisia",
+}
+
+
+#: Short names for charts and narrow tables.
+TASK_SHORT = {
+    "iakkaat": "Iäkkäät",
+    "tyoikaiset": "Työikäiset",
+    "lapsiperheet": "Lapsiperheet",
+    "lastensuojelu": "Lastensuojelu",
+    "vammaispalvelut": "Vammaispalvelut",
+    "paihdetyo": "Päihdetyö",
+    "perheoikeudelliset": "Perheoikeudelliset",
+    "lastensuojelulaki": "Lastensuojelulaki",
+}
+
+
+#: Population base of each task in the elative ("19 % yli 65-vuotiaista").
+BASE_ELATIVE = {
+    "iakkaat": "65 vuotta täyttäneistä",
+    "tyoikaiset": "18–64-vuotiaista",
+    "lapsiperheet": "alle 65-vuotiaista",
+    "lastensuojelu": "alle 18-vuotiaista",
+    "lastensuojelulaki": "alle 18-vuotiaista",
+    "vammaispalvelut": "väestöstä",
+    "paihdetyo": "väestöstä",
+    "perheoikeudelliset": "väestöstä",
+}
+
+
+AGE_GROUP_FI = {"0-17": "alle 18-vuotiaat", "18-64": "18–64-vuotiaat", "65+": "65 vuotta täyttäneet",
+                "85+": "85 vuotta täyttäneet"}
+
+
+QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
+
+
+SOURCE_FI = {"SHA": "Kanta (SHA)", "ET": "Erillistoimitus (ET)", "ALL": "Yhteensä"}
+
+
+QUARTER_INESSIVE = {1: "tammi–maaliskuussa", 2: "huhti–kesäkuussa", 3: "heinä–syyskuussa",
+                    4: "loka–joulukuussa"}
+
+
+#: Short table prefixes per task, as in THL's "Taulukko VA1".
+TASK_ABBR = {"iakkaat": "IP", "tyoikaiset": "TP", "lapsiperheet": "LP", "lastensuojelu": "LS",
+             "vammaispalvelut": "VA", "paihdetyo": "PR", "perheoikeudelliset": "PO",
+             "lastensuojelulaki": "LL"}
+

@@ -1,0 +1,168 @@
+"""Provenance of a run: input hashes, parameters, code and package versions, table hashes,
+the manifest file, and the table-by-table comparison that ``seuranta verify`` prints."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import platform
+import subprocess
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import pandas as pd
+
+from seuranta.core.errors import InputError
+from seuranta.core.params import PROJECT_DIR, load_params
+from seuranta.core.tables import canonical_csv, read_table, table_hash
+from seuranta import __version__
+
+
+#: Packages whose versions every manifest records.
+RECORDED_PACKAGES = [
+    "pandas", "numpy", "duckdb", "pyarrow", "statsmodels", "scipy", "openpyxl",
+    "matplotlib", "papermill", "jupytext", "jupyter-book", "myst-nb", "sphinx",
+]
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_hashes(data_dir: Path) -> dict[str, str]:
+    """sha256 of every file in the data folder, by relative path."""
+    data_dir = Path(data_dir)
+    return {str(p.relative_to(data_dir)): file_sha256(p)
+            for p in sorted(data_dir.rglob("*")) if p.is_file()}
+
+
+def git_commit() -> dict:
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True,
+                              text=True, check=False).stdout.strip()
+    commit = git("rev-parse", "HEAD")
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    return {"commit": commit or None, "dirty": dirty}
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in RECORDED_PACKAGES:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def provenance(params: dict) -> dict:
+    """What every manifest records about a run besides inputs and tables: the parameters
+    file (path, sha256, values), the code version and the package versions."""
+    return {
+        "parameters": {"file": params.get("_file"), "sha256": params.get("_sha256"),
+                       "values": {k: v for k, v in params.items() if not k.startswith("_")}},
+        "code": {"seuranta": _own_version(), **git_commit()},
+        "packages": package_versions(),
+    }
+
+
+def table_hashes(tables_dir: Path) -> dict[str, str]:
+    """The canonical hash of every ``*.csv`` table of a folder, by table name."""
+    return {p.stem: table_hash(p) for p in sorted(Path(tables_dir).glob("*.csv"))}
+
+
+def dump_manifest(path: Path, manifest: dict) -> None:
+    Path(path).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+                          + "\n", encoding="utf-8")
+
+
+def _own_version() -> str:
+    return __version__
+
+
+def _first_differences(a: pd.DataFrame, b: pd.DataFrame, limit: int = 5) -> str:
+    if list(a.columns) != list(b.columns):
+        return f"columns differ: {list(a.columns)} vs {list(b.columns)}"
+    ca = pd.read_csv(io.BytesIO(canonical_csv(a)), dtype=str, keep_default_na=False)
+    cb = pd.read_csv(io.BytesIO(canonical_csv(b)), dtype=str, keep_default_na=False)
+    merged = ca.merge(cb, how="outer", indicator=True)
+    only = merged[merged["_merge"] != "both"].head(limit)
+    lines = [f"rows: published {len(ca)}, re-run {len(cb)}"]
+    for row in only.itertuples(index=False):
+        side = "published only" if row[-1] == "left_only" else "re-run only"
+        lines.append(f"  {side}: " + ",".join(str(v) for v in row[:-1]))
+    return "\n".join(lines)
+
+
+def load_manifest(mpath: Path, what: str, how: str) -> dict:
+    """Read a run's manifest.json; ``what`` names the run, ``how`` the command making it."""
+    mpath = Path(mpath)
+    if not mpath.is_file():
+        raise InputError(f"no manifest for {what}: {mpath} (run `{how}` first)")
+    try:
+        manifest = json.loads(mpath.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as e:
+        raise InputError(f"{mpath}: not valid JSON ({e.msg})") from None
+    data_dir = Path(manifest["data_dir"])
+    if not data_dir.is_dir():
+        raise InputError(f"data folder of the manifest is missing: {data_dir}")
+    return manifest
+
+
+def report_inputs(now: dict[str, str], then: dict[str, str], stream) -> bool:
+    """Compare input hashes (name → sha256) with the manifest's; False and one line if any
+    input changed, appeared or disappeared."""
+    if now == then:
+        return True
+    changed = sorted(set(now.items()) ^ set(then.items()))
+    print(f"inputs changed since the run: {', '.join(sorted({k for k, _ in changed}))}",
+          file=stream)
+    return False
+
+
+def manifest_params(manifest: dict, stream) -> tuple[dict, bool]:
+    """(the manifest's parameters file read again, whether its hash is unchanged)."""
+    params = load_params(manifest["parameters"]["file"])
+    if params["_sha256"] != manifest["parameters"]["sha256"]:
+        print(f"parameters file changed since the run: {params['_file']}", file=stream)
+        return params, False
+    return params, True
+
+
+def compare_tables(expected: dict[str, str], rerun_dir: Path, published_dir: Path,
+                   stream) -> bool:
+    """Table by table: the re-run (``rerun_dir``) against the manifest's hashes, and the
+    published file against them; prints ``name: identical`` or ``name: DIFFERENT (...)``."""
+    rerun_dir, published_dir = Path(rerun_dir), Path(published_dir)
+    ok = True
+    for name in sorted(set(expected) | {p.stem for p in rerun_dir.glob("*.csv")}):
+        rerun = rerun_dir / f"{name}.csv"
+        published = published_dir / f"{name}.csv"
+        if name not in expected:
+            print(f"{name}: DIFFERENT (not in the manifest)", file=stream)
+            ok = False
+        elif not rerun.is_file():
+            print(f"{name}: DIFFERENT (not produced by the re-run)", file=stream)
+            ok = False
+        elif table_hash(rerun) == expected[name]:
+            if not published.is_file():
+                print(f"{name}: DIFFERENT (published file missing)", file=stream)
+                ok = False
+            elif table_hash(published) != expected[name]:
+                print(f"{name}: DIFFERENT (published file edited after the run)", file=stream)
+                ok = False
+            else:
+                print(f"{name}: identical", file=stream)
+        else:
+            ok = False
+            print(f"{name}: DIFFERENT", file=stream)
+            if published.is_file():
+                print(_first_differences(read_table(published), read_table(rerun)),
+                      file=stream)
+    return ok
+
