@@ -145,9 +145,9 @@ TO '""" + str(tmp).replace("'", "''") + "' (HEADER, DELIMITER ',')", [str(f), k]
 # --------------------------------------------------------------------------- children
 
 def child_stage(data: Path, out: Path) -> dict:
-    from seuranta.register import stage as register
     from seuranta.core.params import load_params
     from seuranta.pipeline import publication_quarters
+    from seuranta.register import stage as register
 
     params = load_params()
     quarters = publication_quarters(data, params)

@@ -19,9 +19,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from seuranta.demo import generator as demo
 from seuranta.statistics import coverage
 
-from seuranta.demo import generator as demo
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="data/demo", help="demo folder with truth_municipal.csv")

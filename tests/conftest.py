@@ -3,6 +3,8 @@
 import pytest
 
 from seuranta.demo import generator as demo
+
+
 @pytest.fixture(scope="session")
 def national_demo(tmp_path_factory):
     """Demo data at national size (scale 1, default seed), generated once per test session.

@@ -16,11 +16,10 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from seuranta.statistics.quarter import quarter_tables
-from seuranta.publication import annex
-
 from seuranta.core import reference
 from seuranta.core.quarters import Quarter, quarter_range
+from seuranta.publication import annex
+from seuranta.statistics.quarter import quarter_tables
 
 Q = Quarter.parse("2023Q1")
 QUARTERS = quarter_range("2022Q3", "2023Q1")
@@ -92,7 +91,7 @@ def make_tables(tmp: Path) -> Path:
         "ci_high", "estimate_rounded", "published", "difference_pct"])
     td = tmp / "tables"
     td.mkdir(parents=True, exist_ok=True)
-    for name, df, series in (("counts", counts, True), ("quality", quality, True),
+    for name, df, _series in (("counts", counts, True), ("quality", quality, True),
                              ("estimates", estimates, True)):
         df[df["quarter"] == str(Q)].to_csv(td / f"{name}.csv", index=False, lineterminator="\n")
         df.to_csv(td / f"series_{name}.csv", index=False, lineterminator="\n")

@@ -17,10 +17,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from seuranta.publication import bookfmt
-
-from seuranta.publication import book as publish
 from seuranta.core.params import PROJECT_DIR
+from seuranta.publication import book as publish
+from seuranta.publication import bookfmt, notebooks
 
 SCALE = 0.02
 
@@ -87,7 +86,7 @@ def test_top_level_toc_lists_written_chapters():
 def test_notebook_templates_have_hidden_parameters():
     import jupytext
 
-    for name, template, extra in publish.notebook_plan("2023Q1"):
+    for _name, template, extra in notebooks.notebook_plan("2023Q1"):
         nb = jupytext.read(PROJECT_DIR / "notebooks" / template)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, template
@@ -102,10 +101,10 @@ def test_notebook_templates_have_hidden_parameters():
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     """Demo data at small scale, the two newest quarters run, the book built (HTML + PDF)."""
-    from seuranta.demo import generator as demo
     from seuranta import pipeline
-    from seuranta.register import stage as register
     from seuranta.core.params import load_params
+    from seuranta.demo import generator as demo
+    from seuranta.register import stage as register
 
     root = tmp_path_factory.mktemp("book")
     data, out = root / "data", root / "build"
@@ -131,7 +130,7 @@ def _headline(out: Path, quarter: str, task: str) -> pd.Series:
 def test_html_pages_carry_the_quarters_figures(published):
     html, out = published["html"], published["out"]
     for q in published["quarters"]:
-        for name, _, _ in publish.notebook_plan(q):
+        for name, _, _ in notebooks.notebook_plan(q):
             assert (html / q / f"{name}.html").is_file(), (q, name)
         summary = norm((html / q / "yhteenveto.html").read_text(encoding="utf-8"))
         assert "Synteettinen aineisto" in summary

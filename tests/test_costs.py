@@ -12,9 +12,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from seuranta.core.errors import InputError
 from seuranta.costs import model as costs
 from seuranta.demo.costs import generate_costs
-from seuranta.core.errors import InputError
 
 HEADER = "year,region_code,service_class,client_group,funding_channel,producer,cost_eur\n"
 MAP_HEADER = ("mapping_version,valid_from,valid_to,service_class,service_class_name_fi,"
@@ -310,8 +310,9 @@ def test_annex_structure(tmp_path):
 
 
 def test_cli_costs_writes_tables_and_annex(tmp_path, capsys):
-    from seuranta.costs.model import add_parser
     import argparse
+
+    from seuranta.costs.model import add_parser
 
     data = make_data(tmp_path)
     p = argparse.ArgumentParser()

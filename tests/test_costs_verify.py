@@ -14,14 +14,13 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from seuranta.core import provenance
-from seuranta.costs import model as costs
+from test_costs import _register_tables, make_data
 
 from seuranta import pipeline
 from seuranta.cli import main as cli_main
+from seuranta.core import provenance
 from seuranta.core.params import DEFAULT_PARAMS, load_params
-from test_costs import _register_tables, make_data
+from seuranta.costs import model as costs
 
 TABLES = {"allocation", "dimensions", "ledger_rows", "meta", "packages", "per_client",
           "per_resident", "quarantine", "unallocated"}
@@ -204,10 +203,10 @@ def test_verify_argument_errors_are_one_line(argv, message, tmp_path, capsys):
 
 @pytest.mark.slow
 def test_demo_costs_chapter_writes_a_manifest_that_verifies(tmp_path, monkeypatch, capsys):
-    from seuranta.demo import generator as demo
-    from seuranta.publication import book as publish
-    from seuranta.register import stage as register
     from seuranta.core.quarters import Quarter
+    from seuranta.demo import generator as demo
+    from seuranta.publication import notebooks
+    from seuranta.register import stage as register
 
     data, out = tmp_path / "demo", tmp_path / "build"
     demo.generate(data, scale=0.02, seed=7)
@@ -219,7 +218,7 @@ def test_demo_costs_chapter_writes_a_manifest_that_verifies(tmp_path, monkeypatc
         pipeline.run_quarter(q, data, out, params, notebooks=False, annex=False,
                              register_tables=all_tables)
     # the chapter notebook is not what is verified: leave it out
-    monkeypatch.setattr(publish, "execute_costs_notebook", lambda *a, **k: None)
+    monkeypatch.setattr(notebooks, "execute_costs_notebook", lambda *a, **k: None)
     target = pipeline.run_costs_chapter(data, out, params, quarters)
     assert target == out / "costs" / "2023"
     m = json.loads((target / "manifest.json").read_text(encoding="utf-8"))

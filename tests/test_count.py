@@ -10,9 +10,8 @@ import pytest
 from register_helpers import PARAMS, population, row, write_folder
 
 from seuranta.core import reference
-
-from seuranta.register import stage as register
 from seuranta.core.quarters import Quarter, quarter_range
+from seuranta.register import stage as register
 
 QUARTERS = quarter_range("2022Q4", "2023Q4")
 HEL, ESPOO, TAMPERE = "091", "049", "837"

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seuranta.demo import generator as demo
 from seuranta.statistics import coverage
 
-from seuranta.demo import generator as demo
+
 def test_equal_sizes_hit_nominal():
     """With equal-sized municipalities (where the SRS linearisation holds) both 95 %
     intervals cover the true total close to 95 % of the time."""
@@ -89,10 +90,10 @@ def test_published_estimates_cover_the_demo_truth(tmp_path):
     """The other half of the done-when: on the published demo (scale 0.05, default seed)
     every national estimate of every quarter (tasks, child-welfare-act clients, all clients
     by age group) lies within its published 95 % interval of the known truth."""
-    from seuranta.register import stage as register
-    from seuranta.statistics import stage as stats
     from seuranta.core.params import load_params
     from seuranta.core.quarters import quarter_range
+    from seuranta.register import stage as register
+    from seuranta.statistics import stage as stats
 
     d = demo.generate(tmp_path / "demo", scale=0.05)
     params = load_params()

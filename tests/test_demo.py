@@ -14,10 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seuranta.demo import generator as demo
-
 from seuranta.core import reference
 from seuranta.core.quarters import Quarter, quarter_range
+from seuranta.demo import generator as demo
 
 SCALE = 0.05
 REGISTER_COLUMNS = ["client_id", "birth_year", "municipality_code", "service_task",

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from seuranta.statistics import disclosure as dc
+
 S = ".."
 
 

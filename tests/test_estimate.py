@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from seuranta.statistics import estimate as est
+
+
 def _svyratio_by_hand(y, x, N):
     """survey::svyratio with fpc, written out as a plain loop."""
     n = len(y)
@@ -200,8 +202,8 @@ def _stage_inputs(tmp_path):
 
 
 def test_statistics_stage_end_to_end(tmp_path):
-    from seuranta.statistics import stage as stats
     from seuranta.core.params import load_params
+    from seuranta.statistics import stage as stats
 
     tables, full = _stage_inputs(tmp_path)
     out = stats.run_statistics_stage(tables, tmp_path, load_params())

@@ -9,11 +9,10 @@ import pytest
 from register_helpers import PARAMS, population, row, write_folder
 
 from seuranta import cli
-
-from seuranta.register import stage as register
 from seuranta.core.errors import InputError
-from seuranta.register.ingest import REGISTER_COLUMNS
 from seuranta.core.quarters import Quarter, quarter_range
+from seuranta.register import stage as register
+from seuranta.register.ingest import REGISTER_COLUMNS
 
 Q1 = [Quarter.parse("2023Q1")]
 

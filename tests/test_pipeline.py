@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from seuranta.demo import generator as demo
-
 from seuranta import pipeline
 from seuranta.cli import main as cli_main
+from seuranta.demo import generator as demo
 
 SCALE = 0.02
 
@@ -119,7 +118,7 @@ def test_notebook_kernels_use_ipc_and_report_a_failing_cell(tmp_path, capfd):
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    from seuranta.publication import book as publish
+    from seuranta.publication import notebooks as publish
     nb = new_notebook(cells=[new_code_cell("print(x * 2)")])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}

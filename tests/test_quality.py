@@ -5,9 +5,9 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from seuranta.statistics import quality as ql
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
+from seuranta.statistics import quality as ql
 
 Q = Quarter.parse("2023Q1")
 D = dt.date
@@ -158,13 +158,11 @@ def test_demo_under_delivering_pairs_come_out_partial(tmp_path):
     above the comparison median, so that delivering 30–50 % of it is detectably low."""
     import json
 
-    from seuranta.demo import generator as demo
-
-    from seuranta.register import stage as register
-
-    from seuranta.statistics import stage as stats
     from seuranta.core.params import load_params
     from seuranta.core.quarters import quarter_range
+    from seuranta.demo import generator as demo
+    from seuranta.register import stage as register
+    from seuranta.statistics import stage as stats
 
     d = demo.generate(tmp_path / "demo", scale=0.05)
     params = load_params()

@@ -8,6 +8,7 @@ import pytest
 
 from seuranta.core import fmt
 from seuranta.statistics import quartiles as qrt
+
 NB = "\u00a0"
 
 

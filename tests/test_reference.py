@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from seuranta.core import reference as ref
+
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "reference"
 
 

@@ -7,9 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seuranta.core.tables import write_csv
-from seuranta.register import stage as register
 from seuranta.core import tables
+from seuranta.core.tables import write_csv
+
+
 def _pandas_bytes(df: pd.DataFrame, tmp_path) -> bytes:
     p = tmp_path / "pandas.csv"
     df.to_csv(p, index=False, lineterminator="\n")

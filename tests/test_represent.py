@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 
 from seuranta.statistics import represent as rep
+
+
 def test_std_diff_by_hand():
     mc, ma, d = rep.std_diff(np.array([1, 2, 3.0]), np.array([1, 2, 3, 4, 5.0]))
     # means 2 and 3; variances (ddof 0) 2/3 and 2; pooled sd sqrt(4/3)

@@ -8,21 +8,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from seuranta.statistics.quarter import quarter_tables
-from seuranta.review import feedback
-from seuranta.statistics import corrections
-
 from seuranta.core import reference
-
-from seuranta.review import workbooks as review
 from seuranta.core.quarters import Quarter
+from seuranta.review import feedback
+from seuranta.review import workbooks as review
+from seuranta.statistics import corrections
+from seuranta.statistics.quarter import quarter_tables
 
 Q = Quarter.parse("2023Q1")
 SOURCES = ("SHA", "ET", "ALL")
@@ -381,13 +378,12 @@ def test_effect_table_before_after_per_task():
 
 def test_round_trip_on_demo(tmp_path):
     """Demo data → review workbook → a county's decisions → import → the estimate changes."""
-    from seuranta.demo import generator as demo
-    from seuranta import pipeline
-    from seuranta.register import stage as register
     from seuranta.cli import main
     from seuranta.core.params import load_params
-    from seuranta.statistics.quality import REASONS
     from seuranta.core.quarters import quarter_range
+    from seuranta.demo import generator as demo
+    from seuranta.register import stage as register
+    from seuranta.statistics.quality import REASONS
 
     data = tmp_path / "data"
     demo.generate(data, scale=0.02, seed=7)

@@ -10,15 +10,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from seuranta.statistics.quarter import quarter_tables
-from seuranta.demo import generator as demo
-
 from seuranta import pipeline
-
 from seuranta.core import reference
-
-from seuranta.register import stage as register
 from seuranta.core.params import load_params
+from seuranta.demo import generator as demo
+from seuranta.register import stage as register
+from seuranta.statistics.quarter import quarter_tables
 
 AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
 KEYS = ["quarter", "service_task", "age_group", "method"]

@@ -6,10 +6,9 @@ import pandas as pd
 import pytest
 from register_helpers import PARAMS, row, write_folder
 
-from seuranta.register import stage as register
-
-from seuranta.register import validate
 from seuranta.core.quarters import quarter_range
+from seuranta.register import stage as register
+from seuranta.register import validate
 
 # (label, row, expected reason or None when accepted). Each faulty row has exactly one
 # fault unless the label says otherwise; extract date 2024-02-15.

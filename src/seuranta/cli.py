@@ -9,10 +9,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from seuranta import pipeline
 from seuranta.core import reference
 from seuranta.core.errors import InputError
 from seuranta.core.params import load_params
-from seuranta import pipeline
 from seuranta.costs import model as costs
 from seuranta.demo import generator as demo
 from seuranta.register import stage as register

@@ -17,8 +17,16 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core.params import load_params
-from seuranta.core.provenance import (compare_tables, dump_manifest, input_hashes, load_manifest,
-                                      manifest_params, provenance, report_inputs, table_hashes)
+from seuranta.core.provenance import (
+    compare_tables,
+    dump_manifest,
+    input_hashes,
+    load_manifest,
+    manifest_params,
+    provenance,
+    report_inputs,
+    table_hashes,
+)
 from seuranta.core.quarters import Quarter
 from seuranta.core.tables import atomic_swap, write_csv
 from seuranta.costs import model as costs
@@ -26,9 +34,9 @@ from seuranta.demo import generator as demo
 from seuranta.inputs.datafolder import check_quarter, is_synthetic, publication_quarters
 from seuranta.publication import annex as annex_mod
 from seuranta.publication import book
+from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
 from seuranta.statistics.quarter import quarter_tables
-
 
 
 def write_tables(tables: dict[str, pd.DataFrame], tables_dir: Path) -> None:
@@ -80,7 +88,7 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: d
         write_tables(tables, tmp / "tables")
         synthetic = is_synthetic(data_dir)
         if notebooks:
-            book.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks", synthetic)
+            notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks", synthetic)
         if annex:
             annex_mod.write_annexes(quarter, tmp / "tables", tmp / "annex", synthetic, params)
         write_manifest(tmp, quarter, data_dir, params, encoding)
@@ -127,7 +135,7 @@ def run_costs_chapter(data_dir: Path, out_dir: Path, params: dict, quarters: lis
     year = max(years)
     print(f"costs {year} ...", flush=True)
     target = costs.run_and_write(year, data_dir, out_dir, params)
-    book.execute_costs_notebook(year, target / "tables", target / "notebooks",
+    notebooks_mod.execute_costs_notebook(year, target / "tables", target / "notebooks",
                                 is_synthetic(data_dir))
     return target
 

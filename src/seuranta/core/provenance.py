@@ -13,11 +13,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from seuranta import __version__
 from seuranta.core.errors import InputError
 from seuranta.core.params import PROJECT_DIR, load_params
 from seuranta.core.tables import canonical_csv, read_table, table_hash
-from seuranta import __version__
-
 
 #: Packages whose versions every manifest records.
 RECORDED_PACKAGES = [

@@ -28,14 +28,14 @@ class Quarter:
     q: int
 
     @classmethod
-    def parse(cls, text: str) -> "Quarter":
+    def parse(cls, text: str) -> Quarter:
         m = _QUARTER_RE.match(str(text).strip())
         if not m:
             raise ValueError(f"not a quarter: {text!r} (expected e.g. 2023Q1)")
         return cls(int(m.group(1)), int(m.group(2)))
 
     @classmethod
-    def of_date(cls, d: dt.date) -> "Quarter":
+    def of_date(cls, d: dt.date) -> Quarter:
         return cls(d.year, (d.month - 1) // 3 + 1)
 
     def __str__(self) -> str:
@@ -64,10 +64,10 @@ class Quarter:
         """Finnish name, e.g. ``tammi–maaliskuu 2023``."""
         return f"{FINNISH_QUARTER_NAMES[self.q]} {self.year}"
 
-    def next(self) -> "Quarter":
+    def next(self) -> Quarter:
         return Quarter(self.year + (self.q == 4), self.q % 4 + 1)
 
-    def prev(self) -> "Quarter":
+    def prev(self) -> Quarter:
         return Quarter(self.year - (self.q == 1), (self.q - 2) % 4 + 1)
 
 

@@ -14,7 +14,7 @@ Two jobs live here:
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -188,7 +188,7 @@ def build_reference(shared_dir: Path, out_dir: Path = REFERENCE_DIR) -> list[Pat
 
 # --------------------------------------------------------------------------- loading
 
-@lru_cache(maxsize=None)
+@cache
 def _read(name: str, ref_dir: str) -> pd.DataFrame:
     return pd.read_csv(Path(ref_dir) / name, dtype={"municipality_code": str, "county_code": str})
 

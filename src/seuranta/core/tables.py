@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-
 #: Characters that make the csv module quote a field (QUOTE_MINIMAL, delimiter ",").
 _NEEDS_QUOTES = (",", '"', "\r", "\n")
 

@@ -37,24 +37,21 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
-from seuranta.core import provenance
-from seuranta.core.params import PROJECT_DIR
-from seuranta.inputs.population import population_path, read_population
-
-from seuranta.core import reference
-from seuranta.core.errors import InputError
 from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
-import shutil
-from seuranta.core.params import load_params
+
+from seuranta.core import provenance, reference
+from seuranta.core.errors import InputError
+from seuranta.core.params import PROJECT_DIR, load_params
+from seuranta.inputs.population import population_path, read_population
 
 PACKAGES_FILE = reference.REFERENCE_DIR / "cost_packages.csv"
 MAPPING_FILE = reference.REFERENCE_DIR / "service_class_mapping.csv"

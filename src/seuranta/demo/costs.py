@@ -31,6 +31,7 @@ import pandas as pd
 
 from seuranta.core import reference
 from seuranta.inputs.population import population_path, read_population
+
 MAPPING_FILE = reference.REFERENCE_DIR / "service_class_mapping.csv"
 
 #: Client groups of the demo ledger (age groups that the population bands nest into).

@@ -718,7 +718,7 @@ def _truth(per: dict, birth_year: np.ndarray, person_m: np.ndarray, mun: pd.Data
         age = q.end.year - birth_year[everyone]
         for g, lo, hi in age_groups:
             in_g = (age >= lo) & ((age <= hi) if hi is not None else True)
-            bm = ypop["age_group"].map(lambda x: reference.band_in_base(x, lo, hi))
+            bm = ypop["age_group"].map(lambda x, lo=lo, hi=hi: reference.band_in_base(x, lo, hi))
             nat_rows.append((str(q), "kaikki", g, int(in_g.sum()),
                              int(ypop.loc[bm, "population"].sum())))
         mf = pd.DataFrame(counts, columns=labels)

@@ -12,7 +12,6 @@ import pandas as pd
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
 
-
 #: Columns of corrections.csv (the first five are the contract's).
 CORRECTION_COLUMNS = ["quarter", "municipality_code", "service_task", "decision", "reason",
                       "comment", "county_code", "source_file_sha256", "imported_on"]

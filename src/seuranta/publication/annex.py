@@ -474,7 +474,7 @@ def publication_date(params: dict) -> dt.date:
             raise InputError(f"parameters: publication.date is not a date: {value!r}") from None
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
-        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).date()
+        return dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
     return dt.date.today()
 
 

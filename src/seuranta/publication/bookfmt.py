@@ -14,13 +14,20 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import reference
-from seuranta.core.labels_fi import (AGE_GROUP_FI, BASE_ELATIVE, QUALITY_FI, QUARTER_INESSIVE,  # noqa: F401
-                                     SOURCE_FI, TASK_ABBR, TASK_GENITIVE, TASK_SHORT)
 from seuranta.core.fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
-from seuranta.core.quarters import Quarter
+from seuranta.core.labels_fi import (  # noqa: F401
+    AGE_GROUP_FI,
+    BASE_ELATIVE,
+    QUALITY_FI,
+    QUARTER_INESSIVE,
+    SOURCE_FI,
+    TASK_ABBR,
+    TASK_GENITIVE,
+    TASK_SHORT,
+)
 from seuranta.core.params import load_params
+from seuranta.core.quarters import Quarter
 from seuranta.statistics import disclosure
-
 
 #: Symbols of the published tables (explained on every page that uses them).
 SYMBOL_NONE = MISSING      # no data / not comprehensive
@@ -210,8 +217,8 @@ def setup_matplotlib():
 
 def show(fig):
     """Display a figure as the cell's output (PNG) and close it."""
-    from IPython.display import display  # heavy dependency: loaded only when used
     import matplotlib.pyplot as plt  # heavy dependency: loaded only when used
+    from IPython.display import display  # heavy dependency: loaded only when used
     display(fig)
     plt.close(fig)
 

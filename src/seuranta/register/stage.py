@@ -24,20 +24,15 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
+from seuranta.core.errors import InputError
+from seuranta.core.params import load_params
+from seuranta.core.quarters import Quarter, quarter_range
 from seuranta.core.tables import write_csv
 from seuranta.inputs.datafolder import check_quarter, extract_date, publication_quarters
 from seuranta.inputs.population import population_path, read_population
-from seuranta.register import count
-
-from seuranta.register import ingest
-
-from seuranta.register import validate
-from seuranta.core.errors import InputError
-from seuranta.core.quarters import Quarter, quarter_range
-from seuranta.core.params import load_params
+from seuranta.register import count, ingest, validate
 
 #: Tables written by the register stage (file name = key + ".csv").
 REGISTER_TABLES = ["counts", "cwa_counts", "age_counts", "multi_task", "tasks_per_client",

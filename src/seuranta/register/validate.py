@@ -100,7 +100,6 @@ def _reference_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _checked_sql() -> str:
-    cols = ", ".join(f'"{c}"' for c in REGISTER_COLUMNS)
     case = "\n".join(f"WHEN {r.sql_predicate} THEN '{r.code}'" for r in RULES)
     # GLOB with [0-9] classes = a full match of the regular expression [0-9]{4}-..., faster
     date_ok = ("length({c}) = 10 AND substr({c}, 5, 1) = '-' AND substr({c}, 8, 1) = '-' "

@@ -33,23 +33,36 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from openpyxl import load_workbook
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
-from seuranta.inputs.corrections import (CORRECTION_COLUMNS, CORRECTIONS_FILE, DECISIONS, KEY, cell_code,
-                                         cell_text, read_corrections)
-from seuranta.review.workbooks import (COMMENT_COL, DECISION_COL, FEEDBACK_HEADER,
-                     FEEDBACK_HEADER_ROW, FEEDBACK_SHEET, LAYOUT_VERSION, META_SHEET,
-                     REASON_COL)
-from openpyxl import load_workbook
+from seuranta.inputs.corrections import (
+    CORRECTION_COLUMNS,
+    CORRECTIONS_FILE,
+    DECISIONS,
+    KEY,
+    cell_code,
+    cell_text,
+    read_corrections,
+)
+from seuranta.review.workbooks import (
+    COMMENT_COL,
+    DECISION_COL,
+    FEEDBACK_HEADER,
+    FEEDBACK_HEADER_ROW,
+    FEEDBACK_SHEET,
+    LAYOUT_VERSION,
+    META_SHEET,
+    REASON_COL,
+)
 
 #: Columns whose change makes a row "changed" (imported_on is not one of them).
 CONTENT = ["decision", "reason", "comment", "county_code", "source_file_sha256"]

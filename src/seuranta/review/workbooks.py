@@ -34,18 +34,18 @@ from openpyxl.styles import Alignment, Font, PatternFill, Protection
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from seuranta import __version__
 from seuranta.core import reference
 from seuranta.core.errors import InputError
+from seuranta.core.labels_fi import TASK_SHORT
+from seuranta.core.params import load_params
 from seuranta.core.provenance import input_hashes
 from seuranta.core.quarters import Quarter
-from seuranta.inputs.datafolder import check_quarter, is_synthetic
-from seuranta.statistics.quarter import quarter_tables
 from seuranta.inputs.corrections import DECISIONS
-from seuranta.core.labels_fi import TASK_SHORT
+from seuranta.inputs.datafolder import check_quarter, is_synthetic
 from seuranta.register import validate
 from seuranta.statistics import quality
-from seuranta import __version__
-from seuranta.core.params import load_params
+from seuranta.statistics.quarter import quarter_tables
 
 #: Version of the workbook layout; import refuses forms of another layout.
 LAYOUT_VERSION = "seuranta-review-1"

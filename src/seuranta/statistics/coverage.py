@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seuranta.demo import generator as demo
-
 from seuranta.core import reference
+from seuranta.demo import generator as demo
 from seuranta.statistics.estimate import RATIO_VARIANCES, ratio_estimate
 
 #: Rates of the synthetic population (national shares of the task's base).

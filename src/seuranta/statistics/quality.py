@@ -76,9 +76,11 @@ REASONS: dict[str, tuple[str, bool, str]] = {
                               "Osuus väestöstä on selvästi suurempi kuin vertailukuntien "
                               "(sama hyvinvointialue tai kokoluokka) mediaani."),
     "share_low_z": ("partial", True,
-                    "Osuus on tilastollisesti merkitsevästi pienempi kuin vertailukuntien mediaani (z-luku), vaikka ero ei ole suhteellisesti suuri."),
+                    "Osuus on tilastollisesti merkitsevästi pienempi kuin vertailukuntien mediaani "
+                    "(z-luku), vaikka ero ei ole suhteellisesti suuri."),
     "share_high_z": ("partial", True,
-                     "Osuus on tilastollisesti merkitsevästi suurempi kuin vertailukuntien mediaani (z-luku), vaikka ero ei ole suhteellisesti suuri."),
+                     "Osuus on tilastollisesti merkitsevästi suurempi kuin vertailukuntien mediaani "
+                     "(z-luku), vaikka ero ei ole suhteellisesti suuri."),
     "review_exclude": ("partial", False,
                        "Tarkastuskierroksen päätös: tiedot eivät ole edustavia, jätetään pois "
                        "arviosta."),
@@ -413,7 +415,7 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
                   for cc in pre_codes]
 
     parts = []
-    for task, g in f.groupby("service_task", sort=True):
+    for _task, g in f.groupby("service_task", sort=True):
         pl = plausibility(g.rename(columns={"ALL": "clients"})[
             ["quarter", "municipality_code", "county_code", "size_class", "clients",
              "population_base", "share_pct", "clean"]], p)

@@ -37,14 +37,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seuranta.statistics import estimate as est
-from seuranta.statistics import quality as qual
-from seuranta.statistics import quartiles as qrt
 from seuranta.core import reference
-from seuranta.statistics import represent as rep
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
 from seuranta.inputs.population import population_path, read_population
+from seuranta.statistics import estimate as est
+from seuranta.statistics import quality as qual
+from seuranta.statistics import quartiles as qrt
+from seuranta.statistics import represent as rep
 
 CWA_TASK = "lastensuojelulaki"
 ALL_TASKS = "kaikki"
