@@ -1,0 +1,37 @@
+"""The one symbol set of every published artefact (book, PDF, annexes, open data).
+
+Following the practice of Suomen virallinen tilasto (SVT): a cell that shows no number
+carries one of these symbols, and every artefact explains them from this table. The
+meaning texts are Finnish (the publication's language); Swedish texts are for the Swedish
+summary and open-data metadata.
+"""
+
+from __future__ import annotations
+
+#: Suppressed for confidentiality: a count of 1 … min_count−1, or a cell from which one
+#: could be derived (secondary suppression).
+SUPPRESSED = ".."
+#: Not available: no data, or the municipality's data are not comprehensive for the quarter.
+NOT_AVAILABLE = "."
+#: Logically impossible to present (e.g. no estimate is made for the task).
+NOT_APPLICABLE = "x"
+#: Magnitude nil (a true zero).
+NIL = "-"
+
+#: Symbol → (Finnish meaning, Swedish meaning), in the order the notes list them.
+SYMBOLS: dict[str, tuple[str, str]] = {
+    SUPPRESSED: ("Tieto on salattu tietosuojan vuoksi: lukumäärä on pieni tai se voitaisiin "
+                 "päätellä muista julkaistuista luvuista.",
+                 "Uppgiften är sekretessbelagd: antalet är litet eller kunde härledas ur andra "
+                 "publicerade uppgifter."),
+    NOT_AVAILABLE: ("Tietoa ei ole saatu, tai kunnan tiedot eivät ole kattavia.",
+                    "Uppgift saknas eller kommunens uppgifter är inte heltäckande."),
+    NOT_APPLICABLE: ("Loogisesti mahdoton esittää (esimerkiksi arviota ei laadita).",
+                     "Logiskt omöjlig att presentera (till exempel görs ingen skattning)."),
+    NIL: ("Ei yhtään.", "Inget finns att rapportera."),
+}
+
+
+def symbol_note_fi() -> str:
+    """One sentence per symbol, for a table note or an annex's notes sheet."""
+    return " ".join(f"{s} = {fi[0].lower()}{fi[1:]}" for s, (fi, _) in SYMBOLS.items())
