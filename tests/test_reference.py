@@ -34,7 +34,8 @@ def test_population_totals_equal_the_shared_facts():
 @pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/reference not beside the checkout")
 def test_build_reference_reproduces_committed_files(tmp_path):
     ref.build_reference(SHARED, tmp_path)
-    for name in ["municipalities.csv", "population.csv", "service_tasks.csv", "age_bands.csv"]:
+    for name in ["municipalities.csv", "population.csv", "service_tasks.csv", "age_bands.csv",
+                 ref.BOUNDARIES_FILE]:
         assert (tmp_path / name).read_bytes() == (ref.REFERENCE_DIR / name).read_bytes(), name
 
 

@@ -22,6 +22,9 @@ import pandas as pd
 
 REFERENCE_DIR = Path(__file__).resolve().parents[3] / "data" / "reference"
 
+#: Municipal boundaries 1.1.2023 (GeoJSON, WGS84), National Land Survey of Finland, CC BY 4.0.
+BOUNDARIES_FILE = "municipality_boundaries_2023.geojson"
+
 #: Åland's class in the wellbeing region classification; outside the register.
 ALAND_COUNTY = "91"
 
@@ -182,6 +185,12 @@ def build_reference(shared_dir: Path, out_dir: Path = REFERENCE_DIR) -> list[Pat
     ab["max_age"] = ab["max_age"].astype("Int64")
     p = out_dir / "age_bands.csv"
     ab.to_csv(p, index=False, lineterminator="\n")
+    files.append(p)
+
+    # Municipal boundaries (maps): copied byte for byte; small enough (6 016 vertices,
+    # 329 kB) to need no simplification.
+    p = out_dir / BOUNDARIES_FILE
+    p.write_bytes((shared_dir / BOUNDARIES_FILE).read_bytes())
     files.append(p)
     return files
 

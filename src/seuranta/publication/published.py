@@ -1,0 +1,94 @@
+"""Reading the published tables: what the disclosure gate let through.
+
+Every number of the open data, maps, revisions, landing page and Swedish summary comes
+from ``OUT/<Q>/published/<name>.csv`` (the gate's output) or from a kept release
+``OUT/releases/<release id>/<Q>/published/`` — never from the exact ``tables/``. A
+published table has its numeric columns and, beside each, ``<column>_symbol``: empty when
+the value is shown, else one of :mod:`seuranta.core.symbols` (the value is then empty).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from seuranta.core import symbols
+
+#: Folder of a quarter's published tables, beside ``tables/``.
+PUBLISHED = "published"
+#: Folder of the kept releases under OUT.
+RELEASES = "releases"
+#: Columns read as text whatever they hold.
+TEXT_COLUMNS = {"quarter": str, "municipality_code": str, "county_code": str,
+                "service_task": str, "source": str, "age_group": str, "quality": str}
+SYMBOL_SUFFIX = "_symbol"
+
+
+def published_dir(out_dir: Path, quarter: str) -> Path:
+    return Path(out_dir) / str(quarter) / PUBLISHED
+
+
+def published_dir_of(tables_dir: Path | str) -> Path:
+    """The published folder beside a quarter's ``tables/`` (what notebooks are given)."""
+    return Path(tables_dir).parent / PUBLISHED
+
+
+def table_names(pdir: Path) -> list[str]:
+    """Names of the published tables in a folder, sorted."""
+    return sorted(p.stem for p in Path(pdir).glob("*.csv"))
+
+
+def read(pdir: Path, name: str, required: bool = True) -> pd.DataFrame | None:
+    """One published table: codes as text, ``*_symbol`` columns as text ('' = shown)."""
+    p = Path(pdir) / f"{name}.csv"
+    if not p.is_file():
+        if required:
+            raise FileNotFoundError(f"published table missing: {p}")
+        return None
+    head = pd.read_csv(p, nrows=0).columns
+    dtype = {c: str for c in head if c in TEXT_COLUMNS or c.endswith(SYMBOL_SUFFIX)}
+    df = pd.read_csv(p, dtype=dtype, keep_default_na=False, na_values=[""])
+    for c in df.columns:
+        if c.endswith(SYMBOL_SUFFIX):
+            df[c] = df[c].fillna("").astype(str)
+    return df
+
+
+def value_columns(df: pd.DataFrame) -> list[str]:
+    """The columns that have a ``_symbol`` companion (the published figures)."""
+    return [c for c in df.columns if f"{c}{SYMBOL_SUFFIX}" in df.columns]
+
+
+def key_columns(df: pd.DataFrame) -> list[str]:
+    """The columns that identify a row: everything but figures and their symbols."""
+    vals = set(value_columns(df))
+    return [c for c in df.columns if c not in vals and not c.endswith(SYMBOL_SUFFIX)
+            and c in TEXT_COLUMNS]
+
+
+def is_suppressed(df: pd.DataFrame, column: str) -> pd.Series:
+    return df[f"{column}{SYMBOL_SUFFIX}"] == symbols.SUPPRESSED
+
+
+def municipal_rows(pdir: Path, task: str, source: str = "ALL") -> pd.DataFrame:
+    """Published municipal shares of one task (source ALL) with their quality class.
+
+    From ``counts`` (or ``cwa_counts`` for the child-welfare-act task) and ``quality``
+    (the class of ``lastensuojelu`` is used for ``lastensuojelulaki``).
+    """
+    name = "cwa_counts" if task == "lastensuojelulaki" else "counts"
+    c = read(pdir, name)
+    c = c[(c["service_task"] == task) & (c["source"] == source)]
+    if "quality" not in c.columns:
+        q = read(pdir, "quality", required=False)
+        qtask = "lastensuojelu" if task == "lastensuojelulaki" else task
+        if q is not None:
+            q = q[q["service_task"] == qtask]
+            keep = ["municipality_code", "quality"] + [
+                k for k in ("tarkistettava", "flagged", "flag") if k in q.columns]
+            c = c.merge(q[keep].drop_duplicates("municipality_code"), how="left",
+                        on="municipality_code")
+        else:
+            c = c.assign(quality="none")
+    return c.reset_index(drop=True)
