@@ -47,6 +47,21 @@ CASES = [
      "unknown_service_task"),
     ("flag_only_40y_child_welfare", row(client_id="x26", service_task="lastensuojelu",
                                         birth_year="1983"), None),
+    # client ids are compared as given: never trimmed, so spaces or control characters
+    # would split one person into several (issue 15)
+    ("client_id_leading_space", row(client_id=" x27"), "bad_client_id"),
+    ("client_id_trailing_space", row(client_id="x28 "), "bad_client_id"),
+    ("client_id_newline", row(client_id="x2\n9"), "bad_client_id"),
+    ("client_id_tab", row(client_id="x30\t"), "bad_client_id"),
+    ("client_id_65_chars", row(client_id="y" * 65), "bad_client_id"),
+    ("client_id_64_chars", row(client_id="z" * 64), None),
+    ("client_id_inner_space", row(client_id="x 31"), None),
+    ("client_id_one_char", row(client_id="q"), None),
+    ("start_year_0001", row(client_id="x32", start_date="0001-01-01", birth_year="0001"),
+     "start_before_min_year"),
+    ("start_year_1959", row(client_id="x33", start_date="1959-12-31", birth_year="1950"),
+     "start_before_min_year"),
+    ("start_year_1960", row(client_id="x34", start_date="1960-01-01", birth_year="1930"), None),
 ]
 
 

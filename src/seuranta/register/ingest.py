@@ -20,6 +20,7 @@ from input text.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -81,22 +82,90 @@ def connect(register_params: dict | None = None) -> Iterator[duckdb.DuckDBPyConn
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def register_files(data_dir: Path) -> list[Path]:
-    """The register files (CSV and Parquet) under DATA/register/, sorted by name."""
+#: Suffixes of register files (lower case): plain CSV, gzip-compressed CSV, Parquet.
+REGISTER_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+def _kind(path: Path) -> str | None:
+    """'csv', 'csv.gz' or 'parquet' from the file name, None for any other name."""
+    name = path.name.lower()
+    for suffix in (".csv.gz", ".csv", ".parquet"):
+        if name.endswith(suffix) and len(name) > len(suffix):
+            return suffix[1:]
+    return None
+
+
+def _refusal(path: Path, reg: Path, subfolders: bool) -> str | None:
+    """Why a directory entry under register/ cannot be read (None: it is a register file
+    or a readable sub-folder)."""
+    if path.is_symlink():
+        if not path.exists():
+            return "broken symbolic link (its target does not exist)"
+        if path.is_dir():
+            return ("symbolic link to a folder (copy the files into register/ instead; "
+                    "linked folders are not read)")
+    if path.is_dir():
+        if not subfolders:
+            return ("sub-folder (register files must lie directly in register/: move them "
+                    "there, remove stale copies, or set register.subfolders: true)")
+        return None
+    if not path.is_file():
+        return "not a regular file"
+    if _kind(path) is None:
+        return ("unknown file type (register files are " + ", ".join(REGISTER_SUFFIXES)
+                + ")")
+    return None
+
+
+def register_files(data_dir: Path, subfolders: bool = False) -> list[Path]:
+    """The register files under DATA/register/, sorted by path.
+
+    Every entry is accounted for: a CSV (``.csv``, ``.csv.gz``) or Parquet file is read;
+    any other entry (another suffix, a broken link, a linked folder, a sub-folder unless
+    ``subfolders``) stops the run with a one-line :class:`InputError` naming it. With
+    ``subfolders`` the files of sub-folders (not of linked folders) are read too.
+    """
     reg = Path(data_dir) / "register"
     if not reg.is_dir():
         raise InputError(f"no register folder: {reg}")
-    files = sorted(p for p in reg.rglob("*")
-                   if p.is_file() and p.suffix.lower() in (".csv", ".parquet"))
+    files: list[Path] = []
+    refused: list[tuple[Path, str]] = []
+    stack = [reg]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(folder.iterdir())
+        except OSError as e:
+            raise InputError(f"{folder}: cannot list the folder ({e.strerror})") from None
+        for p in entries:
+            why = _refusal(p, reg, subfolders)
+            if why is not None:
+                refused.append((p, why))
+            elif p.is_dir():
+                stack.append(p)
+            else:
+                files.append(p)
+    if refused:
+        refused.sort()
+        p, why = refused[0]
+        more = f" (and {len(refused) - 1} more entries)" if len(refused) > 1 else ""
+        raise InputError(f"{p}: {why}{more}")
     if not files:
-        raise InputError(f"no register files (*.csv, *.parquet) in {reg}")
-    return files
+        raise InputError(f"no register files ({', '.join('*' + s for s in REGISTER_SUFFIXES)})"
+                         f" in {reg}")
+    return sorted(files)
 
 
 def _csv_header(path: Path, encoding: str) -> list[str]:
     try:
-        with open(path, encoding=encoding, newline="") as f:
-            line = f.readline()
+        if _kind(path) == "csv.gz":
+            with gzip.open(path, "rt", encoding=encoding, newline="") as f:
+                line = f.readline()
+        else:
+            with open(path, encoding=encoding, newline="") as f:
+                line = f.readline()
+    except (gzip.BadGzipFile, EOFError):
+        raise InputError(f"{path}: not a gzip file (the name ends in .gz)") from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not {encoding} text (try --encoding latin-1)") from None
     except OSError as e:
@@ -128,27 +197,66 @@ def _csv_select(header: list[str]) -> str:
     return ", ".join(parts)
 
 
-def _parquet_select(schema: dict[str, str]) -> str:
-    parts = []
+#: Code columns whose integer values are zero-padded (Parquet writers turn '005' into 5).
+CODE_WIDTH = {"municipality_code": 3}
+
+_INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+              "UINTEGER", "UBIGINT", "UHUGEINT")
+
+
+def _parquet_conversion(column: str, dtype: str) -> tuple[str, str | None]:
+    """(SQL expression giving the column as text, conversion label or None when the
+    column is text already). Only constants and contract column names reach the SQL."""
+    q = f'"{column}"'
+    width = CODE_WIDTH.get(column)
+    if dtype == "VARCHAR":
+        return q, None
+    if dtype == "BOOLEAN":
+        return f"CAST(CAST({q} AS INTEGER) AS VARCHAR)", "boolean as 0/1"
+    is_int = dtype in _INT_TYPES
+    if is_int or dtype.startswith(("DOUBLE", "FLOAT", "DECIMAL", "REAL")):
+        # a whole number as its digits (1945.0 -> '1945'); any other number as DuckDB
+        # writes it, so that the rules reject it with its text
+        whole = (f"CAST({q} AS VARCHAR)" if is_int else
+                 f"CASE WHEN {q} = floor({q}) AND abs({q}) < 1e15 "
+                 f"THEN CAST(CAST({q} AS BIGINT) AS VARCHAR) ELSE CAST({q} AS VARCHAR) END")
+        if width:
+            return (f"CASE WHEN {q} >= 0 AND {q} < {10 ** width} AND {q} = floor({q}) "
+                    f"THEN lpad(CAST(CAST({q} AS BIGINT) AS VARCHAR), {width}, '0') "
+                    f"ELSE {whole} END",
+                    f"{dtype.lower()} as a {width}-digit code")
+        return whole, ("integer as text" if is_int else f"{dtype.lower()} as a whole number")
+    if dtype == "DATE" or dtype.startswith("TIMESTAMP"):
+        kind = "date" if dtype == "DATE" else "timestamp"   # any unit or time zone
+        return f"strftime(CAST({q} AS DATE), '%Y-%m-%d')", f"{kind} as YYYY-MM-DD"
+    return f"CAST({q} AS VARCHAR)", f"{dtype.lower()} as text"
+
+
+def _parquet_select(schema: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The SELECT list of a Parquet file and {column: conversion label}."""
+    parts, conversions = [], {}
     for c in REGISTER_COLUMNS:
         if c not in schema:
             parts.append(f'CAST(NULL AS VARCHAR) AS "{c}"')
-        elif schema[c] == "BOOLEAN":
-            parts.append(f'CAST(CAST("{c}" AS INTEGER) AS VARCHAR) AS "{c}"')
-        else:
-            parts.append(f'CAST("{c}" AS VARCHAR) AS "{c}"')
-    return ", ".join(parts)
+            continue
+        expr, label = _parquet_conversion(c, schema[c])
+        parts.append(f'{expr} AS "{c}"')
+        if label:
+            conversions[c] = label
+    return ", ".join(parts), conversions
 
 
 def load_register(con: duckdb.DuckDBPyConnection, data_dir: Path,
-                  encoding: str = "utf-8") -> list[dict]:
-    """Append every register file to table ``raw``; returns [{file, first_rowid, rows}].
+                  encoding: str = "utf-8", subfolders: bool = False) -> list[dict]:
+    """Append every register file to table ``raw``; returns one dict per file:
+    file_idx, source_file, first_rowid, rows and converted ({column: (label, values)},
+    the Parquet values turned into text by a rule).
 
     Also creates table ``files(file_idx, source_file, first_rowid, rows)``; the row
     number of a raw row is ``rowid - first_rowid + 1``.
     """
     enc = normalise_encoding(encoding)
-    files = register_files(data_dir)
+    files = register_files(data_dir, subfolders)
     base = Path(data_dir)
     con.execute(_RAW_DDL)
     info: list[dict] = []
@@ -158,7 +266,8 @@ def load_register(con: duckdb.DuckDBPyConnection, data_dir: Path,
             rel = str(path.relative_to(base))
         except ValueError:
             rel = str(path)
-        if path.suffix.lower() == ".csv":
+        conversions: dict[str, str] = {}
+        if _kind(path) in ("csv", "csv.gz"):
             header = _csv_header(path, enc)
             _check_columns(path, header)
             colspec = {c: "VARCHAR" for c in header}
@@ -174,7 +283,8 @@ def load_register(con: duckdb.DuckDBPyConnection, data_dir: Path,
                 raise InputError(f"{path}: unreadable Parquet file ({_one_line(e)})") from None
             schema = {r[0]: r[1] for r in desc}
             _check_columns(path, list(schema))
-            sql = f"INSERT INTO raw SELECT ?, {_parquet_select(schema)} FROM read_parquet(?)"
+            select, conversions = _parquet_select(schema)
+            sql = f"INSERT INTO raw SELECT ?, {select} FROM read_parquet(?)"
             args = [idx, str(path)]
         try:
             con.execute(sql, args)
@@ -184,7 +294,14 @@ def load_register(con: duckdb.DuckDBPyConnection, data_dir: Path,
                 raise InputError(f"{path}: not {enc} text (try --encoding latin-1)") from None
             raise InputError(f"{path}: unreadable register file ({msg})") from None
         n = con.execute("SELECT count(*) FROM raw").fetchall()[0][0] - total
-        info.append({"file_idx": idx, "source_file": rel, "first_rowid": total, "rows": n})
+        converted = {}
+        if conversions:   # values turned into text by a rule, counted per column
+            cols = list(conversions)
+            counts = con.execute("SELECT " + ", ".join(f'count("{c}")' for c in cols)
+                                 + " FROM raw WHERE file_idx = ?", [idx]).fetchall()[0]
+            converted = {c: (conversions[c], int(k)) for c, k in zip(cols, counts)}
+        info.append({"file_idx": idx, "source_file": rel, "first_rowid": total, "rows": n,
+                     "converted": converted})
         total += n
     if total == 0:
         raise InputError(f"the register is empty: no data rows in {base / 'register'}")

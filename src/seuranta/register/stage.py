@@ -70,11 +70,13 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
     population = read_population(population_path(data_dir))
 
     with ingest.connect(rp) as con:
-        ingest.load_register(con, data_dir, encoding)
+        files_info = ingest.load_register(con, data_dir, encoding,
+                                          subfolders=bool(rp.get("subfolders", False)))
         validate.validate(con, ed, rp)
+        validate.check_quarantine(validate.file_outcomes(con), con, rp)
         rejected = validate.rejected(con)
         flags = validate.flags(con, rp)
-        ledger = validate.ledger(con, flags)
+        ledger = validate.ledger(con, flags, files_info)
         tables = count.compute_counts(con, series, years, population,
                                       data_dir / "population.csv")
 

@@ -24,6 +24,7 @@ import duckdb
 import pandas as pd
 
 from seuranta.core import reference
+from seuranta.core.errors import InputError
 from seuranta.register.ingest import REGISTER_COLUMNS
 
 
@@ -50,6 +51,9 @@ RULES: list[Rule] = [
     Rule("missing_field",
          "Pakollinen tieto puuttuu (asiakastunnus, kunta, palvelutehtävä, alkupäivä tai lähde)",
          " OR ".join(_blank(c) for c in REQUIRED)),
+    Rule("bad_client_id",
+         "Asiakastunnus on liian pitkä tai sisältää ohjaus- tai tyhjämerkkejä alussa tai lopussa",
+         "NOT client_id_ok"),
     Rule("unknown_service_task", "Tuntematon palvelutehtävä", "NOT task_known"),
     Rule("unknown_municipality", "Tuntematon kuntakoodi", "ref_county IS NULL"),
     Rule("aland", "Ahvenanmaan kunta (ei rekisterin piirissä)", "ref_county = $aland"),
@@ -59,6 +63,8 @@ RULES: list[Rule] = [
     Rule("end_before_start", "Jakso päättyy ennen alkamistaan", "d_end < d_start"),
     Rule("start_after_extract", "Jakso alkaa poiminnan päivämäärän jälkeen",
          "d_start > $extract_date"),
+    Rule("start_before_min_year", "Jakso alkaa ennen rekisterin varhaisinta hyväksyttyä vuotta",
+         "year(d_start) < $min_start_year"),
     Rule("birth_year_missing", "Syntymävuosi puuttuu", _blank("birth_year")),
     Rule("birth_year_impossible",
          "Syntymävuosi ei ole vuosiluku, on jakson alkamisvuoden jälkeen tai ikä yli enimmäisiän",
@@ -80,6 +86,15 @@ DEFAULT_UNUSUAL_AGE = {
     "tyoikaiset": {"min_age": 18, "max_age": 67},
 }
 DEFAULT_MAX_AGE = 120
+#: Defaults of the value rules (parameters.yml register: overrides them).
+DEFAULT_MIN_START_YEAR = 1960
+DEFAULT_CLIENT_ID_MAX_LENGTH = 64
+
+#: A valid client id (RE2, full match): no control character (U+0000..U+001F, U+007F)
+#: anywhere and no white space at either end. Ids are compared as given, never trimmed:
+#: " a1" and "a1" would be two people, so an id with surrounding spaces is rejected
+#: (bad_client_id) instead of being silently merged or split.
+CLIENT_ID_PATTERN = r"[^\x00-\x20\x7f]([^\x00-\x1f\x7f]*[^\x00-\x20\x7f])?"
 
 
 def rules_table() -> pd.DataFrame:
@@ -108,7 +123,10 @@ def _checked_sql() -> str:
 CREATE TABLE checked AS
 WITH t AS (
   SELECT r.rowid AS raw_id, r.file_idx, r.*, m.county_code AS ref_county,
-         (k.service_task IS NOT NULL) AS task_known, {_blank('r.end_date')} AS end_blank,
+         (k.service_task IS NOT NULL) AS task_known,
+         (length(r.client_id) <= $client_id_max_length
+          AND regexp_full_match(r.client_id, '{CLIENT_ID_PATTERN}')) AS client_id_ok,
+         {_blank('r.end_date')} AS end_blank,
          CASE WHEN {date_ok.format(c='r.start_date')} THEN try_cast(r.start_date AS DATE) END
            AS d_start,
          CASE WHEN {date_ok.format(c='r.end_date')} THEN try_cast(r.end_date AS DATE) END
@@ -155,8 +173,12 @@ def validate(con: duckdb.DuckDBPyConnection, extract_date: dt.date,
     rp = register_params or {}
     _reference_tables(con)
     con.execute(_duplicates_sql())
-    con.execute(_checked_sql(), {"extract_date": extract_date, "aland": reference.ALAND_COUNTY,
-                                 "max_age": int(rp.get("max_age", DEFAULT_MAX_AGE))})
+    con.execute(_checked_sql(), {
+        "extract_date": extract_date, "aland": reference.ALAND_COUNTY,
+        "max_age": int(rp.get("max_age", DEFAULT_MAX_AGE)),
+        "min_start_year": int(rp.get("min_start_year") or DEFAULT_MIN_START_YEAR),
+        "client_id_max_length": int(rp.get("client_id_max_length")
+                                    or DEFAULT_CLIENT_ID_MAX_LENGTH)})
     con.execute("""
 CREATE VIEW periods AS
 SELECT client_id, birth_y AS birth_year, municipality_code, ref_county AS county_code,
@@ -166,9 +188,19 @@ FROM checked WHERE reason IS NULL
 """)
 
 
+#: Characters of a rejected value shown in the rejected table.
+SHOWN_CHARS = 100
+
+
 def rejected(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Rejected rows: source_file, row_number, reason and the original values as text."""
-    cols = ", ".join(f'r."{c}"' for c in REGISTER_COLUMNS)
+    """Rejected rows: source_file, row_number, reason and the original values as text
+    (a NUL shown as ``\\0`` and a value longer than :data:`SHOWN_CHARS` cut there with
+    ``…``, so that one faulty field cannot make the table unreadable)."""
+    def shown(c: str) -> str:
+        v = f'replace(r."{c}", chr(0), \'\\0\')'
+        return (f'CASE WHEN length(r."{c}") > {SHOWN_CHARS} THEN left({v}, {SHOWN_CHARS}) '
+                f"|| '…' ELSE {v} END AS \"{c}\"")
+    cols = ", ".join(shown(c) for c in REGISTER_COLUMNS)
     df = con.execute(f"""
 SELECT f.source_file, c.raw_id - f.first_rowid + 1 AS row_number, c.reason, {cols}
 FROM (SELECT raw_id, file_idx, reason FROM checked WHERE reason IS NOT NULL) c
@@ -208,10 +240,62 @@ GROUP BY ALL ORDER BY 1, 3, 4""").fetchdf()
     return df
 
 
-def ledger(con: duckdb.DuckDBPyConnection, flags_df: pd.DataFrame) -> pd.DataFrame:
-    """Rows ledger: item (read/accepted/rejected/flagged), reason, rows.
+def file_outcomes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rows read and rejected per register file: source_file, read, rejected."""
+    df = con.execute("""
+SELECT f.source_file, f.rows AS read, coalesce(c.rejected, 0) AS rejected
+FROM files f LEFT JOIN (SELECT file_idx, count(*) AS rejected FROM checked
+                        WHERE reason IS NOT NULL GROUP BY file_idx) c USING (file_idx)
+ORDER BY f.file_idx""").fetchdf()
+    return df.astype({"read": "int64", "rejected": "int64"})
 
-    Every declared reason code appears (0 when none); accepted + rejected = read.
+
+DEFAULT_MAX_REJECTED_SHARE = None   # no threshold unless parameters.yml sets one
+
+
+def check_quarantine(outcomes: pd.DataFrame, con: duckdb.DuckDBPyConnection,
+                     register_params: dict | None = None) -> None:
+    """Stop the run (InputError) when the rejected share of a file or of the whole register
+    is above ``register.max_rejected_share``: a file whose columns were misread, typed
+    values cast wrongly or a wrong extract would otherwise publish on a fraction of its
+    rows. The message names the file, the share and the most common reason."""
+    limit = (register_params or {}).get("max_rejected_share", DEFAULT_MAX_REJECTED_SHARE)
+    if limit is None:
+        return
+    limit = float(limit)
+
+    def top_reason(file_idx=None) -> str:
+        where = "reason IS NOT NULL" + ("" if file_idx is None else " AND file_idx = ?")
+        r = con.execute(f"SELECT reason, count(*) AS n FROM checked WHERE {where} "
+                        "GROUP BY reason ORDER BY n DESC, reason LIMIT 1",
+                        [] if file_idx is None else [file_idx]).fetchall()
+        return f"{r[0][0]} {r[0][1]} rows" if r else ""
+
+    def share(rej, read) -> float:
+        return rej / read if read else 0.0
+
+    for i, r in enumerate(outcomes.itertuples(index=False)):
+        if share(r.rejected, r.read) > limit:
+            raise InputError(
+                f"{r.source_file}: {100 * share(r.rejected, r.read):.1f} % of rows rejected "
+                f"({r.rejected} of {r.read}; most: {top_reason(i)}), above "
+                f"register.max_rejected_share {100 * limit:g} %: nothing published")
+    rej, read = int(outcomes["rejected"].sum()), int(outcomes["read"].sum())
+    if share(rej, read) > limit:
+        raise InputError(
+            f"register: {100 * share(rej, read):.1f} % of rows rejected ({rej} of {read}; "
+            f"most: {top_reason()}), above register.max_rejected_share {100 * limit:g} %: "
+            "nothing published")
+
+
+def ledger(con: duckdb.DuckDBPyConnection, flags_df: pd.DataFrame,
+           files_info: list[dict] | None = None) -> pd.DataFrame:
+    """Rows ledger: item (read/accepted/rejected/flagged/file/converted), reason, rows.
+
+    Every declared reason code appears (0 when none); accepted + rejected = read. With
+    ``files_info`` (from :func:`seuranta.register.ingest.load_register`) one ``file`` row
+    per register file gives its rows read (they add up to read), and one ``converted``
+    row per Parquet column whose values were turned into text by a rule.
     """
     n_read = con.execute("SELECT count(*) FROM raw").fetchall()[0][0]
     by_reason = dict(con.execute(
@@ -222,8 +306,15 @@ def ledger(con: duckdb.DuckDBPyConnection, flags_df: pd.DataFrame) -> pd.DataFra
     rows += [("rejected", code, int(by_reason.get(code, 0))) for code in REASON_CODES]
     fl = flags_df.groupby("flag")["rows"].sum() if len(flags_df) else pd.Series(dtype="int64")
     rows += [("flagged", code, int(fl.get(code, 0))) for code in FLAGS]
+    for f in files_info or []:
+        rows.append(("file", f["source_file"], int(f["rows"])))
+    for f in files_info or []:
+        for col, (label, n) in sorted((f.get("converted") or {}).items()):
+            rows.append(("converted", f"{f['source_file']}: {col} ({label})", int(n)))
     out = pd.DataFrame(rows, columns=["item", "reason", "rows"])
     out["rows"] = out["rows"].astype("int64")
     if n_acc + sum(by_reason.values()) != n_read:   # cannot happen: every row has one outcome
         raise AssertionError("rows ledger does not balance")
+    if files_info is not None and sum(int(f["rows"]) for f in files_info) != n_read:
+        raise AssertionError("rows ledger: the files' rows do not add up to the rows read")
     return out
