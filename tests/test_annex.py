@@ -18,13 +18,14 @@ import pytest
 
 from seuranta.core import reference
 from seuranta.core.quarters import Quarter, quarter_range
+from seuranta.core.symbols import SUPPRESSED, SYMBOLS
 from seuranta.publication import annex
 from seuranta.statistics.quarter import quarter_tables
 
 Q = Quarter.parse("2023Q1")
 QUARTERS = quarter_range("2022Q3", "2023Q1")
 PARAMS = {"publication": {"first_quarter": "2022Q3", "synthetic_notice": "SYNTEETTINEN TESTI",
-                          "date": "2024-03-01"},
+                          "date": "2024-03-01", "book_url": "https://julkaisu.example/kirja/"},
           "disclosure": {"min_count": 5}}
 TASKS = reference.task_codes()
 EST_TASKS = reference.task_codes(estimated_only=True)
@@ -160,20 +161,24 @@ def test_task_sheet_layout(built):
     wb = openpyxl.load_workbook(built[2][0])
     ws = wb["Iäkkäiden palvelut"]
     header = sheet_rows(ws)[0]
-    assert header == ["Hyvinvointialue", "Kunta", "Kuntakoodi", "Tietojen arvioitu laatu",
+    assert header == ["Hyvinvointialue", "Kunta", "Kuntakoodi",
                       "Heinä–syyskuu 2022, %", "Loka–joulukuu 2022, %",
-                      "Tammi–maaliskuu 2023, %", "Lähdeaineisto"]
+                      "Tammi–maaliskuu 2023, %", "Tietojen laatu heinä–syyskuu 2022",
+                      "Tietojen laatu loka–joulukuu 2022",
+                      "Tietojen laatu tammi–maaliskuu 2023", "Lähdeaineisto (uusin neljännes)"]
     rows = sheet_rows(ws)[1:]
     assert len(rows) == 293
     assert sorted(r[2] for r in rows) == sorted(reference.mainland_municipalities()
                                                 ["municipality_code"])
-    assert {r[3] for r in rows} <= {"Kattavat", "Osittaiset", "Ei tietoja"}
-    assert {r[-1] for r in rows} <= {"SHA", "ET", "SHA+ET", "—"}
-    # Finnish order inside a county: Å/Ä/Ö after Z
+    for j in (6, 7, 8):
+        assert {r[j] for r in rows} <= {"Kattavat", "Osittaiset", "Ei tietoja"}
+    assert {r[-1] for r in rows} <= {"SHA", "ET", "SHA+ET", "ei tietoja"}
+    # sorted by county code, then in Finnish order inside a county: Å/Ä/Ö after Z
     by_code = {r[2]: r for r in rows}
-    assert by_code["091"][:2] == ["Helsingin kaupunki", "Helsinki"] or \
-        by_code["091"][1] == "Helsinki"
-    keys = [(annex.fi_sort_key(r[0]), annex.fi_sort_key(r[1])) for r in rows]
+    assert by_code["091"][1] == "Helsinki"
+    county = dict(zip(reference.mainland_municipalities()["municipality_code"],
+                      reference.mainland_municipalities()["county_code"]))
+    keys = [(county[r[2]], annex.fi_sort_key(r[1])) for r in rows]
     assert keys == sorted(keys)
     assert annex.fi_sort_key("Ähtäri") > annex.fi_sort_key("Ylöjärvi") > \
         annex.fi_sort_key("Vaasa")
@@ -191,9 +196,9 @@ def test_hand_cells(built):
     assert rows["009"][col[q1]] == ".."         # 3 clients
     assert rows["010"][col[q1]] == ".."         # secondary: only one primary in the quarter
     assert rows["009"][col[q4]] == ".." and rows["010"][col[q4]] == ".."  # 2 + 3
-    assert rows["016"][col[q1]] == "o"          # partial
-    assert rows["016"][col["Tietojen arvioitu laatu"]] == "Osittaiset"
-    assert rows["016"][col["Lähdeaineisto"]] == "ET"
+    assert rows["016"][col[q1]] == "."          # partial: not published
+    assert rows["016"][col["Tietojen laatu tammi–maaliskuu 2023"]] == "Osittaiset"
+    assert rows["016"][col["Lähdeaineisto (uusin neljännes)"]] == "ET"
     assert rows["018"][col[q1]] == 0.0          # zero clients is not a small count
     # every share cell that holds a number shows one decimal (10.0 is stored as 10)
     ws = wb["Iäkkäiden palvelut"]
@@ -225,10 +230,11 @@ def test_values_against_tables(built):
         n_sup = 0
         for r in exp.itertuples():
             got = by_code[r.municipality_code][col[annex.quarter_header(Quarter.parse(r.quarter))]]
-            if r.quality == "none":
-                assert got == "—"
-            elif r.quality == "partial":
-                assert got == "o"
+            if r.quality in ("none", "partial"):
+                assert got == "."
+                assert by_code[r.municipality_code][col[annex.quality_header(
+                    Quarter.parse(r.quarter))]] == {"none": "Ei tietoja",
+                                                    "partial": "Osittaiset"}[r.quality]
             elif 1 <= r.clients <= 4:
                 assert got == ".."
             elif got == "..":
@@ -240,8 +246,9 @@ def test_values_against_tables(built):
         now = exp[exp["quarter"] == str(Q)].set_index("municipality_code")
         fi = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
         for code, row in by_code.items():
-            assert row[col["Tietojen arvioitu laatu"]] == fi[now.at[code, "quality"]]
-            assert row[col["Lähdeaineisto"]] == (now.at[code, "sources"] or "—")
+            assert row[col[annex.quality_header(Q)]] == fi[now.at[code, "quality"]]
+            assert row[col["Lähdeaineisto (uusin neljännes)"]] == (
+                now.at[code, "sources"] or "ei tietoja")
 
 
 def test_no_suppressed_value_derivable(built):
@@ -293,7 +300,7 @@ def test_estimates_sheet(built):
     # 134 351 -> 134 400; CI 134351 ∓ 3920 -> 130 400 .. 138 300; share 2.449 -> 2.4
     assert vam[0][5:12] == [134400, 2.4, 130400, 138300, 0.0, 57, 30512]
     assert vam[1][9] == 1.3                     # 1.25 half up
-    assert [r[9] for r in body if r[1] == "Iäkkäiden palvelut"][1] == "—"   # NaN
+    assert [r[9] for r in body if r[1] == "Iäkkäiden palvelut"][1] == "."   # NaN
     age = [r for r in body if r[1].startswith("Kaikki palvelutehtävät")]
     assert len(age) == 4 * len(QUARTERS)
     assert all(r[-1] == ".." for r in age)     # clients_used 3 < 5
@@ -314,17 +321,18 @@ def test_notes_sheet(built):
     used = set()
     for ws in wb.worksheets[1:]:
         for r in sheet_rows(ws)[1:]:
-            used |= {v for v in r if isinstance(v, str) and v in annex.SYMBOLS}
-    assert used == {"—", "o", ".."}
-    for sym in annex.SYMBOLS:
-        assert f"Symboli {sym}\t" in text
+            used |= {v for v in r if isinstance(v, str) and v in SYMBOLS}
+    assert used == {".", ".."}
+    for sym in used:
+        assert f"Symboli {sym}\t{SYMBOLS[sym][0]}" in text
+    assert "Symboli x" not in text
     assert "1–4" in text
-    # every data sheet is listed; methods link is a relative hyperlink
+    # every data sheet is listed; methods link is the book's public URL (a parameter)
     for name in wb.sheetnames[1:]:
         assert f"Taulukko: {name}\t" in text
     link = [r for r in wb["Tietoja"].iter_rows(min_row=2) if r[0].value == "Menetelmäkuvaus"]
     assert link and link[0][1].hyperlink is not None
-    assert not link[0][1].hyperlink.target.startswith(("http:", "https:", "/"))
+    assert link[0][1].hyperlink.target == "https://julkaisu.example/kirja/book/menetelmat.html"
     assert "synteettinen" in wb.properties.title
     assert "SYNTEETTINEN TESTI" in wb.properties.description
 
@@ -338,20 +346,8 @@ def test_real_data_has_no_notice_and_threshold_parameter(tmp_path, built):
     assert "SYNTEETTINEN" not in text and "synteettinen" not in (wb.properties.title or "")
     assert "1–10" in text
     rows = {r[2]: r for r in sheet_rows(wb["Iäkkäiden palvelut"])[1:]}
-    assert rows["010"][6] == ".."               # 6 clients < 11
-    assert rows["091"][6] == 10.0
-
-
-def test_symbol_parameter(tmp_path, built):
-    params = {**PARAMS, "disclosure": {"min_count": 5, "symbol": "[c]"}}
-    wb = openpyxl.load_workbook(annex.write_annexes(Q, built[1], tmp_path, True, params)[0])
-    rows = {r[2]: r for r in sheet_rows(wb["Iäkkäiden palvelut"])[1:]}
-    assert rows["009"][6] == "[c]" and rows["010"][6] == "[c]"
-    kohta = [r[0] for r in sheet_rows(wb["Tietoja"])]
-    assert "Symboli [c]" in kohta and "Symboli .." not in kohta
-    with pytest.raises(Exception, match="disclosure.symbol"):
-        annex.write_annexes(Q, built[1], tmp_path, True,
-                            {**PARAMS, "disclosure": {"symbol": "o"}})
+    assert rows["010"][5] == ".."               # 6 clients < 11
+    assert rows["091"][5] == 10.0
 
 
 def test_reproducible_bytes(tmp_path, built):
@@ -466,7 +462,7 @@ def test_libreoffice_round_trip(built, tmp_path):
             elif r.quality == "comprehensive" and r.clients >= 1:
                 assert got == ".."
             else:
-                assert got in ("o", "—", "0")
+                assert got in (".", "0")
     # estimates sheet: numbers as numbers, same as openpyxl reads
     est = sheets["Arviot koko maa"]
     assert est[0] == annex.ESTIMATE_HEADER
@@ -501,7 +497,7 @@ def _check_against_tables(rows_by_sheet: dict, td: Path, q: Quarter, params: dic
                           parse=lambda v: v) -> int:
     """Compare the task sheets (rows of cells) with the tables; returns cells checked."""
     min_count = params["disclosure"]["min_count"]
-    symbol = params["disclosure"].get("symbol", "..")
+    symbol = SUPPRESSED
     counts = pd.read_csv(td / "series_counts.csv", dtype={"municipality_code": str})
     quality = pd.read_csv(td / "series_quality.csv", dtype={"municipality_code": str},
                           keep_default_na=False)
@@ -528,7 +524,7 @@ def _check_against_tables(rows_by_sheet: dict, td: Path, q: Quarter, params: dic
                     assert got == half_up(100 * r.clients / r.population_base), (task, r)
                     checked += 1
             else:
-                assert got == {"partial": "o"}.get(r.quality, "—"), (task, r)
+                assert got == ".", (task, r)
         # no suppressed count derivable from the group total ("clients used")
         # (unless the estimates sheet suppresses that total)
         total_hidden = {(r[0], r[1]) for r in rows_by_sheet["Arviot koko maa"][1:]
@@ -548,8 +544,9 @@ def _check_against_tables(rows_by_sheet: dict, td: Path, q: Quarter, params: dic
         now = e[e["quarter"] == str(q)].set_index("municipality_code")
         fi = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
         for code, row in by_code.items():
-            assert row[col["Tietojen arvioitu laatu"]] == fi[now.at[code, "quality"]]
-            assert row[col["Lähdeaineisto"]] == (now.at[code, "sources"] or "—")
+            assert row[col[annex.quality_header(Q)]] == fi[now.at[code, "quality"]]
+            assert row[col["Lähdeaineisto (uusin neljännes)"]] == (
+                now.at[code, "sources"] or "ei tietoja")
     return checked
 
 

@@ -380,3 +380,31 @@ def test_annex_opens_in_libreoffice_with_the_table_values(tmp_path):
                     assert float(text) == pytest.approx(float(value)), ws.title
                 else:
                     assert text == ("" if value is None else str(value)), ws.title
+
+
+def test_per_client_suppressed_under_the_coverage_parameter(tmp_path):
+    """Region 16 has 0 % register coverage: € per client (50 €, computed from too few
+    clients) is not published; region 90 (100 %) is; the reason is in Finnish."""
+    from openpyxl import load_workbook
+
+    build = _register_tables(tmp_path / "build")
+    t = costs.run_costs(2022, make_data(tmp_path), None, out_dir=build)
+    params = {"costs": {"per_client_min_coverage_pct": 80.0},
+              "publication": {"date": "2024-03-15", "author": "THL"}}
+    p = costs.write_costs_annex(t, tmp_path / "a.xlsx", synthetic=True, year=2022,
+                                params=params)
+    ws = load_workbook(p)["Euroa_per_asiakas"]
+    rows = list(ws.iter_rows(values_only=True))
+    col = {h: i for i, h in enumerate(rows[0])}
+    by = {(r[col["Aluekoodi"]], r[col["Tietopaketti"]]): r for r in rows[1:]}
+    h16 = by[("16", "Hoito- ja hoivapalvelut")]
+    assert h16[col["Euroa asiakasta kohden"]] == "."
+    assert h16[col["Huomautus"]] == "Ei julkaista: rekisterin kattavuus 0\u00a0%, alle 80\u00a0%"
+    h90 = by[("90", "Hoito- ja hoivapalvelut")]
+    assert h90[col["Euroa asiakasta kohden"]] == 100 and not h90[col["Huomautus"]]
+    # the safeguard bypassed (threshold 0): the inflated figure would be published
+    p0 = costs.write_costs_annex(t, tmp_path / "b.xlsx", synthetic=True, year=2022,
+                                 params={"costs": {"per_client_min_coverage_pct": 0}})
+    rows0 = list(load_workbook(p0)["Euroa_per_asiakas"].iter_rows(values_only=True))
+    assert [r for r in rows0 if r[0] == "16" and r[2] == "Hoito- ja hoivapalvelut"][0][
+        col["Euroa asiakasta kohden"]] == 50

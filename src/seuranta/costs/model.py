@@ -44,12 +44,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from seuranta.core import provenance, reference
+from seuranta.core import excel, provenance, reference, symbols
 from seuranta.core.errors import InputError
+from seuranta.core.fmt import fi_pct
 from seuranta.core.params import PROJECT_DIR, load_params
 from seuranta.inputs.population import population_path, read_population
 
@@ -68,6 +66,7 @@ ALL = "ALL"
 DEFAULT_PARAMS = {
     "benchmark_allocation_pct": 97.2,
     "full_coverage_pct": 100.0,
+    "per_client_min_coverage_pct": 80.0,
     "age_scope": {
         "hoito_hoiva": ["65-74", "75+"],
         "lapset_perheet": ["0-17"],
@@ -781,10 +780,31 @@ def read_tables(tables_dir: Path) -> dict[str, pd.DataFrame]:
 
 # --------------------------------------------------------------------------- annex
 
-MISSING_SYMBOL = ".."
+MISSING_SYMBOL = symbols.NOT_AVAILABLE
 
 
-def _annex_sheets(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, pd.DataFrame]]:
+def _filled(df: pd.DataFrame) -> pd.DataFrame:
+    """Missing numbers → the explained symbol ``.`` (not available); text cells as text."""
+    out = df.astype(object)
+    return out.where(out.notna(), MISSING_SYMBOL)
+
+
+def per_client_published(c: pd.DataFrame, min_pct: float) -> tuple[pd.Series, pd.Series]:
+    """€ per client as published and the reason when it is not: suppressed where the
+    county's register coverage is under ``min_pct`` (the clients would be undercounted)."""
+    cov = pd.to_numeric(c["coverage_pct"], errors="coerce")
+    eur = pd.to_numeric(c["eur_per_client"], errors="coerce").round(0)
+    low = cov.isna() | (cov < float(min_pct))
+    reason = pd.Series("", index=c.index, dtype=object)
+    reason[low] = [("Ei julkaista: rekisterin kattavuus ei ole tiedossa" if pd.isna(v) else
+                    f"Ei julkaista: rekisterin kattavuus {fi_pct(v, 0)}, alle "
+                    f"{fi_pct(float(min_pct), 0)}") for v in cov[low]]
+    reason[~low & eur.isna()] = "Ei laskettavissa: ei asiakkaita"
+    return eur.where(~low), reason
+
+
+def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0
+                  ) -> list[tuple[str, str, pd.DataFrame]]:
     """(sheet name, description, Finnish-headed frame) for each table sheet."""
     pk = load_packages()
     pname = dict(zip(pk["package_code"], pk["name_fi"]))
@@ -845,6 +865,7 @@ def _annex_sheets(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, pd.Da
                            r["eur_per_target_resident_std"]).round(2),
                    })))
     c = tables["per_client"]
+    eur, reason = per_client_published(c, min_pct)
     sheets.append(("Euroa_per_asiakas", "Kustannukset asiakasta kohden (rekisterin "
                    "koko vuoden asiakkaat)", pd.DataFrame({
                        "Aluekoodi": c["region_code"],
@@ -853,10 +874,11 @@ def _annex_sheets(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, pd.Da
                        "Palvelutehtävät": c["service_tasks"].astype(str).str.replace("+", " + "),
                        "Kustannukset (€)": num(c["cost_eur"]),
                        "Asiakkaat": num(c["clients"]),
-                       "Euroa asiakasta kohden": num(c["eur_per_client"]).round(0),
+                       "Euroa asiakasta kohden": eur,
                        "Rekisterin kattavuus (%)": num(c["coverage_pct"]).round(1),
                        "Kattavuus osittainen": np.where(num(c["coverage_partial"]) == 1,
                                                         "kyllä", "ei"),
+                       "Huomautus": reason,
                    })))
     d = tables["dimensions"]
     dim_fi = {"client_group": "Asiakasryhmä", "funding_channel": "Rahoituskanava",
@@ -873,83 +895,70 @@ def _annex_sheets(tables: dict[str, pd.DataFrame]) -> list[tuple[str, str, pd.Da
 
 
 def write_costs_annex(tables: dict[str, pd.DataFrame], path: Path, synthetic: bool,
-                      year: int | None = None) -> Path:
-    """The accessible Excel annex: a notes sheet first, then one table per sheet with a
-    single header row as an Excel Table, no merged cells, no blank rows, values only;
-    a missing value is written as ``..`` (explained on the notes sheet)."""
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+                      year: int | None = None, params: dict | None = None) -> Path:
+    """The accessible Excel annex (:func:`seuranta.core.excel.write_workbook`): a notes
+    sheet first, then one table per sheet; a missing value is the symbol ``.``."""
+    params = params or {}
+    pub = params.get("publication") or {}
+    cp = cost_params(params)
     meta = dict(zip(tables["meta"]["key"], tables["meta"]["value"].astype(str)))
     year = year or int(meta.get("year", 0))
-    sheets = _annex_sheets(tables)
+    min_pct = float(cp.get("per_client_min_coverage_pct", 0.0))
+    sheets = _annex_sheets(tables, min_pct)
+    date = _publication_date(pub)
     notes = [
-        ("Julkaisu", f"Sote-tietopaketit: kustannukset {year}"),
         ("Lähde", "Sote-tietopakettien kustannusaineisto (hyvinvointialueiden kustannukset "
                   "palveluluokittain); väestö: väestötiedot 31.12.; asiakkaat: "
                   "sosiaalihuollon seurantarekisteri"),
+        ("Tekijä", str(pub.get("author") or "THL")),
         ("Tilastovuosi", str(year)),
-        ("Päivitetty", dt.date.today().isoformat()),
+        ("Julkaisupäivä", f"{date.day}.{date.month}.{date.year}"),
         ("Kohdistustaulukon versio", meta.get("mapping_version", "")),
         ("Väestön vuosi", meta.get("population_year", "")),
-        ("Vertailuarvo", "97,2 % kustannuksista kohdentui tietopaketteihin vuoden 2017 "
+        ("Vertailuarvo", f"{fi_pct(float(cp['benchmark_allocation_pct']), 1)} "
+                         "kustannuksista kohdentui tietopaketteihin vuoden 2017 "
                          "arvioinnissa (neljä maakuntaa)"),
-        ("Symboli ..", "Tieto puuttuu tai sitä ei voida laskea"),
         ("Palveluluokat", "Palveluluokkien koodit ja nimet ovat havainnollistavia (JHS-"
                           "palveluluokituksen tyyliin), eivät virallisia koodeja"),
         ("Ikävakiointi", "Suora vakiointi koko maan (manner-Suomi) ikärakenteeseen "
                          "asiakasryhmien ikäryhmillä"),
         ("Euroa asiakasta kohden", "Asiakkaat ovat rekisterin koko vuoden eri asiakkaita "
-                                   "palvelutehtävittäin; osittainen kattavuus tarkoittaa, "
-                                   "ettei rekisterissä ole koko alueen tietoja"),
+                                   "palvelutehtävittäin. Lukua ei julkaista, jos alueen "
+                                   "rekisterin kattavuus on alle "
+                                   f"{fi_pct(min_pct, 0)}: silloin asiakkaita puuttuisi ja "
+                                   "euroa asiakasta kohden olisi liian suuri. Syy on "
+                                   "Huomautus-sarakkeessa."),
     ]
     if synthetic:
         notes.insert(0, ("Synteettinen aineisto", "Luvut on laskettu synteettisestä "
                          "harjoitusaineistosta. Ne eivät kuvaa todellisia kustannuksia."))
-    notes += [(f"Taulukko: {name}", desc) for name, desc, _ in sheets]
+    fmt = {}
+    for _name, _desc, df in sheets:
+        for col in df.columns:
+            if str(col).endswith("(€)"):
+                fmt[col] = excel.DECIMAL2
+            elif str(col).endswith("(%)"):
+                fmt[col] = excel.DECIMAL1
+            elif col.startswith("Euroa ") and "asukasta" in col:
+                fmt[col] = excel.DECIMAL2
+    title = f"Sote-tietopaketit: kustannukset {year}"
+    return excel.write_workbook(
+        path, [excel.Sheet(name, desc, _filled(df),
+                           formats={k: v for k, v in fmt.items() if k in df.columns})
+               for name, desc, df in sheets],
+        title=title + (" (synteettinen aineisto)" if synthetic else ""), notes=notes,
+        date=date, creator=str(pub.get("author") or "THL"),
+        subject="Sosiaali- ja terveydenhuollon kustannukset tietopaketeittain")
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Tietoja"
-    _write_sheet(ws, pd.DataFrame(notes, columns=["Kohta", "Tieto"]), "Tietoja",
-                 Table, TableStyleInfo, get_column_letter)
-    for name, _desc, df in sheets:
-        _write_sheet(wb.create_sheet(name), df, name, Table, TableStyleInfo, get_column_letter)
-    wb.save(path)
-    return path
 
-
-def _write_sheet(ws, df: pd.DataFrame, name: str, Table, TableStyleInfo, col_letter) -> None:
-    ws.append([str(c) for c in df.columns])
-    for row in df.itertuples(index=False):
-        vals = []
-        for v in row:
-            if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)):
-                vals.append(MISSING_SYMBOL)
-            elif isinstance(v, (np.integer,)):
-                vals.append(int(v))
-            elif isinstance(v, (np.floating, float)):
-                vals.append(float(v))
-            else:
-                s = str(v)
-                vals.append(s if not s.startswith("=") else "'" + s)
-            # values only: a text starting with "=" is never written as a formula
-        ws.append(vals)
-    ncol, nrow = len(df.columns), len(df) + 1
-    ref = f"A1:{col_letter(ncol)}{max(nrow, 2)}"
-    if nrow == 1:  # an Excel table needs a data row: write the missing symbol
-        ws.append([MISSING_SYMBOL] * ncol)
-    t = Table(displayName=re.sub(r"\W", "_", f"T_{name}"), ref=ref)
-    t.tableStyleInfo = TableStyleInfo(name="TableStyleLight1", showRowStripes=True)
-    ws.add_table(t)
-    for i, c in enumerate(df.columns, start=1):
-        width = max([len(str(c))] + [len(str(v)) for v in df.iloc[:200, i - 1]])
-        ws.column_dimensions[col_letter(i)].width = min(max(width + 2, 10), 60)
-        if df[c].dtype.kind == "f" or str(c).endswith("(€)"):
-            for cell in ws[col_letter(i)][1:]:
-                if isinstance(cell.value, float):
-                    cell.number_format = "#,##0.00" if str(c).endswith("(€)") else "#,##0.0#"
-    ws.freeze_panes = "A2"
+def _publication_date(pub: dict) -> dt.date:
+    value = pub.get("date")
+    if value:
+        try:
+            return dt.date.fromisoformat(str(value))
+        except ValueError:
+            raise InputError(f"parameters: publication.date is not a date: {value!r}") from None
+    return dt.date.today()
 
 
 # --------------------------------------------------------------------------- CLI
@@ -971,7 +980,7 @@ def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict | None 
     try:  # written beside the target and swapped in only when complete
         write_costs_tables(tables, tmp / "tables")
         write_costs_annex(tables, tmp / "annex" / f"kustannukset_{year}.xlsx",
-                          _synthetic(data_dir), year)
+                          _synthetic(data_dir), year, params)
         write_costs_manifest(tmp, year, data_dir, register_dir, params, inputs)
         old = target.parent / f".old-{year}"
         if target.exists():

@@ -3,23 +3,22 @@
 ``write_annexes`` reads a quarter's internal tables (``build/<Q>/tables/*.csv``) and
 writes ``annex/liite_<Q>.xlsx`` in the layout of THL's "Liite VA1": one sheet per
 estimated service task with county, municipality, municipality code, the quality class of
-the newest quarter, the share (%) of the population base for every quarter from the first
+every quarter, the share (%) of the population base for every quarter from the first
 up to this one, and the source (SHA / ET / SHA+ET); a sheet of national estimates with
 their 95 % intervals (both methods, the published one marked); and a first sheet
 "Tietoja" with the source, date, symbols, disclosure rule, methods link and, for demo
 data, the synthetic-data notice (also written to the workbook's title and description).
 
-Accessibility follows the UK Analysis Function's gptables guidance: every table sheet
-has exactly one header row in row 1, an Excel table object over the whole data range,
-no merged cells, no blank rows, values (never formulas), numbers as numbers, set column
-widths and a frozen header row. Cells that cannot show a number carry a symbol
-(``SYMBOLS``) that the "Tietoja" sheet explains.
+The workbook is written by the one accessible Excel writer (:mod:`seuranta.core.excel`):
+one header row, Excel tables, values never formulas, numbers numeric with number formats.
+Cells that cannot show a number carry a symbol of :mod:`seuranta.core.symbols`, explained on
+the "Tietoja" sheet.
 
 Disclosure control: a share whose client count is 1–4 (``params['disclosure']
 ['min_count']``, default 5) is shown as ``..``; so that it cannot be worked out from the
 estimate sheet's "clients in the municipalities used" total, a second cell of the same
-quarter and task is suppressed when only one would be (``seuranta.disclosure`` when
-present). Internal tables under ``build/`` stay exact.
+quarter and task is suppressed when only one would be
+(:mod:`seuranta.statistics.disclosure`). Internal tables under ``build/`` stay exact.
 """
 
 from __future__ import annotations
@@ -27,33 +26,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import re
-import zipfile
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.table import Table, TableStyleInfo
 
-from seuranta.core import reference
+from seuranta.core import excel, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
 from seuranta.statistics.disclosure import protect
 
-#: Symbols of cells without a published number, and their meaning (Finnish).
-SYMBOLS: dict[str, str] = {
-    "—": "Ei tietoja: kunnasta ei ole neljännekseltä tietoja yhdestäkään lähteestä "
-         "(tietojen laatu 'Ei tietoja'), tai arviota ei voitu laskea.",
-    "o": "Osittaiset tiedot: kaikkia neljänneksen asiakkaita ei ole toimitettu, joten "
-         "osuutta ei julkaista (se aliarvioisi asiakkaiden määrää).",
-    "..": "Salattu tietosuojan vuoksi: asiakkaita on 1–{max_small}, tai luku on salattu, "
-          "jotta salattua lukua ei voisi päätellä summista.",
-    ".": "Ei sovellu: esimerkiksi väestöpohja on nolla.",
-}
-NO_DATA, PARTIAL, SUPPRESSED, NOT_APPLICABLE = "—", "o", "..", "."
+NO_DATA = symbols.NOT_AVAILABLE         # no data, or not comprehensive (quality column says which)
+PARTIAL = symbols.NOT_AVAILABLE
+SUPPRESSED = symbols.SUPPRESSED
+NOT_APPLICABLE = symbols.NOT_APPLICABLE  # e.g. a population base of zero
 
 QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
 METHOD_FI = {"ratio": "Suhde-estimaatti", "model": "Regressiomalli"}
@@ -66,16 +53,15 @@ EXTRA_TASK_FI = {"lastensuojelulaki": ("Lastensuojelulain mukainen asiakkuus",
 #: Short sheet names for task names longer than Excel's 31 characters.
 SHORT_SHEET_NAMES = {"paihdetyo": "Päihde- ja riippuvuustyö"}
 
-#: Relative link from the annex to the book's methods page (overridable by
-#: ``params['publication']['methods_link']``).
-METHODS_LINK = "../../book/_build/html/book/menetelmat.html"
+#: The methods page under the book's public URL (``params['publication']['book_url']``).
+METHODS_PAGE = "book/menetelmat.html"
 SOURCE_FI = "Sosiaalihuollon seurantarekisteri, THL"
 DEFAULT_MIN_COUNT = 5
 
 NOTES_SHEET = "Tietoja"
 ESTIMATES_SHEET = "Arviot koko maa"
-HEADER_MUNICIPALITY = ["Hyvinvointialue", "Kunta", "Kuntakoodi", "Tietojen arvioitu laatu"]
-HEADER_SOURCE = "Lähdeaineisto"
+HEADER_MUNICIPALITY = ["Hyvinvointialue", "Kunta", "Kuntakoodi"]
+HEADER_SOURCE = "Lähdeaineisto (uusin neljännes)"
 ESTIMATE_HEADER = [
     "Neljännes", "Palvelutehtävä", "Väestöpohja", "Menetelmä", "Julkaistu arvio",
     "Arvioitu asiakasmäärä", "Osuus väestöpohjasta, %",
@@ -104,6 +90,11 @@ def quarter_header(q: Quarter) -> str:
     return f"{name[0].upper()}{name[1:]}, %"
 
 
+def quality_header(q: Quarter) -> str:
+    """Column header of a quarter's quality class: ``Laatu tammi–maaliskuu 2023``."""
+    return f"Tietojen laatu {q.name_fi}"
+
+
 _FI_ORDER = str.maketrans({"å": "{", "ä": "|", "ö": "}", "Å": "{", "Ä": "|", "Ö": "}",
                            "é": "e", "É": "e", "ü": "y", "Ü": "y"})
 
@@ -118,20 +109,6 @@ def sheet_name(task: str, name_fi: str) -> str:
     name = SHORT_SHEET_NAMES.get(task, name_fi)
     name = re.sub(r"[\[\]:*?/\\]", " ", name).strip()
     return name[:31]
-
-
-def symbols(suppressed: str = SUPPRESSED) -> dict[str, str]:
-    """The symbols with their meanings, the suppression symbol as the parameters say."""
-    return {(suppressed if k == SUPPRESSED else k): v for k, v in SYMBOLS.items()}
-
-
-def _symbol(params: dict) -> str:
-    value = str((params.get("disclosure") or {}).get("symbol", SUPPRESSED)).strip()
-    if not value or value in set(SYMBOLS) - {SUPPRESSED}:
-        raise InputError(f"parameters: disclosure.symbol must be non-empty and differ from "
-                         f"the annex's other symbols {sorted(set(SYMBOLS) - {SUPPRESSED})}: "
-                         f"{value!r}")
-    return value
 
 
 def _rounding(params: dict) -> int:
@@ -254,7 +231,8 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
     population_base, share_pct (source 'ALL' is used); ``quality`` has quarter,
     municipality_code, service_task, quality, sources.
     """
-    mun = municipalities[["county_name_fi", "name_fi", "municipality_code"]].copy()
+    mun = municipalities[["county_code", "county_name_fi", "name_fi",
+                          "municipality_code"]].copy()
     c = counts[(counts["service_task"] == task) & (counts["source"] == "ALL")]
     qu = quality[quality["service_task"] == task]
     key = ["quarter", "municipality_code"]
@@ -295,7 +273,9 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
         return round_half_up(100.0 * int(clients.at[i]) / float(base), 1)
 
     cells["cell"] = [cell(i) for i in cells.index]
+    cells["quality_fi"] = cells["quality"].map(QUALITY_FI).fillna(QUALITY_FI["none"])
     wide = cells.pivot(index="municipality_code", columns="quarter", values="cell")
+    wide_q = cells.pivot(index="municipality_code", columns="quarter", values="quality_fi")
     now = cells[cells["quarter"] == str(quarter)].set_index("municipality_code")
     out = pd.DataFrame({
         "Hyvinvointialue": mun["county_name_fi"].to_numpy(),
@@ -303,12 +283,14 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
         "Kuntakoodi": mun["municipality_code"].to_numpy(),
     })
     codes = mun["municipality_code"]
-    out["Tietojen arvioitu laatu"] = codes.map(now["quality"].map(QUALITY_FI)).to_numpy()
     for q in quarters:
         out[quarter_header(q)] = codes.map(wide[str(q)]).to_numpy(dtype=object)
-    src = now["sources"].fillna("").astype(str).str.strip().replace("", NO_DATA)
+    for q in quarters:
+        out[quality_header(q)] = codes.map(wide_q[str(q)]).to_numpy(dtype=object)
+    src = now["sources"].fillna("").astype(str).str.strip().replace("", "ei tietoja")
     out[HEADER_SOURCE] = codes.map(src).to_numpy()
-    order = sorted(range(len(out)), key=lambda i: (fi_sort_key(out.at[i, "Hyvinvointialue"]),
+    county_codes = mun["county_code"].to_numpy()
+    order = sorted(range(len(out)), key=lambda i: (county_codes[i],
                                                    fi_sort_key(out.at[i, "Kunta"]),
                                                    out.at[i, "Kuntakoodi"]))
     out = out.iloc[order].reset_index(drop=True)
@@ -381,29 +363,27 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
 
 def notes_frame(quarter: Quarter, quarters: list[Quarter], sheets: list[tuple[str, str]],
                 synthetic: bool, notice: str, date: dt.date, min_count: int,
-                methods_link: str, symbol: str = SUPPRESSED, rounding: int = 100
-                ) -> pd.DataFrame:
-    """The notes/cover sheet as a two-column table (Kohta, Tieto)."""
-    rows = [
-        ("Julkaisu", f"Sosiaalihuollon asiakkaat, {quarter.name_fi}: liitetaulukot"),
-    ]
+                methods_link: str, rounding: int = 100, source: str = "THL"
+                ) -> list[tuple[str, str]]:
+    """The notes sheet's rows (Kohta, Tieto) after the title; the writer adds one row per
+    sheet and per symbol used."""
+    rows = []
     if synthetic:
         rows.append(("Synteettinen aineisto", notice))
     rows += [
         ("Lähde", f"Lähde: {SOURCE_FI}."),
+        ("Tekijä", source),
         ("Julkaisupäivä", date.strftime("%-d.%-m.%Y")),
         ("Tilastointijakso", f"{quarters[0].name_fi} – {quarter.name_fi}"),
         ("Menetelmäkuvaus", methods_link),
     ]
-    for name, desc in sheets:
-        rows.append((f"Taulukko: {name}", desc))
     rows += [
         ("Tietojen arvioitu laatu",
          "Kattavat: lähde kattaa koko neljänneksen ja tarkistukset menivät läpi; "
          "Osittaiset: tiedot kattavat vain osan neljänneksestä tai asiakkaita on selvästi "
-         "vähemmän kuin vertailukunnissa; Ei tietoja: kunnasta ei ole tietoja. Sarake "
-         f"kuvaa neljännestä {quarter.name_fi}; osuudet julkaistaan vain kattavilta "
-         "neljänneksiltä."),
+         "vähemmän kuin vertailukunnissa; Ei tietoja: kunnasta ei ole tietoja. Laatu on "
+         "omassa sarakkeessaan jokaiselta neljännekseltä; osuudet julkaistaan vain "
+         "kattavilta neljänneksiltä."),
         ("Lähdeaineisto",
          "SHA: Kanta-palveluiden sosiaalihuollon asiakastiedon arkisto; ET: erillistoimitus; "
          f"SHA+ET: molemmat ({quarter.name_fi})."),
@@ -416,51 +396,13 @@ def notes_frame(quarter: Quarter, quarters: list[Quarter], sheets: list[tuple[st
          "käytetyissä kunnissa”); jos tämä ei riitä, salataan summa. Arviot ja "
          f"luottamusvälit on pyöristetty {rounding} asiakkaan tarkkuuteen."),
     ]
-    for sym, meaning in symbols(symbol).items():
-        rows.append((f"Symboli {sym}", meaning.format(max_small=min_count - 1)))
-    return pd.DataFrame(rows, columns=["Kohta", "Tieto"])
+    return rows
 
 
 # --------------------------------------------------------------------------- writing
 
-def _table_name(sheet_title: str, used: set[str]) -> str:
-    base = "T_" + re.sub(r"[^0-9A-Za-z_]", "_", fi_sort_key(sheet_title)
-                         .translate(str.maketrans("{|}", "aao")))
-    name, i = base, 2
-    while name in used:
-        name, i = f"{base}_{i}", i + 1
-    used.add(name)
-    return name
-
-
-def _write_table_sheet(wb: Workbook, title: str, df: pd.DataFrame, used_names: set[str],
-                       wide: dict[str, int] | None = None) -> None:
-    ws = wb.create_sheet(title)
-    ws.append(list(df.columns))
-    for row in df.itertuples(index=False):
-        ws.append([None if (isinstance(v, float) and np.isnan(v)) else
-                   (v.item() if isinstance(v, np.generic) else v) for v in row])
-    for cell in ws[1]:
-        cell.font = Font(bold=True)
-        cell.alignment = Alignment(wrap_text=True, vertical="top")
-    ref = f"A1:{get_column_letter(df.shape[1])}{df.shape[0] + 1}"
-    table = Table(displayName=_table_name(title, used_names), ref=ref)
-    table.tableStyleInfo = TableStyleInfo(name="TableStyleLight1", showRowStripes=True)
-    ws.add_table(table)
-    ws.freeze_panes = "A2"
-    for j, col in enumerate(df.columns, start=1):
-        values = [str(col)] + [str(v) for v in df.iloc[:, j - 1]]
-        width = min(max(len(v) for v in values) + 2, (wide or {}).get(col, 45))
-        ws.column_dimensions[get_column_letter(j)].width = max(width, 8)
-    wrap = bool((wide or {}).get("_wrap"))
-    for row in ws.iter_rows(min_row=2):
-        for c in row:
-            if isinstance(c.value, float):
-                c.number_format = "0.0"
-            elif isinstance(c.value, int) and abs(c.value) >= 1000:
-                c.number_format = "#,##0"
-            if wrap:
-                c.alignment = Alignment(wrap_text=True, vertical="top")
+#: Number formats of the annex's columns (shares with one decimal, as published).
+SHARE_FORMAT = "0.0"
 
 
 def publication_date(params: dict) -> dt.date:
@@ -478,6 +420,14 @@ def publication_date(params: dict) -> dt.date:
     return dt.date.today()
 
 
+def methods_link(params: dict) -> str:
+    """The methods page under the book's public URL (``publication.book_url``)."""
+    base = str((params.get("publication") or {}).get("book_url") or "").strip()
+    if not base:
+        raise InputError("parameters: publication.book_url (the book's public URL) is missing")
+    return base.rstrip("/") + "/" + METHODS_PAGE
+
+
 def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic: bool,
                   params: dict) -> list[Path]:
     """Write the quarter's Excel annex into ``annex_dir``; returns the files written."""
@@ -486,7 +436,7 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     params = params or {}
     pub = params.get("publication") or {}
     min_count = _min_count(params)
-    symbol, rounding = _symbol(params), _rounding(params)
+    rounding = _rounding(params)
     first = Quarter.parse(str(pub.get("first_quarter", quarter)))
     if first > quarter:
         first = quarter
@@ -500,69 +450,37 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     tasks = reference.service_tasks()
     mun = reference.mainland_municipalities()
 
-    wb = Workbook()
-    wb.remove(wb.active)
-    used_names: set[str] = set()
-    sheets: list[tuple[str, str, pd.DataFrame, dict]] = []
+    sheets: list[excel.Sheet] = []
     unsafe: set = set()
+    share_cols = {quarter_header(q): SHARE_FORMAT for q in quarters}
     for t in tasks[tasks["estimated"] == 1].itertuples():
         df = task_sheet_frame(t.service_task, quarter, quarters, counts, quality, mun,
-                              min_count, symbol)
+                              min_count)
         unsafe |= df.attrs.pop("unsafe_totals", set())
-        sheets.append((sheet_name(t.service_task, t.name_fi),
-                       f"{t.name_fi}: asiakkaiden osuus väestöpohjasta ({t.base_fi}) "
-                       "kunnittain ja neljänneksittäin, %", df, {}))
-    est = estimates_frame(estimates, tasks, min_count, unsafe, symbol, rounding)
-    sheets.append((ESTIMATES_SHEET, "Arviot asiakasmääristä koko maassa ja 95 %:n "
-                   "luottamusvälit, molemmat menetelmät; julkaistu arvio merkitty", est, {}))
+        sheets.append(excel.Sheet(
+            sheet_name(t.service_task, t.name_fi),
+            f"{t.name_fi}: asiakkaiden osuus väestöpohjasta ({t.base_fi}) kunnittain ja "
+            "neljänneksittäin, %, ja kunnan tietojen laatu", df, formats=share_cols))
+    est = estimates_frame(estimates, tasks, min_count, unsafe, rounding=rounding)
+    sheets.append(excel.Sheet(
+        ESTIMATES_SHEET, "Arviot asiakasmääristä koko maassa ja 95 %:n luottamusvälit, "
+        "molemmat menetelmät; julkaistu arvio merkitty", est,
+        formats={"Osuus väestöpohjasta, %": SHARE_FORMAT,
+                 "Ero julkaistuun arvioon, %": SHARE_FORMAT}))
     notice = pub.get("synthetic_notice") or (
         "Tämä julkaisu on laadittu synteettisestä harjoitusaineistosta.")
     date = publication_date(params)
-    link = pub.get("methods_link", METHODS_LINK)
-    notes = notes_frame(quarter, quarters, [(s[0], s[1]) for s in sheets], synthetic, notice,
-                        date, min_count, link, symbol, rounding)
-    _write_table_sheet(wb, NOTES_SHEET, notes, used_names,
-                       {"Tieto": 100, "Kohta": 40, "_wrap": 1})
-    ws = wb[NOTES_SHEET]
-    for row in ws.iter_rows(min_row=2):
-        if row[0].value == "Menetelmäkuvaus":
-            row[1].hyperlink = link
-            row[1].style = "Hyperlink"
-            row[1].alignment = Alignment(wrap_text=True, vertical="top")
-    for name, _, df, wide in sheets:
-        _write_table_sheet(wb, name, df, used_names, wide)
-
+    link = methods_link(params)
+    author = str(pub.get("author") or "THL")
+    notes = notes_frame(quarter, quarters, [], synthetic, notice, date, min_count, link,
+                        rounding, author)
     title = f"Sosiaalihuollon asiakkaat, {quarter.name_fi}: liitetaulukot"
-    wb.properties.title = title + (" (synteettinen aineisto)" if synthetic else "")
-    wb.properties.creator = SOURCE_FI
-    wb.properties.language = "fi-FI"
-    wb.properties.subject = "Sosiaalihuollon palvelutehtävien asiakkaat"
-    wb.properties.description = (notice + " " if synthetic else "") + f"Lähde: {SOURCE_FI}."
-    stamp = dt.datetime.combine(date, dt.time(0, 0))
-    wb.properties.created = stamp
-    wb.properties.modified = stamp
-
     annex_dir.mkdir(parents=True, exist_ok=True)
     path = annex_dir / f"liite_{quarter}.xlsx"
-    tmp = path.with_suffix(".xlsx.tmp")
-    wb.save(tmp)
-    _make_reproducible(tmp, stamp)
-    tmp.replace(path)
+    excel.write_workbook(
+        path, sheets, title=title + (" (synteettinen aineisto)" if synthetic else ""),
+        notes=notes, date=date, creator=author,
+        subject="Sosiaalihuollon palvelutehtävien asiakkaat",
+        description=(notice + " " if synthetic else "") + f"Lähde: {SOURCE_FI}.",
+        links={"Menetelmäkuvaus": link})
     return [path]
-
-
-def _make_reproducible(path: Path, stamp: dt.datetime) -> None:
-    """Same tables and date → the same bytes: openpyxl stamps the save time into
-    docProps/core.xml and every zip entry; replace both with ``stamp``."""
-    iso = stamp.strftime("%Y-%m-%dT%H:%M:%SZ")
-    with zipfile.ZipFile(path) as z:
-        entries = [(i.filename, z.read(i.filename)) for i in z.infolist()]
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in entries:
-            if name == "docProps/core.xml":
-                data = re.sub(rb"(<dcterms:modified[^>]*>)[^<]*(</dcterms:modified>)",
-                              rb"\g<1>" + iso.encode() + rb"\g<2>", data)
-            info = zipfile.ZipInfo(name, date_time=stamp.timetuple()[:6])
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.external_attr = 0o644 << 16
-            z.writestr(info, data)
