@@ -20,31 +20,28 @@ TASKS = ["iakkaat", "lastensuojelu", "perheoikeudelliset"]
 QUARTERS = ["2023Q3", "2023Q4"]
 
 
-def published_counts(quarter: str, seed: int = 1) -> tuple[pd.DataFrame, pd.DataFrame]:
-    rng = np.random.default_rng(seed + int(quarter[-1]))
+def published_municipal(quarter: str, seed: int = 1) -> pd.DataFrame:
+    """``municipal.csv`` of one quarter in the gate's layout (H3's publication.gate)."""
+    rng = np.random.default_rng(seed + int(quarter[-1]) + 10 * int(quarter[:4]))
     mun = reference.mainland_municipalities()
-    rows, qrows = [], []
+    rows = []
     for task in TASKS:
         base = np.maximum((mun["population_total_2022"] * rng.uniform(0.1, 0.3, len(mun))).astype(int), 10)
         clients = rng.poisson(base * (0.02 if task != "perheoikeudelliset" else 0.0005))
         quality = rng.choice(["comprehensive", "partial", "none", "tarkistettava"], len(mun),
                              p=[0.55, 0.2, 0.2, 0.05])
         for m, cc, b, n, ql in zip(mun["municipality_code"], mun["county_code"], base, clients, quality):
-            small = 0 < n < 5
-            share = 100 * n / b
-            rows.append({"quarter": quarter, "municipality_code": m, "county_code": cc,
-                         "service_task": task, "source": "ALL",
-                         "clients": np.nan if small else n,
-                         "clients_symbol": symbols.SUPPRESSED if small else "",
+            shown = ql in ("comprehensive", "tarkistettava")
+            sym = (symbols.SUPPRESSED if 0 < n < 5 else "") if shown else symbols.NOT_AVAILABLE
+            rows.append({"quarter": quarter, "service_task": task, "county_code": cc,
+                         "municipality_code": m, "quality": ql, "sources": "SHA",
                          "population_base": b,
-                         "population_base_symbol": "",
-                         "share_pct": np.nan if small else round(share, 4),
-                         "share_pct_symbol": symbols.SUPPRESSED if small else ""})
-            qrows.append({"quarter": quarter, "municipality_code": m, "county_code": cc,
-                          "service_task": task, "quality": ql})
-    counts = pd.DataFrame(rows)
-    counts["clients"] = counts["clients"].astype("Int64")
-    return counts, pd.DataFrame(qrows)
+                         "clients": np.nan if sym else n, "clients_symbol": sym,
+                         "share_pct": np.nan if sym else round(100 * n / b, 4),
+                         "share_pct_symbol": sym})
+    out = pd.DataFrame(rows)
+    out["clients"] = out["clients"].astype("Int64")
+    return out
 
 
 def published_estimates(quarter: str) -> pd.DataFrame:
@@ -52,8 +49,9 @@ def published_estimates(quarter: str) -> pd.DataFrame:
     for i, task in enumerate(TASKS):
         est = task != "perheoikeudelliset"
         rows.append({"quarter": quarter, "service_task": task, "age_group": "kaikki",
-                     "estimate": 10000 + 1000 * i + int(quarter[-1]) * 100 if est else np.nan,
-                     "estimate_symbol": "" if est else symbols.NOT_APPLICABLE,
+                     "method": "ratio", "note": "",
+                     "estimate_rounded": 10000 + 1000 * i + int(quarter[-1]) * 100 if est else np.nan,
+                     "estimate_rounded_symbol": "" if est else symbols.NOT_APPLICABLE,
                      "ci_low": 9000 + 1000 * i if est else np.nan,
                      "ci_low_symbol": "" if est else symbols.NOT_APPLICABLE,
                      "ci_high": 11500 + 1000 * i + int(quarter[-1]) * 100 if est else np.nan,
@@ -64,12 +62,12 @@ def published_estimates(quarter: str) -> pd.DataFrame:
 
 
 def write_published(out_dir: Path, quarters=QUARTERS, seed: int = 1) -> Path:
-    """OUT/<Q>/published/{counts,quality,estimates}.csv for each quarter; returns OUT."""
-    for q in quarters:
+    """OUT/<Q>/published/{municipal,estimates}.csv for each quarter (each municipal table
+    holds every quarter of the series up to Q, as the gate writes it); returns OUT."""
+    for i, q in enumerate(quarters):
         pdir = Path(out_dir) / q / "published"
         pdir.mkdir(parents=True, exist_ok=True)
-        counts, quality = published_counts(q, seed)
-        write_csv(counts, pdir / "counts.csv")
-        write_csv(quality, pdir / "quality.csv")
+        mun = pd.concat([published_municipal(p, seed) for p in quarters[:i + 1]], ignore_index=True)
+        write_csv(mun, pdir / "municipal.csv")
         write_csv(published_estimates(q), pdir / "estimates.csv")
     return Path(out_dir)

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
-from published_fixture import published_counts  # noqa: E402
+from published_fixture import published_municipal  # noqa: E402
 
 from seuranta.core import reference, symbols  # noqa: E402
 from seuranta.publication import maps, published  # noqa: E402
@@ -18,10 +18,8 @@ from seuranta.publication import maps, published  # noqa: E402
 
 @pytest.fixture(scope="module")
 def rows():
-    counts, quality = published_counts("2023Q4")
-    c = counts[counts["service_task"] == "perheoikeudelliset"]   # many suppressed cells
-    return c.merge(quality[quality["service_task"] == "perheoikeudelliset"][
-        ["municipality_code", "quality"]], on="municipality_code")
+    m = published_municipal("2023Q4")
+    return m[m["service_task"] == "perheoikeudelliset"]   # many suppressed cells
 
 
 def _patches(fig):
@@ -89,13 +87,16 @@ def test_quality_classes_colours_and_county_borders(rows):
         low = visible["share_pct"].idxmin()
         assert mcolors.to_hex(p[low].get_facecolor()) == mcolors.to_hex(
             plt.get_cmap(maps.CMAP, 5)(0))
-        for code, q in r.loc[r["share_pct_symbol"] == "", "quality"].items():
+        seen = set()
+        for code, q in r.loc[r["share_pct_symbol"] != symbols.SUPPRESSED, "quality"].items():
+            seen.add(q)
             if q == "partial":
                 assert p[code].get_hatch() == "////"
             elif q == "none":
                 assert mcolors.to_hex(p[code].get_facecolor()) == maps.FACE_NONE
             elif q == "tarkistettava":
                 assert p[code].get_linewidth() > 1           # flagged: outlined
+        assert seen == {"comprehensive", "partial", "none", "tarkistettava"}
         counties = [g for g in p if str(g).startswith("county-")]
         assert len(counties) == 22
         # the dissolve keeps the area: each county = the sum of its municipalities
@@ -122,8 +123,9 @@ def test_share_bins_are_rising_and_cover_the_values():
 
 def test_municipal_rows_reads_published_tables(tmp_path):
     from published_fixture import write_published
-    write_published(tmp_path, ["2023Q4"])
-    r = published.municipal_rows(published.published_dir(tmp_path, "2023Q4"), "iakkaat")
-    assert len(r) == 293 and set(r["quality"]) <= {"comprehensive", "partial", "none", "tarkistettava"}
-    assert r["share_pct_symbol"].isin(["", symbols.SUPPRESSED]).all()
+    write_published(tmp_path, ["2023Q3", "2023Q4"])
+    r = published.municipal_rows(published.published_dir(tmp_path, "2023Q4"), "iakkaat", "2023Q4")
+    assert len(r) == 293 and (r["quarter"] == "2023Q4").all()
+    assert set(r["quality"]) <= {"comprehensive", "partial", "none", "tarkistettava"}
+    assert r["share_pct_symbol"].isin(["", symbols.SUPPRESSED, symbols.NOT_AVAILABLE]).all()
     assert pd.api.types.is_string_dtype(r["municipality_code"])

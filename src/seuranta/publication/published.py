@@ -21,7 +21,10 @@ PUBLISHED = "published"
 RELEASES = "releases"
 #: Columns read as text whatever they hold.
 TEXT_COLUMNS = {"quarter": str, "municipality_code": str, "county_code": str,
-                "service_task": str, "source": str, "age_group": str, "quality": str}
+                "service_task": str, "source": str, "age_group": str, "quality": str,
+                "sources": str, "method": str, "note": str, "kind": str,
+                "min_municipality_code": str, "max_municipality_code": str,
+                "task_a": str, "task_b": str}
 SYMBOL_SUFFIX = "_symbol"
 
 
@@ -71,24 +74,8 @@ def is_suppressed(df: pd.DataFrame, column: str) -> pd.Series:
     return df[f"{column}{SYMBOL_SUFFIX}"] == symbols.SUPPRESSED
 
 
-def municipal_rows(pdir: Path, task: str, source: str = "ALL") -> pd.DataFrame:
-    """Published municipal shares of one task (source ALL) with their quality class.
-
-    From ``counts`` (or ``cwa_counts`` for the child-welfare-act task) and ``quality``
-    (the class of ``lastensuojelu`` is used for ``lastensuojelulaki``).
-    """
-    name = "cwa_counts" if task == "lastensuojelulaki" else "counts"
-    c = read(pdir, name)
-    c = c[(c["service_task"] == task) & (c["source"] == source)]
-    if "quality" not in c.columns:
-        q = read(pdir, "quality", required=False)
-        qtask = "lastensuojelu" if task == "lastensuojelulaki" else task
-        if q is not None:
-            q = q[q["service_task"] == qtask]
-            keep = ["municipality_code", "quality"] + [
-                k for k in ("tarkistettava", "flagged", "flag") if k in q.columns]
-            c = c.merge(q[keep].drop_duplicates("municipality_code"), how="left",
-                        on="municipality_code")
-        else:
-            c = c.assign(quality="none")
-    return c.reset_index(drop=True)
+def municipal_rows(pdir: Path, task: str, quarter: str) -> pd.DataFrame:
+    """Published municipal rows of one task and quarter (``municipal.csv``: shares and
+    counts with their symbols, the quality class)."""
+    m = read(pdir, "municipal")
+    return m[(m["service_task"] == task) & (m["quarter"] == str(quarter))].reset_index(drop=True)

@@ -1,0 +1,283 @@
+"""Open data of a release: every published table as CSV and as a JSON-stat 2.0 dataset,
+described by a Frictionless ``datapackage.json``.
+
+Takes the *published* tables (the disclosure gate's output, :mod:`.published`) of every
+quarter of a release. Gives ``<target>/`` with, per quarter and table:
+
+* ``<table>_<quarter>.csv``: the published table as it is (UTF-8, LF, ``,``), with a
+  ``release_id`` column first, so that every file says which vintage it is;
+* ``<table>_<quarter>.json``: a JSON-stat 2.0 dataset (the format of THL's open cube API
+  and PxWeb): the identifying columns are its dimensions, the published figures its
+  ``mittari`` (metric) dimension with units; a suppressed or missing cell has the value
+  ``null`` and its symbol in ``status`` (:mod:`seuranta.core.symbols`); a cell that the
+  table does not have at all (a combination without a row) is ``null`` with status ``.``;
+  metadata: source, reference period, release id and date, symbols, the synthetic notice;
+* ``datapackage.json``: the Frictionless data package listing every file, with a table
+  schema (types, missing values) for each CSV.
+
+Text attributes of a row (quality class, reasons, notes) are in the CSV only: JSON-stat
+values are numbers. Columns that another identifying column determines (``county_code``
+given ``municipality_code``) are attributes, not dimensions.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seuranta.core import reference, symbols
+from seuranta.core.quarters import Quarter
+from seuranta.core.tables import write_csv
+from seuranta.publication import published as pub
+from seuranta.publication.bookfmt import notice_text
+
+SOURCE_FI = "THL, Sosiaalihuollon seurantarekisteri"
+LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
+           "path": "https://creativecommons.org/licenses/by/4.0/"}
+#: Name of the metric dimension (PxWeb's "Tiedot").
+METRIC = "mittari"
+#: Identifying columns in the order they become dimensions (others follow).
+DIM_ORDER = ["quarter", "service_task", "age_group", "municipality_code", "county_code",
+             "source", "method"]
+DIM_LABEL_FI = {"quarter": "Vuosineljännes", "service_task": "Palvelutehtävä",
+                "age_group": "Ikäryhmä", "county_code": "Hyvinvointialue",
+                "municipality_code": "Kunta", "source": "Tietolähde", "method": "Menetelmä",
+                METRIC: "Tiedot"}
+#: Figures: Finnish label, unit label, decimals.
+METRIC_FI = {
+    "clients": ("Asiakkaat", "henkilöä", 0),
+    "population_base": ("Väestöpohja", "henkilöä", 0),
+    "share_pct": ("Osuus väestöpohjasta", "prosenttia", 4),
+    "estimate": ("Arvio asiakasmäärästä", "henkilöä", 0),
+    "estimate_rounded": ("Arvio asiakasmäärästä, pyöristetty", "henkilöä", 0),
+    "ci_low": ("95 %:n luottamusvälin alaraja", "henkilöä", 0),
+    "ci_high": ("95 %:n luottamusvälin yläraja", "henkilöä", 0),
+    "se": ("Keskivirhe", "henkilöä", 0),
+    "clients_used": ("Arviossa käytetyt asiakkaat", "henkilöä", 0),
+    "municipalities_used": ("Arviossa käytetyt kunnat", "kuntaa", 0),
+    "population_used": ("Arviossa käytetty väestöpohja", "henkilöä", 0),
+}
+TABLE_TITLE_FI = {
+    "counts": "Asiakkaat kunnittain, palvelutehtävittäin ja tietolähteittäin",
+    "cwa_counts": "Lastensuojelulain mukaiset asiakkaat kunnittain",
+    "estimates": "Koko maan arviot palvelutehtävittäin",
+    "county_estimates": "Hyvinvointialueiden arviot palvelutehtävittäin",
+    "quality": "Kuntien tietojen laatu palvelutehtävittäin",
+    "age_counts": "Asiakkaat ikäryhmittäin",
+    "quartiles": "Kuntien osuuksien kvartiilit",
+}
+
+
+# --------------------------------------------------------------------------- structure
+
+def _ordered_candidates(df: pd.DataFrame) -> list[str]:
+    vals = set(pub.value_columns(df))
+    cands = [c for c in df.columns if c not in vals and not c.endswith(pub.SYMBOL_SUFFIX)
+             and (c in pub.TEXT_COLUMNS or not pd.api.types.is_numeric_dtype(df[c]))]
+    first = [c for c in DIM_ORDER if c in cands]
+    return first + [c for c in cands if c not in first]
+
+
+def dimensions(df: pd.DataFrame) -> list[str]:
+    """The identifying columns: the fewest of the text columns that keep rows unique,
+    dropping from the end of DIM_ORDER (attributes such as county_code, quality, notes).
+    A constant column of DIM_ORDER stays (a dimension of size 1: the quarter, "kaikki")."""
+    dims = _ordered_candidates(df)
+    for c in reversed(list(dims)):
+        if c in DIM_ORDER and df[c].nunique(dropna=False) == 1:
+            continue
+        rest = [d for d in dims if d != c]
+        if rest and not df.duplicated(rest).any():
+            dims = rest
+    if df.duplicated(dims).any():
+        raise ValueError(f"published table has duplicate rows over {dims}")
+    return dims
+
+
+def figures(df: pd.DataFrame) -> list[str]:
+    """The numeric columns (published figures, with or without a symbol column)."""
+    dims = set(_ordered_candidates(df))
+    return [c for c in df.columns if c not in dims and not c.endswith(pub.SYMBOL_SUFFIX)
+            and c != "release_id" and pd.api.types.is_numeric_dtype(df[c])]
+
+
+def _category_labels(dim: str, ids: list[str]) -> dict[str, str]:
+    if dim == "municipality_code":
+        m = reference.municipalities()
+        names = dict(zip(m["municipality_code"], m["name_fi"]))
+    elif dim == "county_code":
+        m = reference.municipalities()
+        names = dict(zip(m["county_code"], m["county_name_fi"]))
+    elif dim == "service_task":
+        t = reference.service_tasks()
+        names = dict(zip(t["service_task"], t["name_fi"]))
+        names.setdefault("lastensuojelulaki", "Lastensuojelulain mukainen asiakkuus")
+    elif dim == "quarter":
+        names = {q: Quarter.parse(q).name_fi for q in ids}
+    else:
+        names = {}
+    return {i: names.get(i, i) for i in ids}
+
+
+# --------------------------------------------------------------------------- JSON-stat
+
+def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, released: str,
+                synthetic: bool) -> dict:
+    """A published table as a JSON-stat 2.0 dataset (dense, row-major, metric last)."""
+    dims = dimensions(df)
+    figs = figures(df)
+    d = df.copy()
+    for c in dims:
+        d[c] = d[c].astype(str)
+    cats = {c: list(pd.unique(d[c])) for c in dims}
+    sizes = [len(cats[c]) for c in dims] + [len(figs)]
+    n = int(np.prod(sizes))
+    value: list = [None] * n
+    status: dict[str, str] = {}
+    # row-major index of every (row, figure)
+    idx = np.zeros(len(d), dtype=np.int64)
+    for c, size in zip(dims, sizes[:-1]):
+        pos = {v: i for i, v in enumerate(cats[c])}
+        idx = idx * size + d[c].map(pos).to_numpy(np.int64)
+    present = np.zeros(n, dtype=bool)
+    for j, f in enumerate(figs):
+        cell = idx * len(figs) + j
+        present[cell] = True
+        vals = pd.to_numeric(d[f], errors="coerce").to_numpy(float)
+        sym = (d[f"{f}{pub.SYMBOL_SUFFIX}"].fillna("").astype(str).to_numpy()
+               if f"{f}{pub.SYMBOL_SUFFIX}" in d.columns else np.full(len(d), ""))
+        for k, v, s in zip(cell.tolist(), vals.tolist(), sym.tolist()):
+            if s:
+                status[str(k)] = s          # a symbol: never a value beside it
+            elif np.isnan(v):
+                status[str(k)] = symbols.NOT_AVAILABLE
+            else:
+                value[k] = int(v) if float(v).is_integer() else v
+    for k in np.flatnonzero(~present).tolist():
+        status[str(k)] = symbols.NOT_AVAILABLE
+    dimension = {}
+    for c in dims:
+        dimension[c] = {"label": DIM_LABEL_FI.get(c, c),
+                        "category": {"index": cats[c], "label": _category_labels(c, cats[c])}}
+    dimension[METRIC] = {"label": DIM_LABEL_FI[METRIC], "category": {
+        "index": figs,
+        "label": {f: METRIC_FI.get(f, (f, "", 0))[0] for f in figs},
+        "unit": {f: {"label": METRIC_FI.get(f, (f, "", 0))[1],
+                     "decimals": METRIC_FI.get(f, (f, "", 0))[2]} for f in figs}}}
+    role = {"metric": [METRIC]}
+    if "quarter" in dims:
+        role["time"] = ["quarter"]
+    geo = [c for c in ("municipality_code", "county_code") if c in dims]
+    if geo:
+        role["geo"] = geo
+    q = Quarter.parse(quarter)
+    period = sorted(Quarter.parse(x) for x in d["quarter"].unique()) if "quarter" in d else [q]
+    notes = [f"{s} = {fi}" for s, (fi, _) in symbols.SYMBOLS.items()]
+    if synthetic:
+        notes.insert(0, _synthetic_notice())
+    return {
+        "version": "2.0", "class": "dataset",
+        "label": f"{TABLE_TITLE_FI.get(name, name)}, {q.name_fi}",
+        "source": SOURCE_FI, "updated": released,
+        "id": dims + [METRIC], "size": sizes, "role": role, "dimension": dimension,
+        "value": value, "status": status, "note": notes,
+        "extension": {"release_id": release_id, "table": name,
+                      "reference_period": {"quarter": str(q),
+                                           "start": period[0].start.isoformat(),
+                                           "end": period[-1].end.isoformat()},
+                      "symbols": {s: {"fi": fi, "sv": sv} for s, (fi, sv) in symbols.SYMBOLS.items()},
+                      "synthetic": bool(synthetic), "license": LICENSE["name"]},
+    }
+
+
+def _synthetic_notice() -> str:
+    return notice_text(True)
+
+
+# --------------------------------------------------------------------------- package
+
+def _field_type(text: pd.Series, col: str) -> str:
+    """Frictionless type of a CSV column from its text (codes and symbols stay strings)."""
+    if col in pub.TEXT_COLUMNS or col.endswith(pub.SYMBOL_SUFFIX) or col == "release_id":
+        return "string"
+    v = text[text != ""]
+    if v.empty:
+        return "string"
+    if v.str.fullmatch(r"-?\d+").all():
+        return "integer"
+    if pd.to_numeric(v, errors="coerce").notna().all():
+        return "number"
+    return "string"
+
+
+def _schema(text: pd.DataFrame, dims: list[str]) -> dict:
+    """Table schema of a CSV read as text."""
+    df = text
+    fields = []
+    for c in df.columns:
+        f = {"name": c, "type": _field_type(df[c], c)}
+        if c in METRIC_FI:
+            f["title"] = METRIC_FI[c][0]
+            f["description"] = f"Yksikkö: {METRIC_FI[c][1]}"
+        elif c.endswith(pub.SYMBOL_SUFFIX):
+            f["description"] = ("Symboli, kun lukua ei näytetä: "
+                                + "; ".join(f"{s} = {fi}" for s, (fi, _) in symbols.SYMBOLS.items()))
+        elif c in DIM_LABEL_FI:
+            f["title"] = DIM_LABEL_FI[c]
+        fields.append(f)
+    return {"fields": fields, "missingValues": [""], "primaryKey": ["release_id"] + dims}
+
+
+def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: str,
+                    released: str, synthetic: bool) -> Path:
+    """Write every quarter's published tables as CSV + JSON-stat and the data package.
+
+    ``published_dirs``: quarter → its published folder. ``released``: ISO date of the
+    release. Returns the path of ``datapackage.json``.
+    """
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    resources = []
+    for quarter in sorted(published_dirs):
+        pdir = Path(published_dirs[quarter])
+        for name in pub.table_names(pdir):
+            df = pub.read(pdir, name)
+            if df.empty:
+                continue
+            base = f"{name}_{quarter}"
+            text = pd.read_csv(pdir / f"{name}.csv", dtype=str, keep_default_na=False)
+            text.insert(0, "release_id", release_id)   # the published text, byte for byte
+            write_csv(text, target / f"{base}.csv")
+            title = f"{TABLE_TITLE_FI.get(name, name)}, {Quarter.parse(quarter).name_fi}"
+            resources.append({"name": base.lower(), "path": f"{base}.csv", "title": title,
+                              "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+                              "dialect": {"delimiter": ",", "header": True},
+                              "schema": _schema(text, dimensions(df))})
+            if not figures(df):     # text only (e.g. quality classes): CSV only
+                continue
+            js = to_jsonstat(df, name, quarter, release_id, released, synthetic)
+            (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False),
+                                                 encoding="utf-8")
+            resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
+                              "title": f"{title} (JSON-stat 2.0)", "format": "json",
+                              "mediatype": "application/json", "encoding": "utf-8"})
+    package = {
+        "name": f"seuranta-{release_id}".lower().replace("_", "-"),
+        "title": "Sosiaalihuollon asiakkaat: avoin data",
+        "description": ("Sosiaalihuollon seurantarekisterin julkaistut taulukot (tietosuoja "
+                        "huomioitu): CSV ja JSON-stat 2.0. Symbolit: "
+                        + "; ".join(f"{s} = {fi}" for s, (fi, _) in symbols.SYMBOLS.items())
+                        + (" " + _synthetic_notice() if synthetic else "")),
+        "version": release_id,
+        "created": released if "T" in released else f"{released}T00:00:00Z",
+        "sources": [{"title": SOURCE_FI}],
+        "licenses": [LICENSE],
+        "keywords": ["sosiaalihuolto", "palvelutehtävä", "THL"],
+        "resources": resources,
+    }
+    p = target / "datapackage.json"
+    p.write_text(json.dumps(package, ensure_ascii=False, indent=1), encoding="utf-8")
+    return p
