@@ -112,20 +112,16 @@ def _frame(clients, base, comp, **cov):
 
 
 def test_model_intercept_only_equals_ratio():
+    """No covariates and no extra-Poisson spread (the shares 1.0, 1.33, 1.2 % scatter less
+    than Poisson): the NB intercept is the ratio, α → 0, and the variance is the Poisson
+    one, μ_U² var(b0) + μ_U with var(b0) = 1 / Σ μ_C (μ_U = 60, Σ μ_C = 60)."""
     f = _frame([10, 20, 30, 99, 0], [1000, 1500, 2500, 4000, 1000],
                [True, True, True, False, False])
     m = est.model_estimate(f, [])
-    # Poisson with offset and only an intercept: exp(b0) = 60/5000; total = 60 + 0.012 * 5000
-    assert m["estimate"] == pytest.approx(120.0, rel=1e-8)
+    assert m["estimate"] == pytest.approx(120.0, rel=1e-5)
     r = est.ratio_estimate([10, 20, 30], [1000, 1500, 2500], 10000, 5)
-    assert m["estimate"] == pytest.approx(r["estimate"], rel=1e-8)
-    # variance: delta part (mu_other^2 * var(b0)) + phi * mu_other, phi = max(1, X2/df)
-    mu_c = np.array([12.0, 18.0, 30.0])
-    x2 = (((np.array([10, 20, 30]) - mu_c) ** 2) / mu_c).sum()
-    phi = max(1.0, x2 / 2)
-    var_b0 = phi / 60.0  # Fisher information of b0 = sum(mu) = 60
-    var = 60.0 ** 2 * var_b0 + phi * 60.0
-    assert m["se"] == pytest.approx(math.sqrt(var), rel=1e-6)
+    assert m["estimate"] == pytest.approx(r["estimate"], rel=1e-5)
+    assert m["se"] == pytest.approx(math.sqrt(60.0 ** 2 / 60.0 + 60.0), rel=1e-3)
 
 
 def test_model_with_covariate_recovers_truth():
@@ -133,7 +129,7 @@ def test_model_with_covariate_recovers_truth():
     n = 200
     z = rng.normal(size=n)
     base = rng.integers(2000, 20000, n).astype(float)
-    mu = base * 0.02 * np.exp(0.3 * z)
+    mu = base * 0.02 * np.exp(0.3 * z + rng.normal(0, 0.2, n))   # municipalities differ
     y = rng.poisson(mu).astype(float)
     comp = rng.random(n) < 0.4
     m = est.model_estimate(_frame(y, base, comp, z=z), ["z"])

@@ -42,13 +42,13 @@ and ``note`` says why; nothing raises.
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
 
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_round
+from seuranta.statistics import model as mdl
 
 #: Columns of one estimate row (estimates.csv), in order.
 ESTIMATE_COLUMNS = [
@@ -63,7 +63,7 @@ RATIO_VARIANCES = ("linearised", "jackknife")
 NOTE_NO_MUNICIPALITIES = "no_comprehensive_municipalities"
 NOTE_TOO_FEW = "too_few_municipalities"
 NOTE_NO_BASE = "zero_base_population"
-NOTE_MODEL_FALLBACK = "model_fallback_intercept_only"
+NOTE_MODEL_FALLBACK = mdl.NOTE_FALLBACK
 NOTE_MODEL_FAILED = "model_failed"
 
 
@@ -139,41 +139,17 @@ def ratio_estimate(clients, base, national_base: float, n_population: int, z: fl
             "variance": used, "se_linearised": se_lin, "se_jackknife": se_jk, "note": ""}
 
 
-def _design(frame: pd.DataFrame, covariates: list[str]) -> np.ndarray:
-    """Intercept + covariates standardised over all rows of ``frame`` (the mainland)."""
-    cols = [np.ones(len(frame))]
-    for c in covariates:
-        v = frame[c].to_numpy(float)
-        sd = v.std()
-        cols.append((v - v.mean()) / sd if sd > 0 else v * 0.0)
-    return np.column_stack(cols)
-
-
-def _fit_poisson(X, y, offset):
-    import statsmodels.api as sm  # heavy dependency: loaded only when used
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = sm.GLM(y, X, family=sm.families.Poisson(), offset=offset)
-        res = model.fit()
-    if not getattr(res, "converged", True) or not np.all(np.isfinite(res.params)):
-        raise RuntimeError("GLM did not converge")
-    mu = res.fittedvalues
-    df = len(y) - X.shape[1]
-    phi = float(((y - mu) ** 2 / np.where(mu > 0, mu, 1)).sum() / df) if df > 0 else 1.0
-    phi = max(1.0, phi)
-    cov = np.asarray(res.cov_params()) * phi
-    return np.asarray(res.params), cov, phi
-
-
 def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
-                   min_municipalities: int = 2, rounding: int = 100) -> dict:
-    """Poisson GLM estimate of the national count (delta-method interval).
+                   min_municipalities: int = 2, rounding: int = 100,
+                   county_effect: bool = True, prediction: mdl.Prediction | None = None
+                   ) -> dict:
+    """Negative binomial prediction of the national count (:mod:`seuranta.statistics.model`).
 
     ``frame`` has one row per mainland municipality: clients, population_base,
-    comprehensive (bool) and the covariate columns. Clients of non-comprehensive rows are
-    ignored (predicted instead). Covariates are dropped to intercept only when there are
-    fewer than 3 comprehensive municipalities per parameter or the fit fails.
+    comprehensive (bool), the covariate columns and county_code. Clients of
+    non-comprehensive rows are ignored (predicted instead). ``prediction``: an already
+    fitted :func:`~seuranta.statistics.model.predict` of the same frame (fit once, use for
+    the national and the county totals).
     """
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
@@ -184,48 +160,45 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
     unusable = _unusable("model", n, ysum, xsum, national_base, min_municipalities)
     if unusable is not None:
         return unusable
-    fit_rows = comp & (base > 0)
-    note = ""
-    covs = list(covariates)
-    if n < 3 * (len(covs) + 1):
-        covs, note = [], NOTE_MODEL_FALLBACK
-    X_all = _design(frame, covs)
     try:
-        beta, cov, phi = _fit_poisson(X_all[fit_rows], y_all[fit_rows], np.log(base[fit_rows]))
-    except Exception:  # noqa: BLE001 - any numerical failure falls back to the ratio model
-        X_all = _design(frame, [])
-        beta, cov, phi = _fit_poisson(X_all[fit_rows], y_all[fit_rows], np.log(base[fit_rows]))
-        note = NOTE_MODEL_FALLBACK
-    other = ~comp & (base > 0)
-    eta = X_all[other] @ beta + np.log(base[other])
-    mu = np.exp(eta)
-    predicted = float(mu.sum())
-    est = ysum + predicted
-    g = (mu[:, None] * X_all[other]).sum(axis=0)
-    var = float(g @ cov @ g) + phi * predicted
-    se = math.sqrt(max(var, 0.0))
+        pred = prediction or mdl.predict(frame, covariates, county_effect=county_effect)
+    except Exception:  # noqa: BLE001 - no model can be fitted: no estimate, say why
+        return _empty("model", n, ysum, xsum, national_base, NOTE_MODEL_FAILED)
+    est, var, obs = pred.total()
+    se, lo, hi = mdl.interval(est, var, obs, z)
     return {"method": "model", "municipalities_used": n, "clients_used": ysum,
-            "population_used": xsum, "share_pct": 100 * est / national_base if national_base else math.nan,
-            "estimate": est, "se": se, "ci_low": est - z * se, "ci_high": est + z * se,
+            "population_used": xsum,
+            "share_pct": 100 * est / national_base if national_base else math.nan,
+            "estimate": est, "se": se, "ci_low": lo, "ci_high": hi,
             "estimate_rounded": fi_round(est, rounding), "national_base": national_base,
-            "variance": "delta", "se_linearised": math.nan, "se_jackknife": math.nan,
-            "note": note}
+            "variance": "nb_predictive", "se_linearised": math.nan, "se_jackknife": math.nan,
+            "note": pred.note}
 
 
 def estimate_both(frame: pd.DataFrame, covariates: list[str], params: dict | None = None
                   ) -> list[dict]:
     """Ratio and model rows for one quarter × task (× age group), ``published`` set by
-    ``params['published_method']`` (default ratio).
+    ``params['published_method']`` (default ratio), each with the publication rule's
+    columns (:func:`publication_rule`, ``params['publication_rule']``).
 
     ``frame``: one row per mainland municipality with clients, population_base,
-    comprehensive and the covariates.
+    comprehensive, the covariates and county_code.
     """
+    return estimate_with_prediction(frame, covariates, params)[0]
+
+
+def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
+                             params: dict | None = None
+                             ) -> tuple[list[dict], mdl.Prediction | None]:
+    """:func:`estimate_both` and the fitted model's prediction (None when the estimate
+    cannot be made or no model could be fitted), for the county estimates of the same fit."""
     p = params or {}
     z = float(p.get("z", 1.96))
     nmin = int(p.get("min_municipalities", 2))
     step = int(p.get("rounding", 100))
     published = p.get("published_method", "ratio")
     variance = p.get("ratio_variance", "linearised")
+    county_effect = bool(p.get("model_county_effect", True))
     if variance not in RATIO_VARIANCES:
         raise InputError(f"parameters: estimate.ratio_variance must be one of "
                          f"{', '.join(RATIO_VARIANCES)}, got {variance!r}")
@@ -234,7 +207,97 @@ def estimate_both(frame: pd.DataFrame, covariates: list[str], params: dict | Non
                        float(frame["population_base"].sum()), len(frame), z=z,
                        min_municipalities=nmin, rounding=step,
                        variance=variance)
-    m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step)
+    pred = None
+    if not r["note"]:
+        try:
+            pred = mdl.predict(frame, covariates, county_effect=county_effect)
+        except Exception:  # noqa: BLE001 - reported as model_failed below
+            pred = None
+    if r["note"]:
+        m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step)
+    elif pred is None:
+        m = _empty("model", r["municipalities_used"], r["clients_used"], r["population_used"],
+                   r["national_base"], NOTE_MODEL_FAILED)
+    else:
+        m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step,
+                           prediction=pred)
     for row in (r, m):
         row["published"] = int(row["method"] == published)
-    return [r, m]
+        row.update(publication_rule(row, p.get("publication_rule")))
+    return [r, m], pred
+
+
+# --------------------------------------------------------------------------- publication rule
+
+#: Columns the publication rule adds to an estimate row.
+RULE_COLUMNS = ["publish_as", "range_low", "range_high", "rule_reason"]
+
+#: Defaults of ``estimate.publication_rule`` in parameters.yml.
+RULE_DEFAULTS = {"point_min_base_pct": 20.0, "point_min_municipalities": 20,
+                 "point_min_clients": 200, "range_min_base_pct": 5.0,
+                 "range_min_municipalities": 5, "range_min_clients": 50,
+                 "range_step_pct": 10.0, "county_point_max_rse_pct": 10.0}
+
+#: Reason codes of the rule, in the order they are tested (level, quantity, parameter key).
+_RULE_TESTS = [("base_share", "point_min_base_pct"), ("municipalities", "point_min_municipalities"),
+               ("clients", "point_min_clients")]
+
+
+def nice_step(x: float) -> float:
+    """The smallest 1, 2 or 5 × 10^k that is at least ``x`` (> 0)."""
+    k = math.floor(math.log10(x))
+    for m in (1, 2, 5, 10):
+        if m * 10 ** k >= x * (1 - 1e-12):
+            return float(m * 10 ** k)
+    return float(10 ** (k + 1))
+
+
+def rounded_range(estimate: float, low: float, high: float, observed: float,
+                  step_pct: float) -> tuple[float, float]:
+    """The interval [low, high] rounded outwards to a 1-2-5 step of at least ``step_pct`` %
+    of the estimate, its low end not below the observed clients rounded down."""
+    step = nice_step(max(estimate, 1.0) * step_pct / 100)
+    lo = max(math.floor(max(low, 0.0) / step), math.floor(observed / step)) * step
+    return float(lo), float(math.ceil(high / step) * step)
+
+
+def publication_rule(row: dict, rule: dict | None = None) -> dict:
+    """How an estimate row may be published: ``publish_as`` point / range / none.
+
+    A point estimate needs the comprehensive municipalities to cover at least
+    ``point_min_base_pct`` % of the population base, ``point_min_municipalities``
+    municipalities and ``point_min_clients`` clients; below that, at or above the ``range_*``
+    limits, the interval is published as a range rounded outwards to a 1-2-5 step of at
+    least ``range_step_pct`` % of the estimate (as THL's "30 000–50 000"), never below the
+    observed clients; below those, no estimate. ``rule_reason``: the failed conditions as
+    ``code<value`` separated by ``;`` (Finnish texts: ``labels_fi.RULE_REASON_FI``).
+    """
+    p = {**RULE_DEFAULTS, **(rule or {})}
+    base_pct = (100 * row["population_used"] / row["national_base"]
+                if row.get("national_base") else 0.0)
+    have = {"base_share": base_pct, "municipalities": row["municipalities_used"],
+            "clients": row["clients_used"]}
+
+    def failed(level: str) -> list[str]:
+        out = []
+        for what, key in _RULE_TESTS:
+            limit = float(p[key.replace("point_", f"{level}_")])
+            if have[what] < limit:
+                out.append(f"{what}<{limit:g}")
+        return out
+
+    est, lo, hi = row.get("estimate"), row.get("ci_low"), row.get("ci_high")
+    finite = all(v is not None and np.isfinite(v) for v in (est, lo, hi))
+    if not finite:
+        return {"publish_as": "none", "range_low": math.nan, "range_high": math.nan,
+                "rule_reason": row.get("note") or "no_estimate"}
+    point_fail, range_fail = failed("point"), failed("range")
+    if not point_fail:
+        return {"publish_as": "point", "range_low": math.nan, "range_high": math.nan,
+                "rule_reason": ""}
+    if range_fail:
+        return {"publish_as": "none", "range_low": math.nan, "range_high": math.nan,
+                "rule_reason": ";".join(range_fail)}
+    low, high = rounded_range(est, lo, hi, row["clients_used"], float(p["range_step_pct"]))
+    return {"publish_as": "range", "range_low": low, "range_high": high,
+            "rule_reason": ";".join(point_fail)}

@@ -20,6 +20,11 @@ estimates, series_estimates
     series, whose plausibility check pools the quarters: an earlier quarter's row may
     differ from that quarter's own run); ``estimates`` is its cut to the quarters of
     ``counts``.
+county_estimates
+    :mod:`seuranta.statistics.smallarea`: every county's model-based total per quarter ×
+    task (the tasks and ``lastensuojelulaki``, all ages) from the fit of the ``model``
+    estimate; counts of clients in it: ``clients_observed`` (and the estimate of a fully
+    comprehensive county).
 quartiles
     :mod:`seuranta.quartiles` for the seven tasks and ``lastensuojelulaki``.
 representativeness, representativeness_summary
@@ -45,6 +50,7 @@ from seuranta.statistics import estimate as est
 from seuranta.statistics import quality as qual
 from seuranta.statistics import quartiles as qrt
 from seuranta.statistics import represent as rep
+from seuranta.statistics import smallarea as sa
 
 CWA_TASK = "lastensuojelulaki"
 ALL_TASKS = "kaikki"
@@ -53,7 +59,8 @@ AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
 ESTIMATE_COLUMNS = ["quarter", "service_task", "method", "municipalities_used", "clients_used",
                     "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
                     "estimate_rounded", "published", "age_group", "national_base",
-                    "difference_pct", "variance", "se_linearised", "se_jackknife", "note"]
+                    "difference_pct", "variance", "se_linearised", "se_jackknife", "note",
+                    *est.RULE_COLUMNS]
 
 DEFAULT_COVARIATES = ["log_population", "share_0_17", "share_65plus", "share_85plus"]
 
@@ -88,6 +95,7 @@ class _Context:
         self.population = read_population(population_path(data_dir))
         self.names = dict(zip(self.mainland["municipality_code"], self.mainland["name_fi"]))
         self._cov: dict[int, pd.DataFrame] = {}
+        self.county_rows: list[dict] = []      # filled by _estimate_rows (age group kaikki)
 
     def covariates(self, quarter: str) -> pd.DataFrame:
         year = Quarter.parse(quarter).population_year
@@ -134,7 +142,10 @@ def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str]
 
 def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
     covs = list(ctx.ep.get("model_covariates") or DEFAULT_COVARIATES)
-    rows = est.estimate_both(frame, covs, ctx.ep)
+    rows, pred = est.estimate_with_prediction(frame, covs, ctx.ep)
+    if pred is not None and age_group == "kaikki":
+        for c in sa.county_rows(pred, frame, rows[1], ctx.ep):
+            ctx.county_rows.append({"quarter": quarter, "service_task": task, **c})
     pub = [r for r in rows if r["published"]]
     ref = pub[0]["estimate"] if pub else np.nan
     for r in rows:
@@ -203,6 +214,19 @@ def _estimates_frame(rows: list[dict]) -> pd.DataFrame:
     d["_a"] = d["age_group"].map({a: i for i, a in enumerate(AGE_GROUPS)})
     d["_m"] = d["method"].map({"ratio": 0, "model": 1})
     d = d.sort_values(["quarter", "_t", "_a", "_m"]).drop(columns=["_t", "_a", "_m"])
+    return _round(d.reset_index(drop=True))
+
+
+def _county_frame(rows: list[dict]) -> pd.DataFrame:
+    if not rows:
+        return pd.DataFrame(columns=sa.COUNTY_COLUMNS)
+    d = pd.DataFrame(rows)[sa.COUNTY_COLUMNS]
+    for c in ("clients_observed", "population_base"):
+        d[c] = d[c].round().astype("int64")
+    d["estimate_rounded"] = d["estimate_rounded"].astype("Int64")
+    order = {t: i for i, t in enumerate(reference.task_codes() + [CWA_TASK, ALL_TASKS])}
+    d = (d.assign(_t=d["service_task"].map(order))
+         .sort_values(["quarter", "_t", "county_code"]).drop(columns="_t"))
     return _round(d.reset_index(drop=True))
 
 
@@ -308,6 +332,8 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
         rows += age_estimates(ctx, series_age, comp)
     series_estimates = _estimates_frame(rows)
     estimates = series_estimates[series_estimates["quarter"].isin(qs)].reset_index(drop=True)
+    county = _county_frame(ctx.county_rows)
+    county_estimates = county[county["quarter"].isin(qs)].reset_index(drop=True)
     cwa = tables.get("cwa_counts")
     age = tables.get("age_counts")
 
@@ -329,6 +355,7 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
         "series_quality": _round(series_quality),
         "estimates": estimates,
         "series_estimates": series_estimates,
+        "county_estimates": county_estimates,
         "quartiles": quartiles,
         "representativeness": rdetail,
         "representativeness_summary": rsummary,

@@ -1,0 +1,85 @@
+"""County estimates ("mallipohjainen arvio"): small-area prediction from the national model.
+
+The same fit that gives the ``model`` estimate (:mod:`seuranta.statistics.model`: negative
+binomial regression on the comprehensive municipalities, shrunk county effects) gives every
+wellbeing services county a total: the observed clients of its comprehensive municipalities
+plus the predicted clients of its other municipalities, with the predictive variance of
+that sum (NB noise of each predicted municipality + parameter uncertainty + the posterior
+variance of the county effect; the model module's docstring derives it). A county whose
+municipalities are all comprehensive gets its observed count with no interval
+(``comprehensive`` = 1).
+
+``publish_as`` of a county row: ``none`` when the national model row may not be published
+at all (:func:`seuranta.statistics.estimate.publication_rule`); ``point`` when the county is
+comprehensive or its relative standard error is at most ``county_point_max_rse_pct``;
+otherwise ``range`` (the interval rounded outwards as the national range).
+
+Columns that are **counts of clients** (disclosure control applies to them):
+``clients_observed`` (the comprehensive municipalities' clients) and, for a comprehensive
+county, ``estimate`` / ``ci_low`` / ``ci_high`` (then equal to the observed count).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from seuranta.core.fmt import fi_round
+from seuranta.statistics import estimate as est
+from seuranta.statistics import model as mdl
+
+METHOD_FI = "mallipohjainen arvio"
+
+COUNTY_COLUMNS = ["quarter", "service_task", "county_code", "method", "estimate", "se",
+                  "ci_low", "ci_high", "estimate_rounded", "clients_observed",
+                  "municipalities", "municipalities_comprehensive", "population_base",
+                  "base_coverage_pct", "comprehensive", "publish_as", "range_low",
+                  "range_high", "share_pct"]
+
+
+def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
+                params: dict | None = None) -> list[dict]:
+    """One row per county of ``frame`` (see the module docstring). ``national``: the
+    quarter × task's model row with its publication rule columns."""
+    p = params or {}
+    z = float(p.get("z", 1.96))
+    step = int(p.get("rounding", 100))
+    rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
+    max_rse = float(rule.get("county_point_max_rse_pct", 10.0))
+    county = frame["county_code"].astype(str).to_numpy()
+    tot = pred.group_totals(county)
+    comp = frame["comprehensive"].to_numpy(bool)
+    base = frame["population_base"].to_numpy(float)
+    info = pd.DataFrame({"c": county, "comp": comp, "base": base,
+                         "cbase": np.where(comp, base, 0.0)}).groupby("c").agg(
+        municipalities=("comp", "size"), municipalities_comprehensive=("comp", "sum"),
+        population_base=("base", "sum"), cbase=("cbase", "sum"))
+    national_ok = national.get("publish_as", "none") != "none"
+    rows = []
+    for r in tot.itertuples(index=False):
+        i = info.loc[r.group]
+        full = int(i["municipalities_comprehensive"]) == int(i["municipalities"])
+        se, lo, hi = mdl.interval(r.estimate, r.variance, r.observed, z)
+        row = {"county_code": r.group, "method": METHOD_FI, "estimate": r.estimate, "se": se,
+               "ci_low": lo, "ci_high": hi, "estimate_rounded": fi_round(r.estimate, step),
+               "clients_observed": r.observed, "municipalities": int(i["municipalities"]),
+               "municipalities_comprehensive": int(i["municipalities_comprehensive"]),
+               "population_base": float(i["population_base"]),
+               "base_coverage_pct": (100 * i["cbase"] / i["population_base"]
+                                     if i["population_base"] else math.nan),
+               "comprehensive": int(full),
+               "share_pct": (100 * r.estimate / i["population_base"]
+                             if i["population_base"] else math.nan),
+               "range_low": math.nan, "range_high": math.nan}
+        if not national_ok and not full:
+            row["publish_as"] = "none"
+        elif full or (r.estimate > 0 and 100 * se / r.estimate <= max_rse):
+            row["publish_as"] = "point"
+        else:
+            low, high = est.rounded_range(r.estimate, lo, hi, r.observed,
+                                          float(rule["range_step_pct"]))
+            row.update(publish_as="range", range_low=low, range_high=high)
+        rows.append(row)
+    return rows
