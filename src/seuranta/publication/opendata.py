@@ -58,9 +58,12 @@ METRIC_FI = {
     "se": ("Keskivirhe", "henkilöä", 0),
     "clients_used": ("Arviossa käytetyt asiakkaat", "henkilöä", 0),
     "municipalities_used": ("Arviossa käytetyt kunnat", "kuntaa", 0),
+    "old_value": ("Aiempi arvo", "", 4),
+    "new_value": ("Uusi arvo", "", 4),
     "population_used": ("Arviossa käytetty väestöpohja", "henkilöä", 0),
 }
 TABLE_TITLE_FI = {
+    "tarkentuneet_luvut": "Tarkentuneet luvut",
     "counts": "Asiakkaat kunnittain, palvelutehtävittäin ja tietolähteittäin",
     "cwa_counts": "Lastensuojelulain mukaiset asiakkaat kunnittain",
     "estimates": "Koko maan arviot palvelutehtävittäin",
@@ -125,7 +128,7 @@ def _category_labels(dim: str, ids: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- JSON-stat
 
 def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, released: str,
-                synthetic: bool) -> dict:
+                synthetic: bool, labels: dict[str, dict[str, str]] | None = None) -> dict:
     """A published table as a JSON-stat 2.0 dataset (dense, row-major, metric last)."""
     dims = dimensions(df)
     figs = figures(df)
@@ -161,7 +164,8 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
     dimension = {}
     for c in dims:
         dimension[c] = {"label": DIM_LABEL_FI.get(c, c),
-                        "category": {"index": cats[c], "label": _category_labels(c, cats[c])}}
+                        "category": {"index": cats[c],
+                                     "label": (labels or {}).get(c) or _category_labels(c, cats[c])}}
     dimension[METRIC] = {"label": DIM_LABEL_FI[METRIC], "category": {
         "index": figs,
         "label": {f: METRIC_FI.get(f, (f, "", 0))[0] for f in figs},
@@ -231,8 +235,26 @@ def _schema(text: pd.DataFrame, dims: list[str]) -> dict:
     return {"fields": fields, "missingValues": [""], "primaryKey": ["release_id"] + dims}
 
 
+def revisions_frame(rev: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """The revisions table as a JSON-stat-ready frame: one dimension ``muutos`` (one
+    category per changed figure, labelled with its quarter, table, keys and figure) and
+    the old and new values with their symbols."""
+    ids = [f"m{i + 1}" for i in range(len(rev))]
+    keys = [c for c in ("service_task", "age_group", "method", "kind", "county_code",
+                        "municipality_code", "n_tasks", "task_a", "task_b") if c in rev.columns]
+    label = {i: " · ".join([r["quarter"], r["table"]] + [str(r[k]) for k in keys if str(r[k])]
+                          + [r["figure"]]) for i, (_, r) in zip(ids, rev.iterrows())}
+    df = pd.DataFrame({"quarter": rev["quarter"].to_numpy(), "muutos": ids,
+                       "old_value": rev["old_value"].to_numpy(float),
+                       "old_value_symbol": rev["old_symbol"].to_numpy(),
+                       "new_value": rev["new_value"].to_numpy(float),
+                       "new_value_symbol": rev["new_symbol"].to_numpy()})
+    return df, label
+
+
 def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: str,
-                    released: str, synthetic: bool) -> Path:
+                    released: str, synthetic: bool, revisions: pd.DataFrame | None = None
+                    ) -> Path:
     """Write every quarter's published tables as CSV + JSON-stat and the data package.
 
     ``published_dirs``: quarter → its published folder. ``released``: ISO date of the
@@ -264,6 +286,28 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
             resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
                               "title": f"{title} (JSON-stat 2.0)", "format": "json",
                               "mediatype": "application/json", "encoding": "utf-8"})
+    if revisions is not None:   # "Tarkentuneet luvut": changes since the previous release
+        base = f"tarkentuneet_luvut_{release_id}"
+        write_csv(revisions, target / f"{base}.csv")
+        text = pd.read_csv(target / f"{base}.csv", dtype=str, keep_default_na=False)
+        title = "Tarkentuneet luvut: aiemmin julkaistut luvut, jotka muuttuivat tässä julkaisussa"
+        schema = _schema(text, [])
+        del schema["primaryKey"]
+        resources.append({"name": base.lower().replace(".", "-"), "path": f"{base}.csv",
+                          "title": title, "format": "csv", "mediatype": "text/csv",
+                          "encoding": "utf-8", "dialect": {"delimiter": ",", "header": True},
+                          "schema": schema})
+        if len(revisions):
+            frame, label = revisions_frame(revisions)
+            js = to_jsonstat(frame, "tarkentuneet_luvut", max(frame["quarter"]), release_id,
+                             released, synthetic, labels={"muutos": label})
+            js["label"] = title
+            (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False),
+                                                 encoding="utf-8")
+            resources.append({"name": f"{base.lower().replace('.', '-')}-jsonstat",
+                              "path": f"{base}.json", "title": f"{title} (JSON-stat 2.0)",
+                              "format": "json", "mediatype": "application/json",
+                              "encoding": "utf-8"})
     package = {
         "name": f"seuranta-{release_id}".lower().replace("_", "-"),
         "title": "Sosiaalihuollon asiakkaat: avoin data",
