@@ -138,6 +138,171 @@ def quarantine_overall_share(tmp):
     return _counts(d, tmp)
 
 
+# --------------------------------------------------------------------------- other inputs
+
+DELIVERIES_HEADER = "municipality_code,service_task,source,covered_from,covered_to\n"
+
+
+def _stats_folder(tmp: Path) -> Path:
+    """A folder whose register passes, with deliveries.csv (for the statistics stage)."""
+    d = _folder(tmp)
+    (d / "deliveries.csv").write_text(DELIVERIES_HEADER + "091,tyoikaiset,SHA,2020-01-01,\n")
+    return d
+
+
+def _review(d: Path, tmp: Path) -> list[str]:
+    return ["review", "--quarter", "2023Q1", "--data", str(d), "--out", str(tmp / "out")]
+
+
+def _edit_population(tmp: Path, edit) -> list[str]:
+    d = _folder(tmp)
+    pop = pd.read_csv(d / "population.csv", dtype=str)
+    edit(pop).to_csv(d / "population.csv", index=False)
+    return _counts(d, tmp)
+
+
+def population_duplicate_row(tmp):
+    return _edit_population(tmp, lambda p: pd.concat([p, p.iloc[[5]]], ignore_index=True))
+
+
+def population_missing_band(tmp):
+    return _edit_population(tmp, lambda p: p.drop(index=p.index[
+        (p["municipality_code"] == "091") & (p["age_group"] == "25-34") & (p["year"] == "2022")]))
+
+
+def population_negative(tmp):
+    def edit(p):
+        p.loc[3, "population"] = "-40"
+        return p
+    return _edit_population(tmp, edit)
+
+
+def population_single_year_bands(tmp):
+    """The contract allows single years: 18-24 of Helsinki 2022 as seven rows 18..24
+    (it used to fail with "not enough values to unpack")."""
+    def edit(p):
+        hit = (p["municipality_code"] == "091") & (p["year"] == "2022") & (p["age_group"] == "18-24")
+        n = int(p.loc[hit, "population"].iloc[0])
+        singles = pd.DataFrame({"municipality_code": "091", "year": "2022",
+                                "age_group": [str(a) for a in range(18, 25)],
+                                "population": [str(n // 7 + (i < n % 7)) for i in range(7)]})
+        return pd.concat([p[~hit], singles], ignore_index=True)
+    return _edit_population(tmp, edit)
+
+
+def _hel_base(tmp: Path) -> int:
+    c = pd.read_csv(tmp / "out" / "2023Q1" / "tables" / "counts.csv", dtype=str)
+    hit = c[(c["municipality_code"] == "091") & (c["service_task"] == "tyoikaiset")
+            & (c["source"] == "ALL")]
+    return int(hit["population_base"].iloc[0])
+
+
+def _reference_hel_base() -> int:
+    from seuranta.core import reference
+    p = reference.reference_population()
+    p = p[p["municipality_code"] == "091"]
+    return int(p[p["age_group"].isin(["18-24", "25-34", "35-44", "45-54", "55-64"])]
+               ["population"].sum())
+
+
+def population_empty_file(tmp):
+    d = _folder(tmp)
+    (d / "population.csv").write_bytes(b"")
+    return _counts(d, tmp)
+
+
+def deliveries_task_typo(tmp):
+    d = _stats_folder(tmp)
+    with open(d / "deliveries.csv", "a") as f:
+        f.write("091,tyoikaiste,ET,2020-01-01,\n")
+    return _review(d, tmp)
+
+
+def deliveries_missing(tmp):
+    d = _stats_folder(tmp)
+    (d / "deliveries.csv").unlink()
+    return _review(d, tmp)
+
+
+def corrections_unknown_task(tmp):
+    d = _stats_folder(tmp)
+    (d / "corrections.csv").write_text("quarter,municipality_code,service_task,decision,reason\n"
+                                       "2023Q1,091,tyoikaiset,note,ok\n"
+                                       "2023Q1,091,vanhuspalvelut,exclude,typo\n")
+    return _review(d, tmp)
+
+
+def corrections_quarter_out_of_range(tmp):
+    d = _stats_folder(tmp)
+    (d / "corrections.csv").write_text("quarter,municipality_code,service_task,decision,reason\n"
+                                       "2031Q1,091,tyoikaiset,exclude,future\n")
+    return _review(d, tmp)
+
+
+def metadata_json_list(tmp):
+    d = _folder(tmp)
+    (d / "metadata.json").write_text("[]")
+    return _counts(d, tmp)
+
+
+def metadata_json_null(tmp):
+    d = _folder(tmp)
+    (d / "metadata.json").write_text("null")
+    return _counts(d, tmp)
+
+
+def out_names_a_file(tmp):
+    d = _folder(tmp)
+    (tmp / "out").write_text("not a folder")
+    return _counts(d, tmp)
+
+
+def out_read_only(tmp):
+    d = _folder(tmp)
+    (tmp / "out").mkdir()
+    _make_read_only(tmp / "out")
+    return _counts(d, tmp)
+
+
+def out_disk_full(tmp):
+    return _counts(_folder(tmp), tmp)
+
+
+def _disk_full(monkeypatch):
+    """Writing a table fails as on a full disk (ENOSPC), with the file named."""
+    import errno
+
+    from seuranta.register import stage
+
+    def full(df, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    monkeypatch.setattr(stage, "write_csv", full)
+
+
+_READ_ONLY: list[Path] = []
+
+
+def _make_read_only(p: Path) -> None:
+    """A folder nobody can write into: chattr +i as root (root ignores modes), else 0555."""
+    import subprocess
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", str(p)], check=True)
+    else:
+        p.chmod(0o555)
+    _READ_ONLY.append(p)
+
+
+@pytest.fixture(autouse=True)
+def _writable_again():
+    yield
+    import subprocess
+    while _READ_ONLY:
+        p = _READ_ONLY.pop()
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(p)], check=False)
+        p.chmod(0o755)
+
+
 def _ledger(tmp: Path) -> pd.DataFrame:
     return pd.read_csv(tmp / "out" / "2023Q1" / "tables" / "ledger.csv", dtype={"reason": str},
                        keep_default_na=False)
@@ -158,6 +323,7 @@ class Case:
     message: str | None = None                     # regular expression searched in stderr
     ledger: dict = field(default_factory=dict)     # (item, reason) -> rows
     check: Callable[[Path], None] | None = None    # further checks on a successful run
+    patch: Callable | None = None                  # monkeypatch set-up (a simulated fault)
 
 
 CASES = [
@@ -193,6 +359,37 @@ CASES = [
          r"above register\.max_rejected_share 5 %"),
     Case("quarantine_overall_share", quarantine_overall_share, 2,
          r"register/periods\.csv: 7\.4 % of rows rejected \(8 of 108"),
+    # population.csv, deliveries.csv, corrections.csv: strict schemas, one line with file+row
+    Case("population_duplicate_row", population_duplicate_row, 2,
+         r"population\.csv: row 6: municipality \d{3} year \d{4} age group \S+ appears more "
+         r"than once"),
+    Case("population_missing_band", population_missing_band, 2,
+         r"population\.csv: municipality 091 year 2022: no age band covers ages 25-34"),
+    Case("population_negative", population_negative, 2,
+         r"population\.csv: row 4: population '-40' must not be negative"),
+    Case("population_single_year_bands", population_single_year_bands, 0, None,
+         {("read", ""): 100},
+         lambda tmp: _assert_eq(_hel_base(tmp), _reference_hel_base())),
+    Case("population_empty_file", population_empty_file, 2,
+         r"population\.csv: empty file"),
+    Case("deliveries_task_typo", deliveries_task_typo, 2,
+         r"deliveries\.csv: row 2: service_task 'tyoikaiste' is not a service task code"),
+    Case("deliveries_missing", deliveries_missing, 2,
+         r"deliveries\.csv: file not found .*inputs\.no_deliveries_declared"),
+    Case("corrections_unknown_task", corrections_unknown_task, 2,
+         r"corrections\.csv: row 2: unknown service_task 'vanhuspalvelut'"),
+    Case("corrections_quarter_out_of_range", corrections_quarter_out_of_range, 2,
+         r"corrections\.csv: row 1: quarter 2031Q1 is outside the data's quarters "
+         r"2022Q4\.\.2023Q4"),
+    Case("metadata_json_list", metadata_json_list, 2,
+         r"metadata\.json: expected a JSON object \{\.\.\.\}, got \[\]"),
+    Case("metadata_json_null", metadata_json_null, 2,
+         r"metadata\.json: expected a JSON object \{\.\.\.\}, got null"),
+    # output folders: one line naming the path, no traceback
+    Case("out_names_a_file", out_names_a_file, 2, r"out: not a folder"),
+    Case("out_read_only", out_read_only, 2, r"out/2023Q1: (Operation not permitted|Permission)"),
+    Case("out_disk_full", out_disk_full, 2, r"\.csv: No space left on device",
+         patch=_disk_full),
 ]
 
 
@@ -201,8 +398,10 @@ def _assert_eq(a, b):
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_adversarial_case(case: Case, tmp_path, capsys):
+def test_adversarial_case(case: Case, tmp_path, capsys, monkeypatch):
     argv = case.build(tmp_path)
+    if case.patch:
+        case.patch(monkeypatch)
     code = cli.main(argv)
     err = capsys.readouterr().err
     assert code == case.exit, err

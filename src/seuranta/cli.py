@@ -71,6 +71,8 @@ def _common(p, data=True, out=True):
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seuranta", description=__doc__.splitlines()[0])
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error (anywhere on the command line)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("reference", help="build data/reference/ from ../shared/reference/")
@@ -111,15 +113,54 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _check_out(args) -> None:
+    """``--out`` must name a folder (or nothing yet): refuse a file before any work."""
+    out = getattr(args, "out", None)
+    if out and Path(out).exists() and not Path(out).is_dir():
+        raise UserError(f"{out}: not a folder (--out names the output folder)")
+
+
+def _one_line(e: BaseException) -> str:
+    """The one line reported for an input or file-system problem: the path first."""
+    if isinstance(e, OSError) and not isinstance(e, InputError):
+        what = e.strerror or type(e).__name__
+        if e.filename is not None and e.filename2 is not None:
+            return f"{e.filename} -> {e.filename2}: {what}"
+        if e.filename is not None:
+            return f"{e.filename}: {what}"
+    text = str(e).strip().splitlines()
+    return text[0] if text else type(e).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Bad input, a missing or unwritable file and a full disk end with
+    one line ``seuranta: error: PATH: what`` on stderr and exit status 2; an unexpected
+    failure with one line and exit status 1. ``--debug`` (anywhere on the command line)
+    shows the traceback instead."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _check_out(args)
         return int(args.func(args) or 0)
-    except (UserError, InputError, FileNotFoundError, ValueError) as e:
-        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        print(f"seuranta: error: {msg}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("seuranta: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, InputError, OSError, ValueError) as e:
+        if debug:
+            raise
+        print(f"seuranta: error: {_one_line(e)}", file=sys.stderr)
         return 2
+    except Exception as e:  # noqa: BLE001  (one line; the traceback with --debug)
+        if debug:
+            raise
+        print(f"seuranta: internal error: {type(e).__name__}: {_one_line(e)} "
+              "(run again with --debug for the traceback)", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ Two jobs live here:
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 
@@ -65,16 +66,30 @@ SERVICE_TASKS = [
 CLIENT_AGE_GROUPS = [("0-17", 0, 17), ("18-64", 18, 64), ("65+", 65, None), ("85+", 85, None)]
 
 
-def _band_bounds(label: str) -> tuple[int, int | None]:
-    if label.endswith("+"):
-        return int(label[:-1]), None
-    lo, hi = label.split("-")
-    return int(lo), int(hi)
+#: An age band label: ``A-B``, ``A+`` or a single year ``A`` (the contract's forms).
+AGE_BAND_PATTERN = re.compile(r"(\d{1,3})(?:-(\d{1,3})|(\+))?")
+
+
+def band_bounds(label: str) -> tuple[int, int | None]:
+    """(lowest age, highest age or None when open) of a band label."""
+    m = AGE_BAND_PATTERN.fullmatch(str(label))
+    if m is None:
+        raise ValueError(f"age band {label!r} is not A-B, A+ or A")
+    lo = int(m.group(1))
+    if m.group(3):
+        return lo, None
+    hi = int(m.group(2)) if m.group(2) is not None else lo
+    if hi < lo:
+        raise ValueError(f"age band {label!r} ends before it starts")
+    return lo, hi
+
+
+_band_bounds = band_bounds   # the name other modules used before it was public
 
 
 def band_in_base(label: str, min_age: int, max_age: int | None) -> bool:
     """True when the whole age band lies inside [min_age, max_age]; raises if it straddles."""
-    lo, hi = _band_bounds(label)
+    lo, hi = band_bounds(label)
     inside_lo = lo >= min_age
     inside_hi = max_age is None or (hi is not None and hi <= max_age)
     outside = (max_age is not None and lo > max_age) or (hi is not None and hi < min_age)

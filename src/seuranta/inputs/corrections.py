@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from seuranta.core import reference
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
 
@@ -37,17 +38,62 @@ def cell_code(v) -> str:
     return t.zfill(3) if t.isdigit() and len(t) < 3 else t
 
 
-def read_corrections(path: Path) -> pd.DataFrame:
+def _check(df: pd.DataFrame, path: Path, known_municipalities: set[str] | None,
+           quarters: list[Quarter] | None) -> None:
+    """One InputError line (file and data row) for the first invalid decision."""
+    tasks = set(reference.task_codes())
+    muns = (known_municipalities if known_municipalities is not None
+            else set(reference.mainland_municipalities()["municipality_code"]))
+    lo, hi = (min(quarters), max(quarters)) if quarters else (None, None)
+    for i, r in enumerate(df.itertuples(index=False)):
+        where = f"{path}: row {i + 1}"
+        try:
+            q = Quarter.parse(r.quarter)
+        except ValueError:
+            raise InputError(f"{where}: not a quarter: {r.quarter!r}") from None
+        if lo is not None and not (lo <= q <= hi):
+            raise InputError(f"{where}: quarter {q} is outside the data's quarters {lo}..{hi}")
+        if r.decision not in DECISIONS:
+            raise InputError(f"{where}: decision must be {', '.join(DECISIONS)}, "
+                             f"got {r.decision!r}")
+        if r.municipality_code not in muns:
+            raise InputError(f"{where}: unknown municipality_code {r.municipality_code!r}")
+        if r.service_task not in tasks:
+            raise InputError(f"{where}: unknown service_task {r.service_task!r} (known: "
+                             + ", ".join(sorted(tasks)) + ")")
+
+
+def read_corrections(path: Path, quarters: list[Quarter] | None = None,
+                     known_municipalities: set[str] | None = None) -> pd.DataFrame:
+    """corrections.csv as strings (every column of CORRECTION_COLUMNS, then any extra);
+    an empty frame when the file is absent.
+
+    Strict (issue 15): each row must have a quarter (inside ``quarters``' range when
+    given), a known decision, a known mainland municipality and a known service task;
+    the first faulty row stops the run with one line naming the file and row. A decision
+    on an unknown task or quarter would otherwise be ignored without a word.
+    """
+    path = Path(path)
     if not path.is_file():
         return pd.DataFrame({c: pd.Series(dtype="string") for c in CORRECTION_COLUMNS})
-    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    try:
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: empty file (no header line)") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as e:
+        raise InputError(f"{path}: unreadable ({str(e).splitlines()[0]})") from None
+    df.columns = [str(c).strip().lstrip("\ufeff") for c in df.columns]
     missing = [c for c in CORRECTION_COLUMNS[:5] if c not in df.columns]
     if missing:
-        raise InputError(f"{path}: missing columns {', '.join(missing)}")
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
     for c in CORRECTION_COLUMNS:
         if c not in df.columns:
             df[c] = ""
+    for c in KEY + ["decision"]:
+        df[c] = df[c].str.strip()
+    df["decision"] = df["decision"].str.lower()
     df["municipality_code"] = df["municipality_code"].map(cell_code)
+    _check(df, path, known_municipalities, quarters)
     extra = [c for c in df.columns if c not in CORRECTION_COLUMNS]
     return df[CORRECTION_COLUMNS + extra].astype("string")
 

@@ -19,9 +19,15 @@ def data_metadata(data_dir: Path) -> dict:
     if not p.is_file():
         return {}
     try:
-        return json.loads(p.read_text(encoding="utf-8"))
+        meta = json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(f"{p}: not valid JSON ({e.msg})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{p}: not UTF-8 text") from None
+    if not isinstance(meta, dict):
+        got = json.dumps(meta)[:20]
+        raise InputError(f"{p}: expected a JSON object {{...}}, got {got}")
+    return meta
 
 
 def is_synthetic(data_dir: Path) -> bool:

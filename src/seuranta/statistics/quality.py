@@ -46,6 +46,9 @@ import pandas as pd
 
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
+from seuranta.inputs import corrections as corrections_input
+from seuranta.inputs.corrections import CORRECTIONS_FILE
+from seuranta.inputs.deliveries import read_deliveries  # noqa: F401  (the one reader, re-exported)
 
 QUALITY_COLUMNS = ["quarter", "municipality_code", "county_code", "service_task", "quality",
                    "sources", "reasons", "clients", "share_pct", "comparison_median_pct",
@@ -115,76 +118,16 @@ def reason_table() -> pd.DataFrame:
 
 # --------------------------------------------------------------------------- inputs
 
-def _parse_date(text: str, where: str) -> dt.date | None:
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise InputError(f"{where}: not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def read_deliveries(data_dir: Path) -> pd.DataFrame:
-    """deliveries.csv with covered_from/covered_to as dates (None = open); missing file →
-    empty frame (nothing declared)."""
-    cols = ["municipality_code", "service_task", "source", "covered_from", "covered_to"]
-    p = Path(data_dir) / "deliveries.csv"
-    if not p.is_file():
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in cols})
-    d = pd.read_csv(p, dtype=str, keep_default_na=False)
-    missing = [c for c in cols if c not in d.columns]
-    if missing:
-        raise InputError(f"{p}: missing column(s) {', '.join(missing)}")
-    d = d[cols].copy()
-    d["municipality_code"] = d["municipality_code"].str.strip().str.zfill(3)
-    d["service_task"] = d["service_task"].str.strip()
-    d["source"] = d["source"].str.strip().str.upper()
-    bad = ~d["source"].isin(["SHA", "ET"])
-    if bad.any():
-        i = int(np.flatnonzero(bad.to_numpy())[0])
-        raise InputError(f"{p}: row {i + 1}: source must be SHA or ET, got {d['source'].iloc[i]!r}")
-    frm = [_parse_date(v, f"{p}: row {i + 1} covered_from") for i, v in enumerate(d["covered_from"])]
-    to = [_parse_date(v, f"{p}: row {i + 1} covered_to") for i, v in enumerate(d["covered_to"])]
-    for i, (a, b) in enumerate(zip(frm, to)):
-        if a is None:
-            raise InputError(f"{p}: row {i + 1}: covered_from is empty")
-        if b is not None and b < a:
-            raise InputError(f"{p}: row {i + 1}: covered_to {b} is before covered_from {a}")
-    d["covered_from"] = pd.Series(frm, dtype=object)
-    d["covered_to"] = pd.Series(to, dtype=object)
-    return d
-
-
-def read_corrections(data_dir: Path, known_municipalities: set[str] | None = None
-                     ) -> pd.DataFrame:
+def read_corrections(data_dir: Path, known_municipalities: set[str] | None = None,
+                     quarters: list[Quarter] | None = None) -> pd.DataFrame:
     """corrections.csv (optional) → quarter, municipality_code, service_task, decision,
-    reason; an empty frame when the file is absent."""
+    reason (read and checked by :func:`seuranta.inputs.corrections.read_corrections`)."""
     cols = ["quarter", "municipality_code", "service_task", "decision", "reason"]
-    p = Path(data_dir) / "corrections.csv"
-    if not p.is_file():
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in cols})
-    d = pd.read_csv(p, dtype=str, keep_default_na=False)
-    missing = [c for c in cols if c not in d.columns]
-    if missing:
-        raise InputError(f"{p}: missing column(s) {', '.join(missing)}")
-    d = d[cols].copy()
-    for c in cols:
-        d[c] = d[c].astype(str).str.strip()
-    d["municipality_code"] = d["municipality_code"].str.zfill(3)
-    d["decision"] = d["decision"].str.lower()
-    for i, r in enumerate(d.itertuples(index=False)):
-        where = f"{p}: row {i + 1}"
-        try:
-            Quarter.parse(r.quarter)
-        except ValueError:
-            raise InputError(f"{where}: not a quarter: {r.quarter!r}") from None
-        if r.decision not in ("exclude", "include", "note"):
-            raise InputError(f"{where}: decision must be exclude, include or note, "
-                             f"got {r.decision!r}")
-        if known_municipalities is not None and r.municipality_code not in known_municipalities:
-            raise InputError(f"{where}: unknown municipality_code {r.municipality_code!r}")
-    return d
+    d = corrections_input.read_corrections(Path(data_dir) / CORRECTIONS_FILE, quarters,
+                                           known_municipalities)
+    d = d[cols].astype(str)
+    d["reason"] = d["reason"].str.strip()
+    return d.reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------- rules

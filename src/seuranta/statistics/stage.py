@@ -45,6 +45,9 @@ import pandas as pd
 from seuranta.core import reference
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
+from seuranta.inputs.corrections import CORRECTIONS_FILE
+from seuranta.inputs.datafolder import publication_quarters
+from seuranta.inputs.deliveries import deliveries_required, read_deliveries
 from seuranta.inputs.population import population_path, read_population
 from seuranta.statistics import estimate as est
 from seuranta.statistics import quality as qual
@@ -113,6 +116,14 @@ def _all_rows(counts: pd.DataFrame) -> pd.DataFrame:
     c = c.copy()
     c["quarter"] = c["quarter"].astype(str)
     return c
+
+
+def _data_quarters(data_dir: Path, params: dict) -> list[Quarter] | None:
+    """The quarters a decision of corrections.csv may name: the data's publication range."""
+    if ("first_quarter" not in (params.get("publication") or {})
+            or not (Path(data_dir) / CORRECTIONS_FILE).is_file()):
+        return None
+    return publication_quarters(data_dir, params)
 
 
 def _with_series(tables: dict[str, pd.DataFrame], name: str, keys: list[str]
@@ -314,8 +325,9 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     monthly = _with_series(tables, "monthly", keys + ["month"])
     series_cwa = _with_series(tables, "cwa_counts", keys)
     series_age = _with_series(tables, "age_counts", keys[:3] + ["age_group"])
-    deliveries = qual.read_deliveries(data_dir)
-    corrections = qual.read_corrections(data_dir, set(ctx.mainland["municipality_code"]))
+    deliveries = read_deliveries(data_dir, required=deliveries_required(params))
+    corrections = qual.read_corrections(data_dir, set(ctx.mainland["municipality_code"]),
+                                        _data_quarters(data_dir, params))
 
     last_q = max(series["quarter"])
     series_quality = qual.classify(series, deliveries, monthly, corrections,
