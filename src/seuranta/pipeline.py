@@ -34,6 +34,7 @@ from seuranta.demo import generator as demo
 from seuranta.inputs.datafolder import check_quarter, is_synthetic, publication_quarters
 from seuranta.publication import annex as annex_mod
 from seuranta.publication import book
+from seuranta.publication import gate
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
 from seuranta.statistics.quarter import quarter_tables
@@ -86,6 +87,9 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: d
     try:
         tables = quarter_tables(quarter, data_dir, params, encoding, register_tables)
         write_tables(tables, tmp / "tables")
+        # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
+        gate.publish_quarter(quarter, tmp / "tables", tmp / gate.PUBLISHED, params,
+                             priors=gate.prior_dirs(out_dir, str(quarter)))
         synthetic = is_synthetic(data_dir)
         if notebooks:
             notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks", synthetic)

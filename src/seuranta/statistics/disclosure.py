@@ -249,3 +249,247 @@ def assert_no_disclosure(published: pd.DataFrame, exact: pd.DataFrame,
             if _pinned(lo, hi):
                 raise AssertionError(f"suppressed cell {cell!r} is pinned to {lo:g} by the "
                                      "published totals")
+
+
+# --------------------------------------------------------------------------- linked tables
+#
+# ``protect_linked`` protects a *set* of tables that a reader can combine: every cell that
+# any of them shows (a municipality's count of a task in a quarter, a national age group…)
+# is one variable, shared by every table, artefact and release that shows it; every
+# published sum of cells (a county subtotal, "clients used", a national total) is one
+# equation. Earlier publications enter as fixed equations and as values already known.
+# The reader's knowledge is modelled as:
+#   * a visible cell's value (exact: a share times a public base is treated as exact);
+#   * a suppressed cell is ≥ 1 (zeros are shown), a cell without a number ("not
+#     available", e.g. data not comprehensive) is ≥ 0, and no cell exceeds its public
+#     upper bound (the municipality's population base);
+#   * every published total, and every equation of an earlier publication.
+# A cell whose exact value is 1 … min_count−1 must not be pinned to one whole number by
+# these constraints together (proved with linear programs on each connected component).
+
+
+class LinkedResult:
+    """What :func:`protect_linked` decided: the cells to suppress, the group totals to
+    suppress, and counts for the information-loss report."""
+
+    def __init__(self, hidden: set, primary: set, dropped: set, lp_checked: int):
+        self.hidden = hidden          # every suppressed cell (primary and secondary)
+        self.primary = primary        # cells suppressed because they are small (or forced)
+        self.dropped = dropped        # group ids whose published total is suppressed
+        self.lp_checked = lp_checked  # small unknown cells proved unpinned by LP
+
+    @property
+    def secondary(self) -> set:
+        return self.hidden - self.primary
+
+
+def _components(constraints: list[tuple[tuple, float]]) -> list[list[int]]:
+    """Indices of constraints that share variables, grouped (union-find)."""
+    parent: dict = {}
+
+    def find(x):
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for j, (cells, _) in enumerate(constraints):
+        for c in cells:
+            a, b = find(("c", j)), find(("v", c))
+            if a != b:
+                parent[a] = b
+    comp: dict = {}
+    for j in range(len(constraints)):
+        comp.setdefault(find(("c", j)), []).append(j)
+    return list(comp.values())
+
+
+def linked_ranges(constraints: list[tuple[Sequence, float]], bounds: dict,
+                  targets: set | None = None, cache: dict | None = None
+                  ) -> dict[Hashable, tuple[float, float]]:
+    """Min and max of each target variable subject to every equation ``sum(cells) = b``
+    and the variables' ``bounds`` {var: (lo, hi)} (hi may be inf). Variables of no equation
+    are not returned. ``cache`` (a dict kept by the caller) reuses components solved before.
+    """
+    from scipy.optimize import linprog  # heavy dependency: loaded only when used
+
+    cons = [(tuple(sorted(set(c), key=repr)), float(b)) for c, b in constraints if c]
+    out: dict = {}
+    for comp in _components(cons):
+        cc = sorted({cons[j] for j in comp}, key=repr)
+        vars_ = sorted({v for cells, _ in cc for v in cells}, key=repr)
+        want = [v for v in vars_ if targets is None or v in targets]
+        if not want:
+            continue
+        key = (tuple(cc), tuple((v, bounds.get(v, (0, math.inf))) for v in vars_),
+               tuple(want))
+        if cache is not None and key in cache:
+            out.update(cache[key])
+            continue
+        pos = {v: j for j, v in enumerate(vars_)}
+        a_eq = np.zeros((len(cc), len(vars_)))
+        b_eq = np.array([b for _, b in cc])
+        for i, (cells, _) in enumerate(cc):
+            for v in cells:
+                a_eq[i, pos[v]] = 1.0
+        bnds = [(bounds.get(v, (0, math.inf))[0],
+                 None if math.isinf(bounds.get(v, (0, math.inf))[1]) else
+                 bounds.get(v, (0, math.inf))[1]) for v in vars_]
+        res = {}
+        for v in want:
+            obj = np.zeros(len(vars_))
+            obj[pos[v]] = 1.0
+            lo = linprog(obj, A_eq=a_eq, b_eq=b_eq, bounds=bnds, method="highs")
+            if lo.status != 0:
+                continue  # infeasible: the equations contradict (a revised value)
+            hi = linprog(-obj, A_eq=a_eq, b_eq=b_eq, bounds=bnds, method="highs")
+            res[v] = (lo.fun, -hi.fun if hi.status == 0 else math.inf)
+        if cache is not None:
+            cache[key] = res
+        out.update(res)
+    return out
+
+
+def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = None,
+                   known: dict | None = None, forced: set | frozenset = frozenset(),
+                   fixed: Sequence[tuple[Sequence, float]] = (),
+                   fixed_bounds: dict | None = None, min_count: int = DEFAULT_MIN_COUNT,
+                   lp_audit: bool = True, secondary: bool = True,
+                   hierarchy: dict | None = None) -> LinkedResult:
+    """Suppression of linked cells (see the comment above).
+
+    ``values``: exact value of every cell; ``groups``: {group id: cells} whose sum is
+    published; ``shown``: the cells that a table shows (the others are "not available");
+    ``upper``: public upper bound of a cell (default none); ``known``: cells whose value an
+    earlier publication showed (constants for the reader; never chosen for secondary
+    suppression, as hiding them protects nothing); ``forced``: cells an earlier publication
+    suppressed (suppressed again); ``fixed``: equations of earlier publications over cells
+    (or over variables of their own, bounded by ``fixed_bounds``). ``secondary=False``
+    applies primary suppression only (for measuring what the gate adds). ``hierarchy``:
+    {parent group: [child groups]} whose cells partition the parent's (county subtotals of
+    a national total): when one child's total is suppressed, a second one is too, since
+    the parent minus the shown children would give it.
+
+    Secondary suppression: while a group's total pins a small unknown cell (one unknown
+    cell left, or the unknown cells' residual equal to the sum of their lower or upper
+    bounds), its smallest visible non-zero cell is suppressed; when it has none, the
+    group's total is suppressed. Then the linear programs check every small unknown cell
+    against all equations together, and the same repair is applied to a group of the first
+    pinned cell, until none is pinned.
+    """
+    upper = upper or {}
+    known = dict(known or {})
+    fixed_bounds = fixed_bounds or {}
+    primary = {c for c in shown if is_small(values[c], min_count) or
+               (c in forced and values[c] > 0)}
+    hidden = set(primary)
+    dropped = {g for g, cells in groups.items()
+               if is_small(sum(values[c] for c in cells), min_count)}
+    member: dict = {}
+    for g, cells in groups.items():
+        for c in cells:
+            member.setdefault(c, []).append(g)
+
+    def is_known(c):
+        return (c in shown and c not in hidden) or c in known
+
+    def lb(c):
+        return 1.0 if c in hidden else 0.0
+
+    def ub(c):
+        return float(upper.get(c, math.inf))
+
+    def small_unknown(c):
+        return not is_known(c) and is_small(values[c], min_count)
+
+    def repair(g) -> None:
+        cands = sorted((values[c], repr(c), c) for c in groups[g]
+                       if c in shown and c not in hidden and c not in known and values[c] > 0)
+        if cands:
+            hidden.add(cands[0][2])
+        else:
+            dropped.add(g)
+
+    def quick_leak(g) -> bool:
+        unknown = [c for c in groups[g] if not is_known(c)]
+        if not any(small_unknown(c) for c in unknown):
+            return False
+        if len(unknown) == 1:
+            return True
+        r = sum(values[c] for c in unknown)
+        return r == sum(lb(c) for c in unknown) or r == sum(ub(c) for c in unknown)
+
+    hierarchy = hierarchy or {}
+
+    def unknown_in(g):
+        return [c for c in groups[g] if not is_known(c)]
+
+    def hierarchy_leak(parent) -> bool:
+        """One child total suppressed under a shown parent: suppress a second child (the
+        smallest holding an unknown cell), or the parent when there is none."""
+        kids = hierarchy[parent]
+        if parent in dropped or sum(k in dropped for k in kids) != 1:
+            return False
+        cand = sorted((sum(values[c] for c in groups[k]), repr(k), k) for k in kids
+                      if k not in dropped and unknown_in(k))
+        dropped.add(cand[0][2] if cand else parent)
+        return True
+
+    cache: dict = {}
+    lp_checked = 0
+    rounds = 0
+    if not secondary:
+        return LinkedResult(hidden, primary, dropped, 0)
+    while True:
+        changed = True
+        while changed:
+            changed = False
+            for g in groups:
+                if g not in dropped and quick_leak(g):
+                    repair(g)
+                    changed = True
+            for parent in hierarchy:
+                changed = hierarchy_leak(parent) or changed
+        if not lp_audit:
+            break
+        cons = []
+        for g in groups:
+            if g in dropped:
+                continue
+            unknown = unknown_in(g)
+            if unknown:
+                cons.append((unknown, sum(values[c] for c in unknown)))
+        for cells, b in fixed:
+            unknown = [c for c in cells if not (c in values and is_known(c))]
+            b = b - sum(values[c] for c in cells if c in values and is_known(c))
+            if unknown:
+                cons.append((unknown, b))
+        bounds = {}
+        for cells, _ in cons:
+            for c in cells:
+                bounds[c] = fixed_bounds.get(c, (0.0, math.inf)) if c not in values \
+                    else (lb(c), ub(c))
+        targets = {c for cells, _ in cons for c in cells if c in values and small_unknown(c)
+                   and not _pinned(lb(c), ub(c))}
+        ranges = linked_ranges(cons, bounds, targets, cache)
+        pinned = sorted((repr(c), c) for c, (lo, hi) in ranges.items() if _pinned(lo, hi))
+        lp_checked = len(ranges)
+        rounds += 1
+        done_groups: set = set()
+        for _, c in pinned:
+            gs = [g for g in member.get(c, []) if g not in dropped and g not in done_groups]
+            if not gs:   # pinned through an earlier equation: repair a neighbour's group
+                near = {v for cells, _ in cons if c in cells for v in cells}
+                gs = sorted({g for v in near for g in member.get(v, [])
+                             if g not in dropped and g not in done_groups}, key=repr)
+            if not gs:
+                continue
+            # prefer a group that still has a visible cell to suppress
+            gs.sort(key=lambda g: (not any(x in shown and x not in hidden and x not in known
+                                           and values[x] > 0 for x in groups[g]),
+                                   len(groups[g]), repr(g)))
+            repair(gs[0])
+            done_groups.add(gs[0])
+        if not done_groups:   # pinned by earlier publications or bounds alone
+            break
+    return LinkedResult(hidden, primary, dropped, lp_checked)
