@@ -33,8 +33,7 @@ from seuranta.costs import model as costs
 from seuranta.demo import generator as demo
 from seuranta.inputs.datafolder import check_quarter, is_synthetic, publication_quarters
 from seuranta.publication import annex as annex_mod
-from seuranta.publication import book
-from seuranta.publication import gate
+from seuranta.publication import book, gate
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
 from seuranta.statistics.quarter import quarter_tables

@@ -71,33 +71,12 @@ from seuranta.core import reference
 from seuranta.core.quarters import Quarter
 from seuranta.core.symbols import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
 from seuranta.core.tables import write_csv
+from seuranta.publication.published import PUBLISHED, RELEASES, read
 from seuranta.statistics import disclosure
 
-#: Folder of a quarter's published tables, beside ``tables/``.
-PUBLISHED = "published"
 CWA = "lastensuojelulaki"
 MUNICIPAL_KINDS = ("used", "county_used", "registered", "county_registered")
 AGE_PARTS = ("0-17", "18-64", "65+")
-
-_STR = {"municipality_code": str, "county_code": str, "quarter": str, "service_task": str,
-        "source": str, "quality": str, "sources": str, "age_group": str, "method": str,
-        "kind": str, "task_a": str, "task_b": str, "n_tasks": str, "note": str,
-        "clients_symbol": str, "share_pct_symbol": str}
-
-
-def read(folder: Path | str, name: str, required: bool = True) -> pd.DataFrame | None:
-    """``<folder>/<name>.csv`` with codes and symbols as strings (empty symbol = '')."""
-    p = Path(folder) / f"{name}.csv"
-    if not p.is_file():
-        if required:
-            raise FileNotFoundError(f"table missing: {p}")
-        return None
-    df = pd.read_csv(p, dtype=_STR, keep_default_na=False, na_values=[""])
-    for c in df.columns:
-        if c.endswith("_symbol") or c in ("sources", "note"):
-            df[c] = df[c].fillna("").astype(str)
-    return df
-
 
 def _series(tables_dir: Path, name: str, quarter: str) -> pd.DataFrame | None:
     parts = [df for df in (read(tables_dir, f"series_{name}", False),
@@ -251,7 +230,7 @@ def prior_dirs(out_dir: Path, quarter: str) -> list[Path]:
     out_dir = Path(out_dir)
     dirs = [p for p in sorted(out_dir.glob(f"*/{PUBLISHED}"))
             if p.parent.name != quarter and not p.parent.name.startswith(".")]
-    dirs += sorted(out_dir.glob(f"releases/*/*/{PUBLISHED}"))
+    dirs += sorted(out_dir.glob(f"{RELEASES}/*/*/{PUBLISHED}"))
     return dirs
 
 
