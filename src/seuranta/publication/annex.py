@@ -1,7 +1,8 @@
 """Excel annexes of a quarter (Liite): municipal shares per service task, national estimates.
 
-``write_annexes`` reads a quarter's internal tables (``build/<Q>/tables/*.csv``) and
-writes ``annex/liite_<Q>.xlsx`` in the layout of THL's "Liite VA1": one sheet per
+``write_annexes`` reads a quarter's *published* tables (``build/<Q>/published/*.csv``, the
+output of the disclosure gate :mod:`seuranta.publication.gate`) and writes
+``annex/liite_<Q>.xlsx`` in the layout of THL's "Liite VA1": one sheet per
 estimated service task with county, municipality, municipality code, the quality class of
 every quarter, the share (%) of the population base for every quarter from the first
 up to this one, and the source (SHA / ET / SHA+ET); a sheet of national estimates with
@@ -14,11 +15,9 @@ one header row, Excel tables, values never formulas, numbers numeric with number
 Cells that cannot show a number carry a symbol of :mod:`seuranta.core.symbols`, explained on
 the "Tietoja" sheet.
 
-Disclosure control: a share whose client count is 1–4 (``params['disclosure']
-['min_count']``, default 5) is shown as ``..``; so that it cannot be worked out from the
-estimate sheet's "clients in the municipalities used" total, a second cell of the same
-quarter and task is suppressed when only one would be
-(:mod:`seuranta.statistics.disclosure`). Internal tables under ``build/`` stay exact.
+Disclosure control is the gate's: the annex shows what ``published/municipal.csv`` and
+``published/estimates.csv`` show (a share whose count is suppressed is ``..``), and
+computes nothing from the exact tables. Internal tables under ``build/`` stay exact.
 """
 
 from __future__ import annotations
@@ -29,13 +28,13 @@ import re
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from seuranta.core import excel, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
-from seuranta.statistics.disclosure import protect
+from seuranta.publication import gate
+from seuranta.publication.published import published_dir_of
 
 NO_DATA = symbols.NOT_AVAILABLE         # no data, or not comprehensive (quality column says which)
 PARTIAL = symbols.NOT_AVAILABLE
@@ -134,128 +133,28 @@ def _min_count(params: dict) -> int:
     return value
 
 
-def _read(tables_dir: Path, name: str, required: bool = True) -> pd.DataFrame | None:
-    p = Path(tables_dir) / f"{name}.csv"
-    if not p.is_file():
-        if required:
-            raise InputError(f"annex: table missing: {p}")
-        return None
-    return pd.read_csv(p, dtype={"municipality_code": str, "county_code": str,
-                                 "quarter": str, "service_task": str, "source": str,
-                                 "quality": str, "sources": str, "age_group": str,
-                                 "method": str},
-                       keep_default_na=False, na_values=[""])
-
-
-def _series(tables_dir: Path, name: str, quarter: Quarter) -> pd.DataFrame:
-    """``series_<name>`` (every quarter up to Q) combined with ``<name>`` (quarter Q)."""
-    parts = [df for df in (_read(tables_dir, f"series_{name}", required=False),
-                           _read(tables_dir, name, required=False)) if df is not None]
-    if not parts:
-        raise InputError(f"annex: table missing: {Path(tables_dir) / (name + '.csv')}")
-    df = pd.concat(parts, ignore_index=True)
-    df = df[df["quarter"] <= str(quarter)]
-    keys = [c for c in ("quarter", "municipality_code", "service_task", "source", "method",
-                        "age_group") if c in df.columns]
-    return df.drop_duplicates(subset=keys, keep="last").reset_index(drop=True)
-
-
-# --------------------------------------------------------------------------- disclosure
-
-def _leaks(values: pd.Series, hidden: pd.Series, min_count: int) -> bool:
-    """Does a group whose total is published reveal a hidden cell? Zeros are shown, so a
-    reader knows each hidden cell is ≥ 1: one hidden cell, or hidden cells that add up to
-    their number (all ones), are pinned down. A small total (1…min_count−1) is itself
-    suppressed where it is published, so it reveals nothing."""
-    k = int(hidden.sum())
-    total = int(values.sum())
-    if k == 0 or 0 < total < min_count:
-        return False
-    return k == 1 or int(values[hidden].sum()) == k
-
-
-def _local_suppress(counts: pd.Series, groups: pd.Series, min_count: int) -> pd.Series:
-    """Primary (1…min_count−1) and secondary suppression inside groups, the same rule as
-    ``seuranta.disclosure.protect``: while a group leaks (``_leaks``), its smallest
-    visible non-zero cell is suppressed too (stops when none is left)."""
-    counts = counts.astype("int64")
-    sup = (counts >= 1) & (counts < min_count)
-    for _, idx in groups.groupby(groups, sort=False).groups.items():
-        g = counts.loc[idx]
-        while _leaks(g, sup.loc[idx], min_count):
-            cand = g[~sup.loc[idx] & (g > 0)]
-            if cand.empty:
-                break
-            sup.loc[cand.sort_values(kind="mergesort").index[0]] = True
-    return sup
-
-
-def suppression_mask(counts: pd.Series, groups: pd.Series, min_count: int) -> pd.Series:
-    """True where a count (and the share derived from it) must not be published.
-
-    ``groups`` labels the cells whose sum is published (here: one quarter's comprehensive
-    municipalities, whose clients the estimates sheet shows as "clients used").
-    Uses ``seuranta.disclosure.protect`` when present, else the same rule locally.
-    """
-    if True:
-        df = pd.DataFrame({"clients": counts.astype("int64").to_numpy(),
-                           "group": groups.astype(str).to_numpy()})
-        try:
-            row_groups = [list(ix) for ix in df.groupby("group", sort=True).groups.values()]
-            out = protect(df, ["clients"], row_groups=row_groups, min_count=min_count,
-                          symbol=SUPPRESSED)
-        except ValueError:  # a group that cannot be protected: handled by leaking_groups
-            return _local_suppress(counts, groups, min_count)
-        return pd.Series(out["clients"].map(lambda v: v == SUPPRESSED).to_numpy(bool),
-                         index=counts.index)
-    return _local_suppress(counts, groups, min_count)
-
-
-def leaking_groups(counts: pd.Series, groups: pd.Series, hidden: pd.Series,
-                   min_count: int) -> set:
-    """Groups whose published total would still reveal a hidden cell (their total must
-    then be suppressed where it is published)."""
-    return {g for g, idx in groups.groupby(groups, sort=False).groups.items()
-            if _leaks(counts.loc[idx].astype("int64"), hidden.loc[idx], min_count)}
-
-
 # --------------------------------------------------------------------------- content
 
 def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
-                     counts: pd.DataFrame, quality: pd.DataFrame,
-                     municipalities: pd.DataFrame, min_count: int,
-                     symbol: str = SUPPRESSED) -> pd.DataFrame:
+                     municipal: pd.DataFrame, municipalities: pd.DataFrame) -> pd.DataFrame:
     """One task's sheet as a DataFrame whose cells are what the annex shows.
 
-    ``counts`` has quarter, municipality_code, service_task, source, clients,
-    population_base, share_pct (source 'ALL' is used); ``quality`` has quarter,
-    municipality_code, service_task, quality, sources.
+    ``municipal``: the gate's published ``municipal.csv`` (quarter, municipality_code,
+    service_task, quality, sources, population_base, clients and its symbol).
     """
     mun = municipalities[["county_code", "county_name_fi", "name_fi",
                           "municipality_code"]].copy()
-    c = counts[(counts["service_task"] == task) & (counts["source"] == "ALL")]
-    qu = quality[quality["service_task"] == task]
     key = ["quarter", "municipality_code"]
     cells = (pd.MultiIndex.from_product([[str(q) for q in quarters], mun["municipality_code"]],
                                         names=key).to_frame(index=False))
-    cells = cells.merge(c[key + ["clients", "population_base", "share_pct"]], on=key,
-                        how="left", validate="one_to_one")
-    cells = cells.merge(qu[key + ["quality", "sources"]], on=key, how="left",
-                        validate="one_to_one")
+    pm = municipal[municipal["service_task"] == task]
+    cells = cells.merge(pm[key + ["quality", "sources", "population_base", "clients",
+                                  "clients_symbol", "share_pct_symbol"]],
+                        on=key, how="left", validate="one_to_one")
     missing_q = cells["quality"].isna() & (cells["quarter"] == str(quarter))
     if missing_q.any():
         m = cells.loc[missing_q, "municipality_code"].iloc[0]
         raise InputError(f"annex: quality.csv has no row for {quarter} {task} municipality {m}")
-    # A cell is published when its quarter's data are comprehensive; suppression groups are
-    # the municipalities whose clients add up to the estimate's "clients used" (same set).
-    comp = cells["quality"] == "comprehensive"
-    clients = cells["clients"].fillna(0).astype("int64")
-    sup = pd.Series(False, index=cells.index)
-    unsafe: set = set()
-    if comp.any():
-        sup.loc[comp] = suppression_mask(clients[comp], cells.loc[comp, "quarter"], min_count)
-        unsafe = leaking_groups(clients[comp], cells.loc[comp, "quarter"], sup[comp],
-                                min_count)
 
     def cell(i):
         qual = cells.at[i, "quality"]
@@ -263,14 +162,13 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
             return NO_DATA
         if qual == "partial":
             return PARTIAL
-        if sup.at[i]:
-            return symbol
-        base = cells.at[i, "population_base"]
-        if pd.isna(base) or float(base) <= 0:
-            return NOT_APPLICABLE
-        # from the exact counts, not from share_pct (already rounded to 4 decimals:
+        sym = cells.at[i, "clients_symbol"] or cells.at[i, "share_pct_symbol"]
+        if sym:
+            return sym
+        # from the published count, not from share_pct (already rounded to 4 decimals:
         # 84/3907 = 2.14998… would become 2.15 and then 2.2)
-        return round_half_up(100.0 * int(clients.at[i]) / float(base), 1)
+        return round_half_up(100.0 * int(cells.at[i, "clients"])
+                             / float(cells.at[i, "population_base"]), 1)
 
     cells["cell"] = [cell(i) for i in cells.index]
     cells["quality_fi"] = cells["quality"].map(QUALITY_FI).fillna(QUALITY_FI["none"])
@@ -293,20 +191,13 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
     order = sorted(range(len(out)), key=lambda i: (county_codes[i],
                                                    fi_sort_key(out.at[i, "Kunta"]),
                                                    out.at[i, "Kuntakoodi"]))
-    out = out.iloc[order].reset_index(drop=True)
-    # quarters whose "clients used" total must be suppressed in the estimates sheet
-    out.attrs["unsafe_totals"] = {(q, task) for q in unsafe}
-    return out
+    return out.iloc[order].reset_index(drop=True)
 
 
-def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int,
-                    unsafe_totals: set | frozenset = frozenset(), symbol: str = SUPPRESSED,
+def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame,
                     rounding: int = 100) -> pd.DataFrame:
-    """The national estimates sheet: every quarter, task (and age group), both methods.
-
-    ``unsafe_totals``: (quarter, task) whose "clients used" would reveal a suppressed
-    municipal cell; shown as the suppression symbol.
-    """
+    """The national estimates sheet: every quarter, task (and age group), both methods,
+    from the gate's published ``estimates.csv`` (a figure with a symbol shows it)."""
     names = dict(zip(tasks["service_task"], tasks["name_fi"]))
     bases = dict(zip(tasks["service_task"], tasks["base_fi"]))
     order = {t: i for i, t in enumerate(list(tasks["service_task"]) + list(EXTRA_TASK_FI))}
@@ -321,7 +212,9 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
     e["_m"] = e["method"].map({"ratio": 0, "model": 1}).fillna(2)
     e = e.sort_values(["quarter", "_t", "age_group", "_m"], kind="mergesort")
 
-    def num(x, step=None, decimals=None):
+    def num(x, step=None, decimals=None, sym=""):
+        if sym:
+            return sym
         if pd.isna(x):
             return NO_DATA
         if step:
@@ -338,23 +231,16 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame, min_count: int
         if age != "kaikki":
             base = AGE_GROUP_FI.get(age, age)
             name = f"{name}, {base}"
-        est = r.estimate_rounded if not pd.isna(getattr(r, "estimate_rounded", np.nan)) \
-            else r.estimate
-        used = r.clients_used
-        if pd.isna(used):
-            used_cell = NO_DATA
-        elif 1 <= int(used) < min_count or (
-                age == "kaikki" and (r.quarter, task) in unsafe_totals):
-            used_cell = symbol
-        else:
-            used_cell = int(used)
+        used_cell = num(r.clients_used, decimals=0, sym=r.clients_used_symbol)
         rows.append([
             quarter_header(Quarter.parse(r.quarter))[:-3],
             name, base, METHOD_FI.get(r.method, r.method),
             "Kyllä" if int(r.published) == 1 else "Ei",
-            num(est, step=rounding), num(r.share_pct, decimals=1),
-            num(r.ci_low, step=rounding), num(r.ci_high, step=rounding),
-            num(getattr(r, "difference_pct", np.nan), decimals=1),
+            num(r.estimate_rounded, step=rounding, sym=r.estimate_rounded_symbol),
+            num(r.share_pct, decimals=1, sym=r.share_pct_symbol),
+            num(r.ci_low, step=rounding, sym=r.ci_low_symbol),
+            num(r.ci_high, step=rounding, sym=r.ci_high_symbol),
+            num(r.difference_pct, decimals=1, sym=r.difference_pct_symbol),
             NO_DATA if pd.isna(r.municipalities_used) else int(r.municipalities_used),
             used_cell,
         ])
@@ -391,9 +277,10 @@ def notes_frame(quarter: Quarter, quarters: list[Quarter], sheets: list[tuple[st
                   "31.12. väestö), pyöristetty yhteen desimaaliin."),
         ("Tietosuoja",
          f"Osuutta ei julkaista, jos sen asiakasmäärä on 1–{min_count - 1}. Lisäksi "
-         "salataan tarvittaessa toinen saman neljänneksen luku, jottei salattua lukua voi "
-         "päätellä summasta (taulukon ”Arviot koko maa” sarake ”Asiakkaat arviossa "
-         "käytetyissä kunnissa”); jos tämä ei riitä, salataan summa. Arviot ja "
+         "salataan tarvittaessa muita lukuja, jottei salattua lukua voi päätellä "
+         "julkaistuista summista (kattavien kuntien asiakkaat yhteensä, "
+         "hyvinvointialueiden summat) eikä aiemmin julkaistuista luvuista; jos tämä ei "
+         "riitä, salataan summa. Sama salaus on kaikissa julkaisun osissa. Arviot ja "
          f"luottamusvälit on pyöristetty {rounding} asiakkaan tarkkuuteen."),
     ]
     return rows
@@ -444,24 +331,27 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     while quarters[-1] < quarter:
         quarters.append(quarters[-1].next())
 
-    counts = _series(tables_dir, "counts", quarter)
-    quality = _series(tables_dir, "quality", quarter)
-    estimates = _series(tables_dir, "estimates", quarter)
+    pdir = published_dir_of(tables_dir)
+    if (pdir / "municipal.csv").is_file():
+        published = {n: gate.read(pdir, n) for n in ("municipal", "estimates")}
+    else:   # tables without a gate run (tests, a single table set): the gate in memory
+        for name in ("counts", "quality", "estimates"):
+            if not any((tables_dir / f"{p}{name}.csv").is_file() for p in ("", "series_")):
+                raise InputError(f"annex: table missing: {tables_dir / (name + '.csv')}")
+        published = gate.publish_quarter(quarter, tables_dir, None, params)
+    municipal, estimates = published["municipal"], published["estimates"]
     tasks = reference.service_tasks()
     mun = reference.mainland_municipalities()
 
     sheets: list[excel.Sheet] = []
-    unsafe: set = set()
     share_cols = {quarter_header(q): SHARE_FORMAT for q in quarters}
     for t in tasks[tasks["estimated"] == 1].itertuples():
-        df = task_sheet_frame(t.service_task, quarter, quarters, counts, quality, mun,
-                              min_count)
-        unsafe |= df.attrs.pop("unsafe_totals", set())
+        df = task_sheet_frame(t.service_task, quarter, quarters, municipal, mun)
         sheets.append(excel.Sheet(
             sheet_name(t.service_task, t.name_fi),
             f"{t.name_fi}: asiakkaiden osuus väestöpohjasta ({t.base_fi}) kunnittain ja "
             "neljänneksittäin, %, ja kunnan tietojen laatu", df, formats=share_cols))
-    est = estimates_frame(estimates, tasks, min_count, unsafe, rounding=rounding)
+    est = estimates_frame(estimates, tasks, rounding=rounding)
     sheets.append(excel.Sheet(
         ESTIMATES_SHEET, "Arviot asiakasmääristä koko maassa ja 95 %:n luottamusvälit, "
         "molemmat menetelmät; julkaistu arvio merkitty", est,
