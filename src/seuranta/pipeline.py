@@ -31,9 +31,14 @@ from seuranta.core.quarters import Quarter
 from seuranta.core.tables import atomic_swap, write_csv
 from seuranta.costs import model as costs
 from seuranta.demo import generator as demo
-from seuranta.inputs.datafolder import check_quarter, is_synthetic, publication_quarters
+from seuranta.inputs.datafolder import (
+    check_quarter,
+    extract_date,
+    is_synthetic,
+    publication_quarters,
+)
 from seuranta.publication import annex as annex_mod
-from seuranta.publication import book, gate
+from seuranta.publication import book, gate, releases
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
 from seuranta.statistics.quarter import quarter_tables
@@ -74,8 +79,12 @@ def clean_stale(out_dir: Path) -> None:
 
 def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: dict | None = None,
                 encoding: str = "utf-8", notebooks: bool = True, annex: bool = True,
-                register_tables: dict[str, pd.DataFrame] | None = None) -> Path:
-    """Run one quarter into OUT/<quarter>/ atomically; returns that folder."""
+                register_tables: dict[str, pd.DataFrame] | None = None,
+                release_id: str | None = None) -> Path:
+    """Run one quarter into OUT/<quarter>/ atomically; returns that folder.
+
+    ``release_id``: the release this run is part of (its earlier copy, if kept, is not a
+    prior publication of itself)."""
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     params = params or load_params()
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -88,7 +97,7 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: d
         write_tables(tables, tmp / "tables")
         # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
         gate.publish_quarter(quarter, tmp / "tables", tmp / gate.PUBLISHED, params,
-                             priors=gate.prior_dirs(out_dir, str(quarter)))
+                             priors=gate.prior_dirs(out_dir, str(quarter), release_id))
         synthetic = is_synthetic(data_dir)
         if notebooks:
             notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks", synthetic)
@@ -112,15 +121,18 @@ def publish(data_dir: Path, out_dir: Path, params: dict | None = None, scale: fl
         kwargs = {"scale": scale} if seed is None else {"scale": scale, "seed": seed}
         demo.generate(data_dir, **kwargs)
     quarters = publication_quarters(data_dir, params)
+    rid = releases.release_id(str(max(quarters)), extract_date(data_dir, params), params)
     clean_stale(out_dir)
     all_tables = register.run_register_stage(data_dir, quarters, params, encoding=encoding)
     done = []
     for q in quarters:
         print(f"quarter {q} ...", flush=True)
         done.append(run_quarter(q, data_dir, out_dir, params, encoding=encoding,
-                                register_tables=all_tables))
+                                register_tables=all_tables, release_id=rid))
     run_costs_chapter(data_dir, out_dir, params, quarters)
     book.build_book(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), pdf=pdf)
+    print(f"release {rid}: {releases.write_release(out_dir, [str(q) for q in quarters], rid)}",
+          flush=True)
     return done
 
 

@@ -20,10 +20,11 @@ from pathlib import Path
 
 import yaml
 
+from seuranta.core import symbols
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import PROJECT_DIR, load_params
 from seuranta.core.quarters import Quarter
-from seuranta.publication import bookfmt
+from seuranta.publication import bookfmt, published
 from seuranta.publication import bookfmt as bf
 from seuranta.publication.bookfmt import quarter_name as qn
 from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
@@ -63,24 +64,14 @@ def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool) -> str:
 
 def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
                   ) -> list[str]:
-    """One page per county: its municipalities' shares per task and quarter."""
+    """One page per county: its municipalities' shares per task and quarter, from the
+    newest quarter's published tables (the gate's ``municipal.csv``: the same cells, the
+    same suppression as the annexes)."""
     newest = max(quarters)
-    tdir = out_dir / newest / "tables"
-    series = bf.read(tdir, "series_counts")
-    series = series[(series["source"] == "ALL") & series["quarter"].isin(quarters)]
-    qual = bf.read(tdir, "series_quality", required=False)
-    if qual is None:
-        parts = [bf.read(out_dir / q / "tables", "quality", required=False) for q in quarters]
-        parts = [p for p in parts if p is not None]
-        qual = bf.pd.concat(parts, ignore_index=True) if parts else None
-    if qual is not None:
-        qual = qual[["quarter", "municipality_code", "service_task", "quality", "sources"]]
-        series = series.merge(qual, how="left", on=["quarter", "municipality_code",
-                                                    "service_task"])
-    else:
-        series["quality"], series["sources"] = "comprehensive", ""
+    series = published.read(published.published_dir(out_dir, newest), "municipal")
+    series = series[series["quarter"].isin(quarters)]
     mnames = bf.municipality_names()
-    min_count, symbol = bf.disclosure_params()
+    min_count, _ = bf.disclosure_params()
     qs = sorted(quarters)
     (stage / "alueet").mkdir(parents=True, exist_ok=True)
     files = []
@@ -88,15 +79,16 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     index = ["# Hyvinvointialueet", "", bf.notice_md(synthetic),
              "Hyvinvointialueiden sivuilla on alueen kuntien asiakkaiden osuudet "
              "väestöpohjasta palvelutehtävittäin ja vuosineljänneksittäin. Osuus näytetään, "
-             "kun kunnan tiedot arvioitiin kattaviksi; osittaiset tiedot ovat suluissa.", ""]
+             "kun kunnan tiedot arvioitiin kattaviksi.", ""]
     for c in counties.itertuples():
         code, name = c.county_code, c.county_name_fi
         d = series[series["county_code"] == code]
         lines = [f"# {name}", "", bf.notice_md(synthetic),
                  f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {name}. "
-                 f"Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi; osittaisten "
-                 f"tietojen osuus on suluissa; {bf.SYMBOL_NONE} = ei tietoja; {symbol} = "
-                 f"salattu tietosuojan vuoksi (alle {min_count} asiakasta). "
+                 f"Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi; "
+                 f"{symbols.NOT_AVAILABLE} = ei tietoja tai tiedot eivät ole kattavia; "
+                 f"{symbols.SUPPRESSED} = salattu tietosuojan vuoksi (alle {min_count} "
+                 f"asiakasta, tai luku, josta sellainen voitaisiin päätellä). "
                  f"Lähde-sarake kertoo uusimman vuosineljänneksen ({bf.quarter_name(newest)}) "
                  f"tietolähteen: SHA = Kanta-palveluiden sosiaalihuollon asiakastiedon "
                  f"arkisto, ET = erillistoimitus.", ""]
@@ -108,19 +100,14 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
                 row = [mnames[m]]
                 for q in qs:
                     if q not in r.index:
-                        row.append(bf.SYMBOL_NONE)
+                        row.append(symbols.NOT_AVAILABLE)
                         continue
-                    qual_q, share = r.loc[q, "quality"], float(r.loc[q, "share_pct"])
-                    if 0 < int(r.loc[q, "clients"]) < min_count:
-                        row.append(symbol)   # share of a suppressed count: suppressed too
-                    elif qual_q == "comprehensive":
-                        row.append(bf.fi_pct(share, 1))
-                    elif qual_q == "partial":
-                        row.append(f"({bf.fi_pct(share, 1)})")
-                    else:
-                        row.append(bf.SYMBOL_NONE)
+                    sym = r.loc[q, "clients_symbol"] or r.loc[q, "share_pct_symbol"]
+                    # the share from the published count, as the annex rounds it
+                    row.append(sym or bf.fi_pct(100.0 * float(r.loc[q, "clients"])
+                                                / float(r.loc[q, "population_base"]), 1))
                 src = r.loc[newest, "sources"] if newest in r.index else ""
-                row.append(src if isinstance(src, str) and src else bf.SYMBOL_NONE)
+                row.append(src if isinstance(src, str) and src else symbols.NOT_AVAILABLE)
                 rows.append(row)
             cols = ["Kunta"] + [_capital(bf.quarter_name(q)) for q in qs] + ["Lähde"]
             tab = bf.pd.DataFrame(rows, columns=cols)

@@ -224,13 +224,15 @@ def load_priors(dirs: list[Path], values: dict, upper: dict) -> Priors:
     return pr
 
 
-def prior_dirs(out_dir: Path, quarter: str) -> list[Path]:
+def prior_dirs(out_dir: Path, quarter: str, release_id: str | None = None) -> list[Path]:
     """Published folders a reader already has: the other quarters' ``OUT/<Q'>/published``
-    and every quarter of every release under ``OUT/releases/``."""
+    and every quarter of every release under ``OUT/releases/`` (but the release being
+    made, ``release_id``, when it was kept before: re-running it changes nothing)."""
     out_dir = Path(out_dir)
     dirs = [p for p in sorted(out_dir.glob(f"*/{PUBLISHED}"))
             if p.parent.name != quarter and not p.parent.name.startswith(".")]
-    dirs += sorted(out_dir.glob(f"{RELEASES}/*/*/{PUBLISHED}"))
+    dirs += [p for p in sorted(out_dir.glob(f"{RELEASES}/*/*/{PUBLISHED}"))
+             if p.parent.parent.name != release_id]
     return dirs
 
 
