@@ -61,8 +61,27 @@ def published_estimates(quarter: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def published_county_estimates(quarter: str) -> pd.DataFrame:
+    """``county_estimates.csv``: every county for the estimated tasks, a few as ranges."""
+    rng = np.random.default_rng(int(quarter[-1]))
+    rows = []
+    for task in TASKS[:2]:
+        for i, c in enumerate(reference.counties()["county_code"]):
+            est = int(rng.integers(200, 5000)) // 100 * 100
+            share = float(rng.uniform(1, 6))
+            kind = "range" if i % 7 == 3 else "point"
+            rows.append({"quarter": quarter, "service_task": task, "county_code": c,
+                         "method": "model", "estimate_rounded": est, "estimate_rounded_symbol": "",
+                         "ci_low": est * 0.9, "ci_low_symbol": "", "ci_high": est * 1.1,
+                         "ci_high_symbol": "", "share_pct": round(share, 4), "share_pct_symbol": "",
+                         "publish_as": kind,
+                         "range_low": est // 1000 * 1000 if kind == "range" else np.nan,
+                         "range_high": (est // 1000 + 1) * 1000 if kind == "range" else np.nan})
+    return pd.DataFrame(rows)
+
+
 def write_published(out_dir: Path, quarters=QUARTERS, seed: int = 1) -> Path:
-    """OUT/<Q>/published/{municipal,estimates}.csv for each quarter (each municipal table
+    """OUT/<Q>/published/{municipal,estimates,county_estimates}.csv for each quarter (each municipal table
     holds every quarter of the series up to Q, as the gate writes it); returns OUT."""
     for i, q in enumerate(quarters):
         pdir = Path(out_dir) / q / "published"
@@ -70,4 +89,5 @@ def write_published(out_dir: Path, quarters=QUARTERS, seed: int = 1) -> Path:
         mun = pd.concat([published_municipal(p, seed) for p in quarters[:i + 1]], ignore_index=True)
         write_csv(mun, pdir / "municipal.csv")
         write_csv(published_estimates(q), pdir / "estimates.csv")
+        write_csv(published_county_estimates(q), pdir / "county_estimates.csv")
     return Path(out_dir)

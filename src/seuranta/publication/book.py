@@ -24,7 +24,7 @@ from seuranta.core import symbols
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import PROJECT_DIR, load_params
 from seuranta.core.quarters import Quarter
-from seuranta.publication import bookfmt, published
+from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
 from seuranta.publication.bookfmt import quarter_name as qn
 from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
@@ -221,6 +221,9 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
     cfg.setdefault("parse", {})["myst_substitutions"] = method_substitutions()
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
                                                       sort_keys=False), encoding="utf-8")
+    # Reader's entry points (publication.portal, issue 16): landing page, Swedish summary,
+    # comparison pages, open data; adds its parts to the staged _toc.yml and _config.yml.
+    portal.stage_pages(stage, out_dir, quarters, synthetic)
     return stage
 
 

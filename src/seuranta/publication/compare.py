@@ -1,0 +1,264 @@
+"""Comparison views: a county against the others and the whole country, and municipal
+tables a reader can sort and filter offline.
+
+From the *published* tables only: ``county_estimates`` (the model's county totals with
+their interval and publication rule), ``estimates`` (the national reference) and
+``municipal`` (shares with symbols and quality).
+
+* :func:`county_summary` / :func:`county_table_md`: a county's estimate per task with its
+  interval (or range), its share beside the whole country's;
+* :func:`county_chart`: the 22 counties' estimated shares of a task with their
+  intervals, the county highlighted and the national share as a line;
+* :func:`sortable_table_html`: an HTML table with a filter box and sortable columns. The
+  script is a few lines of plain JavaScript inside the page (no library, no CDN, works
+  from ``file://``); each cell carries its numeric value in ``data-v`` so that Finnish
+  number formats and symbols sort correctly (symbols last).
+"""
+
+from __future__ import annotations
+
+import html
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seuranta.core import reference, symbols
+from seuranta.core.fmt import fi_number, fi_pct
+from seuranta.core.labels_fi import BASE_ELATIVE, TASK_SHORT
+from seuranta.publication import published as pub
+from seuranta.publication.bookfmt import county_short, fi_share
+
+# --------------------------------------------------------------------------- data
+
+
+def _shown(df: pd.DataFrame, col: str) -> pd.Series:
+    """Numeric value of a published column, NaN where a symbol stands."""
+    v = pd.to_numeric(df[col], errors="coerce") if col in df.columns else pd.Series(np.nan, index=df.index)
+    s = f"{col}{pub.SYMBOL_SUFFIX}"
+    if s in df.columns:
+        v = v.where(df[s].fillna("") == "")
+    return v
+
+
+def county_frame(pdir: Path, quarter: str) -> pd.DataFrame | None:
+    """Published county estimates of the quarter with shown values (NaN = symbol)."""
+    ce = pub.read(pdir, "county_estimates", required=False)
+    if ce is None or ce.empty:
+        return None
+    ce = ce[ce["quarter"].astype(str) == str(quarter)].copy()
+    out = ce[["service_task", "county_code"]].copy()
+    for c in ("estimate_rounded", "ci_low", "ci_high", "share_pct", "range_low", "range_high"):
+        out[c] = _shown(ce, c)
+    out["publish_as"] = ce["publish_as"].fillna("point").astype(str) if "publish_as" in ce else "point"
+    return out.reset_index(drop=True)
+
+
+def national_frame(pdir: Path, quarter: str) -> pd.DataFrame:
+    """The published national estimate per task (published method, all ages)."""
+    est = pub.read(pdir, "estimates", required=False)
+    if est is None or est.empty:
+        return pd.DataFrame(columns=["service_task", "share_pct", "estimate_rounded"])
+    e = est[est["quarter"].astype(str) == str(quarter)]
+    if "age_group" in e.columns:
+        e = e[e["age_group"] == "kaikki"]
+    if "published" in e.columns:
+        e = e[pd.to_numeric(e["published"], errors="coerce") == 1]
+    out = e[["service_task"]].copy()
+    for c in ("share_pct", "estimate_rounded", "ci_low", "ci_high", "range_low", "range_high"):
+        out[c] = _shown(e, c)
+    out["publish_as"] = e["publish_as"].fillna("point").astype(str) if "publish_as" in e else "point"
+    return out.drop_duplicates("service_task").reset_index(drop=True)
+
+
+def _estimate_text(r) -> tuple[str, str]:
+    """(estimate or range, interval) as published."""
+    if r["publish_as"] == "range" and not math.isnan(r["range_low"]):
+        return f"{fi_number(r['range_low'])}–{fi_number(r['range_high'])}", "vaihteluväli"
+    if r["publish_as"] == "none" or math.isnan(r["estimate_rounded"]):
+        return "–", "–"
+    ci = ("–" if math.isnan(r["ci_low"]) or math.isnan(r["ci_high"])
+          else f"{fi_number(r['ci_low'])}–{fi_number(r['ci_high'])}")
+    return fi_number(r["estimate_rounded"]), ci
+
+
+def county_table_md(county: pd.DataFrame, national: pd.DataFrame, county_code: str) -> str:
+    """Markdown table: per task the county's estimate, interval and share, and the
+    whole country's share."""
+    nat = national.set_index("service_task")
+    rows = ["| Palvelutehtävä | Arvio | 95 %:n luottamusväli | Osuus | Koko maa |",
+            "|---|--:|--:|--:|--:|"]
+    c = county[county["county_code"] == county_code]
+    for r in c.to_dict("records"):
+        t = r["service_task"]
+        est, ci = _estimate_text(r)
+        share = "–" if math.isnan(r["share_pct"]) else fi_share(r["share_pct"])
+        ns = nat.loc[t, "share_pct"] if t in nat.index else math.nan
+        rows.append(f"| {TASK_SHORT.get(t, t)} | {est} | {ci} | {share} | "
+                    f"{'–' if math.isnan(ns) else fi_share(ns)} |")
+    return "\n".join(rows) + "\n"
+
+
+# --------------------------------------------------------------------------- chart
+
+def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str, title: str):
+    """The county against the others: one strip per task with every county's estimated
+    share (grey), this county's (red, with its interval where published) and the whole
+    country's (black line). Returns the figure, or None when no task has a share."""
+    import matplotlib.pyplot as plt  # heavy dependency: loaded only when drawing
+
+    tasks = [t for t in reference.task_codes(estimated_only=True)
+             if ((county["service_task"] == t) & county["share_pct"].notna()).any()]
+    if not tasks:
+        return None
+    nat = national.set_index("service_task")
+    fig, axes = plt.subplots(len(tasks), 1, figsize=(6.5, 0.75 * len(tasks) + 0.7), squeeze=False)
+    for ax, t in zip(axes[:, 0], tasks):
+        d = county[(county["service_task"] == t) & county["share_pct"].notna()]
+        me = d[d["county_code"] == county_code]
+        ax.scatter(d["share_pct"], np.zeros(len(d)), s=14, color="#9aaab8", zorder=2)
+        if len(me):
+            r = me.iloc[0]
+            f = r["share_pct"] / r["estimate_rounded"] if r["estimate_rounded"] else math.nan
+            if np.isfinite(r["ci_low"] * f) and np.isfinite(r["ci_high"] * f):
+                ax.hlines(0, r["ci_low"] * f, r["ci_high"] * f, color="#b2182b", lw=2, zorder=3)
+            ax.scatter([r["share_pct"]], [0], s=50, color="#b2182b", zorder=4)
+        if t in nat.index and not math.isnan(nat.loc[t, "share_pct"]):
+            ax.axvline(nat.loc[t, "share_pct"], color="#222", lw=1.2, zorder=1)
+        ax.set_yticks([])
+        ax.set_ylim(-1, 1)
+        ax.spines[["top", "right", "left"]].set_visible(False)
+        ax.set_title(f"{TASK_SHORT.get(t, t)} (osuus {BASE_ELATIVE.get(t, '')})", fontsize=8,
+                     loc="left", pad=2)
+        ax.xaxis.set_major_locator(plt.MaxNLocator(4))
+        ax.xaxis.set_major_formatter(lambda x, _pos: fi_pct(x, 1))
+        ax.tick_params(axis="x", labelsize=7)
+    fig.suptitle(title, fontsize=9, x=0.02, ha="left")
+    fig.text(0.02, 0.005, "Punainen = alue (95 %:n luottamusväli), harmaa = muut alueet, "
+             "musta viiva = koko maa.", fontsize=7, color="#444")
+    fig.subplots_adjust(left=0.04, right=0.97, top=1 - 0.45 / fig.get_figheight(),
+                        bottom=0.45 / fig.get_figheight() + 0.02, hspace=1.2)
+    return fig
+
+
+def chart_alt(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
+              county_name: str) -> str:
+    """Text alternative of the chart from the same rows: the county's share, rank and the
+    country's share per task."""
+    parts = []
+    nat = national.set_index("service_task")
+    for t in reference.task_codes(estimated_only=True):
+        d = county[(county["service_task"] == t) & county["share_pct"].notna()]
+        d = d.sort_values("share_pct", ascending=False).reset_index(drop=True)
+        me = d.index[d["county_code"] == county_code]
+        if not len(me):
+            continue
+        text = (f"{TASK_SHORT.get(t, t)} {fi_share(d.loc[me[0], 'share_pct'])} "
+                f"({int(me[0]) + 1}. suurin {len(d)} alueesta")
+        ns = nat.loc[t, "share_pct"] if t in nat.index else math.nan
+        parts.append(text + (f", koko maa {fi_share(ns)})" if not math.isnan(ns) else ")"))
+    return f"{county_name}: " + ("; ".join(parts) if parts else "ei julkaistuja arvioita") + "."
+
+
+# --------------------------------------------------------------------------- table
+
+_SORT_JS = """<script>
+(function(){
+ if (window.seurantaTables) return; window.seurantaTables = true;
+ function init(){
+  document.querySelectorAll('table.seuranta-sortable').forEach(function(t){
+   var body = t.tBodies[0], heads = t.tHead.rows[0].cells;
+   Array.prototype.forEach.call(heads, function(th, i){
+    th.setAttribute('role','button'); th.tabIndex = 0; th.title = 'Järjestä';
+    function sort(){
+     var asc = th.getAttribute('aria-sort') !== 'ascending';
+     Array.prototype.forEach.call(heads, function(h){ h.removeAttribute('aria-sort'); });
+     th.setAttribute('aria-sort', asc ? 'ascending' : 'descending');
+     var rows = Array.prototype.slice.call(body.rows);
+     rows.sort(function(a, b){
+      var x = a.cells[i], y = b.cells[i];
+      var xv = x.getAttribute('data-v'), yv = y.getAttribute('data-v');
+      if (xv !== null && yv !== null) {
+       var xn = xv === '' ? NaN : +xv, yn = yv === '' ? NaN : +yv;
+       if (isNaN(xn) && isNaN(yn)) return 0; if (isNaN(xn)) return 1; if (isNaN(yn)) return -1;
+       return asc ? xn - yn : yn - xn;
+      }
+      var c = x.textContent.localeCompare(y.textContent, 'fi');
+      return asc ? c : -c;
+     });
+     rows.forEach(function(r){ body.appendChild(r); });
+    }
+    th.addEventListener('click', sort);
+    th.addEventListener('keydown', function(e){ if (e.key === 'Enter') sort(); });
+   });
+   var f = document.getElementById(t.id + '-filter');
+   if (f) f.addEventListener('input', function(){
+    var q = f.value.toLowerCase();
+    Array.prototype.forEach.call(body.rows, function(r){
+     r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
+    });
+   });
+  });
+ }
+ if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', init); else init();
+})();
+</script>"""
+
+
+def sortable_table_html(df: pd.DataFrame, table_id: str, caption: str,
+                        numeric: dict[str, str] | None = None) -> str:
+    """An HTML table with a filter box; ``numeric``: {shown column: column of its numeric
+    value} (sort key in ``data-v``; empty for a symbol)."""
+    numeric = numeric or {}
+    cols = [c for c in df.columns if c not in set(numeric.values())]
+    tid = html.escape(table_id)
+    out = [f'<label for="{tid}-filter">Suodata taulukkoa: </label>'
+           f'<input type="search" id="{tid}-filter" placeholder="esim. kunnan nimi">',
+           f'<table class="seuranta-sortable" id="{tid}"><caption>{html.escape(caption)}</caption>',
+           "<thead><tr>" + "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in cols)
+           + "</tr></thead><tbody>"]
+    for r in df.to_dict("records"):
+        cells = []
+        for c in cols:
+            if c in numeric:
+                v = r[numeric[c]]
+                dv = "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
+                cells.append(f'<td data-v="{dv}" style="text-align:right">{html.escape(str(r[c]))}</td>')
+            else:
+                cells.append(f"<td>{html.escape(str(r[c]))}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    out.append(_SORT_JS)
+    return "\n".join(out)
+
+
+def municipal_table(pdir: Path, quarter: str, county_code: str | None = None) -> tuple[pd.DataFrame, dict]:
+    """The quarter's municipal shares, one row per municipality and a column per task
+    (shown text and its numeric value), with the county; optionally one county only."""
+    m = pub.read(pdir, "municipal")
+    m = m[m["quarter"].astype(str) == str(quarter)]
+    if county_code is not None:
+        m = m[m["county_code"] == county_code]
+    mun = reference.mainland_municipalities()
+    names = dict(zip(mun["municipality_code"], mun["name_fi"]))
+    cnames = dict(zip(mun["county_code"], mun["county_name_fi"]))
+    share = _shown(m, "share_pct")
+    sym = m["share_pct_symbol"].fillna("") if "share_pct_symbol" in m.columns else pd.Series("", index=m.index)
+    m = m.assign(v=share, text=[
+        s if s else (fi_pct(v, 1) if not math.isnan(v) else symbols.NOT_AVAILABLE)
+        for s, v in zip(sym, share)])
+    tasks = [t for t in reference.task_codes() + ["lastensuojelulaki"] if t in set(m["service_task"])]
+    base = (m[["municipality_code", "county_code"]].drop_duplicates("municipality_code")
+            .set_index("municipality_code"))
+    out = pd.DataFrame({"Kunta": [names.get(c, c) for c in base.index],
+                        "Hyvinvointialue": [county_short(cnames.get(c, c)) for c in base["county_code"]]},
+                       index=base.index)
+    numeric = {}
+    for t in tasks:
+        mt = m[m["service_task"] == t].set_index("municipality_code")
+        label = TASK_SHORT.get(t, t)
+        out[label] = mt["text"].reindex(out.index).fillna(symbols.NOT_AVAILABLE)
+        out[f"_{t}"] = mt["v"].reindex(out.index)
+        numeric[label] = f"_{t}"
+    return out.sort_values("Kunta").reset_index(drop=True), numeric

@@ -1,0 +1,207 @@
+"""The reader's entry points, staged into the book: landing page, Swedish summary, county
+comparison pages, the municipal table and the release's open data.
+
+``stage_pages(stage, out_dir, quarters, synthetic)`` is called by
+:func:`seuranta.publication.book.stage_book` after it has written the staged ``_toc.yml``
+and ``_config.yml``; it adds:
+
+* ``OUT/avoindata/<release id>/`` (:mod:`.opendata`, with the revisions of :mod:`.revisions`
+  when an earlier release is kept) and a copy under the staged book's ``_extra/`` which
+  Sphinx copies as is into the HTML (``html_extra_path``), so ``datapackage.json`` and its
+  files keep their relative paths; a zip of the folder for the downloads page;
+* ``uusimmat.md`` (landing page, first in the table of contents), ``svenska.md``;
+* ``vertailu/``: an index, one page per county (its estimates beside the country's, a chart
+  of the county against the others per task, its municipalities in a sortable table) and
+  ``vertailu/kunnat.md`` (every municipality, sortable and filterable).
+
+Everything comes from the published tables (``OUT/<Q>/published/``); when the newest
+quarter has none (no disclosure gate run) nothing is staged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import yaml
+
+from seuranta.core import reference
+from seuranta.core.fmt import fi_number
+from seuranta.core.params import load_params
+from seuranta.core.quarters import Quarter
+from seuranta.publication import compare, landing, opendata, revisions
+from seuranta.publication import published as pub
+from seuranta.publication.bookfmt import notice_md
+
+OPEN_DATA = "avoindata"
+EXTRA = "_extra"
+
+
+def release_info(out_dir: Path, params: dict) -> tuple[str, dt.date, Path | None]:
+    """(release id, release date, the kept release folder or None)."""
+    p = params.get("publication") or {}
+    d = p.get("date")
+    released = d if isinstance(d, dt.date) else (dt.date.fromisoformat(str(d)) if d else dt.date.today())
+    rel = revisions.release_dirs(out_dir)
+    if rel:
+        return rel[-1].name, released, rel[-1]
+    return released.isoformat(), released, None
+
+
+def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,
+                            params: dict | None = None) -> tuple[Path, str, dt.date, str]:
+    """OUT/avoindata/<release id>/; returns (folder, release id, date, revisions text)."""
+    params = params or load_params()
+    rid, released, rel = release_info(out_dir, params)
+    if rel is not None:
+        dirs = {q: rel / q / pub.PUBLISHED for q in revisions.release_quarters(rel)}
+    else:
+        dirs = {q: pub.published_dir(out_dir, q) for q in quarters}
+    dirs = {q: d for q, d in dirs.items() if d.is_dir()}
+    rev = revisions.newest_revisions(out_dir)
+    target = Path(out_dir) / OPEN_DATA / rid
+    if target.exists():
+        shutil.rmtree(target)
+    opendata.write_open_data(dirs, target, rid, released.isoformat(), synthetic, revisions=rev)
+    return target, rid, released, revisions.summary_fi(rev)
+
+
+def _save(fig, path: Path) -> None:
+    import matplotlib.pyplot as plt  # heavy dependency: loaded only when drawing
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Path,
+                 synthetic: bool) -> str:
+    lines = [f"# {name}", ""]
+    if synthetic:
+        lines += [notice_md(True), ""]
+    qname = Quarter.parse(quarter).name_fi
+    if cf is not None and (cf["county_code"] == code).any():
+        lines += [f"## Arviot {qname}", "",
+                  "Alueen asiakasmäärän arvio palvelutehtävittäin (mallipohjainen arvio: "
+                  "kattavien kuntien asiakkaat ja muiden kuntien ennuste) ja osuus "
+                  "väestöpohjasta; vertailuna koko maan osuus.", "",
+                  compare.county_table_md(cf, nf, code), ""]
+        fig = compare.county_chart(cf, nf, code, f"{name} verrattuna muihin alueisiin, {qname}")
+        if fig is not None:
+            fname = f"{code}.png"
+            _save(fig, img / fname)
+            alt = compare.chart_alt(cf, nf, code, name)
+            lines += [f"![{alt}](img/{fname})", "", alt, ""]
+    else:
+        lines += ["Alueen arvioita ei ole julkaistu tälle vuosineljännekselle.", ""]
+    tab, num = compare.municipal_table(pdir, quarter, code)
+    lines += [f"## Kunnat {qname}", "",
+              "Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta. Järjestä taulukko "
+              "napsauttamalla sarakkeen otsikkoa; suodata kirjoittamalla ruutuun.", "",
+              "```{raw} html",
+              compare.sortable_table_html(tab, f"kunnat-{code}", f"{name}: kuntien osuudet, {qname}", num),
+              "```", ""]
+    return "\n".join(lines)
+
+
+def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
+                params: dict | None = None) -> list[str]:
+    """Stage the pages and open data (see the module docstring); returns the staged
+    documents (empty when there are no published tables)."""
+    stage, out_dir = Path(stage), Path(out_dir)
+    quarters = sorted(quarters)
+    newest = quarters[-1]
+    pdir = pub.published_dir(out_dir, newest)
+    if not (pdir / "estimates.csv").is_file() or not (pdir / "municipal.csv").is_file():
+        return []
+    params = params or load_params()
+    od, rid, released, rev_text = write_release_open_data(out_dir, quarters, synthetic, params)
+    extra = stage / EXTRA / OPEN_DATA / rid
+    shutil.copytree(od, extra)
+    shutil.make_archive(str(stage / f"avoindata_{rid}"), "zip", od)
+    size_kb = max(sum(p.stat().st_size for p in od.iterdir()) // 1024, 1)
+    downloads = [(f"Avoin data, kuvaus (datapackage.json), julkaisu {rid}",
+                  f"{OPEN_DATA}/{rid}/datapackage.json")]
+    for p in sorted(od.iterdir()):
+        if p.name != "datapackage.json":
+            downloads.append((p.name, f"{OPEN_DATA}/{rid}/{p.name}"))
+    has_downloads_page = (stage / "lataukset.md").is_file()
+    docs = []
+
+    md = landing.landing_md(pdir, newest, synthetic, released, rid,
+                            (params.get("publication") or {}).get("release_calendar"),
+                            rev_text, downloads[:1], swedish_doc="svenska",
+                            downloads_doc="lataukset" if has_downloads_page else None)
+    md += (f"\nKoko avoin data yhtenä tiedostona: {{download}}`avoindata_{rid}.zip "
+           f"<avoindata_{rid}.zip>` ({fi_number(size_kb)} kt, pakkaamattomana). "
+           f"Kuntien vertailu: {{doc}}`vertailu/kunnat`; hyvinvointialueet: "
+           f"{{doc}}`vertailu/index`.\n")
+    (stage / "uusimmat.md").write_text(md, encoding="utf-8")
+    docs.append("uusimmat")
+    pdirs = {q: pub.published_dir(out_dir, q) for q in quarters
+             if (pub.published_dir(out_dir, q) / "estimates.csv").is_file()}
+    (stage / "svenska.md").write_text(landing.swedish_md(pdirs, synthetic), encoding="utf-8")
+    docs.append("svenska")
+
+    # comparison pages
+    vdir = stage / "vertailu"
+    (vdir / "img").mkdir(parents=True, exist_ok=True)
+    cf = compare.county_frame(pdir, newest)
+    nf = compare.national_frame(pdir, newest)
+    counties = reference.counties()
+    index = ["# Vertailu", "", "Hyvinvointialueiden arviot ja kuntien osuudet "
+             f"{Quarter.parse(newest).name_fi}: alue verrattuna muihin alueisiin ja koko "
+             "maahan.", "", "- [Kaikki kunnat](kunnat.md)"]
+    for c in counties.itertuples():
+        (vdir / f"{c.county_code}.md").write_text(
+            _county_page(pdir, newest, c.county_code, c.county_name_fi, cf, nf, vdir / "img", synthetic),
+            encoding="utf-8")
+        index.append(f"- [{c.county_name_fi}]({c.county_code}.md)")
+    (vdir / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
+    tab, num = compare.municipal_table(pdir, newest)
+    qname = Quarter.parse(newest).name_fi
+    (vdir / "kunnat.md").write_text("\n".join([
+        "# Kaikki kunnat", "", notice_md(synthetic) if synthetic else "",
+        f"Manner-Suomen kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {qname}. "
+        "Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi. Järjestä taulukko "
+        "napsauttamalla sarakkeen otsikkoa; suodata kirjoittamalla ruutuun (kunta tai alue).", "",
+        "```{raw} html", compare.sortable_table_html(tab, "kunnat", f"Kuntien osuudet, {qname}", num),
+        "```", ""]), encoding="utf-8")
+    docs += ["vertailu/index", "vertailu/kunnat"] + [f"vertailu/{c}" for c in counties["county_code"]]
+
+    if has_downloads_page:   # the open data on the downloads page
+        with open(stage / "lataukset.md", "a", encoding="utf-8") as f:
+            f.write("\n## Avoin data\n\nJulkaisun taulukot koneluettavina: CSV (UTF-8) ja "
+                    "JSON-stat 2.0 (sama muoto kuin THL:n avoimessa kuutiorajapinnassa ja "
+                    "PxWebissä), kuvattuina Frictionless-tietopaketiksi. Salatut ja puuttuvat "
+                    "solut on merkitty symbolein (JSON-statissa `status`).\n\n"
+                    + "\n".join(f"- <a href=\"{u}\">{lab}</a>" for lab, u in downloads)
+                    + f"\n- {{download}}`Kaikki yhtenä zip-tiedostona <avoindata_{rid}.zip>`\n")
+
+    _patch_toc(stage)
+    _patch_config(stage)
+    return docs
+
+
+def _patch_toc(stage: Path) -> None:
+    toc_path = stage / "_toc.yml"
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    parts = [{"caption": "Uusimmat luvut",
+              "chapters": [{"file": "uusimmat"}, {"file": "svenska"}]},
+             {"caption": "Vertailu",
+              "chapters": [{"file": "vertailu/index", "sections": [
+                  {"file": "vertailu/kunnat"}] + [{"file": f"vertailu/{c}"}
+                                                 for c in reference.counties()["county_code"]]}]}]
+    toc["parts"] = parts + [p for p in toc.get("parts", [])
+                            if p.get("caption") not in ("Uusimmat luvut", "Vertailu")]
+    toc_path.write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def _patch_config(stage: Path) -> None:
+    cfg_path = stage / "_config.yml"
+    cfg = yaml.safe_load(cfg_path.read_text(encoding="utf-8"))
+    sph = cfg.setdefault("sphinx", {}).setdefault("config", {})
+    extra = list(sph.get("html_extra_path") or [])
+    if EXTRA not in extra:
+        extra.append(EXTRA)
+    sph["html_extra_path"] = extra
+    cfg_path.write_text(yaml.safe_dump(cfg, allow_unicode=True, sort_keys=False), encoding="utf-8")

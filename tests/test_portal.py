@@ -1,0 +1,92 @@
+"""Staged reader's pages: landing page first in the toc, Swedish summary, county
+comparison pages with charts and sortable tables, open data copied for the HTML build;
+comparison figures are the published ones; nothing refers to another host."""
+
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+from published_fixture import QUARTERS, write_published  # noqa: E402
+
+from seuranta.core import reference, symbols  # noqa: E402
+from seuranta.core.fmt import NBSP  # noqa: E402
+from seuranta.core.params import load_params  # noqa: E402
+from seuranta.publication import compare, portal  # noqa: E402
+from seuranta.publication import published as pub  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def staged(tmp_path_factory):
+    out = write_published(tmp_path_factory.mktemp("out"), QUARTERS)
+    stage = out / "book"
+    stage.mkdir()
+    (stage / "_toc.yml").write_text(yaml.safe_dump({"format": "jb-book", "root": "book/johdanto",
+                                                    "parts": [{"caption": "X", "chapters": [{"file": "a"}]}]}))
+    (stage / "_config.yml").write_text(yaml.safe_dump({"title": "t"}))
+    (stage / "lataukset.md").write_text("# Lataukset\n")
+    docs = portal.stage_pages(stage, out, QUARTERS, True, load_params())
+    return out, stage, docs
+
+
+def test_pages_toc_config_and_open_data(staged):
+    out, stage, docs = staged
+    for d in docs:
+        assert (stage / f"{d}.md").is_file(), d
+    toc = yaml.safe_load((stage / "_toc.yml").read_text())
+    assert toc["parts"][0]["chapters"][0]["file"] == "uusimmat"
+    assert toc["parts"][1]["caption"] == "Vertailu" and toc["parts"][2]["caption"] == "X"
+    cfg = yaml.safe_load((stage / "_config.yml").read_text())
+    assert cfg["sphinx"]["config"]["html_extra_path"] == ["_extra"]
+    rid = load_params()["publication"]["date"].isoformat()
+    assert (out / "avoindata" / rid / "datapackage.json").is_file()
+    assert (stage / "_extra" / "avoindata" / rid / "datapackage.json").is_file()
+    assert (stage / f"avoindata_{rid}.zip").is_file()
+    assert f"avoindata/{rid}/datapackage.json" in (stage / "lataukset.md").read_text()
+    assert "Ensimmäinen julkaisu" in (stage / "uusimmat.md").read_text() or \
+        "ensimmäinen julkaisu" in (stage / "uusimmat.md").read_text()
+
+
+def test_no_page_refers_to_another_host(staged):
+    _, stage, docs = staged
+    for d in docs:
+        text = (stage / f"{d}.md").read_text(encoding="utf-8")
+        assert not re.search(r"(src|href)=\"(https?:)?//", text), d
+
+
+def test_county_page_shows_the_published_county_figures(staged):
+    out, stage, _ = staged
+    pdir = pub.published_dir(out, QUARTERS[-1])
+    ce = pub.read(pdir, "county_estimates")
+    ce = ce[(ce["county_code"] == "08") & (ce["service_task"] == "iakkaat")].iloc[0]
+    page = (stage / "vertailu" / "08.md").read_text(encoding="utf-8")
+    if ce["publish_as"] == "point":
+        assert f"| Iäkkäät | {compare.fi_number(ce['estimate_rounded'])} |" in page
+    assert (stage / "vertailu" / "img" / "08.png").is_file()
+    assert "![Pirkanmaan hyvinvointialue: Iäkkäät " in page and "suurin 22 alueesta" in page
+
+
+def test_municipal_table_values_and_sort_keys(staged):
+    out, stage, _ = staged
+    pdir = pub.published_dir(out, QUARTERS[-1])
+    tab, num = compare.municipal_table(pdir, QUARTERS[-1])
+    assert len(tab) == 293
+    m = pub.read(pdir, "municipal")
+    m = m[(m["quarter"] == QUARTERS[-1]) & (m["service_task"] == "iakkaat")]
+    names = dict(zip(reference.municipalities()["municipality_code"], reference.municipalities()["name_fi"]))
+    by_name = tab.set_index("Kunta")
+    for r in m.itertuples():
+        cell = by_name.loc[names[r.municipality_code], "Iäkkäät"]
+        if r.share_pct_symbol:
+            assert cell == r.share_pct_symbol
+            assert pd.isna(by_name.loc[names[r.municipality_code], num["Iäkkäät"]])
+        else:
+            assert cell == f"{compare.fi_number(r.share_pct, 1)}{NBSP}%"
+    html = compare.sortable_table_html(tab, "t", "c", num)
+    assert html.count("<tr>") == 294 and 'id="t-filter"' in html
+    suppressed_cell = f'data-v="" style="text-align:right">{symbols.SUPPRESSED}<'
+    assert suppressed_cell in html or symbols.SUPPRESSED not in set(tab["Iäkkäät"])
