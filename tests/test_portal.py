@@ -42,7 +42,8 @@ def test_pages_toc_config_and_open_data(staged):
     assert toc["parts"][1]["caption"] == "Vertailu" and toc["parts"][2]["caption"] == "X"
     cfg = yaml.safe_load((stage / "_config.yml").read_text())
     assert cfg["sphinx"]["config"]["html_extra_path"] == ["_extra"]
-    rid = load_params()["publication"]["date"].isoformat()
+    rid = portal.current_release_id(out, QUARTERS[-1], load_params())
+    assert rid.startswith(QUARTERS[-1])
     assert (out / "avoindata" / rid / "datapackage.json").is_file()
     assert (stage / "_extra" / "avoindata" / rid / "datapackage.json").is_file()
     assert (stage / f"avoindata_{rid}.zip").is_file()

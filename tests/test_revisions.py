@@ -3,6 +3,7 @@ releases' files differ (found here by a plain cell-by-cell reading of the CSV te
 with old and new values and the reason from the manifests."""
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -166,3 +167,17 @@ def test_revisions_in_the_open_data_carry_the_release_id(two_releases, tmp_path)
     r = subprocess.run([str(exe), "validate", "--json", "datapackage.json"], cwd=target,
                        capture_output=True, text=True)
     assert json.loads(r.stdout)["valid"], r.stdout[:2000]
+
+
+def test_current_revisions_compare_the_release_being_made_with_the_newest_kept_one(two_releases):
+    r1, r2 = two_releases
+    out = r1.parent.parent            # OUT: releases/2023-11-15 and releases/2024-02-15 kept
+    for q in rv.release_quarters(r2):  # the run being made: OUT/<Q>/published and manifest
+        shutil.copytree(r2 / q, out / q)
+    shutil.rmtree(r2)                  # not kept yet
+    cur = rv.current_revisions(out, "2024-02-15")
+    want = rv.revisions(r1, out, release_id="2024-02-15")
+    assert (cur["release_id"] == "2024-02-15").all() and (cur["previous_release_id"] == r1.name).all()
+    pd.testing.assert_frame_equal(cur, want)
+    assert len(cur) == 8
+    assert rv.current_revisions(out, "2023-01-01") is None   # no earlier release

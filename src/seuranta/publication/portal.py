@@ -21,16 +21,19 @@ quarter has none (no disclosure gate run) nothing is staged.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import shutil
 from pathlib import Path
 
 import yaml
 
 from seuranta.core import reference
+from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import load_params
 from seuranta.core.quarters import Quarter
-from seuranta.publication import compare, landing, opendata, revisions
+from seuranta.inputs.datafolder import extract_date
+from seuranta.publication import compare, landing, opendata, releases, revisions
 from seuranta.publication import published as pub
 from seuranta.publication.bookfmt import notice_md
 
@@ -38,28 +41,38 @@ OPEN_DATA = "avoindata"
 EXTRA = "_extra"
 
 
-def release_info(out_dir: Path, params: dict) -> tuple[str, dt.date, Path | None]:
-    """(release id, release date, the kept release folder or None)."""
-    p = params.get("publication") or {}
-    d = p.get("date")
-    released = d if isinstance(d, dt.date) else (dt.date.fromisoformat(str(d)) if d else dt.date.today())
-    rel = revisions.release_dirs(out_dir)
-    if rel:
-        return rel[-1].name, released, rel[-1]
-    return released.isoformat(), released, None
+def current_release_id(out_dir: Path, newest: str, params: dict) -> str:
+    """The id of the release being made, as the pipeline names it (:func:`releases.release_id`
+    from the newest quarter and the extract date of the data folder in its manifest)."""
+    man = Path(out_dir) / newest / "manifest.json"
+    data_dir = json.loads(man.read_text(encoding="utf-8")).get("data_dir") if man.is_file() else None
+    try:
+        when = extract_date(Path(data_dir), params) if data_dir else None
+    except InputError:
+        when = None
+    if when is None:
+        given = (params.get("publication") or {}).get("release_id")
+        return str(given) if given else f"{newest}-{dt.date.today():%Y%m%d}"
+    return releases.release_id(newest, when, params)
+
+
+def release_date(params: dict) -> dt.date:
+    d = (params.get("publication") or {}).get("date")
+    return d if isinstance(d, dt.date) else (dt.date.fromisoformat(str(d)) if d else dt.date.today())
 
 
 def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,
                             params: dict | None = None) -> tuple[Path, str, dt.date, str]:
-    """OUT/avoindata/<release id>/; returns (folder, release id, date, revisions text)."""
+    """OUT/avoindata/<release id>/ from the release being made (``OUT/<Q>/published/``)
+    with its revisions against the newest earlier release; returns (folder, release id,
+    release date, revisions summary)."""
     params = params or load_params()
-    rid, released, rel = release_info(out_dir, params)
-    if rel is not None:
-        dirs = {q: rel / q / pub.PUBLISHED for q in revisions.release_quarters(rel)}
-    else:
-        dirs = {q: pub.published_dir(out_dir, q) for q in quarters}
+    quarters = sorted(quarters)
+    rid = current_release_id(out_dir, quarters[-1], params)
+    released = release_date(params)
+    dirs = {q: pub.published_dir(out_dir, q) for q in quarters}
     dirs = {q: d for q, d in dirs.items() if d.is_dir()}
-    rev = revisions.newest_revisions(out_dir)
+    rev = revisions.current_revisions(out_dir, rid)
     target = Path(out_dir) / OPEN_DATA / rid
     if target.exists():
         shutil.rmtree(target)

@@ -161,8 +161,13 @@ def compare_tables(old: pd.DataFrame | None, new: pd.DataFrame | None, quarter: 
     return m.reset_index(drop=True)
 
 
-def revisions(previous: Path, new: Path) -> pd.DataFrame:
-    """The revisions table of release ``new`` against the release before it."""
+def revisions(previous: Path, new: Path, release_id: str | None = None,
+              previous_id: str | None = None) -> pd.DataFrame:
+    """The revisions table of release ``new`` against the release before it.
+
+    ``previous`` and ``new`` are release folders, or ``OUT`` itself for the release being
+    made (same layout: ``<Q>/published/`` and ``<Q>/manifest.json``); the ids default to
+    the folder names."""
     previous, new = Path(previous), Path(new)
     rows = []
     for q in sorted(set(release_quarters(previous)) & set(release_quarters(new))):
@@ -184,8 +189,8 @@ def revisions(previous: Path, new: Path) -> pd.DataFrame:
                 d["reason_fi"] = d["reason"].map(REASON_FI)
             rows.append(d)
     out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=COLUMNS)
-    out["release_id"] = new.name
-    out["previous_release_id"] = previous.name
+    out["release_id"] = release_id or new.name
+    out["previous_release_id"] = previous_id or previous.name
     for c in COLUMNS:
         if c not in out.columns:
             out[c] = ""
@@ -200,6 +205,15 @@ def newest_revisions(out_dir: Path) -> pd.DataFrame | None:
     """Revisions of the newest release against the one before it; None with < 2 releases."""
     rel = release_dirs(out_dir)
     return revisions(rel[-2], rel[-1]) if len(rel) >= 2 else None
+
+
+def current_revisions(out_dir: Path, release_id: str) -> pd.DataFrame | None:
+    """Revisions of the release being made (``OUT/<Q>/published/``, id ``release_id``)
+    against the newest kept release before it; None when there is none."""
+    earlier = [r for r in release_dirs(out_dir) if r.name < release_id]
+    if not earlier:
+        return None
+    return revisions(earlier[-1], out_dir, release_id=release_id, previous_id=earlier[-1].name)
 
 
 def summary_fi(rev: pd.DataFrame) -> str:
