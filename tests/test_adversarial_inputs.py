@@ -303,6 +303,146 @@ def _writable_again():
         p.chmod(0o755)
 
 
+# --------------------------------------------------------------------------- review forms
+
+FORM_KEY = bytes(range(32))
+
+
+def _form(tmp: Path, name: str, issued="2024-02-20T08:00:00Z", key=FORM_KEY, reasons="",
+          answers=None, edit=None) -> Path:
+    """Helsinki's (county 90) review form for 2023Q1, filled with ``answers``
+    {task: (decision, reason)} and changed by ``edit(wb)``."""
+    from openpyxl import load_workbook
+
+    from seuranta.core import reference
+    from seuranta.review import workbooks as review
+    rows = []
+    for task in reference.task_codes():
+        for src in ("SHA", "ET", "ALL"):
+            rows.append({"quarter": "2023Q1", "municipality_code": "091", "county_code": "90",
+                         "service_task": task, "source": src, "clients": 100,
+                         "population_base": 1000, "share_pct": 10.0})
+    counts = pd.DataFrame(rows)
+    quality = counts[counts["source"] == "ALL"][["quarter", "municipality_code", "service_task"]]
+    quality = quality.assign(quality="partial", reasons=reasons)
+    (p,) = review.review_workbooks("2023Q1", {"counts": counts, "quality": quality},
+                                   tmp / f"forms-{name}", counties=["90"], key=key, issued=issued)
+    wb = load_workbook(p)
+    ws = wb[review.FEEDBACK_SHEET]
+    for r in range(review.FEEDBACK_HEADER_ROW + 1, ws.max_row + 1):
+        task = ws.cell(r, 4).value
+        if answers and task in answers:
+            ws.cell(r, review.DECISION_COL).value, ws.cell(r, review.REASON_COL).value = \
+                answers[task]
+    if edit:
+        edit(wb)
+    out = tmp / f"{name}.xlsx"
+    wb.save(out)
+    return out
+
+
+def _form_data(tmp: Path, decisions=True) -> Path:
+    """A data folder with the review key and Helsinki's earlier decision (from a form)."""
+    from seuranta.review import feedback, signing
+    d = tmp / "data"
+    d.mkdir(exist_ok=True)
+    (d / signing.KEY_FILE).write_text(FORM_KEY.hex() + "\n")
+    if decisions:
+        first = _form(tmp, "first", answers={"iakkaat": ("exclude", "kaksoiskirjauksia")})
+        feedback.import_feedback([first], d)
+    return d
+
+
+def _import(d: Path, *forms: Path, more=()) -> list[str]:
+    return ["feedback", "import", *map(str, forms), "--data", str(d), *more]
+
+
+def form_other_key(tmp):
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "forged", key=b"k" * 32,
+                            answers={"iakkaat": ("include", "ok")}))
+
+
+def form_issued_rewritten(tmp):
+    d = _form_data(tmp)
+
+    def later(wb):
+        ws = wb["meta"]
+        for r in range(1, ws.max_row + 1):
+            if ws.cell(r, 1).value == "issued":
+                ws.cell(r, 2).value = "2030-01-01T00:00:00Z"
+    return _import(d, _form(tmp, "forged", edit=later, answers={"iakkaat": ("include", "ok")}))
+
+
+def form_blank_erases(tmp):
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "blank"))
+
+
+def form_blank_with_flag(tmp):
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "blank"), more=["--allow-removal"])
+
+
+def form_older(tmp):
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "older", issued="2024-01-01T08:00:00Z",
+                            answers={"iakkaat": ("include", "vanha")}))
+
+
+def form_formula_cell(tmp):
+    from seuranta.review import workbooks as review
+
+    def formula(wb):
+        ws = wb[review.FEEDBACK_SHEET]
+        ws.cell(review.FEEDBACK_HEADER_ROW + 2, review.REASON_COL).value = \
+            '=HYPERLINK("http://example.invalid","syy")'
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "formula", edit=formula,
+                            answers={"iakkaat": ("exclude", "kaksoiskirjauksia")}))
+
+
+def form_far_cell(tmp):
+    def far(wb):
+        wb["Palaute"]["XFD1048576"] = "x"
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "far", edit=far))
+
+
+def _corrections_rows(tmp: Path) -> int:
+    return len(pd.read_csv(tmp / "data" / "corrections.csv", dtype=str))
+
+
+def formula_text_in_workbook(tmp):
+    """A text starting with '=' (here a quality reason) is written as text, not a formula."""
+    _form(tmp, "text", reasons='=HYPERLINK("http://example.invalid","x")')
+    d = _folder(tmp)
+    return _counts(d, tmp)   # any successful command; the check reads the workbook
+
+
+def _no_formula_in(tmp: Path) -> None:
+    import zipfile
+    (p,) = (tmp / "forms-text").glob("*.xlsx")
+    with zipfile.ZipFile(p) as z:
+        xml = "".join(z.read(n).decode("utf-8") for n in z.namelist()
+                      if n.startswith("xl/worksheets/"))
+    assert "<f>" not in xml and "<f " not in xml
+    assert '<t>=HYPERLINK("http' in xml        # the text itself is kept, as text
+
+
+def csv_injection_in_rejected(tmp):
+    d = _folder(tmp, [row(client_id="r1", municipality_code='=HYPERLINK("x")'),
+                      row(client_id="@r2", service_task="+cmd")])
+    return _counts(d, tmp)
+
+
+def _rejected_neutralised(tmp: Path) -> None:
+    rej = pd.read_csv(tmp / "out" / "2023Q1" / "tables" / "rejected.csv", dtype=str,
+                      keep_default_na=False)
+    assert sorted(rej["municipality_code"]) == ["'=HYPERLINK(\"x\")", "091"]
+    assert "'+cmd" in set(rej["service_task"]) and "'@r2" in set(rej["client_id"])
+
+
 def _ledger(tmp: Path) -> pd.DataFrame:
     return pd.read_csv(tmp / "out" / "2023Q1" / "tables" / "ledger.csv", dtype={"reason": str},
                        keep_default_na=False)
@@ -390,7 +530,37 @@ CASES = [
     Case("out_read_only", out_read_only, 2, r"out/2023Q1: (Operation not permitted|Permission)"),
     Case("out_disk_full", out_disk_full, 2, r"\.csv: No space left on device",
          patch=_disk_full),
+    # review forms: keyed signature, no silent erasing, no formulas, size checked first
+    Case("form_other_key", form_other_key, 2, r"1 problem in the feedback forms"),
+    Case("form_issued_rewritten", form_issued_rewritten, 2, r"1 problem in the feedback forms"),
+    Case("form_blank_erases", form_blank_erases, 2, r"1 problem in the feedback forms"),
+    Case("form_blank_with_flag", form_blank_with_flag, 0, None, None,
+         lambda tmp: _assert_eq(_corrections_rows(tmp), 0)),
+    Case("form_older", form_older, 2, r"1 problem in the feedback forms"),
+    Case("form_formula_cell", form_formula_cell, 2, r"1 problem in the feedback forms"),
+    Case("form_far_cell", form_far_cell, 2, r"1 problem in the feedback forms"),
+    # no formula anywhere
+    Case("formula_text_in_workbook", formula_text_in_workbook, 0, None, {},
+         _no_formula_in),
+    Case("csv_injection_in_rejected", csv_injection_in_rejected, 0, None,
+         {("rejected", "unknown_municipality"): 1, ("rejected", "unknown_service_task"): 1},
+         _rejected_neutralised),
 ]
+
+#: The first problem line printed for each refused form (before the summary line).
+FORM_PROBLEMS = {
+    "form_other_key": r"forged\.xlsx: sheet meta: signature does not verify",
+    "form_issued_rewritten": r"forged\.xlsx: sheet meta: signature does not verify",
+    "form_blank_erases": r"blank\.xlsx: workbook: the form would remove 1 earlier decision\(s\) "
+                         r"of county 90 quarter 2023Q1 \(e\.g\. 091 iakkaat exclude\)",
+    "form_older": r"older\.xlsx: workbook: the form was issued 2024-01-01T08:00:00Z, before the "
+                  r"form already imported for county 90 quarter 2023Q1 "
+                  r"\(issued 2024-02-20T08:00:00Z\)",
+    "form_formula_cell": r"formula\.xlsx: sheet Palaute, row 8: cell I8 holds a formula "
+                         r"\(=HYPERLINK",
+    "form_far_cell": r"far\.xlsx: sheet xl/worksheets/sheet\d+\.xml: cell XFD1048576 lies "
+                     r"outside the form",
+}
 
 
 def _assert_eq(a, b):
@@ -402,6 +572,9 @@ def test_adversarial_case(case: Case, tmp_path, capsys, monkeypatch):
     argv = case.build(tmp_path)
     if case.patch:
         case.patch(monkeypatch)
+    corrections = tmp_path / "data" / "corrections.csv"
+    before = corrections.read_bytes() if corrections.is_file() else None
+    capsys.readouterr()
     code = cli.main(argv)
     err = capsys.readouterr().err
     assert code == case.exit, err
@@ -410,6 +583,15 @@ def test_adversarial_case(case: Case, tmp_path, capsys, monkeypatch):
         assert lines and lines[-1].startswith("seuranta: error: "), err
         assert "Traceback" not in err
         assert re.search(case.message, lines[-1]), lines[-1]
+        if case.id in FORM_PROBLEMS:
+            assert len(lines) == 2 and re.search(FORM_PROBLEMS[case.id], lines[0]), lines
+        # a refused run never touches corrections.csv (same bytes, same hash)
+        after = corrections.read_bytes() if corrections.is_file() else None
+        assert after == before
+        return
+    if case.ledger is None:
+        if case.check:
+            case.check(tmp_path)
         return
     led = _ledger(tmp_path)
     get = {(i, r): int(n) for i, r, n in zip(led["item"], led["reason"], led["rows"])}

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 
 from seuranta.core import reference
 from seuranta.core.quarters import Quarter
-from seuranta.review import feedback
+from seuranta.review import feedback, signing
 from seuranta.review import workbooks as review
 from seuranta.statistics import corrections
 from seuranta.statistics.quarter import quarter_tables
@@ -66,8 +66,20 @@ def hand_tables() -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def workbooks(tmp_path_factory):
     out = tmp_path_factory.mktemp("review")
-    paths = review.review_workbooks(Q, hand_tables(), out)
+    paths = review.review_workbooks(Q, hand_tables(), out, key=KEY, issued=ISSUED)
     return {p.name.split("_")[0]: p for p in paths}
+
+
+#: The review key of the tests' data folders (written by :func:`_data`).
+KEY = bytes(range(32))
+ISSUED = "2024-02-20T08:00:00Z"
+
+
+def _data(path: Path) -> Path:
+    """An empty data folder holding the tests' review key."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / signing.KEY_FILE).write_text(KEY.hex() + "\n")
+    return path
 
 
 def _cells(path: Path):
@@ -161,7 +173,7 @@ def test_review_reads_a_tables_folder(tmp_path):
     tdir.mkdir()
     for name, df in tables.items():
         df.to_csv(tdir / f"{name}.csv", index=False, lineterminator="\n")
-    (p,) = review.review_workbooks("2023Q1", tdir, tmp_path / "out", counties=["90"])
+    (p,) = review.review_workbooks("2023Q1", tdir, tmp_path / "out", counties=["90"], key=KEY)
     ws = load_workbook(p)["Iäkkäät"]
     r = [r for r in ws.iter_rows(min_row=review.TASK_HEADER_ROW + 1, values_only=True)
          if r[0] == "2023Q1"][0]
@@ -195,8 +207,7 @@ def _row_of(ws, code, task):
 
 
 def test_import_writes_corrections_and_reimport_changes_nothing(workbooks, tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
+    data = _data(tmp_path / "data")
     f16 = _fill(workbooks["16"], tmp_path / "ep.xlsx",
                 {("005", "iakkaat"): ("exclude", "Kotihoidon asiakkaat puuttuvat", ""),
                  ("010", "tyoikaiset"): ("include", "Uusi palvelu, osuus on oikea", "ok"),
@@ -212,13 +223,13 @@ def test_import_writes_corrections_and_reimport_changes_nothing(workbooks, tmp_p
     sha16 = feedback.hashlib.sha256(f16.read_bytes()).hexdigest()
     assert got.values.tolist() == [
         ["2023Q1", "005", "iakkaat", "exclude", "Kotihoidon asiakkaat puuttuvat", "", "16",
-         sha16, "2024-03-01"],
+         sha16, "2024-03-01", ISSUED],
         ["2023Q1", "010", "paihdetyo", "note", "", "Järjestelmävaihto 2/2023", "16", sha16,
-         "2024-03-01"],
+         "2024-03-01", ISSUED],
         ["2023Q1", "010", "tyoikaiset", "include", "Uusi palvelu, osuus on oikea", "ok", "16",
-         sha16, "2024-03-01"],
+         sha16, "2024-03-01", ISSUED],
         ["2023Q1", "091", "lastensuojelu", "exclude", "Kaksoiskirjauksia", "", "90",
-         feedback.hashlib.sha256(f90.read_bytes()).hexdigest(), "2024-03-01"],
+         feedback.hashlib.sha256(f90.read_bytes()).hexdigest(), "2024-03-01", ISSUED],
     ]
     before = path.read_bytes()
     # the same files again, later and in another order: not a byte changes
@@ -230,7 +241,12 @@ def test_import_writes_corrections_and_reimport_changes_nothing(workbooks, tmp_p
     f16b = _fill(workbooks["16"], tmp_path / "ep2.xlsx",
                  {("005", "iakkaat"): ("exclude", "Kotihoidon asiakkaat puuttuvat", ""),
                   ("010", "tyoikaiset"): ("note", "Tarkistetaan", "")})
-    s = feedback.import_feedback([f16b], data, today=dt.date(2024, 5, 3))
+    # clearing a decision needs an explicit flag (issue 15): refused, file untouched
+    before = path.read_bytes()
+    (line,) = _problems([f16b], data)
+    assert "would remove 1 earlier decision(s) of county 16 quarter 2023Q1" in line
+    assert path.read_bytes() == before
+    s = feedback.import_feedback([f16b], data, today=dt.date(2024, 5, 3), allow_removal=True)
     assert s == {"added": 0, "changed": 2, "unchanged": 0, "removed": 1}
     got = pd.read_csv(path, dtype=str, keep_default_na=False)
     assert got[["municipality_code", "service_task", "decision", "imported_on"]].values.tolist() == [
@@ -241,14 +257,15 @@ def test_import_writes_corrections_and_reimport_changes_nothing(workbooks, tmp_p
 
 
 def test_import_keeps_hand_written_rows_of_other_counties(workbooks, tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
+    data = _data(tmp_path / "data")
     (data / "corrections.csv").write_text(
         "quarter,municipality_code,service_task,decision,reason\n"
         "2023Q1,091,iakkaat,note,käsin\n2023Q1,005,iakkaat,note,korvataan\n")
     f16 = _fill(workbooks["16"], tmp_path / "ep.xlsx",
                 {("010", "iakkaat"): ("include", "", "")})
-    feedback.import_feedback([f16], data, today=dt.date(2024, 3, 1))
+    (line,) = _problems([f16], data)   # 005 iakkaat (county 16) would go: refused
+    assert "would remove 1 earlier decision(s) of county 16" in line
+    feedback.import_feedback([f16], data, today=dt.date(2024, 3, 1), allow_removal=True)
     got = pd.read_csv(data / "corrections.csv", dtype=str, keep_default_na=False)
     assert got[["municipality_code", "decision", "reason", "county_code"]].values.tolist() == [
         ["010", "include", "", "16"], ["091", "note", "käsin", ""]]
@@ -264,8 +281,7 @@ def _problems(files, data, quarter=None):
 
 @pytest.fixture
 def data_with_corrections(tmp_path):
-    data = tmp_path / "data"
-    data.mkdir()
+    data = _data(tmp_path / "data")
     (data / "corrections.csv").write_text(
         "quarter,municipality_code,service_task,decision,reason\n2023Q1,091,iakkaat,note,x\n")
     return data
@@ -406,7 +422,8 @@ def test_round_trip_on_demo(tmp_path):
     included = part.iloc[0] if len(part) else None
     counties = sorted({county} | ({included["county_code"]} if included is not None else set()))
 
-    paths = review.review_workbooks(q, before, tmp_path / "review", counties=counties)
+    paths = review.review_workbooks(q, before, tmp_path / "review", counties=counties,
+                                    key=signing.load_or_create_key(data))
     answers = {(excluded, "iakkaat"): ("exclude", "Kotihoidon asiakkaat kirjattu kahdesti",
                                        "Korjataan seuraavaan toimitukseen")}
     if included is not None:

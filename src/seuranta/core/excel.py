@@ -64,6 +64,16 @@ class Sheet:
     wrap: bool = False
 
 
+def put(ws, row: int, column: int, value):
+    """Write ``value`` into a cell, never as a formula: the one rule of every workbook the
+    project writes (annexes and review forms). Text is stored as text even when it starts
+    with ``=``; numbers and None as they are. Returns the cell."""
+    cell = ws.cell(row=row, column=column, value=value)
+    if isinstance(value, str):
+        cell.data_type = "s"
+    return cell
+
+
 def _plain(v):
     """A cell value as a Python scalar: None for missing, int/float for numbers, else str."""
     if v is None or v is pd.NA or v is pd.NaT:
@@ -117,8 +127,7 @@ def _write_sheet(ws, sheet: Sheet, used_names: set[str]) -> set[str]:
     used_symbols: set[str] = set()
     bold = Font(bold=True)
     for j, c in enumerate(cols, start=1):
-        cell = ws.cell(row=1, column=j, value=c)
-        cell.data_type = "s"
+        cell = put(ws, 1, j, c)
         cell.font = bold
         cell.alignment = Alignment(wrap_text=True, vertical="top")
     nrow = len(df)
@@ -131,9 +140,8 @@ def _write_sheet(ws, sheet: Sheet, used_names: set[str]) -> set[str]:
         right = Alignment(horizontal="right", wrap_text=sheet.wrap, vertical="top")
         left = Alignment(wrap_text=sheet.wrap, vertical="top") if sheet.wrap else None
         for i, v in enumerate(vals, start=2):
-            cell = ws.cell(row=i, column=j, value=v)
+            cell = put(ws, i, j, v)           # values only: never a formula
             if isinstance(v, str):
-                cell.data_type = "s"          # values only: never a formula
                 if kinds[c] == "number":
                     used_symbols.add(v)
                     cell.alignment = right

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -64,8 +65,47 @@ def _csv_text(df: pd.DataFrame) -> str | None:
     return ",".join(names) + "\n" + "\n".join(map(",".join, zip(*cols))) + "\n"
 
 
+#: First characters that make a spreadsheet read a CSV cell as a formula (OWASP, "CSV
+#: injection"): such a text cell is written with a leading apostrophe.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+
+
+def neutralise_text(value: str) -> str:
+    """OWASP's rule for CSV injection: a text starting with = + - @ tab or CR gets a leading
+    ``'`` so that a spreadsheet shows it instead of evaluating it. A plain signed number
+    (``-12``, ``+3.5``) and the symbol ``-`` (nil) are left as they are."""
+    if (not value or value[0] not in FORMULA_STARTS or value == "-"
+            or _PLAIN_NUMBER.fullmatch(value)):
+        return value
+    return "'" + value
+
+
+def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` with :func:`neutralise_text` applied to every text cell (the same frame when
+    no cell needs it). Each distinct value is tested once."""
+    out = None
+    for j in range(df.shape[1]):
+        s = df.iloc[:, j]
+        if not (s.dtype == object or isinstance(s.dtype, pd.StringDtype)):
+            continue
+        uniques = pd.unique(s.dropna())
+        bad = {v: neutralise_text(v) for v in uniques
+               if isinstance(v, str) and v and v[0] in FORMULA_STARTS
+               and neutralise_text(v) != v}
+        if bad:
+            if out is None:
+                out = df.copy()
+            out.iloc[:, j] = s.map(lambda v, b=bad: b.get(v, v) if isinstance(v, str) else v)
+    return df if out is None else out
+
+
 def write_csv(df: pd.DataFrame, path: Path) -> None:
-    """One table as CSV: the bytes of ``df.to_csv(index=False, lineterminator="\\n")``."""
+    """One table as CSV: the bytes of ``df.to_csv(index=False, lineterminator="\\n")``,
+    every text cell neutralised against spreadsheet formulas (:func:`neutralise_text`):
+    free text (file names in the ledger, register values in rejected rows, review
+    reasons) reaches the published tables."""
+    df = neutralise_frame(df)
     text = _csv_text(df)
     if text is None:
         df.to_csv(path, index=False, lineterminator="\n")

@@ -33,8 +33,11 @@ import hashlib
 import io
 import json
 import os
+import re
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +56,7 @@ from seuranta.inputs.corrections import (
     cell_text,
     read_corrections,
 )
+from seuranta.review import signing
 from seuranta.review.workbooks import (
     COMMENT_COL,
     DECISION_COL,
@@ -95,9 +99,85 @@ class FeedbackError(InputError):
 # --------------------------------------------------------------------------- reading
 
 
-def read_form(path: Path, quarter: Quarter | None = None
-              ) -> tuple[tuple[str, str] | None, list[dict], list[Problem]]:
-    """(county_code, quarter), filled rows (dicts of CORRECTION_COLUMNS) and problems of a form."""
+#: Limits checked before a form is parsed (a small file can declare a huge sheet).
+MAX_FORM_BYTES = 20 * 2**20           # the file
+MAX_UNPACKED_BYTES = 200 * 2**20      # its zip members together, unpacked
+MAX_ROWS, MAX_COLS = 100_000, 64      # the farthest cell of any sheet
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def _cell_ref(ref: str) -> tuple[int, int] | None:
+    m = _REF.fullmatch(ref or "")
+    return (int(m.group(2)), _col_number(m.group(1))) if m else None
+
+
+_REF = re.compile(r"\$?([A-Z]{1,3})\$?(\d{1,7})")
+
+
+def _size_problems(raw: bytes) -> list[tuple[str, str]]:
+    """(sheet part, what) for a form too large to parse, from the zip directory and a
+    streaming pass over each worksheet's cell references (nothing is loaded whole)."""
+    if len(raw) > MAX_FORM_BYTES:
+        return [("", f"file of {len(raw)} bytes, larger than {MAX_FORM_BYTES} bytes")]
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(raw))
+        infos = zf.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return []   # not a zip: openpyxl's own error names it below
+    unpacked = sum(i.file_size for i in infos)
+    if unpacked > MAX_UNPACKED_BYTES:
+        return [("", f"unpacks to {unpacked} bytes, more than {MAX_UNPACKED_BYTES}")]
+    out = []
+    for info in infos:
+        if not (info.filename.startswith("xl/worksheets/") and info.filename.endswith(".xml")):
+            continue
+        row = col = 0
+        try:
+            with zf.open(info) as f:
+                for _, el in ET.iterparse(f, events=("start",)):
+                    tag = el.tag.rsplit("}", 1)[-1]
+                    if tag == "row":
+                        r = el.get("r")
+                        row = int(r) if r and r.isdigit() else row + 1
+                        col = 0
+                    elif tag == "c":
+                        ref = _cell_ref(el.get("r"))
+                        row, col = ref if ref else (row, col + 1)
+                        if row > MAX_ROWS or col > MAX_COLS:
+                            out.append((info.filename, f"cell {el.get('r') or (row, col)} lies "
+                                        f"outside the form (at most {MAX_ROWS} rows and "
+                                        f"{MAX_COLS} columns)"))
+                            break
+                    el.clear()
+        except (ET.ParseError, zipfile.BadZipFile, OSError, ValueError) as e:
+            out.append((info.filename, f"unreadable sheet ({type(e).__name__})"))
+    return out
+
+
+def _formula_problems(wb) -> list[tuple[str, int, str]]:
+    """(sheet, row, what) of every formula cell: a form holds values only."""
+    out = []
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    text = str(getattr(c.value, "text", c.value))[:40]
+                    out.append((ws.title, c.row, f"cell {c.coordinate} holds a formula "
+                                f"({text}): type the value instead"))
+    return out
+
+
+def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = None
+              ) -> tuple[tuple[str, str, str] | None, list[dict], list[Problem]]:
+    """(county_code, quarter, issue time), filled rows (dicts of CORRECTION_COLUMNS) and
+    problems of a form. With ``key`` the form's signature must verify
+    (:mod:`seuranta.review.signing`)."""
 
     path = Path(path)
     name = str(path)
@@ -109,12 +189,23 @@ def read_form(path: Path, quarter: Quarter | None = None
     if not path.is_file():
         bad("", None, "file not found")
         return None, [], problems
+    if path.stat().st_size > MAX_FORM_BYTES:
+        bad("", None, f"file of {path.stat().st_size} bytes, larger than {MAX_FORM_BYTES}")
+        return None, [], problems
     raw = path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
+    for part, what in _size_problems(raw):
+        bad(part, None, what)
+    if problems:
+        return None, [], problems
     try:
-        wb = load_workbook(io.BytesIO(raw), data_only=True)
+        wb = load_workbook(io.BytesIO(raw), data_only=False)
     except Exception as e:  # openpyxl raises many kinds for a non-workbook
         bad("", None, f"not an Excel workbook ({type(e).__name__})")
+        return None, [], problems
+    for sheet, row, what in _formula_problems(wb):
+        bad(sheet, row, what)
+    if problems:
         return None, [], problems
 
     # meta sheet: layout version, county, quarter
@@ -158,14 +249,14 @@ def read_form(path: Path, quarter: Quarter | None = None
             f"layout changed: header is {[h for h in header if h]}, expected {FEEDBACK_HEADER}")
     if problems:  # a form of another layout: its rows cannot be read reliably
         return None, [], problems
-    key = (county, str(form_quarter))
-
     muns = reference.mainland_municipalities().set_index("municipality_code")
     all_muns = reference.municipalities().set_index("municipality_code")
     estimated = set(reference.task_codes(estimated_only=True))
     rows: list[dict] = []
     expected_rows = cell_text(meta.get("feedback_rows"))
     data_rows = 0
+    issued = cell_text(meta.get("issued"))
+    row_keys: list[tuple[str, str, str]] = []
     for i, values in enumerate(ws.iter_rows(min_row=FEEDBACK_HEADER_ROW + 1,
                                             max_col=len(FEEDBACK_HEADER), values_only=True),
                                start=FEEDBACK_HEADER_ROW + 1):
@@ -173,6 +264,7 @@ def read_form(path: Path, quarter: Quarter | None = None
         if not any(v):
             continue
         data_rows += 1
+        row_keys.append((v[0], cell_code(values[1]), v[3]))
         q_cell, code = v[0], cell_code(values[1])
         task, decision_raw = v[3], v[DECISION_COL - 1]
         reason, comment = v[REASON_COL - 1], v[COMMENT_COL - 1]
@@ -205,11 +297,18 @@ def read_form(path: Path, quarter: Quarter | None = None
         rows.append({"quarter": str(form_quarter), "municipality_code": code,
                      "service_task": task, "decision": decision, "reason": reason,
                      "comment": comment, "county_code": county, "source_file_sha256": sha,
-                     "_row": i})
+                     "form_issued": issued, "_row": i})
     if expected_rows.isdigit() and data_rows != int(expected_rows):
         bad(FEEDBACK_SHEET, None, f"layout changed: {data_rows} rows, the form had "
                                   f"{expected_rows}")
-    return key, rows, problems
+    if key is not None and not problems and not signing.signature_ok(
+            key, cell_text(meta.get("signature")), LAYOUT_VERSION, county, str(form_quarter),
+            issued, row_keys):
+        bad(META_SHEET, None, "signature does not verify: the form was not made by "
+                              "`seuranta review` for this data folder, or its county, quarter "
+                              "or rows were changed")
+        return None, [], problems
+    return (county, str(form_quarter), issued), rows, problems
 
 
 # --------------------------------------------------------------------------- applying
@@ -241,9 +340,45 @@ def atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
+def _guard(forms: dict, issued: dict, replaced: pd.DataFrame, replaced_county: pd.Series,
+           rows: list[dict], allow_removal: bool, allow_older: bool) -> None:
+    """Refuse (FeedbackError, nothing applied) a form that would silently erase decisions:
+    one that removes decisions already imported, or one older than the imported form."""
+    problems = []
+    for (county, q), fname in sorted(forms.items()):
+        mine = replaced[(replaced_county == county).to_numpy()
+                        & (replaced["quarter"] == q).to_numpy()]
+        if mine.empty:
+            continue
+        before = sorted(v for v in mine["form_issued"].astype(str) if v)
+        if before and issued[(county, q)] < before[-1] and not allow_older:
+            problems.append(Problem(fname, "", None, f"the form was issued {issued[(county, q)]}"
+                                    f", before the form already imported for county {county} "
+                                    f"quarter {q} (issued {before[-1]}): nothing was applied "
+                                    "(--allow-older applies it anyway)"))
+            continue
+        answered = {(r["municipality_code"], r["service_task"]) for r in rows
+                    if (r["county_code"], r["quarter"]) == (county, q)}
+        lost = [(m, t, d) for m, t, d in zip(mine["municipality_code"], mine["service_task"],
+                                             mine["decision"]) if (m, t) not in answered]
+        if lost and not allow_removal:
+            m, t, d = lost[0]
+            problems.append(Problem(fname, "", None, f"the form would remove {len(lost)} earlier "
+                                    f"decision(s) of county {county} quarter {q} (e.g. {m} {t} "
+                                    f"{d}): nothing was applied (--allow-removal removes them)"))
+    if problems:
+        raise FeedbackError(problems)
+
+
 def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | None = None,
-                    today: dt.date | None = None) -> dict[str, int]:
+                    today: dt.date | None = None, allow_removal: bool = False,
+                    allow_older: bool = False) -> dict[str, int]:
     """Validate filled forms and merge them into DATA/corrections.csv (all or nothing).
+
+    Every form must carry a signature that verifies under the data folder's review key.
+    A form that would remove decisions already in corrections.csv (an empty form, or one
+    that lacks earlier answers) is refused unless ``allow_removal``; a form issued before
+    the one whose decisions are in corrections.csv is refused unless ``allow_older``.
 
     Returns counts of rows added, changed, removed and unchanged. Raises
     :class:`FeedbackError` (with every problem) when any form has a problem.
@@ -251,6 +386,7 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
     data_dir = Path(data_dir)
     if not data_dir.is_dir():
         raise InputError(f"data folder not found: {data_dir}")
+    review_key = signing.load_key(data_dir)
     if quarter is not None and not isinstance(quarter, Quarter):
         quarter = Quarter.parse(str(quarter))
     today = today or dt.date.today()
@@ -258,15 +394,17 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
     rows: list[dict] = []
     seen_sha: set[str] = set()
     forms: dict[tuple[str, str], str] = {}  # (county, quarter) -> file
+    issued: dict[tuple[str, str], str] = {}  # (county, quarter) -> the form's issue time
     for f in map(Path, files):
         if f.is_file():
             sha = hashlib.sha256(f.read_bytes()).hexdigest()
             if sha in seen_sha:
                 continue  # the same file given twice
             seen_sha.add(sha)
-        key, r, p = read_form(f, quarter)
+        ident, r, p = read_form(f, quarter, review_key)
         problems += p
-        if key is not None:
+        if ident is not None:
+            key, issued[ident[:2]] = ident[:2], ident[2]
             if key in forms:
                 problems.append(Problem(str(f), "", None,
                                         f"a second form for county {key[0]} quarter {key[1]} "
@@ -285,8 +423,10 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
                          index=old.index, dtype=bool)
     kept = old[~answered]
     replaced = old[answered]
+    _guard(forms, issued, replaced, old_county[answered], rows, allow_removal, allow_older)
     new = pd.DataFrame([{k: v for k, v in r.items() if not k.startswith("_")} for r in rows],
-                       columns=CORRECTION_COLUMNS[:-1]).astype("string")
+                       columns=[c for c in CORRECTION_COLUMNS if c != "imported_on"]
+                       ).astype("string")
     prev = replaced.set_index(KEY)
     imported = []
     summary = {"added": 0, "changed": 0, "unchanged": 0, "removed": 0}
@@ -320,7 +460,8 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
 
 def _cmd_import(args) -> int:
     try:
-        stats = import_feedback([Path(f) for f in args.files], Path(args.data), args.quarter)
+        stats = import_feedback([Path(f) for f in args.files], Path(args.data), args.quarter,
+                                allow_removal=args.allow_removal, allow_older=args.allow_older)
     except FeedbackError as e:
         for p in e.problems:
             print(p, file=sys.stderr)
@@ -342,4 +483,9 @@ def add_parser(sub) -> None:
     i.add_argument("files", nargs="+", metavar="FILE", help="filled review workbooks (.xlsx)")
     i.add_argument("--quarter", default=None, help="refuse forms of any other quarter")
     i.add_argument("--data", default="data/demo", help="data folder (default: %(default)s)")
+    i.add_argument("--allow-removal", action="store_true",
+                   help="let a form remove its county's earlier decisions (an empty form "
+                        "clears them all); refused without this flag")
+    i.add_argument("--allow-older", action="store_true",
+                   help="apply a form issued before the one already imported")
     i.set_defaults(func=_cmd_import)

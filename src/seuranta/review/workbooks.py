@@ -23,6 +23,7 @@ outside the register and gets no workbook.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import unicodedata
@@ -37,6 +38,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from seuranta import __version__
 from seuranta.core import reference
 from seuranta.core.errors import InputError
+from seuranta.core.excel import put
 from seuranta.core.labels_fi import TASK_SHORT
 from seuranta.core.params import load_params
 from seuranta.core.provenance import input_hashes
@@ -44,6 +46,7 @@ from seuranta.core.quarters import Quarter
 from seuranta.inputs.corrections import DECISIONS
 from seuranta.inputs.datafolder import check_quarter, is_synthetic
 from seuranta.register import validate
+from seuranta.review.signing import form_signature, load_or_create_key
 from seuranta.statistics import quality
 from seuranta.statistics.quarter import quarter_tables
 
@@ -187,9 +190,14 @@ def _flags_text(tables: dict[str, pd.DataFrame], texts: dict[str, str]) -> dict[
 
 # --------------------------------------------------------------------------- writing
 
+def issue_time() -> str:
+    """The issue time of a set of forms: UTC to the second, ISO 8601 (sorts as text)."""
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def _header(ws, row: int, labels: list[str]) -> None:
     for j, label in enumerate(labels, start=1):
-        c = ws.cell(row=row, column=j, value=label)
+        c = put(ws, row, j, label)
         c.font = _BOLD
         c.fill = _HEAD_FILL
         c.alignment = Alignment(wrap_text=True, vertical="top")
@@ -237,7 +245,7 @@ def _instructions(wb: Workbook, county_code: str, county_name: str, quarter: Qua
     if synthetic:
         lines.insert(2, (synthetic_notice, Font(bold=True, color="C00000")))
     for i, (text, font) in enumerate(lines, start=1):
-        c = ws.cell(row=i, column=1, value=text)
+        c = put(ws, i, 1, text)
         c.alignment = Alignment(wrap_text=True, vertical="top")
         if font is not None:
             c.font = font
@@ -275,11 +283,11 @@ def _prepare(tables: dict[str, pd.DataFrame], quarter: Quarter) -> dict:
 def _task_sheet(wb: Workbook, task, county_name: str, quarter: Quarter, muns: pd.DataFrame,
                 prep: dict) -> None:
     ws = wb.create_sheet(TASK_SHEETS.get(task.service_task, task.service_task[:31]))
-    ws.cell(row=1, column=1, value=f"{task.name_fi} – {county_name}").font = _TITLE
+    put(ws, 1, 1, f"{task.name_fi} – {county_name}").font = _TITLE
     note = f"Väestöpohja: {task.base_fi}. Neljännekset {PREVIOUS_QUARTERS} edellistä – {quarter}."
     if not int(task.estimated):
         note += " Palvelutehtävä lasketaan, mutta siitä ei tehdä valtakunnallista arviota."
-    ws.cell(row=2, column=1, value=note)
+    put(ws, 2, 1, note)
     _header(ws, TASK_HEADER_ROW, TASK_HEADER)
     row = TASK_HEADER_ROW + 1
     for code, name in zip(muns["municipality_code"], muns["name_fi"]):
@@ -290,7 +298,7 @@ def _task_sheet(wb: Workbook, task, county_name: str, quarter: Quarter, muns: pd
             values.append(prep["flags"].get((code, task.service_task))
                           if qq == str(quarter) else None)
             for j, v in enumerate(values, start=1):
-                cell = ws.cell(row=row, column=j, value=v)
+                cell = put(ws, row, j, v)
                 if qq == str(quarter):
                     cell.font = _BOLD
                 if j in (6, 8, 10):
@@ -303,23 +311,25 @@ def _task_sheet(wb: Workbook, task, county_name: str, quarter: Quarter, muns: pd
 
 
 def _feedback_sheet(wb: Workbook, county_name: str, quarter: Quarter, muns: pd.DataFrame,
-                    tasks: pd.DataFrame, prep: dict) -> int:
+                    tasks: pd.DataFrame, prep: dict) -> list[tuple[str, str, str]]:
     ws = wb.create_sheet(FEEDBACK_SHEET)
-    ws.cell(row=1, column=1, value=f"Tarkastuspalaute – {county_name} – {quarter.name_fi}").font = _TITLE
-    ws.cell(row=2, column=1, value="Täytä keltaiset sarakkeet vain riveille, joista on "
+    put(ws, 1, 1, f"Tarkastuspalaute – {county_name} – {quarter.name_fi}").font = _TITLE
+    put(ws, 2, 1, "Täytä keltaiset sarakkeet vain riveille, joista on "
                                    "huomautettavaa. Päätös valitaan alasvetovalikosta:")
     for i, d in enumerate(DECISIONS):
-        ws.cell(row=3 + i, column=1, value=f"{d}: {DECISIONS_FI[d]}")
+        put(ws, 3 + i, 1, f"{d}: {DECISIONS_FI[d]}")
     _header(ws, FEEDBACK_HEADER_ROW, FEEDBACK_HEADER)
     row = FEEDBACK_HEADER_ROW + 1
+    keys: list[tuple[str, str, str]] = []
     for m in muns.itertuples():
         for t in tasks.itertuples():
+            keys.append((str(quarter), m.municipality_code, t.service_task))
             ql, reasons = prep["quality"].get((m.municipality_code, str(quarter), t.service_task),
                                               (None, None))
             values = [str(quarter), m.municipality_code, m.name_fi, t.service_task, t.name_fi,
                       ql, reasons or None]
             for j, v in enumerate(values, start=1):
-                ws.cell(row=row, column=j, value=v)
+                put(ws, row, j, v)
             for j in (DECISION_COL, REASON_COL, COMMENT_COL):
                 cell = ws.cell(row=row, column=j)
                 cell.protection = Protection(locked=False)
@@ -339,11 +349,14 @@ def _feedback_sheet(wb: Workbook, county_name: str, quarter: Quarter, muns: pd.D
     ws.protection.formatColumns = False
     ws.protection.formatRows = False
     _widths(ws, [10, 10, 18, 18, 30, 12, 40, 12, 40, 40])
-    return last - FEEDBACK_HEADER_ROW
+    return keys
 
 
-def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter, n_rows: int) -> None:
+def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter,
+                keys: list[tuple[str, str, str]], key: bytes, issued: str) -> None:
     ws = wb.create_sheet(META_SHEET)
+    n_rows = len(keys)
+    signature = form_signature(key, LAYOUT_VERSION, county_code, str(quarter), issued, keys)
     rows = [("key", "value"),
             ("layout_version", LAYOUT_VERSION),
             ("county_code", county_code),
@@ -352,17 +365,22 @@ def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter, n_rows: int) -
             ("feedback_header_row", FEEDBACK_HEADER_ROW),
             ("feedback_rows", n_rows),
             ("feedback_header", json.dumps(FEEDBACK_HEADER, ensure_ascii=False)),
-            ("seuranta_version", __version__)]
-    for r in rows:
-        ws.append(list(r))
+            ("seuranta_version", __version__),
+            ("issued", issued),
+            ("signature", signature)]
+    for i, r in enumerate(rows, start=1):
+        for j, v in enumerate(r, start=1):
+            put(ws, i, j, v)
     ws.protection.sheet = True
     ws.sheet_state = "veryHidden"
 
 
 def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.DataFrame],
                     path: Path, synthetic: bool = False, synthetic_notice: str = "",
-                    prep: dict | None = None) -> Path:
-    """Write the review workbook of one county (only its own municipalities' figures)."""
+                    prep: dict | None = None, *, key: bytes, issued: str | None = None
+                    ) -> Path:
+    """Write the review workbook of one county (only its own municipalities' figures),
+    signed under ``key`` (:mod:`seuranta.review.signing`) with the issue time ``issued``."""
     all_muns = reference.mainland_municipalities()
     muns = (all_muns[all_muns["county_code"] == county_code]
             .sort_values("municipality_code").reset_index(drop=True))
@@ -376,8 +394,8 @@ def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.Dat
     _instructions(wb, county_code, county_name, quarter, synthetic, synthetic_notice)
     for t in tasks.itertuples():
         _task_sheet(wb, t, county_name, quarter, muns, prep)
-    n = _feedback_sheet(wb, county_name, quarter, muns, tasks[tasks["estimated"] == 1], prep)
-    _meta_sheet(wb, county_code, quarter, n)
+    keys = _feedback_sheet(wb, county_name, quarter, muns, tasks[tasks["estimated"] == 1], prep)
+    _meta_sheet(wb, county_code, quarter, keys, key, issued or issue_time())
     wb.active = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -388,7 +406,8 @@ def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.Dat
 
 def review_workbooks(quarter: Quarter | str, tables: dict[str, pd.DataFrame] | Path | str,
                      out_dir: Path, synthetic: bool = False, synthetic_notice: str = "",
-                     counties: list[str] | None = None) -> list[Path]:
+                     counties: list[str] | None = None, *, key: bytes,
+                     issued: str | None = None) -> list[Path]:
     """One review workbook per county (22 areas, never Åland) into ``out_dir``.
 
     ``tables`` is a quarter's tables (as from ``quarter_tables``) or a
@@ -404,11 +423,12 @@ def review_workbooks(quarter: Quarter | str, tables: dict[str, pd.DataFrame] | P
     if counties is not None:
         areas = areas[areas["county_code"].isin(counties)]
     prep = _prepare(tables, quarter)
+    issued = issued or issue_time()
     paths = []
     for a in areas.itertuples():
         p = out_dir / workbook_name(a.county_code, a.county_name_fi)
         paths.append(review_workbook(quarter, a.county_code, tables, p, synthetic,
-                                     synthetic_notice, prep))
+                                     synthetic_notice, prep, key=key, issued=issued))
     return paths
 
 
@@ -447,7 +467,8 @@ def _cmd_review(args) -> int:
     synthetic = is_synthetic(data_dir)
     notice = (params.get("publication") or {}).get("synthetic_notice", "")
     paths = review_workbooks(quarter, tables, out_dir / "review" / str(quarter),
-                             synthetic=synthetic, synthetic_notice=notice)
+                             synthetic=synthetic, synthetic_notice=notice,
+                             key=load_or_create_key(data_dir))
     for p in paths:
         print(p)
     return 0
