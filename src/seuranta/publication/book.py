@@ -166,6 +166,27 @@ def method_substitutions(params: dict | None = None) -> dict[str, str]:
     }
 
 
+def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
+    """The information-loss table of the methods chapter (the gate's ``loss.csv`` of the
+    newest quarter): suppressed municipal cells per task, before and after the gate."""
+    loss = published.read(published.published_dir(out_dir, quarter), "loss", required=False)
+    if loss is None or loss.empty:
+        return "Salauksen vaikutusta ei ole laskettu."
+    tab = bf.pd.DataFrame({
+        "Palvelutehtävä": [bf.task_name(t) for t in loss["service_task"]],
+        "Kattavia kuntia": [fi_number(v) for v in loss["cells"]],
+        "Alle raja-arvon": [fi_number(v) for v in loss["primary"]],
+        "Salattu ennen": [fi_number(v) for v in loss["suppressed_before"]],
+        "Salattu nyt": [fi_number(v) for v in loss["suppressed_after"]],
+        "Osuus ennen": [bf.fi_pct(v, 1) for v in loss["share_before_pct"]],
+        "Osuus nyt": [bf.fi_pct(v, 1) for v in loss["share_after_pct"]],
+    })
+    return (f"**Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}**\n\n"
+            + bf.md_table(tab) + "\nEnnen = kukin taulukko salattiin erikseen (vain "
+            "kattavien kuntien yhteissumma); nyt = kaikki yhdisteltävissä olevat taulukot ja "
+            "aiemmat julkaisut yhdessä.\n")
+
+
 def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = True) -> Path:
     """Assemble ``OUT/book/`` from the sources and the executed notebooks."""
     out_dir = Path(out_dir)
@@ -218,7 +239,9 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
     if synthetic:
         cfg.setdefault("html", {})["announcement"] = notice_text
     sph.setdefault("latex_elements", {}).update(_titlepage_latex(notice_text))
-    cfg.setdefault("parse", {})["myst_substitutions"] = method_substitutions()
+    subs = method_substitutions()
+    subs["disclosure_loss"] = disclosure_loss_md(out_dir, max(quarters))
+    cfg.setdefault("parse", {})["myst_substitutions"] = subs
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
                                                       sort_keys=False), encoding="utf-8")
     # Reader's entry points (publication.portal, issue 16): landing page, Swedish summary,

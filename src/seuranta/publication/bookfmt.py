@@ -277,6 +277,56 @@ def county_table(counts_all: pd.DataFrame, used: set[str], estimate_row=None) ->
     return pd.concat([pd.DataFrame(head), body], ignore_index=True)
 
 
+# --------------------------------------------------------------------------- published tables
+# The gate's published tables (OUT/<Q>/published/, seuranta.publication.gate) are the only
+# source of published numbers: a figure is shown as its value or as its symbol.
+
+def pub_number(value, symbol: str = "") -> str:
+    """A published count: its symbol when it has one, else the Finnish number."""
+    return symbol if symbol else fi_number(value)
+
+
+def pub_pct(value, symbol: str = "", decimals: int = 1) -> str:
+    """A published share (per cent): its symbol when it has one, else ``2,4 %``."""
+    return symbol if symbol else fi_pct(value, decimals)
+
+
+def published_total(totals: pd.DataFrame, kind: str, quarter: str, task: str,
+                    county: str = "") -> str:
+    """One total of the gate's ``totals.csv`` (e.g. kind ``used``: the clients of the
+    municipalities used), formatted or as its symbol; '' when there is no such total."""
+    t = totals[(totals["kind"] == kind) & (totals["quarter"] == str(quarter))
+               & (totals["service_task"] == task)
+               & (totals["county_code"].fillna("") == county)]
+    if t.empty:
+        return ""
+    r = t.iloc[0]
+    return pub_number(r["clients"], r["clients_symbol"])
+
+
+def published_county_table(totals: pd.DataFrame, task: str, quarter: str,
+                           estimate_row=None) -> pd.DataFrame:
+    """THL's Taulukko VA1 from the gate's ``totals.csv``: national estimate, the
+    municipalities used together and per county ("Osin …" when only some of the county's
+    municipalities are used). Tasks without an estimate: the registered clients."""
+    names = county_names()
+    kind = "used" if estimated(task) else "registered"
+    head = []
+    if estimate_row is not None:
+        head.append({"Alue": "Arvio koko maa",
+                     "Asiakkaat": pub_number(estimate_row["estimate_rounded"],
+                                             estimate_row.get("estimate_rounded_symbol", ""))})
+    head.append({"Alue": "Edustavat kunnat yhteensä" if kind == "used"
+                 else "Rekisteriin kirjatut yhteensä",
+                 "Asiakkaat": published_total(totals, kind, quarter, task)})
+    c = totals[(totals["kind"] == f"county_{kind}") & (totals["quarter"] == str(quarter))
+               & (totals["service_task"] == task)].sort_values("county_code")
+    body = [{"Alue": ("Osin " if kind == "used" and not int(r.whole_county) else "")
+             + names.get(r.county_code, r.county_code),
+             "Asiakkaat": pub_number(r.clients, r.clients_symbol)} for r in c.itertuples()]
+    return pd.DataFrame(head + body, columns=["Alue", "Asiakkaat"])
+
+
 def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: str,
                 ylabel: str):
     """Municipal shares (sorted bars) with the quartiles and the median marked."""
