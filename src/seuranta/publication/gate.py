@@ -37,8 +37,14 @@ Published tables (columns):
 ``estimates.csv``: quarter, service_task, age_group, method, published,
     municipalities_used, population_used, national_base, clients_used, share_pct,
     estimate_rounded, ci_low, ci_high (rounded to ``estimate.rounding``), difference_pct,
-    note, each numeric with its ``_symbol``. Suppressed ``clients_used`` suppresses the
-    figures derived from it (share, estimate, interval).
+    range_low, range_high, publish_as, rule_reason (the publication rule), note, each
+    numeric with its ``_symbol``. Suppressed ``clients_used`` suppresses the figures
+    derived from it (share, estimate, interval, range).
+``county_estimates.csv``: quarter, service_task, county_code, method, municipalities,
+    municipalities_comprehensive, population_base, base_coverage_pct, comprehensive,
+    publish_as, clients_observed, estimate_rounded, ci_low, ci_high, range_low, range_high,
+    share_pct (each figure with its ``_symbol``): ``clients_observed`` is suppressed with the
+    ``county_used`` total it equals, and a comprehensive county's figures with it.
 ``extremes.csv``: quarter, service_task, n, q1, median, q3 (quartiles over the comprehensive
     municipalities), min, min_municipality_code, max, max_municipality_code: the smallest
     and largest share among municipalities whose count is *shown* (empty when none).
@@ -372,6 +378,11 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     if est is not None:
         out["estimates"] = _published_estimates(est, groups, res, values, min_count, rounding)
 
+    ce = read(tables_dir, "county_estimates", False)
+    if ce is not None:
+        out["county_estimates"] = _published_county_estimates(ce, groups, res, min_count,
+                                                              rounding)
+
     # extremes
     quart = read(tables_dir, "quartiles", False)
     if quart is not None:
@@ -444,14 +455,55 @@ def _published_estimates(est: pd.DataFrame, groups: dict, res, values: dict,
         pub[f"{col}_symbol"] = derived_sym
     pub["difference_pct"] = e["difference_pct"] if "difference_pct" in e else np.nan
     pub["difference_pct_symbol"] = derived_sym
+    rule = [c for c in ("range_low", "range_high") if c in e]
+    for col in rule:
+        pub[col] = e[col]
+        pub[f"{col}_symbol"] = np.where(derived_sym == SUPPRESSED, SUPPRESSED,
+                                        np.where(e[col].isna(), NOT_APPLICABLE, ""))
+    if "publish_as" in e:
+        pub["publish_as"] = e["publish_as"]
+        pub["rule_reason"] = e["rule_reason"].fillna("") if "rule_reason" in e else ""
     pub["note"] = e["note"] if "note" in e else ""
-    for col in ("clients_used", "share_pct", "estimate_rounded", "ci_low", "ci_high",
-                "difference_pct"):
+    for col in ["clients_used", "share_pct", "estimate_rounded", "ci_low", "ci_high",
+                "difference_pct"] + rule:
         pub[col] = pub[col].where(pub[f"{col}_symbol"] == "")
-    for col in ("clients_used", "estimate_rounded", "ci_low", "ci_high",
-                "municipalities_used", "population_used", "national_base", "published"):
+    for col in ["clients_used", "estimate_rounded", "ci_low", "ci_high",
+                "municipalities_used", "population_used", "national_base", "published"] + rule:
         pub[col] = pd.to_numeric(pub[col]).round().astype("Int64")
     return pub.reset_index(drop=True)
+
+
+def _published_county_estimates(ce: pd.DataFrame, groups: dict, res, min_count: int,
+                                 rounding: int) -> pd.DataFrame:
+    """County estimates: ``clients_observed`` is the county subtotal of the comprehensive
+    municipalities (suppressed with ``county_used``); a comprehensive county's estimate is
+    that same count, so its figures are suppressed with it."""
+    out = ce[["quarter", "service_task", "county_code", "method", "municipalities",
+              "municipalities_comprehensive", "population_base", "base_coverage_pct",
+              "comprehensive", "publish_as"]].copy()
+    obs_sym = []
+    for r in ce.itertuples():
+        g = ("county_used", str(r.quarter), r.service_task, r.county_code)
+        obs_sym.append(SUPPRESSED if g in res.dropped
+                       or disclosure.is_small(r.clients_observed, min_count) else "")
+    obs_sym = np.array(obs_sym, dtype=object)
+    out["clients_observed"] = ce["clients_observed"]
+    out["clients_observed_symbol"] = obs_sym
+    tied = (ce["comprehensive"].fillna(0).astype(int) == 1).to_numpy() & (obs_sym != "")
+    for col in ("estimate_rounded", "ci_low", "ci_high", "range_low", "range_high",
+                "share_pct"):
+        v = ce[col]
+        if col in ("ci_low", "ci_high"):
+            v = v.map(lambda x: _round_to(x, rounding))
+        out[col] = v
+        out[f"{col}_symbol"] = np.where(tied, SUPPRESSED, np.where(v.isna(), NOT_APPLICABLE, ""))
+    for col in ("clients_observed", "estimate_rounded", "ci_low", "ci_high", "range_low",
+                "range_high", "share_pct"):
+        out[col] = out[col].where(out[f"{col}_symbol"] == "")
+    for col in ("clients_observed", "estimate_rounded", "ci_low", "ci_high", "range_low",
+                "range_high", "population_base"):
+        out[col] = pd.to_numeric(out[col]).round().astype("Int64")
+    return out.reset_index(drop=True)
 
 
 def _round_to(x, step: int):
