@@ -13,7 +13,7 @@ APT_PKGS := texlive-xetex texlive-latex-extra texlive-latex-recommended \
             texlive-fonts-recommended texlive-lang-european latexmk fonts-freefont-otf xindy \
             poppler-utils chromium libreoffice-calc-nogui
 
-.PHONY: setup debs venv publish test test-fast bench clean
+.PHONY: setup debs venv publish test test-fast bench coverage clean
 
 setup: debs venv
 
@@ -48,6 +48,11 @@ test-fast: venv
 
 bench: venv
 	$(PY) bench/run_bench.py --scale 1
+
+# The coverage study (about 20 min on 2 cores): writes docs/coverage.md, the methods
+# chapter's table (book/_generated/coverage_fi.md) and the README's table.
+coverage: venv
+	$(PY) scripts/coverage_sim.py --write
 
 clean:
 	rm -rf $(OUT) $(DATA)

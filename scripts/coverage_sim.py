@@ -1,56 +1,93 @@
-"""Coverage of the 95 % ratio interval over random coverage patterns (issue 4, done-when).
+"""The coverage study (``make coverage``): national and county intervals against the truth
+over random coverage patterns, for the realistic demo and synthetic scenarios (a), (b), (c);
+see :mod:`seuranta.statistics.coverage`.
 
-Draws simple random samples of n mainland municipalities to play the comprehensive ones and
-checks how often the ratio interval (linearised and jackknife standard error) covers the
-true national total; see :mod:`seuranta.coverage`. The population comes from a demo's
-``truth_municipal.csv`` or, with ``--synthetic``, from real base populations with the
-demo's spread model and the chosen structural spread of the large cities.
+    python scripts/coverage_sim.py [--demo build/coverage/demo] [--patterns 200]
+        [--scenarios demo a b c] [--seed 20240207] [--write]
 
-    python scripts/coverage_sim.py [--data data/demo] [--quarter 2023Q4]
-        [--patterns 200] [--sizes 20 40 80 150] [--seed 20240207]
-    python scripts/coverage_sim.py --synthetic --structural-sd 0.1
-
-Prints coverage per task × n and per variance estimator; the target is 90–98 %.
+Without a demo folder holding ``truth_municipal.csv`` a national-size demo (scale 1) is
+generated there first. Prints the summary tables; ``--write`` also writes
+``docs/coverage.md`` (with the per-task detail), ``book/_generated/coverage_fi.md`` (the
+methods chapter includes it) and the README's table. The raw rows of each scenario's
+latest run are kept in ``build/coverage/`` and the tables are made from every scenario
+found there (``--scenarios demo`` re-runs the demo alone after the generator changed).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
+import pandas as pd
+
+from seuranta.core.params import load_params
 from seuranta.demo import generator as demo
 from seuranta.statistics import coverage
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "build" / "coverage"          # raw rows of each scenario's latest run
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default="data/demo", help="demo folder with truth_municipal.csv")
-    ap.add_argument("--quarter", default=None, help="quarter of the demo (default: the last)")
-    ap.add_argument("--synthetic", action="store_true",
-                    help="synthetic population instead of the demo's truth")
-    ap.add_argument("--structural-sd", type=float, default=demo.STRUCTURAL_SIGMA,
-                    help="structural spread of the log factor (synthetic population)")
-    ap.add_argument("--patterns", type=int, default=200, help="patterns per task and size")
-    ap.add_argument("--sizes", type=int, nargs="+", default=[20, 40, 80, 150])
+    ap.add_argument("--demo", default=str(ROOT / "build" / "coverage" / "demo"),
+                    help="demo folder with truth_municipal.csv (generated at scale 1 if none)")
+    ap.add_argument("--patterns", type=int, default=200, help="patterns per scenario and task")
+    ap.add_argument("--scenarios", nargs="+", default=list(coverage.SCENARIOS),
+                    choices=coverage.SCENARIOS)
     ap.add_argument("--seed", type=int, default=demo.DEFAULT_SEED)
+    ap.add_argument("--raw", default=str(OUT), help="folder of the raw rows per scenario")
+    ap.add_argument("--write", action="store_true",
+                    help="write docs/coverage.md, book/_generated/coverage_fi.md and the README table")
     a = ap.parse_args(argv)
-    data = Path(a.data)
-    if a.synthetic or not (data / "truth_municipal.csv").is_file():
-        pop = coverage.synthetic_population(a.structural_sd, a.seed)
-        what = f"synthetic population (structural sd {a.structural_sd})"
-    else:
-        pop, what = coverage.demo_population(data, a.quarter), f"{data}/truth_municipal.csv"
-    res = coverage.simulate(pop, a.sizes, a.patterns, a.seed)
-    n_int = len(res) // res["variance"].nunique()
-    print(f"population: {what}; {a.patterns} patterns per task and size ({n_int} intervals)")
-    for v, g in res.groupby("variance"):
-        print(f"\n{v} standard error: coverage (%) per task and n")
-        tab = g.groupby(["service_task", "n"])["covered"].mean().unstack("n") * 100
-        print(tab.round(1).to_string())
-    tab = coverage.summary(res)
-    print("\ncoverage of the 95 % ratio interval (%), target 90–98:")
-    print(tab.round(1).to_string())
+    ep = load_params().get("estimate") or {}
+    published = {"ratio": f"ratio_{ep.get('ratio_variance', 'jackknife')}"}.get(
+        ep.get("published_method", "ratio"), "model")
+    raw = Path(a.raw)
+    t0 = time.time()
+    for s in a.scenarios:
+        if s == "demo":
+            d = Path(a.demo)
+            if not (d / "truth_municipal.csv").is_file():
+                demo.generate(d, scale=1.0)
+            pop, redraw = coverage.demo_population(d), False
+        else:
+            pop, redraw = coverage.synthetic_template(), True
+        nat, cty = coverage.simulate(pop, s, a.patterns, a.seed + coverage.SCENARIOS.index(s), ep,
+                                     redraw=redraw)
+        raw.mkdir(parents=True, exist_ok=True)
+        nat.to_csv(raw / f"national_{s}.csv", index=False)
+        cty.to_csv(raw / f"county_{s}.csv", index=False)
+        print(f"{s}: {a.patterns} patterns × {nat['service_task'].nunique()} tasks "
+              f"({time.time() - t0:.0f} s)", file=sys.stderr)
+    nats, ctys = [], []
+    # every scenario's latest run (this one's and earlier ones' kept in build/coverage/)
+    for s in coverage.SCENARIOS:
+        if (raw / f"national_{s}.csv").is_file():
+            nats.append(pd.read_csv(raw / f"national_{s}.csv"))
+            ctys.append(pd.read_csv(raw / f"county_{s}.csv", dtype={"county_code": str}))
+    nat, cty = pd.concat(nats, ignore_index=True), pd.concat(ctys, ignore_index=True)
+    patterns = int(nat.groupby(["scenario", "service_task"])["pattern"].nunique().min())
+    meta = (f"{patterns} coverage patterns per scenario and task (seed {a.seed}), "
+            f"{len(nat) // len(coverage.METHODS)} national and {len(cty)} county intervals; "
+            f"`make coverage`. Published method in bold.")
+    meta_fi = (f"{patterns} kattavuuskuviota kutakin asetelmaa ja palvelutehtävää kohden "
+               f"(siemenluku {a.seed}); julkaistu menetelmä lihavoitu.")
+    en = coverage.markdown_en(nat, cty, published, meta)
+    print(en)
+    if a.write:
+        (ROOT / "docs" / "coverage.md").write_text(
+            "# Coverage study (generated by `make coverage`; do not edit)\n\n" + en
+            + "\n## Per task\n\n" + coverage.markdown_detail(nat, cty), encoding="utf-8")
+        gen = ROOT / "book" / "_generated"
+        gen.mkdir(exist_ok=True)
+        (gen / "coverage_fi.md").write_text(
+            coverage.markdown_fi(nat, cty, published, meta_fi), encoding="utf-8")
+        readme = ROOT / "README.md"
+        readme.write_text(coverage.replace_between(readme.read_text(encoding="utf-8"), en),
+                          encoding="utf-8")
     return 0
 
 

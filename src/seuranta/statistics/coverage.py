@@ -1,40 +1,98 @@
-"""Coverage of the 95 % ratio interval over random coverage patterns (issue 4, done-when).
+"""The coverage study: how often the national and county intervals cover the truth, and how
+far the estimates fall from it, when municipalities really differ (issue 12, item 5).
 
-A *coverage pattern* is the set of municipalities whose data are comprehensive. Each pattern
-here is a simple random sample of n mainland municipalities without replacement, the design
-the ratio method's standard error assumes. For each pattern the ratio estimate and its
-interval (:func:`seuranta.estimate.ratio_estimate`, both variance estimators) are computed
-from the sampled municipalities' *true* counts, and the interval is checked against the
-true national total Σ y_i. The population of municipal counts is either a demo's
-``truth_municipal.csv`` (what complete data would show) or a synthetic one built from the
-real municipal base populations with the demo's spread model
-(:func:`seuranta.demo.generator.factor_sd`) and a chosen structural spread, to show how the coverage
-depends on how far the large cities sit from the national share.
+A *coverage pattern* is the set of municipalities whose data are truly complete. For one
+population of municipalities with known true clients (per task) the study draws patterns
+by a *joining mechanism* and, for each, computes every method from the complete
+municipalities' true counts exactly as the pipeline does
+(:func:`seuranta.statistics.estimate.estimate_with_prediction`, the county totals of
+:mod:`seuranta.statistics.smallarea`), then compares with the true national and county
+totals. Each pattern first draws the share of the population base that has joined,
+uniformly in ``SHARE_RANGE``; municipalities join in the order of a random key until that
+share is reached (the first to cross it included). The key is the scenario:
 
-``scripts/coverage_sim.py`` is the command line; a slow test runs it on the national-size
-demo.
+``demo``
+    the realistic demo's own population (``truth_municipal.csv`` and ``population.csv`` of
+    a demo folder, the last quarter) and the demo generator's joining: clustered by county
+    (a county's rank plus a uniform jitter of 1.5 ranks), unrelated to the shares.
+``a``
+    synthetic population, joining unrelated to anything (a uniform key).
+``b``
+    synthetic population, joining related to what the project observes: larger
+    municipalities, older populations and some counties join first
+    (key = −0.8·z(log population) − 0.5·z(share 65+) + county effect N(0, 1) + N(0, 1)).
+``c``
+    as (b), and municipalities whose share is high *beyond* the covariates join first
+    (key − 1.0·z(structural residual)): selection on the outcome, the hard case.
+
+The *synthetic population* (:func:`synthetic_population`) has the real mainland
+municipalities, bases and age structures, and shares that differ structurally: log share =
+log rate + 0.10·z(log population) + 0.15·z(share 65+) + county effect (sd
+``COUNTY_SD``) + municipal effect with sd √(``STRUCTURAL_SD``² + 0.3²·min(median population
+/ population, 4)) (tens of per cent for municipalities of every size; small ones more),
+Poisson counts.
+
+In a simulated pattern the comprehensive set *is* the truly complete set, so the ratio
+method is the oracle of the issue (the ratio from the truly complete municipalities); what
+the study compares is the published method against it. How the pipeline's own quality
+classes move the estimate away from the oracle is measured end to end on the demo
+(``scripts/coverage_sim.py --end-to-end``).
+
+Output: one row per scenario × task × pattern × method (:func:`simulate`), summaries
+(:func:`summary`, :func:`county_summary`) and the Markdown tables of the README and the
+methods chapter (:func:`markdown_en`, :func:`markdown_fi`).
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from seuranta.core import reference
-from seuranta.demo import generator as demo
-from seuranta.statistics.estimate import RATIO_VARIANCES, ratio_estimate
+from seuranta.core.fmt import fi_number
+from seuranta.core.quarters import Quarter
+from seuranta.inputs.population import population_path, read_population
+from seuranta.statistics import estimate as est
+from seuranta.statistics import represent as rep
 
-#: Rates of the synthetic population (national shares of the task's base).
+#: National shares of the synthetic population (of each task's base).
 SYNTHETIC_RATES = {"iakkaat": .19, "tyoikaiset": .07, "lapsiperheet": .06,
                    "lastensuojelu": .05, "vammaispalvelut": .024, "paihdetyo": .004}
+STRUCTURAL_SD = 0.25
+SMALL_SD = 0.3
+COUNTY_SD = 0.10
+SHARE_RANGE = (0.10, 0.70)
+SCENARIOS = ("demo", "a", "b", "c")
+SCENARIO_EN = {"demo": "realistic demo (scale 1), county-clustered joining",
+               "a": "(a) joining unrelated to the share",
+               "b": "(b) joining related to size, age structure, county",
+               "c": "(c) joining related to the share beyond the covariates"}
+SCENARIO_FI = {"demo": "realistinen demoaineisto, liittyminen maakunnittain",
+               "a": "(a) liittyminen ei riipu osuudesta",
+               "b": "(b) liittyminen riippuu koosta, ikärakenteesta ja alueesta",
+               "c": "(c) liittyminen riippuu osuudesta myös näiden yli"}
+METHODS = ("ratio_jackknife", "ratio_linearised", "model")
+METHOD_EN = {"ratio_jackknife": "ratio, jackknife SE", "ratio_linearised": "ratio, linearised SE",
+             "model": "model (NB prediction)"}
+METHOD_FI = {"ratio_jackknife": "suhde, jackknife", "ratio_linearised": "suhde, linearisoitu",
+             "model": "malli (NB-ennuste)"}
+COVARIATES = ["log_population", "share_0_17", "share_65plus", "share_85plus"]
+
+
+def _z(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, float)
+    sd = v.std()
+    return (v - v.mean()) / sd if sd > 0 else v * 0.0
 
 
 def demo_population(data_dir: Path, quarter: str | None = None) -> pd.DataFrame:
-    """service_task, municipality_code, y (true clients), x (base) of one demo quarter
-    (default: the last), for the tasks with a national estimate."""
-    tm = pd.read_csv(Path(data_dir) / "truth_municipal.csv", dtype={"municipality_code": str})
+    """One row per task × mainland municipality of a demo folder's last (or given) quarter:
+    y (true clients), x (base), county_code, the covariates; ``resid`` = 0 (unknown)."""
+    data_dir = Path(data_dir)
+    tm = pd.read_csv(data_dir / "truth_municipal.csv", dtype={"municipality_code": str})
     if "age_group" in tm.columns:
         tm = tm[tm["age_group"] == "kaikki"]
     quarter = quarter or tm["quarter"].max()
@@ -42,59 +100,253 @@ def demo_population(data_dir: Path, quarter: str | None = None) -> pd.DataFrame:
             & tm["service_task"].isin(reference.task_codes(estimated_only=True))]
     if tm.empty:
         raise ValueError(f"{data_dir}/truth_municipal.csv has no rows for quarter {quarter}")
-    return tm.rename(columns={"true_clients": "y", "population_base": "x"})[
-        ["service_task", "municipality_code", "y", "x"]].reset_index(drop=True)
+    cov = rep.municipal_covariates(read_population(population_path(data_dir)),
+                                   Quarter.parse(quarter).population_year,
+                                   reference.mainland_municipalities())
+    d = tm.rename(columns={"true_clients": "y", "population_base": "x"})[
+        ["service_task", "municipality_code", "y", "x"]].merge(cov, on="municipality_code")
+    return d.assign(y=d["y"].astype(float), x=d["x"].astype(float), resid=0.0)
 
 
-def synthetic_population(structural_sd: float = demo.STRUCTURAL_SIGMA,
-                         seed: int = 1) -> pd.DataFrame:
-    """Mainland municipalities with real base populations, log-normal municipal factors
-    (mean 1, standard deviation :func:`seuranta.demo.generator.factor_sd` with ``structural_sd``)
-    and Poisson counts."""
-    rng = np.random.default_rng(seed)
+def synthetic_template() -> pd.DataFrame:
+    """The fixed part of the synthetic population: one row per task × mainland municipality
+    with x (base), county_code, the covariates and ``rate`` (the task's national share)."""
     pop = reference.reference_population()
-    mainland = set(reference.mainland_municipalities()["municipality_code"])
-    pop = pop[pop["municipality_code"].isin(mainland)]
+    mainland = reference.mainland_municipalities()
+    pop = pop[pop["municipality_code"].isin(set(mainland["municipality_code"]))]
+    cov = rep.municipal_covariates(pop, int(pop["year"].max()), mainland)
     bases = reference.base_population(pop)
-    total = pop.groupby("municipality_code")["population"].sum()
     out = []
     for task, rate in SYNTHETIC_RATES.items():
-        b = bases[bases["service_task"] == task].sort_values("municipality_code")
-        x = b["population_base"].to_numpy(float)
-        sd = demo.factor_sd(total.reindex(b["municipality_code"]).to_numpy(float),
-                            demo.SIGMA[task], structural=structural_sd)
-        f = np.exp(rng.normal(0.0, 1.0, len(b)) * sd - sd ** 2 / 2)
-        out.append(pd.DataFrame({"service_task": task,
-                                 "municipality_code": b["municipality_code"].to_numpy(),
-                                 "y": rng.poisson(rate * f * x).astype(float), "x": x}))
+        f = cov.merge(bases.loc[bases["service_task"] == task,
+                                ["municipality_code", "population_base"]], on="municipality_code")
+        out.append(f.rename(columns={"population_base": "x"}).assign(
+            service_task=task, x=lambda d: d["x"].astype(float), rate=rate))
     return pd.concat(out, ignore_index=True)
 
 
-def simulate(pop: pd.DataFrame, sizes: list[int], patterns: int, seed: int,
-             z: float = 1.96) -> pd.DataFrame:
-    """One row per task × n × pattern × variance estimator: estimate, se, truth, covered."""
+def draw_counts(rng, f: pd.DataFrame, structural_sd: float = STRUCTURAL_SD,
+                county_sd: float = COUNTY_SD) -> pd.DataFrame:
+    """One draw of the synthetic shares and counts for one task's rows of the template
+    (``resid`` = the municipal structural effect in sd units, which scenario (c) selects
+    on)."""
+    p = f["population"].to_numpy(float)
+    sd = np.sqrt(structural_sd ** 2 + SMALL_SD ** 2 * np.minimum(np.median(p) / p, 4.0))
+    e = rng.normal(0.0, 1.0, len(f))
+    counties = sorted(f["county_code"].unique())
+    u = dict(zip(counties, rng.normal(0.0, county_sd, len(counties))))
+    eta = (0.10 * _z(f["log_population"]) + 0.15 * _z(f["share_65plus"])
+           + f["county_code"].map(u).to_numpy() + e * sd)
+    x = f["x"].to_numpy(float)
+    lam = x * np.exp(eta)
+    lam *= float(f["rate"].iloc[0]) * x.sum() / lam.sum()   # national share = rate
+    return f.assign(y=rng.poisson(lam).astype(float), resid=e)
+
+
+def synthetic_population(seed: int = 1, structural_sd: float = STRUCTURAL_SD,
+                         county_sd: float = COUNTY_SD) -> pd.DataFrame:
+    """One draw of the whole synthetic population (every task)."""
     rng = np.random.default_rng(seed)
-    rows = []
-    for task, g in pop.groupby("service_task", sort=True):
-        y = g["y"].to_numpy(float)
-        x = g["x"].to_numpy(float)
-        total, big_n = float(y.sum()), len(y)
-        for n in sizes:
-            if not 2 <= n <= big_n:
-                raise ValueError(f"pattern size must be 2…{big_n}, got {n}")
-            for k in range(patterns):
-                idx = rng.choice(big_n, size=n, replace=False)
-                r = ratio_estimate(y[idx], x[idx], x.sum(), big_n, z=z)
-                for v in RATIO_VARIANCES:
-                    se = r[f"se_{v}"]
-                    rows.append({"service_task": task, "n": n, "pattern": k, "variance": v,
-                                 "estimate": r["estimate"], "se": se, "truth": total,
-                                 "covered": abs(r["estimate"] - total) <= z * se})
-    return pd.DataFrame(rows)
+    return pd.concat([draw_counts(rng, g, structural_sd, county_sd)
+                      for _, g in synthetic_template().groupby("service_task", sort=True)],
+                     ignore_index=True)
 
 
-def summary(res: pd.DataFrame) -> pd.DataFrame:
-    """Coverage (%) per variance estimator × n, with an ``overall`` column."""
-    tab = res.groupby(["variance", "n"])["covered"].mean().unstack("n") * 100
-    tab["overall"] = res.groupby("variance")["covered"].mean() * 100
+def join_key(rng, f: pd.DataFrame, scenario: str) -> np.ndarray:
+    """The joining order's key of each municipality (lowest joins first; docstring)."""
+    n = len(f)
+    county = f["county_code"].astype(str).to_numpy()
+    cs = sorted(set(county))
+    if scenario == "a":
+        return rng.random(n)
+    if scenario == "demo":
+        rank = dict(zip(cs, rng.permutation(len(cs))))
+        return np.array([rank[c] for c in county], float) + rng.random(n) * 1.5
+    if scenario not in ("b", "c"):
+        raise ValueError(f"unknown scenario {scenario!r}")
+    ce = dict(zip(cs, rng.normal(0.0, 1.0, len(cs))))
+    key = (-0.8 * _z(f["log_population"]) - 0.5 * _z(f["share_65plus"])
+           + np.array([ce[c] for c in county]) + rng.normal(0.0, 1.0, n))
+    if scenario == "c":
+        key = key - 1.0 * _z(f["resid"])
+    return key
+
+
+def draw_pattern(rng, f: pd.DataFrame, scenario: str) -> np.ndarray:
+    """Mask of the truly complete municipalities of one pattern."""
+    share = rng.uniform(*SHARE_RANGE)
+    x = f["x"].to_numpy(float)
+    order = np.argsort(join_key(rng, f, scenario), kind="stable")
+    cum = np.cumsum(x[order])
+    k = int(np.searchsorted(cum, share * x.sum())) + 1
+    comp = np.zeros(len(f), bool)
+    comp[order[:k]] = True
+    return comp
+
+
+def simulate(pop: pd.DataFrame, scenario: str, patterns: int, seed: int,
+             params: dict | None = None, redraw: bool = False
+             ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """National rows (task × pattern × method: estimate, se, truth, covered, publish_as,
+    base_pct) and county rows (task × pattern × county not fully complete: estimate, se,
+    truth, covered). ``redraw``: a new draw of the synthetic shares and counts for every
+    pattern (:func:`draw_counts`; ``pop`` is then :func:`synthetic_template`), so that the
+    result does not hang on one draw of, say, Helsinki's share."""
+    p = dict(params or {})
+    z = float(p.get("z", 1.96))
+    covs = list(p.get("model_covariates") or COVARIATES)
+    rng = np.random.default_rng(seed)
+    nat, cty = [], []
+    for task, f in pop.groupby("service_task", sort=True):
+        f = f.reset_index(drop=True)
+        county = f["county_code"].astype(str).to_numpy()
+        for k in range(patterns):
+            if redraw or k == 0:
+                if redraw:
+                    f = draw_counts(rng, f)
+                y = f["y"].to_numpy(float)
+                truth = float(y.sum())
+                ctruth = pd.Series(y).groupby(county).sum()
+            comp = draw_pattern(rng, f, scenario)
+            frame = f.assign(clients=np.where(comp, y, np.nan), population_base=f["x"],
+                             comprehensive=comp)
+            rows, pred = est.estimate_with_prediction(frame, covs, p)
+            r, m = rows
+            base_pct = 100 * r["population_used"] / r["national_base"]
+            for meth, e, se, pa in (
+                    ("ratio_jackknife", r["estimate"], r["se_jackknife"], r["publish_as"]),
+                    ("ratio_linearised", r["estimate"], r["se_linearised"], r["publish_as"]),
+                    ("model", m["estimate"], m["se"], m["publish_as"])):
+                lo = max(e - z * se, r["clients_used"]) if meth == "model" else e - z * se
+                nat.append((scenario, task, k, meth, e, se, truth,
+                            bool(lo <= truth <= e + z * se), pa, base_pct,
+                            int(r["municipalities_used"])))
+            if pred is None:
+                continue
+            g = pred.group_totals(county)
+            full = pd.Series(comp).groupby(county).all()
+            for row in g.itertuples(index=False):
+                if full[row.group]:
+                    continue
+                se = math.sqrt(row.variance)
+                t = float(ctruth[row.group])
+                lo = max(row.estimate - z * se, row.observed)
+                cty.append((scenario, task, k, row.group, row.estimate, se, t,
+                            bool(lo <= t <= row.estimate + z * se)))
+    ncols = ["scenario", "service_task", "pattern", "method", "estimate", "se", "truth",
+             "covered", "publish_as", "base_pct", "municipalities"]
+    ccols = ["scenario", "service_task", "pattern", "county_code", "estimate", "se", "truth",
+             "covered"]
+    return pd.DataFrame(nat, columns=ncols), pd.DataFrame(cty, columns=ccols)
+
+
+def _stats(g: pd.DataFrame) -> pd.Series:
+    err = 100 * (g["estimate"] / g["truth"] - 1)
+    ok = err.notna()
+    return pd.Series({"n": int(ok.sum()), "coverage": 100 * g.loc[ok, "covered"].mean(),
+                      "mean_error": err[ok].mean(),
+                      "rmse": math.sqrt((err[ok] ** 2).mean()) if ok.any() else math.nan})
+
+
+def summary(nat: pd.DataFrame, by: tuple[str, ...] = ("scenario", "method"),
+            point_only: bool = False) -> pd.DataFrame:
+    """Coverage (%), mean error (%) and RMSE (% of the truth) per ``by``, with the RMSE
+    relative to the oracle's (the ratio on the truly complete municipalities)."""
+    d = nat[nat["publish_as"] == "point"] if point_only else nat
+    tab = d.groupby(list(by)).apply(_stats, include_groups=False)
+    keys = [b for b in by if b != "method"]
+    orc = (d[d["method"] == "ratio_jackknife"].groupby(keys).apply(_stats, include_groups=False)
+           if keys else None)
+    if orc is not None:
+        tab = tab.join(orc[["rmse"]].rename(columns={"rmse": "oracle_rmse"}), on=keys)
+        tab["rmse_vs_oracle"] = tab["rmse"] / tab["oracle_rmse"]
     return tab
+
+
+def county_summary(cty: pd.DataFrame, by: tuple[str, ...] = ("scenario",)) -> pd.DataFrame:
+    return cty.groupby(list(by)).apply(_stats, include_groups=False)
+
+
+def _f(x, d=1):
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
+
+
+def _fi(x, d=1):
+    return "–" if x is None or not np.isfinite(x) else fi_number(x, d)
+
+
+def markdown_en(nat: pd.DataFrame, cty: pd.DataFrame, published: str, meta: str) -> str:
+    """The README's table (English)."""
+    allp = summary(nat)
+    pt = summary(nat, point_only=True)
+    cs = county_summary(cty)
+    lines = [meta, "",
+             "| scenario | method | coverage % | mean error % | RMSE % | RMSE / oracle "
+             "| coverage %, point estimates only (n) | county coverage % |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for s in [s for s in SCENARIOS if s in set(nat["scenario"])]:
+        for m in METHODS:
+            if (s, m) not in allp.index:
+                continue
+            a = allp.loc[(s, m)]
+            q = pt.loc[(s, m)] if (s, m) in pt.index else None
+            name = f"**{METHOD_EN[m]}**" if m == published else METHOD_EN[m]
+            ctext = _f(cs.loc[s, "coverage"]) if m == "model" and s in cs.index else ""
+            lines.append(
+                f"| {SCENARIO_EN[s]} | {name} | {_f(a['coverage'])} | {_f(a['mean_error'], 2)} "
+                f"| {_f(a['rmse'], 2)} | {_f(a['rmse_vs_oracle'], 2)} | "
+                + (f"{_f(q['coverage'])} ({int(q['n'])})" if q is not None else "–")
+                + f" | {ctext} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_fi(nat: pd.DataFrame, cty: pd.DataFrame, published: str, meta_fi: str) -> str:
+    """The methods chapter's table (Finnish; included by book/menetelmat.md)."""
+    allp = summary(nat)
+    pt = summary(nat, point_only=True)
+    cs = county_summary(cty)
+    lines = [meta_fi, "",
+             "| asetelma | menetelmä | kattavuus % | keskivirhe (harha) % | RMSE % "
+             "| RMSE / oraakkeli | kattavuus %, vain piste-estimaatit | alueiden kattavuus % |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for s in [s for s in SCENARIOS if s in set(nat["scenario"])]:
+        for m in METHODS:
+            if (s, m) not in allp.index:
+                continue
+            a = allp.loc[(s, m)]
+            q = pt.loc[(s, m)] if (s, m) in pt.index else None
+            name = f"**{METHOD_FI[m]}**" if m == published else METHOD_FI[m]
+            ctext = _fi(cs.loc[s, "coverage"]) if m == "model" and s in cs.index else ""
+            lines.append(
+                f"| {SCENARIO_FI[s]} | {name} | {_fi(a['coverage'])} | {_fi(a['mean_error'], 2)} "
+                f"| {_fi(a['rmse'], 2)} | {_fi(a['rmse_vs_oracle'], 2)} | "
+                + (_fi(q["coverage"]) if q is not None else "–") + f" | {ctext} |")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_detail(nat: pd.DataFrame, cty: pd.DataFrame) -> str:
+    """Per scenario × task × method (English): coverage, mean error, RMSE, county coverage."""
+    tab = summary(nat, by=("scenario", "service_task", "method"))
+    cs = county_summary(cty, by=("scenario", "service_task")) if len(cty) else None
+    lines = ["| scenario | task | method | coverage % | mean error % | RMSE % | RMSE / oracle "
+             "| county coverage % |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for (s, t, m), a in tab.iterrows():
+        c = (_f(cs.loc[(s, t), "coverage"]) if m == "model" and cs is not None
+             and (s, t) in cs.index else "")
+        lines.append(f"| {s} | {t} | {METHOD_EN[m]} | {_f(a['coverage'])} "
+                     f"| {_f(a['mean_error'], 2)} | {_f(a['rmse'], 2)} "
+                     f"| {_f(a['rmse_vs_oracle'], 2)} | {c} |")
+    return "\n".join(lines) + "\n"
+
+
+README_BEGIN = "<!-- coverage table: generated by scripts/coverage_sim.py --write -->"
+README_END = "<!-- end of coverage table -->"
+
+
+def replace_between(text: str, block: str, begin: str = README_BEGIN,
+                    end: str = README_END) -> str:
+    """``text`` with what lies between the ``begin`` and ``end`` marker lines replaced."""
+    i, j = text.find(begin), text.find(end)
+    if i < 0 or j < i:
+        raise ValueError("the coverage table's markers are missing")
+    return text[:i + len(begin)] + "\n" + block + text[j:]

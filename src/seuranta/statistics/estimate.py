@@ -141,8 +141,8 @@ def ratio_estimate(clients, base, national_base: float, n_population: int, z: fl
 
 def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
                    min_municipalities: int = 2, rounding: int = 100,
-                   county_effect: bool = True, prediction: mdl.Prediction | None = None
-                   ) -> dict:
+                   county_effect: bool = True, prediction: mdl.Prediction | None = None,
+                   dispersion: str = "size") -> dict:
     """Negative binomial prediction of the national count (:mod:`seuranta.statistics.model`).
 
     ``frame`` has one row per mainland municipality: clients, population_base,
@@ -161,7 +161,8 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
     if unusable is not None:
         return unusable
     try:
-        pred = prediction or mdl.predict(frame, covariates, county_effect=county_effect)
+        pred = prediction or mdl.predict(frame, covariates, county_effect=county_effect,
+                                         dispersion=dispersion)
     except Exception:  # noqa: BLE001 - no model can be fitted: no estimate, say why
         return _empty("model", n, ysum, xsum, national_base, NOTE_MODEL_FAILED)
     est, var, obs = pred.total()
@@ -199,6 +200,7 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
     published = p.get("published_method", "ratio")
     variance = p.get("ratio_variance", "linearised")
     county_effect = bool(p.get("model_county_effect", True))
+    dispersion = str(p.get("model_dispersion", "size"))
     if variance not in RATIO_VARIANCES:
         raise InputError(f"parameters: estimate.ratio_variance must be one of "
                          f"{', '.join(RATIO_VARIANCES)}, got {variance!r}")
@@ -210,7 +212,8 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
     pred = None
     if not r["note"]:
         try:
-            pred = mdl.predict(frame, covariates, county_effect=county_effect)
+            pred = mdl.predict(frame, covariates, county_effect=county_effect,
+                               dispersion=dispersion)
         except Exception:  # noqa: BLE001 - reported as model_failed below
             pred = None
     if r["note"]:

@@ -60,6 +60,9 @@ NOTE_POISSON = "model_fallback_poisson"
 #: Fewest counties with comprehensive municipalities for a county effect.
 MIN_COUNTIES = 4
 
+#: Dispersion models (parameter ``estimate.model_dispersion``).
+DISPERSIONS = ("size", "constant")
+
 
 def design(frame: pd.DataFrame, covariates: list[str]) -> np.ndarray:
     """Intercept + covariates standardised over all rows of ``frame`` (the mainland)."""
@@ -97,6 +100,54 @@ def fit_nb(X: np.ndarray, y: np.ndarray, exposure: np.ndarray) -> tuple[np.ndarr
     return p[:k], cov[:k, :k], float(p[-1])
 
 
+def _nb_loglike_grad(params, X, y, exposure, w):
+    """−log-likelihood and its gradient of NB2 with α_i = exp(θ0) + exp(θ1) w_i."""
+    from scipy.special import digamma, gammaln  # heavy dependency: loaded only when used
+
+    k = X.shape[1]
+    beta = params[:k]
+    ea = math.exp(min(max(params[k], -30.0), 5.0))
+    eb = math.exp(min(max(params[k + 1], -30.0), 5.0))
+    mu = exposure * np.exp(np.clip(X @ beta, -50, 50))
+    a = ea + eb * w
+    r = 1.0 / a
+    ll = (gammaln(y + r) - gammaln(r) - gammaln(y + 1) + r * np.log(r / (r + mu))
+          + y * np.log(np.where(mu > 0, mu, 1e-300) / (r + mu)))
+    d_eta = (y - mu) / (1 + a * mu)
+    d_a = -(digamma(y + r) - digamma(r) + np.log(r / (r + mu)) + 1 - (r + y) / (r + mu)) * r * r
+    g = np.concatenate([X.T @ d_eta, [(d_a * ea).sum(), (d_a * eb * w).sum()]])
+    return -float(ll.sum()), -g
+
+
+def fit_nb_size(X: np.ndarray, y: np.ndarray, exposure: np.ndarray, w: np.ndarray,
+                start: tuple[np.ndarray, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """NB2 whose dispersion has a structural part and a part that shrinks with size,
+    α_i = exp(θ0) + exp(θ1) w_i, w_i = median population / population_i, by maximum
+    likelihood (analytic gradient; the covariance from the numerical Hessian of the score,
+    statsmodels' ``approx_fprime``): (β, Cov(β̂), (exp θ0, exp θ1)). θ1 → −∞ is the
+    constant-α NB2 of :func:`fit_nb` (``start``)."""
+    from scipy.optimize import minimize  # heavy dependency: loaded only when used
+    from statsmodels.tools.numdiff import approx_fprime
+
+    k = X.shape[1]
+    a0 = max(start[1], 1e-6)
+    best = None
+    for split in (0.5, 0.05):                  # start: α shared between the two parts
+        x0 = np.concatenate([start[0], [math.log(a0 * (1 - split)), math.log(a0 * split)]])
+        res = minimize(_nb_loglike_grad, x0, args=(X, y, exposure, w), jac=True,
+                       method="BFGS", options={"gtol": 1e-6, "maxiter": 500})
+        if res.success and np.all(np.isfinite(res.x)) and (best is None or res.fun < best.fun):
+            best = res
+    if best is None:
+        raise RuntimeError("size-dependent NB fit did not converge")
+    h = approx_fprime(best.x[:k], lambda b: _nb_loglike_grad(
+        np.concatenate([b, best.x[k:]]), X, y, exposure, w)[1][:k], centered=True)
+    cov = np.linalg.inv((h + h.T) / 2)
+    if not np.all(np.isfinite(cov)) or np.any(np.diag(cov) < 0):
+        raise RuntimeError("size-dependent NB fit: singular information")
+    return best.x[:k], cov, np.exp(best.x[k:])
+
+
 def fit_poisson(X: np.ndarray, y: np.ndarray, exposure: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Poisson GLM with log exposure as offset, the fallback when the NB fit fails:
@@ -127,7 +178,7 @@ class Prediction:
     cov_beta: np.ndarray      # Cov(β̂)
     county: np.ndarray        # county code of each row
     county_var: dict          # county → posterior variance of its effect
-    alpha: float
+    alpha: np.ndarray         # α_i of every row
     sigma_u2: float
     note: str
 
@@ -166,8 +217,19 @@ class Prediction:
                              "observed": obs})
 
 
-def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = True
-            ) -> Prediction:
+def size_term(frame: pd.DataFrame) -> np.ndarray | None:
+    """w_i = median population / population_i over the frame's rows (the mainland), or
+    None without a positive ``population`` column."""
+    if "population" not in frame.columns:
+        return None
+    p = frame["population"].to_numpy(float)
+    if not np.all(p > 0):
+        return None
+    return np.median(p) / p
+
+
+def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = True,
+            dispersion: str = "size") -> Prediction:
     """Fit the NB model on the comprehensive rows of ``frame`` and predict the others.
 
     ``frame``: one row per mainland municipality with clients, population_base,
@@ -183,7 +245,10 @@ def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = Tr
     note = ""
     if n < 3 * (len(covs) + 1):
         covs, note = [], NOTE_FALLBACK
-    X, beta, cov, alpha, how = _fit_chain(frame, covs, y, base, fit_rows)
+    if dispersion not in DISPERSIONS:
+        raise ValueError(f"dispersion must be one of {', '.join(DISPERSIONS)}, got {dispersion!r}")
+    size = size_term(frame) if dispersion == "size" else None
+    X, beta, cov, alpha, how = _fit_chain(frame, covs, y, base, fit_rows, size)
     note = note or how
     mu_hat = np.where(base > 0, np.exp(np.clip(X @ beta, -50, 50)) * base, 0.0)
     county = (frame["county_code"].astype(str).to_numpy() if "county_code" in frame.columns
@@ -200,20 +265,31 @@ def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = Tr
                       county_var=county_var, alpha=alpha, sigma_u2=sigma_u2, note=note)
 
 
-def _fit_chain(frame, covs, y, base, rows):
-    """NB with the covariates; else Poisson with them (no extra-Poisson variance found:
-    the NB likelihood is maximised at α → 0); else the same two with an intercept only."""
+def _fit_chain(frame, covs, y, base, rows, size):
+    """NB with the covariates (size-dependent dispersion when ``size`` is given, else or
+    when that fails constant α); else Poisson with them (no extra-Poisson variance found:
+    the NB likelihood is maximised at α → 0); else the same with an intercept only.
+    Returns X, β, Cov(β̂), α of every row, note."""
+    n = len(frame)
     for cv in ([covs, []] if covs else [[]]):
         X = design(frame, cv)
         note = "" if cv == covs else NOTE_FALLBACK
         try:
             beta, cov, alpha = fit_nb(X[rows], y[rows], base[rows])
-            return X, beta, cov, alpha, note
         except Exception:  # noqa: BLE001 - any numerical failure: the next model
-            pass
+            beta = None
+        if beta is not None:
+            if size is not None and rows.sum() >= 3 * (X.shape[1] + 2):
+                try:
+                    b2, c2, ab = fit_nb_size(X[rows], y[rows], base[rows], size[rows],
+                                             (beta, alpha))
+                    return X, b2, c2, ab[0] + ab[1] * size, note
+                except Exception:  # noqa: BLE001 - keep the constant-α fit
+                    pass
+            return X, beta, cov, np.full(n, alpha), note
         try:
             beta, cov, alpha = fit_poisson(X[rows], y[rows], base[rows])
-            return X, beta, cov, alpha, note or NOTE_POISSON
+            return X, beta, cov, np.full(n, alpha), note or NOTE_POISSON
         except Exception:  # noqa: BLE001
             pass
     raise RuntimeError("no count model could be fitted")
@@ -222,7 +298,7 @@ def _fit_chain(frame, covs, y, base, rows):
 def _county_effects(y, mu_hat, alpha, fit_rows, county):
     """Shrunk county effects (per row), their posterior variances and σ_u² (docstring)."""
     d = pd.DataFrame({"c": county[fit_rows], "o": y[fit_rows], "e": mu_hat[fit_rows],
-                      "v": mu_hat[fit_rows] + alpha * mu_hat[fit_rows] ** 2})
+                      "v": mu_hat[fit_rows] + alpha[fit_rows] * mu_hat[fit_rows] ** 2})
     g = d.groupby("c")[["o", "e", "v"]].sum()
     g = g[g["e"] > 0]
     if len(g) < MIN_COUNTIES:
