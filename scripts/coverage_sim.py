@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--demo", default=str(ROOT / "build" / "coverage" / "demo"),
                     help="demo folder with truth_municipal.csv (generated at scale 1 if none)")
     ap.add_argument("--patterns", type=int, default=200, help="patterns per scenario and task")
-    ap.add_argument("--scenarios", nargs="+", default=list(coverage.SCENARIOS),
+    ap.add_argument("--scenarios", nargs="*", default=list(coverage.SCENARIOS),
                     choices=coverage.SCENARIOS)
     ap.add_argument("--seed", type=int, default=demo.DEFAULT_SEED)
     ap.add_argument("--raw", default=str(OUT), help="folder of the raw rows per scenario")
