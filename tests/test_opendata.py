@@ -66,7 +66,7 @@ def check_open_data(dirs: dict[str, Path], target: Path, release_id: str) -> int
             for f in figs:
                 sym_col = f"{f}{pub.SYMBOL_SUFFIX}"
                 for _, row in want.iterrows():
-                    k = "|".join(str(row[d]) for d in dims) + "|" + f
+                    k = "|".join(opendata.category_id(d, row[d]) for d in dims) + "|" + f
                     v = by_key[k]
                     sym = row[sym_col] if sym_col in want.columns else ""
                     if sym:
@@ -146,3 +146,15 @@ def test_datapackage_validates_with_frictionless(release):
     r = subprocess.run([str(exe), "validate", "--json", "datapackage.json"], cwd=bad,
                        capture_output=True, text=True)
     assert not json.loads(r.stdout)["valid"]
+
+
+def test_a_numeric_key_becomes_a_dimension():
+    """tasks_per_client: county_code and n_tasks identify a row."""
+    df = pd.DataFrame({"county_code": ["", "", "01", "01"], "n_tasks": ["1", "2", "1", "2"],
+                       "clients": [100, 7, 3, 1], "clients_symbol": ["", "", "", symbols.SUPPRESSED]})
+    assert opendata.dimensions(df) == ["county_code", "n_tasks"]
+    assert opendata.figures(df) == ["clients"]
+    js = opendata.to_jsonstat(df, "tasks_per_client", "2023Q4", "r", "2024-01-01", False)
+    assert js["value"] == [100, 7, 3, None] and js["status"] == {"3": symbols.SUPPRESSED}
+    num = df.assign(n_tasks=[1, 2, 1, 2])            # read as numbers: still a key
+    assert opendata.dimensions(num) == ["county_code", "n_tasks"]

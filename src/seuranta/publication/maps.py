@@ -115,7 +115,7 @@ def map_styles(rows: pd.DataFrame, mainland_codes: list[str]) -> pd.DataFrame:
     r = r.reindex(mainland_codes)
     sym = (r["share_pct_symbol"].fillna("").astype(str) if "share_pct_symbol" in r.columns
            else pd.Series("", index=r.index))
-    quality = r["quality"].fillna("none").astype(str)
+    quality = r["quality"].fillna("none").astype(str).replace("", "none")
     suppressed = sym == symbols.SUPPRESSED
     flagged = _flagged(r.assign(quality=quality))
     comprehensive = quality.eq("comprehensive") | quality.isin(FLAG_QUALITIES)

@@ -23,6 +23,7 @@ given ``municipality_code``) are attributes, not dimensions.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,13 @@ def dimensions(df: pd.DataFrame) -> list[str]:
         rest = [d for d in dims if d != c]
         if rest and not df.duplicated(rest).any():
             dims = rest
+    if df.duplicated(dims).any():   # a numeric key (e.g. a class number): first that helps
+        for c in df.columns:
+            if c not in dims and not c.endswith(pub.SYMBOL_SUFFIX) and \
+                    f"{c}{pub.SYMBOL_SUFFIX}" not in df.columns:
+                dims = dims + [c]
+                if not df.duplicated(dims).any():
+                    break
     if df.duplicated(dims).any():
         raise ValueError(f"published table has duplicate rows over {dims}")
     return dims
@@ -102,9 +110,22 @@ def dimensions(df: pd.DataFrame) -> list[str]:
 
 def figures(df: pd.DataFrame) -> list[str]:
     """The numeric columns (published figures, with or without a symbol column)."""
-    dims = set(_ordered_candidates(df))
+    dims = set(_ordered_candidates(df)) | set(dimensions(df))
     return [c for c in df.columns if c not in dims and not c.endswith(pub.SYMBOL_SUFFIX)
             and c != "release_id" and pd.api.types.is_numeric_dtype(df[c])]
+
+
+#: JSON-stat category id of an empty key: the whole country (THL's code "SSS") for an area,
+#: else "_".
+WHOLE_COUNTRY = "SSS"
+
+
+def category_id(dim: str, value) -> str:
+    """The JSON-stat category id of a key value ('' → SSS for areas, '_' otherwise)."""
+    v = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
+    if v:
+        return v
+    return WHOLE_COUNTRY if dim in ("county_code", "municipality_code") else "_"
 
 
 def _category_labels(dim: str, ids: list[str]) -> dict[str, str]:
@@ -122,6 +143,7 @@ def _category_labels(dim: str, ids: list[str]) -> dict[str, str]:
         names = {q: Quarter.parse(q).name_fi for q in ids}
     else:
         names = {}
+    names.setdefault(WHOLE_COUNTRY, "Koko maa")
     return {i: names.get(i, i) for i in ids}
 
 
@@ -134,7 +156,7 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
     figs = figures(df)
     d = df.copy()
     for c in dims:
-        d[c] = d[c].astype(str)
+        d[c] = [category_id(c, v) for v in d[c]]
     cats = {c: list(pd.unique(d[c])) for c in dims}
     sizes = [len(cats[c]) for c in dims] + [len(figs)]
     n = int(np.prod(sizes))

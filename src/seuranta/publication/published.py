@@ -24,7 +24,7 @@ TEXT_COLUMNS = {"quarter": str, "municipality_code": str, "county_code": str,
                 "service_task": str, "source": str, "age_group": str, "quality": str,
                 "sources": str, "method": str, "note": str, "kind": str,
                 "min_municipality_code": str, "max_municipality_code": str,
-                "task_a": str, "task_b": str}
+                "task_a": str, "task_b": str, "n_tasks": str}
 SYMBOL_SUFFIX = "_symbol"
 
 
@@ -52,8 +52,8 @@ def read(pdir: Path, name: str, required: bool = True) -> pd.DataFrame | None:
     head = pd.read_csv(p, nrows=0).columns
     dtype = {c: str for c in head if c in TEXT_COLUMNS or c.endswith(SYMBOL_SUFFIX)}
     df = pd.read_csv(p, dtype=dtype, keep_default_na=False, na_values=[""])
-    for c in df.columns:
-        if c.endswith(SYMBOL_SUFFIX):
+    for c in df.columns:   # '' stays '' in text (e.g. county_code '' = the whole country)
+        if c.endswith(SYMBOL_SUFFIX) or c in dtype:
             df[c] = df[c].fillna("").astype(str)
     return df
 
