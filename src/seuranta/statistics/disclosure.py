@@ -350,6 +350,32 @@ def linked_ranges(constraints: list[tuple[Sequence, float]], bounds: dict,
     return out
 
 
+def _movable(cons: list, targets: set, values: dict, bounds: dict) -> set:
+    """Targets proved unpinned without a linear program: another cell of exactly the same
+    equations can give or take one unit within both cells' bounds (the true values are a
+    feasible point, so the target can take two whole values)."""
+    member: dict = {}
+    for j, (cells, _) in enumerate(cons):
+        for c in cells:
+            member.setdefault(c, []).append(j)
+    same: dict = {}
+    for c, js in member.items():
+        if c in values:
+            same.setdefault(tuple(js), []).append(c)
+    out = set()
+    for t in targets:
+        lo_t, hi_t = bounds[t]
+        for u in same[tuple(member[t])]:
+            if u == t:
+                continue
+            lo_u, hi_u = bounds[u]
+            if (values[t] + 1 <= hi_t and values[u] - 1 >= lo_u) or (
+                    values[t] - 1 >= lo_t and values[u] + 1 <= hi_u):
+                out.add(t)
+                break
+    return out
+
+
 def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = None,
                    known: dict | None = None, forced: set | frozenset = frozenset(),
                    fixed: Sequence[tuple[Sequence, float]] = (),
@@ -471,6 +497,7 @@ def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = 
                     else (lb(c), ub(c))
         targets = {c for cells, _ in cons for c in cells if c in values and small_unknown(c)
                    and not _pinned(lb(c), ub(c))}
+        targets -= _movable(cons, targets, values, bounds)
         ranges = linked_ranges(cons, bounds, targets, cache)
         pinned = sorted((repr(c), c) for c, (lo, hi) in ranges.items() if _pinned(lo, hi))
         lp_checked = len(ranges)
