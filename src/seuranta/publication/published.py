@@ -24,7 +24,8 @@ TEXT_COLUMNS = {"quarter": str, "municipality_code": str, "county_code": str,
                 "service_task": str, "source": str, "age_group": str, "quality": str,
                 "sources": str, "method": str, "note": str, "kind": str,
                 "min_municipality_code": str, "max_municipality_code": str,
-                "task_a": str, "task_b": str, "n_tasks": str}
+                "task_a": str, "task_b": str, "n_tasks": str, "publish_as": str,
+                "rule_reason": str}
 SYMBOL_SUFFIX = "_symbol"
 
 
