@@ -273,18 +273,95 @@ def test_register_matches_truth_where_comprehensive(small):
             assert abs(row["share_pct"].iloc[0] / thl - 1) <= 0.15, (q, task)
 
 
-def test_national_shares_from_register_near_thl(small):
-    """THL's ratio method on the written register (2023Q1) lands within ±15 % of THL."""
+def test_ratio_on_register_equals_ratio_on_truth(small):
+    """THL's ratio method on the written register (2023Q1) equals the ratio of the true counts
+    of the same comprehensive municipalities: the register holds their complete data. (How
+    far that lands from THL's published share is chance and the joining scenario: the
+    municipalities differ structurally, nothing tilts the covered ones to the national share.)
+    """
     q = Quarter.parse("2023Q1")
     counts = register_counts(valid_periods(small), q)
     pop = population(small, q.population_year)
     pairs = comprehensive_pairs(small, q)
-    for task, thl in THL_SHARES.items():
+    tm = pd.read_csv(small / "truth_municipal.csv", dtype={"municipality_code": str})
+    t = tm[tm["quarter"] == str(q)].set_index(["municipality_code", "service_task"])
+    for task in THL_SHARES:
         src = "lastensuojelu" if task == "lastensuojelulaki" else task
-        muns = sorted(m for m, t in pairs if t == src)
+        muns = sorted(m for m, tt in pairs if tt == src)
         clients = sum(int(counts.get((m, task), 0)) for m in muns)
+        true = int(sum(t.loc[(m, task), "true_clients"] for m in muns))
+        assert clients == true, task
         share = 100 * clients / base_of(pop, task)[muns].sum()
-        assert abs(share / thl - 1) <= 0.15, (task, share)
+        assert abs(share / THL_SHARES[task] - 1) <= 0.5, (task, share)
+
+
+def test_large_municipalities_differ_structurally(small):
+    """Structural spread at every size: among the 20 largest municipalities (count noise
+    there is a few per cent even at scale 0.05) the true shares' log sd exceeds 0.12 for
+    every estimated task, and some large city is off the national share by 20 %+."""
+    tm = pd.read_csv(small / "truth_municipal.csv", dtype={"municipality_code": str})
+    truth = pd.read_csv(small / "truth.csv")
+    tot = population(small, 2022).groupby("municipality_code")["population"].sum()
+    big = tot.nlargest(20).index
+    q = "2023Q1"
+    for task in ["iakkaat", "tyoikaiset", "lapsiperheet", "lastensuojelu", "vammaispalvelut",
+                 "paihdetyo"]:
+        g = tm[(tm["quarter"] == q) & (tm["service_task"] == task)
+               & tm["municipality_code"].isin(big)]
+        nat = truth[(truth["quarter"] == q) & (truth["service_task"] == task)
+                    & (truth["age_group"] == "kaikki")]["share_pct"].iloc[0]
+        ls = np.log(g["share_pct"].to_numpy() / nat)
+        assert ls.std() > 0.12, (task, ls.std())
+        assert np.abs(ls).max() > np.log(1.2), task
+
+
+def test_joining_scenarios_change_only_who_joins(tmp_path):
+    """Same seed: the same municipal factors and true counts in every scenario (up to the
+    few injected unusual-age clients, placed in covered pairs), different coverage; the
+    joining keys follow their scenario (correlations over many draws)."""
+    outs = {j: demo.generate(tmp_path / j, scale=0.01, seed=11, joining=j) for j in demo.JOINING}
+    cols = ["municipality_code", "service_task", "expected_2023Q1", "log_observable",
+            "log_residual"]
+    fs = {j: pd.read_csv(o / "truth_factors.csv", dtype={"municipality_code": str})[cols]
+          for j, o in outs.items()}
+    pd.testing.assert_frame_equal(fs["a"], fs["b"])
+    pd.testing.assert_frame_equal(fs["a"], fs["c"])
+    tms = {j: pd.read_csv(o / "truth_municipal.csv")["true_clients"] for j, o in outs.items()}
+    n_unusual = max(json.loads((o / "metadata.json").read_text())["flags"]["age_unusual_for_task"]
+                    for o in outs.values())
+    for j in ("b", "c"):
+        assert (tms[j] - tms["a"]).abs().groupby(
+            pd.read_csv(outs[j] / "truth_municipal.csv")["quarter"]).sum().max() <= 4 * n_unusual
+    dls = {j: (o / "deliveries.csv").read_bytes() for j, o in outs.items()}
+    assert len(set(dls.values())) == 3
+    meta = json.loads((outs["b"] / "metadata.json").read_text())
+    assert meta["joining"] == "b" and "--joining b" in meta["generator"]
+    with pytest.raises(ValueError, match="joining scenario"):
+        demo.generate(tmp_path / "x", scale=0.01, joining="d")
+
+    f = pd.read_csv(outs["a"] / "truth_factors.csv", dtype={"municipality_code": str})
+    f = f[f["service_task"] == "tyoikaiset"].reset_index(drop=True)
+    pop = population(outs["a"], 2022)
+    tot = pop.groupby("municipality_code")["population"].sum().reindex(f["municipality_code"])
+    o65 = pop[pop["age_group"].isin(["65-74", "75-84", "85+"])].groupby(
+        "municipality_code")["population"].sum().reindex(f["municipality_code"])
+    s65 = (100 * o65 / tot).to_numpy()
+    lp = np.log(tot.to_numpy(float))
+    score = (lp - lp.mean()) / lp.std() - (s65 - s65.mean()) / s65.std()
+    rz = f["residual_z"].to_numpy()
+    rng = np.random.default_rng(5)
+    corr = {}
+    for j in demo.JOINING:
+        ks = [demo.joining_keys(rng, j, f["county_code"].astype(str).to_numpy(), tot.to_numpy(),
+                                s65, rz) for _ in range(200)]
+        corr[j] = (np.mean([np.corrcoef(k, -score)[0, 1] for k in ks]),
+                   np.mean([np.corrcoef(k, -rz)[0, 1] for k in ks]))
+    assert abs(corr["a"][0]) < 0.05 and abs(corr["a"][1]) < 0.05
+    assert corr["b"][0] > 0.25 and abs(corr["b"][1]) < 0.1
+    assert corr["c"][1] > 0.2 and abs(corr["c"][0]) < 0.1
+    # covered_first: lowest keys first until the share of the base is reached
+    mask = demo.covered_first(np.array([3.0, 1.0, 2.0, 0.5]), np.array([10, 10, 10, 70]), 0.75)
+    assert mask.tolist() == [False, True, False, True]
 
 
 def test_coverage_grows_and_hits_the_seed_bases(small):
@@ -300,7 +377,8 @@ def test_coverage_grows_and_hits_the_seed_bases(small):
     q1 = covered["2023Q1"]
     for task, target in [("vammaispalvelut", 24), ("lastensuojelu", 23), ("tyoikaiset", 14),
                          ("lapsiperheet", 11), ("paihdetyo", 2), ("iakkaat", 4)]:
-        assert abs(q1[task] - target) <= max(0.2 * target, 1.0), (task, q1[task])
+        # a municipality joins whatever its size, so the target may be overshot by one
+        assert abs(q1[task] - target) <= max(0.2 * target, 2.0), (task, q1[task])
     for task in demo.TASKS:
         assert covered["2023Q4"][task] > covered["2023Q1"][task]
 
@@ -329,9 +407,11 @@ def test_add_parser_registers_demo_data():
     p = argparse.ArgumentParser()
     demo.add_parser(p.add_subparsers(dest="command"))
     a = p.parse_args(["demo-data"])
-    assert (a.out, a.scale, a.seed) == (str(Path("data") / "demo"), 0.05, 20240207)
-    a = p.parse_args(["demo-data", "--out", "x", "--scale", "0.5", "--seed", "3"])
-    assert (a.out, a.scale, a.seed) == ("x", 0.5, 3)
+    assert (a.out, a.scale, a.seed, a.joining) == (str(Path("data") / "demo"), 0.05,
+                                                   20240207, "a")
+    a = p.parse_args(["demo-data", "--out", "x", "--scale", "0.5", "--seed", "3",
+                      "--joining", "c"])
+    assert (a.out, a.scale, a.seed, a.joining) == ("x", 0.5, 3, "c")
 
 
 @pytest.mark.slow
@@ -362,9 +442,15 @@ def test_pirkanmaa_disability_rows_at_national_scale(national_demo):
         assert share.idxmin() == "072" and round(share.min(), 1) == 0.5
         assert share.idxmax() == "608" and round(share.max(), 1) == 4.3
         if str(q) == "2023Q1":
-            assert 1.4 <= share.quantile(0.25) <= 2.0
-            assert 2.8 <= share.quantile(0.75) <= 3.5
+            # the seed's quartiles (1.6 %, 3.1 %) are of 57 comprehensive municipalities: the
+            # demo's comprehensive set is a county-clustered draw, so a wider band
+            assert 1.2 <= share.quantile(0.25) <= 2.0
+            assert 2.4 <= share.quantile(0.75) <= 3.5
     tm = pd.read_csv(national_demo / "truth_municipal.csv", dtype={"municipality_code": str})
+    # every municipality's true share: the seed's spread (calibrated over seeds to 1.60/3.11)
+    allv = tm[(tm["service_task"] == "vammaispalvelut") & (tm["quarter"] == "2023Q1")]
+    assert 1.45 <= allv["share_pct"].quantile(0.25) <= 1.75
+    assert 2.9 <= allv["share_pct"].quantile(0.75) <= 3.35
     td = tm[(tm["service_task"] == "vammaispalvelut")
             & ~tm["municipality_code"].isin(["072", "608"])]
     assert td["share_pct"].between(0.6, 4.2, inclusive="neither").all()

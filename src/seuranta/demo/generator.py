@@ -15,6 +15,7 @@ writes into ``out_dir``:
   simplification:** year 2021 (the denominator of 2022Q4) repeats the 2022 figures;
 * ``metadata.json`` — synthetic flag, seed, scale, extract date, quarters, injected faults,
   flagged rows and the coverage story (under-delivering pairs, undeclared data, ended coverage);
+* ``truth_factors.csv`` — the generator's municipal factor parts and joining order;
 * ``truth.csv`` / ``truth_municipal.csv`` — what complete data would show: distinct true
   clients per quarter × task (also ``lastensuojelulaki`` = child-welfare-act clients and
   ``kaikki`` = distinct over all tasks, by age group), nationally (mainland) and per
@@ -29,24 +30,21 @@ Model (all numbers are module constants below):
    age 7 % of 18–64, families 6 % of under-65, child welfare 5 % of under-18 of which 78 %
    under the Child Welfare Act = 3.9 %, disability 2.4 % of everyone rising with age,
    substance services 0.4 %, a few family-law periods). Municipal factors are log-normal
-   with mean 1 and a spread that shrinks with the municipality's size: the variance of the
-   log factor is ``STRUCTURAL_SIGMA² + SIGMA[task]² × min(median population / population,
-   SMALL_CAP)``, so a municipality of median size scatters by ``SIGMA`` (disability 0.7,
-   which puts the unweighted quartiles near the seed's 1.6 % and 3.1 %), a small one up to
-   twice as much, and a large city close to the national share (Helsinki's sd is 3–8 %):
-   the scatter of small-population shares is count-like, the structural part small. (How
-   the ratio interval's coverage depends on that choice: ``scripts/coverage_sim.py
-   --synthetic --structural-sd``.) The factors are normalised to a population-weighted
-   mean of 1. Disability shares are set per municipality and kept
+   and differ at every size, as real municipalities do (the seed: Pirkkala 1.3 % and Tampere
+   2.4 % disability, both tens of thousands of inhabitants): log factor = a county effect
+   (sd ``COUNTY_SIGMA``) + ``SIZE_SLOPE[task]`` × standardised log population (the parts
+   the project can observe) + a residual of variance ``STRUCTURAL_SIGMA² + SIGMA[task]² ×
+   min(median population / population, SMALL_CAP)`` (:func:`factor_sd`: a structural 0.25
+   at every size, the largest cities included, plus a count-like part for small
+   municipalities). The factors are normalised to a population-weighted mean of 1 and
+   clipped. Calibration (disability, scale 1, averaged over 30 seeds): the municipal shares'
+   quartiles are 1.60 % and 3.11 % (seed: 1.6 % and 3.1 %). Disability shares are kept
    inside (0.6, 4.2) %; Hailuoto (072) is pinned to 0.5 %, Pomarkku (608) to 4.3 %, and the
    eleven Pirkanmaa municipalities of the seed's Liite VA1 to their published quarterly
    shares (2023Q4 = 2023Q3); for those the client count is exactly ``round(share ×
-   population)``. Each coverage group (the municipalities first fully covered in the same
-   quarter, see 4.) is tilted to the national expected share, so the comprehensive
-   municipalities are representative in expectation (THL's ratio estimate is unbiased on
-   the demo; the spread inside a group and the age structure still differ). The tilt moves
-   each log factor in proportion to its variance (``exp(λ·sd²)``), so it falls on the
-   small municipalities and leaves the large cities near the national share. Municipal
+   population)``. Nothing tilts the comprehensive municipalities towards the national
+   share: whether the ratio estimate is biased depends on the joining scenario (4.) and on
+   chance, as in reality. ``truth_factors.csv`` keeps each municipality's parts. Municipal
    totals are split over age bands by largest remainder. The trend is +1 % a quarter.
 2. **Dynamics.** Each municipality × age band has a pool of residents (person ids unique
    nationally; birth year fixed per person). A task draws its clients from a window at
@@ -61,10 +59,15 @@ Model (all numbers are module constants below):
    day), stays open (empty end_date) or ends before the extract date when it continues past
    2023Q4, and 10 % of multi-quarter runs are split into two periods (closed, then re-opened
    in the next quarter). Child-welfare-act status is fixed per client.
-4. **Coverage.** Per task the municipalities join in an order clustered by county (for
-   disability the seed's counties first); joins are assigned greedily so that the base
-   population of the municipalities fully covered from a quarter on follows
-   ``COVER_Q1[task] × COVER_GROWTH`` (2023Q1: disability 24 %, child welfare 23 %, working
+4. **Coverage.** Per task the municipalities join in the order of :func:`joining_keys`
+   (a county part and a municipal part; for disability the seed's counties first), by the
+   scenario ``joining``: (a) unrelated to the share (default), (b) related to the covariates
+   the project observes (larger, younger municipalities and counties first), (c) related to
+   the share beyond the covariates (municipalities with a high residual first). Each joins
+   in the first quarter whose target is not yet reached, whatever its size (a large city
+   early in the order overshoots), so that the base population of the municipalities fully
+   covered from a quarter on follows ``COVER_Q1[task] × COVER_GROWTH`` (2023Q1: disability
+   24 %, child welfare 23 %, working
    age 14 %, families 11 %, substance 2 %, older people 4 %). Kanta (SHA) joins on a quarter's
    first day or mid-quarter (that quarter partial; a source yields only the periods active
    on or after its start, with start_date clipped to it). Separate deliveries (ET) for a few
@@ -102,6 +105,7 @@ EXTRACT_DATE = dt.date(2024, 2, 15)
 DEFAULT_OUT = Path("data") / "demo"
 DEFAULT_SEED = 20240207
 DEFAULT_SCALE = 0.05
+DEFAULT_JOINING = "a"
 
 TASKS = reference.task_codes()                      # 7 tasks in publication order
 BANDS = [b[0] for b in reference.AGE_BANDS]          # 9 demo age bands
@@ -131,15 +135,31 @@ PERSISTENCE = {"iakkaat": 0.9, "tyoikaiset": 0.7, "lapsiperheet": 0.75, "lastens
 #: Window of the pool a task draws from, as a multiple of its largest quarterly target.
 WINDOW = {"iakkaat": 1.8, "tyoikaiset": 2.5, "lapsiperheet": 2.5, "lastensuojelu": 2.5,
           "vammaispalvelut": 2.5, "paihdetyo": 2.5, "perheoikeudelliset": 3.0}
-#: Log-normal spread of the municipal factor at a municipality of median population.
-SIGMA = {"iakkaat": 0.2, "tyoikaiset": 0.3, "lapsiperheet": 0.3, "lastensuojelu": 0.35,
-         "vammaispalvelut": 0.7, "paihdetyo": 0.4, "perheoikeudelliset": 0.3}
-#: Spread of the log factor that does not shrink with size (structural differences).
-STRUCTURAL_SIGMA = 0.03
+#: Size-dependent part of the log municipal factor's spread, at a municipality of median
+#: population (more for small ones, little for large cities: count-like scatter).
+SIGMA = {"iakkaat": 0.12, "tyoikaiset": 0.2, "lapsiperheet": 0.2, "lastensuojelu": 0.25,
+         "vammaispalvelut": 0.42, "paihdetyo": 0.3, "perheoikeudelliset": 0.3}
+#: Structural spread of the log factor that does not shrink with size: municipalities of
+#: every size differ (the seed: Pirkkala 1.3 % and Tampere 2.4 % disability, both large).
+STRUCTURAL_SIGMA = 0.25
+#: Spread of a county effect on the log factor (shared by the county's municipalities).
+COUNTY_SIGMA = 0.1
+#: Effect on the log factor of one standard deviation of log population (observable).
+SIZE_SLOPE = {"iakkaat": 0.0, "tyoikaiset": 0.05, "lapsiperheet": 0.03, "lastensuojelu": 0.05,
+              "vammaispalvelut": 0.0, "paihdetyo": 0.12, "perheoikeudelliset": 0.0}
 #: Cap of (median population / population) in the count-like part of the spread.
 SMALL_CAP = 4.0
-#: Largest change of a municipal factor by the coverage-group tilt (factor 1/x … x).
-CALIBRATION_LIMIT = 1.4
+#: Kanta joining scenarios (``generate(joining=...)``, ``demo-data --joining``):
+#: a = unrelated to the share (county-clustered random order), b = related to covariates the
+#: project observes (size, age structure, county), c = related to the share beyond them.
+JOINING = ("a", "b", "c")
+#: Correlation of the joining key with −(covariate score) in b, −(residual) in c.
+JOIN_RHO = {"b": 0.7, "c": 0.7}
+#: Spread of the county part and of the municipal part of the joining key.
+JOIN_COUNTY_SD = 1.0
+JOIN_MUNICIPAL_SD = 0.25
+#: Weight of the municipal joining draw shared by all tasks (one information system).
+JOIN_TASK_SHARED = 0.9
 FACTOR_CLIP = {"iakkaat": (0.6, 1.5)}
 FACTOR_CLIP_DEFAULT = (0.4, 2.5)
 #: Quarterly trend multiplier, 2022Q4 … 2023Q4.
@@ -322,25 +342,38 @@ def factor_sd(population: np.ndarray, sigma: float,
     return np.sqrt(structural ** 2 + sigma ** 2 * np.minimum(np.median(p) / p, cap))
 
 
-def _factors(rng, pop_mb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Band weights ``w`` (m × t × b, expected clients at factor 1), municipal factors and
-    the standard deviations of their logs (m × t)."""
+def _factors(rng, pop_mb: np.ndarray, county: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Band weights ``w`` (m × t × b, expected clients at factor 1), municipal factors, the
+    standard deviations of their random part and their observable part (m × t).
+
+    log factor = county effect (``COUNTY_SIGMA``) + ``SIZE_SLOPE`` × standardised log
+    population (the observable part) + a residual with sd :func:`factor_sd` (structural +
+    count-like); normalised to a population-weighted mean of 1 and clipped.
+    """
     n_m = len(pop_mb)
     rates = _task_rates(pop_mb)
     w = pop_mb[:, None, :] * rates[None, :, :]
     raw = w.sum(axis=2)                                            # m × t
+    pop_tot = pop_mb.sum(axis=1).astype(float)
+    lp = np.log(np.maximum(pop_tot, 1.0))
+    zsize = (lp - lp.mean()) / lp.std()
+    ucounty, cidx = np.unique(county, return_inverse=True)
     factor = np.ones((n_m, len(TASKS)))
     sds = np.zeros((n_m, len(TASKS)))
+    observable = np.zeros((n_m, len(TASKS)))
     for t, task in enumerate(TASKS):
-        sd = factor_sd(pop_mb.sum(axis=1), SIGMA[task])
-        f = np.exp(rng.normal(0.0, 1.0, n_m) * sd - sd ** 2 / 2)   # mean 1 at every size
+        sd = factor_sd(pop_tot, SIGMA[task])
+        obs = rng.normal(0.0, COUNTY_SIGMA, len(ucounty))[cidx] + SIZE_SLOPE[task] * zsize
+        f = np.exp(obs + rng.normal(0.0, 1.0, n_m) * sd - sd ** 2 / 2)
         lo, hi = FACTOR_CLIP.get(task, FACTOR_CLIP_DEFAULT)
         for _ in range(4):
             f = f * raw[:, t].sum() / max((f * raw[:, t]).sum(), 1e-9)
             f = np.clip(f, lo, hi)
         factor[:, t] = f
         sds[:, t] = sd
-    return w, factor, sds
+        observable[:, t] = obs
+    return w, factor, sds, observable
 
 
 def _expected(w: np.ndarray, factor: np.ndarray, mun: pd.DataFrame,
@@ -361,38 +394,6 @@ def _expected(w: np.ndarray, factor: np.ndarray, mun: pd.DataFrame,
         e[i, v] = shares[1] / 100 * pop_tot[i]
         pinned[i, v] = True
     return e, pinned
-
-
-def _calibrate(e: np.ndarray, pinned: np.ndarray, base: np.ndarray,
-               stage: np.ndarray, sds: np.ndarray) -> np.ndarray:
-    """Tilt each coverage group (same first fully covered quarter) to the national share.
-
-    So the comprehensive municipalities of every quarter are representative in expectation
-    (their ratio estimate is unbiased). Inside a group the free municipalities' expected
-    counts become ``e_i × exp(λ × sd_i²)`` with λ solved so that the group hits the national
-    share: the change falls where the factor's variance is (small municipalities), not on
-    the large cities. λ is limited so that no factor moves by more than CALIBRATION_LIMIT.
-    """
-    e = e.copy()
-    for t in range(e.shape[1]):
-        r = e[:, t].sum() / base[:, t].sum()
-        for g in np.unique(stage[:, t]):
-            inside = stage[:, t] == g
-            free = inside & ~pinned[:, t]
-            need = r * base[inside, t].sum() - e[inside & pinned[:, t], t].sum()
-            ef, s2 = e[free, t], sds[free, t] ** 2
-            if ef.sum() <= 0 or need <= 0:
-                continue
-            bound = np.log(CALIBRATION_LIMIT) / s2.max()
-            lo, hi = -bound, bound
-            for _ in range(60):                 # bisection: Σ e_i exp(λ s_i²) is increasing
-                mid = (lo + hi) / 2
-                if (ef * np.exp(mid * s2)).sum() < need:
-                    lo = mid
-                else:
-                    hi = mid
-            e[free, t] = ef * np.exp((lo + hi) / 2 * s2)
-    return e
 
 
 def _targets(w: np.ndarray, e: np.ndarray, pinned: np.ndarray, mun: pd.DataFrame,
@@ -509,12 +510,81 @@ def _periods(rng, rows: dict, birth_year: np.ndarray) -> dict:
 
 # --------------------------------------------------------------------------- coverage
 
+def joining_keys(rng, scenario: str, county: np.ndarray, population: np.ndarray,
+                 share_65plus: np.ndarray, residual_z: np.ndarray,
+                 rho: float | None = None, county_normal: np.ndarray | None = None,
+                 municipal_normal: np.ndarray | None = None) -> np.ndarray:
+    """Kanta joining order of the municipalities for one task: the lower the key, the earlier.
+
+    ``key = county part + municipal part``, the county part shared by a county's
+    municipalities (sd ``JOIN_COUNTY_SD``: wellbeing services counties join largely as a
+    whole), the municipal part sd ``JOIN_MUNICIPAL_SD``. By ``scenario``:
+
+    ``a``  both parts random: joining unrelated to the share;
+    ``b``  both parts correlated ``rho`` with −score, score = z(log population) −
+           z(share 65+) (a county's part with its population-weighted mean score): larger and
+           younger municipalities and counties join first — related only to covariates the
+           project observes (size, age structure, county);
+    ``c``  the municipal part correlated ``rho`` with −``residual_z`` (the municipality's
+           share above what its covariates predict, in standard deviations), a county's
+           part with its municipalities' mean residual: municipalities and counties with a
+           high share join first, beyond anything the covariates tell.
+
+    ``county_normal`` (standard normal per sorted distinct county) and ``municipal_normal``
+    (per municipality): the random draws to use, so that several tasks share them (a county
+    or municipality joins Kanta with one information system for all its tasks); drawn from
+    ``rng`` when None. Also for the coverage study: call it
+    repeatedly with fresh ``rng`` draws to get joining patterns of a scenario;
+    :func:`covered_first` turns keys into a covered set.
+    """
+    if scenario not in JOINING:
+        raise ValueError(f"joining scenario must be one of {', '.join(JOINING)}, "
+                         f"got {scenario!r}")
+    county = np.asarray(county)
+    pop = np.maximum(np.asarray(population, float), 1.0)
+    ucounty, cidx = np.unique(county, return_inverse=True)
+    u = (rng.normal(0.0, 1.0, len(ucounty)) if county_normal is None
+         else np.asarray(county_normal, float).copy())
+    v = (rng.normal(0.0, 1.0, len(county)) if municipal_normal is None
+         else np.asarray(municipal_normal, float).copy())
+    r = JOIN_RHO.get(scenario, 0.0) if rho is None else float(rho)
+    if scenario == "b":
+        lp = np.log(pop)
+        s65 = np.asarray(share_65plus, float)
+        score = (lp - lp.mean()) / lp.std() - (s65 - s65.mean()) / s65.std()
+        cs = np.bincount(cidx, pop * score) / np.bincount(cidx, pop)
+        cs = (cs - cs.mean()) / max(cs.std(), 1e-12)
+        zs = (score - score.mean()) / score.std()
+        u = -r * cs + np.sqrt(1 - r ** 2) * u
+        v = -r * zs + np.sqrt(1 - r ** 2) * v
+    elif scenario == "c":
+        rz = np.asarray(residual_z, float)
+        rz = (rz - rz.mean()) / max(rz.std(), 1e-12)
+        cr = np.bincount(cidx, rz) / np.bincount(cidx)
+        cr = (cr - cr.mean()) / max(cr.std(), 1e-12)
+        u = -r * cr + np.sqrt(1 - r ** 2) * u
+        v = -r * rz + np.sqrt(1 - r ** 2) * v
+    return JOIN_COUNTY_SD * u[cidx] + JOIN_MUNICIPAL_SD * v
+
+
+def covered_first(keys: np.ndarray, base: np.ndarray, share: float) -> np.ndarray:
+    """Mask of the municipalities that join first (lowest keys) until they hold ``share``
+    (0–1) of the total ``base`` (the municipality crossing the line included)."""
+    order = np.argsort(keys, kind="stable")
+    cum = np.cumsum(np.asarray(base, float)[order])
+    n = int(np.searchsorted(cum, share * cum[-1], side="left")) + 1
+    out = np.zeros(len(keys), bool)
+    out[order[:min(n, len(keys))]] = True
+    return out
+
+
 def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
-              expected: np.ndarray) -> dict:
+              expected: np.ndarray, keys: np.ndarray) -> dict:
     """Declared and actual delivery per source for every municipality × task (see 4.).
 
     ``expected`` (clients per municipality × task) keeps the under-delivering pairs to
-    cells large enough for the shortfall to be visible.
+    cells large enough for the shortfall to be visible; ``keys`` (m × t, from
+    :func:`joining_keys`) is the Kanta joining order of each task.
     """
     n_m, n_t = base.shape
     county = mun["county_code"].to_numpy()
@@ -551,22 +621,23 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
                 from1 = min(add, max(room[t, 1], 0.0))
                 room[t, 1] -= from1
                 room[t, 0] -= add - from1
-    # Kanta joins: greedy over a county-clustered order, each into the first quarter with room
-    crank = rng.permutation(len(ucounties) + 2)
-    cmap = {cc: crank[i] for i, cc in enumerate(sorted(set(county)))}
+    # Kanta joins in the joining order, whatever a municipality's size: each joins in the
+    # first quarter whose cumulative target is not yet reached before it (so a large city
+    # early in the order overshoots the target; skipping it would select on size)
     for t, task in enumerate(TASKS):
-        key = np.array([cmap[cc] for cc in county], float) + rng.random(n_m) * 1.5
+        key = keys[:, t]
         if task == "vammaispalvelut":
             key = np.where(np.isin(county, DISABILITY_COUNTIES), key - 100, key)
+        free = np.cumsum(room[t])
+        taken = 0.0
         for i in np.argsort(key, kind="stable"):
             if stage[i, t] >= 0:
                 continue
-            stage[i, t] = NQ
-            for j in range(NQ):
-                if base[i, t] <= room[t, j]:
-                    stage[i, t] = j
-                    room[t, j] -= base[i, t]
-                    break
+            below = taken < free
+            j = int(np.argmax(below)) if below.any() else NQ
+            stage[i, t] = j
+            if j < NQ:
+                taken += base[i, t]
     # SHA join dates
     sha_from = np.full((n_m, n_t), -1, np.int64)
     mid = rng.random((n_m, n_t)) < 0.4
@@ -819,18 +890,24 @@ def _inject_faults(rng, reg: pd.DataFrame, flagged: np.ndarray, fresh_ids: np.nd
 
 # --------------------------------------------------------------------------- main
 
-def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SEED) -> Path:
+def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SEED,
+             joining: str = DEFAULT_JOINING) -> Path:
     """Write the demo data folder (CONTRACT.md inputs + metadata + truth); returns out_dir.
 
-    Existing ``register/*.csv|*.parquet`` files in ``out_dir`` are removed first, so that a
-    re-run never leaves stale parts behind.
+    ``joining``: the Kanta joining scenario (``JOINING``, see :func:`joining_keys`); the
+    municipalities' true shares are the same in every scenario for a seed, only who joins
+    when differs. Existing ``register/*.csv|*.parquet`` files in ``out_dir`` are removed
+    first, so that a re-run never leaves stale parts behind.
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    if joining not in JOINING:
+        raise ValueError(f"joining scenario must be one of {', '.join(JOINING)}, "
+                         f"got {joining!r}")
     out_dir = Path(out_dir)
     streams = [np.random.Generator(np.random.PCG64(s))
-               for s in np.random.SeedSequence(int(seed)).spawn(6)]
-    r_model, r_people, r_dyn, r_per, r_cov, r_fault = streams
+               for s in np.random.SeedSequence(int(seed)).spawn(7)]
+    r_model, r_people, r_dyn, r_per, r_cov, r_fault, r_join = streams
 
     allmun = reference.municipalities().sort_values("municipality_code").reset_index(drop=True)
     mun = allmun[allmun["in_register"] == 1].reset_index(drop=True)
@@ -856,11 +933,28 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
     with np.errstate(over="ignore"):
         pseudo = (perm * np.uint64(0x5DEECE66D) + np.uint64(salt)) & np.uint64((1 << 40) - 1)
 
-    w, factor, sds = _factors(r_model, pop_mb)
+    county = mun["county_code"].to_numpy()
+    w, factor, sds, observable = _factors(r_model, pop_mb, county)
     base = np.stack([pop_mb[:, _base_mask(t)].sum(axis=1) for t in TASKS], axis=1)
-    cov = _coverage(r_cov, mun, base, factor, w.sum(axis=2) * factor)
     e, pinned = _expected(w, factor, mun, pop_mb)
-    e = _calibrate(e, pinned, base, cov["stage"], sds)
+    # residual of the log share beyond the observable part, in its own standard deviations
+    raw = w.sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        residual = np.where((e > 0) & (raw > 0), np.log(np.where(e > 0, e, 1.0)
+                                                        / np.where(raw > 0, raw, 1.0)), 0.0)
+    residual = residual - observable
+    residual_z = residual / np.maximum(sds, 1e-9)
+    pop_tot = pop_mb.sum(axis=1)
+    s65 = 100 * pop_mb[:, BAND_LO >= 65].sum(axis=1) / np.maximum(pop_tot, 1)
+    # one county draw for all tasks, municipal draws correlated JOIN_TASK_SHARED² between tasks
+    u_county = r_join.normal(0.0, 1.0, len(np.unique(county)))
+    v_common = r_join.normal(0.0, 1.0, len(county))
+    keys = np.stack([joining_keys(
+        r_join, joining, county, pop_tot, s65, residual_z[:, t], county_normal=u_county,
+        municipal_normal=(JOIN_TASK_SHARED * v_common + np.sqrt(1 - JOIN_TASK_SHARED ** 2)
+                          * r_join.normal(0.0, 1.0, len(county))))
+        for t in range(len(TASKS))], axis=1)
+    cov = _coverage(r_cov, mun, base, factor, e, keys)
     n = _targets(w, e, pinned, mun, pop_mb)
     rows = _simulate(r_dyn, n, pop_mb, person_offset)
     per = _periods(r_per, rows, birth_year)
@@ -873,6 +967,8 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
         ok = np.flatnonzero((cov["sha_from"][:, t] >= 0) & (cov["sha_from"][:, t] < QS[0])
                             & (cov["sha_keep"][:, t] == 1) & (cov["sha_to"][:, t] < 0))
         k = n_unusual // 2
+        if len(ok) == 0:                 # no such pair (possible in some seeds)
+            continue
         mi = r_per.choice(ok, k)
         bi = r_per.choice(bands, k)
         pidx = np.floor(r_per.random(k) * pop_mb[mi, bi]).astype(np.int64)
@@ -952,6 +1048,8 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
                             population)
     truth.to_csv(out_dir / "truth.csv", index=False, lineterminator="\n")
     truth_m.to_csv(out_dir / "truth_municipal.csv", index=False, lineterminator="\n")
+    _truth_factors(codes, county, e, observable, residual, residual_z, keys, cov["stage"]).to_csv(
+        out_dir / "truth_factors.csv", index=False, lineterminator="\n")
     (out_dir / "corrections.csv").unlink(missing_ok=True)
 
     n_fault = sum(fault_counts.values())
@@ -962,7 +1060,9 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
         "extract_date": EXTRACT_DATE.isoformat(),
         "first_quarter": FIRST_QUARTER,
         "last_quarter": LAST_QUARTER,
-        "generator": f"seuranta demo-data --scale {scale:g} --seed {int(seed)}",
+        "generator": (f"seuranta demo-data --scale {scale:g} --seed {int(seed)} "
+                      f"--joining {joining}"),
+        "joining": joining,
         "description": "Synteettinen harjoitusaineisto: asiakkaat, jaksot ja toimitukset on "
                        "simuloitu; väestön kuntasummat ovat todellisia (31.12.2022), "
                        "ikärakenne synteettinen.",
@@ -984,11 +1084,28 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
                      "partial_before_declared": cov["n_partial_before_declared"],
                      "cover_q1_target": COVER_Q1},
         "truth": "truth.csv and truth_municipal.csv: distinct true clients (complete data, "
-                 "faulty rows excluded, unusual-age rows included); mainland only.",
+                 "faulty rows excluded, unusual-age rows included); mainland only. "
+                 "truth_factors.csv: the generator's expected 2023Q1 clients and log-factor "
+                 "parts per municipality x task, joining key and first fully covered quarter.",
     }
     (out_dir / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
                                            encoding="utf-8")
     return out_dir
+
+
+def _truth_factors(codes, county, e, observable, residual, residual_z, keys, stage
+                   ) -> pd.DataFrame:
+    """truth_factors.csv: per mainland municipality × task the expected 2023Q1 clients, the
+    observable part of the log factor (county effect + size slope), the residual beyond it
+    (and in its own standard deviations), the joining key and the first fully covered
+    quarter index (0 = 2022Q4 … 4 = 2023Q4, 5 = never)."""
+    n_m, n_t = e.shape
+    return pd.DataFrame({
+        "municipality_code": np.repeat(codes, n_t), "county_code": np.repeat(county, n_t),
+        "service_task": np.tile(np.array(TASKS), n_m),
+        "expected_2023Q1": e.ravel().round(3), "log_observable": observable.ravel().round(6),
+        "log_residual": residual.ravel().round(6), "residual_z": residual_z.ravel().round(6),
+        "joining_key": keys.ravel().round(6), "covered_stage": stage.ravel()})
 
 
 def _write_deliveries(path: Path, cov: dict, codes: np.ndarray) -> None:
@@ -1011,17 +1128,22 @@ def _write_deliveries(path: Path, cov: dict, codes: np.ndarray) -> None:
 # --------------------------------------------------------------------------- CLI
 
 def _cmd_demo(args) -> int:
-    out = generate(Path(args.out), scale=args.scale, seed=args.seed)
+    out = generate(Path(args.out), scale=args.scale, seed=args.seed, joining=args.joining)
     print(out)
     return 0
 
 
 def add_parser(sub) -> None:
-    """Register ``demo-data [--out DIR] [--scale F] [--seed N]`` on an argparse subparsers."""
+    """Register ``demo-data [--out DIR] [--scale F] [--seed N] [--joining a|b|c]`` on an
+    argparse subparsers."""
     p = sub.add_parser("demo-data", help="generate the synthetic demo register (data/demo)")
     p.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (default data/demo)")
     p.add_argument("--scale", type=float, default=DEFAULT_SCALE,
                    help="population scale, 1 = national size (default 0.05)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED,
                    help=f"random seed (default {DEFAULT_SEED})")
+    p.add_argument("--joining", choices=JOINING, default=DEFAULT_JOINING,
+                   help="Kanta joining scenario: a = unrelated to the share (default), "
+                        "b = related to observed covariates (size, age structure, county), "
+                        "c = related to the share beyond the covariates")
     p.set_defaults(func=_cmd_demo)
