@@ -139,3 +139,51 @@ def test_publication_rule():
     # the range never starts below the clients already observed
     r = est.publication_rule(_row(6, 31_000, 60_000))
     assert r["range_low"] == 30_000
+
+
+def test_task_county_table_shows_the_published_rule_and_symbols(tmp_path):
+    """The task chapter's county table reads the gate's published table: a point with its
+    interval, a range, and a comprehensive county whose observed count is suppressed."""
+    from seuranta.core import reference
+    from seuranta.publication import compare
+
+    codes = reference.counties()["county_code"].tolist()[:3]
+    rows = []
+    for c, kind, obs, sym, full in zip(codes, ["point", "range", "point"], [1200, 40, None],
+                                       ["", "", ".."], [0, 0, 1]):
+        rows.append({"quarter": "2023Q4", "service_task": "vammaispalvelut", "county_code": c,
+                     "method": "mallipohjainen arvio", "municipalities": 10,
+                     "municipalities_comprehensive": 10 if full else 4, "comprehensive": full,
+                     "publish_as": kind, "clients_observed": obs,
+                     "clients_observed_symbol": sym,
+                     "estimate_rounded": None if full else 5300,
+                     "estimate_rounded_symbol": ".." if full else "",
+                     "ci_low": None if full else 4900, "ci_low_symbol": ".." if full else "",
+                     "ci_high": None if full else 5700, "ci_high_symbol": ".." if full else "",
+                     "range_low": 4000 if kind == "range" else None, "range_low_symbol": "",
+                     "range_high": 7000 if kind == "range" else None, "range_high_symbol": "",
+                     "share_pct": 2.0, "share_pct_symbol": ""})
+    pd.DataFrame(rows).to_csv(tmp_path / "county_estimates.csv", index=False)
+    md = compare.task_county_table_md(tmp_path, "2023Q4", "vammaispalvelut").replace(
+        "\xa0", " ").splitlines()
+    assert len(md) == 2 + 3
+    assert "| 5 300 | 4 900–5 700 | 1 200 | 4/10 |" in md[2]
+    assert "| 4 000–7 000 | vaihteluväli | 40 | 4/10 |" in md[3]
+    assert md[4].endswith("| – | – | .. | 10/10 (kaikki) |")
+    assert compare.task_county_table_md(tmp_path, "2023Q3", "vammaispalvelut") is None
+
+
+def test_estimate_state_follows_the_rule():
+    from seuranta.publication import bookfmt as bf
+
+    e = pd.Series({"publish_as": "range", "national_base": 1e6, "range_low": 30000.0,
+                   "range_high": 50000.0, "estimate_rounded": 40000, "share_pct": 4.0,
+                   "rule_reason": "base_share<20;municipalities<20"})
+    assert [s.replace("\xa0", " ") for s in bf.estimate_state(e)] == ["30 000–50 000",
+                                                                       "3,0–5,0 %"]
+    e["publish_as"] = "none"
+    assert bf.estimate_state(e) == (
+        "ei arviota", "kattavien kuntien osuus väestöpohjasta alle 20\xa0%; "
+        "kattavien kuntien määrä alle 20")
+    e["publish_as"] = "point"
+    assert bf.estimate_state(e)[0].replace("\xa0", " ") == "40 000"

@@ -59,3 +59,16 @@ TASK_ABBR = {"iakkaat": "IP", "tyoikaiset": "TP", "lapsiperheet": "LP", "lastens
              "vammaispalvelut": "VA", "paihdetyo": "PR", "perheoikeudelliset": "PO",
              "lastensuojelulaki": "LL"}
 
+
+
+#: Reasons of the publication rule (statistics.estimate.publication_rule), "… alle raja-arvon".
+RULE_REASON_FI = {
+    "base_share": "kattavien kuntien osuus väestöpohjasta",
+    "municipalities": "kattavien kuntien määrä",
+    "clients": "kattavien kuntien asiakasmäärä",
+    "no_comprehensive_municipalities": "ei kattavia kuntia",
+    "too_few_municipalities": "liian vähän kattavia kuntia",
+    "zero_base_population": "kattavien kuntien väestöpohja on nolla",
+    "model_failed": "mallia ei voitu sovittaa",
+    "no_estimate": "arviota ei voitu laskea",
+}

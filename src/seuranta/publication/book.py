@@ -28,6 +28,7 @@ from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
 from seuranta.publication.bookfmt import quarter_name as qn
 from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
+from seuranta.statistics import estimate as est
 
 
 def quarter_name(q: str) -> str:
@@ -163,6 +164,8 @@ def method_substitutions(params: dict | None = None) -> dict[str, str]:
         "ramp_min_ratio": num(q.get("ramp_min_ratio"), 0.5),
         "low_ratio": num(q.get("low_ratio"), 0.65), "high_ratio": num(q.get("high_ratio"), 3),
         "comparison_z": num(q.get("comparison_z"), 2),
+        **{f"rule_{k}": num(v, v) for k, v in {
+            **est.RULE_DEFAULTS, **(e.get("publication_rule") or {})}.items()},
     }
 
 
@@ -197,6 +200,8 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
     (stage / "book").mkdir(parents=True)
     for p in sorted(BOOK_SRC_DIR.glob("*.md")):
         shutil.copy2(p, stage / "book" / p.name)
+    if (BOOK_SRC_DIR / "_generated").is_dir():     # tables the chapters include (make coverage)
+        shutil.copytree(BOOK_SRC_DIR / "_generated", stage / "book" / "_generated")
 
     quarter_parts = []
     for q in reversed(quarters):

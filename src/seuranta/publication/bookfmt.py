@@ -20,6 +20,7 @@ from seuranta.core.labels_fi import (  # noqa: F401
     BASE_ELATIVE,
     QUALITY_FI,
     QUARTER_INESSIVE,
+    RULE_REASON_FI,
     SOURCE_FI,
     TASK_ABBR,
     TASK_GENITIVE,
@@ -425,3 +426,34 @@ def estimate_series_note(series_estimates: pd.DataFrame | None, s: pd.DataFrame)
         note += (" Arviota ei voitu laatia liian vähäisten kattavien tietojen vuoksi: "
                  + ", ".join(quarter_name(q) for q in missing) + ".")
     return note
+
+
+# --------------------------------------------------------------------------- publication rule
+
+def rule_reason_fi(reason: str) -> str:
+    """``rule_reason`` of estimates.csv in Finnish ("kattavien kuntien määrä alle 5; …")."""
+    parts = []
+    for code in [c for c in str(reason or "").split(";") if c]:
+        what, _, limit = code.partition("<")
+        text = RULE_REASON_FI.get(what, what)
+        if limit:
+            unit = "\xa0%" if what == "base_share" else ""
+            text += f" alle {fi_number(float(limit), 0 if float(limit).is_integer() else 1)}{unit}"
+        parts.append(text)
+    return "; ".join(parts)
+
+
+def estimate_state(e) -> tuple[str, str]:
+    """(clients, share) of a published estimate row as the publication rule allows: the
+    rounded estimate and its share; the range and the share range; or "ei arviota" and the
+    reason."""
+    kind = str(e.get("publish_as") or "point") if hasattr(e, "get") else "point"
+    if kind == "range":
+        base = float(e["national_base"])
+        lo, hi = float(e["range_low"]), float(e["range_high"])
+        slo, shi = 100 * lo / base, 100 * hi / base
+        return (f"{fi_number(lo)}–{fi_number(hi)}",
+                f"{fi_number(slo, pct_decimals(shi))}–{fi_share(shi)}")
+    if kind == "none":
+        return "ei arviota", rule_reason_fi(e.get("rule_reason", ""))
+    return fi_number(e["estimate_rounded"]), fi_share(float(e["share_pct"]))

@@ -100,6 +100,38 @@ def county_table_md(county: pd.DataFrame, national: pd.DataFrame, county_code: s
     return "\n".join(rows) + "\n"
 
 
+def task_county_table_md(pdir: Path, quarter: str, task: str) -> str | None:
+    """The task chapter's county table ("mallipohjainen arvio"), from the published
+    county_estimates: per county the estimate (or its range), the interval, the clients
+    observed in its comprehensive municipalities (as published: symbol where suppressed)
+    and how many of its municipalities are comprehensive. None when nothing is published."""
+    ce = pub.read(pdir, "county_estimates", required=False)
+    if ce is None or ce.empty:
+        return None
+    ce = ce[(ce["quarter"].astype(str) == str(quarter)) & (ce["service_task"] == task)]
+    if ce.empty:
+        return None
+    shown = county_frame(pdir, quarter)
+    shown = shown[shown["service_task"] == task].set_index("county_code")
+    obs = _shown(ce, "clients_observed")
+    sym = (ce["clients_observed_symbol"].fillna("") if "clients_observed_symbol" in ce
+           else pd.Series("", index=ce.index))
+    c = reference.counties()
+    names = dict(zip(c["county_code"], c["county_name_fi"]))
+    rows = ["| Hyvinvointialue | Mallipohjainen arvio | 95 %:n luottamusväli "
+            "| Havaitut asiakkaat (kattavat kunnat) | Kattavia kuntia |",
+            "|---|--:|--:|--:|--:|"]
+    for i, r in ce.iterrows():
+        est, ci = _estimate_text(shown.loc[r["county_code"]])
+        seen = (sym[i] or symbols.NOT_APPLICABLE) if math.isnan(obs[i]) else fi_number(obs[i])
+        full = " (kaikki)" if int(r["comprehensive"]) == 1 else ""
+        name = county_short(names.get(r["county_code"], r["county_code"]))
+        rows.append(f"| {name} | {est} | {ci} | {seen} | "
+                    f"{fi_number(r['municipalities_comprehensive'])}/"
+                    f"{fi_number(r['municipalities'])}{full} |")
+    return "\n".join(rows) + "\n"
+
+
 # --------------------------------------------------------------------------- chart
 
 def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str, title: str):
