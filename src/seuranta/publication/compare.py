@@ -123,7 +123,10 @@ def task_county_table_md(pdir: Path, quarter: str, task: str) -> str | None:
             "|---|--:|--:|--:|--:|"]
     for i, r in ce.iterrows():
         est, ci = _estimate_text(shown.loc[r["county_code"]])
-        seen = (sym[i] or symbols.NOT_APPLICABLE) if math.isnan(obs[i]) else fi_number(obs[i])
+        if int(r["municipalities_comprehensive"]) == 0:
+            seen = "–"
+        else:
+            seen = (sym[i] or symbols.NOT_APPLICABLE) if math.isnan(obs[i]) else fi_number(obs[i])
         full = " (kaikki)" if int(r["comprehensive"]) == 1 else ""
         name = county_short(names.get(r["county_code"], r["county_code"]))
         rows.append(f"| {name} | {est} | {ci} | {seen} | "

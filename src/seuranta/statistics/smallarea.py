@@ -11,8 +11,9 @@ municipalities are all comprehensive gets its observed count with no interval
 
 ``publish_as`` of a county row: ``none`` when the national model row may not be published
 at all (:func:`seuranta.statistics.estimate.publication_rule`); ``point`` when the county is
-comprehensive or its relative standard error is at most ``county_point_max_rse_pct``;
-otherwise ``range`` (the interval rounded outwards as the national range).
+comprehensive, or when the national model row is a point estimate and the county's relative
+standard error is at most ``county_point_max_rse_pct``; otherwise ``range`` (the interval
+rounded outwards as the national range).
 
 Columns that are **counts of clients** (disclosure control applies to them):
 ``clients_observed`` (the comprehensive municipalities' clients) and, for a comprehensive
@@ -75,7 +76,8 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
                "range_low": math.nan, "range_high": math.nan}
         if not national_ok and not full:
             row["publish_as"] = "none"
-        elif full or (r.estimate > 0 and 100 * se / r.estimate <= max_rse):
+        elif full or (national.get("publish_as") == "point" and r.estimate > 0
+                      and 100 * se / r.estimate <= max_rse):
             row["publish_as"] = "point"
         else:
             low, high = est.rounded_range(r.estimate, lo, hi, r.observed,
