@@ -40,11 +40,13 @@ def test_predictive_variance_by_hand():
     b, alpha = res.params[:2], res.params[2]
     cov = res.cov_params()[:2, :2]
     var, g, total = 0.0, np.zeros(2), f.loc[c, "clients"].sum()
+    lo, hi = zs[c].min(), zs[c].max()        # predictions do not extrapolate the covariate
     for j in np.flatnonzero(~c):
-        mu = f["population_base"].iloc[j] * math.exp(X[j] @ b)
+        xj = np.array([1.0, min(max(zs.iloc[j], lo), hi)])
+        mu = f["population_base"].iloc[j] * math.exp(xj @ b)
         total += mu
         var += mu + alpha * mu * mu
-        g += mu * X[j]
+        g += mu * xj
     var += g @ cov @ g
     m = est.model_estimate(f, ["z"], county_effect=False)
     assert m["note"] == ""
@@ -119,11 +121,14 @@ def test_county_totals_add_up_to_the_national_one():
 def _row(n, clients, used, base=1_000_000, estimate=40_000.0, lo=33_000.0, hi=47_000.0):
     return {"municipalities_used": n, "clients_used": clients, "population_used": used,
             "national_base": base, "estimate": estimate, "ci_low": lo, "ci_high": hi,
-            "note": ""}
+            "se": (hi - lo) / 3.92, "note": ""}
 
 
 def test_publication_rule():
     assert est.publication_rule(_row(40, 5000, 300_000))["publish_as"] == "point"
+    # enough data, but too uncertain for a point (relative SE 12.8 % > 10 %)
+    wide = est.publication_rule(_row(40, 5000, 300_000, lo=30_000, hi=50_000))
+    assert (wide["publish_as"], wide["rule_reason"]) == ("range", "rse>10")
     r = est.publication_rule(_row(10, 3000, 100_000))
     # 10 % of 40 000 = 4 000 -> step 5 000: 30 000–50 000 (as THL's substance services)
     assert (r["publish_as"], r["range_low"], r["range_high"]) == ("range", 30_000, 50_000)

@@ -66,6 +66,7 @@ RULE_REASON_FI = {
     "base_share": "kattavien kuntien osuus väestöpohjasta",
     "municipalities": "kattavien kuntien määrä",
     "clients": "kattavien kuntien asiakasmäärä",
+    "rse": "arvion suhteellinen keskivirhe",
     "no_comprehensive_municipalities": "ei kattavia kuntia",
     "too_few_municipalities": "liian vähän kattavia kuntia",
     "zero_base_population": "kattavien kuntien väestöpohja on nolla",

@@ -434,11 +434,14 @@ def rule_reason_fi(reason: str) -> str:
     """``rule_reason`` of estimates.csv in Finnish ("kattavien kuntien määrä alle 5; …")."""
     parts = []
     for code in [c for c in str(reason or "").split(";") if c]:
-        what, _, limit = code.partition("<")
+        op = ">" if ">" in code else "<"
+        what, _, limit = code.partition(op)
         text = RULE_REASON_FI.get(what, what)
         if limit:
-            unit = "\xa0%" if what == "base_share" else ""
-            text += f" alle {fi_number(float(limit), 0 if float(limit).is_integer() else 1)}{unit}"
+            unit = "\xa0%" if what in ("base_share", "rse") else ""
+            word = "yli" if op == ">" else "alle"
+            text += (f" {word} {fi_number(float(limit), 0 if float(limit).is_integer() else 1)}"
+                     f"{unit}")
         parts.append(text)
     return "; ".join(parts)
 

@@ -237,7 +237,7 @@ RULE_COLUMNS = ["publish_as", "range_low", "range_high", "rule_reason"]
 
 #: Defaults of ``estimate.publication_rule`` in parameters.yml.
 RULE_DEFAULTS = {"point_min_base_pct": 20.0, "point_min_municipalities": 20,
-                 "point_min_clients": 200, "range_min_base_pct": 5.0,
+                 "point_min_clients": 200, "point_max_rse_pct": 10.0, "range_min_base_pct": 5.0,
                  "range_min_municipalities": 5, "range_min_clients": 50,
                  "range_step_pct": 10.0, "county_point_max_rse_pct": 10.0}
 
@@ -269,7 +269,8 @@ def publication_rule(row: dict, rule: dict | None = None) -> dict:
 
     A point estimate needs the comprehensive municipalities to cover at least
     ``point_min_base_pct`` % of the population base, ``point_min_municipalities``
-    municipalities and ``point_min_clients`` clients; below that, at or above the ``range_*``
+    municipalities and ``point_min_clients`` clients, and a relative standard error of at
+    most ``point_max_rse_pct`` %; below that, at or above the ``range_*``
     limits, the interval is published as a range rounded outwards to a 1-2-5 step of at
     least ``range_step_pct`` % of the estimate (as THL's "30 000–50 000"), never below the
     observed clients; below those, no estimate. ``rule_reason``: the failed conditions as
@@ -295,6 +296,9 @@ def publication_rule(row: dict, rule: dict | None = None) -> dict:
         return {"publish_as": "none", "range_low": math.nan, "range_high": math.nan,
                 "rule_reason": row.get("note") or "no_estimate"}
     point_fail, range_fail = failed("point"), failed("range")
+    rse = 100 * row["se"] / est if est > 0 and np.isfinite(row.get("se", math.nan)) else math.inf
+    if rse > float(p["point_max_rse_pct"]):
+        point_fail.append(f"rse>{float(p['point_max_rse_pct']):g}")
     if not point_fail:
         return {"publish_as": "point", "range_low": math.nan, "range_high": math.nan,
                 "rule_reason": ""}

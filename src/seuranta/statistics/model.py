@@ -34,7 +34,10 @@ independent of the fit (it uses other municipalities), so::
                    + Σ_c S_{A,c}² σ_u² (1 − B_c)        county-effect uncertainty,
                                                         S_{A,c} = Σ_{A∩U∩c} μ'_j
 
-The uncertainty of α and the covariance of û_c with β̂ are ignored (both small against the
+The covariates of a predicted municipality are clipped to the range of the fitted ones
+(no extrapolation: when only large towns are comprehensive, the smallest municipalities
+are predicted as the smallest of them would be). The uncertainty of α and the covariance
+of û_c with β̂ are ignored (both small against the
 terms kept); α, estimated without the county effect, contains the between-county variance
 as well, so the first term is on the safe side. The interval is T̂ ± z·SE, its lower end
 never below the observed Σ_{A∩C} y_i (the total cannot be lower).
@@ -132,7 +135,7 @@ def fit_nb_size(X: np.ndarray, y: np.ndarray, exposure: np.ndarray, w: np.ndarra
     k = X.shape[1]
     a0 = max(start[1], 1e-6)
     best = None
-    for split in (0.5, 0.05):                  # start: α shared between the two parts
+    for split in (0.5,):                       # start: α shared between the two parts
         x0 = np.concatenate([start[0], [math.log(a0 * (1 - split)), math.log(a0 * split)]])
         res = minimize(_nb_loglike_grad, x0, args=(X, y, exposure, w), jac=True,
                        method="BFGS", options={"gtol": 1e-6, "maxiter": 500})
@@ -250,6 +253,9 @@ def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = Tr
     size = size_term(frame) if dispersion == "size" else None
     X, beta, cov, alpha, how = _fit_chain(frame, covs, y, base, fit_rows, size)
     note = note or how
+    # no extrapolation: a predicted municipality's covariates are clipped to the range of the
+    # fitted ones (the comprehensive set may be, say, large towns only)
+    X = np.clip(X, X[fit_rows].min(axis=0), X[fit_rows].max(axis=0))
     mu_hat = np.where(base > 0, np.exp(np.clip(X @ beta, -50, 50)) * base, 0.0)
     county = (frame["county_code"].astype(str).to_numpy() if "county_code" in frame.columns
               else np.full(len(frame), ""))
