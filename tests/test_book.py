@@ -17,11 +17,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from seuranta.core.params import PROJECT_DIR
+from seuranta.core.params import PROJECT_DIR, load_params
 from seuranta.publication import book as publish
 from seuranta.publication import bookfmt, notebooks
 
 SCALE = 0.02
+
+#: The helpers' parameters in this process (a notebook sets them from params_file).
+PARAMS = bookfmt.use_params(load_params())
 
 
 def norm(text: str) -> str:
@@ -69,7 +72,7 @@ def test_county_table_suppresses_small_counts():
                            "clients": [3, 40, 50]})
     t = bookfmt.county_table(counts, {a, b, c})
     vals = t.set_index("Alue")["Asiakkaat"]
-    _, symbol = bookfmt.disclosure_params()
+    _, symbol = bookfmt.disclosure_params(PARAMS)
     assert vals["Osin Itä-Uudenmaan hyvinvointialue"] == symbol
     # The total (93) is published, so the next smallest cell is suppressed too.
     assert vals["Osin Keski-Uudenmaan hyvinvointialue"] == symbol
@@ -91,7 +94,7 @@ def test_notebook_templates_have_hidden_parameters():
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, template
         assert "remove-cell" in tagged[0].metadata["tags"]
-        for key in ("quarter", "tables_dir", "synthetic", *extra):
+        for key in ("quarter", "tables_dir", "synthetic", "params_file", *extra):
             assert re.search(rf"^{key} = ", tagged[0].source, re.M), (template, key)
 
 
@@ -115,7 +118,7 @@ def published(tmp_path_factory):
     chosen = quarters[-2:]
     for q in chosen:
         pipeline.run_quarter(q, data, out, params, annex=False, register_tables=tables)
-    html = publish.build_book(out, [str(q) for q in chosen], True, pdf=True)
+    html = publish.build_book(out, [str(q) for q in chosen], True, params, pdf=True)
     return {"out": out, "html": html, "quarters": [str(q) for q in chosen]}
 
 

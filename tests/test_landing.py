@@ -10,8 +10,12 @@ import pytest
 
 from seuranta.core import reference, symbols
 from seuranta.core.fmt import NBSP
+from seuranta.core.params import load_params
 from seuranta.core.tables import write_csv
-from seuranta.publication import landing
+from seuranta.publication import bookfmt, landing
+
+# The run's parameters in this process, as the pipeline sets them (bookfmt.use_params).
+bookfmt.use_params(load_params())
 
 Q = "2023Q4"
 

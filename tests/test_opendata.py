@@ -15,8 +15,12 @@ from published_fixture import QUARTERS, write_published
 from pyjstat import pyjstat
 
 from seuranta.core import symbols
-from seuranta.publication import opendata
+from seuranta.core.params import load_params
+from seuranta.publication import bookfmt, opendata
 from seuranta.publication import published as pub
+
+# The run's parameters in this process, as the pipeline sets them (bookfmt.use_params).
+bookfmt.use_params(load_params())
 
 RELEASE = "2024-02-15"
 

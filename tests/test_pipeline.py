@@ -12,9 +12,11 @@ import pytest
 
 from seuranta import pipeline
 from seuranta.cli import main as cli_main
+from seuranta.core.params import load_params
 from seuranta.demo import generator as demo
 
 SCALE = 0.02
+PARAMS = load_params()
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +33,7 @@ def _snapshot(folder: Path) -> dict:
 
 def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp_path, capsys):
     out = tmp_path / "build"
-    qdir = pipeline.run_quarter("2023Q1", small_demo, out, notebooks=False)
+    qdir = pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
     assert qdir == out / "2023Q1"
     for name in ["counts", "quality", "estimates", "quartiles", "rejected", "ledger"]:
         assert (qdir / "tables" / f"{name}.csv").is_file(), name
@@ -57,7 +59,7 @@ def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp
 
 def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatch):
     out = tmp_path / "build"
-    pipeline.run_quarter("2023Q2", small_demo, out, notebooks=False)
+    pipeline.run_quarter("2023Q2", small_demo, out, PARAMS, notebooks=False)
     before = _snapshot(out / "2023Q2")
 
     from seuranta.statistics import stage as stats
@@ -66,7 +68,7 @@ def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatc
 
     monkeypatch.setattr(stats, "run_statistics_stage", broken)
     with pytest.raises(RuntimeError):
-        pipeline.run_quarter("2023Q2", small_demo, out, notebooks=False)
+        pipeline.run_quarter("2023Q2", small_demo, out, PARAMS, notebooks=False)
     assert _snapshot(out / "2023Q2") == before
     assert not list(out.glob(".tmp-*"))
 
@@ -74,7 +76,7 @@ def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatc
 @pytest.mark.slow
 def test_killed_run_leaves_previous_publication(small_demo, tmp_path):
     out = tmp_path / "build"
-    pipeline.run_quarter("2023Q1", small_demo, out, notebooks=False)
+    pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
     before = _snapshot(out / "2023Q1")
     proc = subprocess.Popen([sys.executable, "-m", "seuranta.cli", "run", "--quarter", "2023Q1",
                              "--data", str(small_demo), "--out", str(out)],
@@ -108,7 +110,7 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
 def test_quarter_outside_the_data_is_refused(small_demo, tmp_path):
     with pytest.raises(Exception, match="outside"):
-        pipeline.run_quarter("2021Q1", small_demo, tmp_path, notebooks=False)
+        pipeline.run_quarter("2021Q1", small_demo, tmp_path, PARAMS, notebooks=False)
 
 
 

@@ -9,14 +9,16 @@ folder and compares them, table by table, with the published ones.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import sys
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from seuranta.core.params import load_params
+from seuranta.core.params import as_params
 from seuranta.core.provenance import (
     compare_tables,
     dump_manifest,
@@ -38,10 +40,12 @@ from seuranta.inputs.datafolder import (
     publication_quarters,
 )
 from seuranta.publication import annex as annex_mod
-from seuranta.publication import book, gate, releases
+from seuranta.publication import book, bookfmt, gate, releases
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
 from seuranta.statistics.quarter import quarter_tables
+
+log = logging.getLogger(__name__)
 
 
 def write_tables(tables: dict[str, pd.DataFrame], tables_dir: Path) -> None:
@@ -77,16 +81,18 @@ def clean_stale(out_dir: Path) -> None:
         shutil.rmtree(p, ignore_errors=True)
 
 
-def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: dict | None = None,
+def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: Mapping,
                 encoding: str = "utf-8", notebooks: bool = True, annex: bool = True,
                 register_tables: dict[str, pd.DataFrame] | None = None,
                 release_id: str | None = None) -> Path:
     """Run one quarter into OUT/<quarter>/ atomically; returns that folder.
 
-    ``release_id``: the release this run is part of (its earlier copy, if kept, is not a
-    prior publication of itself)."""
+    ``params``: the run's parameters (``core.params.load_params``), loaded once by the
+    caller. ``release_id``: the release this run is part of (its earlier copy, if kept, is
+    not a prior publication of itself)."""
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
-    params = params or load_params()
+    params = as_params(params)
+    bookfmt.use_params(params)   # the run's parameters for the publication helpers
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     check_quarter(quarter, data_dir, params)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -100,7 +106,8 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: d
                              priors=gate.prior_dirs(out_dir, str(quarter), release_id))
         synthetic = is_synthetic(data_dir)
         if notebooks:
-            notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks", synthetic)
+            notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks", synthetic,
+                                            params)
         if annex:
             annex_mod.write_annexes(quarter, tmp / "tables", tmp / "annex", synthetic, params)
         write_manifest(tmp, quarter, data_dir, params, encoding)
@@ -111,13 +118,14 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: d
     return target
 
 
-def publish(data_dir: Path, out_dir: Path, params: dict | None = None, scale: float = 0.05,
+def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
             seed: int | None = None, pdf: bool = True, encoding: str = "utf-8") -> list[Path]:
     """The main job: demo data if none, every quarter, annexes, the book in HTML and PDF."""
-    params = params or load_params()
+    params = as_params(params)
+    bookfmt.use_params(params)   # the run's parameters for the publication helpers
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     if not (data_dir / "register").exists():
-        print(f"no register in {data_dir}: generating demo data (scale {scale})", flush=True)
+        log.info("no register in %s: generating demo data (scale %s)", data_dir, scale)
         kwargs = {"scale": scale} if seed is None else {"scale": scale, "seed": seed}
         demo.generate(data_dir, **kwargs)
     quarters = publication_quarters(data_dir, params)
@@ -126,13 +134,13 @@ def publish(data_dir: Path, out_dir: Path, params: dict | None = None, scale: fl
     all_tables = register.run_register_stage(data_dir, quarters, params, encoding=encoding)
     done = []
     for q in quarters:
-        print(f"quarter {q} ...", flush=True)
+        log.info("quarter %s ...", q)
         done.append(run_quarter(q, data_dir, out_dir, params, encoding=encoding,
                                 register_tables=all_tables, release_id=rid))
     run_costs_chapter(data_dir, out_dir, params, quarters)
-    book.build_book(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), pdf=pdf)
-    print(f"release {rid}: {releases.write_release(out_dir, [str(q) for q in quarters], rid)}",
-          flush=True)
+    log.info("book ...")
+    book.build_book(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), params, pdf=pdf)
+    log.info("release %s: %s", rid, releases.write_release(out_dir, [str(q) for q in quarters], rid))
     return done
 
 
@@ -148,12 +156,11 @@ def run_costs_chapter(data_dir: Path, out_dir: Path, params: dict, quarters: lis
     if not years:
         return None
     year = max(years)
-    print(f"costs {year} ...", flush=True)
+    log.info("costs %s ...", year)
     target = costs.run_and_write(year, data_dir, out_dir, params)
     notebooks_mod.execute_costs_notebook(year, target / "tables", target / "notebooks",
-                                is_synthetic(data_dir))
+                                         is_synthetic(data_dir), params)
     return target
-
 
 
 def verify(quarter: Quarter | str, out_dir: Path, stream=None) -> bool:

@@ -48,7 +48,7 @@ import pandas as pd
 from seuranta.core import excel, provenance, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_pct
-from seuranta.core.params import PROJECT_DIR, load_params
+from seuranta.core.params import PROJECT_DIR, defaults, load_params
 from seuranta.inputs.population import population_path, read_population
 
 PACKAGES_FILE = reference.REFERENCE_DIR / "cost_packages.csv"
@@ -62,24 +62,8 @@ MAPPING_COLUMNS = ["mapping_version", "valid_from", "valid_to", "service_class",
 UNALLOCATED = "unallocated"
 ALL = "ALL"
 
-#: Defaults used when parameters.yml has no ``costs:`` section (kept equal to it).
-DEFAULT_PARAMS = {
-    "benchmark_allocation_pct": 97.2,
-    "full_coverage_pct": 100.0,
-    "per_client_min_coverage_pct": 80.0,
-    "age_scope": {
-        "hoito_hoiva": ["65-74", "75+"],
-        "lapset_perheet": ["0-17"],
-        "esh_18_74": ["18-64", "65-74"],
-    },
-    "package_tasks": {
-        "vammaiset": ["vammaispalvelut"],
-        "hoito_hoiva": ["iakkaat"],
-        "lapset_perheet": ["lapsiperheet", "lastensuojelu"],
-        "aikuiset_sos": ["tyoikaiset"],
-        "mielenterveys_paihde": ["paihdetyo"],
-    },
-}
+#: Defaults of the costs section (declared in core.params.SCHEMA).
+DEFAULT_PARAMS = defaults("costs")
 
 UNALLOCATED_REASONS_FI = {
     "no_mapping": "Palveluluokkaa ei ole kohdistustaulukossa",
@@ -963,13 +947,10 @@ def _publication_date(pub: dict) -> dt.date:
 
 # --------------------------------------------------------------------------- CLI
 
-def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict | None = None,
+def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict,
                   register_dir: Path | None = None) -> Path:
     """Run the cost stage and write OUT/costs/<year>/{tables,annex,manifest.json}; returns
-    that folder."""
-    if params is None:
-        params = load_params()
-
+    that folder. ``params``: the run's parameters (loaded once by the caller)."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     inputs: dict[str, Path] = {}
     tables = run_costs(year, data_dir, params, out_dir=out_dir, register_dir=register_dir,

@@ -32,6 +32,7 @@ import pandas as pd
 
 from seuranta.core import excel, reference, symbols
 from seuranta.core.errors import InputError
+from seuranta.core.params import as_params, defaults
 from seuranta.core.quarters import Quarter
 from seuranta.publication import gate
 from seuranta.publication.published import published_dir_of
@@ -55,7 +56,7 @@ SHORT_SHEET_NAMES = {"paihdetyo": "Päihde- ja riippuvuustyö"}
 #: The methods page under the book's public URL (``params['publication']['book_url']``).
 METHODS_PAGE = "book/menetelmat.html"
 SOURCE_FI = "Sosiaalihuollon seurantarekisteri, THL"
-DEFAULT_MIN_COUNT = 5
+DEFAULT_MIN_COUNT = defaults("disclosure")["min_count"]
 
 NOTES_SHEET = "Tietoja"
 ESTIMATES_SHEET = "Arviot koko maa"
@@ -111,7 +112,7 @@ def sheet_name(task: str, name_fi: str) -> str:
 
 
 def _rounding(params: dict) -> int:
-    value = (params.get("estimate") or {}).get("rounding", 100)
+    value = params["estimate"]["rounding"]
     try:
         value = int(value)
     except (TypeError, ValueError):
@@ -320,7 +321,7 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     """Write the quarter's Excel annex into ``annex_dir``; returns the files written."""
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(str(quarter))
     tables_dir, annex_dir = Path(tables_dir), Path(annex_dir)
-    params = params or {}
+    params = as_params(params)
     pub = params.get("publication") or {}
     min_count = _min_count(params)
     rounding = _rounding(params)

@@ -1,7 +1,7 @@
 """Publication: builds the book (HTML) and PDFs from the executed notebooks
 (:mod:`seuranta.publication.notebooks` executes them).
 
-* ``build_book(out_dir, quarters, synthetic, pdf)`` stages ``OUT/book/`` (the top-level
+* ``build_book(out_dir, quarters, synthetic, params, pdf)`` stages ``OUT/book/`` (the top-level
   ``_config.yml``, the written chapters ``book/*.md``, every quarter's executed notebooks,
   generated quarter and county pages and a generated ``_toc.yml``), runs
   ``jupyter-book build -W`` for HTML and the LaTeX builder for one working paper per
@@ -16,13 +16,14 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
 
 from seuranta.core import symbols
 from seuranta.core.fmt import fi_number
-from seuranta.core.params import PROJECT_DIR, load_params
+from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.quarters import Quarter
 from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
@@ -49,9 +50,9 @@ def _capital(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool) -> str:
+def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping) -> str:
     lines = [f"# Sosiaalihuollon asiakkaat {bookfmt.quarter_name(quarter)}", ""]
-    notice = bookfmt.notice_md(synthetic)
+    notice = bookfmt.notice_md(synthetic, params)
     if notice:
         lines += [notice, ""]
     lines += [f"Tämä osa on sosiaalihuollon seurantarekisterin työpaperi "
@@ -63,8 +64,8 @@ def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool) -> str:
     return "\n".join(lines)
 
 
-def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
-                  ) -> list[str]:
+def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
+                  params: Mapping) -> list[str]:
     """One page per county: its municipalities' shares per task and quarter, from the
     newest quarter's published tables (the gate's ``municipal.csv``: the same cells, the
     same suppression as the annexes)."""
@@ -72,19 +73,19 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     series = published.read(published.published_dir(out_dir, newest), "municipal")
     series = series[series["quarter"].isin(quarters)]
     mnames = bf.municipality_names()
-    min_count, _ = bf.disclosure_params()
+    min_count, _ = bf.disclosure_params(params)
     qs = sorted(quarters)
     (stage / "alueet").mkdir(parents=True, exist_ok=True)
     files = []
     counties = bf.reference.counties()
-    index = ["# Hyvinvointialueet", "", bf.notice_md(synthetic),
+    index = ["# Hyvinvointialueet", "", bf.notice_md(synthetic, params),
              "Hyvinvointialueiden sivuilla on alueen kuntien asiakkaiden osuudet "
              "väestöpohjasta palvelutehtävittäin ja vuosineljänneksittäin. Osuus näytetään, "
              "kun kunnan tiedot arvioitiin kattaviksi.", ""]
     for c in counties.itertuples():
         code, name = c.county_code, c.county_name_fi
         d = series[series["county_code"] == code]
-        lines = [f"# {name}", "", bf.notice_md(synthetic),
+        lines = [f"# {name}", "", bf.notice_md(synthetic, params),
                  f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {name}. "
                  f"Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi; "
                  f"{symbols.NOT_AVAILABLE} = ei tietoja tai tiedot eivät ole kattavia; "
@@ -140,32 +141,29 @@ def _titlepage_latex(notice: str) -> dict:
     return {"maketitle": r"\seurantatitlepage", "preamble": preamble}
 
 
-def method_substitutions(params: dict | None = None) -> dict[str, str]:
-    """Values of parameters.yml for the written methods chapter ({{ name }} in book/*.md)."""
+def method_substitutions(params: Mapping) -> dict[str, str]:
+    """Values of the run's parameters for the written methods chapter ({{ name }} in
+    book/*.md)."""
 
-    p = params or load_params()
-    q, e, d = p.get("quality") or {}, p.get("estimate") or {}, p.get("disclosure") or {}
+    p = as_params(params)
+    q, e, d = p["quality"], p["estimate"], p["disclosure"]
 
-    def num(x, default):
-        x = default if x is None else x
+    def num(x):
         return fi_number(x, 0 if float(x) == int(float(x)) else len(str(x).split(".")[-1]))
 
     method = {"ratio": "suhdemenetelmä", "model": "mallipohjainen arvio"}
     variance = {"jackknife": "jackknife-menetelmällä (kunta kerrallaan pois jättäen)",
                 "linearised": "linearisoimalla (kuten R:n survey::svyratio)"}
     return {
-        "min_count": num(d.get("min_count"), 5), "symbol": str(d.get("symbol", "..")),
-        "rounding": num(e.get("rounding"), 100), "z": num(e.get("z"), 1.96),
-        "min_municipalities": num(e.get("min_municipalities"), 2),
-        "published_method": method.get(e.get("published_method", "ratio"),
-                                       str(e.get("published_method"))),
-        "ratio_variance": variance.get(e.get("ratio_variance", "linearised"),
-                                       str(e.get("ratio_variance"))),
-        "ramp_min_ratio": num(q.get("ramp_min_ratio"), 0.5),
-        "low_ratio": num(q.get("low_ratio"), 0.65), "high_ratio": num(q.get("high_ratio"), 3),
-        "comparison_z": num(q.get("comparison_z"), 2),
-        **{f"rule_{k}": num(v, v) for k, v in {
-            **est.RULE_DEFAULTS, **(e.get("publication_rule") or {})}.items()},
+        "min_count": num(d["min_count"]), "symbol": str(d["symbol"]),
+        "rounding": num(e["rounding"]), "z": num(e["z"]),
+        "min_municipalities": num(e["min_municipalities"]),
+        "published_method": method[e["published_method"]],
+        "ratio_variance": variance[e["ratio_variance"]],
+        "ramp_min_ratio": num(q["ramp_min_ratio"]),
+        "low_ratio": num(q["low_ratio"]), "high_ratio": num(q["high_ratio"]),
+        "comparison_z": num(q["comparison_z"]),
+        **{f"rule_{k}": num(v) for k, v in e["publication_rule"].items()},
     }
 
 
@@ -190,7 +188,8 @@ def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
             "aiemmat julkaisut yhdessä.\n")
 
 
-def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = True) -> Path:
+def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
+               pdf: bool = True) -> Path:
     """Assemble ``OUT/book/`` from the sources and the executed notebooks."""
     out_dir = Path(out_dir)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
@@ -212,13 +211,13 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
         (stage / q).mkdir()
         for n in names:
             shutil.copy2(nb_dir / f"{n}.ipynb", stage / q / f"{n}.ipynb")
-        (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, pdf),
+        (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, pdf, params),
                                             encoding="utf-8")
         quarter_parts.append({
             "caption": _capital(bf.quarter_name(q)),
             "chapters": [{"file": f"{q}/index",
                           "sections": [{"file": f"{q}/{n}"} for n in names]}]})
-    county_files = _county_pages(stage, out_dir, quarters, synthetic)
+    county_files = _county_pages(stage, out_dir, quarters, synthetic, params)
     costs_parts = []
     costs_nb = newest_costs_notebook(out_dir)
     if costs_nb is not None:
@@ -237,14 +236,14 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
                                     encoding="utf-8")
 
     cfg = yaml.safe_load((PROJECT_DIR / "_config.yml").read_text(encoding="utf-8"))
-    notice_text = bf.notice_text(synthetic)
+    notice_text = bf.notice_text(synthetic, params)
     sph = cfg.setdefault("sphinx", {}).setdefault("config", {})
     today = dt.date.today()
     sph["today"] = f"{today.day}.{today.month}.{today.year}"
     if synthetic:
         cfg.setdefault("html", {})["announcement"] = notice_text
     sph.setdefault("latex_elements", {}).update(_titlepage_latex(notice_text))
-    subs = method_substitutions()
+    subs = method_substitutions(params)
     subs["disclosure_loss"] = disclosure_loss_md(out_dir, max(quarters))
     cfg.setdefault("parse", {})["myst_substitutions"] = subs
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
@@ -324,7 +323,8 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path) -> list[Path]:
     return out
 
 
-def build_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = True) -> Path:
+def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
+               pdf: bool = True) -> Path:
     """Stage and build the book: HTML in OUT/book/_build/html, PDFs in OUT/pdf/<Q>.pdf.
 
     Returns the HTML folder. The PDFs are built first so that each quarter's page can
@@ -332,12 +332,12 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, pdf: bool = 
     """
     out_dir = Path(out_dir)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
-    stage = stage_book(out_dir, quarters, synthetic, pdf=False)
+    stage = stage_book(out_dir, quarters, synthetic, params, pdf=False)
     if pdf:
         pdfs = build_pdfs(stage, quarters, out_dir / "pdf")
         for q, p in zip(quarters, pdfs):
             shutil.copy2(p, stage / q / f"{q}.pdf")
-            (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, True),
+            (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, True, params),
                                                 encoding="utf-8")
         county_pdf = out_dir / "pdf" / COUNTY_PDF
         if county_pdf.is_file() and (stage / "alueet" / "index.md").is_file():

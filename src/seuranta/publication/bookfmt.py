@@ -9,6 +9,7 @@ Every number a reader sees is formatted here (Finnish format: ``2,4 %``, ``134 4
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -26,7 +27,7 @@ from seuranta.core.labels_fi import (  # noqa: F401
     TASK_GENITIVE,
     TASK_SHORT,
 )
-from seuranta.core.params import load_params
+from seuranta.core.params import Params, as_params
 from seuranta.core.quarters import Quarter
 from seuranta.statistics import disclosure
 
@@ -94,23 +95,19 @@ def county_short(name: str) -> str:
     return name.replace(" hyvinvointialue", "").replace("Helsingin kaupunki", "Helsinki")
 
 
-def notice_text(synthetic: bool) -> str:
-    """The synthetic-data notice (parameters.yml publication.synthetic_notice), or ''."""
+def notice_text(synthetic: bool, params: Mapping | None = None) -> str:
+    """The synthetic-data notice (parameters' publication.synthetic_notice), or ''."""
     if not synthetic:
         return ""
-    try:
-        return str(load_params()["publication"]["synthetic_notice"]).strip()
-    except Exception:  # noqa: BLE001 - the notice must appear whatever the parameters say
-        return ("Tämä julkaisu on laadittu synteettisestä harjoitusaineistosta. Luvut eivät "
-                "kuvaa todellisia sosiaalihuollon asiakkaita.")
+    return str(_params(params)["publication"]["synthetic_notice"]).strip()
 
 
-def notice_md(synthetic: bool) -> str:
+def notice_md(synthetic: bool, params: Mapping | None = None) -> str:
     """The synthetic-data notice as a MyST admonition (empty for real data)."""
     if not synthetic:
         return ""
     return (f":::{{admonition}} Synteettinen aineisto\n:class: warning\n"
-            f"{notice_text(synthetic)}\n:::\n")
+            f"{notice_text(synthetic, params)}\n:::\n")
 
 
 # --------------------------------------------------------------------------- tables
@@ -159,14 +156,33 @@ def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
 
 # --------------------------------------------------------------------------- disclosure
 
-def disclosure_params() -> tuple[int, str]:
-    """(min_count, symbol) of parameters.yml's disclosure section (defaults 5 and '..')."""
-    try:
-        p = load_params().get("disclosure") or {}
-    except Exception:  # noqa: BLE001
-        p = {}
-    return (int(p.get("min_count", disclosure.DEFAULT_MIN_COUNT)),
-            str(p.get("symbol", disclosure.DEFAULT_SYMBOL)))
+#: The run's parameters in this process: set by :func:`use_params` (a notebook's first cell,
+#: from the ``params_file`` that papermill passes). Functions below use them unless given
+#: ``params`` explicitly; there is no fallback to a default file or to literals.
+_PARAMS: Params | None = None
+
+
+def use_params(params_file: Mapping | str | Path) -> Params:
+    """Load the run's parameters (a file path, or an already loaded mapping) for this
+    process and return them."""
+    global _PARAMS
+    _PARAMS = as_params(params_file)
+    return _PARAMS
+
+
+def _params(params: Mapping | None = None) -> Params:
+    if params is not None:
+        return as_params(params)
+    if _PARAMS is None:
+        raise RuntimeError("bookfmt: parameters not set: call bookfmt.use_params(params_file) "
+                           "first (the parameters file of the run)")
+    return _PARAMS
+
+
+def disclosure_params(params: Mapping | None = None) -> tuple[int, str]:
+    """(min_count, symbol) of the run's disclosure parameters."""
+    d = _params(params)["disclosure"]
+    return int(d["min_count"]), str(d["symbol"])
 
 
 def publish_counts(df: pd.DataFrame, count_cols: list[str], row_groups=None, col_groups=None,

@@ -74,6 +74,7 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core import reference
+from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter
 from seuranta.core.symbols import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
 from seuranta.core.tables import write_csv
@@ -98,8 +99,8 @@ def _series(tables_dir: Path, name: str, quarter: str) -> pd.DataFrame | None:
 
 def disclosure_settings(params: dict) -> tuple[int, int]:
     """(min_count, rounding) of the parameters."""
-    d, e = params.get("disclosure") or {}, params.get("estimate") or {}
-    return int(d.get("min_count", disclosure.DEFAULT_MIN_COUNT)), int(e.get("rounding", 100))
+    p = as_params(params)
+    return int(p["disclosure"]["min_count"]), int(p["estimate"]["rounding"])
 
 
 # --------------------------------------------------------------------------- cells

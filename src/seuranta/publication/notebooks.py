@@ -1,38 +1,70 @@
-"""The notebook runner: which notebooks a quarter has (the plan) and their execution with
-papermill, each in its own kernel, into ``OUT/<quarter>/notebooks/``."""
+"""The notebook runner: which notebooks a quarter has (the plan, ``notebooks/plan.yml``) and
+their execution with papermill, each in its own kernel, into ``OUT/<quarter>/notebooks/``.
+
+Every notebook receives the run's parameters file as ``params_file`` (and reads
+min_count, symbol, the notice … from it through ``bookfmt.use_params(params_file)``).
+"""
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import os
 import tempfile
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import jupytext
 import nbformat
+import yaml
 
-from seuranta.core.params import PROJECT_DIR
+from seuranta.core.errors import InputError
+from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.quarters import Quarter
 from seuranta.core.reference import task_codes
 from seuranta.publication import bookfmt
 
+log = logging.getLogger(__name__)
+
 NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
+PLAN_FILE = NOTEBOOK_DIR / "plan.yml"
 
 
 #: Title placeholders a template's Markdown may use; filled in before execution.
 TITLE_KEYS = ("task_name", "quarter_name")
 
 
+def read_plan(part: str, plan_file: Path = PLAN_FILE) -> list[tuple[str, str, dict]]:
+    """(output name, template file, extra parameters) of every notebook of one part of the
+    plan (``quarter`` or ``costs``), in reading order; templates that do not exist are left
+    out."""
+    try:
+        plan = yaml.safe_load(Path(plan_file).read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise InputError(f"{plan_file}: cannot read the notebook plan ({e})") from None
+    out = []
+    for i, entry in enumerate(plan.get(part) or []):
+        unknown = set(entry) - {"name", "template", "parameters", "for_each"}
+        if unknown or "name" not in entry or "template" not in entry:
+            raise InputError(f"{plan_file}: {part}[{i}]: needs name and template "
+                             f"(unknown: {', '.join(sorted(unknown)) or 'none'})")
+        extra = dict(entry.get("parameters") or {})
+        if entry.get("for_each") == "task":
+            for t in task_codes():
+                out.append((entry["name"].format(task=t), entry["template"],
+                            {k: (v.format(task=t) if isinstance(v, str) else v)
+                             for k, v in extra.items()}))
+        elif entry.get("for_each") is not None:
+            raise InputError(f"{plan_file}: {part}[{i}]: for_each must be task")
+        else:
+            out.append((entry["name"], entry["template"], extra))
+    return [p for p in out if (NOTEBOOK_DIR / p[1]).is_file()]
+
+
 def notebook_plan(quarter: str) -> list[tuple[str, str, dict]]:
     """(output name, template file, extra parameters) of every notebook of a quarter."""
-
-    plan = [("yhteenveto", "yhteenveto.md", {})]
-    plan += [(f"tehtava_{t}", "palvelutehtava.md", {"task": t}) for t in task_codes()]
-    plan += [("lastensuojelulaki", "palvelutehtava.md", {"task": "lastensuojelulaki"}),
-             ("monipalvelu", "monipalvelu.md", {}),
-             ("aineisto_laatu", "aineisto_laatu.md", {})]
-    return [p for p in plan if (NOTEBOOK_DIR / p[1]).is_file()]
+    return read_plan("quarter")
 
 
 def _titles(quarter: str, params: dict) -> dict[str, str]:
@@ -103,44 +135,81 @@ def _hide_injected(out_path) -> None:
     nbformat.write(out, out_path)
 
 
+class _ParamsFile:
+    """The path of the run's parameters file for papermill: the loaded file itself, or (for
+    parameters given as a mapping) a temporary copy removed afterwards."""
+
+    def __init__(self, params: Mapping):
+        self.params = as_params(params)
+        self.tmp: Path | None = None
+
+    def __enter__(self) -> str:
+        f = self.params.get("_file")
+        if f and Path(f).is_file():
+            return str(Path(f).resolve())
+        fd, name = tempfile.mkstemp(prefix="seuranta-params-", suffix=".yml")
+        data = {k: v for k, v in self.params.items() if not k.startswith("_")}
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            yaml.safe_dump(_plain(data), out, allow_unicode=True, sort_keys=False)
+        self.tmp = Path(name)
+        return name
+
+    def __exit__(self, *exc) -> None:
+        if self.tmp is not None:
+            self.tmp.unlink(missing_ok=True)
+
+
+def _plain(v):
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, list):
+        return [_plain(x) for x in v]
+    return v
+
+
 def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
-                      jobs: int | None = None) -> list[Path]:
+                      params: Mapping, jobs: int | None = None) -> list[Path]:
     """Execute every notebook of ``quarter`` against ``tables_dir`` into ``out_nb_dir``.
 
-    Returns the executed notebooks in reading order. ``jobs`` parallel kernels (default:
-    ``SEURANTA_NB_JOBS`` or 2).
+    Returns the executed notebooks in reading order. ``params``: the run's parameters
+    (their file is passed to every notebook as ``params_file``). ``jobs`` parallel kernels
+    (default: ``SEURANTA_NB_JOBS`` or 2).
     """
     quarter = str(Quarter.parse(str(quarter)))
     tables_dir, out_nb_dir = Path(tables_dir).resolve(), Path(out_nb_dir)
     out_nb_dir.mkdir(parents=True, exist_ok=True)
     jobs = jobs or int(os.environ.get("SEURANTA_NB_JOBS", "2"))
-    tasks = []
-    for name, template, extra in notebook_plan(quarter):
-        params = {"quarter": quarter, "tables_dir": str(tables_dir),
-                  "synthetic": bool(synthetic), **extra}
-        tasks.append((template, str((out_nb_dir / f"{name}.ipynb").resolve()), params))
-    if jobs <= 1 or len(tasks) <= 1:
-        done = [_execute_one(*t) for t in tasks]
-    else:
-        # Threads suffice: each notebook runs in its own kernel process.
-        with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-            done = list(pool.map(lambda t: _execute_one(*t), tasks))
+    with _ParamsFile(params) as params_file:
+        tasks = []
+        for name, template, extra in notebook_plan(quarter):
+            nb_params = {"quarter": quarter, "tables_dir": str(tables_dir),
+                         "synthetic": bool(synthetic), "params_file": params_file, **extra}
+            tasks.append((template, str((out_nb_dir / f"{name}.ipynb").resolve()), nb_params))
+        log.info("%s: %d notebooks", quarter, len(tasks))
+        if jobs <= 1 or len(tasks) <= 1:
+            done = [_execute_one(*t) for t in tasks]
+        else:
+            # Threads suffice: each notebook runs in its own kernel process.
+            with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
+                done = list(pool.map(lambda t: _execute_one(*t), tasks))
     return [Path(p) for p in done]
 
 
 def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
-                           synthetic: bool) -> Path:
-    """Execute the Sote-tietopaketit chapter (notebooks/costs.md) for one cost year."""
+                           synthetic: bool, params: Mapping) -> Path:
+    """Execute the Sote-tietopaketit chapter (the plan's ``costs`` part) for one cost year."""
 
     out_nb_dir = Path(out_nb_dir)
     out_nb_dir.mkdir(parents=True, exist_ok=True)
-    out_path = out_nb_dir / "costs.ipynb"
-    nb = jupytext.read(NOTEBOOK_DIR / "costs.md")
+    (name, template, extra), = read_plan("costs")
+    out_path = out_nb_dir / f"{name}.ipynb"
+    nb = jupytext.read(NOTEBOOK_DIR / template)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    params = {"year": int(year), "tables_dir": str(Path(tables_dir).resolve()),
-              "synthetic": bool(synthetic)}
-    _papermill(nb, out_path, params, f"notebook costs.ipynb ({year})")
+    with _ParamsFile(params) as params_file:
+        nb_params = {"year": int(year), "tables_dir": str(Path(tables_dir).resolve()),
+                     "synthetic": bool(synthetic), "params_file": params_file, **extra}
+        _papermill(nb, out_path, nb_params, f"notebook {name}.ipynb ({year})")
     return out_path
 
 
@@ -148,4 +217,3 @@ def newest_costs_notebook(out_dir: Path) -> Path | None:
     """The executed costs chapter of the newest cost year under OUT/costs/, if any."""
     found = sorted(Path(out_dir).glob("costs/[0-9][0-9][0-9][0-9]/notebooks/costs.ipynb"))
     return found[-1] if found else None
-

@@ -29,6 +29,7 @@ from pathlib import Path
 import duckdb
 
 from seuranta.core.errors import InputError
+from seuranta.core.params import defaults
 
 #: Columns of the register (CONTRACT.md section 1), in order.
 REGISTER_COLUMNS = ["client_id", "birth_year", "municipality_code", "service_task",
@@ -50,7 +51,7 @@ ENCODING_ALIASES = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "la
 _RAW_DDL = ("CREATE TABLE raw (file_idx INTEGER, "
             + ", ".join(f'"{c}" VARCHAR' for c in REGISTER_COLUMNS) + ")")
 
-DEFAULT_DUCKDB = {"memory_limit": "1500MB", "threads": 2, "temp_directory": None}
+DEFAULT_DUCKDB = dict(defaults("register")["duckdb"])
 
 
 def normalise_encoding(encoding: str) -> str:

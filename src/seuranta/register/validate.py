@@ -25,6 +25,7 @@ import pandas as pd
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
+from seuranta.core.params import defaults
 from seuranta.register.ingest import REGISTER_COLUMNS
 
 
@@ -80,15 +81,11 @@ REASON_CODES = [r.code for r in RULES]
 FLAGS = {"age_unusual_for_task": "Ikä jakson alkaessa epätavallinen palvelutehtävälle"}
 
 #: Default age limits of the flag (overridden by parameters.yml register.unusual_age).
-DEFAULT_UNUSUAL_AGE = {
-    "lastensuojelu": {"min_age": None, "max_age": 20},
-    "iakkaat": {"min_age": 60, "max_age": None},
-    "tyoikaiset": {"min_age": 18, "max_age": 67},
-}
-DEFAULT_MAX_AGE = 120
+DEFAULT_UNUSUAL_AGE = defaults("register")["unusual_age"]
+DEFAULT_MAX_AGE = defaults("register")["max_age"]
 #: Defaults of the value rules (parameters.yml register: overrides them).
-DEFAULT_MIN_START_YEAR = 1960
-DEFAULT_CLIENT_ID_MAX_LENGTH = 64
+DEFAULT_MIN_START_YEAR = defaults("register")["min_start_year"]
+DEFAULT_CLIENT_ID_MAX_LENGTH = defaults("register")["client_id_max_length"]
 
 #: A valid client id (RE2, full match): no control character (U+0000..U+001F, U+007F)
 #: anywhere and no white space at either end. Ids are compared as given, never trimmed:
@@ -250,7 +247,7 @@ ORDER BY f.file_idx""").fetchdf()
     return df.astype({"read": "int64", "rejected": "int64"})
 
 
-DEFAULT_MAX_REJECTED_SHARE = None   # no threshold unless parameters.yml sets one
+DEFAULT_MAX_REJECTED_SHARE = defaults("register")["max_rejected_share"]   # None: no threshold
 
 
 def check_quarantine(outcomes: pd.DataFrame, con: duckdb.DuckDBPyConnection,

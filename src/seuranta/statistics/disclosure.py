@@ -54,8 +54,11 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 import pandas as pd
 
-DEFAULT_MIN_COUNT = 5
-DEFAULT_SYMBOL = ".."
+from seuranta.core.params import defaults
+
+#: Defaults of the disclosure section (declared in core.params.SCHEMA).
+DEFAULT_MIN_COUNT = defaults("disclosure")["min_count"]
+DEFAULT_SYMBOL = defaults("disclosure")["symbol"]
 
 Cell = tuple[Hashable, str]
 

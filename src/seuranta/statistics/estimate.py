@@ -48,6 +48,7 @@ import pandas as pd
 
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_round
+from seuranta.core.params import defaults
 from seuranta.statistics import model as mdl
 
 #: Columns of one estimate row (estimates.csv), in order.
@@ -193,14 +194,14 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                              ) -> tuple[list[dict], mdl.Prediction | None]:
     """:func:`estimate_both` and the fitted model's prediction (None when the estimate
     cannot be made or no model could be fitted), for the county estimates of the same fit."""
-    p = params or {}
-    z = float(p.get("z", 1.96))
-    nmin = int(p.get("min_municipalities", 2))
-    step = int(p.get("rounding", 100))
-    published = p.get("published_method", "ratio")
-    variance = p.get("ratio_variance", "linearised")
-    county_effect = bool(p.get("model_county_effect", True))
-    dispersion = str(p.get("model_dispersion", "size"))
+    p = {**defaults("estimate"), **(params or {})}
+    z = float(p["z"])
+    nmin = int(p["min_municipalities"])
+    step = int(p["rounding"])
+    published = p["published_method"]
+    variance = p["ratio_variance"]
+    county_effect = bool(p["model_county_effect"])
+    dispersion = str(p["model_dispersion"])
     if variance not in RATIO_VARIANCES:
         raise InputError(f"parameters: estimate.ratio_variance must be one of "
                          f"{', '.join(RATIO_VARIANCES)}, got {variance!r}")
@@ -236,10 +237,8 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
 RULE_COLUMNS = ["publish_as", "range_low", "range_high", "rule_reason"]
 
 #: Defaults of ``estimate.publication_rule`` in parameters.yml.
-RULE_DEFAULTS = {"point_min_base_pct": 20.0, "point_min_municipalities": 20,
-                 "point_min_clients": 200, "point_max_rse_pct": 10.0, "range_min_base_pct": 5.0,
-                 "range_min_municipalities": 5, "range_min_clients": 50,
-                 "range_step_pct": 10.0, "county_point_max_rse_pct": 10.0}
+#: Defaults of estimate.publication_rule (declared in core.params.SCHEMA).
+RULE_DEFAULTS = dict(defaults("estimate")["publication_rule"])
 
 #: Reason codes of the rule, in the order they are tested (level, quantity, parameter key).
 _RULE_TESTS = [("base_share", "point_min_base_pct"), ("municipalities", "point_min_municipalities"),

@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core.errors import InputError
+from seuranta.core.params import defaults
 from seuranta.core.quarters import Quarter
 from seuranta.inputs import corrections as corrections_input
 from seuranta.inputs.corrections import CORRECTIONS_FILE
@@ -97,17 +98,8 @@ REASONS: dict[str, tuple[str, bool, str]] = {
 
 QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
 
-DEFAULTS = {
-    "ramp_min_ratio": 0.5,
-    "ramp_min_clients": 10,
-    "comparison_min_group": 5,
-    "low_ratio": 0.6,
-    "high_ratio": 3.0,
-    "comparison_z": 2.0,
-    "tau_min": 0.15,
-    "tau_min_expected": 30,
-    "robust_z_max": 3.5,
-}
+#: The quality section's defaults (declared in core.params.SCHEMA).
+DEFAULTS = dict(defaults("quality"))
 
 
 def reason_table() -> pd.DataFrame:

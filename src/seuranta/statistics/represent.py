@@ -38,9 +38,10 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core.fmt import fi_number, fi_pct
+from seuranta.core.params import defaults
 
-DEFAULT_SIZE_BOUNDS = [0, 5000, 20000, 100000]
-DEFAULT_URBAN_MIN = 20000
+DEFAULT_SIZE_BOUNDS = defaults("quality")["size_class_bounds"]
+DEFAULT_URBAN_MIN = defaults("quality")["urban_min_population"]
 
 #: Continuous covariates used in the logistic model and the GLM estimate, with Finnish labels.
 CONTINUOUS = {

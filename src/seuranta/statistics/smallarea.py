@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core.fmt import fi_round
+from seuranta.core.params import defaults
 from seuranta.statistics import estimate as est
 from seuranta.statistics import model as mdl
 
@@ -44,11 +45,11 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
                 params: dict | None = None) -> list[dict]:
     """One row per county of ``frame`` (see the module docstring). ``national``: the
     quarter × task's model row with its publication rule columns."""
-    p = params or {}
-    z = float(p.get("z", 1.96))
-    step = int(p.get("rounding", 100))
+    p = {**defaults("estimate"), **(params or {})}
+    z = float(p["z"])
+    step = int(p["rounding"])
     rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
-    max_rse = float(rule.get("county_point_max_rse_pct", 10.0))
+    max_rse = float(rule["county_point_max_rse_pct"])
     county = frame["county_code"].astype(str).to_numpy()
     tot = pred.group_totals(county)
     comp = frame["comprehensive"].to_numpy(bool)

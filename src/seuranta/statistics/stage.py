@@ -44,6 +44,7 @@ import pandas as pd
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
+from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter
 from seuranta.inputs.corrections import CORRECTIONS_FILE
 from seuranta.inputs.datafolder import publication_quarters
@@ -64,8 +65,6 @@ ESTIMATE_COLUMNS = ["quarter", "service_task", "method", "municipalities_used", 
                     "estimate_rounded", "published", "age_group", "national_base",
                     "difference_pct", "variance", "se_linearised", "se_jackknife", "note",
                     *est.RULE_COLUMNS]
-
-DEFAULT_COVARIATES = ["log_population", "share_0_17", "share_65plus", "share_85plus"]
 
 
 def _base_ages(task: str) -> tuple[int, int | None]:
@@ -91,9 +90,9 @@ class _Context:
     """Shared inputs: covariates by population year, quality lookups."""
 
     def __init__(self, data_dir: Path, params: dict):
-        self.params = params or {}
-        self.qp = self.params.get("quality") or {}
-        self.ep = self.params.get("estimate") or {}
+        self.params = as_params(params or {})   # a plain mapping is validated and completed
+        self.qp = self.params["quality"]
+        self.ep = self.params["estimate"]
         self.mainland = reference.mainland_municipalities()
         self.population = read_population(population_path(data_dir))
         self.names = dict(zip(self.mainland["municipality_code"], self.mainland["name_fi"]))
@@ -152,7 +151,7 @@ def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str]
 
 
 def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
-    covs = list(ctx.ep.get("model_covariates") or DEFAULT_COVARIATES)
+    covs = list(ctx.ep["model_covariates"])
     rows, pred = est.estimate_with_prediction(frame, covs, ctx.ep)
     if pred is not None and age_group == "kaikki":
         for c in sa.county_rows(pred, frame, rows[1], ctx.ep):
@@ -248,8 +247,7 @@ def representativeness(ctx, counts, cwa_counts, age_counts, comp) -> tuple[pd.Da
               if age_counts is not None and len(age_counts) else None)
     tasks = reference.task_codes(estimated_only=True) + [CWA_TASK, ALL_TASKS]
     detail, summary = [], []
-    logit_covs = list(ctx.qp.get("logit_covariates") or ["log_population", "share_65plus",
-                                                          "share_0_17"])
+    logit_covs = list(ctx.qp["logit_covariates"])
     for q in sorted(c["quarter"].unique()):
         cov = ctx.covariates(q)
         for t in tasks:
@@ -301,8 +299,8 @@ def representativeness(ctx, counts, cwa_counts, age_counts, comp) -> tuple[pd.Da
                  "max_wstd_covariate": best["covariate"],
                  "max_wstd_covariate_fi": rep.CONTINUOUS[best["covariate"]],
                  "logit_note": lnote}
-            s["verdict_fi"] = rep.verdict_fi(s, float(ctx.qp.get("verdict_threshold_pct", 2.0)),
-                                             float(ctx.qp.get("verdict_std_diff", 0.25)))
+            s["verdict_fi"] = rep.verdict_fi(s, float(ctx.qp["verdict_threshold_pct"]),
+                                             float(ctx.qp["verdict_std_diff"]))
             summary.append(s)
     dcols = ["quarter", "service_task", "covariate", "level", "label_fi", "mean_comprehensive",
              "mean_all", "std_diff", "wmean_comprehensive", "wmean_all", "wstd_diff",

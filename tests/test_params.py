@@ -1,0 +1,126 @@
+"""The parameters object: one schema, validation with one-line errors, defaults in one place."""
+
+from __future__ import annotations
+
+import pickle
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from seuranta.cli import main as cli_main
+from seuranta.core import params as P
+from seuranta.core.errors import InputError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _write(tmp_path: Path, data) -> Path:
+    f = tmp_path / "p.yml"
+    f.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return f
+
+
+def test_project_file_is_valid_and_declares_every_schema_key():
+    """parameters.yml holds every key of the schema (it documents them) and no other."""
+    raw = yaml.safe_load(P.DEFAULT_PARAMS.read_text(encoding="utf-8"))
+
+    def paths(d, prefix=""):
+        for k, v in d.items():
+            if isinstance(v, dict) and not k.endswith(("unusual_age", "age_scope", "package_tasks")):
+                yield from paths(v, f"{prefix}{k}.")
+            else:
+                yield prefix + k
+    in_file = set(paths(raw))
+    in_schema = {row[0] for row in P.schema_table()}
+    commented_out = {"costs.mapping_file"}
+    assert in_file <= in_schema
+    assert in_schema - in_file <= commented_out, in_schema - in_file
+    # The file's values are the schema's defaults: a run without a file would be the same.
+    p = P.load_params()
+    d = P.defaults()
+    opt_in = {"register.max_rejected_share"}   # off unless a file sets it
+    for key in in_file - opt_in:
+        sec, *rest = key.split(".")
+        a, b = p[sec], d[sec]
+        for k in rest:
+            a, b = a[k], b[k]
+        assert a == b, key
+
+
+def test_defaults_filled_and_mapping_and_attribute_access(tmp_path):
+    f = _write(tmp_path, {"quality": {"low_ratio": 0.4}, "disclosure": {"min_count": 3}})
+    p = P.load_params(f)
+    assert p["quality"]["low_ratio"] == 0.4 and p.quality.low_ratio == 0.4
+    assert p["quality"]["high_ratio"] == 3.0            # default from the schema
+    assert p.get("disclosure").get("symbol") == ".."
+    assert p["register"]["duckdb"]["threads"] == 2       # nested section filled too
+    assert p["_file"] == str(f) and re.fullmatch(r"[0-9a-f]{64}", p["_sha256"])
+    assert pickle.loads(pickle.dumps(p)) == p
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"quality": {"low_ration": 0.5}}, "quality.low_ration: unknown key"),
+    ({"qualty": {}}, "qualty: unknown key"),
+    ({"register": {"duckdb": {"thread": 1}}}, "register.duckdb.thread: unknown key"),
+    ({"register": {"unusual_age": {"iakkaat": {"min": 60}}}},
+     "register.unusual_age.iakkaat.min: unknown key"),
+    ({"quality": {"low_ratio": "low"}}, "quality.low_ratio: expected a number, got 'low'"),
+    ({"disclosure": {"min_count": 2.5}}, "disclosure.min_count: expected an integer"),
+    ({"disclosure": {"min_count": 0}}, "disclosure.min_count: must be at least 1"),
+    ({"estimate": {"ratio_variance": "bootstrap"}}, "estimate.ratio_variance: expected one of"),
+    ({"publication": {"first_quarter": "2022-10"}}, "publication.first_quarter: expected a quarter"),
+    ({"costs": {"package_tasks": {"vammaiset": "vammaispalvelut"}}},
+     "costs.package_tasks.vammaiset: expected a list"),
+    ({"quality": []}, "quality: expected a mapping"),
+])
+def test_faults_are_one_line_input_errors_naming_file_and_key(tmp_path, data, message):
+    f = _write(tmp_path, data)
+    with pytest.raises(InputError) as e:
+        P.load_params(f)
+    text = str(e.value)
+    assert "\n" not in text and text.startswith(f"{f}: ") and message in text, text
+
+
+def test_cli_reports_a_bad_parameter_as_one_line(tmp_path, capsys):
+    f = _write(tmp_path, {"disclosure": {"min_cont": 3}})
+    assert cli_main(["counts", "--all", "--data", str(tmp_path), "--params", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"seuranta: error: {f}: disclosure.min_cont: unknown key (known: min_count, symbol)"
+
+
+def test_dates_accepted_as_yaml_dates_or_text(tmp_path):
+    f = tmp_path / "p.yml"
+    f.write_text("register:\n  extract_date: 2024-01-15\npublication:\n  date: '2024-03-01'\n")
+    p = P.load_params(f)
+    assert p["register"]["extract_date"] == "2024-01-15"
+    assert p["publication"]["date"] == "2024-03-01"
+
+
+def test_as_params_passes_a_loaded_object_through_and_validates_a_mapping():
+    p = P.load_params()
+    assert P.as_params(p) is p
+    assert P.as_params({"disclosure": {"min_count": 7}})["disclosure"] == {"min_count": 7,
+                                                                          "symbol": ".."}
+    with pytest.raises(InputError, match="no parameters given"):
+        P.as_params(None)
+
+
+def test_no_stage_reads_the_default_parameters_file():
+    """Only the command line loads parameters by default path (its --params option); stages,
+    notebooks and publication helpers receive them (grep: a call without an argument)."""
+    r = subprocess.run(["grep", "-rnE", r"load_params\(\)", "src", "notebooks"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.stdout == "", r.stdout
+
+
+def test_no_literal_defaults_of_disclosure_and_quality_outside_the_schema():
+    """min_count / low_ratio fallbacks typed into code drift from the file (0.65 vs 0.6)."""
+    pat = (r"get\(\"(min_count|low_ratio|symbol|ratio_variance|z|rounding)\", *[0-9.\"']"
+           r"|min_count *= *5\b|DEFAULT_MIN_COUNT *= *5")
+    r = subprocess.run(["grep", "-rnE", pat, "src", "notebooks"], cwd=ROOT,
+                       capture_output=True, text=True)
+    code = [ln for ln in r.stdout.splitlines() if "``" not in ln]   # not signatures in docs
+    assert code == [], code

@@ -1,0 +1,96 @@
+"""A run with a non-default parameters file: every output follows that file.
+
+One quarter of a small demo is run with ``min_count: 8``, ``symbol: "§"`` and
+``low_ratio: 0.9`` (defaults 5, ".." and 0.6). The quality table, the executed notebooks
+(the book's text), the Excel annex, the county pages and the methods chapter's
+substitutions must all use these values: before the parameters object, the notebooks
+re-read the project's default file, so the book suppressed with 5 while the annex used 8.
+"""
+
+from __future__ import annotations
+
+import json
+
+import openpyxl
+import pandas as pd
+import pytest
+import yaml
+
+from seuranta import pipeline
+from seuranta.core.params import DEFAULT_PARAMS, load_params
+from seuranta.demo import generator as demo
+from seuranta.publication import book
+
+pytestmark = pytest.mark.slow
+
+QUARTER = "2023Q4"
+MIN_COUNT, SYMBOL, LOW_RATIO = 8, "§", 0.9
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("paramsflow")
+    data, out = root / "data", root / "build"
+    demo.generate(data, scale=0.02, seed=11)
+    raw = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))
+    raw["disclosure"].update(min_count=MIN_COUNT, symbol=SYMBOL)
+    raw["quality"]["low_ratio"] = LOW_RATIO
+    f = root / "other.yml"
+    f.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    params = load_params(f)
+    qdir = pipeline.run_quarter(QUARTER, data, out, params)
+    return {"out": out, "qdir": qdir, "params": params, "file": f}
+
+
+def test_quality_table_applies_the_files_low_ratio(run):
+    q = pd.read_csv(run["qdir"] / "tables" / "quality.csv", dtype=str, keep_default_na=False)
+    low = q[q["reasons"].str.contains("share_low_comparable")]
+    ratio = low["share_pct"].astype(float) / low["comparison_median_pct"].astype(float)
+    assert (ratio < LOW_RATIO).all()
+    # at least one municipality flagged only because of the file's (larger) threshold
+    assert (ratio >= 0.6).any(), ratio.describe()
+
+
+def _outputs(nb_path) -> str:
+    nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    parts = []
+    for cell in nb["cells"]:
+        for o in cell.get("outputs", []):
+            data = o.get("data", {})
+            parts.append("".join(data.get("text/markdown", "")) + "".join(o.get("text", "")))
+    return "\n".join(parts)
+
+
+def test_book_text_uses_the_files_disclosure(run):
+    nbs = sorted((run["qdir"] / "notebooks").glob("*.ipynb"))
+    assert nbs
+    text = {p.name: _outputs(p) for p in nbs}
+    notes = [t for t in text.values() if "Symbolit:" in t]
+    assert notes, "no table note in the executed notebooks"
+    for t in notes:
+        assert f"Symbolit: {SYMBOL} = " in t and "Symbolit: .. =" not in t
+    # the parameters file the notebooks were given is the run's file
+    src = json.loads(nbs[0].read_text(encoding="utf-8"))
+    injected = "".join("".join(c["source"]) for c in src["cells"]
+                       if "injected-parameters" in c["metadata"].get("tags", []))
+    assert str(run["file"].resolve()) in injected
+
+
+def test_annex_uses_the_files_disclosure(run):
+    (xlsx,) = (run["qdir"] / "annex").glob("*.xlsx")
+    wb = openpyxl.load_workbook(xlsx)
+    notes = [" ".join(str(v) for v in row if v is not None)
+             for row in wb["Tietoja"].iter_rows(values_only=True)]
+    # (the annex shows the SVT symbol set of core.symbols whatever disclosure.symbol says)
+    assert any(f"1–{MIN_COUNT - 1}" in r for r in notes)
+    assert not any("1–4" in r for r in notes)
+
+
+def test_methods_page_and_county_pages_use_the_file(run):
+    stage = book.stage_book(run["out"], [QUARTER], True, run["params"], pdf=False)
+    cfg = yaml.safe_load((stage / "_config.yml").read_text(encoding="utf-8"))
+    subs = cfg["parse"]["myst_substitutions"]
+    assert subs["min_count"] == str(MIN_COUNT) and subs["symbol"] == SYMBOL
+    assert subs["low_ratio"] == "0,9"
+    county = (stage / "alueet" / "08.md").read_text(encoding="utf-8")
+    assert f"{SYMBOL} = salattu tietosuojan vuoksi (alle {MIN_COUNT} asiakasta)" in county
