@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seuranta.core.params import defaults
 from seuranta.statistics import estimate as est
 
 
@@ -150,8 +151,11 @@ def test_estimate_both_published_flag():
     f = _frame([10, 20, 30, 99], [1000, 1500, 2500, 4000], [True, True, True, False])
     rows = est.estimate_both(f, [], {"published_method": "model"})
     assert [(r["method"], r["published"]) for r in rows] == [("ratio", 0), ("model", 1)]
-    rows = est.estimate_both(f, [])
+    rows = est.estimate_both(f, [], {"published_method": "ratio"})
     assert [(r["method"], r["published"]) for r in rows] == [("ratio", 1), ("model", 0)]
+    # without the key: the schema's default (core.params), the same as parameters.yml's
+    default = defaults("estimate")["published_method"]
+    assert [r["method"] for r in est.estimate_both(f, []) if r["published"]] == [default]
 
 
 # --------------------------------------------------------------------------- the stage

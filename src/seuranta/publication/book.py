@@ -250,7 +250,7 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
                                                       sort_keys=False), encoding="utf-8")
     # Reader's entry points (publication.portal, issue 16): landing page, Swedish summary,
     # comparison pages, open data; adds its parts to the staged _toc.yml and _config.yml.
-    portal.stage_pages(stage, out_dir, quarters, synthetic)
+    portal.stage_pages(stage, out_dir, quarters, synthetic, params)
     return stage
 
 

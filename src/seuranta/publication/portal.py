@@ -30,7 +30,7 @@ import yaml
 from seuranta.core import reference
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_number
-from seuranta.core.params import load_params
+from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter
 from seuranta.inputs.datafolder import extract_date
 from seuranta.publication import compare, landing, opendata, releases, revisions
@@ -66,7 +66,7 @@ def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,
     """OUT/avoindata/<release id>/ from the release being made (``OUT/<Q>/published/``)
     with its revisions against the newest earlier release; returns (folder, release id,
     release date, revisions summary)."""
-    params = params or load_params()
+    params = as_params(params)   # the run's parameters (no default file)
     quarters = sorted(quarters)
     rid = current_release_id(out_dir, quarters[-1], params)
     released = release_date(params)
@@ -126,7 +126,7 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
     pdir = pub.published_dir(out_dir, newest)
     if not (pdir / "estimates.csv").is_file() or not (pdir / "municipal.csv").is_file():
         return []
-    params = params or load_params()
+    params = as_params(params)   # the run's parameters (no default file)
     od, rid, released, rev_text = write_release_open_data(out_dir, quarters, synthetic, params)
     extra = stage / EXTRA / OPEN_DATA / rid
     shutil.copytree(od, extra)

@@ -53,6 +53,7 @@ import pandas as pd
 
 from seuranta.core import reference
 from seuranta.core.fmt import fi_number
+from seuranta.core.params import defaults
 from seuranta.core.quarters import Quarter
 from seuranta.inputs.population import population_path, read_population
 from seuranta.statistics import estimate as est
@@ -192,8 +193,8 @@ def simulate(pop: pd.DataFrame, scenario: str, patterns: int, seed: int,
     truth, covered). ``redraw``: a new draw of the synthetic shares and counts for every
     pattern (:func:`draw_counts`; ``pop`` is then :func:`synthetic_template`), so that the
     result does not hang on one draw of, say, Helsinki's share."""
-    p = dict(params or {})
-    z = float(p.get("z", 1.96))
+    p = {**defaults("estimate"), **(params or {})}
+    z = float(p["z"])
     covs = list(p.get("model_covariates") or COVARIATES)
     rng = np.random.default_rng(seed)
     nat, cty = [], []
