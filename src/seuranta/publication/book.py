@@ -29,7 +29,6 @@ from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
 from seuranta.publication.bookfmt import quarter_name as qn
 from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
-from seuranta.statistics import estimate as est
 
 
 def quarter_name(q: str) -> str:
