@@ -198,6 +198,15 @@ def chart_alt(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
 
 # --------------------------------------------------------------------------- table
 
+_TABLE_CSS = """<style>
+.seuranta-scroll{overflow-x:auto;max-width:100%}
+table.seuranta-sortable{font-size:.85rem;border-collapse:collapse}
+table.seuranta-sortable th{cursor:pointer;white-space:nowrap;padding:.2rem .4rem;border-bottom:2px solid #888}
+table.seuranta-sortable td{padding:.15rem .4rem;border-bottom:1px solid #e3e3e3}
+table.seuranta-sortable th[aria-sort=ascending]::after{content:" \\25B2"}
+table.seuranta-sortable th[aria-sort=descending]::after{content:" \\25BC"}
+</style>"""
+
 _SORT_JS = """<script>
 (function(){
  if (window.seurantaTables) return; window.seurantaTables = true;
@@ -248,8 +257,9 @@ def sortable_table_html(df: pd.DataFrame, table_id: str, caption: str,
     numeric = numeric or {}
     cols = [c for c in df.columns if c not in set(numeric.values())]
     tid = html.escape(table_id)
-    out = [f'<label for="{tid}-filter">Suodata taulukkoa: </label>'
+    out = [_TABLE_CSS, f'<label for="{tid}-filter">Suodata taulukkoa: </label>'
            f'<input type="search" id="{tid}-filter" placeholder="esim. kunnan nimi">',
+           '<div class="seuranta-scroll">'
            f'<table class="seuranta-sortable" id="{tid}"><caption>{html.escape(caption)}</caption>',
            "<thead><tr>" + "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in cols)
            + "</tr></thead><tbody>"]
@@ -263,7 +273,7 @@ def sortable_table_html(df: pd.DataFrame, table_id: str, caption: str,
             else:
                 cells.append(f"<td>{html.escape(str(r[c]))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     out.append(_SORT_JS)
     return "\n".join(out)
 
@@ -286,9 +296,9 @@ def municipal_table(pdir: Path, quarter: str, county_code: str | None = None) ->
     tasks = [t for t in reference.task_codes() + ["lastensuojelulaki"] if t in set(m["service_task"])]
     base = (m[["municipality_code", "county_code"]].drop_duplicates("municipality_code")
             .set_index("municipality_code"))
-    out = pd.DataFrame({"Kunta": [names.get(c, c) for c in base.index],
-                        "Hyvinvointialue": [county_short(cnames.get(c, c)) for c in base["county_code"]]},
-                       index=base.index)
+    out = pd.DataFrame({"Kunta": [names.get(c, c) for c in base.index]}, index=base.index)
+    if county_code is None:   # the county column only where several counties are listed
+        out["Hyvinvointialue"] = [county_short(cnames.get(c, c)) for c in base["county_code"]]
     numeric = {}
     for t in tasks:
         mt = m[m["service_task"] == t].set_index("municipality_code")

@@ -276,9 +276,8 @@ def swedish_md(pdirs: dict[str, Path], synthetic: bool) -> str:
     lines += ["Socialvårdens uppföljningsregister (THL) beskriver hur stor del av befolkningen "
               "som var klienter inom socialvårdens serviceuppgifter varje kvartal. Skattningarna "
               "för hela landet bygger på de kommuner vars uppgifter bedömdes som heltäckande "
-              "och har avrundats till närmaste hundratal. Symboler: "
-              + "; ".join(f"{s} = {sv[0].lower()}{sv[1:]}" for s, (_, sv) in symbols.SYMBOLS.items()),
-              ""]
+              "och har avrundats till närmaste hundratal. Symboler:", ""]
+    lines += [f"- `{s}` {sv}" for s, (_, sv) in symbols.SYMBOLS.items()] + [""]
     for q in sorted(pdirs, reverse=True):
         lines += _sv_quarter_section(Path(pdirs[q]), q)
     return "\n".join(lines)
