@@ -106,7 +106,7 @@ def test_suppressed_cells_have_status_and_no_value(release):
     metric = js["dimension"][opendata.METRIC]["category"]
     assert metric["unit"]["share_pct"]["label"] == "prosenttia"
     assert set(js["extension"]["symbols"]) == set(symbols.SYMBOLS)
-    assert js["source"] == opendata.SOURCE_FI
+    assert js["source"] == opendata.CREDIT_FI
     assert any("synteettis" in n for n in js["note"])
 
 

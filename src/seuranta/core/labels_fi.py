@@ -40,13 +40,25 @@ BASE_ELATIVE = {
 }
 
 
+#: Age groups of the estimates (one spelling everywhere: book, annexes, open data).
 AGE_GROUP_FI = {"0-17": "alle 18-vuotiaat", "18-64": "18–64-vuotiaat", "65+": "65 vuotta täyttäneet",
                 "85+": "85 vuotta täyttäneet"}
 
 
+#: Quality class of a group of municipalities (column heads, class names): "Kattavat".
 QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
 
+#: Quality class of one municipality's data (a cell of a review form): "kattava".
+QUALITY_ONE_FI = {"comprehensive": "kattava", "partial": "osittainen", "none": "ei tietoja"}
 
+#: Review-round decisions (corrections.csv ``decision``).
+DECISION_FI = {"exclude": "jätetään pois arviosta", "include": "hyväksytään", "note": "huomautus"}
+
+
+#: The publication's source credit ("Lähde: …") in annexes, open data and the book.
+CREDIT_FI = "Sosiaalihuollon seurantarekisteri, THL"
+
+#: Data sources of a count (counts.csv ``source``).
 SOURCE_FI = {"SHA": "Kanta (SHA)", "ET": "Erillistoimitus (ET)", "ALL": "Yhteensä"}
 
 

@@ -32,6 +32,7 @@ import pandas as pd
 
 from seuranta.core import excel, reference, symbols
 from seuranta.core.errors import InputError
+from seuranta.core.labels_fi import AGE_GROUP_FI, CREDIT_FI, QUALITY_FI
 from seuranta.core.params import as_params, defaults
 from seuranta.core.quarters import Quarter
 from seuranta.publication import gate
@@ -42,10 +43,7 @@ PARTIAL = symbols.NOT_AVAILABLE
 SUPPRESSED = symbols.SUPPRESSED
 NOT_APPLICABLE = symbols.NOT_APPLICABLE  # e.g. a population base of zero
 
-QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
 METHOD_FI = {"ratio": "Suhde-estimaatti", "model": "Regressiomalli"}
-AGE_GROUP_FI = {"0-17": "0–17-vuotiaat", "18-64": "18–64-vuotiaat",
-                "65+": "65 vuotta täyttäneet", "85+": "85 vuotta täyttäneet"}
 #: Names of the rows of estimates.csv that are not one of the seven service tasks.
 EXTRA_TASK_FI = {"lastensuojelulaki": ("Lastensuojelulain mukainen asiakkuus",
                                        "alle 18-vuotiaat"),
@@ -55,7 +53,6 @@ SHORT_SHEET_NAMES = {"paihdetyo": "Päihde- ja riippuvuustyö"}
 
 #: The methods page under the book's public URL (``params['publication']['book_url']``).
 METHODS_PAGE = "book/menetelmat.html"
-SOURCE_FI = "Sosiaalihuollon seurantarekisteri, THL"
 DEFAULT_MIN_COUNT = defaults("disclosure")["min_count"]
 
 NOTES_SHEET = "Tietoja"
@@ -258,7 +255,7 @@ def notes_frame(quarter: Quarter, quarters: list[Quarter], sheets: list[tuple[st
     if synthetic:
         rows.append(("Synteettinen aineisto", notice))
     rows += [
-        ("Lähde", f"Lähde: {SOURCE_FI}."),
+        ("Lähde", f"Lähde: {CREDIT_FI}."),
         ("Tekijä", source),
         ("Julkaisupäivä", date.strftime("%-d.%-m.%Y")),
         ("Tilastointijakso", f"{quarters[0].name_fi} – {quarter.name_fi}"),
@@ -372,6 +369,6 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
         path, sheets, title=title + (" (synteettinen aineisto)" if synthetic else ""),
         notes=notes, date=date, creator=author,
         subject="Sosiaalihuollon palvelutehtävien asiakkaat",
-        description=(notice + " " if synthetic else "") + f"Lähde: {SOURCE_FI}.",
+        description=(notice + " " if synthetic else "") + f"Lähde: {CREDIT_FI}.",
         links={"Menetelmäkuvaus": link})
     return [path]

@@ -19,6 +19,7 @@ from seuranta.core.fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa
 from seuranta.core.labels_fi import (  # noqa: F401
     AGE_GROUP_FI,
     BASE_ELATIVE,
+    DECISION_FI,
     QUALITY_FI,
     QUARTER_INESSIVE,
     RULE_REASON_FI,

@@ -30,12 +30,12 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core import reference, symbols
+from seuranta.core.labels_fi import CREDIT_FI
 from seuranta.core.quarters import Quarter
 from seuranta.core.tables import write_csv
 from seuranta.publication import published as pub
 from seuranta.publication.bookfmt import notice_text
 
-SOURCE_FI = "THL, Sosiaalihuollon seurantarekisteri"
 LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
            "path": "https://creativecommons.org/licenses/by/4.0/"}
 #: Name of the metric dimension (PxWeb's "Tiedot").
@@ -207,7 +207,7 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
     return {
         "version": "2.0", "class": "dataset",
         "label": f"{TABLE_TITLE_FI.get(name, name)}, {q.name_fi}",
-        "source": SOURCE_FI, "updated": released,
+        "source": CREDIT_FI, "updated": released,
         "id": dims + [METRIC], "size": sizes, "role": role, "dimension": dimension,
         "value": value, "status": status, "note": notes,
         "extension": {"release_id": release_id, "table": name,
@@ -339,7 +339,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                         + (" " + _synthetic_notice() if synthetic else "")),
         "version": release_id,
         "created": released if "T" in released else f"{released}T00:00:00Z",
-        "sources": [{"title": SOURCE_FI}],
+        "sources": [{"title": CREDIT_FI}],
         "licenses": [LICENSE],
         "keywords": ["sosiaalihuolto", "palvelutehtävä", "THL"],
         "resources": resources,

@@ -39,7 +39,7 @@ from seuranta import __version__
 from seuranta.core import reference
 from seuranta.core.errors import InputError
 from seuranta.core.excel import put
-from seuranta.core.labels_fi import TASK_SHORT
+from seuranta.core.labels_fi import QUALITY_ONE_FI, TASK_SHORT
 from seuranta.core.params import load_params
 from seuranta.core.provenance import input_hashes
 from seuranta.core.quarters import Quarter
@@ -86,8 +86,6 @@ TASK_HEADER = ["Neljännes", "Kuntakoodi", "Kunta", "Väestöpohja",
                "Yhteensä asiakkaat", "Yhteensä osuus %",
                "Laatuluokka", "Laadun perusteet", "Sääntöjen liputukset"]
 TASK_HEADER_ROW = 4
-
-QUALITY_FI = {"comprehensive": "kattava", "partial": "osittainen", "none": "ei tietoja"}
 
 SOURCES = ("SHA", "ET", "ALL")
 
@@ -274,7 +272,7 @@ def _prepare(tables: dict[str, pd.DataFrame], quarter: Quarter) -> dict:
     texts = _reason_texts()
     quality = _quality_long(tables)
     qual = {(r.municipality_code, r.quarter, r.service_task):
-            (QUALITY_FI.get(r.quality, r.quality), describe_reasons(r.reasons, texts))
+            (QUALITY_ONE_FI.get(r.quality, r.quality), describe_reasons(r.reasons, texts))
             for r in quality.itertuples(index=False)}
     return {"figures": figures, "quality": qual, "flags": _flags_text(tables, texts),
             "quarters": sorted(counts["quarter"].unique())}

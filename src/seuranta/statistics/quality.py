@@ -96,7 +96,6 @@ REASONS: dict[str, tuple[str, bool, str]] = {
                               "Kattavaksi ilmoitettu lähde ei toimittanut yhtään asiakkuutta."),
 }
 
-QUALITY_FI = {"comprehensive": "Kattavat", "partial": "Osittaiset", "none": "Ei tietoja"}
 
 #: The quality section's defaults (declared in core.params.SCHEMA).
 DEFAULTS = dict(defaults("quality"))
