@@ -225,3 +225,37 @@ def test_pages_render_in_headless_chromium(published, tmp_path):
             if src.startswith(("http", "data:")):
                 continue
             assert (page.parent / src.split("?")[0]).resolve().is_file(), src
+
+
+# ---- issue 16 (publication.portal): the reader's pages render offline -------------------
+
+@pytest.mark.slow
+def test_portal_pages_render_offline_in_headless_chromium(published, tmp_path):
+    """Landing page, Swedish summary and comparison pages: no script, style or image from
+    another host; in headless Chromium with every host unresolvable the sortable tables'
+    script runs (it marks the headers as buttons) and the console has no error."""
+    html = published["html"]
+    pages = [html / "uusimmat.html", html / "svenska.html", html / "vertailu" / "kunnat.html",
+             html / "vertailu" / "08.html"]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        assert not re.search(r'<(script|link|img|iframe)[^>]+(src|href)="(https?:)?//', text), page
+    exe = _chromium()
+    if not exe:
+        pytest.skip("chromium not installed")
+    for page in pages:
+        r = subprocess.run(
+            [exe, "--headless", "--no-sandbox", "--disable-gpu", "--host-resolver-rules=MAP * ~NOTFOUND",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}",
+             "--enable-logging=stderr", "--v=0", "--virtual-time-budget=3000",
+             "--dump-dom", page.as_uri()],
+            capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stderr[-2000:]
+        console = [ln for ln in r.stderr.splitlines()
+                   if "CONSOLE" in ln and ("Uncaught" in ln or "rror" in ln)]
+        assert not console, console
+        if "vertailu" in str(page):
+            assert 'role="button"' in r.stdout, page      # the offline table script ran
+    dp = html / "avoindata"
+    assert list(dp.glob("*/datapackage.json")), "open data not copied into the HTML"

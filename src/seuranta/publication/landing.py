@@ -179,7 +179,7 @@ def tiles_html(figs: pd.DataFrame, lang: str = "fi") -> str:
 def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
                release_id: str, calendar, revisions_text: str,
                downloads: list[tuple[str, str]], swedish_doc: str | None = "svenska",
-               downloads_doc: str | None = None) -> str:
+               downloads_doc: str | None = None, params=None) -> str:
     """The landing page "Uusimmat luvut" (MyST; the tiles are raw HTML, HTML only).
 
     ``downloads``: (label, relative URL) of the release's open-data files.
@@ -189,7 +189,7 @@ def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
     qname = Quarter.parse(quarter).name_fi
     lines = ["# Uusimmat luvut", ""]
     if synthetic:
-        lines += [notice_md(True), ""]
+        lines += [notice_md(True, params), ""]
     lines += [f"Sosiaalihuollon palvelutehtävien asiakkaat **{qname}**. "
               f"Julkaistu {_date_fi(released)} (julkaisu `{release_id}`). "
               + (f"Seuraava julkaisu {_date_fi(nxt)}." if nxt else

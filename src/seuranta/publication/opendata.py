@@ -150,7 +150,8 @@ def _category_labels(dim: str, ids: list[str]) -> dict[str, str]:
 # --------------------------------------------------------------------------- JSON-stat
 
 def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, released: str,
-                synthetic: bool, labels: dict[str, dict[str, str]] | None = None) -> dict:
+                synthetic: bool, labels: dict[str, dict[str, str]] | None = None,
+                notice: str | None = None) -> dict:
     """A published table as a JSON-stat 2.0 dataset (dense, row-major, metric last)."""
     dims = dimensions(df)
     figs = figures(df)
@@ -203,7 +204,7 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
     period = sorted(Quarter.parse(x) for x in d["quarter"].unique()) if "quarter" in d else [q]
     notes = [f"{s} = {fi}" for s, (fi, _) in symbols.SYMBOLS.items()]
     if synthetic:
-        notes.insert(0, _synthetic_notice())
+        notes.insert(0, notice if notice is not None else _synthetic_notice())
     return {
         "version": "2.0", "class": "dataset",
         "label": f"{TABLE_TITLE_FI.get(name, name)}, {q.name_fi}",
@@ -275,15 +276,19 @@ def revisions_frame(rev: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
 
 
 def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: str,
-                    released: str, synthetic: bool, revisions: pd.DataFrame | None = None
-                    ) -> Path:
+                    released: str, synthetic: bool, revisions: pd.DataFrame | None = None,
+                    notice: str | None = None) -> Path:
     """Write every quarter's published tables as CSV + JSON-stat and the data package.
+
+    ``notice``: the synthetic-data notice of the run's parameters (default: bookfmt's).
 
     ``published_dirs``: quarter → its published folder. ``released``: ISO date of the
     release. Returns the path of ``datapackage.json``.
     """
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
+    if synthetic and notice is None:
+        notice = _synthetic_notice()
     resources = []
     for quarter in sorted(published_dirs):
         pdir = Path(published_dirs[quarter])
@@ -302,7 +307,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                               "schema": _schema(text, dimensions(df))})
             if not figures(df):     # text only (e.g. quality classes): CSV only
                 continue
-            js = to_jsonstat(df, name, quarter, release_id, released, synthetic)
+            js = to_jsonstat(df, name, quarter, release_id, released, synthetic, notice=notice)
             (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False),
                                                  encoding="utf-8")
             resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
@@ -322,7 +327,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
         if len(revisions):
             frame, label = revisions_frame(revisions)
             js = to_jsonstat(frame, "tarkentuneet_luvut", max(frame["quarter"]), release_id,
-                             released, synthetic, labels={"muutos": label})
+                             released, synthetic, labels={"muutos": label}, notice=notice)
             js["label"] = title
             (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False),
                                                  encoding="utf-8")
@@ -336,7 +341,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
         "description": ("Sosiaalihuollon seurantarekisterin julkaistut taulukot (tietosuoja "
                         "huomioitu): CSV ja JSON-stat 2.0. Symbolit: "
                         + "; ".join(f"{s} = {fi}" for s, (fi, _) in symbols.SYMBOLS.items())
-                        + (" " + _synthetic_notice() if synthetic else "")),
+                        + (" " + notice if synthetic else "")),
         "version": release_id,
         "created": released if "T" in released else f"{released}T00:00:00Z",
         "sources": [{"title": CREDIT_FI}],

@@ -35,7 +35,7 @@ from seuranta.core.quarters import Quarter
 from seuranta.inputs.datafolder import extract_date
 from seuranta.publication import compare, landing, opendata, releases, revisions
 from seuranta.publication import published as pub
-from seuranta.publication.bookfmt import notice_md
+from seuranta.publication.bookfmt import notice_md, notice_text
 
 OPEN_DATA = "avoindata"
 EXTRA = "_extra"
@@ -76,7 +76,8 @@ def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,
     target = Path(out_dir) / OPEN_DATA / rid
     if target.exists():
         shutil.rmtree(target)
-    opendata.write_open_data(dirs, target, rid, released.isoformat(), synthetic, revisions=rev)
+    opendata.write_open_data(dirs, target, rid, released.isoformat(), synthetic, revisions=rev,
+                             notice=notice_text(synthetic, params))
     return target, rid, released, revisions.summary_fi(rev)
 
 
@@ -87,10 +88,10 @@ def _save(fig, path: Path) -> None:
 
 
 def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Path,
-                 synthetic: bool) -> str:
+                 synthetic: bool, params) -> str:
     lines = [f"# {name}", ""]
     if synthetic:
-        lines += [notice_md(True), ""]
+        lines += [notice_md(True, params), ""]
     qname = Quarter.parse(quarter).name_fi
     if cf is not None and (cf["county_code"] == code).any():
         lines += [f"## Arviot {qname}", "",
@@ -143,7 +144,8 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
     md = landing.landing_md(pdir, newest, synthetic, released, rid,
                             (params.get("publication") or {}).get("release_calendar"),
                             rev_text, downloads[:1], swedish_doc="svenska",
-                            downloads_doc="lataukset" if has_downloads_page else None)
+                            downloads_doc="lataukset" if has_downloads_page else None,
+                            params=params)
     md += (f"\nKoko avoin data yhtenä tiedostona: {{download}}`avoindata_{rid}.zip "
            f"<avoindata_{rid}.zip>` ({fi_number(size_kb)} kt, pakkaamattomana). "
            f"Kuntien vertailu: {{doc}}`vertailu/kunnat`; hyvinvointialueet: "
@@ -166,14 +168,15 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
              "maahan.", "", "- [Kaikki kunnat](kunnat.md)"]
     for c in counties.itertuples():
         (vdir / f"{c.county_code}.md").write_text(
-            _county_page(pdir, newest, c.county_code, c.county_name_fi, cf, nf, vdir / "img", synthetic),
+            _county_page(pdir, newest, c.county_code, c.county_name_fi, cf, nf, vdir / "img", synthetic,
+                         params),
             encoding="utf-8")
         index.append(f"- [{c.county_name_fi}]({c.county_code}.md)")
     (vdir / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
     tab, num = compare.municipal_table(pdir, newest)
     qname = Quarter.parse(newest).name_fi
     (vdir / "kunnat.md").write_text("\n".join([
-        "# Kaikki kunnat", "", notice_md(synthetic) if synthetic else "",
+        "# Kaikki kunnat", "", notice_md(synthetic, params),
         f"Manner-Suomen kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {qname}. "
         "Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi. Järjestä taulukko "
         "napsauttamalla sarakkeen otsikkoa; suodata kirjoittamalla ruutuun (kunta tai alue).", "",
