@@ -47,7 +47,7 @@ test-fast: venv
 	$(VENV)/bin/python -m pytest -n 2 -q -m "not slow"
 
 bench: venv
-	$(PY) bench/run_bench.py --scale 1
+	$(PY) bench/run_bench.py --scale 1 --publish
 
 # The coverage study (about 20 min on 2 cores): writes docs/coverage.md, the methods
 # chapter's table (book/_generated/coverage_fi.md) and the README's table.

@@ -603,3 +603,148 @@ def test_adversarial_case(case: Case, tmp_path, capsys, monkeypatch):
         assert get.get(key) == n, key
     if case.check:
         case.check(tmp_path)
+
+
+# --------------------------------------------------------------------------- published runs
+# One quarter published from a small demo (tables, gate, annexes, notebooks in one kernel),
+# started after a "kill -9" left a temporary folder in OUT and a kernel folder in /tmp.
+
+def _dead_pid() -> int:
+    pid = 4_000_000
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return pid
+        except PermissionError:
+            pass
+        pid -= 1
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    import subprocess
+    import sys
+    import tempfile
+
+    from seuranta.demo import generator as demo
+    from seuranta.publication import notebooks
+    base = tmp_path_factory.mktemp("published")
+    data, out = base / "data", base / "out"
+    demo.generate(data, scale=0.02, seed=3)
+    dead = _dead_pid()
+    stale = out / f".tmp-2023Q1-{dead}-x1" / "tables"
+    stale.mkdir(parents=True)
+    (stale / "rejected.csv").write_text("client_id\nexact-id\n")
+    kernels = Path(tempfile.gettempdir()) / f"{notebooks.KERNEL_DIR_PREFIX}{dead}"
+    kernels.mkdir(exist_ok=True)
+    (kernels / "kernel-x.json").write_text("{}")
+    # a child process, so that the kernel's own stderr is captured as a user sees it
+    proc = subprocess.run([sys.executable, "-m", "seuranta.cli", "run", "--quarter", "2023Q1",
+                           "--data", str(data), "--out", str(out)],
+                          capture_output=True, text=True, env={**os.environ})
+    return {"data": data, "out": out, "proc": proc, "stale": stale.parent, "kernels": kernels}
+
+
+def _copy(published, tmp: Path) -> Path:
+    import shutil
+    shutil.copytree(published["out"] / "2023Q1", tmp / "out" / "2023Q1")
+    return tmp / "out"
+
+
+def _edit_annex(q: Path):
+    annex = sorted((q / "annex").glob("*.xlsx"))[0]
+    annex.write_bytes(annex.read_bytes() + b"\0")
+    return f"annex/{annex.name}: DIFFERENT \\(edited after the run\\)"
+
+
+def _edit_notebook(q: Path):
+    import json
+    p = q / "notebooks" / "yhteenveto.ipynb"
+    nb = json.loads(p.read_text(encoding="utf-8"))
+    cell = next(c for c in nb["cells"] if c["cell_type"] == "markdown")
+    cell["source"] = "Muokattu luku 123 456\n" + "".join(cell["source"])
+    p.write_text(json.dumps(nb), encoding="utf-8")
+    return r"notebooks/yhteenveto\.ipynb: DIFFERENT \(edited after the run\)"
+
+
+def _volatile_notebook_metadata(q: Path):
+    import json
+    p = q / "notebooks" / "yhteenveto.ipynb"
+    nb = json.loads(p.read_text(encoding="utf-8"))
+    for c in nb["cells"]:
+        c["metadata"]["execution"] = {"iopub.execute_input": "2031-01-01T00:00:00Z"}
+    nb["metadata"]["papermill"] = {"duration": 1.5}
+    p.write_text(json.dumps(nb, indent=2), encoding="utf-8")
+    return r"2023Q1: all tables identical, every file unchanged"
+
+
+def _extra_file(q: Path):
+    (q / "annex" / "lisa.xlsx").write_bytes(b"PK")
+    return r"annex/lisa\.xlsx: EXTRA \(not in the manifest\)"
+
+
+def _extra_table(q: Path):
+    (q / "tables" / "muokattu.csv").write_text("a,b\n1,2\n")
+    return r"tables/muokattu\.csv: EXTRA \(not in the manifest\)"
+
+
+def _untouched(q: Path):
+    return r"2023Q1: all tables identical, every file unchanged"
+
+
+VERIFY_CASES = [("untouched", _untouched, 0), ("annex_edited", _edit_annex, 1),
+                ("notebook_edited", _edit_notebook, 1),
+                ("notebook_volatile_metadata", _volatile_notebook_metadata, 0),
+                ("extra_file", _extra_file, 1), ("extra_table", _extra_table, 1)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", VERIFY_CASES, ids=[c[0] for c in VERIFY_CASES])
+def test_verify_covers_what_is_published(case, published, tmp_path, capsys):
+    _, edit, exit_code = case
+    out = _copy(published, tmp_path)
+    expected = edit(out / "2023Q1")
+    capsys.readouterr()
+    assert cli.main(["verify", "--quarter", "2023Q1", "--out", str(out)]) == exit_code
+    assert re.search(expected, capsys.readouterr().out)
+
+
+def _modes(published):
+    q = published["out"] / "2023Q1"
+    for p in [q, *q.rglob("*")]:
+        want = 0o755 if p.is_dir() else 0o644
+        assert p.stat().st_mode & 0o777 == want, p
+
+
+def _stale_tmp_removed(published):
+    assert not published["stale"].exists()
+    assert not list(published["out"].glob(".tmp-*"))
+
+
+def _kernel_folders_removed(published):
+    import tempfile
+
+    from seuranta.publication import notebooks
+    assert not published["kernels"].exists()
+    left = [p for p in Path(tempfile.gettempdir()).glob(f"{notebooks.KERNEL_DIR_PREFIX}*")
+            if p.name.endswith(f"-{published['proc'].pid}")]
+    assert not left
+
+
+def _quiet_kernels(published):
+    proc = published["proc"]
+    assert proc.returncode == 0, proc.stderr
+    assert "KeyboardInterrupt caught in kernel" not in proc.stderr
+    assert "IPKernelApp" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+RUN_CASES = [("published_modes_0755_0644", _modes), ("stale_tmp_removed", _stale_tmp_removed),
+             ("kernel_folders_removed", _kernel_folders_removed),
+             ("no_kernel_interrupt_line", _quiet_kernels)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", RUN_CASES, ids=[c[0] for c in RUN_CASES])
+def test_clean_run_after_a_killed_one(case, published):
+    case[1](published)

@@ -144,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         _check_out(args)
+        if getattr(args, "out", None) and args.command not in ("reference",):
+            pipeline.clean_stale(Path(args.out))   # what a killed run left behind
         return int(args.func(args) or 0)
     except KeyboardInterrupt:
         if debug:

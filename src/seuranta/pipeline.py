@@ -9,10 +9,14 @@ folder and compares them, table by table, with the published ones.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import logging
+import os
+import re
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,8 +24,11 @@ import pandas as pd
 
 from seuranta.core.params import as_params
 from seuranta.core.provenance import (
+    compare_files,
     compare_tables,
     dump_manifest,
+    extra_tables,
+    file_hashes,
     input_hashes,
     load_manifest,
     manifest_params,
@@ -66,6 +73,7 @@ def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
         "inputs": input_hashes(data_dir),
         **provenance(params),
         "tables": table_hashes(qdir / "tables"),
+        "files": file_hashes(qdir),
     }
     dump_manifest(qdir / "manifest.json", manifest)
     return manifest
@@ -73,12 +81,86 @@ def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
 
 # --------------------------------------------------------------------------- running
 
-def clean_stale(out_dir: Path) -> None:
-    """Remove temporary folders that an interrupted run left behind."""
-    for p in Path(out_dir).glob(".tmp-*"):
+def _pid_of_tmp(name: str) -> int | None:
+    """The process id in a temporary folder's name (``.tmp-<Q>-<pid>-<random>``,
+    ``.tables-tmp-<pid>-<random>``, ``.old-<Q>-<pid>``), None when it has none."""
+    m = re.search(r"-(\d+)(-|$)", name)
+    return int(m.group(1)) if m else None
+
+
+#: Temporary folders of OUT and of its quarter folders (see clean_stale).
+STALE_PATTERNS = (".tmp-*", ".old-*", "*/.tables-tmp-*", "*/.tables-old-*")
+
+
+def clean_stale(out_dir: Path) -> list[Path]:
+    """Remove the temporary folders that an interrupted run left in OUT (``kill -9`` leaves
+    exact tables there), but not those of a run still going; returns what was removed.
+    Every command that writes into OUT calls it first."""
+    removed = []
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        return removed
+    for p in [p for pat in STALE_PATTERNS for p in out_dir.glob(pat)]:
+        pid = _pid_of_tmp(p.name)
+        if pid is not None and pid != os.getpid() and notebooks_mod.pid_alive(pid):
+            continue
         shutil.rmtree(p, ignore_errors=True)
-    for p in Path(out_dir).glob(".old-*"):
-        shutil.rmtree(p, ignore_errors=True)
+        removed.append(p)
+    return removed
+
+
+def publishable_modes(folder: Path) -> None:
+    """Published folders readable by everyone: folders 0755, files 0644 (a temporary
+    folder is created 0700, and its mode would otherwise be published with it)."""
+    folder = Path(folder)
+    folder.chmod(0o755)
+    for root, dirs, files in os.walk(folder):
+        for d in dirs:
+            os.chmod(os.path.join(root, d), 0o755)
+        for f in files:
+            os.chmod(os.path.join(root, f), 0o644)
+
+
+def _prepare_quarter(quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
+                     encoding: str, register_tables, release_id: str | None, annex: bool,
+                     in_flight: dict[str, Path] | None = None) -> Path:
+    """Tables, published tables and annexes of a quarter in a new temporary folder of OUT
+    (returned). ``in_flight``: quarters of this run prepared but not yet swapped in (their
+    temporary folders): the gate sees them, not their old versions, as a sequential run
+    would."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{quarter}-{os.getpid()}-", dir=out_dir))
+    try:
+        tables = quarter_tables(quarter, data_dir, params, encoding, register_tables)
+        write_tables(tables, tmp / "tables")
+        # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
+        in_flight = in_flight or {}
+        priors = [p for p in gate.prior_dirs(out_dir, str(quarter), release_id)
+                  if not (p.parent.parent == out_dir and p.parent.name in in_flight)]
+        priors += [t / gate.PUBLISHED for q, t in sorted(in_flight.items())
+                   if q != str(quarter)]
+        gate.publish_quarter(quarter, tmp / "tables", tmp / gate.PUBLISHED, params,
+                             priors=priors)
+        if annex:
+            annex_mod.write_annexes(quarter, tmp / "tables", tmp / "annex",
+                                    is_synthetic(data_dir), params)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def _finish_quarter(tmp: Path, quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
+                    encoding: str) -> Path:
+    """The manifest, readable modes, and the swap of the temporary folder into OUT/<Q>/."""
+    target = out_dir / str(quarter)
+    try:
+        write_manifest(tmp, quarter, data_dir, params, encoding)
+        publishable_modes(tmp)
+        atomic_swap(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
 
 
 def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: Mapping,
@@ -96,26 +178,63 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     check_quarter(quarter, data_dir, params)
     out_dir.mkdir(parents=True, exist_ok=True)
-    target = out_dir / str(quarter)
-    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{quarter}-", dir=out_dir))
+    clean_stale(out_dir)
+    tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
+                           release_id, annex)
     try:
-        tables = quarter_tables(quarter, data_dir, params, encoding, register_tables)
-        write_tables(tables, tmp / "tables")
-        # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
-        gate.publish_quarter(quarter, tmp / "tables", tmp / gate.PUBLISHED, params,
-                             priors=gate.prior_dirs(out_dir, str(quarter), release_id))
-        synthetic = is_synthetic(data_dir)
         if notebooks:
-            notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks", synthetic,
-                                            params)
-        if annex:
-            annex_mod.write_annexes(quarter, tmp / "tables", tmp / "annex", synthetic, params)
-        write_manifest(tmp, quarter, data_dir, params, encoding)
-        atomic_swap(tmp, target)
+            notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks",
+                                            is_synthetic(data_dir), params)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return target
+    return _finish_quarter(tmp, quarter, data_dir, out_dir, params, encoding)
+
+
+def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params: dict,
+                  encoding: str, register_tables, release_id: str | None) -> list[Path]:
+    """Every quarter, with each quarter's notebooks (one kernel per quarter) running while
+    the next quarters' tables are made, up to the core count side by side; quarters are
+    swapped in in order, each only when complete. A progress bar on a terminal."""
+    from tqdm import tqdm  # heavy dependency: loaded only when used
+
+    synthetic = is_synthetic(data_dir)
+    workers = max(1, min(os.cpu_count() or 1, len(quarters)))
+    in_flight: dict[str, Path] = {}
+    pending = []
+    notebooks_mod.clean_kernel_leftovers()
+    per_quarter = len(notebooks_mod.notebook_plan(str(quarters[0])))
+    bar = tqdm(total=len(quarters) * per_quarter, desc="notebooks", unit="nb", disable=None,
+               file=sys.stderr, position=1)
+    lock = threading.Lock()
+
+    def tick() -> None:
+        with lock:
+            bar.update(1)
+
+    try:
+        with cf.ThreadPoolExecutor(max_workers=workers) as pool:
+            for q in tqdm(quarters, desc="quarters", unit="q", disable=None, file=sys.stderr,
+                          position=0):
+                tmp = _prepare_quarter(q, data_dir, out_dir, params, encoding,
+                                       register_tables, release_id, True, in_flight)
+                in_flight[str(q)] = tmp
+                pending.append((q, tmp, pool.submit(
+                    notebooks_mod.run_quarter_notebooks, str(q), tmp / "tables",
+                    tmp / "notebooks", synthetic, params, tick)))
+            done = []
+            for q, tmp, fut in pending:
+                fut.result()
+                done.append(_finish_quarter(tmp, q, data_dir, out_dir, params, encoding))
+                in_flight.pop(str(q))
+    except BaseException:
+        for tmp in in_flight.values():
+            shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    finally:
+        bar.close()
+        shutil.rmtree(notebooks_mod.kernel_dir(), ignore_errors=True)
+    return done
 
 
 def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
@@ -130,13 +249,10 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
         demo.generate(data_dir, **kwargs)
     quarters = publication_quarters(data_dir, params)
     rid = releases.release_id(str(max(quarters)), extract_date(data_dir, params), params)
+    out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
     all_tables = register.run_register_stage(data_dir, quarters, params, encoding=encoding)
-    done = []
-    for q in quarters:
-        log.info("quarter %s ...", q)
-        done.append(run_quarter(q, data_dir, out_dir, params, encoding=encoding,
-                                register_tables=all_tables, release_id=rid))
+    done = _run_quarters(quarters, data_dir, out_dir, params, encoding, all_tables, rid)
     run_costs_chapter(data_dir, out_dir, params, quarters)
     log.info("book ...")
     book.build_book(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), params, pdf=pdf)
@@ -177,5 +293,8 @@ def verify(quarter: Quarter | str, out_dir: Path, stream=None) -> bool:
         tables = quarter_tables(quarter, data_dir, params, manifest.get("encoding", "utf-8"))
         write_tables(tables, Path(tmp))
         ok = compare_tables(manifest["tables"], Path(tmp), qdir / "tables", stream) and ok
-    print(f"{quarter}: {'all tables identical' if ok else 'NOT identical'}", file=stream)
+    ok = extra_tables(manifest["tables"], qdir / "tables", stream) and ok
+    ok = compare_files(manifest.get("files"), qdir, stream) and ok
+    print(f"{quarter}: {'all tables identical, every file unchanged' if ok else 'NOT identical'}",
+          file=stream)
     return ok

@@ -37,7 +37,12 @@ def input_hashes(data_dir: Path) -> dict[str, str]:
     """sha256 of every file in the data folder, by relative path."""
     data_dir = Path(data_dir)
     return {str(p.relative_to(data_dir)): file_sha256(p)
-            for p in sorted(data_dir.rglob("*")) if p.is_file()}
+            for p in sorted(data_dir.rglob("*")) if p.is_file() and p.name not in NOT_INPUTS}
+
+
+#: Files of a data folder that are not inputs: the review key (a secret, and created by
+#: ``seuranta review`` after a run) is never hashed into a manifest.
+NOT_INPUTS = {".review_key"}
 
 
 def git_commit() -> dict:
@@ -73,6 +78,81 @@ def provenance(params: dict) -> dict:
 def table_hashes(tables_dir: Path) -> dict[str, str]:
     """The canonical hash of every ``*.csv`` table of a folder, by table name."""
     return {p.stem: table_hash(p) for p in sorted(Path(tables_dir).glob("*.csv"))}
+
+
+#: Notebook metadata that changes from one execution to the next (not content).
+VOLATILE_NOTEBOOK_METADATA = ("papermill", "widgets", "execution")
+
+
+def notebook_sha256(path: Path) -> str:
+    """sha256 of an executed notebook in a canonical form: the JSON with sorted keys and
+    without run-time metadata (papermill's, execution times, widget state), so that the
+    same cells, sources and outputs give the same hash."""
+    nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    for key in VOLATILE_NOTEBOOK_METADATA:
+        nb.get("metadata", {}).pop(key, None)
+    for cell in nb.get("cells", []):
+        for key in VOLATILE_NOTEBOOK_METADATA:
+            cell.get("metadata", {}).pop(key, None)
+    text = json.dumps(nb, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _published_files(folder: Path) -> list[Path]:
+    """Every file of a run's folder that the manifest hashes as a file: all but the
+    manifest itself and the ``tables/*.csv`` (hashed as tables, independent of row order)."""
+    folder = Path(folder)
+    out = []
+    for p in sorted(folder.rglob("*")):
+        if not p.is_file() or p.name == "manifest.json" and p.parent == folder:
+            continue
+        if p.parent == folder / "tables" and p.suffix == ".csv":
+            continue
+        out.append(p)
+    return out
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """sha256 of every published file of a run's folder (annexes, notebooks, published
+    tables, ...), by path relative to it; notebooks in :func:`notebook_sha256`'s form."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): (notebook_sha256(p) if p.suffix == ".ipynb"
+                                         else file_sha256(p))
+            for p in _published_files(folder)}
+
+
+def compare_files(expected: dict[str, str] | None, folder: Path, stream) -> bool:
+    """Every published file against the manifest: ``path: identical``, ``DIFFERENT
+    (edited after the run)``, ``DIFFERENT (missing)`` or ``EXTRA (not in the manifest)``;
+    extra tables in ``tables/`` are reported too."""
+    folder = Path(folder)
+    if expected is None:
+        print("files: NOT checked (the manifest records no file hashes: run again)",
+              file=stream)
+        return False
+    now = file_hashes(folder)
+    ok = True
+    for name in sorted(set(expected) | set(now)):
+        if name not in now:
+            print(f"{name}: DIFFERENT (missing)", file=stream)
+            ok = False
+        elif name not in expected:
+            print(f"{name}: EXTRA (not in the manifest)", file=stream)
+            ok = False
+        elif now[name] != expected[name]:
+            print(f"{name}: DIFFERENT (edited after the run)", file=stream)
+            ok = False
+    print(f"files: {len(expected)} checked, {'all identical' if ok else 'NOT identical'}",
+          file=stream)
+    return ok
+
+
+def extra_tables(expected: dict[str, str], tables_dir: Path, stream) -> bool:
+    """False (and one line each) for ``tables/*.csv`` files that the manifest does not list."""
+    extra = sorted(p.stem for p in Path(tables_dir).glob("*.csv") if p.stem not in expected)
+    for name in extra:
+        print(f"tables/{name}.csv: EXTRA (not in the manifest)", file=stream)
+    return not extra
 
 
 def dump_manifest(path: Path, manifest: dict) -> None:

@@ -1,5 +1,6 @@
 """The notebook runner: which notebooks a quarter has (the plan, ``notebooks/plan.yml``) and
-their execution with papermill, each in its own kernel, into ``OUT/<quarter>/notebooks/``.
+their execution into ``OUT/<quarter>/notebooks/``: a quarter's notebooks share one kernel
+(started once, its namespace reset between notebooks), quarters run side by side.
 
 Every notebook receives the run's parameters file as ``params_file`` (and reads
 min_count, symbol, the notice … from it through ``bookfmt.use_params(params_file)``).
@@ -7,9 +8,12 @@ min_count, symbol, the notice … from it through ``bookfmt.use_params(params_fi
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures as cf
 import logging
 import os
+import shutil
+import subprocess
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -74,9 +78,8 @@ def _titles(quarter: str, params: dict) -> dict[str, str]:
     return out
 
 
-def _execute_one(template: str, out_path: str, parameters: dict) -> str:
-    """Execute one template into ``out_path`` (runs in a worker thread)."""
-
+def _prepared(template: str, parameters: dict):
+    """The template as a notebook with its title placeholders filled in."""
     nb = jupytext.read(NOTEBOOK_DIR / template)
     titles = _titles(parameters["quarter"], parameters)
     for cell in nb.cells:
@@ -85,9 +88,42 @@ def _execute_one(template: str, out_path: str, parameters: dict) -> str:
                 cell.source = cell.source.replace("{" + k + "}", v)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    _papermill(nb, out_path, parameters, f"notebook {Path(out_path).name} "
-                                         f"({parameters['quarter']})")
-    return out_path
+    return nb
+
+
+# --------------------------------------------------------------------------- kernels
+
+#: Per-run folder of kernel sockets and connection files: tempdir/seuranta-kernels-<pid>.
+KERNEL_DIR_PREFIX = "seuranta-kernels-"
+
+
+def kernel_dir() -> Path:
+    """This process's folder of kernel sockets and connection files (created on demand)."""
+    d = Path(tempfile.gettempdir()) / f"{KERNEL_DIR_PREFIX}{os.getpid()}"
+    d.mkdir(mode=0o700, exist_ok=True)
+    return d
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def clean_kernel_leftovers() -> list[Path]:
+    """Remove the kernel folders of runs that ended without cleaning up (kill -9); returns
+    them. Folders of live processes are kept."""
+    removed = []
+    for d in Path(tempfile.gettempdir()).glob(f"{KERNEL_DIR_PREFIX}*"):
+        pid = d.name[len(KERNEL_DIR_PREFIX):]
+        if pid.isdigit() and int(pid) != os.getpid() and not pid_alive(int(pid)):
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+    return removed
 
 
 def _ipc_kernel_manager():
@@ -101,8 +137,20 @@ def _ipc_kernel_manager():
 
         def _ip_default(self) -> str:
             # jupyter_client's default is "kernel-ipc" in the working directory: kernels
-            # started side by side would share socket names. One unique prefix per kernel.
-            return os.path.join(tempfile.gettempdir(), f"seuranta-kernel-{uuid.uuid4().hex}")
+            # started side by side would share socket names. One unique prefix per kernel,
+            # inside this run's kernel folder (removed at the next start if left behind).
+            return str(kernel_dir() / f"k-{uuid.uuid4().hex}")
+
+        def _connection_file_default(self) -> str:
+            return str(kernel_dir() / f"kernel-{uuid.uuid4().hex}.json")
+
+        async def _async_interrupt_kernel(self) -> None:
+            # jupyter_client interrupts a kernel before shutting it down, and ipykernel
+            # then logs "KeyboardInterrupt caught in kernel" for every notebook: a kernel
+            # that is shutting down needs no interrupt.
+            if self.shutting_down:
+                return
+            await super()._async_interrupt_kernel()
 
     return IPCKernelManager
 
@@ -167,32 +215,107 @@ def _plain(v):
     return v
 
 
+async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]], progress=None) -> list[str]:
+    """Execute notebooks one after the other in one kernel process (one start per quarter,
+    the imports done once); the kernel's namespace is reset between notebooks. Each
+    output is written as papermill would (injected parameters, then hidden)."""
+    # heavy dependencies: loaded only when used
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+    from papermill.parameterize import parameterize_notebook
+
+    km = _ipc_kernel_manager()(kernel_name="python3")
+    await km.start_kernel(cwd=str(PROJECT_DIR), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    kc = km.client()
+    kc.start_channels()
+    done = []
+    try:
+        await kc.wait_for_ready(timeout=120)
+        for template, out_path, parameters in tasks:
+            what = f"notebook {Path(out_path).name} ({parameters['quarter']})"
+            nb = _prepared(template, parameters)
+            nb.metadata["papermill"] = {"parameters": {}, "environment_variables": {}}
+            for cell in nb.cells:   # as papermill's loader leaves them
+                cell.metadata.setdefault("tags", [])
+            nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
+            await kc.execute_interactive(_RESET, silent=True, store_history=False, timeout=60)
+            client = NotebookClient(nb, km=km, kernel_name="python3", timeout=1800,
+                                    resources={"metadata": {"path": str(PROJECT_DIR)}})
+            client.kc = kc
+            try:
+                await client.async_execute()
+            except CellExecutionError as e:
+                raise RuntimeError(f"{what} failed: {e.ename}: {e.evalue}") from None
+            nbformat.write(nb, out_path)
+            _hide_injected(out_path)
+            done.append(out_path)
+            if progress is not None:
+                progress()
+    finally:
+        kc.stop_channels()
+        await km.shutdown_kernel(now=False)
+    return done
+
+
+#: Run in the kernel between two notebooks: a clean namespace and no open figures.
+_RESET = ("%reset -f\n"
+          "import sys as _s\n"
+          "if 'matplotlib.pyplot' in _s.modules: _s.modules['matplotlib.pyplot'].close('all')\n"
+          "del _s")
+
+
+def notebook_tasks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
+                   params_file: str) -> list[tuple[str, str, dict]]:
+    """(template, output path, parameters) of every notebook of a quarter, reading order."""
+    quarter = str(Quarter.parse(str(quarter)))
+    tables_dir, out_nb_dir = Path(tables_dir).resolve(), Path(out_nb_dir)
+    out_nb_dir.mkdir(parents=True, exist_ok=True)
+    tasks = []
+    for name, template, extra in notebook_plan(quarter):
+        nb_params = {"quarter": quarter, "tables_dir": str(tables_dir),
+                     "synthetic": bool(synthetic), "params_file": params_file, **extra}
+        tasks.append((template, str((out_nb_dir / f"{name}.ipynb").resolve()), nb_params))
+    return tasks
+
+
+def run_quarter_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
+                          params: Mapping, progress=None) -> list[Path]:
+    """Every notebook of a quarter in one kernel (see :func:`_run_in_one_kernel`); safe to
+    call from worker threads (each runs its own event loop). ``progress()`` is called
+    after each notebook."""
+    with _ParamsFile(params) as params_file:
+        tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file)
+        return [Path(p) for p in asyncio.run(_run_in_one_kernel(tasks, progress))]
+
+
 def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
                       params: Mapping, jobs: int | None = None) -> list[Path]:
     """Execute every notebook of ``quarter`` against ``tables_dir`` into ``out_nb_dir``.
 
     Returns the executed notebooks in reading order. ``params``: the run's parameters
-    (their file is passed to every notebook as ``params_file``). ``jobs`` parallel kernels
-    (default: ``SEURANTA_NB_JOBS`` or 2).
+    (their file is passed to every notebook as ``params_file``). The notebooks are shared
+    out over ``jobs`` kernels (default: ``SEURANTA_NB_JOBS`` or the core count), each
+    kernel started once and running its share one after the other, side by side.
     """
-    quarter = str(Quarter.parse(str(quarter)))
-    tables_dir, out_nb_dir = Path(tables_dir).resolve(), Path(out_nb_dir)
-    out_nb_dir.mkdir(parents=True, exist_ok=True)
-    jobs = jobs or int(os.environ.get("SEURANTA_NB_JOBS", "2"))
+    jobs = jobs or int(os.environ.get("SEURANTA_NB_JOBS", "0")) or os.cpu_count() or 1
+    clean_kernel_leftovers()
     with _ParamsFile(params) as params_file:
-        tasks = []
-        for name, template, extra in notebook_plan(quarter):
-            nb_params = {"quarter": quarter, "tables_dir": str(tables_dir),
-                         "synthetic": bool(synthetic), "params_file": params_file, **extra}
-            tasks.append((template, str((out_nb_dir / f"{name}.ipynb").resolve()), nb_params))
+        tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file)
         log.info("%s: %d notebooks", quarter, len(tasks))
-        if jobs <= 1 or len(tasks) <= 1:
-            done = [_execute_one(*t) for t in tasks]
-        else:
-            # Threads suffice: each notebook runs in its own kernel process.
-            with cf.ThreadPoolExecutor(max_workers=jobs) as pool:
-                done = list(pool.map(lambda t: _execute_one(*t), tasks))
-    return [Path(p) for p in done]
+        shares = [tasks[i::jobs] for i in range(min(jobs, len(tasks)))]
+        try:
+            if len(shares) <= 1:
+                for share in shares:
+                    asyncio.run(_run_in_one_kernel(share))
+            else:   # threads suffice: the work is in the kernel processes
+                with cf.ThreadPoolExecutor(max_workers=len(shares)) as pool:
+                    for f in [pool.submit(lambda s: asyncio.run(_run_in_one_kernel(s)), share)
+                              for share in shares]:
+                        f.result()
+        finally:
+            shutil.rmtree(kernel_dir(), ignore_errors=True)
+    return [Path(t[1]) for t in tasks]
 
 
 def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,

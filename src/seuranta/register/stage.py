@@ -113,11 +113,12 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
     qdir.mkdir(parents=True, exist_ok=True)
     target = qdir / "tables"
     cut = tables_for_quarter({k: v for k, v in tables.items() if k in REGISTER_TABLES}, quarter)
-    tmp = Path(tempfile.mkdtemp(prefix=".tables-tmp-", dir=qdir))
+    tmp = Path(tempfile.mkdtemp(prefix=f".tables-tmp-{os.getpid()}-", dir=qdir))
     old = qdir / f".tables-old-{os.getpid()}"
     try:
         for name, df in cut.items():
             write_csv(df, tmp / f"{name}.csv")
+        tmp.chmod(0o755)   # mkdtemp's 0700 would be published with the folder
         if target.is_dir():
             for p in target.iterdir():
                 if p.is_file() and not (tmp / p.name).exists():
