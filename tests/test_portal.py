@@ -91,3 +91,15 @@ def test_municipal_table_values_and_sort_keys(staged):
     assert html.count("<tr>") == 294 and 'id="t-filter"' in html
     suppressed_cell = f'data-v="" style="text-align:right">{symbols.SUPPRESSED}<'
     assert suppressed_cell in html or symbols.SUPPRESSED not in set(tab["Iäkkäät"])
+
+
+def test_county_table_lists_service_tasks_only():
+    cf = pd.DataFrame({"service_task": ["iakkaat", "kaikki"], "county_code": ["08", "08"],
+                       "estimate_rounded": [1200.0, 5000.0], "ci_low": [1100.0, 1.0],
+                       "ci_high": [1300.0, 1.0], "share_pct": [20.1, 15.0],
+                       "range_low": [float("nan")] * 2, "range_high": [float("nan")] * 2,
+                       "publish_as": ["point", "point"]})
+    nf = pd.DataFrame({"service_task": ["iakkaat"], "share_pct": [19.6]})
+    md = compare.county_table_md(cf, nf, "08")
+    assert f"| Iäkkäät | 1{NBSP}200 | 1{NBSP}100–1{NBSP}300 | 20{NBSP}% | 20{NBSP}% |" in md
+    assert "kaikki" not in md

@@ -89,7 +89,8 @@ def county_table_md(county: pd.DataFrame, national: pd.DataFrame, county_code: s
     nat = national.set_index("service_task")
     rows = ["| Palvelutehtävä | Arvio | 95 %:n luottamusväli | Osuus | Koko maa |",
             "|---|--:|--:|--:|--:|"]
-    c = county[county["county_code"] == county_code]
+    c = county[(county["county_code"] == county_code)
+               & county["service_task"].isin(reference.task_codes() + ["lastensuojelulaki"])]
     for r in c.to_dict("records"):
         t = r["service_task"]
         est, ci = _estimate_text(r)
@@ -167,7 +168,9 @@ def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
         ax.set_title(f"{TASK_SHORT.get(t, t)} (osuus {BASE_ELATIVE.get(t, '')})", fontsize=8,
                      loc="left", pad=2)
         ax.xaxis.set_major_locator(plt.MaxNLocator(4))
-        ax.xaxis.set_major_formatter(lambda x, _pos: fi_pct(x, 1))
+        lo, hi = ax.get_xlim()
+        dec = int(min(3, max(1, math.ceil(-math.log10(max(hi - lo, 1e-6) / 4)))))
+        ax.xaxis.set_major_formatter(lambda x, _pos, dec=dec: fi_pct(x, dec))
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(title, fontsize=9, x=0.02, ha="left")
     fig.text(0.02, 0.005, "Punainen = alue (95 %:n luottamusväli), harmaa = muut alueet, "
