@@ -13,11 +13,15 @@ APT_PKGS := texlive-xetex texlive-latex-extra texlive-latex-recommended \
             texlive-fonts-recommended texlive-lang-european latexmk fonts-freefont-otf xindy \
             poppler-utils chromium libreoffice-calc-nogui
 
-.PHONY: setup debs venv publish test test-fast bench coverage clean
+.PHONY: help setup debs venv publish test test-fast lint backtests backtests-update bench coverage clean
 
-setup: debs venv
+help: ## list the targets with what they do
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
+	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
-debs:
+setup: debs venv ## Debian packages and the virtualenv
+
+debs: ## install the missing Debian packages (LaTeX, poppler, chromium, LibreOffice)
 	@missing=""; for p in $(APT_PKGS); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
@@ -35,24 +39,36 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-venv: $(VENV)/.installed
+venv: $(VENV)/.installed ## the virtualenv with the pinned requirements
 
-publish: setup
+publish: setup ## demo data if none, every quarter, the book as HTML and PDF
 	$(VENV)/bin/seuranta publish --data $(DATA) --out $(OUT) --scale $(SCALE)
 
-test: setup
+test: setup lint ## lint, then the whole test suite (what CI runs: .ci/run)
 	$(VENV)/bin/python -m pytest -n 2 -q
 
-test-fast: venv
+test-fast: venv ## the test suite without the slow tests
 	$(VENV)/bin/python -m pytest -n 2 -q -m "not slow"
 
-bench: venv
+lint: venv ## ruff and the import-linter contracts (one-way stage imports)
+	$(VENV)/bin/ruff check src tests scripts bench
+	$(VENV)/bin/lint-imports --no-cache
+
+backtests: venv ## compare a small fixed demo's tables with the golden tables
+	$(PY) -m pytest -q tests/backtests
+
+# A deliberate method or demo change regenerates the goldens in the same commit, with the
+# reason in the commit message (tests/backtests/README.md).
+backtests-update: venv ## regenerate tests/backtests/golden/ (deliberate changes only)
+	$(PY) scripts/update_backtests.py
+
+bench: venv ## the register-stage benchmark and a publish at scale 1
 	$(PY) bench/run_bench.py --scale 1 --publish
 
 # The coverage study (about 20 min on 2 cores): writes docs/coverage.md, the methods
 # chapter's table (book/_generated/coverage_fi.md) and the README's table.
-coverage: venv
+coverage: venv ## the coverage study (about 20 min): docs/coverage.md and the book's table
 	$(PY) scripts/coverage_sim.py --write
 
-clean:
+clean: ## remove build/ and the generated demo data
 	rm -rf $(OUT) $(DATA)

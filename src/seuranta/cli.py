@@ -1,11 +1,16 @@
-"""The ``seuranta`` command: one sub-command per job of CONTRACT.md section 4.
+"""The ``seuranta`` command: one sub-command per job of the data contract
+(``docs/data-contract.md`` section 4).
 
-Bad input ends with a one-line message on stderr and a non-zero exit status.
+Bad input ends with a one-line message on stderr and a non-zero exit status. Progress and
+messages go through :mod:`logging` (logger ``seuranta``) to stderr: ``--quiet`` shows
+warnings and errors only, ``--verbose`` adds debug messages; results (paths written,
+verification reports) are the command's output on stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from pathlib import Path
 
@@ -18,6 +23,30 @@ from seuranta.demo import generator as demo
 from seuranta.register import stage as register
 from seuranta.review import feedback
 from seuranta.review import workbooks as review
+
+log = logging.getLogger("seuranta")
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to the current ``sys.stderr`` (which tests and callers may replace)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def setup_logging(level: int = logging.INFO) -> None:
+    """Messages of every ``seuranta.*`` logger to stderr, one line each, at ``level``."""
+    if not any(isinstance(h, _StderrHandler) for h in log.handlers):
+        h = _StderrHandler()
+        h.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(h)
+        log.propagate = False
+    log.setLevel(level)
 
 
 class UserError(Exception):
@@ -49,7 +78,7 @@ def _cmd_run(args) -> int:
 def _cmd_publish(args) -> int:
     pipeline.publish(Path(args.data), Path(args.out), _params(args), scale=args.scale,
                      seed=args.seed, pdf=not args.no_pdf, encoding=args.encoding)
-    print(f"published into {args.out}/")
+    log.info("published into %s/", args.out)
     return 0
 
 
@@ -73,6 +102,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="seuranta", description=__doc__.splitlines()[0])
     p.add_argument("--debug", action="store_true",
                    help="show the Python traceback of an error (anywhere on the command line)")
+    p.add_argument("-q", "--quiet", action="store_true",
+                   help="warnings and errors only (anywhere on the command line)")
+    p.add_argument("-v", "--verbose", action="store_true",
+                   help="debug messages too (anywhere on the command line)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     r = sub.add_parser("reference", help="build data/reference/ from ../shared/reference/")
@@ -139,7 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     shows the traceback instead."""
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
-    argv = [a for a in argv if a != "--debug"]
+    quiet = bool({"--quiet", "-q"} & set(argv))
+    verbose = bool({"--verbose", "-v"} & set(argv))
+    argv = [a for a in argv if a not in ("--debug", "--quiet", "-q", "--verbose", "-v")]
+    setup_logging(logging.WARNING if quiet else logging.DEBUG if verbose else logging.INFO)
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -150,18 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         if debug:
             raise
-        print("seuranta: interrupted", file=sys.stderr)
+        log.error("seuranta: interrupted")
         return 130
     except (UserError, InputError, OSError, ValueError) as e:
         if debug:
             raise
-        print(f"seuranta: error: {_one_line(e)}", file=sys.stderr)
+        log.error("seuranta: error: %s", _one_line(e))
         return 2
     except Exception as e:  # noqa: BLE001  (one line; the traceback with --debug)
         if debug:
             raise
-        print(f"seuranta: internal error: {type(e).__name__}: {_one_line(e)} "
-              "(run again with --debug for the traceback)", file=sys.stderr)
+        log.error("seuranta: internal error: %s: %s (run again with --debug for the traceback)",
+                  type(e).__name__, _one_line(e))
         return 1
 
 

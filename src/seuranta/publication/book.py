@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import shutil
 import subprocess
 import sys
@@ -33,6 +34,8 @@ from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
 
 def quarter_name(q: str) -> str:
     return qn(q)
+
+log = logging.getLogger(__name__)
 
 BOOK_SRC_DIR = PROJECT_DIR / "book"
 
@@ -270,8 +273,7 @@ def _run(cmd: list[str], cwd: Path | None = None, log: Path | None = None) -> No
         warn = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
         tail = "\n".join(warn[:20] or lines[-30:])
         raise RuntimeError(f"{' '.join(cmd[:3])} failed (exit {r.returncode}):\n{tail}")
-    print(f"  {Path(cmd[0]).name} {' '.join(cmd[1:3])}: {time.monotonic() - t0:.0f} s",
-          flush=True)
+    log.info("  %s %s: %.0f s", Path(cmd[0]).name, " ".join(cmd[1:3]), time.monotonic() - t0)
 
 
 #: File name of the county drill-down pages as one PDF (OUT/pdf/).
