@@ -13,8 +13,9 @@ share is reached (the first to cross it included). The key is the scenario:
 
 ``demo``
     the realistic demo's own population (``truth_municipal.csv`` and ``population.csv`` of
-    a demo folder, the last quarter) and the demo generator's joining: clustered by county
-    (a county's rank plus a uniform jitter of 1.5 ranks), unrelated to the shares.
+    a demo folder at scale 1, the last quarter) and the demo generator's own joining
+    (:func:`seuranta.demo.generator.joining_keys` of its default scenario: a county part
+    and a municipal part, unrelated to the shares), redrawn for every pattern.
 ``a``
     synthetic population, joining unrelated to anything (a uniform key).
 ``b``
@@ -55,6 +56,7 @@ from seuranta.core import reference
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import defaults
 from seuranta.core.quarters import Quarter
+from seuranta.demo import generator as gen
 from seuranta.inputs.population import population_path, read_population
 from seuranta.statistics import estimate as est
 from seuranta.statistics import represent as rep
@@ -67,11 +69,11 @@ SMALL_SD = 0.3
 COUNTY_SD = 0.10
 SHARE_RANGE = (0.10, 0.70)
 SCENARIOS = ("demo", "a", "b", "c")
-SCENARIO_EN = {"demo": "realistic demo (scale 1), county-clustered joining",
+SCENARIO_EN = {"demo": "realistic demo (scale 1), its own joining",
                "a": "(a) joining unrelated to the share",
                "b": "(b) joining related to size, age structure, county",
                "c": "(c) joining related to the share beyond the covariates"}
-SCENARIO_FI = {"demo": "realistinen demoaineisto, liittyminen maakunnittain",
+SCENARIO_FI = {"demo": "realistinen demoaineisto, sen oma liittymistapa",
                "a": "(a) liittyminen ei riipu osuudesta",
                "b": "(b) liittyminen riippuu koosta, ikärakenteesta ja alueesta",
                "c": "(c) liittyminen riippuu osuudesta myös näiden yli"}
@@ -160,9 +162,9 @@ def join_key(rng, f: pd.DataFrame, scenario: str) -> np.ndarray:
     cs = sorted(set(county))
     if scenario == "a":
         return rng.random(n)
-    if scenario == "demo":
-        rank = dict(zip(cs, rng.permutation(len(cs))))
-        return np.array([rank[c] for c in county], float) + rng.random(n) * 1.5
+    if scenario == "demo":     # the demo generator's own joining (its default scenario)
+        return gen.joining_keys(rng, gen.DEFAULT_JOINING, county, f["population"].to_numpy(float),
+                                f["share_65plus"].to_numpy(float), np.zeros(n))
     if scenario not in ("b", "c"):
         raise ValueError(f"unknown scenario {scenario!r}")
     ce = dict(zip(cs, rng.normal(0.0, 1.0, len(cs))))
