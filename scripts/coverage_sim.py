@@ -75,7 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             f"`make coverage`. Published method in bold.")
     meta_fi = (f"{patterns} kattavuuskuviota kutakin asetelmaa ja palvelutehtävää kohden "
                f"(siemenluku {a.seed}); julkaistu menetelmä lihavoitu.")
-    en = coverage.markdown_en(nat, cty, published, meta)
+    tg = coverage.targets(nat, cty, published)
+    en = (coverage.markdown_en(nat, cty, published, meta)
+          + "\nThe published method against the targets of issue 12:\n\n"
+          + coverage.targets_md(tg))
     print(en)
     if a.write:
         (ROOT / "docs" / "coverage.md").write_text(
@@ -84,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
         gen = ROOT / "book" / "_generated"
         gen.mkdir(exist_ok=True)
         (gen / "coverage_fi.md").write_text(
-            coverage.markdown_fi(nat, cty, published, meta_fi), encoding="utf-8")
+            coverage.markdown_fi(nat, cty, published, meta_fi)
+            + "\nJulkaistu menetelmä tavoitteisiin verrattuna:\n\n"
+            + coverage.targets_md(tg, fi=True), encoding="utf-8")
         readme = ROOT / "README.md"
         readme.write_text(coverage.replace_between(readme.read_text(encoding="utf-8"), en),
                           encoding="utf-8")

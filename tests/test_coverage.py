@@ -122,3 +122,26 @@ def test_published_estimates_cover_the_demo_truth(tmp_path):
     assert inside.mean() >= 0.9, m.loc[~inside, ["quarter", "service_task", "age_group",
                                                  "estimate", "ci_low", "ci_high",
                                                  "true_clients"]].to_string()
+
+
+def test_targets_flags():
+    """The target check reads the published method's row only and flags each range."""
+    rows = []
+    for k in range(100):
+        miss = k < 5                                   # 95 % covered, errors ±0.5 %
+        e = 100.0 * (1 + (0.005 if k % 2 else -0.005))
+        rows.append(("a", "t", k, "model", e, 1.0, 100.0, not miss, "point", 30.0, 40))
+        rows.append(("a", "t", k, "ratio_jackknife", 100.0 * (1.004 if k % 2 else 0.996), 1.0,
+                     100.0, k >= 20, "point", 30.0, 40))
+    nat = pd.DataFrame(rows, columns=["scenario", "service_task", "pattern", "method",
+                                      "estimate", "se", "truth", "covered", "publish_as",
+                                      "base_pct", "municipalities"])
+    cty = pd.DataFrame({"scenario": "a", "service_task": "t", "pattern": range(10),
+                        "county_code": "01", "estimate": 10.0, "se": 1.0, "truth": 10.0,
+                        "covered": [True] * 9 + [False]})
+    t = coverage.targets(nat, cty, "model").iloc[0]
+    assert t["coverage"] == 95.0 and t["county_coverage"] == 90.0
+    assert t["rmse_vs_oracle"] == pytest.approx(0.5 / 0.4)        # above 1.2: not met
+    assert not t["met"]
+    t = coverage.targets(nat, cty, "ratio_jackknife").iloc[0]
+    assert t["coverage"] == 80.0 and not t["met"]

@@ -353,3 +353,44 @@ def replace_between(text: str, block: str, begin: str = README_BEGIN,
     if i < 0 or j < i:
         raise ValueError("the coverage table's markers are missing")
     return text[:i + len(begin)] + "\n" + block + text[j:]
+
+
+#: The targets of issue 12 for the published method (coverage and county coverage in %,
+#: mean error in % of the truth, RMSE relative to the oracle's); scenario (c) is reported
+#: as it is.
+TARGETS = {"coverage": (92.0, 97.0), "mean_error": (-1.0, 1.0), "rmse_vs_oracle": (0.0, 1.2),
+           "county_coverage": (90.0, 98.0)}
+
+
+def targets(nat: pd.DataFrame, cty: pd.DataFrame, published: str) -> pd.DataFrame:
+    """Per scenario: the published method's coverage, mean error, RMSE / oracle and county
+    coverage, and whether each lies in its ``TARGETS`` range (``met``: all four)."""
+    s = summary(nat)
+    cs = county_summary(cty) if len(cty) else pd.DataFrame(columns=["coverage"])
+    rows = []
+    for sc in [x for x in SCENARIOS if (x, published) in s.index]:
+        a = s.loc[(sc, published)]
+        r = {"scenario": sc, "coverage": a["coverage"], "mean_error": a["mean_error"],
+             "rmse_vs_oracle": a["rmse_vs_oracle"],
+             "county_coverage": cs["coverage"].get(sc, math.nan)}
+        r["met"] = all(lo <= r[k] <= hi for k, (lo, hi) in TARGETS.items())
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+def targets_md(t: pd.DataFrame, fi: bool = False) -> str:
+    """The targets table in English or Finnish."""
+    if fi:
+        head = ("| asetelma | kattavuus % (tavoite 92–97) | harha % (±1) | RMSE / oraakkeli "
+                "(≤ 1,2) | alueiden kattavuus % (90–98) | tavoitteet täyttyvät |")
+        names, yes, no, fmt = SCENARIO_FI, "kyllä", "ei", _fi
+    else:
+        head = ("| scenario | coverage % (target 92–97) | mean error % (±1) | RMSE / oracle "
+                "(≤ 1.2) | county coverage % (90–98) | targets met |")
+        names, yes, no, fmt = SCENARIO_EN, "yes", "no", _f
+    lines = [head, "|---|---:|---:|---:|---:|---|"]
+    for r in t.itertuples(index=False):
+        met = (yes if r.met else no) if r.scenario != "c" else ("–" if fi else "– (reported as is)")
+        lines.append(f"| {names[r.scenario]} | {fmt(r.coverage)} | {fmt(r.mean_error, 2)} | "
+                     f"{fmt(r.rmse_vs_oracle, 2)} | {fmt(r.county_coverage)} | {met} |")
+    return "\n".join(lines) + "\n"
