@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from seuranta.core import reference
+from seuranta.core import reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import as_params
@@ -113,7 +113,7 @@ def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Pa
               "napsauttamalla sarakkeen otsikkoa; suodata kirjoittamalla ruutuun.", "",
               "```{raw} html",
               compare.sortable_table_html(tab, f"kunnat-{code}", f"{name}: kuntien osuudet, {qname}", num),
-              "```", ""]
+              "```", "", symbols.symbol_note_fi(), ""]
     return "\n".join(lines)
 
 
@@ -181,7 +181,7 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
         "Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi. Järjestä taulukko "
         "napsauttamalla sarakkeen otsikkoa; suodata kirjoittamalla ruutuun (kunta tai alue).", "",
         "```{raw} html", compare.sortable_table_html(tab, "kunnat", f"Kuntien osuudet, {qname}", num),
-        "```", ""]), encoding="utf-8")
+        "```", "", symbols.symbol_note_fi(), ""]), encoding="utf-8")
     docs += ["vertailu/index", "vertailu/kunnat"] + [f"vertailu/{c}" for c in counties["county_code"]]
 
     if has_downloads_page:   # the open data on the downloads page
