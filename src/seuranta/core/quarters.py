@@ -1,7 +1,7 @@
 """Quarters and months: parsing ``2023Q1``, their first and last days, and ranges.
 
 A quarter is written ``YYYYQn``. The population of a quarter is that of 31 December of
-the previous year (CONTRACT.md section 1).
+the previous year (docs/data-contract.md section 1).
 """
 
 from __future__ import annotations

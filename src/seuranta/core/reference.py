@@ -29,7 +29,7 @@ BOUNDARIES_FILE = "municipality_boundaries_2023.geojson"
 #: Åland's class in the wellbeing region classification; outside the register.
 ALAND_COUNTY = "91"
 
-#: Age bands of the demo population (CONTRACT.md section 1), with lower and upper age.
+#: Age bands of the demo population (docs/data-contract.md section 1), with lower and upper age.
 AGE_BANDS: list[tuple[str, int, int | None]] = [
     ("0-17", 0, 17),
     ("18-24", 18, 24),
@@ -50,7 +50,7 @@ NATIONAL_BAND_PCT = {
     "55-64": 13.2, "65-74": 12.9, "75-84": 7.5, "85+": 2.9,
 }
 
-#: The seven service tasks (CONTRACT.md section 2) with their population bases.
+#: The seven service tasks (docs/data-contract.md section 2) with their population bases.
 SERVICE_TASKS = [
     # code, name_fi, base label, min age, max age (None = no bound), estimated
     ("iakkaat", "Iäkkäiden palvelut", "65 vuotta täyttäneet", 65, None, True),

@@ -1,6 +1,6 @@
 """Sote-tietopaketit cost stage: allocation of a cost ledger to the 15 packages and comparisons.
 
-Input (CONTRACT.md §1 ``costs/``): ``DATA/costs/ledger*.csv`` with year, region_code,
+Input (docs/data-contract.md §1 ``costs/``): ``DATA/costs/ledger*.csv`` with year, region_code,
 service_class, client_group, funding_channel, producer, cost_eur, and a service class →
 package mapping (``DATA/costs/package_mapping.csv`` when the data folder has one, else the
 project's ``data/reference/service_class_mapping.csv``; ``costs.mapping_file`` in

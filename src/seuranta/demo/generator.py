@@ -1,4 +1,4 @@
-"""Synthetic demo register (``seuranta demo-data``): the CONTRACT.md inputs for 2022Q4–2023Q4.
+"""Synthetic demo register (``seuranta demo-data``): the docs/data-contract.md inputs for 2022Q4–2023Q4.
 
 Nothing here describes real people: every client, period and delivery is simulated. The
 generator is deterministic for a seed (numpy ``Generator(PCG64)`` streams spawned from one
@@ -892,7 +892,7 @@ def _inject_faults(rng, reg: pd.DataFrame, flagged: np.ndarray, fresh_ids: np.nd
 
 def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SEED,
              joining: str = DEFAULT_JOINING) -> Path:
-    """Write the demo data folder (CONTRACT.md inputs + metadata + truth); returns out_dir.
+    """Write the demo data folder (docs/data-contract.md inputs + metadata + truth); returns out_dir.
 
     ``joining``: the Kanta joining scenario (``JOINING``, see :func:`joining_keys`); the
     municipalities' true shares are the same in every scenario for a seed, only who joins

@@ -14,7 +14,7 @@ small, and pandas completes them to full grids (every mainland municipality × t
 source, zeros included) and adds the population bases. A client's age uses the smallest
 birth year among its accepted periods, so that each client has exactly one age.
 
-Measures (CONTRACT.md section 3 and the shared spec):
+Measures (docs/data-contract.md section 3 and the shared spec):
 ``counts``, ``cwa_counts`` (child-welfare-act clients, task ``lastensuojelulaki``),
 ``age_counts`` (source ALL, age groups at the quarter's end, plus task ``kaikki``),
 ``multi_task`` (pairs of tasks per county and ``ALL``), ``tasks_per_client``,

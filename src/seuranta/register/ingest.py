@@ -31,7 +31,7 @@ import duckdb
 from seuranta.core.errors import InputError
 from seuranta.core.params import defaults
 
-#: Columns of the register (CONTRACT.md section 1), in order.
+#: Columns of the register (docs/data-contract.md section 1), in order.
 REGISTER_COLUMNS = ["client_id", "birth_year", "municipality_code", "service_task",
                     "start_date", "end_date", "source", "child_welfare_act"]
 

@@ -86,7 +86,7 @@ def _band_lo_hi(label: str) -> tuple[int, int | None]:
 def municipal_covariates(population: pd.DataFrame, year: int, municipalities: pd.DataFrame,
                          params: dict | None = None) -> pd.DataFrame:
     """Covariates of every municipality in ``municipalities`` (code, county_code) for
-    population year ``year``; population is CONTRACT.md's population.csv (age bands)."""
+    population year ``year``; population is docs/data-contract.md's population.csv (age bands)."""
     p = params or {}
     pop = population[population["year"].astype(int) == int(year)]
     if pop.empty:

@@ -1,0 +1,46 @@
+"""Habits of the house: lint run by the tests, the contract in the repository, declared files."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_make_test_runs_lint_and_help_lists_targets():
+    make = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^test: .*\blint\b", make, re.M)
+    assert re.search(r"^lint: .*\n\t.*ruff check.*\n\t.*lint-imports", make, re.M)
+    out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
+    for target in ("test", "lint", "publish", "backtests-update", "help"):
+        assert re.search(rf"make {re.escape(target)}\s+\S", out), target
+
+
+def test_ruff_passes():
+    exe = Path(sys.executable).with_name("ruff")
+    r = subprocess.run([str(exe), "check", "src", "tests", "scripts", "bench"], cwd=ROOT,
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_contract_is_in_the_repository_and_cited():
+    doc = (ROOT / "docs" / "data-contract.md").read_text(encoding="utf-8")
+    r = subprocess.run(["grep", "-rn", "CONTRACT.md", "src"], cwd=ROOT, capture_output=True,
+                       text=True)
+    assert r.stdout == "", r.stdout          # cite docs/data-contract.md, not a file outside
+    golden = ROOT / "tests" / "backtests" / "golden"
+    for p in golden.glob("*/*.csv"):          # every table the run writes is documented
+        assert f"`{p.stem}.csv`" in doc, p.stem
+
+
+def test_declared_files_exist():
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    assert '"py.typed"' in pyproject and (ROOT / "src" / "seuranta" / "py.typed").is_file()
+    assert 'license = { text = "MIT" }' in pyproject
+    assert (ROOT / "LICENSE").read_text(encoding="utf-8").startswith("MIT License")
+    assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
+    req = (ROOT / "requirements.txt").read_text(encoding="utf-8")
+    assert re.search(r"^ruff==", req, re.M) and re.search(r"^import-linter==", req, re.M)
