@@ -41,7 +41,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--raw", default=str(OUT), help="folder of the raw rows per scenario")
     ap.add_argument("--write", action="store_true",
                     help="write docs/coverage.md, book/_generated/coverage_fi.md and the README table")
+    ap.add_argument("--end-to-end", metavar="DATA",
+                    help="instead: run the register and statistics stages on a demo folder "
+                         "and compare every quarter's estimates with its truth and the oracle")
     a = ap.parse_args(argv)
+    if a.end_to_end:
+        return _end_to_end(Path(a.end_to_end))
     ep = load_params().get("estimate") or {}
     published = {"ratio": f"ratio_{ep.get('ratio_variance', 'jackknife')}"}.get(
         ep.get("published_method", "ratio"), "model")
@@ -93,6 +98,35 @@ def main(argv: list[str] | None = None) -> int:
         readme = ROOT / "README.md"
         readme.write_text(coverage.replace_between(readme.read_text(encoding="utf-8"), en),
                           encoding="utf-8")
+    return 0
+
+
+def _end_to_end(data: Path) -> int:
+    from seuranta.core.quarters import quarter_range
+    from seuranta.register import stage as register
+    from seuranta.statistics import stage as stats
+
+    params = load_params()
+    quarters = quarter_range(demo.FIRST_QUARTER, demo.LAST_QUARTER)
+    tables = register.run_register_stage(data, quarters, params)
+    out = stats.run_statistics_stage(tables, data, params)
+    e2e = coverage.end_to_end(out["series_estimates"], tables["series_counts"]
+                              if "series_counts" in tables else tables["counts"],
+                              pd.read_csv(data / "truth.csv"),
+                              pd.read_csv(data / "truth_municipal.csv",
+                                          dtype={"municipality_code": str}))
+    OUT.mkdir(parents=True, exist_ok=True)
+    e2e.to_csv(OUT / "end_to_end.csv", index=False)
+    pd.set_option("display.width", 250)
+    print(e2e.round(2).to_string())
+    tab = e2e.groupby("method").agg(n=("covered", "size"), coverage=("covered", "mean"),
+                                    mean_error=("error_pct", "mean"),
+                                    rmse=("error_pct", lambda v: (v ** 2).mean() ** 0.5),
+                                    oracle_mean_error=("oracle_error_pct", "mean"),
+                                    oracle_rmse=("oracle_error_pct",
+                                                 lambda v: (v ** 2).mean() ** 0.5))
+    tab["coverage"] *= 100
+    print(tab.round(2).to_string())
     return 0
 
 

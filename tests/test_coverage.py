@@ -145,3 +145,21 @@ def test_targets_flags():
     assert not t["met"]
     t = coverage.targets(nat, cty, "ratio_jackknife").iloc[0]
     assert t["coverage"] == 80.0 and not t["met"]
+
+
+def test_end_to_end_oracle_uses_the_truly_complete_municipalities():
+    tm = pd.DataFrame({"quarter": "2023Q4", "municipality_code": ["001", "002", "003"],
+                       "service_task": "paihdetyo", "true_clients": [10, 30, 40],
+                       "population_base": [1000, 2000, 4000]})
+    counts = tm.rename(columns={"true_clients": "clients"}).assign(source="ALL")
+    counts.loc[2, "clients"] = 25                  # 003 delivered only part of its clients
+    truth = pd.DataFrame({"quarter": ["2023Q4"], "service_task": ["paihdetyo"],
+                          "age_group": ["kaikki"], "true_clients": [80]})
+    se = pd.DataFrame({"quarter": ["2023Q4"], "service_task": ["paihdetyo"],
+                       "age_group": ["kaikki"], "method": ["model"], "published": [1],
+                       "publish_as": ["point"], "estimate": [88.0], "ci_low": [70.0],
+                       "ci_high": [85.0], "municipalities_used": [2]})
+    r = coverage.end_to_end(se, counts, truth, tm).iloc[0]
+    assert r["complete_municipalities"] == 2
+    assert r["oracle"] == pytest.approx(40 / 3000 * 7000)    # (10 + 30) / (1000 + 2000)
+    assert r["covered"] and r["error_pct"] == pytest.approx(10.0)

@@ -37,7 +37,7 @@ In a simulated pattern the comprehensive set *is* the truly complete set, so the
 method is the oracle of the issue (the ratio from the truly complete municipalities); what
 the study compares is the published method against it. How the pipeline's own quality
 classes move the estimate away from the oracle is measured end to end on the demo
-(``scripts/coverage_sim.py --end-to-end``).
+(``scripts/coverage_sim.py --end-to-end DATA``, :func:`end_to_end`).
 
 Output: one row per scenario × task × pattern × method (:func:`simulate`), summaries
 (:func:`summary`, :func:`county_summary`) and the Markdown tables of the README and the
@@ -394,3 +394,40 @@ def targets_md(t: pd.DataFrame, fi: bool = False) -> str:
         lines.append(f"| {names[r.scenario]} | {fmt(r.coverage)} | {fmt(r.mean_error, 2)} | "
                      f"{fmt(r.rmse_vs_oracle, 2)} | {fmt(r.county_coverage)} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+def end_to_end(series_estimates: pd.DataFrame, counts: pd.DataFrame,
+               truth: pd.DataFrame, truth_municipal: pd.DataFrame, z: float = 1.96
+               ) -> pd.DataFrame:
+    """The pipeline's own national estimates (every quarter × task of ``series_estimates``,
+    all ages, both methods) against the truth, beside the oracle: the ratio from the
+    municipalities whose observed clients (``counts``, source ALL) equal their true clients.
+    One row per quarter × task × method: estimate, ci, truth, covered, error %, oracle
+    estimate and error %, publish_as."""
+    tm = truth_municipal.assign(municipality_code=truth_municipal["municipality_code"].astype(str))
+    c = counts[counts["source"] == "ALL"].assign(
+        quarter=lambda d: d["quarter"].astype(str),
+        municipality_code=lambda d: d["municipality_code"].astype(str))
+    m = tm.merge(c[["quarter", "municipality_code", "service_task", "clients"]],
+                 on=["quarter", "municipality_code", "service_task"], how="left")
+    m["complete"] = m["clients"].fillna(-1) == m["true_clients"]
+    tr = truth[truth["age_group"] == "kaikki"].set_index(["quarter", "service_task"])[
+        "true_clients"]
+    e = series_estimates[(series_estimates["age_group"] == "kaikki")
+                         & series_estimates["service_task"].isin(list(SYNTHETIC_RATES))]
+    rows = []
+    for r in e.itertuples(index=False):
+        g = m[(m["quarter"] == r.quarter) & (m["service_task"] == r.service_task)]
+        k = g["complete"].to_numpy()
+        o = est.ratio_estimate(g.loc[k, "true_clients"], g.loc[k, "population_base"],
+                               float(g["population_base"].sum()), len(g), z=z)
+        t = float(tr[(r.quarter, r.service_task)])
+        rows.append({"quarter": r.quarter, "service_task": r.service_task, "method": r.method,
+                     "published": r.published, "publish_as": r.publish_as,
+                     "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                     "truth": t, "covered": bool(r.ci_low <= t <= r.ci_high),
+                     "error_pct": 100 * (r.estimate / t - 1),
+                     "complete_municipalities": int(k.sum()),
+                     "comprehensive_municipalities": r.municipalities_used,
+                     "oracle": o["estimate"], "oracle_error_pct": 100 * (o["estimate"] / t - 1)})
+    return pd.DataFrame(rows)
