@@ -263,11 +263,11 @@ def _jupyter_book() -> str:
     return str(exe) if exe.exists() else "jupyter-book"
 
 
-def _run(cmd: list[str], cwd: Path | None = None, log: Path | None = None) -> None:
+def _run(cmd: list[str], cwd: Path | None = None, log_file: Path | None = None) -> None:
     t0 = time.monotonic()
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
-    if log is not None:
-        log.write_text(r.stdout + "\n--- stderr ---\n" + r.stderr, encoding="utf-8")
+    if log_file is not None:   # (named log_file: ``log`` is the module's logger)
+        log_file.write_text(r.stdout + "\n--- stderr ---\n" + r.stderr, encoding="utf-8")
     if r.returncode != 0:
         lines = (r.stdout + r.stderr).strip().splitlines()
         warn = [ln for ln in lines if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
