@@ -13,8 +13,9 @@ OUT/releases/<release id>/
 ```
 
 A release is immutable: writing a release id that exists is refused
-(:class:`~seuranta.core.errors.InputError`), unless every file would be byte-identical
-(re-running the same publication is a no-op). Release ids sort in time: the default
+(:class:`~seuranta.core.errors.InputError`) when any published table would differ; when
+they are all identical (re-running the same publication; PDFs and workbooks may differ in
+their time stamps) the kept release is left as it was. Release ids sort in time: the default
 (:func:`release_id`) is ``<newest quarter>-<extract date YYYYMMDD>``, e.g.
 ``2023Q4-20240215``; ``publication.release_id`` in the parameters overrides it.
 
@@ -84,13 +85,16 @@ def write_release(out_dir: Path, quarters: list[str], rid: str,
     if target.exists():
         old = json.loads((target / MANIFEST).read_text(encoding="utf-8")) \
             if (target / MANIFEST).is_file() else {}
-        if old.get("files") == hashes:
-            return target
-        changed = sorted(set(hashes.items()) ^ set((old.get("files") or {}).items()))
+        def tables(h: dict) -> set:
+            return {(k, v) for k, v in (h or {}).items() if f"/{PUBLISHED}/" in k}
+        if tables(old.get("files")) == tables(hashes):
+            return target   # the same numbers: a re-run of the release, kept as it was
+        changed = sorted(tables(hashes) ^ tables(old.get("files")))
         raise InputError(f"release {rid} exists in {target} and is immutable: "
-                         f"{len(changed)} file(s) would change (first: "
+                         f"{len(changed)} published table(s) would change (first: "
                          f"{changed[0][0] if changed else '?'}); give a new "
-                         "publication.release_id")
+                         "publication.release_id (or remove that folder if the release "
+                         "was never made public)")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{rid}-", dir=target.parent))
     try:
