@@ -52,6 +52,10 @@ Published tables (columns):
     clients_symbol: the whole country's clients by number of tasks (county rows are not
     published; their totals are in ``totals.csv``).
 ``multi_task.csv``: task_a, task_b, clients, clients_symbol (whole country).
+``year.csv``: whole-year distinct clients of the newest calendar year: year,
+    service_task (the tasks and ``kaikki``), clients, municipalities_full_year (comprehensive
+    in all four quarters), clients_full_year, base_full_year, share_full_year_pct,
+    national_base (counts with primary suppression: a person-year is no sum of cells).
 ``loss.csv``: information loss per task of quarter Q: service_task, cells (comprehensive
     municipal cells), primary, suppressed_before (primary + the earlier per-table secondary
     suppression), suppressed_after (this gate), share_before_pct, share_after_pct.
@@ -408,6 +412,10 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
         t["clients"] = t["clients"].astype("Int64")
         out["multi_task"] = t
 
+    year = _year(tables_dir, min_count)
+    if year is not None:
+        out["year"] = year
+
     out["loss"] = _loss(cells, keys, shown, values, groups, res, quarter, min_count)
 
     if published_dir is not None:
@@ -505,6 +513,53 @@ def _published_county_estimates(ce: pd.DataFrame, groups: dict, res, min_count: 
                 "range_high", "population_base"):
         out[col] = pd.to_numeric(out[col]).round().astype("Int64")
     return out.reset_index(drop=True)
+
+
+def _year(tables_dir: Path, min_count: int) -> pd.DataFrame | None:
+    """Whole-year distinct clients per task of the newest calendar year in ``year_counts``
+    (source ALL): registered clients, the municipalities comprehensive in all four quarters
+    of the year (for ``kaikki``: in all six estimated tasks), their clients and base. A
+    person-year is no sum of published cells, so these link to nothing: primary
+    suppression, and the share with its count."""
+    yc = read(tables_dir, "year_counts", False)
+    if yc is None or yc.empty:
+        return None
+    year = int(yc["year"].max())
+    yc = yc[(yc["year"] == year) & (yc["source"] == "ALL")]
+    sq = read(tables_dir, "series_quality", False)
+    full: dict[str, set] = {}
+    if sq is not None:
+        y = sq[sq["quarter"].str.startswith(str(year))]
+        good = y[y["quality"] == "comprehensive"].groupby(
+            ["service_task", "municipality_code"])["quarter"].nunique()
+        for (t, m), n in good.items():
+            if n == 4:
+                full.setdefault(t, set()).add(m)
+    est_tasks = reference.task_codes(estimated_only=True)
+    sets = [full.get(t, set()) for t in est_tasks]
+    full["kaikki"] = set.intersection(*sets) if sets else set()
+    rows = []
+    for t in reference.task_codes() + ["kaikki"]:
+        d = yc[yc["service_task"] == t]
+        if d.empty:
+            continue
+        f = d[d["municipality_code"].isin(full.get(t, set()))]
+        n, nf, bf = int(d["clients"].sum()), int(f["clients"].sum()), int(
+            f["population_base"].sum())
+        small, small_f = disclosure.is_small(n, min_count), disclosure.is_small(nf, min_count)
+        rows.append([year, t, None if small else n, SUPPRESSED if small else "",
+                     len(full.get(t, set())), None if small_f else nf,
+                     SUPPRESSED if small_f else "", bf,
+                     None if small_f or bf <= 0 else round(100 * nf / bf, 4),
+                     SUPPRESSED if small_f else (NOT_APPLICABLE if bf <= 0 else ""),
+                     int(d["population_base"].sum())])
+    out = pd.DataFrame(rows, columns=[
+        "year", "service_task", "clients", "clients_symbol", "municipalities_full_year",
+        "clients_full_year", "clients_full_year_symbol", "base_full_year",
+        "share_full_year_pct", "share_full_year_pct_symbol", "national_base"])
+    for c in ("clients", "clients_full_year"):
+        out[c] = out[c].astype("Int64")
+    return out
 
 
 def _round_to(x, step: int):
