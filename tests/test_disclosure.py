@@ -126,3 +126,44 @@ def test_linked_earlier_release_is_a_constraint():
     assert "y" in res.hidden and ("z" in res.hidden or "now" in res.dropped)
     bypass = dc.protect_linked(values, groups, {"y", "z"}, fixed=fixed)
     assert "y" not in bypass.hidden   # without the earlier release y would be shown
+
+
+# --------------------------------------------------------------------------- the gate
+
+def test_gate_published_tables(tmp_path):
+    """The gate on small complete tables (the annex tests' fixture): no small count or its
+    share shown, shares suppressed with their counts, totals equal to the exact sums,
+    extremes chosen among shown cells only."""
+    from test_annex import HAND, PARAMS, Q, make_tables
+
+    from seuranta.publication import gate
+
+    td = make_tables(tmp_path)
+    out = gate.publish_quarter(Q, td, tmp_path / "published", PARAMS)
+    assert {p.stem for p in (tmp_path / "published").glob("*.csv")} >= {
+        "municipal", "totals", "estimates", "loss"}
+    m = out["municipal"]
+    shown = m[m["clients_symbol"] == ""]
+    assert not shown["clients"].between(1, 4).any()
+    assert (m.loc[m["clients_symbol"] == S, "share_pct_symbol"] == S).all()
+    assert m.loc[m["quality"] != "comprehensive", "clients_symbol"].eq(".").all()
+    cell = m.set_index(["quarter", "service_task", "municipality_code"])
+    for (q, mun, task), (qual, clients, _) in HAND.items():
+        if qual == "comprehensive" and 1 <= clients <= 4:
+            assert cell.loc[(q, task, mun), "clients_symbol"] == S
+        if qual == "comprehensive" and clients == 0:
+            assert cell.loc[(q, task, mun), "clients"] == 0   # zeros are shown
+    exact = pd.read_csv(td / "series_counts.csv", dtype={"municipality_code": str})
+    qual = pd.read_csv(td / "series_quality.csv", dtype={"municipality_code": str})
+    e = exact[exact["source"] == "ALL"].merge(qual, on=["quarter", "municipality_code",
+                                                        "service_task"])
+    used = e[e["quality"] == "comprehensive"].groupby(["quarter", "service_task"])[
+        "clients"].sum()
+    tot = out["totals"]
+    for r in tot[(tot["kind"] == "used") & (tot["clients_symbol"] == "")].itertuples():
+        assert r.clients == used[(r.quarter, r.service_task)]
+    ext = out["extremes"] if "extremes" in out else pd.DataFrame()
+    for r in ext.itertuples():
+        for code in (r.min_municipality_code, r.max_municipality_code):
+            if code:
+                assert cell.loc[(str(Q), r.service_task, code), "share_pct_symbol"] == ""
