@@ -309,7 +309,7 @@ def markdown_fi(nat: pd.DataFrame, cty: pd.DataFrame, published: str, meta_fi: s
     pt = summary(nat, point_only=True)
     cs = county_summary(cty)
     lines = [meta_fi, "",
-             "| asetelma | menetelmä | kattavuus % | keskivirhe (harha) % | RMSE % "
+             "| asetelma | menetelmä | kattavuus % | keskim. virhe (harha) % | RMSE % "
              "| RMSE / oraakkeli | kattavuus %, vain piste-estimaatit | alueiden kattavuus % |",
              "|---|---|---:|---:|---:|---:|---:|---:|"]
     for s in [s for s in SCENARIOS if s in set(nat["scenario"])]:
