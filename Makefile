@@ -6,7 +6,9 @@ VENV    ?= .venv
 PY      := $(VENV)/bin/python
 DATA    ?= data/demo
 OUT     ?= build
-SCALE   ?= 0.05
+# The published demo is national-size (scale 1: the real municipal populations); tests use
+# a small release of their own (tests/conftest.py).
+SCALE   ?= 1
 # Debian packages: LaTeX for the PDF working papers, poppler and chromium and LibreOffice
 # for the reader tests.
 APT_PKGS := texlive-xetex texlive-latex-extra texlive-latex-recommended \

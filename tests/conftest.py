@@ -1,8 +1,12 @@
-"""Shared pytest fixtures. Keep this file minimal: one national-scale demo per session."""
+"""Shared pytest fixtures. Keep this file minimal: one national-scale demo per session, and
+one small whole release (book, PDFs, annexes) shared by every whole-build test."""
 
 import pytest
 
 from seuranta.demo import generator as demo
+
+#: Scale of the one small release the whole-build tests read (HTML, PDF, annexes).
+RELEASE_SCALE = 0.03
 
 
 @pytest.fixture(scope="session")
@@ -14,3 +18,20 @@ def national_demo(tmp_path_factory):
     out = tmp_path_factory.mktemp("national_demo")
     demo.generate(out, scale=1.0, seed=demo.DEFAULT_SEED)
     return out
+
+
+@pytest.fixture(scope="session")
+def release(tmp_path_factory):
+    """One small publish (demo at RELEASE_SCALE, every quarter, annexes, costs, book HTML and
+    PDFs), built once per session. Tests using it are marked ``slow`` and
+    ``xdist_group("release")`` so that under ``-n 2`` one worker builds it once."""
+    from seuranta import pipeline
+    from seuranta.core.params import load_params
+
+    root = tmp_path_factory.mktemp("release")
+    data, out = root / "data", root / "build"
+    params = load_params()
+    pipeline.publish(data, out, params, scale=RELEASE_SCALE, pdf=True)
+    quarters = sorted(p.name for p in out.glob("20[0-9][0-9]Q[1-4]"))
+    return {"data": data, "out": out, "html": out / "book" / "_build" / "html",
+            "quarters": quarters, "params": params}

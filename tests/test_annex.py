@@ -130,7 +130,8 @@ def test_sheets_and_order(built):
     assert names[-1] == "Arviot koko maa"
     assert names[1:-1] == ["Iäkkäiden palvelut", "Työikäisten palvelut",
                            "Lapsiperheiden palvelut", "Lastensuojelu", "Vammaispalvelut",
-                           "Päihde- ja riippuvuustyö"]
+                           "Päihde- ja riippuvuustyö", "Perheoikeudelliset palvelut",
+                           "Hyvinvointialueet VA1", "Ikäryhmät"]
     assert all(len(n) <= 31 for n in names)
 
 
@@ -284,6 +285,39 @@ def test_no_suppressed_value_derivable(built):
                 if by_code[c][h] == "..":
                     published.at[k, "clients"] = ".."
             assert_no_disclosure(published, exact, ["clients"], row_groups="all")
+
+
+def test_county_sheet_va1(built):
+    """Taulukko VA1 of the quarter from the gate's totals: Helsinki's county (091 alone,
+    10 000 clients), and every county row equal to the sum of its comprehensive
+    municipalities (computed here from the test tables) unless the gate suppressed it."""
+    _, td, paths = built
+    wb = openpyxl.load_workbook(paths[0])
+    rows = sheet_rows(wb["Hyvinvointialueet VA1"])
+    assert rows[0] == ["Neljännes", "Palvelutehtävä", "Aluekoodi", "Alue",
+                       "Kaikki alueen kunnat mukana", "Kattavia kuntia",
+                       "Asiakkaat kattavissa kunnissa"]
+    assert {r[0] for r in rows[1:]} == {"Tammi–maaliskuu 2023"}
+    hel = [r for r in rows[1:] if r[1] == "Iäkkäiden palvelut" and r[2] == "90"]
+    assert hel == [["Tammi–maaliskuu 2023", "Iäkkäiden palvelut", "90",
+                    "Helsingin kaupunki", "Kyllä", 1, 10000]]
+    counts = pd.read_csv(td / "series_counts.csv", dtype={"municipality_code": str,
+                                                           "county_code": str})
+    quality = pd.read_csv(td / "series_quality.csv", dtype={"municipality_code": str},
+                          keep_default_na=False)
+    c = counts[(counts["source"] == "ALL") & (counts["service_task"] == "tyoikaiset")
+               & (counts["quarter"] == "2023Q1")]
+    q = quality[(quality["service_task"] == "tyoikaiset") & (quality["quarter"] == "2023Q1")
+                & (quality["quality"] == "comprehensive")]
+    used = c[c["municipality_code"].isin(q["municipality_code"])]
+    exp = used.groupby("county_code")["clients"].sum()
+    got = {r[2]: r[6] for r in rows[1:] if r[1] == "Työikäisten palvelut"}
+    assert set(got) == set(exp.index) | {"koko maa"}
+    assert got["koko maa"] in (int(used["clients"].sum()), "..")
+    shown = [k for k, v in got.items() if v != ".." and k != "koko maa"]
+    assert len(shown) >= len(exp) // 2
+    for code in shown:
+        assert got[code] == int(exp[code]), code
 
 
 def test_estimates_sheet(built):

@@ -21,8 +21,6 @@ from seuranta.core.params import PROJECT_DIR, load_params
 from seuranta.publication import book as publish
 from seuranta.publication import bookfmt, notebooks
 
-SCALE = 0.02
-
 #: The helpers' parameters in this process (a notebook sets them from params_file).
 PARAMS = bookfmt.use_params(load_params())
 
@@ -102,24 +100,9 @@ def test_notebook_templates_have_hidden_parameters():
 
 
 @pytest.fixture(scope="module")
-def published(tmp_path_factory):
-    """Demo data at small scale, the two newest quarters run, the book built (HTML + PDF)."""
-    from seuranta import pipeline
-    from seuranta.core.params import load_params
-    from seuranta.demo import generator as demo
-    from seuranta.register import stage as register
-
-    root = tmp_path_factory.mktemp("book")
-    data, out = root / "data", root / "build"
-    demo.generate(data, scale=SCALE)
-    params = load_params()
-    quarters = pipeline.publication_quarters(data, params)
-    tables = register.run_register_stage(data, quarters, params)
-    chosen = quarters[-2:]
-    for q in chosen:
-        pipeline.run_quarter(q, data, out, params, annex=False, register_tables=tables)
-    html = publish.build_book(out, [str(q) for q in chosen], True, params, pdf=True)
-    return {"out": out, "html": html, "quarters": [str(q) for q in chosen]}
+def published(release):
+    """The session's one small release (tests/conftest.py): every quarter, book HTML + PDF."""
+    return release
 
 
 def _headline(out: Path, quarter: str, task: str) -> pd.Series:
@@ -130,6 +113,7 @@ def _headline(out: Path, quarter: str, task: str) -> pd.Series:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("release")
 def test_html_pages_carry_the_quarters_figures(published):
     html, out = published["html"], published["out"]
     for q in published["quarters"]:
@@ -149,6 +133,7 @@ def test_html_pages_carry_the_quarters_figures(published):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("release")
 def test_pdf_working_papers(published):
     out = published["out"]
     if not shutil.which("pdftotext"):
@@ -170,6 +155,7 @@ def test_pdf_working_papers(published):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("release")
 def test_county_pages_as_one_pdf(published):
     """The 22 county drill-down pages are also one PDF, linked from their index page."""
     out, html = published["out"], published["html"]
@@ -197,6 +183,7 @@ def _chromium() -> str | None:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("release")
 def test_pages_render_in_headless_chromium(published, tmp_path):
     exe = _chromium()
     if not exe:

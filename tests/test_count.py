@@ -204,6 +204,10 @@ def test_year_counts(hand):
           & (y["source"] == "ALL")]
     # 2023: touch_first, touch_last, starts_after, open
     assert int(r["clients"].iloc[0]) == 4
+    # the whole year over all tasks counts each client once (its base: all inhabitants)
+    k = y[(y["municipality_code"] == HEL) & (y["service_task"] == "kaikki")]
+    assert list(k["source"]) == ["ALL"] and int(k["clients"].iloc[0]) >= 4
+    assert int(k["population_base"].iloc[0]) > int(r["population_base"].iloc[0])
 
 
 def test_series_counts_cover_first_quarter_to_q(hand, tmp_path):
@@ -291,7 +295,10 @@ def _pandas_counts(df: pd.DataFrame, quarters, years):
             for k, v in by_source(active(first, last), "month", mth).items():
                 res["monthly"][(str(q),) + k] = v
     for y in years:
-        res["years"].update(by_source(active(f"{y}-01-01", f"{y}-12-31"), "year", y))
+        a = active(f"{y}-01-01", f"{y}-12-31")
+        res["years"].update(by_source(a, "year", y))
+        for m, g in a.groupby("municipality_code"):    # any task, each client once
+            res["years"][(y, m, "kaikki", "ALL")] = g["client_id"].nunique()
     return res
 
 

@@ -17,7 +17,7 @@ def test_fi_number_and_pct():
     assert fmt.fi_number(1234567.891, 2) == f"1{NB}234{NB}567,89"
     assert fmt.fi_number(999) == "999"
     assert fmt.fi_number(-1500) == f"\u22121{NB}500"
-    assert fmt.fi_number(float("nan")) == "–"
+    assert fmt.fi_number(float("nan")) == "."
     assert fmt.fi_pct(2.4) == f"2,4{NB}%"
     assert fmt.fi_pct(2.45) == f"2,5{NB}%"  # half up, not to even
     assert fmt.fi_pct(0.35, 1) == f"0,4{NB}%"

@@ -3,7 +3,8 @@
 Finnish writes a decimal comma, groups thousands with a space and puts a space before the
 per cent sign: ``134 400``, ``2,4 %``. The space used everywhere is the no-break space
 U+00A0 (``NBSP``) so that a number never breaks across lines; the minus sign is U+2212.
-Missing values (None/NaN) format as an en dash ``–``.
+Missing values (None/NaN) format as the symbol "not available" (``.``) of
+:mod:`seuranta.core.symbols`, the one symbol set of the publication.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import math
 from decimal import ROUND_HALF_UP, Decimal
 
+from seuranta.core.symbols import NOT_AVAILABLE
+
 NBSP = "\u00a0"
 MINUS = "\u2212"
-MISSING = "–"
+MISSING = NOT_AVAILABLE
 
 
 def _is_missing(x) -> bool:

@@ -35,7 +35,7 @@ from seuranta.core.errors import InputError
 from seuranta.core.labels_fi import AGE_GROUP_FI, CREDIT_FI, QUALITY_FI
 from seuranta.core.params import as_params, defaults
 from seuranta.core.quarters import Quarter
-from seuranta.publication import gate
+from seuranta.publication import chapters, gate
 from seuranta.publication.published import published_dir_of
 
 NO_DATA = symbols.NOT_AVAILABLE         # no data, or not comprehensive (quality column says which)
@@ -57,6 +57,10 @@ DEFAULT_MIN_COUNT = defaults("disclosure")["min_count"]
 
 NOTES_SHEET = "Tietoja"
 ESTIMATES_SHEET = "Arviot koko maa"
+COUNTY_SHEET = "Hyvinvointialueet VA1"
+AGE_SHEET = "Ikäryhmät"
+MULTI_SHEET = "Usean palvelutehtävän asiakkaat"
+YEAR_SHEET = "Koko vuosi"
 HEADER_MUNICIPALITY = ["Hyvinvointialue", "Kunta", "Kuntakoodi"]
 HEADER_SOURCE = "Lähdeaineisto (uusin neljännes)"
 ESTIMATE_HEADER = [
@@ -305,6 +309,128 @@ def publication_date(params: dict) -> dt.date:
     return dt.date.today()
 
 
+# --------------------------------------------------------------------------- further sheets
+
+def county_frame(totals: pd.DataFrame | None, tasks: pd.DataFrame, quarter: Quarter
+                 ) -> pd.DataFrame | None:
+    """THL's Taulukko VA1 of the quarter, from the gate's ``totals.csv``: per estimated task
+    (and the child-welfare-act clients) the clients of the municipalities the estimate used,
+    for the whole country and per county, and whether every municipality of the county was
+    among them (else "Osin")."""
+    if totals is None:
+        return None
+    t = totals[(totals["quarter"] == str(quarter))
+               & totals["kind"].isin(["used", "county_used"])].copy()
+    if t.empty:
+        return None
+    cnames = dict(zip(reference.counties()["county_code"], reference.counties()["county_name_fi"]))
+    names = dict(zip(tasks["service_task"], tasks["name_fi"]))
+    names.update({k: v[0] for k, v in EXTRA_TASK_FI.items()})
+    order = {k: i for i, k in enumerate(list(tasks["service_task"]) + list(EXTRA_TASK_FI))}
+    t["county_code"] = t["county_code"].fillna("").astype(str)
+    t["_t"] = t["service_task"].map(order)
+    t["_c"] = t["county_code"].replace("", "00")
+    t = t.sort_values(["_t", "_c"], kind="mergesort")
+
+    def cell(v, sym):
+        return sym if sym else int(v)
+    return pd.DataFrame({
+        "Neljännes": quarter_header(quarter)[:-3],
+        "Palvelutehtävä": t["service_task"].map(names).to_numpy(),
+        "Aluekoodi": t["county_code"].replace("", "koko maa").to_numpy(),
+        "Alue": [("Kattavat kunnat yhteensä (koko maa)" if c == "" else cnames.get(c, c))
+                 for c in t["county_code"]],
+        "Kaikki alueen kunnat mukana": ["" if c == "" else ("Kyllä" if int(w) == 1 else "Osin")
+                                        for c, w in zip(t["county_code"],
+                                                        t["whole_county"].fillna(0))],
+        "Kattavia kuntia": t["municipalities"].astype(int).to_numpy(),
+        "Asiakkaat kattavissa kunnissa": [cell(v, s) for v, s in zip(t["clients"],
+                                                                      t["clients_symbol"])],
+    })
+
+
+def age_frame(estimates: pd.DataFrame) -> pd.DataFrame:
+    """National estimates of distinct clients (all tasks) by age group and quarter, from
+    the gate's published ``estimates.csv``."""
+    e = estimates[(estimates["service_task"] == "kaikki")
+                  & (estimates["published"].fillna(0).astype(int) == 1)].copy()
+    e["age_group"] = e["age_group"].fillna("kaikki")
+    order = {"kaikki": 0, "0-17": 1, "18-64": 2, "65+": 3, "85+": 4}
+    e = e.assign(_a=e["age_group"].map(order)).sort_values(["quarter", "_a"])
+
+    def num(col, decimals=None):
+        out = []
+        for v, sym in zip(e[col], e[f"{col}_symbol"]):
+            out.append(sym if sym else (NO_DATA if pd.isna(v) else (
+                round_half_up(v, decimals) if decimals is not None else int(v))))
+        return out
+    return pd.DataFrame({
+        "Neljännes": [quarter_header(Quarter.parse(q))[:-3] for q in e["quarter"]],
+        "Ikäryhmä": ["koko väestö" if a == "kaikki" else AGE_GROUP_FI.get(a, a)
+                     for a in e["age_group"]],
+        "Arvioitu asiakasmäärä": num("estimate_rounded"),
+        "Osuus ikäryhmästä, %": num("share_pct", 1),
+        "95 %:n luottamusväli, alaraja": num("ci_low"),
+        "95 %:n luottamusväli, yläraja": num("ci_high"),
+        "Arviossa käytetyt kunnat": [NO_DATA if pd.isna(v) else int(v)
+                                     for v in e["municipalities_used"]],
+    })
+
+
+def multi_frame(tpc: pd.DataFrame | None, totals: pd.DataFrame | None,
+                quarter: Quarter) -> pd.DataFrame | None:
+    """Clients by the number of service tasks they had in the quarter (whole country), and
+    per county the clients and those of two or more tasks (gate's ``tasks_per_client`` and
+    ``totals`` kinds ``tpc_total``/``tpc_multi``)."""
+    if tpc is None or tpc.empty:
+        return None
+    cnames = dict(zip(reference.counties()["county_code"], reference.counties()["county_name_fi"]))
+    rows = []
+    t = tpc[tpc["county_code"].fillna("").astype(str) == ""].copy()
+    for r in t.sort_values("n_tasks", key=lambda s: s.astype(int)).itertuples():
+        rows.append(["koko maa", "Koko maa", f"{int(r.n_tasks)} palvelutehtävää",
+                     r.clients_symbol or int(r.clients)])
+    if totals is not None:
+        tt = totals[(totals["quarter"] == str(quarter))
+                    & totals["kind"].isin(["tpc_total", "tpc_multi"])].copy()
+        tt["county_code"] = tt["county_code"].fillna("").astype(str)
+        for r in tt.sort_values(["county_code", "kind"], key=lambda s: s.replace(
+                {"": "99"}) if s.name == "county_code" else s, kind="mergesort").itertuples():
+            code = r.county_code or "koko maa"
+            label = ("kaikki asiakkaat" if r.kind == "tpc_total"
+                     else "vähintään 2 palvelutehtävää")
+            rows.append([code, cnames.get(r.county_code, "Koko maa"), label,
+                         r.clients_symbol or int(r.clients)])
+    return pd.DataFrame(rows, columns=["Aluekoodi", "Alue", "Palvelutehtäviä samalla asiakkaalla",
+                                       "Asiakkaat"])
+
+
+def year_sheet_frame(year: pd.DataFrame | None, min_count: int) -> pd.DataFrame | None:
+    """Whole-year distinct clients per task (rows of ``chapters.year_frame``). Not linked by
+    any sum to the quarterly cells (a person-year is no sum of quarters): counts of
+    1…min_count−1 are suppressed."""
+    if year is None or year.empty:
+        return None
+    names = dict(zip(reference.service_tasks()["service_task"],
+                     reference.service_tasks()["name_fi"]))
+
+    def count(v):
+        return SUPPRESSED if 1 <= int(v) < min_count else int(v)
+    return pd.DataFrame({
+        "Vuosi": year["year"].astype(int).to_numpy(),
+        "Palvelutehtävä": year["service_task"].map(names).fillna(
+            "Kaikki palvelutehtävät").to_numpy(),
+        "Rekisteriin kirjatut eri asiakkaat": [count(v) for v in year["clients"]],
+        "Koko vuoden kattavat kunnat": year["municipalities_full_year"].astype(int).to_numpy(),
+        "Asiakkaat koko vuoden kattavissa kunnissa": [count(v) for v in year["clients_full_year"]],
+        "Väestöpohja koko vuoden kattavissa kunnissa": year["base_full_year"].astype(int).to_numpy(),
+        "Osuus väestöpohjasta niissä, %": [
+            NOT_APPLICABLE if b == 0 else (SUPPRESSED if 1 <= c < min_count
+                                           else round_half_up(100 * c / b, 1))
+            for c, b in zip(year["clients_full_year"], year["base_full_year"])],
+    })
+
+
 def methods_link(params: dict) -> str:
     """The methods page under the book's public URL (``publication.book_url``)."""
     base = str((params.get("publication") or {}).get("book_url") or "").strip()
@@ -332,6 +458,8 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     pdir = published_dir_of(tables_dir)
     if (pdir / "municipal.csv").is_file():
         published = {n: gate.read(pdir, n) for n in ("municipal", "estimates")}
+        published.update({n: gate.read(pdir, n, False) for n in ("totals",
+                                                                  "tasks_per_client")})
     else:   # tables without a gate run (tests, a single table set): the gate in memory
         for name in ("counts", "quality", "estimates"):
             if not any((tables_dir / f"{p}{name}.csv").is_file() for p in ("", "series_")):
@@ -349,6 +477,45 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
             sheet_name(t.service_task, t.name_fi),
             f"{t.name_fi}: asiakkaiden osuus väestöpohjasta ({t.base_fi}) kunnittain ja "
             "neljänneksittäin, %, ja kunnan tietojen laatu", df, formats=share_cols))
+    cwa_task = municipal[municipal["service_task"] == "lastensuojelulaki"]
+    if len(cwa_task):
+        df = task_sheet_frame("lastensuojelulaki", quarter, quarters, municipal, mun)
+        sheets.append(excel.Sheet(
+            "Lastensuojelulaki", "Lastensuojelulain mukaiset asiakkaat: osuus alle "
+            "18-vuotiaista kunnittain ja neljänneksittäin, %, ja kunnan tietojen laatu "
+            "(lastensuojelun palvelutehtävän laatuluokka)", df, formats=share_cols))
+    for t in tasks[tasks["estimated"] == 0].itertuples():
+        if not (municipal["service_task"] == t.service_task).any():
+            continue
+        df = task_sheet_frame(t.service_task, quarter, quarters, municipal, mun)
+        sheets.append(excel.Sheet(
+            sheet_name(t.service_task, t.name_fi),
+            f"{t.name_fi}: asiakkaiden osuus väestöpohjasta ({t.base_fi}) kunnittain ja "
+            "neljänneksittäin, %; palvelutehtävästä ei laadita koko maan arviota", df,
+            formats=share_cols))
+    totals = published.get("totals")
+    va1 = county_frame(totals, tasks, quarter)
+    if va1 is not None:
+        sheets.append(excel.Sheet(
+            COUNTY_SHEET, f"Taulukko VA1 {quarter.name_fi}: arviossa käytettyjen (kattavien) "
+            "kuntien asiakkaat koko maassa ja hyvinvointialueittain palvelutehtävittäin", va1))
+    ages = age_frame(estimates)
+    if len(ages):
+        sheets.append(excel.Sheet(
+            AGE_SHEET, "Sosiaalihuollon eri asiakkaat (kaikki arvioitavat palvelutehtävät) "
+            "ikäryhmittäin, koko maan arviot neljänneksittäin", ages,
+            formats={"Osuus ikäryhmästä, %": SHARE_FORMAT}))
+    multi = multi_frame(published.get("tasks_per_client"), totals, quarter)
+    if multi is not None:
+        sheets.append(excel.Sheet(
+            MULTI_SHEET, f"Usean palvelutehtävän asiakkaat {quarter.name_fi}: rekisteriin "
+            "kirjatut asiakkaat palvelutehtävien lukumäärän mukaan", multi))
+    year = year_sheet_frame(chapters.year_frame(tables_dir, str(quarter)), min_count)
+    if year is not None:
+        sheets.append(excel.Sheet(
+            YEAR_SHEET, "Koko vuoden eri asiakkaat palvelutehtävittäin: henkilö lasketaan "
+            "kerran, vaikka hän olisi asiakkaana usealla neljänneksellä", year,
+            formats={"Osuus väestöpohjasta niissä, %": SHARE_FORMAT}))
     est = estimates_frame(estimates, tasks, rounding=rounding)
     sheets.append(excel.Sheet(
         ESTIMATES_SHEET, "Arviot asiakasmääristä koko maassa ja 95 %:n luottamusvälit, "

@@ -12,7 +12,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +28,7 @@ from seuranta.core import symbols
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.quarters import Quarter
+from seuranta.inputs.datafolder import data_metadata
 from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
 from seuranta.publication.bookfmt import quarter_name as qn
@@ -52,8 +55,44 @@ def _capital(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping) -> str:
-    lines = [f"# Sosiaalihuollon asiakkaat {bookfmt.quarter_name(quarter)}", ""]
+def publication_info(params: Mapping) -> dict:
+    """Title-page facts of the working papers from ``parameters.yml``'s publication section:
+    author (organisation), authors, contact, series, numbers per quarter, date, book URL."""
+    p = as_params(params)["publication"]
+    date = p.get("date")
+    date = dt.date.fromisoformat(str(date)) if date else dt.date.today()
+    return {
+        "author": str(p.get("author") or "THL"),
+        "authors": [str(a) for a in (p.get("authors") or [])],
+        "contact": str(p.get("contact") or ""),
+        "series": str(p.get("series") or "Työpaperi"),
+        "numbers": {str(k): str(v) for k, v in (p.get("series_numbers") or {}).items()},
+        "date": date,
+        "date_fi": f"{date.day}.{date.month}.{date.year}",
+        "book_url": str(p.get("book_url") or "").rstrip("/") + "/",
+    }
+
+
+def paper_title(quarter: str) -> str:
+    return f"Sosiaalihuollon asiakkaat {bookfmt.quarter_name(quarter)}"
+
+
+def citation(quarter: str, info: dict) -> str:
+    """Citation advice of a quarter's working paper (Finnish)."""
+    number = info["numbers"].get(quarter)
+    series = f"{info['series']} {number}" if number else info["series"]
+    return (f"{info['author']} ({info['date'].year}). {paper_title(quarter)}. {series}. "
+            f"Julkaistu {info['date_fi']}. {info['book_url']}")
+
+
+def annex_name(quarter: str) -> str:
+    return f"liite_{quarter}.xlsx"
+
+
+def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping,
+                      annex: bool = False) -> str:
+    info = publication_info(params)
+    lines = [f"# {paper_title(quarter)}", ""]
     notice = bookfmt.notice_md(synthetic, params)
     if notice:
         lines += [notice, ""]
@@ -61,9 +100,68 @@ def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping)
               f"{bookfmt.quarter_in(quarter)}. Se kertoo, kuinka suuri osa väestöstä oli "
               f"sosiaalihuollon palvelutehtävien asiakkaina, miten arviot on laadittu ja "
               f"kuinka kattavia kuntien tiedot olivat.", ""]
+    downloads = []
     if pdf:
-        lines += [f"Työpaperi PDF-muodossa: {{download}}`{quarter}.pdf <{quarter}.pdf>`.", ""]
+        downloads.append(f"- Työpaperi PDF-muodossa: {{download}}`{quarter}.pdf <{quarter}.pdf>`")
+    if annex:
+        downloads.append(f"- Liitetaulukot (Excel): {{download}}`{annex_name(quarter)} "
+                         f"<{annex_name(quarter)}>`")
+    if downloads:
+        lines += ["## Lataukset", "", *downloads,
+                  "- Kaikki julkaisun tiedostot: [Lataukset](../lataukset.md)", ""]
+    number = info["numbers"].get(quarter)
+    lines += ["## Julkaisun tiedot", "",
+              f"- Sarja: {info['series']}" + (f" {number}" if number else ""),
+              f"- Julkaisija: {info['author']}",
+              f"- Julkaisupäivä: {info['date_fi']}"]
+    if info["authors"]:
+        lines.append(f"- Tekijät: {', '.join(info['authors'])}")
+    if info["contact"]:
+        lines.append(f"- Yhteystiedot: {info['contact']}")
+    lines += ["", f"Suositeltava viittaus: {citation(quarter, info)}", ""]
     return "\n".join(lines)
+
+
+def _symbols_md() -> str:
+    """The one page that explains the symbols of every table, PDF and annex."""
+    rows = [[f"`{s}`" if s == "." else s, fi] for s, (fi, _sv) in symbols.SYMBOLS.items()]
+    tab = bf.pd.DataFrame(rows, columns=["Symboli", "Merkitys"])
+    return ("# Symbolit\n\nJulkaisun taulukoissa, PDF-työpapereissa ja Excel-liitteissä "
+            "käytetään samoja Suomen virallisen tilaston käytännön mukaisia symboleita. "
+            "Solussa, jossa ei ole lukua, on jokin näistä symboleista.\n\n"
+            + bf.table_block("Taulukko S1. Taulukoiden symbolit", tab, right=[])
+            + "\nArviot koko maan asiakasmääristä ja niiden luottamusvälit on pyöristetty "
+              "sataan. Osuudet esitetään prosentteina yhden desimaalin tarkkuudella.\n")
+
+
+def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict) -> str:
+    """The page "Lataukset": every file of the release, copied into the staged book."""
+    (stage / "lataukset").mkdir(exist_ok=True)
+    rows = []
+
+    def offer(src: Path, what: str, when: str) -> None:
+        if src.is_file():
+            shutil.copy2(src, stage / "lataukset" / src.name)
+            size = src.stat().st_size
+            rows.append([what, when, f"{{download}}`{src.name} <lataukset/{src.name}>`",
+                         f"{fi_number(max(size // 1024, 1))} kt"])
+
+    for q in reversed(quarters):
+        name = bookfmt.quarter_name(q)
+        offer(out_dir / "pdf" / f"{q}.pdf", "Työpaperi (PDF)", name)
+        offer(out_dir / q / "annex" / annex_name(q), "Liitetaulukot (Excel)", name)
+    offer(out_dir / "pdf" / COUNTY_PDF, "Hyvinvointialueiden kuntataulukot (PDF)",
+          f"{bookfmt.quarter_name(quarters[0])} – {bookfmt.quarter_name(quarters[-1])}")
+    for xlsx in sorted(out_dir.glob("costs/[0-9][0-9][0-9][0-9]/annex/*.xlsx")):
+        offer(xlsx, "Sote-tietopakettien kustannukset (Excel)", f"vuosi {xlsx.parent.parent.name}")
+    lines = ["# Lataukset", "", f"Julkaisun kaikki tiedostot ({info['date_fi']}). Excel-liitteissä "
+             "on ensimmäisenä Tietoja-välilehti, joka selittää taulukot ja symbolit.", ""]
+    if rows:
+        tab = bf.pd.DataFrame(rows, columns=["Tiedosto", "Ajankohta", "Lataa", "Koko"])
+        lines.append(bf.table_block("Taulukko L1. Julkaisun tiedostot", tab, right=["Koko"]))
+    else:
+        lines.append("Tähän julkaisuun ei ole ladattavia tiedostoja.")
+    return "\n".join(lines) + "\n"
 
 
 def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
@@ -75,34 +173,32 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     series = published.read(published.published_dir(out_dir, newest), "municipal")
     series = series[series["quarter"].isin(quarters)]
     mnames = bf.municipality_names()
-    min_count, _ = bf.disclosure_params(params)
     qs = sorted(quarters)
     (stage / "alueet").mkdir(parents=True, exist_ok=True)
     files = []
     counties = bf.reference.counties()
     index = ["# Hyvinvointialueet", "", bf.notice_md(synthetic, params),
              "Hyvinvointialueiden sivuilla on alueen kuntien asiakkaiden osuudet "
-             "väestöpohjasta palvelutehtävittäin ja vuosineljänneksittäin. Osuus näytetään, "
-             "kun kunnan tiedot arvioitiin kattaviksi.", ""]
+             "väestöpohjasta palvelutehtävittäin ja vuosineljänneksittäin, uusin "
+             "vuosineljännes ensin. Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi; "
+             "muuten solussa on symboli . (tietoa ei ole tai tiedot eivät ole kattavia).", ""]
+    qs_new_first = list(reversed(qs))
     for c in counties.itertuples():
         code, name = c.county_code, c.county_name_fi
         d = series[series["county_code"] == code]
         lines = [f"# {name}", "", bf.notice_md(synthetic, params),
-                 f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {name}. "
-                 f"Osuus näytetään, kun kunnan tiedot arvioitiin kattaviksi; "
-                 f"{symbols.NOT_AVAILABLE} = ei tietoja tai tiedot eivät ole kattavia; "
-                 f"{symbols.SUPPRESSED} = salattu tietosuojan vuoksi (alle {min_count} "
-                 f"asiakasta, tai luku, josta sellainen voitaisiin päätellä). "
-                 f"Lähde-sarake kertoo uusimman vuosineljänneksen ({bf.quarter_name(newest)}) "
-                 f"tietolähteen: SHA = Kanta-palveluiden sosiaalihuollon asiakastiedon "
-                 f"arkisto, ET = erillistoimitus.", ""]
+                 f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {name}, uusin "
+                 f"vuosineljännes ensin. Osuus näytetään, kun kunnan tiedot arvioitiin "
+                 f"kattaviksi. Lähde-sarake kertoo uusimman vuosineljänneksen "
+                 f"({bf.quarter_name(newest)}) tietolähteen: SHA = Kanta-palveluiden "
+                 f"sosiaalihuollon asiakastiedon arkisto, ET = erillistoimitus.", ""]
         for task in bf.reference.task_codes():
             t = d[d["service_task"] == task]
             rows = []
             for m in sorted(t["municipality_code"].unique(), key=lambda k: mnames[k]):
                 r = t[t["municipality_code"] == m].set_index("quarter")
                 row = [mnames[m]]
-                for q in qs:
+                for q in qs_new_first:
                     if q not in r.index:
                         row.append(symbols.NOT_AVAILABLE)
                         continue
@@ -111,13 +207,16 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
                     row.append(sym or bf.fi_pct(100.0 * float(r.loc[q, "clients"])
                                                 / float(r.loc[q, "population_base"]), 1))
                 src = r.loc[newest, "sources"] if newest in r.index else ""
-                row.append(src if isinstance(src, str) and src else symbols.NOT_AVAILABLE)
+                row.append(src if isinstance(src, str) and src else "ei tietoja")
                 rows.append(row)
-            cols = ["Kunta"] + [_capital(bf.quarter_name(q)) for q in qs] + ["Lähde"]
+            cols = ["Kunta"] + [bf.quarter_short(q) for q in qs_new_first] + ["Lähde"]
             tab = bf.pd.DataFrame(rows, columns=cols)
             lines += [f"## {bf.task_name(task)}", "",
-                      f"Osuus: {bf.BASE_ELATIVE[task]}.", "",
-                      bf.md_table(tab, right=cols[1:-1]), ""]
+                      bf.table_block(f"{bf.task_name(task)}: asiakkaiden osuus "
+                                     f"{bf.BASE_ELATIVE[task]} kunnittain, {name}", tab,
+                                     right=cols[1:-1],
+                                     note="Sarakkeet: vuosineljännekset (I/2023 = "
+                                          "tammi–maaliskuu 2023). " + bf.symbol_note()), ""]
         (stage / "alueet" / f"{code}.md").write_text("\n".join(lines), encoding="utf-8")
         files.append(f"alueet/{code}")
         index.append(f"- [{name}]({code}.md)")
@@ -125,22 +224,99 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     return files
 
 
-def _titlepage_latex(notice: str) -> dict:
-    notice_tex = (r"\par\vspace{2cm}\fbox{\parbox{0.8\linewidth}{\centering\large "
-                  + notice + "}}\n") if notice else ""
+def _tex(text: str) -> str:
+    """Escape text for LaTeX."""
+    rep = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+           "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
+           "^": r"\textasciicircum{}"}
+    return "".join(rep.get(ch, ch) for ch in str(text))
+
+
+def _titlepage_latex(notice: str, info: dict) -> dict:
+    """Title page (series and number, authors, contact, date, citation advice), PDF
+    metadata (title, author, language) and no hyphenation of names."""
+    notice_tex = (r"\par\vspace{1cm}\fbox{\parbox{0.8\linewidth}{\centering "
+                  + _tex(notice) + "}}\n") if notice else ""
+    authors = _tex(", ".join(info["authors"])) if info["authors"] else ""
+    contact = _tex(info["contact"])
     preamble = (r"""
 \makeatletter
+\providecommand{\seurantanumero}{}
 \newcommand{\seurantatitlepage}{%
 \begin{titlepage}\centering
-\vspace*{2.5cm}{\large Sosiaalihuollon seurantarekisteri\par}\vspace{1.5cm}
+\vspace*{1.5cm}{\large """ + _tex(info["author"]) + r"""\par}\vspace{0.3cm}
+{\large """ + _tex(info["series"]) + r""" \seurantanumero\par}\vspace{1.5cm}
 {\Huge\bfseries\@title\par}\vspace{1cm}
-{\Large Työpaperi\par}\vspace{0.5cm}{\large\@date\par}
-""" + notice_tex + r"""\vfill{\small Lähde: Sosiaalihuollon seurantarekisteri.\par}
+{\large Julkaisupäivä """ + _tex(info["date_fi"]) + r"""\par}\vspace{0.5cm}
+""" + (r"{\large Tekijät: " + authors + r"\par}" if authors else "") + r"""
+""" + (r"{\large Yhteystiedot: " + contact + r"\par}" if contact else "") + r"""
+""" + notice_tex + r"""\vfill
+\begin{flushleft}\small
+\textbf{Suositeltava viittaus:} """ + _tex(info["author"]) + " (" + str(info["date"].year)
+        + r"""). \@title. """ + _tex(info["series"]) + r""" \seurantanumero. """
+        + _tex(info["book_url"]) + r"""\par
+\medskip Lähde: Sosiaalihuollon seurantarekisteri, """ + _tex(info["author"]) + r""".\par
+\end{flushleft}
 \end{titlepage}}
+\AtBeginDocument{\hypersetup{pdftitle={\@title},pdfauthor={""" + _tex(info["author"])
+        + r"""},pdflang={fi-FI},pdfsubject={Sosiaalihuollon asiakkaat}}}
 \makeatother
+\usepackage[labelformat=empty,labelsep=none,justification=raggedright,singlelinecheck=false,font=bf]{caption}
+\hyphenpenalty=10000
+\exhyphenpenalty=10000
 \setcounter{tocdepth}{1}
 """)
     return {"maketitle": r"\seurantatitlepage", "preamble": preamble}
+
+
+#: English strings of Sphinx's LaTeX templates and their Finnish wording.
+LATEX_FI = {
+    "continued from previous page": "jatkoa edelliseltä sivulta",
+    "Continued from previous page": "Jatkoa edelliseltä sivulta",
+    "continues on next page": "jatkuu seuraavalla sivulla",
+    "Continued on next page": "Jatkuu seuraavalla sivulla",
+}
+
+
+def prepare_tex(path: Path, number: str = "", landscape: bool = False) -> None:
+    """Finish a generated .tex before compiling: the series number of this paper,
+    Finnish table-continuation strings, and landscape pages for wide tables."""
+    tex = path.read_text(encoding="utf-8")
+    for en, fi in LATEX_FI.items():
+        tex = tex.replace(en, fi)
+    extra = r"\renewcommand{\seurantanumero}{" + _tex(number) + "}\n"
+    if landscape:
+        extra += r"\geometry{landscape}" + "\n"
+    tex = tex.replace(r"\begin{document}", extra + r"\begin{document}", 1)
+    path.write_text(tex, encoding="utf-8")
+
+
+def data_statement(meta: dict) -> str:
+    """One sentence on the data's size: national-size demo, a scaled-down demo, or a real
+    extract (from the data folder's metadata.json)."""
+    if not meta.get("synthetic"):
+        date = meta.get("extract_date")
+        return ("Aineisto on sosiaalihuollon seurantarekisterin poiminta"
+                + (f" {dt.date.fromisoformat(str(date)).strftime('%-d.%-m.%Y')}." if date
+                   else "."))
+    scale = float(meta.get("scale", 1.0))
+    if scale >= 1:
+        return ("Harjoitusaineisto on koko maan kokoinen: väestöpohjat ovat kuntien "
+                "todellisia väkilukuja 31.12.2022, ja asiakkaiden ja asiakkuusjaksojen määrät "
+                "vastaavat kooltaan koko maata.")
+    return (f"Harjoitusaineisto on pienennetty: sen väestö on {bf.fi_pct(100 * scale, 1)} "
+            "kuntien todellisesta väestöstä, joten väestöpohjat ja asiakasmäärät ovat "
+            "samassa suhteessa todellisia pienempiä.")
+
+
+def _data_meta(out_dir: Path, quarters: list[str]) -> dict:
+    """The data folder's metadata.json, found through the newest quarter's manifest."""
+    manifest = Path(out_dir) / max(quarters) / "manifest.json"
+    try:
+        data_dir = Path(json.loads(manifest.read_text(encoding="utf-8"))["data_dir"])
+        return data_metadata(data_dir)
+    except (OSError, KeyError, ValueError):
+        return {}
 
 
 def method_substitutions(params: Mapping) -> dict[str, str]:
@@ -184,16 +360,30 @@ def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
         "Osuus ennen": [bf.fi_pct(v, 1) for v in loss["share_before_pct"]],
         "Osuus nyt": [bf.fi_pct(v, 1) for v in loss["share_after_pct"]],
     })
-    return (f"**Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}**\n\n"
-            + bf.md_table(tab) + "\nEnnen = kukin taulukko salattiin erikseen (vain "
-            "kattavien kuntien yhteissumma); nyt = kaikki yhdisteltävissä olevat taulukot ja "
-            "aiemmat julkaisut yhdessä.\n")
+    return bf.table_block(
+        f"Taulukko M2. Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}", tab,
+        note="Ennen = kukin taulukko salattiin erikseen (vain kattavien kuntien yhteissumma); "
+             "nyt = kaikki yhdisteltävissä olevat taulukot ja aiemmat julkaisut yhdessä.")
+
+
+#: The stylesheet of the book (tables usable on a phone: frozen first column).
+BOOK_CSS = """
+table.table td:first-child, table.table th:first-child {
+  position: sticky; left: 0; z-index: 1; background: var(--pst-color-background); }
+table.table caption { caption-side: top; text-align: left; font-weight: 600; }
+.pst-scrollable-table-container, .table-wrapper { overflow-x: auto; }
+"""
+
+#: Written chapters that every quarter's PDF working paper carries as appendices.
+PDF_APPENDICES = ["book/menetelmat", "book/laatuseloste", "book/aineisto", "symbolit",
+                  "book/toistettavuus"]
 
 
 def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
                pdf: bool = True) -> Path:
     """Assemble ``OUT/book/`` from the sources and the executed notebooks."""
     out_dir = Path(out_dir)
+    info = publication_info(params)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
     stage = out_dir / "book"
     if stage.exists():
@@ -203,6 +393,7 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
         shutil.copy2(p, stage / "book" / p.name)
     if (BOOK_SRC_DIR / "_generated").is_dir():     # tables the chapters include (make coverage)
         shutil.copytree(BOOK_SRC_DIR / "_generated", stage / "book" / "_generated")
+    (stage / "symbolit.md").write_text(_symbols_md(), encoding="utf-8")
 
     quarter_parts = []
     for q in reversed(quarters):
@@ -213,8 +404,11 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
         (stage / q).mkdir()
         for n in names:
             shutil.copy2(nb_dir / f"{n}.ipynb", stage / q / f"{n}.ipynb")
-        (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, pdf, params),
-                                            encoding="utf-8")
+        annex = out_dir / q / "annex" / annex_name(q)
+        if annex.is_file():
+            shutil.copy2(annex, stage / q / annex.name)
+        (stage / q / "index.md").write_text(
+            _quarter_index_md(q, synthetic, pdf, params, annex.is_file()), encoding="utf-8")
         quarter_parts.append({
             "caption": _capital(bf.quarter_name(q)),
             "chapters": [{"file": f"{q}/index",
@@ -227,25 +421,38 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
         shutil.copy2(costs_nb, stage / "kustannukset" / "costs.ipynb")
         costs_parts = [{"caption": "Sote-tietopaketit",
                         "chapters": [{"file": "kustannukset/costs"}]}]
+    (stage / "lataukset.md").write_text(_downloads_md(stage, out_dir, quarters, info),
+                                        encoding="utf-8")
 
     toc = yaml.safe_load((PROJECT_DIR / "_toc.yml").read_text(encoding="utf-8"))
+    written = toc.get("parts", [])
+    for part in written:
+        if part.get("caption") == "Menetelmät ja laatu":
+            part["chapters"].append({"file": "symbolit"})
     toc["parts"] = quarter_parts + [{
         "caption": "Hyvinvointialueet",
         "chapters": [{"file": "alueet/index",
                       "sections": [{"file": f} for f in county_files]}]}] + costs_parts + \
-        toc.get("parts", [])
+        written + [{"caption": "Lataukset", "chapters": [{"file": "lataukset"}]}]
     (stage / "_toc.yml").write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False),
                                     encoding="utf-8")
 
     cfg = yaml.safe_load((PROJECT_DIR / "_config.yml").read_text(encoding="utf-8"))
+    cfg["author"] = info["author"]
+    cfg["copyright"] = str(info["date"].year)
     notice_text = bf.notice_text(synthetic, params)
     sph = cfg.setdefault("sphinx", {}).setdefault("config", {})
-    today = dt.date.today()
-    sph["today"] = f"{today.day}.{today.month}.{today.year}"
+    sph["today"] = info["date_fi"]
     if synthetic:
         cfg.setdefault("html", {})["announcement"] = notice_text
-    sph.setdefault("latex_elements", {}).update(_titlepage_latex(notice_text))
+    sph.setdefault("latex_elements", {}).update(_titlepage_latex(notice_text, info))
+    sph["latex_appendices"] = PDF_APPENDICES
+    (stage / "_static").mkdir(exist_ok=True)
+    (stage / "_static" / "seuranta.css").write_text(BOOK_CSS, encoding="utf-8")
+    sph["html_static_path"] = ["_static"]
+    sph["html_css_files"] = ["seuranta.css"]
     subs = method_substitutions(params)
+    subs["data_statement"] = data_statement(_data_meta(out_dir, quarters))
     subs["disclosure_loss"] = disclosure_loss_md(out_dir, max(quarters))
     cfg.setdefault("parse", {})["myst_substitutions"] = subs
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
@@ -280,19 +487,20 @@ def _run(cmd: list[str], cwd: Path | None = None, log_file: Path | None = None) 
 COUNTY_PDF = "hyvinvointialueet.pdf"
 
 
-def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path) -> list[Path]:
+def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
+               params: Mapping) -> list[Path]:
     """LaTeX builder once for all quarters, then latexmk (xelatex) per quarter; the
-    county pages (if staged) become one more PDF, ``pdf_dir / COUNTY_PDF``.
+    county pages (if staged) become one more PDF, ``pdf_dir / COUNTY_PDF`` (landscape).
 
     jupyter-book 1.0 cannot pass several ``latex_documents`` through its own build
     command, so the Sphinx configuration it derives from ``_config.yml`` is written out
     (``jupyter-book config sphinx``) and the LaTeX builder is run by sphinx-build.
     """
+    info = publication_info(params)
     _run([_jupyter_book(), "config", "sphinx", str(stage)])
     conf = stage / "conf.py"
-    author = "Sosiaalihuollon seurantarekisteri"
-    docs = [(f"{q}/index", f"seuranta-{q}.tex",
-             f"Sosiaalihuollon asiakkaat {quarter_name(q)}", author, "manual", True)
+    author = info["author"]
+    docs = [(f"{q}/index", f"seuranta-{q}.tex", paper_title(q), author, "manual", True)
             for q in reversed(quarters)]
     counties = (stage / "alueet" / "index.md").is_file()
     if counties:   # the county drill-down pages as one more PDF
@@ -312,12 +520,14 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path) -> list[Path]:
     out = []
     for q in quarters:
         tex = f"seuranta-{q}.tex"
+        prepare_tex(latex_dir / tex, info["numbers"].get(q, ""))
         _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error", tex],
              cwd=latex_dir)
         target = pdf_dir / f"{q}.pdf"
         shutil.copy2(latex_dir / f"seuranta-{q}.pdf", target)
         out.append(target)
     if counties:
+        prepare_tex(latex_dir / "seuranta-alueet.tex", "", landscape=True)
         _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error",
               "seuranta-alueet.tex"], cwd=latex_dir)
         shutil.copy2(latex_dir / "seuranta-alueet.pdf", pdf_dir / COUNTY_PDF)
@@ -328,18 +538,17 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
                pdf: bool = True) -> Path:
     """Stage and build the book: HTML in OUT/book/_build/html, PDFs in OUT/pdf/<Q>.pdf.
 
-    Returns the HTML folder. The PDFs are built first so that each quarter's page can
-    offer its working paper for download.
+    Returns the HTML folder. The PDFs are built first so that each quarter's page and the
+    page "Lataukset" can offer them for download.
     """
     out_dir = Path(out_dir)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
     stage = stage_book(out_dir, quarters, synthetic, params, pdf=False)
     if pdf:
-        pdfs = build_pdfs(stage, quarters, out_dir / "pdf")
-        for q, p in zip(quarters, pdfs):
-            shutil.copy2(p, stage / q / f"{q}.pdf")
-            (stage / q / "index.md").write_text(_quarter_index_md(q, synthetic, True, params),
-                                                encoding="utf-8")
+        build_pdfs(stage, quarters, out_dir / "pdf", params)
+        stage = stage_book(out_dir, quarters, synthetic, params, pdf=True)
+        for q in quarters:
+            shutil.copy2(out_dir / "pdf" / f"{q}.pdf", stage / q / f"{q}.pdf")
         county_pdf = out_dir / "pdf" / COUNTY_PDF
         if county_pdf.is_file() and (stage / "alueet" / "index.md").is_file():
             shutil.copy2(county_pdf, stage / "alueet" / COUNTY_PDF)
@@ -371,7 +580,64 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree):
     context["script_files"] = out
 
 
+#: English interface strings of sphinx-book-theme / pydata-sphinx-theme / sphinx extensions
+#: that have no Finnish translation, and their Finnish wording (applied to every page).
+UI_FI = {
+    "Skip to main content": "Siirry pääsisältöön",
+    "Back to top": "Takaisin ylös",
+    "Search this book...": "Hae julkaisusta...",
+    "Search this book": "Hae julkaisusta",
+    "Search...": "Hae...",
+    "Toggle navigation": "Näytä tai piilota valikko",
+    "Toggle primary sidebar": "Näytä tai piilota sivupalkki",
+    "Toggle secondary sidebar": "Näytä tai piilota sisällysluettelo",
+    "Download this page": "Lataa tämä sivu",
+    "Download source file": "Lataa lähdetiedosto",
+    "Print to PDF": "Tulosta PDF:ksi",
+    "Fullscreen mode": "Koko näytön tila",
+    "Light/dark mode": "Vaalea/tumma tila",
+    "light/dark": "vaalea/tumma",
+    "Contents": "Sisältö",
+    "Previous": "Edellinen",
+    "previous page": "edellinen sivu",
+    "next page": "seuraava sivu",
+    "Next": "Seuraava",
+    "Copy to clipboard": "Kopioi leikepöydälle",
+    "Copied!": "Kopioitu!",
+    "By ": "Tekijä: ",
+    "Site navigation": "Sivuston navigointi",
+    "Section Navigation": "Osion navigointi",
+    "Search": "Haku",
+    "Ctrl": "Ctrl",
+}
+
+#: Attributes and elements whose English text is replaced (never prose or tables).
+_UI_PATTERNS = [re.compile(rf'(?P<pre>(?:aria-label|title|placeholder|data-content|alt)="|>\s*)'
+                           rf"(?P<en>{re.escape(en)})(?P<post>\s*<|\")")
+                for en in sorted(UI_FI, key=len, reverse=True)]
+
+
+def finnish_ui(html: str) -> str:
+    """Replace the themes' English interface strings by Finnish ones (attributes and
+    element texts that are exactly the string)."""
+    for pat in _UI_PATTERNS:
+        html = pat.sub(lambda m: m.group("pre") + UI_FI[m.group("en")] + m.group("post"),
+                       html)
+    return html
+
+
+def _translate_pages(app, exc):
+    if exc is not None or app.builder.format != "html":
+        return
+    for page in Path(app.outdir).rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        new = finnish_ui(text)
+        if new != text:
+            page.write_text(new, encoding="utf-8")
+
+
 def setup(app):
     """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml)."""
     app.connect("html-page-context", _dedupe_scripts, priority=900)
+    app.connect("build-finished", _translate_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

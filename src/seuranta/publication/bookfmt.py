@@ -9,12 +9,15 @@ Every number a reader sees is formatted here (Finnish format: ``2,4 %``, ``134 4
 
 from __future__ import annotations
 
+import base64
+import io
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from seuranta.core import reference
+from seuranta.core import reference, symbols
 from seuranta.core.fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
 from seuranta.core.labels_fi import (  # noqa: F401
     AGE_GROUP_FI,
@@ -32,8 +35,10 @@ from seuranta.core.params import Params, as_params
 from seuranta.core.quarters import Quarter
 from seuranta.statistics import disclosure
 
-#: Symbols of the published tables (explained on every page that uses them).
-SYMBOL_NONE = MISSING      # no data / not comprehensive
+#: Symbols of the published tables: the one set of :mod:`seuranta.core.symbols`
+#: (explained on the page "Symbolit" and in every table note that uses them).
+SYMBOL_NONE = symbols.NOT_AVAILABLE      # no data / not comprehensive
+SYMBOL_SUPPRESSED = symbols.SUPPRESSED
 
 
 # --------------------------------------------------------------------------- numbers
@@ -146,10 +151,26 @@ def md_table(df: pd.DataFrame, right: list[str] | None = None) -> str:
     return "\n".join([head, sep, *body]) + "\n"
 
 
+def latex_columns(df: pd.DataFrame, right: list[str] | None = None) -> str:
+    """Sphinx ``tabularcolumns`` spec: the first (label) column twice as wide, the columns
+    in ``right`` right-aligned (numbers), every width a share of the line."""
+    cols = list(df.columns)
+    right = cols[1:] if right is None else right
+    widths = [2 if i == 0 else 1 for i in range(len(cols))]
+    total = sum(widths)
+    out = []
+    for c, w in zip(cols, widths):
+        align = r"\raggedleft" if c in right else r"\raggedright"
+        out.append(rf">{{{align}\arraybackslash}}\X{{{w}}}{{{total}}}")
+    return "|" + "|".join(out) + "|"
+
+
 def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
                 note: str = "") -> str:
-    """Caption line + table + optional note, as Markdown."""
-    out = f"**{caption}**\n\n{md_table(df, right)}"
+    """A captioned table (MyST ``table`` directive: ``<caption>`` in HTML, the caption kept
+    with its table in the PDF), numbers right-aligned in both, then the optional note."""
+    out = (f"```{{tabularcolumns}} {latex_columns(df, right)}\n```\n\n"
+           f":::{{table}} {caption}\n:width: 100%\n\n{md_table(df, right)}:::\n")
     if note:
         out += f"\n{note}\n"
     return out
@@ -213,11 +234,11 @@ def publish_value(x) -> str:
     return v if isinstance(v, str) else fi_number(v)
 
 
-def symbol_note() -> str:
-    """Explanation of the symbols used in the tables."""
-    _, symbol = disclosure_params()
-    return (f"Symbolit: {symbol} = tieto on salattu tietosuojan vuoksi (pieni lukumäärä); "
-            f"{SYMBOL_NONE} = ei tietoja.")
+def symbol_note(used: tuple[str, ...] = (symbols.SUPPRESSED, symbols.NOT_AVAILABLE)) -> str:
+    """Explanation of the symbols a table uses (the one set of :mod:`seuranta.core.symbols`)."""
+    parts = [f"{s} = {symbols.SYMBOLS[s][0][:1].lower()}{symbols.SYMBOLS[s][0][1:].rstrip('.')}"
+             for s in symbols.SYMBOLS if s in used]
+    return "Symbolit: " + "; ".join(parts) + "."
 
 
 # --------------------------------------------------------------------------- figures
@@ -233,12 +254,26 @@ def setup_matplotlib():
     return plt
 
 
-def show(fig):
-    """Display a figure as the cell's output (PNG) and close it."""
+def alt_text(text: str) -> str:
+    """A figure's alternative text on one line, without Markdown's brackets."""
+    return re.sub(r"\s+", " ", str(text)).replace("[", "(").replace("]", ")").strip()
+
+
+def show(fig, alt: str | None = None):
+    """Display a figure as a Markdown image with its alternative text (written from the
+    data by the caller; by default the figure's titles) and close it. The PNG is inlined
+    (a data URI), so the book needs no image request and the alt text is never a path."""
     import matplotlib.pyplot as plt  # heavy dependency: loaded only when used
-    from IPython.display import display  # heavy dependency: loaded only when used
-    display(fig)
+    from IPython.display import Markdown, display  # heavy dependency: loaded only when used
+    if alt is None:
+        titles = [fig._suptitle.get_text()] if fig._suptitle is not None else []
+        titles += [ax.get_title() for ax in fig.axes if ax.get_title()]
+        alt = ". ".join(titles) or "Kuvio"
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
+    data = base64.b64encode(buf.getvalue()).decode("ascii")
+    display(Markdown(f"![{alt_text(alt)}](data:image/png;base64,{data})"))
 
 
 def fi_axis_pct(ax, axis: str = "y", decimals: int = 1):

@@ -256,6 +256,25 @@ FROM b GROUP BY municipality_code, ti""").fetchdf()
     return _task_names(long, tasks)
 
 
+#: service_task of the whole-year rows that count a client of any task once.
+ALL_TASKS = "kaikki"
+
+
+def _year_all_tasks(con, specs: list[dict]) -> pd.DataFrame:
+    """Distinct clients of any task per calendar year × municipality (source ALL)."""
+    ys = [s for s in specs if s["unit"] == "year"]
+    if not ys:
+        return pd.DataFrame({"municipality_code": pd.Series(dtype=str),
+                             "year": pd.Series(dtype=str), "clients": pd.Series(dtype="int64")})
+    ors = ", ".join(f"bit_or({s['col']}) AS {s['col']}" for s in ys)
+    sums = ", ".join(_sums(s["col"], len(s["labels"])) for s in ys)
+    df = con.execute(f"""
+SELECT municipality_code, {sums}
+FROM (SELECT client_id, municipality_code, {ors} FROM mka GROUP BY client_id, municipality_code)
+GROUP BY municipality_code""").fetchdf()
+    return pd.concat([_melt(df, ["municipality_code"], s) for s in ys], ignore_index=True)
+
+
 def _task_sets(con, specs: list[dict], tasks: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pairs of tasks and the number of tasks per client, per quarter × county and ALL."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
@@ -393,6 +412,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     res = _source_counts(con, specs, tasks)
     by_age = _age_group_counts(con, specs, tasks)
     pairs, per_client = _task_sets(con, specs, tasks)
+    year_all = _year_all_tasks(con, specs)
     for t in ("mk", "mka", "cb"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
@@ -453,6 +473,18 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
         c["pop_year"] = c["year"] - 1
         c = with_base(c, tb.rename(columns={"year": "pop_year"}),
                       ["municipality_code", "pop_year", "service_task"])
+        # distinct clients of any task over the year (service_task 'kaikki', source ALL),
+        # base: the whole population of the year before
+        tot = population.groupby(["municipality_code", "year"], as_index=False)[
+            "population"].sum().rename(columns={"population": "population_base",
+                                                "year": "pop_year"})
+        g = _grid(year=[str(y) for y in years], municipality_code=codes)
+        a = _complete(g, year_all, ["year", "municipality_code"])
+        a["year"] = a["year"].astype("int64")
+        a = a.merge(mun, on="municipality_code").assign(service_task=ALL_TASKS, source="ALL")
+        a["pop_year"] = a["year"] - 1
+        a = with_base(a, tot, ["municipality_code", "pop_year"])
+        c = pd.concat([c[ycols], a[ycols]], ignore_index=True)
         out["year_counts"] = c[ycols].sort_values(ycols[:5]).reset_index(drop=True)
     else:
         out["year_counts"] = pd.DataFrame({k: pd.Series(dtype="int64" if k in (

@@ -1,0 +1,290 @@
+"""What the Sote-tietopaketit chapter says: the computation behind ``notebooks/costs.md``.
+
+:func:`chapter` reads a cost year's tables (``OUT/costs/<year>/tables``) and returns the
+chapter's sentences (``facts``, Markdown glued into the notebook), its tables (``tables``:
+caption, frame of formatted cells, right-aligned columns, note) and figures with their
+alternative texts written from the data (``figures``). The notebook only displays them.
+€ per client is published only where the county's register coverage reaches
+``costs.per_client_min_coverage_pct`` (:func:`seuranta.costs.model.per_client_published`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from seuranta.core.fmt import fi_number, fi_pct
+from seuranta.core.symbols import NOT_AVAILABLE
+from seuranta.costs import model as costs
+
+TASK_FI = {"vammaispalvelut": "vammaispalvelut", "iakkaat": "iäkkäiden palvelut",
+           "lapsiperheet": "lapsiperheiden palvelut", "lastensuojelu": "lastensuojelu",
+           "tyoikaiset": "työikäisten palvelut", "paihdetyo": "päihdetyö"}
+GROUP_FI = {"65-74+75+": "65 vuotta täyttäneet", "0-17": "alle 18-vuotiaat",
+            "18-64+65-74": "18–74-vuotiaat"}
+BASIS_FI = {"quality": "kunnat, joiden tiedot arvioitiin kattaviksi vuoden kaikilla neljällä "
+                       "neljänneksellä",
+            "counts": "kunnat, joilta rekisterissä oli asiakkaita vuoden kaikilla neljällä "
+                      "neljänneksellä",
+            "none": ""}
+
+#: Finnish Markdown templates of the chapter's data-dependent sentences.
+TEXT = {
+    "lead": ("Sote-tietopaketit kokoavat palvelujen järjestäjän kaikki sosiaali- ja "
+             "terveyspalvelujen kustannukset 15 tietopakettiin: 11 perustietopakettiin ja "
+             "neljään laajennettuun pakettiin. Vuonna {year} kustannusaineistossa oli "
+             "kustannuksia yhteensä {total} miljardia euroa, joista sosiaalihuollon "
+             "palveluluokkien osuus oli {social} miljardia euroa. Perustietopaketteihin "
+             "kohdentui {basic} miljardia ja laajennettuihin paketteihin {extended} miljardia "
+             "euroa. {allocated}"),
+    "allocated_same": ("Kaikkiaan kustannuksista kohdentui tietopaketteihin {pct} eli saman "
+                       "verran kuin vuoden 2017 arvioinnissa."),
+    "allocated": ("Kaikkiaan kustannuksista kohdentui tietopaketteihin {pct}, kun vuoden 2017 "
+                  "arvioinnissa osuus oli {benchmark}."),
+    "largest": ("Suurimmat tietopaketit olivat {a} ({a_share} kustannuksista, {a_eur} euroa "
+                "asukasta kohden) ja {b} ({b_share})."),
+    "allocation": ("Jokainen kustannusrivi kohdennetaan palveluluokkansa perusteella "
+                   "täsmälleen yhteen tietopakettiin tai kohdentamattomiin, eikä mitään euroa "
+                   "lasketa kahdesti. Koko maassa kohdentumisaste oli {pct}. Alueittain aste "
+                   "vaihteli {lo}:sta ({lo_area}) {hi}:iin ({hi_area}); {below} alueella "
+                   "22:sta se jäi vertailuarvon alle. Kohdentamattomia kustannuksia oli "
+                   "{unallocated} milj. euroa: {parts}.{quarantine}"),
+    "quarantine": (" Lisäksi {n} kustannusriviä jätettiin pois virheellisinä (esimerkiksi "
+                   "puuttuva tai negatiivinen kustannus); ne on lueteltu syineen sisäisessä "
+                   "taulukossa."),
+    "std_item": ("- {package}: koko maassa {eur} euroa kohdeväestön ({group}) asukasta "
+                 "kohden; ikävakioituna suurin {max_area} ({max_eur} €) ja pienin {min_area} "
+                 "({min_eur} €)."),
+    "alt_total": ("Kuvio 1: sote-kustannukset asukasta kohden alueittain {year}, pienimmästä "
+                  "suurimpaan. Koko maassa {nat} euroa; pienin {lo_area} {lo} euroa ja suurin "
+                  "{hi_area} {hi} euroa."),
+    "alt_std": ("Kuvio 2: ikävakioidut kustannukset kohdeväestön asukasta kohden alueittain "
+                "{year} tietopaketeittain ({packages}); luvut ovat kuvion alla olevassa "
+                "luettelossa."),
+    "no_clients": ("Sosiaalihuollon seurantarekisterin koko vuoden asiakasmääriä vuodelta "
+                   "{year} ei ole käytettävissä, joten kustannuksia asiakasta kohden ei voitu "
+                   "laskea."),
+    "per_client": ("Asiakasmäärät ovat sosiaalihuollon seurantarekisterin koko vuoden eri "
+                   "asiakkaita palvelutehtävittäin (kaikki lähteet yhteensä), laskettuina "
+                   "yhteen alueen kunnista. Rekisterin kattavuus on se osuus alueen "
+                   "väestöpohjasta, joka asuu kunnissa, joiden tiedot ovat mukana koko vuoden "
+                   "({basis}). {none}**Kun kattavuus on osittainen, rekisterin asiakasmäärä on "
+                   "liian pieni ja kustannus asiakasta kohden liian suuri.** Siksi lukua ei "
+                   "julkaista, kun rekisterin kattavuus on alle {min_pct}; sen sijalla on "
+                   "symboli {symbol}. Alueittaisissa luvuissa (taulukko 4) näin kävi {n_low} "
+                   "alueella."),
+    "per_client_none": ("Kattavuutta ei voitu arvioida, koska vuoden kaikkien neljännesten "
+                        "laatutietoja ei ole. "),
+}
+
+
+def say(key: str, **values) -> str:
+    return TEXT[key].format(**values)
+
+
+@dataclass
+class CostChapter:
+    facts: dict[str, str] = field(default_factory=dict)
+    #: key → (caption, frame, right-aligned columns, note)
+    tables: dict[str, tuple[str, pd.DataFrame, list[str], str]] = field(default_factory=dict)
+    figures: dict[str, tuple[object, str]] = field(default_factory=dict)
+
+
+def _milj(eur, decimals=1):
+    return fi_number(eur / 1e6, decimals)
+
+
+def _mrd(eur, decimals=1):
+    return fi_number(eur / 1e9, decimals)
+
+
+def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
+    """Everything the chapter shows for one cost year."""
+    import matplotlib.pyplot as plt  # heavy dependency: loaded only when figures are drawn
+
+    year = int(year)
+    cp = costs.cost_params(params)
+    T = costs.read_tables(Path(tables_dir))
+    meta = dict(zip(T["meta"]["key"], T["meta"]["value"].astype(str)))
+    packages = costs.load_packages()
+    pname = dict(zip(packages["package_code"], packages["name_fi"]))
+    pname.update({"unallocated": "Kohdentamaton", "ALL": "Yhteensä"})
+    rname = costs.region_names()
+    rname["ALL"] = "Koko maa"
+
+    def short(code):
+        return costs.REGION_SHORT_FI.get(code, rname.get(code, code))
+
+    al = T["allocation"]
+    nat = al[al["region_code"] == "ALL"].iloc[0]
+    areas = al[al["region_code"] != "ALL"]
+    pk, res, pc, dims = T["packages"], T["per_resident"], T["per_client"], T["dimensions"]
+    benchmark = float(nat["benchmark_pct"])
+    ch = CostChapter()
+
+    sec = dims[(dims["dimension"] == "sector") & (dims["package_code"] == "ALL")]
+    sec = dict(zip(sec["value"].fillna(""), sec["cost_eur"]))
+    pct = fi_pct(nat["allocation_pct"])
+    allocated = (say("allocated_same", pct=pct) if pct == fi_pct(benchmark)
+                 else say("allocated", pct=pct, benchmark=fi_pct(benchmark)))
+    ch.facts["lead"] = say("lead", year=year, total=_mrd(nat["ledger_eur"]),
+                           social=_mrd(sec.get("sos", 0)),
+                           basic=_mrd(pk[pk["kind"] == "basic"]["cost_eur"].sum()),
+                           extended=_mrd(pk[pk["kind"] == "extended"]["cost_eur"].sum(), 2),
+                           allocated=allocated)
+
+    t = pk.sort_values("order")
+    kind_fi = {"basic": "perus", "extended": "laajennettu"}
+    tab = pd.DataFrame({
+        "Tietopaketti": [pname[c] for c in t["package_code"]],
+        "Tyyppi": [kind_fi.get(k, "") if isinstance(k, str) else "" for k in t["kind"]],
+        "Kustannukset, milj. €": [_milj(v) for v in t["cost_eur"]],
+        "Osuus": [fi_pct(v) for v in t["share_pct"]],
+        "€ / asukas": [fi_number(v) for v in t["eur_per_resident"]],
+    })
+    ch.tables["packages"] = (
+        f"Taulukko 1. Kustannukset tietopaketeittain vuonna {year}, koko maa (manner-Suomi)",
+        tab, list(tab.columns[2:]), f"Asukasluku 31.12.{meta['population_year']}.")
+    top = t[~t["package_code"].isin(["ALL", "unallocated"])].nlargest(2, "cost_eur")
+    a, b = top.iloc[0], top.iloc[1]
+    ch.facts["largest"] = say("largest", a=pname[a["package_code"]].lower(),
+                              a_share=fi_pct(a["share_pct"]),
+                              a_eur=fi_number(a["eur_per_resident"]),
+                              b=pname[b["package_code"]].lower(), b_share=fi_pct(b["share_pct"]))
+
+    lo = areas.loc[areas["allocation_pct"].idxmin()]
+    hi = areas.loc[areas["allocation_pct"].idxmax()]
+    un = T["unallocated"]
+    reasons = un[un["region_code"] == "ALL"].groupby("reason")["cost_eur"].sum()
+    parts = "; ".join(f"{costs.UNALLOCATED_REASONS_FI[r].lower()} {_milj(v)} milj. euroa"
+                      for r, v in reasons.sort_values(ascending=False).items())
+    q = T["quarantine"]
+    ch.facts["allocation"] = say(
+        "allocation", pct=pct, lo=fi_pct(lo["allocation_pct"]), lo_area=short(lo["region_code"]),
+        hi=fi_pct(hi["allocation_pct"]), hi_area=short(hi["region_code"]),
+        below=int((areas["allocation_pct"] < benchmark).sum()),
+        unallocated=_milj(nat["unallocated_eur"]), parts=parts,
+        quarantine=say("quarantine", n=fi_number(len(q))) if len(q) else "")
+    tab = pd.DataFrame({
+        "Alue": [short(c) for c in al["region_code"]],
+        "Kustannukset, milj. €": [_milj(v) for v in al["ledger_eur"]],
+        "Kohdennettu, milj. €": [_milj(v) for v in al["allocated_eur"]],
+        "Kohdentamaton, milj. €": [_milj(v) for v in al["unallocated_eur"]],
+        "Kohdentumisaste": [fi_pct(v) for v in al["allocation_pct"]],
+    })
+    ch.tables["allocation"] = (
+        f"Taulukko 2. Kustannusten kohdentuminen tietopaketteihin alueittain vuonna {year}",
+        tab, list(tab.columns[1:]), f"Vertailuarvo {fi_pct(benchmark)} (arviointi 2017).")
+
+    plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "axes.spines.top": False,
+                         "axes.spines.right": False})
+    tot = res[(res["package_code"] == "ALL")].copy()
+    tot_nat = float(tot.loc[tot["region_code"] == "ALL", "eur_per_resident"].iloc[0])
+    tot = tot[tot["region_code"] != "ALL"].sort_values("eur_per_resident")
+    fig, ax = plt.subplots(figsize=(7.5, 5.2))
+    ax.barh([short(c) for c in tot["region_code"]], tot["eur_per_resident"], color="#4c78a8")
+    ax.axvline(tot_nat, color="#e45756", lw=1.2)
+    ax.text(tot_nat, len(tot) - 0.4, f"koko maa {fi_number(tot_nat)} € ", color="#e45756",
+            fontsize=8, ha="right")
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fi_number(v)))
+    ax.set_xlabel("euroa asukasta kohden")
+    ax.set_title(f"Kuvio 1. Sote-kustannukset asukasta kohden alueittain {year}", loc="left",
+                 fontsize=10)
+    fig.tight_layout()
+    lo_r, hi_r = tot.iloc[0], tot.iloc[-1]
+    ch.figures["total"] = (fig, say("alt_total", year=year, nat=fi_number(tot_nat),
+                                    lo_area=short(lo_r["region_code"]),
+                                    lo=fi_number(lo_r["eur_per_resident"]),
+                                    hi_area=short(hi_r["region_code"]),
+                                    hi=fi_number(hi_r["eur_per_resident"])))
+
+    std = res[res["eur_per_target_resident_std"].notna()]
+    bound = [c for c in packages["package_code"] if c in set(std["package_code"])]
+    if bound:
+        fig, axes = plt.subplots(1, len(bound), figsize=(7.5, 5.4), sharey=True)
+        axes = np.atleast_1d(axes)
+        order = (res[(res["package_code"] == "ALL") & (res["region_code"] != "ALL")]
+                 .sort_values("region_code")["region_code"].tolist())
+        for ax, code in zip(axes, bound):
+            s = res[(res["package_code"] == code)].set_index("region_code")
+            ax.barh([short(c) for c in order], s["eur_per_target_resident_std"].reindex(order),
+                    color="#72b7b2")
+            ax.axvline(float(s.loc["ALL", "eur_per_target_resident_std"]), color="#e45756",
+                       lw=1.2)
+            ax.set_title(f"{pname[code]}\n€ / "
+                         f"{GROUP_FI.get(s['target_group'].iloc[0], 'kohdeväestö')}", fontsize=8)
+            ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: fi_number(v)))
+            ax.xaxis.set_major_locator(plt.MaxNLocator(3))
+            ax.tick_params(axis="x", labelsize=7)
+        axes[0].invert_yaxis()
+        fig.suptitle(f"Kuvio 2. Ikävakioidut kustannukset kohdeväestön asukasta kohden {year}",
+                     x=0.01, ha="left", fontsize=10)
+        fig.tight_layout()
+        ch.figures["std"] = (fig, say("alt_std", year=year,
+                                      packages=", ".join(pname[c].lower() for c in bound)))
+    items = []
+    for code in bound:
+        s = std[(std["package_code"] == code) & (std["region_code"] != "ALL")]
+        n = res[(res["package_code"] == code) & (res["region_code"] == "ALL")].iloc[0]
+        if s.empty:
+            continue
+        mx = s.loc[s["eur_per_target_resident_std"].idxmax()]
+        mn = s.loc[s["eur_per_target_resident_std"].idxmin()]
+        items.append(say("std_item", package=pname[code],
+                         eur=fi_number(n["eur_per_target_resident"]),
+                         group=GROUP_FI.get(n["target_group"], n["target_group"]),
+                         max_area=short(mx["region_code"]),
+                         max_eur=fi_number(mx["eur_per_target_resident_std"]),
+                         min_area=short(mn["region_code"]),
+                         min_eur=fi_number(mn["eur_per_target_resident_std"])))
+    ch.facts["standardised"] = "\n".join(items)
+
+    ch.facts["pairs"] = "; ".join(
+        f"{pname[p].lower()} ↔ " + " + ".join(TASK_FI.get(t, t) for t in ts)
+        for p, ts in cp["package_tasks"].items())
+    ch.facts["mapping_version"] = meta.get("mapping_version", "")
+    ch.facts["population_year"] = meta.get("population_year", "")
+    if not pc["clients"].notna().any():
+        ch.facts["per_client"] = say("no_clients", year=year)
+        return ch
+    min_pct = float(cp["per_client_min_coverage_pct"])
+    eur_pub, _why = costs.per_client_published(pc, min_pct)
+    pc = pc.assign(eur_pub=eur_pub)
+    n = pc[pc["region_code"] == "ALL"].copy()
+    n["order"] = n["package_code"].map(dict(zip(packages["package_code"], packages["order"])))
+    n = n.sort_values("order")
+    tab = pd.DataFrame({
+        "Tietopaketti": [pname[c] for c in n["package_code"]],
+        "Palvelutehtävät": [" + ".join(TASK_FI.get(x, x) for x in s.split("+"))
+                            for s in n["service_tasks"]],
+        "Kustannukset, milj. €": [_milj(v) for v in n["cost_eur"]],
+        "Asiakkaat": [fi_number(v) for v in n["clients"]],
+        "€ / asiakas": [fi_number(v) for v in n["eur_pub"]],
+        "Rekisterin kattavuus": [fi_pct(v) for v in n["coverage_pct"]],
+    })
+    ch.tables["per_client"] = (
+        f"Taulukko 3. Kustannukset rekisterin koko vuoden asiakasta kohden vuonna {year}, "
+        "koko maa", tab, list(tab.columns[2:]),
+        f"{NOT_AVAILABLE} = ei julkaista: rekisterin kattavuus alle {fi_pct(min_pct, 0)}.")
+    low = pc[(pc["region_code"] != "ALL") & pc["eur_pub"].isna()]
+    ch.facts["per_client"] = say(
+        "per_client", basis=BASIS_FI.get(meta.get("coverage_basis"), ""),
+        none=say("per_client_none") if meta.get("coverage_basis") == "none" else "",
+        min_pct=fi_pct(min_pct, 0), symbol=NOT_AVAILABLE, n_low=low["region_code"].nunique())
+    w = pc[pc["region_code"] != "ALL"].copy()
+    w["val"] = [NOT_AVAILABLE if pd.isna(v) else fi_number(v) for v in w["eur_pub"]]
+    wide = w.pivot(index="region_code", columns="package_code", values="val")
+    cols = [c for c in packages["package_code"] if c in wide.columns]
+    wide = wide[cols]
+    wide.insert(0, "Alue", [short(c) for c in wide.index])
+    wide.columns = ["Alue"] + [pname[c] for c in cols]
+    ch.tables["per_client_areas"] = (
+        f"Taulukko 4. Kustannukset asiakasta kohden alueittain {year}, euroa",
+        wide.reset_index(drop=True), list(wide.columns[1:]),
+        f"{NOT_AVAILABLE} = ei julkaista: rekisterin kattavuus alueella alle "
+        f"{fi_pct(min_pct, 0)} (asiakkaita puuttuisi, ja luku olisi liian suuri), tai alueella "
+        "ei ollut rekisterissä asiakkaita.")
+    return ch

@@ -1,0 +1,899 @@
+"""What each chapter of a quarter says: the computation behind the notebooks.
+
+The notebooks (``notebooks/*.md``) only narrate: a cell calls one function of this module,
+which reads the quarter's prepared tables and returns a :class:`Chapter` — formatted
+numbers and sentences (``facts``, glued into the notebook's Markdown by
+:func:`glue_facts` and myst-nb's ``{glue:text}``/``{glue:md}``), finished Markdown tables
+(``tables``, captioned) and figures with alternative texts written from the data
+(``figures``). Sentences that depend on the data (a quarter without an estimate says so
+and why) are Markdown templates of :data:`TEXT`, filled by the one small templating helper
+:func:`say`. Every number comes from the computed tables; disclosure control is applied
+by :func:`seuranta.publication.bookfmt.publish_counts` / ``publish_value``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from seuranta.core import reference, symbols
+from seuranta.core.params import load_params
+from seuranta.publication import bookfmt as bf
+from seuranta.publication import gate, published
+from seuranta.register import validate
+
+#: Finnish Markdown templates of the sentences that depend on the data (``{name}`` fields).
+TEXT = {
+    "estimate": (
+        "Arviolta {share} {base} oli {gen} asiakkaita {quarter_in}. Arvio perustuu niiden "
+        "kuntien tietoihin, joiden tiedot arvioitiin kattaviksi Kanta-palveluiden "
+        "sosiaalihuollon asiakastiedon arkiston tai erillistoimituksen perusteella: "
+        "{clients_used} asiakasta {municipalities} kunnasta{coverage}. Koko maan "
+        "asiakasmääräksi arvioidaan {estimate} (95 %:n luottamusväli {low}–{high})."),
+    "coverage": ", joiden väestö oli {cover} koko maan väestöpohjasta",
+    "no_estimate": (
+        "{Quarter_in} koko maan arviota ei laadittu, koska {reason}. Alla olevassa "
+        "taulukossa on rekisteriin kirjattu asiakasmäärä hyvinvointialueittain; se ei ole "
+        "arvio koko maan asiakasmäärästä."),
+    "not_estimated": (
+        "{task} eivät kuulu seurantarekisterin ensimmäiseen vaiheeseen, joten niistä ei "
+        "laadita koko maan arviota. Rekisteriin kirjattiin {quarter_in} {clients} {gen} "
+        "asiakasta."),
+    "cwa": (
+        "Lastensuojelun palvelutehtävissä voi olla avoimena asioita myös ilman "
+        "lastensuojelulain mukaista asiakkuutta. Kattavissa kunnissa lastensuojelun "
+        "palvelutehtävän asiakkaita oli {n_ls}, joista lastensuojelulain mukaisia asiakkaita "
+        "oli {n_law} ({share})."),
+    "spread": (
+        "Kattavat tiedot oli saatavissa {n} kunnasta. Kunnissa {gen} asiakkaita oli "
+        "keskimäärin (mediaani) {median} {base}. Neljänneksessä kunnista osuus oli {q1} tai "
+        "pienempi (alakvartiili) ja neljänneksessä {q3} tai suurempi (yläkvartiili).{extremes}"),
+    "no_spread": "Kattavia kuntia ei ollut, joten kuntien välisiä eroja ei voida kuvata.",
+    "alt_shares": (
+        "Kuvio {abbr}1: {task}, asiakkaiden osuus {base} {n} kattavassa kunnassa "
+        "suuruusjärjestyksessä, {quarter}. Alakvartiili {q1}, mediaani {median}, "
+        "yläkvartiili {q3}; pienin {min} ja suurin {max}."),
+    "alt_series": (
+        "Kuvio {abbr}2: arvioitu osuus {base} vuosineljänneksittäin: {points}."),
+    "alt_series_counts": (
+        "Kuvio {abbr}2: rekisteriin kirjatut {gen} asiakkaat vuosineljänneksittäin: "
+        "{points}."),
+    "representative": (
+        "Kattavat {n} kuntaa kattoivat {cover} koko maan väestöpohjasta. {age}{size}"),
+    "rep_age_ok": (
+        "Kattavien kuntien ikärakenne ei todennäköisesti vääristä arviota: kun niiden "
+        "ikäryhmittäiset osuudet sovitetaan koko maan ikärakenteeseen, arvio muuttuu alle "
+        "{threshold}. "),
+    "rep_age_bias": (
+        "Kattavissa kunnissa on eri ikärakenne kuin koko maassa. Koko maan ikärakenteella "
+        "laskettu arvio olisi {diff} {way}, joten arvio todennäköisesti {bias} "
+        "asiakasmäärää. "),
+    "rep_size_ok": "Kooltaan ja väestörakenteeltaan kattavat kunnat olivat koko maan kaltaisia.",
+    "rep_size_bias": (
+        "Kattavat kunnat erosivat koko maasta eniten muuttujassa {covariate}, mikä voi "
+        "vääristää arviota."),
+    "rep_few": "Kattavia kuntia oli liian vähän, joten edustavuutta ei voitu arvioida.",
+    "no_age_estimate": (
+        "Ikäryhmittäisiä arvioita ei laadittu {quarter_in}, koska {reason}."),
+    "all_clients": (
+        "Arviolta {share} väestöstä oli jonkin sosiaalihuollon palvelutehtävän asiakkaana "
+        "{quarter_in}. Arvio perustuu {municipalities} kuntaan, joiden tiedot olivat "
+        "kattavia kaikissa kuudessa arvioitavassa palvelutehtävässä; sama henkilö lasketaan "
+        "kerran, vaikka hän olisi usean palvelutehtävän asiakas."),
+    "key_figure": "- **{task}**: {share} {base} (arviolta {estimate} asiakasta)",
+    "no_key_figures": "{Quarter_in} ei laadittu yhtään koko maan arviota.",
+    "missing_estimate": "Palvelutehtävästä {task} ei laadittu koko maan arviota, koska {reason}.",
+    "registered_only": ("Sosiaalihuollon seurantarekisteriin kirjattiin {quarter_in} yhteensä "
+                        "{counted} palvelutehtävän asiakkuutta."),
+    "registered": (
+        "Sosiaalihuollon seurantarekisteriin kirjattiin {quarter_in} yhteensä {distinct} "
+        "eri asiakasta. Palvelutehtävittäin laskettuna asiakkuuksia oli {counted}, koska "
+        "sama henkilö voi olla usean palvelutehtävän asiakas."),
+}
+
+#: Finnish reasons of the estimate's notes (``estimates.csv`` column ``note``).
+NOTE_FI = {
+    "no_comprehensive_municipalities": "yksikään kunta ei toimittanut kattavia tietoja",
+    "too_few_municipalities": "kattavia kuntia oli liian vähän (vähintään {min} tarvitaan)",
+}
+NOTE_FI_ALL = {
+    "no_comprehensive_municipalities": (
+        "yksikään kunta ei ollut kattava kaikissa kuudessa arvioitavassa palvelutehtävässä"),
+}
+
+
+def say(key: str, **values) -> str:
+    """The one templating helper: :data:`TEXT` ``[key]`` with its fields filled."""
+    return TEXT[key].format(**values)
+
+
+@dataclass
+class Chapter:
+    """What a chapter shows: glued facts, captioned Markdown tables, figures with alt."""
+
+    facts: dict[str, str] = field(default_factory=dict)
+    tables: dict[str, str] = field(default_factory=dict)
+    figures: dict[str, tuple[object, str]] = field(default_factory=dict)
+
+
+def glue_facts(ch: Chapter) -> None:
+    """Glue every fact for the notebook's Markdown (``{glue:md}`name```)."""
+    from IPython.display import Markdown  # heavy dependency: loaded only in notebooks
+    from myst_nb import glue  # heavy dependency: loaded only in notebooks
+    for k, v in ch.facts.items():
+        glue(k, Markdown(v), display=False)
+
+
+def _params(params_file) -> dict:
+    """The run's parameters (a file path or a loaded mapping), also set for bookfmt."""
+    return bf.use_params(params_file) if params_file is not None else bf.use_params(
+        load_params())
+
+
+def _capital(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+def _num(x) -> bool:
+    return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+# --------------------------------------------------------------------------- published tables
+
+_CACHE: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
+
+
+def published_tables(tables_dir: str | Path, quarter: str, params: dict) -> dict:
+    """The quarter's published tables (the gate's output beside ``tables/``; computed in
+    memory by the same gate when the folder is absent, as for a single table set)."""
+    key = (str(Path(tables_dir).resolve()), str(quarter))
+    if key not in _CACHE:
+        pdir = published.published_dir_of(tables_dir)
+        if (pdir / "municipal.csv").is_file():
+            out = {n: published.read(pdir, n, False) for n in (
+                "municipal", "totals", "estimates", "extremes", "tasks_per_client",
+                "multi_task")}
+        else:
+            out = gate.publish_quarter(quarter, Path(tables_dir), None, params)
+        for df in out.values():
+            if df is not None and "county_code" in df.columns:
+                df["county_code"] = df["county_code"].fillna("").astype(str)
+        _CACHE[key] = out
+    return _CACHE[key]
+
+
+def shown(value, symbol) -> bool:
+    return not symbol and _num(value)
+
+
+def count_text(value, symbol) -> str:
+    """A published count: the number in Finnish format, or its symbol."""
+    return symbol if symbol else (bf.fi_number(value) if _num(value) else symbols.NOT_AVAILABLE)
+
+
+def _total(pub: dict, kind: str, quarter: str, task: str, county: str = ""):
+    t = pub.get("totals")
+    if t is None:
+        return None
+    r = t[(t["kind"] == kind) & (t["quarter"] == quarter) & (t["service_task"] == task)
+          & (t["county_code"] == county)]
+    return None if r.empty else r.iloc[0]
+
+
+def published_estimate(pub: dict, task: str, quarter: str, age_group: str = "kaikki"):
+    """The published method's row of a task in the published estimates, or None."""
+    e = pub.get("estimates")
+    if e is None:
+        return None
+    e = e[(e["service_task"] == task) & (e["quarter"] == quarter)
+          & (e["age_group"].fillna("kaikki") == age_group)]
+    if (e["published"].fillna(0).astype(int) == 1).any():
+        e = e[e["published"].fillna(0).astype(int) == 1]
+    return None if e.empty else e.iloc[0]
+
+
+RULE_FI = {"base_share": "kattavien kuntien väestö oli alle {v} % koko maan väestöpohjasta",
+           "municipalities": "kattavia kuntia oli alle {v}",
+           "clients": "kattavien kuntien asiakkaita oli alle {v}"}
+
+
+def _rule_reason_fi(code: str) -> str:
+    parts = []
+    for c in str(code).split(";"):
+        what, _, v = c.partition("<")
+        if what in RULE_FI:
+            parts.append(RULE_FI[what].format(v=bf.fi_number(float(v))))
+    return " ja ".join(parts)
+
+
+def has_estimate(row) -> bool:
+    """A published point estimate (or range) is shown for the row."""
+    if row is None or not shown(row.get("estimate_rounded"), row.get("estimate_rounded_symbol")):
+        return False
+    return str(row.get("publish_as") or "point") != "none"
+
+
+def no_estimate_reason(row, params: dict, task: str = "") -> str:
+    """Why a quarter has no estimate, in Finnish (from the estimate's note or symbols)."""
+    note = "" if row is None else str(row.get("note") or "")
+    if note == "nan":
+        note = ""
+    nmin = int((params.get("estimate") or {}).get("min_municipalities", 2))
+    if row is not None and str(row.get("publish_as") or "") == "none" and row.get("rule_reason"):
+        reason = _rule_reason_fi(row["rule_reason"])
+        if reason:
+            return reason
+    if task == "kaikki" and note in NOTE_FI_ALL:
+        return NOTE_FI_ALL[note]
+    if note in NOTE_FI:
+        return NOTE_FI[note].format(min=bf.fi_number(nmin))
+    if row is not None and row.get("clients_used_symbol") == symbols.SUPPRESSED:
+        return "arvion pohjana olevien asiakkaiden määrä on salattu tietosuojan vuoksi"
+    n = 0 if row is None or not _num(row.get("municipalities_used")) else int(
+        row["municipalities_used"])
+    return (f"kattavia kuntia oli {bf.fi_number(n)}, ja arvio edellyttää vähintään "
+            f"{bf.fi_number(nmin)}")
+
+
+def estimate_text(row) -> str:
+    """'2 700' for a point estimate, '2 000–4 000' for a published range."""
+    if str(row.get("publish_as") or "point") == "range" and _num(row.get("range_low")):
+        return f"{bf.fi_number(row['range_low'])}–{bf.fi_number(row['range_high'])}"
+    return bf.fi_number(row["estimate_rounded"])
+
+
+# --------------------------------------------------------------------------- task chapter
+
+def task_chapter(tables_dir: str | Path, quarter: str, task: str,
+                 params_file: str | None = None) -> Chapter:
+    """The chapter of one service task (or the child-welfare-act clients), from the
+    quarter's published tables."""
+    params = _params(params_file)
+    pub = published_tables(tables_dir, quarter, params)
+    ch = Chapter()
+    mun = pub["municipal"]
+    qtask = "lastensuojelu" if task == "lastensuojelulaki" else task
+    now = mun[(mun["quarter"] == quarter) & (mun["service_task"] == task)]
+    row = published_estimate(pub, task, quarter) if bf.estimated(task) else None
+    e = row if has_estimate(row) else None
+    abbr, gen, base = bf.TASK_ABBR[task], bf.TASK_GENITIVE[task], bf.BASE_ELATIVE[task]
+    qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
+    mnames = bf.municipality_names()
+    cnames = bf.county_names()
+    name = bf.task_name(task)
+    ch.facts.update(quarter=qname, task=name)
+
+    # --- lead paragraph
+    if e is not None:
+        cover = ""
+        if _num(e.get("national_base")) and float(e["national_base"]) > 0:
+            cover = say("coverage", cover=bf.fi_pct(
+                100 * float(e["population_used"]) / float(e["national_base"]), 0))
+        lead = say("estimate", share=bf.fi_share(float(e["share_pct"])), base=base, gen=gen,
+                   quarter_in=qin,
+                   clients_used=count_text(e["clients_used"], e["clients_used_symbol"]),
+                   municipalities=bf.fi_number(e["municipalities_used"]), coverage=cover,
+                   estimate=estimate_text(e), low=bf.fi_number(e["ci_low"]),
+                   high=bf.fi_number(e["ci_high"]))
+    elif bf.estimated(task):
+        lead = say("no_estimate", Quarter_in=_capital(qin),
+                   reason=no_estimate_reason(row, params))
+    else:
+        reg = _total(pub, "registered", quarter, task)
+        lead = say("not_estimated", task=name, quarter_in=qin, gen=gen,
+                   clients=count_text(None if reg is None else reg["clients"],
+                                      symbols.NOT_AVAILABLE if reg is None
+                                      else reg["clients_symbol"]))
+    if task == "lastensuojelulaki":
+        ls, law = (_total(pub, "used", quarter, t) for t in ("lastensuojelu", task))
+        if ls is not None and law is not None and shown(ls["clients"], ls["clients_symbol"]) \
+                and shown(law["clients"], law["clients_symbol"]) and int(ls["clients"]):
+            lead += "\n\n" + say("cwa", n_ls=bf.fi_number(ls["clients"]),
+                                 n_law=bf.fi_number(law["clients"]),
+                                 share=bf.fi_pct(100 * law["clients"] / ls["clients"], 0))
+    ch.facts["lead"] = lead
+
+    # --- county table (THL's VA1)
+    t = pub.get("totals")
+    kind = "used" if bf.estimated(task) else "registered"
+    rows = []
+    if e is not None:
+        rows.append(["Arvio koko maa", estimate_text(e)])
+    if t is not None:
+        nat = _total(pub, kind, quarter, task)
+        if nat is not None:
+            rows.append(["Edustavat kunnat yhteensä" if kind == "used"
+                         else "Rekisteriin kirjatut yhteensä",
+                         count_text(nat["clients"], nat["clients_symbol"])])
+        ct = t[(t["kind"] == f"county_{kind}") & (t["quarter"] == quarter)
+               & (t["service_task"] == task)].sort_values("county_code")
+        for r in ct.itertuples():
+            label = cnames.get(r.county_code, r.county_code)
+            if kind == "used" and not int(r.whole_county or 0):
+                label = "Osin " + label
+            rows.append([label, count_text(r.clients, r.clients_symbol)])
+    tab = pd.DataFrame(rows, columns=["Alue", "Asiakkaat"])
+    if kind == "used":
+        note = ("Arvio koko maa on pyöristetty sataan. Hyvinvointialueiden rivit ovat niiden "
+                "kuntien asiakkaita, joiden tiedot olivat kattavia; »Osin« = vain osa alueen "
+                "kunnista. " + bf.symbol_note((symbols.SUPPRESSED,)))
+        caption = f"Taulukko {abbr}1. {name}: asiakasmäärät hyvinvointialueittain, {qname}"
+    else:
+        note = ("Rekisteriin kirjatut asiakkaat, ei arvio koko maan asiakasmäärästä. "
+                + bf.symbol_note((symbols.SUPPRESSED,)))
+        caption = (f"Taulukko {abbr}1. {name}: rekisteriin kirjatut asiakkaat "
+                   f"hyvinvointialueittain, {qname}")
+    ch.tables["county"] = bf.table_block(caption, tab, note=note) if len(tab) else ""
+
+    # --- differences between municipalities (quartiles; extremes among shown shares)
+    ex = pub.get("extremes")
+    x = None if ex is None else ex[(ex["quarter"] == quarter) & (ex["service_task"] == task)]
+    x = None if x is None or x.empty else x.iloc[0]
+    comp = now[now["quality"] == "comprehensive"]
+    vis = comp[comp["share_pct_symbol"] == ""]
+    hidden = int((comp["share_pct_symbol"] == symbols.SUPPRESSED).sum())
+    if x is not None and int(x["n"]) > 0:
+        lo = (f"{bf.fi_pct(x['min'], 1)} ({mnames.get(str(x['min_municipality_code']), '')})"
+              if _num(x.get("min")) else None)
+        hi = (f"{bf.fi_pct(x['max'], 1)} ({mnames.get(str(x['max_municipality_code']), '')})"
+              if _num(x.get("max")) else None)
+        ext = f" Pienin julkaistu osuus oli {lo} ja suurin {hi}." if lo and hi else ""
+        ch.facts["spread"] = say("spread", n=bf.fi_number(x["n"]), gen=gen, base=base,
+                                 median=bf.fi_pct(x["median"], 1), q1=bf.fi_pct(x["q1"], 1),
+                                 q3=bf.fi_pct(x["q3"], 1), extremes=ext)
+        shares = pd.Series(vis["share_pct"].astype(float).to_numpy(),
+                           index=[mnames[m] for m in vis["municipality_code"]])
+        if len(shares):
+            fig = bf.share_chart(shares, float(x["q1"]), float(x["median"]), float(x["q3"]),
+                                 f"Kuvio {abbr}1. {name}: asiakkaiden osuus {base}, {qname}",
+                                 "osuus")
+            alt = say("alt_shares", abbr=abbr, task=name, base=base,
+                      n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_pct(x["q1"], 1),
+                      median=bf.fi_pct(x["median"], 1), q3=bf.fi_pct(x["q3"], 1),
+                      min=bf.fi_pct(shares.min(), 1), max=bf.fi_pct(shares.max(), 1))
+            if hidden:
+                alt += (f" Kuviosta puuttuu {bf.fi_number(hidden)} kuntaa, joiden asiakasmäärä "
+                        "on salattu.")
+            ch.figures["shares"] = (fig, alt)
+    else:
+        ch.facts["spread"] = say("no_spread")
+    ch.facts["hidden"] = (f"Kuviosta on jätetty pois {bf.fi_number(hidden)} kuntaa, joiden "
+                          "asiakasmäärä on tietosuojan vuoksi salattu."
+                          if hidden and "shares" in ch.figures else "")
+
+    # --- time series
+    s = estimate_series(pub, task) if bf.estimated(task) else None
+    if s is not None and len(s):
+        fig = bf.estimate_series_chart(
+            s, f"Kuvio {abbr}2. Arvioitu osuus {base} vuosineljänneksittäin")
+        points = "; ".join(f"{bf.quarter_name(q)} {bf.fi_share(v)}"
+                           for q, v in zip(s["quarter"], s["share"]))
+        ch.figures["series"] = (fig, say("alt_series", abbr=abbr, base=base, points=points))
+        ch.tables["series"] = bf.table_block(
+            f"Taulukko {abbr}2. {name}: arviot vuosineljänneksittäin",
+            bf.estimate_series_table(s), note=series_note(pub, task, s))
+    elif t is not None:
+        g = t[(t["kind"] == "registered") & (t["service_task"] == task)
+              & (t["county_code"] == "") & (t["clients_symbol"] == "")].sort_values("quarter")
+        if len(g):
+            fig = bf.series_chart(list(g["quarter"]), list(g["clients"].astype(float)),
+                                  pct=False, title=f"Kuvio {abbr}2. Rekisteriin kirjatut "
+                                  "asiakkaat vuosineljänneksittäin", ylabel="asiakkaita")
+            points = "; ".join(f"{bf.quarter_name(q)} {bf.fi_number(v)}"
+                               for q, v in zip(g["quarter"], g["clients"]))
+            ch.figures["series"] = (fig, say("alt_series_counts", abbr=abbr, gen=gen,
+                                             points=points))
+    ch.facts["series_missing"] = ("" if "series" in ch.figures
+                                  else "Aikasarjaa ei ole vielä saatavissa.")
+
+    # --- quality and representativeness
+    qm = mun[(mun["quarter"] == quarter) & (mun["service_task"] == task)]
+    if len(qm):
+        pc = qm.assign(n=1).pivot_table(index="county_code", columns="quality", values="n",
+                                        aggfunc="sum", fill_value=0)
+        for k in ("comprehensive", "partial", "none"):
+            if k not in pc.columns:
+                pc[k] = 0
+        b = qm.groupby("county_code")["population_base"].sum()
+        bc = qm[qm["quality"] == "comprehensive"].groupby("county_code")["population_base"].sum()
+        cov = (100 * bc.reindex(b.index).fillna(0) / b.where(b > 0)).fillna(0)
+        tab = pd.DataFrame({
+            "Hyvinvointialue": [cnames.get(c, c) for c in pc.index],
+            "Kattavat": [bf.fi_number(v) for v in pc["comprehensive"]],
+            "Osittaiset": [bf.fi_number(v) for v in pc["partial"]],
+            "Ei tietoja": [bf.fi_number(v) for v in pc["none"]],
+            "Kattavien osuus väestöpohjasta": [bf.fi_pct(cov.get(c, 0), 0) for c in pc.index],
+        })
+        tot = pc.sum()
+        tab.loc[len(tab)] = ["Koko maa", bf.fi_number(tot["comprehensive"]),
+                             bf.fi_number(tot["partial"]), bf.fi_number(tot["none"]),
+                             bf.fi_pct(100 * bc.sum() / b.sum() if b.sum() else 0, 0)]
+        ch.tables["quality"] = bf.table_block(
+            f"Taulukko {abbr}3. {name}: kuntien tietojen laatu hyvinvointialueittain, {qname}",
+            tab, note="Kuntien lukumäärät. Laatuluokat on kuvattu luvussa Menetelmät.")
+    rs = bf.read(tables_dir, "representativeness_summary", required=False)
+    ch.facts["representativeness"] = ""
+    if rs is not None and bf.estimated(task):
+        r = rs[rs["service_task"] == task]
+        if len(r):
+            ch.facts["representativeness"] = "**Edustavuus.** " + representativeness_fi(
+                r.iloc[0].to_dict(), params)
+    ch.tables["reasons"] = ""
+    quality = bf.read(tables_dir, "quality", required=False)
+    if quality is not None:
+        q_task = quality[quality["service_task"] == qtask]
+        reasons = bf.read(tables_dir, "quality_reasons", required=False)
+        desc = {} if reasons is None else dict(zip(reasons["code"], reasons["description_fi"]))
+        flat = [y.strip() for v in q_task["reasons"] for y in str(v).split(";") if y.strip()]
+        if flat:
+            vc = pd.Series(flat).value_counts().sort_index()
+            tab = pd.DataFrame({"Syy": [desc.get(k, "muu syy") for k in vc.index],
+                                "Kuntia": [bf.fi_number(v) for v in vc.to_numpy()]})
+            ch.tables["reasons"] = bf.table_block(
+                f"Taulukko {abbr}4. {name}: laatuluokituksen syyt, {qname}", tab,
+                note="Kunnalla voi olla useita syitä.")
+    return ch
+
+
+def estimate_series(pub: dict, task: str, age_group: str = "kaikki") -> pd.DataFrame:
+    """Published estimates of a task in every quarter (columns of
+    :func:`seuranta.publication.bookfmt.estimate_series`); quarters without one left out."""
+    cols = ["quarter", "share", "est", "lo", "hi", "n", "base"]
+    e = pub.get("estimates")
+    rows = []
+    if e is not None:
+        for q in sorted(e["quarter"].unique()):
+            r = published_estimate(pub, task, q, age_group)
+            if has_estimate(r):
+                rows.append([q, float(r["share_pct"]), float(r["estimate_rounded"]),
+                             float(r["ci_low"]), float(r["ci_high"]),
+                             int(r["municipalities_used"]),
+                             float(r["national_base"]) if _num(r.get("national_base"))
+                             else float("nan")])
+    return pd.DataFrame(rows, columns=cols)
+
+
+def series_note(pub: dict, task: str, s: pd.DataFrame, age_group: str = "kaikki") -> str:
+    note = "Arviot on pyöristetty sataan."
+    e = pub.get("estimates")
+    quarters = set() if e is None else set(e["quarter"])
+    missing = sorted(quarters - set(s["quarter"]))
+    if missing:
+        note += (" Arviota ei julkaistu (liian vähän kattavia tietoja tai salattu "
+                 "tietosuojan vuoksi): " + ", ".join(bf.quarter_name(q) for q in missing) + ".")
+    return note
+
+
+def representativeness_fi(row: dict, params: dict) -> str:
+    """Plain Finnish: do the comprehensive municipalities look like the whole country?"""
+    qp = params.get("quality") or {}
+    threshold = float(qp.get("verdict_threshold_pct", 2.0))
+    smd_threshold = float(qp.get("verdict_std_diff", 0.25))
+    n = int(row.get("n_comprehensive") or 0)
+    if n < 2:
+        return say("rep_few")
+    diff = row.get("age_adjusted_diff_pct")
+    if not _num(diff):
+        age = ""
+    elif abs(diff) < threshold:
+        age = say("rep_age_ok", threshold=bf.fi_pct(threshold, 0))
+    else:
+        age = say("rep_age_bias", diff=bf.fi_pct(abs(diff), 1),
+                  way="suurempi" if diff > 0 else "pienempi",
+                  bias="aliarvioi" if diff > 0 else "yliarvioi")
+    smd = row.get("max_abs_wstd_diff")
+    if not _num(smd):
+        size = ""
+    elif smd >= smd_threshold:
+        size = say("rep_size_bias", covariate=str(row.get("max_wstd_covariate_fi") or ""))
+    else:
+        size = say("rep_size_ok")
+    return say("representative", n=bf.fi_number(n),
+               cover=bf.fi_pct(row.get("base_coverage_pct"), 0), age=age, size=size).strip()
+
+
+# --------------------------------------------------------------------------- summary
+
+def summary_chapter(tables_dir: str | Path, quarter: str,
+                    params_file: str | None = None) -> Chapter:
+    """The quarter's summary from the published tables: registered clients, key figures,
+    age groups, the series and (with a year's last quarter) the whole year."""
+    params = _params(params_file)
+    pub = published_tables(tables_dir, quarter, params)
+    ch = Chapter()
+    tasks = reference.task_codes()
+    qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
+    ch.facts["quarter"] = qname
+    distinct = _total(pub, "distinct_all", quarter, "kaikki")
+    counted = _total(pub, "registered_all", quarter, "kaikki")
+    if distinct is not None and counted is not None:
+        ch.facts["registered"] = say(
+            "registered", quarter_in=qin,
+            distinct=count_text(distinct["clients"], distinct["clients_symbol"]),
+            counted=count_text(counted["clients"], counted["clients_symbol"]))
+    elif counted is not None:
+        ch.facts["registered"] = say("registered_only", quarter_in=qin, counted=count_text(
+            counted["clients"], counted["clients_symbol"]))
+    else:
+        ch.facts["registered"] = ""
+
+    rows, key, missing = [], [], []
+    for task in tasks + ["lastensuojelulaki"]:
+        row = published_estimate(pub, task, quarter) if bf.estimated(task) else None
+        if has_estimate(row):
+            rows.append([bf.task_name(task), estimate_text(row),
+                         bf.fi_share(float(row["share_pct"])), bf.BASE_ELATIVE[task],
+                         bf.fi_number(row["municipalities_used"])])
+            key.append(say("key_figure", task=bf.task_name(task),
+                           share=bf.fi_share(float(row["share_pct"])),
+                           base=bf.BASE_ELATIVE[task], estimate=estimate_text(row)))
+            continue
+        if bf.estimated(task):
+            missing.append(say("missing_estimate", task=bf.task_name(task),
+                               reason=no_estimate_reason(row, params, task)))
+            used = _total(pub, "used", quarter, task)
+            clients = count_text(None, symbols.NOT_AVAILABLE) if used is None else \
+                count_text(used["clients"], used["clients_symbol"])
+            rows.append([bf.task_name(task), clients + " ¹", symbols.NOT_APPLICABLE,
+                         bf.BASE_ELATIVE[task], symbols.NOT_APPLICABLE])
+        else:
+            reg = _total(pub, "registered", quarter, task)
+            clients = count_text(None, symbols.NOT_AVAILABLE) if reg is None else \
+                count_text(reg["clients"], reg["clients_symbol"])
+            rows.append([bf.task_name(task), clients + " ²", symbols.NOT_APPLICABLE,
+                         bf.BASE_ELATIVE[task], symbols.NOT_APPLICABLE])
+    tab = pd.DataFrame(rows, columns=["Palvelutehtävä", "Asiakkaita", "Osuus", "Väestöpohja",
+                                      "Kuntia arviossa"])
+    ch.tables["tasks"] = bf.table_block(
+        f"Taulukko 1. Sosiaalihuollon asiakkaat palvelutehtävittäin, {qname}",
+        tab, right=["Asiakkaita", "Osuus", "Kuntia arviossa"],
+        note=("Koko maan arviot on pyöristetty sataan; luottamusvälit ovat palvelutehtävien "
+              "luvuissa. ¹ Arviota ei julkaistu: kattavien kuntien asiakkaat. ² Ei kuulu "
+              "rekisterin ensimmäiseen vaiheeseen: rekisteriin kirjatut asiakkaat, ei arviota. "
+              + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE,
+                                symbols.NOT_APPLICABLE))
+              + " Lähde: Sosiaalihuollon seurantarekisteri, THL."))
+    ch.facts["key_figures"] = "\n".join(key) if key else say("no_key_figures",
+                                                            Quarter_in=_capital(qin))
+    ch.facts["missing_estimates"] = " ".join(missing)
+
+    # age groups
+    all_row = published_estimate(pub, "kaikki", quarter)
+    arows = []
+    for g, label in [("kaikki", "Koko väestö")] + [
+            (g, _capital(bf.AGE_GROUP_FI[g])) for g in ("0-17", "18-64", "65+", "85+")]:
+        r = published_estimate(pub, "kaikki", quarter, g)
+        if has_estimate(r):
+            arows.append([label, estimate_text(r), bf.fi_share(float(r["share_pct"])),
+                          bf.fi_number(r["municipalities_used"])])
+    if arows and has_estimate(all_row):
+        ch.facts["age_lead"] = say("all_clients", share=bf.fi_share(float(all_row["share_pct"])),
+                                   quarter_in=qin,
+                                   municipalities=bf.fi_number(all_row["municipalities_used"]))
+        ch.tables["age"] = bf.table_block(
+            f"Taulukko 2. Sosiaalihuollon eri asiakkaat ikäryhmittäin, {qname}",
+            pd.DataFrame(arows, columns=["Ikäryhmä", "Asiakkaita", "Osuus ikäryhmästä",
+                                         "Kuntia arviossa"]),
+            note="Arviot on pyöristetty sataan.")
+    else:
+        ch.facts["age_lead"] = say("no_age_estimate", quarter_in=qin,
+                                   reason=no_estimate_reason(all_row, params, "kaikki"))
+        ch.tables["age"] = ""
+
+    s = estimate_series(pub, "kaikki")
+    ch.tables["series"] = bf.table_block(
+        "Taulukko 3. Sosiaalihuollon eri asiakkaat vuosineljänneksittäin, koko väestö",
+        bf.estimate_series_table(s, "Osuus väestöstä"),
+        note=series_note(pub, "kaikki", s)) if len(s) > 1 else ""
+    ch.tables["year"] = year_table(tables_dir, quarter, params)
+    ch.facts["year_lead"] = year_lead(tables_dir, quarter)
+    return ch
+
+
+# --------------------------------------------------------------------------- whole year
+
+def year_frame(tables_dir: str | Path, quarter: str) -> pd.DataFrame | None:
+    """Whole-year distinct clients per task of the newest complete calendar year up to the
+    quarter (``year_counts``, source ALL): registered clients, the municipalities whose data
+    were comprehensive in all four quarters, their clients and population base.
+
+    None when no calendar year is complete by the quarter.
+    """
+    yc = bf.read(tables_dir, "year_counts", required=False)
+    if yc is None or yc.empty:
+        return None
+    year = int(yc["year"].max())
+    yc = yc[(yc["year"] == year) & (yc["source"] == "ALL")]
+    sq = bf.read(tables_dir, "series_quality", required=False)
+    full: dict[str, set] = {}
+    if sq is not None:
+        y = sq[sq["quarter"].str.startswith(str(year))]
+        good = y[y["quality"] == "comprehensive"].groupby(
+            ["service_task", "municipality_code"])["quarter"].nunique()
+        for (t, m), n in good.items():
+            if n == 4:
+                full.setdefault(t, set()).add(m)
+    est_tasks = reference.task_codes(estimated_only=True)
+    sets = [full.get(t, set()) for t in est_tasks]
+    full["kaikki"] = set.intersection(*sets) if sets else set()
+    rows = []
+    for t in reference.task_codes() + ["kaikki"]:
+        d = yc[yc["service_task"] == t]
+        if d.empty:
+            continue
+        f = d[d["municipality_code"].isin(full.get(t, set()))]
+        rows.append({"year": year, "service_task": t, "clients": int(d["clients"].sum()),
+                     "municipalities_full_year": len(full.get(t, set())),
+                     "clients_full_year": int(f["clients"].sum()),
+                     "base_full_year": int(f["population_base"].sum()),
+                     "national_base": int(d["population_base"].sum())})
+    return pd.DataFrame(rows)
+
+
+def year_table(tables_dir: str | Path, quarter: str, params: dict | None = None) -> str:
+    """Captioned Markdown table of :func:`year_frame` ('' when there is no whole year)."""
+    y = year_frame(tables_dir, quarter)
+    if y is None:
+        return ""
+    min_count = int(((params or {}).get("disclosure") or {}).get("min_count", 5))
+    year = int(y["year"].iloc[0])
+
+    def count(v):   # whole-year counts link to no published sum: primary suppression
+        return symbols.SUPPRESSED if 1 <= int(v) < min_count else bf.fi_number(v)
+    share = [symbols.NOT_AVAILABLE if b == 0 else (
+        symbols.SUPPRESSED if 1 <= c < min_count else bf.fi_share(100 * c / b))
+        for c, b in zip(y["clients_full_year"], y["base_full_year"])]
+    tab = pd.DataFrame({
+        "Palvelutehtävä": ["Kaikki palvelutehtävät" if t == "kaikki" else bf.task_name(t)
+                           for t in y["service_task"]],
+        "Rekisteriin kirjatut eri asiakkaat": [count(v) for v in y["clients"]],
+        "Koko vuoden kattavat kunnat": [bf.fi_number(v) for v in y["municipalities_full_year"]],
+        "Asiakkaita niissä": [count(v) for v in y["clients_full_year"]],
+        "Osuus väestöpohjasta niissä": share,
+    })
+    return bf.table_block(
+        f"Taulukko 4. Koko vuoden {year} eri asiakkaat palvelutehtävittäin", tab,
+        note=("Henkilö lasketaan kunnassa kerran, vaikka hän olisi ollut asiakkaana usealla "
+              "vuosineljänneksellä; rivillä Kaikki palvelutehtävät myös, vaikka hän olisi "
+              "ollut usean palvelutehtävän asiakas. Koko vuoden kattavat kunnat: kunnan tiedot "
+              "arvioitiin kattaviksi vuoden jokaisella neljänneksellä (kaikilla "
+              "palvelutehtävillä: kaikissa kuudessa arvioitavassa). "
+              + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE))))
+
+
+def year_lead(tables_dir: str | Path, quarter: str) -> str:
+    y = year_frame(tables_dir, quarter)
+    if y is None:
+        return ("Koko vuoden tiedot julkaistaan vuoden viimeisen neljänneksen (loka–joulukuu) "
+                "yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
+    year = int(y["year"].iloc[0])
+    return (f"Vuoden {year} neljännen neljänneksen myötä julkaistaan myös koko vuoden "
+            f"tiedot: kuinka moni henkilö oli vuoden aikana kunkin palvelutehtävän "
+            f"asiakkaana. Luvut ovat rekisteriin kirjattuja eri asiakkaita; koko maan "
+            f"arvioita koko vuodelle ei vielä laadita.")
+
+
+# --------------------------------------------------------------------------- multi-service
+
+TEXT.update({
+    "multi": ("{Quarter_in} rekisterissä oli {total} asiakasta, joista {multi} ({share}) oli "
+              "usean palvelutehtävän asiakkaana.{pair}"),
+    "multi_pair": " Yleisin yhdistelmä oli {a} ja {b} ({n} asiakasta).",
+    "alt_multi": ("Kuvio MP1: asiakkaat palvelutehtävien lukumäärän mukaan, {quarter}: {points}."),
+})
+
+
+def multi_chapter(tables_dir: str | Path, quarter: str, params_file: str | None = None
+                  ) -> Chapter:
+    """Clients of several service tasks (registered clients, not national estimates), from
+    the published tables."""
+    params = _params(params_file)
+    pub = published_tables(tables_dir, quarter, params)
+    ch = Chapter()
+    qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
+    tasks = reference.task_codes()
+    tpc = pub.get("tasks_per_client")
+    nat = tpc[tpc["county_code"] == ""].copy()
+    nat["n_tasks"] = nat["n_tasks"].astype(int)
+    nat = nat.sort_values("n_tasks")
+    total = _total(pub, "tpc_total", quarter, "kaikki")
+    multi = _total(pub, "tpc_multi", quarter, "kaikki")
+    mt = pub.get("multi_task")
+    pair = ""
+    if mt is not None:
+        mv = mt[mt["clients_symbol"] == ""].sort_values(["clients", "task_a", "task_b"],
+                                                        ascending=[False, True, True])
+        if len(mv) and int(mv.iloc[0]["clients"]) > 0:
+            p = mv.iloc[0]
+            pair = say("multi_pair", a=bf.task_name(p["task_a"]).lower(),
+                       b=bf.task_name(p["task_b"]).lower(), n=bf.fi_number(p["clients"]))
+    tot_ok = total is not None and shown(total["clients"], total["clients_symbol"])
+    mul_ok = multi is not None and shown(multi["clients"], multi["clients_symbol"])
+    ch.facts["lead"] = say(
+        "multi", Quarter_in=_capital(qin),
+        total=count_text(*(total[["clients", "clients_symbol"]] if total is not None
+                           else (None, symbols.NOT_AVAILABLE))),
+        multi=count_text(*(multi[["clients", "clients_symbol"]] if multi is not None
+                           else (None, symbols.NOT_AVAILABLE))),
+        share=(bf.fi_pct(100 * multi["clients"] / total["clients"], 1)
+               if tot_ok and mul_ok and int(total["clients"]) else symbols.NOT_AVAILABLE),
+        pair=pair)
+    lab = [str(n) for n in nat["n_tasks"]]
+    shares = [bf.fi_pct(100 * v / total["clients"], 1) if tot_ok and int(total["clients"])
+              and not sym else (sym or symbols.NOT_AVAILABLE)
+              for v, sym in zip(nat["clients"], nat["clients_symbol"])]
+    tab = pd.DataFrame({"Palvelutehtäviä": lab,
+                        "Asiakkaat": [count_text(v, sym) for v, sym in
+                                      zip(nat["clients"], nat["clients_symbol"])],
+                        "Osuus": shares})
+    tab.loc[len(tab)] = ["Yhteensä", count_text(*(total[["clients", "clients_symbol"]]))
+                         if total is not None else symbols.NOT_AVAILABLE, bf.fi_pct(100, 0)]
+    ch.tables["n_tasks"] = bf.table_block(
+        f"Taulukko MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, {qname}", tab,
+        note=bf.symbol_note((symbols.SUPPRESSED,)))
+    values = [float(v) if not sym else 0.0 for v, sym in zip(nat["clients"],
+                                                              nat["clients_symbol"])]
+    plt = bf.setup_matplotlib()
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.bar(lab, values, color="#1f5f8b")
+    ax.set_xlabel("palvelutehtäviä samalla asiakkaalla")
+    ax.set_ylabel("asiakkaita")
+    bf.fi_axis_number(ax)
+    ax.set_title(f"Kuvio MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, {qname}",
+                 fontsize=10)
+    fig.tight_layout()
+    points = "; ".join(f"{n} palvelutehtävää {v}" for n, v in zip(lab, tab["Asiakkaat"][:-1]))
+    ch.figures["n_tasks"] = (fig, say("alt_multi", quarter=qname, points=points))
+
+    short = bf.TASK_SHORT
+    grid = pd.DataFrame(symbols.NOT_APPLICABLE, index=[short[t] for t in tasks],
+                        columns=[short[t] for t in tasks[1:]])
+    if mt is not None:
+        for r in mt[mt["task_a"].isin(tasks) & mt["task_b"].isin(tasks)].itertuples():
+            a, b = sorted([r.task_a, r.task_b], key=tasks.index)
+            grid.loc[short[a], short[b]] = count_text(r.clients, r.clients_symbol)
+    grid = grid.iloc[:-1]
+    grid.insert(0, "Palvelutehtävä", grid.index)
+    ch.tables["pairs"] = bf.table_block(
+        f"Taulukko MP2. Samanaikaisten palvelutehtävien asiakkaat pareittain, {qname}", grid,
+        note=("Asiakkaat, jotka olivat vuosineljänneksen aikana molempien palvelutehtävien "
+              "asiakkaina (koko maa); kukin pari on taulukossa kerran. "
+              + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_APPLICABLE))))
+
+    names = bf.county_names()
+    t = pub.get("totals")
+    rows = []
+    if t is not None:
+        tt = t[(t["quarter"] == quarter) & (t["county_code"] != "")
+               & t["kind"].isin(["tpc_total", "tpc_multi"])]
+        for code, g in tt.groupby("county_code", sort=True):
+            tot = g[g["kind"] == "tpc_total"].iloc[0]
+            mul = g[g["kind"] == "tpc_multi"].iloc[0]
+            ok = shown(tot["clients"], tot["clients_symbol"]) and shown(
+                mul["clients"], mul["clients_symbol"]) and int(tot["clients"])
+            rows.append([names.get(code, code), count_text(tot["clients"], tot["clients_symbol"]),
+                         count_text(mul["clients"], mul["clients_symbol"]),
+                         bf.fi_pct(100 * mul["clients"] / tot["clients"], 1) if ok
+                         else (mul["clients_symbol"] or tot["clients_symbol"]
+                               or symbols.NOT_AVAILABLE)])
+    ch.tables["counties"] = bf.table_block(
+        f"Taulukko MP3. Usean palvelutehtävän asiakkaat hyvinvointialueittain, {qname}",
+        pd.DataFrame(rows, columns=["Hyvinvointialue", "Asiakkaat", "Usean palvelutehtävän",
+                                    "Osuus"]),
+        note=bf.symbol_note((symbols.SUPPRESSED,))) if rows else ""
+    return ch
+
+
+# --------------------------------------------------------------------------- data and quality
+
+TEXT.update({
+    "rows": ("Aineistosta luettiin {read} asiakkuusjaksoriviä, joista {accepted} hyväksyttiin "
+             "ja {rejected} ({share}) hylättiin. Jokainen hylätty rivi on tallessa syineen; "
+             "yksikään rivi ei katoa huomaamatta. Luvut koskevat koko poimintaa, eivät vain "
+             "tätä vuosineljännestä."),
+    "quality_lead": ("{Quarter_in} kuntien ja arvioitavien palvelutehtävien yhdistelmistä "
+                     "{share} oli kattavia. Taulukossa on kuntien ja palvelutehtävien "
+                     "yhdistelmien lukumäärät laatuluokittain (kuusi arvioitavaa "
+                     "palvelutehtävää)."),
+    "no_rejections": "Aineistossa ei ollut hylättäviä rivejä.",
+    "no_decisions": "Tälle vuosineljännekselle ei ollut tarkastuskierroksen päätöksiä.",
+    "decisions": ("Tarkastuskierroksella tehtiin {n} päätöstä; kaikki on otettu huomioon tässä "
+                  "julkaisussa."),
+})
+
+DECISION_FI = {"exclude": "jätetään pois arviosta", "include": "hyväksytään", "note": "huomautus"}
+
+
+def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None = None
+                 ) -> Chapter:
+    """Rows read, rejected (with Finnish reasons) and flagged; quality by county; the
+    review round's decisions and their effect."""
+    params = _params(params_file)
+    ch = Chapter()
+    ledger = bf.read(tables_dir, "ledger")
+    quality = bf.read(tables_dir, "quality", required=False)
+    qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
+    rules = validate.rules_table()
+    rule_fi = dict(zip(rules["code"], rules["description_fi"]))
+    flag_fi = dict(validate.FLAGS)
+
+    def rows_of(item):
+        return int(ledger.loc[ledger["item"] == item, "rows"].sum())
+    n_read, n_acc, n_rej = rows_of("read"), rows_of("accepted"), rows_of("rejected")
+    ch.facts["rows"] = say("rows", read=bf.fi_number(n_read), accepted=bf.fi_number(n_acc),
+                           rejected=bf.fi_number(n_rej),
+                           share=bf.fi_pct(100 * n_rej / n_read if n_read else 0, 2))
+    ch.tables["rows"] = bf.table_block("Taulukko AL1. Rivien kirjanpito", pd.DataFrame({
+        "Rivit": ["Luetut", "Hyväksytyt", "Hylätyt"],
+        "Lukumäärä": [bf.fi_number(v) for v in (n_read, n_acc, n_rej)]}))
+    rej = ledger[(ledger["item"] == "rejected") & (ledger["rows"] > 0)]
+    ch.tables["rejected"] = bf.table_block("Taulukko AL2. Hylätyt rivit syyn mukaan", pd.DataFrame({
+        "Hylkäyksen syy": [rule_fi.get(r, "muu syy") for r in rej["reason"]],
+        "Rivejä": [bf.fi_number(v) for v in rej["rows"]]})) if len(rej) else say("no_rejections")
+    fl = ledger[(ledger["item"] == "flagged") & (ledger["rows"] > 0)]
+    ch.tables["flagged"] = bf.table_block(
+        "Taulukko AL3. Hyväksytyt mutta merkityt rivit", pd.DataFrame({
+            "Merkintä": [flag_fi.get(r, "muu merkintä") for r in fl["reason"]],
+            "Rivejä": [bf.fi_number(v) for v in fl["rows"]]}),
+        note="Merkityt rivit ovat mukana laskennassa; merkintä ohjaa tarkastamaan ne.") \
+        if len(fl) else ""
+
+    ch.facts["quality_lead"], ch.tables["quality"] = "", ""
+    if quality is not None:
+        names = bf.county_names()
+        qq = quality[quality["service_task"].isin(reference.task_codes(estimated_only=True))]
+        pc = qq.assign(n=1).pivot_table(index="county_code", columns="quality", values="n",
+                                        aggfunc="sum", fill_value=0)
+        for k in ("comprehensive", "partial", "none"):
+            if k not in pc.columns:
+                pc[k] = 0
+        tab = pd.DataFrame({
+            "Hyvinvointialue": [names.get(c, c) for c in pc.index],
+            "Kattavat": [bf.fi_number(v) for v in pc["comprehensive"]],
+            "Osittaiset": [bf.fi_number(v) for v in pc["partial"]],
+            "Ei tietoja": [bf.fi_number(v) for v in pc["none"]],
+        })
+        tot = pc.sum()
+        tab.loc[len(tab)] = ["Koko maa", bf.fi_number(tot["comprehensive"]),
+                             bf.fi_number(tot["partial"]), bf.fi_number(tot["none"])]
+        ch.facts["quality_lead"] = say(
+            "quality_lead", Quarter_in=_capital(qin),
+            share=bf.fi_pct(100 * tot["comprehensive"] / max(int(tot.sum()), 1), 0))
+        ch.tables["quality"] = bf.table_block(
+            f"Taulukko AL4. Laatuluokat hyvinvointialueittain, {qname}", tab)
+
+    decisions = bf.read(tables_dir, "corrections_decisions", required=False)
+    effect = bf.read(tables_dir, "corrections_effect", required=False)
+    ch.tables["decisions"], ch.tables["effect"] = "", ""
+    if decisions is None or decisions.empty:
+        ch.facts["decisions"] = say("no_decisions")
+        return ch
+    qual_fi = {k: v.lower() for k, v in bf.QUALITY_FI.items()}
+    tab = pd.DataFrame({
+        "Kunta": decisions["name_fi"],
+        "Palvelutehtävä": decisions["service_task"].map(bf.task_name),
+        "Päätös": decisions["decision"].map(DECISION_FI),
+        "Perustelu": decisions["reason"].fillna(""),
+        "Laatu ennen": decisions["quality_before"].map(qual_fi),
+        "Laatu jälkeen": decisions["quality_after"].map(qual_fi),
+    }).sort_values(["Kunta", "Palvelutehtävä"])
+    ch.facts["decisions"] = say("decisions", n=bf.fi_number(len(tab)))
+    ch.tables["decisions"] = bf.table_block(
+        f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}", tab, right=[])
+    method = (params.get("estimate") or {}).get("published_method", "ratio")
+    eff = effect[(effect["method"] == method) & (effect["age_group"] == "kaikki")
+                 & (effect[["n_include", "n_exclude", "n_note"]].sum(axis=1) > 0)]
+    if not eff.empty:
+        ch.tables["effect"] = bf.table_block(
+            f"Taulukko AL6. Päätösten vaikutus koko maan arvioon, {qname}", pd.DataFrame({
+                "Palvelutehtävä": eff["service_task"].map(bf.task_name),
+                "Kuntia ennen": eff["municipalities_used_before"].map(bf.fi_number),
+                "Kuntia jälkeen": eff["municipalities_used_after"].map(bf.fi_number),
+                "Arvio ennen": eff["estimate_before"].map(lambda x: bf.fi_number(bf.fi_round(x))),
+                "Arvio jälkeen": eff["estimate_after"].map(lambda x: bf.fi_number(bf.fi_round(x))),
+                "Muutos, %": eff["estimate_change_pct"].map(lambda x: bf.fi_number(x, 1)),
+            }))
+    return ch

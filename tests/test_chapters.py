@@ -1,0 +1,88 @@
+"""Fast tests of the publication's wording and page helpers (no build)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from seuranta.publication import book, bookfmt, chapters
+
+PARAMS = {"estimate": {"min_municipalities": 2}}
+
+
+def test_no_estimate_reason_in_finnish():
+    row = pd.Series({"note": "no_comprehensive_municipalities", "municipalities_used": 0})
+    assert chapters.no_estimate_reason(row, PARAMS) == \
+        "yksikään kunta ei toimittanut kattavia tietoja"
+    assert chapters.no_estimate_reason(row, PARAMS, "kaikki").startswith(
+        "yksikään kunta ei ollut kattava kaikissa kuudessa")
+    few = pd.Series({"note": "too_few_municipalities", "municipalities_used": 1})
+    assert "vähintään 2" in chapters.no_estimate_reason(few, PARAMS)
+    rule = pd.Series({"note": "", "publish_as": "none", "rule_reason": "base_share<5;clients<50"})
+    assert chapters.no_estimate_reason(rule, PARAMS) == (
+        "kattavien kuntien väestö oli alle 5 % koko maan väestöpohjasta ja kattavien kuntien "
+        "asiakkaita oli alle 50")
+    # never an English code in the sentence
+    for r in (row, few, rule):
+        assert "_" not in chapters.no_estimate_reason(r, PARAMS)
+
+
+def test_no_estimate_sentence_has_no_dash_or_zero_municipalities():
+    text = chapters.say("no_estimate", Quarter_in="Vuoden 2022 loka–joulukuussa",
+                        reason="yksikään kunta ei toimittanut kattavia tietoja")
+    assert "(0 kuntaa)" not in text and "–" not in text.split("loka–joulukuussa")[1]
+    assert text.startswith("Vuoden 2022 loka–joulukuussa koko maan arviota ei laadittu, koska")
+
+
+def test_estimate_text_point_and_range():
+    assert chapters.estimate_text({"estimate_rounded": 2700, "publish_as": "point"}) == \
+        "2\u00a0700"
+    assert chapters.estimate_text({"estimate_rounded": 2700}) == "2\u00a0700"
+    r = {"estimate_rounded": 41000, "publish_as": "range", "range_low": 30000,
+         "range_high": 50000}
+    assert chapters.estimate_text(r) == "30\u00a0000–50\u00a0000"
+
+
+def test_table_block_has_caption_and_right_aligned_numbers():
+    df = pd.DataFrame({"Alue": ["a"], "Asiakkaat": ["1 300"]})
+    md = bookfmt.table_block("Taulukko X1. Otsikko", df, note="Huom.")
+    assert ":::{table} Taulukko X1. Otsikko" in md
+    assert "|:---|---:|" in md
+    assert r"\raggedleft" in md.split("\n")[0] and md.rstrip().endswith("Huom.")
+
+
+def test_finnish_ui_replaces_interface_strings_only():
+    html = ('<a class="skip-link" href="#main">Skip to main content</a>'
+            '<button title="Back to top">x</button><input placeholder="Search this book...">'
+            '<p>Skip to main content of the quarter</p>')
+    out = book.finnish_ui(html)
+    assert ">Siirry pääsisältöön<" in out and 'title="Takaisin ylös"' in out
+    assert 'placeholder="Hae julkaisusta..."' in out
+    assert "<p>Skip to main content of the quarter</p>" in out   # prose untouched
+
+
+def test_data_statement_tells_the_scale():
+    assert "koko maan kokoinen" in book.data_statement({"synthetic": True, "scale": 1.0})
+    small = book.data_statement({"synthetic": True, "scale": 0.05})
+    assert "5,0\u00a0%" in small and "pienennetty" in small
+    assert "poiminta 15.2.2024" in book.data_statement({"synthetic": False,
+                                                         "extract_date": "2024-02-15"})
+
+
+def test_prepare_tex(tmp_path):
+    p = tmp_path / "x.tex"
+    p.write_text("\\documentclass{x}\n\\begin{document}\ncontinued from previous page\n",
+                 encoding="utf-8")
+    book.prepare_tex(p, "3/2024", landscape=True)
+    tex = p.read_text(encoding="utf-8")
+    assert "jatkoa edelliseltä sivulta" in tex and "continued" not in tex
+    assert "\\renewcommand{\\seurantanumero}{3/2024}\n\\geometry{landscape}\n\\begin{document}" \
+        in tex
+
+
+def test_citation_from_parameters():
+    info = book.publication_info({"publication": {
+        "author": "THL", "series": "Tilastoraportti", "series_numbers": {"2023Q4": "5/2024"},
+        "date": "2024-03-15", "book_url": "https://x.example/kirja"}})
+    assert book.citation("2023Q4", info) == (
+        "THL (2024). Sosiaalihuollon asiakkaat loka–joulukuu 2023. Tilastoraportti 5/2024. "
+        "Julkaistu 15.3.2024. https://x.example/kirja/")
