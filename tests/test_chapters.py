@@ -19,8 +19,8 @@ def test_no_estimate_reason_in_finnish():
     assert "vähintään 2" in chapters.no_estimate_reason(few, PARAMS)
     rule = pd.Series({"note": "", "publish_as": "none", "rule_reason": "base_share<5;clients<50"})
     assert chapters.no_estimate_reason(rule, PARAMS) == (
-        "kattavien kuntien väestö oli alle 5 % koko maan väestöpohjasta ja kattavien kuntien "
-        "asiakkaita oli alle 50")
+        "kattavien kuntien osuus väestöpohjasta alle 5\u00a0%; kattavien kuntien asiakasmäärä "
+        "alle 50")
     # never an English code in the sentence
     for r in (row, few, rule):
         assert "_" not in chapters.no_estimate_reason(r, PARAMS)

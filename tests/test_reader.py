@@ -82,6 +82,7 @@ def test_book_in_headless_chromium(release, tmp_path):
                 shown = f["text"] + "\n" + "\n".join(f["attrs"])
                 english = [s for s in ENGLISH_UI if s in shown]
                 assert not english, (where, english)
+                assert "IPython.core" not in shown and "<IPython" not in shown, where
                 if width == 420:
                     assert f["scrollWidth"] <= f["width"] + 1, where
                     if page.name == "tehtava_vammaispalvelut.html":
@@ -125,6 +126,7 @@ def test_working_papers_with_pdftotext(release):
         for bad in ("continued from previous page", "Continued on next page"):
             assert bad not in text, (q, bad)
         assert not re.search(r"\b(nan|NaN|None)\b", text), q
+        assert "IPython" not in text and "Table " not in text, q
         meta = _pdfinfo(pdf)
         assert meta["Title"] == publish.paper_title(q)
         assert meta["Author"] == info["author"]

@@ -826,7 +826,7 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0
                    "mukaan", pd.DataFrame({
                        "Aluekoodi": u["region_code"],
                        "Alue": u["region_code"].map(rname),
-                       "Palveluluokka": u["service_class"].astype(str),
+                       "Palveluluokan koodi": u["service_class"].astype(str),
                        "Syy": u["reason"].map(UNALLOCATED_REASONS_FI),
                        "Rivejä": u["rows"].astype(int),
                        "Kustannukset (€)": num(u["cost_eur"]),

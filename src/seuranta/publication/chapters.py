@@ -20,9 +20,8 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import reference, symbols
-from seuranta.core.params import load_params
 from seuranta.publication import bookfmt as bf
-from seuranta.publication import gate, published
+from seuranta.publication import compare, gate, published
 from seuranta.register import validate
 
 #: Finnish Markdown templates of the sentences that depend on the data (``{name}`` fields).
@@ -34,6 +33,12 @@ TEXT = {
         "{clients_used} asiakasta {municipalities} kunnasta{coverage}. Koko maan "
         "asiakasmääräksi arvioidaan {estimate} (95 %:n luottamusväli {low}–{high})."),
     "coverage": ", joiden väestö oli {cover} koko maan väestöpohjasta",
+    "estimate_range": (
+        "Arviolta {share} {base} oli {gen} asiakkaita {quarter_in}. Arvio perustuu niiden "
+        "kuntien tietoihin, joiden tiedot arvioitiin kattaviksi: {clients_used} asiakasta "
+        "{municipalities} kunnasta{coverage}. Koko maan asiakasmäärä on arviolta {estimate}. "
+        "Arvio julkaistaan vaihteluvälinä eikä yhtenä lukuna, koska tiedot eivät riitä "
+        "pistearvioon ({reason})."),
     "no_estimate": (
         "{Quarter_in} koko maan arviota ei laadittu, koska {reason}. Alla olevassa "
         "taulukossa on rekisteriin kirjattu asiakasmäärä hyvinvointialueittain; se ei ole "
@@ -85,7 +90,7 @@ TEXT = {
         "kerran, vaikka hän olisi usean palvelutehtävän asiakas."),
     "key_figure": "- **{task}**: {share} {base} (arviolta {estimate} asiakasta)",
     "no_key_figures": "{Quarter_in} ei laadittu yhtään koko maan arviota.",
-    "missing_estimate": "Palvelutehtävästä {task} ei laadittu koko maan arviota, koska {reason}.",
+    "missing_estimate": "{task}: koko maan arviota ei laadittu, koska {reason}.",
     "registered_only": ("Sosiaalihuollon seurantarekisteriin kirjattiin {quarter_in} yhteensä "
                         "{counted} palvelutehtävän asiakkuutta."),
     "registered": (
@@ -128,9 +133,9 @@ def glue_facts(ch: Chapter) -> None:
 
 
 def _params(params_file) -> dict:
-    """The run's parameters (a file path or a loaded mapping), also set for bookfmt."""
-    return bf.use_params(params_file) if params_file is not None else bf.use_params(
-        load_params())
+    """The run's parameters (a file path or a loaded mapping, also set for bookfmt), or
+    those bookfmt already holds (:func:`seuranta.publication.bookfmt.use_params`)."""
+    return bf.use_params(params_file) if params_file is not None else bf._params()
 
 
 def _capital(s: str) -> str:
@@ -195,20 +200,6 @@ def published_estimate(pub: dict, task: str, quarter: str, age_group: str = "kai
     return None if e.empty else e.iloc[0]
 
 
-RULE_FI = {"base_share": "kattavien kuntien väestö oli alle {v} % koko maan väestöpohjasta",
-           "municipalities": "kattavia kuntia oli alle {v}",
-           "clients": "kattavien kuntien asiakkaita oli alle {v}"}
-
-
-def _rule_reason_fi(code: str) -> str:
-    parts = []
-    for c in str(code).split(";"):
-        what, _, v = c.partition("<")
-        if what in RULE_FI:
-            parts.append(RULE_FI[what].format(v=bf.fi_number(float(v))))
-    return " ja ".join(parts)
-
-
 def has_estimate(row) -> bool:
     """A published point estimate (or range) is shown for the row."""
     if row is None or not shown(row.get("estimate_rounded"), row.get("estimate_rounded_symbol")):
@@ -221,9 +212,9 @@ def no_estimate_reason(row, params: dict, task: str = "") -> str:
     note = "" if row is None else str(row.get("note") or "")
     if note == "nan":
         note = ""
-    nmin = int((params.get("estimate") or {}).get("min_municipalities", 2))
+    nmin = int(params["estimate"]["min_municipalities"])
     if row is not None and str(row.get("publish_as") or "") == "none" and row.get("rule_reason"):
-        reason = _rule_reason_fi(row["rule_reason"])
+        reason = bf.rule_reason_fi(row["rule_reason"])
         if reason:
             return reason
     if task == "kaikki" and note in NOTE_FI_ALL:
@@ -243,6 +234,22 @@ def estimate_text(row) -> str:
     if str(row.get("publish_as") or "point") == "range" and _num(row.get("range_low")):
         return f"{bf.fi_number(row['range_low'])}–{bf.fi_number(row['range_high'])}"
     return bf.fi_number(row["estimate_rounded"])
+
+
+def share_text(row) -> str:
+    """The share as the publication rule allows ('2,3 %' or '2,0–3,1 %')."""
+    if str(row.get("publish_as") or "point") == "range" and _num(row.get("range_low")) \
+            and _num(row.get("national_base")):
+        return bf.estimate_state(row)[1]
+    return bf.fi_share(float(row["share_pct"]))
+
+
+def show(*texts: str) -> None:
+    """Display each non-empty Markdown text (an empty one would print the object's repr)."""
+    from IPython.display import Markdown, display  # heavy dependency: loaded in notebooks
+    for t in texts:
+        if t and str(t).strip():
+            display(Markdown(t))
 
 
 # --------------------------------------------------------------------------- task chapter
@@ -272,7 +279,9 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         if _num(e.get("national_base")) and float(e["national_base"]) > 0:
             cover = say("coverage", cover=bf.fi_pct(
                 100 * float(e["population_used"]) / float(e["national_base"]), 0))
-        lead = say("estimate", share=bf.fi_share(float(e["share_pct"])), base=base, gen=gen,
+        ranged = str(e.get("publish_as") or "point") == "range"
+        lead = say("estimate_range" if ranged else "estimate", share=share_text(e), base=base,
+                   gen=gen, reason=bf.rule_reason_fi(e.get("rule_reason", "")) if ranged else "",
                    quarter_in=qin,
                    clients_used=count_text(e["clients_used"], e["clients_used_symbol"]),
                    municipalities=bf.fi_number(e["municipalities_used"]), coverage=cover,
@@ -317,7 +326,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
             rows.append([label, count_text(r.clients, r.clients_symbol)])
     tab = pd.DataFrame(rows, columns=["Alue", "Asiakkaat"])
     if kind == "used":
-        note = ("Arvio koko maa on pyöristetty sataan. Hyvinvointialueiden rivit ovat niiden "
+        note = ("Arvio koko maa on pyöristetty sataan. " if e is not None else "") + (
+                "Hyvinvointialueiden rivit ovat niiden "
                 "kuntien asiakkaita, joiden tiedot olivat kattavia; »Osin« = vain osa alueen "
                 "kunnista. " + bf.symbol_note((symbols.SUPPRESSED,)))
         caption = f"Taulukko {abbr}1. {name}: asiakasmäärät hyvinvointialueittain, {qname}"
@@ -327,6 +337,13 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         caption = (f"Taulukko {abbr}1. {name}: rekisteriin kirjatut asiakkaat "
                    f"hyvinvointialueittain, {qname}")
     ch.tables["county"] = bf.table_block(caption, tab, note=note) if len(tab) else ""
+    model = compare.task_county_table_md(published.published_dir_of(tables_dir), quarter, task) \
+        if (published.published_dir_of(tables_dir) / "municipal.csv").is_file() else None
+    ch.tables["county_model"] = "" if not model else (
+        f":::{{table}} Taulukko {abbr}1b. {name}: asiakkaat hyvinvointialueittain, "
+        f"mallipohjainen arvio, {qname}\n:width: 100%\n\n{model}:::\n\n"
+        "Arvio on alueen kattavien kuntien havaitut asiakkaat ja muiden kuntien ennusteet "
+        "samasta mallista kuin koko maan arvio; vaihteluväli, kun arvio on epävarma.\n")
 
     # --- differences between municipalities (quartiles; extremes among shown shares)
     ex = pub.get("extremes")
@@ -469,9 +486,9 @@ def series_note(pub: dict, task: str, s: pd.DataFrame, age_group: str = "kaikki"
 
 def representativeness_fi(row: dict, params: dict) -> str:
     """Plain Finnish: do the comprehensive municipalities look like the whole country?"""
-    qp = params.get("quality") or {}
-    threshold = float(qp.get("verdict_threshold_pct", 2.0))
-    smd_threshold = float(qp.get("verdict_std_diff", 0.25))
+    qp = params["quality"]
+    threshold = float(qp["verdict_threshold_pct"])
+    smd_threshold = float(qp["verdict_std_diff"])
     n = int(row.get("n_comprehensive") or 0)
     if n < 2:
         return say("rep_few")
@@ -525,10 +542,10 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
         row = published_estimate(pub, task, quarter) if bf.estimated(task) else None
         if has_estimate(row):
             rows.append([bf.task_name(task), estimate_text(row),
-                         bf.fi_share(float(row["share_pct"])), bf.BASE_ELATIVE[task],
+                         share_text(row), bf.BASE_ELATIVE[task],
                          bf.fi_number(row["municipalities_used"])])
             key.append(say("key_figure", task=bf.task_name(task),
-                           share=bf.fi_share(float(row["share_pct"])),
+                           share=share_text(row),
                            base=bf.BASE_ELATIVE[task], estimate=estimate_text(row)))
             continue
         if bf.estimated(task):
@@ -567,10 +584,10 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
             (g, _capital(bf.AGE_GROUP_FI[g])) for g in ("0-17", "18-64", "65+", "85+")]:
         r = published_estimate(pub, "kaikki", quarter, g)
         if has_estimate(r):
-            arows.append([label, estimate_text(r), bf.fi_share(float(r["share_pct"])),
+            arows.append([label, estimate_text(r), share_text(r),
                           bf.fi_number(r["municipalities_used"])])
     if arows and has_estimate(all_row):
-        ch.facts["age_lead"] = say("all_clients", share=bf.fi_share(float(all_row["share_pct"])),
+        ch.facts["age_lead"] = say("all_clients", share=share_text(all_row),
                                    quarter_in=qin,
                                    municipalities=bf.fi_number(all_row["municipalities_used"]))
         ch.tables["age"] = bf.table_block(
@@ -638,7 +655,7 @@ def year_table(tables_dir: str | Path, quarter: str, params: dict | None = None)
     y = year_frame(tables_dir, quarter)
     if y is None:
         return ""
-    min_count = int(((params or {}).get("disclosure") or {}).get("min_count", 5))
+    min_count, _ = bf.disclosure_params(params)
     year = int(y["year"].iloc[0])
 
     def count(v):   # whole-year counts link to no published sum: primary suppression
@@ -883,7 +900,7 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
     ch.facts["decisions"] = say("decisions", n=bf.fi_number(len(tab)))
     ch.tables["decisions"] = bf.table_block(
         f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}", tab, right=[])
-    method = (params.get("estimate") or {}).get("published_method", "ratio")
+    method = params["estimate"]["published_method"]
     eff = effect[(effect["method"] == method) & (effect["age_group"] == "kaikki")
                  & (effect[["n_include", "n_exclude", "n_note"]].sum(axis=1) > 0)]
     if not eff.empty:
