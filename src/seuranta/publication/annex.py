@@ -35,7 +35,7 @@ from seuranta.core.errors import InputError
 from seuranta.core.labels_fi import AGE_GROUP_FI, CREDIT_FI, QUALITY_FI
 from seuranta.core.params import as_params, defaults
 from seuranta.core.quarters import Quarter
-from seuranta.publication import chapters, gate
+from seuranta.publication import gate
 from seuranta.publication.published import published_dir_of
 
 NO_DATA = symbols.NOT_AVAILABLE         # no data, or not comprehensive (quality column says which)
@@ -405,29 +405,34 @@ def multi_frame(tpc: pd.DataFrame | None, totals: pd.DataFrame | None,
                                        "Asiakkaat"])
 
 
-def year_sheet_frame(year: pd.DataFrame | None, min_count: int) -> pd.DataFrame | None:
-    """Whole-year distinct clients per task (rows of ``chapters.year_frame``). Not linked by
-    any sum to the quarterly cells (a person-year is no sum of quarters): counts of
-    1…min_count−1 are suppressed."""
+def year_sheet_frame(year: pd.DataFrame | None) -> pd.DataFrame | None:
+    """Whole-year distinct clients per task and over all tasks, from the gate's published
+    ``year`` table (a figure with a symbol shows the symbol)."""
     if year is None or year.empty:
         return None
     names = dict(zip(reference.service_tasks()["service_task"],
                      reference.service_tasks()["name_fi"]))
 
-    def count(v):
-        return SUPPRESSED if 1 <= int(v) < min_count else int(v)
+    def cell(v, sym, decimals=None):
+        if sym:
+            return sym
+        if pd.isna(v):
+            return NO_DATA
+        return round_half_up(v, decimals) if decimals is not None else int(v)
     return pd.DataFrame({
         "Vuosi": year["year"].astype(int).to_numpy(),
         "Palvelutehtävä": year["service_task"].map(names).fillna(
             "Kaikki palvelutehtävät").to_numpy(),
-        "Rekisteriin kirjatut eri asiakkaat": [count(v) for v in year["clients"]],
+        "Rekisteriin kirjatut eri asiakkaat": [cell(v, s) for v, s in
+                                               zip(year["clients"], year["clients_symbol"])],
         "Koko vuoden kattavat kunnat": year["municipalities_full_year"].astype(int).to_numpy(),
-        "Asiakkaat koko vuoden kattavissa kunnissa": [count(v) for v in year["clients_full_year"]],
+        "Asiakkaat koko vuoden kattavissa kunnissa": [
+            cell(v, s) for v, s in zip(year["clients_full_year"],
+                                       year["clients_full_year_symbol"])],
         "Väestöpohja koko vuoden kattavissa kunnissa": year["base_full_year"].astype(int).to_numpy(),
         "Osuus väestöpohjasta niissä, %": [
-            NOT_APPLICABLE if b == 0 else (SUPPRESSED if 1 <= c < min_count
-                                           else round_half_up(100 * c / b, 1))
-            for c, b in zip(year["clients_full_year"], year["base_full_year"])],
+            cell(v, s, 1) for v, s in zip(year["share_full_year_pct"],
+                                          year["share_full_year_pct_symbol"])],
     })
 
 
@@ -459,7 +464,7 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     if (pdir / "municipal.csv").is_file():
         published = {n: gate.read(pdir, n) for n in ("municipal", "estimates")}
         published.update({n: gate.read(pdir, n, False) for n in ("totals",
-                                                                  "tasks_per_client")})
+                                                                  "tasks_per_client", "year")})
     else:   # tables without a gate run (tests, a single table set): the gate in memory
         for name in ("counts", "quality", "estimates"):
             if not any((tables_dir / f"{p}{name}.csv").is_file() for p in ("", "series_")):
@@ -510,7 +515,7 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
         sheets.append(excel.Sheet(
             MULTI_SHEET, f"Usean palvelutehtävän asiakkaat {quarter.name_fi}: rekisteriin "
             "kirjatut asiakkaat palvelutehtävien lukumäärän mukaan", multi))
-    year = year_sheet_frame(chapters.year_frame(tables_dir, str(quarter)), min_count)
+    year = year_sheet_frame(published.get("year"))
     if year is not None:
         sheets.append(excel.Sheet(
             YEAR_SHEET, "Koko vuoden eri asiakkaat palvelutehtävittäin: henkilö lasketaan "

@@ -160,7 +160,7 @@ def published_tables(tables_dir: str | Path, quarter: str, params: dict) -> dict
         if (pdir / "municipal.csv").is_file():
             out = {n: published.read(pdir, n, False) for n in (
                 "municipal", "totals", "estimates", "extremes", "tasks_per_client",
-                "multi_task")}
+                "multi_task", "year")}
         else:
             out = gate.publish_quarter(quarter, Path(tables_dir), None, params)
         for df in out.values():
@@ -606,70 +606,37 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
         bf.estimate_series_table(s, "Osuus väestöstä"),
         note=series_note(pub, "kaikki", s)) if len(s) > 1 else ""
     ch.tables["year"] = year_table(tables_dir, quarter, params)
-    ch.facts["year_lead"] = year_lead(tables_dir, quarter)
+    ch.facts["year_lead"] = year_lead(tables_dir, quarter, params)
     return ch
 
 
 # --------------------------------------------------------------------------- whole year
 
-def year_frame(tables_dir: str | Path, quarter: str) -> pd.DataFrame | None:
-    """Whole-year distinct clients per task of the newest complete calendar year up to the
-    quarter (``year_counts``, source ALL): registered clients, the municipalities whose data
-    were comprehensive in all four quarters, their clients and population base.
-
-    None when no calendar year is complete by the quarter.
-    """
-    yc = bf.read(tables_dir, "year_counts", required=False)
-    if yc is None or yc.empty:
-        return None
-    year = int(yc["year"].max())
-    yc = yc[(yc["year"] == year) & (yc["source"] == "ALL")]
-    sq = bf.read(tables_dir, "series_quality", required=False)
-    full: dict[str, set] = {}
-    if sq is not None:
-        y = sq[sq["quarter"].str.startswith(str(year))]
-        good = y[y["quality"] == "comprehensive"].groupby(
-            ["service_task", "municipality_code"])["quarter"].nunique()
-        for (t, m), n in good.items():
-            if n == 4:
-                full.setdefault(t, set()).add(m)
-    est_tasks = reference.task_codes(estimated_only=True)
-    sets = [full.get(t, set()) for t in est_tasks]
-    full["kaikki"] = set.intersection(*sets) if sets else set()
-    rows = []
-    for t in reference.task_codes() + ["kaikki"]:
-        d = yc[yc["service_task"] == t]
-        if d.empty:
-            continue
-        f = d[d["municipality_code"].isin(full.get(t, set()))]
-        rows.append({"year": year, "service_task": t, "clients": int(d["clients"].sum()),
-                     "municipalities_full_year": len(full.get(t, set())),
-                     "clients_full_year": int(f["clients"].sum()),
-                     "base_full_year": int(f["population_base"].sum()),
-                     "national_base": int(d["population_base"].sum())})
-    return pd.DataFrame(rows)
+def year_frame(tables_dir: str | Path, quarter: str, params=None) -> pd.DataFrame | None:
+    """Whole-year distinct clients per task and over all tasks (``kaikki``) of the newest
+    complete calendar year, from the gate's published ``year`` table (None when no calendar
+    year is complete by the quarter)."""
+    y = published_tables(tables_dir, quarter, _params(params)).get("year")
+    return None if y is None or y.empty else y
 
 
-def year_table(tables_dir: str | Path, quarter: str, params: dict | None = None) -> str:
+def year_table(tables_dir: str | Path, quarter: str, params=None) -> str:
     """Captioned Markdown table of :func:`year_frame` ('' when there is no whole year)."""
-    y = year_frame(tables_dir, quarter)
+    y = year_frame(tables_dir, quarter, params)
     if y is None:
         return ""
-    min_count, _ = bf.disclosure_params(params)
     year = int(y["year"].iloc[0])
-
-    def count(v):   # whole-year counts link to no published sum: primary suppression
-        return symbols.SUPPRESSED if 1 <= int(v) < min_count else bf.fi_number(v)
-    share = [symbols.NOT_AVAILABLE if b == 0 else (
-        symbols.SUPPRESSED if 1 <= c < min_count else bf.fi_share(100 * c / b))
-        for c, b in zip(y["clients_full_year"], y["base_full_year"])]
     tab = pd.DataFrame({
         "Palvelutehtävä": ["Kaikki palvelutehtävät" if t == "kaikki" else bf.task_name(t)
                            for t in y["service_task"]],
-        "Rekisteriin kirjatut eri asiakkaat": [count(v) for v in y["clients"]],
+        "Rekisteriin kirjatut eri asiakkaat": [count_text(v, s) for v, s in
+                                               zip(y["clients"], y["clients_symbol"])],
         "Koko vuoden kattavat kunnat": [bf.fi_number(v) for v in y["municipalities_full_year"]],
-        "Asiakkaita niissä": [count(v) for v in y["clients_full_year"]],
-        "Osuus väestöpohjasta niissä": share,
+        "Asiakkaita niissä": [count_text(v, s) for v, s in
+                              zip(y["clients_full_year"], y["clients_full_year_symbol"])],
+        "Osuus väestöpohjasta niissä": [
+            s if s else (bf.fi_share(v) if _num(v) else symbols.NOT_AVAILABLE)
+            for v, s in zip(y["share_full_year_pct"], y["share_full_year_pct_symbol"])],
     })
     return bf.table_block(
         f"Taulukko 4. Koko vuoden {year} eri asiakkaat palvelutehtävittäin", tab,
@@ -681,8 +648,8 @@ def year_table(tables_dir: str | Path, quarter: str, params: dict | None = None)
               + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE))))
 
 
-def year_lead(tables_dir: str | Path, quarter: str) -> str:
-    y = year_frame(tables_dir, quarter)
+def year_lead(tables_dir: str | Path, quarter: str, params=None) -> str:
+    y = year_frame(tables_dir, quarter, params)
     if y is None:
         return ("Koko vuoden tiedot julkaistaan vuoden viimeisen neljänneksen (loka–joulukuu) "
                 "yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
