@@ -15,7 +15,7 @@ APT_PKGS := texlive-xetex texlive-latex-extra texlive-latex-recommended \
             texlive-fonts-recommended texlive-lang-european latexmk fonts-freefont-otf xindy \
             poppler-utils chromium libreoffice-calc-nogui
 
-.PHONY: help setup debs venv publish test test-fast lint backtests backtests-update bench coverage clean
+.PHONY: help setup debs venv publish test test-fast lint backtests backtests-update bench coverage quality-bias clean
 
 help: ## list the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
@@ -66,6 +66,12 @@ backtests-update: venv ## regenerate tests/backtests/golden/ (deliberate changes
 
 bench: venv ## the register-stage benchmark and a publish at scale 1
 	$(PY) bench/run_bench.py --scale 1 --publish
+
+# Mean error of the national estimates under the old and the new quality rule (issue 12),
+# on a national-scale demo with known truth (JOINING=a|b|c); a few minutes.
+JOINING ?= a
+quality-bias: venv ## mean error of the estimates under the old and new quality rule (scale 1, JOINING=a|b|c)
+	$(PY) scripts/quality_bias.py --scale 1 --joining $(JOINING) --out $(OUT)/quality_bias
 
 # The coverage study (about 20 min on 2 cores): writes docs/coverage.md, the methods
 # chapter's table (book/_generated/coverage_fi.md) and the README's table.

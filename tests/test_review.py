@@ -56,6 +56,10 @@ def hand_tables() -> dict[str, pd.DataFrame]:
     hit = (q["municipality_code"] == "005") & (q["service_task"] == "iakkaat")
     q.loc[hit, "quality"] = "partial"
     q.loc[hit, "reasons"] = "share_low_comparable; coverage_gap"
+    q["flags"] = ""
+    flag = (q["municipality_code"] == "010") & (q["service_task"] == "vammaispalvelut")
+    q.loc[flag, "reasons"] = "share_low_z"
+    q.loc[flag, "flags"] = "share_low_z"            # comprehensive, tarkistettava
     flags = pd.DataFrame([{"municipality_code": "005", "county_code": "16",
                            "service_task": "iakkaat", "flag": "age_unusual_for_task",
                            "rows": 3}])
@@ -165,6 +169,27 @@ def test_feedback_sheet_dropdown_protection_and_hidden_meta(workbooks):
     kv = {r[0]: r[1] for r in meta.iter_rows(min_row=2, values_only=True)}
     assert kv["layout_version"] == review.LAYOUT_VERSION
     assert (kv["county_code"], kv["quarter"]) == ("16", "2023Q1")
+
+
+def test_flagged_rows_are_marked_for_confirmation(workbooks):
+    """A comprehensive row flagged tarkistettava (quality.csv flags) is marked in the task
+    sheet and, filled, in the feedback sheet; other rows are not."""
+    wb = load_workbook(workbooks["16"])
+    ws = wb["Vammaispalvelut"]
+    rows = {(r[0], r[1]): r for r in ws.iter_rows(min_row=review.TASK_HEADER_ROW + 1,
+                                                   values_only=True)}
+    assert rows[("2023Q1", "010")][10] == "kattava, tarkistettava"
+    assert rows[("2023Q1", "005")][10] == "kattava"
+    fb = wb[review.FEEDBACK_SHEET]
+    marked = {}
+    for r in range(review.FEEDBACK_HEADER_ROW + 1, fb.max_row + 1):
+        key = (fb.cell(r, 2).value, fb.cell(r, 4).value)
+        marked[key] = (fb.cell(r, 6).value, fb.cell(r, 6).fill.fgColor.rgb)
+    assert marked[("010", "vammaispalvelut")] == ("kattava, tarkistettava", "00F8CBAD")
+    assert [k for k, v in marked.items() if v[0].endswith("tarkistettava")] == [
+        ("010", "vammaispalvelut")]
+    assert marked[("005", "vammaispalvelut")][1] != "00F8CBAD"
+    assert any("tarkistettavia" in str(c.value) for c in wb["Ohje"]["A"])
 
 
 def test_review_reads_a_tables_folder(tmp_path):
@@ -416,10 +441,11 @@ def test_round_trip_on_demo(tmp_path):
     comp = qual[(qual["service_task"] == "iakkaat") & (qual["quality"] == "comprehensive")]
     county = comp["county_code"].value_counts().sort_index(kind="mergesort").idxmax()
     excluded = comp[comp["county_code"] == county]["municipality_code"].min()
-    # an 'include' for a partial municipality (another task) whose every reason is overridable
-    part = qual[(qual["quality"] == "partial") & (qual["service_task"] != "iakkaat")]
-    part = part[[all(REASONS[c][1] for c in r.split("; ")) for r in part["reasons"]]]
-    included = part.iloc[0] if len(part) else None
+    # an 'include' confirming a municipality flagged tarkistettava (another task): its share
+    # is unusual against the others, the delivery shows no fault
+    flagged = qual[(qual["flags"].fillna("") != "") & (qual["service_task"] != "iakkaat")]
+    assert all(REASONS[c][0] == "flag" for r in flagged["flags"] for c in r.split("; "))
+    included = flagged.iloc[0] if len(flagged) else None
     counties = sorted({county} | ({included["county_code"]} if included is not None else set()))
 
     paths = review.review_workbooks(q, before, tmp_path / "review", counties=counties,
@@ -450,10 +476,17 @@ def test_round_trip_on_demo(tmp_path):
     assert ea.loc["iakkaat", "clients_used"] == est.loc["iakkaat", "clients_used"] - excl_clients
     if included is not None:
         key = (included["municipality_code"], included["service_task"])
+        assert included["quality"] == "comprehensive"        # a flag never excludes
         assert qa.loc[key, "quality"] == "comprehensive"
-        assert "review_include" in qa.loc[key, "reasons"]
+        assert "review_include" in qa.loc[key, "reasons"] and qa.loc[key, "flags"] == ""
         t = included["service_task"]
-        assert ea.loc[t, "municipalities_used"] == est.loc[t, "municipalities_used"] + 1
+        assert ea.loc[t, "municipalities_used"] == est.loc[t, "municipalities_used"]
+        # confirmed: back in the estimate without the flagged municipalities
+        def without(tables):
+            s = tables["estimates_sensitivity"]
+            return s[(s["variant"] == "ilman_tarkistettavia") & (s["method"] == "ratio")
+                     ].set_index("service_task").loc[t, "municipalities_used"]
+        assert without(after) == without(before) + 1
 
     effect = corrections.corrections_effect(q, data, params, register_tables=reg, corrected=after)
     e = effect[(effect["age_group"] == "kaikki") & (effect["method"] == "ratio")].set_index(

@@ -220,6 +220,14 @@ SCHEMA: dict[str, Section] = {
     "quality": Section({
         "ramp_min_ratio": Key(Num(min=0), 0.5, "monthly_ramp_up/down: first/last month ratio"),
         "ramp_min_clients": Key(Num(min=0), 10, "ramp rule applies from this many clients"),
+        "source_min_ratio": Key(Num(min=0), 0.8,
+                                "source_disagreement: smaller source below this x the larger"),
+        "drop_ratio": Key(Num(min=0), 0.8,
+                          "own_drop: share below this x the own earlier quarters' median"),
+        "drop_quarters": Key(Int(min=1), 4, "own_drop: earlier quarters compared (at most)"),
+        "plausibility_excludes": Key(Bool(), False,
+                                     "true: the earlier rule (a plausibility flag excludes); "
+                                     "only to measure it"),
         "comparison_min_group": Key(Int(min=1), 5, "clean municipalities needed per group"),
         "low_ratio": Key(Num(min=0), 0.6, "share_low_comparable: ratio below this"),
         "high_ratio": Key(Num(min=0), 3.0, "share_high_comparable: ratio above this"),

@@ -338,7 +338,7 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
         "min_municipalities": num(e["min_municipalities"]),
         "published_method": method[e["published_method"]],
         "ratio_variance": variance[e["ratio_variance"]],
-        "ramp_min_ratio": num(q["ramp_min_ratio"]),
+        "ramp_min_ratio": num(q["ramp_min_ratio"]), "drop_ratio": num(q["drop_ratio"]),
         "low_ratio": num(q["low_ratio"]), "high_ratio": num(q["high_ratio"]),
         "comparison_z": num(q["comparison_z"]),
         **{f"rule_{k}": num(v) for k, v in e["publication_rule"].items()},

@@ -48,6 +48,7 @@ from seuranta.inputs.datafolder import check_quarter, is_synthetic
 from seuranta.register import validate
 from seuranta.review.signing import form_signature, load_or_create_key
 from seuranta.statistics import quality
+from seuranta.statistics.quality import FLAG_FI
 from seuranta.statistics.quarter import quarter_tables
 
 #: Version of the workbook layout; import refuses forms of another layout.
@@ -93,6 +94,8 @@ _BOLD = Font(bold=True)
 _TITLE = Font(bold=True, size=13)
 _HEAD_FILL = PatternFill("solid", fgColor="DDEBF7")
 _INPUT_FILL = PatternFill("solid", fgColor="FFF2CC")
+#: Rows flagged tarkistettava (quality.csv ``flags``): kept in the estimate, to be confirmed.
+_FLAG_FILL = PatternFill("solid", fgColor="F8CBAD")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -166,11 +169,13 @@ def _quality_long(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
         return pd.DataFrame(columns=["quarter", "municipality_code", "service_task",
                                      "quality", "reasons"])
     df = pd.concat(frames, ignore_index=True)
-    df = _as_str(df, ["quarter", "municipality_code", "service_task", "quality", "reasons"])
-    if "reasons" not in df.columns:
-        df["reasons"] = ""
+    df = _as_str(df, ["quarter", "municipality_code", "service_task", "quality", "reasons",
+                      "flags"])
+    for c in ("reasons", "flags"):
+        if c not in df.columns:
+            df[c] = ""
     return df.drop_duplicates(["quarter", "municipality_code", "service_task"])[
-        ["quarter", "municipality_code", "service_task", "quality", "reasons"]]
+        ["quarter", "municipality_code", "service_task", "quality", "reasons", "flags"]]
 
 
 def _flags_text(tables: dict[str, pd.DataFrame], texts: dict[str, str]) -> dict[tuple, str]:
@@ -232,6 +237,11 @@ def _instructions(wb: Workbook, county_code: str, county_name: str, quarter: Qua
          "tarkoittavat, ettei huomautettavaa ole. Valitse Päätös-sarakkeen "
          "alasvetovalikosta:", None),
         *[(f"• {d}: {DECISIONS_FI[d]}", None) for d in DECISIONS],
+        ("Oranssilla merkityt rivit (laatuluokka \"kattava, tarkistettava\") ovat "
+         "tarkistettavia: kunnan osuus poikkeaa selvästi "
+         "vertailukunnista, mutta toimituksessa ei ole havaittu puutetta. Kunta on mukana "
+         "valtakunnallisessa arviossa, ellei hyvinvointialue vastaa exclude (tiedot vajaat); "
+         "include vahvistaa luvun oikeaksi.", _BOLD),
         ("Kirjoita Perustelu-sarakkeeseen lyhyt perustelu: se julkaistaan tilaston "
          "laatuselosteessa. Kommentti-sarakkeen vapaa kommentti on vain THL:lle eikä sitä "
          "julkaista. Älä kirjoita henkilöiden nimiä.", None),
@@ -272,7 +282,8 @@ def _prepare(tables: dict[str, pd.DataFrame], quarter: Quarter) -> dict:
     texts = _reason_texts()
     quality = _quality_long(tables)
     qual = {(r.municipality_code, r.quarter, r.service_task):
-            (QUALITY_ONE_FI.get(r.quality, r.quality), describe_reasons(r.reasons, texts))
+            (QUALITY_ONE_FI.get(r.quality, r.quality) + (f", {FLAG_FI}" if r.flags else ""),
+             describe_reasons(r.reasons, texts))
             for r in quality.itertuples(index=False)}
     return {"figures": figures, "quality": qual, "flags": _flags_text(tables, texts),
             "quarters": sorted(counts["quarter"].unique())}
@@ -328,6 +339,9 @@ def _feedback_sheet(wb: Workbook, county_name: str, quarter: Quarter, muns: pd.D
                       ql, reasons or None]
             for j, v in enumerate(values, start=1):
                 put(ws, row, j, v)
+            if ql and ql.endswith(FLAG_FI):          # flagged: marked for confirmation
+                for j in (6, 7):
+                    ws.cell(row=row, column=j).fill = _FLAG_FILL
             for j in (DECISION_COL, REASON_COL, COMMENT_COL):
                 cell = ws.cell(row=row, column=j)
                 cell.protection = Protection(locked=False)

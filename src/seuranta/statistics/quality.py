@@ -2,11 +2,17 @@
 
 ``comprehensive`` / ``partial`` / ``none``, with every reason as a stable code
 (``'; '``-joined in ``reasons``; ``REASONS`` below has the Finnish description of each for
-the book). The rules, each with a named parameter in ``parameters.yml`` ``quality:``:
+the book), and ``flags``: the codes that mark a comprehensive row *tarkistettava* (to be
+checked in the review round). The rules, each with a named parameter in
+``parameters.yml`` ``quality:``.
+
+Exclusion (``partial``) rests only on evidence about the *delivery*, never on the level of
+the share: where municipalities genuinely differ, excluding the ones whose share is low
+against the others selects the comprehensive set on the outcome and pushes the estimate up.
 
 none
     ``no_rows`` — no clients from any source (ALL = 0).
-partial (any blocking code)
+partial (any blocking code: delivery evidence)
     Declared coverage (deliveries.csv), taken as the union of the declared intervals of
     the sources that delivered rows in the quarter:
     ``coverage_not_declared`` (no delivering source declares any coverage of the quarter),
@@ -14,23 +20,34 @@ partial (any blocking code)
     Monthly profile (monthly.csv, source ALL): ``monthly_ramp_up`` when the first month's
     clients < ``ramp_min_ratio`` × the last month's (and the last month has at least
     ``ramp_min_clients``), ``monthly_ramp_down`` the other way round.
-    Plausibility of the share against comparable municipalities, i.e. the "clean"
-    municipalities of the same task (clients, full declared coverage, smooth monthly
-    profile; pooled over the quarters of the series, see :func:`plausibility`) of the same
-    county when there are at least ``comparison_min_group`` of them, else of the same size
-    class, else of the whole mainland. With ratio = share / the group's median, E the
-    count expected at that median, z_noise = log(ratio)·√E (Poisson noise only) and z the
-    log ratio over its full standard deviation (genuine between-municipality spread +
-    Poisson noise): ``share_low_comparable`` when ratio < ``low_ratio`` and
-    z_noise < −``comparison_z`` (far below and not a small-number accident);
-    ``share_low_z`` when instead z < −``robust_z_max``; ``share_high_comparable`` /
-    ``share_high_z`` the same upwards (``high_ratio``).
+    Sources: ``source_disagreement`` when both sources delivered rows, both declare the
+    whole quarter, and the smaller one has fewer than ``source_min_ratio`` × the larger
+    one's clients (the larger at least ``ramp_min_clients``): one of them is incomplete.
+    Own history: ``own_drop`` when the share is below ``drop_ratio`` × the median share of
+    the municipality's own earlier quarters (up to ``drop_quarters``) that had declared
+    coverage and no delivery code, and the drop is not Poisson noise
+    (log(ratio)·√E < −``comparison_z``, E the count expected at the earlier share).
     Review decisions (corrections.csv): ``review_exclude``.
+flag (quality stays ``comprehensive``; ``flags`` lists the codes; in the estimate)
+    Plausibility of the share against comparable municipalities, i.e. the "clean"
+    municipalities of the same task (clients, full declared coverage, no delivery code;
+    pooled over the quarters of the series, see :func:`plausibility`) of the same county
+    when there are at least ``comparison_min_group`` of them, else of the same size class,
+    else of the whole mainland. With ratio = share / the group's median, E the count
+    expected at that median, z_noise = log(ratio)·√E (Poisson noise only) and z the log
+    ratio over its full standard deviation (genuine between-municipality spread + Poisson
+    noise): ``share_low_comparable`` when ratio < ``low_ratio`` and z_noise <
+    −``comparison_z``; ``share_low_z`` when instead z < −``robust_z_max``;
+    ``share_high_comparable`` / ``share_high_z`` the same upwards (``high_ratio``). A
+    flagged municipality goes into its county's review workbook for confirmation; the
+    statistics stage also gives the estimate without the flagged municipalities
+    (``estimates_sensitivity``). ``plausibility_excludes: true`` restores the earlier rule
+    (a flag excludes: ``partial``), only to measure what it did.
 comprehensive
-    Rows, declared full coverage and every check passed. ``review_include`` turns the
-    overridable codes (monthly and plausibility) into remarks; ``review_note`` and
-    ``declared_source_empty`` (a source declared coverage but delivered nothing while
-    another one did) are remarks that never change the class.
+    Rows, declared full coverage and no delivery code. ``review_include`` turns the
+    overridable codes (monthly, sources, own history) into remarks and clears the flags
+    (confirmed); ``review_note`` and ``declared_source_empty`` (a source declared coverage
+    but delivered nothing while another one did) are remarks that never change the class.
 
 ``sources`` tells which sources delivered rows: ``SHA``, ``ET``, ``SHA+ET`` or ``''``.
 """
@@ -52,11 +69,17 @@ from seuranta.inputs.corrections import CORRECTIONS_FILE
 from seuranta.inputs.deliveries import read_deliveries  # noqa: F401  (the one reader, re-exported)
 
 QUALITY_COLUMNS = ["quarter", "municipality_code", "county_code", "service_task", "quality",
-                   "sources", "reasons", "clients", "share_pct", "comparison_median_pct",
-                   "comparison_group", "plausibility_z", "review_reason"]
+                   "sources", "reasons", "flags", "clients", "share_pct",
+                   "comparison_median_pct", "comparison_group", "plausibility_z",
+                   "own_reference_pct", "review_reason"]
 
-#: Reason codes: code → (class it implies: none/partial/remark, overridable by 'include',
-#: Finnish description for the book).
+#: Finnish label of a flagged (comprehensive, to be checked) row.
+FLAG_FI = "tarkistettava"
+
+#: Reason codes: code → (effect: none/partial/flag/remark, overridable by 'include',
+#: Finnish description for the book). 'partial' excludes from the estimate (delivery
+#: evidence only); 'flag' keeps the row comprehensive and in the estimate, marked
+#: tarkistettava for the review round.
 REASONS: dict[str, tuple[str, bool, str]] = {
     "no_rows": ("none", False, "Miltään lähteeltä ei ollut yhtään asiakkuutta."),
     "coverage_not_declared": ("partial", False,
@@ -73,24 +96,34 @@ REASONS: dict[str, tuple[str, bool, str]] = {
     "monthly_ramp_down": ("partial", True,
                           "Kuukausittainen asiakasmäärä laskee neljänneksen aikana jyrkästi "
                           "(toimitus on todennäköisesti katkennut kesken neljänneksen)."),
-    "share_low_comparable": ("partial", True,
-                             "Osuus väestöstä on selvästi pienempi kuin vertailukuntien "
-                             "(sama hyvinvointialue tai kokoluokka) mediaani."),
-    "share_high_comparable": ("partial", True,
-                              "Osuus väestöstä on selvästi suurempi kuin vertailukuntien "
-                              "(sama hyvinvointialue tai kokoluokka) mediaani."),
-    "share_low_z": ("partial", True,
-                    "Osuus on tilastollisesti merkitsevästi pienempi kuin vertailukuntien mediaani "
-                    "(z-luku), vaikka ero ei ole suhteellisesti suuri."),
-    "share_high_z": ("partial", True,
-                     "Osuus on tilastollisesti merkitsevästi suurempi kuin vertailukuntien mediaani "
-                     "(z-luku), vaikka ero ei ole suhteellisesti suuri."),
+    "source_disagreement": ("partial", True,
+                            "Kaksi koko neljänneksen kattavaksi ilmoitettua lähdettä (Kanta ja "
+                            "erillistoimitus) eroavat selvästi toisistaan: toinen on vajaa."),
+    "own_drop": ("partial", True,
+                 "Osuus on pudonnut selvästi kunnan omista aiemmista neljänneksistä "
+                 "(toimitus on todennäköisesti vajaa)."),
+    "share_low_comparable": ("flag", True,
+                             "Tarkistettava: osuus väestöstä on selvästi pienempi kuin "
+                             "vertailukuntien (sama hyvinvointialue tai kokoluokka) mediaani. "
+                             "Kunta on mukana arviossa, ellei tarkastuskierros päätä toisin."),
+    "share_high_comparable": ("flag", True,
+                              "Tarkistettava: osuus väestöstä on selvästi suurempi kuin "
+                              "vertailukuntien (sama hyvinvointialue tai kokoluokka) mediaani. "
+                              "Kunta on mukana arviossa, ellei tarkastuskierros päätä toisin."),
+    "share_low_z": ("flag", True,
+                    "Tarkistettava: osuus on tilastollisesti merkitsevästi pienempi kuin "
+                    "vertailukuntien mediaani (z-luku). Kunta on mukana arviossa, ellei "
+                    "tarkastuskierros päätä toisin."),
+    "share_high_z": ("flag", True,
+                     "Tarkistettava: osuus on tilastollisesti merkitsevästi suurempi kuin "
+                     "vertailukuntien mediaani (z-luku). Kunta on mukana arviossa, ellei "
+                     "tarkastuskierros päätä toisin."),
     "review_exclude": ("partial", False,
                        "Tarkastuskierroksen päätös: tiedot eivät ole edustavia, jätetään pois "
                        "arviosta."),
     "review_include": ("remark", False,
                        "Tarkastuskierroksen päätös: tiedot hyväksytään, vaikka tarkistus "
-                       "merkitsi ne."),
+                       "merkitsi ne (tarkistettava-merkintä poistuu)."),
     "review_note": ("remark", False, "Tarkastuskierroksen huomautus."),
     "declared_source_empty": ("remark", False,
                               "Kattavaksi ilmoitettu lähde ei toimittanut yhtään asiakkuutta."),
@@ -160,6 +193,64 @@ def ramp_codes(m1: float, m3: float, min_ratio: float, min_clients: float) -> li
     if m1 >= min_clients and m3 < min_ratio * m1:
         codes.append("monthly_ramp_down")
     return codes
+
+
+def source_codes(sha: float, et: float, min_ratio: float, min_clients: float) -> list[str]:
+    """``source_disagreement`` when two sources that both declare the whole quarter differ:
+    the smaller has fewer than ``min_ratio`` × the larger's clients (larger ≥ min_clients)."""
+    lo, hi = min(sha, et), max(sha, et)
+    if hi >= min_clients and lo < min_ratio * hi:
+        return ["source_disagreement"]
+    return []
+
+
+def drop_code(share: float, base: float, reference_pct: float, drop_ratio: float,
+              z_max: float) -> list[str]:
+    """``own_drop`` when ``share`` (%) is below ``drop_ratio`` × the municipality's own
+    earlier ``reference_pct`` and not Poisson noise: log(ratio)·√E < −z_max with E the count
+    expected at the earlier share on this quarter's base."""
+    if not (reference_pct > 0 and base > 0) or math.isnan(reference_pct):
+        return []
+    ratio = share / reference_pct
+    if ratio >= drop_ratio:
+        return []
+    if ratio <= 0:
+        return ["own_drop"]
+    expected = reference_pct / 100 * base
+    return ["own_drop"] if math.log(ratio) * math.sqrt(expected) < -z_max else []
+
+
+def own_history(f: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """Add ``own_drop`` to ``codes`` (and the reference share to ``own_reference_pct``) by
+    comparing each row with the same municipality's own earlier quarters.
+
+    The reference is the median share of up to ``drop_quarters`` earlier quarters whose row
+    had clients and no delivery code (coverage, ramp, sources, own drop) — so a drop that
+    persists is caught in every quarter it lasts, and the quarters before a source joined
+    (partial, lower) never serve as reference.
+    """
+    f = f.copy()
+    n_back = int(p["drop_quarters"])
+    codes = list(f["codes"])
+    ref_col = np.full(len(f), np.nan)
+    order = f.sort_values(["service_task", "municipality_code", "quarter"]).index
+    prev_key, history = None, []
+    for i in order:
+        key = (f.at[i, "service_task"], f.at[i, "municipality_code"])
+        if key != prev_key:
+            prev_key, history = key, []
+        cc = codes[i]
+        if "no_rows" not in cc and history:
+            ref = float(np.median(history[-n_back:]))
+            ref_col[i] = ref
+            cc = cc + drop_code(float(f.at[i, "share_pct"]), float(f.at[i, "population_base"]),
+                                ref, float(p["drop_ratio"]), float(p["comparison_z"]))
+            codes[i] = cc
+        if "no_rows" not in cc and all(REASONS[x][0] == "remark" for x in cc):
+            history.append(float(f.at[i, "share_pct"]))
+    f["codes"] = codes
+    f["own_reference_pct"] = ref_col
+    return f
 
 
 def robust_tau2(dev: np.ndarray, poisson_var: np.ndarray) -> float:
@@ -342,11 +433,18 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
                     cc.append("declared_source_empty")
                     break
             cc += ramp.get((r.quarter, r.municipality_code, r.service_task), [])
+            if len(delivered) == 2 and all(
+                    coverage_codes(dl.get((r.municipality_code, r.service_task, x), []), q) == []
+                    for x in delivered):
+                cc += source_codes(r.SHA, r.ET, float(p["source_min_ratio"]),
+                                   float(p["ramp_min_clients"]))
         pre_codes.append(cc)
     f["sources"] = sources_col
     f["codes"] = pre_codes
+    f["own_reference_pct"] = np.nan
+    f = own_history(f, p)
     f["clean"] = [all(REASONS[x][0] == "remark" for x in cc) and "no_rows" not in cc
-                  for cc in pre_codes]
+                  for cc in f["codes"]]
 
     parts = []
     for _task, g in f.groupby("service_task", sort=True):
@@ -367,7 +465,9 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
         for r in corrections.itertuples(index=False):
             dec.setdefault((r.quarter, r.municipality_code, r.service_task), []).append(
                 (r.decision, r.reason))
-    qualities, reasons, review = [], [], []
+    # plausibility_excludes: the earlier rule (a flag excludes), kept to measure its effect
+    excluding = ("none", "partial") + (("flag",) if p["plausibility_excludes"] else ())
+    qualities, reasons, flags, review = [], [], [], []
     for r in f.itertuples(index=False):
         cc = list(r.codes)
         ds = dec.get((r.quarter, r.municipality_code, r.service_task), [])
@@ -376,7 +476,7 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
             if d in decisions:
                 cc.append(f"review_{d}")
         include = "include" in decisions and "exclude" not in decisions
-        blocking = [x for x in cc if REASONS[x][0] != "remark"
+        blocking = [x for x in cc if REASONS[x][0] in excluding
                     and not (include and REASONS[x][1])]
         if "no_rows" in cc:
             ql = "none"
@@ -386,9 +486,13 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
             ql = "comprehensive"
         qualities.append(ql)
         reasons.append("; ".join(dict.fromkeys(cc)))
+        flags.append("; ".join(dict.fromkeys(
+            x for x in cc if REASONS[x][0] == "flag" and not include)) if ql == "comprehensive"
+            else "")
         review.append("; ".join(reason for _, reason in ds if reason))
     f["quality"] = qualities
     f["reasons"] = reasons
+    f["flags"] = flags
     f["review_reason"] = review
     f["clients"] = f["ALL"].astype(int)
     out = f[QUALITY_COLUMNS].sort_values(["quarter", "service_task", "municipality_code"])

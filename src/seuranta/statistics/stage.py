@@ -25,6 +25,12 @@ county_estimates
     task (the tasks and ``lastensuojelulaki``, all ages) from the fit of the ``model``
     estimate; counts of clients in it: ``clients_observed`` (and the estimate of a fully
     comprehensive county).
+estimates_sensitivity
+    :func:`sensitivity_estimates`: the quarter's estimates (tasks and ``lastensuojelulaki``,
+    all ages, both methods) as ``variant`` ``kaikki_kattavat`` (= estimates.csv) and
+    ``ilman_tarkistettavia`` (without the municipalities whose quality row is flagged
+    tarkistettava), with ``municipalities_flagged`` and ``difference_pct`` against
+    estimates.csv, for the book to show both.
 quartiles
     :mod:`seuranta.quartiles` for the seven tasks and ``lastensuojelulaki``.
 representativeness, representativeness_summary
@@ -191,6 +197,57 @@ def estimates_for(ctx, counts: pd.DataFrame, comp: dict, tasks: list[str]) -> li
     return rows
 
 
+SENSITIVITY_COLUMNS = ["quarter", "service_task", "age_group", "method", "variant",
+                       "municipalities_used", "municipalities_flagged", "clients_used",
+                       "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
+                       "estimate_rounded", "published", "difference_pct", "note"]
+#: Variants of estimates_sensitivity: every comprehensive municipality (= estimates.csv)
+#: and without the ones flagged tarkistettava (quality.csv ``flags``).
+VARIANTS = ("kaikki_kattavat", "ilman_tarkistettavia")
+
+
+def sensitivity_estimates(ctx, series: pd.DataFrame, series_cwa: pd.DataFrame | None,
+                          series_quality: pd.DataFrame, estimates: pd.DataFrame,
+                          quarters: set[str]) -> pd.DataFrame:
+    """The estimates of ``quarters`` (tasks and lastensuojelulaki, all ages) with and without
+    the flagged municipalities: one row per quarter × task × method × variant;
+    ``difference_pct`` = the variant's estimate against estimates.csv's (same method)."""
+    flagged = series_quality["flags"].fillna("").astype(str) != ""
+    reduced = comprehensive_sets(series_quality.assign(
+        quality=series_quality["quality"].mask(flagged, "partial")))
+    n_flag = (series_quality[flagged].groupby(["quarter", "service_task"]).size().to_dict())
+    keep = len(ctx.county_rows)                  # no county rows from this variant
+    sub = series[series["quarter"].astype(str).isin(quarters)]
+    rows = estimates_for(ctx, sub, reduced, reference.task_codes(estimated_only=True))
+    if series_cwa is not None and len(series_cwa):
+        rows += estimates_for(ctx, series_cwa[series_cwa["quarter"].astype(str).isin(quarters)],
+                              reduced, [CWA_TASK])
+    del ctx.county_rows[keep:]
+    main = estimates[(estimates["age_group"] == "kaikki")
+                     & (estimates["service_task"] != ALL_TASKS)]
+    if not rows:
+        return pd.DataFrame(columns=SENSITIVITY_COLUMNS)
+    var = pd.DataFrame(rows).assign(variant=VARIANTS[1])
+    both = pd.concat([main.assign(variant=VARIANTS[0]),
+                      var[[c for c in main.columns if c in var.columns] + ["variant"]]],
+                     ignore_index=True)
+    ref = main.set_index(["quarter", "service_task", "method"])["estimate"]
+    k = list(zip(both["quarter"], both["service_task"], both["method"]))
+    both["difference_pct"] = 100 * (both["estimate"].to_numpy(float)
+                                     / ref.reindex(k).to_numpy(float) - 1)
+    src = both["service_task"].replace({CWA_TASK: "lastensuojelu"})
+    both["municipalities_flagged"] = [n_flag.get((q, t), 0) for q, t in
+                                      zip(both["quarter"], src)]
+    both["published"] = both["published"].astype("int64")
+    both["estimate_rounded"] = both["estimate_rounded"].astype("Int64")
+    order = {t: i for i, t in enumerate(reference.task_codes() + [CWA_TASK])}
+    both = (both.assign(_t=both["service_task"].map(order),
+                        _v=both["variant"].map({v: i for i, v in enumerate(VARIANTS)}),
+                        _m=both["method"].map({"ratio": 0, "model": 1}))
+            .sort_values(["quarter", "_t", "_m", "_v"]).drop(columns=["_t", "_v", "_m"]))
+    return _round(both[SENSITIVITY_COLUMNS].reset_index(drop=True))
+
+
 def age_estimates(ctx, age_counts: pd.DataFrame, comp: dict) -> list[dict]:
     a = age_counts[age_counts["service_task"] == ALL_TASKS].copy()
     a["quarter"] = a["quarter"].astype(str)
@@ -344,6 +401,7 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     estimates = series_estimates[series_estimates["quarter"].isin(qs)].reset_index(drop=True)
     county = _county_frame(ctx.county_rows)
     county_estimates = county[county["quarter"].isin(qs)].reset_index(drop=True)
+    sensitivity = sensitivity_estimates(ctx, series, series_cwa, series_quality, estimates, qs)
     cwa = tables.get("cwa_counts")
     age = tables.get("age_counts")
 
@@ -366,6 +424,7 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
         "estimates": estimates,
         "series_estimates": series_estimates,
         "county_estimates": county_estimates,
+        "estimates_sensitivity": sensitivity,
         "quartiles": quartiles,
         "representativeness": rdetail,
         "representativeness_summary": rsummary,
