@@ -51,6 +51,7 @@ from seuranta.core.quarters import Quarter
 from seuranta.demo import generator as demo
 from seuranta.inputs.datafolder import publication_quarters
 from seuranta.publication import annex, book, gate, releases
+from seuranta.publication import bookfmt as bf
 from seuranta.register import stage as register
 from seuranta.statistics import disclosure
 
@@ -123,7 +124,7 @@ def _release(data, tables, out, quarters, params, pages_fn):
 
 
 def _pages(stage, rel, quarters):
-    book._county_pages(stage, rel, quarters, True)
+    book._county_pages(stage, rel, quarters, True, _params())
 
 
 def _pages_primary_only(stage, rel, quarters):
@@ -137,7 +138,7 @@ def _pages_primary_only(stage, rel, quarters):
     for p in pub.iterdir():
         p.chmod(0o644)
     gate.publish_quarter(newest, tables, pub, _params(), secondary=False)
-    book._county_pages(stage, tmp, quarters, True)
+    book._county_pages(stage, tmp, quarters, True, _params())
 
 
 def build(tmp_root: Path, seed: int, bypass: str | None, monkeypatch):
@@ -239,7 +240,8 @@ def read_pages(pages: Path, quarters: list[str]) -> dict:
     code = dict(zip(mun["name_fi"], mun["municipality_code"]))
     tasks = reference.service_tasks()
     tnames = dict(zip(tasks["name_fi"], tasks["service_task"]))
-    head = {book._capital(annex.Quarter.parse(q).name_fi): q for q in quarters}
+    head = {bf.quarter_short(q): q for q in quarters}
+    head.update({book._capital(Quarter.parse(q).name_fi): q for q in quarters})
     out = {}
     for p in sorted(pages.glob("alueet/[0-9]*.md")):
         task, cols = None, None
