@@ -262,6 +262,8 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
         + r"""},pdflang={fi-FI},pdfsubject={Sosiaalihuollon asiakkaat}}}
 \makeatother
 \usepackage[labelformat=empty,labelsep=none,justification=raggedright,singlelinecheck=false,font=bf]{caption}
+\usepackage{needspace}
+\makeatletter\g@addto@macro\sphinxattablestart{\needspace{8\baselineskip}}\makeatother
 \hyphenpenalty=10000
 \exhyphenpenalty=10000
 \setcounter{tocdepth}{1}

@@ -524,6 +524,7 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
     tasks = reference.task_codes()
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
     ch.facts["quarter"] = qname
+    ch.facts["quarter_in"] = qin
     distinct = _total(pub, "distinct_all", quarter, "kaikki")
     counted = _total(pub, "registered_all", quarter, "kaikki")
     if distinct is not None and counted is not None:
