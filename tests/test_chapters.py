@@ -86,3 +86,11 @@ def test_citation_from_parameters():
     assert book.citation("2023Q4", info) == (
         "THL (2024). Sosiaalihuollon asiakkaat loka–joulukuu 2023. Tilastoraportti 5/2024. "
         "Julkaistu 15.3.2024. https://x.example/kirja/")
+
+
+def test_generated_tables_get_captions():
+    md = "Johdanto.\n\n| a | b |\n|---|--:|\n| x | 1 |\n\nVertailu:\n\n| c |\n|---|\n| y |\n"
+    out = book.caption_tables(md, ["Taulukko M3. Eka"])
+    assert ":::{table} Taulukko M3. Eka\n:width: 100%\n\n| a | b |" in out
+    assert ":::{table} Vertailu\n" in out          # no caption given: the line before
+    assert out.count(":::{table}") == 2 and out.count("\n:::") >= 2

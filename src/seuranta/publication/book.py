@@ -368,6 +368,32 @@ def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
              "nyt = kaikki yhdisteltävissä olevat taulukot ja aiemmat julkaisut yhdessä.")
 
 
+#: Captions of the tables in generated Markdown that the written chapters include.
+GENERATED_CAPTIONS = {
+    "coverage_fi.md": ["Taulukko M3. Luottamusvälien kattavuus ja arvioiden virhe asetelmittain",
+                       "Taulukko M4. Julkaistu menetelmä tavoitteisiin verrattuna"],
+}
+
+
+def caption_tables(md: str, captions: list[str]) -> str:
+    """Wrap every pipe table of ``md`` in a captioned MyST ``table`` directive (the i-th
+    caption of ``captions``; else the paragraph line before the table)."""
+    lines, out, k, i = md.split("\n"), [], 0, 0
+    while i < len(lines):
+        if lines[i].startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].startswith("|"):
+                j += 1
+            before = next((x for x in reversed(out) if x.strip()), "Taulukko")
+            cap = captions[k] if k < len(captions) else before.strip().rstrip(":")
+            out += [f":::{{table}} {cap}", ":width: 100%", ""] + lines[i:j] + [":::"]
+            k, i = k + 1, j
+        else:
+            out.append(lines[i])
+            i += 1
+    return "\n".join(out)
+
+
 #: The stylesheet of the book (tables usable on a phone: frozen first column).
 BOOK_CSS = """
 table.table td:first-child, table.table th:first-child {
@@ -395,6 +421,10 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
         shutil.copy2(p, stage / "book" / p.name)
     if (BOOK_SRC_DIR / "_generated").is_dir():     # tables the chapters include (make coverage)
         shutil.copytree(BOOK_SRC_DIR / "_generated", stage / "book" / "_generated")
+        for md in (stage / "book" / "_generated").glob("*.md"):
+            md.write_text(caption_tables(md.read_text(encoding="utf-8"),
+                                         GENERATED_CAPTIONS.get(md.name, [])),
+                          encoding="utf-8")
     (stage / "symbolit.md").write_text(_symbols_md(), encoding="utf-8")
 
     quarter_parts = []
