@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from seuranta.core.params import as_params
 from seuranta.core.provenance import (
@@ -196,8 +197,6 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
     """Every quarter, with each quarter's notebooks (one kernel per quarter) running while
     the next quarters' tables are made, up to the core count side by side; quarters are
     swapped in in order, each only when complete. A progress bar on a terminal."""
-    from tqdm import tqdm  # heavy dependency: loaded only when used
-
     synthetic = is_synthetic(data_dir)
     workers = max(1, min(os.cpu_count() or 1, len(quarters)))
     in_flight: dict[str, Path] = {}
@@ -251,12 +250,27 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
     rid = releases.release_id(str(max(quarters)), extract_date(data_dir, params), params)
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
-    all_tables = register.run_register_stage(data_dir, quarters, params, encoding=encoding)
-    done = _run_quarters(quarters, data_dir, out_dir, params, encoding, all_tables, rid)
-    run_costs_chapter(data_dir, out_dir, params, quarters)
-    log.info("book ...")
-    book.build_book(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), params, pdf=pdf)
-    log.info("release %s: %s", rid, releases.write_release(out_dir, [str(q) for q in quarters], rid))
+    steps = tqdm(total=5, desc="publish", unit="step", disable=None, file=sys.stderr,
+                 position=2, bar_format="{desc}: {n}/{total} {postfix}")
+    with steps:
+        steps.set_postfix_str("register stage")
+        all_tables = register.run_register_stage(data_dir, quarters, params, encoding=encoding)
+        steps.update(1)
+        steps.set_postfix_str(f"{len(quarters)} quarters")
+        done = _run_quarters(quarters, data_dir, out_dir, params, encoding, all_tables, rid)
+        steps.update(1)
+        steps.set_postfix_str("costs chapter")
+        run_costs_chapter(data_dir, out_dir, params, quarters)
+        steps.update(1)
+        steps.set_postfix_str("book (HTML and PDF)" if pdf else "book (HTML)")
+        log.info("book ...")
+        book.build_book(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), params,
+                        pdf=pdf)
+        steps.update(1)
+        steps.set_postfix_str("release")
+        log.info("release %s: %s", rid,
+                 releases.write_release(out_dir, [str(q) for q in quarters], rid))
+        steps.update(1)
     return done
 
 

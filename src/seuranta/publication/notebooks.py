@@ -9,6 +9,7 @@ min_count, symbol, the notice … from it through ``bookfmt.use_params(params_fi
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures as cf
 import logging
 import os
@@ -100,7 +101,9 @@ KERNEL_DIR_PREFIX = "seuranta-kernels-"
 def kernel_dir() -> Path:
     """This process's folder of kernel sockets and connection files (created on demand)."""
     d = Path(tempfile.gettempdir()) / f"{KERNEL_DIR_PREFIX}{os.getpid()}"
-    d.mkdir(mode=0o700, exist_ok=True)
+    if not d.is_dir():
+        d.mkdir(mode=0o700, exist_ok=True)
+        atexit.register(shutil.rmtree, d, True)   # also at a normal exit after any use
     return d
 
 
