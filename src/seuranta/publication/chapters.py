@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import reference, symbols
+from seuranta.core.labels_fi import DECISION_FI
 from seuranta.publication import bookfmt as bf
 from seuranta.publication import compare, gate, published
 from seuranta.register import validate
@@ -789,7 +790,6 @@ TEXT.update({
                   "julkaisussa."),
 })
 
-DECISION_FI = {"exclude": "jätetään pois arviosta", "include": "hyväksytään", "note": "huomautus"}
 
 
 def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None = None
