@@ -16,7 +16,7 @@ import pandas as pd
 from seuranta import __version__
 from seuranta.core.errors import InputError
 from seuranta.core.params import PROJECT_DIR, load_params
-from seuranta.core.tables import canonical_csv, read_table, table_hash
+from seuranta.core.tables import canonical_csv, read_text, table_hash
 
 #: Packages whose versions every manifest records.
 RECORDED_PACKAGES = [
@@ -241,7 +241,7 @@ def compare_tables(expected: dict[str, str], rerun_dir: Path, published_dir: Pat
             ok = False
             print(f"{name}: DIFFERENT", file=stream)
             if published.is_file():
-                print(_first_differences(read_table(published), read_table(rerun)),
+                print(_first_differences(read_text(published), read_text(rerun)),
                       file=stream)
     return ok
 

@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from seuranta.core.errors import InputError
+
 #: Characters that make the csv module quote a field (QUOTE_MINIMAL, delimiter ",").
 _NEEDS_QUOTES = (",", '"', "\r", "\n")
 
@@ -123,12 +125,202 @@ def canonical_csv(df: pd.DataFrame) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def read_table(path: Path) -> pd.DataFrame:
+def read_text(path: Path) -> pd.DataFrame:
+    """A table with every value as the text written ('' for empty): for hashes and
+    comparisons, and for readers that parse values themselves."""
     return pd.read_csv(path, dtype=str, keep_default_na=False)
 
 
 def table_hash(path: Path) -> str:
-    return hashlib.sha256(canonical_csv(read_table(path))).hexdigest()
+    return hashlib.sha256(canonical_csv(read_text(path))).hexdigest()
+
+
+# --------------------------------------------------------------------------- declared types
+# The tables of OUT/<quarter>/tables/ (docs/data-contract.md section 5) and the type of each
+# column. A column name means the same in every table, so types are declared per name:
+# "text" (codes keep their leading zeros; empty = NaN), "int" (complete integers), "float",
+# "number" (integer or decimal as written, may be empty). A new column: one entry here.
+
+COLUMN_TYPES: dict[str, str] = {
+    # text
+    "age_group": "text", "child_welfare_act": "text", "client_id": "text", "code": "text",
+    "comparison_group": "text", "county_code": "text", "covariate": "text", "decision": "text",
+    "description_fi": "text", "effect": "text", "end_date": "text", "flag": "text",
+    "imported_on": "text", "item": "text", "label_fi": "text", "level": "text",
+    "logit_note": "text", "max_municipality": "text", "max_municipality_code": "text",
+    "max_wstd_covariate": "text", "max_wstd_covariate_fi": "text", "method": "text",
+    "min_municipality": "text", "min_municipality_code": "text", "month": "text",
+    "municipality_code": "text", "name_fi": "text", "note": "text", "publish_as": "text",
+    "quality": "text", "quality_after": "text", "quality_before": "text", "quarter": "text",
+    "reason": "text", "reasons": "text", "reasons_after": "text", "reasons_before": "text",
+    "review_reason": "text", "rule_reason": "text", "service_task": "text", "source": "text",
+    "source_file": "text", "sources": "text", "start_date": "text", "task_a": "text",
+    "task_b": "text", "variance": "text", "verdict_fi": "text",
+    # int
+    "clients": "int", "clients_used": "int",
+    "comprehensive": "int",
+    "municipalities": "int", "municipalities_comprehensive": "int",
+    "municipalities_used": "int",
+    "n": "int", "n_all": "int", "n_comprehensive": "int",
+    "n_exclude": "int", "n_include": "int", "n_note": "int", "n_tasks": "int",
+    "national_base": "int", "overridable": "int", "population_base": "int",
+    "population_used": "int",
+    "published": "int", "row_number": "int", "rows": "int", "year": "int",
+    # float
+    "age_adjusted_diff_pct": "float", "age_adjusted_estimate": "float",
+    "base_coverage_pct": "float", "ci_high": "float", "ci_high_after": "float",
+    "ci_high_before": "float", "ci_low": "float", "ci_low_after": "float",
+    "ci_low_before": "float", "comparison_median_pct": "float", "crude_estimate": "float",
+    "difference_pct": "float", "estimate": "float", "estimate_after": "float",
+    "estimate_before": "float", "estimate_change": "float", "estimate_change_pct": "float",
+    "logit_coef": "float", "logit_p": "float", "logit_se": "float", "max": "float",
+    "max_abs_wstd_diff": "float", "mean_all": "float", "mean_comprehensive": "float",
+    "median": "float", "min": "float", "plausibility_z": "float", "q1": "float", "q3": "float",
+    "range_high": "float", "range_low": "float", "se": "float", "se_jackknife": "float",
+    "se_linearised": "float", "share_pct": "float", "share_pct_after": "float",
+    "share_pct_before": "float", "std_diff": "float", "wmean_all": "float",
+    "wmean_comprehensive": "float", "wstd_diff": "float",
+    # number: integer or decimal as written (may be empty)
+    "clients_observed": "number", "clients_used_after": "number", "clients_used_before": "number",
+    "municipalities_used_after": "number", "municipalities_used_before": "number",
+    "population_used_after": "number", "population_used_before": "number",
+    "birth_year": "number", "estimate_rounded": "number",
+}
+
+TABLES: dict[str, list[str]] = {
+    "age_counts": [
+        "quarter", "municipality_code", "county_code", "service_task", "age_group", "clients",
+        "population_base", "share_pct",
+    ],
+    "corrections_decisions": [
+        "quarter", "municipality_code", "name_fi", "county_code", "service_task", "decision",
+        "reason", "quality_before", "reasons_before", "quality_after", "reasons_after",
+        "imported_on",
+    ],
+    "corrections_effect": [
+        "quarter", "service_task", "age_group", "method", "n_include", "n_exclude", "n_note",
+        "municipalities_used_before", "municipalities_used_after", "clients_used_before",
+        "clients_used_after", "population_used_before", "population_used_after",
+        "share_pct_before", "share_pct_after", "estimate_before", "estimate_after",
+        "ci_low_before", "ci_low_after", "ci_high_before", "ci_high_after", "estimate_change",
+        "estimate_change_pct",
+    ],
+    "counts": [
+        "quarter", "municipality_code", "county_code", "service_task", "source", "clients",
+        "population_base", "share_pct",
+    ],
+    "county_estimates": [
+        "quarter", "service_task", "county_code", "method", "estimate", "se", "ci_low",
+        "ci_high", "estimate_rounded", "clients_observed", "municipalities",
+        "municipalities_comprehensive", "population_base", "base_coverage_pct", "comprehensive",
+        "publish_as", "range_low", "range_high", "share_pct",
+    ],
+    "cwa_counts": [
+        "quarter", "municipality_code", "county_code", "service_task", "source", "clients",
+        "population_base", "share_pct",
+    ],
+    "estimates": [
+        "quarter", "service_task", "method", "municipalities_used", "clients_used",
+        "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
+        "estimate_rounded", "published", "age_group", "national_base", "difference_pct",
+        "variance", "se_linearised", "se_jackknife", "note", "publish_as", "range_low",
+        "range_high", "rule_reason",
+    ],
+    "flags": ["municipality_code", "county_code", "service_task", "flag", "rows"],
+    "ledger": ["item", "reason", "rows"],
+    "monthly": ["quarter", "municipality_code", "service_task", "source", "month", "clients"],
+    "multi_task": ["quarter", "county_code", "task_a", "task_b", "clients"],
+    "quality": [
+        "quarter", "municipality_code", "county_code", "service_task", "quality", "sources",
+        "reasons", "clients", "share_pct", "comparison_median_pct", "comparison_group",
+        "plausibility_z", "review_reason",
+    ],
+    "quality_reasons": ["code", "effect", "overridable", "description_fi"],
+    "quartiles": [
+        "quarter", "service_task", "n", "q1", "median", "q3", "min", "min_municipality", "max",
+        "max_municipality", "min_municipality_code", "max_municipality_code",
+    ],
+    "rejected": [
+        "source_file", "row_number", "reason", "client_id", "birth_year", "municipality_code",
+        "service_task", "start_date", "end_date", "source", "child_welfare_act",
+    ],
+    "representativeness": [
+        "quarter", "service_task", "covariate", "level", "label_fi", "mean_comprehensive",
+        "mean_all", "std_diff", "wmean_comprehensive", "wmean_all", "wstd_diff", "logit_coef",
+        "logit_se", "logit_p",
+    ],
+    "representativeness_summary": [
+        "quarter", "service_task", "n_comprehensive", "n_all", "base_coverage_pct",
+        "crude_estimate", "age_adjusted_estimate", "age_adjusted_diff_pct", "max_abs_wstd_diff",
+        "max_wstd_covariate", "max_wstd_covariate_fi", "logit_note", "verdict_fi",
+    ],
+    "series_age_counts": [
+        "quarter", "municipality_code", "county_code", "service_task", "age_group", "clients",
+        "population_base", "share_pct",
+    ],
+    "series_counts": [
+        "quarter", "municipality_code", "county_code", "service_task", "source", "clients",
+        "population_base", "share_pct",
+    ],
+    "series_cwa_counts": [
+        "quarter", "municipality_code", "county_code", "service_task", "source", "clients",
+        "population_base", "share_pct",
+    ],
+    "series_estimates": [
+        "quarter", "service_task", "method", "municipalities_used", "clients_used",
+        "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
+        "estimate_rounded", "published", "age_group", "national_base", "difference_pct",
+        "variance", "se_linearised", "se_jackknife", "note", "publish_as", "range_low",
+        "range_high", "rule_reason",
+    ],
+    "series_quality": [
+        "quarter", "municipality_code", "county_code", "service_task", "quality", "sources",
+        "reasons", "clients", "share_pct", "comparison_median_pct", "comparison_group",
+        "plausibility_z", "review_reason",
+    ],
+    "tasks_per_client": ["quarter", "county_code", "n_tasks", "clients"],
+    "year_counts": [
+        "year", "municipality_code", "county_code", "service_task", "source", "clients",
+        "population_base", "share_pct",
+    ],
+}
+
+#: Text columns whose empty value is '' rather than NaN (lists of codes).
+EMPTY_TEXT = ("reasons", "sources")
+
+_PANDAS = {"text": str, "int": "int64", "float": "float64"}
+
+
+def table_dtypes(name: str, columns: list[str] | None = None) -> dict[str, object]:
+    """The declared pandas dtypes of a table's columns (of ``columns`` if given; a column
+    without a declared type, or of type "number", is left to pandas)."""
+    cols = columns if columns is not None else TABLES.get(name, [])
+    return {c: _PANDAS[COLUMN_TYPES[c]] for c in cols if COLUMN_TYPES.get(c, "number") in _PANDAS}
+
+
+def read_table(tables_dir: Path | str, name: str, required: bool = True) -> pd.DataFrame | None:
+    """The one reader of a quarter's table ``<tables_dir>/<name>.csv`` with its declared
+    column types; None when ``required`` is false and the file is absent. A value that does
+    not fit its declared type is a one-line InputError naming the file and the column."""
+    p = Path(tables_dir) / f"{name}.csv"
+    if not p.is_file():
+        if required:
+            raise FileNotFoundError(f"table missing: {p}")
+        return None
+    head = list(pd.read_csv(p, nrows=0).columns)
+    dtypes = table_dtypes(name, head)
+    try:
+        df = pd.read_csv(p, dtype=dtypes, keep_default_na=False, na_values=[""])
+    except (ValueError, TypeError) as e:
+        bad = next((c for c, t in dtypes.items() if t == "int64"
+                    and pd.read_csv(p, usecols=[c], keep_default_na=False, na_values=[""])[c]
+                    .pipe(lambda s: s.isna().any() or s.dtype.kind not in "iu")), None)
+        raise InputError(f"{p}: column {bad or '?'} is not {COLUMN_TYPES.get(bad, 'typed')} "
+                         f"({str(e).splitlines()[0]})") from None
+    for c in EMPTY_TEXT:
+        if c in df.columns:
+            df[c] = df[c].fillna("").astype(str)
+    return df
 
 
 def atomic_swap(tmp: Path, target: Path) -> None:

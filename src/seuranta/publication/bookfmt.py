@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seuranta.core import reference, symbols
+from seuranta.core import reference, symbols, tables
 from seuranta.core.fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
 from seuranta.core.labels_fi import (  # noqa: F401
     AGE_GROUP_FI,
@@ -118,22 +118,10 @@ def notice_md(synthetic: bool, params: Mapping | None = None) -> str:
 
 # --------------------------------------------------------------------------- tables
 
-_CODE_COLS = {"municipality_code": str, "county_code": str, "min_municipality": str,
-              "max_municipality": str, "quarter": str}
-
-
 def read(tables_dir: Path | str, name: str, required: bool = True) -> pd.DataFrame | None:
-    """Read ``<tables_dir>/<name>.csv`` with codes as strings; None when optional and absent."""
-    p = Path(tables_dir) / f"{name}.csv"
-    if not p.is_file():
-        if required:
-            raise FileNotFoundError(f"table missing: {p}")
-        return None
-    df = pd.read_csv(p, dtype=_CODE_COLS, keep_default_na=False, na_values=[""])
-    for c in ("reasons", "sources"):
-        if c in df.columns:
-            df[c] = df[c].fillna("").astype(str)
-    return df
+    """A quarter's table with its declared column types (:func:`seuranta.core.tables.read_table`,
+    the one reader); None when optional and absent."""
+    return tables.read_table(tables_dir, name, required)
 
 
 def md_escape(s) -> str:

@@ -43,6 +43,7 @@ from seuranta.core.labels_fi import QUALITY_ONE_FI, TASK_SHORT
 from seuranta.core.params import load_params
 from seuranta.core.provenance import input_hashes
 from seuranta.core.quarters import Quarter
+from seuranta.core.tables import read_text
 from seuranta.inputs.corrections import DECISIONS
 from seuranta.inputs.datafolder import check_quarter, is_synthetic
 from seuranta.register import validate
@@ -139,7 +140,7 @@ def load_tables_dir(tables_dir: Path) -> dict[str, pd.DataFrame]:
     for name in ("counts", "series_counts", "quality", "series_quality", "flags"):
         p = tables_dir / f"{name}.csv"
         if p.is_file():
-            out[name] = pd.read_csv(p, dtype=str, keep_default_na=False)
+            out[name] = read_text(p)
     if "counts" not in out:
         raise InputError(f"{tables_dir}: no counts.csv (run `seuranta run` or `seuranta counts`)")
     return out
