@@ -93,4 +93,5 @@ def test_methods_page_and_county_pages_use_the_file(run):
     assert subs["min_count"] == str(MIN_COUNT) and subs["symbol"] == SYMBOL
     assert subs["low_ratio"] == "0,9"
     county = (stage / "alueet" / "08.md").read_text(encoding="utf-8")
-    assert f"{SYMBOL} = salattu tietosuojan vuoksi (alle {MIN_COUNT} asiakasta)" in county
+    # (county pages show the SVT symbol set of core.symbols; the threshold is the file's)
+    assert f"salattu tietosuojan vuoksi (alle {MIN_COUNT} " in county
