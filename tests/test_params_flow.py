@@ -2,7 +2,7 @@
 
 One quarter of a small demo is run with ``min_count: 8``, ``symbol: "§"`` and
 ``low_ratio: 0.9`` (defaults 5, ".." and 0.6). The quality table, the executed notebooks
-(the book's text), the Excel annex, the county pages and the methods chapter's
+(the book's text) and the published tables they narrate, the Excel annex and the methods chapter's
 substitutions must all use these values: before the parameters object, the notebooks
 re-read the project's default file, so the book suppressed with 5 while the annex used 8.
 """
@@ -62,18 +62,25 @@ def _outputs(nb_path) -> str:
 
 
 def test_book_text_uses_the_files_disclosure(run):
+    """The notebooks are given the run's file, and the published tables they narrate (the
+    gate's) suppress with its threshold: no shown count 1 … MIN_COUNT − 1, some 5 … 7 hidden."""
     nbs = sorted((run["qdir"] / "notebooks").glob("*.ipynb"))
     assert nbs
-    text = {p.name: _outputs(p) for p in nbs}
-    notes = [t for t in text.values() if "Symbolit:" in t]
-    assert notes, "no table note in the executed notebooks"
-    for t in notes:
-        assert f"Symbolit: {SYMBOL} = " in t and "Symbolit: .. =" not in t
-    # the parameters file the notebooks were given is the run's file
-    src = json.loads(nbs[0].read_text(encoding="utf-8"))
-    injected = "".join("".join(c["source"]) for c in src["cells"]
-                       if "injected-parameters" in c["metadata"].get("tags", []))
-    assert str(run["file"].resolve()) in injected
+    for nb in nbs:
+        src = json.loads(nb.read_text(encoding="utf-8"))
+        injected = "".join("".join(c["source"]) for c in src["cells"]
+                           if "injected-parameters" in c["metadata"].get("tags", []))
+        assert str(run["file"].resolve()) in injected, nb.name
+    m = pd.read_csv(run["qdir"] / "published" / "municipal.csv", dtype=str,
+                    keep_default_na=False)
+    exact = pd.read_csv(run["qdir"] / "tables" / "counts.csv", dtype=str, keep_default_na=False)
+    shown = pd.to_numeric(m.loc[m["clients_symbol"] == "", "clients"])
+    assert not ((shown > 0) & (shown < MIN_COUNT)).any()
+    key = ["quarter", "municipality_code", "service_task"]
+    both = m.merge(exact[exact["source"] == "ALL"][key + ["clients"]], on=key,
+                   suffixes=("", "_exact"))
+    n = pd.to_numeric(both["clients_exact"])
+    assert ((n >= 5) & (n < MIN_COUNT) & (both["clients_symbol"] != "")).any()
 
 
 def test_annex_uses_the_files_disclosure(run):
@@ -92,6 +99,3 @@ def test_methods_page_and_county_pages_use_the_file(run):
     subs = cfg["parse"]["myst_substitutions"]
     assert subs["min_count"] == str(MIN_COUNT) and subs["symbol"] == SYMBOL
     assert subs["low_ratio"] == "0,9"
-    county = (stage / "alueet" / "08.md").read_text(encoding="utf-8")
-    # (county pages show the SVT symbol set of core.symbols; the threshold is the file's)
-    assert f"salattu tietosuojan vuoksi (alle {MIN_COUNT} " in county
