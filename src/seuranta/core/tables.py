@@ -330,10 +330,20 @@ def read_table(tables_dir: Path | str, name: str, required: bool = True) -> pd.D
 
 
 def atomic_swap(tmp: Path, target: Path) -> None:
+    """Replace the folder ``target`` by the complete folder ``tmp`` (same file system).
+
+    The previous ``target`` is renamed aside first and put back if the swap fails, so a
+    reader finds either the old folder or the new one, never a half-written one.
+    """
     old = target.parent / f".old-{target.name}-{os.getpid()}"
+    shutil.rmtree(old, ignore_errors=True)
     if target.exists():
         target.rename(old)
-    tmp.rename(target)
-    if old.exists():
-        shutil.rmtree(old)
+    try:
+        tmp.rename(target)
+    except BaseException:
+        if old.exists() and not target.exists():
+            old.rename(target)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 

@@ -49,6 +49,7 @@ from seuranta.core import excel, provenance, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_pct
 from seuranta.core.params import PROJECT_DIR, defaults, load_params
+from seuranta.core.tables import atomic_swap
 from seuranta.inputs.population import population_path, read_population
 
 PACKAGES_FILE = reference.REFERENCE_DIR / "cost_packages.csv"
@@ -963,12 +964,7 @@ def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict,
         write_costs_annex(tables, tmp / "annex" / f"kustannukset_{year}.xlsx",
                           _synthetic(data_dir), year, params)
         write_costs_manifest(tmp, year, data_dir, register_dir, params, inputs)
-        old = target.parent / f".old-{year}"
-        if target.exists():
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-        tmp.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
+        atomic_swap(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

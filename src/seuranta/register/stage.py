@@ -29,7 +29,7 @@ import pandas as pd
 from seuranta.core.errors import InputError
 from seuranta.core.params import load_params
 from seuranta.core.quarters import Quarter, quarter_range
-from seuranta.core.tables import write_csv
+from seuranta.core.tables import atomic_swap, write_csv
 from seuranta.inputs.datafolder import check_quarter, extract_date, publication_quarters
 from seuranta.inputs.population import population_path, read_population
 from seuranta.register import count, ingest, validate
@@ -114,7 +114,6 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
     target = qdir / "tables"
     cut = tables_for_quarter({k: v for k, v in tables.items() if k in REGISTER_TABLES}, quarter)
     tmp = Path(tempfile.mkdtemp(prefix=f".tables-tmp-{os.getpid()}-", dir=qdir))
-    old = qdir / f".tables-old-{os.getpid()}"
     try:
         for name, df in cut.items():
             write_csv(df, tmp / f"{name}.csv")
@@ -123,14 +122,10 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
             for p in target.iterdir():
                 if p.is_file() and not (tmp / p.name).exists():
                     shutil.copy2(p, tmp / p.name)
-            target.rename(old)
-        tmp.rename(target)
+        atomic_swap(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not target.exists():
-            old.rename(target)
         raise
-    shutil.rmtree(old, ignore_errors=True)
     return target
 
 
