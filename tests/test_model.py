@@ -90,13 +90,46 @@ def test_county_effect_shrinkage_by_hand():
                       "v": mu[c] + alpha * mu[c] ** 2}).groupby("k").sum()
     r = np.log((d["o"] + .5) / (d["e"] + .5))
     v = d["v"] / d["e"] ** 2
-    s2 = max(0.0, float((r ** 2 - v).mean()))
+    # moments with k − 1 degrees of freedom (the r are residuals around the fitted mean)
+    s2 = max(0.0, float((r ** 2 - v).sum()) / (len(r) - 1))
     assert s2 > 0 and p1.sigma_u2 == pytest.approx(s2, rel=1e-6)
     b = s2 / (s2 + v)
     j = int(np.flatnonzero(~c)[0])
     k = f["county_code"][j]
     assert p1.mean[j] == pytest.approx(p0.mean[j] * math.exp(b[k] * r[k]), rel=1e-6)
     assert p1.county_var[k] == pytest.approx(s2 * (1 - b[k]), rel=1e-6)
+
+
+def test_county_sd_floor_applies_when_the_counties_are_few():
+    """From fewer than MIN_COUNTIES counties σ_u² is not estimated: the floor is used (the
+    old behaviour, no county variance at all, claimed the unobserved counties were exactly
+    like the observed ones); with a floor of 0 there is none."""
+    rng = np.random.default_rng(11)
+    f = _population(rng, n=120, county_sd=0.3, sigma=0.15)
+    counties = sorted(f["county_code"].unique())[:mdl.MIN_COUNTIES - 1]
+    f["comprehensive"] = f["county_code"].isin(counties)
+    p0 = mdl.predict(f, ["z"], county_sd_min=0.0)
+    p1 = mdl.predict(f, ["z"], county_sd_min=0.2)
+    assert p0.sigma_u2 == 0 and not p0.county_var
+    assert p1.sigma_u2 == pytest.approx(0.04)
+    # an unobserved county's effect has the whole σ_u² as its variance
+    other = sorted(set(f["county_code"]) - set(counties))[0]
+    assert p1.county_var[other] == pytest.approx(0.04)
+    assert p1.total()[1] > p0.total()[1]
+
+
+def test_cluster_term_by_hand_for_an_intercept_only_poisson_fit():
+    """Intercept only and α = 0: β̂0 = log(Σy / Σbase), and a county effect u_c moves Σy by
+    about E_c u_c, so Var(β̂0) gains σ_u² Σ_c E_c² / (Σ E)²: the formula of
+    :func:`model.cluster_term` by hand."""
+    X = np.ones((6, 1))
+    mu = np.array([10.0, 20.0, 30.0, 40.0, 50.0, 60.0])
+    county = np.array(["a", "a", "b", "b", "c", "d"])
+    rows = np.array([True, True, True, True, True, False])
+    cov = np.array([[1.0 / mu[rows].sum()]])                 # inverse Poisson information
+    got = mdl.cluster_term(X, mu, np.zeros(6), rows, county, cov)[0, 0]
+    e = {"a": 30.0, "b": 70.0, "c": 50.0}
+    assert got == pytest.approx(sum(v ** 2 for v in e.values()) / 150.0 ** 2)
 
 
 def test_county_totals_add_up_to_the_national_one():

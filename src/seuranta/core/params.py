@@ -257,6 +257,8 @@ SCHEMA: dict[str, Section] = {
         "model_dispersion": Key(Str(choices=("size", "constant")), "size",
                                 "model: NB dispersion depending on size, or constant"),
         "model_county_effect": Key(Bool(), True, "model: shrunk county effects"),
+        "model_county_sd_min": Key(Num(min=0), 0.10,
+                                   "model: between-county sd (log scale) at least this"),
         "publication_rule": Section({
             "point_min_base_pct": Key(Num(min=0, max=100), 20.0,
                                       "point estimate: comprehensive base share at least"),

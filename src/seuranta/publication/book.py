@@ -343,6 +343,7 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
         "ramp_min_ratio": num(q["ramp_min_ratio"]), "drop_ratio": num(q["drop_ratio"]),
         "low_ratio": num(q["low_ratio"]), "high_ratio": num(q["high_ratio"]),
         "comparison_z": num(q["comparison_z"]),
+        "county_sd_min": num(e["model_county_sd_min"]),
         **{f"rule_{k}": num(v) for k, v in e["publication_rule"].items()},
     }
 

@@ -143,7 +143,7 @@ def ratio_estimate(clients, base, national_base: float, n_population: int, z: fl
 def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
                    min_municipalities: int = 2, rounding: int = 100,
                    county_effect: bool = True, prediction: mdl.Prediction | None = None,
-                   dispersion: str = "size") -> dict:
+                   dispersion: str = "size", county_sd_min: float = 0.0) -> dict:
     """Negative binomial prediction of the national count (:mod:`seuranta.statistics.model`).
 
     ``frame`` has one row per mainland municipality: clients, population_base,
@@ -163,7 +163,7 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
         return unusable
     try:
         pred = prediction or mdl.predict(frame, covariates, county_effect=county_effect,
-                                         dispersion=dispersion)
+                                         dispersion=dispersion, county_sd_min=county_sd_min)
     except Exception:  # noqa: BLE001 - no model can be fitted: no estimate, say why
         return _empty("model", n, ysum, xsum, national_base, NOTE_MODEL_FAILED)
     est, var, obs = pred.total()
@@ -214,7 +214,8 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
     if not r["note"]:
         try:
             pred = mdl.predict(frame, covariates, county_effect=county_effect,
-                               dispersion=dispersion)
+                               dispersion=dispersion,
+                               county_sd_min=float(p["model_county_sd_min"]))
         except Exception:  # noqa: BLE001 - reported as model_failed below
             pred = None
     if r["note"]:

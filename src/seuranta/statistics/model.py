@@ -232,7 +232,7 @@ def size_term(frame: pd.DataFrame) -> np.ndarray | None:
 
 
 def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = True,
-            dispersion: str = "size") -> Prediction:
+            dispersion: str = "size", county_sd_min: float = 0.0) -> Prediction:
     """Fit the NB model on the comprehensive rows of ``frame`` and predict the others.
 
     ``frame``: one row per mainland municipality with clients, population_base,
@@ -263,7 +263,9 @@ def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = Tr
     county_var: dict = {}
     sigma_u2 = 0.0
     if county_effect and "county_code" in frame.columns:
-        shift, county_var, sigma_u2 = _county_effects(y, mu_hat, alpha, fit_rows, county)
+        shift, county_var, sigma_u2 = _county_effects(y, mu_hat, alpha, fit_rows, county,
+                                                      county_sd_min ** 2)
+        cov = cov + sigma_u2 * cluster_term(X, mu_hat, alpha, fit_rows, county, cov)
     other = ~comp & (base > 0)
     mean = np.where(other, mu_hat * np.exp(shift), 0.0)
     return Prediction(observed=np.where(comp, y, 0.0), mean=mean,
@@ -301,23 +303,50 @@ def _fit_chain(frame, covs, y, base, rows, size):
     raise RuntimeError("no count model could be fitted")
 
 
-def _county_effects(y, mu_hat, alpha, fit_rows, county):
-    """Shrunk county effects (per row), their posterior variances and σ_u² (docstring)."""
+def _county_effects(y, mu_hat, alpha, fit_rows, county, floor: float = 0.0):
+    """Shrunk county effects (per row), their posterior variances and σ_u² (docstring).
+
+    σ_u² by moments over the k counties with comprehensive municipalities, with k − 1
+    degrees of freedom (the r_c are residuals around the fitted mean, which the same
+    counties determine), and never below ``floor`` (``estimate.model_county_sd_min``²):
+    from fewer than ``MIN_COUNTIES`` counties the data cannot tell how much counties differ,
+    and an estimate of 0 from four or five would claim that the unobserved counties are
+    exactly like the observed ones."""
     d = pd.DataFrame({"c": county[fit_rows], "o": y[fit_rows], "e": mu_hat[fit_rows],
                       "v": mu_hat[fit_rows] + alpha[fit_rows] * mu_hat[fit_rows] ** 2})
     g = d.groupby("c")[["o", "e", "v"]].sum()
     g = g[g["e"] > 0]
-    if len(g) < MIN_COUNTIES:
-        return np.zeros(len(county)), {}, 0.0
     r = np.log((g["o"] + 0.5) / (g["e"] + 0.5))
     v = g["v"] / g["e"] ** 2
-    sigma_u2 = max(0.0, float((r ** 2 - v).mean()))
-    b = sigma_u2 / (sigma_u2 + v) if sigma_u2 > 0 else v * 0.0
+    k = len(g)
+    mom = max(0.0, float((r ** 2 - v).sum()) / (k - 1)) if k >= MIN_COUNTIES else 0.0
+    sigma_u2 = max(mom, float(floor))
+    if sigma_u2 <= 0 or k == 0:
+        return np.zeros(len(county)), {}, 0.0
+    b = sigma_u2 / (sigma_u2 + v)
     u = (b * r).to_dict()
     post = (sigma_u2 * (1 - b)).to_dict()
     county_var = {c: post.get(c, sigma_u2) for c in np.unique(county)}
     shift = np.array([u.get(c, 0.0) for c in county])
     return shift, county_var, sigma_u2
+
+
+def cluster_term(X, mu_hat, alpha, fit_rows, county, cov) -> np.ndarray:
+    """Cov(β̂) per unit σ_u² that the county effects of the fitted municipalities add:
+    C (Σ_c z_c z_cᵀ) C with C = Cov(β̂) (the inverse information) and
+    z_c = Σ_{i ∈ c, fitted} x_i μ̂_i / (1 + α_i μ̂_i).
+
+    A county effect u_c moves every y_i of county c by about μ̂_i u_c, so the NB score
+    Σ x_i (y_i − μ̂_i) / (1 + α_i μ̂_i) gains u_c z_c; with u_c independent of variance
+    σ_u², Var(score) gains σ_u² Σ_c z_c z_cᵀ and Cov(β̂) the sandwich above. This is what
+    makes the prediction honest when Kanta joining is clustered by county: the
+    municipalities of four counties carry the information of four counties, not of their
+    number of municipalities."""
+    w = np.where(fit_rows, mu_hat / (1.0 + alpha * mu_hat), 0.0)
+    keys, inv = np.unique(county, return_inverse=True)
+    Z = np.zeros((len(keys), X.shape[1]))
+    np.add.at(Z, inv, w[:, None] * X)
+    return cov @ (Z.T @ Z) @ cov
 
 
 def interval(estimate: float, variance: float, observed: float, z: float) -> tuple[float, float, float]:
