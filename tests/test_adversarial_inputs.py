@@ -519,8 +519,8 @@ CASES = [
     Case("corrections_unknown_task", corrections_unknown_task, 2,
          r"corrections\.csv: row 2: unknown service_task 'vanhuspalvelut'"),
     Case("corrections_quarter_out_of_range", corrections_quarter_out_of_range, 2,
-         r"corrections\.csv: row 1: quarter 2031Q1 is outside the data's quarters "
-         r"2022Q4\.\.2023Q4"),
+         r"corrections\.csv: row 1: quarter 2031Q1 is after the data's newest quarter "
+         r"2023Q4"),
     Case("metadata_json_list", metadata_json_list, 2,
          r"metadata\.json: expected a JSON object \{\.\.\.\}, got \[\]"),
     Case("metadata_json_null", metadata_json_null, 2,

@@ -164,6 +164,16 @@ def test_rerun_removes_stale_register_files(tmp_path):
     demo.generate(out, scale=0.01, seed=3)
     assert sorted(p.name for p in (out / "register").iterdir()) == [
         "et_part1.csv", "sha_part1.csv", "sha_part2.csv", "sha_part3.csv"]
+    # the simulated review round: one exclusion per under-delivering pair and quarter
+    meta = json.loads((out / "metadata.json").read_text())
+    corr = pd.read_csv(out / "corrections.csv", dtype=str, keep_default_na=False)
+    under = {(u["municipality_code"], u["service_task"])
+             for u in meta["faults"]["under_delivering"]}
+    assert set(zip(corr["municipality_code"], corr["service_task"])) == under
+    assert (corr["decision"] == "exclude").all() and len(corr) == 5 * len(under)
+    assert meta["review_round"]["decisions"] == len(corr)
+    # without it: no corrections.csv, not even a stale one from the earlier run
+    demo.generate(out, scale=0.01, seed=3, review_round=False)
     assert not (out / "corrections.csv").exists()
 
 

@@ -427,7 +427,7 @@ def test_round_trip_on_demo(tmp_path):
     from seuranta.statistics.quality import REASONS
 
     data = tmp_path / "data"
-    demo.generate(data, scale=0.02, seed=7)
+    demo.generate(data, scale=0.02, seed=7, review_round=False)   # before the round
     params = load_params()
     q = Quarter.parse("2023Q3")
     reg = register.run_register_stage(data, quarter_range(params["publication"]["first_quarter"],

@@ -98,6 +98,7 @@ import pandas as pd
 from seuranta.core import reference
 from seuranta.core.quarters import quarter_range
 from seuranta.demo.costs import generate_costs
+from seuranta.inputs.corrections import CORRECTIONS_FILE
 
 FIRST_QUARTER = "2022Q4"
 LAST_QUARTER = "2023Q4"
@@ -891,13 +892,17 @@ def _inject_faults(rng, reg: pd.DataFrame, flagged: np.ndarray, fresh_ids: np.nd
 # --------------------------------------------------------------------------- main
 
 def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SEED,
-             joining: str = DEFAULT_JOINING) -> Path:
+             joining: str = DEFAULT_JOINING, review_round: bool = True) -> Path:
     """Write the demo data folder (docs/data-contract.md inputs + metadata + truth); returns out_dir.
 
     ``joining``: the Kanta joining scenario (``JOINING``, see :func:`joining_keys`); the
     municipalities' true shares are the same in every scenario for a seed, only who joins
     when differs. Existing ``register/*.csv|*.parquet`` files in ``out_dir`` are removed
     first, so that a re-run never leaves stale parts behind.
+
+    ``review_round``: also write ``corrections.csv`` as a simulated review round
+    (:func:`review_decisions`); without it the folder has no corrections.csv (the state
+    before the counties' feedback).
     """
     if not scale > 0:
         raise ValueError(f"scale must be positive, got {scale}")
@@ -1050,7 +1055,11 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
     truth_m.to_csv(out_dir / "truth_municipal.csv", index=False, lineterminator="\n")
     _truth_factors(codes, county, e, observable, residual, residual_z, keys, cov["stage"]).to_csv(
         out_dir / "truth_factors.csv", index=False, lineterminator="\n")
-    (out_dir / "corrections.csv").unlink(missing_ok=True)
+    decisions = review_decisions(cov["under_delivering"])
+    if review_round:
+        decisions.to_csv(out_dir / CORRECTIONS_FILE, index=False, lineterminator="\n")
+    else:
+        (out_dir / CORRECTIONS_FILE).unlink(missing_ok=True)
 
     n_fault = sum(fault_counts.values())
     meta = {
@@ -1075,6 +1084,8 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
         "faults": {"rows": fault_counts, "total": int(n_fault),
                    "share_pct": round(100 * n_fault / len(reg), 4),
                    "under_delivering": cov["under_delivering"]},
+        "review_round": ({"file": CORRECTIONS_FILE, "decisions": int(len(decisions)),
+                          "rule": REVIEW_RULE} if review_round else None),
         "flags": {"age_unusual_for_task": int(flagged.sum()),
                   "rule": "lastensuojelu rows of persons aged 35-44 and iakkaat rows of "
                           "persons aged 25-44 (age at the period's start); every other row "
@@ -1108,6 +1119,33 @@ def _truth_factors(codes, county, e, observable, residual, residual_z, keys, sta
         "joining_key": keys.ravel().round(6), "covered_stage": stage.ravel()})
 
 
+#: How the simulated counties answer the review round (metadata.json, docs).
+REVIEW_RULE = ("each county excludes its under-delivering pairs (faults.under_delivering) in "
+               "every quarter: the county knows that its Kanta delivery of the task is "
+               "incomplete although declared full; no other decision")
+
+
+def review_decisions(under_delivering: list[dict]) -> pd.DataFrame:
+    """The simulated review round's decisions (corrections.csv, docs/data-contract.md).
+
+    In the real round each county checks its figures before publication, the flagged
+    ("tarkistettava") ones first; a county knows whether its delivery was complete. The
+    demo's counties answer for the pairs that declare full Kanta coverage but deliver
+    30–40 % of their clients: exclude, in every quarter. Nothing in the delivery itself
+    shows these pairs (no drop against their own history, one source), so without the
+    round they stay in the estimate, flagged, and pull it down; with it the demo publishes
+    what THL would publish after the round."""
+    rows = [{"quarter": q, "municipality_code": u["municipality_code"],
+             "service_task": u["service_task"], "decision": "exclude",
+             "reason": "Alueen palaute: Kanta-toimitus vajaa, vaikka ilmoitettu kattavaksi",
+             "comment": "synteettinen: simuloitu palautekierros"}
+            for u in under_delivering for q in quarter_range(FIRST_QUARTER, LAST_QUARTER)]
+    cols = ["quarter", "municipality_code", "service_task", "decision", "reason", "comment"]
+    return (pd.DataFrame(rows, columns=cols)
+            .sort_values(["quarter", "municipality_code", "service_task"], ignore_index=True)
+            .astype(str))
+
+
 def _write_deliveries(path: Path, cov: dict, codes: np.ndarray) -> None:
     rows = []
     n_m, n_t = cov["sha_from"].shape
@@ -1128,7 +1166,8 @@ def _write_deliveries(path: Path, cov: dict, codes: np.ndarray) -> None:
 # --------------------------------------------------------------------------- CLI
 
 def _cmd_demo(args) -> int:
-    out = generate(Path(args.out), scale=args.scale, seed=args.seed, joining=args.joining)
+    out = generate(Path(args.out), scale=args.scale, seed=args.seed, joining=args.joining,
+                   review_round=not args.no_review_round)
     print(out)
     return 0
 
@@ -1146,4 +1185,6 @@ def add_parser(sub) -> None:
                    help="Kanta joining scenario: a = unrelated to the share (default), "
                         "b = related to observed covariates (size, age structure, county), "
                         "c = related to the share beyond the covariates")
+    p.add_argument("--no-review-round", action="store_true",
+                   help="no corrections.csv: the data before the counties' review round")
     p.set_defaults(func=_cmd_demo)

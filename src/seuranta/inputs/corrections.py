@@ -1,6 +1,7 @@
 """corrections.csv: the review round's decisions (docs/data-contract.md, section 1).
 
-The one reader of the file; ``seuranta feedback import`` is its only writer.
+The one reader of the file. ``seuranta feedback import`` writes it; a demo folder gets one
+from the generator's simulated review round (``demo.generator.review_decisions``).
 """
 
 from __future__ import annotations
@@ -40,20 +41,19 @@ def cell_code(v) -> str:
 
 
 def _check(df: pd.DataFrame, path: Path, known_municipalities: set[str] | None,
-           quarters: list[Quarter] | None) -> None:
+           latest: Quarter | None) -> None:
     """One InputError line (file and data row) for the first invalid decision."""
     tasks = set(reference.task_codes())
     muns = (known_municipalities if known_municipalities is not None
             else set(reference.mainland_municipalities()["municipality_code"]))
-    lo, hi = (min(quarters), max(quarters)) if quarters else (None, None)
     for i, r in enumerate(df.itertuples(index=False)):
         where = f"{path}: row {i + 1}"
         try:
             q = Quarter.parse(r.quarter)
         except ValueError:
             raise InputError(f"{where}: not a quarter: {r.quarter!r}") from None
-        if lo is not None and not (lo <= q <= hi):
-            raise InputError(f"{where}: quarter {q} is outside the data's quarters {lo}..{hi}")
+        if latest is not None and q > latest:
+            raise InputError(f"{where}: quarter {q} is after the data's newest quarter {latest}")
         if r.decision not in DECISIONS:
             raise InputError(f"{where}: decision must be {', '.join(DECISIONS)}, "
                              f"got {r.decision!r}")
@@ -64,13 +64,14 @@ def _check(df: pd.DataFrame, path: Path, known_municipalities: set[str] | None,
                              + ", ".join(sorted(tasks)) + ")")
 
 
-def read_corrections(path: Path, quarters: list[Quarter] | None = None,
+def read_corrections(path: Path, latest: Quarter | None = None,
                      known_municipalities: set[str] | None = None) -> pd.DataFrame:
     """corrections.csv as strings (every column of CORRECTION_COLUMNS, then any extra);
     an empty frame when the file is absent.
 
-    Strict (issue 15): each row must have a quarter (inside ``quarters``' range when
-    given), a known decision, a known mainland municipality and a known service task;
+    Strict (issue 15): each row must have a quarter (not after ``latest``, the newest
+    quarter of the data, when given; earlier quarters are past decisions of a longer
+    series), a known decision, a known mainland municipality and a known service task;
     the first faulty row stops the run with one line naming the file and row. A decision
     on an unknown task or quarter would otherwise be ignored without a word.
     """
@@ -94,7 +95,7 @@ def read_corrections(path: Path, quarters: list[Quarter] | None = None,
         df[c] = df[c].str.strip()
     df["decision"] = df["decision"].str.lower()
     df["municipality_code"] = df["municipality_code"].map(cell_code)
-    _check(df, path, known_municipalities, quarters)
+    _check(df, path, known_municipalities, latest)
     extra = [c for c in df.columns if c not in CORRECTION_COLUMNS]
     return df[CORRECTION_COLUMNS + extra].astype("string")
 

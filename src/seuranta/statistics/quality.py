@@ -143,11 +143,11 @@ def reason_table() -> pd.DataFrame:
 # --------------------------------------------------------------------------- inputs
 
 def read_corrections(data_dir: Path, known_municipalities: set[str] | None = None,
-                     quarters: list[Quarter] | None = None) -> pd.DataFrame:
+                     latest: Quarter | None = None) -> pd.DataFrame:
     """corrections.csv (optional) → quarter, municipality_code, service_task, decision,
     reason (read and checked by :func:`seuranta.inputs.corrections.read_corrections`)."""
     cols = ["quarter", "municipality_code", "service_task", "decision", "reason"]
-    d = corrections_input.read_corrections(Path(data_dir) / CORRECTIONS_FILE, quarters,
+    d = corrections_input.read_corrections(Path(data_dir) / CORRECTIONS_FILE, latest,
                                            known_municipalities)
     d = d[cols].astype(str)
     d["reason"] = d["reason"].str.strip()

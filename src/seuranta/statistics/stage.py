@@ -43,6 +43,7 @@ Parameters: ``quality:`` and ``estimate:`` sections of parameters.yml (see there
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,8 @@ from seuranta.statistics import quality as qual
 from seuranta.statistics import quartiles as qrt
 from seuranta.statistics import represent as rep
 from seuranta.statistics import smallarea as sa
+
+log = logging.getLogger(__name__)
 
 CWA_TASK = "lastensuojelulaki"
 ALL_TASKS = "kaikki"
@@ -123,12 +126,13 @@ def _all_rows(counts: pd.DataFrame) -> pd.DataFrame:
     return c
 
 
-def _data_quarters(data_dir: Path, params: dict) -> list[Quarter] | None:
-    """The quarters a decision of corrections.csv may name: the data's publication range."""
+def _latest_quarter(data_dir: Path, params: dict) -> Quarter | None:
+    """The newest quarter a decision of corrections.csv may name: the newest publishable
+    one (a later one, such as the typo 2032Q3, stops the run with the file and row)."""
     if ("first_quarter" not in (params.get("publication") or {})
             or not (Path(data_dir) / CORRECTIONS_FILE).is_file()):
         return None
-    return publication_quarters(data_dir, params)
+    return publication_quarters(data_dir, params)[-1]
 
 
 def _with_series(tables: dict[str, pd.DataFrame], name: str, keys: list[str]
@@ -382,7 +386,14 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     series_age = _with_series(tables, "age_counts", keys[:3] + ["age_group"])
     deliveries = read_deliveries(data_dir, required=deliveries_required(params))
     corrections = qual.read_corrections(data_dir, set(ctx.mainland["municipality_code"]),
-                                        _data_quarters(data_dir, params))
+                                        _latest_quarter(data_dir, params))
+    # decisions on quarters before the series are past decisions of a longer series (the
+    # demo's review round covers every demo quarter): not applied here, and said so
+    first = min(Quarter.parse(q) for q in series["quarter"])
+    earlier = sum(Quarter.parse(q) < first for q in corrections["quarter"])
+    if earlier:
+        log.info("%s: %d decision(s) on quarters before %s, not applied in this run",
+                 CORRECTIONS_FILE, earlier, first)
 
     last_q = max(series["quarter"])
     series_quality = qual.classify(series, deliveries, monthly, corrections,
