@@ -167,3 +167,26 @@ def test_gate_published_tables(tmp_path):
         for code in (r.min_municipality_code, r.max_municipality_code):
             if code:
                 assert cell.loc[(str(Q), r.service_task, code), "share_pct_symbol"] == ""
+
+
+def test_quartiles_are_computed_over_shown_shares_only():
+    """Five comprehensive municipalities, one with a suppressed share (2 clients). Over all
+    five the median would *be* the hidden share (a reader who sorts the four shown ones
+    sees that it lies between them and reads it off, × the public base = 2); the gate's
+    quartiles use the four shown shares only, so they equal what a reader can compute
+    anyway."""
+    from seuranta.publication import gate
+
+    shares = {"001": 1.0, "002": 2.0, "003": 2.2, "004": 3.0, "005": 4.0}
+    mun = pd.DataFrame({
+        "quarter": "2023Q4", "service_task": "t", "municipality_code": list(shares),
+        "quality": "comprehensive", "share_pct": list(shares.values()),
+        "share_pct_symbol": ["", "", S, "", ""]})
+    quart = pd.DataFrame({"service_task": ["t"], "n": [5]})
+    ext = gate._extremes(quart, mun, "2023Q4").iloc[0]
+    shown = pd.Series([1.0, 2.0, 3.0, 4.0])
+    assert (ext["n"], ext["n_shown"]) == (5, 4)
+    assert ext["median"] == shown.quantile(0.5) == 2.5            # (2 + 3) / 2, not 2.2
+    assert (ext["q1"], ext["q3"]) == (shown.quantile(0.25), shown.quantile(0.75))
+    # bypassed (all five): the median is exactly the hidden municipality's share
+    assert pd.Series(list(shares.values())).quantile(0.5) == shares["003"]

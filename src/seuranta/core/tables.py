@@ -161,7 +161,7 @@ COLUMN_TYPES: dict[str, str] = {
     "comprehensive": "int",
     "municipalities": "int", "municipalities_comprehensive": "int", "municipalities_flagged": "int",
     "municipalities_used": "int",
-    "n": "int", "n_all": "int", "n_comprehensive": "int",
+    "n": "int", "n_all": "int", "n_comprehensive": "int", "n_shown": "int",
     "n_exclude": "int", "n_include": "int", "n_note": "int", "n_tasks": "int",
     "national_base": "int", "overridable": "int", "population_base": "int",
     "population_used": "int",

@@ -56,7 +56,11 @@ TEXT = {
     "spread": (
         "Kattavat tiedot oli saatavissa {n} kunnasta. Kunnissa {gen} asiakkaita oli "
         "keskimäärin (mediaani) {median} {base}. Neljänneksessä kunnista osuus oli {q1} tai "
-        "pienempi (alakvartiili) ja neljänneksessä {q3} tai suurempi (yläkvartiili).{extremes}"),
+        "pienempi (alakvartiili) ja neljänneksessä {q3} tai suurempi (yläkvartiili).{extremes}"
+        "{hidden_note}"),
+    "spread_hidden": (
+        " Mediaani, kvartiilit ja ääriarvot on laskettu niistä {n_shown} kunnasta, joiden "
+        "asiakasmäärä julkaistaan, jotta salattua lukua ei voi päätellä niistä."),
     "no_spread": "Kattavia kuntia ei ollut, joten kuntien välisiä eroja ei voida kuvata.",
     "alt_shares": (
         "Kuvio {abbr}1: {task}, asiakkaiden osuus {base} {n} kattavassa kunnassa "
@@ -353,15 +357,18 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     comp = now[now["quality"] == "comprehensive"]
     vis = comp[comp["share_pct_symbol"] == ""]
     hidden = int((comp["share_pct_symbol"] == symbols.SUPPRESSED).sum())
-    if x is not None and int(x["n"]) > 0:
+    if x is not None and int(x["n"]) > 0 and _num(x.get("median")):
         lo = (f"{bf.fi_pct(x['min'], 1)} ({mnames.get(str(x['min_municipality_code']), '')})"
               if _num(x.get("min")) else None)
         hi = (f"{bf.fi_pct(x['max'], 1)} ({mnames.get(str(x['max_municipality_code']), '')})"
               if _num(x.get("max")) else None)
         ext = f" Pienin julkaistu osuus oli {lo} ja suurin {hi}." if lo and hi else ""
+        n_shown = int(x["n_shown"]) if _num(x.get("n_shown")) else int(x["n"])
+        note = (say("spread_hidden", n_shown=bf.fi_number(n_shown))
+                if n_shown < int(x["n"]) else "")
         ch.facts["spread"] = say("spread", n=bf.fi_number(x["n"]), gen=gen, base=base,
                                  median=bf.fi_pct(x["median"], 1), q1=bf.fi_pct(x["q1"], 1),
-                                 q3=bf.fi_pct(x["q3"], 1), extremes=ext)
+                                 q3=bf.fi_pct(x["q3"], 1), extremes=ext, hidden_note=note)
         shares = pd.Series(vis["share_pct"].astype(float).to_numpy(),
                            index=[mnames[m] for m in vis["municipality_code"]])
         if len(shares):

@@ -45,9 +45,10 @@ Published tables (columns):
     publish_as, clients_observed, estimate_rounded, ci_low, ci_high, range_low, range_high,
     share_pct (each figure with its ``_symbol``): ``clients_observed`` is suppressed with the
     ``county_used`` total it equals, and a comprehensive county's figures with it.
-``extremes.csv``: quarter, service_task, n, q1, median, q3 (quartiles over the comprehensive
-    municipalities), min, min_municipality_code, max, max_municipality_code: the smallest
-    and largest share among municipalities whose count is *shown* (empty when none).
+``extremes.csv``: quarter, service_task, n (comprehensive municipalities), n_shown, q1,
+    median, q3, min, min_municipality_code, max, max_municipality_code: quartiles, smallest
+    and largest share over the n_shown comprehensive municipalities whose count is *shown*
+    (empty when none), so that no quartile can be solved for a hidden share.
 ``tasks_per_client.csv``: county_code ('' = whole country), n_tasks, clients,
     clients_symbol: the whole country's clients by number of tasks (county rows are not
     published; their totals are in ``totals.csv``).
@@ -569,19 +570,27 @@ def _round_to(x, step: int):
 
 
 def _extremes(quart: pd.DataFrame, mun: pd.DataFrame, quarter: str) -> pd.DataFrame:
+    """Per task: ``n`` comprehensive municipalities (from the quartiles table), and the
+    quartiles, smallest and largest share over the ``n_shown`` of them whose share is
+    *shown*. Quartiles over every comprehensive municipality would let a reader who sorts
+    the shown shares solve an interpolated quartile for a suppressed municipality's share
+    (and share × public base = its count) when one cell beside the quartile is hidden."""
     rows = []
-    now = mun[(mun["quarter"] == quarter) & (mun["share_pct_symbol"] == "")]
+    now = mun[(mun["quarter"] == quarter) & (mun["share_pct_symbol"] == "")
+              & (mun["quality"] == "comprehensive")]
     for r in quart.itertuples():
         v = now[now["service_task"] == r.service_task].sort_values(
             ["share_pct", "municipality_code"], kind="mergesort")
+        s = v["share_pct"].astype(float)
         lo, hi = (v.iloc[0], v.iloc[-1]) if len(v) else (None, None)
-        rows.append([quarter, r.service_task, int(r.n), r.q1, r.median, r.q3,
+        qs = [float(s.quantile(p)) if len(v) else None for p in (0.25, 0.5, 0.75)]
+        rows.append([quarter, r.service_task, int(r.n), len(v), *qs,
                      None if lo is None else lo["share_pct"],
                      "" if lo is None else lo["municipality_code"],
                      None if hi is None else hi["share_pct"],
                      "" if hi is None else hi["municipality_code"]])
-    return pd.DataFrame(rows, columns=["quarter", "service_task", "n", "q1", "median", "q3",
-                                       "min", "min_municipality_code", "max",
+    return pd.DataFrame(rows, columns=["quarter", "service_task", "n", "n_shown", "q1",
+                                       "median", "q3", "min", "min_municipality_code", "max",
                                        "max_municipality_code"])
 
 
