@@ -410,3 +410,29 @@ def test_per_client_suppressed_under_the_coverage_parameter(tmp_path):
     rows0 = list(load_workbook(p0)["Euroa_per_asiakas"].iter_rows(values_only=True))
     assert [r for r in rows0 if r[0] == "16" and r[2] == "Hoito- ja hoivapalvelut"][0][
         col["Euroa asiakasta kohden"]] == 50
+
+
+def test_small_regional_client_counts_are_hidden_with_their_eur_per_client():
+    """A region with 3 whole-year clients: cost ÷ € per client would give 3 back, so both
+    are suppressed ("..") and so is the next smallest region (else the country minus the
+    shown regions gives it); a package without small counts is untouched. With the
+    safeguard bypassed (min_count 1) the 3 is recovered from the published figures."""
+    pc = pd.DataFrame({
+        "region_code": ["01", "02", "03", "ALL", "01", "02", "03", "ALL"],
+        "package_code": ["a"] * 4 + ["b"] * 4,
+        "clients": [3, 40, 50, 93, 30, 40, 50, 120],
+        "cost_eur": [300.0, 4000.0, 5000.0, 9300.0, 600.0, 800.0, 1000.0, 2400.0],
+        "eur_per_client": [100.0, 100.0, 100.0, 100.0, 20.0, 20.0, 20.0, 20.0],
+        "coverage_pct": [100.0] * 8})
+    clients, eur, reason = costs.per_client_published(pc, 80.0, 5)
+    assert clients.isna().tolist() == [True, True, False, False] + [False] * 4
+    assert eur.isna().tolist() == clients.isna().tolist()
+    assert reason[0].startswith("Salattu") and reason[1].startswith("Salattu")
+    # no published figure gives the 3 back: neither cost ÷ € nor the country minus the rest
+    shown = pc.assign(c=clients, e=eur)
+    recovered = {round(r.cost_eur / r.e) for r in shown.itertuples() if pd.notna(r.e)}
+    a = shown[shown["package_code"] == "a"]
+    assert 3 not in recovered and a["c"].isna().sum() == 2
+    # bypassed: every figure shown, and cost ÷ € per client is the count
+    c0, e0, _ = costs.per_client_published(pc, 80.0, 1)
+    assert c0.notna().all() and round(pc.loc[0, "cost_eur"] / e0[0]) == 3

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core.fmt import fi_number, fi_pct
-from seuranta.core.symbols import NOT_AVAILABLE
+from seuranta.core.params import as_params
+from seuranta.core.symbols import NOT_AVAILABLE, SUPPRESSED
 from seuranta.costs import model as costs
 
 TASK_FI = {"vammaispalvelut": "vammaispalvelut", "iakkaat": "iäkkäiden palvelut",
@@ -251,8 +252,10 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
         ch.facts["per_client"] = say("no_clients", year=year)
         return ch
     min_pct = float(cp["per_client_min_coverage_pct"])
-    eur_pub, _why = costs.per_client_published(pc, min_pct)
-    pc = pc.assign(eur_pub=eur_pub)
+    min_count = int(as_params(params)["disclosure"]["min_count"])
+    clients_pub, eur_pub, why = costs.per_client_published(pc, min_pct, min_count)
+    hid = why.str.startswith("Salattu")
+    pc = pc.assign(eur_pub=eur_pub, clients_pub=clients_pub, hid=hid)
     n = pc[pc["region_code"] == "ALL"].copy()
     n["order"] = n["package_code"].map(dict(zip(packages["package_code"], packages["order"])))
     n = n.sort_values("order")
@@ -261,21 +264,25 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
         "Palvelutehtävät": [" + ".join(TASK_FI.get(x, x) for x in s.split("+"))
                             for s in n["service_tasks"]],
         "Kustannukset, milj. €": [_milj(v) for v in n["cost_eur"]],
-        "Asiakkaat": [fi_number(v) for v in n["clients"]],
-        "€ / asiakas": [fi_number(v) for v in n["eur_pub"]],
+        "Asiakkaat": [SUPPRESSED if h else fi_number(v)
+                      for v, h in zip(n["clients_pub"], n["hid"])],
+        "€ / asiakas": [SUPPRESSED if h else fi_number(v)
+                        for v, h in zip(n["eur_pub"], n["hid"])],
         "Rekisterin kattavuus": [fi_pct(v) for v in n["coverage_pct"]],
     })
     ch.tables["per_client"] = (
         f"Taulukko 3. Kustannukset rekisterin koko vuoden asiakasta kohden vuonna {year}, "
         "koko maa", tab, list(tab.columns[2:]),
-        f"{NOT_AVAILABLE} = ei julkaista: rekisterin kattavuus alle {fi_pct(min_pct, 0)}.")
-    low = pc[(pc["region_code"] != "ALL") & pc["eur_pub"].isna()]
+        f"{NOT_AVAILABLE} = ei julkaista: rekisterin kattavuus alle {fi_pct(min_pct, 0)}."
+        + (f" {SUPPRESSED} = salattu tietosuojan vuoksi." if n["hid"].any() else ""))
+    low = pc[(pc["region_code"] != "ALL") & pc["eur_pub"].isna() & ~pc["hid"]]
     ch.facts["per_client"] = say(
         "per_client", basis=BASIS_FI.get(meta.get("coverage_basis"), ""),
         none=say("per_client_none") if meta.get("coverage_basis") == "none" else "",
         min_pct=fi_pct(min_pct, 0), symbol=NOT_AVAILABLE, n_low=low["region_code"].nunique())
     w = pc[pc["region_code"] != "ALL"].copy()
-    w["val"] = [NOT_AVAILABLE if pd.isna(v) else fi_number(v) for v in w["eur_pub"]]
+    w["val"] = [SUPPRESSED if h else NOT_AVAILABLE if pd.isna(v) else fi_number(v)
+                for v, h in zip(w["eur_pub"], w["hid"])]
     wide = w.pivot(index="region_code", columns="package_code", values="val")
     cols = [c for c in packages["package_code"] if c in wide.columns]
     wide = wide[cols]
@@ -286,5 +293,6 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
         wide.reset_index(drop=True), list(wide.columns[1:]),
         f"{NOT_AVAILABLE} = ei julkaista: rekisterin kattavuus alueella alle "
         f"{fi_pct(min_pct, 0)} (asiakkaita puuttuisi, ja luku olisi liian suuri), tai alueella "
-        "ei ollut rekisterissä asiakkaita.")
+        f"ei ollut rekisterissä asiakkaita. {SUPPRESSED} = salattu tietosuojan vuoksi: "
+        "asiakasmäärä on pieni tai pääteltävissä muista luvuista.")
     return ch

@@ -48,9 +48,10 @@ import pandas as pd
 from seuranta.core import excel, provenance, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_pct
-from seuranta.core.params import PROJECT_DIR, defaults, load_params
+from seuranta.core.params import PROJECT_DIR, as_params, defaults, load_params
 from seuranta.core.tables import atomic_swap
 from seuranta.inputs.population import population_path, read_population
+from seuranta.statistics import disclosure
 
 PACKAGES_FILE = reference.REFERENCE_DIR / "cost_packages.csv"
 MAPPING_FILE = reference.REFERENCE_DIR / "service_class_mapping.csv"
@@ -774,22 +775,55 @@ def _filled(df: pd.DataFrame) -> pd.DataFrame:
     return out.where(out.notna(), MISSING_SYMBOL)
 
 
-def per_client_published(c: pd.DataFrame, min_pct: float) -> tuple[pd.Series, pd.Series]:
-    """€ per client as published and the reason when it is not: suppressed where the
-    county's register coverage is under ``min_pct`` (the clients would be undercounted)."""
+def clients_hidden(c: pd.DataFrame, min_count: int) -> pd.Series:
+    """Which rows' client counts disclosure control hides (bool per row of ``per_client``).
+
+    Per package the regions' whole-year clients and the whole country ("ALL") form one
+    linked group (the regions together are the country, up to movers), protected by
+    :func:`seuranta.statistics.disclosure.protect_linked`: counts of 1 … min_count − 1,
+    the secondary cells that keep them from being the country minus the others, and the
+    country's own count when it must go. Cost ÷ € per client would give the count back, so
+    € per client is hidden with it."""
+    clients = pd.to_numeric(c["clients"], errors="coerce")
+    hidden = pd.Series(False, index=c.index)
+    for pkg, g in c.groupby("package_code", sort=True):
+        regions = g[g["region_code"] != ALL]
+        values = {i: int(v) for i, v in clients[regions.index].items() if pd.notna(v)}
+        if not values:
+            continue
+        res = disclosure.protect_linked(values, {("ALL", pkg): list(values)}, set(values),
+                                        min_count=min_count)
+        hidden[list(res.hidden)] = True
+        total = g.index[g["region_code"] == ALL]
+        if len(total) and (("ALL", pkg) in res.dropped
+                           or disclosure.is_small(clients[total[0]], min_count)):
+            hidden[total] = True
+    return hidden
+
+
+def per_client_published(c: pd.DataFrame, min_pct: float, min_count: int
+                         ) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """Clients and € per client as published, and the reason when not: € per client is
+    not available where the county's register coverage is under ``min_pct`` (the clients
+    would be undercounted); clients and € per client are suppressed where disclosure
+    control hides the count (:func:`clients_hidden`). Returns (clients, €, reason) with
+    None where not published."""
     cov = pd.to_numeric(c["coverage_pct"], errors="coerce")
     eur = pd.to_numeric(c["eur_per_client"], errors="coerce").round(0)
+    clients = pd.to_numeric(c["clients"], errors="coerce")
     low = cov.isna() | (cov < float(min_pct))
+    hid = clients_hidden(c, min_count)
     reason = pd.Series("", index=c.index, dtype=object)
     reason[low] = [("Ei julkaista: rekisterin kattavuus ei ole tiedossa" if pd.isna(v) else
                     f"Ei julkaista: rekisterin kattavuus {fi_pct(v, 0)}, alle "
                     f"{fi_pct(float(min_pct), 0)}") for v in cov[low]]
     reason[~low & eur.isna()] = "Ei laskettavissa: ei asiakkaita"
-    return eur.where(~low), reason
+    reason[hid] = "Salattu: asiakasmäärä on pieni tai pääteltävissä muista luvuista"
+    return clients.where(~hid), eur.where(~low & ~hid), reason
 
 
-def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0
-                  ) -> list[tuple[str, str, pd.DataFrame]]:
+def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
+                  min_count: int = 1) -> list[tuple[str, str, pd.DataFrame]]:
     """(sheet name, description, Finnish-headed frame) for each table sheet."""
     pk = load_packages()
     pname = dict(zip(pk["package_code"], pk["name_fi"]))
@@ -850,7 +884,8 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0
                            r["eur_per_target_resident_std"]).round(2),
                    })))
     c = tables["per_client"]
-    eur, reason = per_client_published(c, min_pct)
+    clients, eur, reason = per_client_published(c, min_pct, min_count)
+    hid = reason.str.startswith("Salattu")
     sheets.append(("Euroa_per_asiakas", "Kustannukset asiakasta kohden (rekisterin "
                    "koko vuoden asiakkaat)", pd.DataFrame({
                        "Aluekoodi": c["region_code"],
@@ -858,8 +893,9 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0
                        "Tietopaketti": c["package_code"].map(pname),
                        "Palvelutehtävät": c["service_tasks"].astype(str).str.replace("+", " + "),
                        "Kustannukset (€)": num(c["cost_eur"]),
-                       "Asiakkaat": num(c["clients"]),
-                       "Euroa asiakasta kohden": eur,
+                       "Asiakkaat": clients.astype(object).where(~hid, symbols.SUPPRESSED),
+                       "Euroa asiakasta kohden": eur.astype(object).where(
+                           ~hid, symbols.SUPPRESSED),
                        "Rekisterin kattavuus (%)": num(c["coverage_pct"]).round(1),
                        "Kattavuus osittainen": np.where(num(c["coverage_partial"]) == 1,
                                                         "kyllä", "ei"),
@@ -889,7 +925,7 @@ def write_costs_annex(tables: dict[str, pd.DataFrame], path: Path, synthetic: bo
     meta = dict(zip(tables["meta"]["key"], tables["meta"]["value"].astype(str)))
     year = year or int(meta.get("year", 0))
     min_pct = float(cp.get("per_client_min_coverage_pct", 0.0))
-    sheets = _annex_sheets(tables, min_pct)
+    sheets = _annex_sheets(tables, min_pct, int(as_params(params)["disclosure"]["min_count"]))
     date = _publication_date(pub)
     notes = [
         ("Lähde", "Sote-tietopakettien kustannusaineisto (hyvinvointialueiden kustannukset "
