@@ -220,6 +220,7 @@ def test_pages_render_in_headless_chromium(published, tmp_path):
 # ---- issue 16 (publication.portal): the reader's pages render offline -------------------
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("release")
 def test_portal_pages_render_offline_in_headless_chromium(published, tmp_path):
     """Landing page, Swedish summary and comparison pages: no script, style or image from
     another host; in headless Chromium with every host unresolvable the sortable tables'
