@@ -190,3 +190,48 @@ def test_quartiles_are_computed_over_shown_shares_only():
     assert (ext["q1"], ext["q3"]) == (shown.quantile(0.25), shown.quantile(0.75))
     # bypassed (all five): the median is exactly the hidden municipality's share
     assert pd.Series(list(shares.values())).quantile(0.5) == shares["003"]
+
+
+def test_age_groups_of_a_revised_quarter_hide_a_small_difference(tmp_path):
+    """Release 1 shows the all-task clients aged 0–17 of the comprehensive municipalities
+    (100); release 2 re-publishes the quarter after a municipality with 3 such clients was
+    added (103). Shown, 103 − 100 = 3 would be that municipality's small count: the gate
+    suppresses it (and a second cell or the total, so that the all-ages sum does not give
+    it back). Without the earlier release linked (the bypass) 103 is shown."""
+    from test_annex import PARAMS, Q, make_tables
+
+    from seuranta.publication import gate
+
+    def tables(root, kids):
+        td = make_tables(root)
+        for name in ("estimates", "series_estimates"):
+            e = pd.read_csv(td / f"{name}.csv")
+            kids_rows = e[(e["service_task"] == "kaikki") & (e["age_group"] == "0-17")]
+            e = pd.concat([e, kids_rows.assign(age_group="kaikki")], ignore_index=True)
+            all_tasks = e["service_task"] == "kaikki"
+            for ag, v in (("0-17", kids), ("18-64", 400), ("65+", 500), ("85+", 90),
+                          ("kaikki", kids + 900)):
+                e.loc[all_tasks & (e["age_group"] == ag), "clients_used"] = v
+            e.to_csv(td / f"{name}.csv", index=False)
+        return td
+
+    first = gate.publish_quarter(Q, tables(tmp_path / "r1", 100), tmp_path / "p1", PARAMS)
+    e1 = first["estimates"]
+    kid1 = e1[(e1["service_task"] == "kaikki") & (e1["age_group"] == "0-17")
+              & (e1["quarter"] == str(Q))].iloc[0]
+    assert (kid1["clients_used"], kid1["clients_used_symbol"]) == (100, "")
+
+    td2 = tables(tmp_path / "r2", 103)
+    linked = gate.publish_quarter(Q, td2, tmp_path / "p2", PARAMS, priors=[tmp_path / "p1"])
+    e = linked["estimates"]
+    a = e[(e["service_task"] == "kaikki") & (e["quarter"] == str(Q))].set_index("age_group")
+    assert a.loc["0-17", "clients_used_symbol"] == S
+    # the all-ages total minus the shown parts must not give it back either
+    parts = ["0-17", "18-64", "65+"]
+    assert (a.loc[parts, "clients_used_symbol"] == S).sum() >= 2 or \
+        a.loc["kaikki", "clients_used_symbol"] == S
+
+    bypass = gate.publish_quarter(Q, td2, tmp_path / "p3", PARAMS)["estimates"]
+    b = bypass[(bypass["service_task"] == "kaikki") & (bypass["quarter"] == str(Q))
+               ].set_index("age_group")
+    assert b.loc["0-17", "clients_used"] - kid1["clients_used"] == 3

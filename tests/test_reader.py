@@ -7,9 +7,11 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 from cdp import Browser, chromium
 from test_annex import soffice_csv
@@ -166,3 +168,80 @@ def test_annexes_after_libreoffice_round_trip(release, tmp_path):
                     elif isinstance(cell.value, str) and "koodi" not in str(header[j]).lower():
                         # text that reads as a number would be a number stored as text
                         assert not re.fullmatch(r"-?\d+([.,]\d+)?", cell.value), where
+
+
+# ---- issue 13: the book's HTML shows exactly the gate's cells -------------------------
+
+class _Tables(HTMLParser):
+    """Every <table> of a page as (caption, rows of cell texts)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tables, self._t, self._row, self._cell, self._cap = [], None, None, None, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "table":
+            self._t = ["", []]
+        elif tag == "caption" and self._t is not None:
+            self._cap = []
+        elif tag == "tr" and self._t is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag == "table" and self._t is not None:
+            self.tables.append((self._t[0], self._t[1]))
+            self._t = None
+        elif tag == "caption" and self._cap is not None:
+            self._t[0] = " ".join("".join(self._cap).split())
+            self._cap = None
+        elif tag == "tr" and self._row is not None:
+            self._t[1].append(self._row)
+            self._row = None
+        elif tag in ("td", "th") and self._cell is not None:
+            self._row.append(" ".join("".join(self._cell).split()))
+            self._cell = None
+
+    def handle_data(self, data):
+        for buf in (self._cell, self._cap):
+            if buf is not None:
+                buf.append(data)
+
+
+def test_task_pages_show_exactly_the_gates_county_cells(release):
+    """Every task chapter's county table (THL's VA1) in the built HTML, cell by cell, is the
+    gate's published totals.csv: the comprehensive municipalities together and each county's
+    ("Osin …") clients, or the suppression symbol where the gate hid them. A chapter that
+    computed a subtotal from the exact tables (the leak of issue 13) would differ here."""
+    out, html = release["out"], release["html"]
+    names = bookfmt.county_names()
+    checked = hidden = 0
+    for q in release["quarters"]:
+        tot = pd.read_csv(out / q / "published" / "totals.csv", dtype=str,
+                          keep_default_na=False)
+        for page in sorted((html / q).glob("tehtava_*.html")):
+            task = page.stem.removeprefix("tehtava_")
+            p = _Tables()
+            p.feed(page.read_text(encoding="utf-8"))
+            va1 = [rows for cap, rows in p.tables
+                   if "hyvinvointialueittain" in cap and rows and rows[0] == ["Alue", "Asiakkaat"]]
+            assert va1, (q, task)
+            shown = {r[0]: r[1].replace("\u00a0", " ").replace("\u202f", " ")
+                     for r in va1[0][1:]}
+            kind = "used" if bookfmt.estimated(task) else "registered"
+            t = tot[(tot["quarter"] == q) & (tot["service_task"] == task)]
+            for r in t[t["kind"].isin([kind, f"county_{kind}"])].itertuples():
+                if r.kind == kind:
+                    label = ("Edustavat kunnat yhteensä" if kind == "used"
+                             else "Rekisteriin kirjatut yhteensä")
+                else:
+                    label = names[r.county_code]
+                    if kind == "used" and r.whole_county != "1":
+                        label = "Osin " + label
+                want = r.clients_symbol or bookfmt.fi_number(int(float(r.clients)))
+                assert shown.get(label, "").replace("\u00a0", " ") == want.replace(
+                    "\u00a0", " ").replace("\u202f", " "), (q, task, label)
+                checked += 1
+                hidden += bool(r.clients_symbol)
+    assert checked > 100 and hidden > 0, (checked, hidden)

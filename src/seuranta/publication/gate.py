@@ -189,15 +189,19 @@ class Priors:
         self.forced: set = set()     # cells suppressed earlier
         self.fixed: list = []        # earlier equations (cells or own variables, residual)
         self.fixed_bounds: dict = {}
+        self.sensitive: set = set()  # cells whose earlier value differs by a small count
 
 
-def load_priors(dirs: list[Path], values: dict, upper: dict) -> Priors:
+def load_priors(dirs: list[Path], values: dict, upper: dict,
+                min_count: int = disclosure.DEFAULT_MIN_COUNT) -> Priors:
     """Earlier published folders (``<dir>/municipal.csv`` and ``totals.csv``) as
     constraints on today's cells: a cell shown earlier with today's value is known; a
     cell suppressed earlier is suppressed again; every earlier total whose hidden cells
     still add up to its residual is an equation over today's cells, and one that does
-    not (a revised value) an equation over variables of its own."""
+    not (a revised value) an equation over variables of its own. The national age-group
+    cells (``estimates.csv``, all tasks) likewise, by :func:`_age_priors`."""
     pr = Priors()
+    _age_priors(dirs, values, pr, min_count)
     for n, d in enumerate(dirs):
         m, tot = read(d, "municipal", False), read(d, "totals", False)
         if m is None or tot is None:
@@ -234,6 +238,33 @@ def load_priors(dirs: list[Path], values: dict, upper: dict) -> Priors:
                                           float(upper.get(k, math.inf)))
                 pr.fixed.append((own, b))
     return pr
+
+
+def _age_priors(dirs: list[Path], values: dict, pr: Priors, min_count: int) -> None:
+    """The age-group cells ("age", Q, group: the comprehensive municipalities' clients of
+    all tasks aged 0–17, 18–64 or 65+) of earlier publications: shown with today's value →
+    known; suppressed → suppressed again; shown with a value that differs from today's by
+    1 … min_count − 1 → suppressed now. A revised past quarter (a municipality added to the
+    comprehensive set) would otherwise give by difference that municipality's clients of
+    an age group, a count no table shows (issue 13: "suppress the difference")."""
+    for d in dirs:
+        e = read(d, "estimates", False)
+        if e is None or "age_group" not in e.columns:
+            continue
+        e = e[(e["service_task"] == "kaikki") & (e["age_group"].isin(AGE_PARTS))]
+        for r in e.itertuples():
+            k = ("age", str(r.quarter), r.age_group)
+            if k not in values:
+                continue
+            if r.clients_used_symbol == SUPPRESSED:
+                pr.forced.add(k)
+            elif r.clients_used_symbol == "" and pd.notna(r.clients_used):
+                diff = abs(values[k] - float(r.clients_used))
+                if diff == 0:
+                    pr.known[k] = values[k]
+                elif disclosure.is_small(diff, min_count):
+                    pr.forced.add(k)
+                    pr.sensitive.add(k)
 
 
 def prior_dirs(out_dir: Path, quarter: str, release_id: str | None = None) -> list[Path]:
@@ -316,9 +347,10 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
             shown.add(k)
             pairs.append((r.task_a, r.task_b, k))
 
-    pr = load_priors(priors or [], values, upper)
+    pr = load_priors(priors or [], values, upper, min_count)
     res = disclosure.protect_linked(
         values, groups, shown, upper=upper, known=pr.known, forced=pr.forced & shown,
+        sensitive=pr.sensitive & shown,
         fixed=pr.fixed, fixed_bounds=pr.fixed_bounds, min_count=min_count,
         lp_audit=lp_audit, secondary=secondary, hierarchy=hierarchy(groups))
 

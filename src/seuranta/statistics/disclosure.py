@@ -384,7 +384,8 @@ def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = 
                    fixed: Sequence[tuple[Sequence, float]] = (),
                    fixed_bounds: dict | None = None, min_count: int = DEFAULT_MIN_COUNT,
                    lp_audit: bool = True, secondary: bool = True,
-                   hierarchy: dict | None = None) -> LinkedResult:
+                   hierarchy: dict | None = None,
+                   sensitive: set | frozenset = frozenset()) -> LinkedResult:
     """Suppression of linked cells (see the comment above).
 
     ``values``: exact value of every cell; ``groups``: {group id: cells} whose sum is
@@ -397,7 +398,9 @@ def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = 
     applies primary suppression only (for measuring what the gate adds). ``hierarchy``:
     {parent group: [child groups]} whose cells partition the parent's (county subtotals of
     a national total): when one child's total is suppressed, a second one is too, since
-    the parent minus the shown children would give it.
+    the parent minus the shown children would give it. ``sensitive``: cells (suppressed
+    through ``forced``) that must not be pinned whatever their value, because an earlier
+    publication showed a value that differs from theirs by a small count.
 
     Secondary suppression: while a group's total pins a small unknown cell (one unknown
     cell left, or the unknown cells' residual equal to the sum of their lower or upper
@@ -429,7 +432,7 @@ def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = 
         return float(upper.get(c, math.inf))
 
     def small_unknown(c):
-        return not is_known(c) and is_small(values[c], min_count)
+        return not is_known(c) and (is_small(values[c], min_count) or c in sensitive)
 
     def repair(g) -> None:
         cands = sorted((values[c], repr(c), c) for c in groups[g]
