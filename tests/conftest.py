@@ -25,9 +25,21 @@ def release(tmp_path_factory):
     """One small publish (demo at RELEASE_SCALE, every quarter, annexes, costs, book HTML and
     PDFs), built once per session. Tests using it are marked ``slow`` and
     ``xdist_group("release")`` so that under ``-n 2`` one worker builds it once."""
+    import os
+
     from seuranta import pipeline
     from seuranta.core.params import load_params
 
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker:   # the workers' temporary folders share the session's folder
+        shared = tmp_path_factory.getbasetemp().parent
+        others = [p.name for p in shared.glob("release-built-by-*")]
+        if others:
+            raise RuntimeError(
+                f"the release would be built a second time ({worker}; already {others}): "
+                "xdist is not keeping the xdist_group('release') tests on one worker "
+                "(pytest 9.2 breaks --dist loadgroup; requirements.txt pins 9.1.1)")
+        (shared / f"release-built-by-{worker}").touch()
     root = tmp_path_factory.mktemp("release")
     data, out = root / "data", root / "build"
     params = load_params()
