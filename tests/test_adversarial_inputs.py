@@ -640,10 +640,14 @@ def published(tmp_path_factory):
     kernels.mkdir(exist_ok=True)
     (kernels / "kernel-x.json").write_text("{}")
     # a child process, so that the kernel's own stderr is captured as a user sees it
-    proc = subprocess.run([sys.executable, "-m", "seuranta.cli", "run", "--quarter", "2023Q1",
-                           "--data", str(data), "--out", str(out)],
-                          capture_output=True, text=True, env={**os.environ})
-    return {"data": data, "out": out, "proc": proc, "stale": stale.parent, "kernels": kernels}
+    child = subprocess.Popen([sys.executable, "-m", "seuranta.cli", "run", "--quarter",
+                              "2023Q1", "--data", str(data), "--out", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             env={**os.environ})
+    stdout, stderr = child.communicate()
+    proc = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+    return {"data": data, "out": out, "proc": proc, "pid": child.pid, "stale": stale.parent,
+            "kernels": kernels}
 
 
 def _copy(published, tmp: Path) -> Path:
@@ -728,7 +732,7 @@ def _kernel_folders_removed(published):
     from seuranta.publication import notebooks
     assert not published["kernels"].exists()
     left = [p for p in Path(tempfile.gettempdir()).glob(f"{notebooks.KERNEL_DIR_PREFIX}*")
-            if p.name.endswith(f"-{published['proc'].pid}")]
+            if p.name.endswith(f"-{published['pid']}")]
     assert not left
 
 
