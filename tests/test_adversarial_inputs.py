@@ -704,6 +704,7 @@ VERIFY_CASES = [("untouched", _untouched, 0), ("annex_edited", _edit_annex, 1),
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("killed_run")  # one build of the module fixture
 @pytest.mark.parametrize("case", VERIFY_CASES, ids=[c[0] for c in VERIFY_CASES])
 def test_verify_covers_what_is_published(case, published, tmp_path, capsys):
     _, edit, exit_code = case
@@ -749,6 +750,7 @@ RUN_CASES = [("published_modes_0755_0644", _modes), ("stale_tmp_removed", _stale
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("killed_run")  # one build of the module fixture
 @pytest.mark.parametrize("case", RUN_CASES, ids=[c[0] for c in RUN_CASES])
 def test_clean_run_after_a_killed_one(case, published):
     case[1](published)

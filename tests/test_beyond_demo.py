@@ -35,7 +35,7 @@ from seuranta.publication import published as pub  # noqa: E402
 from seuranta.publication import revisions as rv  # noqa: E402
 from seuranta.register import stage as register  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("beyond_demo")]  # one fixture build
 SCALE = 0.02
 
 

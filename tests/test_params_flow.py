@@ -21,7 +21,7 @@ from seuranta.core.params import DEFAULT_PARAMS, load_params
 from seuranta.demo import generator as demo
 from seuranta.publication import book
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("params_flow")]  # one fixture build
 
 QUARTER = "2023Q4"
 MIN_COUNT, SYMBOL, LOW_RATIO = 8, "§", 0.9

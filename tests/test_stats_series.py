@@ -20,6 +20,8 @@ from seuranta.statistics.quarter import quarter_tables
 AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
 KEYS = ["quarter", "service_task", "age_group", "method"]
 
+pytestmark = pytest.mark.xdist_group("stats_series")   # one build of the module fixture
+
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):

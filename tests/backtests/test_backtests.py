@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import backtest_run as bt  # noqa: E402
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("backtests")]  # one fixture build
 
 GOLDENS = sorted(f"{p.parent.name}/{p.stem}" for p in bt.GOLDEN_DIR.glob("*/*.csv"))
 
