@@ -260,36 +260,15 @@ TABLES: dict[str, list[str]] = {
         "crude_estimate", "age_adjusted_estimate", "age_adjusted_diff_pct", "max_abs_wstd_diff",
         "max_wstd_covariate", "max_wstd_covariate_fi", "logit_note", "verdict_fi",
     ],
-    "series_age_counts": [
-        "quarter", "municipality_code", "county_code", "service_task", "age_group", "clients",
-        "population_base", "share_pct",
-    ],
-    "series_counts": [
-        "quarter", "municipality_code", "county_code", "service_task", "source", "clients",
-        "population_base", "share_pct",
-    ],
-    "series_cwa_counts": [
-        "quarter", "municipality_code", "county_code", "service_task", "source", "clients",
-        "population_base", "share_pct",
-    ],
-    "series_estimates": [
-        "quarter", "service_task", "method", "municipalities_used", "clients_used",
-        "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
-        "estimate_rounded", "published", "age_group", "national_base", "difference_pct",
-        "variance", "se_linearised", "se_jackknife", "note", "publish_as", "range_low",
-        "range_high", "rule_reason",
-    ],
-    "series_quality": [
-        "quarter", "municipality_code", "county_code", "service_task", "quality", "sources",
-        "reasons", "flags", "clients", "share_pct", "comparison_median_pct", "comparison_group",
-        "plausibility_z", "own_reference_pct", "review_reason",
-    ],
     "tasks_per_client": ["quarter", "county_code", "n_tasks", "clients"],
     "year_counts": [
         "year", "municipality_code", "county_code", "service_task", "source", "clients",
         "population_base", "share_pct",
     ],
 }
+#: A series table (every quarter up to Q) has the columns of its quarter's table.
+TABLES.update({f"series_{name}": TABLES[name]
+               for name in ("age_counts", "counts", "cwa_counts", "estimates", "quality")})
 
 #: Text columns whose empty value is '' rather than NaN (lists of codes).
 EMPTY_TEXT = ("reasons", "sources")
