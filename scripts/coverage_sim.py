@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     meta_fi = (f"{patterns} kattavuuskuviota kutakin asetelmaa ja palvelutehtävää kohden "
                f"(siemenluku {a.seed}); julkaistu menetelmä lihavoitu.")
     tg = coverage.targets(nat, cty, published)
-    en = (coverage.markdown_en(nat, cty, published, meta)
+    en = (coverage.markdown(nat, cty, published, meta)
           + "\nThe published method against the targets of issue 12:\n\n"
           + coverage.targets_md(tg))
     print(en)
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         gen = ROOT / "book" / "_generated"
         gen.mkdir(exist_ok=True)
         (gen / "coverage_fi.md").write_text(
-            coverage.markdown_fi(nat, cty, published, meta_fi)
+            coverage.markdown(nat, cty, published, meta_fi, "fi")
             + "\nJulkaistu menetelmä tavoitteisiin verrattuna:\n\n"
             + coverage.targets_md(tg, fi=True), encoding="utf-8")
         readme = ROOT / "README.md"

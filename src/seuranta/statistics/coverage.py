@@ -41,7 +41,7 @@ classes move the estimate away from the oracle is measured end to end on the dem
 
 Output: one row per scenario × task × pattern × method (:func:`simulate`), summaries
 (:func:`summary`, :func:`county_summary`) and the Markdown tables of the README and the
-methods chapter (:func:`markdown_en`, :func:`markdown_fi`).
+methods chapter (:func:`markdown`).
 """
 
 from __future__ import annotations
@@ -278,52 +278,37 @@ def _fi(x, d=1):
     return "–" if x is None or not np.isfinite(x) else fi_number(x, d)
 
 
-def markdown_en(nat: pd.DataFrame, cty: pd.DataFrame, published: str, meta: str) -> str:
-    """The README's table (English)."""
+#: Header, scenario names, method names and number format of the summary table per language.
+_SUMMARY = {
+    "en": ("| scenario | method | coverage % | mean error % | RMSE % | RMSE / oracle "
+           "| coverage %, point estimates only (n) | county coverage % |",
+           SCENARIO_EN, METHOD_EN, _f),
+    "fi": ("| asetelma | menetelmä | kattavuus % | keskim. virhe (harha) % | RMSE % "
+           "| RMSE / oraakkeli | kattavuus %, vain piste-estimaatit (n) | alueiden kattavuus % |",
+           SCENARIO_FI, METHOD_FI, _fi),
+}
+
+
+def markdown(nat: pd.DataFrame, cty: pd.DataFrame, published: str, meta: str,
+             lang: str = "en") -> str:
+    """The summary table: the README's (``en``) or the methods chapter's (``fi``)."""
+    head, scen, meth, fmt = _SUMMARY[lang]
     allp = summary(nat)
     pt = summary(nat, point_only=True)
     cs = county_summary(cty)
-    lines = [meta, "",
-             "| scenario | method | coverage % | mean error % | RMSE % | RMSE / oracle "
-             "| coverage %, point estimates only (n) | county coverage % |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    lines = [meta, "", head, "|---|---|---:|---:|---:|---:|---:|---:|"]
     for s in [s for s in SCENARIOS if s in set(nat["scenario"])]:
         for m in METHODS:
             if (s, m) not in allp.index:
                 continue
             a = allp.loc[(s, m)]
             q = pt.loc[(s, m)] if (s, m) in pt.index else None
-            name = f"**{METHOD_EN[m]}**" if m == published else METHOD_EN[m]
-            ctext = _f(cs.loc[s, "coverage"]) if m == "model" and s in cs.index else ""
-            lines.append(
-                f"| {SCENARIO_EN[s]} | {name} | {_f(a['coverage'])} | {_f(a['mean_error'], 2)} "
-                f"| {_f(a['rmse'], 2)} | {_f(a['rmse_vs_oracle'], 2)} | "
-                + (f"{_f(q['coverage'])} ({int(q['n'])})" if q is not None else "–")
-                + f" | {ctext} |")
-    return "\n".join(lines) + "\n"
-
-
-def markdown_fi(nat: pd.DataFrame, cty: pd.DataFrame, published: str, meta_fi: str) -> str:
-    """The methods chapter's table (Finnish; included by book/menetelmat.md)."""
-    allp = summary(nat)
-    pt = summary(nat, point_only=True)
-    cs = county_summary(cty)
-    lines = [meta_fi, "",
-             "| asetelma | menetelmä | kattavuus % | keskim. virhe (harha) % | RMSE % "
-             "| RMSE / oraakkeli | kattavuus %, vain piste-estimaatit | alueiden kattavuus % |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for s in [s for s in SCENARIOS if s in set(nat["scenario"])]:
-        for m in METHODS:
-            if (s, m) not in allp.index:
-                continue
-            a = allp.loc[(s, m)]
-            q = pt.loc[(s, m)] if (s, m) in pt.index else None
-            name = f"**{METHOD_FI[m]}**" if m == published else METHOD_FI[m]
-            ctext = _fi(cs.loc[s, "coverage"]) if m == "model" and s in cs.index else ""
-            lines.append(
-                f"| {SCENARIO_FI[s]} | {name} | {_fi(a['coverage'])} | {_fi(a['mean_error'], 2)} "
-                f"| {_fi(a['rmse'], 2)} | {_fi(a['rmse_vs_oracle'], 2)} | "
-                + (_fi(q["coverage"]) if q is not None else "–") + f" | {ctext} |")
+            name = f"**{meth[m]}**" if m == published else meth[m]
+            ctext = fmt(cs.loc[s, "coverage"]) if m == "model" and s in cs.index else ""
+            point = f"{fmt(q['coverage'])} ({int(q['n'])})" if q is not None else "–"
+            lines.append(f"| {scen[s]} | {name} | {fmt(a['coverage'])} | "
+                         f"{fmt(a['mean_error'], 2)} | {fmt(a['rmse'], 2)} | "
+                         f"{fmt(a['rmse_vs_oracle'], 2)} | {point} | {ctext} |")
     return "\n".join(lines) + "\n"
 
 
