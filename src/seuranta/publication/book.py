@@ -33,6 +33,7 @@ from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
 from seuranta.publication.bookfmt import quarter_name as qn
 from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
+from seuranta.statistics import model as mdl
 
 
 def quarter_name(q: str) -> str:
@@ -344,6 +345,7 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
         "low_ratio": num(q["low_ratio"]), "high_ratio": num(q["high_ratio"]),
         "comparison_z": num(q["comparison_z"]),
         "county_sd_min": num(e["model_county_sd_min"]),
+        "min_counties": num(mdl.MIN_COUNTIES), "coef_prior_sd": num(mdl.COEF_PRIOR_SD),
         **{f"rule_{k}": num(v) for k, v in e["publication_rule"].items()},
     }
 
