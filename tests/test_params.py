@@ -56,7 +56,7 @@ def test_defaults_filled_and_mapping_and_attribute_access(tmp_path):
     p = P.load_params(f)
     assert p["quality"]["low_ratio"] == 0.4 and p.quality.low_ratio == 0.4
     assert p["quality"]["high_ratio"] == 3.0            # default from the schema
-    assert p.get("disclosure").get("symbol") == ".."
+    assert p.get("disclosure").get("min_count") == 3
     assert p["register"]["duckdb"]["threads"] == 2       # nested section filled too
     assert p["_file"] == str(f) and re.fullmatch(r"[0-9a-f]{64}", p["_sha256"])
     assert pickle.loads(pickle.dumps(p)) == p
@@ -89,7 +89,7 @@ def test_cli_reports_a_bad_parameter_as_one_line(tmp_path, capsys):
     f = _write(tmp_path, {"disclosure": {"min_cont": 3}})
     assert cli_main(["counts", "--all", "--data", str(tmp_path), "--params", str(f)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err == f"seuranta: error: {f}: disclosure.min_cont: unknown key (known: min_count, symbol)"
+    assert err == f"seuranta: error: {f}: disclosure.min_cont: unknown key (known: min_count)"
 
 
 def test_dates_accepted_as_yaml_dates_or_text(tmp_path):
@@ -103,8 +103,11 @@ def test_dates_accepted_as_yaml_dates_or_text(tmp_path):
 def test_as_params_passes_a_loaded_object_through_and_validates_a_mapping():
     p = P.load_params()
     assert P.as_params(p) is p
-    assert P.as_params({"disclosure": {"min_count": 7}})["disclosure"] == {"min_count": 7,
-                                                                          "symbol": ".."}
+    assert P.as_params({"disclosure": {"min_count": 7}})["disclosure"] == {"min_count": 7}
+    # the suppression symbol is the SVT set's (core.symbols), not a parameter: an old file
+    # that sets one is told so, not silently ignored
+    with pytest.raises(InputError, match="disclosure.symbol: unknown key"):
+        P.as_params({"disclosure": {"symbol": "*"}})
     with pytest.raises(InputError, match="no parameters given"):
         P.as_params(None)
 

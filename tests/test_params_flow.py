@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 from seuranta import pipeline
+from seuranta.core import symbols
 from seuranta.core.params import DEFAULT_PARAMS, load_params
 from seuranta.demo import generator as demo
 from seuranta.publication import book
@@ -24,7 +25,7 @@ from seuranta.publication import book
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("params_flow")]  # one fixture build
 
 QUARTER = "2023Q4"
-MIN_COUNT, SYMBOL, LOW_RATIO = 8, "§", 0.9
+MIN_COUNT, LOW_RATIO = 8, 0.9
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def run(tmp_path_factory):
     data, out = root / "data", root / "build"
     demo.generate(data, scale=0.02, seed=11)
     raw = yaml.safe_load(DEFAULT_PARAMS.read_text(encoding="utf-8"))
-    raw["disclosure"].update(min_count=MIN_COUNT, symbol=SYMBOL)
+    raw["disclosure"].update(min_count=MIN_COUNT)
     raw["quality"]["low_ratio"] = LOW_RATIO
     f = root / "other.yml"
     f.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
@@ -88,7 +89,6 @@ def test_annex_uses_the_files_disclosure(run):
     wb = openpyxl.load_workbook(xlsx)
     notes = [" ".join(str(v) for v in row if v is not None)
              for row in wb["Tietoja"].iter_rows(values_only=True)]
-    # (the annex shows the SVT symbol set of core.symbols whatever disclosure.symbol says)
     assert any(f"1–{MIN_COUNT - 1}" in r for r in notes)
     assert not any("1–4" in r for r in notes)
 
@@ -97,5 +97,5 @@ def test_methods_page_and_county_pages_use_the_file(run):
     stage = book.stage_book(run["out"], [QUARTER], True, run["params"], pdf=False)
     cfg = yaml.safe_load((stage / "_config.yml").read_text(encoding="utf-8"))
     subs = cfg["parse"]["myst_substitutions"]
-    assert subs["min_count"] == str(MIN_COUNT) and subs["symbol"] == SYMBOL
+    assert subs["min_count"] == str(MIN_COUNT) and subs["symbol"] == symbols.SUPPRESSED
     assert subs["low_ratio"] == "0,9"

@@ -275,7 +275,6 @@ SCHEMA: dict[str, Section] = {
     }, "national estimates"),
     "disclosure": Section({
         "min_count": Key(Int(min=1), 5, "counts 1..min_count-1 are not shown"),
-        "symbol": Key(Str(nonempty=True), "..", "shown instead of a suppressed count"),
     }, "disclosure control of every published number"),
     "costs": Section({
         "benchmark_allocation_pct": Key(Num(min=0, max=100), 97.2,

@@ -336,7 +336,7 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
     variance = {"jackknife": "jackknife-menetelmällä (kunta kerrallaan pois jättäen)",
                 "linearised": "linearisoimalla (kuten R:n survey::svyratio)"}
     return {
-        "min_count": num(d["min_count"]), "symbol": str(d["symbol"]),
+        "min_count": num(d["min_count"]), "symbol": symbols.SUPPRESSED,
         "rounding": num(e["rounding"]), "z": num(e["z"]),
         "min_municipalities": num(e["min_municipalities"]),
         "published_method": method[e["published_method"]],

@@ -190,9 +190,9 @@ def _params(params: Mapping | None = None) -> Params:
 
 
 def disclosure_params(params: Mapping | None = None) -> tuple[int, str]:
-    """(min_count, symbol) of the run's disclosure parameters."""
-    d = _params(params)["disclosure"]
-    return int(d["min_count"]), str(d["symbol"])
+    """(min_count of the run's disclosure parameters, the suppression symbol of
+    :mod:`seuranta.core.symbols`)."""
+    return int(_params(params)["disclosure"]["min_count"]), symbols.SUPPRESSED
 
 
 def publish_counts(df: pd.DataFrame, count_cols: list[str], row_groups=None, col_groups=None,

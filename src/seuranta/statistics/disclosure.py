@@ -3,8 +3,8 @@
 Internal tables under ``build/<Q>/tables/`` stay exact; whatever is published goes
 through :func:`protect` first and can be proven safe with :func:`assert_no_disclosure`.
 
-Rules (threshold ``disclosure.min_count`` in parameters.yml, default 5; symbol
-``disclosure.symbol``, default ``".."``):
+Rules (threshold ``disclosure.min_count`` in parameters.yml, default 5; symbol ``..``, the
+SVT set's of :mod:`seuranta.core.symbols`):
 
 * primary: a count 1 … min_count−1 is shown as the symbol; zeros are shown;
 * secondary: a *group* is a set of count cells whose sum is published somewhere (a total
@@ -55,10 +55,12 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core.params import defaults
+from seuranta.core.symbols import SUPPRESSED
 
 #: Defaults of the disclosure section (declared in core.params.SCHEMA).
 DEFAULT_MIN_COUNT = defaults("disclosure")["min_count"]
-DEFAULT_SYMBOL = defaults("disclosure")["symbol"]
+#: The symbol of a suppressed cell: the one of the SVT symbol set (core.symbols).
+DEFAULT_SYMBOL = SUPPRESSED
 
 Cell = tuple[Hashable, str]
 
