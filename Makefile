@@ -73,9 +73,9 @@ JOINING ?= a
 quality-bias: venv ## mean error of the estimates under the old and new quality rule (scale 1, JOINING=a|b|c)
 	$(PY) scripts/quality_bias.py --scale 1 --joining $(JOINING) --out $(OUT)/quality_bias
 
-# The coverage study (about 20 min on 2 cores): writes docs/coverage.md, the methods
+# The coverage study (about 4 min on 2 cores): writes docs/coverage.md, the methods
 # chapter's table (book/_generated/coverage_fi.md) and the README's table.
-coverage: venv ## the coverage study (about 20 min): docs/coverage.md and the book's table
+coverage: venv ## the coverage study (about 4 min): docs/coverage.md and the book's table
 	$(PY) scripts/coverage_sim.py --write
 
 clean: ## remove build/ and the generated demo data
