@@ -284,7 +284,8 @@ def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = Tr
         else:               # the marginal fit failed: σ_u² by moments, α made within-county
             mu0 = np.where(base > 0, np.exp(lin) * base, 0.0)
             sigma_u2, alpha = county_variance(y, mu0, alpha, fit_rows, county, county_sd_min ** 2)
-            note = note or NOTE_MOMENTS
+            if sigma_u2 > 0:
+                note = note or NOTE_MOMENTS
         if sigma_u2 > 0:
             beta, u, cov, keys = joint_mode(X, y, base, fit_rows, county, alpha, beta, sigma_u2)
             ci = np.searchsorted(keys, county)
@@ -449,37 +450,27 @@ _T = np.arange(-6.0, 6.0 + 1e-9, 0.2)
 _LOGW = -0.5 * _T ** 2 - np.log(np.exp(-0.5 * _T ** 2).sum())
 
 
-def _mixed_parts(params, X, y, exposure, w, inv, sd):
-    """Per county × node log-likelihoods and per observation × node derivatives of the NB2
-    model with a county random intercept (see :func:`fit_nb_county`); ``inv`` is the
-    county × row indicator matrix."""
-    from scipy.special import digamma, gammaln  # heavy dependency: loaded only when used
+def _mixed_negloglike_grad(params, X, y, exposure, w, inv, sd_fixed):
+    """−log marginal likelihood of the NB2 model with a county random intercept
+    (:func:`fit_nb_county`) and its gradient (β, dispersion logs, log σ_u unless fixed);
+    ``inv`` is the county × row indicator matrix."""
+    from scipy.special import digamma, gammaln, logsumexp  # heavy: loaded only when used
 
     k = X.shape[1]
-    beta = params[:k]
-    theta = np.clip(params[k:k + (2 if w is not None else 1)], -30.0, 5.0)
+    nd = 2 if w is not None else 1
+    sd = sd_fixed if sd_fixed is not None else math.exp(min(max(params[k + nd], -20.0), 2.0))
+    theta = np.clip(params[k:k + nd], -30.0, 5.0)
     ea = math.exp(theta[0])
     eb = math.exp(theta[1]) if w is not None else 0.0
     a = ea + (eb * w if w is not None else np.zeros(len(y)))
     r = 1.0 / a
     u = sd * _T                                            # county effect at each node
-    eta = np.clip(X @ beta, -50, 50)
+    eta = np.clip(X @ params[:k], -50, 50)
     mu = (exposure * np.exp(eta))[:, None] * np.exp(u)[None, :]
     const = gammaln(y + r) - gammaln(r) - gammaln(y + 1) + r * np.log(r)
     ll = const[:, None] - (r + y)[:, None] * np.log(r[:, None] + mu) + (
         y * (np.log(exposure) + eta))[:, None] + y[:, None] * u[None, :]
-    return inv @ ll, mu, a, r, ea, eb, u, digamma
-
-
-def _mixed_negloglike_grad(params, X, y, exposure, w, inv, sd_fixed):
-    """−log marginal likelihood and its gradient (β, dispersion logs, log σ_u unless fixed)."""
-    from scipy.special import logsumexp  # heavy dependency: loaded only when used
-
-    k = X.shape[1]
-    nd = 2 if w is not None else 1
-    sd = sd_fixed if sd_fixed is not None else math.exp(min(max(params[k + nd], -20.0), 2.0))
-    S, mu, a, r, ea, eb, u, digamma = _mixed_parts(params, X, y, exposure, w, inv, sd)
-    L = _LOGW[None, :] + S
+    L = _LOGW[None, :] + inv @ ll                          # county × node
     logL = logsumexp(L, axis=1)
     P = inv.T @ np.exp(L - logL[:, None])                  # posterior node weights per row
     d_eta = (y[:, None] - mu) / (1 + a[:, None] * mu)
@@ -507,7 +498,7 @@ class MixedFit:
 
 def fit_nb_county(X: np.ndarray, y: np.ndarray, exposure: np.ndarray, w: np.ndarray | None,
                   county: np.ndarray, start: tuple[np.ndarray, float], sd_min: float = 0.0,
-                  sd_fixed: float | None = None, free_covariates: bool = False) -> MixedFit:
+                  sd_fixed: float | None = None) -> MixedFit:
     """NB2 regression with a normal county random intercept u_c ~ N(0, σ_u²), by maximum
     of the marginal likelihood Π_c ∫ Π_{i ∈ c} NB(y_i; μ_i e^u, α_i) φ(u; σ_u) du.
 
@@ -517,16 +508,16 @@ def fit_nb_county(X: np.ndarray, y: np.ndarray, exposure: np.ndarray, w: np.ndar
     for it); L-BFGS-B keeps σ_u ≥ ``sd_min`` (or fixes it at ``sd_fixed``) and the
     dispersion logs in [−30, 5]. α_i = exp θ0 (+ exp θ1 w_i when ``w`` is given: the part
     that shrinks with size) is the municipal dispersion *within* a county, what the NB fit
-    without county effects cannot separate from the county variance. Unless
-    ``free_covariates``, the covariates' coefficients are held at ``start``'s (an offset)
-    and only the intercept, the dispersion and σ_u are fitted: what the prediction takes
+    without county effects cannot separate from the county variance. The covariates'
+    coefficients are held at ``start``'s (an offset) and only the intercept, the dispersion
+    and σ_u are fitted: what the prediction takes
     from this fit is α and σ_u (β is solved again jointly with the county effects,
     :func:`joint_mode`), and four parameters instead of eight make it several times
     faster. Raises RuntimeError when the fit fails."""
     from scipy.optimize import minimize  # heavy dependency: loaded only when used
 
     beta_start = np.asarray(start[0], float)
-    if not free_covariates and X.shape[1] > 1:
+    if X.shape[1] > 1:
         exposure = exposure * np.exp(np.clip(X[:, 1:] @ beta_start[1:], -50, 50))
         X, beta_start = X[:, :1], beta_start[:1]
     k = X.shape[1]
@@ -549,7 +540,6 @@ def fit_nb_county(X: np.ndarray, y: np.ndarray, exposure: np.ndarray, w: np.ndar
         raise RuntimeError("NB fit with a county effect did not converge")
     nd = len(theta0)
     sd = sd_fixed if sd_fixed is not None else math.exp(res.x[k + nd])
-    beta = (res.x[:k] if k == len(start[0])
-            else np.concatenate([res.x[:k], np.asarray(start[0], float)[k:]]))
+    beta = np.concatenate([res.x[:k], np.asarray(start[0], float)[k:]])
     return MixedFit(beta=beta, dispersion=np.exp(np.clip(res.x[k:k + nd], -30, 5)),
                     sd=float(sd), loglike=-float(res.fun))
