@@ -23,7 +23,8 @@ def national_demo(tmp_path_factory):
 @pytest.fixture(scope="session")
 def release(tmp_path_factory):
     """One small publish (demo at RELEASE_SCALE, every quarter, annexes, costs, book HTML and
-    PDFs), built once per session. Tests using it are marked ``slow`` and
+    PDFs; the hostile corpus of tests/hostile.py in its corrections.csv), built once per
+    session. Tests using it are marked ``slow`` and
     ``xdist_group("release")`` so that under ``-n 2`` one worker builds it once."""
     import os
 
@@ -40,9 +41,19 @@ def release(tmp_path_factory):
                 "xdist is not keeping the xdist_group('release') tests on one worker "
                 "(pytest 9.2 breaks --dist loadgroup; requirements.txt pins 9.1.1)")
         (shared / f"release-built-by-{worker}").touch()
+    from hostile import add_to_corrections
+
+    from seuranta.inputs.datafolder import publication_quarters
+    from seuranta.review.signing import load_or_create_key
+
     root = tmp_path_factory.mktemp("release")
     data, out = root / "data", root / "build"
     params = load_params()
+    # the demo, with the review key of a data folder and, in its corrections.csv, every
+    # string of the hostile corpus as a reviewer's note (tests/test_untrusted.py, issue 20)
+    demo.generate(data, scale=RELEASE_SCALE, seed=demo.DEFAULT_SEED)
+    load_or_create_key(data)
+    add_to_corrections(data, str(max(publication_quarters(data, params))))
     pipeline.publish(data, out, params, scale=RELEASE_SCALE, pdf=True)
     quarters = sorted(p.name for p in out.glob("20[0-9][0-9]Q[1-4]"))
     return {"data": data, "out": out, "html": out / "book" / "_build" / "html",

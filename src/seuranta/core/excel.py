@@ -36,6 +36,7 @@ from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
+from seuranta.core import escape
 from seuranta.core.symbols import SYMBOLS
 
 #: Number formats (invariant codes; shown with Finnish separators by a Finnish Excel).
@@ -67,7 +68,10 @@ class Sheet:
 def put(ws, row: int, column: int, value):
     """Write ``value`` into a cell, never as a formula: the one rule of every workbook the
     project writes (annexes and review forms). Text is stored as text even when it starts
-    with ``=``; numbers and None as they are. Returns the cell."""
+    with ``=``, cleaned by :func:`seuranta.core.escape.cell` (no character an XML cell cannot
+    hold, at most 32 767 characters); numbers and None as they are. Returns the cell."""
+    if isinstance(value, str):
+        value = escape.cell(value)
     cell = ws.cell(row=row, column=column, value=value)
     if isinstance(value, str):
         cell.data_type = "s"

@@ -212,9 +212,32 @@ def build_reference(shared_dir: Path, out_dir: Path = REFERENCE_DIR) -> list[Pat
 
 # --------------------------------------------------------------------------- loading
 
+#: Name columns of the reference files: shown in every format (book, PDF, annexes, maps).
+NAME_COLUMNS = ("name_fi", "name_sv", "county_name_fi", "county_name_sv", "base_fi")
+
+#: A name: letters, digits, spaces and the punctuation of real names (Mänttä-Vilppula,
+#: S:t Karins, Koski Tl., 18–64-vuotiaat). No markup character (< > { } [ ] ` $ | \\ * _ # ...) and no
+#: control or invisible character can reach a page through a name.
+NAME_PATTERN = re.compile(r"[^\W_]+(?:[ \-–.,:'’()/]*[^\W_]+)*[.)]?")
+
+
+def check_names(df: pd.DataFrame, path: Path | str) -> None:
+    """A one-line InputError naming the file, row and column of the first name that is
+    not a plain name (:data:`NAME_PATTERN`)."""
+    from seuranta.core.errors import InputError  # (core.errors imports nothing)
+    for col in [c for c in NAME_COLUMNS if c in df.columns]:
+        for i, v in enumerate(df[col].tolist(), start=1):
+            if isinstance(v, str) and not NAME_PATTERN.fullmatch(v):
+                raise InputError(f"{path}: row {i}: {col} {v[:60]!r} is not a plain name "
+                                 "(letters, digits, spaces and - – . , : ' ( ) / only)")
+
+
 @cache
 def _read(name: str, ref_dir: str) -> pd.DataFrame:
-    return pd.read_csv(Path(ref_dir) / name, dtype={"municipality_code": str, "county_code": str})
+    path = Path(ref_dir) / name
+    df = pd.read_csv(path, dtype={"municipality_code": str, "county_code": str})
+    check_names(df, path)
+    return df
 
 
 def municipalities(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
@@ -233,6 +256,11 @@ def counties(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
     m = mainland_municipalities(ref_dir)
     return (m[["county_code", "county_name_fi"]].drop_duplicates()
             .sort_values("county_code").reset_index(drop=True))
+
+
+def counties_sv(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:
+    """The Swedish names of the counties (county_code, county_name_sv)."""
+    return _read("counties_sv.csv", str(ref_dir)).copy()
 
 
 def reference_population(ref_dir: Path = REFERENCE_DIR) -> pd.DataFrame:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from seuranta.core import escape
 from seuranta.core.errors import InputError
 
 #: Characters that make the csv module quote a field (QUOTE_MINIMAL, delimiter ",").
@@ -67,20 +67,14 @@ def _csv_text(df: pd.DataFrame) -> str | None:
     return ",".join(names) + "\n" + "\n".join(map(",".join, zip(*cols))) + "\n"
 
 
-#: First characters that make a spreadsheet read a CSV cell as a formula (OWASP, "CSV
-#: injection"): such a text cell is written with a leading apostrophe.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_PLAIN_NUMBER = re.compile(r"[+-]?(\d+([.,]\d*)?|[.,]\d+)([eE][+-]?\d+)?")
+#: First characters of a formula (:data:`seuranta.core.escape.FORMULA_STARTS`).
+FORMULA_STARTS = escape.FORMULA_STARTS
+_GUARDED = escape._GUARDED_STARTS
 
 
 def neutralise_text(value: str) -> str:
-    """OWASP's rule for CSV injection: a text starting with = + - @ tab or CR gets a leading
-    ``'`` so that a spreadsheet shows it instead of evaluating it. A plain signed number
-    (``-12``, ``+3.5``) and the symbol ``-`` (nil) are left as they are."""
-    if (not value or value[0] not in FORMULA_STARTS or value == "-"
-            or _PLAIN_NUMBER.fullmatch(value)):
-        return value
-    return "'" + value
+    """The CSV formula guard of one text cell (:func:`seuranta.core.escape.csv_cell`)."""
+    return escape.csv_cell(value)
 
 
 def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +87,7 @@ def neutralise_frame(df: pd.DataFrame) -> pd.DataFrame:
             continue
         uniques = pd.unique(s.dropna())
         bad = {v: neutralise_text(v) for v in uniques
-               if isinstance(v, str) and v and v[0] in FORMULA_STARTS
+               if isinstance(v, str) and v and v[0] in _GUARDED
                and neutralise_text(v) != v}
         if bad:
             if out is None:
@@ -305,6 +299,10 @@ def read_table(tables_dir: Path | str, name: str, required: bool = True) -> pd.D
     for c in EMPTY_TEXT:
         if c in df.columns:
             df[c] = df[c].fillna("").astype(str)
+    # the text as it was before the writer's formula guard (the book shows the text)
+    for c in [c for c, t in dtypes.items() if t is str]:
+        if df[c].str.startswith("'", na=False).any():
+            df[c] = df[c].map(escape.csv_unguard, na_action="ignore")
     return df
 
 

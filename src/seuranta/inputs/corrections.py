@@ -26,6 +26,38 @@ DECISIONS = ("include", "exclude", "note")
 KEY = ["quarter", "municipality_code", "service_task"]
 
 
+#: The longest reason or comment a review form may carry (characters).
+MAX_TEXT_CHARS = 1000
+#: Characters a reason or comment may not hold: they are markup in the book (HTML tags,
+#: MyST roles and directives, substitutions). The text is published as data, escaped for
+#: every format (seuranta.core.escape); the refusal tells the reviewer at once.
+MARKUP_CHARS = "<>`{}\\"
+
+
+def free_text_problem(text: str) -> str | None:
+    """Why a review form's free text (reason, comment) is refused, or None.
+
+    Refused: more than :data:`MAX_TEXT_CHARS` characters; a markup character of
+    :data:`MARKUP_CHARS`; a Markdown link or image (``](``); a control character other than
+    a line break or tab; an invisible format character (right-to-left override, zero-width
+    space, ...)."""
+    import unicodedata
+    if len(text) > MAX_TEXT_CHARS:
+        return f"text of {len(text)} characters, at most {MAX_TEXT_CHARS} allowed"
+    bad = next((c for c in text if c in MARKUP_CHARS), None)
+    if bad is not None:
+        return (f"markup character {bad!r} is not allowed (write plain text without "
+                + " ".join(MARKUP_CHARS) + ")")
+    if "](" in text:
+        return "a Markdown link or image '](' is not allowed (write the address as plain text)"
+    for c in text:
+        cat = unicodedata.category(c)
+        if (cat == "Cc" and c not in "\n\t") or cat in ("Cf", "Cs", "Co", "Cn") \
+                or c in "\u2028\u2029":
+            return f"control or invisible character U+{ord(c):04X} is not allowed"
+    return None
+
+
 def cell_text(v) -> str:
     if v is None:
         return ""

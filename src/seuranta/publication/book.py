@@ -24,7 +24,8 @@ from pathlib import Path
 
 import yaml
 
-from seuranta.core import symbols
+from seuranta.core import escape, symbols
+from seuranta.core.escape import myst
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.quarters import Quarter
@@ -112,14 +113,14 @@ def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping,
                   "- Kaikki julkaisun tiedostot: [Lataukset](../lataukset.md)", ""]
     number = info["numbers"].get(quarter)
     lines += ["## Julkaisun tiedot", "",
-              f"- Sarja: {info['series']}" + (f" {number}" if number else ""),
-              f"- Julkaisija: {info['author']}",
+              f"- Sarja: {myst(info['series'])}" + (f" {myst(number)}" if number else ""),
+              f"- Julkaisija: {myst(info['author'])}",
               f"- Julkaisupäivä: {info['date_fi']}"]
     if info["authors"]:
-        lines.append(f"- Tekijät: {', '.join(info['authors'])}")
+        lines.append(f"- Tekijät: {myst(', '.join(info['authors']))}")
     if info["contact"]:
-        lines.append(f"- Yhteystiedot: {info['contact']}")
-    lines += ["", f"Suositeltava viittaus: {citation(quarter, info)}", ""]
+        lines.append(f"- Yhteystiedot: {myst(info['contact'])}")
+    lines += ["", f"Suositeltava viittaus: {myst(citation(quarter, info))}", ""]
     return "\n".join(lines)
 
 
@@ -130,7 +131,8 @@ def _symbols_md() -> str:
     return ("# Symbolit\n\nJulkaisun taulukoissa, PDF-työpapereissa ja Excel-liitteissä "
             "käytetään samoja Suomen virallisen tilaston käytännön mukaisia symboleita. "
             "Solussa, jossa ei ole lukua, on jokin näistä symboleista.\n\n"
-            + bf.table_block("Taulukko S1. Taulukoiden symbolit", tab, right=[])
+            + bf.table_block("Taulukko S1. Taulukoiden symbolit", tab, right=[],
+                             markup=("Symboli",))
             + "\nArviot koko maan asiakasmääristä ja niiden luottamusvälit on pyöristetty "
               "sataan. Osuudet esitetään prosentteina yhden desimaalin tarkkuudella.\n")
 
@@ -159,7 +161,8 @@ def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict) -
              "on ensimmäisenä Tietoja-välilehti, joka selittää taulukot ja symbolit.", ""]
     if rows:
         tab = bf.pd.DataFrame(rows, columns=["Tiedosto", "Ajankohta", "Lataa", "Koko"])
-        lines.append(bf.table_block("Taulukko L1. Julkaisun tiedostot", tab, right=["Koko"]))
+        lines.append(bf.table_block("Taulukko L1. Julkaisun tiedostot", tab, right=["Koko"],
+                                    markup=("Lataa",)))
     else:
         lines.append("Tähän julkaisuun ei ole ladattavia tiedostoja.")
     return "\n".join(lines) + "\n"
@@ -187,8 +190,8 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     for c in counties.itertuples():
         code, name = c.county_code, c.county_name_fi
         d = series[series["county_code"] == code]
-        lines = [f"# {name}", "", bf.notice_md(synthetic, params),
-                 f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {name}, uusin "
+        lines = [f"# {myst(name)}", "", bf.notice_md(synthetic, params),
+                 f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {myst(name)}, uusin "
                  f"vuosineljännes ensin. Osuus näytetään, kun kunnan tiedot arvioitiin "
                  f"kattaviksi. Lähde-sarake kertoo uusimman vuosineljänneksen "
                  f"({bf.quarter_name(newest)}) tietolähteen: SHA = Kanta-palveluiden "
@@ -220,17 +223,12 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
                                           "tammi–maaliskuu 2023). " + bf.symbol_note()), ""]
         (stage / "alueet" / f"{code}.md").write_text("\n".join(lines), encoding="utf-8")
         files.append(f"alueet/{code}")
-        index.append(f"- [{name}]({code}.md)")
+        index.append(f"- [{myst(name)}]({code}.md)")
     (stage / "alueet" / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
     return files
 
 
-def _tex(text: str) -> str:
-    """Escape text for LaTeX."""
-    rep = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-           "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}",
-           "^": r"\textasciicircum{}"}
-    return "".join(rep.get(ch, ch) for ch in str(text))
+_tex = escape.latex   # parameter text on the title page (notice, author, series, contact)
 
 
 def _titlepage_latex(notice: str, info: dict) -> dict:
@@ -479,7 +477,7 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     sph = cfg.setdefault("sphinx", {}).setdefault("config", {})
     sph["today"] = info["date_fi"]
     if synthetic:
-        cfg.setdefault("html", {})["announcement"] = notice_text
+        cfg.setdefault("html", {})["announcement"] = escape.html(notice_text)   # raw HTML
     sph.setdefault("latex_elements", {}).update(_titlepage_latex(notice_text, info))
     sph["latex_appendices"] = PDF_APPENDICES
     (stage / "_static").mkdir(exist_ok=True)
@@ -671,8 +669,112 @@ def _translate_pages(app, exc):
             page.write_text(new, encoding="utf-8")
 
 
+# --------------------------------------------------------------------------- the sandbox
+# The book build reads nothing outside its staging folder and lets no remote resource in,
+# whatever a page says (the escaping of outside text, seuranta.core.escape, is the first
+# line; this is the second): every path a page can name — {download}, {include},
+# {literalinclude}, images and figures — is resolved and must lie inside the staging
+# folder; images, downloads and raw HTML must not name a remote resource (http(s), //);
+# raw and csv-table must not read a file or a URL. A violation stops the build with
+# BookSandboxError naming the page and the path.
+
+#: Raw HTML that makes a reader's browser fetch something or run an attribute handler.
+_REMOTE_HTML = re.compile(
+    r"""\b(?:src|srcset|poster|background|formaction|data|xlink:href)\s*=\s*["']?\s*"""
+    r"""(?:[a-z][a-z0-9+.-]*:)?//|<\s*(?:link|base|meta)\b[^>]*(?:href|content)\s*=\s*["']?"""
+    r"""[^"'>]*//|url\(\s*["']?\s*(?:[a-z][a-z0-9+.-]*:)?//|@import|\son[a-z]+\s*=|javascript:""",
+    re.IGNORECASE)
+_REMOTE_URI = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.IGNORECASE)
+
+
+def _sandbox_error():
+    from sphinx.errors import SphinxError  # heavy dependency: loaded only in the build
+
+    class BookSandboxError(SphinxError):
+        category = "seuranta: the book build refused a page"
+    return BookSandboxError
+
+
+def _refuse(what: str) -> None:
+    raise _sandbox_error()(what)
+
+
+def _inside(srcdir, target: str) -> bool:
+    root = Path(srcdir).resolve()
+    p = Path(target).resolve()
+    return p == root or root in p.parents
+
+
+def _confined_relfn2path(env, filename, docname=None):
+    rel, absolute = _ORIGINAL_RELFN2PATH(env, filename, docname)
+    if not _inside(env.srcdir, absolute):
+        _refuse(f"{docname or env.docname}: {filename!r} lies outside the book's staging "
+                f"folder {env.srcdir} (nothing outside it may enter the book)")
+    return rel, absolute
+
+
+_ORIGINAL_RELFN2PATH = None
+
+
+def _include_read(app, relative_path, parent_docname, content):
+    target = Path(app.srcdir) / relative_path
+    if not _inside(app.srcdir, target):
+        _refuse(f"{parent_docname}: include of {str(relative_path)!r} lies outside the book's "
+                f"staging folder {app.srcdir}")
+
+
+def _check_doctree(app, doctree):
+    """Remote images, remote or outside downloads and raw HTML fetching anything: refused."""
+    from docutils import nodes  # heavy dependency: loaded only in the build
+    from sphinx import addnodes
+    doc = app.env.docname
+    for node in doctree.findall(nodes.image):
+        uri = str(node.get("uri", ""))
+        if _REMOTE_URI.match(uri) or "://" in uri:
+            _refuse(f"{doc}: image {uri[:80]!r} is a remote resource (the book makes no "
+                    "network request)")
+    for node in doctree.findall(addnodes.download_reference):
+        target = str(node.get("reftarget", ""))
+        if "://" in target or _REMOTE_URI.match(target):
+            _refuse(f"{doc}: download {target[:80]!r} is remote (downloads are files of "
+                    "the build)")
+        _confined_relfn2path(app.env, target, doc)
+    for node in doctree.findall(nodes.raw):
+        if "html" in str(node.get("format", "")).split():
+            m = _REMOTE_HTML.search(node.astext())
+            if m:
+                _refuse(f"{doc}: raw HTML {m.group(0)[:60]!r} would fetch a remote resource "
+                        "or run a handler")
+
+
+def _no_file_option(directive_class):
+    """``directive_class`` without its :file: and :url: options (raw, csv-table)."""
+    class Confined(directive_class):
+        def run(self):
+            for opt in ("file", "url"):
+                if opt in self.options:
+                    _refuse(f"{self.state.document.get('source', '')}: {self.name} :{opt}: "
+                            f"{self.options[opt]!r}: pages may not read files or URLs")
+            return super().run()
+    Confined.__name__ = f"Confined{directive_class.__name__}"
+    return Confined
+
+
 def setup(app):
-    """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml)."""
+    """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml): Finnish
+    interface strings, one sphinx-thebe script per page, and the sandbox (above)."""
+    global _ORIGINAL_RELFN2PATH
+    from docutils.parsers.rst.directives.misc import Raw
+    from docutils.parsers.rst.directives.tables import CSVTable
+    from sphinx.environment import BuildEnvironment
+
+    if _ORIGINAL_RELFN2PATH is None:   # this process builds the book only
+        _ORIGINAL_RELFN2PATH = BuildEnvironment.relfn2path
+        BuildEnvironment.relfn2path = _confined_relfn2path
+    app.add_directive("raw", _no_file_option(Raw), override=True)
+    app.add_directive("csv-table", _no_file_option(CSVTable), override=True)
+    app.connect("include-read", _include_read)
+    app.connect("doctree-read", _check_doctree, priority=100)   # before Sphinx's collectors
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _translate_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seuranta.core import reference, symbols, tables
+from seuranta.core import escape, reference, symbols, tables
 from seuranta.core.fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
 from seuranta.core.labels_fi import (  # noqa: F401
     AGE_GROUP_FI,
@@ -113,7 +113,7 @@ def notice_md(synthetic: bool, params: Mapping | None = None) -> str:
     if not synthetic:
         return ""
     return (f":::{{admonition}} Synteettinen aineisto\n:class: warning\n"
-            f"{notice_text(synthetic, params)}\n:::\n")
+            f"{escape.myst(notice_text(synthetic, params))}\n:::\n")
 
 
 # --------------------------------------------------------------------------- tables
@@ -125,17 +125,25 @@ def read(tables_dir: Path | str, name: str, required: bool = True) -> pd.DataFra
 
 
 def md_escape(s) -> str:
-    return str(s).replace("|", "\\|")
+    """A table cell's text, shown literally (:func:`seuranta.core.escape.myst`; a
+    :class:`~seuranta.core.escape.Markup` cell, written by the code, as it is)."""
+    return escape.myst(s)
 
 
-def md_table(df: pd.DataFrame, right: list[str] | None = None) -> str:
-    """A pipe table; columns named in ``right`` (default: all but the first) align right."""
+def md_table(df: pd.DataFrame, right: list[str] | None = None,
+             markup: tuple[str, ...] = ()) -> str:
+    """A pipe table; columns named in ``right`` (default: all but the first) align right.
+    Every header and cell is text, escaped (:func:`md_escape`): a reviewer's reason or a
+    name can never become a role, a directive, HTML or a link. Only the columns named in
+    ``markup`` hold Markdown written by the code itself (a download of its own file)."""
     cols = list(df.columns)
     right = cols[1:] if right is None else right
     head = "| " + " | ".join(md_escape(c) for c in cols) + " |"
     sep = "|" + "|".join("---:" if c in right else ":---" for c in cols) + "|"
-    body = ["| " + " | ".join(md_escape(v) for v in row) + " |"
-            for row in df.astype(str).itertuples(index=False)]
+    raw = [c in markup for c in cols]
+    body = ["| " + " | ".join(str(v).replace("|", "\\|") if r else md_escape(v)
+                              for v, r in zip(row, raw)) + " |"
+            for row in df.itertuples(index=False, name=None)]
     return "\n".join([head, sep, *body]) + "\n"
 
 
@@ -154,11 +162,13 @@ def latex_columns(df: pd.DataFrame, right: list[str] | None = None) -> str:
 
 
 def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
-                note: str = "") -> str:
+                note: str = "", markup: tuple[str, ...] = ()) -> str:
     """A captioned table (MyST ``table`` directive: ``<caption>`` in HTML, the caption kept
-    with its table in the PDF), numbers right-aligned in both, then the optional note."""
+    with its table in the PDF), numbers right-aligned in both, then the optional note.
+    The caption and the cells are text (escaped); ``markup``: see :func:`md_table`."""
     out = (f"```{{tabularcolumns}} {latex_columns(df, right)}\n```\n\n"
-           f":::{{table}} {caption}\n:width: 100%\n\n{md_table(df, right)}:::\n")
+           f":::{{table}} {escape.myst(caption)}\n:width: 100%\n\n{md_table(df, right, markup)}"
+           ":::\n")
     if note:
         out += f"\n{note}\n"
     return out
@@ -243,8 +253,8 @@ def setup_matplotlib():
 
 
 def alt_text(text: str) -> str:
-    """A figure's alternative text on one line, without Markdown's brackets."""
-    return re.sub(r"\s+", " ", str(text)).replace("[", "(").replace("]", ")").strip()
+    """A figure's alternative text on one line, shown literally (escaped for MyST)."""
+    return escape.myst(re.sub(r"\s+", " ", escape.plain(text)).strip())
 
 
 def show(fig, alt: str | None = None):

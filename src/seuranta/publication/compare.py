@@ -17,14 +17,13 @@ their interval and publication rule), ``estimates`` (the national reference) and
 
 from __future__ import annotations
 
-import html
 import math
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from seuranta.core import reference, symbols
+from seuranta.core import escape, reference, symbols
 from seuranta.core.fmt import fi_number, fi_pct
 from seuranta.core.labels_fi import BASE_ELATIVE, TASK_SHORT
 from seuranta.publication import published as pub
@@ -259,12 +258,12 @@ def sortable_table_html(df: pd.DataFrame, table_id: str, caption: str,
     value} (sort key in ``data-v``; empty for a symbol)."""
     numeric = numeric or {}
     cols = [c for c in df.columns if c not in set(numeric.values())]
-    tid = html.escape(table_id)
+    tid = escape.html(table_id)
     out = [_TABLE_CSS, f'<label for="{tid}-filter">Suodata taulukkoa: </label>'
            f'<input type="search" id="{tid}-filter" placeholder="esim. kunnan nimi">',
            '<div class="seuranta-scroll">'
-           f'<table class="seuranta-sortable" id="{tid}"><caption>{html.escape(caption)}</caption>',
-           "<thead><tr>" + "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in cols)
+           f'<table class="seuranta-sortable" id="{tid}"><caption>{escape.html(caption)}</caption>',
+           "<thead><tr>" + "".join(f'<th scope="col">{escape.html(str(c))}</th>' for c in cols)
            + "</tr></thead><tbody>"]
     for r in df.to_dict("records"):
         cells = []
@@ -272,9 +271,9 @@ def sortable_table_html(df: pd.DataFrame, table_id: str, caption: str,
             if c in numeric:
                 v = r[numeric[c]]
                 dv = "" if v is None or (isinstance(v, float) and math.isnan(v)) else repr(float(v))
-                cells.append(f'<td data-v="{dv}" style="text-align:right">{html.escape(str(r[c]))}</td>')
+                cells.append(f'<td data-v="{dv}" style="text-align:right">{escape.html(str(r[c]))}</td>')
             else:
-                cells.append(f"<td>{html.escape(str(r[c]))}</td>")
+                cells.append(f"<td>{escape.html(str(r[c]))}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table></div>")
     out.append(_SORT_JS)

@@ -19,13 +19,12 @@ the exact tables:
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from seuranta.core import reference, symbols
+from seuranta.core import escape, reference, symbols
 from seuranta.core.fmt import fi_number, fi_pct
 from seuranta.core.labels_fi import BASE_ELATIVE
 from seuranta.core.labels_sv import BASE_SV, TASK_SV, quarter_name_sv
@@ -169,9 +168,9 @@ def tiles_html(figs: pd.DataFrame, lang: str = "fi") -> str:
         t = row["service_task"]
         name = (task_name(t) if lang == "fi" else TASK_SV[t])
         big, sub = figure_text(row, lang)
-        out.append(f'<div class="seuranta-tile"><h3>{html.escape(name)}</h3>'
-                   f'<div class="big">{html.escape(big)}</div>'
-                   f'<div class="sub">{html.escape(sub)}</div></div>')
+        out.append(f'<div class="seuranta-tile"><h3>{escape.html(name)}</h3>'
+                   f'<div class="big">{escape.html(big)}</div>'
+                   f'<div class="sub">{escape.html(sub)}</div></div>')
     out.append("</div>")
     return "\n".join(out)
 
@@ -202,7 +201,7 @@ def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
     if downloads:
         lines += ["## Lataukset", "", "Avoin data (CSV, JSON-stat 2.0 ja Frictionless-"
                   "kuvaus `datapackage.json`):", ""]
-        lines += [f"- <a href=\"{html.escape(url)}\">{html.escape(label)}</a>"
+        lines += [f"- <a href=\"{escape.html(url)}\">{escape.html(label)}</a>"
                   for label, url in downloads]
         lines += [""]
         if downloads_doc:
@@ -214,7 +213,7 @@ def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
 
 def _sv_names() -> tuple[dict[str, str], dict[str, str]]:
     m = reference.municipalities()
-    c = pd.read_csv(reference.REFERENCE_DIR / SV_COUNTIES_FILE, dtype=str)
+    c = reference.counties_sv()   # names checked (reference.check_names)
     return dict(zip(m["municipality_code"], m["name_sv"])), dict(zip(c["county_code"],
                                                                    c["county_name_sv"]))
 

@@ -54,6 +54,7 @@ from seuranta.inputs.corrections import (
     KEY,
     cell_code,
     cell_text,
+    free_text_problem,
     read_corrections,
 )
 from seuranta.review import signing
@@ -294,6 +295,10 @@ def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = No
                                    + " / ".join(DECISIONS))
         elif decision == "exclude" and not reason:
             bad(FEEDBACK_SHEET, i, "decision exclude needs a reason (Perustelu)")
+        for label, text in (("Perustelu", reason), ("Kommentti", comment)):
+            why = free_text_problem(text)
+            if why:
+                bad(FEEDBACK_SHEET, i, f"{label}: {why}")
         rows.append({"quarter": str(form_quarter), "municipality_code": code,
                      "service_task": task, "decision": decision, "reason": reason,
                      "comment": comment, "county_code": county, "source_file_sha256": sha,
