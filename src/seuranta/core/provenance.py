@@ -16,6 +16,7 @@ import pandas as pd
 from seuranta import __version__
 from seuranta.core.errors import InputError
 from seuranta.core.params import PROJECT_DIR, load_params
+from seuranta.core.quarters import TIME_ZONE
 from seuranta.core.tables import canonical_csv, read_text, table_hash
 
 #: Packages whose versions every manifest records.
@@ -66,8 +67,10 @@ def package_versions() -> dict[str, str]:
 
 def provenance(params: dict) -> dict:
     """What every manifest records about a run besides inputs and tables: the parameters
-    file (path, sha256, values), the code version and the package versions."""
+    file (path, sha256, values), the code version, the package versions and the time zone
+    of every date (:data:`seuranta.core.quarters.TIME_ZONE`)."""
     return {
+        "time_zone": TIME_ZONE,
         "parameters": {"file": params.get("_file"), "sha256": params.get("_sha256"),
                        "values": {k: v for k, v in params.items() if not k.startswith("_")}},
         "code": {"seuranta": _own_version(), **git_commit()},

@@ -12,6 +12,17 @@ from dataclasses import dataclass
 
 _QUARTER_RE = re.compile(r"^(\d{4})Q([1-4])$")
 
+#: The one time zone of every date of the publication (the register's day boundaries,
+#: "today"), whatever the machine's TZ: a timestamp with a zone is converted to it before
+#: its date is taken; a timestamp without one is taken as local time of this zone.
+TIME_ZONE = "Europe/Helsinki"
+
+
+def today() -> dt.date:
+    """Today's date in :data:`TIME_ZONE` (not the machine's zone)."""
+    from zoneinfo import ZoneInfo
+    return dt.datetime.now(ZoneInfo(TIME_ZONE)).date()
+
 FINNISH_QUARTER_NAMES = {
     1: "tammi–maaliskuu",
     2: "huhti–kesäkuu",

@@ -49,6 +49,7 @@ from seuranta.core import excel, provenance, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_pct
 from seuranta.core.params import PROJECT_DIR, as_params, defaults, load_params
+from seuranta.core.quarters import today as helsinki_today
 from seuranta.core.tables import atomic_swap
 from seuranta.inputs.population import population_path, read_population
 from seuranta.statistics import disclosure
@@ -979,7 +980,7 @@ def _publication_date(pub: dict) -> dt.date:
             return dt.date.fromisoformat(str(value))
         except ValueError:
             raise InputError(f"parameters: publication.date is not a date: {value!r}") from None
-    return dt.date.today()
+    return helsinki_today()
 
 
 # --------------------------------------------------------------------------- CLI

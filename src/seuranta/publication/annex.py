@@ -34,7 +34,7 @@ from seuranta.core import excel, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.labels_fi import AGE_GROUP_FI, CREDIT_FI, QUALITY_FI
 from seuranta.core.params import as_params, defaults
-from seuranta.core.quarters import Quarter
+from seuranta.core.quarters import Quarter, today
 from seuranta.publication import gate
 from seuranta.publication.published import published_dir_of
 
@@ -306,7 +306,7 @@ def publication_date(params: dict) -> dt.date:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch and epoch.isdigit():
         return dt.datetime.fromtimestamp(int(epoch), dt.UTC).date()
-    return dt.date.today()
+    return today()
 
 
 # --------------------------------------------------------------------------- further sheets

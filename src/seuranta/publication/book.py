@@ -28,7 +28,7 @@ from seuranta.core import escape, symbols
 from seuranta.core.escape import myst
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import PROJECT_DIR, as_params
-from seuranta.core.quarters import Quarter
+from seuranta.core.quarters import Quarter, today
 from seuranta.inputs.datafolder import data_metadata
 from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
@@ -62,7 +62,7 @@ def publication_info(params: Mapping) -> dict:
     author (organisation), authors, contact, series, numbers per quarter, date, book URL."""
     p = as_params(params)["publication"]
     date = p.get("date")
-    date = dt.date.fromisoformat(str(date)) if date else dt.date.today()
+    date = dt.date.fromisoformat(str(date)) if date else today()
     return {
         "author": str(p.get("author") or "THL"),
         "authors": [str(a) for a in (p.get("authors") or [])],

@@ -31,7 +31,7 @@ from seuranta.core import reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import as_params
-from seuranta.core.quarters import Quarter
+from seuranta.core.quarters import Quarter, today
 from seuranta.inputs.datafolder import extract_date
 from seuranta.publication import compare, landing, opendata, releases, revisions
 from seuranta.publication import published as pub
@@ -52,13 +52,13 @@ def current_release_id(out_dir: Path, newest: str, params: dict) -> str:
         when = None
     if when is None:
         given = (params.get("publication") or {}).get("release_id")
-        return str(given) if given else f"{newest}-{dt.date.today():%Y%m%d}"
+        return str(given) if given else f"{newest}-{today():%Y%m%d}"
     return releases.release_id(newest, when, params)
 
 
 def release_date(params: dict) -> dt.date:
     d = (params.get("publication") or {}).get("date")
-    return d if isinstance(d, dt.date) else (dt.date.fromisoformat(str(d)) if d else dt.date.today())
+    return d if isinstance(d, dt.date) else (dt.date.fromisoformat(str(d)) if d else today())
 
 
 def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,

@@ -30,6 +30,7 @@ import duckdb
 
 from seuranta.core.errors import InputError
 from seuranta.core.params import defaults
+from seuranta.core.quarters import TIME_ZONE
 
 #: Columns of the register (docs/data-contract.md section 1), in order.
 REGISTER_COLUMNS = ["client_id", "birth_year", "municipality_code", "service_task",
@@ -40,10 +41,9 @@ OPTIONAL_COLUMNS = {"child_welfare_act"}
 
 #: Accepted names of --encoding and the DuckDB reader option each one selects.
 _CSV_READERS = {
-    "utf-8": "read_csv(?, header=true, delim=',', quote='\"', escape='\"', all_varchar=true, "
-             "auto_detect=false, columns=?, encoding='utf-8')",
-    "latin-1": "read_csv(?, header=true, delim=',', quote='\"', escape='\"', all_varchar=true, "
-               "auto_detect=false, columns=?, encoding='latin-1')",
+    enc: ("read_csv(?, header=true, delim=',', quote='\"', escape='\"', all_varchar=true, "
+          f"auto_detect=false, columns=?, encoding='{enc}')")
+    for enc in ("utf-8", "latin-1")
 }
 ENCODING_ALIASES = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1",
                     "iso-8859-1": "latin-1", "iso8859-1": "latin-1"}
@@ -76,6 +76,7 @@ def connect(register_params: dict | None = None) -> Iterator[duckdb.DuckDBPyConn
         "preserve_insertion_order": True,   # row numbers come from insertion order
     })
     try:
+        con.execute(f"SET TimeZone = '{TIME_ZONE}'")   # never the machine's zone
         yield con
     finally:
         con.close()
@@ -227,8 +228,11 @@ def _parquet_conversion(column: str, dtype: str) -> tuple[str, str | None]:
                     f"ELSE {whole} END",
                     f"{dtype.lower()} as a {width}-digit code")
         return whole, ("integer as text" if is_int else f"{dtype.lower()} as a whole number")
+    if dtype == "TIMESTAMP WITH TIME ZONE":   # the date in Finland, whatever the machine's TZ
+        return (f"strftime(CAST(timezone('{TIME_ZONE}', {q}) AS DATE), '%Y-%m-%d')",
+                f"timestamp with time zone as YYYY-MM-DD in {TIME_ZONE}")
     if dtype == "DATE" or dtype.startswith("TIMESTAMP"):
-        kind = "date" if dtype == "DATE" else "timestamp"   # any unit or time zone
+        kind = "date" if dtype == "DATE" else "timestamp"   # any unit; local time of TIME_ZONE
         return f"strftime(CAST({q} AS DATE), '%Y-%m-%d')", f"{kind} as YYYY-MM-DD"
     return f"CAST({q} AS VARCHAR)", f"{dtype.lower()} as text"
 

@@ -47,6 +47,7 @@ from openpyxl import load_workbook
 from seuranta.core import reference
 from seuranta.core.errors import InputError
 from seuranta.core.quarters import Quarter
+from seuranta.core.quarters import today as helsinki_today
 from seuranta.inputs.corrections import (
     CORRECTION_COLUMNS,
     CORRECTIONS_FILE,
@@ -394,7 +395,7 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
     review_key = signing.load_key(data_dir)
     if quarter is not None and not isinstance(quarter, Quarter):
         quarter = Quarter.parse(str(quarter))
-    today = today or dt.date.today()
+    today = today or helsinki_today()
     problems: list[Problem] = []
     rows: list[dict] = []
     seen_sha: set[str] = set()
