@@ -158,6 +158,52 @@ def test_estimate_both_published_flag():
     assert [r["method"] for r in est.estimate_both(f, []) if r["published"]] == [default]
 
 
+def _failing_fit(exc):
+    def predict(*args, **kwargs):
+        raise exc
+    return predict
+
+
+def test_failed_fit_is_a_named_error_logged_and_noted(monkeypatch, caplog):
+    """Every model of the chain failing (statistics.model raises RuntimeError) is
+    ModelFitError: logged with its reason, the model row has no estimate and the note
+    model_failed, which the publication rule keeps as the reason."""
+    from seuranta.core.errors import ModelFitError
+    f = _frame([10, 20, 30, 99], [1000, 1500, 2500, 4000], [True, True, True, False])
+    monkeypatch.setattr(est.mdl, "predict",
+                        _failing_fit(RuntimeError("no count model could be fitted")))
+    with pytest.raises(ModelFitError, match="no count model could be fitted"):
+        est.fit_model(f, [])
+    caplog.clear()
+    rows = est.estimate_both(f, [], {"published_method": "model"})
+    m = rows[1]
+    assert m["method"] == "model" and math.isnan(m["estimate"])
+    assert m["note"] == est.NOTE_MODEL_FAILED and m["rule_reason"] == est.NOTE_MODEL_FAILED
+    assert m["publish_as"] == "none"
+    assert any("model_failed" in r.message and "no count model could be fitted" in r.message
+               for r in caplog.records)
+    assert not math.isnan(rows[0]["estimate"])          # the ratio estimate still stands
+
+
+@pytest.mark.parametrize("exc", [TypeError("a bug"), KeyError("log_population"),
+                                 ValueError("bad option")], ids=["type", "key", "value"])
+def test_other_errors_are_never_swallowed(exc, monkeypatch):
+    """A programming or configuration error stops the run (it used to be reported as
+    model_failed on all 8 published estimates, with exit 0)."""
+    f = _frame([10, 20, 30, 99], [1000, 1500, 2500, 4000], [True, True, True, False])
+    monkeypatch.setattr(est.mdl, "predict", _failing_fit(exc))
+    with pytest.raises(type(exc)):
+        est.estimate_both(f, [], {"published_method": "model"})
+
+
+def test_unknown_covariate_is_a_configuration_error():
+    from seuranta.core.errors import InputError
+    f = _frame([10, 20, 30, 99], [1000, 1500, 2500, 4000], [True, True, True, False])
+    with pytest.raises(InputError, match="estimate.model_covariates: log_populaton is not a "
+                                         "covariate"):
+        est.estimate_both(f, ["log_populaton"], {"published_method": "model"})
+
+
 # --------------------------------------------------------------------------- the stage
 
 def _stage_inputs(tmp_path):

@@ -42,8 +42,7 @@ def test_project_file_is_valid_and_declares_every_schema_key():
     # The file's values are the schema's defaults: a run without a file would be the same.
     p = P.load_params()
     d = P.defaults()
-    opt_in = {"register.max_rejected_share"}   # off unless a file sets it
-    for key in in_file - opt_in:
+    for key in in_file:
         sec, *rest = key.split(".")
         a, b = p[sec], d[sec]
         for k in rest:
@@ -76,6 +75,34 @@ def test_defaults_filled_and_mapping_and_attribute_access(tmp_path):
     ({"costs": {"package_tasks": {"vammaiset": "vammaispalvelut"}}},
      "costs.package_tasks.vammaiset: expected a list"),
     ({"quality": []}, "quality: expected a mapping"),
+    # issue 20: every value's type and range, names checked against the known ones
+    ({"register": {"duckdb": {"memory_limit": "lots"}}},
+     "register.duckdb.memory_limit: expected a size such as 1500MB or 2GB, got 'lots'"),
+    ({"register": {"duckdb": {"threads": 0}}}, "register.duckdb.threads: must be at least 1"),
+    ({"register": {"duckdb": {"temp_directory": ""}}},
+     "register.duckdb.temp_directory: must not be empty"),
+    ({"estimate": {"model_covariates": ["log_populaton"]}},
+     "estimate.model_covariates[0]: expected one of log_population, share_0_17"),
+    ({"estimate": {"model_covariates": ["share_0_17", "share_0_17"]}},
+     "estimate.model_covariates: 'share_0_17' appears more than once"),
+    ({"quality": {"logit_covariates": []}}, "quality.logit_covariates: must not be empty"),
+    ({"estimate": {"z": 0}}, "estimate.z: must be greater than 0"),
+    ({"estimate": {"z": float("nan")}}, "estimate.z: expected a number"),
+    ({"quality": {"low_ratio": 1.5}}, "quality.low_ratio: must lie in [0, 1], got 1.5"),
+    ({"quality": {"size_class_bounds": [0, 5000, 100]}},
+     "quality.size_class_bounds: must be in increasing order"),
+    ({"register": {"unusual_age": {"iakkat": {"min_age": 60}}}},
+     "register.unusual_age.iakkat: expected one of iakkaat"),
+    ({"register": {"max_rejected_share": 5}}, "register.max_rejected_share: must lie in [0, 1]"),
+    ({"publication": {"release_id": "../../etc"}}, "publication.release_id: expected a release id"),
+    ({"publication": {"book_url": "javascript:alert(1)"}},
+     "publication.book_url: expected an http(s) URL"),
+    ({"publication": {"series_numbers": {"2023Q5": "1/2024"}}},
+     "publication.series_numbers.2023Q5: expected a quarter"),
+    ({"publication": {"synthetic_notice": "Huom\u202e!"}},
+     "publication.synthetic_notice: control or invisible character U+202E"),
+    ({"costs": {"package_tasks": {"vammaiset": ["vammaispalvelu"]}}},
+     "costs.package_tasks.vammaiset[0]: expected one of iakkaat"),
 ])
 def test_faults_are_one_line_input_errors_naming_file_and_key(tmp_path, data, message):
     f = _write(tmp_path, data)
@@ -90,6 +117,37 @@ def test_cli_reports_a_bad_parameter_as_one_line(tmp_path, capsys):
     assert cli_main(["counts", "--all", "--data", str(tmp_path), "--params", str(f)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == f"seuranta: error: {f}: disclosure.min_cont: unknown key (known: min_count)"
+
+
+def test_a_file_without_a_section_gets_the_shipped_values(tmp_path):
+    """A parameters file without its register: section runs with the shipped 0.05
+    quarantine threshold (not with none): the schema holds the shipped values."""
+    raw = yaml.safe_load(P.DEFAULT_PARAMS.read_text(encoding="utf-8"))
+    del raw["register"]
+    p = P.load_params(_write(tmp_path, raw))
+    assert p["register"]["max_rejected_share"] == 0.05
+    assert p["register"] == P.load_params()["register"]
+
+
+def test_known_covariates_are_the_ones_computed():
+    """The one list of known covariates is what the statistics stage computes."""
+    import pandas as pd
+
+    from seuranta.core import reference
+    from seuranta.statistics import represent
+    cov = represent.municipal_covariates(
+        reference.reference_population().assign(year=2022), 2022,
+        reference.mainland_municipalities())
+    assert set(P.COVARIATES) <= set(cov.columns)
+    assert all(pd.api.types.is_numeric_dtype(cov[c]) for c in P.COVARIATES)
+
+
+def test_cli_names_file_and_key_of_a_bad_size(tmp_path, capsys):
+    f = _write(tmp_path, {"register": {"duckdb": {"memory_limit": "lots"}}})
+    assert cli_main(["counts", "--all", "--data", str(tmp_path), "--params", str(f)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"seuranta: error: {f}: register.duckdb.memory_limit: expected a size "
+                   "such as 1500MB or 2GB, got 'lots'")
 
 
 def test_dates_accepted_as_yaml_dates_or_text(tmp_path):

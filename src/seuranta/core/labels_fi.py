@@ -14,6 +14,18 @@ TASK_GENITIVE = {
 }
 
 
+#: The municipal covariates the statistics stage computes (statistics.represent), with
+#: their Finnish labels: the one list of known covariates (parameters naming others are
+#: refused when loaded, core.params).
+COVARIATE_FI = {
+    "log_population": "väkiluku (logaritmi)",
+    "share_0_17": "alle 18-vuotiaiden osuus, %",
+    "share_65plus": "65 vuotta täyttäneiden osuus, %",
+    "share_85plus": "85 vuotta täyttäneiden osuus, %",
+    "urban": "vähintään 20 000 asukkaan kunta (kaupunkimaisuuden korvike)",
+}
+
+
 #: Short names for charts and narrow tables.
 TASK_SHORT = {
     "iakkaat": "Iäkkäät",

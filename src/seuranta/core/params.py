@@ -12,14 +12,22 @@ of missing keys and returns a :class:`Params`: a ``dict`` of sections (``params[
 The parameters are loaded once per run, by the command line (``--params FILE``), and
 handed down: pipeline → stages → papermill (which passes ``params_file`` to every notebook).
 
-Adding a key: one entry in :data:`SCHEMA` (type, default, one-line comment) and the key
-with a comment in ``parameters.yml``.
+The schema's defaults ARE the shipped values: ``parameters.yml`` repeats them for the reader
+(tests/test_params.py keeps the two equal), so a file that leaves out a key or a whole
+section gets the shipped value. Every value's type and range is checked (covariate names
+against :data:`COVARIATES`, task codes, quarters, sizes, URLs; no control or invisible
+character in any text).
+
+Adding a key: one entry in :data:`SCHEMA` (type, range, default, one-line comment) and the
+key with the same value and a comment in ``parameters.yml``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +36,8 @@ from typing import Any
 import yaml
 
 from seuranta.core.errors import InputError
+from seuranta.core.labels_fi import COVARIATE_FI
+from seuranta.core.reference import SERVICE_TASKS
 
 PROJECT_DIR = Path(__file__).resolve().parents[3]
 DEFAULT_PARAMS = PROJECT_DIR / "parameters.yml"
@@ -45,29 +55,44 @@ def _name(v: Any) -> str:
     return repr(v) if isinstance(v, str | int | float | bool) or v is None else type(v).__name__
 
 
-def Int(min: int | None = None) -> Callable:  # noqa: N802 - reads as a type in SCHEMA
+def Int(min: int | None = None, max: int | None = None) -> Callable:  # noqa: N802 - a type
     def check(v, where):
         if isinstance(v, bool) or not isinstance(v, int):
             raise _Invalid(f"{where}: expected an integer, got {_name(v)}")
         if min is not None and v < min:
             raise _Invalid(f"{where}: must be at least {min}, got {v}")
+        if max is not None and v > max:
+            raise _Invalid(f"{where}: must be at most {max}, got {v}")
         return v
-    check.__doc__ = "integer" + (f" ≥ {min}" if min is not None else "")
+    check.__doc__ = "integer" + (f" ≥ {min}" if min is not None else "") + (
+        f" ≤ {max}" if max is not None else "")
     return check
 
 
-def Num(min: float | None = None, max: float | None = None) -> Callable:  # noqa: N802
+def Num(min: float | None = None, max: float | None = None,  # noqa: N802
+        above: float | None = None) -> Callable:
+    """A finite number in [min, max] (``above``: strictly greater than it)."""
     def check(v, where):
-        if isinstance(v, bool) or not isinstance(v, int | float):
+        if isinstance(v, bool) or not isinstance(v, int | float) or v != v \
+                or v in (float("inf"), float("-inf")):
             raise _Invalid(f"{where}: expected a number, got {_name(v)}")
         if (min is not None and v < min) or (max is not None and v > max):
             raise _Invalid(f"{where}: must lie in [{min}, {max}], got {v}")
+        if above is not None and not v > above:
+            raise _Invalid(f"{where}: must be greater than {above}, got {v}")
         return v
-    check.__doc__ = "number"
+    check.__doc__ = "number" + (f" in [{min}, {max}]" if min is not None and max is not None
+                                else f" > {above}" if above is not None
+                                else f" ≥ {min}" if min is not None else "")
     return check
 
 
-def Str(choices: tuple[str, ...] | None = None, nonempty: bool = False) -> Callable:  # noqa: N802
+def Str(choices: tuple[str, ...] | None = None, nonempty: bool = False,  # noqa: N802
+        pattern: str | None = None, what: str = "") -> Callable:
+    """Text: one of ``choices``, or matching ``pattern`` (``what`` names the form), never
+    with a control or invisible character (parameter text is printed in every format)."""
+    rx = re.compile(pattern) if pattern else None
+
     def check(v, where):
         if not isinstance(v, str):
             raise _Invalid(f"{where}: expected text, got {_name(v)}")
@@ -75,8 +100,15 @@ def Str(choices: tuple[str, ...] | None = None, nonempty: bool = False) -> Calla
             raise _Invalid(f"{where}: expected one of {', '.join(choices)}, got {v!r}")
         if nonempty and not v.strip():
             raise _Invalid(f"{where}: must not be empty")
+        bad = next((c for c in v if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Co", "Cn")
+                    or c in "\u2028\u2029"), None)
+        if bad is not None:
+            raise _Invalid(f"{where}: control or invisible character U+{ord(bad):04X} in "
+                           f"{v[:40]!r}")
+        if rx is not None and not rx.fullmatch(v):
+            raise _Invalid(f"{where}: expected {what}, got {v!r}")
         return v
-    check.__doc__ = "one of " + ", ".join(choices) if choices else "text"
+    check.__doc__ = ("one of " + ", ".join(choices) if choices else what if rx else "text")
     return check
 
 
@@ -122,20 +154,33 @@ def Optional(inner: Callable) -> Callable:  # noqa: N802
     return check
 
 
-def ListOf(inner: Callable) -> Callable:  # noqa: N802
+def ListOf(inner: Callable, unique: bool = False, increasing: bool = False,  # noqa: N802
+           nonempty: bool = False) -> Callable:
     def check(v, where):
         if not isinstance(v, list):
             raise _Invalid(f"{where}: expected a list, got {_name(v)}")
-        return [inner(x, f"{where}[{i}]") for i, x in enumerate(v)]
+        out = [inner(x, f"{where}[{i}]") for i, x in enumerate(v)]
+        if nonempty and not out:
+            raise _Invalid(f"{where}: must not be empty")
+        if unique and len(set(map(str, out))) != len(out):
+            dup = next(x for i, x in enumerate(out) if x in out[:i])
+            raise _Invalid(f"{where}: {dup!r} appears more than once")
+        if increasing and any(b <= a for a, b in zip(out, out[1:])):
+            raise _Invalid(f"{where}: must be in increasing order, got {out}")
+        return out
     check.__doc__ = f"list of {inner.__doc__}"
     return check
 
 
-def MapOf(inner: Callable) -> Callable:  # noqa: N802
-    """A mapping with free keys (e.g. one entry per service task) and checked values."""
+def MapOf(inner: Callable, keys: Callable | None = None) -> Callable:  # noqa: N802
+    """A mapping with free keys (e.g. one entry per service task; ``keys`` checks them)
+    and checked values."""
     def check(v, where):
         if not isinstance(v, Mapping):
             raise _Invalid(f"{where}: expected a mapping, got {_name(v)}")
+        if keys is not None:
+            for k in v:
+                keys(str(k), f"{where}.{k}")
         return {str(k): inner(x, f"{where}.{k}") for k, x in v.items()}
     check.__doc__ = f"mapping of {inner.__doc__}"
     return check
@@ -164,9 +209,17 @@ _AGE_LIMITS = Section({
     "max_age": Key(Optional(Int(min=0)), None, "flag ages above this (null: no upper limit)"),
 })
 
+#: Covariates a model may name: the ones the statistics stage computes (one list,
+#: core.labels_fi.COVARIATE_FI).
+COVARIATES = tuple(COVARIATE_FI)
+#: Service task codes (core.reference.SERVICE_TASKS).
+TASK_CODES = tuple(t[0] for t in SERVICE_TASKS)
+
 SCHEMA: dict[str, Section] = {
     "publication": Section({
-        "release_id": Key(Optional(Str(nonempty=True)), None,
+        "release_id": Key(Optional(Str(pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}",
+                                       what="a release id: letters, digits, . _ - (a folder "
+                                            "name)")), None,
                           "release id of `seuranta publish` (null: newest quarter + extract date)"),
         "first_quarter": Key(Quarter_(), "2022Q4", "first quarter of the series"),
         "synthetic_notice": Key(Str(nonempty=True),
@@ -178,7 +231,7 @@ SCHEMA: dict[str, Section] = {
                        "named on the title page"),
         "contact": Key(Str(), "tilastoinfo@thl.fi", "contact on the title page and annexes"),
         "series": Key(Str(), "Tilastoraportti (työpaperi)", "publication series"),
-        "series_numbers": Key(MapOf(Str()), {"2022Q4": "1/2024", "2023Q1": "2/2024",
+        "series_numbers": Key(MapOf(Str(), keys=Quarter_()), {"2022Q4": "1/2024", "2023Q1": "2/2024",
                                              "2023Q2": "3/2024", "2023Q3": "4/2024",
                                              "2023Q4": "5/2024"},
                               "number in the series of each quarter's working paper"),
@@ -188,7 +241,8 @@ SCHEMA: dict[str, Section] = {
                                 ["2024-03-15", "2024-06-14", "2024-09-13", "2024-12-13",
                                  "2025-03-14"],
                                 "release dates; the landing page names the next one after date"),
-        "book_url": Key(Str(nonempty=True), "https://julkaisut.thl.example/seuranta/",
+        "book_url": Key(Str(pattern=r"https?://[^\s\"'<>`{}|\\^]+", what="an http(s) URL"),
+                        "https://julkaisut.thl.example/seuranta/",
                         "the book's public URL; annexes link its methods page under it"),
     }, "the publication as a whole"),
     "register": Section({
@@ -197,19 +251,22 @@ SCHEMA: dict[str, Section] = {
         "max_age": Key(Int(min=1), 120, "birth_year_impossible: age above this"),
         "min_start_year": Key(Int(min=1), 1960, "start_before_min_year: periods starting before"),
         "client_id_max_length": Key(Int(min=1), 64, "bad_client_id: ids longer than this"),
-        "max_rejected_share": Key(Optional(Num(min=0, max=1)), None,
+        "max_rejected_share": Key(Optional(Num(min=0, max=1)), 0.05,
                                   "quarantine threshold: the run stops above this rejected share "
-                                  "(null: no threshold; opt-in, parameters.yml sets 0.05)"),
+                                  "(null: no threshold)"),
         "subfolders": Key(Bool(), False, "read the files of real sub-folders of register/ too"),
-        "unusual_age": Key(MapOf(lambda v, w: _check_section(_AGE_LIMITS, v, w)), {
+        "unusual_age": Key(MapOf(lambda v, w: _check_section(_AGE_LIMITS, v, w),
+                                 keys=Str(choices=TASK_CODES)), {
             "lastensuojelu": {"min_age": None, "max_age": 20},
             "iakkaat": {"min_age": 60, "max_age": None},
             "tyoikaiset": {"min_age": 18, "max_age": 67},
         }, "per task: flag (not reject) ages outside [min_age, max_age]"),
         "duckdb": Section({
-            "memory_limit": Key(Str(nonempty=True), "1500MB", "DuckDB memory_limit"),
-            "threads": Key(Int(min=1), 2, "DuckDB threads"),
-            "temp_directory": Key(Optional(Str()), None,
+            "memory_limit": Key(Str(pattern=r"(?i)\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)",
+                                    what="a size such as 1500MB or 2GB"),
+                                "1500MB", "DuckDB memory_limit"),
+            "threads": Key(Int(min=1, max=256), 2, "DuckDB threads"),
+            "temp_directory": Key(Optional(Str(nonempty=True)), None,
                                   "spill folder (null: a temporary folder removed after the run)"),
         }, "embedded DuckDB of the register stage"),
     }, "register stage: validation and counting"),
@@ -218,27 +275,29 @@ SCHEMA: dict[str, Section] = {
                                       "true: an absent deliveries.csv means nothing declared"),
     }, "input files of the data folder"),
     "quality": Section({
-        "ramp_min_ratio": Key(Num(min=0), 0.5, "monthly_ramp_up/down: first/last month ratio"),
+        "ramp_min_ratio": Key(Num(min=0, max=1), 0.5, "monthly_ramp_up/down: first/last month ratio"),
         "ramp_min_clients": Key(Num(min=0), 10, "ramp rule applies from this many clients"),
-        "source_min_ratio": Key(Num(min=0), 0.8,
+        "source_min_ratio": Key(Num(min=0, max=1), 0.8,
                                 "source_disagreement: smaller source below this x the larger"),
-        "drop_ratio": Key(Num(min=0), 0.8,
+        "drop_ratio": Key(Num(min=0, max=1), 0.8,
                           "own_drop: share below this x the own earlier quarters' median"),
         "drop_quarters": Key(Int(min=1), 4, "own_drop: earlier quarters compared (at most)"),
         "plausibility_excludes": Key(Bool(), False,
                                      "true: the earlier rule (a plausibility flag excludes); "
                                      "only to measure it"),
         "comparison_min_group": Key(Int(min=1), 5, "clean municipalities needed per group"),
-        "low_ratio": Key(Num(min=0), 0.6, "share_low_comparable: ratio below this"),
-        "high_ratio": Key(Num(min=0), 3.0, "share_high_comparable: ratio above this"),
+        "low_ratio": Key(Num(min=0, max=1), 0.6, "share_low_comparable: ratio below this"),
+        "high_ratio": Key(Num(min=1), 3.0, "share_high_comparable: ratio above this"),
         "comparison_z": Key(Num(min=0), 2.0, "z_noise limit of the ratio rules"),
-        "robust_z_max": Key(Num(min=0), 3.5, "share_low_z / share_high_z: |z| above this"),
+        "robust_z_max": Key(Num(above=0), 3.5, "share_low_z / share_high_z: |z| above this"),
         "tau_min": Key(Num(min=0), 0.15, "lower bound of tau"),
         "tau_min_expected": Key(Num(min=0), 30, "tau from municipalities expecting >= this"),
-        "size_class_bounds": Key(ListOf(Num(min=0)), [0, 5000, 20000, 100000],
+        "size_class_bounds": Key(ListOf(Num(min=0), increasing=True, nonempty=True),
+                                 [0, 5000, 20000, 100000],
                                  "lower bounds of the size classes (inhabitants)"),
         "urban_min_population": Key(Int(min=0), 20000, "urban/rural proxy (inhabitants)"),
-        "logit_covariates": Key(ListOf(Str()), ["log_population", "share_65plus", "share_0_17"],
+        "logit_covariates": Key(ListOf(Str(choices=COVARIATES), unique=True, nonempty=True),
+                                ["log_population", "share_65plus", "share_0_17"],
                                 "logistic model of being comprehensive"),
         "verdict_threshold_pct": Key(Num(min=0), 2.0, "age-adjusted difference below this: no bias"),
         "verdict_std_diff": Key(Num(min=0), 0.25, "weighted standardised difference mentioned above"),
@@ -246,12 +305,12 @@ SCHEMA: dict[str, Section] = {
     "estimate": Section({
         "published_method": Key(Str(choices=("ratio", "model")), "model",
                                 "method published (chosen by the coverage study)"),
-        "z": Key(Num(min=0), 1.96, "normal quantile of the interval"),
+        "z": Key(Num(above=0, max=10), 1.96, "normal quantile of the interval"),
         "ratio_variance": Key(Str(choices=("jackknife", "linearised")), "jackknife",
                               "SE of the ratio method"),
         "rounding": Key(Int(min=1), 100, "publishable estimate to the nearest this"),
         "min_municipalities": Key(Int(min=1), 2, "fewer comprehensive municipalities: no estimate"),
-        "model_covariates": Key(ListOf(Str()),
+        "model_covariates": Key(ListOf(Str(choices=COVARIATES), unique=True),
                                 ["log_population", "share_0_17", "share_65plus", "share_85plus"],
                                 "covariates of the model estimate (NB regression)"),
         "model_dispersion": Key(Str(choices=("size", "constant")), "size",
@@ -288,14 +347,15 @@ SCHEMA: dict[str, Section] = {
             "lapset_perheet": ["0-17"],
             "esh_18_74": ["18-64", "65-74"],
         }, "package → client groups of its target population"),
-        "package_tasks": Key(MapOf(ListOf(Str())), {
+        "package_tasks": Key(MapOf(ListOf(Str(choices=TASK_CODES), unique=True, nonempty=True)), {
             "vammaiset": ["vammaispalvelut"],
             "hoito_hoiva": ["iakkaat"],
             "lapset_perheet": ["lapsiperheet", "lastensuojelu"],
             "aikuiset_sos": ["tyoikaiset"],
             "mielenterveys_paihde": ["paihdetyo"],
         }, "package → service tasks for € per client"),
-        "mapping_file": Key(Optional(Str()), None, "override of the package mapping CSV"),
+        "mapping_file": Key(Optional(Str(nonempty=True)), None,
+                            "override of the package mapping CSV"),
     }, "Sote-tietopaketit cost stage"),
 }
 

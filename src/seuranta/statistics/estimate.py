@@ -36,20 +36,25 @@ one the publication prints:
     counts).
 
 With fewer than ``min_municipalities`` comprehensive municipalities the estimate is NaN
-and ``note`` says why; nothing raises.
+and ``note`` says why. When no count model can be fitted (:class:`ModelFitError`, logged
+with its reason) the model's estimate is NaN with the note ``model_failed``; any other
+error (a configuration error such as an unknown covariate) stops the run.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
 import pandas as pd
 
-from seuranta.core.errors import InputError
+from seuranta.core.errors import InputError, ModelFitError
 from seuranta.core.fmt import fi_round
-from seuranta.core.params import defaults
+from seuranta.core.params import COVARIATES, defaults
 from seuranta.statistics import model as mdl
+
+log = logging.getLogger(__name__)
 
 #: Columns of one estimate row (estimates.csv), in order.
 ESTIMATE_COLUMNS = [
@@ -162,9 +167,9 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
     if unusable is not None:
         return unusable
     try:
-        pred = prediction or mdl.predict(frame, covariates, county_effect=county_effect,
-                                         dispersion=dispersion, county_sd_min=county_sd_min)
-    except Exception:  # noqa: BLE001 - no model can be fitted: no estimate, say why
+        pred = prediction or fit_model(frame, covariates, county_effect=county_effect,
+                                       dispersion=dispersion, county_sd_min=county_sd_min)
+    except ModelFitError:   # logged by fit_model: no estimate, and the note says why
         return _empty("model", n, ysum, xsum, national_base, NOTE_MODEL_FAILED)
     est, var, obs = pred.total()
     se, lo, hi = mdl.interval(est, var, obs, z)
@@ -175,6 +180,22 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
             "estimate_rounded": fi_round(est, rounding), "national_base": national_base,
             "variance": "nb_predictive", "se_linearised": math.nan, "se_jackknife": math.nan,
             "note": pred.note}
+
+
+def fit_model(frame: pd.DataFrame, covariates: list[str], **options) -> mdl.Prediction:
+    """:func:`seuranta.statistics.model.predict`, with its numerical failure (every model of
+    the chain failed) raised as :class:`ModelFitError` and logged with its reason. A
+    covariate the frame lacks is a configuration error (InputError), never a failed fit."""
+    missing = [c for c in covariates if c not in frame.columns]
+    if missing:
+        raise InputError(f"parameters: estimate.model_covariates: {', '.join(missing)} is not a "
+                         f"covariate of the municipalities (known: {', '.join(COVARIATES)})")
+    try:
+        return mdl.predict(frame, covariates, **options)
+    except (RuntimeError, np.linalg.LinAlgError, FloatingPointError) as e:
+        log.warning("model estimate not made (%s): %s: %s", NOTE_MODEL_FAILED,
+                    type(e).__name__, e)
+        raise ModelFitError(f"{type(e).__name__}: {e}") from e
 
 
 def estimate_both(frame: pd.DataFrame, covariates: list[str], params: dict | None = None
@@ -213,10 +234,9 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
     pred = None
     if not r["note"]:
         try:
-            pred = mdl.predict(frame, covariates, county_effect=county_effect,
-                               dispersion=dispersion,
-                               county_sd_min=float(p["model_county_sd_min"]))
-        except Exception:  # noqa: BLE001 - reported as model_failed below
+            pred = fit_model(frame, covariates, county_effect=county_effect,
+                             dispersion=dispersion, county_sd_min=float(p["model_county_sd_min"]))
+        except ModelFitError:   # logged by fit_model; reported as model_failed below
             pred = None
     if r["note"]:
         m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step)

@@ -38,19 +38,16 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core.fmt import fi_number, fi_pct
+from seuranta.core.labels_fi import COVARIATE_FI
 from seuranta.core.params import defaults
 
 DEFAULT_SIZE_BOUNDS = defaults("quality")["size_class_bounds"]
 DEFAULT_URBAN_MIN = defaults("quality")["urban_min_population"]
 
-#: Continuous covariates used in the logistic model and the GLM estimate, with Finnish labels.
-CONTINUOUS = {
-    "log_population": "väkiluku (logaritmi)",
-    "share_0_17": "alle 18-vuotiaiden osuus, %",
-    "share_65plus": "65 vuotta täyttäneiden osuus, %",
-    "share_85plus": "85 vuotta täyttäneiden osuus, %",
-    "urban": "vähintään 20 000 asukkaan kunta (kaupunkimaisuuden korvike)",
-}
+#: Continuous covariates used in the logistic model and the GLM estimate, with Finnish labels
+#: (the one list, core.labels_fi.COVARIATE_FI; the parameters are checked against it).
+CONTINUOUS = COVARIATE_FI
+
 
 #: Age strata for the indirect standardisation (client age groups of age_counts).
 STRATA = [("0-17", 0, 17), ("18-64", 18, 64), ("65-84", 65, 84), ("85+", 85, None)]
