@@ -111,6 +111,61 @@ def client_id_garbage(tmp):
     return _counts(d, tmp)
 
 
+def hidden_file(tmp):
+    """A hidden older extract with other rows (it used to be read: clients 822 → 1 215)."""
+    d = _folder(tmp)
+    (d / "register" / ".old_extract.csv").write_bytes(_csv_bytes(_good_rows("o", 40)))
+    return _counts(d, tmp)
+
+
+def hidden_copy(tmp):
+    d = _folder(tmp)
+    (d / "register" / ".periods.csv").write_bytes((d / "register" / "periods.csv").read_bytes())
+    return _counts(d, tmp)
+
+
+def copy_kopio(tmp):
+    """Windows' "- kopio" copy (sorted before the original): the copy is named, not the
+    original (whose rows used to be all 'duplicates')."""
+    d = _folder(tmp)
+    (d / "register" / "periods - kopio.csv").write_bytes(
+        (d / "register" / "periods.csv").read_bytes())
+    return _counts(d, tmp)
+
+
+def copy_resaved(tmp):
+    """The same rows in another order and as gzip: a copy all the same."""
+    d = _folder(tmp)
+    (d / "register" / "periods (2).csv.gz").write_bytes(
+        gzip.compress(_csv_bytes(list(reversed(_good_rows())))))
+    return _counts(d, tmp)
+
+
+def yearly_split_overlap(tmp):
+    """Two yearly extracts sharing the periods open across the year end (10 of 40 rows of
+    the second file, 25 %): counted once, reported per pair, no quarantine stop."""
+    d = write_folder(tmp / "data", _good_rows("a", 30) + _good_rows("both", 10),
+                     name="extract_2022.csv")
+    (d / "register" / "extract_2023.csv").write_bytes(
+        _csv_bytes(_good_rows("both", 10) + _good_rows("b", 30)))
+    return _counts(d, tmp)
+
+
+def duplicates_within_a_file(tmp):
+    """Duplicates inside one file are still faulty rows: 8 of 108 above the 5 % stop."""
+    d = _folder(tmp, _good_rows("c", 8))
+    return _counts(d, tmp)
+
+
+def long_value_ignored_column(tmp):
+    """One 3 MB value in a column the register does not read (a source's free note)."""
+    d = _folder(tmp)
+    df = pd.DataFrame(_good_rows("n", 5), columns=REGISTER_COLUMNS)
+    df["huomautus"] = ["x" * 3_000_000, "", "ok", "", ""]
+    df.to_csv(d / "register" / "notes.csv", index=False, lineterminator="\n")
+    return _counts(d, tmp)
+
+
 def parquet_types(tmp):
     d = _folder(tmp)
     pq = pd.DataFrame({
@@ -224,19 +279,30 @@ def deliveries_missing(tmp):
     return _review(d, tmp)
 
 
-def corrections_unknown_task(tmp):
+def _corrections(tmp: Path, *rows: str) -> list[str]:
+    """`seuranta review` on a folder whose corrections.csv has ``rows`` (CSV lines)."""
     d = _stats_folder(tmp)
     (d / "corrections.csv").write_text("quarter,municipality_code,service_task,decision,reason\n"
-                                       "2023Q1,091,tyoikaiset,note,ok\n"
-                                       "2023Q1,091,vanhuspalvelut,exclude,typo\n")
+                                       + "".join(r + "\n" for r in rows))
     return _review(d, tmp)
+
+
+def corrections_unknown_task(tmp):
+    return _corrections(tmp, "2023Q1,091,tyoikaiset,note,ok", "2023Q1,091,vanhuspalvelut,exclude,typo")
 
 
 def corrections_quarter_out_of_range(tmp):
-    d = _stats_folder(tmp)
-    (d / "corrections.csv").write_text("quarter,municipality_code,service_task,decision,reason\n"
-                                       "2031Q1,091,tyoikaiset,exclude,future\n")
-    return _review(d, tmp)
+    return _corrections(tmp, "2031Q1,091,tyoikaiset,exclude,future")
+
+
+def corrections_contradictory(tmp):
+    return _corrections(tmp, "2023Q1,091,iakkaat,note,ok", "2023Q1,091,tyoikaiset,include,luvut oikein",
+                        "2023Q1,091,tyoikaiset,exclude,vajaat")
+
+
+def corrections_duplicate_key(tmp):
+    return _corrections(tmp, "2023Q1,091,tyoikaiset,exclude,vajaat", "2023Q1,091,iakkaat,note,ok",
+                        "2023Q1,91,tyoikaiset,exclude,vajaat")
 
 
 def metadata_json_list(tmp):
@@ -494,6 +560,23 @@ CASES = [
           ("converted", "register/typed.parquet: start_date (timestamp as YYYY-MM-DD)"): 3,
           ("converted", "register/typed.parquet: end_date (timestamp as YYYY-MM-DD)"): 1},
          lambda tmp: _assert_eq(_hel_clients(tmp), 102)),   # p1 lives in Alajärvi (005)
+    Case("hidden_file", hidden_file, 2, r"register/\.old_extract\.csv: hidden file or folder"),
+    Case("hidden_copy", hidden_copy, 2, r"register/\.periods\.csv: hidden file or folder"),
+    Case("copy_kopio", copy_kopio, 2,
+         r"register/periods - kopio\.csv: every row \(100\) is also in register/periods\.csv: "
+         r"a copy of another register file"),
+    Case("copy_resaved", copy_resaved, 2,
+         r"register/periods \(2\)\.csv\.gz: every row \(100\) is also in "
+         r"register/periods\.csv"),
+    Case("yearly_split_overlap", yearly_split_overlap, 0, None,
+         {("read", ""): 80, ("accepted", ""): 70, ("rejected", "duplicate_row"): 10,
+          ("repeated", "register/extract_2023.csv repeats register/extract_2022.csv"): 10},
+         lambda tmp: _assert_eq(_hel_clients(tmp), 70)),
+    Case("duplicates_within_a_file", duplicates_within_a_file, 2,
+         r"register/periods\.csv: 7\.4 % of rows rejected \(8 of 108; most: duplicate_row 8"),
+    Case("long_value_ignored_column", long_value_ignored_column, 0, None,
+         {("read", ""): 105, ("accepted", ""): 105},
+         lambda tmp: _assert_eq(_hel_clients(tmp), 105)),
     Case("quarantine_file_share", quarantine_file_share, 2,
          r"register/second\.csv: 23\.1 % of rows rejected \(3 of 13; most: bad_date 3 rows\), "
          r"above register\.max_rejected_share 5 %"),
@@ -521,6 +604,12 @@ CASES = [
     Case("corrections_quarter_out_of_range", corrections_quarter_out_of_range, 2,
          r"corrections\.csv: row 1: quarter 2031Q1 is after the data's newest quarter "
          r"2023Q4"),
+    Case("corrections_contradictory", corrections_contradictory, 2,
+         r"corrections\.csv: rows 2, 3: contradictory decisions for quarter 2023Q1 municipality "
+         r"091 task tyoikaiset \(include / exclude\)"),
+    Case("corrections_duplicate_key", corrections_duplicate_key, 2,
+         r"corrections\.csv: rows 1, 3: the same key twice for quarter 2023Q1 municipality 091 "
+         r"task tyoikaiset \(exclude / exclude\)"),
     Case("metadata_json_list", metadata_json_list, 2,
          r"metadata\.json: expected a JSON object \{\.\.\.\}, got \[\]"),
     Case("metadata_json_null", metadata_json_null, 2,

@@ -94,6 +94,24 @@ def _check(df: pd.DataFrame, path: Path, known_municipalities: set[str] | None,
         if r.service_task not in tasks:
             raise InputError(f"{where}: unknown service_task {r.service_task!r} (known: "
                              + ", ".join(sorted(tasks)) + ")")
+    _check_unique(df, path)
+
+
+def _check_unique(df: pd.DataFrame, path: Path) -> None:
+    """One decision per quarter × municipality × task: a repeated key (the same decision
+    twice, or include and exclude for the same pair) is refused with its rows, never
+    resolved silently."""
+    key = df[KEY].apply(tuple, axis=1)
+    dup = key[key.duplicated(keep=False)]
+    if dup.empty:
+        return
+    first = dup.iloc[0]
+    rows = [i + 1 for i in dup.index[dup == first]]
+    decisions = df.loc[dup.index[dup == first], "decision"].tolist()
+    kind = ("contradictory decisions" if len(set(decisions)) > 1 else "the same key twice")
+    raise InputError(f"{path}: rows {', '.join(map(str, rows))}: {kind} for quarter {first[0]} "
+                     f"municipality {first[1]} task {first[2]} ({' / '.join(decisions)}): one "
+                     "decision per quarter, municipality and task")
 
 
 def read_corrections(path: Path, latest: Quarter | None = None,

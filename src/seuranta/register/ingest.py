@@ -39,10 +39,14 @@ REGISTER_COLUMNS = ["client_id", "birth_year", "municipality_code", "service_tas
 #: Columns that may be absent from a file (then read as empty).
 OPTIONAL_COLUMNS = {"child_welfare_act"}
 
+#: The longest line of a register CSV (bytes): DuckDB's default (2 MB) made a file unreadable
+#: for one long value in a column the register ignores (a free-text note of the source).
+MAX_LINE_BYTES = 64 * 2**20
+
 #: Accepted names of --encoding and the DuckDB reader option each one selects.
 _CSV_READERS = {
     enc: ("read_csv(?, header=true, delim=',', quote='\"', escape='\"', all_varchar=true, "
-          f"auto_detect=false, columns=?, encoding='{enc}')")
+          f"auto_detect=false, columns=?, encoding='{enc}', max_line_size={MAX_LINE_BYTES})")
     for enc in ("utf-8", "latin-1")
 }
 ENCODING_ALIASES = {"utf-8": "utf-8", "utf8": "utf-8", "latin-1": "latin-1", "latin1": "latin-1",
@@ -100,6 +104,9 @@ def _kind(path: Path) -> str | None:
 def _refusal(path: Path, reg: Path, subfolders: bool) -> str | None:
     """Why a directory entry under register/ cannot be read (None: it is a register file
     or a readable sub-folder)."""
+    if path.name.startswith("."):
+        return ("hidden file or folder (an editor's, a sync tool's or an old copy; hidden "
+                "entries are never read: remove it, or rename it if it is part of the extract)")
     if path.is_symlink():
         if not path.exists():
             return "broken symbolic link (its target does not exist)"

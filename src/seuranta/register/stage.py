@@ -19,6 +19,7 @@ atomically; ``run_counts`` does both for the ``seuranta counts`` command.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -33,6 +34,8 @@ from seuranta.core.tables import atomic_swap, write_csv
 from seuranta.inputs.datafolder import check_quarter, extract_date, publication_quarters
 from seuranta.inputs.population import population_path, read_population
 from seuranta.register import count, ingest, validate
+
+log = logging.getLogger(__name__)
 
 #: Tables written by the register stage (file name = key + ".csv").
 REGISTER_TABLES = ["counts", "cwa_counts", "age_counts", "multi_task", "tasks_per_client",
@@ -73,10 +76,16 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
         files_info = ingest.load_register(con, data_dir, encoding,
                                           subfolders=bool(rp.get("subfolders", False)))
         validate.validate(con, ed, rp)
+        pairs = validate.duplicate_pairs(con)
+        validate.check_copies(con, pairs)
+        for p in pairs.itertuples(index=False):
+            log.warning("%s: %d rows repeat rows of %s (each counted once; rejected as "
+                        "duplicate_row, not counted toward the quarantine)", p.file, p.rows,
+                        p.first_file)
         validate.check_quarantine(validate.file_outcomes(con), con, rp)
         rejected = validate.rejected(con)
         flags = validate.flags(con, rp)
-        ledger = validate.ledger(con, flags, files_info)
+        ledger = validate.ledger(con, flags, files_info, pairs)
         tables = count.compute_counts(con, series, years, population,
                                       data_dir / "population.csv")
 

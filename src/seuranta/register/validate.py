@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 import pandas as pd
@@ -130,7 +131,8 @@ WITH t AS (
            AS d_end,
          CASE WHEN length(r.birth_year) = 4 AND r.birth_year GLOB '[0-9][0-9][0-9][0-9]'
               THEN CAST(r.birth_year AS INTEGER) END AS birth_y,
-         (d.raw_id IS NOT NULL) AS is_dup
+         (d.raw_id IS NOT NULL) AS is_dup,
+         coalesce(d.first_file_idx <> d.file_idx, false) AS cross_dup
   FROM raw r
   LEFT JOIN ref_mun m ON m.municipality_code = r.municipality_code
   LEFT JOIN ref_task k ON k.service_task = r.service_task
@@ -138,6 +140,7 @@ WITH t AS (
 )
 SELECT raw_id, file_idx, client_id, birth_y, municipality_code, ref_county, service_task,
        source, d_start, d_end, child_welfare_act = '1' AS cwa,
+       cross_dup,
        CASE
 {case}
        ELSE NULL END AS reason
@@ -146,7 +149,8 @@ FROM t
 
 
 def _duplicates_sql() -> str:
-    """Table dup(raw_id): the 2nd..nth copy of exactly equal rows.
+    """Table dup(raw_id, file_idx, first_file_idx): the 2nd..nth copy of exactly equal rows,
+    with the file of the row and of its first copy.
 
     Rows are first grouped by a hash of all columns (cheap); only rows whose hash occurs
     more than once are compared exactly, so a hash collision cannot reject a row.
@@ -158,8 +162,11 @@ WITH h AS (SELECT rowid AS raw_id, hash({cols}) AS h FROM raw),
 cand AS (SELECT h FROM h GROUP BY h HAVING count(*) > 1),
 cr AS (SELECT r.rowid AS raw_id, r.* FROM raw r
        WHERE r.rowid IN (SELECT raw_id FROM h WHERE h IN (SELECT h FROM cand)))
-SELECT raw_id FROM (
-  SELECT raw_id, row_number() OVER (PARTITION BY {cols} ORDER BY raw_id) AS copy_no FROM cr)
+SELECT raw_id, file_idx, first_file_idx FROM (
+  SELECT raw_id, file_idx,
+         row_number() OVER (PARTITION BY {cols} ORDER BY raw_id) AS copy_no,
+         first_value(file_idx) OVER (PARTITION BY {cols} ORDER BY raw_id) AS first_file_idx
+  FROM cr)
 WHERE copy_no > 1
 """
 
@@ -237,14 +244,55 @@ GROUP BY ALL ORDER BY 1, 3, 4""").fetchdf()
     return df
 
 
+#: SQL (on ``checked``): the row is rejected only as a copy of a row of another file.
+_REPEATED = "(reason = 'duplicate_row' AND cross_dup)"
+
+
 def file_outcomes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Rows read and rejected per register file: source_file, read, rejected."""
-    df = con.execute("""
+    """Rows read and rejected per register file: source_file, read, rejected. Rows that only
+    repeat a row of another file (a period in two yearly extracts, rejected as
+    duplicate_row) are not counted as rejected here: the quarantine threshold is about
+    faulty rows, and such a row is counted once (in its first file)."""
+    df = con.execute(f"""
 SELECT f.source_file, f.rows AS read, coalesce(c.rejected, 0) AS rejected
 FROM files f LEFT JOIN (SELECT file_idx, count(*) AS rejected FROM checked
-                        WHERE reason IS NOT NULL GROUP BY file_idx) c USING (file_idx)
+                        WHERE reason IS NOT NULL AND NOT {_REPEATED} GROUP BY file_idx) c
+     USING (file_idx)
 ORDER BY f.file_idx""").fetchdf()
     return df.astype({"read": "int64", "rejected": "int64"})
+
+
+def duplicate_pairs(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Rows of a file that repeat rows of an earlier file, per pair: first_file, file, rows
+    (rejected as duplicate_row, counted once)."""
+    return con.execute(f"""
+SELECT f1.source_file AS first_file, f2.source_file AS file, count(*) AS rows
+FROM checked c JOIN dup d USING (raw_id)
+JOIN files f1 ON f1.file_idx = d.first_file_idx JOIN files f2 ON f2.file_idx = d.file_idx
+WHERE {_REPEATED} GROUP BY ALL ORDER BY 1, 2""").fetchdf().astype({"rows": "int64"})
+
+
+def _copy_rank(name: str) -> tuple:
+    """Which of two files with the same rows is the copy: the longer name ("extract -
+    kopio.csv", "extract (2).csv"), then the later one."""
+    return (len(Path(name).name), name)
+
+
+def check_copies(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame) -> None:
+    """Refuse a register file all of whose rows repeat rows of one other file (a copy saved
+    under another name, a stale older extract), naming the copy, not the original."""
+    if pairs.empty:
+        return
+    read = dict(con.execute("SELECT source_file, rows FROM files").fetchall())
+    for r in pairs.itertuples(index=False):
+        a, b = r.first_file, r.file          # b's rows repeat a's
+        if r.rows != read[b] or r.rows == 0:
+            continue
+        copy, original = (b, a)
+        if read[a] == read[b] and _copy_rank(a) > _copy_rank(b):
+            copy, original = a, b
+        raise InputError(f"{copy}: every row ({read[copy]}) is also in {original}: a copy of "
+                         "another register file (remove the copy; a file is read once)")
 
 
 DEFAULT_MAX_REJECTED_SHARE = defaults("register")["max_rejected_share"]   # None: no threshold
@@ -262,7 +310,8 @@ def check_quarantine(outcomes: pd.DataFrame, con: duckdb.DuckDBPyConnection,
     limit = float(limit)
 
     def top_reason(file_idx=None) -> str:
-        where = "reason IS NOT NULL" + ("" if file_idx is None else " AND file_idx = ?")
+        where = (f"reason IS NOT NULL AND NOT {_REPEATED}"
+                 + ("" if file_idx is None else " AND file_idx = ?"))
         r = con.execute(f"SELECT reason, count(*) AS n FROM checked WHERE {where} "
                         "GROUP BY reason ORDER BY n DESC, reason LIMIT 1",
                         [] if file_idx is None else [file_idx]).fetchall()
@@ -286,8 +335,11 @@ def check_quarantine(outcomes: pd.DataFrame, con: duckdb.DuckDBPyConnection,
 
 
 def ledger(con: duckdb.DuckDBPyConnection, flags_df: pd.DataFrame,
-           files_info: list[dict] | None = None) -> pd.DataFrame:
-    """Rows ledger: item (read/accepted/rejected/flagged/file/converted), reason, rows.
+           files_info: list[dict] | None = None, pairs: pd.DataFrame | None = None
+           ) -> pd.DataFrame:
+    """Rows ledger: item (read/accepted/rejected/flagged/file/converted/repeated), reason,
+    rows. ``pairs`` (:func:`duplicate_pairs`): one ``repeated`` row per file pair, "B
+    repeats A", with the rows of B rejected as duplicate_row because A has them.
 
     Every declared reason code appears (0 when none); accepted + rejected = read. With
     ``files_info`` (from :func:`seuranta.register.ingest.load_register`) one ``file`` row
@@ -308,6 +360,9 @@ def ledger(con: duckdb.DuckDBPyConnection, flags_df: pd.DataFrame,
     for f in files_info or []:
         for col, (label, n) in sorted((f.get("converted") or {}).items()):
             rows.append(("converted", f"{f['source_file']}: {col} ({label})", int(n)))
+    if pairs is not None:
+        for p in pairs.itertuples(index=False):
+            rows.append(("repeated", f"{p.file} repeats {p.first_file}", int(p.rows)))
     out = pd.DataFrame(rows, columns=["item", "reason", "rows"])
     out["rows"] = out["rows"].astype("int64")
     if n_acc + sum(by_reason.values()) != n_read:   # cannot happen: every row has one outcome
