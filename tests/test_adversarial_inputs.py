@@ -391,8 +391,10 @@ def _form(tmp: Path, name: str, issued="2024-02-20T08:00:00Z", key=FORM_KEY, rea
     counts = pd.DataFrame(rows)
     quality = counts[counts["source"] == "ALL"][["quarter", "municipality_code", "service_task"]]
     quality = quality.assign(quality="partial", reasons=reasons)
+    from seuranta.core.provenance import extract_hash
     (p,) = review.review_workbooks("2023Q1", {"counts": counts, "quality": quality},
-                                   tmp / f"forms-{name}", counties=["90"], key=key, issued=issued)
+                                   tmp / f"forms-{name}", counties=["90"], key=key, issued=issued,
+                                   extract=extract_hash(tmp / "data"))
     wb = load_workbook(p)
     ws = wb[review.FEEDBACK_SHEET]
     for r in range(review.FEEDBACK_HEADER_ROW + 1, ws.max_row + 1):
@@ -438,6 +440,65 @@ def form_issued_rewritten(tmp):
             if ws.cell(r, 1).value == "issued":
                 ws.cell(r, 2).value = "2030-01-01T00:00:00Z"
     return _import(d, _form(tmp, "forged", edit=later, answers={"iakkaat": ("include", "ok")}))
+
+
+def form_replayed(tmp):
+    """A form issued on the previous extract (register file replaced since)."""
+    d = _form_data(tmp)
+    (d / "register").mkdir()
+    (d / "register" / "periods.csv").write_text("extract 1\n")
+    old = _form(tmp, "replayed", answers={"iakkaat": ("include", "ok")})
+    (d / "register" / "periods.csv").write_text("extract 2\n")
+    return _import(d, old)
+
+
+def _times_ten(wb):
+    from seuranta.review import workbooks as review
+    for ws in wb.worksheets:
+        if ws.title in (review.FEEDBACK_SHEET, review.META_SHEET, review.INSTRUCTIONS_SHEET):
+            continue
+        for cells in ws.iter_rows(min_row=review.TASK_HEADER_ROW + 1):
+            for c in cells:
+                if isinstance(c.value, int | float) and not isinstance(c.value, bool):
+                    c.value = c.value * 10
+
+
+def form_figures_edited(tmp):
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "edited", edit=_times_ten,
+                            answers={"iakkaat": ("include", "ok")}))
+
+
+def form_renamed(tmp):
+    """Helsinki's (90) form saved under county 08's file name."""
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "08_pohjois-savon-hyvinvointialue_2023Q1",
+                            answers={"iakkaat": ("include", "ok")}))
+
+
+def form_other_quarter_name(tmp):
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "90_helsingin-kaupunki_2023Q2",
+                            answers={"iakkaat": ("include", "ok")}))
+
+
+def form_neutral_name(tmp):
+    """A name that names no county or quarter is accepted; corrections.csv keeps the
+    form's hash and the extract it was issued on."""
+    d = _form_data(tmp)
+    return _import(d, _form(tmp, "vastaus (1)", answers={"iakkaat": ("include", "ok")}))
+
+
+def _keeps_hashes(tmp: Path) -> None:
+    import hashlib
+
+    from seuranta.core.provenance import extract_hash
+    corr = pd.read_csv(tmp / "data" / "corrections.csv", dtype=str, keep_default_na=False)
+    row = corr[corr["service_task"] == "iakkaat"].iloc[0]
+    assert row["decision"] == "include"
+    assert row["source_file_sha256"] == hashlib.sha256(
+        (tmp / "vastaus (1).xlsx").read_bytes()).hexdigest()
+    assert row["extract_sha256"] == extract_hash(tmp / "data")
 
 
 def form_blank_erases(tmp):
@@ -623,6 +684,12 @@ CASES = [
     Case("form_other_key", form_other_key, 2, r"1 problem in the feedback forms"),
     Case("form_issued_rewritten", form_issued_rewritten, 2, r"1 problem in the feedback forms"),
     Case("form_blank_erases", form_blank_erases, 2, r"1 problem in the feedback forms"),
+    Case("form_replayed", form_replayed, 2, r"1 problem in the feedback forms"),
+    Case("form_figures_edited", form_figures_edited, 2, r"1 problem in the feedback forms"),
+    Case("form_renamed", form_renamed, 2, r"1 problem in the feedback forms"),
+    Case("form_other_quarter_name", form_other_quarter_name, 2,
+         r"1 problem in the feedback forms"),
+    Case("form_neutral_name", form_neutral_name, 0, None, None, _keeps_hashes),
     Case("form_blank_with_flag", form_blank_with_flag, 0, None, None,
          lambda tmp: _assert_eq(_corrections_rows(tmp), 0)),
     Case("form_older", form_older, 2, r"1 problem in the feedback forms"),
@@ -642,6 +709,15 @@ FORM_PROBLEMS = {
     "form_issued_rewritten": r"forged\.xlsx: sheet meta: signature does not verify",
     "form_blank_erases": r"blank\.xlsx: workbook: the form would remove 1 earlier decision\(s\) "
                          r"of county 90 quarter 2023Q1 \(e\.g\. 091 iakkaat exclude\)",
+    "form_replayed": r"replayed\.xlsx: workbook: the form was issued on another extract of the "
+                     r"data \(extract [0-9a-f]{12}…, the data folder now has [0-9a-f]{12}…\)",
+    "form_figures_edited": r"edited\.xlsx: workbook: the figures of the form \(task sheets, or "
+                           r"the fixed columns of Palaute\) were changed after it was issued",
+    "form_renamed": r"08_pohjois-savon-hyvinvointialue_2023Q1\.xlsx: workbook: the file name names "
+                    r"county 08, the form is county 90's \(issued as "
+                    r"90_helsingin-kaupunki_2023Q1\.xlsx\)",
+    "form_other_quarter_name": r"90_helsingin-kaupunki_2023Q2\.xlsx: workbook: the file name "
+                               r"names quarter 2023Q2, the form is for 2023Q1",
     "form_older": r"older\.xlsx: workbook: the form was issued 2024-01-01T08:00:00Z, before the "
                   r"form already imported for county 90 quarter 2023Q1 "
                   r"\(issued 2024-02-20T08:00:00Z\)",

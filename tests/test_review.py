@@ -15,6 +15,7 @@ import pytest
 from openpyxl import load_workbook
 
 from seuranta.core import reference
+from seuranta.core.provenance import extract_hash
 from seuranta.core.quarters import Quarter
 from seuranta.review import feedback, signing
 from seuranta.review import workbooks as review
@@ -70,13 +71,18 @@ def hand_tables() -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def workbooks(tmp_path_factory):
     out = tmp_path_factory.mktemp("review")
-    paths = review.review_workbooks(Q, hand_tables(), out, key=KEY, issued=ISSUED)
+    paths = review.review_workbooks(Q, hand_tables(), out, key=KEY, issued=ISSUED,
+                                    extract=EMPTY_EXTRACT)
     return {p.name.split("_")[0]: p for p in paths}
 
 
 #: The review key of the tests' data folders (written by :func:`_data`).
 KEY = bytes(range(32))
 ISSUED = "2024-02-20T08:00:00Z"
+
+
+#: The extract hash of the tests' data folders (nothing but the key and corrections.csv).
+EMPTY_EXTRACT = extract_hash(Path("/nonexistent-data-folder"))
 
 
 def _data(path: Path) -> Path:
@@ -101,8 +107,8 @@ def test_one_workbook_per_area_never_aland(workbooks):
     assert len(workbooks) == 22
     assert sorted(workbooks) == sorted(reference.counties()["county_code"])
     assert "91" not in workbooks
-    assert workbooks["16"].name == "16_etela-pohjanmaan-hyvinvointialue.xlsx"
-    assert workbooks["90"].name == "90_helsingin-kaupunki.xlsx"
+    assert workbooks["16"].name == "16_etela-pohjanmaan-hyvinvointialue_2023Q1.xlsx"
+    assert workbooks["90"].name == "90_helsingin-kaupunki_2023Q1.xlsx"
 
 
 def test_workbook_never_contains_another_countys_municipality(workbooks):
@@ -198,7 +204,8 @@ def test_review_reads_a_tables_folder(tmp_path):
     tdir.mkdir()
     for name, df in tables.items():
         df.to_csv(tdir / f"{name}.csv", index=False, lineterminator="\n")
-    (p,) = review.review_workbooks("2023Q1", tdir, tmp_path / "out", counties=["90"], key=KEY)
+    (p,) = review.review_workbooks("2023Q1", tdir, tmp_path / "out", counties=["90"], key=KEY,
+                                   extract=EMPTY_EXTRACT)
     ws = load_workbook(p)["Iäkkäät"]
     r = [r for r in ws.iter_rows(min_row=review.TASK_HEADER_ROW + 1, values_only=True)
          if r[0] == "2023Q1"][0]
@@ -248,13 +255,13 @@ def test_import_writes_corrections_and_reimport_changes_nothing(workbooks, tmp_p
     sha16 = feedback.hashlib.sha256(f16.read_bytes()).hexdigest()
     assert got.values.tolist() == [
         ["2023Q1", "005", "iakkaat", "exclude", "Kotihoidon asiakkaat puuttuvat", "", "16",
-         sha16, "2024-03-01", ISSUED],
+         sha16, "2024-03-01", ISSUED, EMPTY_EXTRACT],
         ["2023Q1", "010", "paihdetyo", "note", "", "Järjestelmävaihto 2/2023", "16", sha16,
-         "2024-03-01", ISSUED],
+         "2024-03-01", ISSUED, EMPTY_EXTRACT],
         ["2023Q1", "010", "tyoikaiset", "include", "Uusi palvelu, osuus on oikea", "ok", "16",
-         sha16, "2024-03-01", ISSUED],
+         sha16, "2024-03-01", ISSUED, EMPTY_EXTRACT],
         ["2023Q1", "091", "lastensuojelu", "exclude", "Kaksoiskirjauksia", "", "90",
-         feedback.hashlib.sha256(f90.read_bytes()).hexdigest(), "2024-03-01", ISSUED],
+         feedback.hashlib.sha256(f90.read_bytes()).hexdigest(), "2024-03-01", ISSUED, EMPTY_EXTRACT],
     ]
     before = path.read_bytes()
     # the same files again, later and in another order: not a byte changes
@@ -449,7 +456,8 @@ def test_round_trip_on_demo(tmp_path):
     counties = sorted({county} | ({included["county_code"]} if included is not None else set()))
 
     paths = review.review_workbooks(q, before, tmp_path / "review", counties=counties,
-                                    key=signing.load_or_create_key(data))
+                                    key=signing.load_or_create_key(data),
+                                    extract=extract_hash(data))
     answers = {(excluded, "iakkaat"): ("exclude", "Kotihoidon asiakkaat kirjattu kahdesti",
                                        "Korjataan seuraavaan toimitukseen")}
     if included is not None:

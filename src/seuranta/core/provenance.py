@@ -46,6 +46,15 @@ def input_hashes(data_dir: Path) -> dict[str, str]:
 NOT_INPUTS = {".review_key"}
 
 
+def extract_hash(data_dir: Path) -> str:
+    """One sha256 of the data a review form's figures come from: every input file of the
+    data folder (register files, population, deliveries, metadata) except corrections.csv,
+    which the review round itself writes. A form signed on one extract does not verify on
+    another (seuranta.review.signing)."""
+    hashes = {k: v for k, v in input_hashes(data_dir).items() if k != "corrections.csv"}
+    return hashlib.sha256(json.dumps(hashes, sort_keys=True).encode("utf-8")).hexdigest()
+
+
 def git_commit() -> dict:
     def git(*args):
         return subprocess.run(["git", *args], cwd=PROJECT_DIR, capture_output=True,

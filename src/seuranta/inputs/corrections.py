@@ -17,7 +17,7 @@ from seuranta.core.quarters import Quarter
 #: Columns of corrections.csv (the first five are the contract's).
 CORRECTION_COLUMNS = ["quarter", "municipality_code", "service_task", "decision", "reason",
                       "comment", "county_code", "source_file_sha256", "imported_on",
-                      "form_issued"]
+                      "form_issued", "extract_sha256"]
 
 
 CORRECTIONS_FILE = "corrections.csv"

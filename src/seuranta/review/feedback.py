@@ -46,6 +46,7 @@ from openpyxl import load_workbook
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
+from seuranta.core.provenance import extract_hash
 from seuranta.core.quarters import Quarter
 from seuranta.core.quarters import today as helsinki_today
 from seuranta.inputs.corrections import (
@@ -68,10 +69,13 @@ from seuranta.review.workbooks import (
     LAYOUT_VERSION,
     META_SHEET,
     REASON_COL,
+    figures_hash,
+    name_mismatch,
 )
 
 #: Columns whose change makes a row "changed" (imported_on is not one of them).
-CONTENT = ["decision", "reason", "comment", "county_code", "source_file_sha256"]
+CONTENT = ["decision", "reason", "comment", "county_code", "source_file_sha256",
+           "extract_sha256"]
 
 
 @dataclass(frozen=True)
@@ -175,11 +179,14 @@ def _formula_problems(wb) -> list[tuple[str, int, str]]:
     return out
 
 
-def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = None
+def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = None,
+              extract: str | None = None
               ) -> tuple[tuple[str, str, str] | None, list[dict], list[Problem]]:
     """(county_code, quarter, issue time), filled rows (dicts of CORRECTION_COLUMNS) and
     problems of a form. With ``key`` the form's signature must verify
-    (:mod:`seuranta.review.signing`)."""
+    (:mod:`seuranta.review.signing`); then the form must have been issued on ``extract``
+    (the data folder's :func:`~seuranta.core.provenance.extract_hash`), its figures must
+    be as issued and its file name must not name another county or quarter."""
 
     path = Path(path)
     name = str(path)
@@ -234,6 +241,9 @@ def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = No
         form_quarter = None
     if quarter is not None and form_quarter is not None and form_quarter != quarter:
         bad(META_SHEET, None, f"the form is for quarter {form_quarter}, not {quarter}")
+    signed_extract = cell_text(meta.get("extract_sha256"))
+    signed_name = cell_text(meta.get("file_name"))
+    signed_figures = cell_text(meta.get("figures_sha256"))
     stored_header = cell_text(meta.get("feedback_header"))
     if stored_header and stored_header != json.dumps(FEEDBACK_HEADER, ensure_ascii=False):
         bad(META_SHEET, None, "layout changed: feedback header in meta differs from this version")
@@ -303,17 +313,31 @@ def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = No
         rows.append({"quarter": str(form_quarter), "municipality_code": code,
                      "service_task": task, "decision": decision, "reason": reason,
                      "comment": comment, "county_code": county, "source_file_sha256": sha,
-                     "form_issued": issued, "_row": i})
+                     "form_issued": issued, "extract_sha256": signed_extract, "_row": i})
     if expected_rows.isdigit() and data_rows != int(expected_rows):
         bad(FEEDBACK_SHEET, None, f"layout changed: {data_rows} rows, the form had "
                                   f"{expected_rows}")
     if key is not None and not problems and not signing.signature_ok(
             key, cell_text(meta.get("signature")), LAYOUT_VERSION, county, str(form_quarter),
-            issued, row_keys):
+            issued, row_keys, signed_extract, signed_name, signed_figures):
         bad(META_SHEET, None, "signature does not verify: the form was not made by "
-                              "`seuranta review` for this data folder, or its county, quarter "
-                              "or rows were changed")
+                              "`seuranta review` for this data folder, or its county, quarter, "
+                              "rows, extract, file name or figures in meta were changed")
         return None, [], problems
+    if key is not None and not problems:
+        if extract is not None and signed_extract != extract:
+            bad("", None, f"the form was issued on another extract of the data (extract "
+                          f"{signed_extract[:12]}…, the data folder now has {extract[:12]}…): "
+                          "its figures are not this data's; make new forms with `seuranta "
+                          "review`")
+        if figures_hash(wb) != signed_figures:
+            bad("", None, "the figures of the form (task sheets, or the fixed columns of "
+                          f"{FEEDBACK_SHEET}) were changed after it was issued")
+        why = name_mismatch(path.name, county, str(form_quarter))
+        if why:
+            bad("", None, f"{why} (issued as {signed_name}): a renamed or swapped form")
+        if problems:
+            return None, [], problems
     return (county, str(form_quarter), issued), rows, problems
 
 
@@ -393,6 +417,7 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
     if not data_dir.is_dir():
         raise InputError(f"data folder not found: {data_dir}")
     review_key = signing.load_key(data_dir)
+    extract = extract_hash(data_dir)
     if quarter is not None and not isinstance(quarter, Quarter):
         quarter = Quarter.parse(str(quarter))
     today = today or helsinki_today()
@@ -407,7 +432,7 @@ def import_feedback(files: list[Path], data_dir: Path, quarter: Quarter | str | 
             if sha in seen_sha:
                 continue  # the same file given twice
             seen_sha.add(sha)
-        ident, r, p = read_form(f, quarter, review_key)
+        ident, r, p = read_form(f, quarter, review_key, extract)
         problems += p
         if ident is not None:
             key, issued[ident[:2]] = ident[:2], ident[2]

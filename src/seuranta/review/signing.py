@@ -1,13 +1,18 @@
 """The keyed signature of review forms: a form that was not made by ``seuranta review`` for
-this data folder, or whose county, quarter or rows were changed, is refused on import.
+this data folder and its present extract, or whose county, quarter, rows, file name or
+figures were changed, is refused on import.
 
 The key is 32 random bytes in ``DATA/.review_key`` (created by the first ``seuranta
 review`` of a data folder, readable by its owner only), never written into a form. A form's
-``meta`` sheet holds the issue time and the signature: HMAC-SHA256 under that key over the
-layout version, county code, quarter, issue time and the key (quarter, municipality code,
-service task) of every feedback row in order. The meta sheet's protection has no password
-(anyone can unprotect it), so the signature, not the protection, is what stops one county's
-form from being relabelled as another's.
+``meta`` sheet holds the issue time, the hashes and the signature: HMAC-SHA256 under that
+key over the layout version, county code, quarter, issue time, the key (quarter,
+municipality code, service task) of every feedback row in order, the extract's hash
+(:func:`seuranta.core.provenance.extract_hash`: a form issued on an earlier extract does
+not verify), the file name the form was issued under, and the hash of the figures it shows
+(:func:`seuranta.review.workbooks.figures_hash`: task sheets edited after issue do not
+verify). The meta sheet's protection has no password (anyone can unprotect it), so the
+signature, not the protection, is what stops one county's form from being relabelled as
+another's.
 """
 
 from __future__ import annotations
@@ -55,10 +60,11 @@ def load_key(data_dir: Path) -> bytes:
 
 
 def form_signature(key: bytes, layout: str, county: str, quarter: str, issued: str,
-                   rows: list[tuple[str, str, str]]) -> str:
-    """HMAC-SHA256 (hex) of a form's identity and row keys."""
-    message = json.dumps([layout, county, quarter, issued, [list(r) for r in rows]],
-                         ensure_ascii=True, separators=(",", ":"))
+                   rows: list[tuple[str, str, str]], extract: str, file_name: str,
+                   figures: str) -> str:
+    """HMAC-SHA256 (hex) of a form's identity, row keys, extract, file name and figures."""
+    message = json.dumps([layout, county, quarter, issued, [list(r) for r in rows], extract,
+                          file_name, figures], ensure_ascii=True, separators=(",", ":"))
     return hmac.new(key, message.encode("ascii"), hashlib.sha256).hexdigest()
 
 

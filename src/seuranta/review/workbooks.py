@@ -24,6 +24,7 @@ outside the register and gets no workbook.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import re
 import unicodedata
@@ -41,7 +42,7 @@ from seuranta.core.errors import InputError
 from seuranta.core.excel import put
 from seuranta.core.labels_fi import QUALITY_ONE_FI, TASK_SHORT
 from seuranta.core.params import load_params
-from seuranta.core.provenance import input_hashes
+from seuranta.core.provenance import extract_hash, input_hashes
 from seuranta.core.quarters import Quarter
 from seuranta.core.tables import read_text
 from seuranta.inputs.corrections import DECISIONS
@@ -53,7 +54,7 @@ from seuranta.statistics.quality import FLAG_FI
 from seuranta.statistics.quarter import quarter_tables
 
 #: Version of the workbook layout; import refuses forms of another layout.
-LAYOUT_VERSION = "seuranta-review-1"
+LAYOUT_VERSION = "seuranta-review-2"
 
 #: Decisions of the review round (codes written to corrections.csv).
 
@@ -107,8 +108,63 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", t.lower()).strip("-")
 
 
-def workbook_name(county_code: str, county_name: str) -> str:
-    return f"{county_code}_{slug(county_name)}.xlsx"
+def workbook_name(county_code: str, county_name: str, quarter: Quarter | str) -> str:
+    """``08_pohjois-savon-hyvinvointialue_2023Q1.xlsx``: the county's code and name and the
+    quarter (an import refuses a form whose file name names another county or quarter)."""
+    return f"{county_code}_{slug(county_name)}_{quarter}.xlsx"
+
+
+_QUARTER_TOKEN = re.compile(r"(?<![0-9])(\d{4}Q[1-4])(?![0-9])")
+_COUNTY_TOKEN = re.compile(r"(?:^|(?<=[_\- .]))(\d{2})(?=[_\- .])")
+
+
+def name_mismatch(file_name: str, county_code: str, quarter: str) -> str | None:
+    """Why a form's file name contradicts the county and quarter it is signed for (a form
+    saved under another county's name), or None. A name may drop them (``vastaus.xlsx``),
+    but every county code, county name and quarter it holds must be the form's own."""
+    stem = Path(file_name).stem.lower()
+    for q in _QUARTER_TOKEN.findall(Path(file_name).stem.upper()):
+        if q != str(quarter):
+            return f"the file name names quarter {q}, the form is for {quarter}"
+    for code in _COUNTY_TOKEN.findall(stem):
+        if code != county_code:
+            return f"the file name names county {code}, the form is county {county_code}'s"
+    for c in reference.counties().itertuples():
+        if c.county_code != county_code and slug(c.county_name_fi) in stem:
+            return (f"the file name names {c.county_name_fi} ({c.county_code}), the form is "
+                    f"county {county_code}'s")
+    return None
+
+
+def _canonical(v):
+    """A cell value as written and as read back alike ('' is read as empty, 1.0 as 1)."""
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    return None if v == "" else v
+
+
+def figures_hash(wb) -> str:
+    """sha256 of what a form shows: every cell of every sheet but ``meta``, except the
+    columns the county fills in (decision, reason, comment) below the feedback header.
+    The same for the workbook as written and as read back (whole floats as integers, ''
+    as empty, trailing empty cells dropped)."""
+    sheets = []
+    for ws in wb.worksheets:
+        if ws.title == META_SHEET:
+            continue
+        rows = []
+        for i, values in enumerate(ws.iter_rows(values_only=True), start=1):
+            vals = [None if (ws.title == FEEDBACK_SHEET and i > FEEDBACK_HEADER_ROW
+                             and j in (DECISION_COL, REASON_COL, COMMENT_COL))
+                    else _canonical(v) for j, v in enumerate(values, start=1)]
+            while vals and vals[-1] is None:
+                vals.pop()
+            rows.append(vals)
+        while rows and not rows[-1]:
+            rows.pop()
+        sheets.append([ws.title, rows])
+    text = json.dumps(sheets, ensure_ascii=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
 
 
 def _reason_texts() -> dict[str, str]:
@@ -366,10 +422,13 @@ def _feedback_sheet(wb: Workbook, county_name: str, quarter: Quarter, muns: pd.D
 
 
 def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter,
-                keys: list[tuple[str, str, str]], key: bytes, issued: str) -> None:
+                keys: list[tuple[str, str, str]], key: bytes, issued: str, extract: str,
+                file_name: str) -> None:
+    figures = figures_hash(wb)
     ws = wb.create_sheet(META_SHEET)
     n_rows = len(keys)
-    signature = form_signature(key, LAYOUT_VERSION, county_code, str(quarter), issued, keys)
+    signature = form_signature(key, LAYOUT_VERSION, county_code, str(quarter), issued, keys,
+                               extract, file_name, figures)
     rows = [("key", "value"),
             ("layout_version", LAYOUT_VERSION),
             ("county_code", county_code),
@@ -380,6 +439,9 @@ def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter,
             ("feedback_header", json.dumps(FEEDBACK_HEADER, ensure_ascii=False)),
             ("seuranta_version", __version__),
             ("issued", issued),
+            ("extract_sha256", extract),
+            ("file_name", file_name),
+            ("figures_sha256", figures),
             ("signature", signature)]
     for i, r in enumerate(rows, start=1):
         for j, v in enumerate(r, start=1):
@@ -390,10 +452,12 @@ def _meta_sheet(wb: Workbook, county_code: str, quarter: Quarter,
 
 def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.DataFrame],
                     path: Path, synthetic: bool = False, synthetic_notice: str = "",
-                    prep: dict | None = None, *, key: bytes, issued: str | None = None
-                    ) -> Path:
+                    prep: dict | None = None, *, key: bytes, issued: str | None = None,
+                    extract: str) -> Path:
     """Write the review workbook of one county (only its own municipalities' figures),
-    signed under ``key`` (:mod:`seuranta.review.signing`) with the issue time ``issued``."""
+    signed under ``key`` (:mod:`seuranta.review.signing`) with the issue time ``issued``,
+    the hash of the data folder's extract (:func:`seuranta.core.provenance.extract_hash`),
+    the file name and the hash of its figures (:func:`figures_hash`)."""
     all_muns = reference.mainland_municipalities()
     muns = (all_muns[all_muns["county_code"] == county_code]
             .sort_values("municipality_code").reset_index(drop=True))
@@ -408,7 +472,7 @@ def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.Dat
     for t in tasks.itertuples():
         _task_sheet(wb, t, county_name, quarter, muns, prep)
     keys = _feedback_sheet(wb, county_name, quarter, muns, tasks[tasks["estimated"] == 1], prep)
-    _meta_sheet(wb, county_code, quarter, keys, key, issued or issue_time())
+    _meta_sheet(wb, county_code, quarter, keys, key, issued or issue_time(), extract, path.name)
     wb.active = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -420,7 +484,7 @@ def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.Dat
 def review_workbooks(quarter: Quarter | str, tables: dict[str, pd.DataFrame] | Path | str,
                      out_dir: Path, synthetic: bool = False, synthetic_notice: str = "",
                      counties: list[str] | None = None, *, key: bytes,
-                     issued: str | None = None) -> list[Path]:
+                     issued: str | None = None, extract: str) -> list[Path]:
     """One review workbook per county (22 areas, never Åland) into ``out_dir``.
 
     ``tables`` is a quarter's tables (as from ``quarter_tables``) or a
@@ -439,9 +503,10 @@ def review_workbooks(quarter: Quarter | str, tables: dict[str, pd.DataFrame] | P
     issued = issued or issue_time()
     paths = []
     for a in areas.itertuples():
-        p = out_dir / workbook_name(a.county_code, a.county_name_fi)
+        p = out_dir / workbook_name(a.county_code, a.county_name_fi, quarter)
         paths.append(review_workbook(quarter, a.county_code, tables, p, synthetic,
-                                     synthetic_notice, prep, key=key, issued=issued))
+                                     synthetic_notice, prep, key=key, issued=issued,
+                                     extract=extract))
     return paths
 
 
@@ -481,7 +546,7 @@ def _cmd_review(args) -> int:
     notice = (params.get("publication") or {}).get("synthetic_notice", "")
     paths = review_workbooks(quarter, tables, out_dir / "review" / str(quarter),
                              synthetic=synthetic, synthetic_notice=notice,
-                             key=load_or_create_key(data_dir))
+                             key=load_or_create_key(data_dir), extract=extract_hash(data_dir))
     for p in paths:
         print(p)
     return 0
