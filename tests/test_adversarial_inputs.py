@@ -334,6 +334,51 @@ def out_disk_full(tmp):
     return _counts(_folder(tmp), tmp)
 
 
+def out_inside_data(tmp):
+    d = _folder(tmp)
+    return ["counts", "--data", str(d), "--out", str(d / "build"), "--quarter", "2023Q1"]
+
+
+def out_is_data(tmp):
+    d = _folder(tmp)
+    return ["run", "--data", str(d), "--out", str(d), "--quarter", "2023Q1"]
+
+
+def _disk_full_on_write(monkeypatch):
+    """A real full disk: the file opens, the write fails with ENOSPC and no file name."""
+    import builtins
+    import errno
+
+    from seuranta.core import tables
+
+    class Full:
+        def __init__(self, f):
+            self.f = f
+
+        def write(self, text):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+    monkeypatch.setattr(tables, "open", lambda *a, **k: Full(builtins.open(*a, **k)),
+                        raising=False)
+
+
+def _disk_full_anywhere(monkeypatch):
+    """ENOSPC without a file name where no writer names it: the output folder is named."""
+    import errno
+
+    from seuranta.register import stage
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    monkeypatch.setattr(stage, "write_quarter_tables", full)
+
+
 def _disk_full(monkeypatch):
     """Writing a table fails as on a full disk (ENOSPC), with the file named."""
     import errno
@@ -680,6 +725,16 @@ CASES = [
     Case("out_read_only", out_read_only, 2, r"out/2023Q1: (Operation not permitted|Permission)"),
     Case("out_disk_full", out_disk_full, 2, r"\.csv: No space left on device",
          patch=_disk_full),
+    Case("out_disk_full_on_write", out_disk_full, 2,
+         r"out/2023Q1/\.tables-tmp-[^/]+/counts\.csv: No space left on device$",
+         patch=_disk_full_on_write),
+    Case("out_disk_full_anywhere", out_disk_full, 2,
+         r"out: No space left on device \(while writing into it\)$",
+         patch=_disk_full_anywhere),
+    Case("out_inside_data", out_inside_data, 2,
+         r"data/build: the output folder lies inside the data folder .*data \(outputs would "
+         r"count as inputs\)"),
+    Case("out_is_data", out_is_data, 2, r"data: the output folder lies inside the data folder"),
     # review forms: keyed signature, no silent erasing, no formulas, size checked first
     Case("form_other_key", form_other_key, 2, r"1 problem in the feedback forms"),
     Case("form_issued_rewritten", form_issued_rewritten, 2, r"1 problem in the feedback forms"),

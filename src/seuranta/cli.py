@@ -147,20 +147,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_out(args) -> None:
-    """``--out`` must name a folder (or nothing yet): refuse a file before any work."""
+    """``--out`` must name a folder (or nothing yet) outside the data folder: refuse a file,
+    or an output folder inside ``--data`` (its files and the run's temporary folders would
+    count as inputs: the run's own manifest could never verify), before any work."""
     out = getattr(args, "out", None)
     if out and Path(out).exists() and not Path(out).is_dir():
         raise UserError(f"{out}: not a folder (--out names the output folder)")
+    data = getattr(args, "data", None)
+    if out and data:
+        o, d = Path(out).resolve(), Path(data).resolve()
+        if o == d or d in o.parents:
+            raise UserError(f"{out}: the output folder lies inside the data folder {data} "
+                            "(outputs would count as inputs): choose an --out outside it")
 
 
-def _one_line(e: BaseException) -> str:
-    """The one line reported for an input or file-system problem: the path first."""
+def _one_line(e: BaseException, where: str | None = None) -> str:
+    """The one line reported for an input or file-system problem: the path first (an
+    operating-system error without a file name, such as a full disk during a write, names
+    ``where``: the output folder, else the data folder)."""
     if isinstance(e, OSError) and not isinstance(e, InputError):
         what = e.strerror or type(e).__name__
         if e.filename is not None and e.filename2 is not None:
             return f"{e.filename} -> {e.filename2}: {what}"
         if e.filename is not None:
             return f"{e.filename}: {what}"
+        if where:
+            return f"{where}: {what} (while writing into it)"
     text = str(e).strip().splitlines()
     return text[0] if text else type(e).__name__
 
@@ -191,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, InputError, OSError, ValueError) as e:
         if debug:
             raise
-        log.error("seuranta: error: %s", _one_line(e))
+        log.error("seuranta: error: %s", _one_line(e, getattr(args, "out", None)
+                                                    or getattr(args, "data", None)))
         return 2
     except Exception as e:  # noqa: BLE001  (one line; the traceback with --debug)
         if debug:

@@ -1,5 +1,8 @@
 """Errors that the command line reports as one line (no traceback) with exit status 2."""
 
+import contextlib
+from pathlib import Path
+
 
 class InputError(Exception):
     """Bad input data or arguments: the message names the file or value and what is wrong."""
@@ -9,3 +12,15 @@ class ModelFitError(RuntimeError):
     """No count model could be fitted to a quarter's data (a numerical failure of every model
     of the chain, statistics.model): that estimate is published as "no estimate" with the
     reason ``model_failed``. A configuration error (an unknown covariate) is never one."""
+
+
+@contextlib.contextmanager
+def writing(path: Path | str):
+    """Name ``path`` in an operating-system error raised while writing it: a write or close
+    on a full disk raises ``[Errno 28] No space left on device`` without a file name."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None and not isinstance(e, InputError):
+            raise type(e)(e.errno, e.strerror or str(e), str(path)) from e
+        raise

@@ -37,6 +37,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
 from seuranta.core import escape
+from seuranta.core.errors import writing
 from seuranta.core.symbols import SYMBOLS
 
 #: Number formats (invariant codes; shown with Finnish separators by a Finnish Excel).
@@ -227,7 +228,8 @@ def write_workbook(path: Path | str, sheets: list[Sheet], *, title: str,
     wb.properties.modified = stamp
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    wb.save(tmp)
+    with writing(path):
+        wb.save(tmp)
     _fix_times(tmp, stamp)
     tmp.replace(path)
     return path

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta import __version__
-from seuranta.core.errors import InputError
+from seuranta.core.errors import InputError, writing
 from seuranta.core.params import PROJECT_DIR, load_params
 from seuranta.core.quarters import TIME_ZONE
 from seuranta.core.tables import canonical_csv, read_text, table_hash
@@ -168,8 +168,9 @@ def extra_tables(expected: dict[str, str], tables_dir: Path, stream) -> bool:
 
 
 def dump_manifest(path: Path, manifest: dict) -> None:
-    Path(path).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
-                          + "\n", encoding="utf-8")
+    with writing(path):
+        Path(path).write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+                              + "\n", encoding="utf-8")
 
 
 def _own_version() -> str:

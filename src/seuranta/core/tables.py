@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core import escape
-from seuranta.core.errors import InputError
+from seuranta.core.errors import InputError, writing
 
 #: Characters that make the csv module quote a field (QUOTE_MINIMAL, delimiter ",").
 _NEEDS_QUOTES = (",", '"', "\r", "\n")
@@ -103,11 +103,12 @@ def write_csv(df: pd.DataFrame, path: Path) -> None:
     reasons) reaches the published tables."""
     df = neutralise_frame(df)
     text = _csv_text(df)
-    if text is None:
-        df.to_csv(path, index=False, lineterminator="\n")
-    else:
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+    with writing(path):   # a full disk names the table
+        if text is None:
+            df.to_csv(path, index=False, lineterminator="\n")
+        else:
+            with open(path, "w", encoding="utf-8", newline="") as f:
+                f.write(text)
 
 
 def canonical_csv(df: pd.DataFrame) -> bytes:

@@ -45,7 +45,7 @@ import pandas as pd
 from openpyxl import load_workbook
 
 from seuranta.core import reference
-from seuranta.core.errors import InputError
+from seuranta.core.errors import InputError, writing
 from seuranta.core.provenance import extract_hash
 from seuranta.core.quarters import Quarter
 from seuranta.core.quarters import today as helsinki_today
@@ -359,7 +359,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write a temporary file beside ``path`` and rename it over ``path``."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "wb") as f:
+        with writing(path), os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

@@ -38,7 +38,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from seuranta import __version__
 from seuranta.core import reference
-from seuranta.core.errors import InputError
+from seuranta.core.errors import InputError, writing
 from seuranta.core.excel import put
 from seuranta.core.labels_fi import QUALITY_ONE_FI, TASK_SHORT
 from seuranta.core.params import load_params
@@ -476,7 +476,8 @@ def review_workbook(quarter: Quarter, county_code: str, tables: dict[str, pd.Dat
     wb.active = 0
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    wb.save(tmp)
+    with writing(path):
+        wb.save(tmp)
     tmp.replace(path)
     return path
 
