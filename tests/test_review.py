@@ -85,6 +85,23 @@ ISSUED = "2024-02-20T08:00:00Z"
 EMPTY_EXTRACT = extract_hash(Path("/nonexistent-data-folder"))
 
 
+def test_file_names_of_every_county():
+    """Each county's issued name passes; the same form under any other county's name, or
+    another quarter's, is refused (no county name is read inside another: Pohjanmaa inside
+    Etelä-Pohjanmaa)."""
+    c = reference.counties()
+    names = {r.county_code: review.workbook_name(r.county_code, r.county_name_fi, Q)
+             for r in c.itertuples()}
+    for code, name in names.items():
+        assert review.name_mismatch(name, code, str(Q)) is None, name
+        assert review.name_mismatch(f"filled_{name}", code, str(Q)) is None
+        assert review.name_mismatch(name.replace(str(Q), "2023Q2"), code, str(Q))
+        for other, other_name in names.items():
+            if other != code:
+                assert review.name_mismatch(other_name, code, str(Q)), (other_name, code)
+    assert review.name_mismatch("vastaus 15.3.2024.xlsx", "90", str(Q)) is None
+
+
 def _data(path: Path) -> Path:
     """An empty data folder holding the tests' review key."""
     path.mkdir(parents=True, exist_ok=True)

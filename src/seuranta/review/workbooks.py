@@ -115,13 +115,15 @@ def workbook_name(county_code: str, county_name: str, quarter: Quarter | str) ->
 
 
 _QUARTER_TOKEN = re.compile(r"(?<![0-9])(\d{4}Q[1-4])(?![0-9])")
-_COUNTY_TOKEN = re.compile(r"(?:^|(?<=[_\- .]))(\d{2})(?=[_\- .])")
+#: The county code a form's name starts with (as issued: ``08_…``).
+_COUNTY_TOKEN = re.compile(r"^(\d{2})_")
 
 
 def name_mismatch(file_name: str, county_code: str, quarter: str) -> str | None:
     """Why a form's file name contradicts the county and quarter it is signed for (a form
     saved under another county's name), or None. A name may drop them (``vastaus.xlsx``),
-    but every county code, county name and quarter it holds must be the form's own."""
+    but the county code it starts with, every county name (slug) and every quarter it holds
+    must be the form's own."""
     stem = Path(file_name).stem.lower()
     for q in _QUARTER_TOKEN.findall(Path(file_name).stem.upper()):
         if q != str(quarter):
@@ -130,7 +132,9 @@ def name_mismatch(file_name: str, county_code: str, quarter: str) -> str | None:
         if code != county_code:
             return f"the file name names county {code}, the form is county {county_code}'s"
     for c in reference.counties().itertuples():
-        if c.county_code != county_code and slug(c.county_name_fi) in stem:
+        # a whole slug: "pohjanmaan-hyvinvointialue" is inside "etela-pohjanmaan-…" too
+        if c.county_code != county_code and re.search(
+                rf"(?:^|[_ .(]){re.escape(slug(c.county_name_fi))}(?:$|[_ .)])", stem):
             return (f"the file name names {c.county_name_fi} ({c.county_code}), the form is "
                     f"county {county_code}'s")
     return None
