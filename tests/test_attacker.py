@@ -249,7 +249,9 @@ def read_pages(pages: Path, quarters: list[str]) -> dict:
             if line.startswith("## "):
                 task, cols = tnames.get(line[3:].strip()), None
             elif line.startswith("|") and task:
-                cells = [c.strip() for c in line.strip("|").split("|")]
+                # the text a reader sees (cells are escaped MyST: "2\\,4 \\%")
+                cells = [re.sub(r"\\(.)", r"\1", c.strip()) for c in
+                         re.split(r"(?<!\\)\|", line.strip().strip("|"))]
                 if cells[0] == "Kunta":
                     cols = cells
                 elif cols and not set(cells[0]) <= set(":-"):

@@ -6,6 +6,7 @@ Decimal sum of the file's own strings.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -354,6 +355,7 @@ def test_chapter_notebook_executes(tmp_path):
     text = "\n".join(o["data"].get("text/markdown", "")
                      for c in nbformat.read(out, as_version=4).cells if c.cell_type == "code"
                      for o in c.get("outputs", []) if "data" in o)
+    text = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", text)   # as a reader sees escaped cells
     assert "Synteettinen aineisto" in text
     assert "97,9\u00a0%" in text           # 7550.50 / 7710.50 allocated
     # area 16 (register coverage 0 %): € per client not published, the reason given
