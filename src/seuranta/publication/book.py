@@ -272,6 +272,10 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
 
 #: English strings of Sphinx's LaTeX templates and their Finnish wording.
 LATEX_FI = {
+    # a long table's header on its next pages: the book's tables carry their own numbers
+    # ("Taulukko AL5."), Sphinx's would print "Table 5" (English, another number)
+    r"\tablename\ \thetable{} \textendash{} continued from previous page":
+        "Jatkoa edelliseltä sivulta",
     "continued from previous page": "jatkoa edelliseltä sivulta",
     "Continued from previous page": "Jatkoa edelliseltä sivulta",
     "continues on next page": "jatkuu seuraavalla sivulla",
