@@ -20,13 +20,13 @@ MISSING = NOT_AVAILABLE
 
 
 def is_missing(x) -> bool:
-    """None, NaN or NA (not a number to show)."""
+    """None, NaN or pandas' NA (not a number to show)."""
     if x is None:
         return True
     try:
         return math.isnan(float(x))
     except (TypeError, ValueError):
-        return False
+        return type(x).__name__ in ("NAType", "NaTType")
 
 
 def round_half_up(x: float, decimals: int = 0) -> Decimal:

@@ -94,13 +94,12 @@ def rule_estimates(df: pd.DataFrame, step: int, base_col: str) -> pd.DataFrame:
         pd.Series(POINT, index=d.index)
     d["publish_as"] = kind
     point, ranged = kind == POINT, kind == RANGE
-    base = pd.to_numeric(d[base_col], errors="coerce") if base_col in d.columns else \
-        pd.Series(np.nan, index=d.index)
 
-    def value(col):
-        return pd.to_numeric(d[col], errors="coerce") if col in d.columns else \
-            pd.Series(np.nan, index=d.index)
+    def value(col):   # float (NA → NaN)
+        return pd.to_numeric(d[col], errors="coerce").astype("float64") if col in d.columns \
+            else pd.Series(np.nan, index=d.index)
 
+    base = value(base_col)
     est, lo, hi, share = (value(c) for c in ("estimate_rounded", "ci_low", "ci_high",
                                              "share_pct"))
     rlo, rhi = value("range_low"), value("range_high")
@@ -181,7 +180,7 @@ def round_shares(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """Every share of a published table to the declared decimals."""
     d = df.copy()
     for c in share_columns(d, name):
-        d[c] = pd.to_numeric(d[c], errors="coerce").map(precision.round_share)
+        d[c] = pd.to_numeric(d[c], errors="coerce").astype("float64").map(precision.round_share)
     return d
 
 
