@@ -7,8 +7,11 @@ openpyxl, open data CSV and JSON-stat, the Swedish and the comparison pages); wh
 withheld is taken from the internal tables, independently of the gate
 (tests/artefact_scan.py).
 
-The same scan on a build of commit 22c0e24 (before this gate step) found 4 940 withheld
-values or precision breaches; see the CHANGELOG.
+The same scan of the same release built at commit 22c0e24 (before the rule was a gate
+step): 177 withheld values searched in 213 files; found 4 730 times (163 in 36 HTML pages and
+PDFs, 237 annex cells in "Arviot koko maa" and "Ikäryhmät", 3 923 open-data cells, 407 on the
+county comparison pages and in the Swedish summary) and 8 153 figures beyond the declared
+precision (522 in texts and sort keys, 7 631 in the open data).
 """
 
 from __future__ import annotations
@@ -75,7 +78,12 @@ def test_every_writer_runs_from_the_published_tables_alone(release, tmp_path):
         res = [chapters.summary_chapter(td, q, params), chapters.multi_chapter(td, q, params),
                chapters.data_chapter(td, q, params)]
         res += [chapters.task_chapter(td, q, t, params) for t in tasks]
-        return [(c.facts, c.tables, {k: v[1] for k, v in c.figures.items()}) for c in res]
+        got = [(c.facts, c.tables, {k: v[1] for k, v in c.figures.items()}) for c in res]
+        plt = bf.setup_matplotlib()
+        for c in res:
+            for fig, _ in c.figures.values():
+                plt.close(fig)
+        return got
 
     assert chapters_of(bare) == chapters_of(out)
     a = annex.write_annexes(q, bare / q / "tables", tmp_path / "annex", True, params)[0]
