@@ -40,8 +40,9 @@ LEDGER_ITEMS = ("read", "accepted", "rejected", "flagged")
 
 def published_quality(tables_dir: Path, quarter: str, estimates: pd.DataFrame | None,
                       params) -> dict[str, pd.DataFrame]:
-    """The data-quality tables of the quarter (see the module docstring); ``estimates``:
-    the published national estimates (after the rule)."""
+    """The data-quality tables of the quarter (see the module docstring; a table without
+    rows, e.g. no review decisions, is left out); ``estimates``: the published national
+    estimates (after the rule)."""
     tables_dir = Path(tables_dir)
     out: dict[str, pd.DataFrame] = {}
     led = read(tables_dir, "ledger", False)
@@ -63,7 +64,7 @@ def published_quality(tables_dir: Path, quarter: str, estimates: pd.DataFrame | 
     eff = read(tables_dir, "corrections_effect", False)
     if eff is not None and estimates is not None:
         out["review_effect"] = _effect(eff, estimates, quarter, params)
-    return out
+    return {k: v for k, v in out.items() if len(v)}   # an empty table is not published
 
 
 def _reasons(q: pd.DataFrame, codes: pd.DataFrame | None, quarter: str) -> pd.DataFrame:
