@@ -37,27 +37,41 @@ def published_municipal(quarter: str, seed: int = 1) -> pd.DataFrame:
                          "municipality_code": m, "quality": ql, "sources": "SHA",
                          "population_base": b,
                          "clients": np.nan if sym else n, "clients_symbol": sym,
-                         "share_pct": np.nan if sym else round(100 * n / b, 4),
+                         "share_pct": np.nan if sym else round(100 * n / b, 1),
                          "share_pct_symbol": sym})
     out = pd.DataFrame(rows)
     out["clients"] = out["clients"].astype("Int64")
     return out
 
 
+def _rule_row(kind: str, est, lo, hi, share, rlo=np.nan, rhi=np.nan, rlo_pct=np.nan,
+              rhi_pct=np.nan) -> dict:
+    """The figures of an estimate row under the publication rule, as the gate writes them:
+    a point shows its estimate, interval and share (range columns ``x``), a range only its
+    range and share range (the rest ``.``), none nothing (``.``)."""
+    held, na = symbols.NOT_AVAILABLE, symbols.NOT_APPLICABLE
+    point = kind == "point"
+    ranged = kind == "range"
+    row = {"publish_as": kind}
+    for col, v in (("estimate_rounded", est), ("ci_low", lo), ("ci_high", hi),
+                   ("share_pct", share)):
+        row[col], row[f"{col}_symbol"] = (v, "") if point else (np.nan, held)
+    for col, v in (("range_low", rlo), ("range_high", rhi), ("range_low_pct", rlo_pct),
+                   ("range_high_pct", rhi_pct)):
+        row[col], row[f"{col}_symbol"] = (v, "") if ranged else (np.nan, na if point else held)
+    return row
+
+
 def published_estimates(quarter: str) -> pd.DataFrame:
+    """``estimates.csv`` (the published method's rows): a point, a range and none."""
     rows = []
     for i, task in enumerate(TASKS):
-        est = task != "perheoikeudelliset"
+        kind = ("point", "range", "none")[i]
+        e = 10000 + 1000 * i + int(quarter[-1]) * 100
         rows.append({"quarter": quarter, "service_task": task, "age_group": "kaikki",
-                     "method": "ratio", "note": "",
-                     "estimate_rounded": 10000 + 1000 * i + int(quarter[-1]) * 100 if est else np.nan,
-                     "estimate_rounded_symbol": "" if est else symbols.NOT_APPLICABLE,
-                     "ci_low": 9000 + 1000 * i if est else np.nan,
-                     "ci_low_symbol": "" if est else symbols.NOT_APPLICABLE,
-                     "ci_high": 11500 + 1000 * i + int(quarter[-1]) * 100 if est else np.nan,
-                     "ci_high_symbol": "" if est else symbols.NOT_APPLICABLE,
-                     "share_pct": 5.25 + i if est else np.nan,
-                     "share_pct_symbol": "" if est else symbols.NOT_APPLICABLE})
+                     "method": "ratio", "note": "", "rule_reason": "" if i == 0 else "clients<200",
+                     **_rule_row(kind, e, 9000 + 1000 * i, e + 1500, round(5.2 + i, 1),
+                                 9000 + 1000 * i, 14000 + 1000 * i, 4.6 + i, 7.2 + i)})
     return pd.DataFrame(rows)
 
 
@@ -71,12 +85,12 @@ def published_county_estimates(quarter: str) -> pd.DataFrame:
             share = float(rng.uniform(1, 6))
             kind = "range" if i % 7 == 3 else "point"
             rows.append({"quarter": quarter, "service_task": task, "county_code": c,
-                         "method": "model", "estimate_rounded": est, "estimate_rounded_symbol": "",
-                         "ci_low": est * 0.9, "ci_low_symbol": "", "ci_high": est * 1.1,
-                         "ci_high_symbol": "", "share_pct": round(share, 4), "share_pct_symbol": "",
-                         "publish_as": kind,
-                         "range_low": est // 1000 * 1000 if kind == "range" else np.nan,
-                         "range_high": (est // 1000 + 1) * 1000 if kind == "range" else np.nan})
+                         "method": "mallipohjainen arvio", "municipalities": 10,
+                         "municipalities_comprehensive": 4, "comprehensive": 0,
+                         "clients_observed": est // 3, "clients_observed_symbol": "",
+                         **_rule_row(kind, est, est - 100, est + 100, round(share, 1),
+                                     est // 1000 * 1000, (est // 1000 + 1) * 1000,
+                                     round(share - 1, 1), round(share + 1, 1))})
     return pd.DataFrame(rows)
 
 

@@ -26,7 +26,7 @@ Q = Quarter.parse("2023Q1")
 QUARTERS = quarter_range("2022Q3", "2023Q1")
 PARAMS = {"publication": {"first_quarter": "2022Q3", "synthetic_notice": "SYNTEETTINEN TESTI",
                           "date": "2024-03-01", "book_url": "https://julkaisu.example/kirja/"},
-          "disclosure": {"min_count": 5}}
+          "disclosure": {"min_count": 5}, "estimate": {"published_method": "ratio"}}
 TASKS = reference.task_codes()
 EST_TASKS = reference.task_codes(estimated_only=True)
 
@@ -103,6 +103,7 @@ def make_tables(tmp: Path) -> Path:
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("annex")
     td = make_tables(tmp)
+    gate.publish_quarter(Q, td, tmp / "published", PARAMS)   # what the annex reads
     paths = annex.write_annexes(Q, td, tmp / "annex", True, PARAMS)
     return tmp, td, paths
 
@@ -327,19 +328,19 @@ def test_estimates_sheet(built):
     assert rows[0] == annex.ESTIMATE_HEADER
     body = rows[1:]
     est = pd.read_csv(td / "series_estimates.csv")
-    assert len(body) == len(est)
+    # the published method only: the comparison method is not public
+    assert len(body) == len(est[est["method"] == "ratio"])
     vam = [r for r in body if r[0] == "Tammi–maaliskuu 2023" and r[1] == "Vammaispalvelut"]
-    assert [r[3] for r in vam] == ["Suhde-estimaatti", "Regressiomalli"]
-    assert [r[4] for r in vam] == ["Kyllä", "Ei"]
-    # 134 351 -> 134 400; CI 134351 ∓ 3920 -> 130 400 .. 138 300; share 2.449 -> 2.4
-    assert vam[0][5:12] == [134400, 2.4, 130400, 138300, 0.0, 57, 30512]
-    assert vam[1][9] == 1.3                     # 1.25 half up
-    assert [r[9] for r in body if r[1] == "Iäkkäiden palvelut"][1] == "."   # NaN
+    assert [r[3:5] for r in vam] == [["suhdemenetelmä", "pistearvio"]]
+    # 134 351 -> 134 400; CI 130 431 .. 138 271 rounded outward -> 130 400 .. 138 300;
+    # share 2.449 -> 2.4; no range beside a point estimate (x)
+    assert vam[0][5:] == [134400, 2.4, 130400, 138300] + ["x"] * 4 + [None, 57, 30512]
+    assert "Ero julkaistuun arvioon, %" not in rows[0]
     age = [r for r in body if r[1].startswith("Kaikki palvelutehtävät")]
     assert len(age) == 4 * len(QUARTERS)
     assert all(r[-1] == ".." for r in age)     # clients_used 3 < 5
     # ... and so are the figures derived from it (share × population used would give it)
-    assert all(r[5:10] == [".."] * 5 for r in age)
+    assert all(r[5:9] == [".."] * 4 for r in age)
     assert any(r[1] == "Lastensuojelulain mukainen asiakkuus" for r in body)
     for r in body:
         if r not in age:
@@ -359,10 +360,10 @@ def test_notes_sheet(built):
     for ws in wb.worksheets[1:]:
         for r in sheet_rows(ws)[1:]:
             used |= {v for v in r if isinstance(v, str) and v in SYMBOLS}
-    assert used == {".", ".."}
+    assert used == {".", "..", "x"}
     for sym in used:
         assert f"Symboli {sym}\t{SYMBOLS[sym][0]}" in text
-    assert "Symboli x" not in text
+    assert "Symboli -" not in text
     assert "1–4" in text
     # every data sheet is listed; methods link is the book's public URL (a parameter)
     for name in wb.sheetnames[1:]:
@@ -404,9 +405,12 @@ def test_bad_threshold_is_input_error(tmp_path, built):
 
 
 def test_missing_table_is_input_error(tmp_path):
+    """The annex reads the gate's published tables only: without them it refuses (it
+    never computes them from the exact tables)."""
     from seuranta.core.errors import InputError
-    with pytest.raises(InputError, match="counts"):
-        annex.write_annexes(Q, tmp_path, tmp_path / "a", False, PARAMS)
+    (tmp_path / "tables").mkdir()
+    with pytest.raises(InputError, match=r"published.*municipal\.csv"):
+        annex.write_annexes(Q, tmp_path / "tables", tmp_path / "a", False, PARAMS)
 
 
 def test_annex_suppression_is_the_gates(built):
@@ -496,7 +500,8 @@ def test_libreoffice_round_trip(built, tmp_path):
     for a, b in zip(est[1:], ref[1:], strict=True):
         assert a[:5] == b[:5]
         for x, y in zip(a[5:], b[5:]):
-            assert (x == y) if isinstance(y, str) else float(x) == y
+            assert (x == y) if isinstance(y, str) else (x == "" if y is None
+                                                        else float(x) == y)
     assert "SYNTEETTINEN TESTI" in "\n".join(",".join(r) for r in sheets["Tietoja"])
 
 
@@ -514,6 +519,7 @@ def demo_annex(tmp_path_factory):
     q = Quarter.parse("2023Q1")
     tables = quarter_tables(q, data, params)
     pipeline.write_tables(tables, tmp / "tables")
+    gate.publish_quarter(q, tmp / "tables", tmp / "published", params)
     paths = annex.write_annexes(q, tmp / "tables", tmp / "annex", pipeline.is_synthetic(data),
                                 params)
     return tmp, q, params, paths[0]
@@ -581,17 +587,34 @@ def test_demo_annex_against_tables(demo_annex):
     wb = openpyxl.load_workbook(path)
     rows = {ws.title: sheet_rows(ws) for ws in wb.worksheets}
     assert _check_against_tables(rows, tmp / "tables", q, params) > 50
-    # the estimates sheet has one row per estimates row (series + this quarter's extras)
+    # the estimates sheet has one row per published estimates row (series + this
+    # quarter's extras), the published method's only
     est = pd.read_csv(tmp / "tables" / "estimates.csv")
     ser = pd.read_csv(tmp / "tables" / "series_estimates.csv")
     keys = ["quarter", "service_task", "age_group", "method"]
-    n = len(pd.concat([ser, est]).drop_duplicates(subset=keys))
-    assert len(rows["Arviot koko maa"]) == n + 1
-    pub = est[(est["published"] == 1) & (est["service_task"] == "vammaispalvelut")].iloc[0]
-    row = [r for r in rows["Arviot koko maa"] if r[0] == "Tammi–maaliskuu 2023"
-           and r[1] == "Vammaispalvelut" and r[4] == "Kyllä"][0]
-    assert row[5] == int(pub["estimate_rounded"])
-    assert row[10] == int(pub["municipalities_used"])
+    both = pd.concat([ser, est]).drop_duplicates(subset=keys)
+    assert len(rows["Arviot koko maa"]) == (both["published"] == 1).sum() + 1
+    head = rows["Arviot koko maa"][0]
+    col = {h: i for i, h in enumerate(head)}
+    names = dict(zip(reference.service_tasks()["service_task"],
+                     reference.service_tasks()["name_fi"]))
+    names.update({k: v[0] for k, v in annex.EXTRA_TASK_FI.items()})
+    for _, pub in est[est["published"] == 1].iterrows():
+        name = names[pub["service_task"]] + (
+            "" if pub["age_group"] == "kaikki"
+            else f", {annex.AGE_GROUP_FI.get(pub['age_group'], pub['age_group'])}")
+        row = [r for r in rows["Arviot koko maa"] if r[0] == "Tammi–maaliskuu 2023"
+               and r[1] == name]
+        assert len(row) == 1, name
+        row = row[0]
+        assert row[col["Arviossa käytetyt kunnat"]] == int(pub["municipalities_used"])
+        got = row[col["Arvioitu asiakasmäärä"]]
+        # the publication rule: a number only for a point estimate
+        if pub["publish_as"] == "point":
+            assert got == int(pub["estimate_rounded"])
+        else:
+            assert got in (".", ".."), (pub["service_task"], pub["publish_as"], got)
+            assert row[col["Osuus väestöpohjasta, %"]] in (".", "..")
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")

@@ -47,6 +47,7 @@ import pytest
 from seuranta import pipeline
 from seuranta.core import reference
 from seuranta.core.params import load_params
+from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 from seuranta.demo import generator as demo
 from seuranta.inputs.datafolder import publication_quarters
@@ -370,7 +371,7 @@ def attack(rels, changed) -> Attack:
                     continue
                 k = (r.quarter, r.service_task, code)
                 a.check("extremes")
-                cands = share_counts(float(share), base_pub.get(k, math.inf), 4)
+                cands = share_counts(float(share), base_pub.get(k, math.inf), SHARE_DECIMALS)
                 if len(cands) == 1:
                     a.recovered("extremes", k, cands[0])
 

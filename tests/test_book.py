@@ -20,6 +20,7 @@ import yaml
 from seuranta.core.params import PROJECT_DIR, load_params
 from seuranta.publication import book as publish
 from seuranta.publication import bookfmt, notebooks
+from seuranta.publication import published as published_tables
 
 #: The helpers' parameters in this process (a notebook sets them from params_file).
 PARAMS = bookfmt.use_params(load_params())
@@ -37,44 +38,14 @@ def test_finnish_wording():
     assert bookfmt.quarter_in("2023Q1") == "vuoden 2023 tammi–maaliskuussa"
     assert bookfmt.quarter_name("2022Q4") == "loka–joulukuu 2022"
     assert norm(bookfmt.fi_share(2.4)) == "2,4 %"
-    assert norm(bookfmt.fi_share(19.04)) == "19 %"
+    assert norm(bookfmt.fi_share(19.04)) == "19,0 %"      # one decimal everywhere
     assert norm(bookfmt.fi_number(134400)) == "134 400"
 
 
-def test_md_table_and_county_table():
+def test_md_table():
     df = pd.DataFrame({"Alue": ["a|b"], "Asiakkaat": ["1 300"]})
     assert bookfmt.md_table(df).splitlines() == [
         "| Alue | Asiakkaat |", "|:---|---:|", "| a\\|b | 1 300 |"]
-    # Pirkanmaa (08): two municipalities used of its 23 -> "Osin"; Päijät-Häme (09): all.
-    mun = bookfmt.reference.mainland_municipalities()
-    pirk = mun[mun["county_code"] == "08"]["municipality_code"].tolist()[:2]
-    paij = mun[mun["county_code"] == "09"]["municipality_code"].tolist()
-    rows = [{"municipality_code": m, "county_code": "08", "clients": 100} for m in pirk]
-    rows += [{"municipality_code": m, "county_code": "09", "clients": 10} for m in paij]
-    counts = pd.DataFrame(rows)
-    est = pd.Series({"estimate_rounded": 134400})
-    t = bookfmt.county_table(counts, set(pirk) | set(paij), est)
-    got = dict(zip(t["Alue"], t["Asiakkaat"].map(norm)))
-    assert got["Arvio koko maa"] == "134 400"
-    assert got["Edustavat kunnat yhteensä"] == norm(bookfmt.fi_number(200 + 10 * len(paij)))
-    assert got["Osin Pirkanmaan hyvinvointialue"] == "200"
-    assert got["Päijät-Hämeen hyvinvointialue"] == norm(bookfmt.fi_number(10 * len(paij)))
-
-
-def test_county_table_suppresses_small_counts():
-    mun = bookfmt.reference.mainland_municipalities()
-    a = mun[mun["county_code"] == "01"]["municipality_code"].iloc[0]
-    b = mun[mun["county_code"] == "02"]["municipality_code"].iloc[0]
-    c = mun[mun["county_code"] == "03"]["municipality_code"].iloc[0]
-    counts = pd.DataFrame({"municipality_code": [a, b, c], "county_code": ["01", "02", "03"],
-                           "clients": [3, 40, 50]})
-    t = bookfmt.county_table(counts, {a, b, c})
-    vals = t.set_index("Alue")["Asiakkaat"]
-    _, symbol = bookfmt.disclosure_params(PARAMS)
-    assert vals["Osin Itä-Uudenmaan hyvinvointialue"] == symbol
-    # The total (93) is published, so the next smallest cell is suppressed too.
-    assert vals["Osin Keski-Uudenmaan hyvinvointialue"] == symbol
-    assert vals["Osin Länsi-Uudenmaan hyvinvointialue"] == "50"
 
 
 def test_top_level_toc_lists_written_chapters():
@@ -106,10 +77,12 @@ def published(release):
 
 
 def _headline(out: Path, quarter: str, task: str) -> pd.Series:
-    est = bookfmt.read(out / quarter / "tables", "estimates")
-    row = bookfmt.published_estimate(est, task)
-    assert row is not None, f"no published estimate for {task} in {quarter}"
-    return row
+    """The quarter's published row of a task (all ages), as the gate wrote it."""
+    est = published_tables.read(out / quarter / "published", "estimates")
+    row = est[(est["service_task"] == task) & (est["quarter"] == quarter)
+              & (est["age_group"] == "kaikki")]
+    assert len(row) == 1, f"no published estimate for {task} in {quarter}"
+    return row.iloc[0]
 
 
 @pytest.mark.slow
@@ -150,8 +123,10 @@ def test_pdf_working_papers(published):
         assert "synteettisestä harjoitusaineistosta" in text
         assert "Taulukko VA1" in text
         e = _headline(out, q, "vammaispalvelut")
-        assert norm(bookfmt.fi_number(e["estimate_rounded"])) in text
-        assert norm(bookfmt.fi_share(float(e["share_pct"]))) in text
+        clients, share = bookfmt.estimate_state(e)
+        assert norm(share) in text
+        if e["publish_as"] != "none":
+            assert norm(clients) in text
         # The other quarter's title must not leak into this working paper.
         other = [x for x in published["quarters"] if x != q][0]
         assert f"Sosiaalihuollon asiakkaat {bookfmt.quarter_name(other)}" not in text
@@ -173,10 +148,11 @@ def test_county_pages_as_one_pdf(published):
         assert name in text, name
     # Tampere's disability share of the newest quarter (pinned comprehensive in the demo)
     newest = max(published["quarters"])
-    sc = bookfmt.read(out / newest / "tables", "series_counts")
-    r = sc[(sc["quarter"] == newest) & (sc["municipality_code"] == "837")
-           & (sc["service_task"] == "vammaispalvelut") & (sc["source"] == "ALL")].iloc[0]
-    assert norm(bookfmt.fi_pct(float(r["share_pct"]), 1)) in text
+    m = published_tables.read(out / newest / "published", "municipal")
+    r = m[(m["quarter"] == newest) & (m["municipality_code"] == "837")
+          & (m["service_task"] == "vammaispalvelut")].iloc[0]
+    assert r["share_pct_symbol"] == ""
+    assert norm(bookfmt.fi_share(float(r["share_pct"]))) in text
     index = (html / "alueet" / "index.html").read_text(encoding="utf-8")
     assert publish.COUNTY_PDF in index
 

@@ -36,10 +36,17 @@ def test_no_estimate_sentence_has_no_dash_or_zero_municipalities():
 def test_estimate_text_point_and_range():
     assert chapters.estimate_text({"estimate_rounded": 2700, "publish_as": "point"}) == \
         "2\u00a0700"
-    assert chapters.estimate_text({"estimate_rounded": 2700}) == "2\u00a0700"
-    r = {"estimate_rounded": 41000, "publish_as": "range", "range_low": 30000,
-         "range_high": 50000}
+    # a row without the rule's verdict shows nothing (the gate always gives one)
+    assert chapters.estimate_text({"estimate_rounded": 2700}) == "ei arviota"
+    r = {"estimate_rounded": None, "estimate_rounded_symbol": ".", "publish_as": "range",
+         "range_low": 30000, "range_high": 50000, "range_low_pct": 2.9,
+         "range_high_pct": 4.9, "share_pct": None, "share_pct_symbol": "."}
     assert chapters.estimate_text(r) == "30\u00a0000–50\u00a0000"
+    # the share range as the gate published it (no share computed by the writer)
+    assert chapters.share_text(r) == "2,9–4,9\u00a0%"
+    # a point whose figures disclosure control suppressed shows no number
+    sup = {"estimate_rounded": None, "estimate_rounded_symbol": "..", "publish_as": "point"}
+    assert chapters.estimate_text(sup) == "ei arviota" and not chapters.has_estimate(sup)
 
 
 def test_table_block_has_caption_and_right_aligned_numbers():

@@ -21,11 +21,17 @@ Q = "2023Q4"
 
 
 def _est(task, kind, **kw):
+    """A published estimates row as the gate writes it (the published method only; a
+    figure the rule withholds is empty with "."), figures given by ``kw``."""
+    held = "." if kind != "point" else ""
     row = {"quarter": Q, "service_task": task, "age_group": "kaikki", "method": "ratio",
-           "published": 1, "published_symbol": "", "publish_as": kind,
-           "estimate_rounded": np.nan, "estimate_rounded_symbol": "", "ci_low": np.nan,
-           "ci_low_symbol": "", "ci_high": np.nan, "ci_high_symbol": "", "share_pct": np.nan,
-           "share_pct_symbol": "", "range_low": np.nan, "range_high": np.nan}
+           "publish_as": kind,
+           "estimate_rounded": np.nan, "estimate_rounded_symbol": held, "ci_low": np.nan,
+           "ci_low_symbol": held, "ci_high": np.nan, "ci_high_symbol": held,
+           "share_pct": np.nan, "share_pct_symbol": held, "range_low": np.nan,
+           "range_low_symbol": "", "range_high": np.nan, "range_high_symbol": "",
+           "range_low_pct": np.nan, "range_low_pct_symbol": "", "range_high_pct": np.nan,
+           "range_high_pct_symbol": ""}
     row.update(kw)
     return row
 
@@ -35,13 +41,13 @@ def pdir(tmp_path):
     d = tmp_path / Q / "published"
     d.mkdir(parents=True)
     est = pd.DataFrame([
-        _est("iakkaat", "point", estimate_rounded=12600, ci_low=12100, ci_high=13100, share_pct=19.6258),
-        _est("iakkaat", "point", method="model", published=0, estimate_rounded=99900),
-        _est("tyoikaiset", "range", range_low=30000, range_high=50000),
+        _est("iakkaat", "point", estimate_rounded=12600, ci_low=12100, ci_high=13100, share_pct=19.6),
+        _est("tyoikaiset", "range", range_low=30000, range_high=50000, range_low_pct=3.1,
+             range_high_pct=5.2),
         _est("lapsiperheet", "none"),
         _est("lastensuojelu", "point", estimate_rounded_symbol=symbols.SUPPRESSED),
         _est("vammaispalvelut", "point", estimate_rounded=45200, ci_low=44000, ci_high=46400,
-             share_pct=0.8123),
+             share_pct=0.8),
         _est("vammaispalvelut", "point", age_group="0-17", estimate_rounded=1),
     ])
     write_csv(est, d / "estimates.csv")
@@ -51,10 +57,17 @@ def pdir(tmp_path):
     hel = "091"
     vaasa = reference.municipalities().set_index("name_fi").loc["Vaasa", "municipality_code"]
     write_csv(pd.DataFrame({"quarter": [Q], "service_task": ["iakkaat"], "n": [40], "q1": [15.0],
-                            "median": [18.0], "q3": [21.0], "min": [9.25], "min_municipality_code": [hel],
+                            "median": [18.0], "q3": [21.0], "min": [9.3], "min_municipality_code": [hel],
                             "max": [31.5], "max_municipality_code": [vaasa]}), d / "extremes.csv")
-    write_csv(pd.DataFrame({"quarter": [Q, Q], "service_task": ["iakkaat"] * 2, "county_code": ["90", "17"],
-                            "share_pct": [17.2, 21.456], "share_pct_symbol": ["", ""]}),
+    # every county of iakkaat with a point estimate (so one may be called the largest);
+    # a range county of tyoikaiset (so none of that task may)
+    write_csv(pd.DataFrame({"quarter": [Q] * 3, "service_task": ["iakkaat"] * 2 + ["tyoikaiset"],
+                            "county_code": ["90", "17", "17"], "publish_as": ["point"] * 2 + ["range"],
+                            "estimate_rounded": [800, 900, np.nan],
+                            "estimate_rounded_symbol": ["", "", "."],
+                            "share_pct": [17.2, 21.5, np.nan], "share_pct_symbol": ["", "", "."],
+                            "range_low": [np.nan, np.nan, 1000], "range_low_symbol": ["x", "x", ""],
+                            "range_high": [np.nan, np.nan, 2000], "range_high_symbol": ["x", "x", ""]}),
               d / "county_estimates.csv")
     return d
 
@@ -69,9 +82,10 @@ def test_key_figures_follow_the_publication_rule_and_symbols(pdir):
     assert f.loc["perheoikeudelliset", "kind"] == "registered"
     assert f.loc["perheoikeudelliset", "clients"] == 2345     # the whole country's row
     text = {r["service_task"]: landing.figure_text(r) for r in f.reset_index().to_dict("records")}
-    assert text["iakkaat"] == (f"12{NBSP}600", f"20{NBSP}% 65 vuotta täyttäneistä; "
+    assert text["iakkaat"] == (f"12{NBSP}600", f"19,6{NBSP}% 65 vuotta täyttäneistä; "
                                                f"95 %:n luottamusväli 12{NBSP}100–13{NBSP}100")
     assert text["tyoikaiset"][0] == f"30{NBSP}000–50{NBSP}000"
+    assert text["tyoikaiset"][1].startswith(f"3,1–5,2{NBSP}% 18–64-vuotiaista; vaihteluväli")
     assert text["lastensuojelu"][0] == symbols.SUPPRESSED
     assert text["vammaispalvelut"][1].startswith(f"0,8{NBSP}% väestöstä")
     assert text["perheoikeudelliset"][0] == f"2{NBSP}345"
@@ -84,7 +98,7 @@ def test_landing_page(pdir):
     assert "Julkaistu 15.3.2024" in md and "Seuraava julkaisu 14.6.2024." in md
     assert "loka–joulukuu 2023" in md and "synteettis" in md
     assert md.count('class="seuranta-tile"') == len(reference.task_codes())
-    assert f"12{NBSP}600" in md and "99" + NBSP + "900" not in md    # only the published method
+    assert f"12{NBSP}600" in md
     assert 'href="avoindata/2024-03-15/datapackage.json"' in md
     assert "Aiemmin julkaistut luvut eivät muuttuneet." in md
     assert landing.next_release(["2024-03-15"], dt.date(2024, 3, 15)) is None
@@ -93,11 +107,11 @@ def test_landing_page(pdir):
 def test_swedish_summary_names_and_number_format(pdir):
     md = landing.swedish_md({Q: pdir}, synthetic=True)
     assert "## Oktober–december 2023" in md
-    assert f"Tjänster för äldre: uppskattningsvis 20{NBSP}% av personer som fyllt 65 år, det vill säga " \
+    assert f"Tjänster för äldre: uppskattningsvis 19,6{NBSP}% av personer som fyllt 65 år, det vill säga " \
            f"cirka 12{NBSP}600 klienter." in md
-    assert f"störst i Vasa (32{NBSP}%) och minst i Helsingfors (9,3{NBSP}%)" in md   # Swedish names
-    assert f"störst i Österbottens välfärdsområde (21{NBSP}%)" in md
-    assert f"mellan 30{NBSP}000 och 50{NBSP}000 klienter" in md
+    assert f"störst i Vasa (31,5{NBSP}%) och minst i Helsingfors (9,3{NBSP}%)" in md   # Swedish names
+    assert f"störst i Österbottens välfärdsområde (21,5{NBSP}%)" in md
+    assert f"mellan 30{NBSP}000 och 50{NBSP}000 klienter (3,1–5,2{NBSP}% av 18–64-åringarna)" in md
     assert "Syntetiska data" in md
 
 
@@ -106,3 +120,14 @@ def test_swedish_county_names_cover_every_county():
     m = reference.municipalities()
     assert set(sv["county_code"]) == set(m["county_code"])
     assert sv["county_name_sv"].str.strip().ne("").all()
+
+
+def test_swedish_summary_ranks_no_county_beside_a_range(pdir):
+    """A county whose estimate is a range could be the largest: with one range county in
+    the task, no county is called the largest."""
+    ce = pd.read_csv(pdir / "county_estimates.csv", dtype={"county_code": str})
+    ce.loc[0, ["publish_as", "estimate_rounded", "estimate_rounded_symbol", "share_pct",
+               "share_pct_symbol"]] = ["range", np.nan, ".", np.nan, "."]
+    write_csv(ce, pdir / "county_estimates.csv")
+    md = landing.swedish_md({Q: pdir}, synthetic=True)
+    assert "välfärdsområdena var den skattade andelen" not in md

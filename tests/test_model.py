@@ -312,16 +312,19 @@ def test_task_county_table_shows_the_published_rule_and_symbols(tmp_path):
         "\xa0", " ").splitlines()
     assert len(md) == 2 + 3
     assert "| 5 300 | 4 900–5 700 | 1 200 | 4/10 |" in md[2]
-    assert "| 4 000–7 000 | vaihteluväli | 40 | 4/10 |" in md[3]
-    assert md[4].endswith("| – | – | .. | 10/10 (kaikki) |")
+    assert "| 4 000–7 000 | . | 40 | 4/10 |" in md[3]      # a range: no interval
+    assert md[4].endswith("| .. | .. | .. | 10/10 (kaikki) |")
     assert compare.task_county_table_md(tmp_path, "2023Q3", "vammaispalvelut") is None
 
 
 def test_estimate_state_follows_the_rule():
     from seuranta.publication import bookfmt as bf
 
+    # a range row as the gate publishes it: the share range is the gate's (no writer
+    # divides the range by the base)
     e = pd.Series({"publish_as": "range", "national_base": 1e6, "range_low": 30000.0,
-                   "range_high": 50000.0, "estimate_rounded": 40000, "share_pct": 4.0,
+                   "range_high": 50000.0, "range_low_pct": 3.0, "range_high_pct": 5.0,
+                   "estimate_rounded": 40000, "share_pct": 4.0,
                    "rule_reason": "base_share<20;municipalities<20"})
     assert [s.replace("\xa0", " ") for s in bf.estimate_state(e)] == ["30 000–50 000",
                                                                        "3,0–5,0 %"]

@@ -67,8 +67,13 @@ def test_county_page_shows_the_published_county_figures(staged):
     page = (stage / "vertailu" / "08.md").read_text(encoding="utf-8")
     if ce["publish_as"] == "point":
         assert f"| Iäkkäät | {compare.fi_number(ce['estimate_rounded'])} |" in page
+        assert "alueesta, joilla on pistearvio" in page
+    else:   # a range: no point, no interval, no rank
+        assert (f"| Iäkkäät | {compare.fi_number(ce['range_low'])}–"
+                f"{compare.fi_number(ce['range_high'])} | . |") in page
+        assert "Iäkkäät vaihteluväli" in page
     assert (stage / "vertailu" / "img" / "08.png").is_file()
-    assert "![Pirkanmaan hyvinvointialue: Iäkkäät " in page and "suurin 22 alueesta" in page
+    assert "![Pirkanmaan hyvinvointialue: Iäkkäät " in page
 
 
 def test_municipal_table_values_and_sort_keys(staged):
@@ -99,7 +104,44 @@ def test_county_table_lists_service_tasks_only():
                        "ci_high": [1300.0, 1.0], "share_pct": [20.1, 15.0],
                        "range_low": [float("nan")] * 2, "range_high": [float("nan")] * 2,
                        "publish_as": ["point", "point"]})
-    nf = pd.DataFrame({"service_task": ["iakkaat"], "share_pct": [19.6]})
+    nf = pd.DataFrame({"service_task": ["iakkaat"], "share_pct": [19.6], "publish_as": ["point"],
+                       "estimate_rounded": [60000.0]})
     md = compare.county_table_md(cf, nf, "08")
-    assert f"| Iäkkäät | 1{NBSP}200 | 1{NBSP}100–1{NBSP}300 | 20{NBSP}% | 20{NBSP}% |" in md
+    assert f"| Iäkkäät | 1{NBSP}200 | 1{NBSP}100–1{NBSP}300 | 20,1{NBSP}% | 19,6{NBSP}% |" in md
     assert "kaikki" not in md
+
+
+def test_a_range_county_shows_its_range_and_no_rank():
+    """A county whose estimate is a range: the range and the share range in the table, no
+    point, no interval and no rank in the alt text; the counties with a point estimate are
+    ranked among themselves only."""
+    held = {"estimate_rounded": float("nan"), "estimate_rounded_symbol": ".",
+            "ci_low": float("nan"), "ci_low_symbol": ".", "ci_high": float("nan"),
+            "ci_high_symbol": ".", "share_pct": float("nan"), "share_pct_symbol": ".",
+            "range_low": 300.0, "range_high": 600.0, "range_low_pct": 12.0,
+            "range_high_pct": 24.1, "publish_as": "range"}
+    point = {"estimate_rounded": 900.0, "estimate_rounded_symbol": "", "ci_low": 800.0,
+             "ci_low_symbol": "", "ci_high": 1000.0, "ci_high_symbol": "", "share_pct": 18.0,
+             "share_pct_symbol": "", "range_low": float("nan"), "range_high": float("nan"),
+             "range_low_pct": float("nan"), "range_high_pct": float("nan"), "publish_as": "point"}
+    cf = pd.DataFrame([{"service_task": "iakkaat", "county_code": "08", **held},
+                       {"service_task": "iakkaat", "county_code": "09", **point},
+                       {"service_task": "iakkaat", "county_code": "10",
+                        **{**point, "share_pct": 16.0}}])
+    cf = cf.assign(kind=[compare.estimate_kind(r) for _, r in cf.iterrows()])
+    nf = pd.DataFrame([{"service_task": "iakkaat", **point, "share_pct": 17.0}])
+    nf = nf.assign(kind=["point"])
+    md = compare.county_table_md(cf, nf, "08")
+    assert f"| Iäkkäät | 300–600 | . | 12,0–24,1{NBSP}% | 17,0{NBSP}% |" in md
+    alt = compare.chart_alt(cf, nf, "08", "Pirkanmaa")
+    assert "suurin" not in alt and f"vaihteluväli 12,0–24,1{NBSP}%" in alt
+    assert "1. suurin niistä 2 alueesta" in compare.chart_alt(cf, nf, "09", "x")
+    fig = compare.county_chart(cf, nf, "08", "t")
+    assert fig is not None
+    import matplotlib.pyplot as plt
+    ax = fig.axes[0]
+    # the range county is no point: the only red dot would be a point estimate
+    red = [c for c in ax.collections if len(c.get_offsets()) == 1 and len(c.get_facecolor())
+           and tuple(c.get_facecolor()[0][:3]) == matplotlib.colors.to_rgb("#b2182b")]
+    assert red == []
+    plt.close(fig)

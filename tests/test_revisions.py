@@ -40,7 +40,7 @@ def _cells_by_text(path: Path, quarter: str) -> dict:
     df = df[df["quarter"] == quarter]
     out = {}
     text = {"quarter", "service_task", "county_code", "municipality_code", "quality", "sources",
-            "age_group", "method", "note"}
+            "age_group", "method", "note", "publish_as", "rule_reason"}
     figs = [c for c in df.columns if c not in text and not c.endswith("_symbol")]
     keys = [c for c in ("service_task", "age_group", "method", "municipality_code") if c in df.columns]
     for _, r in df.iterrows():

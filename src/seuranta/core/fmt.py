@@ -19,13 +19,14 @@ MINUS = "\u2212"
 MISSING = NOT_AVAILABLE
 
 
-def _is_missing(x) -> bool:
+def is_missing(x) -> bool:
+    """None, NaN or pandas' NA (not a number to show)."""
     if x is None:
         return True
     try:
         return math.isnan(float(x))
     except (TypeError, ValueError):
-        return False
+        return type(x).__name__ in ("NAType", "NaTType")
 
 
 def round_half_up(x: float, decimals: int = 0) -> Decimal:
@@ -36,7 +37,7 @@ def round_half_up(x: float, decimals: int = 0) -> Decimal:
 
 def fi_number(x, decimals: int = 0) -> str:
     """``134400`` → ``"134 400"`` (NBSP); ``2.45, 1`` → ``"2,5"``; negative with U+2212."""
-    if _is_missing(x):
+    if is_missing(x):
         return MISSING
     d = round_half_up(x, decimals)
     neg = d < 0
@@ -58,13 +59,13 @@ def fi_number(x, decimals: int = 0) -> str:
 
 def fi_pct(x, decimals: int = 1) -> str:
     """``2.4`` → ``"2,4 %"`` (NBSP before the sign); x is already in per cent."""
-    if _is_missing(x):
+    if is_missing(x):
         return MISSING
     return fi_number(x, decimals) + NBSP + "%"
 
 
 def fi_round(x, step: int = 100) -> int | float:
     """Round to the nearest ``step`` (half up): 134 372 → 134 400; NaN stays NaN."""
-    if _is_missing(x):
+    if is_missing(x):
         return float("nan")
     return int(round_half_up(float(x) / step, 0)) * step

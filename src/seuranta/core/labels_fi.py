@@ -97,3 +97,20 @@ RULE_REASON_FI = {
     "model_failed": "mallia ei voitu sovittaa",
     "no_estimate": "arviota ei voitu laskea",
 }
+
+
+#: The estimation methods (``estimate.published_method``): the one Finnish name of each,
+#: used wherever a text, table or annex names a method.
+ESTIMATION_METHOD_FI = {"ratio": "suhdemenetelmä", "model": "mallipohjainen arvio"}
+
+#: How the published estimate is made, for a sentence "koko maan asiakasmäärä arvioidaan
+#: … kattavien kuntien tiedoista" (the quality statement; adessive/essive forms).
+ESTIMATION_METHOD_HOW_FI = {
+    "ratio": ("suhdemenetelmällä (kattavien kuntien asiakkaiden osuus väestöpohjasta "
+              "yleistetään koko maahan)"),
+    "model": ("mallipohjaisena arviona (kattavien kuntien havaitut asiakkaat ja muiden kuntien "
+              "ennusteet negatiivisesta binomiregressiomallista)"),
+}
+
+#: How the publication rule lets an estimate be published (``publish_as``).
+PUBLISH_AS_FI = {"point": "pistearvio", "range": "vaihteluväli", "none": "ei arviota"}

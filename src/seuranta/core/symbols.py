@@ -11,7 +11,9 @@ from __future__ import annotations
 #: Suppressed for confidentiality: a count of 1 … min_count−1, or a cell from which one
 #: could be derived (secondary suppression).
 SUPPRESSED = ".."
-#: Not available: no data, or the municipality's data are not comprehensive for the quarter.
+#: Not available or too uncertain to be presented (as Statistics Finland's "."): no data,
+#: the municipality's data are not comprehensive for the quarter, or the publication rule
+#: withholds the figure (an estimate published as a range only, or not at all).
 NOT_AVAILABLE = "."
 #: Logically impossible to present (e.g. no estimate is made for the task).
 NOT_APPLICABLE = "x"
@@ -24,10 +26,16 @@ SYMBOLS: dict[str, tuple[str, str]] = {
                  "päätellä muista julkaistuista luvuista.",
                  "Uppgiften är sekretessbelagd: antalet är litet eller kunde härledas ur andra "
                  "publicerade uppgifter."),
-    NOT_AVAILABLE: ("Tietoa ei ole saatu, tai kunnan tiedot eivät ole kattavia.",
-                    "Uppgift saknas eller kommunens uppgifter är inte heltäckande."),
-    NOT_APPLICABLE: ("Loogisesti mahdoton esittää (esimerkiksi arviota ei laadita).",
-                     "Logiskt omöjlig att presentera (till exempel görs ingen skattning)."),
+    NOT_AVAILABLE: ("Tietoa ei ole saatu tai se on liian epävarma esitettäväksi: kunnan "
+                    "tiedot eivät ole kattavia, tai julkaisusääntö ei salli lukua (arvio "
+                    "julkaistaan vain vaihteluvälinä tai ei lainkaan).",
+                    "Uppgift saknas eller är för osäker för att presenteras: kommunens "
+                    "uppgifter är inte heltäckande, eller publiceringsregeln tillåter inte "
+                    "talet (skattningen publiceras endast som intervall eller inte alls)."),
+    NOT_APPLICABLE: ("Loogisesti mahdoton esittää (esimerkiksi arviota ei laadita, tai "
+                     "pistearviolle ei julkaista vaihteluväliä).",
+                     "Logiskt omöjlig att presentera (till exempel görs ingen skattning, "
+                     "eller en punktskattning har inget intervall)."),
     NIL: ("Ei yhtään.", "Inget finns att rapportera."),
 }
 

@@ -5,8 +5,9 @@ output of the disclosure gate :mod:`seuranta.publication.gate`) and writes
 ``annex/liite_<Q>.xlsx`` in the layout of THL's "Liite VA1": one sheet per
 estimated service task with county, municipality, municipality code, the quality class of
 every quarter, the share (%) of the population base for every quarter from the first
-up to this one, and the source (SHA / ET / SHA+ET); a sheet of national estimates with
-their 95 % intervals (both methods, the published one marked); and a first sheet
+up to this one, and the source (SHA / ET / SHA+ET); a sheet of national estimates as the
+publication rule allows them (the published method only: a point estimate with its 95 %
+interval, or a range, or no estimate with the reason); and a first sheet
 "Tietoja" with the source, date, symbols, disclosure rule, methods link and, for demo
 data, the synthetic-data notice (also written to the workbook's title and description).
 
@@ -15,9 +16,10 @@ one header row, Excel tables, values never formulas, numbers numeric with number
 Cells that cannot show a number carry a symbol of :mod:`seuranta.core.symbols`, explained on
 the "Tietoja" sheet.
 
-Disclosure control is the gate's: the annex shows what ``published/municipal.csv`` and
-``published/estimates.csv`` show (a share whose count is suppressed is ``..``), and
-computes nothing from the exact tables. Internal tables under ``build/`` stay exact.
+Disclosure control, the publication rule and the precision are the gate's: the annex
+shows what ``published/*.csv`` show (a share whose count is suppressed is ``..``, an
+estimate the rule withholds is ``.``), and computes nothing from the exact tables.
+Internal tables under ``build/`` stay exact.
 """
 
 from __future__ import annotations
@@ -32,10 +34,11 @@ import pandas as pd
 
 from seuranta.core import excel, reference, symbols
 from seuranta.core.errors import InputError
-from seuranta.core.labels_fi import AGE_GROUP_FI, CREDIT_FI, QUALITY_FI
+from seuranta.core.labels_fi import AGE_GROUP_FI, CREDIT_FI, ESTIMATION_METHOD_FI, PUBLISH_AS_FI, QUALITY_FI
 from seuranta.core.params import as_params, defaults
 from seuranta.core.quarters import Quarter, today
-from seuranta.publication import gate
+from seuranta.publication import published as pub_tables
+from seuranta.publication.bookfmt import rule_reason_fi
 from seuranta.publication.published import published_dir_of
 
 NO_DATA = symbols.NOT_AVAILABLE         # no data, or not comprehensive (quality column says which)
@@ -43,7 +46,6 @@ PARTIAL = symbols.NOT_AVAILABLE
 SUPPRESSED = symbols.SUPPRESSED
 NOT_APPLICABLE = symbols.NOT_APPLICABLE  # e.g. a population base of zero
 
-METHOD_FI = {"ratio": "Suhde-estimaatti", "model": "Regressiomalli"}
 #: Names of the rows of estimates.csv that are not one of the seven service tasks.
 EXTRA_TASK_FI = {"lastensuojelulaki": ("Lastensuojelulain mukainen asiakkuus",
                                        "alle 18-vuotiaat"),
@@ -63,12 +65,23 @@ MULTI_SHEET = "Usean palvelutehtävän asiakkaat"
 YEAR_SHEET = "Koko vuosi"
 HEADER_MUNICIPALITY = ["Hyvinvointialue", "Kunta", "Kuntakoodi"]
 HEADER_SOURCE = "Lähdeaineisto (uusin neljännes)"
-ESTIMATE_HEADER = [
-    "Neljännes", "Palvelutehtävä", "Väestöpohja", "Menetelmä", "Julkaistu arvio",
-    "Arvioitu asiakasmäärä", "Osuus väestöpohjasta, %",
-    "95 %:n luottamusväli, alaraja", "95 %:n luottamusväli, yläraja",
-    "Ero julkaistuun arvioon, %", "Arviossa käytetyt kunnat", "Asiakkaat arviossa käytetyissä kunnissa",
+#: The figures of a published estimate under the publication rule (column, header).
+RULE_COLUMNS = [
+    ("estimate_rounded", "Arvioitu asiakasmäärä"),
+    ("share_pct", "Osuus väestöpohjasta, %"),
+    ("ci_low", "95 %:n luottamusväli, alaraja"),
+    ("ci_high", "95 %:n luottamusväli, yläraja"),
+    ("range_low", "Vaihteluväli, alaraja"),
+    ("range_high", "Vaihteluväli, yläraja"),
+    ("range_low_pct", "Vaihteluväli, osuus väestöpohjasta alaraja, %"),
+    ("range_high_pct", "Vaihteluväli, osuus väestöpohjasta yläraja, %"),
 ]
+ESTIMATE_HEADER = (
+    ["Neljännes", "Palvelutehtävä", "Väestöpohja", "Menetelmä", "Julkaisutapa"]
+    + [h for _, h in RULE_COLUMNS]
+    + ["Peruste", "Arviossa käytetyt kunnat", "Asiakkaat arviossa käytetyissä kunnissa"])
+#: Share columns (number format with one decimal).
+SHARE_HEADERS = [h for c, h in RULE_COLUMNS if c.endswith("_pct")]
 
 
 # --------------------------------------------------------------------------- helpers
@@ -151,7 +164,7 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
                                         names=key).to_frame(index=False))
     pm = municipal[municipal["service_task"] == task]
     cells = cells.merge(pm[key + ["quality", "sources", "population_base", "clients",
-                                  "clients_symbol", "share_pct_symbol"]],
+                                  "clients_symbol", "share_pct", "share_pct_symbol"]],
                         on=key, how="left", validate="one_to_one")
     missing_q = cells["quality"].isna() & (cells["quarter"] == str(quarter))
     if missing_q.any():
@@ -167,10 +180,7 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
         sym = cells.at[i, "clients_symbol"] or cells.at[i, "share_pct_symbol"]
         if sym:
             return sym
-        # from the published count, not from share_pct (already rounded to 4 decimals:
-        # 84/3907 = 2.14998… would become 2.15 and then 2.2)
-        return round_half_up(100.0 * int(cells.at[i, "clients"])
-                             / float(cells.at[i, "population_base"]), 1)
+        return float(cells.at[i, "share_pct"])   # as the gate rounded it (one decimal)
 
     cells["cell"] = [cell(i) for i in cells.index]
     cells["quality_fi"] = cells["quality"].map(QUALITY_FI).fillna(QUALITY_FI["none"])
@@ -196,10 +206,26 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
     return out.iloc[order].reset_index(drop=True)
 
 
-def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame,
-                    rounding: int = 100) -> pd.DataFrame:
-    """The national estimates sheet: every quarter, task (and age group), both methods,
-    from the gate's published ``estimates.csv`` (a figure with a symbol shows it)."""
+def rule_cells(r) -> list:
+    """The figures of a published estimate row (:data:`RULE_COLUMNS`): the value, or the
+    symbol the gate gave it."""
+    out = []
+    for col, _ in RULE_COLUMNS:
+        sym = str(getattr(r, f"{col}_symbol", "") or "")
+        v = getattr(r, col, None)
+        if sym:
+            out.append(sym)
+        elif v is None or pd.isna(v):
+            out.append(NO_DATA)
+        else:
+            out.append(float(v) if col.endswith("_pct") else int(v))
+    return out
+
+
+def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFrame:
+    """The national estimates sheet: every quarter, task (and age group) of the published
+    method, as the gate's published ``estimates.csv`` shows them under the publication
+    rule (a figure with a symbol shows it)."""
     names = dict(zip(tasks["service_task"], tasks["name_fi"]))
     bases = dict(zip(tasks["service_task"], tasks["base_fi"]))
     order = {t: i for i, t in enumerate(list(tasks["service_task"]) + list(EXTRA_TASK_FI))}
@@ -211,18 +237,7 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame,
     if unknown:
         raise InputError(f"annex: estimates.csv has unknown service tasks: {unknown}")
     e["_t"] = e["service_task"].map(order)
-    e["_m"] = e["method"].map({"ratio": 0, "model": 1}).fillna(2)
-    e = e.sort_values(["quarter", "_t", "age_group", "_m"], kind="mergesort")
-
-    def num(x, step=None, decimals=None, sym=""):
-        if sym:
-            return sym
-        if pd.isna(x):
-            return NO_DATA
-        if step:
-            return round_to(x, step)
-        return round_half_up(x, decimals)
-
+    e = e.sort_values(["quarter", "_t", "age_group"], kind="mergesort")
     rows = []
     for r in e.itertuples(index=False):
         task, age = r.service_task, r.age_group
@@ -233,18 +248,14 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame,
         if age != "kaikki":
             base = AGE_GROUP_FI.get(age, age)
             name = f"{name}, {base}"
-        used_cell = num(r.clients_used, decimals=0, sym=r.clients_used_symbol)
+        kind = str(r.publish_as)
         rows.append([
             quarter_header(Quarter.parse(r.quarter))[:-3],
-            name, base, METHOD_FI.get(r.method, r.method),
-            "Kyllä" if int(r.published) == 1 else "Ei",
-            num(r.estimate_rounded, step=rounding, sym=r.estimate_rounded_symbol),
-            num(r.share_pct, decimals=1, sym=r.share_pct_symbol),
-            num(r.ci_low, step=rounding, sym=r.ci_low_symbol),
-            num(r.ci_high, step=rounding, sym=r.ci_high_symbol),
-            num(r.difference_pct, decimals=1, sym=r.difference_pct_symbol),
+            name, base, ESTIMATION_METHOD_FI.get(r.method, r.method), PUBLISH_AS_FI.get(kind, kind),
+            *rule_cells(r),
+            rule_reason_fi(r.rule_reason) if kind != "point" else "",
             NO_DATA if pd.isna(r.municipalities_used) else int(r.municipalities_used),
-            used_cell,
+            r.clients_used_symbol or (NO_DATA if pd.isna(r.clients_used) else int(r.clients_used)),
         ])
     return pd.DataFrame(rows, columns=ESTIMATE_HEADER)
 
@@ -277,6 +288,13 @@ def notes_frame(quarter: Quarter, quarters: list[Quarter], sheets: list[tuple[st
          f"SHA+ET: molemmat ({quarter.name_fi})."),
         ("Osuus", "Palvelutehtävän asiakkaiden osuus (%) väestöpohjasta (edellisen vuoden "
                   "31.12. väestö), pyöristetty yhteen desimaaliin."),
+        ("Arviot", "Koko maan arviot julkaistavalla menetelmällä (vain sillä). Pistearvio on "
+                   f"pyöristetty {rounding} asiakkaan tarkkuuteen ja sen 95 %:n luottamusväli "
+                   "ulospäin. Kun tiedot eivät riitä pistearvioon, julkaistaan vain "
+                   "vaihteluväli (ja sen osuus väestöpohjasta), ja pistearvion, luottamusvälin "
+                   f"ja osuuden paikalla on {symbols.NOT_AVAILABLE}; kun tiedot eivät riitä "
+                   f"vaihteluväliinkään, kaikkien lukujen paikalla on {symbols.NOT_AVAILABLE} "
+                   "ja peruste on sarakkeessa Peruste."),
         ("Tietosuoja",
          f"Osuutta ei julkaista, jos sen asiakasmäärä on 1–{min_count - 1}. Lisäksi "
          "salataan tarvittaessa muita lukuja, jottei salattua lukua voi päätellä "
@@ -351,30 +369,23 @@ def county_frame(totals: pd.DataFrame | None, tasks: pd.DataFrame, quarter: Quar
 
 def age_frame(estimates: pd.DataFrame) -> pd.DataFrame:
     """National estimates of distinct clients (all tasks) by age group and quarter, from
-    the gate's published ``estimates.csv``."""
-    e = estimates[(estimates["service_task"] == "kaikki")
-                  & (estimates["published"].fillna(0).astype(int) == 1)].copy()
+    the gate's published ``estimates.csv``, under the publication rule."""
+    e = estimates[estimates["service_task"] == "kaikki"].copy()
     e["age_group"] = e["age_group"].fillna("kaikki")
     order = {"kaikki": 0, "0-17": 1, "18-64": 2, "65+": 3, "85+": 4}
     e = e.assign(_a=e["age_group"].map(order)).sort_values(["quarter", "_a"])
-
-    def num(col, decimals=None):
-        out = []
-        for v, sym in zip(e[col], e[f"{col}_symbol"]):
-            out.append(sym if sym else (NO_DATA if pd.isna(v) else (
-                round_half_up(v, decimals) if decimals is not None else int(v))))
-        return out
-    return pd.DataFrame({
-        "Neljännes": [quarter_header(Quarter.parse(q))[:-3] for q in e["quarter"]],
-        "Ikäryhmä": ["koko väestö" if a == "kaikki" else AGE_GROUP_FI.get(a, a)
-                     for a in e["age_group"]],
-        "Arvioitu asiakasmäärä": num("estimate_rounded"),
-        "Osuus ikäryhmästä, %": num("share_pct", 1),
-        "95 %:n luottamusväli, alaraja": num("ci_low"),
-        "95 %:n luottamusväli, yläraja": num("ci_high"),
-        "Arviossa käytetyt kunnat": [NO_DATA if pd.isna(v) else int(v)
-                                     for v in e["municipalities_used"]],
-    })
+    rows = []
+    for r in e.itertuples(index=False):
+        kind = str(r.publish_as)
+        rows.append([quarter_header(Quarter.parse(r.quarter))[:-3],
+                     "koko väestö" if r.age_group == "kaikki"
+                     else AGE_GROUP_FI.get(r.age_group, r.age_group),
+                     PUBLISH_AS_FI.get(kind, kind), *rule_cells(r),
+                     rule_reason_fi(r.rule_reason) if kind != "point" else "",
+                     NO_DATA if pd.isna(r.municipalities_used) else int(r.municipalities_used)])
+    return pd.DataFrame(rows, columns=["Neljännes", "Ikäryhmä", "Julkaisutapa"]
+                        + [h.replace("väestöpohjasta", "ikäryhmästä") for _, h in RULE_COLUMNS]
+                        + ["Peruste", "Arviossa käytetyt kunnat"])
 
 
 def multi_frame(tpc: pd.DataFrame | None, totals: pd.DataFrame | None,
@@ -460,16 +471,13 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     while quarters[-1] < quarter:
         quarters.append(quarters[-1].next())
 
-    pdir = published_dir_of(tables_dir)
-    if (pdir / "municipal.csv").is_file():
-        published = {n: gate.read(pdir, n) for n in ("municipal", "estimates")}
-        published.update({n: gate.read(pdir, n, False) for n in ("totals",
-                                                                  "tasks_per_client", "year")})
-    else:   # tables without a gate run (tests, a single table set): the gate in memory
-        for name in ("counts", "quality", "estimates"):
-            if not any((tables_dir / f"{p}{name}.csv").is_file() for p in ("", "series_")):
-                raise InputError(f"annex: table missing: {tables_dir / (name + '.csv')}")
-        published = gate.publish_quarter(quarter, tables_dir, None, params)
+    pdir = published_dir_of(tables_dir)   # the gate's published tables, nothing else
+    if not (pdir / "municipal.csv").is_file():
+        raise InputError(f"annex: published table missing: {pdir / 'municipal.csv'} "
+                         "(the disclosure gate has not run)")
+    published = {n: pub_tables.read(pdir, n) for n in ("municipal", "estimates")}
+    published.update({n: pub_tables.read(pdir, n, False) for n in (
+        "totals", "tasks_per_client", "year")})
     municipal, estimates = published["municipal"], published["estimates"]
     tasks = reference.service_tasks()
     mun = reference.mainland_municipalities()
@@ -508,8 +516,8 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     if len(ages):
         sheets.append(excel.Sheet(
             AGE_SHEET, "Sosiaalihuollon eri asiakkaat (kaikki arvioitavat palvelutehtävät) "
-            "ikäryhmittäin, koko maan arviot neljänneksittäin", ages,
-            formats={"Osuus ikäryhmästä, %": SHARE_FORMAT}))
+            "ikäryhmittäin, koko maan arviot neljänneksittäin julkaisusäännön mukaan", ages,
+            formats={c: SHARE_FORMAT for c in ages.columns if c.endswith("%")}))
     multi = multi_frame(published.get("tasks_per_client"), totals, quarter)
     if multi is not None:
         sheets.append(excel.Sheet(
@@ -521,12 +529,13 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
             YEAR_SHEET, "Koko vuoden eri asiakkaat palvelutehtävittäin: henkilö lasketaan "
             "kerran, vaikka hän olisi asiakkaana usealla neljänneksellä", year,
             formats={"Osuus väestöpohjasta niissä, %": SHARE_FORMAT}))
-    est = estimates_frame(estimates, tasks, rounding=rounding)
+    est = estimates_frame(estimates, tasks)
+    method = ESTIMATION_METHOD_FI.get(str(params["estimate"]["published_method"]))
     sheets.append(excel.Sheet(
-        ESTIMATES_SHEET, "Arviot asiakasmääristä koko maassa ja 95 %:n luottamusvälit, "
-        "molemmat menetelmät; julkaistu arvio merkitty", est,
+        ESTIMATES_SHEET, f"Arviot asiakasmääristä koko maassa ({method}) julkaisusäännön "
+        "mukaan: pistearvio ja 95 %:n luottamusväli, vaihteluväli tai ei arviota", est,
         formats={"Osuus väestöpohjasta, %": SHARE_FORMAT,
-                 "Ero julkaistuun arvioon, %": SHARE_FORMAT}))
+                 **{h: SHARE_FORMAT for h in SHARE_HEADERS}}))
     notice = pub.get("synthetic_notice") or (
         "Tämä julkaisu on laadittu synteettisestä harjoitusaineistosta.")
     date = publication_date(params)

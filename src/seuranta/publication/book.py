@@ -27,6 +27,7 @@ import yaml
 from seuranta.core import escape, symbols
 from seuranta.core.escape import myst
 from seuranta.core.fmt import fi_number
+from seuranta.core.labels_fi import ESTIMATION_METHOD_FI, ESTIMATION_METHOD_HOW_FI
 from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.quarters import Quarter, today
 from seuranta.inputs.datafolder import data_metadata
@@ -133,8 +134,12 @@ def _symbols_md() -> str:
             "Solussa, jossa ei ole lukua, on jokin näistä symboleista.\n\n"
             + bf.table_block("Taulukko S1. Taulukoiden symbolit", tab, right=[],
                              markup=("Symboli",))
-            + "\nArviot koko maan asiakasmääristä ja niiden luottamusvälit on pyöristetty "
-              "sataan. Osuudet esitetään prosentteina yhden desimaalin tarkkuudella.\n")
+            + "\nArviot asiakasmääristä on pyöristetty sataan, niiden luottamusvälit ja "
+              "vaihteluvälit ulospäin sataan. Osuudet esitetään prosentteina yhden desimaalin "
+              "tarkkuudella kaikkialla: kirjassa, PDF-työpapereissa, Excel-liitteissä ja "
+              "avoimessa datassa. Kun julkaisusääntö sallii vain vaihteluvälin, pistearvion, "
+              "luottamusvälin ja osuuden paikalla on symboli . ja arvio on vaihteluväli; kun "
+              "arviota ei julkaista, kaikkien lukujen paikalla on . ja syy kerrotaan.\n")
 
 
 def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict) -> str:
@@ -207,9 +212,7 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
                         row.append(symbols.NOT_AVAILABLE)
                         continue
                     sym = r.loc[q, "clients_symbol"] or r.loc[q, "share_pct_symbol"]
-                    # the share from the published count, as the annex rounds it
-                    row.append(sym or bf.fi_pct(100.0 * float(r.loc[q, "clients"])
-                                                / float(r.loc[q, "population_base"]), 1))
+                    row.append(sym or bf.fi_share(float(r.loc[q, "share_pct"])))
                 src = r.loc[newest, "sources"] if newest in r.index else ""
                 row.append(src if isinstance(src, str) and src else "ei tietoja")
                 rows.append(row)
@@ -334,14 +337,14 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
     def num(x):
         return fi_number(x, 0 if float(x) == int(float(x)) else len(str(x).split(".")[-1]))
 
-    method = {"ratio": "suhdemenetelmä", "model": "mallipohjainen arvio"}
     variance = {"jackknife": "jackknife-menetelmällä (kunta kerrallaan pois jättäen)",
                 "linearised": "linearisoimalla (kuten R:n survey::svyratio)"}
     return {
         "min_count": num(d["min_count"]), "symbol": symbols.SUPPRESSED,
         "rounding": num(e["rounding"]), "z": num(e["z"]),
         "min_municipalities": num(e["min_municipalities"]),
-        "published_method": method[e["published_method"]],
+        "published_method": ESTIMATION_METHOD_FI[e["published_method"]],
+        "published_method_how": ESTIMATION_METHOD_HOW_FI[e["published_method"]],
         "ratio_variance": variance[e["ratio_variance"]],
         "ramp_min_ratio": num(q["ramp_min_ratio"]), "drop_ratio": num(q["drop_ratio"]),
         "low_ratio": num(q["low_ratio"]), "high_ratio": num(q["high_ratio"]),

@@ -1,10 +1,12 @@
 """Helpers for the publication notebooks: Finnish wording, tables as Markdown, figures.
 
-The notebooks in ``notebooks/`` stay short by calling these functions: reading a
-quarter's tables with the right dtypes, Finnish names and grammatical forms of the
-service tasks and population bases, Markdown tables (which render as real tables both
-in HTML and in the PDF), the synthetic-data notice and the disclosure call site.
-Every number a reader sees is formatted here (Finnish format: ``2,4 %``, ``134 400``).
+The notebooks in ``notebooks/`` stay short by calling these functions: Finnish names and
+grammatical forms of the service tasks and population bases, Markdown tables (which render
+as real tables both in HTML and in the PDF), the synthetic-data notice, figures, and how a
+published estimate row reads under the publication rule (:func:`estimate_state`). Every
+number a reader sees is formatted here (Finnish format: ``2,4 %``, ``134 400``) exactly as
+the gate's published tables give it: nothing is computed from the exact tables, and no
+figure is shown with more precision than the gate published.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from seuranta.core import escape, reference, symbols, tables
+from seuranta.core import escape, reference, symbols
 from seuranta.core.fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
 from seuranta.core.labels_fi import (  # noqa: F401
     AGE_GROUP_FI,
@@ -32,25 +34,15 @@ from seuranta.core.labels_fi import (  # noqa: F401
     TASK_SHORT,
 )
 from seuranta.core.params import Params, as_params
+from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
-from seuranta.statistics import disclosure
-
-#: Symbols of the published tables: the one set of :mod:`seuranta.core.symbols`
-#: (explained on the page "Symbolit" and in every table note that uses them).
-SYMBOL_NONE = symbols.NOT_AVAILABLE      # no data / not comprehensive
-SYMBOL_SUPPRESSED = symbols.SUPPRESSED
-
 
 # --------------------------------------------------------------------------- numbers
 
-def pct_decimals(x: float) -> int:
-    """Decimals THL uses for a share: whole per cents from 10 % up, one decimal below
-    (two below 0,1 % so that a small share does not read as zero)."""
-    return 0 if abs(x) >= 10 else (1 if abs(x) >= 0.1 or x == 0 else 2)
-
-
 def fi_share(x: float) -> str:
-    return fi_pct(x, pct_decimals(x))
+    """A published share as the gate rounded it: one decimal (``2,4 %``, ``19,0 %``;
+    :data:`seuranta.core.precision.SHARE_DECIMALS`)."""
+    return fi_pct(x, SHARE_DECIMALS)
 
 
 # --------------------------------------------------------------------------- words
@@ -118,12 +110,6 @@ def notice_md(synthetic: bool, params: Mapping | None = None) -> str:
 
 # --------------------------------------------------------------------------- tables
 
-def read(tables_dir: Path | str, name: str, required: bool = True) -> pd.DataFrame | None:
-    """A quarter's table with its declared column types (:func:`seuranta.core.tables.read_table`,
-    the one reader); None when optional and absent."""
-    return tables.read_table(tables_dir, name, required)
-
-
 def md_escape(s) -> str:
     """A table cell's text, shown literally (:func:`seuranta.core.escape.myst`; a
     :class:`~seuranta.core.escape.Markup` cell, written by the code, as it is)."""
@@ -174,7 +160,7 @@ def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
     return out
 
 
-# --------------------------------------------------------------------------- disclosure
+# --------------------------------------------------------------------------- parameters
 
 #: The run's parameters in this process: set by :func:`use_params` (a notebook's first cell,
 #: from the ``params_file`` that papermill passes). Functions below use them unless given
@@ -197,39 +183,6 @@ def _params(params: Mapping | None = None) -> Params:
         raise RuntimeError("bookfmt: parameters not set: call bookfmt.use_params(params_file) "
                            "first (the parameters file of the run)")
     return _PARAMS
-
-
-def disclosure_params(params: Mapping | None = None) -> tuple[int, str]:
-    """(min_count of the run's disclosure parameters, the suppression symbol of
-    :mod:`seuranta.core.symbols`)."""
-    return int(_params(params)["disclosure"]["min_count"]), symbols.SUPPRESSED
-
-
-def publish_counts(df: pd.DataFrame, count_cols: list[str], row_groups=None, col_groups=None,
-                   derived: dict[str, str] | None = None, pct_decimals_: int = 1
-                   ) -> pd.DataFrame:
-    """DISCLOSURE CALL SITE: every count shown in the book goes through here.
-
-    Applies ``seuranta.disclosure.protect`` (primary and secondary suppression; shares of
-    suppressed counts suppressed too) and formats what remains in Finnish format.
-    ``derived`` maps share columns (per cent) to their count column.
-    """
-    min_count, symbol = disclosure_params()
-    d = df.reset_index(drop=True)
-    out = disclosure.protect(d, count_cols, row_groups=row_groups, col_groups=col_groups,
-                             derived=derived, min_count=min_count, symbol=symbol)
-    for c in count_cols:
-        out[c] = [v if isinstance(v, str) else fi_number(v) for v in out[c]]
-    for c in (derived or {}):
-        out[c] = [v if isinstance(v, str) else fi_pct(v, pct_decimals_) for v in out[c]]
-    return out
-
-
-def publish_value(x) -> str:
-    """One stand-alone count in text, with disclosure control."""
-    min_count, symbol = disclosure_params()
-    v = disclosure.protect_value(x, min_count=min_count, symbol=symbol)
-    return v if isinstance(v, str) else fi_number(v)
 
 
 def symbol_note(used: tuple[str, ...] = (symbols.SUPPRESSED, symbols.NOT_AVAILABLE)) -> str:
@@ -287,97 +240,6 @@ def fi_axis_number(ax, axis: str = "y"):
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
 
 
-def published_estimate(est: pd.DataFrame, task: str, age_group: str = "kaikki"):
-    """The published estimate row of a task (a Series), or None when there is none."""
-    if est is None:
-        return None
-    e = est[est["service_task"] == task]
-    if "age_group" in e.columns:
-        e = e[e["age_group"].fillna("kaikki") == age_group]
-    if "published" in e.columns:
-        p = e[e["published"].fillna(0).astype(int) == 1]
-        e = p
-    return None if e.empty else e.iloc[0]
-
-
-def county_table(counts_all: pd.DataFrame, used: set[str], estimate_row=None) -> pd.DataFrame:
-    """THL's Taulukko VA1: national estimate, the comprehensive municipalities together and,
-    per county, the clients of the municipalities used ("Osin …" when only some are).
-
-    ``counts_all``: the task's ALL-source rows of counts.csv. Returns Alue, Asiakkaat
-    (formatted, disclosure applied).
-    """
-    mun = reference.mainland_municipalities()
-    per_county = mun.groupby("county_code")["municipality_code"].apply(set).to_dict()
-    names = county_names()
-    u = counts_all[counts_all["municipality_code"].isin(used)]
-    rows = []
-    for code, g in u.groupby("county_code", sort=True):
-        partly = set(g["municipality_code"]) != per_county.get(code, set())
-        label = ("Osin " if partly else "") + names.get(code, code)
-        rows.append({"Alue": label, "Asiakkaat": int(g["clients"].sum())})
-    body = pd.DataFrame(rows, columns=["Alue", "Asiakkaat"])
-    if len(body):
-        body = publish_counts(body, ["Asiakkaat"], row_groups="all")
-    total = int(u["clients"].sum())
-    head = []
-    if estimate_row is not None:
-        head.append({"Alue": "Arvio koko maa",
-                     "Asiakkaat": fi_number(estimate_row["estimate_rounded"])})
-    head.append({"Alue": "Edustavat kunnat yhteensä", "Asiakkaat": publish_value(total)})
-    return pd.concat([pd.DataFrame(head), body], ignore_index=True)
-
-
-# --------------------------------------------------------------------------- published tables
-# The gate's published tables (OUT/<Q>/published/, seuranta.publication.gate) are the only
-# source of published numbers: a figure is shown as its value or as its symbol.
-
-def pub_number(value, symbol: str = "") -> str:
-    """A published count: its symbol when it has one, else the Finnish number."""
-    return symbol if symbol else fi_number(value)
-
-
-def pub_pct(value, symbol: str = "", decimals: int = 1) -> str:
-    """A published share (per cent): its symbol when it has one, else ``2,4 %``."""
-    return symbol if symbol else fi_pct(value, decimals)
-
-
-def published_total(totals: pd.DataFrame, kind: str, quarter: str, task: str,
-                    county: str = "") -> str:
-    """One total of the gate's ``totals.csv`` (e.g. kind ``used``: the clients of the
-    municipalities used), formatted or as its symbol; '' when there is no such total."""
-    t = totals[(totals["kind"] == kind) & (totals["quarter"] == str(quarter))
-               & (totals["service_task"] == task)
-               & (totals["county_code"].fillna("") == county)]
-    if t.empty:
-        return ""
-    r = t.iloc[0]
-    return pub_number(r["clients"], r["clients_symbol"])
-
-
-def published_county_table(totals: pd.DataFrame, task: str, quarter: str,
-                           estimate_row=None) -> pd.DataFrame:
-    """THL's Taulukko VA1 from the gate's ``totals.csv``: national estimate, the
-    municipalities used together and per county ("Osin …" when only some of the county's
-    municipalities are used). Tasks without an estimate: the registered clients."""
-    names = county_names()
-    kind = "used" if estimated(task) else "registered"
-    head = []
-    if estimate_row is not None:
-        head.append({"Alue": "Arvio koko maa",
-                     "Asiakkaat": pub_number(estimate_row["estimate_rounded"],
-                                             estimate_row.get("estimate_rounded_symbol", ""))})
-    head.append({"Alue": "Edustavat kunnat yhteensä" if kind == "used"
-                 else "Rekisteriin kirjatut yhteensä",
-                 "Asiakkaat": published_total(totals, kind, quarter, task)})
-    c = totals[(totals["kind"] == f"county_{kind}") & (totals["quarter"] == str(quarter))
-               & (totals["service_task"] == task)].sort_values("county_code")
-    body = [{"Alue": ("Osin " if kind == "used" and not int(r.whole_county) else "")
-             + names.get(r.county_code, r.county_code),
-             "Asiakkaat": pub_number(r.clients, r.clients_symbol)} for r in c.itertuples()]
-    return pd.DataFrame(head + body, columns=["Alue", "Asiakkaat"])
-
-
 def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: str,
                 ylabel: str):
     """Municipal shares (sorted bars) with the quartiles and the median marked."""
@@ -424,60 +286,6 @@ def series_chart(quarters: list[str], values: list[float], lows=None, highs=None
     return fig
 
 
-def estimate_series(series_estimates: pd.DataFrame | None, task: str,
-                    age_group: str = "kaikki") -> pd.DataFrame:
-    """The published estimate of a task (× age group) in every quarter of series_estimates.
-
-    Columns quarter, share (per cent), est (rounded), lo, hi (the 95 % interval), n
-    (municipalities used) and base (national population base; NaN when the table has
-    none). Quarters without an estimate (too few comprehensive municipalities) are left out.
-    """
-    cols = ["quarter", "share", "est", "lo", "hi", "n", "base"]
-    rows = []
-    ser = series_estimates
-    if ser is not None:
-        for q in sorted(ser["quarter"].unique()):
-            r = published_estimate(ser[ser["quarter"] == q], task, age_group)
-            if r is None or pd.isna(r["estimate"]):
-                continue
-            rows.append([q, float(r["share_pct"]), float(r["estimate_rounded"]),
-                         float(r["ci_low"]), float(r["ci_high"]), int(r["municipalities_used"]),
-                         float(r.get("national_base", float("nan")))])
-    return pd.DataFrame(rows, columns=cols)
-
-
-def estimate_series_chart(s: pd.DataFrame, title: str):
-    """The estimated share per quarter (rows of :func:`estimate_series`) with its interval."""
-    band = bool(s["base"].notna().all() and (s["base"] > 0).all())
-    return series_chart(list(s["quarter"]), list(s["share"]),
-                        list(100 * s["lo"] / s["base"]) if band else None,
-                        list(100 * s["hi"] / s["base"]) if band else None,
-                        title=title, ylabel="osuus")
-
-
-def estimate_series_table(s: pd.DataFrame, share_label: str = "Osuus") -> pd.DataFrame:
-    """The rows of :func:`estimate_series` as a Finnish table (estimates rounded to 100)."""
-    return pd.DataFrame({
-        "Vuosineljännes": [quarter_name(q) for q in s["quarter"]],
-        "Arvio": [fi_number(v) for v in s["est"]],
-        share_label: [fi_share(v) for v in s["share"]],
-        "Luottamusväli 95 %": [f"{fi_number(fi_round(a))}–{fi_number(fi_round(b))}"
-                               for a, b in zip(s["lo"], s["hi"])],
-        "Kuntia arviossa": [fi_number(v) for v in s["n"]],
-    })
-
-
-def estimate_series_note(series_estimates: pd.DataFrame | None, s: pd.DataFrame) -> str:
-    """Table note of a series: rounding, and the quarters left out for want of an estimate."""
-    note = "Arviot on pyöristetty sataan."
-    quarters = set() if series_estimates is None else set(series_estimates["quarter"])
-    missing = sorted(quarters - set(s["quarter"]))
-    if missing:
-        note += (" Arviota ei voitu laatia liian vähäisten kattavien tietojen vuoksi: "
-                 + ", ".join(quarter_name(q) for q in missing) + ".")
-    return note
-
-
 # --------------------------------------------------------------------------- publication rule
 
 def rule_reason_fi(reason: str) -> str:
@@ -496,17 +304,100 @@ def rule_reason_fi(reason: str) -> str:
     return "; ".join(parts)
 
 
+
+
+def _shown(e, col: str) -> bool:
+    """The published row shows a number in ``col`` (no symbol, not empty)."""
+    v = e.get(col) if hasattr(e, "get") else None
+    sym = e.get(f"{col}_symbol", "") if hasattr(e, "get") else ""
+    if sym is not None and not (isinstance(sym, float) and pd.isna(sym)) and str(sym):
+        return False
+    return v is not None and not pd.isna(v)
+
+
+def _symbol(e, col: str) -> str:
+    sym = e.get(f"{col}_symbol", "") if hasattr(e, "get") else ""
+    return "" if sym is None or (isinstance(sym, float) and pd.isna(sym)) else str(sym)
+
+
+def estimate_kind(e) -> str:
+    """How a published estimate row (national or county) is shown: ``point`` (its rounded
+    estimate, interval and share), ``range`` (its range and the share range) or ``none``
+    (nothing: the rule withholds it, or disclosure control suppressed it)."""
+    if e is None:
+        return "none"
+    kind = str(e.get("publish_as") or "none")
+    if kind == "point" and _shown(e, "estimate_rounded"):
+        return "point"
+    if kind == "range" and _shown(e, "range_low") and _shown(e, "range_high"):
+        return "range"
+    return "none"
+
+
+def interval_text(e) -> str:
+    """The published 95 % interval of a point estimate ("5 900–7 200"), else its symbol."""
+    if _shown(e, "ci_low") and _shown(e, "ci_high"):
+        return f"{fi_number(e['ci_low'])}–{fi_number(e['ci_high'])}"
+    return _symbol(e, "ci_low") or symbols.NOT_AVAILABLE
+
+
 def estimate_state(e) -> tuple[str, str]:
     """(clients, share) of a published estimate row as the publication rule allows: the
     rounded estimate and its share; the range and the share range; or "ei arviota" and the
-    reason."""
-    kind = str(e.get("publish_as") or "point") if hasattr(e, "get") else "point"
+    reason. Figures as the gate published them (no share is computed here)."""
+    kind = estimate_kind(e)
     if kind == "range":
-        base = float(e["national_base"])
-        lo, hi = float(e["range_low"]), float(e["range_high"])
-        slo, shi = 100 * lo / base, 100 * hi / base
-        return (f"{fi_number(lo)}–{fi_number(hi)}",
-                f"{fi_number(slo, pct_decimals(shi))}–{fi_share(shi)}")
-    if kind == "none":
-        return "ei arviota", rule_reason_fi(e.get("rule_reason", ""))
-    return fi_number(e["estimate_rounded"]), fi_share(float(e["share_pct"]))
+        share = (f"{fi_number(e['range_low_pct'], SHARE_DECIMALS)}–{fi_share(e['range_high_pct'])}"
+                 if _shown(e, "range_low_pct") and _shown(e, "range_high_pct")
+                 else _symbol(e, "range_low_pct") or symbols.NOT_AVAILABLE)
+        return f"{fi_number(e['range_low'])}–{fi_number(e['range_high'])}", share
+    if kind == "point":
+        share = (fi_share(float(e["share_pct"])) if _shown(e, "share_pct")
+                 else _symbol(e, "share_pct") or symbols.NOT_AVAILABLE)
+        return fi_number(e["estimate_rounded"]), share
+    reason = rule_reason_fi(e.get("rule_reason", "")) if e is not None else ""
+    return "ei arviota", reason
+
+
+def estimate_series_chart(s: pd.DataFrame, title: str):
+    """The published estimates of a task per quarter (rows of
+    :func:`seuranta.publication.chapters.estimate_series`): a point estimate's share with
+    its interval band, a range's share range as a bar without a point."""
+    plt = setup_matplotlib()
+    fig, ax = plt.subplots(figsize=(7.5, 3.0))
+    x = list(range(len(s)))
+    pt = s[s["kind"] == "point"]
+    rg = s[s["kind"] == "range"]
+    xs = {q: i for i, q in enumerate(s["quarter"])}
+    if len(pt):
+        px = [xs[q] for q in pt["quarter"]]
+        ax.plot(px, pt["share"], marker="o", color="#1f5f8b", label="pistearvio")
+        band = pt["lo_share"].notna() & pt["hi_share"].notna()
+        if band.any():
+            ax.fill_between([xs[q] for q in pt.loc[band, "quarter"]], pt.loc[band, "lo_share"],
+                            pt.loc[band, "hi_share"], color="#1f5f8b", alpha=0.15,
+                            label="95 %:n luottamusväli")
+    if len(rg):
+        ax.vlines([xs[q] for q in rg["quarter"]], rg["lo_share"], rg["hi_share"],
+                  color="#b35806", lw=6, alpha=0.6, label="vaihteluväli (ei pistearviota)")
+    ax.legend(frameon=False, fontsize=8, loc="lower right")
+    ax.set_xticks(x, [quarter_short(q) for q in s["quarter"]])
+    ax.set_ylabel("osuus")
+    fi_axis_pct(ax)
+    low = pd.concat([s["share"], s["lo_share"]]).dropna()
+    ax.set_ylim(bottom=min(0, float(low.min())) if len(low) else 0)
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def estimate_series_table(s: pd.DataFrame, share_label: str = "Osuus") -> pd.DataFrame:
+    """The rows of :func:`seuranta.publication.chapters.estimate_series` as a Finnish table:
+    each quarter as the publication rule allows (a point with its interval, or a range)."""
+    return pd.DataFrame({
+        "Vuosineljännes": [quarter_name(q) for q in s["quarter"]],
+        "Arvio": list(s["estimate_text"]),
+        share_label: list(s["share_text"]),
+        "Luottamusväli 95 %": list(s["interval_text"]),
+        "Kuntia arviossa": [fi_number(v) for v in s["n"]],
+    })

@@ -7,8 +7,11 @@ numbers and sentences (``facts``, glued into the notebook's Markdown by
 (``tables``, captioned) and figures with alternative texts written from the data
 (``figures``). Sentences that depend on the data (a quarter without an estimate says so
 and why) are Markdown templates of :data:`TEXT`, filled by the one small templating helper
-:func:`say`. Every number comes from the computed tables; disclosure control is applied
-by :func:`seuranta.publication.bookfmt.publish_counts` / ``publish_value``.
+:func:`say`. Every number comes from the gate's published tables
+(``OUT/<Q>/published/``, beside the ``tables_dir`` the notebooks are given), never from
+the exact tables: disclosure control, the publication rule and the precision are the
+gate's (:mod:`seuranta.publication.gate`, :mod:`seuranta.publication.rule`), and an
+estimate is shown as :func:`seuranta.publication.bookfmt.estimate_state` reads its row.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pandas as pd
 from seuranta.core import reference, symbols
 from seuranta.core.labels_fi import DECISION_FI
 from seuranta.publication import bookfmt as bf
-from seuranta.publication import compare, gate, published
+from seuranta.publication import compare, published
 from seuranta.register import validate
 
 #: Finnish Markdown templates of the sentences that depend on the data (``{name}`` fields).
@@ -32,7 +35,7 @@ TEXT = {
         "kuntien tietoihin, joiden tiedot arvioitiin kattaviksi Kanta-palveluiden "
         "sosiaalihuollon asiakastiedon arkiston tai erillistoimituksen perusteella: "
         "{clients_used} asiakasta {municipalities} kunnasta{coverage}. Koko maan "
-        "asiakasmääräksi arvioidaan {estimate} (95 %:n luottamusväli {low}–{high})."),
+        "asiakasmääräksi arvioidaan {estimate} (95 %:n luottamusväli {interval})."),
     "coverage": ", joiden väestö oli {cover} koko maan väestöpohjasta",
     "estimate_range": (
         "Arviolta {share} {base} oli {gen} asiakkaita {quarter_in}. Arvio perustuu niiden "
@@ -67,7 +70,8 @@ TEXT = {
         "suuruusjärjestyksessä, {quarter}. Alakvartiili {q1}, mediaani {median}, "
         "yläkvartiili {q3}; pienin {min} ja suurin {max}."),
     "alt_series": (
-        "Kuvio {abbr}2: arvioitu osuus {base} vuosineljänneksittäin: {points}."),
+        "Kuvio {abbr}2: arvioitu osuus {base} vuosineljänneksittäin (vaihteluväli, kun "
+        "pistearviota ei julkaista): {points}."),
     "alt_series_counts": (
         "Kuvio {abbr}2: rekisteriin kirjatut {gen} asiakkaat vuosineljänneksittäin: "
         "{points}."),
@@ -156,18 +160,20 @@ def _num(x) -> bool:
 _CACHE: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
 
 
-def published_tables(tables_dir: str | Path, quarter: str, params: dict) -> dict:
-    """The quarter's published tables (the gate's output beside ``tables/``; computed in
-    memory by the same gate when the folder is absent, as for a single table set)."""
+#: The published tables a chapter reads.
+TABLES = ("municipal", "totals", "estimates", "county_estimates", "extremes",
+          "tasks_per_client", "multi_task", "year", "ledger", "quality_reasons",
+          "representativeness", "review_decisions", "review_effect")
+
+
+def published_tables(tables_dir: str | Path, quarter: str, params: dict | None = None) -> dict:
+    """The quarter's published tables: the gate's output beside ``tables/``
+    (:func:`seuranta.publication.published.published_dir_of`); nothing else is read."""
     key = (str(Path(tables_dir).resolve()), str(quarter))
     if key not in _CACHE:
         pdir = published.published_dir_of(tables_dir)
-        if (pdir / "municipal.csv").is_file():
-            out = {n: published.read(pdir, n, False) for n in (
-                "municipal", "totals", "estimates", "extremes", "tasks_per_client",
-                "multi_task", "year")}
-        else:
-            out = gate.publish_quarter(quarter, Path(tables_dir), None, params)
+        published.read(pdir, "municipal")   # a clear error when the gate has not run
+        out = {n: published.read(pdir, n, False) for n in TABLES}
         for df in out.values():
             if df is not None and "county_code" in df.columns:
                 df["county_code"] = df["county_code"].fillna("").astype(str)
@@ -194,22 +200,18 @@ def _total(pub: dict, kind: str, quarter: str, task: str, county: str = ""):
 
 
 def published_estimate(pub: dict, task: str, quarter: str, age_group: str = "kaikki"):
-    """The published method's row of a task in the published estimates, or None."""
+    """The published row of a task (the published method's: the only one public), or None."""
     e = pub.get("estimates")
     if e is None:
         return None
     e = e[(e["service_task"] == task) & (e["quarter"] == quarter)
           & (e["age_group"].fillna("kaikki") == age_group)]
-    if (e["published"].fillna(0).astype(int) == 1).any():
-        e = e[e["published"].fillna(0).astype(int) == 1]
     return None if e.empty else e.iloc[0]
 
 
 def has_estimate(row) -> bool:
-    """A published point estimate (or range) is shown for the row."""
-    if row is None or not shown(row.get("estimate_rounded"), row.get("estimate_rounded_symbol")):
-        return False
-    return str(row.get("publish_as") or "point") != "none"
+    """The rule lets the row be shown: a point estimate or a range."""
+    return bf.estimate_kind(row) != "none"
 
 
 def no_estimate_reason(row, params: dict, task: str = "") -> str:
@@ -236,17 +238,12 @@ def no_estimate_reason(row, params: dict, task: str = "") -> str:
 
 def estimate_text(row) -> str:
     """'2 700' for a point estimate, '2 000–4 000' for a published range."""
-    if str(row.get("publish_as") or "point") == "range" and _num(row.get("range_low")):
-        return f"{bf.fi_number(row['range_low'])}–{bf.fi_number(row['range_high'])}"
-    return bf.fi_number(row["estimate_rounded"])
+    return bf.estimate_state(row)[0]
 
 
 def share_text(row) -> str:
     """The share as the publication rule allows ('2,3 %' or '2,0–3,1 %')."""
-    if str(row.get("publish_as") or "point") == "range" and _num(row.get("range_low")) \
-            and _num(row.get("national_base")):
-        return bf.estimate_state(row)[1]
-    return bf.fi_share(float(row["share_pct"]))
+    return bf.estimate_state(row)[1]
 
 
 def show(*texts: str) -> None:
@@ -284,14 +281,13 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         if _num(e.get("national_base")) and float(e["national_base"]) > 0:
             cover = say("coverage", cover=bf.fi_pct(
                 100 * float(e["population_used"]) / float(e["national_base"]), 0))
-        ranged = str(e.get("publish_as") or "point") == "range"
+        ranged = bf.estimate_kind(e) == "range"
         lead = say("estimate_range" if ranged else "estimate", share=share_text(e), base=base,
                    gen=gen, reason=bf.rule_reason_fi(e.get("rule_reason", "")) if ranged else "",
                    quarter_in=qin,
                    clients_used=count_text(e["clients_used"], e["clients_used_symbol"]),
                    municipalities=bf.fi_number(e["municipalities_used"]), coverage=cover,
-                   estimate=estimate_text(e), low=bf.fi_number(e["ci_low"]),
-                   high=bf.fi_number(e["ci_high"]))
+                   estimate=estimate_text(e), interval=bf.interval_text(e))
     elif bf.estimated(task):
         lead = say("no_estimate", Quarter_in=_capital(qin),
                    reason=no_estimate_reason(row, params))
@@ -307,7 +303,7 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                 and shown(law["clients"], law["clients_symbol"]) and int(ls["clients"]):
             lead += "\n\n" + say("cwa", n_ls=bf.fi_number(ls["clients"]),
                                  n_law=bf.fi_number(law["clients"]),
-                                 share=bf.fi_pct(100 * law["clients"] / ls["clients"], 0))
+                                 share=bf.fi_share(100 * law["clients"] / ls["clients"]))
     ch.facts["lead"] = lead
 
     # --- county table (THL's VA1)
@@ -394,8 +390,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     if s is not None and len(s):
         fig = bf.estimate_series_chart(
             s, f"Kuvio {abbr}2. Arvioitu osuus {base} vuosineljänneksittäin")
-        points = "; ".join(f"{bf.quarter_name(q)} {bf.fi_share(v)}"
-                           for q, v in zip(s["quarter"], s["share"]))
+        points = "; ".join(f"{bf.quarter_name(q)} {v}"
+                           for q, v in zip(s["quarter"], s["share_text"]))
         ch.figures["series"] = (fig, say("alt_series", abbr=abbr, base=base, points=points))
         ch.tables["series"] = bf.table_block(
             f"Taulukko {abbr}2. {name}: arviot vuosineljänneksittäin",
@@ -439,24 +435,20 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         ch.tables["quality"] = bf.table_block(
             f"Taulukko {abbr}3. {name}: kuntien tietojen laatu hyvinvointialueittain, {qname}",
             tab, note="Kuntien lukumäärät. Laatuluokat on kuvattu luvussa Menetelmät.")
-    rs = bf.read(tables_dir, "representativeness_summary", required=False)
+    rs = pub.get("representativeness")
     ch.facts["representativeness"] = ""
     if rs is not None and bf.estimated(task):
-        r = rs[rs["service_task"] == task]
+        r = rs[(rs["service_task"] == task) & (rs["quarter"] == quarter)]
         if len(r):
             ch.facts["representativeness"] = "**Edustavuus.** " + representativeness_fi(
                 r.iloc[0].to_dict(), params)
     ch.tables["reasons"] = ""
-    quality = bf.read(tables_dir, "quality", required=False)
-    if quality is not None:
-        q_task = quality[quality["service_task"] == qtask]
-        reasons = bf.read(tables_dir, "quality_reasons", required=False)
-        desc = {} if reasons is None else dict(zip(reasons["code"], reasons["description_fi"]))
-        flat = [y.strip() for v in q_task["reasons"] for y in str(v).split(";") if y.strip()]
-        if flat:
-            vc = pd.Series(flat).value_counts().sort_index()
-            tab = pd.DataFrame({"Syy": [desc.get(k, "muu syy") for k in vc.index],
-                                "Kuntia": [bf.fi_number(v) for v in vc.to_numpy()]})
+    reasons = pub.get("quality_reasons")
+    if reasons is not None:
+        vc = reasons[(reasons["service_task"] == qtask) & (reasons["quarter"] == quarter)]
+        if len(vc):
+            tab = pd.DataFrame({"Syy": [d or "muu syy" for d in vc["description_fi"]],
+                                "Kuntia": [bf.fi_number(v) for v in vc["municipalities"]]})
             ch.tables["reasons"] = bf.table_block(
                 f"Taulukko {abbr}4. {name}: laatuluokituksen syyt, {qname}", tab,
                 note="Kunnalla voi olla useita syitä.")
@@ -464,25 +456,43 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
 
 
 def estimate_series(pub: dict, task: str, age_group: str = "kaikki") -> pd.DataFrame:
-    """Published estimates of a task in every quarter (columns of
-    :func:`seuranta.publication.bookfmt.estimate_series`); quarters without one left out."""
-    cols = ["quarter", "share", "est", "lo", "hi", "n", "base"]
+    """The published estimates of a task in every quarter, each as the publication rule
+    allows: kind (point / range), estimate_text, share_text, interval_text, n
+    (municipalities used) and, for the chart only, share (a point's), lo_share / hi_share
+    (a point's interval or a range as shares of the base). Quarters without a published
+    estimate are left out."""
+    cols = ["quarter", "kind", "estimate_text", "share_text", "interval_text", "n", "share",
+            "lo_share", "hi_share"]
     e = pub.get("estimates")
     rows = []
+    nan = float("nan")
     if e is not None:
         for q in sorted(e["quarter"].unique()):
             r = published_estimate(pub, task, q, age_group)
-            if has_estimate(r):
-                rows.append([q, float(r["share_pct"]), float(r["estimate_rounded"]),
-                             float(r["ci_low"]), float(r["ci_high"]),
-                             int(r["municipalities_used"]),
-                             float(r["national_base"]) if _num(r.get("national_base"))
-                             else float("nan")])
+            kind = bf.estimate_kind(r)
+            if kind == "none":
+                continue
+            est, share = bf.estimate_state(r)
+            base = float(r["national_base"]) if _num(r.get("national_base")) else nan
+            if kind == "point":
+                point = float(r["share_pct"]) if bf._shown(r, "share_pct") else nan
+                band = (bf._shown(r, "ci_low") and bf._shown(r, "ci_high") and base > 0)
+                lo = 100 * float(r["ci_low"]) / base if band else nan
+                hi = 100 * float(r["ci_high"]) / base if band else nan
+            else:
+                point = nan
+                lo, hi = (float(r[c]) if bf._shown(r, c) else nan
+                          for c in ("range_low_pct", "range_high_pct"))
+            rows.append([q, kind, est, share,
+                         bf.interval_text(r) if kind == "point" else symbols.NOT_AVAILABLE,
+                         int(r["municipalities_used"]), point, lo, hi])
     return pd.DataFrame(rows, columns=cols)
 
 
 def series_note(pub: dict, task: str, s: pd.DataFrame, age_group: str = "kaikki") -> str:
-    note = "Arviot on pyöristetty sataan."
+    note = ("Arviot on pyöristetty sataan, luottamusvälit ulospäin. Kun tiedot eivät riitä "
+            "pistearvioon, neljänneksen arvio on vaihteluväli (luottamusväli "
+            f"{symbols.NOT_AVAILABLE}).")
     e = pub.get("estimates")
     quarters = set() if e is None else set(e["quarter"])
     missing = sorted(quarters - set(s["quarter"]))
@@ -494,9 +504,7 @@ def series_note(pub: dict, task: str, s: pd.DataFrame, age_group: str = "kaikki"
 
 def representativeness_fi(row: dict, params: dict) -> str:
     """Plain Finnish: do the comprehensive municipalities look like the whole country?"""
-    qp = params["quality"]
-    threshold = float(qp["verdict_threshold_pct"])
-    smd_threshold = float(qp["verdict_std_diff"])
+    threshold = float(params["quality"]["verdict_threshold_pct"])
     n = int(row.get("n_comprehensive") or 0)
     if n < 2:
         return say("rep_few")
@@ -509,15 +517,15 @@ def representativeness_fi(row: dict, params: dict) -> str:
         age = say("rep_age_bias", diff=bf.fi_pct(abs(diff), 1),
                   way="suurempi" if diff > 0 else "pienempi",
                   bias="aliarvioi" if diff > 0 else "yliarvioi")
-    smd = row.get("max_abs_wstd_diff")
-    if not _num(smd):
+    differs = row.get("size_differs")
+    if differs is None or pd.isna(differs):
         size = ""
-    elif smd >= smd_threshold:
-        size = say("rep_size_bias", covariate=str(row.get("max_wstd_covariate_fi") or ""))
+    elif int(differs):
+        size = say("rep_size_bias", covariate=str(row.get("covariate_fi") or ""))
     else:
         size = say("rep_size_ok")
     return say("representative", n=bf.fi_number(n),
-               cover=bf.fi_pct(row.get("base_coverage_pct"), 0), age=age, size=size).strip()
+               cover=bf.fi_share(row.get("base_coverage_pct")), age=age, size=size).strip()
 
 
 # --------------------------------------------------------------------------- summary
@@ -577,7 +585,8 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
         f"Taulukko 1. Sosiaalihuollon asiakkaat palvelutehtävittäin, {qname}",
         tab, right=["Asiakkaita", "Osuus", "Kuntia arviossa"],
         note=("Koko maan arviot on pyöristetty sataan; luottamusvälit ovat palvelutehtävien "
-              "luvuissa. ¹ Arviota ei julkaistu: kattavien kuntien asiakkaat. ² Ei kuulu "
+              "luvuissa. Kun tiedot eivät riitä pistearvioon, arvio ja osuus ovat "
+              "vaihteluvälejä. ¹ Arviota ei julkaistu: kattavien kuntien asiakkaat. ² Ei kuulu "
               "rekisterin ensimmäiseen vaiheeseen: rekisteriin kirjatut asiakkaat, ei arviota. "
               + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE,
                                 symbols.NOT_APPLICABLE))
@@ -603,7 +612,8 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
             f"Taulukko 2. Sosiaalihuollon eri asiakkaat ikäryhmittäin, {qname}",
             pd.DataFrame(arows, columns=["Ikäryhmä", "Asiakkaita", "Osuus ikäryhmästä",
                                          "Kuntia arviossa"]),
-            note="Arviot on pyöristetty sataan.")
+            note="Arviot on pyöristetty sataan; vaihteluväli, kun tiedot eivät riitä "
+                 "pistearvioon.")
     else:
         ch.facts["age_lead"] = say("no_age_estimate", quarter_in=qin,
                                    reason=no_estimate_reason(all_row, params, "kaikki"))
@@ -804,9 +814,12 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
     """Rows read, rejected (with Finnish reasons) and flagged; quality by county; the
     review round's decisions and their effect."""
     params = _params(params_file)
+    pub = published_tables(tables_dir, quarter, params)
     ch = Chapter()
-    ledger = bf.read(tables_dir, "ledger")
-    quality = bf.read(tables_dir, "quality", required=False)
+    ledger = pub["ledger"]
+    mun = pub["municipal"]
+    quality = mun[(mun["quarter"] == quarter)
+                  & mun["service_task"].isin(reference.task_codes(estimated_only=True))]
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
     rules = validate.rules_table()
     rule_fi = dict(zip(rules["code"], rules["description_fi"]))
@@ -817,7 +830,7 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
     n_read, n_acc, n_rej = rows_of("read"), rows_of("accepted"), rows_of("rejected")
     ch.facts["rows"] = say("rows", read=bf.fi_number(n_read), accepted=bf.fi_number(n_acc),
                            rejected=bf.fi_number(n_rej),
-                           share=bf.fi_pct(100 * n_rej / n_read if n_read else 0, 2))
+                           share=bf.fi_share(100 * n_rej / n_read if n_read else 0))
     ch.tables["rows"] = bf.table_block("Taulukko AL1. Rivien kirjanpito", pd.DataFrame({
         "Rivit": ["Luetut", "Hyväksytyt", "Hylätyt"],
         "Lukumäärä": [bf.fi_number(v) for v in (n_read, n_acc, n_rej)]}))
@@ -834,10 +847,9 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
         if len(fl) else ""
 
     ch.facts["quality_lead"], ch.tables["quality"] = "", ""
-    if quality is not None:
+    if len(quality):
         names = bf.county_names()
-        qq = quality[quality["service_task"].isin(reference.task_codes(estimated_only=True))]
-        pc = qq.assign(n=1).pivot_table(index="county_code", columns="quality", values="n",
+        pc = quality.assign(n=1).pivot_table(index="county_code", columns="quality", values="n",
                                         aggfunc="sum", fill_value=0)
         for k in ("comprehensive", "partial", "none"):
             if k not in pc.columns:
@@ -857,8 +869,8 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
         ch.tables["quality"] = bf.table_block(
             f"Taulukko AL4. Laatuluokat hyvinvointialueittain, {qname}", tab)
 
-    decisions = bf.read(tables_dir, "corrections_decisions", required=False)
-    effect = bf.read(tables_dir, "corrections_effect", required=False)
+    decisions = pub.get("review_decisions")
+    effect = pub.get("review_effect")
     ch.tables["decisions"], ch.tables["effect"] = "", ""
     if decisions is None or decisions.empty:
         ch.facts["decisions"] = say("no_decisions")
@@ -875,17 +887,24 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
     ch.facts["decisions"] = say("decisions", n=bf.fi_number(len(tab)))
     ch.tables["decisions"] = bf.table_block(
         f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}", tab, right=[])
-    method = params["estimate"]["published_method"]
-    eff = effect[(effect["method"] == method) & (effect["age_group"] == "kaikki")
-                 & (effect[["n_include", "n_exclude", "n_note"]].sum(axis=1) > 0)]
+    eff = effect if effect is not None else pd.DataFrame()
     if not eff.empty:
+        def fig(r, col, text):
+            return r[f"{col}_symbol"] or text(r[col])
+        after = [f"{bf.fi_number(r['range_low'])}–{bf.fi_number(r['range_high'])}"
+                 if r["publish_as"] == "range" and not r["range_low_symbol"]
+                 else fig(r, "estimate_after", bf.fi_number) for _, r in eff.iterrows()]
         ch.tables["effect"] = bf.table_block(
             f"Taulukko AL6. Päätösten vaikutus koko maan arvioon, {qname}", pd.DataFrame({
                 "Palvelutehtävä": eff["service_task"].map(bf.task_name),
                 "Kuntia ennen": eff["municipalities_used_before"].map(bf.fi_number),
                 "Kuntia jälkeen": eff["municipalities_used_after"].map(bf.fi_number),
-                "Arvio ennen": eff["estimate_before"].map(lambda x: bf.fi_number(bf.fi_round(x))),
-                "Arvio jälkeen": eff["estimate_after"].map(lambda x: bf.fi_number(bf.fi_round(x))),
-                "Muutos, %": eff["estimate_change_pct"].map(lambda x: bf.fi_number(x, 1)),
-            }))
+                "Arvio ennen": [fig(r, "estimate_before", bf.fi_number)
+                                for _, r in eff.iterrows()],
+                "Arvio jälkeen": after,
+                "Muutos, %": [fig(r, "estimate_change_pct", lambda x: bf.fi_number(x, 1))
+                              for _, r in eff.iterrows()],
+            }), note=("Arviot julkaisusäännön mukaan: kun arvio julkaistaan vaihteluvälinä tai "
+                      "sitä ei julkaista, arviota ennen päätöksiä ja muutosta ei esitetä. "
+                      + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE))))
     return ch

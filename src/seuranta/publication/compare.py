@@ -5,10 +5,12 @@ From the *published* tables only: ``county_estimates`` (the model's county total
 their interval and publication rule), ``estimates`` (the national reference) and
 ``municipal`` (shares with symbols and quality).
 
-* :func:`county_summary` / :func:`county_table_md`: a county's estimate per task with its
-  interval (or range), its share beside the whole country's;
-* :func:`county_chart`: the 22 counties' estimated shares of a task with their
-  intervals, the county highlighted and the national share as a line;
+* :func:`county_table_md`: a county's estimate per task as the publication rule allows (a
+  point with its interval and share, or a range and its share range, or nothing), beside
+  the whole country's share;
+* :func:`county_chart`: the 22 counties' estimated shares of a task (points, or ranges
+  as bars), the county highlighted and the national share as a line (or range); its alt
+  text ranks a county only among the counties with a point estimate;
 * :func:`sortable_table_html`: an HTML table with a filter box and sortable columns. The
   script is a few lines of plain JavaScript inside the page (no library, no CDN, works
   from ``file://``); each cell carries its numeric value in ``data-v`` so that Finnish
@@ -26,8 +28,14 @@ import pandas as pd
 from seuranta.core import escape, reference, symbols
 from seuranta.core.fmt import fi_number, fi_pct
 from seuranta.core.labels_fi import BASE_ELATIVE, TASK_SHORT
+from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.publication import published as pub
-from seuranta.publication.bookfmt import county_short, fi_share
+from seuranta.publication.bookfmt import (
+    county_short,
+    estimate_kind,
+    estimate_state,
+    interval_text,
+)
 
 # --------------------------------------------------------------------------- data
 
@@ -42,61 +50,59 @@ def _shown(df: pd.DataFrame, col: str) -> pd.Series:
 
 
 def county_frame(pdir: Path, quarter: str) -> pd.DataFrame | None:
-    """Published county estimates of the quarter with shown values (NaN = symbol)."""
+    """Published county estimates of the quarter, as published (figures with symbols) plus
+    ``kind`` (:func:`seuranta.publication.bookfmt.estimate_kind`: point / range / none)."""
     ce = pub.read(pdir, "county_estimates", required=False)
     if ce is None or ce.empty:
         return None
-    ce = ce[ce["quarter"].astype(str) == str(quarter)].copy()
-    out = ce[["service_task", "county_code"]].copy()
-    for c in ("estimate_rounded", "ci_low", "ci_high", "share_pct", "range_low", "range_high"):
-        out[c] = _shown(ce, c)
-    out["publish_as"] = ce["publish_as"].fillna("point").astype(str) if "publish_as" in ce else "point"
-    return out.reset_index(drop=True)
+    ce = ce[ce["quarter"].astype(str) == str(quarter)].reset_index(drop=True)
+    return ce.assign(kind=[estimate_kind(r) for _, r in ce.iterrows()])
 
 
 def national_frame(pdir: Path, quarter: str) -> pd.DataFrame:
-    """The published national estimate per task (published method, all ages)."""
+    """The published national estimate per task (all ages), as published plus ``kind``."""
     est = pub.read(pdir, "estimates", required=False)
     if est is None or est.empty:
-        return pd.DataFrame(columns=["service_task", "share_pct", "estimate_rounded"])
+        return pd.DataFrame(columns=["service_task", "kind"])
     e = est[est["quarter"].astype(str) == str(quarter)]
     if "age_group" in e.columns:
         e = e[e["age_group"] == "kaikki"]
-    if "published" in e.columns:
-        e = e[pd.to_numeric(e["published"], errors="coerce") == 1]
-    out = e[["service_task"]].copy()
-    for c in ("share_pct", "estimate_rounded", "ci_low", "ci_high", "range_low", "range_high"):
-        out[c] = _shown(e, c)
-    out["publish_as"] = e["publish_as"].fillna("point").astype(str) if "publish_as" in e else "point"
-    return out.drop_duplicates("service_task").reset_index(drop=True)
+    e = e.drop_duplicates("service_task").reset_index(drop=True)
+    return e.assign(kind=[estimate_kind(r) for _, r in e.iterrows()])
 
 
-def _estimate_text(r) -> tuple[str, str]:
-    """(estimate or range, interval) as published."""
-    if r["publish_as"] == "range" and not math.isnan(r["range_low"]):
-        return f"{fi_number(r['range_low'])}–{fi_number(r['range_high'])}", "vaihteluväli"
-    if r["publish_as"] == "none" or math.isnan(r["estimate_rounded"]):
-        return "–", "–"
-    ci = ("–" if math.isnan(r["ci_low"]) or math.isnan(r["ci_high"])
-          else f"{fi_number(r['ci_low'])}–{fi_number(r['ci_high'])}")
-    return fi_number(r["estimate_rounded"]), ci
+def _row(frame: pd.DataFrame, col: str, value):
+    r = frame[frame[col] == value]
+    return None if r.empty else r.iloc[0]
+
+
+def _estimate_text(r) -> tuple[str, str, str]:
+    """(estimate or range, interval, share) as published under the rule."""
+    kind = estimate_kind(r)
+    est, share = estimate_state(r)
+    if kind == "point":
+        return est, interval_text(r), share
+    if kind == "range":
+        return est, symbols.NOT_AVAILABLE, share
+    # nothing shown: the symbol of the figure the rule would show (.. when suppressed)
+    col = "range_low" if str(r.get("publish_as")) == "range" else "estimate_rounded"
+    sym = str(r.get(f"{col}_symbol") or "") or symbols.NOT_AVAILABLE
+    return sym, sym, sym
 
 
 def county_table_md(county: pd.DataFrame, national: pd.DataFrame, county_code: str) -> str:
-    """Markdown table: per task the county's estimate, interval and share, and the
-    whole country's share."""
-    nat = national.set_index("service_task")
+    """Markdown table: per task the county's estimate, interval and share as the rule
+    allows, and the whole country's share."""
     rows = ["| Palvelutehtävä | Arvio | 95 %:n luottamusväli | Osuus | Koko maa |",
             "|---|--:|--:|--:|--:|"]
     c = county[(county["county_code"] == county_code)
                & county["service_task"].isin(reference.task_codes() + ["lastensuojelulaki"])]
-    for r in c.to_dict("records"):
+    for _, r in c.iterrows():
         t = r["service_task"]
-        est, ci = _estimate_text(r)
-        share = "–" if math.isnan(r["share_pct"]) else fi_share(r["share_pct"])
-        ns = nat.loc[t, "share_pct"] if t in nat.index else math.nan
-        rows.append(f"| {TASK_SHORT.get(t, t)} | {est} | {ci} | {share} | "
-                    f"{'–' if math.isnan(ns) else fi_share(ns)} |")
+        est, ci, share = _estimate_text(r)
+        n = _row(national, "service_task", t)
+        ns = _estimate_text(n)[2] if n is not None else symbols.NOT_AVAILABLE
+        rows.append(f"| {TASK_SHORT.get(t, t)} | {est} | {ci} | {share} | {ns} |")
     return "\n".join(rows) + "\n"
 
 
@@ -105,14 +111,12 @@ def task_county_table_md(pdir: Path, quarter: str, task: str) -> str | None:
     county_estimates: per county the estimate (or its range), the interval, the clients
     observed in its comprehensive municipalities (as published: symbol where suppressed)
     and how many of its municipalities are comprehensive. None when nothing is published."""
-    ce = pub.read(pdir, "county_estimates", required=False)
-    if ce is None or ce.empty:
+    ce = county_frame(pdir, quarter)
+    if ce is None:
         return None
-    ce = ce[(ce["quarter"].astype(str) == str(quarter)) & (ce["service_task"] == task)]
+    ce = ce[ce["service_task"] == task]
     if ce.empty:
         return None
-    shown = county_frame(pdir, quarter)
-    shown = shown[shown["service_task"] == task].set_index("county_code")
     obs = _shown(ce, "clients_observed")
     sym = (ce["clients_observed_symbol"].fillna("") if "clients_observed_symbol" in ce
            else pd.Series("", index=ce.index))
@@ -122,7 +126,7 @@ def task_county_table_md(pdir: Path, quarter: str, task: str) -> str | None:
             "| Havaitut asiakkaat (kattavat kunnat) | Kattavia kuntia |",
             "|---|--:|--:|--:|--:|"]
     for i, r in ce.iterrows():
-        est, ci = _estimate_text(shown.loc[r["county_code"]])
+        est, ci, _ = _estimate_text(r)
         if int(r["municipalities_comprehensive"]) == 0:
             seen = "–"
         else:
@@ -137,43 +141,74 @@ def task_county_table_md(pdir: Path, quarter: str, task: str) -> str | None:
 
 # --------------------------------------------------------------------------- chart
 
+def _spans(d: pd.DataFrame) -> pd.DataFrame:
+    """Per county of a task: its point share (a point estimate) or the ends of its share
+    range (a range), as published; NaN where the rule shows nothing."""
+    point = d["kind"] == "point"
+    ranged = d["kind"] == "range"
+    return pd.DataFrame({
+        "county_code": d["county_code"].to_numpy(),
+        "share": _shown(d, "share_pct").where(point).to_numpy(),
+        "lo": _shown(d, "range_low_pct").where(ranged).to_numpy(),
+        "hi": _shown(d, "range_high_pct").where(ranged).to_numpy(),
+        "est": _shown(d, "estimate_rounded").where(point).to_numpy(),
+        "ci_lo": _shown(d, "ci_low").where(point).to_numpy(),
+        "ci_hi": _shown(d, "ci_high").where(point).to_numpy(),
+    })
+
+
+def _has_figure(d: pd.DataFrame) -> bool:
+    return bool((d["kind"].isin(["point", "range"])).any())
+
+
 def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str, title: str):
-    """The county against the others: one strip per task with every county's estimated
-    share (grey), this county's (red, with its interval where published) and the whole
-    country's (black line). Returns the figure, or None when no task has a share."""
+    """The county against the others: one strip per task with every county as published
+    (grey: a point estimate's share as a dot, a range as a bar), this county's in red (its
+    share with its interval, or its range without a point) and the whole country's (black:
+    a line, or a shaded range). Returns the figure, or None when no task has a share."""
     import matplotlib.pyplot as plt  # heavy dependency: loaded only when drawing
 
     tasks = [t for t in reference.task_codes(estimated_only=True)
-             if ((county["service_task"] == t) & county["share_pct"].notna()).any()]
+             if _has_figure(county[county["service_task"] == t])]
     if not tasks:
         return None
-    nat = national.set_index("service_task")
     fig, axes = plt.subplots(len(tasks), 1, figsize=(6.5, 0.75 * len(tasks) + 0.7), squeeze=False)
     for ax, t in zip(axes[:, 0], tasks):
-        d = county[(county["service_task"] == t) & county["share_pct"].notna()]
-        me = d[d["county_code"] == county_code]
-        ax.scatter(d["share_pct"], np.zeros(len(d)), s=14, color="#9aaab8", zorder=2)
+        sp = _spans(county[county["service_task"] == t])
+        pts = sp[sp["share"].notna()]
+        rng = sp[sp["lo"].notna() & sp["hi"].notna()]
+        ax.scatter(pts["share"], np.zeros(len(pts)), s=14, color="#9aaab8", zorder=2)
+        ax.hlines(np.full(len(rng), -0.35), rng["lo"], rng["hi"], color="#9aaab8", lw=1.5,
+                  zorder=2)
+        me = sp[sp["county_code"] == county_code]
         if len(me):
             r = me.iloc[0]
-            f = r["share_pct"] / r["estimate_rounded"] if r["estimate_rounded"] else math.nan
-            if np.isfinite(r["ci_low"] * f) and np.isfinite(r["ci_high"] * f):
-                ax.hlines(0, r["ci_low"] * f, r["ci_high"] * f, color="#b2182b", lw=2, zorder=3)
-            ax.scatter([r["share_pct"]], [0], s=50, color="#b2182b", zorder=4)
-        if t in nat.index and not math.isnan(nat.loc[t, "share_pct"]):
-            ax.axvline(nat.loc[t, "share_pct"], color="#222", lw=1.2, zorder=1)
+            if not math.isnan(r["share"]):
+                f = r["share"] / r["est"] if r["est"] else math.nan
+                if np.isfinite(r["ci_lo"] * f) and np.isfinite(r["ci_hi"] * f):
+                    ax.hlines(0, r["ci_lo"] * f, r["ci_hi"] * f, color="#b2182b", lw=2, zorder=3)
+                ax.scatter([r["share"]], [0], s=50, color="#b2182b", zorder=4)
+            elif not math.isnan(r["lo"]):
+                ax.hlines(0.35, r["lo"], r["hi"], color="#b2182b", lw=5, alpha=0.8, zorder=3)
+        n = _row(national, "service_task", t)
+        kind = "none" if n is None else n["kind"]
+        if kind == "point" and not math.isnan(_shown(national[national["service_task"] == t],
+                                                     "share_pct").iloc[0]):
+            ax.axvline(float(n["share_pct"]), color="#222", lw=1.2, zorder=1)
+        elif kind == "range":
+            ax.axvspan(float(n["range_low_pct"]), float(n["range_high_pct"]), color="#222",
+                       alpha=0.08, zorder=0)
         ax.set_yticks([])
         ax.set_ylim(-1, 1)
         ax.spines[["top", "right", "left"]].set_visible(False)
         ax.set_title(f"{TASK_SHORT.get(t, t)} (osuus {BASE_ELATIVE.get(t, '')})", fontsize=8,
                      loc="left", pad=2)
         ax.xaxis.set_major_locator(plt.MaxNLocator(4))
-        lo, hi = ax.get_xlim()
-        dec = int(min(3, max(1, math.ceil(-math.log10(max(hi - lo, 1e-6) / 4)))))
-        ax.xaxis.set_major_formatter(lambda x, _pos, dec=dec: fi_pct(x, dec))
+        ax.xaxis.set_major_formatter(lambda x, _pos: fi_pct(x, SHARE_DECIMALS))
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(title, fontsize=9, x=0.02, ha="left")
-    fig.text(0.02, 0.005, "Punainen = alue (95 %:n luottamusväli), harmaa = muut alueet, "
-             "musta viiva = koko maa.", fontsize=7, color="#444")
+    fig.text(0.02, 0.005, "Punainen = alue (piste ja 95 %:n luottamusväli, tai vaihteluväli), "
+             "harmaa = muut alueet, musta = koko maa.", fontsize=7, color="#444")
     fig.subplots_adjust(left=0.04, right=0.97, top=1 - 0.45 / fig.get_figheight(),
                         bottom=0.45 / fig.get_figheight() + 0.02, hspace=1.2)
     return fig
@@ -181,20 +216,26 @@ def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
 
 def chart_alt(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
               county_name: str) -> str:
-    """Text alternative of the chart from the same rows: the county's share, rank and the
-    country's share per task."""
+    """Text alternative of the chart from the same rows: per task the county's share as
+    the rule allows, its rank among the counties with a point estimate (a county with a
+    range or no estimate has no rank), and the country's share."""
     parts = []
-    nat = national.set_index("service_task")
     for t in reference.task_codes(estimated_only=True):
-        d = county[(county["service_task"] == t) & county["share_pct"].notna()]
-        d = d.sort_values("share_pct", ascending=False).reset_index(drop=True)
-        me = d.index[d["county_code"] == county_code]
-        if not len(me):
+        d = county[county["service_task"] == t]
+        me = _row(d, "county_code", county_code)
+        if me is None or me["kind"] == "none":
             continue
-        text = (f"{TASK_SHORT.get(t, t)} {fi_share(d.loc[me[0], 'share_pct'])} "
-                f"({int(me[0]) + 1}. suurin {len(d)} alueesta")
-        ns = nat.loc[t, "share_pct"] if t in nat.index else math.nan
-        parts.append(text + (f", koko maa {fi_share(ns)})" if not math.isnan(ns) else ")"))
+        _, _, share = _estimate_text(me)
+        n = _row(national, "service_task", t)
+        ns = f", koko maa {_estimate_text(n)[2]}" if n is not None and n["kind"] != "none" else ""
+        if me["kind"] == "point":
+            pts = _spans(d).dropna(subset=["share"]).sort_values("share", ascending=False)
+            rank = list(pts["county_code"]).index(county_code) + 1
+            text = (f"{TASK_SHORT.get(t, t)} {share} ({rank}. suurin niistä {len(pts)} "
+                    f"alueesta, joilla on pistearvio{ns})")
+        else:
+            text = f"{TASK_SHORT.get(t, t)} vaihteluväli {share} (ei pistearviota{ns})"
+        parts.append(text)
     return f"{county_name}: " + ("; ".join(parts) if parts else "ei julkaistuja arvioita") + "."
 
 
@@ -293,7 +334,7 @@ def municipal_table(pdir: Path, quarter: str, county_code: str | None = None) ->
     share = _shown(m, "share_pct")
     sym = m["share_pct_symbol"].fillna("") if "share_pct_symbol" in m.columns else pd.Series("", index=m.index)
     m = m.assign(v=share, text=[
-        s if s else (fi_pct(v, 1) if not math.isnan(v) else symbols.NOT_AVAILABLE)
+        s if s else (fi_pct(v, SHARE_DECIMALS) if not math.isnan(v) else symbols.NOT_AVAILABLE)
         for s, v in zip(sym, share)])
     tasks = [t for t in reference.task_codes() + ["lastensuojelulaki"] if t in set(m["service_task"])]
     base = (m[["municipality_code", "county_code"]].drop_duplicates("municipality_code")

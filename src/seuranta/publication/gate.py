@@ -12,8 +12,9 @@ as fixed constraints.
 Representation: a numeric column holds the value or is empty; ``<column>_symbol`` is empty
 when a number is shown, else the symbol of :mod:`seuranta.core.symbols`:
 ``..`` suppressed (small count, or a cell/total from which one could be derived),
-``.`` not available (no data, or the municipality's data not comprehensive),
-``x`` not applicable (no population base, no estimate made). **Zeros are shown** (as 0):
+``.`` not available or too uncertain (no data, the municipality's data not comprehensive,
+or withheld by the publication rule), ``x`` not applicable (no population base, no
+estimate made, no range beside a point estimate). **Zeros are shown** (as 0):
 a zero reveals no person, and the gate's model accounts for what a shown zero tells (that
 every ``..`` cell is at least 1).
 
@@ -23,7 +24,7 @@ Published tables (columns):
     tasks and ``lastensuojelulaki``), county_code, municipality_code, quality
     (comprehensive/partial/none; ``lastensuojelulaki`` takes ``lastensuojelu``'s), sources,
     population_base, clients, clients_symbol, share_pct, share_pct_symbol. A number only for
-    comprehensive cells. Shares (per cent, 4 decimals) are suppressed with their count.
+    comprehensive cells. Shares (per cent, one decimal) are suppressed with their count.
 ``totals.csv``: every published sum of municipal cells: kind, quarter, service_task,
     county_code ('' = whole country), municipalities (how many cells the sum covers),
     whole_county (1 when every municipality of the county is in it; 0 → "Osin …"), clients,
@@ -34,17 +35,19 @@ Published tables (columns):
     (quarter Q), ``registered_all`` (all tasks' client counts summed, quarter Q) and
     ``distinct_all`` (distinct clients, quarter Q), ``tpc_total``/``tpc_multi`` (clients,
     and clients of two or more tasks, by county_code incl. '' for the whole country).
-``estimates.csv``: quarter, service_task, age_group, method, published,
-    municipalities_used, population_used, national_base, clients_used, share_pct,
-    estimate_rounded, ci_low, ci_high (rounded to ``estimate.rounding``), difference_pct,
-    range_low, range_high, publish_as, rule_reason (the publication rule), note, each
-    numeric with its ``_symbol``. Suppressed ``clients_used`` suppresses the figures
-    derived from it (share, estimate, interval, range).
+``estimates.csv``: the published method's rows only (``estimate.published_method``):
+    quarter, service_task, age_group, method, municipalities_used, population_used,
+    national_base, clients_used, estimate_rounded, ci_low, ci_high, share_pct, range_low,
+    range_high, range_low_pct, range_high_pct, publish_as, rule_reason, note, each numeric
+    with its ``_symbol``. Suppressed ``clients_used`` suppresses the figures derived from it
+    (share, estimate, interval, range); then :mod:`seuranta.publication.rule` shows what
+    the publication rule allows (a point, a range or nothing) at the declared precision.
 ``county_estimates.csv``: quarter, service_task, county_code, method, municipalities,
     municipalities_comprehensive, population_base, base_coverage_pct, comprehensive,
-    publish_as, clients_observed, estimate_rounded, ci_low, ci_high, range_low, range_high,
-    share_pct (each figure with its ``_symbol``): ``clients_observed`` is suppressed with the
-    ``county_used`` total it equals, and a comprehensive county's figures with it.
+    clients_observed, estimate_rounded, ci_low, ci_high, share_pct, range_low, range_high,
+    range_low_pct, range_high_pct, publish_as (each figure with its ``_symbol``):
+    ``clients_observed`` is suppressed with the ``county_used`` total it equals, and a
+    comprehensive county's figures with it; the county rule as for the national rows.
 ``extremes.csv``: quarter, service_task, n (comprehensive municipalities), n_shown, q1,
     median, q3, min, min_municipality_code, max, max_municipality_code: quartiles, smallest
     and largest share over the n_shown comprehensive municipalities whose count is *shown*
@@ -57,6 +60,9 @@ Published tables (columns):
     service_task (the tasks and ``kaikki``), clients, municipalities_full_year (comprehensive
     in all four quarters), clients_full_year, base_full_year, share_full_year_pct,
     national_base (counts with primary suppression: a person-year is no sum of cells).
+``ledger.csv``, ``quality_reasons.csv``, ``representativeness.csv``,
+    ``review_decisions.csv``, ``review_effect.csv``: the data-quality tables of the book
+    (:mod:`seuranta.publication.quality`), so that no writer reads the exact tables.
 ``loss.csv``: information loss per task of quarter Q: service_task, cells (comprehensive
     municipal cells), primary, suppressed_before (primary + the earlier per-table secondary
     suppression), suppressed_after (this gate), share_before_pct, share_after_pct.
@@ -83,6 +89,7 @@ from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter
 from seuranta.core.symbols import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
 from seuranta.core.tables import write_csv
+from seuranta.publication import quality, rule
 from seuranta.publication.published import PUBLISHED, RELEASES, read
 from seuranta.statistics import disclosure
 
@@ -369,7 +376,7 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     mun["clients_symbol"] = sym
     mun["clients"] = cells["clients"].astype("Int64").where(mun["clients_symbol"] == "")
     base = cells["population_base"]
-    share = (100.0 * cells["clients"] / base.where(base > 0)).round(4)
+    share = 100.0 * cells["clients"] / base.where(base > 0)   # rounded by rule.apply_precision
     ssym = np.where(mun["clients_symbol"] != "", mun["clients_symbol"],
                     np.where(base.fillna(0) > 0, "", NOT_APPLICABLE))
     mun["share_pct_symbol"] = ssym
@@ -451,6 +458,12 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
 
     out["loss"] = _loss(cells, keys, shown, values, groups, res, quarter, min_count)
 
+    # what each public cell shows: the publication rule, the data-quality tables of the
+    # book, the declared precision (publication.rule, publication.quality)
+    out = rule.apply_rule(out, params)
+    out.update(quality.published_quality(tables_dir, quarter, out.get("estimates"), params))
+    out = rule.apply_precision(out, params)
+
     if published_dir is not None:
         published_dir = Path(published_dir)
         published_dir.mkdir(parents=True, exist_ok=True)
@@ -489,16 +502,19 @@ def _published_estimates(est: pd.DataFrame, groups: dict, res, values: dict,
     derived_sym = np.where(pub["clients_used_symbol"] == SUPPRESSED, SUPPRESSED,
                            np.where(none, NOT_APPLICABLE, ""))
     est_r = e["estimate_rounded"] if "estimate_rounded" in e else e["estimate"]
-    for col, v in (("share_pct", e["share_pct"]),
+    # exact figures: rule.apply_rule rounds them (intervals outward) and applies the rule
+    exact = pd.to_numeric(e["estimate"], errors="coerce") if "estimate" in e else est_r
+    share = 100 * exact / pd.to_numeric(e["national_base"], errors="coerce").where(
+        pd.to_numeric(e["national_base"], errors="coerce") > 0) \
+        if "national_base" in e else e["share_pct"]
+    for col, v in (("share_pct", share.fillna(e["share_pct"])),
                    ("estimate_rounded", est_r),
-                   ("ci_low", e["ci_low"].map(lambda x: _round_to(x, rounding))),
-                   ("ci_high", e["ci_high"].map(lambda x: _round_to(x, rounding)))):
+                   ("ci_low", e["ci_low"]),
+                   ("ci_high", e["ci_high"])):
         pub[col] = v
         pub[f"{col}_symbol"] = derived_sym
-    pub["difference_pct"] = e["difference_pct"] if "difference_pct" in e else np.nan
-    pub["difference_pct_symbol"] = derived_sym
-    rule = [c for c in ("range_low", "range_high") if c in e]
-    for col in rule:
+    ranges = [c for c in ("range_low", "range_high") if c in e]
+    for col in ranges:
         pub[col] = e[col]
         pub[f"{col}_symbol"] = np.where(derived_sym == SUPPRESSED, SUPPRESSED,
                                         np.where(e[col].isna(), NOT_APPLICABLE, ""))
@@ -506,11 +522,10 @@ def _published_estimates(est: pd.DataFrame, groups: dict, res, values: dict,
         pub["publish_as"] = e["publish_as"]
         pub["rule_reason"] = e["rule_reason"].fillna("") if "rule_reason" in e else ""
     pub["note"] = e["note"] if "note" in e else ""
-    for col in ["clients_used", "share_pct", "estimate_rounded", "ci_low", "ci_high",
-                "difference_pct"] + rule:
+    for col in ["clients_used", "share_pct", "estimate_rounded", "ci_low", "ci_high"] + ranges:
         pub[col] = pub[col].where(pub[f"{col}_symbol"] == "")
-    for col in ["clients_used", "estimate_rounded", "ci_low", "ci_high",
-                "municipalities_used", "population_used", "national_base", "published"] + rule:
+    for col in ["clients_used", "estimate_rounded", "municipalities_used", "population_used",
+                "national_base", "published"]:
         pub[col] = pd.to_numeric(pub[col]).round().astype("Int64")
     return pub.reset_index(drop=True)
 
@@ -532,18 +547,19 @@ def _published_county_estimates(ce: pd.DataFrame, groups: dict, res, min_count: 
     out["clients_observed"] = ce["clients_observed"]
     out["clients_observed_symbol"] = obs_sym
     tied = (ce["comprehensive"].fillna(0).astype(int) == 1).to_numpy() & (obs_sym != "")
+    # exact figures: rule.apply_rule rounds them (intervals outward) and applies the rule
+    base = pd.to_numeric(ce["population_base"], errors="coerce")
+    exact_share = (100 * pd.to_numeric(ce["estimate"], errors="coerce") / base.where(base > 0)
+                   ).fillna(ce["share_pct"]) if "estimate" in ce else ce["share_pct"]
     for col in ("estimate_rounded", "ci_low", "ci_high", "range_low", "range_high",
                 "share_pct"):
-        v = ce[col]
-        if col in ("ci_low", "ci_high"):
-            v = v.map(lambda x: _round_to(x, rounding))
+        v = exact_share if col == "share_pct" else ce[col]
         out[col] = v
         out[f"{col}_symbol"] = np.where(tied, SUPPRESSED, np.where(v.isna(), NOT_APPLICABLE, ""))
     for col in ("clients_observed", "estimate_rounded", "ci_low", "ci_high", "range_low",
                 "range_high", "share_pct"):
         out[col] = out[col].where(out[f"{col}_symbol"] == "")
-    for col in ("clients_observed", "estimate_rounded", "ci_low", "ci_high", "range_low",
-                "range_high", "population_base"):
+    for col in ("clients_observed", "estimate_rounded", "population_base"):
         out[col] = pd.to_numeric(out[col]).round().astype("Int64")
     return out.reset_index(drop=True)
 
@@ -583,7 +599,7 @@ def _year(tables_dir: Path, min_count: int) -> pd.DataFrame | None:
         rows.append([year, t, None if small else n, SUPPRESSED if small else "",
                      len(full.get(t, set())), None if small_f else nf,
                      SUPPRESSED if small_f else "", bf,
-                     None if small_f or bf <= 0 else round(100 * nf / bf, 4),
+                     None if small_f or bf <= 0 else 100 * nf / bf,   # rounded by rule
                      SUPPRESSED if small_f else (NOT_APPLICABLE if bf <= 0 else ""),
                      int(d["population_base"].sum())])
     out = pd.DataFrame(rows, columns=[
@@ -593,12 +609,6 @@ def _year(tables_dir: Path, min_count: int) -> pd.DataFrame | None:
     for c in ("clients", "clients_full_year"):
         out[c] = out[c].astype("Int64")
     return out
-
-
-def _round_to(x, step: int):
-    if pd.isna(x):
-        return np.nan
-    return step * math.floor(float(x) / step + 0.5)
 
 
 def _extremes(quart: pd.DataFrame, mun: pd.DataFrame, quarter: str) -> pd.DataFrame:

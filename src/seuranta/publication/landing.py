@@ -25,12 +25,13 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import escape, reference, symbols
-from seuranta.core.fmt import fi_number, fi_pct
+from seuranta.core.fmt import fi_number
 from seuranta.core.labels_fi import BASE_ELATIVE
 from seuranta.core.labels_sv import BASE_SV, TASK_SV, quarter_name_sv
+from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 from seuranta.publication import published as pub
-from seuranta.publication.bookfmt import fi_share, notice_md, pct_decimals, task_name
+from seuranta.publication.bookfmt import estimate_kind, fi_share, notice_md, task_name
 
 SV_COUNTIES_FILE = "counties_sv.csv"
 KINDS = ("point", "range", "none", "symbol", "registered")
@@ -54,7 +55,9 @@ def _sym(row, col) -> str:
 
 def key_figures(pdir: Path, quarter: str) -> pd.DataFrame:
     """One row per task: kind (point/range/none/symbol/registered), estimate, ci_low,
-    ci_high, share_pct, range_low, range_high, clients, symbol."""
+    ci_high, share_pct, range_low, range_high, range_low_pct, range_high_pct, clients,
+    symbol: what the published row shows (a figure the rule or disclosure control withholds
+    is NaN)."""
     est = pub.read(pdir, "estimates", required=False)
     tot = pub.read(pdir, "totals", required=False)
     rows = []
@@ -63,32 +66,30 @@ def key_figures(pdir: Path, quarter: str) -> pd.DataFrame:
         e = est[est["quarter"].astype(str) == str(quarter)]
         if "age_group" in e.columns:
             e = e[e["age_group"] == "kaikki"]
-        if "published" in e.columns:
-            e = e[pd.to_numeric(e["published"], errors="coerce") == 1]
     estimated = reference.task_codes(estimated_only=True)
     extra = ["lastensuojelulaki"] if e is not None and (e["service_task"] == "lastensuojelulaki").any() else []
     for task in estimated + extra:
         r = None if e is None else e[e["service_task"] == task]
         base = {"service_task": task, "estimate": math.nan, "ci_low": math.nan,
                 "ci_high": math.nan, "share_pct": math.nan, "range_low": math.nan,
-                "range_high": math.nan, "clients": math.nan, "symbol": ""}
+                "range_high": math.nan, "range_low_pct": math.nan, "range_high_pct": math.nan,
+                "clients": math.nan, "symbol": ""}
         if r is None or r.empty:
             rows.append({**base, "kind": "none"})
             continue
         r = r.iloc[0]
-        col = "estimate_rounded" if "estimate_rounded" in r.index else "estimate"
-        kind = str(r.get("publish_as") or "point") if "publish_as" in r.index else "point"
-        kind = kind if kind in ("point", "range", "none") else "point"
-        sym = _sym(r, col)
-        if kind == "point" and sym:
+        kind = estimate_kind(r)
+        sym = _sym(r, "estimate_rounded") if str(r.get("publish_as")) == "point" else \
+            _sym(r, "range_low") if str(r.get("publish_as")) == "range" else ""
+        if kind == "none" and sym == symbols.SUPPRESSED:
             kind = "symbol"
-        if kind == "point" and math.isnan(_num(r, col)):
-            kind = "none"
-        rows.append({**base, "kind": kind, "symbol": sym, "estimate": _num(r, col),
-                     "ci_low": _num(r, "ci_low") if not _sym(r, "ci_low") else math.nan,
-                     "ci_high": _num(r, "ci_high") if not _sym(r, "ci_high") else math.nan,
-                     "share_pct": _num(r, "share_pct") if not _sym(r, "share_pct") else math.nan,
-                     "range_low": _num(r, "range_low"), "range_high": _num(r, "range_high")})
+        rows.append({**base, "kind": kind, "symbol": sym,
+                     **{k: (_num(r, c) if not _sym(r, c) else math.nan) for k, c in (
+                         ("estimate", "estimate_rounded"), ("ci_low", "ci_low"),
+                         ("ci_high", "ci_high"), ("share_pct", "share_pct"),
+                         ("range_low", "range_low"), ("range_high", "range_high"),
+                         ("range_low_pct", "range_low_pct"),
+                         ("range_high_pct", "range_high_pct"))}})
     others = [t for t in reference.task_codes() if t not in estimated]
     for task in others:
         n, sym = math.nan, ""
@@ -100,12 +101,20 @@ def key_figures(pdir: Path, quarter: str) -> pd.DataFrame:
                 n, sym = _num(t.iloc[0], "clients"), _sym(t.iloc[0], "clients")
         rows.append({"service_task": task, "kind": "registered", "estimate": math.nan,
                      "ci_low": math.nan, "ci_high": math.nan, "share_pct": math.nan,
-                     "range_low": math.nan, "range_high": math.nan, "clients": n, "symbol": sym})
+                     "range_low": math.nan, "range_high": math.nan, "range_low_pct": math.nan,
+                     "range_high_pct": math.nan, "clients": n, "symbol": sym})
     return pd.DataFrame(rows)
 
 
 def _shown(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
+
+
+def _share_range(row: dict) -> str:
+    """The published share range of a range row ('12,9–23,4 %'), '' when not shown."""
+    if _shown(row.get("range_low_pct")) and _shown(row.get("range_high_pct")):
+        return f"{fi_number(row['range_low_pct'], SHARE_DECIMALS)}–{fi_share(row['range_high_pct'])}"
+    return ""
 
 
 def figure_text(row: dict, lang: str = "fi") -> tuple[str, str]:
@@ -123,8 +132,11 @@ def figure_text(row: dict, lang: str = "fi") -> tuple[str, str]:
         return big, "; ".join(parts)
     if k == "range" and _shown(row["range_low"]) and _shown(row["range_high"]):
         big = f"{fi_number(row['range_low'])}–{fi_number(row['range_high'])}"
-        return big, ("vaihteluväli: kattavia tietoja ei ollut riittävästi pistearvioon" if fi
-                     else "intervall: heltäckande uppgifter räckte inte för en punktskattning")
+        share = _share_range(row)
+        share = f"{share} {BASE_ELATIVE[t] if fi else BASE_SV[t]}; " if share else ""
+        return big, share + (
+            "vaihteluväli: kattavia tietoja ei ollut riittävästi pistearvioon" if fi
+            else "intervall: heltäckande uppgifter räckte inte för en punktskattning")
     if k == "symbol":
         fi_text, sv_text = symbols.SYMBOLS.get(row["symbol"], ("", ""))
         return row["symbol"], fi_text if fi else sv_text
@@ -229,8 +241,10 @@ def _sv_quarter_section(pdir: Path, quarter: str) -> list[str]:
             text.append(f"{TASK_SV[t]}: uppskattningsvis {fi_share(row['share_pct'])} "
                         f"{BASE_SV[t]}, det vill säga cirka {fi_number(row['estimate'])} klienter.")
         elif row["kind"] == "range":
+            share = _share_range(row)
             text.append(f"{TASK_SV[t]}: mellan {fi_number(row['range_low'])} och "
-                        f"{fi_number(row['range_high'])} klienter.")
+                        f"{fi_number(row['range_high'])} klienter"
+                        + (f" ({share} {BASE_SV[t]})." if share else "."))
     ext = pub.read(pdir, "extremes", required=False)
     if ext is not None and len(ext):
         ext = ext[ext["quarter"].astype(str) == str(quarter)]
@@ -241,15 +255,17 @@ def _sv_quarter_section(pdir: Path, quarter: str) -> list[str]:
             hi, lo = str(r.get("max_municipality_code") or ""), str(r.get("min_municipality_code") or "")
             if hi in mun_sv and lo in mun_sv:
                 text.append(f"{TASK_SV[t]}: av kommunerna med heltäckande uppgifter var andelen "
-                            f"störst i {mun_sv[hi]} ({fi_pct(_num(r, 'max'), pct_decimals(_num(r, 'max')))}) "
-                            f"och minst i {mun_sv[lo]} ({fi_pct(_num(r, 'min'), pct_decimals(_num(r, 'min')))}).")
+                            f"störst i {mun_sv[hi]} ({fi_share(_num(r, 'max'))}) "
+                            f"och minst i {mun_sv[lo]} ({fi_share(_num(r, 'min'))}).")
                 break   # one example is enough for a summary
     ce = pub.read(pdir, "county_estimates", required=False)
     if ce is not None and len(ce) and "share_pct" in ce.columns:
-        c = ce[(ce["quarter"].astype(str) == str(quarter)) & (ce["share_pct"].notna())]
-        if "share_pct_symbol" in c.columns:
-            c = c[c["share_pct_symbol"] == ""]
-        c = c[c["service_task"] == "iakkaat"] if (c["service_task"] == "iakkaat").any() else c
+        # a county is ranked only when every county of the task has a point estimate:
+        # a county with a range or none could be the largest
+        c = ce[ce["quarter"].astype(str) == str(quarter)]
+        full = [t for t, g in c.groupby("service_task", sort=False)
+                if all(estimate_kind(r) == "point" for _, r in g.iterrows())]
+        c = c[c["service_task"].isin(["iakkaat"] if "iakkaat" in full else full[:1])]
         if len(c):
             top = c.sort_values("share_pct").iloc[-1]
             t = top["service_task"]

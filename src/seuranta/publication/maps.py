@@ -37,6 +37,7 @@ from shapely.ops import unary_union
 
 from seuranta.core import reference, symbols
 from seuranta.core.fmt import fi_number, fi_pct
+from seuranta.core.precision import SHARE_DECIMALS
 
 #: Attribution shown on every map (CC BY 4.0 requires it).
 ATTRIBUTION = "Lähde: Maanmittauslaitos, hallinnolliset aluejaot 1:4 500 000, 2023, CC BY 4.0"
@@ -131,14 +132,17 @@ def map_styles(rows: pd.DataFrame, mainland_codes: list[str]) -> pd.DataFrame:
 
 
 def bin_decimals(lo: float, hi: float) -> int:
-    """Decimals of the class edges: enough for some 20 steps over the range (0 … 3)."""
+    """Decimals of the class edges: enough for some 20 steps over the range, never more
+    than the shares have (:data:`seuranta.core.precision.SHARE_DECIMALS`)."""
     span = hi - lo
-    return 1 if span <= 0 else int(min(3, max(0, math.ceil(-math.log10(span / 20)))))
+    return SHARE_DECIMALS if span <= 0 else int(
+        min(SHARE_DECIMALS, max(0, math.ceil(-math.log10(span / 20)))))
 
 
 def share_bins(values, n: int = N_CLASSES) -> list[float]:
     """Class edges: quantiles of the values rounded (outward at the ends), strictly rising;
-    equal widths between the rounded ends when quantiles coincide (many zeros)."""
+    equal widths between the rounded ends when quantiles coincide (many zeros), fewer
+    classes when the published shares (one decimal) have fewer distinct steps."""
     v = pd.Series(values, dtype=float).dropna()
     if v.empty:
         return []
@@ -153,10 +157,11 @@ def share_bins(values, n: int = N_CLASSES) -> list[float]:
             out.append(e)
     if len(out) == 1:
         return [out[0], out[0] + 1 / f]
-    if len(out) < n + 1:
+    if len(out) < n + 1:   # equal widths of at least one step; the largest value inside
         lo, hi = out[0], out[-1]
-        step = math.ceil((hi - lo) / n * f) / f
-        out = [round(lo + i * step, d) for i in range(n + 1)]
+        k = min(n, round((hi - lo) * f) + 1)
+        step = math.ceil(round((hi - lo + 1 / f) / k * f, 9)) / f
+        out = [round(lo + i * step, d) for i in range(k + 1)]
     return out
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from seuranta.core import reference, symbols
 from seuranta.core.labels_fi import CREDIT_FI
+from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 from seuranta.core.tables import write_csv
 from seuranta.publication import published as pub
@@ -47,11 +48,20 @@ DIM_LABEL_FI = {"quarter": "Vuosineljännes", "service_task": "Palvelutehtävä"
                 "age_group": "Ikäryhmä", "county_code": "Hyvinvointialue",
                 "municipality_code": "Kunta", "source": "Tietolähde", "method": "Menetelmä",
                 METRIC: "Tiedot"}
-#: Figures: Finnish label, unit label, decimals.
+#: Figures: Finnish label, unit label, decimals (shares: the declared precision of
+#: :mod:`seuranta.core.precision`, as the gate rounds them).
 METRIC_FI = {
     "clients": ("Asiakkaat", "henkilöä", 0),
     "population_base": ("Väestöpohja", "henkilöä", 0),
-    "share_pct": ("Osuus väestöpohjasta", "prosenttia", 4),
+    "share_pct": ("Osuus väestöpohjasta", "prosenttia", SHARE_DECIMALS),
+    "range_low": ("Vaihteluvälin alaraja", "henkilöä", 0),
+    "range_high": ("Vaihteluvälin yläraja", "henkilöä", 0),
+    "range_low_pct": ("Vaihteluvälin alaraja, osuus väestöpohjasta", "prosenttia",
+                      SHARE_DECIMALS),
+    "range_high_pct": ("Vaihteluvälin yläraja, osuus väestöpohjasta", "prosenttia",
+                       SHARE_DECIMALS),
+    "base_coverage_pct": ("Kattavien kuntien osuus väestöpohjasta", "prosenttia",
+                          SHARE_DECIMALS),
     "estimate": ("Arvio asiakasmäärästä", "henkilöä", 0),
     "estimate_rounded": ("Arvio asiakasmäärästä, pyöristetty", "henkilöä", 0),
     "ci_low": ("95 %:n luottamusvälin alaraja", "henkilöä", 0),
@@ -72,6 +82,11 @@ TABLE_TITLE_FI = {
     "quality": "Kuntien tietojen laatu palvelutehtävittäin",
     "age_counts": "Asiakkaat ikäryhmittäin",
     "quartiles": "Kuntien osuuksien kvartiilit",
+    "ledger": "Rekisterin rivien kirjanpito",
+    "quality_reasons": "Kuntien laatuluokituksen syyt",
+    "representativeness": "Kattavien kuntien edustavuus",
+    "review_decisions": "Tarkastuskierroksen päätökset",
+    "review_effect": "Tarkastuskierroksen päätösten vaikutus koko maan arvioon",
 }
 
 
