@@ -320,7 +320,7 @@ class Builder:
         for (q, task), ms in members.items():
             if task != CWA:
                 continue
-            for m, _, comp in ms:
+            for m, _, _comp in ms:
                 a, b = refs.get((q, CWA, m)), refs.get((q, CW_PARENT, m))
                 if a is None or b is None or isinstance(a, tuple) or isinstance(b, tuple):
                     continue

@@ -528,3 +528,442 @@ def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = 
         if not done_groups:   # pinned by earlier publications or bounds alone
             break
     return LinkedResult(hidden, primary, dropped, lp_checked)
+
+
+# --------------------------------------------------------------------------- relation models
+#
+# The general form (issue 21): every published figure (a municipal cell, a total, an age
+# group, a task pair, a year figure…) and every unpublished count that published figures
+# add up from (a county × number-of-tasks cell, a municipality that is "not available") is
+# one variable with its exact value; the relations a reader can form are linear rows
+# ``lo ≤ Σ coef · operand ≤ hi`` (equalities and inequalities: totals, nested subsets,
+# identities, earlier releases). A reader knows every shown figure, that a suppressed one
+# is ≥ 1 (zeros are shown), that an unpublished one is ≥ 0, every public upper bound and
+# every row. :func:`protect_model` chooses what to suppress so that every count of
+# 1 … min_count−1 (cell, unpublished count or nested difference) can be 1 and min_count
+# in whole numbers under all rows together (its protection interval [1, min_count]), and
+# that no suppressed figure is pinned or bounded below between 2 and min_count−1.
+
+
+class RelationModel:
+    """Figures with exact values and the linear relations among them (see above)."""
+
+    def __init__(self):
+        self.value: dict = {}
+        self.lb: dict = {}
+        self.ub: dict = {}
+        self.pub: set = set()       # figures a table shows (or suppresses)
+        self.cost: dict = {}        # loss of suppressing one unit of the figure
+        self.rows: list = []        # (terms {key: coef}, lo, hi, tag)
+        self.nested: list = []      # (terms {key: coef}, name): counts no table shows
+        self.known: set = set()     # published figures a reader already has (earlier release)
+        self.forced: set = set()    # figures an earlier publication suppressed
+        self.hide_with: dict = {}   # figure → figures suppressed whenever it is
+
+    def figure(self, key, value: float, lb: float = 0.0, ub: float = math.inf,
+               pub: bool = True, cost: float = 1.0):
+        """Declare a variable (again: bounds are intersected); returns its key."""
+        if key in self.value:
+            self.lb[key] = max(self.lb[key], lb)
+            self.ub[key] = min(self.ub[key], ub)
+            return key
+        self.value[key] = float(value)
+        self.lb[key], self.ub[key] = float(lb), float(ub)
+        if pub:
+            self.pub.add(key)
+        self.cost[key] = float(cost)
+        return key
+
+    @staticmethod
+    def _terms(terms) -> tuple[dict, float]:
+        t: dict = {}
+        const = 0.0
+        for op, c in terms:
+            if isinstance(op, tuple):
+                t[op] = t.get(op, 0.0) + c
+            else:
+                const += c * float(op)
+        return {k: c for k, c in t.items() if c != 0}, const
+
+    def add(self, terms, lo: float = -math.inf, hi: float = math.inf, tag: str = "") -> None:
+        """``lo ≤ Σ coef · operand ≤ hi``; an operand is a figure's key (a tuple) or a
+        constant (a number: a figure an earlier publication showed)."""
+        t, const = self._terms(terms)
+        if t:
+            self.rows.append((t, lo - const, hi - const, tag))
+
+    def add_nested(self, terms, name: str) -> None:
+        """A difference of figures that no table shows (e.g. lastensuojelu −
+        lastensuojelulaki of a cell): protected like a count when it is small."""
+        t, const = self._terms(terms)
+        self.nested.append((t, const, name))
+
+    def holds(self, row) -> bool:
+        t, lo, hi, _ = row
+        s = sum(c * self.value[k] for k, c in t.items())
+        return lo - 1e-6 <= s <= hi + 1e-6
+
+
+class ModelResult:
+    """What :func:`protect_model` decided and what it cost."""
+
+    def __init__(self, hidden: set, primary: set, rounds: int, solves: int, unresolved: list,
+                 seconds: float):
+        self.hidden = hidden
+        self.primary = primary
+        self.rounds = rounds
+        self.solves = solves
+        self.unresolved = unresolved
+        self.seconds = seconds
+
+    @property
+    def secondary(self) -> set:
+        return self.hidden - self.primary
+
+
+class _State:
+    """The reduced system for one set of suppressed figures."""
+
+    def __init__(self, M: RelationModel, hidden: set):
+        self.M = M
+        self.unknown = {k for k in M.value if (k not in M.pub or k in hidden)
+                        and k not in M.known}
+        self.rows = []
+        member: dict = {}
+        for t, lo, hi, _ in M.rows:
+            u = {k: c for k, c in t.items() if k in self.unknown}
+            if not u:
+                continue
+            const = sum(c * M.value[k] for k, c in t.items() if k not in self.unknown)
+            self.rows.append((u, lo - const, hi - const))
+            for k in u:
+                member.setdefault(k, []).append(len(self.rows) - 1)
+        self.member = member
+        self.lhs = [sum(c * M.value[k] for k, c in u.items()) for u, _, _ in self.rows]
+        self.lb = {k: (max(M.lb[k], 1.0) if k in M.pub and M.value[k] > 0 else M.lb[k])
+                   for k in self.unknown}
+        sig: dict = {}
+        for k in self.unknown:
+            key = tuple(sorted((j, self.rows[j][0][k]) for j in member.get(k, [])
+                               if self.rows[j][1] == self.rows[j][2]))
+            sig.setdefault(key, []).append(k)
+        self.same = {k: g for g in sig.values() for k in g}
+        self._comp: dict | None = None
+
+    def move_ok(self, moves: dict) -> bool:
+        """Is the true point shifted by ``moves`` {key: δ} feasible?"""
+        M = self.M
+        for k, d in moves.items():
+            x = M.value[k] + d
+            if x < self.lb[k] - 1e-9 or x > M.ub[k] + 1e-9:
+                return False
+        rows = {j for k in moves for j in self.member.get(k, [])}
+        for j in rows:
+            u, lo, hi = self.rows[j]
+            s = self.lhs[j] + sum(u.get(k, 0.0) * d for k, d in moves.items())
+            if s < lo - 1e-6 or s > hi + 1e-6:
+                return False
+        return True
+
+    def certify(self, terms: dict, goal: float, sense: int) -> bool:
+        """Reach ``Σ terms ≤ goal`` (sense 1) or ``≥ goal`` (−1) by moving one term's
+        figure and a partner of the same equalities by the same amount, opposite ways."""
+        now = sum(c * self.M.value[k] for k, c in terms.items())
+        if (sense == 1 and now <= goal + 1e-9) or (sense == -1 and now >= goal - 1e-9):
+            return True
+        for k, c in terms.items():
+            if k not in self.unknown:
+                continue
+            d = (goal - now) / c
+            if abs(d - round(d)) > 1e-9:
+                continue
+            d = round(d)
+            for u in self.same.get(k, []):
+                if u == k or u in terms:
+                    continue
+                if self.move_ok({k: d, u: -d}):
+                    return True
+        return False
+
+    def components(self) -> dict:
+        if self._comp is None:
+            parent: dict = {}
+
+            def find(a):
+                while parent.setdefault(a, a) != a:
+                    parent[a] = parent[parent[a]]
+                    a = parent[a]
+                return a
+
+            for u, _, _ in self.rows:
+                ks = list(u)
+                for k in ks[1:]:
+                    a, b = find(ks[0]), find(k)
+                    if a != b:
+                        parent[a] = b
+            comp: dict = {}
+            for k in self.unknown:
+                comp.setdefault(find(k), set()).add(k)
+            self._comp = {k: (r, comp[r]) for r in comp for k in comp[r]}
+        return self._comp
+
+
+class _Part:
+    """One component of a reduced system as a matrix (min/max of expressions by MILP)."""
+
+    def __init__(self, st: _State, keys: set, time_limit: float):
+        from scipy.sparse import csr_array  # heavy dependency: loaded only when used
+        self.keys = sorted(keys, key=repr)
+        self.pos = {k: i for i, k in enumerate(self.keys)}
+        rows = sorted({j for k in keys for j in st.member.get(k, [])})
+        data, ri, ci, lo, hi = [], [], [], [], []
+        for r, j in enumerate(rows):
+            u, a, b = st.rows[j]
+            for k, c in u.items():
+                data.append(c)
+                ri.append(r)
+                ci.append(self.pos[k])
+            lo.append(a)
+            hi.append(b)
+        self.A = csr_array((data, (ri, ci)), shape=(len(rows), len(self.keys)))
+        self.lo, self.hi = np.array(lo, float), np.array(hi, float)
+        self.lb = np.array([st.lb[k] for k in self.keys])
+        self.ub = np.array([st.M.ub[k] for k in self.keys])
+        self.time_limit = time_limit
+
+    def optimum(self, terms: dict, sense: int) -> float:
+        from scipy.optimize import Bounds, LinearConstraint, milp
+        c = np.zeros(len(self.keys))
+        for k, v in terms.items():
+            if k in self.pos:
+                c[self.pos[k]] = sense * v
+        cons = [LinearConstraint(self.A, self.lo, self.hi)] if self.A.shape[0] else []
+        res = milp(c, integrality=np.ones(len(self.keys)), bounds=Bounds(self.lb, self.ub),
+                   constraints=cons, options={"time_limit": self.time_limit})
+        if res.status == 3:
+            return -sense * math.inf
+        if res.x is None:     # no answer in time
+            return float("nan")
+        bound = getattr(res, "mip_dual_bound", None)
+        val = bound if res.status != 0 and bound is not None else res.fun
+        return sense * float(val)
+
+
+def _goals(value: float, kind: str, min_count: int) -> list[tuple[float, int]]:
+    """What a figure's interval must reach: (goal, sense) with sense 1 = "≤ goal"."""
+    if is_small(value, min_count):
+        return ([(1.0, 1)] if value > 1 else []) + [(float(min_count), -1)]
+    return []
+
+
+def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
+                  time_limit: float = 10.0, max_rounds: int = 500) -> ModelResult:
+    """Primary and secondary suppression of a :class:`RelationModel` (see above).
+
+    Primary: every published figure of 1 … min_count−1, and every figure an earlier
+    publication suppressed (``forced``, unless it is 0 now). Then, round by round, every
+    requirement is checked — first by a move of the true values that keeps every relation
+    (a figure and a partner of the same equalities, opposite ways), else by the integer
+    program of its component — and the first unmet requirement of each component is
+    repaired by the cheapest set of further suppressions (an integer program: binary
+    "suppress" per shown figure at its ``cost``, the figure's deviation allowed only when
+    suppressed, the requirement met). Requirements: a small count (suppressed cell,
+    unpublished count or nested difference) can be 1 and min_count; any other suppressed
+    figure is not pinned and, when it can be below min_count, can be 1.
+    """
+    import time as _time
+    start = _time.monotonic()
+    primary = {k for k in M.pub if is_small(M.value[k], min_count)}
+    primary |= {k for k in M.forced & M.pub if M.value[k] > 0 and k not in M.known}
+    hidden = set(primary)
+    for k in list(hidden):
+        hidden |= {x for x in M.hide_with.get(k, ()) if x in M.pub and M.value[x] > 0}
+    proven: set = set()
+    unresolved: list = []
+    solves = 0
+    rounds = 0
+    gave_up: set = set()
+    while rounds < max_rounds:
+        rounds += 1
+        st = _State(M, hidden)
+        comps = st.components()
+        parts: dict = {}
+        todo = []   # (component, terms, goal, sense, label)
+        targets = []
+        for k in sorted(st.unknown, key=repr):
+            v = M.value[k]
+            if k in M.pub:
+                targets.append(({k: 1.0}, v, "cell", k))
+            elif is_small(v, min_count):
+                targets.append(({k: 1.0}, v, "latent", k))
+        for t, const, name in M.nested:
+            v = sum(c * M.value[k] for k, c in t.items()) + const
+            if is_small(v, min_count):
+                targets.append((t, v, "nested", name))
+        for terms, v, kind, label in targets:
+            u = {k: c for k, c in terms.items() if k in st.unknown}
+            if not u:
+                if (label, "shown") not in gave_up:
+                    todo.append((None, terms, None, 0, label, v))
+                continue
+            comp = comps[next(iter(u))][0]
+            shift = sum(c * M.value[k] for k, c in terms.items() if k not in st.unknown)
+            reqs = _goals(v, kind, min_count)
+            if kind == "cell" and not reqs:
+                reqs = [("ne", v)]
+            for req in reqs:
+                rk = (label, req)
+                if rk in proven or rk in gave_up:
+                    continue
+                if req[0] == "ne":
+                    if st.certify(u, v - shift + 1, -1) or st.certify(u, v - shift - 1, 1):
+                        ok_ne = True
+                    else:
+                        ok_ne = None
+                    ok_low = st.certify(u, 1 - shift, 1)
+                    if ok_ne and ok_low:
+                        proven.add(rk)
+                        continue
+                    if comp not in parts:
+                        parts[comp] = _Part(st, comps[next(iter(u))][1], time_limit)
+                    lo = parts[comp].optimum(u, 1) + shift
+                    hi = parts[comp].optimum(u, -1) + shift
+                    solves += 2
+                    if math.isnan(lo) or math.isnan(hi):
+                        continue
+                    if math.floor(hi + 1e-6) - math.ceil(lo - 1e-6) < 1:
+                        todo.append((comp, u, v - shift + 1, -1, label, v))
+                    elif lo < min_count - 1e-6 and lo > 1 + 1e-6:
+                        todo.append((comp, u, 1 - shift, 1, label, v))
+                    else:
+                        proven.add(rk)
+                    continue
+                goal, sense = req
+                if st.certify(u, goal - shift, sense):
+                    proven.add(rk)
+                    continue
+                if comp not in parts:
+                    parts[comp] = _Part(st, comps[next(iter(u))][1], time_limit)
+                opt = parts[comp].optimum(u, sense) + shift
+                solves += 1
+                if math.isnan(opt):
+                    continue
+                if (sense == 1 and opt <= goal + 1e-6) or (sense == -1 and opt >= goal - 1e-6):
+                    proven.add(rk)
+                else:
+                    todo.append((comp, u, goal - shift, sense, label, v))
+        if not todo:
+            break
+        done_comps: set = set()
+        changed = False
+        for comp, u, goal, sense, label, _v in todo:
+            if comp is not None and comp in done_comps:
+                continue
+            if comp is None:       # a small difference of two shown figures
+                add = _repair_shown(M, hidden, label, min_count)
+            else:
+                add = _repair(M, st, comps[next(iter(u))][1], u, goal, sense, time_limit)
+                solves += 1
+            if add:
+                hidden |= add
+                for k in list(add):
+                    hidden |= {x for x in M.hide_with.get(k, ()) if x in M.pub and M.value[x] > 0}
+                changed = True
+                if comp is not None:
+                    done_comps.add(comp)
+            else:
+                gave_up.add((label, "shown") if comp is None else (label, (goal, sense)))
+                unresolved.append(label)
+        if not changed:
+            break
+    return ModelResult(hidden, primary, rounds, solves, unresolved, _time.monotonic() - start)
+
+
+def _repair_shown(M: RelationModel, hidden: set, name, min_count: int) -> set:
+    """A small nested difference of shown figures: suppress its cheapest suppressible
+    term (the next rounds protect it)."""
+    for t, _, n in M.nested:
+        if n == name:
+            cands = sorted((M.cost[k] * M.value[k], repr(k), k) for k in t
+                           if k in M.pub and k not in hidden and k not in M.known
+                           and M.value[k] > 0)
+            return {cands[0][2]} if cands else set()
+    return set()
+
+
+def _repair(M: RelationModel, st: _State, comp: set, terms: dict, goal: float, sense: int,
+            time_limit: float) -> set:
+    """The cheapest set of shown figures whose suppression lets ``Σ terms`` reach the goal:
+    an integer program over the component's unknowns and the shown figures of its rows
+    (one more ring of rows when that is not enough)."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_array
+
+    rows_of: dict = {}
+    for j, (t, _, _, _) in enumerate(M.rows):
+        for k in t:
+            rows_of.setdefault(k, []).append(j)
+    region = set(comp)
+    for _ring in range(3):
+        cands = {k for j in {j for x in region for j in rows_of.get(x, [])}
+                 for k in M.rows[j][0] if k in M.pub and k not in region
+                 and k not in M.known and M.value[k] > 0}
+        free = region | cands
+        rows = sorted({j for x in free for j in rows_of.get(x, [])})
+        keys = sorted(free, key=repr)
+        pos = {k: i for i, k in enumerate(keys)}
+        cand = [k for k in keys if k in cands]
+        cpos = {k: len(keys) + i for i, k in enumerate(cand)}
+        n = len(keys) + len(cand)
+        data, ri, ci, lo, hi = [], [], [], [], []
+        r = 0
+        for j in rows:
+            t, a, b, _ = M.rows[j]
+            const = sum(c * M.value[k] for k, c in t.items() if k not in pos)
+            for k, c in t.items():
+                if k in pos:
+                    data.append(c)
+                    ri.append(r)
+                    ci.append(pos[k])
+            lo.append(a - const)
+            hi.append(b - const)
+            r += 1
+        # |y_k − x_k| ≤ big · z_k for a candidate (z binary: suppress k)
+        for k in cand:
+            x = M.value[k]
+            lbk = max(M.lb[k], 1.0)
+            ubk = M.ub[k] if not math.isinf(M.ub[k]) else x + 10 * max(x, 10.0)
+            data += [1.0, -(ubk - x)]
+            ri += [r, r]
+            ci += [pos[k], cpos[k]]
+            lo.append(-math.inf)
+            hi.append(x)
+            r += 1
+            data += [1.0, (x - lbk)]
+            ri += [r, r]
+            ci += [pos[k], cpos[k]]
+            lo.append(x)
+            hi.append(math.inf)
+            r += 1
+        tr = {pos[k]: c for k, c in terms.items() if k in pos}
+        for i, c in tr.items():
+            data.append(c)
+            ri.append(r)
+            ci.append(i)
+        lo.append(-math.inf if sense == 1 else goal)
+        hi.append(goal if sense == 1 else math.inf)
+        r += 1
+        A = csr_array((data, (ri, ci)), shape=(r, n))
+        lb = np.array([st.lb.get(k, max(M.lb[k], 1.0)) if k not in cands else max(M.lb[k], 1.0)
+                       for k in keys] + [0.0] * len(cand))
+        ub = np.array([M.ub[k] for k in keys] + [1.0] * len(cand))
+        c = np.zeros(n)
+        for k in cand:
+            c[cpos[k]] = M.cost[k] * (1.0 + M.value[k])
+        res = milp(c, integrality=np.ones(n), bounds=Bounds(lb, ub),
+                   constraints=[LinearConstraint(A, np.array(lo), np.array(hi))],
+                   options={"time_limit": time_limit})
+        if res.x is not None:
+            return {k for k in cand if res.x[cpos[k]] > 0.5}
+        region = free
+    return set()
