@@ -665,10 +665,34 @@ class _State:
                 return False
         return True
 
+    def _compensate(self, k, d: float, moves: dict) -> bool:
+        """Add to ``moves`` partners of ``k``'s equalities taking −d between them (the
+        roomiest first); False when they cannot."""
+        M = self.M
+        need = d
+        room = []
+        for u in self.same.get(k, []):
+            if u == k or u in moves:
+                continue
+            x = M.value[u]
+            r = (x - self.lb[u]) if d > 0 else (M.ub[u] - x)
+            if r >= 1:
+                room.append((-r, repr(u), u))
+        for r, _, u in sorted(room):
+            step = min(-r, abs(need))
+            moves[u] = -step if d > 0 else step
+            need -= step if d > 0 else -step
+            if abs(need) < 1e-9:
+                return True
+        return False
+
     def certify(self, terms: dict, goal: float, sense: int) -> bool:
-        """Reach ``Σ terms ≤ goal`` (sense 1) or ``≥ goal`` (−1) by moving one term's
-        figure and a partner of the same equalities by the same amount, opposite ways."""
-        now = sum(c * self.M.value[k] for k, c in terms.items())
+        """Reach ``Σ terms ≤ goal`` (sense 1) or ``≥ goal`` (−1) by moving the true values
+        so that every relation still holds: one term's figure by the amount needed, figures
+        of the same equalities the opposite way, and the other figure of an inequality that
+        the move would break (with its own partners)."""
+        M = self.M
+        now = sum(c * M.value[k] for k, c in terms.items())
         if (sense == 1 and now <= goal + 1e-9) or (sense == -1 and now >= goal - 1e-9):
             return True
         for k, c in terms.items():
@@ -677,13 +701,44 @@ class _State:
             d = (goal - now) / c
             if abs(d - round(d)) > 1e-9:
                 continue
-            d = round(d)
-            for u in self.same.get(k, []):
-                if u == k or u in terms:
-                    continue
-                if self.move_ok({k: d, u: -d}):
+            moves = {k: float(round(d))}
+            if not self._compensate(k, moves[k], moves):
+                continue
+            for _ in range(3):
+                bad = self._broken(moves)
+                if bad is None:
                     return True
+                if not self._mend(bad, moves, set(terms)):
+                    break
         return False
+
+    def _broken(self, moves: dict):
+        for j in {j for k in moves for j in self.member.get(k, [])}:
+            u, lo, hi = self.rows[j]
+            s = self.lhs[j] + sum(u.get(k, 0.0) * d for k, d in moves.items())
+            if s < lo - 1e-6 or s > hi + 1e-6:
+                return j, s
+        for k, d in moves.items():
+            x = self.M.value[k] + d
+            if x < self.lb[k] - 1e-9 or x > self.M.ub[k] + 1e-9:
+                return -1, 0.0
+        return None
+
+    def _mend(self, bad, moves: dict, fixed: set) -> bool:
+        """Move the one unmoved figure of a broken inequality just enough."""
+        j, s = bad
+        if j < 0:
+            return False
+        u, lo, hi = self.rows[j]
+        free = [k for k in u if k not in moves and k not in fixed]
+        if len(free) != 1:
+            return False
+        w = free[0]
+        gap = (lo - s) if s < lo else (hi - s)
+        d = gap / u[w]
+        d = math.ceil(d - 1e-9) if d > 0 else math.floor(d + 1e-9)
+        moves[w] = float(d)
+        return self._compensate(w, d, moves)
 
     def components(self) -> dict:
         if self._comp is None:
@@ -730,6 +785,16 @@ class _Part:
         self.lb = np.array([st.lb[k] for k in self.keys])
         self.ub = np.array([st.M.ub[k] for k in self.keys])
         self.time_limit = time_limit
+        self.points: list = []      # whole-valued solutions found (feasible points)
+
+    def reaches(self, terms: dict, goal: float, sense: int) -> bool:
+        """Does a feasible point found earlier already reach the goal?"""
+        idx = [(self.pos[k], c) for k, c in terms.items() if k in self.pos]
+        for x in self.points:
+            s = sum(c * x[i] for i, c in idx)
+            if (sense == 1 and s <= goal + 1e-6) or (sense == -1 and s >= goal - 1e-6):
+                return True
+        return False
 
     def optimum(self, terms: dict, sense: int) -> float:
         from scipy.optimize import Bounds, LinearConstraint, milp
@@ -744,6 +809,8 @@ class _Part:
             return -sense * math.inf
         if res.x is None:     # no answer in time
             return float("nan")
+        if res.status == 0:
+            self.points.append(np.round(res.x))
         bound = getattr(res, "mip_dual_bound", None)
         val = bound if res.status != 0 and bound is not None else res.fun
         return sense * float(val)
@@ -826,6 +893,13 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                         continue
                     if comp not in parts:
                         parts[comp] = _Part(st, comps[next(iter(u))][1], time_limit)
+                    part = parts[comp]
+                    ok_ne = ok_ne or part.reaches(u, v - shift + 1, -1) or \
+                        part.reaches(u, v - shift - 1, 1)
+                    ok_low = ok_low or part.reaches(u, 1 - shift, 1)
+                    if ok_ne and ok_low:
+                        proven.add(rk)
+                        continue
                     lo = parts[comp].optimum(u, 1) + shift
                     hi = parts[comp].optimum(u, -1) + shift
                     solves += 2
@@ -844,6 +918,9 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                     continue
                 if comp not in parts:
                     parts[comp] = _Part(st, comps[next(iter(u))][1], time_limit)
+                if parts[comp].reaches(u, goal - shift, sense):
+                    proven.add(rk)
+                    continue
                 opt = parts[comp].optimum(u, sense) + shift
                 solves += 1
                 if math.isnan(opt):
