@@ -229,10 +229,17 @@ def _declare_prior(M: disclosure.RelationModel, n: int, T: dict, min_count: int)
     program (any point that fits: a reader cannot tell which)."""
     link = "revisions" in relations.ACTIVE
     unlinked: set = set()
+    mun = T["municipal"]
+    na = mun[mun["clients_symbol"] == NOT_AVAILABLE]
+    dots: dict = {}
+    for r in na.itertuples(index=False):
+        dots.setdefault((r.quarter, r.service_task, r.county_code), set()).add(
+            (r.quarter, r.service_task, r.municipality_code))
     for attempt in range(3):
         start = len(M.rows)
         snapshot = (dict(M.lb), set(M.forced), set(M.known))
-        ctx = relations.Earlier(M, min_count, n, frozenset(unlinked), link_all=link and attempt < 2)
+        ctx = relations.Earlier(M, min_count, n, frozenset(unlinked),
+                                link_all=link and attempt < 2, dots=dots)
         relations.declare(ctx, dict(T))
         rows = M.rows[start:]
         if _fit_own(M, rows, ctx.own):

@@ -136,6 +136,7 @@ class Today(Ctx):
                 a = ("dots",) + tuple(agg)
                 if a not in self.M.value:
                     self.M.figure(a, 0.0, 0.0, 0.0, pub=False)
+                self.M.agg_members.setdefault(a, set()).add(key)
                 self.M.value[a] += v
                 self.M.ub[a] += ub
                 return a
@@ -149,8 +150,10 @@ class Earlier(Ctx):
     variable of its own; not-available cells are today's when today publishes them,
     else summed per ``agg``."""
 
-    def __init__(self, M, min_count, n: int, unlinked=frozenset(), link_all=True):
+    def __init__(self, M, min_count, n: int, unlinked=frozenset(), link_all=True,
+                 dots: dict | None = None):
         super().__init__(M, min_count)
+        self.dots = dots or {}      # agg → this folder's not-available cells
         self.n = n
         self.unlinked = unlinked
         self.link_all = link_all
@@ -190,9 +193,15 @@ class Earlier(Ctx):
                 return key
             return self._own(key, max(lb, 1.0), ub)
         if symbol == NOT_AVAILABLE:
-            if linkable and key in M.pub:
+            if linkable:
                 self.linked.add(key)
                 return key
+            a = ("dots",) + tuple(agg) if agg is not None else None
+            if self.link_all and a is not None and a not in self.unlinked and \
+                    {k for k in self.dots.get(tuple(agg), ()) if k not in M.value} == \
+                    M.agg_members.get(a):
+                self.linked.add(a)
+                return a
             if agg is None:
                 return self._own(key, lb, ub)
             k = self._own(("dots",) + tuple(agg), 0.0, 0.0)

@@ -559,6 +559,7 @@ class RelationModel:
         self.known: set = set()     # published figures a reader already has (earlier release)
         self.forced: set = set()    # figures an earlier publication suppressed
         self.hide_with: dict = {}   # figure → figures suppressed whenever it is
+        self.agg_members: dict = {}  # a sum of not-available cells → its cells
 
     def figure(self, key, value: float, lb: float = 0.0, ub: float = math.inf,
                pub: bool = True, cost: float = 1.0):
