@@ -907,9 +907,9 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                     if math.isnan(lo) or math.isnan(hi):
                         continue
                     if math.floor(hi + 1e-6) - math.ceil(lo - 1e-6) < 1:
-                        todo.append((comp, u, v - shift + 1, -1, label, v))
+                        todo.append((comp, u, v - shift + 1, -1, label, terms))
                     elif lo < min_count - 1e-6 and lo > 1 + 1e-6:
-                        todo.append((comp, u, 1 - shift, 1, label, v))
+                        todo.append((comp, u, 1 - shift, 1, label, terms))
                     else:
                         proven.add(rk)
                     continue
@@ -929,18 +929,21 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                 if (sense == 1 and opt <= goal + 1e-6) or (sense == -1 and opt >= goal - 1e-6):
                     proven.add(rk)
                 else:
-                    todo.append((comp, u, goal - shift, sense, label, v))
+                    todo.append((comp, u, goal - shift, sense, label, terms))
         if not todo:
             break
         done_comps: set = set()
         changed = False
-        for comp, u, goal, sense, label, _v in todo:
+        for comp, u, goal, sense, label, full in todo:
             if comp is not None and comp in done_comps:
                 continue
             if comp is None:       # a small difference of two shown figures
                 add = _repair_shown(M, hidden, label, min_count)
             else:
-                add = _repair(M, st, comps[next(iter(u))][1], u, goal, sense, time_limit)
+                # the whole expression: a shown term may be what gets suppressed
+                shift = sum(c * M.value[k] for k, c in full.items() if k not in u)
+                add = _repair(M, st, comps[next(iter(u))][1], full, goal + shift, sense,
+                              time_limit)
                 solves += 1
             if add:
                 hidden |= add
@@ -1024,12 +1027,13 @@ def _repair(M: RelationModel, st: _State, comp: set, terms: dict, goal: float, s
             hi.append(math.inf)
             r += 1
         tr = {pos[k]: c for k, c in terms.items() if k in pos}
+        g = goal - sum(c * M.value[k] for k, c in terms.items() if k not in pos)
         for i, c in tr.items():
             data.append(c)
             ri.append(r)
             ci.append(i)
-        lo.append(-math.inf if sense == 1 else goal)
-        hi.append(goal if sense == 1 else math.inf)
+        lo.append(-math.inf if sense == 1 else g)
+        hi.append(g if sense == 1 else math.inf)
         r += 1
         A = csr_array((data, (ri, ci)), shape=(r, n))
         lb = np.array([st.lb.get(k, max(M.lb[k], 1.0)) if k not in cands else max(M.lb[k], 1.0)
