@@ -382,7 +382,7 @@ class Builder:
             tot[key] = op
             name = f"{v.name} {r.kind} {r.quarter} {r.service_task} {r.county_code or 'koko maa'}"
             if isinstance(op, V):
-                P.target("cell", name, [(op, 1.0)])
+                P.target("total", name, [(op, 1.0)])
             ops = None
             if r.kind in ("used", "county_used"):
                 ops = total(r.quarter, r.service_task, r.county_code or None, True)
@@ -722,10 +722,13 @@ def _judge(t: Target, lo: float, hi: float, m: int) -> Finding | None:
     lo, hi = lo + t.const, hi + t.const
     lo_i = math.ceil(lo - 1e-6)
     hi_i = math.floor(hi + 1e-6) if not math.isinf(hi) else INF
-    if t.kind == "cell":
+    if t.kind in ("cell", "total"):
         if hi_i == lo_i:
             return Finding("pinned", t.what, lo_i, hi_i)
-        if lo_i < m and (lo_i > 1 or hi_i < m):
+        # a suppressed total of k suppressed cells is ≥ k by the conventions alone: it
+        # must only not be known to be small
+        floor_ok = lo_i <= 1 or t.kind == "total"
+        if lo_i < m and (not floor_ok or hi_i < m):
             return Finding("narrowed", t.what, lo_i, hi_i)
     elif 1 <= lo_i and hi_i <= m - 1:
         return Finding("small", t.what, lo_i, hi_i)
@@ -833,7 +836,7 @@ def audit(out_dir: Path, min_count: int = 5, rounding: int = 100,
         lo = part.optimum(t.terms, 1)
         if lo is None:
             continue
-        if t.kind != "cell" and lo + t.const < 1 - 1e-6:
+        if t.kind not in ("cell", "total") and lo + t.const < 1 - 1e-6:
             continue          # may be zero: an unpublished count that may be 0 tells nothing
         hi = part.optimum(t.terms, -1)
         if hi is None:

@@ -818,7 +818,11 @@ class _Part:
 
 
 def _goals(value: float, kind: str, min_count: int) -> list[tuple[float, int]]:
-    """What a figure's interval must reach: (goal, sense) with sense 1 = "≤ goal"."""
+    """What a figure's interval must reach: (goal, sense) with sense 1 = "≤ goal". A
+    total (``kind`` "total") of k suppressed cells is ≥ k by the conventions alone: it
+    must only reach min_count."""
+    if is_small(value, min_count) and kind == "total":
+        return [(float(min_count), -1)]
     if is_small(value, min_count):
         return ([(1.0, 1)] if value > 1 else []) + [(float(min_count), -1)]
     return []
@@ -861,7 +865,7 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
         for k in sorted(st.unknown, key=repr):
             v = M.value[k]
             if k in M.pub:
-                targets.append(({k: 1.0}, v, "cell", k))
+                targets.append(({k: 1.0}, v, "total" if k[0] == "T" else "cell", k))
             elif is_small(v, min_count):
                 targets.append(({k: 1.0}, v, "latent", k))
         for t, const, name in M.nested:
@@ -877,7 +881,7 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
             comp = comps[next(iter(u))][0]
             shift = sum(c * M.value[k] for k, c in terms.items() if k not in st.unknown)
             reqs = _goals(v, kind, min_count)
-            if kind == "cell" and not reqs:
+            if kind in ("cell", "total") and not reqs:
                 reqs = [("ne", v)]
             for req in reqs:
                 rk = (label, req)
@@ -888,7 +892,7 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                         ok_ne = True
                     else:
                         ok_ne = None
-                    ok_low = st.certify(u, 1 - shift, 1)
+                    ok_low = kind == "total" or st.certify(u, 1 - shift, 1)
                     if ok_ne and ok_low:
                         proven.add(rk)
                         continue
@@ -908,7 +912,7 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                         continue
                     if math.floor(hi + 1e-6) - math.ceil(lo - 1e-6) < 1:
                         todo.append((comp, u, v - shift + 1, -1, label, terms))
-                    elif lo < min_count - 1e-6 and lo > 1 + 1e-6:
+                    elif lo < min_count - 1e-6 and lo > 1 + 1e-6 and kind != "total":
                         todo.append((comp, u, 1 - shift, 1, label, terms))
                     else:
                         proven.add(rk)
