@@ -260,6 +260,7 @@ class Builder:
         i = self.P.var(("x",) + owner + key, 0.0, ub)
         if symbol == HIDDEN:
             self.P.lb[i] = max(self.P.lb[i], lb)
+            self.P.target("cell", f"{v.name} {' '.join(key)}", [(i, 1.0)])
         return i
 
     def build(self) -> Problem:

@@ -764,84 +764,270 @@ class _State:
         return self._comp
 
 
-class _Part:
-    """One component of a reduced system as a matrix (min/max of expressions by MILP)."""
+class _Bounds:
+    """Can an expression of the figures reach a goal in whole numbers under every row of a
+    :class:`RelationModel`, for one set of unknown figures? (The protection intervals.)
 
-    def __init__(self, st: _State, keys: set, time_limit: float):
-        from scipy.sparse import csr_array  # heavy dependency: loaded only when used
-        self.keys = sorted(keys, key=repr)
+    One HiGHS linear program holds every figure as a column, a known one fixed at its value,
+    and every row; a question only changes the objective and starts from the last optimal
+    basis (a few pivots). Its answer decides alone when the LP optimum misses the goal (no
+    whole-valued point does better) or when the optimal point is whole on the expression's
+    component (then it is the whole-valued optimum too). Otherwise the integer program of that
+    component alone decides, stopped as soon as a point reaches the goal. Making figures
+    unknown (:meth:`unknow`) widens their bounds in place: answers "reachable" stay true.
+    """
+
+    def __init__(self, M: RelationModel, unknown: set, time_limit: float = 10.0):
+        import highspy  # heavy dependency: loaded only when used
+        from scipy.sparse import csr_array
+        self.M = M
+        self.keys = list(M.value)
         self.pos = {k: i for i, k in enumerate(self.keys)}
-        rows = sorted({j for k in keys for j in st.member.get(k, [])})
+        self.unknown = set(unknown)
+        self.time_limit = time_limit
         data, ri, ci, lo, hi = [], [], [], [], []
-        for r, j in enumerate(rows):
-            u, a, b = st.rows[j]
-            for k, c in u.items():
+        for r, (t, a, b, _) in enumerate(M.rows):
+            for k, c in t.items():
                 data.append(c)
                 ri.append(r)
                 ci.append(self.pos[k])
             lo.append(a)
             hi.append(b)
-        self.A = csr_array((data, (ri, ci)), shape=(len(rows), len(self.keys)))
-        self.lo, self.hi = np.array(lo, float), np.array(hi, float)
-        self.lb = np.array([st.lb[k] for k in self.keys])
-        self.ub = np.array([st.M.ub[k] for k in self.keys])
-        self.time_limit = time_limit
-        self.points: list = []      # whole-valued solutions found (feasible points)
+        n = len(self.keys)
+        self.A = csr_array((data, (ri, ci)), shape=(len(M.rows), n))
+        self.row_lo = np.array(lo, float)
+        self.row_hi = np.array(hi, float)
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, len(M.rows)
+        lp.col_cost_ = np.zeros(n)
+        lb, ub = zip(*(self._range(k) for k in self.keys)) if n else ((), ())
+        lp.col_lower_ = np.array(lb, float)
+        lp.col_upper_ = np.minimum(np.array(ub, float), inf)
+        lp.row_lower_ = np.maximum(self.row_lo, -inf)
+        lp.row_upper_ = np.minimum(self.row_hi, inf)
+        csc = self.A.tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        self.h = highspy.Highs()
+        self.h.silent()
+        self.h.setOptionValue("simplex_strategy", 4)   # primal: a new objective keeps the
+        self.h.passModel(lp)                             # basis feasible (a few pivots)
+        self._costed: np.ndarray = np.zeros(0, np.int32)
+        self._comp: dict | None = None
+        self._mip: dict = {}
+        self.lp_solves = 0
+        self.mip_solves = 0
 
-    def reaches(self, terms: dict, goal: float, sense: int) -> bool:
-        """Does a feasible point found earlier already reach the goal?"""
-        idx = [(self.pos[k], c) for k, c in terms.items() if k in self.pos]
-        for x in self.points:
-            s = sum(c * x[i] for i, c in idx)
-            if (sense == 1 and s <= goal + 1e-6) or (sense == -1 and s >= goal - 1e-6):
-                return True
-        return False
+    def lower(self, k) -> float:
+        """A figure's lower bound as a reader knows it: a suppressed count is ≥ 1 (zeros are
+        shown), an unpublished one ≥ its declared bound."""
+        M = self.M
+        return max(M.lb[k], 1.0) if k in M.pub and M.value[k] > 0 else M.lb[k]
 
-    def optimum(self, terms: dict, sense: int) -> float:
-        from scipy.optimize import Bounds, LinearConstraint, milp
-        c = np.zeros(len(self.keys))
-        for k, v in terms.items():
-            if k in self.pos:
-                c[self.pos[k]] = sense * v
-        cons = [LinearConstraint(self.A, self.lo, self.hi)] if self.A.shape[0] else []
-        res = milp(c, integrality=np.ones(len(self.keys)), bounds=Bounds(self.lb, self.ub),
-                   constraints=cons, options={"time_limit": self.time_limit})
-        if res.status == 3:
-            return -sense * math.inf
-        if res.x is None:     # no answer in time
-            return float("nan")
-        if res.status == 0:
-            self.points.append(np.round(res.x))
-        bound = getattr(res, "mip_dual_bound", None)
-        val = bound if res.status != 0 and bound is not None else res.fun
-        return sense * float(val)
+    def _range(self, k) -> tuple[float, float]:
+        v = self.M.value[k]
+        return (self.lower(k), self.M.ub[k]) if k in self.unknown else (v, v)
+
+    def unknow(self, keys) -> None:
+        """These figures are suppressed from now on."""
+        import highspy
+        new = [k for k in keys if k not in self.unknown and k not in self.M.known]
+        if not new:
+            return
+        self.unknown |= set(new)
+        idx = np.array([self.pos[k] for k in new], np.int32)
+        lb, ub = zip(*(self._range(k) for k in new))
+        self.h.changeColsBounds(len(idx), idx, np.array(lb, float),
+                                np.minimum(np.array(ub, float), highspy.kHighsInf))
+        self._comp = None
+        self._mip = {}
+
+    def components(self) -> dict:
+        """{unknown figure: component number} (figures linked by rows through unknowns)."""
+        if self._comp is None:
+            from scipy.sparse import bmat, csr_array
+            from scipy.sparse.csgraph import connected_components
+            cols = np.array(sorted(self.pos[k] for k in self.unknown), dtype=np.int64)
+            Au = csr_array(self.A[:, cols] != 0, dtype=np.int8)
+            g = bmat([[None, Au], [Au.T, None]], format="csr")
+            _, lab = connected_components(g, directed=False)
+            lab = lab[Au.shape[0]:]
+            self._comp = {self.keys[c]: int(x) for c, x in zip(cols, lab)}
+            self._members: dict = {}
+            for c, x in zip(cols, lab):
+                self._members.setdefault(int(x), []).append(self.keys[c])
+        return self._comp
+
+    def component(self, terms: dict) -> set:
+        """The unknown figures of the components of ``terms``."""
+        comps = self.components()
+        out: set = set()
+        for x in {comps[k] for k in terms if k in comps}:
+            out |= set(self._members[x])
+        return out
+
+    def _lp(self, terms: dict, sense: int):
+        """The LP optimum of Σ terms (sense 1: min, −1: max) and its point (None, None when
+        the LP gives no answer)."""
+        import highspy
+        h = self.h
+        if len(self._costed):
+            h.changeColsCost(len(self._costed), self._costed, np.zeros(len(self._costed)))
+        idx = np.array([self.pos[k] for k in terms], np.int32)
+        h.changeColsCost(len(idx), idx, np.array([sense * c for c in terms.values()], float))
+        self._costed = idx
+        h.run()
+        self.lp_solves += 1
+        st = h.getModelStatus()
+        if st == highspy.HighsModelStatus.kUnbounded:
+            return -sense * math.inf, None
+        if st != highspy.HighsModelStatus.kOptimal:
+            return None, None
+        return sense * h.getInfo().objective_function_value, np.asarray(h.getSolution().col_value)
+
+    def reach(self, terms: dict, goal: float, sense: int) -> bool | None:
+        """Can Σ terms be ≤ goal (sense 1) or ≥ goal (−1) in whole numbers? None: the integer
+        program found no answer within its time limit."""
+        M = self.M
+        now = sum(c * M.value[k] for k, c in terms.items())
+        if (sense == 1 and now <= goal + 1e-9) or (sense == -1 and now >= goal - 1e-9):
+            return True
+        goal -= sum(c * M.value[k] for k, c in terms.items() if k not in self.unknown)
+        terms = {k: c for k, c in terms.items() if k in self.unknown}
+        if not terms:
+            return False
+        opt, x = self._lp(terms, sense)
+        if opt is not None:
+            if (sense == 1 and opt > goal + 1e-6) or (sense == -1 and opt < goal - 1e-6):
+                return False
+            if x is not None:
+                comp = self.component(terms)
+                xs = x[[self.pos[k] for k in comp]]
+                if np.all(np.abs(xs - np.round(xs)) <= 1e-6):
+                    return True
+        return self._mip_reach(terms, goal, sense)
+
+    def _mip_reach(self, terms: dict, goal: float, sense: int) -> bool | None:
+        import highspy
+        comp = self.component(terms)
+        root = tuple(sorted({self.components()[k] for k in terms}))
+        if root not in self._mip:
+            self._mip[root] = self._component_mip(comp)
+        h, pos = self._mip[root]
+        n = len(pos)
+        cost = np.zeros(n)
+        for k, c in terms.items():
+            cost[pos[k]] = sense * c
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        h.setOptionValue("objective_target", sense * goal + 1e-6)
+        h.run()
+        self.mip_solves += 1
+        info = h.getInfo()
+        st = h.getModelStatus()
+        if st == highspy.HighsModelStatus.kUnbounded:
+            return True
+        # the program minimises sense · Σ terms: the goal is sense · goal
+        if info.primal_solution_status == 2 and info.objective_function_value <= \
+                sense * goal + 1e-6:
+            return True
+        if st == highspy.HighsModelStatus.kOptimal or info.mip_dual_bound > sense * goal + 1e-6:
+            return False
+        return None
+
+    def _component_mip(self, comp: set):
+        """The integer program of one component: its unknown figures, its rows with the
+        known figures as constants."""
+        import highspy
+        from scipy.sparse import csr_array
+        keys = sorted(comp, key=repr)
+        pos = {k: i for i, k in enumerate(keys)}
+        cols = np.array([self.pos[k] for k in keys])
+        sub = self.A[:, cols].tocsr()
+        rows = np.flatnonzero(np.diff(sub.indptr))
+        sub = sub[rows]
+        x0 = np.array([self.M.value[k] if k not in self.unknown else 0.0 for k in self.keys])
+        const = self.A[rows] @ x0
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(keys), len(rows)
+        lp.col_cost_ = np.zeros(len(keys))
+        rng = [self._range(k) for k in keys]
+        lp.col_lower_ = np.array([a for a, _ in rng], float)
+        lp.col_upper_ = np.minimum(np.array([b for _, b in rng], float), inf)
+        lp.row_lower_ = np.maximum(self.row_lo[rows] - const, -inf)
+        lp.row_upper_ = np.minimum(self.row_hi[rows] - const, inf)
+        csc = csr_array(sub).tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(keys)
+        h = highspy.Highs()
+        h.silent()
+        h.setOptionValue("time_limit", float(self.time_limit))
+        h.passModel(lp)
+        return h, pos
 
 
-def _goals(value: float, kind: str, min_count: int) -> list[tuple[float, int]]:
-    """What a figure's interval must reach: (goal, sense) with sense 1 = "≤ goal". A
-    total (``kind`` "total") of k suppressed cells is ≥ k by the conventions alone: it
-    must only reach min_count."""
-    if is_small(value, min_count) and kind == "total":
-        return [(float(min_count), -1)]
+def _requirements(value: float, kind: str, min_count: int) -> list:
+    """What a figure's interval must reach, as a list of alternatives lists: each
+    requirement is met when one of its (goal, sense) is reachable (sense 1: ``≤ goal``, −1:
+    ``≥ goal``), or for ("not", goal, sense) when that goal is *not* reachable.
+
+    * a count of 1 … min_count−1 (``kind`` cell, latent or nested): 1 and min_count;
+    * a suppressed total of k suppressed cells is ≥ k by the conventions alone: it must only
+      reach min_count when small;
+    * any other suppressed figure: not pinned (v − 1 or v + 1), and a cell's lower bound
+      not between 2 and min_count − 1 (it reaches 1, or it cannot be below min_count)."""
+    m = float(min_count)
     if is_small(value, min_count):
-        return ([(1.0, 1)] if value > 1 else []) + [(float(min_count), -1)]
+        if kind == "total":
+            return [[(m, -1)]]
+        return ([[(1.0, 1)]] if value > 1 else []) + [[(m, -1)]]
+    if kind in ("cell", "total"):
+        reqs = [[(value - 1, 1), (value + 1, -1)]]
+        if kind == "cell":
+            reqs.append([(1.0, 1), ("not", m - 1, 1)])
+        return reqs
     return []
 
 
+def _targets(M: RelationModel, unknown: set, min_count: int) -> list:
+    """(terms, value, kind, label) of every figure whose interval is checked: suppressed
+    figures, small unpublished counts (not an earlier folder's own variables: their values
+    are only a fitting point), small nested differences."""
+    out = []
+    for k in sorted(unknown, key=repr):
+        v = M.value[k]
+        if k in M.pub:
+            out.append(({k: 1.0}, v, "total" if k[0] == "T" else "cell", k))
+        elif k[0] != "old" and is_small(v, min_count):
+            out.append(({k: 1.0}, v, "latent", k))
+    for t, const, name in M.nested:
+        v = sum(c * M.value[k] for k, c in t.items()) + const
+        if is_small(v, min_count):
+            out.append((t, v, "nested", name))
+    return out
+
+
 def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
-                  time_limit: float = 10.0, max_rounds: int = 500) -> ModelResult:
+                  time_limit: float = 10.0, max_rounds: int = 50,
+                  budget: float | None = None) -> ModelResult:
     """Primary and secondary suppression of a :class:`RelationModel` (see above).
 
     Primary: every published figure of 1 … min_count−1, and every figure an earlier
     publication suppressed (``forced``, unless it is 0 now). Then, round by round, every
-    requirement is checked — first by a move of the true values that keeps every relation
-    (a figure and a partner of the same equalities, opposite ways), else by the integer
-    program of its component — and the first unmet requirement of each component is
-    repaired by the cheapest set of further suppressions (an integer program: binary
-    "suppress" per shown figure at its ``cost``, the figure's deviation allowed only when
-    suppressed, the requirement met). Requirements: a small count (suppressed cell,
-    unpublished count or nested difference) can be 1 and min_count; any other suppressed
-    figure is not pinned and, when it can be below min_count, can be 1.
+    requirement (:func:`_requirements`) not yet proven is checked — first by a move of the
+    true values that keeps every relation (a figure and a partner of the same equalities,
+    opposite ways), else by :class:`_Bounds` — and every unmet one, in turn, is repaired by
+    the cheapest set of further suppressions (an integer program: binary "suppress" per
+    shown figure at its ``cost``, the figure's deviation allowed only when suppressed, the
+    requirement met) unless an earlier repair of the round already met it. A round without
+    an unmet requirement ends it. Suppressing more only widens intervals, so a requirement
+    once met stays met. ``budget``: seconds after which a :class:`TimeoutError` is raised.
     """
     import time as _time
     start = _time.monotonic()
@@ -851,114 +1037,82 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
     for k in list(hidden):
         hidden |= {x for x in M.hide_with.get(k, ()) if x in M.pub and M.value[x] > 0}
     proven: set = set()
+    gave_up: set = set()
     unresolved: list = []
     solves = 0
     rounds = 0
-    gave_up: set = set()
+
+    def met(B: _Bounds, st: _State | None, terms: dict, alts: list) -> bool | None:
+        undecided = False
+        for alt in alts:
+            if alt[0] == "not":
+                r = B.reach(terms, alt[1], alt[2])
+                if r is False:
+                    return True
+                undecided |= r is None
+                continue
+            goal, sense = alt
+            if st is not None:
+                u = {k: c for k, c in terms.items() if k in st.unknown}
+                shift = sum(c * M.value[k] for k, c in terms.items() if k not in st.unknown)
+                if u and st.certify(u, goal - shift, sense):
+                    return True
+            r = B.reach(terms, goal, sense)
+            if r:
+                return True
+            undecided |= r is None
+        return None if undecided else False
+
     while rounds < max_rounds:
         rounds += 1
         st = _State(M, hidden)
-        comps = st.components()
-        parts: dict = {}
-        todo = []   # (component, terms, goal, sense, label)
-        targets = []
-        for k in sorted(st.unknown, key=repr):
-            v = M.value[k]
-            if k in M.pub:
-                targets.append(({k: 1.0}, v, "total" if k[0] == "T" else "cell", k))
-            elif is_small(v, min_count):
-                targets.append(({k: 1.0}, v, "latent", k))
-        for t, const, name in M.nested:
-            v = sum(c * M.value[k] for k, c in t.items()) + const
-            if is_small(v, min_count):
-                targets.append((t, v, "nested", name))
-        for terms, v, kind, label in targets:
-            u = {k: c for k, c in terms.items() if k in st.unknown}
-            if not u:
+        B = _Bounds(M, st.unknown, time_limit)
+        unmet = []
+        for terms, v, kind, label in _targets(M, st.unknown, min_count):
+            if not any(k in st.unknown for k in terms):
                 if (label, "shown") not in gave_up:
-                    todo.append((None, terms, None, 0, label, v))
+                    unmet.append((terms, None, label))
                 continue
-            comp = comps[next(iter(u))][0]
-            shift = sum(c * M.value[k] for k, c in terms.items() if k not in st.unknown)
-            reqs = _goals(v, kind, min_count)
-            if kind in ("cell", "total") and not reqs:
-                reqs = [("ne", v)]
-            for req in reqs:
-                rk = (label, req)
+            for alts in _requirements(v, kind, min_count):
+                rk = (label, tuple(alts))
                 if rk in proven or rk in gave_up:
                     continue
-                if req[0] == "ne":
-                    if st.certify(u, v - shift + 1, -1) or st.certify(u, v - shift - 1, 1):
-                        ok_ne = True
-                    else:
-                        ok_ne = None
-                    ok_low = kind == "total" or st.certify(u, 1 - shift, 1)
-                    if ok_ne and ok_low:
-                        proven.add(rk)
-                        continue
-                    if comp not in parts:
-                        parts[comp] = _Part(st, comps[next(iter(u))][1], time_limit)
-                    part = parts[comp]
-                    ok_ne = ok_ne or part.reaches(u, v - shift + 1, -1) or \
-                        part.reaches(u, v - shift - 1, 1)
-                    ok_low = ok_low or part.reaches(u, 1 - shift, 1)
-                    if ok_ne and ok_low:
-                        proven.add(rk)
-                        continue
-                    lo = parts[comp].optimum(u, 1) + shift
-                    hi = parts[comp].optimum(u, -1) + shift
-                    solves += 2
-                    if math.isnan(lo) or math.isnan(hi):
-                        continue
-                    if math.floor(hi + 1e-6) - math.ceil(lo - 1e-6) < 1:
-                        todo.append((comp, u, v - shift + 1, -1, label, terms))
-                    elif lo < min_count - 1e-6 and lo > 1 + 1e-6 and kind != "total":
-                        todo.append((comp, u, 1 - shift, 1, label, terms))
-                    else:
-                        proven.add(rk)
-                    continue
-                goal, sense = req
-                if st.certify(u, goal - shift, sense):
-                    proven.add(rk)
-                    continue
-                if comp not in parts:
-                    parts[comp] = _Part(st, comps[next(iter(u))][1], time_limit)
-                if parts[comp].reaches(u, goal - shift, sense):
-                    proven.add(rk)
-                    continue
-                opt = parts[comp].optimum(u, sense) + shift
-                solves += 1
-                if math.isnan(opt):
-                    continue
-                if (sense == 1 and opt <= goal + 1e-6) or (sense == -1 and opt >= goal - 1e-6):
+                ok = met(B, st, terms, alts)
+                if ok:
                     proven.add(rk)
                 else:
-                    todo.append((comp, u, goal - shift, sense, label, terms))
-        if not todo:
+                    unmet.append((terms, alts, label))
+            if budget is not None and _time.monotonic() - start > budget:
+                raise TimeoutError(f"disclosure gate: over its time budget of {budget:g} s "
+                                   f"(round {rounds})")
+        if not unmet:
+            solves += B.lp_solves + B.mip_solves
             break
-        done_comps: set = set()
         changed = False
-        for comp, u, goal, sense, label, full in todo:
-            if comp is not None and comp in done_comps:
-                continue
-            if comp is None:       # a small difference of two shown figures
+        for terms, alts, label in unmet:
+            if alts is None:       # a small difference of two shown figures
+                if any(k in B.unknown for k in terms):
+                    continue       # a repair of this round hid a term: checked next round
                 add = _repair_shown(M, hidden, label, min_count)
+                key = (label, "shown")
             else:
-                # the whole expression: a shown term may be what gets suppressed
-                shift = sum(c * M.value[k] for k, c in full.items() if k not in u)
-                add = _repair(M, st, comps[next(iter(u))][1], full, goal + shift, sense,
-                              time_limit)
+                key = (label, tuple(alts))
+                if met(B, None, terms, alts):     # an earlier repair of this round did it
+                    proven.add(key)
+                    continue
+                goal, sense = next(a for a in alts if a[0] != "not")
+                add = _repair(M, B, terms, goal, sense, time_limit)
                 solves += 1
             if add:
-                hidden |= add
                 for k in list(add):
-                    hidden |= {x for x in M.hide_with.get(k, ()) if x in M.pub and M.value[x] > 0}
+                    add |= {x for x in M.hide_with.get(k, ()) if x in M.pub and M.value[x] > 0}
+                hidden |= add
+                B.unknow(add)
                 changed = True
-                if comp is not None:
-                    done_comps.add(comp)
             else:
-                gave_up.add((label, "shown") if comp is None else (label, (goal, sense)))
+                gave_up.add(key)
                 unresolved.append(label)
+        solves += B.lp_solves + B.mip_solves
         if not changed:
             break
     return ModelResult(hidden, primary, rounds, solves, unresolved, _time.monotonic() - start)
@@ -976,80 +1130,104 @@ def _repair_shown(M: RelationModel, hidden: set, name, min_count: int) -> set:
     return set()
 
 
-def _repair(M: RelationModel, st: _State, comp: set, terms: dict, goal: float, sense: int,
+def _repair(M: RelationModel, B: _Bounds, terms: dict, goal: float, sense: int,
             time_limit: float) -> set:
-    """The cheapest set of shown figures whose suppression lets ``Σ terms`` reach the goal:
-    an integer program over the component's unknowns and the shown figures of its rows
-    (one more ring of rows when that is not enough)."""
-    from scipy.optimize import Bounds, LinearConstraint, milp
-    from scipy.sparse import csr_array
+    """The cheapest set of shown figures whose suppression lets ``Σ terms`` reach the goal.
 
+    An integer program over a neighbourhood of the expression: its figures, then ring by
+    ring the figures of the rows that touch the neighbourhood (the unknown ones free, the
+    shown ones candidates: binary "suppress" at their ``cost``, the figure's deviation
+    allowed only when suppressed); every figure outside stays at its true value, so a
+    suppression set found is enough for the whole model (the true values outside are a
+    part of a feasible point), and a larger neighbourhood is tried only when a smaller one
+    has none. The last try is the whole component."""
     rows_of: dict = {}
     for j, (t, _, _, _) in enumerate(M.rows):
         for k in t:
             rows_of.setdefault(k, []).append(j)
-    region = set(comp)
+
+    def suppressible(k) -> bool:
+        return k in M.pub and k not in B.unknown and k not in M.known and M.value[k] > 0
+
+    near = set(terms)
+    whole = B.component({k: c for k, c in terms.items() if k in B.unknown})
+    tries = []
     for _ring in range(3):
-        cands = {k for j in {j for x in region for j in rows_of.get(x, [])}
-                 for k in M.rows[j][0] if k in M.pub and k not in region
-                 and k not in M.known and M.value[k] > 0}
-        free = region | cands
-        rows = sorted({j for x in free for j in rows_of.get(x, [])})
-        keys = sorted(free, key=repr)
-        pos = {k: i for i, k in enumerate(keys)}
-        cand = [k for k in keys if k in cands]
-        cpos = {k: len(keys) + i for i, k in enumerate(cand)}
-        n = len(keys) + len(cand)
-        data, ri, ci, lo, hi = [], [], [], [], []
-        r = 0
-        for j in rows:
-            t, a, b, _ = M.rows[j]
-            const = sum(c * M.value[k] for k, c in t.items() if k not in pos)
-            for k, c in t.items():
-                if k in pos:
-                    data.append(c)
-                    ri.append(r)
-                    ci.append(pos[k])
-            lo.append(a - const)
-            hi.append(b - const)
-            r += 1
-        # |y_k − x_k| ≤ big · z_k for a candidate (z binary: suppress k)
-        for k in cand:
-            x = M.value[k]
-            lbk = max(M.lb[k], 1.0)
-            ubk = M.ub[k] if not math.isinf(M.ub[k]) else x + 10 * max(x, 10.0)
-            data += [1.0, -(ubk - x)]
-            ri += [r, r]
-            ci += [pos[k], cpos[k]]
-            lo.append(-math.inf)
-            hi.append(x)
-            r += 1
-            data += [1.0, (x - lbk)]
-            ri += [r, r]
-            ci += [pos[k], cpos[k]]
-            lo.append(x)
-            hi.append(math.inf)
-            r += 1
-        tr = {pos[k]: c for k, c in terms.items() if k in pos}
-        g = goal - sum(c * M.value[k] for k, c in terms.items() if k not in pos)
-        for i, c in tr.items():
+        near = near | {k for j in {j for x in near for j in rows_of.get(x, [])}
+                       for k in M.rows[j][0]}
+        tries.append(set(near))
+    tries.append(whole | near)
+    for region in tries:
+        free = {k for k in region if k in B.unknown or suppressible(k)}
+        add = _repair_in(M, B, free, {k for k in free if k not in B.unknown}, rows_of,
+                         terms, goal, sense, time_limit)
+        if add is not None:
+            return add
+    return set()
+
+
+def _repair_in(M: RelationModel, B: _Bounds, free: set, cands: set, rows_of: dict,
+               terms: dict, goal: float, sense: int, time_limit: float) -> set | None:
+    """The repair's integer program over ``free`` figures (``cands`` among them shown);
+    None when it has no solution."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_array
+
+    rows = sorted({j for x in free for j in rows_of.get(x, [])})
+    keys = sorted(free, key=repr)
+    pos = {k: i for i, k in enumerate(keys)}
+    cand = [k for k in keys if k in cands]
+    cpos = {k: len(keys) + i for i, k in enumerate(cand)}
+    n = len(keys) + len(cand)
+    data, ri, ci, lo, hi = [], [], [], [], []
+    r = 0
+    for j in rows:
+        t, a, b, _ = M.rows[j]
+        const = sum(c * M.value[k] for k, c in t.items() if k not in pos)
+        for k, c in t.items():
+            if k in pos:
+                data.append(c)
+                ri.append(r)
+                ci.append(pos[k])
+        lo.append(a - const)
+        hi.append(b - const)
+        r += 1
+    # |y_k − x_k| ≤ big · z_k for a candidate (z binary: suppress k)
+    for k in cand:
+        x = M.value[k]
+        lbk = max(M.lb[k], 1.0)
+        ubk = M.ub[k] if not math.isinf(M.ub[k]) else x + 10 * max(x, 10.0)
+        data += [1.0, -(ubk - x)]
+        ri += [r, r]
+        ci += [pos[k], cpos[k]]
+        lo.append(-math.inf)
+        hi.append(x)
+        r += 1
+        data += [1.0, (x - lbk)]
+        ri += [r, r]
+        ci += [pos[k], cpos[k]]
+        lo.append(x)
+        hi.append(math.inf)
+        r += 1
+    g = goal - sum(c * M.value[k] for k, c in terms.items() if k not in pos)
+    for k, c in terms.items():
+        if k in pos:
             data.append(c)
             ri.append(r)
-            ci.append(i)
-        lo.append(-math.inf if sense == 1 else g)
-        hi.append(g if sense == 1 else math.inf)
-        r += 1
-        A = csr_array((data, (ri, ci)), shape=(r, n))
-        lb = np.array([st.lb.get(k, max(M.lb[k], 1.0)) if k not in cands else max(M.lb[k], 1.0)
-                       for k in keys] + [0.0] * len(cand))
-        ub = np.array([M.ub[k] for k in keys] + [1.0] * len(cand))
-        c = np.zeros(n)
-        for k in cand:
-            c[cpos[k]] = M.cost[k] * (1.0 + M.value[k])
-        res = milp(c, integrality=np.ones(n), bounds=Bounds(lb, ub),
-                   constraints=[LinearConstraint(A, np.array(lo), np.array(hi))],
-                   options={"time_limit": time_limit})
-        if res.x is not None:
-            return {k for k in cand if res.x[cpos[k]] > 0.5}
-        region = free
-    return set()
+            ci.append(pos[k])
+    lo.append(-math.inf if sense == 1 else g)
+    hi.append(g if sense == 1 else math.inf)
+    r += 1
+    A = csr_array((data, (ri, ci)), shape=(r, n))
+    lb = np.array([B.lower(k) if k in B.unknown else max(M.lb[k], 1.0) for k in keys]
+                  + [0.0] * len(cand))
+    ub = np.array([M.ub[k] for k in keys] + [1.0] * len(cand))
+    c = np.zeros(n)
+    for k in cand:
+        c[cpos[k]] = M.cost[k] * (1.0 + M.value[k])
+    res = milp(c, integrality=np.ones(n), bounds=Bounds(lb, ub),
+               constraints=[LinearConstraint(A, np.array(lo), np.array(hi))],
+               options={"time_limit": time_limit})
+    if res.x is None:
+        return None
+    return {k for k in cand if res.x[cpos[k]] > 0.5}
