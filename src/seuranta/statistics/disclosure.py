@@ -542,7 +542,8 @@ def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = 
 # every row. :func:`protect_model` chooses what to suppress so that every count of
 # 1 … min_count−1 (cell, unpublished count or nested difference) can be 1 and min_count
 # in whole numbers under all rows together (its protection interval [1, min_count]), and
-# that no suppressed figure is pinned or bounded below between 2 and min_count−1.
+# that no suppressed figure is pinned (a suppressed figure of min_count or more may be
+# known to be above 1: that it is not small discloses no count of 1 … min_count−1).
 
 
 class RelationModel:
@@ -648,8 +649,15 @@ class _State:
             key = tuple(sorted((j, self.rows[j][0][k]) for j in member.get(k, [])
                                if self.rows[j][1] == self.rows[j][2]))
             sig.setdefault(key, []).append(k)
-        self.same = {k: g for g in sig.values() for k in g}
-        self._comp: dict | None = None
+        # partners of the same equalities, the roomiest first: to go down, to go up
+        self.same: dict = {}
+        for g in sig.values():
+            down = [u for _, _, u in sorted((-(M.value[u] - self.lb[u]), repr(u), u) for u in g)
+                    if M.value[u] - self.lb[u] >= 1]
+            up = [u for _, _, u in sorted((-(M.ub[u] - M.value[u]), repr(u), u) for u in g)
+                  if M.ub[u] - M.value[u] >= 1]
+            for k in g:
+                self.same[k] = (down, up)
 
     def move_ok(self, moves: dict) -> bool:
         """Is the true point shifted by ``moves`` {key: δ} feasible?"""
@@ -670,20 +678,16 @@ class _State:
         """Add to ``moves`` partners of ``k``'s equalities taking −d between them (the
         roomiest first); False when they cannot."""
         M = self.M
-        need = d
-        room = []
-        for u in self.same.get(k, []):
+        need = abs(d)
+        down, up = self.same.get(k, ((), ()))
+        for u in (down if d > 0 else up):
             if u == k or u in moves:
                 continue
-            x = M.value[u]
-            r = (x - self.lb[u]) if d > 0 else (M.ub[u] - x)
-            if r >= 1:
-                room.append((-r, repr(u), u))
-        for r, _, u in sorted(room):
-            step = min(-r, abs(need))
+            r = (M.value[u] - self.lb[u]) if d > 0 else (M.ub[u] - M.value[u])
+            step = min(r, need)
             moves[u] = -step if d > 0 else step
-            need -= step if d > 0 else -step
-            if abs(need) < 1e-9:
+            need -= step
+            if need < 1e-9:
                 return True
         return False
 
@@ -741,27 +745,14 @@ class _State:
         moves[w] = float(d)
         return self._compensate(w, d, moves)
 
-    def components(self) -> dict:
-        if self._comp is None:
-            parent: dict = {}
 
-            def find(a):
-                while parent.setdefault(a, a) != a:
-                    parent[a] = parent[parent[a]]
-                    a = parent[a]
-                return a
+def _whole_up(x: float) -> float:
+    """The smallest whole number ≥ x (within rounding error); ±inf as is."""
+    return x if math.isinf(x) else float(math.ceil(x - 1e-9))
 
-            for u, _, _ in self.rows:
-                ks = list(u)
-                for k in ks[1:]:
-                    a, b = find(ks[0]), find(k)
-                    if a != b:
-                        parent[a] = b
-            comp: dict = {}
-            for k in self.unknown:
-                comp.setdefault(find(k), set()).add(k)
-            self._comp = {k: (r, comp[r]) for r in comp for k in comp[r]}
-        return self._comp
+
+def _whole_down(x: float) -> float:
+    return x if math.isinf(x) else float(math.floor(x + 1e-9))
 
 
 class _Bounds:
@@ -791,6 +782,10 @@ class _Bounds:
                 data.append(c)
                 ri.append(r)
                 ci.append(self.pos[k])
+            if all(float(c).is_integer() for c in t.values()):
+                # whole coefficients of whole figures: whole bounds (a fractional bound,
+                # e.g. an exact estimate, would only make the LP's optimum fractional)
+                a, b = _whole_up(a), _whole_down(b)
             lo.append(a)
             hi.append(b)
         n = len(self.keys)
@@ -829,7 +824,9 @@ class _Bounds:
 
     def _range(self, k) -> tuple[float, float]:
         v = self.M.value[k]
-        return (self.lower(k), self.M.ub[k]) if k in self.unknown else (v, v)
+        if k not in self.unknown:
+            return v, v
+        return _whole_up(self.lower(k)), _whole_down(self.M.ub[k])
 
     def unknow(self, keys) -> None:
         """These figures are suppressed from now on."""
@@ -911,12 +908,41 @@ class _Bounds:
         return self._mip_reach(terms, goal, sense)
 
     def _mip_reach(self, terms: dict, goal: float, sense: int) -> bool | None:
-        import highspy
+        """The integer program: first of a neighbourhood of the expression (its figures and,
+        ring by ring, the unknown figures of the rows that touch them; every other figure
+        at its true value, so a point found there is a point of the whole model), then of
+        the whole component when the neighbourhood reaches no point."""
+        rows = self.A.tocsc()
+        near = np.array(sorted(self.pos[k] for k in terms))
+        unknown = np.zeros(len(self.keys), bool)
+        unknown[[self.pos[k] for k in self.unknown]] = True
+        tried = 0
+        for _ring in range(2):
+            touched = np.unique(rows[:, near].indices)
+            grown = np.union1d(near, np.flatnonzero(
+                (abs(self.A[touched]).sum(axis=0) > 0) & unknown))
+            if len(grown) == len(near) and _ring:
+                break
+            near = grown
+            tried = len(near)
+            r = self._solve_mip(("near",) + tuple(near), near, terms, goal, sense)
+            if r:
+                return True
         comp = self.component(terms)
+        if len(comp) <= tried:
+            return r
         root = tuple(sorted({self.components()[k] for k in terms}))
-        if root not in self._mip:
-            self._mip[root] = self._component_mip(comp)
-        h, pos = self._mip[root]
+        return self._solve_mip(root, np.array(sorted(self.pos[k] for k in comp)), terms,
+                               goal, sense)
+
+    def _solve_mip(self, key, cols: np.ndarray, terms: dict, goal: float, sense: int
+                   ) -> bool | None:
+        import highspy
+        if key not in self._mip:
+            self._mip = {k: v for k, v in self._mip.items() if k[0] != "near"} \
+                if key[0] == "near" else self._mip
+            self._mip[key] = self._column_mip(cols)
+        h, pos = self._mip[key]
         n = len(pos)
         cost = np.zeros(n)
         for k, c in terms.items():
@@ -937,18 +963,18 @@ class _Bounds:
             return False
         return None
 
-    def _component_mip(self, comp: set):
-        """The integer program of one component: its unknown figures, its rows with the
-        known figures as constants."""
+    def _column_mip(self, cols: np.ndarray):
+        """The integer program of some unknown figures (column numbers): their rows, every
+        other figure at its true value."""
         import highspy
         from scipy.sparse import csr_array
-        keys = sorted(comp, key=repr)
+        keys = [self.keys[c] for c in cols]
         pos = {k: i for i, k in enumerate(keys)}
-        cols = np.array([self.pos[k] for k in keys])
         sub = self.A[:, cols].tocsr()
         rows = np.flatnonzero(np.diff(sub.indptr))
         sub = sub[rows]
-        x0 = np.array([self.M.value[k] if k not in self.unknown else 0.0 for k in self.keys])
+        x0 = np.array([self.M.value[k] for k in self.keys])
+        x0[cols] = 0.0
         const = self.A[rows] @ x0
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
@@ -973,25 +999,24 @@ class _Bounds:
 
 
 def _requirements(value: float, kind: str, min_count: int) -> list:
-    """What a figure's interval must reach, as a list of alternatives lists: each
-    requirement is met when one of its (goal, sense) is reachable (sense 1: ``≤ goal``, −1:
-    ``≥ goal``), or for ("not", goal, sense) when that goal is *not* reachable.
+    """What a figure's interval must reach, as a list of requirements, each a list of
+    alternatives (goal, sense): met when one of them is reachable in whole numbers (sense
+    1: ``≤ goal``, −1: ``≥ goal``).
 
-    * a count of 1 … min_count−1 (``kind`` cell, latent or nested): 1 and min_count;
+    * a count of 1 … min_count−1 (``kind`` cell, latent or nested): 1 and min_count (the
+      protection interval: a reader cannot tell that it is small);
     * a suppressed total of k suppressed cells is ≥ k by the conventions alone: it must only
       reach min_count when small;
-    * any other suppressed figure: not pinned (v − 1 or v + 1), and a cell's lower bound
-      not between 2 and min_count − 1 (it reaches 1, or it cannot be below min_count)."""
+    * any other suppressed figure (min_count or more): not pinned (v − 1 or v + 1). Its lower
+      bound may be above 1: that it is not small is no count of a person (and follows from
+      the rule anyway: every small count's interval reaches 1)."""
     m = float(min_count)
     if is_small(value, min_count):
         if kind == "total":
             return [[(m, -1)]]
         return ([[(1.0, 1)]] if value > 1 else []) + [[(m, -1)]]
     if kind in ("cell", "total"):
-        reqs = [[(value - 1, 1), (value + 1, -1)]]
-        if kind == "cell":
-            reqs.append([(1.0, 1), ("not", m - 1, 1)])
-        return reqs
+        return [[(value - 1, 1), (value + 1, -1)]]
     return []
 
 
@@ -1044,14 +1069,7 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
 
     def met(B: _Bounds, st: _State | None, terms: dict, alts: list) -> bool | None:
         undecided = False
-        for alt in alts:
-            if alt[0] == "not":
-                r = B.reach(terms, alt[1], alt[2])
-                if r is False:
-                    return True
-                undecided |= r is None
-                continue
-            goal, sense = alt
+        for goal, sense in alts:
             if st is not None:
                 u = {k: c for k, c in terms.items() if k in st.unknown}
                 shift = sum(c * M.value[k] for k, c in terms.items() if k not in st.unknown)
@@ -1100,7 +1118,7 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                 if met(B, None, terms, alts):     # an earlier repair of this round did it
                     proven.add(key)
                     continue
-                goal, sense = next(a for a in alts if a[0] != "not")
+                goal, sense = alts[0]
                 add = _repair(M, B, terms, goal, sense, time_limit)
                 solves += 1
             if add:
