@@ -141,7 +141,11 @@ def test_gate_published_tables(tmp_path):
     td = make_tables(tmp_path)
     out = gate.publish_quarter(Q, td, tmp_path / "published", PARAMS)
     assert {p.stem for p in (tmp_path / "published").glob("*.csv")} >= {
-        "municipal", "totals", "estimates", "loss"}
+        "municipal", "totals", "estimates"}
+    # the information-loss report is internal: its count of small cells per task is no
+    # published figure
+    assert not (tmp_path / "published" / "loss.csv").exists()
+    assert (tmp_path / gate.INTERNAL / "loss.csv").is_file()
     m = out["municipal"]
     shown = m[m["clients_symbol"] == ""]
     assert not shown["clients"].between(1, 4).any()

@@ -72,6 +72,11 @@ def _num(x) -> float:
     return float(x)
 
 
+#: Figures whose revision by a small count is protected like a count (a national age group
+#: of the municipalities comprehensive in every task: a municipality joining the set adds
+#: its count of the age group, which no table shows).
+REVISED = ("age",)
+
 #: The relation classes the gate models (a test removes one to show that the audit then
 #: finds what it protects).
 ACTIVE = frozenset({"totals", "nested", "tpc", "pairs", "ages", "estimates", "year",
@@ -173,8 +178,16 @@ class Earlier(Ctx):
         if symbol == "" and str(value) != "" and not (isinstance(value, float)
                                                        and math.isnan(value)):
             v = float(value)
-            if key in self.M.pub and self.M.value.get(key) == v:
-                self.M.known.add(key)
+            M = self.M
+            if key in M.pub and M.value.get(key) == v:
+                M.known.add(key)
+            elif key in M.pub and key[0] in REVISED and is_small(abs(M.value[key] - v), self.m) \
+                    and "revisions" in ACTIVE:
+                # a revised figure of a changed set of municipalities: the difference is the
+                # added (or removed) municipalities' count, protected like one
+                sign = 1.0 if M.value[key] > v else -1.0
+                M.add_nested([(key, sign), (v, -sign)], f"revision of {' '.join(map(str, key))}:"
+                             f" earlier {v:g}")
             return v
         M = self.M
         linkable = self.link_all and key in M.value and key not in self.unlinked
