@@ -126,18 +126,94 @@ def test_the_pair_passes_the_audit(pair):
     assert sym[0] in ("", "..") and sym[1] == "."     # excluded in the second release
 
 
-def _gate_only(pair, work: Path) -> Path:
+def _gate_only(pair, work: Path, edit=None, params=None, first_only=False) -> Path:
     """The gate alone on the pair's exact tables, release after release, quarter after
     quarter (priors: the quarters before and the earlier release), into
-    ``work/releases/<rid>/<Q>/published`` (what the audit reads of a kept release)."""
-    params = _params()
+    ``work/releases/<rid>/<Q>/published`` (what the audit reads of a kept release).
+    ``edit(quarter, tables_dir)``: changes a copy of the exact tables first."""
+    params = params or _params()
     done: list[Path] = []
-    for rid in pair["releases"]:
+    for rid in pair["releases"][:1] if first_only else pair["releases"]:
         for t in sorted((pair["exact"] / rid).iterdir()):
+            if edit is not None:
+                t = shutil.copytree(t, work / "exact" / rid / t.name)
+                edit(t.name, t)
             pub = work / "releases" / rid / t.name / gate.PUBLISHED
             gate.publish_quarter(t.name, t, pub, params, priors=list(done))
             done.append(pub)
     return work
+
+
+def _csv(path: Path, fn) -> None:
+    df = pd.read_csv(path, dtype={"municipality_code": str, "county_code": str,
+                                  "quarter": str, "year": str}, keep_default_na=False)
+    fn(df).to_csv(path, index=False, lineterminator="\n")
+
+
+def _all_ages_f6(t: Path, q: str) -> list[str]:
+    """The municipalities comprehensive in every estimated task (the age groups' set)."""
+    qual = pd.read_csv(t / "series_quality.csv", dtype={"municipality_code": str})
+    qual = qual[(qual["quarter"] == q) & (qual["quality"] == "comprehensive")]
+    est = set(pd.read_csv(t / "estimates.csv")["service_task"]) - {"kaikki", "lastensuojelulaki"}
+    per = qual.groupby("municipality_code")["service_task"].apply(set)
+    return sorted(m for m, ts in per.items() if est <= ts)
+
+
+def _small_65_84(q: str, t: Path) -> None:
+    """All-task clients aged 85+ = those aged 65+ minus 2 (the 65–84-year-olds: 2)."""
+    if q != "2023Q4":
+        return
+    f6 = _all_ages_f6(t, q)
+
+    def counts(df):
+        sel = (df["quarter"] == q) & (df["service_task"] == "kaikki") & \
+            df["municipality_code"].isin(f6)
+        old = df[sel & (df["age_group"] == "65+")].set_index("municipality_code")["clients"]
+        new = old.astype(int).copy()
+        new.iloc[0] = max(int(new.iloc[0]) - 2, 0)
+        for m, v in new.items():
+            df.loc[sel & (df["age_group"] == "85+") & (df["municipality_code"] == m),
+                   "clients"] = v
+        return df
+
+    def estimates(df):
+        sel = (df["quarter"] == q) & (df["service_task"] == "kaikki")
+        old = df.loc[sel & (df["age_group"] == "65+"), "clients_used"].astype(int)
+        df.loc[sel & (df["age_group"] == "85+"), "clients_used"] = int(old.iloc[0]) - 2
+        return df
+
+    for name in ("age_counts", "series_age_counts"):
+        if (t / f"{name}.csv").is_file():
+            _csv(t / f"{name}.csv", counts)
+    for name in ("estimates", "series_estimates"):
+        if (t / f"{name}.csv").is_file():
+            _csv(t / f"{name}.csv", estimates)
+
+
+def _small_part_year(q: str, t: Path) -> None:
+    """The municipalities not comprehensive all year have 2 clients of lapsiperheet in the
+    year: the year's clients minus the full-year municipalities' is 2."""
+    yc = t / "year_counts.csv"
+    if not yc.is_file():
+        return
+    qual = pd.read_csv(t / "series_quality.csv", dtype={"municipality_code": str})
+    qual = qual[qual["quarter"].str.startswith("2023") & (qual["service_task"] == "lapsiperheet")
+                & (qual["quality"] == "comprehensive")]
+    n = qual.groupby("municipality_code")["quarter"].nunique()
+    full = set(n[n == 4].index)
+
+    def fn(df):
+        sel = (df["service_task"] == "lapsiperheet") & ~df["municipality_code"].isin(full)
+        df.loc[sel, "clients"] = 0
+        first = df.index[sel & (df["source"] == "ALL")][0]
+        df.loc[[i for i in df.index[sel] if df.at[i, "municipality_code"] ==
+                df.at[first, "municipality_code"]], "clients"] = 2
+        return df
+
+    _csv(yc, fn)
+
+
+EDITS = {"ages": _small_65_84, "year": _small_part_year}
 
 
 @pytest.mark.parametrize("cls, kinds", [
@@ -145,17 +221,31 @@ def _gate_only(pair, work: Path) -> Path:
     ("nested", {"pinned", "narrowed", "nested", "small"}),
     ("tpc", {"pinned", "narrowed", "small"}),
     ("pairs", {"pinned", "narrowed", "small"}),
-    ("ages", {"pinned", "narrowed", "small"}),
+    ("ages", {"nested"}),
     ("estimates", {"pinned", "narrowed"}),
-    ("year", {"pinned", "narrowed", "small"}),
+    ("year", {"nested"}),
     ("revisions", {"pinned", "narrowed", "small"}),
 ])
 def test_the_audit_catches_each_relation_class(pair, tmp_path, monkeypatch, cls, kinds):
     """With one relation class switched off in the gate, the audit finds what it no longer
-    protects (and with every class on, the same gate run passes: see the first test)."""
+    protects. Where the demo pair gives that class nothing to protect, its exact tables are
+    edited first (a small 65–84 group; a small part-year group); ``estimates``: published
+    to the client (``estimate.rounding`` 1), a partial county's estimate bounds its
+    suppressed clients. With every class on, the same gate run passes (the first test; for
+    an edited pair, the control run here)."""
+    edit = EDITS.get(cls)
+    params = _params()
+    if cls == "estimates":
+        params["estimate"]["rounding"] = 1
+    rounding = int(params["estimate"]["rounding"])
+    first_only = cls not in ("revisions",)
+    if edit is not None:   # the control: every class on
+        rep = attack.audit(_gate_only(pair, tmp_path / "all", edit, params, first_only),
+                           MIN, rounding)
+        assert rep.ok, rep.text()
     monkeypatch.setattr(relations, "ACTIVE", relations.ACTIVE - {cls})
-    rep = attack.audit(_gate_only(pair, tmp_path / cls), MIN,
-                       int(_params()["estimate"]["rounding"]))
+    rep = attack.audit(_gate_only(pair, tmp_path / cls, edit, params, first_only), MIN,
+                       rounding)
     print(cls, rep.counts(), "\n".join(f.line() for f in rep.failures[:10]))
     assert not rep.ok
     assert set(rep.counts()) & kinds, rep.counts()

@@ -4,10 +4,16 @@
 internal tables of ``OUT/<Q>/tables/`` and writes the quarter's *published tables* to
 ``OUT/<Q>/published/*.csv``. Every published artefact (book notebooks, county pages, PDFs,
 annexes, open data) reads numbers only from these; nothing published is computed from the
-exact tables. The protection itself is :func:`seuranta.statistics.disclosure.protect_linked`
-run once over all the tables below together (they share cells), with the earlier
-publications (``priors``: other quarters' published folders and every earlier release)
-as fixed constraints.
+exact tables. The protection itself is :func:`seuranta.statistics.disclosure.protect_model`
+run once over the relation model of all the tables below together (they share figures):
+each table's declared relations (:mod:`seuranta.publication.relations`; a table without a
+declaration is refused), with the earlier publications (``priors``: other quarters'
+published folders and every earlier release) linked to today's figures while their
+relations fit. Every count of 1 … min_count−1 (a cell, an unpublished count, the
+difference of nested figures) must be able to be 1 and min_count in whole numbers under
+all relations, and no suppressed figure may be pinned; further suppressions are chosen at
+least cost (a municipal cell costs its clients, county and national figures far more).
+``publish`` then runs the independent audit (:mod:`seuranta.audit`) on the public files.
 
 Representation: a numeric column holds the value or is empty; ``<column>_symbol`` is empty
 when a number is shown, else the symbol of :mod:`seuranta.core.symbols`:
@@ -56,18 +62,13 @@ Published tables (columns):
 ``year.csv``: whole-year distinct clients of the newest calendar year: year,
     service_task (the tasks and ``kaikki``), clients, municipalities_full_year (comprehensive
     in all four quarters), clients_full_year, base_full_year, share_full_year_pct,
-    national_base (counts with primary suppression: a person-year is no sum of cells).
-``loss.csv``: information loss per task of quarter Q: service_task, cells (comprehensive
-    municipal cells), primary, suppressed_before (primary + the earlier per-table secondary
-    suppression), suppressed_after (this gate), share_before_pct, share_after_pct.
+    national_base (related to the quarters' cells and totals by the year's relations).
 
-Linked groups (the equations a reader can form): municipal cells with ``used``,
-``county_used``, ``registered`` and ``county_registered``; the age groups of
-``kaikki`` (0–17 + 18–64 + 65+ = all ages) in ``estimates``; the county × number-of-tasks
-cells (never shown) with their county totals, multi-task subtotals and whole-country rows.
-Counts by source (SHA / ET) are not published, so they link nothing. ``registered_all``
-sums every task's cells of every municipality (hundreds of not-shown cells): left out of
-the linear programs, with a primary check only.
+Internal, never published: ``OUT/<Q>/disclosure/loss.csv``, the information loss per task
+of quarter Q (cells, primary, secondary and their clients, totals suppressed): its count of
+small cells per task would itself be a published figure about them.
+
+Counts by source (SHA / ET) are not published, so they link nothing.
 """
 
 from __future__ import annotations

@@ -113,8 +113,10 @@ class Ctx:
             return
         self.M.add(terms, lo, hi, tag)
 
-    def nested(self, big, small, name: str) -> None:
-        if self.today and big is not None and small is not None and "nested" in ACTIVE:
+    def nested(self, big, small, name: str, cls: str = "nested") -> None:
+        """The difference of two nested figures, a count no table shows (protected like
+        one when it is small); ``cls``: the relation class it belongs to."""
+        if self.today and big is not None and small is not None and cls in ACTIVE:
             self.M.add_nested([(big, 1.0), (small, -1.0)], name)
 
 
@@ -319,7 +321,7 @@ def declare_tasks_per_client(ctx: Ctx, T: dict) -> None:
                 ctx.add([(parts[n], 1.0) for n in sel] + [(t, -1.0)], 0.0, 0.0,
                         tag=f"{kind} {c}")
         ctx.nested(tot.get(("tpc_total", Q, ALL, c)), tot.get(("tpc_multi", Q, ALL, c)),
-                   f"clients of one task {c or 'koko maa'}")
+                   f"clients of one task {c or 'koko maa'}", "tpc")
     reg, dist = tot.get(("registered_all", Q, ALL, "")), tot.get(("distinct_all", Q, ALL, ""))
     t1 = tot.get(("tpc_total", Q, ALL, ""))
     if reg is not None and len(nat) == len(ns):
@@ -392,7 +394,7 @@ def declare_estimates(ctx: Ctx, T: dict) -> None:
         old, older = ages.get(("age", q, "65+")), ages.get(("age", q, "85+"))
         if old is not None and older is not None:
             ctx.add([(older, 1.0), (old, -1.0)], hi=0.0, tag=f"85+ ≤ 65+ {q}")
-            ctx.nested(old, older, f"kaikki {q} 65–84")
+            ctx.nested(old, older, f"kaikki {q} 65–84", "ages")
         mq = mun[(mun["quarter"] == q) & (mun["quality"] == "comprehensive")]
         comp = mq.groupby("municipality_code")["service_task"].apply(set)
         f6 = sorted(m for m, ts in comp.items() if set(est_tasks) <= ts)
@@ -453,7 +455,7 @@ def declare_year(ctx: Ctx, T: dict) -> None:
         figs[(year, task)] = whole
         if whole is not None and full is not None:
             ctx.add([(full, 1.0), (whole, -1.0)], hi=0.0, tag=f"year {task} full ≤ all")
-            ctx.nested(whole, full, f"year {year} {task}: municipalities not full-year")
+            ctx.nested(whole, full, f"year {year} {task}: municipalities not full-year", "year")
         qs = [f"{year}Q{i}" for i in range(1, 5)]
         if task == ALL or not all((q, task) in T["_members"] for q in qs):
             continue
