@@ -774,8 +774,11 @@ class Part:
         return self.integer.getModelStatus() == highspy.HighsModelStatus.kOptimal
 
 
-def _judge(t: Target, lo: float, hi: float, m: int) -> Finding | None:
+def _judge(t: Target, lo: float, hi: float, m: int, cap: float = INF) -> Finding | None:
+    """``cap``: the figure's public upper bound (a cell's population base): a cell whose
+    base is below min_count is small whatever it is; reaching the base is all it can."""
     lo, hi = lo + t.const, hi + t.const
+    m = min(m, math.floor(cap + 1e-6)) if not math.isinf(cap) else m
     lo_i = math.ceil(lo - 1e-6)
     hi_i = math.floor(hi + 1e-6) if not math.isinf(hi) else INF
     if t.kind in ("cell", "total"):
@@ -907,7 +910,8 @@ def audit(out_dir: Path, min_count: int = 5, rounding: int = 100,
         hi = part.optimum(t.terms, -1)
         if hi is None:
             continue
-        f = _judge(t, lo, hi, min_count)
+        cap = P.ub[next(iter(t.terms))] if len(t.terms) == 1 and t.const == 0 else INF
+        f = _judge(t, lo, hi, min_count, cap)
         if f is not None:
             findings.append(f)
     solves += sum(p.solves for p in built.values())

@@ -329,7 +329,7 @@ class Decision:
 
 
 def _exact_tables(cells: pd.DataFrame, groups: dict, quarter: str, tables_dir: Path,
-                  est, tpc, mt, min_count: int) -> dict:
+                  est, tpc, mt, min_count: int, rounding: int) -> dict:
     """Today's figures in the shape of the published tables, before suppression (what
     :func:`relations.declare` reads)."""
     T: dict = {"quarter": quarter}
@@ -383,8 +383,10 @@ def _exact_tables(cells: pd.DataFrame, groups: dict, quarter: str, tables_dir: P
         c = ce[["quarter", "service_task", "county_code"]].copy()
         partial = ce["comprehensive"].fillna(0).astype(int) == 0
         # a partial county's estimate stays public when its clients are suppressed: the
-        # exact estimate bounds them (a comprehensive county's is suppressed with them)
-        c["cap"] = ce["estimate"].where(partial)
+        # published estimate (to ``rounding``) bounds them (a comprehensive county's is
+        # suppressed with them)
+        c["cap"] = (ce["estimate"].map(lambda x: _round_to(x, rounding)) + rounding / 2
+                    ).where(partial)
         c["floor"] = np.nan
         T["county_estimates"] = c
     T["year"] = _year(tables_dir, min_count, exact=True)
@@ -413,7 +415,7 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     est = _series(tables_dir, "estimates", quarter)
     tpc = read(tables_dir, "tasks_per_client", False)
     mt = read(tables_dir, "multi_task", False)
-    T = _exact_tables(cells, groups, quarter, tables_dir, est, tpc, mt, min_count)
+    T = _exact_tables(cells, groups, quarter, tables_dir, est, tpc, mt, min_count, rounding)
 
     M = disclosure.RelationModel()
     earlier = [t for t in (_prior_tables(d, rounding) for d in (priors or [])) if t is not None]

@@ -998,7 +998,7 @@ class _Bounds:
         return h, pos
 
 
-def _requirements(value: float, kind: str, min_count: int) -> list:
+def _requirements(value: float, kind: str, min_count: int, cap: float = math.inf) -> list:
     """What a figure's interval must reach, as a list of requirements, each a list of
     alternatives (goal, sense): met when one of them is reachable in whole numbers (sense
     1: ``≤ goal``, −1: ``≥ goal``).
@@ -1009,8 +1009,11 @@ def _requirements(value: float, kind: str, min_count: int) -> list:
       reach min_count when small;
     * any other suppressed figure (min_count or more): not pinned (v − 1 or v + 1). Its lower
       bound may be above 1: that it is not small is no count of a person (and follows from
-      the rule anyway: every small count's interval reaches 1)."""
-    m = float(min_count)
+      the rule anyway: every small count's interval reaches 1).
+
+    ``cap``: the figure's public upper bound (a cell's population base): below min_count,
+    the figure is small whatever it is, and reaching the cap is all it can."""
+    m = float(min(min_count, _whole_down(cap)))
     if is_small(value, min_count):
         if kind == "total":
             return [[(m, -1)]]
@@ -1091,7 +1094,8 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                 if (label, "shown") not in gave_up:
                     unmet.append((terms, None, label))
                 continue
-            for alts in _requirements(v, kind, min_count):
+            cap = M.ub[next(iter(terms))] if len(terms) == 1 else math.inf
+            for alts in _requirements(v, kind, min_count, cap):
                 rk = (label, tuple(alts))
                 if rk in proven or rk in gave_up:
                     continue
