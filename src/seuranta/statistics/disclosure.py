@@ -1042,8 +1042,7 @@ def _targets(M: RelationModel, unknown: set, min_count: int) -> list:
 
 
 def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
-                  time_limit: float = 10.0, max_rounds: int = 50,
-                  budget: float | None = None) -> ModelResult:
+                  time_limit: float = 10.0, max_rounds: int = 50) -> ModelResult:
     """Primary and secondary suppression of a :class:`RelationModel` (see above).
 
     Primary: every published figure of 1 … min_count−1, and every figure an earlier
@@ -1055,7 +1054,7 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
     shown figure at its ``cost``, the figure's deviation allowed only when suppressed, the
     requirement met) unless an earlier repair of the round already met it. A round without
     an unmet requirement ends it. Suppressing more only widens intervals, so a requirement
-    once met stays met. ``budget``: seconds after which a :class:`TimeoutError` is raised.
+    once met stays met.
     """
     import time as _time
     start = _time.monotonic()
@@ -1104,9 +1103,6 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                     proven.add(rk)
                 else:
                     unmet.append((terms, alts, label))
-            if budget is not None and _time.monotonic() - start > budget:
-                raise TimeoutError(f"disclosure gate: over its time budget of {budget:g} s "
-                                   f"(round {rounds})")
         if not unmet:
             solves += B.lp_solves + B.mip_solves
             break
