@@ -192,7 +192,9 @@ def _small_65_84(q: str, t: Path) -> None:
 
 def _small_part_year(q: str, t: Path) -> None:
     """The municipalities not comprehensive all year have 2 clients of lapsiperheet in the
-    year: the year's clients minus the full-year municipalities' is 2."""
+    year: the year's clients minus the full-year municipalities' is 2. The clients taken
+    from them are given to a full-year municipality, so that the year's total (≥ every
+    quarter's) stays as it was."""
     yc = t / "year_counts.csv"
     if not yc.is_file():
         return
@@ -203,11 +205,16 @@ def _small_part_year(q: str, t: Path) -> None:
     full = set(n[n == 4].index)
 
     def fn(df):
-        sel = (df["service_task"] == "lapsiperheet") & ~df["municipality_code"].isin(full)
-        df.loc[sel, "clients"] = 0
-        first = df.index[sel & (df["source"] == "ALL")][0]
-        df.loc[[i for i in df.index[sel] if df.at[i, "municipality_code"] ==
-                df.at[first, "municipality_code"]], "clients"] = 2
+        task = (df["service_task"] == "lapsiperheet") & (df["source"] == "ALL") & \
+            (df["year"] == "2023")
+        part = df.index[task & ~df["municipality_code"].isin(full)]
+        if part.empty:
+            return df
+        moved = int(df.loc[part, "clients"].astype(int).sum()) - 2
+        df.loc[part, "clients"] = 0
+        df.loc[part[0], "clients"] = 2
+        gets = df.index[task & df["municipality_code"].isin(full)][0]
+        df.loc[gets, "clients"] = int(df.at[gets, "clients"]) + moved
         return df
 
     _csv(yc, fn)
