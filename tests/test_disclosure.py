@@ -141,7 +141,11 @@ def test_gate_published_tables(tmp_path):
     td = make_tables(tmp_path)
     out = gate.publish_quarter(Q, td, tmp_path / "published", PARAMS)
     assert {p.stem for p in (tmp_path / "published").glob("*.csv")} >= {
-        "municipal", "totals", "estimates", "loss"}
+        "municipal", "totals", "estimates"}
+    # the information-loss report is internal: its count of small cells per task is no
+    # published figure
+    assert not (tmp_path / "published" / "loss.csv").exists()
+    assert (tmp_path / gate.INTERNAL / "loss.csv").is_file()
     m = out["municipal"]
     shown = m[m["clients_symbol"] == ""]
     assert not shown["clients"].between(1, 4).any()
@@ -235,3 +239,103 @@ def test_age_groups_of_a_revised_quarter_hide_a_small_difference(tmp_path):
     b = bypass[(bypass["service_task"] == "kaikki") & (bypass["quarter"] == str(Q))
                ].set_index("age_group")
     assert b.loc["0-17", "clients_used"] - kid1["clients_used"] == 3
+
+
+# --------------------------------------------------------------------------- relation models
+
+def _model(figures: dict, rows: list, latent=()) -> dc.RelationModel:
+    """figures {name: value} (published, base 1000), rows [(terms, lo, hi)]."""
+    M = dc.RelationModel()
+    for k, v in figures.items():
+        M.figure((k,), v, 0.0, 1000.0, pub=k not in latent)
+    for terms, lo, hi in rows:
+        M.add([((k,), c) for k, c in terms], lo, hi, tag="total")
+    return M
+
+
+def test_protection_interval_of_one_small_cell_by_hand():
+    """a + b + c = 33 with a = 3: a alone hidden is 33 − 10 − 20 = 3. The cheapest second
+    suppression is b (cost 1 + 10 < 1 + 20); then a = 13 − b lies in [1, 12] (b ≥ 1 as a
+    suppressed count, ≤ 12 as a ≥ 1): it reaches 1 and min_count, and b is not pinned."""
+    M = _model({"a": 3, "b": 10, "c": 20, "T": 33},
+               [([("a", 1), ("b", 1), ("c", 1), ("T", -1)], 0, 0)])
+    res = dc.protect_model(M, 5)
+    assert res.hidden == {("a",), ("b",)} and res.primary == {("a",)}
+    B = dc._Bounds(M, res.hidden)
+    a = {("a",): 1.0}
+    assert B.reach(a, 1, 1) and B.reach(a, 12, -1) and not B.reach(a, 13, -1)
+    assert not B.reach(a, 0, 1)                      # a suppressed count is ≥ 1
+    # the bypass: primary suppression only pins it
+    B0 = dc._Bounds(M, {("a",)})
+    assert not B0.reach(a, 2, 1) and not B0.reach(a, 4, -1)
+
+
+def test_protection_interval_of_a_nested_difference_by_hand():
+    """lastensuojelulaki W ≤ lastensuojelu P per municipality and in total, no cell small,
+    but P1 − W1 = 10 − 8 = 2 is a count no table shows. Suppressing W1 (the cheaper term)
+    leaves W1 = 33 − 25 = 8: W2 is suppressed too; then W1 + W2 = 33, W1 ≤ P1 = 10,
+    W2 ≤ P2 = 30 give W1 ∈ [3, 10], so P1 − W1 ∈ [0, 7] reaches 1 and 5."""
+    figs = {"P1": 10, "P2": 30, "PT": 40, "W1": 8, "W2": 25, "WT": 33}
+    rows = [([("P1", 1), ("P2", 1), ("PT", -1)], 0, 0),
+            ([("W1", 1), ("W2", 1), ("WT", -1)], 0, 0)]
+    rows += [([(w, 1), (p, -1)], -dc.math.inf, 0) for w, p in
+             (("W1", "P1"), ("W2", "P2"), ("WT", "PT"))]
+    M = _model(figs, rows)
+    M.add_nested([(("P1",), 1.0), (("W1",), -1.0)], "P1 − W1")
+    res = dc.protect_model(M, 5)
+    assert res.hidden == {("W1",), ("W2",)} and res.primary == set()
+    B = dc._Bounds(M, res.hidden)
+    w1 = {("W1",): 1.0}
+    assert B.reach(w1, 3, 1) and not B.reach(w1, 2, 1)
+    assert B.reach(w1, 10, -1) and not B.reach(w1, 11, -1)
+    d = {("P1",): 1.0, ("W1",): -1.0}
+    assert B.reach(d, 1, 1) and B.reach(d, 5, -1)
+
+
+def test_requirements_by_hand():
+    """What each kind of figure must reach (zeros shown; min_count 5)."""
+    assert dc._requirements(3, "cell", 5) == [[(1.0, 1)], [(5.0, -1)]]
+    assert dc._requirements(1, "cell", 5) == [[(5.0, -1)]]            # already 1
+    assert dc._requirements(2, "total", 5) == [[(5.0, -1)]]           # ≥ k cells anyway
+    assert dc._requirements(3, "nested", 5) == [[(1.0, 1)], [(5.0, -1)]]
+    assert dc._requirements(40, "cell", 5) == [[(39, 1), (41, -1)]]   # not pinned
+    assert dc._requirements(40, "latent", 5) == []
+
+
+def test_bounds_agree_with_enumeration():
+    """Whole-valued reachability (LP, then the integer program when the LP's optimum is
+    fractional) against every whole point of small systems with coefficients 1–3, where
+    LP vertices are often fractional."""
+    import itertools
+
+    import numpy as np
+
+    rng = np.random.default_rng(11)
+    checked = 0
+    for _ in range(25):
+        n = 4
+        x0 = rng.integers(0, 5, n).astype(float)
+        M = dc.RelationModel()
+        for i in range(n):
+            M.figure((f"x{i}",), x0[i], 0.0, 6.0, pub=False)
+        rows = []
+        for _r in range(2):
+            coef = rng.integers(-3, 4, n)
+            s = float(coef @ x0)
+            lo, hi = (s, s) if rng.random() < 0.5 else (s - 1, s + 2)
+            rows.append((coef, lo, hi))
+            M.add([((f"x{i}",), float(c)) for i, c in enumerate(coef) if c], lo, hi, tag="t")
+        B = dc._Bounds(M, set(M.value))
+        pts = [p for p in itertools.product(range(7), repeat=n)
+               if all(lo <= np.dot(c, p) <= hi for c, lo, hi in rows)]
+        w = rng.integers(-2, 3, n)
+        terms = {(f"x{i}",): float(c) for i, c in enumerate(w) if c}
+        if not terms:
+            continue
+        vals = [float(np.dot(w, p)) for p in pts]
+        lo, hi = min(vals), max(vals)
+        for goal in (lo - 1, lo, lo + 0.5, hi - 0.5, hi, hi + 1):
+            assert B.reach(terms, goal, 1) == (lo <= goal), (terms, goal, lo)
+            assert B.reach(terms, goal, -1) == (hi >= goal), (terms, goal, hi)
+            checked += 2
+    assert checked > 200

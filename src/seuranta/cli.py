@@ -16,7 +16,7 @@ from pathlib import Path
 
 from seuranta import pipeline
 from seuranta.core import reference
-from seuranta.core.errors import InputError
+from seuranta.core.errors import DisclosureError, InputError
 from seuranta.core.params import load_params
 from seuranta.costs import model as costs
 from seuranta.demo import generator as demo
@@ -90,6 +90,15 @@ def _cmd_verify(args) -> int:
     return 0 if pipeline.verify(args.quarter, Path(args.out)) else 1
 
 
+def _cmd_audit(args) -> int:
+    from seuranta.audit import attack
+    params = _params(args)
+    report = attack.audit(Path(args.out), int(params["disclosure"]["min_count"]),
+                          int(params["estimate"]["rounding"]))
+    print(report.text())
+    return 0 if report.ok else 1
+
+
 def _common(p, data=True, out=True):
     if data:
         p.add_argument("--data", default=DEFAULT_DATA, help="data folder (default: %(default)s)")
@@ -137,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="cost year of OUT/costs/<year>/, e.g. 2023 (instead of --quarter)")
     _common(r, data=False)
     r.set_defaults(func=_cmd_verify)
+
+    r = sub.add_parser("audit", help="attack every release in OUT with only its public files: "
+                                     "exit 1 when a suppressed figure is pinned or narrowed")
+    _common(r, data=False)
+    r.set_defaults(func=_cmd_audit)
 
     demo.add_parser(sub)
     register.add_parser(sub)
@@ -200,6 +214,11 @@ def main(argv: list[str] | None = None) -> int:
             raise
         log.error("seuranta: interrupted")
         return 130
+    except DisclosureError as e:
+        if debug:
+            raise
+        log.error("seuranta: %s", _one_line(e))
+        return 1
     except (UserError, InputError, OSError, ValueError) as e:
         if debug:
             raise

@@ -23,6 +23,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from seuranta.core.errors import DisclosureError
 from seuranta.core.params import as_params
 from seuranta.core.provenance import (
     compare_files,
@@ -268,10 +269,24 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
                         pdf=pdf)
         steps.update(1)
         steps.set_postfix_str("release")
+        audit_release(out_dir, params)
         log.info("release %s: %s", rid,
                  releases.write_release(out_dir, [str(q) for q in quarters], rid))
         steps.update(1)
     return done
+
+
+def audit_release(out_dir: Path, params: dict) -> None:
+    """The independent attacker (:mod:`seuranta.audit`) on every release in OUT, the one
+    being made included (its open data): a release that fails is not sealed."""
+    from seuranta.audit import attack
+    report = attack.audit(out_dir, int(params["disclosure"]["min_count"]),
+                          int(params["estimate"]["rounding"]))
+    log.info("%s", report.text().splitlines()[-1] if report.ok else report.text())
+    if not report.ok:
+        raise DisclosureError(f"{out_dir}: the disclosure audit failed ({report.counts()}): "
+                              "the release is not sealed (`seuranta audit --out "
+                              f"{out_dir}` lists the figures)")
 
 
 def run_costs_chapter(data_dir: Path, out_dir: Path, params: dict, quarters: list[Quarter]

@@ -24,3 +24,8 @@ def writing(path: Path | str):
         if e.filename is None and not isinstance(e, InputError):
             raise type(e)(e.errno, e.strerror or str(e), str(path)) from e
         raise
+
+
+class DisclosureError(Exception):
+    """A publication that the disclosure audit refuses (a suppressed figure can be pinned
+    or narrowed from the public files): reported as one line, exit status 1."""

@@ -356,24 +356,27 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
 
 
 def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
-    """The information-loss table of the methods chapter (the gate's ``loss.csv`` of the
-    newest quarter): suppressed municipal cells per task, before and after the gate."""
-    loss = published.read(published.published_dir(out_dir, quarter), "loss", required=False)
-    if loss is None or loss.empty:
+    """The suppression table of the methods chapter: per task of the newest quarter, the
+    comprehensive municipalities and how many of their cells are suppressed (what
+    ``municipal.csv`` shows anyway). How many of them are small counts is not published:
+    it would tell a reader how many hidden cells are 1 … min_count−1 (the gate's internal
+    ``disclosure/loss.csv`` has it)."""
+    m = published.read(published.published_dir(out_dir, quarter), "municipal", required=False)
+    if m is None or m.empty:
         return "Salauksen vaikutusta ei ole laskettu."
+    m = m[(m["quarter"] == quarter) & (m["quality"] == "comprehensive")]
+    g = m.groupby("service_task", sort=True)["clients_symbol"]
+    cells, hidden = g.size(), g.apply(lambda s: int((s == "..").sum()))
     tab = bf.pd.DataFrame({
-        "Palvelutehtävä": [bf.task_name(t) for t in loss["service_task"]],
-        "Kattavia kuntia": [fi_number(v) for v in loss["cells"]],
-        "Alle raja-arvon": [fi_number(v) for v in loss["primary"]],
-        "Salattu ennen": [fi_number(v) for v in loss["suppressed_before"]],
-        "Salattu nyt": [fi_number(v) for v in loss["suppressed_after"]],
-        "Osuus ennen": [bf.fi_pct(v, 1) for v in loss["share_before_pct"]],
-        "Osuus nyt": [bf.fi_pct(v, 1) for v in loss["share_after_pct"]],
+        "Palvelutehtävä": [bf.task_name(t) for t in cells.index],
+        "Kattavia kuntia": [fi_number(v) for v in cells],
+        "Salattu": [fi_number(v) for v in hidden],
+        "Osuus": [bf.fi_pct(100 * h / n if n else None, 1) for h, n in zip(hidden, cells)],
     })
     return bf.table_block(
         f"Taulukko M2. Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}", tab,
-        note="Ennen = kukin taulukko salattiin erikseen (vain kattavien kuntien yhteissumma); "
-             "nyt = kaikki yhdisteltävissä olevat taulukot ja aiemmat julkaisut yhdessä.")
+        note="Salattu = pienet luvut ja luvut, joista pieni luku voitaisiin päätellä muista "
+             "julkaistuista luvuista tai aiemmista julkaisuista.")
 
 
 #: Captions of the tables in generated Markdown that the written chapters include.

@@ -4,10 +4,16 @@
 internal tables of ``OUT/<Q>/tables/`` and writes the quarter's *published tables* to
 ``OUT/<Q>/published/*.csv``. Every published artefact (book notebooks, county pages, PDFs,
 annexes, open data) reads numbers only from these; nothing published is computed from the
-exact tables. The protection itself is :func:`seuranta.statistics.disclosure.protect_linked`
-run once over all the tables below together (they share cells), with the earlier
-publications (``priors``: other quarters' published folders and every earlier release)
-as fixed constraints.
+exact tables. The protection itself is :func:`seuranta.statistics.disclosure.protect_model`
+run once over the relation model of all the tables below together (they share figures):
+each table's declared relations (:mod:`seuranta.publication.relations`; a table without a
+declaration is refused), with the earlier publications (``priors``: other quarters'
+published folders and every earlier release) linked to today's figures while their
+relations fit. Every count of 1 … min_count−1 (a cell, an unpublished count, the
+difference of nested figures) must be able to be 1 and min_count in whole numbers under
+all relations, and no suppressed figure may be pinned; further suppressions are chosen at
+least cost (a municipal cell costs its clients, county and national figures far more).
+``publish`` then runs the independent audit (:mod:`seuranta.audit`) on the public files.
 
 Representation: a numeric column holds the value or is empty; ``<column>_symbol`` is empty
 when a number is shown, else the symbol of :mod:`seuranta.core.symbols`:
@@ -59,25 +65,23 @@ Published tables (columns):
 ``year.csv``: whole-year distinct clients of the newest calendar year: year,
     service_task (the tasks and ``kaikki``), clients, municipalities_full_year (comprehensive
     in all four quarters), clients_full_year, base_full_year, share_full_year_pct,
-    national_base (counts with primary suppression: a person-year is no sum of cells).
+    national_base (related to the quarters' cells and totals by the year's relations).
 ``ledger.csv``, ``quality_reasons.csv``, ``representativeness.csv``,
     ``review_decisions.csv``, ``review_effect.csv``: the data-quality tables of the book
-    (:mod:`seuranta.publication.quality`), so that no writer reads the exact tables.
-``loss.csv``: information loss per task of quarter Q: service_task, cells (comprehensive
-    municipal cells), primary, suppressed_before (primary + the earlier per-table secondary
-    suppression), suppressed_after (this gate), share_before_pct, share_after_pct.
+    (:mod:`seuranta.publication.quality`), so that no writer reads the exact tables
+    (register rows, municipalities, shares of the base and rounded estimates: no count
+    of persons; declared in :mod:`seuranta.publication.relations` as relating to none).
 
-Linked groups (the equations a reader can form): municipal cells with ``used``,
-``county_used``, ``registered`` and ``county_registered``; the age groups of
-``kaikki`` (0–17 + 18–64 + 65+ = all ages) in ``estimates``; the county × number-of-tasks
-cells (never shown) with their county totals, multi-task subtotals and whole-country rows.
-Counts by source (SHA / ET) are not published, so they link nothing. ``registered_all``
-sums every task's cells of every municipality (hundreds of not-shown cells): left out of
-the linear programs, with a primary check only.
+Internal, never published: ``OUT/<Q>/disclosure/loss.csv``, the information loss per task
+of quarter Q (cells, primary, secondary and their clients, totals suppressed): its count of
+small cells per task would itself be a published figure about them.
+
+Counts by source (SHA / ET) are not published, so they link nothing.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
@@ -89,9 +93,14 @@ from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter
 from seuranta.core.symbols import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
 from seuranta.core.tables import write_csv
-from seuranta.publication import quality, rule
+from seuranta.publication import quality, relations, rule
 from seuranta.publication.published import PUBLISHED, RELEASES, read
 from seuranta.statistics import disclosure
+
+log = logging.getLogger(__name__)
+
+#: The gate's internal folder beside ``published/`` (never published): ``loss.csv``.
+INTERNAL = "disclosure"
 
 CWA = "lastensuojelulaki"
 MUNICIPAL_KINDS = ("used", "county_used", "registered", "county_registered")
@@ -188,90 +197,111 @@ def _estimated_tasks(cells: pd.DataFrame) -> set[str]:
 
 # --------------------------------------------------------------------------- priors
 
-class Priors:
-    """What earlier publications already told a reader about the municipal cells."""
-
-    def __init__(self):
-        self.known: dict = {}        # cell → value shown earlier (equal to today's value)
-        self.forced: set = set()     # cells suppressed earlier
-        self.fixed: list = []        # earlier equations (cells or own variables, residual)
-        self.fixed_bounds: dict = {}
-        self.sensitive: set = set()  # cells whose earlier value differs by a small count
-
-
-def load_priors(dirs: list[Path], values: dict, upper: dict,
-                min_count: int = disclosure.DEFAULT_MIN_COUNT) -> Priors:
-    """Earlier published folders (``<dir>/municipal.csv`` and ``totals.csv``) as
-    constraints on today's cells: a cell shown earlier with today's value is known; a
-    cell suppressed earlier is suppressed again; every earlier total whose hidden cells
-    still add up to its residual is an equation over today's cells, and one that does
-    not (a revised value) an equation over variables of its own. The national age-group
-    cells (``estimates.csv``, all tasks) likewise, by :func:`_age_priors`."""
-    pr = Priors()
-    _age_priors(dirs, values, pr, min_count)
-    for n, d in enumerate(dirs):
-        m, tot = read(d, "municipal", False), read(d, "totals", False)
-        if m is None or tot is None:
+def _prior_tables(d: Path, rounding: int) -> dict | None:
+    """An earlier published folder's tables, as the relation declarations read them (an
+    estimate's published upper figures as its ``cap``)."""
+    T = {name: read(d, name, False) for name in relations.DECLARED}
+    if T["municipal"] is None or T["totals"] is None:
+        return None
+    T["quarter"] = max(T["municipal"]["quarter"]) if len(T["municipal"]) else ""
+    for name in ("estimates", "county_estimates"):
+        df = T.get(name)
+        if df is None:
             continue
-        m = m.assign(_key=list(zip(m["quarter"], m["service_task"], m["municipality_code"])))
-        shown = m["clients_symbol"] == ""
-        old = dict(zip(m.loc[shown, "_key"], m.loc[shown, "clients"].astype(float)))
-        sym = dict(zip(m["_key"], m["clients_symbol"]))
-        for k, v in old.items():
-            if k in values and values[k] == v:
-                pr.known[k] = v
-        pr.forced |= {k for k, s in sym.items() if s == SUPPRESSED}
-        q_pub = max(m["quarter"]) if len(m) else ""
-        groups = municipal_groups(m, q_pub, set(m["service_task"]) - set(
-            tot.loc[tot["kind"].isin(["registered", "county_registered"]), "service_task"]))
-        for r in tot[tot["kind"].isin(MUNICIPAL_KINDS) & (tot["clients_symbol"] == "")
-                     ].itertuples():
-            cells = groups.get((r.kind, r.quarter, r.service_task, r.county_code or ""))
-            if cells is None:
-                continue
-            b = float(r.clients) - sum(old.get(k, 0.0) for k in cells if k in old)
-            hid = [k for k in cells if k not in old]
-            if not hid:
-                continue
-            same = all(k in values for k in cells) and all(
-                values[k] == old[k] for k in cells if k in old) and \
-                sum(values[k] for k in hid) == b
-            if same:
-                pr.fixed.append((hid, b))
-            else:
-                own = [("prior", n, k) for k in hid]
-                for k, o in zip(hid, own):
-                    pr.fixed_bounds[o] = (1.0 if sym.get(k) == SUPPRESSED else 0.0,
-                                          float(upper.get(k, math.inf)))
-                pr.fixed.append((own, b))
-    return pr
+        df = df.copy()
+        caps = []
+        for r in df.to_dict("records"):
+            c = math.inf
+            for col, slack in (("estimate_rounded", rounding / 2), ("ci_high", rounding / 2),
+                               ("range_high", 0.0)):
+                if r.get(f"{col}_symbol", "x") == "" and pd.notna(r.get(col)):
+                    c = min(c, float(r[col]) + slack)
+            caps.append(c if not math.isinf(c) else np.nan)
+        df["cap"] = caps
+        if name == "county_estimates":
+            df["floor"] = [float(r["estimate_rounded"]) - rounding / 2
+                           if str(r.get("comprehensive")) == "1" and
+                           r.get("estimate_rounded_symbol") == "" and
+                           pd.notna(r.get("estimate_rounded")) else np.nan
+                           for r in df.to_dict("records")]
+        T[name] = df
+    for name in ("tasks_per_client", "multi_task", "year"):
+        if T.get(name) is not None and T[name].empty:
+            T[name] = None
+    return T
 
 
-def _age_priors(dirs: list[Path], values: dict, pr: Priors, min_count: int) -> None:
-    """The age-group cells ("age", Q, group: the comprehensive municipalities' clients of
-    all tasks aged 0–17, 18–64 or 65+) of earlier publications: shown with today's value →
-    known; suppressed → suppressed again; shown with a value that differs from today's by
-    1 … min_count − 1 → suppressed now. A revised past quarter (a municipality added to the
-    comprehensive set) would otherwise give by difference that municipality's clients of
-    an age group, a count no table shows (issue 13: "suppress the difference")."""
-    for d in dirs:
-        e = read(d, "estimates", False)
-        if e is None or "age_group" not in e.columns:
+def _declare_prior(M: disclosure.RelationModel, n: int, T: dict, min_count: int) -> None:
+    """An earlier folder's relations: its suppressed figures are today's while the
+    relations still hold with today's exact values; figures of a part whose relations no
+    longer hold (a revised cell) get variables of their own, found feasible by an integer
+    program (any point that fits: a reader cannot tell which)."""
+    link = "revisions" in relations.ACTIVE
+    unlinked: set = set()
+    mun = T["municipal"]
+    na = mun[mun["clients_symbol"] == NOT_AVAILABLE]
+    dots: dict = {}
+    for r in na.itertuples(index=False):
+        dots.setdefault((r.quarter, r.service_task, r.county_code), set()).add(
+            (r.quarter, r.service_task, r.municipality_code))
+    for attempt in range(3):
+        start = len(M.rows)
+        snapshot = (dict(M.lb), set(M.forced), set(M.known))
+        ctx = relations.Earlier(M, min_count, n, frozenset(unlinked),
+                                link_all=link and attempt < 2, dots=dots)
+        relations.declare(ctx, dict(T))
+        rows = M.rows[start:]
+        if _fit_own(M, rows, ctx.own):
+            return
+        # undo and unlink the linked figures of the rows that do not fit
+        del M.rows[start:]
+        M.lb.clear()
+        M.lb.update(snapshot[0])
+        M.forced, M.known = snapshot[1], snapshot[2]
+        for k in ctx.own:
+            for d in (M.value, M.lb, M.ub, M.cost):
+                d.pop(k, None)
+        unlinked |= ctx.linked
+    log.warning("gate: earlier publication %s contradicts today's figures; left out", n)
+
+
+def _fit_own(M: disclosure.RelationModel, rows: list, own: set) -> bool:
+    """Values for an earlier folder's own variables that satisfy its rows with today's
+    figures (in M.value); False when there are none."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_array
+
+    own = sorted(own, key=repr)
+    if not own:
+        return all(M.holds(r) for r in rows)
+    pos = {k: i for i, k in enumerate(own)}
+    data, ri, ci, lo, hi = [], [], [], [], []
+    r = 0
+    for t, a, b, _ in rows:
+        const = sum(c * M.value[k] for k, c in t.items() if k not in pos)
+        vs = [(k, c) for k, c in t.items() if k in pos]
+        if not vs:
+            if not (a - 1e-6 <= const <= b + 1e-6):
+                return False
             continue
-        e = e[(e["service_task"] == "kaikki") & (e["age_group"].isin(AGE_PARTS))]
-        for r in e.itertuples():
-            k = ("age", str(r.quarter), r.age_group)
-            if k not in values:
-                continue
-            if r.clients_used_symbol == SUPPRESSED:
-                pr.forced.add(k)
-            elif r.clients_used_symbol == "" and pd.notna(r.clients_used):
-                diff = abs(values[k] - float(r.clients_used))
-                if diff == 0:
-                    pr.known[k] = values[k]
-                elif disclosure.is_small(diff, min_count):
-                    pr.forced.add(k)
-                    pr.sensitive.add(k)
+        for k, c in vs:
+            data.append(c)
+            ri.append(r)
+            ci.append(pos[k])
+        lo.append(a - const)
+        hi.append(b - const)
+        r += 1
+    lb = np.array([M.lb[k] for k in own])
+    ub = np.array([M.ub[k] for k in own])
+    cons = [LinearConstraint(csr_array((data, (ri, ci)), shape=(r, len(own))),
+                             np.array(lo), np.array(hi))] if r else []
+    res = milp(np.zeros(len(own)), integrality=np.ones(len(own)), bounds=Bounds(lb, ub),
+               constraints=cons, options={"time_limit": 30})
+    if res.x is None:
+        return False
+    for k, x in zip(own, res.x):
+        M.value[k] = float(round(x))
+    return True
 
 
 def prior_dirs(out_dir: Path, quarter: str, release_id: str | None = None) -> list[Path]:
@@ -293,10 +323,89 @@ def _sym_frame(values: pd.Series, symbols: pd.Series) -> tuple[pd.Series, pd.Ser
     return v, symbols
 
 
+class Decision:
+    """What the gate suppresses: figures (``hidden``: municipal cells and the keys of
+    :mod:`.relations`) and totals (``dropped``: group ids ``(kind, quarter, task,
+    county)``, ``("agesum", quarter, "kaikki", "")`` for the all-ages clients used)."""
+
+    def __init__(self, hidden: set, primary: set):
+        self.hidden = hidden
+        self.primary = primary
+        self.dropped = {k[1:] for k in hidden if k[0] == "T"}
+        self.dropped |= {("agesum", k[1], "kaikki", "") for k in hidden
+                         if k[0] == "age" and k[2] == "kaikki"}
+
+
+def _exact_tables(cells: pd.DataFrame, groups: dict, quarter: str, tables_dir: Path,
+                  est, tpc, mt, min_count: int, rounding: int) -> dict:
+    """Today's figures in the shape of the published tables, before suppression (what
+    :func:`relations.declare` reads)."""
+    T: dict = {"quarter": quarter}
+    mun = cells[["quarter", "service_task", "county_code", "municipality_code", "quality",
+                 "population_base", "clients"]].copy()
+    mun["clients_symbol"] = np.where(mun["quality"] == "comprehensive", "", NOT_AVAILABLE)
+    T["municipal"] = mun
+    values = dict(zip(zip(cells["quarter"], cells["service_task"], cells["municipality_code"]),
+                      cells["clients"].astype(float)))
+    rows = [[g[0], g[1], g[2], g[3], sum(values[c] for c in m), ""]
+            for g, m in groups.items() if g[0] in MUNICIPAL_KINDS]
+    now = cells[cells["quarter"] == quarter]
+    rows.append(["registered_all", quarter, "kaikki", "",
+                 float(now.loc[now["service_task"] != CWA, "clients"].sum()), ""])
+    age = read(tables_dir, "age_counts", False)
+    if age is not None:
+        k = age[(age["service_task"] == "kaikki") & age["age_group"].isin(AGE_PARTS)]
+        rows.append(["distinct_all", quarter, "kaikki", "", float(k["clients"].sum()), ""])
+    if tpc is not None:
+        t = tpc[tpc["quarter"].astype(str) == quarter] if "quarter" in tpc else tpc
+        t = t[t["county_code"] != "ALL"]
+        for c, g in list(t.groupby("county_code")) + [("", t)]:
+            rows.append(["tpc_total", quarter, "kaikki", c, float(g["clients"].sum()), ""])
+            rows.append(["tpc_multi", quarter, "kaikki", c,
+                         float(g.loc[g["n_tasks"].astype(int) >= 2, "clients"].sum()), ""])
+        nat = t.groupby("n_tasks")["clients"].sum()
+        T["tasks_per_client"] = pd.DataFrame(
+            [[r.county_code, str(r.n_tasks), float(r.clients), relations.LATENT]
+             for r in t.itertuples()] + [["", str(n), float(v), ""] for n, v in nat.items()],
+            columns=["county_code", "n_tasks", "clients", "clients_symbol"])
+    T["totals"] = pd.DataFrame(rows, columns=["kind", "quarter", "service_task", "county_code",
+                                              "clients", "clients_symbol"])
+    if mt is not None:
+        m = mt[mt["county_code"] == "ALL"]
+        T["multi_task"] = pd.DataFrame({"task_a": m["task_a"], "task_b": m["task_b"],
+                                        "clients": m["clients"].astype(float),
+                                        "clients_symbol": ""})
+    if est is not None:
+        e = est[est["method"] == "ratio"].copy()
+        e["age_group"] = e["age_group"].fillna("kaikki") if "age_group" in e else "kaikki"
+        e["clients_used_symbol"] = np.where(e["clients_used"].isna(), NOT_APPLICABLE, "")
+        T["estimates"] = e[["quarter", "service_task", "age_group", "method", "clients_used",
+                            "clients_used_symbol"]]
+        agem = _series(tables_dir, "age_counts", quarter)
+        if agem is not None:
+            a = agem[agem["service_task"] == "kaikki"]
+            T["age_municipal"] = dict(zip(zip(a["quarter"].astype(str), a["municipality_code"],
+                                              a["age_group"]), a["clients"].astype(float)))
+    ce = read(tables_dir, "county_estimates", False)
+    if ce is not None:
+        c = ce[["quarter", "service_task", "county_code"]].copy()
+        partial = ce["comprehensive"].fillna(0).astype(int) == 0
+        # a partial county's estimate stays public when its clients are suppressed: the
+        # published estimate (to ``rounding``) bounds them (a comprehensive county's is
+        # suppressed with them)
+        c["cap"] = (ce["estimate"].map(lambda x: _round_to(x, rounding)) + rounding / 2
+                    ).where(partial)
+        c["floor"] = np.nan
+        T["county_estimates"] = c
+    T["year"] = _year(tables_dir, min_count, exact=True)
+    return T
+
+
 def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Path | None,
                     params: dict, priors: list[Path] | None = None, secondary: bool = True,
                     lp_audit: bool = True) -> dict[str, pd.DataFrame]:
-    """The published tables of a quarter (written to ``published_dir`` when given).
+    """The published tables of a quarter (written to ``published_dir`` when given, with
+    the internal information-loss report in ``<published_dir>/../disclosure/loss.csv``).
 
     ``priors``: earlier published folders (see :func:`prior_dirs`). ``secondary=False``
     gives primary suppression only (for measuring, and for the attacker test's bypass).
@@ -308,58 +417,35 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     estimated = _estimated_tasks(cells)
     keys = list(zip(cells["quarter"], cells["service_task"], cells["municipality_code"]))
     values = dict(zip(keys, cells["clients"].astype(float)))
-    upper = dict(zip(keys, cells["population_base"].fillna(np.inf).astype(float)))
     shown = {k for k, q in zip(keys, cells["quality"]) if q == "comprehensive"}
     groups = municipal_groups(cells, quarter, estimated)
 
-    # national families that share no cell with the municipal grid
     est = _series(tables_dir, "estimates", quarter)
     tpc = read(tables_dir, "tasks_per_client", False)
     mt = read(tables_dir, "multi_task", False)
-    if est is not None:
-        e = est[(est["service_task"] == "kaikki") & (est["method"] == "ratio")]
-        for q, g in e.groupby("quarter"):
-            used = dict(zip(g["age_group"], g["clients_used"]))
-            for a, v in used.items():
-                if a != "kaikki" and pd.notna(v):
-                    values[("age", q, a)] = float(v)
-                    shown.add(("age", q, a))
-            if all(pd.notna(used.get(a)) for a in AGE_PARTS + ("kaikki",)) and \
-                    sum(used[a] for a in AGE_PARTS) == used["kaikki"]:
-                groups[("agesum", q, "kaikki", "")] = [("age", q, a) for a in AGE_PARTS]
-    if tpc is not None:
-        t = tpc[tpc["quarter"].astype(str) == quarter] if "quarter" in tpc else tpc
-        t = t[t["county_code"] != "ALL"]
-        for r in t.itertuples():
-            values[("tpc", r.county_code, str(r.n_tasks))] = float(r.clients)
-        for c, g in t.groupby("county_code"):
-            groups[("tpc_total", quarter, "kaikki", c)] = [
-                ("tpc", c, str(n)) for n in g["n_tasks"]]
-            groups[("tpc_multi", quarter, "kaikki", c)] = [
-                ("tpc", c, str(n)) for n in g["n_tasks"] if int(n) >= 2]
-        for n, g in t.groupby("n_tasks"):
-            groups[("tpc_n", quarter, "kaikki", str(n))] = [
-                ("tpc", c, str(n)) for c in g["county_code"]]
-        groups[("tpc_total", quarter, "kaikki", "")] = [
-            ("tpc", r.county_code, str(r.n_tasks)) for r in t.itertuples()]
-        groups[("tpc_multi", quarter, "kaikki", "")] = [
-            ("tpc", r.county_code, str(r.n_tasks)) for r in t.itertuples()
-            if int(r.n_tasks) >= 2]
-    pairs = []
-    if mt is not None:
-        m = mt[mt["county_code"] == "ALL"]
-        for r in m.itertuples():
-            k = ("pair", r.task_a, r.task_b)
-            values[k] = float(r.clients)
-            shown.add(k)
-            pairs.append((r.task_a, r.task_b, k))
+    T = _exact_tables(cells, groups, quarter, tables_dir, est, tpc, mt, min_count, rounding)
 
-    pr = load_priors(priors or [], values, upper, min_count)
-    res = disclosure.protect_linked(
-        values, groups, shown, upper=upper, known=pr.known, forced=pr.forced & shown,
-        sensitive=pr.sensitive & shown,
-        fixed=pr.fixed, fixed_bounds=pr.fixed_bounds, min_count=min_count,
-        lp_audit=lp_audit, secondary=secondary, hierarchy=hierarchy(groups))
+    M = disclosure.RelationModel()
+    earlier = [t for t in (_prior_tables(d, rounding) for d in (priors or [])) if t is not None]
+    referenced = {(r.quarter, r.service_task, r.municipality_code)
+                  for t in earlier for r in t["municipal"].itertuples()
+                  if r.clients_symbol == SUPPRESSED}
+    relations.declare(relations.Today(M, min_count, referenced), T)
+    for n, t in enumerate(earlier):
+        _declare_prior(M, n, t, min_count)
+    if secondary:
+        res = disclosure.protect_model(M, min_count)
+        if res.unresolved:
+            log.warning("gate %s: %d requirement(s) could not be met: %s", quarter,
+                        len(res.unresolved), res.unresolved[:5])
+        log.info("gate %s: %d suppressed (%d primary), %d integer programs, %.1f s", quarter,
+                 len(res.hidden), len(res.primary), res.solves, res.seconds)
+        res = Decision(res.hidden, res.primary)
+    else:
+        primary = {k for k in M.pub if disclosure.is_small(M.value[k], min_count)}
+        primary |= {k for k in M.forced & M.pub if M.value[k] > 0}
+        res = Decision(primary, primary)
+    values.update({k: v for k, v in M.value.items() if k[0] in ("age",)})
 
     out: dict[str, pd.DataFrame] = {}
     # municipal
@@ -389,29 +475,23 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     # totals
     mref = reference.mainland_municipalities()
     per_county = mref.groupby("county_code")["municipality_code"].nunique().to_dict()
+    tpc_cells = T.get("tasks_per_client")
     rows = []
-    for g, members in groups.items():
-        kind, q, task, county = g
-        if kind not in MUNICIPAL_KINDS and kind not in ("tpc_total", "tpc_multi"):
-            continue
-        total = sum(values[c] for c in members)
-        s = SUPPRESSED if g in res.dropped else ""
-        whole = int(bool(county) and kind in MUNICIPAL_KINDS
-                    and len(members) == per_county.get(county, -1))
-        rows.append([kind, q, task, county, len(members), whole,
-                     None if s else int(total), s])
-    allsrc = cells[(cells["quarter"] == quarter) & (cells["service_task"] != CWA)]
-    counted = int(allsrc["clients"].sum())
-    rows.append(["registered_all", quarter, "kaikki", "", int(allsrc["municipality_code"]
-                 .nunique()), 0, None if disclosure.is_small(counted, min_count) else counted,
-                 SUPPRESSED if disclosure.is_small(counted, min_count) else ""])
-    age = read(tables_dir, "age_counts", False)
-    if age is not None:
-        k = age[(age["service_task"] == "kaikki") & age["age_group"].isin(AGE_PARTS)]
-        distinct = int(k["clients"].sum())
-        small = disclosure.is_small(distinct, min_count)
-        rows.append(["distinct_all", quarter, "kaikki", "", int(k["municipality_code"]
-                     .nunique()), 0, None if small else distinct, SUPPRESSED if small else ""])
+    for r in T["totals"].itertuples(index=False):
+        g = (r.kind, r.quarter, r.service_task, r.county_code)
+        if r.kind in MUNICIPAL_KINDS:
+            n = len(groups[g])
+        elif r.kind in ("tpc_total", "tpc_multi") and tpc_cells is not None:
+            c = tpc_cells[(tpc_cells["county_code"] != "") &
+                          ((tpc_cells["county_code"] == r.county_code) | (r.county_code == ""))]
+            n = int(len(c) if r.kind == "tpc_total" else (c["n_tasks"].astype(int) >= 2).sum())
+        else:
+            n = int(cells.loc[cells["quarter"] == quarter, "municipality_code"].nunique())
+        whole = int(bool(r.county_code) and r.kind in MUNICIPAL_KINDS
+                    and n == per_county.get(r.county_code, -1))
+        s = SUPPRESSED if ("T",) + g in res.hidden else ""
+        rows.append([r.kind, r.quarter, r.service_task, r.county_code, n, whole,
+                     None if s else int(r.clients), s])
     tot = pd.DataFrame(rows, columns=["kind", "quarter", "service_task", "county_code",
                                       "municipalities", "whole_county", "clients",
                                       "clients_symbol"])
@@ -434,29 +514,27 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
         out["extremes"] = _extremes(quart, out["municipal"], quarter)
 
     # tasks per client (whole country by number of tasks) and task pairs
-    if tpc is not None:
-        rows = []
-        for g, members in groups.items():
-            if g[0] == "tpc_n":
-                total = sum(values[c] for c in members)
-                s = SUPPRESSED if g in res.dropped else ""
-                rows.append(["", g[3], None if s else int(total), s])
-        t = pd.DataFrame(rows, columns=["county_code", "n_tasks", "clients", "clients_symbol"])
+    if tpc_cells is not None:
+        t = tpc_cells[tpc_cells["county_code"] == ""].copy()
+        sym = [SUPPRESSED if ("tpcn", quarter, int(n)) in res.hidden else "" for n in t["n_tasks"]]
+        t = pd.DataFrame({"county_code": "", "n_tasks": t["n_tasks"].astype(str),
+                          "clients": [None if s else int(v) for v, s in zip(t["clients"], sym)],
+                          "clients_symbol": sym})
         t["clients"] = t["clients"].astype("Int64")
         out["tasks_per_client"] = t.sort_values("n_tasks", key=lambda s: s.astype(int),
                                                 kind="mergesort").reset_index(drop=True)
-    if mt is not None:
-        t = pd.DataFrame([[a, b, None if k in res.hidden else int(values[k]),
-                           SUPPRESSED if k in res.hidden else ""] for a, b, k in pairs],
-                         columns=["task_a", "task_b", "clients", "clients_symbol"])
+    if T.get("multi_task") is not None:
+        m = T["multi_task"]
+        sym = [SUPPRESSED if ("pair", quarter, a, b) in res.hidden else ""
+               for a, b in zip(m["task_a"], m["task_b"])]
+        t = pd.DataFrame({"task_a": m["task_a"].to_numpy(), "task_b": m["task_b"].to_numpy(),
+                          "clients": [None if s else int(v) for v, s in zip(m["clients"], sym)],
+                          "clients_symbol": sym})
         t["clients"] = t["clients"].astype("Int64")
         out["multi_task"] = t
 
-    year = _year(tables_dir, min_count)
-    if year is not None:
-        out["year"] = year
-
-    out["loss"] = _loss(cells, keys, shown, values, groups, res, quarter, min_count)
+    if T.get("year") is not None:
+        out["year"] = _published_year(T["year"], res)
 
     # what each public cell shows: the publication rule, the data-quality tables of the
     # book, the declared precision (publication.rule, publication.quality)
@@ -464,11 +542,16 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     out.update(quality.published_quality(tables_dir, quarter, out.get("estimates"), params))
     out = rule.apply_precision(out, params)
 
+    relations.check_declared(out)
+    loss = _loss(cells, keys, shown, values, M, res, quarter)
     if published_dir is not None:
         published_dir = Path(published_dir)
         published_dir.mkdir(parents=True, exist_ok=True)
         for name, df in out.items():
             write_csv(df, published_dir / f"{name}.csv")
+        internal = published_dir.parent / INTERNAL
+        internal.mkdir(parents=True, exist_ok=True)
+        write_csv(loss, internal / "loss.csv")
     return out
 
 
@@ -564,12 +647,11 @@ def _published_county_estimates(ce: pd.DataFrame, groups: dict, res, min_count: 
     return out.reset_index(drop=True)
 
 
-def _year(tables_dir: Path, min_count: int) -> pd.DataFrame | None:
+def _year(tables_dir: Path, min_count: int, exact: bool = False) -> pd.DataFrame | None:
     """Whole-year distinct clients per task of the newest calendar year in ``year_counts``
     (source ALL): registered clients, the municipalities comprehensive in all four quarters
-    of the year (for ``kaikki``: in all six estimated tasks), their clients and base. A
-    person-year is no sum of published cells, so these link to nothing: primary
-    suppression, and the share with its count."""
+    of the year (for ``kaikki``: in all six estimated tasks), their clients and base
+    (exact: every figure shown, for the relation model; else primary suppression only)."""
     yc = read(tables_dir, "year_counts", False)
     if yc is None or yc.empty:
         return None
@@ -595,7 +677,8 @@ def _year(tables_dir: Path, min_count: int) -> pd.DataFrame | None:
         f = d[d["municipality_code"].isin(full.get(t, set()))]
         n, nf, bf = int(d["clients"].sum()), int(f["clients"].sum()), int(
             f["population_base"].sum())
-        small, small_f = disclosure.is_small(n, min_count), disclosure.is_small(nf, min_count)
+        small = not exact and disclosure.is_small(n, min_count)
+        small_f = not exact and disclosure.is_small(nf, min_count)
         rows.append([year, t, None if small else n, SUPPRESSED if small else "",
                      len(full.get(t, set())), None if small_f else nf,
                      SUPPRESSED if small_f else "", bf,
@@ -609,6 +692,28 @@ def _year(tables_dir: Path, min_count: int) -> pd.DataFrame | None:
     for c in ("clients", "clients_full_year"):
         out[c] = out[c].astype("Int64")
     return out
+
+
+def _published_year(exact: pd.DataFrame, res: Decision) -> pd.DataFrame:
+    """The year table with the gate's suppression (the share with its count)."""
+    out = exact.copy()
+    for r in out.itertuples():
+        y = str(r.year)
+        if ("Y", y, r.service_task) in res.hidden:
+            out.at[r.Index, "clients_symbol"] = SUPPRESSED
+            out.at[r.Index, "clients"] = pd.NA
+        if ("YF", y, r.service_task) in res.hidden:
+            out.at[r.Index, "clients_full_year_symbol"] = SUPPRESSED
+            out.at[r.Index, "clients_full_year"] = pd.NA
+            out.at[r.Index, "share_full_year_pct_symbol"] = SUPPRESSED
+            out.at[r.Index, "share_full_year_pct"] = np.nan
+    return out
+
+
+def _round_to(x, step: int):
+    if pd.isna(x):
+        return np.nan
+    return step * math.floor(float(x) / step + 0.5)
 
 
 def _extremes(quart: pd.DataFrame, mun: pd.DataFrame, quarter: str) -> pd.DataFrame:
@@ -636,25 +741,27 @@ def _extremes(quart: pd.DataFrame, mun: pd.DataFrame, quarter: str) -> pd.DataFr
                                        "max_municipality_code"])
 
 
-def _loss(cells, keys, shown, values, groups, res, quarter: str, min_count: int
-          ) -> pd.DataFrame:
-    """Suppressed municipal cells of quarter Q per task: before (each quarter's "clients
-    used" protected alone, as the annex did) and after (this gate)."""
+def _loss(cells, keys, shown, values, M, res: Decision, quarter: str) -> pd.DataFrame:
+    """The information loss of quarter Q per task (internal: ``disclosure/loss.csv``, never
+    published, since the number of small cells per task follows from it): comprehensive
+    cells, cells suppressed because they are small (or were suppressed earlier), cells and
+    clients suppressed secondarily, and the task's totals (county or national) suppressed;
+    a last row ``kaikki`` for the quarter's other figures (age groups, tasks per client,
+    pairs, year)."""
     rows = []
     for task in sorted(set(cells["service_task"]), key=lambda t: (t == CWA, t)):
         ks = [k for k in keys if k[0] == quarter and k[1] == task and k in shown]
-        g_used = {g: m for g, m in groups.items()
-                  if g[0] == "used" and g[1] == quarter and g[2] == task}
-        vals = {k: values[k] for k in ks}
-        before = disclosure.protect_linked(vals, {g: [k for k in m if k in vals]
-                                                  for g, m in g_used.items()},
-                                           set(ks), min_count=min_count)
-        n = len(ks)
-        b = len(before.hidden)
-        a = sum(1 for k in ks if k in res.hidden)
-        p = sum(1 for k in ks if disclosure.is_small(values[k], min_count))
-        rows.append([quarter, task, n, p, b, a, round(100 * b / n, 1) if n else np.nan,
-                     round(100 * a / n, 1) if n else np.nan])
+        prim = [k for k in ks if k in res.primary]
+        sec = [k for k in ks if k in res.hidden and k not in res.primary]
+        tot = [k for k in res.hidden if k[0] == "T" and k[2] == quarter and k[3] == task]
+        rows.append([quarter, task, len(ks), len(prim), len(sec),
+                     int(sum(values[k] for k in sec)), len(tot),
+                     int(sum(M.value[k] for k in tot))])
+    other = [k for k in res.hidden if k[0] in ("age", "tpcn", "pair", "Y", "YF")
+             or (k[0] == "T" and k[3] == "kaikki" and k[2] == quarter)]
+    rows.append([quarter, "kaikki", len(other), len([k for k in other if k in res.primary]),
+                 len([k for k in other if k not in res.primary]),
+                 int(sum(M.value[k] for k in other if k not in res.primary)), 0, 0])
     return pd.DataFrame(rows, columns=["quarter", "service_task", "cells", "primary",
-                                       "suppressed_before", "suppressed_after",
-                                       "share_before_pct", "share_after_pct"])
+                                       "secondary", "secondary_clients", "totals_suppressed",
+                                       "totals_clients"])

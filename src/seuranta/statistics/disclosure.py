@@ -528,3 +528,724 @@ def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = 
         if not done_groups:   # pinned by earlier publications or bounds alone
             break
     return LinkedResult(hidden, primary, dropped, lp_checked)
+
+
+# --------------------------------------------------------------------------- relation models
+#
+# The general form (issue 21): every published figure (a municipal cell, a total, an age
+# group, a task pair, a year figure…) and every unpublished count that published figures
+# add up from (a county × number-of-tasks cell, a municipality that is "not available") is
+# one variable with its exact value; the relations a reader can form are linear rows
+# ``lo ≤ Σ coef · operand ≤ hi`` (equalities and inequalities: totals, nested subsets,
+# identities, earlier releases). A reader knows every shown figure, that a suppressed one
+# is ≥ 1 (zeros are shown), that an unpublished one is ≥ 0, every public upper bound and
+# every row. :func:`protect_model` chooses what to suppress so that every count of
+# 1 … min_count−1 (cell, unpublished count or nested difference) can be 1 and min_count
+# in whole numbers under all rows together (its protection interval [1, min_count]), and
+# that no suppressed figure is pinned (a suppressed figure of min_count or more may be
+# known to be above 1: that it is not small discloses no count of 1 … min_count−1).
+
+
+class RelationModel:
+    """Figures with exact values and the linear relations among them (see above)."""
+
+    def __init__(self):
+        self.value: dict = {}
+        self.lb: dict = {}
+        self.ub: dict = {}
+        self.pub: set = set()       # figures a table shows (or suppresses)
+        self.cost: dict = {}        # loss of suppressing one unit of the figure
+        self.rows: list = []        # (terms {key: coef}, lo, hi, tag)
+        self.nested: list = []      # (terms {key: coef}, name): counts no table shows
+        self.known: set = set()     # published figures a reader already has (earlier release)
+        self.forced: set = set()    # figures an earlier publication suppressed
+        self.hide_with: dict = {}   # figure → figures suppressed whenever it is
+        self.agg_members: dict = {}  # a sum of not-available cells → its cells
+
+    def figure(self, key, value: float, lb: float = 0.0, ub: float = math.inf,
+               pub: bool = True, cost: float = 1.0):
+        """Declare a variable (again: bounds are intersected); returns its key."""
+        if key in self.value:
+            self.lb[key] = max(self.lb[key], lb)
+            self.ub[key] = min(self.ub[key], ub)
+            return key
+        self.value[key] = float(value)
+        self.lb[key], self.ub[key] = float(lb), float(ub)
+        if pub:
+            self.pub.add(key)
+        self.cost[key] = float(cost)
+        return key
+
+    @staticmethod
+    def _terms(terms) -> tuple[dict, float]:
+        t: dict = {}
+        const = 0.0
+        for op, c in terms:
+            if isinstance(op, tuple):
+                t[op] = t.get(op, 0.0) + c
+            else:
+                const += c * float(op)
+        return {k: c for k, c in t.items() if c != 0}, const
+
+    def add(self, terms, lo: float = -math.inf, hi: float = math.inf, tag: str = "") -> None:
+        """``lo ≤ Σ coef · operand ≤ hi``; an operand is a figure's key (a tuple) or a
+        constant (a number: a figure an earlier publication showed)."""
+        t, const = self._terms(terms)
+        if t:
+            self.rows.append((t, lo - const, hi - const, tag))
+
+    def add_nested(self, terms, name: str) -> None:
+        """A difference of figures that no table shows (e.g. lastensuojelu −
+        lastensuojelulaki of a cell): protected like a count when it is small."""
+        t, const = self._terms(terms)
+        self.nested.append((t, const, name))
+
+    def holds(self, row) -> bool:
+        t, lo, hi, _ = row
+        s = sum(c * self.value[k] for k, c in t.items())
+        return lo - 1e-6 <= s <= hi + 1e-6
+
+
+class ModelResult:
+    """What :func:`protect_model` decided and what it cost."""
+
+    def __init__(self, hidden: set, primary: set, rounds: int, solves: int, unresolved: list,
+                 seconds: float):
+        self.hidden = hidden
+        self.primary = primary
+        self.rounds = rounds
+        self.solves = solves
+        self.unresolved = unresolved
+        self.seconds = seconds
+
+    @property
+    def secondary(self) -> set:
+        return self.hidden - self.primary
+
+
+class _State:
+    """The reduced system for one set of suppressed figures."""
+
+    def __init__(self, M: RelationModel, hidden: set):
+        self.M = M
+        self.unknown = {k for k in M.value if (k not in M.pub or k in hidden)
+                        and k not in M.known}
+        self.rows = []
+        member: dict = {}
+        for t, lo, hi, _ in M.rows:
+            u = {k: c for k, c in t.items() if k in self.unknown}
+            if not u:
+                continue
+            const = sum(c * M.value[k] for k, c in t.items() if k not in self.unknown)
+            self.rows.append((u, lo - const, hi - const))
+            for k in u:
+                member.setdefault(k, []).append(len(self.rows) - 1)
+        self.member = member
+        self.lhs = [sum(c * M.value[k] for k, c in u.items()) for u, _, _ in self.rows]
+        self.lb = {k: (max(M.lb[k], 1.0) if k in M.pub and M.value[k] > 0 else M.lb[k])
+                   for k in self.unknown}
+        sig: dict = {}
+        for k in self.unknown:
+            key = tuple(sorted((j, self.rows[j][0][k]) for j in member.get(k, [])
+                               if self.rows[j][1] == self.rows[j][2]))
+            sig.setdefault(key, []).append(k)
+        # partners of the same equalities, the roomiest first: to go down, to go up
+        self.same: dict = {}
+        for g in sig.values():
+            down = [u for _, _, u in sorted((-(M.value[u] - self.lb[u]), repr(u), u) for u in g)
+                    if M.value[u] - self.lb[u] >= 1]
+            up = [u for _, _, u in sorted((-(M.ub[u] - M.value[u]), repr(u), u) for u in g)
+                  if M.ub[u] - M.value[u] >= 1]
+            for k in g:
+                self.same[k] = (down, up)
+
+    def move_ok(self, moves: dict) -> bool:
+        """Is the true point shifted by ``moves`` {key: δ} feasible?"""
+        M = self.M
+        for k, d in moves.items():
+            x = M.value[k] + d
+            if x < self.lb[k] - 1e-9 or x > M.ub[k] + 1e-9:
+                return False
+        rows = {j for k in moves for j in self.member.get(k, [])}
+        for j in rows:
+            u, lo, hi = self.rows[j]
+            s = self.lhs[j] + sum(u.get(k, 0.0) * d for k, d in moves.items())
+            if s < lo - 1e-6 or s > hi + 1e-6:
+                return False
+        return True
+
+    def _compensate(self, k, d: float, moves: dict) -> bool:
+        """Add to ``moves`` partners of ``k``'s equalities taking −d between them (the
+        roomiest first); False when they cannot."""
+        M = self.M
+        need = abs(d)
+        down, up = self.same.get(k, ((), ()))
+        for u in (down if d > 0 else up):
+            if u == k or u in moves:
+                continue
+            r = (M.value[u] - self.lb[u]) if d > 0 else (M.ub[u] - M.value[u])
+            step = min(r, need)
+            moves[u] = -step if d > 0 else step
+            need -= step
+            if need < 1e-9:
+                return True
+        return False
+
+    def certify(self, terms: dict, goal: float, sense: int) -> bool:
+        """Reach ``Σ terms ≤ goal`` (sense 1) or ``≥ goal`` (−1) by moving the true values
+        so that every relation still holds: one term's figure by the amount needed, figures
+        of the same equalities the opposite way, and the other figure of an inequality that
+        the move would break (with its own partners)."""
+        M = self.M
+        now = sum(c * M.value[k] for k, c in terms.items())
+        if (sense == 1 and now <= goal + 1e-9) or (sense == -1 and now >= goal - 1e-9):
+            return True
+        for k, c in terms.items():
+            if k not in self.unknown:
+                continue
+            d = (goal - now) / c
+            if abs(d - round(d)) > 1e-9:
+                continue
+            moves = {k: float(round(d))}
+            if not self._compensate(k, moves[k], moves):
+                continue
+            for _ in range(3):
+                bad = self._broken(moves)
+                if bad is None:
+                    return True
+                if not self._mend(bad, moves, set(terms)):
+                    break
+        return False
+
+    def _broken(self, moves: dict):
+        for j in {j for k in moves for j in self.member.get(k, [])}:
+            u, lo, hi = self.rows[j]
+            s = self.lhs[j] + sum(u.get(k, 0.0) * d for k, d in moves.items())
+            if s < lo - 1e-6 or s > hi + 1e-6:
+                return j, s
+        for k, d in moves.items():
+            x = self.M.value[k] + d
+            if x < self.lb[k] - 1e-9 or x > self.M.ub[k] + 1e-9:
+                return -1, 0.0
+        return None
+
+    def _mend(self, bad, moves: dict, fixed: set) -> bool:
+        """Move the one unmoved figure of a broken inequality just enough."""
+        j, s = bad
+        if j < 0:
+            return False
+        u, lo, hi = self.rows[j]
+        free = [k for k in u if k not in moves and k not in fixed]
+        if len(free) != 1:
+            return False
+        w = free[0]
+        gap = (lo - s) if s < lo else (hi - s)
+        d = gap / u[w]
+        d = math.ceil(d - 1e-9) if d > 0 else math.floor(d + 1e-9)
+        moves[w] = float(d)
+        return self._compensate(w, d, moves)
+
+
+def _whole_up(x: float) -> float:
+    """The smallest whole number ≥ x (within rounding error); ±inf as is."""
+    return x if math.isinf(x) else float(math.ceil(x - 1e-9))
+
+
+def _whole_down(x: float) -> float:
+    return x if math.isinf(x) else float(math.floor(x + 1e-9))
+
+
+class _Bounds:
+    """Can an expression of the figures reach a goal in whole numbers under every row of a
+    :class:`RelationModel`, for one set of unknown figures? (The protection intervals.)
+
+    One HiGHS linear program holds every figure as a column, a known one fixed at its value,
+    and every row; a question only changes the objective and starts from the last optimal
+    basis (a few pivots). Its answer decides alone when the LP optimum misses the goal (no
+    whole-valued point does better) or when the optimal point is whole on the expression's
+    component (then it is the whole-valued optimum too). Otherwise the integer program of that
+    component alone decides, stopped as soon as a point reaches the goal. Making figures
+    unknown (:meth:`unknow`) widens their bounds in place: answers "reachable" stay true.
+    """
+
+    def __init__(self, M: RelationModel, unknown: set, time_limit: float = 10.0):
+        import highspy  # heavy dependency: loaded only when used
+        from scipy.sparse import csr_array
+        self.M = M
+        self.keys = list(M.value)
+        self.pos = {k: i for i, k in enumerate(self.keys)}
+        self.unknown = set(unknown)
+        self.time_limit = time_limit
+        data, ri, ci, lo, hi = [], [], [], [], []
+        for r, (t, a, b, _) in enumerate(M.rows):
+            for k, c in t.items():
+                data.append(c)
+                ri.append(r)
+                ci.append(self.pos[k])
+            if all(float(c).is_integer() for c in t.values()):
+                # whole coefficients of whole figures: whole bounds (a fractional bound,
+                # e.g. an exact estimate, would only make the LP's optimum fractional)
+                a, b = _whole_up(a), _whole_down(b)
+            lo.append(a)
+            hi.append(b)
+        n = len(self.keys)
+        self.A = csr_array((data, (ri, ci)), shape=(len(M.rows), n))
+        self.row_lo = np.array(lo, float)
+        self.row_hi = np.array(hi, float)
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = n, len(M.rows)
+        lp.col_cost_ = np.zeros(n)
+        lb, ub = zip(*(self._range(k) for k in self.keys)) if n else ((), ())
+        lp.col_lower_ = np.array(lb, float)
+        lp.col_upper_ = np.minimum(np.array(ub, float), inf)
+        lp.row_lower_ = np.maximum(self.row_lo, -inf)
+        lp.row_upper_ = np.minimum(self.row_hi, inf)
+        csc = self.A.tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        self.h = highspy.Highs()
+        self.h.silent()
+        self.h.setOptionValue("simplex_strategy", 4)   # primal: a new objective keeps the
+        self.h.passModel(lp)                             # basis feasible (a few pivots)
+        self._costed: np.ndarray = np.zeros(0, np.int32)
+        self._comp: dict | None = None
+        self._mip: dict = {}
+        self.lp_solves = 0
+        self.mip_solves = 0
+
+    def lower(self, k) -> float:
+        """A figure's lower bound as a reader knows it: a suppressed count is ≥ 1 (zeros are
+        shown), an unpublished one ≥ its declared bound."""
+        M = self.M
+        return max(M.lb[k], 1.0) if k in M.pub and M.value[k] > 0 else M.lb[k]
+
+    def _range(self, k) -> tuple[float, float]:
+        v = self.M.value[k]
+        if k not in self.unknown:
+            return v, v
+        return _whole_up(self.lower(k)), _whole_down(self.M.ub[k])
+
+    def unknow(self, keys) -> None:
+        """These figures are suppressed from now on."""
+        import highspy
+        new = [k for k in keys if k not in self.unknown and k not in self.M.known]
+        if not new:
+            return
+        self.unknown |= set(new)
+        idx = np.array([self.pos[k] for k in new], np.int32)
+        lb, ub = zip(*(self._range(k) for k in new))
+        self.h.changeColsBounds(len(idx), idx, np.array(lb, float),
+                                np.minimum(np.array(ub, float), highspy.kHighsInf))
+        self._comp = None
+        self._mip = {}
+
+    def components(self) -> dict:
+        """{unknown figure: component number} (figures linked by rows through unknowns)."""
+        if self._comp is None:
+            from scipy.sparse import bmat, csr_array
+            from scipy.sparse.csgraph import connected_components
+            cols = np.array(sorted(self.pos[k] for k in self.unknown), dtype=np.int64)
+            Au = csr_array(self.A[:, cols] != 0, dtype=np.int8)
+            g = bmat([[None, Au], [Au.T, None]], format="csr")
+            _, lab = connected_components(g, directed=False)
+            lab = lab[Au.shape[0]:]
+            self._comp = {self.keys[c]: int(x) for c, x in zip(cols, lab)}
+            self._members: dict = {}
+            for c, x in zip(cols, lab):
+                self._members.setdefault(int(x), []).append(self.keys[c])
+        return self._comp
+
+    def component(self, terms: dict) -> set:
+        """The unknown figures of the components of ``terms``."""
+        comps = self.components()
+        out: set = set()
+        for x in {comps[k] for k in terms if k in comps}:
+            out |= set(self._members[x])
+        return out
+
+    def _lp(self, terms: dict, sense: int):
+        """The LP optimum of Σ terms (sense 1: min, −1: max) and its point (None, None when
+        the LP gives no answer)."""
+        import highspy
+        h = self.h
+        if len(self._costed):
+            h.changeColsCost(len(self._costed), self._costed, np.zeros(len(self._costed)))
+        idx = np.array([self.pos[k] for k in terms], np.int32)
+        h.changeColsCost(len(idx), idx, np.array([sense * c for c in terms.values()], float))
+        self._costed = idx
+        h.run()
+        self.lp_solves += 1
+        st = h.getModelStatus()
+        if st == highspy.HighsModelStatus.kUnbounded:
+            return -sense * math.inf, None
+        if st != highspy.HighsModelStatus.kOptimal:
+            return None, None
+        return sense * h.getInfo().objective_function_value, np.asarray(h.getSolution().col_value)
+
+    def reach(self, terms: dict, goal: float, sense: int) -> bool | None:
+        """Can Σ terms be ≤ goal (sense 1) or ≥ goal (−1) in whole numbers? None: the integer
+        program found no answer within its time limit."""
+        M = self.M
+        now = sum(c * M.value[k] for k, c in terms.items())
+        if (sense == 1 and now <= goal + 1e-9) or (sense == -1 and now >= goal - 1e-9):
+            return True
+        goal -= sum(c * M.value[k] for k, c in terms.items() if k not in self.unknown)
+        terms = {k: c for k, c in terms.items() if k in self.unknown}
+        if not terms:
+            return False
+        opt, x = self._lp(terms, sense)
+        if opt is not None:
+            if (sense == 1 and opt > goal + 1e-6) or (sense == -1 and opt < goal - 1e-6):
+                return False
+            if x is not None:
+                comp = self.component(terms)
+                xs = x[[self.pos[k] for k in comp]]
+                if np.all(np.abs(xs - np.round(xs)) <= 1e-6):
+                    return True
+        return self._mip_reach(terms, goal, sense)
+
+    def _mip_reach(self, terms: dict, goal: float, sense: int) -> bool | None:
+        """The integer program: first of a neighbourhood of the expression (its figures and,
+        ring by ring, the unknown figures of the rows that touch them; every other figure
+        at its true value, so a point found there is a point of the whole model), then of
+        the whole component when the neighbourhood reaches no point."""
+        rows = self.A.tocsc()
+        near = np.array(sorted(self.pos[k] for k in terms))
+        unknown = np.zeros(len(self.keys), bool)
+        unknown[[self.pos[k] for k in self.unknown]] = True
+        tried = 0
+        for _ring in range(2):
+            touched = np.unique(rows[:, near].indices)
+            grown = np.union1d(near, np.flatnonzero(
+                (abs(self.A[touched]).sum(axis=0) > 0) & unknown))
+            if len(grown) == len(near) and _ring:
+                break
+            near = grown
+            tried = len(near)
+            r = self._solve_mip(("near",) + tuple(near), near, terms, goal, sense)
+            if r:
+                return True
+        comp = self.component(terms)
+        if len(comp) <= tried:
+            return r
+        root = tuple(sorted({self.components()[k] for k in terms}))
+        return self._solve_mip(root, np.array(sorted(self.pos[k] for k in comp)), terms,
+                               goal, sense)
+
+    def _solve_mip(self, key, cols: np.ndarray, terms: dict, goal: float, sense: int
+                   ) -> bool | None:
+        import highspy
+        if key not in self._mip:
+            self._mip = {k: v for k, v in self._mip.items() if k[0] != "near"} \
+                if key[0] == "near" else self._mip
+            self._mip[key] = self._column_mip(cols)
+        h, pos = self._mip[key]
+        n = len(pos)
+        cost = np.zeros(n)
+        for k, c in terms.items():
+            cost[pos[k]] = sense * c
+        h.changeColsCost(n, np.arange(n, dtype=np.int32), cost)
+        h.setOptionValue("objective_target", sense * goal + 1e-6)
+        h.run()
+        self.mip_solves += 1
+        info = h.getInfo()
+        st = h.getModelStatus()
+        if st == highspy.HighsModelStatus.kUnbounded:
+            return True
+        # the program minimises sense · Σ terms: the goal is sense · goal
+        if info.primal_solution_status == 2 and info.objective_function_value <= \
+                sense * goal + 1e-6:
+            return True
+        if st == highspy.HighsModelStatus.kOptimal or info.mip_dual_bound > sense * goal + 1e-6:
+            return False
+        return None
+
+    def _column_mip(self, cols: np.ndarray):
+        """The integer program of some unknown figures (column numbers): their rows, every
+        other figure at its true value."""
+        import highspy
+        from scipy.sparse import csr_array
+        keys = [self.keys[c] for c in cols]
+        pos = {k: i for i, k in enumerate(keys)}
+        sub = self.A[:, cols].tocsr()
+        rows = np.flatnonzero(np.diff(sub.indptr))
+        sub = sub[rows]
+        x0 = np.array([self.M.value[k] for k in self.keys])
+        x0[cols] = 0.0
+        const = self.A[rows] @ x0
+        inf = highspy.kHighsInf
+        lp = highspy.HighsLp()
+        lp.num_col_, lp.num_row_ = len(keys), len(rows)
+        lp.col_cost_ = np.zeros(len(keys))
+        rng = [self._range(k) for k in keys]
+        lp.col_lower_ = np.array([a for a, _ in rng], float)
+        lp.col_upper_ = np.minimum(np.array([b for _, b in rng], float), inf)
+        lp.row_lower_ = np.maximum(self.row_lo[rows] - const, -inf)
+        lp.row_upper_ = np.minimum(self.row_hi[rows] - const, inf)
+        csc = csr_array(sub).tocsc()
+        lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+        lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
+        lp.a_matrix_.index_ = csc.indices.astype(np.int32)
+        lp.a_matrix_.value_ = csc.data.astype(float)
+        lp.integrality_ = [highspy.HighsVarType.kInteger] * len(keys)
+        h = highspy.Highs()
+        h.silent()
+        h.setOptionValue("time_limit", float(self.time_limit))
+        h.passModel(lp)
+        return h, pos
+
+
+def _requirements(value: float, kind: str, min_count: int, cap: float = math.inf) -> list:
+    """What a figure's interval must reach, as a list of requirements, each a list of
+    alternatives (goal, sense): met when one of them is reachable in whole numbers (sense
+    1: ``≤ goal``, −1: ``≥ goal``).
+
+    * a count of 1 … min_count−1 (``kind`` cell, latent or nested): 1 and min_count (the
+      protection interval: a reader cannot tell that it is small);
+    * a suppressed total of k suppressed cells is ≥ k by the conventions alone: it must only
+      reach min_count when small;
+    * any other suppressed figure (min_count or more): not pinned (v − 1 or v + 1). Its lower
+      bound may be above 1: that it is not small is no count of a person (and follows from
+      the rule anyway: every small count's interval reaches 1).
+
+    ``cap``: the figure's public upper bound (a cell's population base): below min_count,
+    the figure is small whatever it is, and reaching the cap is all it can."""
+    m = float(min(min_count, _whole_down(cap)))
+    if is_small(value, min_count):
+        if kind == "total":
+            return [[(m, -1)]]
+        return ([[(1.0, 1)]] if value > 1 else []) + [[(m, -1)]]
+    if kind in ("cell", "total"):
+        return [[(value - 1, 1), (value + 1, -1)]]
+    return []
+
+
+def _targets(M: RelationModel, unknown: set, min_count: int) -> list:
+    """(terms, value, kind, label) of every figure whose interval is checked: suppressed
+    figures, small unpublished counts (not an earlier folder's own variables: their values
+    are only a fitting point), small nested differences."""
+    out = []
+    for k in sorted(unknown, key=repr):
+        v = M.value[k]
+        if k in M.pub:
+            out.append(({k: 1.0}, v, "total" if k[0] == "T" else "cell", k))
+        elif k[0] != "old" and is_small(v, min_count):
+            out.append(({k: 1.0}, v, "latent", k))
+    for t, const, name in M.nested:
+        v = sum(c * M.value[k] for k, c in t.items()) + const
+        if is_small(v, min_count):
+            out.append((t, v, "nested", name))
+    return out
+
+
+def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
+                  time_limit: float = 10.0, max_rounds: int = 50) -> ModelResult:
+    """Primary and secondary suppression of a :class:`RelationModel` (see above).
+
+    Primary: every published figure of 1 … min_count−1, and every figure an earlier
+    publication suppressed (``forced``, unless it is 0 now). Then, round by round, every
+    requirement (:func:`_requirements`) not yet proven is checked — first by a move of the
+    true values that keeps every relation (a figure and a partner of the same equalities,
+    opposite ways), else by :class:`_Bounds` — and every unmet one, in turn, is repaired by
+    the cheapest set of further suppressions (an integer program: binary "suppress" per
+    shown figure at its ``cost``, the figure's deviation allowed only when suppressed, the
+    requirement met) unless an earlier repair of the round already met it. A round without
+    an unmet requirement ends it. Suppressing more only widens intervals, so a requirement
+    once met stays met.
+    """
+    import time as _time
+    start = _time.monotonic()
+    primary = {k for k in M.pub if is_small(M.value[k], min_count)}
+    primary |= {k for k in M.forced & M.pub if M.value[k] > 0 and k not in M.known}
+    hidden = set(primary)
+    for k in list(hidden):
+        hidden |= {x for x in M.hide_with.get(k, ()) if x in M.pub and M.value[x] > 0}
+    proven: set = set()
+    gave_up: set = set()
+    unresolved: list = []
+    solves = 0
+    rounds = 0
+
+    def met(B: _Bounds, st: _State | None, terms: dict, alts: list) -> bool | None:
+        undecided = False
+        for goal, sense in alts:
+            if st is not None:
+                u = {k: c for k, c in terms.items() if k in st.unknown}
+                shift = sum(c * M.value[k] for k, c in terms.items() if k not in st.unknown)
+                if u and st.certify(u, goal - shift, sense):
+                    return True
+            r = B.reach(terms, goal, sense)
+            if r:
+                return True
+            undecided |= r is None
+        return None if undecided else False
+
+    while rounds < max_rounds:
+        rounds += 1
+        st = _State(M, hidden)
+        B = _Bounds(M, st.unknown, time_limit)
+        unmet = []
+        for terms, v, kind, label in _targets(M, st.unknown, min_count):
+            if not any(k in st.unknown for k in terms):
+                if (label, "shown") not in gave_up:
+                    unmet.append((terms, None, label))
+                continue
+            cap = M.ub[next(iter(terms))] if len(terms) == 1 else math.inf
+            for alts in _requirements(v, kind, min_count, cap):
+                rk = (label, tuple(alts))
+                if rk in proven or rk in gave_up:
+                    continue
+                ok = met(B, st, terms, alts)
+                if ok:
+                    proven.add(rk)
+                else:
+                    unmet.append((terms, alts, label))
+        if not unmet:
+            solves += B.lp_solves + B.mip_solves
+            break
+        changed = False
+        for terms, alts, label in unmet:
+            if alts is None:       # a small difference of two shown figures
+                if any(k in B.unknown for k in terms):
+                    continue       # a repair of this round hid a term: checked next round
+                add = _repair_shown(M, hidden, label, min_count)
+                key = (label, "shown")
+            else:
+                key = (label, tuple(alts))
+                if met(B, None, terms, alts):     # an earlier repair of this round did it
+                    proven.add(key)
+                    continue
+                goal, sense = alts[0]
+                add = _repair(M, B, terms, goal, sense, time_limit)
+                solves += 1
+            if add:
+                for k in list(add):
+                    add |= {x for x in M.hide_with.get(k, ()) if x in M.pub and M.value[x] > 0}
+                hidden |= add
+                B.unknow(add)
+                changed = True
+            else:
+                gave_up.add(key)
+                unresolved.append(label)
+        solves += B.lp_solves + B.mip_solves
+        if not changed:
+            break
+    return ModelResult(hidden, primary, rounds, solves, unresolved, _time.monotonic() - start)
+
+
+def _repair_shown(M: RelationModel, hidden: set, name, min_count: int) -> set:
+    """A small nested difference of shown figures: suppress its cheapest suppressible
+    term (the next rounds protect it)."""
+    for t, _, n in M.nested:
+        if n == name:
+            cands = sorted((M.cost[k] * M.value[k], repr(k), k) for k in t
+                           if k in M.pub and k not in hidden and k not in M.known
+                           and M.value[k] > 0)
+            return {cands[0][2]} if cands else set()
+    return set()
+
+
+def _repair(M: RelationModel, B: _Bounds, terms: dict, goal: float, sense: int,
+            time_limit: float) -> set:
+    """The cheapest set of shown figures whose suppression lets ``Σ terms`` reach the goal.
+
+    An integer program over a neighbourhood of the expression: its figures, then ring by
+    ring the figures of the rows that touch the neighbourhood (the unknown ones free, the
+    shown ones candidates: binary "suppress" at their ``cost``, the figure's deviation
+    allowed only when suppressed); every figure outside stays at its true value, so a
+    suppression set found is enough for the whole model (the true values outside are a
+    part of a feasible point), and a larger neighbourhood is tried only when a smaller one
+    has none. The last try is the whole component."""
+    rows_of: dict = {}
+    for j, (t, _, _, _) in enumerate(M.rows):
+        for k in t:
+            rows_of.setdefault(k, []).append(j)
+
+    def suppressible(k) -> bool:
+        return k in M.pub and k not in B.unknown and k not in M.known and M.value[k] > 0
+
+    near = set(terms)
+    whole = B.component({k: c for k, c in terms.items() if k in B.unknown})
+    tries = []
+    for _ring in range(3):
+        near = near | {k for j in {j for x in near for j in rows_of.get(x, [])}
+                       for k in M.rows[j][0]}
+        tries.append(set(near))
+    tries.append(whole | near)
+    for region in tries:
+        free = {k for k in region if k in B.unknown or suppressible(k)}
+        add = _repair_in(M, B, free, {k for k in free if k not in B.unknown}, rows_of,
+                         terms, goal, sense, time_limit)
+        if add is not None:
+            return add
+    return set()
+
+
+def _repair_in(M: RelationModel, B: _Bounds, free: set, cands: set, rows_of: dict,
+               terms: dict, goal: float, sense: int, time_limit: float) -> set | None:
+    """The repair's integer program over ``free`` figures (``cands`` among them shown);
+    None when it has no solution."""
+    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.sparse import csr_array
+
+    rows = sorted({j for x in free for j in rows_of.get(x, [])})
+    keys = sorted(free, key=repr)
+    pos = {k: i for i, k in enumerate(keys)}
+    cand = [k for k in keys if k in cands]
+    cpos = {k: len(keys) + i for i, k in enumerate(cand)}
+    n = len(keys) + len(cand)
+    data, ri, ci, lo, hi = [], [], [], [], []
+    r = 0
+    for j in rows:
+        t, a, b, _ = M.rows[j]
+        const = sum(c * M.value[k] for k, c in t.items() if k not in pos)
+        for k, c in t.items():
+            if k in pos:
+                data.append(c)
+                ri.append(r)
+                ci.append(pos[k])
+        lo.append(a - const)
+        hi.append(b - const)
+        r += 1
+    # |y_k − x_k| ≤ big · z_k for a candidate (z binary: suppress k)
+    for k in cand:
+        x = M.value[k]
+        lbk = max(M.lb[k], 1.0)
+        ubk = M.ub[k] if not math.isinf(M.ub[k]) else x + 10 * max(x, 10.0)
+        data += [1.0, -(ubk - x)]
+        ri += [r, r]
+        ci += [pos[k], cpos[k]]
+        lo.append(-math.inf)
+        hi.append(x)
+        r += 1
+        data += [1.0, (x - lbk)]
+        ri += [r, r]
+        ci += [pos[k], cpos[k]]
+        lo.append(x)
+        hi.append(math.inf)
+        r += 1
+    g = goal - sum(c * M.value[k] for k, c in terms.items() if k not in pos)
+    for k, c in terms.items():
+        if k in pos:
+            data.append(c)
+            ri.append(r)
+            ci.append(pos[k])
+    lo.append(-math.inf if sense == 1 else g)
+    hi.append(g if sense == 1 else math.inf)
+    r += 1
+    A = csr_array((data, (ri, ci)), shape=(r, n))
+    lb = np.array([B.lower(k) if k in B.unknown else max(M.lb[k], 1.0) for k in keys]
+                  + [0.0] * len(cand))
+    ub = np.array([M.ub[k] for k in keys] + [1.0] * len(cand))
+    c = np.zeros(n)
+    for k in cand:
+        c[cpos[k]] = M.cost[k] * (1.0 + M.value[k])
+    res = milp(c, integrality=np.ones(n), bounds=Bounds(lb, ub),
+               constraints=[LinearConstraint(A, np.array(lo), np.array(hi))],
+               options={"time_limit": time_limit})
+    if res.x is None:
+        return None
+    return {k for k in cand if res.x[cpos[k]] > 0.5}
