@@ -57,6 +57,13 @@ Published tables (columns):
     service_task (the tasks and ``kaikki``), clients, municipalities_full_year (comprehensive
     in all four quarters), clients_full_year, base_full_year, share_full_year_pct,
     national_base (counts with primary suppression: a person-year is no sum of cells).
+``calibration.csv`` (:func:`published_calibration`): the out-of-sample check of the model
+    (statistics stage ``calibration``): quarter (of the prediction), service_task (``kaikki``
+    = over the tasks), n (municipalities predicted then and comprehensive later), mean_z,
+    sd_z, within_196_pct, each figure with its ``_symbol``. Aggregates of z-scores only (a
+    municipality's own z with its prediction would reveal its count): a row of fewer than
+    ``disclosure.min_count`` municipalities is shown as ``..``. It shares no cell with the
+    other tables.
 ``loss.csv``: information loss per task of quarter Q: service_task, cells (comprehensive
     municipal cells), primary, suppressed_before (primary + the earlier per-table secondary
     suppression), suppressed_after (this gate), share_before_pct, share_after_pct.
@@ -450,12 +457,32 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
         out["year"] = year
 
     out["loss"] = _loss(cells, keys, shown, values, groups, res, quarter, min_count)
+    calibration = published_calibration(tables_dir, quarter, min_count)
+    if calibration is not None:
+        out["calibration"] = calibration
 
     if published_dir is not None:
         published_dir = Path(published_dir)
         published_dir.mkdir(parents=True, exist_ok=True)
         for name, df in out.items():
             write_csv(df, published_dir / f"{name}.csv")
+    return out
+
+
+def published_calibration(tables_dir: Path, quarter: str, min_count: int
+                          ) -> pd.DataFrame | None:
+    """The quarter's ``calibration`` table (aggregated z-scores of earlier predictions)
+    with the rows of fewer than ``min_count`` municipalities suppressed; None without it."""
+    cal = read(tables_dir, "calibration", False)
+    if cal is None:
+        return None
+    cal = cal[cal["quarter"].astype(str) <= quarter].reset_index(drop=True)
+    out = cal[["quarter", "service_task", "n"]].copy()
+    few = cal["n"] < min_count
+    for col in ("mean_z", "sd_z", "within_196_pct"):
+        out[col] = cal[col].where(~few).round(2 if col != "within_196_pct" else 1)
+        out[f"{col}_symbol"] = np.where(few, SUPPRESSED,
+                                        np.where(cal[col].isna(), NOT_APPLICABLE, ""))
     return out
 
 
