@@ -197,8 +197,9 @@ def comprehensive_sets(quality: pd.DataFrame, flagged: bool = False
                        ) -> dict[tuple[str, str], set[str]]:
     """(quarter, task) → codes of comprehensive municipalities, incl. lastensuojelulaki
     (= lastensuojelu) and kaikki (comprehensive in all six estimated tasks). ``flagged``:
-    instead the comprehensive municipalities flagged tarkistettava (for kaikki: flagged in
-    any of the six tasks)."""
+    instead the comprehensive municipalities flagged tarkistettava, for the tasks and
+    lastensuojelulaki only (as estimates_sensitivity: a flag on one task's share says
+    little about a municipality's clients of all tasks)."""
     out: dict[tuple[str, str], set[str]] = {}
     comp = quality[quality["quality"] == "comprehensive"]
     if flagged:
@@ -209,8 +210,7 @@ def comprehensive_sets(quality: pd.DataFrame, flagged: bool = False
     for q in quality["quarter"].unique():
         out[(q, CWA_TASK)] = out.get((q, "lastensuojelu"), set())
         sets = [out.get((q, t), set()) for t in est_tasks]
-        out[(q, ALL_TASKS)] = ((set.union(*sets) if flagged else set.intersection(*sets))
-                               if sets else set())
+        out[(q, ALL_TASKS)] = set.intersection(*sets) if sets and not flagged else set()
     return out
 
 
