@@ -14,22 +14,23 @@ from seuranta.statistics import stage
 
 
 def _case():
-    """Municipality 002 is predicted in Q1 (100 clients, variance 400, base 1000, national
-    share 10 %) and delivers 130 in Q3 as comprehensive (base 1100, national share 11 %);
-    003 is predicted in Q1 and never comprehensive; 001 is comprehensive throughout."""
-    def pred(rows, share):
+    """Municipality 002 is predicted in Q1 (100 clients, variance 400, base 1000) and
+    delivers 130 in Q3 as comprehensive (base 1100); 001, comprehensive in both, grows
+    from 40 to 44 clients on the same base (the share grows by 10 %); 003 is predicted in Q1
+    and never comprehensive."""
+    def pred(rows):
         return pd.DataFrame(rows, columns=["municipality_code", "predicted", "variance",
-                                           "comprehensive", "population_base"]).assign(
-            national_share=share)
+                                           "comprehensive", "population_base"])
     predictions = {
         ("2023Q1", "paihdetyo"): pred([("001", 0.0, 0.0, True, 500), ("002", 100.0, 400.0, False, 1000),
-                                       ("003", 50.0, 100.0, False, 800)], 10.0),
+                                       ("003", 50.0, 100.0, False, 800)]),
         ("2023Q3", "paihdetyo"): pred([("001", 0.0, 0.0, True, 500), ("002", 0.0, 0.0, True, 1100),
-                                       ("003", 55.0, 110.0, False, 800)], 11.0),
+                                       ("003", 55.0, 110.0, False, 800)]),
     }
     counts = pd.DataFrame({"quarter": ["2023Q1", "2023Q3"] * 3, "source": "ALL",
                            "municipality_code": ["001", "001", "002", "002", "003", "003"],
-                           "service_task": "paihdetyo", "clients": [40, 41, 60, 130, 20, 22]})
+                           "service_task": "paihdetyo", "clients": [40, 44, 60, 130, 20, 22],
+                           "population_base": [500, 500, 1000, 1100, 800, 800]})
     quality = pd.DataFrame({"quarter": ["2023Q1", "2023Q3"] * 3,
                             "municipality_code": ["001", "001", "002", "002", "003", "003"],
                             "service_task": "paihdetyo",
@@ -42,7 +43,7 @@ def test_calibration_rows_by_hand():
     rows = stage.calibration_rows(*_case())
     assert len(rows) == 1
     r = rows.iloc[0]
-    factor = 1100 / 1000 * 11 / 10
+    factor = 1100 / 1000 * (44 / 500) / (40 / 500)
     assert (r["quarter"], r["later_quarter"], r["municipality_code"]) == ("2023Q1", "2023Q3", "002")
     assert r["z"] == pytest.approx((130 - 100 * factor) / (20 * factor))
 

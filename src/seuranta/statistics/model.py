@@ -56,8 +56,9 @@ are predicted as the smallest of them would be; the publication rule gives a ran
 interval is that of a log-normal P with the predicted mean and variance,
 O + P̂ exp(−s²/2 ± z s), s² = log(1 + Var / P̂²) — its low end never below O.
 
-With fewer than ``3 × (covariates + 1)`` comprehensive municipalities the covariates are
-dropped (intercept only; ``note`` says so); when the NB fit fails (e.g. no extra-Poisson
+With fewer than ``3 × (covariates + 1)`` comprehensive municipalities with clients the
+covariates are dropped (intercept only; ``note`` says so: a handful of small counts among
+many zeros cannot carry four coefficients); when the NB fit fails (e.g. no extra-Poisson
 variance: the likelihood is maximised at α → 0) the model is a Poisson GLM with a robust
 covariance and α by moments, then the same two with an intercept only. A fit that cannot
 be made at all raises :class:`ModelFitError`.
@@ -322,7 +323,8 @@ def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = Tr
     base = frame["population_base"].to_numpy(float)
     y = frame["clients"].to_numpy(float)
     fit_rows = comp & (base > 0)
-    n = int(fit_rows.sum())
+    # the covariates need information: municipalities with clients (zeros say little)
+    n = int((fit_rows & (y > 0)).sum())
     covs = list(covariates)
     note = ""
     if n < 3 * (len(covs) + 1):

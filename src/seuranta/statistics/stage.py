@@ -182,7 +182,7 @@ def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
         for c in sa.county_rows(pred, frame, rows[1], ctx.ep,
                                 without_flagged=pred.fit.get("without_flagged")):
             ctx.county_rows.append({"quarter": quarter, "service_task": task, **c})
-        ctx.predictions[(quarter, task)] = municipal_predictions(pred, frame, rows[1])
+        ctx.predictions[(quarter, task)] = municipal_predictions(pred, frame)
     pub = [r for r in rows if r["published"]]
     ref = pub[0]["estimate"] if pub else np.nan
     for r in rows:
@@ -281,16 +281,14 @@ def sensitivity_estimates(ctx, series: pd.DataFrame, series_cwa: pd.DataFrame | 
     return _round(both[SENSITIVITY_COLUMNS].reset_index(drop=True))
 
 
-def municipal_predictions(pred, frame: pd.DataFrame, model_row: dict) -> pd.DataFrame:
+def municipal_predictions(pred, frame: pd.DataFrame) -> pd.DataFrame:
     """Each municipality's model prediction of one quarter × task: predicted clients and
-    predictive variance (0 for comprehensive rows, whose count is observed), with the
-    national share of the model estimate (to carry a prediction to a later quarter)."""
+    predictive variance (0 for comprehensive rows, whose count is observed)."""
     per = pred.group_totals(np.arange(len(frame)))
     return pd.DataFrame({"municipality_code": frame["municipality_code"].to_numpy(),
                          "predicted": pred.mean, "variance": per["variance"].to_numpy(),
                          "comprehensive": frame["comprehensive"].to_numpy(bool),
-                         "population_base": frame["population_base"].to_numpy(float),
-                         "national_share": float(model_row.get("share_pct", np.nan))})
+                         "population_base": frame["population_base"].to_numpy(float)})
 
 
 CALIBRATION_COLUMNS = ["quarter", "service_task", "n", "mean_z", "sd_z", "within_196_pct"]
@@ -301,34 +299,49 @@ def calibration_rows(predictions: dict[tuple[str, str], pd.DataFrame], counts: p
     """Out-of-sample check of the model: every municipality predicted in quarter q (not
     comprehensive) and comprehensive in a later quarter q' of the series gives
 
-        z = (y_q' − E) / √V,   E = ŷ_q · (b_q' / b_q) · (s_q' / s_q),   V = Var_q · (E / ŷ_q)²
+        z = (y_q' − E) / √V,   E = ŷ_q · (b_q' / b_q) · g,   V = Var_q · (E / ŷ_q)²
 
     (ŷ_q, Var_q its prediction and predictive variance in q, y_q' what it delivers in the
-    first such q', b the base and s the model's national share: the prediction carried to
-    q' by the base and the national change). One row per municipality × task × q: quarter
-    (q), later_quarter, service_task, municipality_code, z. Internal: a z with its
+    first such q', b the base; g the change of the share from q to q' among the
+    municipalities comprehensive in both quarters, Σ y_q' / Σ b_q' ÷ Σ y_q / Σ b_q, 1 when
+    there are none: the prediction carried to q'). One row per municipality × task × q:
+    quarter (q), later_quarter, service_task, municipality_code, z. Internal: a z with its
     prediction would reveal a count; :func:`calibration_table` aggregates."""
-    obs = _all_rows(counts).set_index(["quarter", "service_task", "municipality_code"])[
-        "clients"]
+    c = _all_rows(counts)
+    obs = c.set_index(["quarter", "service_task", "municipality_code"])
     compq = quality[quality["quality"] == "comprehensive"]
     first_comp = compq.groupby(["service_task", "municipality_code"])["quarter"].apply(sorted)
-    out = []
+    members = compq.groupby(["quarter", "service_task"])["municipality_code"].apply(set)
+
+    def growth(t, q, q2):
+        both = sorted(members.get((q, t), set()) & members.get((q2, t), set()))
+        if not both:
+            return 1.0
+        a = obs.loc[[(q, t, m) for m in both]]
+        b = obs.loc[[(q2, t, m) for m in both]]
+        if a["clients"].sum() <= 0 or a["population_base"].sum() <= 0 or \
+                b["population_base"].sum() <= 0:
+            return 1.0
+        return float(b["clients"].sum() / b["population_base"].sum()
+                     / (a["clients"].sum() / a["population_base"].sum()))
+
+    out, cache = [], {}
     for (q, t), p in predictions.items():
-        p = p[~p["comprehensive"] & (p["predicted"] > 0) & (p["variance"] > 0)]
+        p = p[~p["comprehensive"] & (p["predicted"] > 0) & (p["variance"] > 0)
+              & (p["population_base"] > 0)]
         for r in p.itertuples(index=False):
             later = [x for x in first_comp.get((t, r.municipality_code), []) if x > q]
-            if not later or (later[0], t) not in predictions:
+            if not later:
                 continue
             q2 = later[0]
-            p2 = predictions[(later[0], t)]
-            b2 = float(p2.loc[p2["municipality_code"] == r.municipality_code,
-                              "population_base"].iloc[0])
-            s2 = float(p2["national_share"].iloc[0])
-            if not (r.population_base > 0 and r.national_share > 0 and np.isfinite(s2)):
+            row2 = obs.loc[(q2, t, r.municipality_code)]
+            if (t, q, q2) not in cache:
+                cache[(t, q, q2)] = growth(t, q, q2)
+            factor = float(row2["population_base"]) / r.population_base * cache[(t, q, q2)]
+            if not factor > 0:
                 continue
-            factor = b2 / r.population_base * s2 / r.national_share
             e = r.predicted * factor
-            z = (float(obs[(q2, t, r.municipality_code)]) - e) / (math.sqrt(r.variance) * factor)
+            z = (float(row2["clients"]) - e) / (math.sqrt(r.variance) * factor)
             out.append({"quarter": q, "later_quarter": q2, "service_task": t,
                         "municipality_code": r.municipality_code, "z": z})
     return pd.DataFrame(out, columns=["quarter", "later_quarter", "service_task",
