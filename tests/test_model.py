@@ -452,6 +452,25 @@ def test_flagged_hull_covers_an_under_delivering_municipality():
     assert cty.loc[c, "ci_high"] > mdl.interval(ce, cv, co, 1.96)[2]
 
 
+def test_without_every_comprehensive_municipality_the_rule_gives_a_range():
+    """When (nearly) every comprehensive municipality is flagged there is no estimate
+    without them: the model row keeps its own interval, and the rule publishes a range
+    with the reason flagged_shift instead of a point."""
+    rng = np.random.default_rng(9)
+    f = _population(rng, n=80, sigma=0.15)
+    f["comprehensive"] = rng.random(len(f)) < 0.5
+    f["flagged"] = f["comprehensive"]
+    with pytest.raises(mdl.ModelFitError):
+        mdl.without(mdl.predict(f, ["z"]), f, f["flagged"].to_numpy())
+    rows, _ = est.estimate_with_prediction(
+        f, ["z"], {"published_method": "model",
+                   "publication_rule": {**est.RULE_DEFAULTS, "point_min_base_pct": 0.0,
+                                        "point_min_counties": 0}})
+    m = rows[1]
+    assert math.isinf(m["flagged_shift"]) and np.isfinite(m["estimate"])
+    assert m["publish_as"] == "range" and "flagged_shift" in m["rule_reason"]
+
+
 def test_task_county_table_shows_the_published_rule_and_symbols(tmp_path):
     """The task chapter's county table reads the gate's published table: a point with its
     interval, a range, and a comprehensive county whose observed count is suppressed."""

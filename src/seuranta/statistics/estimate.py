@@ -231,12 +231,16 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
         try:
             pred = mdl.predict(frame, covariates, county_effect=county_effect,
                                dispersion=dispersion)
-            flagged = (frame["flagged"].to_numpy(bool) if "flagged" in frame.columns
-                       else np.zeros(len(frame), bool))
-            nf = mdl.without(pred, frame, flagged & comp)
-            pred.fit["without_flagged"] = nf
         except mdl.ModelFitError:          # reported as model_failed below
             pred = None
+    if pred is not None:
+        flagged = (frame["flagged"].to_numpy(bool) if "flagged" in frame.columns
+                   else np.zeros(len(frame), bool))
+        try:
+            nf = mdl.without(pred, frame, flagged & comp)
+        except mdl.ModelFitError:          # too few left without them: no hull, and a range
+            nf = None
+        pred.fit["without_flagged"] = nf
     if r["note"]:
         m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step)
     elif pred is None:
@@ -245,6 +249,8 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
     else:
         m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step,
                            prediction=pred, without_flagged=nf)
+        if nf is None and (flagged & comp).any():
+            m["flagged_shift"] = math.inf     # no estimate without them: the rule's range
     risk = model_risk(frame, covariates)
     for row in (r, m):
         row.update(risk)
@@ -380,6 +386,6 @@ def model_risk_reasons(row: dict, p: dict) -> list[str]:
         out.append(f"std_diff>{d:g}")
     shift = row.get("flagged_shift")
     half = (row["ci_high"] - row["ci_low"]) / 2
-    if shift is not None and np.isfinite(shift) and abs(shift) > half:
+    if shift is not None and not math.isnan(shift) and abs(shift) > half:
         out.append("flagged_shift")
     return out

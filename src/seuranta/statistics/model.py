@@ -385,12 +385,15 @@ def without(pred: Prediction, frame: pd.DataFrame, exclude: np.ndarray) -> Predi
     comprehensive: neither counted nor fitted, but predicted. The design, the σ_u posterior
     and the dispersion are held (only β̂ and û are solved again), so the difference from
     ``pred`` is what those rows' counts do to the estimate. Without a county effect the
-    model is fitted again on the remaining rows."""
+    model is fitted again on the remaining rows. Raises :class:`ModelFitError` when fewer
+    than two comprehensive rows remain."""
     exclude = np.asarray(exclude, bool) & pred.fit["comprehensive"]
     if not exclude.any():
         return pred
     comp = pred.fit["comprehensive"] & ~exclude
-    if pred.fit.get("post") is None or comp.sum() < 2:
+    if (comp & (pred.fit["base"] > 0)).sum() < 2:
+        raise ModelFitError("fewer than two comprehensive municipalities without the excluded")
+    if pred.fit.get("post") is None:
         return predict(frame.assign(comprehensive=comp), pred.fit["covariates"],
                        county_effect=pred.fit["county_effect"],
                        dispersion=pred.fit["dispersion"])
