@@ -11,6 +11,7 @@ tasks (12 national figures). Prints the tables;
 and the calibration of earlier predictions), ``book/_generated/coverage_fi.md`` (the methods
 chapter includes it) and the README's table. The raw rows of each scenario's latest run are
 kept in ``build/coverage/`` and the tables are made from every scenario found there.
+``--scenarios`` with no name rewrites the tables from the kept rows without simulating.
 ``--end-to-end DATA`` instead runs the register and statistics stages on a demo folder and
 compares every quarter's estimates with its truth.
 """
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = Path(a.raw)
     raw.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    res = run(a.scenarios, a.registers, a.seed, a.jobs, params)
+    res = run(a.scenarios, a.registers, a.seed, a.jobs, params) if a.scenarios else {}
     for s, r in res.items():
         for k, d in r.items():
             d.to_csv(raw / f"{k}_{s}.csv", index=False)
@@ -116,9 +117,10 @@ def main(argv: list[str] | None = None) -> int:
             + "\n## How often each reason of the publication rule occurs (% of figures)\n\n"
             + reasons.to_markdown() + "\n"
             + "\n## Calibration of earlier predictions (municipalities that joined later)\n\n"
-            + "The `quarter` column is the scenario here.\n\n"
-            + calib[calib["service_task"] == stats.ALL_TASKS].drop(
-                columns="service_task").to_markdown(index=False) + "\n"
+            + "z of each municipality predicted in the second quarter and comprehensive in the "
+            "last (`calibration.csv`), over the scenario's registers and tasks:\n\n"
+            + calib[calib["service_task"] == stats.ALL_TASKS].drop(columns="service_task")
+            .rename(columns={"quarter": "scenario"}).round(3).to_markdown(index=False) + "\n"
             + "\n## Per task\n\n" + coverage.markdown_detail(nat), encoding="utf-8")
         gen = ROOT / "book" / "_generated"
         gen.mkdir(exist_ok=True)
