@@ -1,21 +1,26 @@
-"""The coverage study (``make coverage``): national and county intervals against the truth
-over random coverage patterns, for the realistic demo and synthetic scenarios (a), (b), (c);
-see :mod:`seuranta.statistics.coverage`.
+"""The coverage study (``make coverage``): the published national and county figures
+against the truth on simulated registers that the model did not generate; see
+:mod:`seuranta.statistics.coverage` and :mod:`seuranta.simulate.registers`.
 
-    python scripts/coverage_sim.py [--demo build/coverage/demo] [--patterns 200]
-        [--scenarios demo a b c] [--seed 20240207] [--write]
+    python scripts/coverage_sim.py [--registers 30] [--scenarios spread35 size ...]
+        [--seed 22000] [--jobs 2] [--write]
 
-Without a demo folder holding ``truth_municipal.csv`` a national-size demo (scale 1) is
-generated there first. Prints the summary tables; ``--write`` also writes
-``docs/coverage.md`` (with the per-task detail), ``book/_generated/coverage_fi.md`` (the
-methods chapter includes it) and the README's table. The raw rows of each scenario's
-latest run are kept in ``build/coverage/`` and the tables are made from every scenario
-found there (``--scenarios demo`` re-runs the demo alone after the generator changed).
+Each register is four quarters, of which the second and the last are estimated, × six
+tasks (12 national figures). Prints the tables;
+``--write`` also writes ``docs/coverage.md`` (with the per-task detail, the rule's reasons
+and the calibration of earlier predictions), ``book/_generated/coverage_fi.md`` (the methods
+chapter includes it) and the README's table. The raw rows of each scenario's latest run are
+kept in ``build/coverage/`` and the tables are made from every scenario found there.
+``--scenarios`` with no name rewrites the tables from the kept rows without simulating.
+``--end-to-end DATA`` instead runs the register and statistics stages on a demo folder and
+compares every quarter's estimates with its truth.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures as cf
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,21 +28,44 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core.params import load_params
-from seuranta.demo import generator as demo
 from seuranta.statistics import coverage
+from seuranta.statistics import stage as stats
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "build" / "coverage"          # raw rows of each scenario's latest run
 
 
+def _one(job):
+    scenario, seed, params = job
+    return coverage.register_rows(scenario, seed, params)
+
+
+def run(scenarios: list[str], registers: int, seed: int, jobs: int, params: dict
+        ) -> dict[str, dict[str, pd.DataFrame]]:
+    """Every scenario's rows (national, county, calibration), registers in ``jobs``
+    processes."""
+    work = [(s, seed + 1000 * coverage.SCENARIOS.index(s) + k, params)
+            for s in scenarios for k in range(registers)]
+    if jobs > 1:
+        with cf.ProcessPoolExecutor(max_workers=jobs) as ex:
+            parts = list(ex.map(_one, work, chunksize=1))
+    else:
+        parts = [_one(w) for w in work]
+    out = {}
+    for s in scenarios:
+        mine = [p for (sc, _, _), p in zip(work, parts) if sc == s]
+        out[s] = {k: pd.concat([p[k] for p in mine], ignore_index=True)
+                  for k in ("national", "county", "calibration")}
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--demo", default=str(ROOT / "build" / "coverage" / "demo"),
-                    help="demo folder with truth_municipal.csv (generated at scale 1 if none)")
-    ap.add_argument("--patterns", type=int, default=200, help="patterns per scenario and task")
+    ap.add_argument("--registers", type=int, default=30, help="registers per scenario")
     ap.add_argument("--scenarios", nargs="*", default=list(coverage.SCENARIOS),
                     choices=coverage.SCENARIOS)
-    ap.add_argument("--seed", type=int, default=demo.DEFAULT_SEED)
+    ap.add_argument("--seed", type=int, default=22000)
+    ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1))
     ap.add_argument("--raw", default=str(OUT), help="folder of the raw rows per scenario")
     ap.add_argument("--write", action="store_true",
                     help="write docs/coverage.md, book/_generated/coverage_fi.md and the README table")
@@ -47,54 +75,59 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     if a.end_to_end:
         return _end_to_end(Path(a.end_to_end))
-    ep = load_params().get("estimate") or {}
-    published = {"ratio": f"ratio_{ep.get('ratio_variance', 'jackknife')}"}.get(
-        ep.get("published_method", "ratio"), "model")
+    params = load_params()
     raw = Path(a.raw)
+    raw.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    for s in a.scenarios:
-        if s == "demo":
-            d = Path(a.demo)
-            if not (d / "truth_municipal.csv").is_file():
-                demo.generate(d, scale=1.0)
-            pop, redraw = coverage.demo_population(d), False
-        else:
-            pop, redraw = coverage.synthetic_template(), True
-        nat, cty = coverage.simulate(pop, s, a.patterns, a.seed + coverage.SCENARIOS.index(s), ep,
-                                     redraw=redraw)
-        raw.mkdir(parents=True, exist_ok=True)
-        nat.to_csv(raw / f"national_{s}.csv", index=False)
-        cty.to_csv(raw / f"county_{s}.csv", index=False)
-        print(f"{s}: {a.patterns} patterns × {nat['service_task'].nunique()} tasks "
-              f"({time.time() - t0:.0f} s)", file=sys.stderr)
-    nats, ctys = [], []
-    # every scenario's latest run (this one's and earlier ones' kept in build/coverage/)
-    for s in coverage.SCENARIOS:
+    res = run(a.scenarios, a.registers, a.seed, a.jobs, params) if a.scenarios else {}
+    for s, r in res.items():
+        for k, d in r.items():
+            d.to_csv(raw / f"{k}_{s}.csv", index=False)
+    print(f"{len(a.scenarios)} scenario(s) × {a.registers} registers in "
+          f"{time.time() - t0:.0f} s", file=sys.stderr)
+    frames = {k: [] for k in ("national", "county", "calibration")}
+    for s in coverage.SCENARIOS:        # this run's and earlier runs' scenarios
         if (raw / f"national_{s}.csv").is_file():
-            nats.append(pd.read_csv(raw / f"national_{s}.csv"))
-            ctys.append(pd.read_csv(raw / f"county_{s}.csv", dtype={"county_code": str}))
-    nat, cty = pd.concat(nats, ignore_index=True), pd.concat(ctys, ignore_index=True)
-    patterns = int(nat.groupby(["scenario", "service_task"])["pattern"].nunique().min())
-    meta = (f"{patterns} coverage patterns per scenario and task (seed {a.seed}), "
-            f"{len(nat) // len(coverage.METHODS)} national and {len(cty)} county intervals; "
-            f"`make coverage`. Published method in bold.")
-    meta_fi = (f"{patterns} kattavuuskuviota kutakin asetelmaa ja palvelutehtävää kohden "
-               f"(siemenluku {a.seed}); julkaistu menetelmä lihavoitu.")
-    tg = coverage.targets(nat, cty, published)
-    en = (coverage.markdown(nat, cty, published, meta)
-          + "\nThe published method against the targets of issue 12:\n\n"
-          + coverage.targets_md(tg))
+            for k in frames:
+                frames[k].append(pd.read_csv(raw / f"{k}_{s}.csv",
+                                             dtype={"county_code": str}))
+    nat, cty, cal = (pd.concat(frames[k], ignore_index=True) for k in frames)
+    regs = int(nat.groupby("scenario")["register"].nunique().min())
+    meta = (f"{regs} simulated registers per scenario (2 of 4 quarters × 6 tasks each, seed "
+            f"{a.seed}): {len(nat[nat['method'] == 'model'])} national and {len(cty)} county "
+            "figures of the published method (model); `make coverage`.")
+    meta_fi = (f"{regs} simuloitua rekisteriä kutakin asetelmaa kohden (kustakin 2 neljännestä neljästä × "
+               f"6 palvelutehtävää, siemenluku {a.seed}).")
+    tg = coverage.targets(nat, cty)
+    reasons = coverage.reasons_table(nat)
+    calib = stats.calibration_table(cal.drop(columns=["scenario", "register"]).assign(
+        quarter=cal["scenario"]))
+    en = (coverage.markdown(nat, cty, meta)
+          + "\nAgainst the targets of issue 22:\n\n" + coverage.targets_md(tg))
     print(en)
+    print(reasons.to_string())
+    print(calib[calib["service_task"] == stats.ALL_TASKS].to_string())
     if a.write:
+        ratio = coverage.markdown(nat, cty.iloc[0:0], "The ratio method (THL's), for "
+                                  "comparison (its ranges and points by the same rule):",
+                                  method="ratio")
         (ROOT / "docs" / "coverage.md").write_text(
             "# Coverage study (generated by `make coverage`; do not edit)\n\n" + en
-            + "\n## Per task\n\n" + coverage.markdown_detail(nat, cty), encoding="utf-8")
+            + "\n" + ratio
+            + "\n## How often each reason of the publication rule occurs (% of figures)\n\n"
+            + reasons.to_markdown() + "\n"
+            + "\n## Calibration of earlier predictions (municipalities that joined later)\n\n"
+            + "z of each municipality predicted in the second quarter and comprehensive in the "
+            "last (`calibration.csv`), over the scenario's registers and tasks:\n\n"
+            + calib[calib["service_task"] == stats.ALL_TASKS].drop(columns="service_task")
+            .rename(columns={"quarter": "scenario"}).round(3).to_markdown(index=False) + "\n"
+            + "\n## Per task\n\n" + coverage.markdown_detail(nat), encoding="utf-8")
         gen = ROOT / "book" / "_generated"
         gen.mkdir(exist_ok=True)
         (gen / "coverage_fi.md").write_text(
-            coverage.markdown(nat, cty, published, meta_fi, "fi")
+            coverage.markdown(nat, cty, meta_fi, "fi")
             + "\nJulkaistu menetelmä tavoitteisiin verrattuna:\n\n"
-            + coverage.targets_md(tg, fi=True), encoding="utf-8")
+            + coverage.targets_md(tg, "fi"), encoding="utf-8")
         readme = ROOT / "README.md"
         readme.write_text(coverage.replace_between(readme.read_text(encoding="utf-8"), en),
                           encoding="utf-8")
@@ -103,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _end_to_end(data: Path) -> int:
     from seuranta.core.quarters import quarter_range
+    from seuranta.demo import generator as demo
     from seuranta.register import stage as register
-    from seuranta.statistics import stage as stats
 
     params = load_params()
     quarters = quarter_range(demo.FIRST_QUARTER, demo.LAST_QUARTER)

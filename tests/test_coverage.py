@@ -1,6 +1,7 @@
-"""The coverage study (statistics/coverage.py, scripts/coverage_sim.py): its joining
-scenarios, its bookkeeping, the script, and (slow) the published demo estimates against the
-demo's truth. The study itself is `make coverage`, not a test."""
+"""The coverage study (statistics/coverage.py, scripts/coverage_sim.py): its bookkeeping, one
+simulated register through the script, and (slow) the published demo estimates against the
+demo's truth. The study itself is `make coverage`, not a test; the generator's scenarios
+are tested in test_simulate.py."""
 
 import importlib.util
 import math
@@ -14,63 +15,49 @@ from seuranta.demo import generator as demo
 from seuranta.statistics import coverage
 
 
-@pytest.fixture(scope="module")
-def template():
-    return coverage.synthetic_template()
+def _rows(kinds, truth, lo, hi, est, rlo=None, rhi=None):
+    n = len(kinds)
+    return pd.DataFrame({"scenario": "spread35", "method": "model", "publish_as": kinds,
+                         "truth": truth, "ci_low": lo, "ci_high": hi, "estimate": est,
+                         "range_low": rlo if rlo is not None else [np.nan] * n,
+                         "range_high": rhi if rhi is not None else [np.nan] * n})
 
 
-def test_patterns_reach_the_drawn_share(template):
-    f = template[template["service_task"] == "vammaispalvelut"].reset_index(drop=True)
-    f = coverage.draw_counts(np.random.default_rng(1), f)
-    x = f["x"].to_numpy()
-    for scenario in coverage.SCENARIOS:
-        rng = np.random.default_rng(2)
-        share = np.random.default_rng(2).uniform(*coverage.SHARE_RANGE)
-        comp = coverage.draw_pattern(rng, f, scenario)
-        got = x[comp].sum() / x.sum()
-        # the first municipality to cross the share is in; without the last one joined
-        # (the largest key among the joined) the share would not be reached
-        assert got >= share
-        key_rng = np.random.default_rng(2)
-        key_rng.uniform(*coverage.SHARE_RANGE)
-        key = coverage.join_key(key_rng, f, scenario)
-        last = np.flatnonzero(comp)[np.argmax(key[comp])]
-        assert (x[comp].sum() - x[last]) / x.sum() < share
+def test_summary_by_hand():
+    """Points cover when the truth is in [ci_low, ci_high], ranges when it is in the range;
+    "ei arviota" is counted as an outcome only; errors are of the points."""
+    d = _rows(["point", "point", "point", "range", "range", "none"],
+              [100, 100, 100, 100, 100, 100],
+              [90, 101, 80, 90, 90, np.nan], [110, 120, 99, 110, 110, np.nan],
+              [100, 110, 90, 100, 100, np.nan],
+              rlo=[np.nan, np.nan, np.nan, 50, 101, np.nan],
+              rhi=[np.nan, np.nan, np.nan, 150, 200, np.nan])
+    s = coverage.summary(d).loc["spread35"]
+    assert s["n"] == 6
+    assert s["point_pct"] == pytest.approx(50) and s["range_pct"] == pytest.approx(100 / 3)
+    assert s["none_pct"] == pytest.approx(100 / 6)
+    assert s["point_coverage"] == pytest.approx(100 / 3)
+    assert s["point_below"] == pytest.approx(100 / 3)      # truth below the interval
+    assert s["point_above"] == pytest.approx(100 / 3)
+    assert s["range_coverage"] == pytest.approx(50)
+    assert s["mean_error"] == pytest.approx((0 + 10 - 10) / 3)
+    assert s["rmse"] == pytest.approx(math.sqrt((0 + 100 + 100) / 3))
+    assert s["half_width"] == pytest.approx((10 + 9.5 / 110 * 100 + 9.5 / 90 * 100) / 3)
 
 
-def test_scenario_c_selects_on_the_share_and_a_does_not(template):
-    f = template[template["service_task"] == "tyoikaiset"].reset_index(drop=True)
-    rng = np.random.default_rng(4)
-    means = {"a": [], "c": []}
-    for _ in range(40):
-        g = coverage.draw_counts(rng, f)
-        for s in means:
-            comp = coverage.draw_pattern(rng, g, s)
-            means[s].append(g.loc[comp, "resid"].mean() - g["resid"].mean())
-    assert abs(np.mean(means["a"])) < 0.1
-    assert np.mean(means["c"]) > 0.3
-
-
-def test_simulate_bookkeeping(template):
-    f = template[template["service_task"] == "paihdetyo"]
-    nat, cty = coverage.simulate(f, "a", 3, seed=1, params={"z": 1.96}, redraw=True)
-    assert len(nat) == 3 * len(coverage.METHODS)
-    assert set(nat["method"]) == set(coverage.METHODS)
-    jk = nat[nat["method"] == "ratio_jackknife"].reset_index(drop=True)
-    lin = nat[nat["method"] == "ratio_linearised"].reset_index(drop=True)
-    assert (jk["estimate"] == lin["estimate"]).all()         # same ratio, two SEs
-    for d in (nat, cty):
-        half = 1.96 * d["se"]
-        inside = (d["truth"] <= d["estimate"] + half) & (d["truth"] >= d["estimate"] - half)
-        assert (d["covered"] | ~inside).all()    # covered ⊇ the symmetric interval
-    s = coverage.summary(nat)
-    row = s.loc[("a", "ratio_jackknife")]
-    err = 100 * (jk["estimate"] / jk["truth"] - 1)
-    assert row["mean_error"] == pytest.approx(err.mean())
-    assert row["rmse"] == pytest.approx(math.sqrt((err ** 2).mean()))
-    assert row["rmse_vs_oracle"] == pytest.approx(1.0)
-    # each pattern's county truths add up to the national truth minus fully complete counties
-    assert cty["truth"].le(nat["truth"].max()).all()
+def test_targets_flags():
+    """A scenario meets the targets only with points covering 92–97 %, ranges ≥ 95 %, mean
+    error within ±1.5 % and county points 90–98 %."""
+    hit = [True] * 95 + [False] * 5
+    nat = _rows(["point"] * 100, [100.0] * 100, [90.0 if h else 101.0 for h in hit],
+                [110.0] * 100, [100.5 if k % 2 else 99.5 for k in range(100)])
+    cty = _rows(["point"] * 10, [10.0] * 10, [9.0] * 9 + [11.0], [11.0] * 10, [10.0] * 10)
+    t = coverage.targets(nat, cty).iloc[0]
+    assert t["point_coverage"] == 95.0 and t["county_point_coverage"] == 90.0
+    assert t["met"]
+    nat["estimate"] += 2.0                                # mean error 2 %: above 1.5 %
+    t = coverage.targets(nat, cty).iloc[0]
+    assert not t["met"]
 
 
 def test_replace_between():
@@ -89,12 +76,29 @@ def _script():
     return cs
 
 
-def test_script_runs_a_small_study(capsys, tmp_path):
-    assert _script().main(["--scenarios", "a", "--patterns", "2", "--raw", str(tmp_path)]) == 0
-    assert (tmp_path / "national_a.csv").is_file()
+@pytest.mark.slow
+def test_one_register_through_the_statistics_stage(capsys, tmp_path):
+    """One simulated register through the script: the stage's quality classes, estimates
+    with the rule, county estimates and calibration; the truths add up (national = the sum
+    of the counties, comprehensive counties included), every point has its interval and
+    every range its limits."""
+    assert _script().main(["--scenarios", "zeros", "--registers", "1", "--jobs", "1",
+                           "--raw", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "ratio, jackknife SE" in out and "model (NB prediction)" in out
-    assert "(a) joining unrelated to the share" in out
+    assert coverage.SCENARIO_EN["zeros"] in out
+    nat = pd.read_csv(tmp_path / "national_zeros.csv")
+    cty = pd.read_csv(tmp_path / "county_zeros.csv", dtype={"county_code": str})
+    m = nat[nat["method"] == "model"]
+    assert len(m) == len(coverage.STUDY_QUARTERS) * 6 and set(nat["method"]) == {"ratio", "model"}
+    assert m["publish_as"].isin(["point", "range", "none"]).all()
+    pts, rgs = m[m["publish_as"] == "point"], m[m["publish_as"] == "range"]
+    assert (pts["ci_low"] <= pts["estimate"]).all() and (pts["estimate"] <= pts["ci_high"]).all()
+    assert (rgs["range_low"] <= rgs["ci_low"]).all() and (rgs["range_high"] >= rgs["ci_high"]).all()
+    tot = cty.groupby(["quarter", "service_task"])["truth"].sum()
+    for r in m.itertuples():
+        assert tot[(r.quarter, r.service_task)] <= r.truth
+    cal = pd.read_csv(tmp_path / "calibration_zeros.csv")
+    assert {"quarter", "later_quarter", "z"} <= set(cal.columns)
 
 
 @pytest.mark.slow
@@ -141,29 +145,6 @@ def test_after_the_review_round_the_comprehensive_set_is_the_truly_complete_set(
     kept = set(zip(short["municipality_code"], short["service_task"]))
     assert kept and kept <= under
     assert short["flags"].str.contains("share_low").mean() > 0.5
-
-
-def test_targets_flags():
-    """The target check reads the published method's row only and flags each range."""
-    rows = []
-    for k in range(100):
-        miss = k < 5                                   # 95 % covered, errors ±0.5 %
-        e = 100.0 * (1 + (0.005 if k % 2 else -0.005))
-        rows.append(("a", "t", k, "model", e, 1.0, 100.0, not miss, "point", 30.0, 40))
-        rows.append(("a", "t", k, "ratio_jackknife", 100.0 * (1.004 if k % 2 else 0.996), 1.0,
-                     100.0, k >= 20, "point", 30.0, 40))
-    nat = pd.DataFrame(rows, columns=["scenario", "service_task", "pattern", "method",
-                                      "estimate", "se", "truth", "covered", "publish_as",
-                                      "base_pct", "municipalities"])
-    cty = pd.DataFrame({"scenario": "a", "service_task": "t", "pattern": range(10),
-                        "county_code": "01", "estimate": 10.0, "se": 1.0, "truth": 10.0,
-                        "covered": [True] * 9 + [False]})
-    t = coverage.targets(nat, cty, "model").iloc[0]
-    assert t["coverage"] == 95.0 and t["county_coverage"] == 90.0
-    assert t["rmse_vs_oracle"] == pytest.approx(0.5 / 0.4)        # above 1.2: not met
-    assert not t["met"]
-    t = coverage.targets(nat, cty, "ratio_jackknife").iloc[0]
-    assert t["coverage"] == 80.0 and not t["met"]
 
 
 def test_end_to_end_oracle_uses_the_truly_complete_municipalities():

@@ -36,9 +36,10 @@ def test_ramp_codes():
 
 
 def _case():
-    """Twelve municipalities of one county, shares about 2 %, one fault each for 001–009."""
-    codes = [f"{i:03d}" for i in range(1, 13)]
-    clients = dict(zip(codes, [0, 190, 210, 40, 200, 200, 600, 205, 195, 185, 215, 200]))
+    """Thirteen municipalities of one county, shares about 2 %, one fault each for 001–009
+    and 013 (no clients, nothing declared; 001 has no clients under declared coverage)."""
+    codes = [f"{i:03d}" for i in range(1, 14)]
+    clients = dict(zip(codes, [0, 190, 210, 40, 200, 200, 600, 205, 195, 185, 215, 200, 0]))
     rows = []
     for c in codes:
         for s, n in (("SHA", clients[c]), ("ET", 0), ("ALL", clients[c])):
@@ -52,7 +53,7 @@ def _case():
     deliveries = pd.DataFrame(
         [{"municipality_code": c, "service_task": "vammaispalvelut", "source": "SHA",
           "covered_from": D(2023, 2, 1) if c == "002" else D(2020, 1, 1),
-          "covered_to": None} for c in codes if c != "003"])
+          "covered_to": None} for c in codes if c not in ("003", "013")])
     monthly = pd.DataFrame([{"quarter": "2023Q1", "municipality_code": "005",
                              "service_task": "vammaispalvelut", "source": "ALL",
                              "month": m, "clients": n}
@@ -74,7 +75,9 @@ def test_classify_every_rule():
     assert list(q.columns[:6]) == ["quarter", "county_code", "service_task", "quality",
                                    "sources", "reasons"]
     expect = {
-        "001": ("none", "no_rows"),
+        # a declared zero is counted as 0; 200 expected clients make it implausible: flagged
+        "001": ("comprehensive", "declared_zero; share_low_comparable"),
+        "013": ("none", "no_rows"),
         "002": ("partial", "coverage_starts_in_quarter"),
         "003": ("partial", "coverage_not_declared"),
         "004": ("comprehensive", "share_low_comparable"),   # a flag: kept, to be checked
@@ -88,7 +91,8 @@ def test_classify_every_rule():
     for code, (cls, reasons) in expect.items():
         assert (q.at[code, "quality"], q.at[code, "reasons"]) == (cls, reasons), code
     flags = {c: q.at[c, "flags"] for c in q.index if q.at[c, "flags"]}
-    assert flags == {"004": "share_low_comparable"}        # 007's flag confirmed by 'include'
+    assert flags == {"001": "share_low_comparable",        # 007's flag confirmed by 'include'
+                     "004": "share_low_comparable"}
     assert q.at["006", "sources"] == "SHA+ET"
     assert q.at["010", "sources"] == "SHA"
     assert q.at["001", "sources"] == ""
@@ -381,3 +385,40 @@ def test_quality_study_errors_against_truth(tmp_path):
             & (err["quarter"] == "2023Q4")]
     assert o["estimate"].iloc[0] == pytest.approx(hand)
     assert o["municipalities_used"].iloc[0] == int(use.sum())
+
+
+def test_a_plausible_declared_zero_is_counted_and_not_flagged():
+    """A small municipality expecting about 2 clients delivers none under declared
+    coverage: comprehensive with 0 clients and no flag (P(0) = e⁻² is no anomaly)."""
+    counts, deliveries, monthly, corrections, cov = _case()
+    small = counts["municipality_code"] == "001"
+    counts.loc[small, "population_base"] = 100
+    q = ql.classify(counts, deliveries, monthly, corrections, cov).set_index("municipality_code")
+    assert (q.at["001", "quality"], q.at["001", "reasons"], q.at["001", "flags"]) == (
+        "comprehensive", "declared_zero", "")
+
+
+def test_own_drop_allows_for_the_quarter_to_quarter_spread():
+    """Thirty large municipalities whose shares wobble ±15 % between quarters: a wobble to
+    0.78 of the earlier share is within that spread (no own_drop), a fall to 0.4 is not;
+    with the spread left out (τ² = 0, Poisson noise only: the rule before) the wobble would
+    be a drop."""
+    rng = np.random.default_rng(3)
+    rows = []
+    for i in range(30):
+        for k, qq in enumerate(["2023Q1", "2023Q2", "2023Q3"]):
+            share = 2.0 * math.exp(rng.normal(0, 0.15)) if k < 2 else 2.0
+            if i == 0 and k == 2:
+                share = 0.78 * 2.0
+            if i == 1 and k == 2:
+                share = 0.4 * 2.0
+            if i in (0, 1) and k < 2:
+                share = 2.0
+            rows.append({"quarter": qq, "municipality_code": f"{i:03d}",
+                         "service_task": "iakkaat", "share_pct": share,
+                         "population_base": 250_000, "codes": []})
+    f = ql.own_history(pd.DataFrame(rows), dict(ql.DEFAULTS)).set_index(
+        ["municipality_code", "quarter"])
+    assert f.at[("000", "2023Q3"), "codes"] == []
+    assert f.at[("001", "2023Q3"), "codes"] == ["own_drop"]
+    assert ql.drop_code(0.78 * 2.0, 250_000, 2.0, 0.8, 2.0, tau2=0.0) == ["own_drop"]

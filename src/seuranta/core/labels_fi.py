@@ -91,6 +91,14 @@ RULE_REASON_FI = {
     "municipalities": "kattavien kuntien määrä",
     "clients": "kattavien kuntien asiakasmäärä",
     "rse": "arvion suhteellinen keskivirhe",
+    # model risk (estimate.model_risk_reasons): whole clauses, the limit in {limit}
+    "counties": ("kattavat kunnat ovat alle {limit} hyvinvointialueelta, joten aineistosta ei "
+                 "näe, kuinka paljon muut alueet poikkeavat niistä"),
+    "std_diff": ("kattavat kunnat poikkeavat muista kunnista (standardoitu ero yli {limit} "
+                 "jossakin mallin selittäjässä), joten malli ennustaisi muut kunnat aineistonsa "
+                 "ulkopuolelta"),
+    "flagged_shift": ("arvio muuttuisi enemmän kuin luottamusvälin puolikkaan verran, jos "
+                      "tarkistettaviksi merkityt kunnat jätettäisiin pois"),
     "no_comprehensive_municipalities": "ei kattavia kuntia",
     "too_few_municipalities": "liian vähän kattavia kuntia",
     "zero_base_population": "kattavien kuntien väestöpohja on nolla",

@@ -8,6 +8,8 @@ rounds) and by the formatters (which show what the gate rounded, no more).
   step (its low end down, its high end up), so that rounding never narrows it;
 * a share range (the share of a range's ends) is rounded outward to
   :data:`SHARE_DECIMALS`;
+* an aggregate of z-scores (the model's calibration: mean and sd) has :data:`Z_DECIMALS`
+  decimals;
 * counts are whole numbers.
 """
 
@@ -20,6 +22,8 @@ from seuranta.core.fmt import is_missing
 
 #: Decimals of every published share (per cent), in every artefact.
 SHARE_DECIMALS = 1
+#: Decimals of a published aggregate of z-scores (calibration.csv's mean_z and sd_z).
+Z_DECIMALS = 2
 
 
 def _decimal(x) -> Decimal:

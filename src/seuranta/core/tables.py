@@ -153,7 +153,7 @@ COLUMN_TYPES: dict[str, str] = {
     "task_b": "text", "variance": "text", "variant": "text", "verdict_fi": "text",
     # int
     "clients": "int", "clients_used": "int",
-    "comprehensive": "int",
+    "comprehensive": "int", "counties_used": "int",
     "municipalities": "int", "municipalities_comprehensive": "int", "municipalities_flagged": "int",
     "municipalities_used": "int",
     "n": "int", "n_all": "int", "n_comprehensive": "int", "n_shown": "int",
@@ -168,6 +168,8 @@ COLUMN_TYPES: dict[str, str] = {
     "ci_low_before": "float", "comparison_median_pct": "float", "crude_estimate": "float",
     "difference_pct": "float", "estimate": "float", "estimate_after": "float",
     "estimate_before": "float", "estimate_change": "float", "estimate_change_pct": "float",
+    "flagged_shift": "float", "max_std_diff": "float", "mean_z": "float", "sd_z": "float",
+    "within_196_pct": "float",
     "logit_coef": "float", "logit_p": "float", "logit_se": "float", "max": "float",
     "max_abs_wstd_diff": "float", "mean_all": "float", "mean_comprehensive": "float",
     "median": "float", "min": "float", "own_reference_pct": "float", "plausibility_z": "float",
@@ -220,8 +222,9 @@ TABLES: dict[str, list[str]] = {
         "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
         "estimate_rounded", "published", "age_group", "national_base", "difference_pct",
         "variance", "se_linearised", "se_jackknife", "note", "publish_as", "range_low",
-        "range_high", "rule_reason",
+        "range_high", "rule_reason", "counties_used", "max_std_diff", "flagged_shift",
     ],
+    "calibration": ["quarter", "service_task", "n", "mean_z", "sd_z", "within_196_pct"],
     "estimates_sensitivity": [
         "quarter", "service_task", "age_group", "method", "variant", "municipalities_used",
         "municipalities_flagged", "clients_used", "population_used", "share_pct", "estimate",

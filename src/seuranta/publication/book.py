@@ -348,9 +348,9 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
         "ratio_variance": variance[e["ratio_variance"]],
         "ramp_min_ratio": num(q["ramp_min_ratio"]), "drop_ratio": num(q["drop_ratio"]),
         "low_ratio": num(q["low_ratio"]), "high_ratio": num(q["high_ratio"]),
-        "comparison_z": num(q["comparison_z"]),
-        "county_sd_min": num(e["model_county_sd_min"]),
-        "min_counties": num(mdl.MIN_COUNTIES), "coef_prior_sd": num(mdl.COEF_PRIOR_SD),
+        "comparison_z": num(q["comparison_z"]), "robust_z_max": num(q["robust_z_max"]),
+        "zero_expected_max": num(float(q["comparison_z"]) ** 2),
+        "coef_prior_sd": num(mdl.COEF_PRIOR_SD), "county_sd_prior_max": num(mdl.SD_PRIOR_MAX),
         **{f"rule_{k}": num(v) for k, v in e["publication_rule"].items()},
     }
 

@@ -295,7 +295,10 @@ def rule_reason_fi(reason: str) -> str:
         op = ">" if ">" in code else "<"
         what, _, limit = code.partition(op)
         text = RULE_REASON_FI.get(what, what)
-        if limit:
+        if "{limit}" in text:
+            text = text.format(limit=fi_number(float(limit), 0 if float(limit).is_integer()
+                                               else 2))
+        elif limit:
             unit = "\xa0%" if what in ("base_share", "rse") else ""
             word = "yli" if op == ">" else "alle"
             text += (f" {word} {fi_number(float(limit), 0 if float(limit).is_integer() else 1)}"

@@ -163,7 +163,7 @@ _CACHE: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
 #: The published tables a chapter reads.
 TABLES = ("municipal", "totals", "estimates", "county_estimates", "extremes",
           "tasks_per_client", "multi_task", "year", "ledger", "quality_reasons",
-          "representativeness", "review_decisions", "review_effect")
+          "representativeness", "review_decisions", "review_effect", "calibration")
 
 
 def published_tables(tables_dir: str | Path, quarter: str, params: dict | None = None) -> dict:
@@ -792,6 +792,31 @@ def multi_chapter(tables_dir: str | Path, quarter: str, params_file: str | None 
 
 # --------------------------------------------------------------------------- data and quality
 
+def calibration_block(pub: dict) -> tuple[str, str]:
+    """(lead, table) of the out-of-sample check of the model: the gate's published
+    ``calibration`` table, one row per quarter of the prediction over the tasks."""
+    cal = pub.get("calibration")
+    if cal is None or cal.empty:
+        return say("no_calibration"), ""
+    c = cal[cal["service_task"] == "kaikki"]
+    if c.empty:
+        return say("no_calibration"), ""
+
+    def fig(v, sym, d):
+        return sym if sym else bf.fi_number(v, d)
+    tab = pd.DataFrame({
+        "Ennusteen neljännes": [bf.quarter_name(q) for q in c["quarter"]],
+        "Vertailuja": [bf.fi_number(v) for v in c["n"]],
+        "z-lukujen keskiarvo": [fig(v, s, 2) for v, s in zip(c["mean_z"], c["mean_z_symbol"])],
+        "z-lukujen keskihajonta": [fig(v, s, 2) for v, s in zip(c["sd_z"], c["sd_z_symbol"])],
+        "Osuus välillä ±1,96, %": [fig(v, s, 1) for v, s in zip(c["within_196_pct"],
+                                                              c["within_196_pct_symbol"])],
+    })
+    return (say("calibration", n=bf.fi_number(int(c["n"].sum()))),
+            bf.table_block("Taulukko AL7. Mallin aiempien ennusteiden osuvuus (kunnat, joiden "
+                           "tiedot tulivat myöhemmin kattaviksi)", tab))
+
+
 TEXT.update({
     "rows": ("Aineistosta luettiin {read} asiakkuusjaksoriviä, joista {accepted} hyväksyttiin "
              "ja {rejected} ({share}) hylättiin. Jokainen hylätty rivi on tallessa syineen; "
@@ -805,6 +830,15 @@ TEXT.update({
     "no_decisions": "Tälle vuosineljännekselle ei ollut tarkastuskierroksen päätöksiä.",
     "decisions": ("Tarkastuskierroksella tehtiin {n} päätöstä; kaikki on otettu huomioon tässä "
                   "julkaisussa."),
+    "calibration": ("Kun kunta, jonka tiedot eivät olleet kattavia, saa myöhemmin kattavat "
+                    "tiedot, sen toimittamaa asiakasmäärää voidaan verrata malliin perustuvaan "
+                    "ennusteeseen, joka siitä tehtiin aiemmin. Ennusteen virhe suhteessa sen "
+                    "keskivirheeseen on z-luku: jos mallin epävarmuus on arvioitu oikein, "
+                    "z-lukujen keskiarvo on lähellä nollaa, keskihajonta lähellä yhtä ja noin "
+                    "95 % niistä on välillä −1,96…1,96. Taulukossa on {n} tällaista vertailua."),
+    "no_calibration": ("Sarjassa ei vielä ole kuntia, joiden tiedot olisivat muuttuneet "
+                       "kattaviksi ennusteen jälkeen, joten mallin ennusteita ei voitu "
+                       "verrata toteutuneisiin."),
 })
 
 
@@ -868,6 +902,8 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
             share=bf.fi_pct(100 * tot["comprehensive"] / max(int(tot.sum()), 1), 0))
         ch.tables["quality"] = bf.table_block(
             f"Taulukko AL4. Laatuluokat hyvinvointialueittain, {qname}", tab)
+
+    ch.facts["calibration"], ch.tables["calibration"] = calibration_block(pub)
 
     decisions = pub.get("review_decisions")
     effect = pub.get("review_effect")

@@ -71,6 +71,13 @@ Published tables (columns):
     (:mod:`seuranta.publication.quality`), so that no writer reads the exact tables
     (register rows, municipalities, shares of the base and rounded estimates: no count
     of persons; declared in :mod:`seuranta.publication.relations` as relating to none).
+``calibration.csv`` (:func:`published_calibration`): the out-of-sample check of the model
+    (statistics stage ``calibration``): quarter (of the prediction), service_task (``kaikki``
+    = over the tasks), n (municipalities predicted then and comprehensive later), mean_z,
+    sd_z, within_196_pct, each figure with its ``_symbol``. Aggregates of z-scores only (a
+    municipality's own z with its prediction would reveal its count): a row of fewer than
+    ``disclosure.min_count`` municipalities is shown as ``..``. It shares no cell with the
+    other tables.
 
 Internal, never published: ``OUT/<Q>/disclosure/loss.csv``, the information loss per task
 of quarter Q (cells, primary, secondary and their clients, totals suppressed): its count of
@@ -88,7 +95,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seuranta.core import reference
+from seuranta.core import precision, reference
 from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter
 from seuranta.core.symbols import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
@@ -536,6 +543,10 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     if T.get("year") is not None:
         out["year"] = _published_year(T["year"], res)
 
+    calibration = published_calibration(tables_dir, quarter, min_count)
+    if calibration is not None:
+        out["calibration"] = calibration
+
     # what each public cell shows: the publication rule, the data-quality tables of the
     # book, the declared precision (publication.rule, publication.quality)
     out = rule.apply_rule(out, params)
@@ -552,6 +563,25 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
         internal = published_dir.parent / INTERNAL
         internal.mkdir(parents=True, exist_ok=True)
         write_csv(loss, internal / "loss.csv")
+    return out
+
+
+def published_calibration(tables_dir: Path, quarter: str, min_count: int
+                          ) -> pd.DataFrame | None:
+    """The quarter's ``calibration`` table (aggregated z-scores of earlier predictions)
+    with the rows of fewer than ``min_count`` municipalities suppressed; None without it."""
+    cal = read(tables_dir, "calibration", False)
+    if cal is None:
+        return None
+    cal = cal[cal["quarter"].astype(str) <= quarter].reset_index(drop=True)
+    out = cal[["quarter", "service_task", "n"]].copy()
+    few = cal["n"] < min_count
+    for col in ("mean_z", "sd_z", "within_196_pct"):
+        out[col] = cal[col].where(~few)
+        if col in rule.Z_FIGURES["calibration"]:
+            out[col] = out[col].map(lambda x: precision.round_share(x, precision.Z_DECIMALS))
+        out[f"{col}_symbol"] = np.where(few, SUPPRESSED,
+                                        np.where(cal[col].isna(), NOT_APPLICABLE, ""))
     return out
 
 

@@ -505,6 +505,12 @@ def declare_no_counts(ctx: Ctx, T: dict) -> None:
     publication rule: no count of persons, so they relate to no cell."""
 
 
+def declare_calibration(ctx: Ctx, T: dict) -> None:
+    """The model's out-of-sample check (gate.published_calibration): numbers of
+    municipalities and aggregates of their z-scores over at least ``min_count``
+    municipalities, no count of persons, so it relates to no cell."""
+
+
 #: Every published table and its declaration, in the order they are declared (later ones
 #: use what earlier ones declared).
 DECLARED = {
@@ -521,6 +527,7 @@ DECLARED = {
     "representativeness": declare_no_counts,
     "review_decisions": declare_no_counts,
     "review_effect": declare_no_counts,
+    "calibration": declare_calibration,
 }
 
 

@@ -51,6 +51,8 @@ ESTIMATE_FIGURES = ("estimate_rounded", "ci_low", "ci_high", "range_low", "range
 #: Published shares that do not end in ``_pct``: the quartiles and extremes of the
 #: municipal shares (``extremes.csv``).
 OTHER_SHARES = {"extremes": ("q1", "median", "q3", "min", "max")}
+#: Published aggregates of z-scores (:data:`seuranta.core.precision.Z_DECIMALS`).
+Z_FIGURES = {"calibration": ("mean_z", "sd_z")}
 #: Figures of a point estimate and of a range.
 POINT_FIGURES = ("estimate_rounded", "ci_low", "ci_high", "share_pct")
 RANGE_FIGURES = ("range_low", "range_high", "range_low_pct", "range_high_pct")
@@ -221,6 +223,8 @@ def check_precision(tables: dict[str, pd.DataFrame], params) -> None:
             v = pd.to_numeric(df[c], errors="coerce").dropna()
             if c in shares:
                 wrong = v[~v.map(precision.has_share_precision)]
+            elif c in Z_FIGURES.get(name, ()):
+                wrong = v[~v.map(lambda x: precision.has_share_precision(x, precision.Z_DECIMALS))]
             elif c in ESTIMATE_FIGURES:
                 wrong = v[~v.map(lambda x: precision.is_multiple(x, step))]
             else:

@@ -1,274 +1,207 @@
-"""The coverage study: how often the national and county intervals cover the truth, and how
-far the estimates fall from it, when municipalities really differ (issue 12, item 5).
+"""The coverage study: the published national and county figures against the truth on
+registers that the model did not generate (issue 22).
 
-A *coverage pattern* is the set of municipalities whose data are truly complete. For one
-population of municipalities with known true clients (per task) the study draws patterns
-by a *joining mechanism* and, for each, computes every method from the complete
-municipalities' true counts exactly as the pipeline does
-(:func:`seuranta.statistics.estimate.estimate_with_prediction`, the county totals of
-:mod:`seuranta.statistics.smallarea`), then compares with the true national and county
-totals. Each pattern first draws the share of the population base that has joined,
-uniformly in ``SHARE_RANGE``; municipalities join in the order of a random key until that
-share is reached (the first to cross it included). The key is the scenario:
+Each scenario of :mod:`seuranta.simulate.registers` (a generator that shares no code and
+no functional form with the estimators: shares from age-band mixtures, size steps, flat
+county effects, gamma and outlier municipal effects; the mechanisms of joining,
+under-delivery and true zeros as scenarios) gives a number of simulated registers of four
+quarters. On each, :func:`register_rows` runs the statistics stage's own code — the quality
+classes (:func:`seuranta.statistics.quality.classify`), the comprehensive sets, the
+national estimates with the publication rule and the county estimates
+(:func:`seuranta.statistics.stage.estimates_for`), and the calibration of earlier
+predictions (:func:`seuranta.statistics.stage.calibration_table`) — with the project's
+``parameters.yml``; the estimators never see a scenario's parameters. The second and the last
+quarter of each register are estimated (``STUDY_QUARTERS``); each quarter × task is one
+national figure, each county not wholly comprehensive one county figure.
 
-``demo``
-    the realistic demo's own population (``truth_municipal.csv`` and ``population.csv`` of
-    a demo folder at scale 1, the last quarter) and the demo generator's own joining
-    (:func:`seuranta.demo.generator.joining_keys` of its default scenario: a county part
-    and a municipal part, unrelated to the shares), redrawn for every pattern.
-``a``
-    synthetic population, joining unrelated to anything (a uniform key).
-``b``
-    synthetic population, joining related to what the project observes: larger
-    municipalities, older populations and some counties join first
-    (key = −0.8·z(log population) − 0.5·z(share 65+) + county effect N(0, 1) + N(0, 1)).
-``c``
-    as (b), and municipalities whose share is high *beyond* the covariates join first
-    (key − 1.0·z(structural residual)): selection on the outcome, the hard case.
+A published *point* covers the truth when the truth lies in its interval
+[ci_low, ci_high]; a published *range* when it lies in [range_low, range_high]. Per
+scenario (:func:`summary`): how often each outcome (point / range / none) occurs, the
+coverage of points and of ranges, the misses above and below, the mean error and RMSE (% of
+the truth) of the points and of all estimates, and the mean relative half-width of the
+points' intervals; the same for the counties (:func:`county_summary`). The standard errors
+of the points' coverage and mean error take the register as the cluster: a register's
+tasks and quarters share its municipalities, so its figures are far from independent.
 
-The *synthetic population* (:func:`synthetic_population`) has the real mainland
-municipalities, bases and age structures, and shares that differ structurally: log share =
-log rate + 0.10·z(log population) + 0.15·z(share 65+) + county effect (sd
-``COUNTY_SD``) + municipal effect with sd √(``STRUCTURAL_SD``² + 0.3²·min(median population
-/ population, 4)) (tens of per cent for municipalities of every size; small ones more),
-Poisson counts.
-
-In a simulated pattern the comprehensive set *is* the truly complete set, so the ratio
-method is the oracle of the issue (the ratio from the truly complete municipalities); what
-the study compares is the published method against it. How the pipeline's own quality
-classes move the estimate away from the oracle is measured end to end on the demo
-(``scripts/coverage_sim.py --end-to-end DATA``, :func:`end_to_end`).
-
-Output: one row per scenario × task × pattern × method (:func:`simulate`), summaries
-(:func:`summary`, :func:`county_summary`) and the Markdown tables of the README and the
-methods chapter (:func:`markdown`).
+``make coverage`` (``scripts/coverage_sim.py``) writes ``docs/coverage.md``, the methods
+chapter's tables (``book/_generated/coverage_fi.md``) and the README's table.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from seuranta.core import reference
 from seuranta.core.fmt import fi_number
-from seuranta.core.params import defaults
-from seuranta.core.quarters import Quarter
-from seuranta.demo import generator as gen
-from seuranta.inputs.population import population_path, read_population
+from seuranta.simulate import registers as sim
 from seuranta.statistics import estimate as est
-from seuranta.statistics import represent as rep
+from seuranta.statistics import quality as qual
+from seuranta.statistics import stage
 
-#: National shares of the synthetic population (of each task's base).
-SYNTHETIC_RATES = {"iakkaat": .19, "tyoikaiset": .07, "lapsiperheet": .06,
-                   "lastensuojelu": .05, "vammaispalvelut": .024, "paihdetyo": .004}
-STRUCTURAL_SD = 0.25
-SMALL_SD = 0.3
-COUNTY_SD = 0.10
-SHARE_RANGE = (0.10, 0.70)
-SCENARIOS = ("demo", "a", "b", "c")
-SCENARIO_EN = {"demo": "realistic demo (scale 1), its own joining",
-               "a": "(a) joining unrelated to the share",
-               "b": "(b) joining related to size, age structure, county",
-               "c": "(c) joining related to the share beyond the covariates"}
-SCENARIO_FI = {"demo": "realistinen demoaineisto, sen oma liittymistapa",
-               "a": "(a) liittyminen ei riipu osuudesta",
-               "b": "(b) liittyminen riippuu koosta, ikärakenteesta ja alueesta",
-               "c": "(c) liittyminen riippuu osuudesta myös näiden yli"}
-METHODS = ("ratio_jackknife", "ratio_linearised", "model")
-METHOD_EN = {"ratio_jackknife": "ratio, jackknife SE", "ratio_linearised": "ratio, linearised SE",
-             "model": "model (NB prediction)"}
-METHOD_FI = {"ratio_jackknife": "suhde, jackknife", "ratio_linearised": "suhde, linearisoitu",
-             "model": "malli (NB-ennuste)"}
-COVARIATES = ["log_population", "share_0_17", "share_65plus", "share_85plus"]
+SCENARIOS = tuple(sim.SCENARIOS)
+SCENARIO_EN = {
+    "spread35": "municipalities differ (sd 0.35), random joining",
+    "spread60": "municipalities differ strongly (sd 0.6), random joining",
+    "size": "large municipalities join first (about 86 % of the base)",
+    "county": "whole counties join, counties differ (sd 0.2)",
+    "under": "5 % of declared pairs deliver 30–40 % of their clients",
+    "zeros": "declared municipalities with truly no clients",
+    "share": "joining related to the share beyond the covariates (reported)",
+}
+SCENARIO_FI = {
+    "spread35": "kunnat eroavat (hajonta 0,35), satunnainen liittyminen",
+    "spread60": "kunnat eroavat paljon (hajonta 0,6), satunnainen liittyminen",
+    "size": "suuret kunnat liittyvät ensin (noin 86 % väestöpohjasta)",
+    "county": "kokonaiset alueet liittyvät, alueet eroavat (hajonta 0,2)",
+    "under": "5 % kattaviksi ilmoitetuista toimittaa 30–40 % asiakkaista",
+    "zeros": "kattaviksi ilmoitetuissa kunnissa aidosti ei asiakkaita",
+    "share": "liittyminen riippuu osuudesta myös selittäjien yli (raportoidaan)",
+}
 
+#: The targets of issue 22 for the published method in every targeted scenario: national
+#: points' coverage, ranges' coverage, mean error of the points (% of the truth), county
+#: points' coverage.
+TARGETS = {"point_coverage": (92.0, 97.0), "range_coverage": (95.0, 100.0),
+           "mean_error": (-1.5, 1.5), "county_point_coverage": (90.0, 98.0)}
 
-def _z(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, float)
-    sd = v.std()
-    return (v - v.mean()) / sd if sd > 0 else v * 0.0
+NATIONAL_COLUMNS = ["scenario", "register", "quarter", "service_task", "method", "published",
+                    "estimate", "se", "clients_used", "ci_low", "ci_high", "truth",
+                    "publish_as", "range_low", "range_high", "rule_reason", "base_pct",
+                    "municipalities", "counties_used", "max_std_diff", "flagged_shift"]
+COUNTY_COLUMNS = ["scenario", "register", "quarter", "service_task", "county_code",
+                  "estimate", "se", "clients_observed", "ci_low", "ci_high", "truth",
+                  "publish_as", "range_low", "range_high"]
 
-
-def demo_population(data_dir: Path, quarter: str | None = None) -> pd.DataFrame:
-    """One row per task × mainland municipality of a demo folder's last (or given) quarter:
-    y (true clients), x (base), county_code, the covariates; ``resid`` = 0 (unknown)."""
-    data_dir = Path(data_dir)
-    tm = pd.read_csv(data_dir / "truth_municipal.csv", dtype={"municipality_code": str})
-    if "age_group" in tm.columns:
-        tm = tm[tm["age_group"] == "kaikki"]
-    quarter = quarter or tm["quarter"].max()
-    tm = tm[(tm["quarter"] == quarter)
-            & tm["service_task"].isin(reference.task_codes(estimated_only=True))]
-    if tm.empty:
-        raise ValueError(f"{data_dir}/truth_municipal.csv has no rows for quarter {quarter}")
-    cov = rep.municipal_covariates(read_population(population_path(data_dir)),
-                                   Quarter.parse(quarter).population_year,
-                                   reference.mainland_municipalities())
-    d = tm.rename(columns={"true_clients": "y", "population_base": "x"})[
-        ["service_task", "municipality_code", "y", "x"]].merge(cov, on="municipality_code")
-    return d.assign(y=d["y"].astype(float), x=d["x"].astype(float), resid=0.0)
+#: The quarters of each register that are estimated (the second and the last: the first
+#: quarters of a series are much alike, and the calibration compares the second quarter's
+#: predictions with what the municipalities that joined since deliver in the last).
+STUDY_QUARTERS = (sim.QUARTERS[1], sim.QUARTERS[-1])
 
 
-def synthetic_template() -> pd.DataFrame:
-    """The fixed part of the synthetic population: one row per task × mainland municipality
-    with x (base), county_code, the covariates and ``rate`` (the task's national share)."""
-    pop = reference.reference_population()
-    mainland = reference.mainland_municipalities()
-    pop = pop[pop["municipality_code"].isin(set(mainland["municipality_code"]))]
-    cov = rep.municipal_covariates(pop, int(pop["year"].max()), mainland)
-    bases = reference.base_population(pop)
-    out = []
-    for task, rate in SYNTHETIC_RATES.items():
-        f = cov.merge(bases.loc[bases["service_task"] == task,
-                                ["municipality_code", "population_base"]], on="municipality_code")
-        out.append(f.rename(columns={"population_base": "x"}).assign(
-            service_task=task, x=lambda d: d["x"].astype(float), rate=rate))
-    return pd.concat(out, ignore_index=True)
+def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFrame]:
+    """National, county and calibration rows of one simulated register (module docstring).
+    ``params``: the whole parameters mapping (``core.params.load_params``)."""
+    reg = sim.draw_register(scenario, seed)
+    ctx = stage._Context(None, params, population=reg["population"])
+    counts = reg["counts"]
+    last = max(sim.QUARTERS)
+    quality = qual.classify(counts, reg["deliveries"], None, None, ctx.covariates(last), ctx.qp)
+    comp = stage.comprehensive_sets(quality)
+    flagged = stage.comprehensive_sets(quality, flagged=True)
+    rows = stage.estimates_for(ctx, counts[counts["quarter"].isin(STUDY_QUARTERS)], comp,
+                               sim.TASKS, flagged)
+    truth = reg["truth"]
+    tn = truth.groupby(["quarter", "service_task"])["true_clients"].sum()
+    tc = truth.groupby(["quarter", "service_task", "county_code"])["true_clients"].sum()
+    nat = pd.DataFrame(rows)
+    nat = nat.assign(scenario=scenario, register=seed,
+                     truth=[float(tn[(q, t)]) for q, t in zip(nat["quarter"],
+                                                               nat["service_task"])],
+                     base_pct=100 * nat["population_used"] / nat["national_base"])
+    cty = pd.DataFrame(ctx.county_rows)
+    cty = cty[cty["comprehensive"] == 0]
+    cty = cty.assign(scenario=scenario, register=seed,
+                     truth=[float(tc[k]) for k in zip(cty["quarter"], cty["service_task"],
+                                                       cty["county_code"])])
+    cal = stage.calibration_rows(ctx.predictions, counts, quality)
+    return {"national": nat.rename(columns={"municipalities_used": "municipalities"})[
+                NATIONAL_COLUMNS],
+            "county": cty[COUNTY_COLUMNS],
+            "calibration": cal.assign(scenario=scenario, register=seed)}
 
 
-def draw_counts(rng, f: pd.DataFrame, structural_sd: float = STRUCTURAL_SD,
-                county_sd: float = COUNTY_SD) -> pd.DataFrame:
-    """One draw of the synthetic shares and counts for one task's rows of the template
-    (``resid`` = the municipal structural effect in sd units, which scenario (c) selects
-    on)."""
-    p = f["population"].to_numpy(float)
-    sd = np.sqrt(structural_sd ** 2 + SMALL_SD ** 2 * np.minimum(np.median(p) / p, 4.0))
-    e = rng.normal(0.0, 1.0, len(f))
-    counties = sorted(f["county_code"].unique())
-    u = dict(zip(counties, rng.normal(0.0, county_sd, len(counties))))
-    eta = (0.10 * _z(f["log_population"]) + 0.15 * _z(f["share_65plus"])
-           + f["county_code"].map(u).to_numpy() + e * sd)
-    x = f["x"].to_numpy(float)
-    lam = x * np.exp(eta)
-    lam *= float(f["rate"].iloc[0]) * x.sum() / lam.sum()   # national share = rate
-    return f.assign(y=rng.poisson(lam).astype(float), resid=e)
+# --------------------------------------------------------------------------- summaries
+
+def covered(d: pd.DataFrame) -> pd.Series:
+    """Whether each row's published figure holds the truth: a point its interval, a range
+    itself; NaN for "ei arviota"."""
+    pt = (d["ci_low"] <= d["truth"]) & (d["truth"] <= d["ci_high"])
+    rg = (d["range_low"] <= d["truth"]) & (d["truth"] <= d["range_high"])
+    out = pd.Series(np.nan, index=d.index)
+    out[d["publish_as"] == "point"] = pt[d["publish_as"] == "point"].astype(float)
+    out[d["publish_as"] == "range"] = rg[d["publish_as"] == "range"].astype(float)
+    return out
 
 
-def synthetic_population(seed: int = 1, structural_sd: float = STRUCTURAL_SD,
-                         county_sd: float = COUNTY_SD) -> pd.DataFrame:
-    """One draw of the whole synthetic population (every task)."""
-    rng = np.random.default_rng(seed)
-    return pd.concat([draw_counts(rng, g, structural_sd, county_sd)
-                      for _, g in synthetic_template().groupby("service_task", sort=True)],
-                     ignore_index=True)
+def _stats(d: pd.DataFrame) -> pd.Series:
+    n = len(d)
+    err = 100 * (d["estimate"] / d["truth"] - 1)
+    ok = np.isfinite(err)
+    pts = d["publish_as"] == "point"
+    rgs = d["publish_as"] == "range"
+    cov = covered(d)
+    ep = err[pts & ok]
+    half = 100 * (d["ci_high"] - d["ci_low"]) / 2 / d["estimate"]
+    rwidth = 100 * (d["range_high"] - d["range_low"]) / d["estimate"]
+    # standard errors with the register as the cluster (a register's tasks and quarters
+    # share its municipalities' effects): the sd of the registers' means / √registers
+    se_err = se_cov = math.nan
+    if "register" in d.columns and pts.any():
+        g = pd.DataFrame({"r": d["register"], "e": err, "c": cov})[pts & ok].groupby("r")
+        if g.ngroups > 1:
+            se_err = float(g["e"].mean().std(ddof=1) / math.sqrt(g.ngroups))
+            se_cov = float(100 * g["c"].mean().std(ddof=1) / math.sqrt(g.ngroups))
+    return pd.Series({
+        "n": n,
+        "point_pct": 100 * pts.mean() if n else math.nan,
+        "range_pct": 100 * rgs.mean() if n else math.nan,
+        "none_pct": 100 * (d["publish_as"] == "none").mean() if n else math.nan,
+        "point_coverage": 100 * cov[pts].mean() if pts.any() else math.nan,
+        "point_above": 100 * (d["truth"] > d["ci_high"])[pts].mean() if pts.any() else math.nan,
+        "point_below": 100 * (d["truth"] < d["ci_low"])[pts].mean() if pts.any() else math.nan,
+        "range_coverage": 100 * cov[rgs].mean() if rgs.any() else math.nan,
+        "mean_error": ep.mean() if len(ep) else math.nan,
+        "mean_error_se": se_err, "point_coverage_se": se_cov,
+        "rmse": math.sqrt((ep ** 2).mean()) if len(ep) else math.nan,
+        "mean_error_all": err[ok].mean() if ok.any() else math.nan,
+        "rmse_all": math.sqrt((err[ok] ** 2).mean()) if ok.any() else math.nan,
+        "half_width": half[pts].mean() if pts.any() else math.nan,
+        "interval_coverage": 100 * ((d["ci_low"] <= d["truth"]) & (d["truth"] <= d["ci_high"]))[
+            ok].mean() if ok.any() else math.nan,
+        "range_width": rwidth[rgs].mean() if rgs.any() else math.nan,
+    })
 
 
-def join_key(rng, f: pd.DataFrame, scenario: str) -> np.ndarray:
-    """The joining order's key of each municipality (lowest joins first; docstring)."""
-    n = len(f)
-    county = f["county_code"].astype(str).to_numpy()
-    cs = sorted(set(county))
-    if scenario == "a":
-        return rng.random(n)
-    if scenario == "demo":     # the demo generator's own joining (its default scenario)
-        return gen.joining_keys(rng, gen.DEFAULT_JOINING, county, f["population"].to_numpy(float),
-                                f["share_65plus"].to_numpy(float), np.zeros(n))
-    if scenario not in ("b", "c"):
-        raise ValueError(f"unknown scenario {scenario!r}")
-    ce = dict(zip(cs, rng.normal(0.0, 1.0, len(cs))))
-    key = (-0.8 * _z(f["log_population"]) - 0.5 * _z(f["share_65plus"])
-           + np.array([ce[c] for c in county]) + rng.normal(0.0, 1.0, n))
-    if scenario == "c":
-        key = key - 1.0 * _z(f["resid"])
-    return key
-
-
-def draw_pattern(rng, f: pd.DataFrame, scenario: str) -> np.ndarray:
-    """Mask of the truly complete municipalities of one pattern."""
-    share = rng.uniform(*SHARE_RANGE)
-    x = f["x"].to_numpy(float)
-    order = np.argsort(join_key(rng, f, scenario), kind="stable")
-    cum = np.cumsum(x[order])
-    k = int(np.searchsorted(cum, share * x.sum())) + 1
-    comp = np.zeros(len(f), bool)
-    comp[order[:k]] = True
-    return comp
-
-
-def simulate(pop: pd.DataFrame, scenario: str, patterns: int, seed: int,
-             params: dict | None = None, redraw: bool = False
-             ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """National rows (task × pattern × method: estimate, se, truth, covered, publish_as,
-    base_pct) and county rows (task × pattern × county not fully complete: estimate, se,
-    truth, covered). ``redraw``: a new draw of the synthetic shares and counts for every
-    pattern (:func:`draw_counts`; ``pop`` is then :func:`synthetic_template`), so that the
-    result does not hang on one draw of, say, Helsinki's share."""
-    p = {**defaults("estimate"), **(params or {})}
-    z = float(p["z"])
-    covs = list(p.get("model_covariates") or COVARIATES)
-    rng = np.random.default_rng(seed)
-    nat, cty = [], []
-    for task, f in pop.groupby("service_task", sort=True):
-        f = f.reset_index(drop=True)
-        county = f["county_code"].astype(str).to_numpy()
-        for k in range(patterns):
-            if redraw or k == 0:
-                if redraw:
-                    f = draw_counts(rng, f)
-                y = f["y"].to_numpy(float)
-                truth = float(y.sum())
-                ctruth = pd.Series(y).groupby(county).sum()
-            comp = draw_pattern(rng, f, scenario)
-            frame = f.assign(clients=np.where(comp, y, np.nan), population_base=f["x"],
-                             comprehensive=comp)
-            rows, pred = est.estimate_with_prediction(frame, covs, p)
-            r, m = rows
-            base_pct = 100 * r["population_used"] / r["national_base"]
-            for meth, e, se, pa in (
-                    ("ratio_jackknife", r["estimate"], r["se_jackknife"], r["publish_as"]),
-                    ("ratio_linearised", r["estimate"], r["se_linearised"], r["publish_as"]),
-                    ("model", m["estimate"], m["se"], m["publish_as"])):
-                lo = max(e - z * se, r["clients_used"]) if meth == "model" else e - z * se
-                nat.append((scenario, task, k, meth, e, se, truth,
-                            bool(lo <= truth <= e + z * se), pa, base_pct,
-                            int(r["municipalities_used"])))
-            if pred is None:
-                continue
-            g = pred.group_totals(county)
-            full = pd.Series(comp).groupby(county).all()
-            for row in g.itertuples(index=False):
-                if full[row.group]:
-                    continue
-                se = math.sqrt(row.variance)
-                t = float(ctruth[row.group])
-                lo = max(row.estimate - z * se, row.observed)
-                cty.append((scenario, task, k, row.group, row.estimate, se, t,
-                            bool(lo <= t <= row.estimate + z * se)))
-    ncols = ["scenario", "service_task", "pattern", "method", "estimate", "se", "truth",
-             "covered", "publish_as", "base_pct", "municipalities"]
-    ccols = ["scenario", "service_task", "pattern", "county_code", "estimate", "se", "truth",
-             "covered"]
-    return pd.DataFrame(nat, columns=ncols), pd.DataFrame(cty, columns=ccols)
-
-
-def _stats(g: pd.DataFrame) -> pd.Series:
-    err = 100 * (g["estimate"] / g["truth"] - 1)
-    ok = err.notna()
-    return pd.Series({"n": int(ok.sum()), "coverage": 100 * g.loc[ok, "covered"].mean(),
-                      "mean_error": err[ok].mean(),
-                      "rmse": math.sqrt((err[ok] ** 2).mean()) if ok.any() else math.nan})
-
-
-def summary(nat: pd.DataFrame, by: tuple[str, ...] = ("scenario", "method"),
-            point_only: bool = False) -> pd.DataFrame:
-    """Coverage (%), mean error (%) and RMSE (% of the truth) per ``by``, with the RMSE
-    relative to the oracle's (the ratio on the truly complete municipalities)."""
-    d = nat[nat["publish_as"] == "point"] if point_only else nat
-    tab = d.groupby(list(by)).apply(_stats, include_groups=False)
-    keys = [b for b in by if b != "method"]
-    orc = (d[d["method"] == "ratio_jackknife"].groupby(keys).apply(_stats, include_groups=False)
-           if keys else None)
-    if orc is not None:
-        tab = tab.join(orc[["rmse"]].rename(columns={"rmse": "oracle_rmse"}), on=keys)
-        tab["rmse_vs_oracle"] = tab["rmse"] / tab["oracle_rmse"]
-    return tab
+def summary(nat: pd.DataFrame, method: str = "model", by: tuple[str, ...] = ("scenario",)
+            ) -> pd.DataFrame:
+    """Per scenario (``by``): outcome frequencies, coverage of points and ranges, misses,
+    mean error and RMSE (% of the truth; points, and every estimate), mean half-width of
+    the points' intervals (% of the estimate) and of the ranges' width."""
+    d = nat[nat["method"] == method]
+    return d.groupby(list(by), sort=False).apply(_stats, include_groups=False)
 
 
 def county_summary(cty: pd.DataFrame, by: tuple[str, ...] = ("scenario",)) -> pd.DataFrame:
-    return cty.groupby(list(by)).apply(_stats, include_groups=False)
+    return cty.groupby(list(by), sort=False).apply(_stats, include_groups=False)
 
+
+def targets(nat: pd.DataFrame, cty: pd.DataFrame, method: str = "model") -> pd.DataFrame:
+    """Per scenario: the published method against ``TARGETS`` (``met``: all of them; a
+    scenario with no range has nothing to miss there)."""
+    s = summary(nat, method)
+    c = county_summary(cty)
+    rows = []
+    for sc in [x for x in SCENARIOS if x in s.index]:
+        r = {"scenario": sc, "targeted": sim.SCENARIOS[sc].targeted,
+             "point_coverage": s.at[sc, "point_coverage"],
+             "range_coverage": s.at[sc, "range_coverage"],
+             "mean_error": s.at[sc, "mean_error"],
+             "county_point_coverage": (c.at[sc, "point_coverage"] if sc in c.index
+                                       else math.nan)}
+        # a target on points (ranges) is empty when the rule published none: not missed
+        vacuous = {k: not np.isfinite(r[k]) for k in TARGETS if k != "mean_error"}
+        r["met"] = all(vacuous.get(k) or (np.isfinite(r[k]) and lo <= r[k] <= hi)
+                       for k, (lo, hi) in TARGETS.items()
+                       if not (k == "mean_error" and vacuous["point_coverage"]))
+        r["points"] = not vacuous["point_coverage"]
+        rows.append(r)
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------- tables
 
 def _f(x, d=1):
     return "–" if x is None or not np.isfinite(x) else f"{x:.{d}f}"
@@ -278,53 +211,87 @@ def _fi(x, d=1):
     return "–" if x is None or not np.isfinite(x) else fi_number(x, d)
 
 
-#: Header, scenario names, method names and number format of the summary table per language.
-_SUMMARY = {
-    "en": ("| scenario | method | coverage % | mean error % | RMSE % | RMSE / oracle "
-           "| coverage %, point estimates only (n) | county coverage % |",
-           SCENARIO_EN, METHOD_EN, _f),
-    "fi": ("| asetelma | menetelmä | kattavuus % | keskim. virhe (harha) % | RMSE % "
-           "| RMSE / oraakkeli | kattavuus %, vain piste-estimaatit (n) | alueiden kattavuus % |",
-           SCENARIO_FI, METHOD_FI, _fi),
+_HEAD = {
+    "en": ("| scenario | n | point / range / none % | points cover % ± se (above / below) "
+           "| ranges cover % | mean error % ± se (points; all) | RMSE % | half-width % "
+           "| county points cover % (n) | county ranges cover % |"),
+    "fi": ("| asetelma | n | piste / väli / ei arviota % | pisteiden kattavuus % ± kv (yli / "
+           "ali) | välien kattavuus % | keskim. virhe % ± kv (pisteet; kaikki) | RMSE % "
+           "| puoliväli % | alueiden pisteet % (n) | alueiden välit % |"),
 }
 
 
-def markdown(nat: pd.DataFrame, cty: pd.DataFrame, published: str, meta: str,
-             lang: str = "en") -> str:
-    """The summary table: the README's (``en``) or the methods chapter's (``fi``)."""
-    head, scen, meth, fmt = _SUMMARY[lang]
-    allp = summary(nat)
-    pt = summary(nat, point_only=True)
-    cs = county_summary(cty)
-    lines = [meta, "", head, "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for s in [s for s in SCENARIOS if s in set(nat["scenario"])]:
-        for m in METHODS:
-            if (s, m) not in allp.index:
-                continue
-            a = allp.loc[(s, m)]
-            q = pt.loc[(s, m)] if (s, m) in pt.index else None
-            name = f"**{meth[m]}**" if m == published else meth[m]
-            ctext = fmt(cs.loc[s, "coverage"]) if m == "model" and s in cs.index else ""
-            point = f"{fmt(q['coverage'])} ({int(q['n'])})" if q is not None else "–"
-            lines.append(f"| {scen[s]} | {name} | {fmt(a['coverage'])} | "
-                         f"{fmt(a['mean_error'], 2)} | {fmt(a['rmse'], 2)} | "
-                         f"{fmt(a['rmse_vs_oracle'], 2)} | {point} | {ctext} |")
+def markdown(nat: pd.DataFrame, cty: pd.DataFrame, meta: str, lang: str = "en",
+             method: str = "model") -> str:
+    """The scenario table: the README's and docs' (``en``) or the methods chapter's
+    (``fi``)."""
+    fmt = _fi if lang == "fi" else _f
+    names = SCENARIO_FI if lang == "fi" else SCENARIO_EN
+    s = summary(nat, method)
+    c = county_summary(cty)
+    lines = [meta, "", _HEAD[lang], "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for sc in [x for x in SCENARIOS if x in s.index]:
+        a = s.loc[sc]
+        k = c.loc[sc] if sc in c.index else None
+        kp = (f"{fmt(k['point_coverage'])} ({int(round(k['n'] * k['point_pct'] / 100))})"
+              if k is not None else "–")
+        lines.append(
+            f"| {names[sc]} | {int(a['n'])} | {fmt(a['point_pct'], 0)} / {fmt(a['range_pct'], 0)}"
+            f" / {fmt(a['none_pct'], 0)} | {fmt(a['point_coverage'])} ± "
+            f"{fmt(a['point_coverage_se'])} ({fmt(a['point_above'])} / "
+            f"{fmt(a['point_below'])}) | {fmt(a['range_coverage'])} | "
+            f"{fmt(a['mean_error'], 2)} ± {fmt(a['mean_error_se'], 2)}; "
+            f"{fmt(a['mean_error_all'], 2)} | {fmt(a['rmse'], 2)} | "
+            f"{fmt(a['half_width'], 2)} | {kp} | "
+            f"{fmt(k['range_coverage']) if k is not None else '–'} |")
     return "\n".join(lines) + "\n"
 
 
-def markdown_detail(nat: pd.DataFrame, cty: pd.DataFrame) -> str:
-    """Per scenario × task × method (English): coverage, mean error, RMSE, county coverage."""
-    tab = summary(nat, by=("scenario", "service_task", "method"))
-    cs = county_summary(cty, by=("scenario", "service_task")) if len(cty) else None
-    lines = ["| scenario | task | method | coverage % | mean error % | RMSE % | RMSE / oracle "
-             "| county coverage % |", "|---|---|---|---:|---:|---:|---:|---:|"]
-    for (s, t, m), a in tab.iterrows():
-        c = (_f(cs.loc[(s, t), "coverage"]) if m == "model" and cs is not None
-             and (s, t) in cs.index else "")
-        lines.append(f"| {s} | {t} | {METHOD_EN[m]} | {_f(a['coverage'])} "
-                     f"| {_f(a['mean_error'], 2)} | {_f(a['rmse'], 2)} "
-                     f"| {_f(a['rmse_vs_oracle'], 2)} | {c} |")
+def targets_md(t: pd.DataFrame, lang: str = "en") -> str:
+    """The targets table in English or Finnish."""
+    if lang == "fi":
+        head = ("| asetelma | pisteet % (92–97) | välit % (≥ 95) | keskim. virhe % (±1,5) "
+                "| alueiden pisteet % (90–98) | tavoitteet täyttyvät |")
+        names, yes, no, rep, fmt = SCENARIO_FI, "kyllä", "ei", "raportoidaan", _fi
+        only = " (vain vaihteluvälejä)"
+    else:
+        head = ("| scenario | points % (92–97) | ranges % (≥ 95) | mean error % (±1.5) "
+                "| county points % (90–98) | targets met |")
+        names, yes, no, rep, fmt = SCENARIO_EN, "yes", "no", "reported", _f
+        only = " (ranges only)"
+    lines = [head, "|---|---:|---:|---:|---:|---|"]
+    for r in t.itertuples(index=False):
+        met = ((yes if r.met else no) + ("" if r.points else only) if r.targeted
+               else f"– ({rep})")
+        lines.append(f"| {names[r.scenario]} | {fmt(r.point_coverage)} | "
+                     f"{fmt(r.range_coverage)} | {fmt(r.mean_error, 2)} | "
+                     f"{fmt(r.county_point_coverage)} | {met} |")
     return "\n".join(lines) + "\n"
+
+
+def markdown_detail(nat: pd.DataFrame) -> str:
+    """Per scenario × task (English): outcomes, coverage, mean error, half-width."""
+    s = summary(nat, by=("scenario", "service_task"))
+    lines = ["| scenario | task | n | point / range / none % | points cover % | "
+             "ranges cover % | mean error % | half-width % |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for (sc, t), a in s.iterrows():
+        lines.append(f"| {sc} | {t} | {int(a['n'])} | {_f(a['point_pct'], 0)} / "
+                     f"{_f(a['range_pct'], 0)} / {_f(a['none_pct'], 0)} | "
+                     f"{_f(a['point_coverage'])} | {_f(a['range_coverage'])} | "
+                     f"{_f(a['mean_error'], 2)} | {_f(a['half_width'], 2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def reasons_table(nat: pd.DataFrame, method: str = "model") -> pd.DataFrame:
+    """How often each reason code of the rule occurs per scenario (% of the figures)."""
+    d = nat[nat["method"] == method].reset_index(drop=True)
+    codes = d["rule_reason"].fillna("").astype(str).str.split(";").explode()
+    codes = codes[codes != ""].str.replace(r"[<>].*$", "", regex=True)
+    tab = (pd.crosstab(d.loc[codes.index, "scenario"], codes.to_numpy())
+           .reindex([s for s in SCENARIOS if s in set(d["scenario"])]).fillna(0))
+    n = d.groupby("scenario").size().reindex(tab.index)
+    return (100 * tab.div(n, axis=0)).round(1)
 
 
 README_BEGIN = "<!-- coverage table: generated by scripts/coverage_sim.py --write -->"
@@ -340,46 +307,7 @@ def replace_between(text: str, block: str, begin: str = README_BEGIN,
     return text[:i + len(begin)] + "\n" + block + text[j:]
 
 
-#: The targets of issue 12 for the published method (coverage and county coverage in %,
-#: mean error in % of the truth, RMSE relative to the oracle's); scenario (c) is reported
-#: as it is.
-TARGETS = {"coverage": (92.0, 97.0), "mean_error": (-1.0, 1.0), "rmse_vs_oracle": (0.0, 1.2),
-           "county_coverage": (90.0, 98.0)}
-
-
-def targets(nat: pd.DataFrame, cty: pd.DataFrame, published: str) -> pd.DataFrame:
-    """Per scenario: the published method's coverage, mean error, RMSE / oracle and county
-    coverage, and whether each lies in its ``TARGETS`` range (``met``: all four)."""
-    s = summary(nat)
-    cs = county_summary(cty) if len(cty) else pd.DataFrame(columns=["coverage"])
-    rows = []
-    for sc in [x for x in SCENARIOS if (x, published) in s.index]:
-        a = s.loc[(sc, published)]
-        r = {"scenario": sc, "coverage": a["coverage"], "mean_error": a["mean_error"],
-             "rmse_vs_oracle": a["rmse_vs_oracle"],
-             "county_coverage": cs["coverage"].get(sc, math.nan)}
-        r["met"] = all(lo <= r[k] <= hi for k, (lo, hi) in TARGETS.items())
-        rows.append(r)
-    return pd.DataFrame(rows)
-
-
-def targets_md(t: pd.DataFrame, fi: bool = False) -> str:
-    """The targets table in English or Finnish."""
-    if fi:
-        head = ("| asetelma | kattavuus % (tavoite 92–97) | harha % (±1) | RMSE / oraakkeli "
-                "(≤ 1,2) | alueiden kattavuus % (90–98) | tavoitteet täyttyvät |")
-        names, yes, no, fmt = SCENARIO_FI, "kyllä", "ei", _fi
-    else:
-        head = ("| scenario | coverage % (target 92–97) | mean error % (±1) | RMSE / oracle "
-                "(≤ 1.2) | county coverage % (90–98) | targets met |")
-        names, yes, no, fmt = SCENARIO_EN, "yes", "no", _f
-    lines = [head, "|---|---:|---:|---:|---:|---|"]
-    for r in t.itertuples(index=False):
-        met = (yes if r.met else no) if r.scenario != "c" else ("–" if fi else "– (reported as is)")
-        lines.append(f"| {names[r.scenario]} | {fmt(r.coverage)} | {fmt(r.mean_error, 2)} | "
-                     f"{fmt(r.rmse_vs_oracle, 2)} | {fmt(r.county_coverage)} | {met} |")
-    return "\n".join(lines) + "\n"
-
+# --------------------------------------------------------------------------- end to end
 
 def end_to_end(series_estimates: pd.DataFrame, counts: pd.DataFrame,
                truth: pd.DataFrame, truth_municipal: pd.DataFrame, z: float = 1.96
@@ -399,7 +327,8 @@ def end_to_end(series_estimates: pd.DataFrame, counts: pd.DataFrame,
     tr = truth[truth["age_group"] == "kaikki"].set_index(["quarter", "service_task"])[
         "true_clients"]
     e = series_estimates[(series_estimates["age_group"] == "kaikki")
-                         & series_estimates["service_task"].isin(list(SYNTHETIC_RATES))]
+                         & series_estimates["service_task"].isin(
+                             reference.task_codes(estimated_only=True))]
     rows = []
     for r in e.itertuples(index=False):
         g = m[(m["quarter"] == r.quarter) & (m["service_task"] == r.service_task)]

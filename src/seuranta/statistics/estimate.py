@@ -53,6 +53,7 @@ from seuranta.core.errors import InputError, ModelFitError
 from seuranta.core.fmt import fi_round
 from seuranta.core.params import COVARIATES, defaults
 from seuranta.statistics import model as mdl
+from seuranta.statistics import represent as rep
 
 log = logging.getLogger(__name__)
 
@@ -148,14 +149,19 @@ def ratio_estimate(clients, base, national_base: float, n_population: int, z: fl
 def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
                    min_municipalities: int = 2, rounding: int = 100,
                    county_effect: bool = True, prediction: mdl.Prediction | None = None,
-                   dispersion: str = "size", county_sd_min: float = 0.0) -> dict:
+                   dispersion: str = "size",
+                   without_flagged: mdl.Prediction | None = None) -> dict:
     """Negative binomial prediction of the national count (:mod:`seuranta.statistics.model`).
 
     ``frame`` has one row per mainland municipality: clients, population_base,
     comprehensive (bool), the covariate columns and county_code. Clients of
     non-comprehensive rows are ignored (predicted instead). ``prediction``: an already
     fitted :func:`~seuranta.statistics.model.predict` of the same frame (fit once, use for
-    the national and the county totals).
+    the national and the county totals). ``without_flagged``: the same model with the
+    flagged (tarkistettava) comprehensive municipalities predicted instead of counted
+    (:func:`~seuranta.statistics.model.without`): the interval is then the hull of both
+    intervals — whether a flagged count is an error the data cannot tell — and
+    ``flagged_shift`` the difference of the two estimates.
     """
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
@@ -168,18 +174,23 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
         return unusable
     try:
         pred = prediction or fit_model(frame, covariates, county_effect=county_effect,
-                                       dispersion=dispersion, county_sd_min=county_sd_min)
+                                       dispersion=dispersion)
     except ModelFitError:   # logged by fit_model: no estimate, and the note says why
         return _empty("model", n, ysum, xsum, national_base, NOTE_MODEL_FAILED)
     est, var, obs = pred.total()
     se, lo, hi = mdl.interval(est, var, obs, z)
+    shift = 0.0
+    if without_flagged is not None and without_flagged is not pred:
+        e2, v2, o2 = without_flagged.total()
+        _, lo2, hi2 = mdl.interval(e2, v2, o2, z)
+        lo, hi, shift = min(lo, lo2), max(hi, hi2), e2 - est
     return {"method": "model", "municipalities_used": n, "clients_used": ysum,
             "population_used": xsum,
             "share_pct": 100 * est / national_base if national_base else math.nan,
             "estimate": est, "se": se, "ci_low": lo, "ci_high": hi,
             "estimate_rounded": fi_round(est, rounding), "national_base": national_base,
             "variance": "nb_predictive", "se_linearised": math.nan, "se_jackknife": math.nan,
-            "note": pred.note}
+            "note": pred.note, "flagged_shift": shift}
 
 
 def fit_model(frame: pd.DataFrame, covariates: list[str], **options) -> mdl.Prediction:
@@ -214,7 +225,12 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                              params: dict | None = None
                              ) -> tuple[list[dict], mdl.Prediction | None]:
     """:func:`estimate_both` and the fitted model's prediction (None when the estimate
-    cannot be made or no model could be fitted), for the county estimates of the same fit."""
+    cannot be made or no model could be fitted), for the county estimates of the same fit.
+
+    A boolean ``flagged`` column of ``frame`` marks the comprehensive municipalities
+    flagged tarkistettava (quality.csv ``flags``): the model row's interval then also holds
+    the estimate without them (:func:`model_estimate`), and the prediction without them is
+    ``pred.fit["without_flagged"]`` (for the county intervals)."""
     p = {**defaults("estimate"), **(params or {})}
     z = float(p["z"])
     nmin = int(p["min_municipalities"])
@@ -231,13 +247,21 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                        float(frame["population_base"].sum()), len(frame), z=z,
                        min_municipalities=nmin, rounding=step,
                        variance=variance)
-    pred = None
+    pred = nf = None
     if not r["note"]:
         try:
             pred = fit_model(frame, covariates, county_effect=county_effect,
-                             dispersion=dispersion, county_sd_min=float(p["model_county_sd_min"]))
+                             dispersion=dispersion)
         except ModelFitError:   # logged by fit_model; reported as model_failed below
             pred = None
+    if pred is not None:
+        flagged = (frame["flagged"].to_numpy(bool) if "flagged" in frame.columns
+                   else np.zeros(len(frame), bool))
+        try:
+            nf = mdl.without(pred, frame, flagged & comp)
+        except ModelFitError:          # too few left without them: no hull, and a range
+            nf = None
+        pred.fit["without_flagged"] = nf
     if r["note"]:
         m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step)
     elif pred is None:
@@ -245,17 +269,45 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                    r["national_base"], NOTE_MODEL_FAILED)
     else:
         m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step,
-                           prediction=pred)
+                           prediction=pred, without_flagged=nf)
+        if nf is None and (flagged & comp).any():
+            m["flagged_shift"] = math.inf     # no estimate without them: the rule's range
+    risk = model_risk(frame, covariates)
     for row in (r, m):
+        row.update(risk)
+        row.setdefault("flagged_shift", math.nan)
         row["published"] = int(row["method"] == published)
         row.update(publication_rule(row, p.get("publication_rule")))
     return [r, m], pred
 
 
+def model_risk(frame: pd.DataFrame, covariates: list[str]) -> dict:
+    """What the data cannot show, as the publication rule reads it: ``counties_used`` (the
+    counties with comprehensive municipalities) and ``max_std_diff``, the largest absolute
+    standardised difference (m_C − m_U) / √((s²_C + s²_U) / 2) over the model's covariates
+    between the comprehensive municipalities (C) and the others (U), unweighted: how far
+    the prediction of U reaches outside what C shows."""
+    comp = frame["comprehensive"].to_numpy(bool)
+    counties = (int(frame.loc[comp, "county_code"].nunique()) if "county_code" in frame
+                else 0)
+    worst = 0.0
+    if comp.sum() >= 2 and (~comp).sum() >= 2:
+        for c in covariates:
+            x = frame[c].to_numpy(float)
+            _, _, d = rep.std_diff(x[comp], x[~comp])
+            if np.isfinite(d):
+                worst = max(worst, abs(d))
+    elif comp.sum() < 2:
+        worst = math.nan
+    return {"counties_used": counties, "max_std_diff": worst}
+
+
 # --------------------------------------------------------------------------- publication rule
 
-#: Columns the publication rule adds to an estimate row.
+#: Columns the publication rule adds to an estimate row, and the model-risk columns it
+#: reads (:func:`model_risk`; ``flagged_shift`` of the model row, :func:`model_estimate`).
 RULE_COLUMNS = ["publish_as", "range_low", "range_high", "rule_reason"]
+RISK_COLUMNS = ["counties_used", "max_std_diff", "flagged_shift"]
 
 #: Defaults of ``estimate.publication_rule`` in parameters.yml.
 #: Defaults of estimate.publication_rule (declared in core.params.SCHEMA).
@@ -290,11 +342,23 @@ def publication_rule(row: dict, rule: dict | None = None) -> dict:
     A point estimate needs the comprehensive municipalities to cover at least
     ``point_min_base_pct`` % of the population base, ``point_min_municipalities``
     municipalities and ``point_min_clients`` clients, and a relative standard error of at
-    most ``point_max_rse_pct`` %; below that, at or above the ``range_*``
-    limits, the interval is published as a range rounded outwards to a 1-2-5 step of at
-    least ``range_step_pct`` % of the estimate (as THL's "30 000–50 000"), never below the
-    observed clients; below those, no estimate. ``rule_reason``: the failed conditions as
-    ``code<value`` separated by ``;`` (Finnish texts: ``labels_fi.RULE_REASON_FI``).
+    most ``point_max_rse_pct`` % (data volume), and no sign of *model risk* — what the
+    interval cannot hold because the data cannot show it:
+
+    * ``counties<k``: the comprehensive municipalities come from fewer than
+      ``point_min_counties`` counties (a few counties cannot show how much the others
+      differ);
+    * ``std_diff>d``: they differ from the other municipalities by a standardised
+      difference of at least ``point_max_std_diff`` on a model covariate (the prediction
+      would reach outside the data: ``max_std_diff``, :func:`model_risk`);
+    * ``flagged_shift``: the estimate without the flagged (tarkistettava) municipalities
+      differs from it by more than the interval's half-width (``flagged_shift``).
+
+    Otherwise, at or above the ``range_*`` limits of data volume, the interval is
+    published as a range rounded outwards to a 1-2-5 step of at least ``range_step_pct`` %
+    of the estimate (as THL's "30 000–50 000"), never below the observed clients; below
+    those, no estimate. ``rule_reason``: the failed conditions as ``code<value`` (or a bare
+    code) separated by ``;`` (Finnish texts: ``labels_fi.RULE_REASON_FI``).
     """
     p = {**RULE_DEFAULTS, **(rule or {})}
     base_pct = (100 * row["population_used"] / row["national_base"]
@@ -319,6 +383,7 @@ def publication_rule(row: dict, rule: dict | None = None) -> dict:
     rse = 100 * row["se"] / est if est > 0 and np.isfinite(row.get("se", math.nan)) else math.inf
     if rse > float(p["point_max_rse_pct"]):
         point_fail.append(f"rse>{float(p['point_max_rse_pct']):g}")
+    point_fail += model_risk_reasons(row, p)
     if not point_fail:
         return {"publish_as": "point", "range_low": math.nan, "range_high": math.nan,
                 "rule_reason": ""}
@@ -328,3 +393,20 @@ def publication_rule(row: dict, rule: dict | None = None) -> dict:
     low, high = rounded_range(est, lo, hi, row["clients_used"], float(p["range_step_pct"]))
     return {"publish_as": "range", "range_low": low, "range_high": high,
             "rule_reason": ";".join(point_fail)}
+
+
+def model_risk_reasons(row: dict, p: dict) -> list[str]:
+    """The model-risk codes of :func:`publication_rule` that ``row`` fails."""
+    out = []
+    k = int(p["point_min_counties"])
+    if row.get("counties_used") is not None and row["counties_used"] < k:
+        out.append(f"counties<{k}")
+    d = float(p["point_max_std_diff"])
+    sd = row.get("max_std_diff")
+    if sd is not None and np.isfinite(sd) and sd >= d:
+        out.append(f"std_diff>{d:g}")
+    shift = row.get("flagged_shift")
+    half = (row["ci_high"] - row["ci_low"]) / 2
+    if shift is not None and not math.isnan(shift) and abs(shift) > half:
+        out.append("flagged_shift")
+    return out

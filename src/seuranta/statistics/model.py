@@ -7,72 +7,103 @@ their size), so the model's variance must grow faster than its mean:
 **Negative binomial (NB2) regression** with the log population base as exposure and the
 municipal covariates (standardised over the mainland)::
 
-    Y_i ~ NB(μ_i, α),  log μ_i = log base_i + x_iᵀβ,  Var(Y_i) = μ_i + α μ_i²
+    Y_i ~ NB(μ_i, α_i),  log μ_i = log base_i + x_iᵀβ,  Var(Y_i) = μ_i + α_i μ_i²
 
-fitted by maximum likelihood (statsmodels ``NegativeBinomial``, ``nb2``; the start of the
-county model below). α is the
-between-municipality variance on the log scale (for a log-normal municipal effect of sd σ,
-α = exp(σ²) − 1 ≈ σ²) plus nothing for count noise (that is the μ term).
+started by maximum likelihood (statsmodels ``NegativeBinomial``, ``nb2``), with a
+dispersion that has a structural part and a part that shrinks with size,
+α_i = a₀ + a₁ · median population / population_i (:func:`fit_nb_size`).
 
-**County random effect.** Counties differ too, and Kanta joining is clustered by county: the
-comprehensive municipalities often come from four counties. The mean of municipality i of
-county c is μ_i e^{u_c}, u_c ~ N(0, σ_u²). The within-county dispersion α_i and σ_u are
-estimated by maximum of the marginal likelihood, u integrated out numerically
-(:func:`fit_nb_county`; the intercept free, the covariates' coefficients held at the NB
-fit's); σ_u is never below ``estimate.model_county_sd_min`` and is fixed
-there when the comprehensive municipalities come from fewer than ``MIN_COUNTIES``
-counties (a few counties cannot show that the others are alike). Given α and σ_u, β̂ and
-the county effects û (every county; those without data stay at 0) are solved jointly
-(:func:`joint_mode`, Henderson's mixed model equations, with a weak prior of sd
-``COEF_PRIOR_SD`` on the covariates' coefficients), and V = H⁻¹, the inverse of the joint
-information, is the error covariance of (β̂, û). Its cross terms matter: where a county has
-data, an error in β̂ is offset by one in û_c. (When the marginal fit fails, σ_u² comes from
-moments over the counties and α is made within-county, :func:`county_variance`.)
+**County random effect.** Counties differ too, and Kanta joining is clustered by county.
+The mean of municipality i of county c is μ_i e^{u_c}, u_c ~ N(0, σ_u²). The marginal
+likelihood Π_c ∫ Π_{i∈c} NB(y_i; μ_i e^u, α_i) φ(u; σ_u) du is computed by *adaptive*
+Gauss–Hermite quadrature (``GH_NODES`` nodes centred at each county's mode and scaled by its
+curvature, :class:`CountyLikelihood`), so that a county whose own data pin its effect
+down is integrated as accurately as one without data.
+
+**σ_u is not treated as known.** From a few counties the data say little about how much
+counties differ, and a plug-in σ̂_u (or a floor) understates the error of every prediction
+that leans on it. The likelihood of σ_u is profiled (the intercept and the dispersion
+re-fitted at each σ_u of the grid ``SD_GRID``, the covariates' coefficients held) and
+combined with a uniform prior on [0, ``SD_PRIOR_MAX``]; the prediction is the mixture over
+that posterior: for each grid value σ_s (weight w_s), β̂ and the county effects û are solved
+jointly (:func:`joint_mode`, Henderson's mixed model equations, with a weak
+collinearity-invariant prior on the covariates' coefficients, ``COEF_PRIOR_SD``) and
+V_s = H_s⁻¹ is the error covariance of (β̂, û); a total's mean and variance are
+
+    T̂ = Σ_s w_s T̂_s,   Var = Σ_s w_s (Var_s + T̂_s²) − T̂²
+
+(the variance of the mixture: the uncertainty of σ_u is in it). When the marginal fit
+fails, σ_u² comes from moments over the counties (:func:`county_variance`) as one point.
 
 **The predictive variance of a total** over a set A of municipalities (the mainland for
-the national estimate, a county for a county estimate): the estimate is
+the national estimate, a county for a county estimate), given σ_s: the estimate is
 T̂_A = Σ_{A∩C} y_i + Σ_{A∩U} μ'_j (C comprehensive: observed; U the others: predicted,
 μ'_j = base_j exp(x_jᵀβ̂ + û_c + ½ V_{u_c}), the mean over the effect's error). The
 unobserved counts are independent of the fit given the county effects, so::
 
-    Var(T_A − T̂_A) = Σ_{A∩U} (μ'_j + α_j μ'_j²)    NB noise of each predicted municipality
-                   + gᵀ V g                         parameters and county effects (delta
-                                                      method), g = (Σ_{A∩U} μ'_j x_j,
-                                                      (Σ_{A∩U∩c} μ'_j)_c)
+    Var_s(T_A − T̂_A) = Σ_{A∩U} (μ'_j + α_j μ'_j²)    NB noise of each predicted municipality
+                     + gᵀ V_s g                       parameters and county effects (delta
+                                                        method), g = (Σ_{A∩U} μ'_j x_j,
+                                                        (Σ_{A∩U∩c} μ'_j)_c)
 
 The covariates of a predicted municipality are clipped to the range of the fitted ones
 (no extrapolation: when only large towns are comprehensive, the smallest municipalities
-are predicted as the smallest of them would be). The uncertainty of α and σ_u is ignored.
-The interval is T̂ ± z·SE, its lower end never below the observed Σ_{A∩C} y_i (the total
-cannot be lower).
+are predicted as the smallest of them would be; the publication rule gives a range then,
+:mod:`seuranta.statistics.estimate`).
 
-With fewer than ``3 × (covariates + 1)`` comprehensive municipalities the covariates are
-dropped (intercept only; ``note`` says so); when the NB fit fails (e.g. no extra-Poisson
+**The interval** (:func:`interval`) is on the log scale of the predicted part P = T − O
+(O the observed clients): a total of skewed municipal counts is itself right-skewed, so the
+interval is that of a log-normal P with the predicted mean and variance,
+O + P̂ exp(−s²/2 ± z s), s² = log(1 + Var / P̂²) — its low end never below O.
+
+With fewer than ``3 × (covariates + 1)`` comprehensive municipalities with clients the
+covariates are dropped (intercept only; ``note`` says so: a handful of small counts among
+many zeros cannot carry four coefficients); when the NB fit fails (e.g. no extra-Poisson
 variance: the likelihood is maximised at α → 0) the model is a Poisson GLM with a robust
-covariance and α by moments, then the same two with an intercept only.
+covariance and α by moments, then the same two with an intercept only. A fit that cannot
+be made at all raises :class:`ModelFitError`.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from seuranta.core.errors import ModelFitError
 
 NOTE_FALLBACK = "model_fallback_intercept_only"
 NOTE_POISSON = "model_fallback_poisson"
 NOTE_MOMENTS = "model_county_moments"
 
-#: Prior sd of a covariate's coefficient (standardised covariate, log scale) in the joint
-#: fit: weak (one sd of a covariate multiplying the share by e is far beyond what municipal
-#: structure does), it only keeps collinear covariates of a few, similar comprehensive
-#: municipalities from trading huge opposite coefficients that explode a prediction.
+#: Prior sd of the covariates' coefficients in the joint fit, in units of the linear
+#: predictor: the prior precision is (X_cᵀX_c / n) / ``COEF_PRIOR_SD``² over the centred,
+#: standardised covariates of the fitted rows (Zellner's g-prior), so that a combination of
+#: covariates that moves the log share by one of its own sd has prior sd 1 whatever the
+#: collinearity of the covariates (age shares move together). Weak: it only keeps a few,
+#: similar comprehensive municipalities from trading huge opposite coefficients.
 COEF_PRIOR_SD = 1.0
 
-#: Fewest counties with comprehensive municipalities for a county effect.
+#: Fewest counties for the moment estimate of σ_u² (:func:`county_variance`, the fallback
+#: when the marginal fit fails). The publication rule's own limit is
+#: ``estimate.publication_rule.point_min_counties``.
 MIN_COUNTIES = 4
+
+#: Grid of σ_u (between-county sd of the log share) over which the prediction is mixed, and
+#: the upper end of its uniform prior (a factor e^1.5 ≈ 4.5 between counties: beyond any
+#: plausible difference; the data decide within it).
+SD_GRID = np.array([0.01, 0.05, 0.1, 0.15, 0.2, 0.3, 0.45, 0.65, 0.9, 1.2, 1.5])
+SD_PRIOR_MAX = 1.5
+#: Grid values whose posterior weight is below this are left out of the mixture.
+SD_WEIGHT_MIN = 0.002
+
+#: Nodes of the adaptive Gauss–Hermite quadrature of a county effect.
+GH_NODES = 9
+_GH_X, _GH_W = np.polynomial.hermite.hermgauss(GH_NODES)
+_GH_LOGW = np.log(_GH_W) + _GH_X ** 2
 
 #: Dispersion models (parameter ``estimate.model_dispersion``).
 DISPERSIONS = ("size", "constant")
@@ -182,36 +213,64 @@ def fit_poisson(X: np.ndarray, y: np.ndarray, exposure: np.ndarray
 
 
 @dataclass
-class Prediction:
-    """A fitted model's prediction for every municipality of a frame (row order kept).
+class Component:
+    """The prediction given one value σ_s of the county sd (weight ``weight``)."""
 
-    ``cov`` is the joint error covariance of (β̂, û) — β̂ first, then one county effect per
-    ``county_keys`` (none without a county effect) — so that a total's variance is
-    gᵀ cov g with g = (Σ μ'_j x_j, Σ_{j ∈ c} μ'_j per county)."""
+    weight: float
+    mean: np.ndarray          # μ'_j of predicted rows, 0 on comprehensive rows
+    noise_var: np.ndarray     # μ'_j + α_j μ'_j² of predicted rows, 0 elsewhere
+    cov: np.ndarray           # joint Cov of (β̂, û) given σ_s
+    sd: float                 # σ_s
+
+
+@dataclass
+class Prediction:
+    """A fitted model's prediction for every municipality of a frame (row order kept): the
+    mixture of its ``components`` over the posterior of σ_u (one component without a
+    county effect). ``mean`` and ``noise_var`` are the mixture's; a total's mean and
+    variance come from :meth:`group_totals`."""
 
     observed: np.ndarray      # y_i of comprehensive rows, 0 elsewhere
-    mean: np.ndarray          # μ'_j of predicted rows, 0 on comprehensive rows
-    noise_var: np.ndarray     # μ'_j + α μ'_j² of predicted rows, 0 elsewhere
-    X: np.ndarray             # design matrix (all rows)
-    cov: np.ndarray           # joint Cov of (β̂, û)
+    X: np.ndarray             # design matrix (all rows, clipped to the fitted range)
     county: np.ndarray        # county code of each row
-    county_keys: np.ndarray   # the counties of the effects in ``cov`` (empty: none)
-    alpha: np.ndarray         # α_i of every row
-    sigma_u2: float
+    county_keys: np.ndarray   # the counties of the effects in each component's cov
+    alpha: np.ndarray         # α_i of every row (the most probable component's)
     note: str
+    components: list[Component] = field(default_factory=list)
+    #: what :func:`without` needs to re-solve the same model on fewer rows: the start β,
+    #: the σ_u posterior as (σ, weight, α of every row), y, base, comprehensive
+    fit: dict = field(default_factory=dict, repr=False)
 
-    def _gradient(self, inv: np.ndarray, k: int) -> np.ndarray:
+    @property
+    def mean(self) -> np.ndarray:
+        return sum(c.weight * c.mean for c in self.components)
+
+    @property
+    def noise_var(self) -> np.ndarray:
+        return sum(c.weight * c.noise_var for c in self.components)
+
+    @property
+    def sigma_u2(self) -> float:
+        """Posterior mean of σ_u² (0 without a county effect)."""
+        return float(sum(c.weight * c.sd ** 2 for c in self.components))
+
+    @property
+    def cov(self) -> np.ndarray:
+        """The joint covariance of (β̂, û) of the most probable component."""
+        return max(self.components, key=lambda c: c.weight).cov
+
+    def _gradient(self, mean: np.ndarray, inv: np.ndarray, k: int) -> np.ndarray:
         """g of every group (rows: groups ``0..k-1`` given per row by ``inv``)."""
         G = np.zeros((k, self.X.shape[1] + len(self.county_keys)))
-        np.add.at(G[:, :self.X.shape[1]], inv, self.mean[:, None] * self.X)
+        np.add.at(G[:, :self.X.shape[1]], inv, mean[:, None] * self.X)
         if len(self.county_keys):
             ci = np.searchsorted(self.county_keys, self.county)
-            np.add.at(G, (inv, self.X.shape[1] + ci), self.mean)
+            np.add.at(G, (inv, self.X.shape[1] + ci), mean)
         return G
 
     def total(self, rows: np.ndarray | None = None) -> tuple[float, float, float]:
         """(estimate, variance, observed part) of the total over ``rows`` (bool mask; all)."""
-        m = np.ones(len(self.mean), bool) if rows is None else np.asarray(rows, bool)
+        m = np.ones(len(self.observed), bool) if rows is None else np.asarray(rows, bool)
         t = self.group_totals(np.where(m, 1, 0)).set_index("group")
         if 1 not in t.index:
             return 0.0, 0.0, 0.0
@@ -220,17 +279,21 @@ class Prediction:
 
     def group_totals(self, groups: np.ndarray) -> pd.DataFrame:
         """Estimate, variance and observed part per group (e.g. county) of a partition of
-        the rows."""
+        the rows: the mixture over the components (module docstring)."""
         groups = np.asarray(groups)
         keys, inv = np.unique(groups, return_inverse=True)
         k = len(keys)
-        est = np.bincount(inv, weights=self.mean, minlength=k)
         obs = np.bincount(inv, weights=self.observed, minlength=k)
-        noise = np.bincount(inv, weights=self.noise_var, minlength=k)
-        G = self._gradient(inv, k)
-        par = np.einsum("ij,jk,ik->i", G, self.cov, G)
-        return pd.DataFrame({"group": keys, "estimate": obs + est, "variance": noise + par,
-                             "observed": obs})
+        m1, m2 = np.zeros(k), np.zeros(k)
+        for c in self.components:
+            est = np.bincount(inv, weights=c.mean, minlength=k)
+            noise = np.bincount(inv, weights=c.noise_var, minlength=k)
+            G = self._gradient(c.mean, inv, k)
+            var = noise + np.einsum("ij,jk,ik->i", G, c.cov, G)
+            m1 += c.weight * est
+            m2 += c.weight * (var + est ** 2)
+        return pd.DataFrame({"group": keys, "estimate": obs + m1,
+                             "variance": np.maximum(m2 - m1 ** 2, 0.0), "observed": obs})
 
 
 def size_term(frame: pd.DataFrame) -> np.ndarray | None:
@@ -245,18 +308,20 @@ def size_term(frame: pd.DataFrame) -> np.ndarray | None:
 
 
 def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = True,
-            dispersion: str = "size", county_sd_min: float = 0.0) -> Prediction:
+            dispersion: str = "size") -> Prediction:
     """Fit the NB model on the comprehensive rows of ``frame`` and predict the others.
 
     ``frame``: one row per mainland municipality with clients, population_base,
     comprehensive (bool), the covariates and (for the county effect) county_code. Requires
-    at least one comprehensive row with a positive base.
+    at least one comprehensive row with a positive base; raises :class:`ModelFitError` when
+    no model can be fitted.
     """
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
     y = frame["clients"].to_numpy(float)
     fit_rows = comp & (base > 0)
-    n = int(fit_rows.sum())
+    # the covariates need information: municipalities with clients (zeros say little)
+    n = int((fit_rows & (y > 0)).sum())
     covs = list(covariates)
     note = ""
     if n < 3 * (len(covs) + 1):
@@ -271,32 +336,71 @@ def predict(frame: pd.DataFrame, covariates: list[str], county_effect: bool = Tr
     X = np.clip(X, X[fit_rows].min(axis=0), X[fit_rows].max(axis=0))
     county = (frame["county_code"].astype(str).to_numpy() if "county_code" in frame.columns
               else np.full(len(frame), ""))
-    keys = np.array([], dtype=str)
-    sigma_u2 = 0.0
-    lin = np.clip(X @ beta, -50, 50)
-    if county_effect and "county_code" in frame.columns:
-        mixed = (_fit_mixed(X, y, base, fit_rows, county, w, beta, alpha, county_sd_min)
-                 if how != NOTE_POISSON else None)
-        if mixed is not None:
-            beta, sigma_u2 = mixed.beta, mixed.sd ** 2
-            alpha = np.full(len(frame), mixed.dispersion[0]) + (
-                mixed.dispersion[1] * w if len(mixed.dispersion) > 1 else 0.0)
-        else:               # the marginal fit failed: σ_u² by moments, α made within-county
-            mu0 = np.where(base > 0, np.exp(lin) * base, 0.0)
-            sigma_u2, alpha = county_variance(y, mu0, alpha, fit_rows, county, county_sd_min ** 2)
-            if sigma_u2 > 0:
-                note = note or NOTE_MOMENTS
-        if sigma_u2 > 0:
-            beta, u, cov, keys = joint_mode(X, y, base, fit_rows, county, alpha, beta, sigma_u2)
-            ci = np.searchsorted(keys, county)
-            # the mean of exp(u) over its error: exp(û + ½ Var(û − u))
-            lin = np.clip(X @ beta, -50, 50) + u[ci] + 0.5 * np.diag(cov)[X.shape[1] + ci]
-    mu_hat = np.where(base > 0, np.exp(lin) * base, 0.0)
     other = ~comp & (base > 0)
-    mean = np.where(other, mu_hat, 0.0)
-    return Prediction(observed=np.where(comp, y, 0.0), mean=mean,
-                      noise_var=mean + alpha * mean ** 2, X=X, cov=cov, county=county,
-                      county_keys=keys, alpha=alpha, sigma_u2=sigma_u2, note=note)
+    components: list[Component] = []
+    keys = np.array([], dtype=str)
+    if county_effect and "county_code" in frame.columns:
+        post = (_sd_posterior(X, y, base, fit_rows, county, w, beta, alpha)
+                if how != NOTE_POISSON else None)
+        if post is None:            # the marginal fit failed: σ_u² by moments, one point
+            mu0 = np.where(base > 0, np.exp(np.clip(X @ beta, -50, 50)) * base, 0.0)
+            s2, a_within = county_variance(y, mu0, alpha, fit_rows, county)
+            if s2 > 0:
+                post = [(math.sqrt(s2), 1.0, a_within)]
+                note = note or NOTE_MOMENTS
+        if post:
+            components, keys = _components(X, y, base, fit_rows, other, county, beta, post)
+            alpha = max(post, key=lambda t: t[1])[2]
+    if not components:
+        keys = np.array([], dtype=str)
+        mean = np.where(other, np.exp(np.clip(X @ beta, -50, 50)) * base, 0.0)
+        components = [Component(1.0, mean, mean + alpha * mean ** 2, cov, 0.0)]
+    return Prediction(observed=np.where(comp, y, 0.0), X=X, county=county, county_keys=keys,
+                      alpha=alpha, note=note, components=components,
+                      fit={"beta": beta, "post": post if components[0].sd > 0 else None,
+                           "y": y, "base": base, "comprehensive": comp,
+                           "covariates": covs, "county_effect": county_effect,
+                           "dispersion": dispersion})
+
+
+def _components(X, y, base, fit_rows, other, county, beta, post):
+    """One :class:`Component` per (σ, weight, α) of ``post``: β̂ and û solved jointly given
+    σ and α (:func:`joint_mode`), the predicted rows' means and variances."""
+    out, keys = [], np.array([], dtype=str)
+    for sd, weight, a in post:
+        b, u, V, keys = joint_mode(X, y, base, fit_rows, county, a, beta, sd ** 2)
+        ci = np.searchsorted(keys, county)
+        # the mean of exp(u) over its error: exp(û + ½ Var(û − u))
+        lin = np.clip(X @ b + u[ci] + 0.5 * np.diag(V)[X.shape[1] + ci], -50, 50)
+        mean = np.where(other, np.exp(lin) * base, 0.0)
+        out.append(Component(weight, mean, mean + a * mean ** 2, V, sd))
+    return out, keys
+
+
+def without(pred: Prediction, frame: pd.DataFrame, exclude: np.ndarray) -> Prediction:
+    """The same model with the comprehensive rows of ``exclude`` treated as not
+    comprehensive: neither counted nor fitted, but predicted. The design, the σ_u posterior
+    and the dispersion are held (only β̂ and û are solved again), so the difference from
+    ``pred`` is what those rows' counts do to the estimate. Without a county effect the
+    model is fitted again on the remaining rows. Raises :class:`ModelFitError` when fewer
+    than two comprehensive rows remain."""
+    exclude = np.asarray(exclude, bool) & pred.fit["comprehensive"]
+    if not exclude.any():
+        return pred
+    comp = pred.fit["comprehensive"] & ~exclude
+    if (comp & (pred.fit["base"] > 0)).sum() < 2:
+        raise ModelFitError("fewer than two comprehensive municipalities without the excluded")
+    if pred.fit.get("post") is None:
+        return predict(frame.assign(comprehensive=comp), pred.fit["covariates"],
+                       county_effect=pred.fit["county_effect"],
+                       dispersion=pred.fit["dispersion"])
+    y, base = pred.fit["y"], pred.fit["base"]
+    other = ~comp & (base > 0)
+    comps, keys = _components(pred.X, y, base, comp & (base > 0), other, pred.county,
+                              pred.fit["beta"], pred.fit["post"])
+    return Prediction(observed=np.where(comp, y, 0.0), X=pred.X, county=pred.county,
+                      county_keys=keys, alpha=pred.alpha, note=pred.note, components=comps,
+                      fit={**pred.fit, "comprehensive": comp})
 
 
 def joint_mode(X, y, base, rows, county, alpha, beta, sigma_u2, coef_sd: float = COEF_PRIOR_SD,
@@ -348,9 +452,12 @@ def joint_mode(X, y, base, rows, county, alpha, beta, sigma_u2, coef_sd: float =
             break
     mu = bf * np.exp(np.clip(D @ theta, -50, 50))
     H = D.T @ ((mu / (1 + af * mu))[:, None] * D) + P
-    cov = np.linalg.inv(H)
+    try:
+        cov = np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        raise ModelFitError("the county effects could not be fitted") from None
     if not np.all(np.isfinite(theta)) or not np.all(np.isfinite(cov)):
-        raise RuntimeError("the county effects could not be fitted")
+        raise ModelFitError("the county effects could not be fitted")
     return theta[:k], theta[k:], cov, keys
 
 
@@ -382,23 +489,7 @@ def _fit_chain(frame, covs, y, base, rows, size):
             return X, beta, cov, np.full(n, alpha), note or NOTE_POISSON, None
         except Exception:  # noqa: BLE001
             pass
-    raise RuntimeError("no count model could be fitted")
-
-
-def _fit_mixed(X, y, base, fit_rows, county, w, beta, alpha, sd_min):
-    """The county random-effect fit (:func:`fit_nb_county`) started from the NB fit, or
-    None when it fails (the caller then uses the moment estimates). From fewer than
-    ``MIN_COUNTIES`` counties σ_u is not estimated but fixed at ``sd_min`` (none at 0)."""
-    k = len(np.unique(county[fit_rows]))
-    sd_fixed = None if k >= MIN_COUNTIES else float(sd_min)
-    if sd_fixed is not None and sd_fixed <= 0:
-        return None
-    try:
-        return fit_nb_county(X[fit_rows], y[fit_rows], base[fit_rows],
-                             None if w is None else w[fit_rows], county[fit_rows],
-                             (beta, float(np.median(alpha[fit_rows]))), sd_min, sd_fixed)
-    except Exception:  # noqa: BLE001 - numerical failure: the moment estimates instead
-        return None
+    raise ModelFitError("no count model could be fitted")
 
 
 def within_county(alpha: np.ndarray, sigma_u2: float) -> np.ndarray:
@@ -417,11 +508,10 @@ def county_variance(y, mu_hat, alpha, fit_rows, county, floor: float = 0.0
     v_c = Σ (μ̂_i + α_i μ̂_i²) / E_c² (α of that fit, which holds the between-county variance
     too: v_c is on the large side, σ_u² on the small side); σ_u² = Σ (r_c² − v_c) / (k − 1)
     over the k counties (k − 1 degrees of freedom: the r_c are residuals around the fitted
-    mean, which the same counties determine), and never below ``floor``
-    (``estimate.model_county_sd_min``²): from fewer than ``MIN_COUNTIES`` counties the data
-    cannot tell how much counties differ, and an estimate of 0 from four or five would claim
-    that the unobserved counties are exactly like the observed ones. The α_i returned are
-    within the county (:func:`within_county`)."""
+    mean, which the same counties determine), and never below ``floor``; from fewer than
+    ``MIN_COUNTIES`` counties the moments are not used (σ_u² = ``floor``). This is the
+    fallback when the marginal fit fails (:func:`predict`). The α_i returned are within the
+    county (:func:`within_county`)."""
     d = pd.DataFrame({"c": county[fit_rows], "o": y[fit_rows], "e": mu_hat[fit_rows],
                       "v": mu_hat[fit_rows] + alpha[fit_rows] * mu_hat[fit_rows] ** 2})
     g = d.groupby("c")[["o", "e", "v"]].sum()
@@ -434,56 +524,116 @@ def county_variance(y, mu_hat, alpha, fit_rows, county, floor: float = 0.0
     return s2, (within_county(alpha, s2) if s2 > 0 else alpha)
 
 
-def interval(estimate: float, variance: float, observed: float, z: float) -> tuple[float, float, float]:
-    """(se, low, high): estimate ± z·se, the low end never below the observed part."""
-    se = math.sqrt(variance)
-    return se, max(estimate - z * se, observed), estimate + z * se
+def interval(estimate: float, variance: float, observed: float, z: float
+             ) -> tuple[float, float, float]:
+    """(se, low, high) of a total whose part ``estimate − observed`` is predicted: the
+    interval of a log-normal predicted part with that mean and ``variance``,
+    O + P̂ exp(−s²/2 ± z s), s² = log(1 + Var / P̂²) (right-skewed, never below O)."""
+    se = math.sqrt(max(variance, 0.0))
+    p = estimate - observed
+    if p <= 0 or se == 0:
+        return se, estimate, estimate
+    s2 = math.log1p(se * se / (p * p))
+    s = math.sqrt(s2)
+    return se, observed + p * math.exp(-s2 / 2 - z * s), observed + p * math.exp(-s2 / 2 + z * s)
 
 
 # --------------------------------------------------------------------------- county random effect
 
-#: Quadrature grid of the county effect in sd units (trapezoid rule on the normal density:
-#: for a near-Gaussian integrand of sd s (in σ_u units) the relative error is about
-#: exp(−2π² s² / 0.2²): below 10⁻⁸ for s ≥ 0.2 and 10⁻⁴ for s ≥ 0.14, and s is below 0.1 only
-#: for a county whose own data outweigh the prior a hundredfold).
-_T = np.arange(-6.0, 6.0 + 1e-9, 0.2)
-_LOGW = -0.5 * _T ** 2 - np.log(np.exp(-0.5 * _T ** 2).sum())
+class CountyLikelihood:
+    """The log marginal likelihood of NB2 counts with a normal county intercept,
 
+        ℓ = Σ_c log ∫ Π_{i ∈ c} NB(y_i; e^{o_i + b₀ + u}, α_i) φ(u; 0, σ) du,
 
-def _mixed_negloglike_grad(params, X, y, exposure, w, inv, sd_fixed):
-    """−log marginal likelihood of the NB2 model with a county random intercept
-    (:func:`fit_nb_county`) and its gradient (β, dispersion logs, log σ_u unless fixed);
-    ``inv`` is the county × row indicator matrix."""
-    from scipy.special import digamma, gammaln, logsumexp  # heavy: loaded only when used
+    by adaptive Gauss–Hermite quadrature: each county's integrand is centred at its mode
+    û_c (Newton's method; the log integrand is concave in u) and scaled by its curvature, so
+    a sharply determined county effect is integrated as accurately as a vague one.
+    Parameters (:meth:`negloglike`): b₀, the dispersion logs θ₀ (θ₁ with the size term w:
+    α_i = e^θ₀ + e^θ₁ w_i) and log σ unless σ is fixed. The gradient is that of the exact
+    integral (the posterior mean of the integrand's score) evaluated at the same nodes."""
 
-    k = X.shape[1]
-    nd = 2 if w is not None else 1
-    sd = sd_fixed if sd_fixed is not None else math.exp(min(max(params[k + nd], -20.0), 2.0))
-    theta = np.clip(params[k:k + nd], -30.0, 5.0)
-    ea = math.exp(theta[0])
-    eb = math.exp(theta[1]) if w is not None else 0.0
-    a = ea + (eb * w if w is not None else np.zeros(len(y)))
-    r = 1.0 / a
-    u = sd * _T                                            # county effect at each node
-    eta = np.clip(X @ params[:k], -50, 50)
-    mu = (exposure * np.exp(eta))[:, None] * np.exp(u)[None, :]
-    const = gammaln(y + r) - gammaln(r) - gammaln(y + 1) + r * np.log(r)
-    ll = const[:, None] - (r + y)[:, None] * np.log(r[:, None] + mu) + (
-        y * (np.log(exposure) + eta))[:, None] + y[:, None] * u[None, :]
-    L = _LOGW[None, :] + inv @ ll                          # county × node
-    logL = logsumexp(L, axis=1)
-    P = inv.T @ np.exp(L - logL[:, None])                  # posterior node weights per row
-    d_eta = (y[:, None] - mu) / (1 + a[:, None] * mu)
-    d_a = -(digamma(y + r)[:, None] - digamma(r)[:, None] + np.log(r[:, None] / (r[:, None] + mu))
-            + 1 - (r + y)[:, None] / (r[:, None] + mu)) * (r * r)[:, None]
-    pe = (P * d_eta).sum(axis=1)
-    pa = (P * d_a).sum(axis=1)
-    g = [X.T @ pe, [(pa * ea).sum()]]
-    if w is not None:
-        g.append([(pa * eb * w).sum()])
-    if sd_fixed is None:
-        g.append([float((P * d_eta * u[None, :]).sum())])
-    return -float(logL.sum()), -np.concatenate(g)
+    def __init__(self, offset: np.ndarray, y: np.ndarray, w: np.ndarray | None,
+                 county: np.ndarray):
+        from scipy.special import gammaln  # heavy dependency: loaded only when used
+
+        self.off, self.y = np.asarray(offset, float), np.asarray(y, float)
+        self.w = None if w is None else np.asarray(w, float)
+        self.keys, self.idx = np.unique(np.asarray(county).astype(str), return_inverse=True)
+        self.K = len(self.keys)
+        self.inv = np.zeros((self.K, len(self.y)))
+        self.inv[self.idx, np.arange(len(self.y))] = 1.0
+        self.lgy1 = gammaln(self.y + 1)
+        self.u = np.zeros(self.K)
+        self.nd = 1 if self.w is None else 2
+
+    def _modes(self, eta, r, sd):
+        y, idx, inv = self.y, self.idx, self.inv
+        u = self.u.copy()
+        for _ in range(60):
+            m = np.exp(np.clip(eta + u[idx], -50, 50))
+            g = inv @ (r * (y - m) / (r + m)) - u / sd ** 2
+            h = -(inv @ ((r + y) * r * m / (r + m) ** 2)) - 1 / sd ** 2
+            step = np.clip(-g / h, -1.0, 1.0)
+            u = u + step
+            if np.max(np.abs(step)) < 1e-10:
+                break
+        m = np.exp(np.clip(eta + u[idx], -50, 50))
+        h = -(inv @ ((r + y) * r * m / (r + m) ** 2)) - 1 / sd ** 2
+        self.u = u
+        return u, 1.0 / np.sqrt(-h)
+
+    def negloglike(self, params: np.ndarray, sd_fixed: float | None = None
+                   ) -> tuple[float, np.ndarray]:
+        """−ℓ and its gradient (b₀, θ, log σ unless ``sd_fixed``)."""
+        from scipy.special import digamma, gammaln, logsumexp  # heavy: loaded only when used
+
+        nd, y, idx = self.nd, self.y, self.idx
+        b0 = params[0]
+        th = np.clip(params[1:1 + nd], -30.0, 5.0)
+        sd = sd_fixed if sd_fixed is not None else math.exp(min(max(params[1 + nd], -8.0), 2.0))
+        ea = math.exp(th[0])
+        eb = math.exp(th[1]) if nd == 2 else 0.0
+        a = ea + (eb * self.w if nd == 2 else 0.0) * np.ones(len(y))
+        r = 1.0 / a
+        eta = self.off + b0
+        u, s = self._modes(eta, r, sd)
+        nodes = u[:, None] + math.sqrt(2.0) * s[:, None] * _GH_X[None, :]      # K × Q
+        mm = np.clip(eta[:, None] + nodes[idx], -50, 50)                        # n × Q
+        em = np.exp(mm)
+        const = gammaln(y + r) - gammaln(r) - self.lgy1 + r * np.log(r)
+        ll = const[:, None] + y[:, None] * mm - (r + y)[:, None] * np.log(r[:, None] + em)
+        L = (self.inv @ ll - nodes ** 2 / (2 * sd * sd) - math.log(sd)
+             - 0.5 * math.log(2 * math.pi) + _GH_LOGW[None, :]
+             + np.log(math.sqrt(2.0) * s)[:, None])
+        logL = logsumexp(L, axis=1)
+        P = np.exp(L - logL[:, None])                                           # K × Q
+        Pr = P[idx]
+        d_eta = (y[:, None] - em) / (1 + a[:, None] * em)
+        d_a = -(digamma(y + r)[:, None] - digamma(r)[:, None] + np.log(r[:, None] / (r[:, None] + em))
+                + 1 - (r + y)[:, None] / (r[:, None] + em)) * (r * r)[:, None]
+        pa = (Pr * d_a).sum(axis=1)
+        g = [[(Pr * d_eta).sum()], [(pa * ea).sum()]]
+        if nd == 2:
+            g.append([(pa * eb * self.w).sum()])
+        if sd_fixed is None:
+            g.append([float((P * (nodes ** 2 / sd ** 2 - 1)).sum())])
+        return -float(logL.sum()), -np.concatenate(g)
+
+    def fit(self, start: np.ndarray, sd_fixed: float | None = None) -> tuple[np.ndarray, float]:
+        """Maximum of ℓ from ``start`` (b₀, θ[, log σ]): (parameters, ℓ). Raises
+        :class:`ModelFitError` when the optimiser fails."""
+        from scipy.optimize import minimize  # heavy dependency: loaded only when used
+
+        bounds = [(None, None)] + [(-30.0, 5.0)] * self.nd
+        if sd_fixed is None:
+            bounds.append((math.log(1e-3), math.log(SD_PRIOR_MAX)))
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            res = minimize(self.negloglike, np.asarray(start, float), args=(sd_fixed,),
+                           jac=True, method="L-BFGS-B", bounds=bounds,
+                           options={"maxiter": 500, "gtol": 1e-6, "ftol": 1e-11})
+        if not (res.success or res.status == 2) or not np.all(np.isfinite(res.x)):
+            raise ModelFitError("NB fit with a county effect did not converge")
+        return res.x, -float(res.fun)
 
 
 @dataclass
@@ -496,50 +646,78 @@ class MixedFit:
     loglike: float              # the maximised log marginal likelihood
 
 
+def _offset(X, exposure, beta):
+    """log exposure + the covariates' part of the linear predictor (β held)."""
+    beta = np.asarray(beta, float)
+    off = np.log(exposure)
+    if X.shape[1] > 1:
+        off = off + np.clip(X[:, 1:] @ beta[1:], -50, 50)
+    return off
+
+
+def _start(beta0: float, alpha: float, nd: int) -> list[float]:
+    a0 = max(alpha, 1e-4)
+    return [beta0] + ([math.log(a0 / 2)] * 2 if nd == 2 else [math.log(a0)])
+
+
 def fit_nb_county(X: np.ndarray, y: np.ndarray, exposure: np.ndarray, w: np.ndarray | None,
-                  county: np.ndarray, start: tuple[np.ndarray, float], sd_min: float = 0.0,
+                  county: np.ndarray, start: tuple[np.ndarray, float],
                   sd_fixed: float | None = None) -> MixedFit:
     """NB2 regression with a normal county random intercept u_c ~ N(0, σ_u²), by maximum
-    of the marginal likelihood Π_c ∫ Π_{i ∈ c} NB(y_i; μ_i e^u, α_i) φ(u; σ_u) du.
-
-    The integral is the trapezoid rule on the grid ``_T`` (σ_u units, step 0.2 over ±6 sd;
-    for the smooth, near-Gaussian integrands here the rule's error is far below the
-    optimiser's tolerance); the gradient is analytic (of that sum, so the optimum is exact
-    for it); L-BFGS-B keeps σ_u ≥ ``sd_min`` (or fixes it at ``sd_fixed``) and the
-    dispersion logs in [−30, 5]. α_i = exp θ0 (+ exp θ1 w_i when ``w`` is given: the part
-    that shrinks with size) is the municipal dispersion *within* a county, what the NB fit
-    without county effects cannot separate from the county variance. The covariates'
-    coefficients are held at ``start``'s (an offset) and only the intercept, the dispersion
-    and σ_u are fitted: what the prediction takes
-    from this fit is α and σ_u (β is solved again jointly with the county effects,
-    :func:`joint_mode`), and four parameters instead of eight make it several times
-    faster. Raises RuntimeError when the fit fails."""
-    from scipy.optimize import minimize  # heavy dependency: loaded only when used
-
-    beta_start = np.asarray(start[0], float)
-    if X.shape[1] > 1:
-        exposure = exposure * np.exp(np.clip(X[:, 1:] @ beta_start[1:], -50, 50))
-        X, beta_start = X[:, :1], beta_start[:1]
-    k = X.shape[1]
-    keys, idx = np.unique(np.asarray(county).astype(str), return_inverse=True)
-    inv = np.zeros((len(keys), len(y)))
-    inv[idx, np.arange(len(y))] = 1.0
-    a0 = max(start[1], 1e-4)
-    theta0 = ([math.log(a0 / 2), math.log(a0 / 2)] if w is not None else [math.log(a0)])
-    bounds = [(None, None)] * k + [(-30.0, 5.0)] * len(theta0)
-    x0 = list(beta_start) + theta0
+    of the marginal likelihood (:class:`CountyLikelihood`): the intercept, the within-county
+    dispersion and σ_u (or σ_u fixed at ``sd_fixed``), the covariates' coefficients held
+    at ``start``'s (an offset). Raises :class:`ModelFitError` when the fit fails."""
+    cl = CountyLikelihood(_offset(X, exposure, start[0]), y, w, county)
+    x0 = _start(float(start[0][0]), start[1], cl.nd)
     if sd_fixed is None:
-        lo = math.log(max(sd_min, 1e-3))
-        x0.append(max(math.log(0.1), lo))
-        bounds.append((lo, math.log(2.0)))
-    args = (X, y, exposure, w, inv, sd_fixed)
-    res = minimize(_mixed_negloglike_grad, np.array(x0, float), args=args, jac=True,
-                   method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": 1000, "gtol": 1e-6, "ftol": 1e-10})
-    if not (res.success or res.status == 2) or not np.all(np.isfinite(res.x)):
-        raise RuntimeError("NB fit with a county effect did not converge")
-    nd = len(theta0)
-    sd = sd_fixed if sd_fixed is not None else math.exp(res.x[k + nd])
-    beta = np.concatenate([res.x[:k], np.asarray(start[0], float)[k:]])
-    return MixedFit(beta=beta, dispersion=np.exp(np.clip(res.x[k:k + nd], -30, 5)),
-                    sd=float(sd), loglike=-float(res.fun))
+        x0.append(math.log(0.1))
+    x, ll = cl.fit(np.array(x0), sd_fixed)
+    sd = sd_fixed if sd_fixed is not None else math.exp(x[1 + cl.nd])
+    beta = np.concatenate([[x[0]], np.asarray(start[0], float)[1:]])
+    return MixedFit(beta=beta, dispersion=np.exp(np.clip(x[1:1 + cl.nd], -30, 5)),
+                    sd=float(sd), loglike=ll)
+
+
+def sd_posterior(X: np.ndarray, y: np.ndarray, exposure: np.ndarray, w: np.ndarray | None,
+                 county: np.ndarray, start: tuple[np.ndarray, float]
+                 ) -> list[tuple[float, float, np.ndarray, float]]:
+    """The posterior of σ_u on ``SD_GRID``: the profile likelihood (intercept and dispersion
+    re-fitted at each σ, from the neighbouring grid value's solution) times a uniform prior
+    on [0, ``SD_PRIOR_MAX``], trapezoid weights. Returns (σ, weight, dispersion, profile
+    log-likelihood) for every grid value with weight ≥ ``SD_WEIGHT_MIN`` (renormalised)."""
+    cl = CountyLikelihood(_offset(X, exposure, start[0]), y, w, county)
+    x0 = np.array(_start(float(start[0][0]), start[1], cl.nd))
+    mid = int(np.searchsorted(SD_GRID, 0.2))
+    order = list(range(mid, len(SD_GRID))) + list(range(mid - 1, -1, -1))
+    sol: dict[int, tuple[np.ndarray, float]] = {}
+    for i in order:
+        near = i - 1 if i > mid else i + 1
+        x = sol[near][0] if near in sol else x0
+        if i == mid - 1:
+            cl.u = np.zeros(cl.K)
+            x = sol[mid][0]
+        sol[i] = cl.fit(x, float(SD_GRID[i]))
+    ll = np.array([sol[i][1] for i in range(len(SD_GRID))])
+    edges = np.concatenate([[0.0], (SD_GRID[1:] + SD_GRID[:-1]) / 2, [SD_PRIOR_MAX]])
+    wt = np.exp(ll - ll.max()) * np.diff(edges)
+    wt /= wt.sum()
+    keep = wt >= SD_WEIGHT_MIN
+    wk = wt[keep] / wt[keep].sum()
+    return [(float(SD_GRID[i]), float(wk[j]), np.exp(np.clip(sol[i][0][1:1 + cl.nd], -30, 5)),
+             float(ll[i])) for j, i in enumerate(np.flatnonzero(keep))]
+
+
+def _sd_posterior(X, y, base, fit_rows, county, w, beta, alpha):
+    """:func:`sd_posterior` on the fitted rows as (σ, weight, α of every row), or None when
+    the marginal fit fails (the caller then uses the moment estimate)."""
+    try:
+        post = sd_posterior(X[fit_rows], y[fit_rows], base[fit_rows],
+                            None if w is None else w[fit_rows], county[fit_rows],
+                            (beta, float(np.median(alpha[fit_rows]))))
+    except (ModelFitError, FloatingPointError, np.linalg.LinAlgError):
+        return None
+    out = []
+    for sd, weight, disp, _ in post:
+        a = np.full(len(y), disp[0]) + (disp[1] * w if len(disp) > 1 else 0.0)
+        out.append((sd, weight, a))
+    return out

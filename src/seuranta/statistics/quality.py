@@ -11,7 +11,8 @@ the share: where municipalities genuinely differ, excluding the ones whose share
 against the others selects the comprehensive set on the outcome and pushes the estimate up.
 
 none
-    ``no_rows`` — no clients from any source (ALL = 0).
+    ``no_rows`` — no clients from any source (ALL = 0) and no source declares the whole
+    quarter.
 partial (any blocking code: delivery evidence)
     Declared coverage (deliveries.csv), taken as the union of the declared intervals of
     the sources that delivered rows in the quarter:
@@ -25,8 +26,12 @@ partial (any blocking code: delivery evidence)
     one's clients (the larger at least ``ramp_min_clients``): one of them is incomplete.
     Own history: ``own_drop`` when the share is below ``drop_ratio`` × the median share of
     the municipality's own earlier quarters (up to ``drop_quarters``) that had declared
-    coverage and no delivery code, and the drop is not Poisson noise
-    (log(ratio)·√E < −``comparison_z``, E the count expected at the earlier share).
+    coverage and no delivery code, and the drop is beyond the noise of a quarter's count
+    ((y − E) / √(E + τ² E²) < −``robust_z_max``, E the count expected at the earlier
+    share, τ² the genuine quarter-to-quarter variance, :func:`own_history`). The limit is
+    the strict one: the rule tests thousands of rows every quarter and excludes what it
+    catches, so a lenient limit would exclude genuinely complete municipalities whose
+    count happened to dip — selection on the outcome.
     Review decisions (corrections.csv): ``review_exclude``.
 flag (quality stays ``comprehensive``; ``flags`` lists the codes; in the estimate)
     Plausibility of the share against comparable municipalities, i.e. the "clean"
@@ -44,7 +49,13 @@ flag (quality stays ``comprehensive``; ``flags`` lists the codes; in the estimat
     (``estimates_sensitivity``). ``plausibility_excludes: true`` restores the earlier rule
     (a flag excludes: ``partial``), only to measure what it did.
 comprehensive
-    Rows, declared full coverage and no delivery code. ``review_include`` turns the
+    Rows, declared full coverage and no delivery code. ``declared_zero``: no clients from
+    any source while a source declares the whole quarter (a municipality may truly have no
+    clients of a task): comprehensive with 0 clients, counted as 0 in the estimate rather
+    than predicted; flagged ``share_low_comparable`` when the comparison group's share
+    would expect so many clients (E > ``comparison_z``², so P(0) < e^{−comparison_z²})
+    that Poisson noise cannot explain the zero; and a zero where the municipality's own
+    earlier share expects clients beyond noise is an ``own_drop`` (partial). ``review_include`` turns the
     overridable codes (monthly, sources, own history) into remarks and clears the flags
     (confirmed); ``review_note`` and ``declared_source_empty`` (a source declared coverage
     but delivered nothing while another one did) are remarks that never change the class.
@@ -82,6 +93,9 @@ FLAG_FI = "tarkistettava"
 #: tarkistettava for the review round.
 REASONS: dict[str, tuple[str, bool, str]] = {
     "no_rows": ("none", False, "Miltään lähteeltä ei ollut yhtään asiakkuutta."),
+    "declared_zero": ("remark", False,
+                      "Yhtään asiakkuutta ei ollut, vaikka lähde ilmoitti kattavansa koko "
+                      "neljänneksen: asiakasmääräksi tulkitaan nolla."),
     "coverage_not_declared": ("partial", False,
                               "Yksikään aineistoa toimittanut lähde ei ilmoittanut kattavansa "
                               "neljännestä (toimitustiedot puuttuvat)."),
@@ -205,19 +219,23 @@ def source_codes(sha: float, et: float, min_ratio: float, min_clients: float) ->
 
 
 def drop_code(share: float, base: float, reference_pct: float, drop_ratio: float,
-              z_max: float) -> list[str]:
+              z_max: float, tau2: float = 0.0) -> list[str]:
     """``own_drop`` when ``share`` (%) is below ``drop_ratio`` × the municipality's own
-    earlier ``reference_pct`` and not Poisson noise: log(ratio)·√E < −z_max with E the count
-    expected at the earlier share on this quarter's base."""
+    earlier ``reference_pct`` and beyond the noise of a quarter's count:
+    (y − E) / √(E + τ² E²) < −z_max, y the count, E the count expected at the earlier share
+    on this quarter's base (Poisson variance E) and ``tau2`` the genuine quarter-to-quarter
+    relative variance of a municipality's share (:func:`own_history`). On the count scale,
+    not the log scale: a count of 1 where 6.7 were expected is a 1 % event, which the log
+    ratio over its delta-method sd would make a 5-sigma one."""
     if not (reference_pct > 0 and base > 0) or math.isnan(reference_pct):
         return []
     ratio = share / reference_pct
     if ratio >= drop_ratio:
         return []
-    if ratio <= 0:
-        return ["own_drop"]
     expected = reference_pct / 100 * base
-    return ["own_drop"] if math.log(ratio) * math.sqrt(expected) < -z_max else []
+    y = share / 100 * base
+    z = (y - expected) / math.sqrt(expected + tau2 * expected * expected)
+    return ["own_drop"] if z < -z_max else []
 
 
 def own_history(f: pd.DataFrame, p: dict) -> pd.DataFrame:
@@ -227,12 +245,30 @@ def own_history(f: pd.DataFrame, p: dict) -> pd.DataFrame:
     The reference is the median share of up to ``drop_quarters`` earlier quarters whose row
     had clients and no delivery code (coverage, ramp, sources, own drop) — so a drop that
     persists is caught in every quarter it lasts, and the quarters before a source joined
-    (partial, lower) never serve as reference.
+    (partial, lower) never serve as reference. Shares also move from quarter to quarter
+    beyond Poisson noise (seasons, a closing unit): τ², that genuine variance of
+    log(share / reference), is estimated robustly (:func:`robust_tau2`) from every row with
+    a reference and no delivery code (a first pass without the drop rule; 0 from fewer
+    than 8 rows) and enters the drop rule's noise (:func:`drop_code`).
     """
     f = f.copy()
+    first = _history_pass(f, p, None)
+    r, v = first[2], first[3]
+    tau2 = robust_tau2(r - np.median(r), v) if len(r) >= 8 else 0.0
+    codes, ref_col, _, _ = _history_pass(f, p, tau2)
+    f["codes"] = codes
+    f["own_reference_pct"] = ref_col
+    return f
+
+
+def _history_pass(f: pd.DataFrame, p: dict, tau2: float | None):
+    """One pass of :func:`own_history`: the codes with ``own_drop`` (none when ``tau2`` is
+    None), the reference shares, and the log ratios and Poisson variances 1/E of the rows
+    with a reference and no delivery code."""
     n_back = int(p["drop_quarters"])
     codes = list(f["codes"])
     ref_col = np.full(len(f), np.nan)
+    lr, pv = [], []
     order = f.sort_values(["service_task", "municipality_code", "quarter"]).index
     prev_key, history = None, []
     for i in order:
@@ -240,17 +276,21 @@ def own_history(f: pd.DataFrame, p: dict) -> pd.DataFrame:
         if key != prev_key:
             prev_key, history = key, []
         cc = codes[i]
+        share, base = float(f.at[i, "share_pct"]), float(f.at[i, "population_base"])
         if "no_rows" not in cc and history:
             ref = float(np.median(history[-n_back:]))
             ref_col[i] = ref
-            cc = cc + drop_code(float(f.at[i, "share_pct"]), float(f.at[i, "population_base"]),
-                                ref, float(p["drop_ratio"]), float(p["comparison_z"]))
-            codes[i] = cc
+            clean = all(REASONS[x][0] == "remark" for x in cc)
+            if clean and share > 0 and ref > 0 and base > 0:
+                lr.append(math.log(share / ref))
+                pv.append(1.0 / (ref / 100 * base))
+            if tau2 is not None:
+                cc = cc + drop_code(share, base, ref, float(p["drop_ratio"]),
+                                    float(p["robust_z_max"]), tau2)
+                codes[i] = cc
         if "no_rows" not in cc and all(REASONS[x][0] == "remark" for x in cc):
-            history.append(float(f.at[i, "share_pct"]))
-    f["codes"] = codes
-    f["own_reference_pct"] = ref_col
-    return f
+            history.append(share)
+    return codes, ref_col, np.asarray(lr, float), np.asarray(pv, float)
 
 
 def robust_tau2(dev: np.ndarray, poisson_var: np.ndarray) -> float:
@@ -281,7 +321,9 @@ def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
     """Plausibility codes for one task (all quarters of the series together).
 
     ``frame``: quarter, municipality_code, county_code, size_class, clients,
-    population_base, share_pct, clean (bool: a candidate for the comparison).
+    population_base, share_pct, clean (bool: a candidate for the comparison), declared_zero
+    (bool, optional: no clients under declared coverage; flagged when the group's median
+    share would expect more than ``comparison_z``² clients).
 
     The comparison set pools the quarters: each municipality that is clean in at least
     one quarter enters once, with the median of its clean shares, so that a quarter with few
@@ -301,6 +343,8 @@ def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
     comparison_median_pct, comparison_group, plausibility_z and a list column ``codes``.
     """
     f = frame.copy()
+    if "declared_zero" not in f.columns:
+        f["declared_zero"] = False
     ok = f["clean"] & (f["clients"] > 0) & (f["population_base"] > 0)
     cand = (f[ok].groupby("municipality_code")
             .agg(share_pct=("share_pct", "median"), county_code=("county_code", "first"),
@@ -334,6 +378,9 @@ def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
     zs, codes = [], []
     for r, med in zip(f.itertuples(index=False), f["comparison_median_pct"]):
         cc, z = [], math.nan
+        if (r.clients == 0 and r.declared_zero and r.population_base > 0 and med > 0
+                and med / 100 * r.population_base > p["comparison_z"] ** 2):
+            cc.append("share_low_comparable")        # a zero Poisson noise cannot explain
         if r.clients > 0 and r.population_base > 0 and med > 0 and not math.isnan(med):
             ratio = r.share_pct / med
             expected = med / 100 * r.population_base
@@ -420,7 +467,10 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
         sources_col.append("+".join(delivered))
         cc = []
         if r.ALL <= 0:
-            cc.append("no_rows")
+            declared = [iv for x in ("SHA", "ET")
+                        for iv in dl.get((r.municipality_code, r.service_task, x), [])]
+            cc.append("declared_zero" if declared and coverage_codes(declared, q) == []
+                      else "no_rows")
         else:
             intervals = []
             for s in delivered:
@@ -448,9 +498,10 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
 
     parts = []
     for _task, g in f.groupby("service_task", sort=True):
-        pl = plausibility(g.rename(columns={"ALL": "clients"})[
+        pl = plausibility(g.rename(columns={"ALL": "clients"}).assign(
+            declared_zero=["declared_zero" in c for c in g["codes"]])[
             ["quarter", "municipality_code", "county_code", "size_class", "clients",
-             "population_base", "share_pct", "clean"]], p)
+             "population_base", "share_pct", "clean", "declared_zero"]], p)
         g = g.copy()
         g["comparison_median_pct"] = pl["comparison_median_pct"].to_numpy()
         g["comparison_group"] = pl["comparison_group"].to_numpy()

@@ -42,9 +42,12 @@ COUNTY_COLUMNS = ["quarter", "service_task", "county_code", "method", "estimate"
 
 
 def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
-                params: dict | None = None) -> list[dict]:
+                params: dict | None = None,
+                without_flagged: mdl.Prediction | None = None) -> list[dict]:
     """One row per county of ``frame`` (see the module docstring). ``national``: the
-    quarter × task's model row with its publication rule columns."""
+    quarter × task's model row with its publication rule columns; ``without_flagged``: the
+    same model with the flagged municipalities predicted (the county interval is then the
+    hull of both, as the national one)."""
     p = {**defaults("estimate"), **(params or {})}
     z = float(p["z"])
     step = int(p["rounding"])
@@ -52,6 +55,8 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
     max_rse = float(rule["county_point_max_rse_pct"])
     county = frame["county_code"].astype(str).to_numpy()
     tot = pred.group_totals(county)
+    alt = (without_flagged.group_totals(county).set_index("group")
+           if without_flagged is not None and without_flagged is not pred else None)
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
     info = pd.DataFrame({"c": county, "comp": comp, "base": base,
@@ -64,6 +69,10 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
         i = info.loc[r.group]
         full = int(i["municipalities_comprehensive"]) == int(i["municipalities"])
         se, lo, hi = mdl.interval(r.estimate, r.variance, r.observed, z)
+        if alt is not None and not full:
+            a = alt.loc[r.group]
+            _, lo2, hi2 = mdl.interval(a["estimate"], a["variance"], a["observed"], z)
+            lo, hi = min(lo, lo2), max(hi, hi2)
         row = {"county_code": r.group, "method": METHOD_FI, "estimate": r.estimate, "se": se,
                "ci_low": lo, "ci_high": hi, "estimate_rounded": fi_round(r.estimate, step),
                "clients_observed": r.observed, "municipalities": int(i["municipalities"]),

@@ -25,6 +25,11 @@ county_estimates
     task (the tasks and ``lastensuojelulaki``, all ages) from the fit of the ``model``
     estimate; counts of clients in it: ``clients_observed`` (and the estimate of a fully
     comprehensive county).
+calibration
+    :func:`calibration_table`: the model's predictions for municipalities that were not
+    comprehensive in a quarter against what they delivered once comprehensive in a later
+    quarter of the series (z-scores aggregated per quarter × task and per quarter; internal,
+    the gate publishes the aggregates).
 estimates_sensitivity
     :func:`sensitivity_estimates`: the quarter's estimates (tasks and ``lastensuojelulaki``,
     all ages, both methods) as ``variant`` ``kaikki_kattavat`` (= estimates.csv) and
@@ -44,6 +49,7 @@ Parameters: ``quality:`` and ``estimate:`` sections of parameters.yml (see there
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 
 import numpy as np
@@ -73,7 +79,7 @@ ESTIMATE_COLUMNS = ["quarter", "service_task", "method", "municipalities_used", 
                     "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
                     "estimate_rounded", "published", "age_group", "national_base",
                     "difference_pct", "variance", "se_linearised", "se_jackknife", "note",
-                    *est.RULE_COLUMNS]
+                    *est.RULE_COLUMNS, *est.RISK_COLUMNS]
 
 
 def _base_ages(task: str) -> tuple[int, int | None]:
@@ -98,15 +104,21 @@ def _round(df: pd.DataFrame) -> pd.DataFrame:
 class _Context:
     """Shared inputs: covariates by population year, quality lookups."""
 
-    def __init__(self, data_dir: Path, params: dict):
+    def __init__(self, data_dir: Path | None, params: dict,
+                 population: pd.DataFrame | None = None):
         self.params = as_params(params or {})   # a plain mapping is validated and completed
         self.qp = self.params["quality"]
         self.ep = self.params["estimate"]
         self.mainland = reference.mainland_municipalities()
-        self.population = read_population(population_path(data_dir))
+        # population.csv of the data folder (the coverage study gives its own table)
+        self.population = (read_population(population_path(data_dir)) if population is None
+                           else population)
         self.names = dict(zip(self.mainland["municipality_code"], self.mainland["name_fi"]))
         self._cov: dict[int, pd.DataFrame] = {}
         self.county_rows: list[dict] = []      # filled by _estimate_rows (age group kaikki)
+        # (quarter, task) → each municipality's prediction (code, predicted, variance,
+        # comprehensive, population_base, national share) for the calibration table
+        self.predictions: dict[tuple[str, str], pd.DataFrame] = {}
 
     def covariates(self, quarter: str) -> pd.DataFrame:
         year = Quarter.parse(quarter).population_year
@@ -146,8 +158,10 @@ def _with_series(tables: dict[str, pd.DataFrame], name: str, keys: list[str]
     return pd.concat(parts, ignore_index=True).drop_duplicates(keys).reset_index(drop=True)
 
 
-def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str]) -> pd.DataFrame:
-    """One row per mainland municipality: clients, population_base, comprehensive, covariates."""
+def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str],
+           flagged_codes: set[str] | None = None) -> pd.DataFrame:
+    """One row per mainland municipality: clients, population_base, comprehensive, flagged
+    (comprehensive and tarkistettava), covariates."""
     cov = ctx.covariates(quarter)
     f = cov.merge(rows[["municipality_code", "clients", "population_base"]],
                   on="municipality_code", how="left")
@@ -157,6 +171,7 @@ def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str]
     f["clients"] = f["clients"].astype(float)
     f["population_base"] = f["population_base"].astype(float)
     f["comprehensive"] = f["municipality_code"].isin(comp_codes)
+    f["flagged"] = f["comprehensive"] & f["municipality_code"].isin(flagged_codes or set())
     return f
 
 
@@ -164,8 +179,10 @@ def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
     covs = list(ctx.ep["model_covariates"])
     rows, pred = est.estimate_with_prediction(frame, covs, ctx.ep)
     if pred is not None and age_group == "kaikki":
-        for c in sa.county_rows(pred, frame, rows[1], ctx.ep):
+        for c in sa.county_rows(pred, frame, rows[1], ctx.ep,
+                                without_flagged=pred.fit.get("without_flagged")):
             ctx.county_rows.append({"quarter": quarter, "service_task": task, **c})
+        ctx.predictions[(quarter, task)] = municipal_predictions(pred, frame)
     pub = [r for r in rows if r["published"]]
     ref = pub[0]["estimate"] if pub else np.nan
     for r in rows:
@@ -176,28 +193,38 @@ def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
     return rows
 
 
-def comprehensive_sets(quality: pd.DataFrame) -> dict[tuple[str, str], set[str]]:
+def comprehensive_sets(quality: pd.DataFrame, flagged: bool = False
+                       ) -> dict[tuple[str, str], set[str]]:
     """(quarter, task) → codes of comprehensive municipalities, incl. lastensuojelulaki
-    (= lastensuojelu) and kaikki (comprehensive in all six estimated tasks)."""
+    (= lastensuojelu) and kaikki (comprehensive in all six estimated tasks). ``flagged``:
+    instead the comprehensive municipalities flagged tarkistettava, for the tasks and
+    lastensuojelulaki only (as estimates_sensitivity: a flag on one task's share says
+    little about a municipality's clients of all tasks)."""
     out: dict[tuple[str, str], set[str]] = {}
     comp = quality[quality["quality"] == "comprehensive"]
+    if flagged:
+        comp = comp[comp["flags"].fillna("").astype(str) != ""]
     for (q, t), g in comp.groupby(["quarter", "service_task"]):
         out[(q, t)] = set(g["municipality_code"])
     est_tasks = reference.task_codes(estimated_only=True)
     for q in quality["quarter"].unique():
         out[(q, CWA_TASK)] = out.get((q, "lastensuojelu"), set())
         sets = [out.get((q, t), set()) for t in est_tasks]
-        out[(q, ALL_TASKS)] = set.intersection(*sets) if sets else set()
+        out[(q, ALL_TASKS)] = set.intersection(*sets) if sets and not flagged else set()
     return out
 
 
-def estimates_for(ctx, counts: pd.DataFrame, comp: dict, tasks: list[str]) -> list[dict]:
+def estimates_for(ctx, counts: pd.DataFrame, comp: dict, tasks: list[str],
+                  flagged: dict | None = None) -> list[dict]:
+    """Estimate rows of every quarter × task of ``counts`` in ``tasks`` (all ages), from the
+    comprehensive sets ``comp`` and the flagged sets ``flagged`` (:func:`comprehensive_sets`)."""
     c = _all_rows(counts)
     rows = []
     for (q, t), g in c.groupby(["quarter", "service_task"], sort=True):
         if t not in tasks:
             continue
-        rows += _estimate_rows(ctx, q, t, "kaikki", _frame(ctx, q, g, comp.get((q, t), set())))
+        rows += _estimate_rows(ctx, q, t, "kaikki", _frame(ctx, q, g, comp.get((q, t), set()),
+                                                          (flagged or {}).get((q, t))))
     return rows
 
 
@@ -221,12 +248,14 @@ def sensitivity_estimates(ctx, series: pd.DataFrame, series_cwa: pd.DataFrame | 
         quality=series_quality["quality"].mask(flagged, "partial")))
     n_flag = (series_quality[flagged].groupby(["quarter", "service_task"]).size().to_dict())
     keep = len(ctx.county_rows)                  # no county rows from this variant
+    kept_predictions = dict(ctx.predictions)
     sub = series[series["quarter"].astype(str).isin(quarters)]
     rows = estimates_for(ctx, sub, reduced, reference.task_codes(estimated_only=True))
     if series_cwa is not None and len(series_cwa):
         rows += estimates_for(ctx, series_cwa[series_cwa["quarter"].astype(str).isin(quarters)],
                               reduced, [CWA_TASK])
     del ctx.county_rows[keep:]
+    ctx.predictions = kept_predictions
     main = estimates[(estimates["age_group"] == "kaikki")
                      & (estimates["service_task"] != ALL_TASKS)]
     if not rows:
@@ -252,7 +281,98 @@ def sensitivity_estimates(ctx, series: pd.DataFrame, series_cwa: pd.DataFrame | 
     return _round(both[SENSITIVITY_COLUMNS].reset_index(drop=True))
 
 
-def age_estimates(ctx, age_counts: pd.DataFrame, comp: dict) -> list[dict]:
+def municipal_predictions(pred, frame: pd.DataFrame) -> pd.DataFrame:
+    """Each municipality's model prediction of one quarter × task: predicted clients and
+    predictive variance (0 for comprehensive rows, whose count is observed)."""
+    per = pred.group_totals(np.arange(len(frame)))
+    return pd.DataFrame({"municipality_code": frame["municipality_code"].to_numpy(),
+                         "predicted": pred.mean, "variance": per["variance"].to_numpy(),
+                         "comprehensive": frame["comprehensive"].to_numpy(bool),
+                         "population_base": frame["population_base"].to_numpy(float)})
+
+
+CALIBRATION_COLUMNS = ["quarter", "service_task", "n", "mean_z", "sd_z", "within_196_pct"]
+
+
+def calibration_rows(predictions: dict[tuple[str, str], pd.DataFrame], counts: pd.DataFrame,
+                     quality: pd.DataFrame) -> pd.DataFrame:
+    """Out-of-sample check of the model: every municipality predicted in quarter q (not
+    comprehensive) and comprehensive in a later quarter q' of the series gives
+
+        z = (y_q' − E) / √V,   E = ŷ_q · (b_q' / b_q) · g,   V = Var_q · (E / ŷ_q)²
+
+    (ŷ_q, Var_q its prediction and predictive variance in q, y_q' what it delivers in the
+    first such q', b the base; g the change of the share from q to q' among the
+    municipalities comprehensive in both quarters, Σ y_q' / Σ b_q' ÷ Σ y_q / Σ b_q, 1 when
+    there are none: the prediction carried to q'). One row per municipality × task × q:
+    quarter (q), later_quarter, service_task, municipality_code, z. Internal: a z with its
+    prediction would reveal a count; :func:`calibration_table` aggregates."""
+    c = _all_rows(counts)
+    obs = c.set_index(["quarter", "service_task", "municipality_code"])
+    compq = quality[quality["quality"] == "comprehensive"]
+    first_comp = compq.groupby(["service_task", "municipality_code"])["quarter"].apply(sorted)
+    members = compq.groupby(["quarter", "service_task"])["municipality_code"].apply(set)
+
+    def growth(t, q, q2):
+        both = sorted(members.get((q, t), set()) & members.get((q2, t), set()))
+        if not both:
+            return 1.0
+        a = obs.loc[[(q, t, m) for m in both]]
+        b = obs.loc[[(q2, t, m) for m in both]]
+        if a["clients"].sum() <= 0 or a["population_base"].sum() <= 0 or \
+                b["population_base"].sum() <= 0:
+            return 1.0
+        return float(b["clients"].sum() / b["population_base"].sum()
+                     / (a["clients"].sum() / a["population_base"].sum()))
+
+    out, cache = [], {}
+    for (q, t), p in predictions.items():
+        p = p[~p["comprehensive"] & (p["predicted"] > 0) & (p["variance"] > 0)
+              & (p["population_base"] > 0)]
+        for r in p.itertuples(index=False):
+            later = [x for x in first_comp.get((t, r.municipality_code), []) if x > q]
+            if not later:
+                continue
+            q2 = later[0]
+            row2 = obs.loc[(q2, t, r.municipality_code)]
+            if (t, q, q2) not in cache:
+                cache[(t, q, q2)] = growth(t, q, q2)
+            factor = float(row2["population_base"]) / r.population_base * cache[(t, q, q2)]
+            if not factor > 0:
+                continue
+            e = r.predicted * factor
+            z = (float(row2["clients"]) - e) / (math.sqrt(r.variance) * factor)
+            out.append({"quarter": q, "later_quarter": q2, "service_task": t,
+                        "municipality_code": r.municipality_code, "z": z})
+    return pd.DataFrame(out, columns=["quarter", "later_quarter", "service_task",
+                                      "municipality_code", "z"])
+
+
+def calibration_table(rows: pd.DataFrame) -> pd.DataFrame:
+    """The aggregates of :func:`calibration_rows` (calibration.csv): per quarter of the
+    prediction × task and per quarter over the tasks (service_task ``kaikki``): n, mean and
+    sd of z and the share (%) of |z| ≤ 1.96 (95 % when the predictive intervals hold)."""
+    def agg(g):
+        z = g["z"].to_numpy(float)
+        return pd.Series({"n": len(z), "mean_z": z.mean(),
+                          "sd_z": z.std(ddof=1) if len(z) > 1 else np.nan,
+                          "within_196_pct": 100 * float((np.abs(z) <= 1.96).mean())})
+    if rows.empty:
+        return pd.DataFrame(columns=CALIBRATION_COLUMNS)
+    by_task = rows.groupby(["quarter", "service_task"]).apply(agg, include_groups=False)
+    overall = rows.groupby("quarter").apply(agg, include_groups=False)
+    overall.index = pd.MultiIndex.from_tuples([(q, ALL_TASKS) for q in overall.index],
+                                              names=["quarter", "service_task"])
+    d = pd.concat([by_task, overall]).reset_index()
+    d["n"] = d["n"].astype("int64")
+    order = {t: i for i, t in enumerate(reference.task_codes() + [ALL_TASKS])}
+    d = (d.assign(_t=d["service_task"].map(order)).sort_values(["quarter", "_t"])
+         .drop(columns="_t"))
+    return _round(d[CALIBRATION_COLUMNS].reset_index(drop=True))
+
+
+def age_estimates(ctx, age_counts: pd.DataFrame, comp: dict, flagged: dict | None = None
+                  ) -> list[dict]:
     a = age_counts[age_counts["service_task"] == ALL_TASKS].copy()
     a["quarter"] = a["quarter"].astype(str)
     rows = []
@@ -267,7 +387,8 @@ def age_estimates(ctx, age_counts: pd.DataFrame, comp: dict) -> list[dict]:
             h = g[g["age_group"] == ag]
             if h.empty:
                 continue
-            rows += _estimate_rows(ctx, q, ALL_TASKS, ag, _frame(ctx, q, h, codes))
+            rows += _estimate_rows(ctx, q, ALL_TASKS, ag, _frame(
+                ctx, q, h, codes, (flagged or {}).get((q, ALL_TASKS))))
     return rows
 
 
@@ -401,17 +522,19 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     qs = set(counts["quarter"])
     quality = series_quality[series_quality["quarter"].isin(qs)].reset_index(drop=True)
     comp = comprehensive_sets(series_quality)
+    flagged = comprehensive_sets(series_quality, flagged=True)
 
     est_tasks = reference.task_codes(estimated_only=True)
-    rows = estimates_for(ctx, series, comp, est_tasks)
+    rows = estimates_for(ctx, series, comp, est_tasks, flagged)
     if series_cwa is not None and len(series_cwa):
-        rows += estimates_for(ctx, series_cwa, comp, [CWA_TASK])
+        rows += estimates_for(ctx, series_cwa, comp, [CWA_TASK], flagged)
     if series_age is not None and len(series_age):
-        rows += age_estimates(ctx, series_age, comp)
+        rows += age_estimates(ctx, series_age, comp, flagged)
     series_estimates = _estimates_frame(rows)
     estimates = series_estimates[series_estimates["quarter"].isin(qs)].reset_index(drop=True)
     county = _county_frame(ctx.county_rows)
     county_estimates = county[county["quarter"].isin(qs)].reset_index(drop=True)
+    calibration = calibration_table(calibration_rows(ctx.predictions, series, series_quality))
     sensitivity = sensitivity_estimates(ctx, series, series_cwa, series_quality, estimates, qs)
     cwa = tables.get("cwa_counts")
     age = tables.get("age_counts")
@@ -436,6 +559,7 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
         "series_estimates": series_estimates,
         "county_estimates": county_estimates,
         "estimates_sensitivity": sensitivity,
+        "calibration": calibration,
         "quartiles": quartiles,
         "representativeness": rdetail,
         "representativeness_summary": rsummary,
