@@ -452,24 +452,31 @@ def _hashes(folder: Path) -> dict:
 @pytest.mark.slow
 @pytest.mark.xdist_group("release")
 def test_a_publish_killed_in_the_book_phase_leaves_the_previous_book(sealed, tmp_path):
+    """The book phase of publish (``pipeline.build_book_phase``, the quarters done) killed
+    with SIGKILL while Sphinx builds: the previous book, PDFs and open data are intact."""
     out = tmp_path / "build"
     shutil.copytree(sealed["out"], out, symlinks=True)
     watched = ["book", "pdf", "avoindata"]
     before = {w: _hashes(out / w) for w in watched}
     assert before["book"] and before["pdf"] and before["avoindata"]
-    proc = subprocess.Popen([sys.executable, "-m", "seuranta.cli", "publish", "--data",
-                             str(sealed["data"]), "--out", str(out)], env=_env(),
+    phase = ("import sys; from pathlib import Path; from seuranta import pipeline; "
+             "from seuranta.core.params import load_params; "
+             "from seuranta.core.reproducible import fixed_environment, pin_publication_date; "
+             "p = pin_publication_date(load_params()); out = Path(sys.argv[1]); "
+             "qs = sorted(q.name for q in out.glob('20[0-9][0-9]Q[1-4]'));\n"
+             "with fixed_environment(p): pipeline.build_book_phase(out, qs, True, p, True)")
+    proc = subprocess.Popen([sys.executable, "-c", phase, str(out)], env=_env(),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
-    # wait until the book phase has begun its Sphinx builds, then kill the whole group
-    deadline = time.time() + 1200
+    # wait until the phase has begun its Sphinx builds, then kill the whole group
+    deadline = time.time() + 900
     while time.time() < deadline and proc.poll() is None:
         if any(out.glob(".tmp-book-*/book/_build")):
             break
         time.sleep(0.2)
     else:
         os.killpg(proc.pid, signal.SIGKILL)
-        pytest.fail("the publish never reached its book phase")
+        pytest.fail(f"the book phase never began its build (exit {proc.poll()})")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert list(out.glob(".tmp-book-*"))          # killed half-way: its folder is left
