@@ -92,7 +92,7 @@ def test_manifest_records_inputs_parameters_and_table_hashes(published, tmp_path
     for name, path in expected_inputs.items():
         assert m["inputs"][name] == {"path": str(path.resolve()), "sha256": _sha(path)}, name
 
-    assert m["parameters"]["file"] == str(tmp_path / "parameters.yml")
+    assert m["parameters"]["file"] == "parameters.yml"      # its name: no path in a manifest
     assert m["parameters"]["sha256"] == _sha(tmp_path / "parameters.yml")
     assert m["parameters"]["values"]["costs"]["benchmark_allocation_pct"] == 97.2
     assert m["code"]["seuranta"] and "commit" in m["code"]
@@ -162,15 +162,24 @@ def test_verify_reports_a_changed_register_table(published, capsys):
     assert _different(status) == {"per_client"}
 
 
-def test_verify_reports_changed_parameters(published, tmp_path, capsys):
-    _, build, _ = published
+def test_verify_uses_the_recorded_parameters_not_the_file(published, tmp_path, capsys):
+    data, build, target = published
     pf = tmp_path / "parameters.yml"
     pf.write_text(pf.read_text().replace("full_coverage_pct: 100.0", "full_coverage_pct: 50.0"))
-    ok, status, text = _verify(build, capsys)
-    assert ok is False
-    assert f"parameters file changed since the run: {pf}" in text
-    # national hoito_hoiva coverage 57.1 % is full at 50 %; meta records the threshold
-    assert _different(status) == {"per_client", "meta"}
+    ok, status, _ = _verify(build, capsys)
+    assert ok is True and _different(status) == set()
+    # --params with other values is refused, naming the key; the recorded ones are accepted
+    assert cli_main(["verify", "--costs", "2022", "--out", str(build), "--params", str(pf)]) == 2
+    assert "full_coverage_pct: 50.0 != 100.0" in capsys.readouterr().err
+    assert cli_main(["verify", "--costs", "2022", "--out", str(build),
+                     "--params", str(DEFAULT_PARAMS)]) == 0
+    # the safeguard bypassed: the edited file's values make other tables (national
+    # hoito_hoiva coverage 57.1 % is full at 50 %; meta records the threshold)
+    m = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+    tables = costs.run_costs(2022, data, load_params(pf), out_dir=build)
+    costs.write_costs_tables(tables, tmp_path / "edited")
+    assert {n for n in m["tables"]
+            if _csv_hash(tmp_path / "edited" / f"{n}.csv") != m["tables"][n]} == {"per_client", "meta"}
 
 
 def test_failed_manifest_leaves_the_previous_publication(published, monkeypatch):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from seuranta import pipeline
+from seuranta import pipeline, verification
 from seuranta.cli import main as cli_main
 from seuranta.core.params import load_params
 from seuranta.demo import generator as demo
@@ -44,7 +44,7 @@ def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp
     assert manifest["packages"]["pandas"]
     assert not list(out.glob(".tmp-*"))
 
-    assert pipeline.verify("2023Q1", out) is True
+    assert verification.verify_quarter("2023Q1", out) is True
     text = capsys.readouterr().out
     assert "counts: identical" in text and "all tables identical" in text
 
@@ -53,8 +53,49 @@ def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp
     lines = counts.read_text().splitlines()
     lines[1] = lines[1].rsplit(",", 1)[0] + ",99.9999"
     counts.write_text("\n".join(lines) + "\n")
-    assert pipeline.verify("2023Q1", out) is False
+    assert verification.verify_quarter("2023Q1", out) is False
     assert "counts: DIFFERENT" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_verify_reruns_the_recorded_values_and_finds_a_moved_data_folder(small_demo, tmp_path,
+                                                                        capsys):
+    """The parameters file changed after the run: verify still re-runs the recorded values;
+    --params with other values is refused, naming the key; --data finds a moved folder."""
+    import shutil
+
+    from seuranta.core.provenance import table_hash
+    from seuranta.core.quarters import Quarter
+    from seuranta.statistics.quarter import quarter_tables
+
+    pf = tmp_path / "parameters.yml"
+    shutil.copy(PARAMS["_file"], pf)
+    data = tmp_path / "data"
+    shutil.copytree(small_demo, data)
+    out = tmp_path / "build"
+    pipeline.run_quarter("2023Q1", data, out, load_params(pf), notebooks=False)
+    pf.write_text(pf.read_text(encoding="utf-8").replace("z: 1.96", "z: 2.5"), encoding="utf-8")
+    capsys.readouterr()
+    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out)]) == 0
+    assert "all tables identical" in capsys.readouterr().out
+    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out), "--params", str(pf)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "estimate.z: 2.5 != 1.96" in err[0]
+    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out),
+                     "--params", str(tmp_path / "puuttuu.yml")]) == 2
+    assert "parameters file not found" in capsys.readouterr().err
+    # the safeguard bypassed: the edited file's values make other estimates
+    manifest = json.loads((out / "2023Q1" / "manifest.json").read_text(encoding="utf-8"))
+    tables = quarter_tables(Quarter.parse("2023Q1"), data, load_params(pf))
+    pipeline.write_tables(tables, tmp_path / "edited")
+    assert table_hash(tmp_path / "edited" / "estimates.csv") != manifest["tables"]["estimates"]
+    # the data folder moved: named with --data (its input hashes decide)
+    moved = tmp_path / "muualla"
+    data.rename(moved)
+    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out)]) == 2
+    assert "moved? give --data DIR" in capsys.readouterr().err
+    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out), "--data", str(moved)]) == 0
+    assert "all tables identical" in capsys.readouterr().out
 
 
 def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatch):

@@ -14,10 +14,11 @@ import logging
 import sys
 from pathlib import Path
 
-from seuranta import pipeline
+from seuranta import pipeline, verification
 from seuranta.core import reference
 from seuranta.core.errors import DisclosureError, InputError
 from seuranta.core.params import load_params
+from seuranta.core.provenance import load_manifest, recorded_params
 from seuranta.costs import model as costs
 from seuranta.demo import generator as demo
 from seuranta.register import stage as register
@@ -82,12 +83,42 @@ def _cmd_publish(args) -> int:
     return 0
 
 
+def _given_params(args):
+    """``--params`` of a verification: loaded when given (used only if every value is the
+    recorded one), None when not."""
+    return load_params(args.params) if getattr(args, "params", None) else None
+
+
 def _cmd_verify(args) -> int:
     if (args.quarter is None) == (args.costs is None):
         raise UserError("verify: give exactly one of --quarter Q or --costs YEAR")
     if args.costs is not None:
+        if args.data is not None:
+            raise UserError("verify --costs: --data is not supported (the cost manifest "
+                            "records every file it read)")
+        given = _given_params(args)
+        if given is not None:   # refused unless identical to the recorded values
+            recorded_params(load_manifest(Path(args.out) / "costs" / str(args.costs)
+                                          / "manifest.json", f"costs {args.costs}",
+                                          "seuranta costs", check_data=False), given)
         return 0 if costs.verify_costs(args.costs, Path(args.out)) else 1
-    return 0 if pipeline.verify(args.quarter, Path(args.out)) else 1
+    return 0 if verification.verify_quarter(args.quarter, Path(args.out),
+                                            data_dir=args.data,
+                                            given_params=_given_params(args)) else 1
+
+
+def _cmd_verify_release(args) -> int:
+    ok = verification.verify_release(
+        Path(args.release), data_dir=Path(args.data) if args.data else None,
+        given_params=_given_params(args),
+        releases_dir=Path(args.releases) if args.releases else None,
+        keep=Path(args.keep) if args.keep else None)
+    return 0 if ok else 1
+
+
+#: ``--params`` of the verifications: a re-run always uses the recorded values.
+VERIFY_PARAMS_HELP = ("parameters file: refused unless every value is the one the manifest "
+                      "records (the re-run always uses the recorded values)")
 
 
 def _cmd_audit(args) -> int:
@@ -144,13 +175,33 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quarter", default=None, help="quarter, e.g. 2023Q1")
     r.add_argument("--costs", default=None, metavar="YEAR",
                    help="cost year of OUT/costs/<year>/, e.g. 2023 (instead of --quarter)")
-    _common(r, data=False)
+    r.add_argument("--out", default=DEFAULT_OUT, help="output folder (default: %(default)s)")
+    r.add_argument("--data", default=None,
+                   help="data folder (default: the one the manifest records; give it when "
+                        "the folder moved: its input hashes must be the recorded ones)")
+    r.add_argument("--params", default=None, help=VERIFY_PARAMS_HELP)
     r.set_defaults(func=_cmd_verify)
 
     r = sub.add_parser("audit", help="attack every release in OUT with only its public files: "
                                      "exit 1 when a suppressed figure is pinned or narrowed")
     _common(r, data=False)
     r.set_defaults(func=_cmd_audit)
+
+    r = sub.add_parser("verify-release",
+                       help="check a kept release file by file against its manifest; with "
+                            "--data, publish it again from its record and compare every file")
+    r.add_argument("release", help="release folder, e.g. build/releases/2023Q4-20240215")
+    r.add_argument("--data", default=None,
+                   help="data folder of the release's inputs: re-publish into a temporary "
+                        "folder and compare (without it: the folder's files only)")
+    r.add_argument("--params", default=None, help=VERIFY_PARAMS_HELP)
+    r.add_argument("--releases", default=None, metavar="DIR",
+                   help="folder of the earlier releases the gate treated as known (default: "
+                        "the release's own parent folder)")
+    r.add_argument("--keep", default=None, metavar="DIR",
+                   help="publish the re-run into this new folder and keep it (default: a "
+                        "temporary folder, removed)")
+    r.set_defaults(func=_cmd_verify_release)
 
     demo.add_parser(sub)
     register.add_parser(sub)

@@ -1,10 +1,11 @@
-"""The whole run of one quarter, the publication of every quarter, and verification.
+"""The whole run of one quarter and the publication of every quarter.
 
 ``run_quarter`` chains the stages (register → statistics → notebooks → annexes →
 manifest) into a temporary folder beside ``OUT/<quarter>`` and swaps it in only when
 everything is written, so an interrupted or failed run leaves the previous publication as
-it was. ``verify`` re-runs the tables of a quarter from its manifest into a temporary
-folder and compares them, table by table, with the published ones.
+it was. ``publish`` does it for every quarter, builds the book the same way
+(:func:`build_book_phase`) and seals the release. Verification (``seuranta verify``,
+``seuranta verify-release``) is :mod:`seuranta.verification`.
 """
 
 from __future__ import annotations
@@ -26,19 +27,19 @@ from tqdm import tqdm
 from seuranta.core.errors import DisclosureError
 from seuranta.core.params import as_params
 from seuranta.core.provenance import (
-    compare_files,
-    compare_tables,
     dump_manifest,
-    extra_tables,
     file_hashes,
     input_hashes,
-    load_manifest,
-    manifest_params,
     provenance,
-    report_inputs,
     table_hashes,
+    tool_versions,
 )
-from seuranta.core.quarters import Quarter
+from seuranta.core.quarters import TIME_ZONE, Quarter
+from seuranta.core.reproducible import (
+    build_environment,
+    fixed_environment,
+    pin_publication_date,
+)
 from seuranta.core.tables import atomic_swap, write_csv
 from seuranta.costs import model as costs
 from seuranta.demo import generator as demo
@@ -90,8 +91,10 @@ def _pid_of_tmp(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-#: Temporary folders of OUT and of its quarter folders (see clean_stale).
-STALE_PATTERNS = (".tmp-*", ".old-*", "*/.tables-tmp-*", "*/.tables-old-*")
+#: Temporary folders of OUT and of its sub-folders (see clean_stale): quarters, the book
+#: phase, releases and open data.
+STALE_PATTERNS = (".tmp-*", ".old-*", "*/.tables-tmp-*", "*/.tables-old-*", "*/.old-*",
+                  "releases/.tmp-*")
 
 
 def clean_stale(out_dir: Path) -> list[Path]:
@@ -125,21 +128,17 @@ def publishable_modes(folder: Path) -> None:
 
 def _prepare_quarter(quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
                      encoding: str, register_tables, release_id: str | None, annex: bool,
-                     in_flight: dict[str, Path] | None = None) -> Path:
+                     priors: list[Path] | None = None) -> Path:
     """Tables, published tables and annexes of a quarter in a new temporary folder of OUT
-    (returned). ``in_flight``: quarters of this run prepared but not yet swapped in (their
-    temporary folders): the gate sees them, not their old versions, as a sequential run
-    would."""
+    (returned). ``priors``: the published folders the gate treats as known to the reader
+    (default: :func:`seuranta.publication.gate.prior_dirs`, what OUT holds)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{quarter}-{os.getpid()}-", dir=out_dir))
     try:
         tables = quarter_tables(quarter, data_dir, params, encoding, register_tables)
         write_tables(tables, tmp / "tables")
         # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
-        in_flight = in_flight or {}
-        priors = [p for p in gate.prior_dirs(out_dir, str(quarter), release_id)
-                  if not (p.parent.parent == out_dir and p.parent.name in in_flight)]
-        priors += [t / gate.PUBLISHED for q, t in sorted(in_flight.items())
-                   if q != str(quarter)]
+        if priors is None:
+            priors = gate.prior_dirs(out_dir, str(quarter), release_id)
         gate.publish_quarter(quarter, tmp / "tables", tmp / gate.PUBLISHED, params,
                              priors=priors)
         if annex:
@@ -181,6 +180,7 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     check_quarter(quarter, data_dir, params)
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
+    releases.check_kept_releases(out_dir)   # the gate reads them as known to the reader
     tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
                            release_id, annex)
     try:
@@ -197,7 +197,12 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                   encoding: str, register_tables, release_id: str | None) -> list[Path]:
     """Every quarter, with each quarter's notebooks (one kernel per quarter) running while
     the next quarters' tables are made, up to the core count side by side; quarters are
-    swapped in in order, each only when complete. A progress bar on a terminal."""
+    swapped in in order, each only when complete. A progress bar on a terminal.
+
+    The gate of each quarter treats as known exactly the kept releases (but ``release_id``)
+    and the quarters of this run before it: never what else OUT happens to hold (an older
+    run's quarter), so the same inputs and kept releases give the same published tables in
+    any folder (:func:`publish_priors`)."""
     synthetic = is_synthetic(data_dir)
     workers = max(1, min(os.cpu_count() or 1, len(quarters)))
     in_flight: dict[str, Path] = {}
@@ -217,7 +222,8 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
             for q in tqdm(quarters, desc="quarters", unit="q", disable=None, file=sys.stderr,
                           position=0):
                 tmp = _prepare_quarter(q, data_dir, out_dir, params, encoding,
-                                       register_tables, release_id, True, in_flight)
+                                       register_tables, release_id, True,
+                                       publish_priors(out_dir, release_id, in_flight))
                 in_flight[str(q)] = tmp
                 pending.append((q, tmp, pool.submit(
                     notebooks_mod.run_quarter_notebooks, str(q), tmp / "tables",
@@ -237,23 +243,40 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
     return done
 
 
+def publish_priors(out_dir: Path, release_id: str | None, in_flight: Mapping[str, Path]
+                   ) -> list[Path]:
+    """What the gate of the next quarter of a publication treats as known: every kept
+    release but ``release_id`` (checked against its seal first,
+    :func:`seuranta.publication.releases.check_kept_releases`) and the quarters of this run
+    prepared before it (``in_flight``: quarter → its temporary folder)."""
+    return releases.prior_dirs(out_dir, release_id) + \
+        [t / gate.PUBLISHED for _, t in sorted(in_flight.items())]
+
+
 def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
             seed: int | None = None, pdf: bool = True, encoding: str = "utf-8") -> list[Path]:
-    """The main job: demo data if none, every quarter, annexes, the book in HTML and PDF."""
-    params = as_params(params)
-    bookfmt.use_params(params)   # the run's parameters for the publication helpers
+    """The main job: demo data if none, every quarter, annexes, the book in HTML and PDF,
+    and the sealed release (``OUT/releases/<id>/``).
+
+    Every kept release is checked against its seal before anything reads it; the run is
+    made in the fixed environment of :mod:`seuranta.core.reproducible` (time zone, locale,
+    ``SOURCE_DATE_EPOCH`` of the publication date, which is pinned into the parameters
+    when they have none)."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    clean_stale(out_dir)
+    releases.check_kept_releases(out_dir)   # before anything reads a kept release
+    params = pin_publication_date(params)
+    bookfmt.use_params(params)   # the run's parameters for the publication helpers
     if not (data_dir / "register").exists():
         log.info("no register in %s: generating demo data (scale %s)", data_dir, scale)
         kwargs = {"scale": scale} if seed is None else {"scale": scale, "seed": seed}
         demo.generate(data_dir, **kwargs)
     quarters = publication_quarters(data_dir, params)
     rid = releases.release_id(str(max(quarters)), extract_date(data_dir, params), params)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    clean_stale(out_dir)
     steps = tqdm(total=5, desc="publish", unit="step", disable=None, file=sys.stderr,
                  position=2, bar_format="{desc}: {n}/{total} {postfix}")
-    with steps:
+    with steps, fixed_environment(params):
         steps.set_postfix_str("register stage")
         all_tables = register.run_register_stage(data_dir, quarters, params, encoding=encoding)
         steps.update(1)
@@ -265,13 +288,14 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
         steps.update(1)
         steps.set_postfix_str("book (HTML and PDF)" if pdf else "book (HTML)")
         log.info("book ...")
-        book.build_book(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), params,
-                        pdf=pdf)
+        build_book_phase(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), params,
+                         pdf)
         steps.update(1)
         steps.set_postfix_str("release")
         audit_release(out_dir, params)
+        record = release_record(data_dir, out_dir, params, encoding, rid, pdf)
         log.info("release %s: %s", rid,
-                 releases.write_release(out_dir, [str(q) for q in quarters], rid))
+                 releases.write_release(out_dir, [str(q) for q in quarters], rid, record))
         steps.update(1)
     return done
 
@@ -287,6 +311,46 @@ def audit_release(out_dir: Path, params: dict) -> None:
         raise DisclosureError(f"{out_dir}: the disclosure audit failed ({report.counts()}): "
                               "the release is not sealed (`seuranta audit --out "
                               f"{out_dir}` lists the figures)")
+
+
+def build_book_phase(out_dir: Path, quarters: list[str], synthetic: bool, params: dict,
+                     pdf: bool) -> None:
+    """The book (HTML), the PDFs and the open data built into a temporary folder of OUT and
+    swapped in only when all are complete (``OUT/book``, ``OUT/pdf``,
+    ``OUT/avoindata/<release id>``), like the quarters: a failed or killed build leaves the
+    previous book as it was. Without PDFs, ``OUT/pdf`` is emptied (no stale PDF is offered
+    or kept with the release)."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-book-{os.getpid()}-", dir=out_dir))
+    try:
+        book.build_book(out_dir, quarters, synthetic, params, pdf=pdf, into=tmp)
+        (tmp / "pdf").mkdir(exist_ok=True)
+        publishable_modes(tmp)
+        swaps = [Path("book"), Path("pdf")] + [
+            p.relative_to(tmp) for p in sorted((tmp / releases.OPEN_DATA).glob("*"))]
+        for sub in swaps:
+            (out_dir / sub).parent.mkdir(parents=True, exist_ok=True)
+            atomic_swap(tmp / sub, out_dir / sub)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def release_record(data_dir: Path, out_dir: Path, params: dict, encoding: str, rid: str,
+                   pdf: bool) -> dict:
+    """What a release's seal records besides its files (``publication.releases``): enough
+    for ``seuranta verify-release --data`` to make every file again."""
+    return {
+        "publication_date": params["publication"]["date"],
+        "environment": {**{k: v for k, v in build_environment(params).items()
+                           if k in ("SOURCE_DATE_EPOCH", "TZ", "LC_ALL")},
+                        "time_zone": TIME_ZONE},
+        "pdf": bool(pdf),
+        "synthetic": is_synthetic(data_dir),
+        "encoding": encoding,
+        "inputs": input_hashes(data_dir),
+        **provenance(params),
+        "tools": tool_versions(pdf),
+        "priors": releases.prior_record(out_dir, rid),
+    }
 
 
 def run_costs_chapter(data_dir: Path, out_dir: Path, params: dict, quarters: list[Quarter]
@@ -306,24 +370,3 @@ def run_costs_chapter(data_dir: Path, out_dir: Path, params: dict, quarters: lis
     notebooks_mod.execute_costs_notebook(year, target / "tables", target / "notebooks",
                                          is_synthetic(data_dir), params)
     return target
-
-
-def verify(quarter: Quarter | str, out_dir: Path, stream=None) -> bool:
-    """Re-run a quarter's tables from its manifest and compare them table by table."""
-    stream = stream or sys.stdout
-    quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
-    qdir = Path(out_dir) / str(quarter)
-    manifest = load_manifest(qdir / "manifest.json", str(quarter), "seuranta run")
-    data_dir = Path(manifest["data_dir"])
-    ok = report_inputs(input_hashes(data_dir), manifest["inputs"], stream)
-    params, same = manifest_params(manifest, stream)
-    ok = ok and same
-    with tempfile.TemporaryDirectory(prefix="seuranta-verify-") as tmp:
-        tables = quarter_tables(quarter, data_dir, params, manifest.get("encoding", "utf-8"))
-        write_tables(tables, Path(tmp))
-        ok = compare_tables(manifest["tables"], Path(tmp), qdir / "tables", stream) and ok
-    ok = extra_tables(manifest["tables"], qdir / "tables", stream) and ok
-    ok = compare_files(manifest.get("files"), qdir, stream) and ok
-    print(f"{quarter}: {'all tables identical, every file unchanged' if ok else 'NOT identical'}",
-          file=stream)
-    return ok

@@ -174,14 +174,16 @@ def ListOf(inner: Callable, unique: bool = False, increasing: bool = False,  # n
 
 def MapOf(inner: Callable, keys: Callable | None = None) -> Callable:  # noqa: N802
     """A mapping with free keys (e.g. one entry per service task; ``keys`` checks them)
-    and checked values."""
+    and checked values, in the order of its keys: the order of a file's lines carries no
+    meaning, and a manifest's record of the values (JSON with sorted keys) gives the same
+    object back."""
     def check(v, where):
         if not isinstance(v, Mapping):
             raise _Invalid(f"{where}: expected a mapping, got {_name(v)}")
         if keys is not None:
             for k in v:
                 keys(str(k), f"{where}.{k}")
-        return {str(k): inner(x, f"{where}.{k}") for k, x in v.items()}
+        return {str(k): inner(v[k], f"{where}.{k}") for k in sorted(v, key=str)}
     check.__doc__ = f"mapping of {inner.__doc__}"
     return check
 
@@ -407,11 +409,16 @@ def _copy(v):
     return v
 
 
+#: Keys of a Params that are not parameters: the file's path and SHA-256, and its name
+#: alone for parameters re-created from a manifest (no file; ``core.provenance``).
+META_KEYS = ("_file", "_sha256", "_name")
+
+
 def validate(data: Mapping | None, source: str = "parameters") -> Params:
     """Check ``data`` (a parsed parameters file) against :data:`SCHEMA` and fill defaults;
     a fault raises a one-line InputError starting with ``source``."""
     data = dict(data or {})
-    meta = {k: data.pop(k) for k in ("_file", "_sha256") if k in data}
+    meta = {k: data.pop(k) for k in META_KEYS if k in data}
     try:
         out = _check_section(Section(dict(SCHEMA)), data, "")
     except _Invalid as e:

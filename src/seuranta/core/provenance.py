@@ -15,7 +15,7 @@ import pandas as pd
 
 from seuranta import __version__
 from seuranta.core.errors import InputError, writing
-from seuranta.core.params import PROJECT_DIR, load_params
+from seuranta.core.params import PROJECT_DIR, Params, validate
 from seuranta.core.quarters import TIME_ZONE
 from seuranta.core.tables import canonical_csv, read_text, table_hash
 
@@ -74,14 +74,52 @@ def package_versions() -> dict[str, str]:
     return out
 
 
+def params_name(params: dict) -> str | None:
+    """The name (not the path) of the parameters file of a run."""
+    if params.get("_name"):
+        return str(params["_name"])
+    return Path(params["_file"]).name if params.get("_file") else None
+
+
+def params_values(params: dict) -> dict:
+    """Every parameter value (defaults filled in) as JSON reads it back: what a manifest
+    records and a re-run uses."""
+    return json.loads(json.dumps({k: v for k, v in params.items() if not k.startswith("_")},
+                                 default=str))
+
+
+#: Programs outside Python whose output is published: (name, version command). xelatex
+#: and latexmk make the PDFs, latex and dvisvgm the book's formulas.
+RECORDED_TOOLS = [("xelatex", ["xelatex", "--version"]), ("latexmk", ["latexmk", "-v"]),
+                  ("latex", ["latex", "--version"]), ("dvisvgm", ["dvisvgm", "--version"])]
+
+
+def tool_versions(pdf: bool = True) -> dict[str, str | None]:
+    """The first line of each recorded tool's version (None when it is not installed);
+    without PDFs, only the book's tools."""
+    out = {}
+    for name, cmd in RECORDED_TOOLS:
+        if not pdf and name in ("xelatex", "latexmk"):
+            continue
+        try:
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+        except (OSError, subprocess.SubprocessError):
+            out[name] = None
+            continue
+        lines = [ln.strip() for ln in (r.stdout or r.stderr).splitlines() if ln.strip()]
+        out[name] = lines[0] if lines else None
+    return out
+
+
 def provenance(params: dict) -> dict:
     """What every manifest records about a run besides inputs and tables: the parameters
-    file (path, sha256, values), the code version, the package versions and the time zone
-    of every date (:data:`seuranta.core.quarters.TIME_ZONE`)."""
+    (the file's name and sha256, every value), the code version, the package versions and
+    the time zone of every date (:data:`seuranta.core.quarters.TIME_ZONE`). No path: a
+    manifest is the same wherever the run was made."""
     return {
         "time_zone": TIME_ZONE,
-        "parameters": {"file": params.get("_file"), "sha256": params.get("_sha256"),
-                       "values": {k: v for k, v in params.items() if not k.startswith("_")}},
+        "parameters": {"file": params_name(params), "sha256": params.get("_sha256"),
+                       "values": params_values(params)},
         "code": {"seuranta": _own_version(), **git_commit()},
         "packages": package_versions(),
     }
@@ -191,8 +229,10 @@ def _first_differences(a: pd.DataFrame, b: pd.DataFrame, limit: int = 5) -> str:
     return "\n".join(lines)
 
 
-def load_manifest(mpath: Path, what: str, how: str) -> dict:
-    """Read a run's manifest.json; ``what`` names the run, ``how`` the command making it."""
+def load_manifest(mpath: Path, what: str, how: str, check_data: bool = True) -> dict:
+    """Read a run's manifest.json; ``what`` names the run, ``how`` the command making it.
+    ``check_data``: the data folder it records must exist (see :func:`manifest_data_dir`
+    for a data folder given instead)."""
     mpath = Path(mpath)
     if not mpath.is_file():
         raise InputError(f"no manifest for {what}: {mpath} (run `{how}` first)")
@@ -200,10 +240,25 @@ def load_manifest(mpath: Path, what: str, how: str) -> dict:
         manifest = json.loads(mpath.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise InputError(f"{mpath}: not valid JSON ({e.msg})") from None
-    data_dir = Path(manifest["data_dir"])
-    if not data_dir.is_dir():
-        raise InputError(f"data folder of the manifest is missing: {data_dir}")
+    if not isinstance(manifest, dict):
+        raise InputError(f"{mpath}: not a manifest (expected a JSON object)")
+    if check_data:
+        manifest_data_dir(manifest)
     return manifest
+
+
+def manifest_data_dir(manifest: dict, given: Path | str | None = None) -> Path:
+    """The data folder to re-run from: ``given`` (``--data``: the folder moved, or another
+    copy of the same inputs; the input hashes decide), else the one the manifest records."""
+    recorded = manifest.get("data_dir")
+    if given is None and not recorded:
+        raise InputError("the manifest records no data folder: give --data DIR")
+    data_dir = Path(given if given is not None else recorded)
+    if not data_dir.is_dir():
+        how = "" if given is not None else " (moved? give --data DIR)"
+        raise InputError(f"data folder {'given' if given is not None else 'of the manifest'} "
+                         f"is missing: {data_dir}{how}")
+    return data_dir
 
 
 def report_inputs(now: dict[str, str], then: dict[str, str], stream) -> bool:
@@ -217,13 +272,48 @@ def report_inputs(now: dict[str, str], then: dict[str, str], stream) -> bool:
     return False
 
 
+def recorded_params(manifest: dict, given: dict | None = None) -> Params:
+    """The parameters a manifest recorded, as the run had them: every value, the file's
+    name and hash (never the file read again: it may have changed since, or be elsewhere).
+
+    ``given``: parameters the user passed as well (``--params``); used only when every value
+    is the recorded one, else refused with the first key that differs (a re-run with other
+    values would not be a check of this one)."""
+    rec = manifest.get("parameters") or {}
+    if not isinstance(rec.get("values"), dict):
+        raise InputError("the manifest records no parameter values (made by an older "
+                         "version): run it again")
+    params = validate(rec["values"], "the manifest's parameters")
+    if given is not None:
+        diff = first_difference(params_values(given), rec["values"])
+        if diff is not None:
+            raise InputError(f"--params {given.get('_file') or ''}: {diff} differs from the "
+                             "value the manifest records; verification re-runs with the "
+                             "recorded values (leave --params out)")
+    params["_name"] = rec.get("file") or "parameters.yml"
+    params["_sha256"] = rec.get("sha256")
+    return params
+
+
+def first_difference(a, b, where: str = "") -> str | None:
+    """The first key path where two JSON values differ (``quality.low_ratio: 0.6 != 0.65``),
+    None when equal."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b)):
+            path = f"{where}.{k}" if where else str(k)
+            if k not in a or k not in b:
+                return f"{path}: {'missing' if k not in a else repr(a[k])} != " \
+                       f"{'missing' if k not in b else repr(b[k])}"
+            d = first_difference(a[k], b[k], path)
+            if d is not None:
+                return d
+        return None
+    return None if a == b else f"{where or 'value'}: {a!r} != {b!r}"
+
+
 def manifest_params(manifest: dict, stream) -> tuple[dict, bool]:
-    """(the manifest's parameters file read again, whether its hash is unchanged)."""
-    params = load_params(manifest["parameters"]["file"])
-    if params["_sha256"] != manifest["parameters"]["sha256"]:
-        print(f"parameters file changed since the run: {params['_file']}", file=stream)
-        return params, False
-    return params, True
+    """(the parameters the manifest recorded, True): see :func:`recorded_params`."""
+    return recorded_params(manifest), True
 
 
 def compare_tables(expected: dict[str, str], rerun_dir: Path, published_dir: Path,

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import logging
@@ -142,8 +143,11 @@ def _symbols_md() -> str:
               "arviota ei julkaista, kaikkien lukujen paikalla on . ja syy kerrotaan.\n")
 
 
-def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict) -> str:
-    """The page "Lataukset": every file of the release, copied into the staged book."""
+def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict,
+                  pdf_dir: Path | None = None) -> str:
+    """The page "Lataukset": every file of the release, copied into the staged book
+    (the PDFs from ``pdf_dir``, default OUT/pdf)."""
+    pdf_dir = Path(pdf_dir) if pdf_dir is not None else out_dir / "pdf"
     (stage / "lataukset").mkdir(exist_ok=True)
     rows = []
 
@@ -156,11 +160,12 @@ def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict) -
 
     for q in reversed(quarters):
         name = bookfmt.quarter_name(q)
-        offer(out_dir / "pdf" / f"{q}.pdf", "Työpaperi (PDF)", name)
+        offer(pdf_dir / f"{q}.pdf", "Työpaperi (PDF)", name)
         offer(out_dir / q / "annex" / annex_name(q), "Liitetaulukot (Excel)", name)
-    offer(out_dir / "pdf" / COUNTY_PDF, "Hyvinvointialueiden kuntataulukot (PDF)",
+    offer(pdf_dir / COUNTY_PDF, "Hyvinvointialueiden kuntataulukot (PDF)",
           f"{bookfmt.quarter_name(quarters[0])} – {bookfmt.quarter_name(quarters[-1])}")
-    for xlsx in sorted(out_dir.glob("costs/[0-9][0-9][0-9][0-9]/annex/*.xlsx")):
+    costs_nb = newest_costs_notebook(out_dir)   # the cost year of this publication only
+    for xlsx in sorted(costs_nb.parent.parent.glob("annex/*.xlsx")) if costs_nb else []:
         offer(xlsx, "Sote-tietopakettien kustannukset (Excel)", f"vuosi {xlsx.parent.parent.name}")
     lines = ["# Lataukset", "", f"Julkaisun kaikki tiedostot ({info['date_fi']}). Excel-liitteissä "
              "on ensimmäisenä Tietoja-välilehti, joka selittää taulukot ja symbolit.", ""]
@@ -419,12 +424,15 @@ PDF_APPENDICES = ["book/menetelmat", "book/laatuseloste", "book/aineisto", "symb
 
 
 def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
-               pdf: bool = True) -> Path:
-    """Assemble ``OUT/book/`` from the sources and the executed notebooks."""
+               pdf: bool = True, into: Path | None = None) -> Path:
+    """Assemble ``OUT/book/`` from the sources and the executed notebooks (``into/book/``
+    when ``into`` is given, with the PDFs of ``into/pdf/`` and the open data written under
+    ``into/``: see :func:`build_book`)."""
     out_dir = Path(out_dir)
+    into = Path(into) if into is not None else out_dir
     info = publication_info(params)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
-    stage = out_dir / "book"
+    stage = into / "book"
     if stage.exists():
         shutil.rmtree(stage)
     (stage / "book").mkdir(parents=True)
@@ -464,8 +472,8 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
         shutil.copy2(costs_nb, stage / "kustannukset" / "costs.ipynb")
         costs_parts = [{"caption": "Sote-tietopaketit",
                         "chapters": [{"file": "kustannukset/costs"}]}]
-    (stage / "lataukset.md").write_text(_downloads_md(stage, out_dir, quarters, info),
-                                        encoding="utf-8")
+    (stage / "lataukset.md").write_text(_downloads_md(stage, out_dir, quarters, info,
+                                                      into / "pdf"), encoding="utf-8")
 
     toc = yaml.safe_load((PROJECT_DIR / "_toc.yml").read_text(encoding="utf-8"))
     written = toc.get("parts", [])
@@ -497,12 +505,13 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     subs = method_substitutions(params)
     subs["data_statement"] = data_statement(_data_meta(out_dir, quarters))
     subs["disclosure_loss"] = disclosure_loss_md(out_dir, max(quarters))
+    subs["release_id"] = portal.current_release_id(out_dir, max(quarters), params)  # toistettavuus
     cfg.setdefault("parse", {})["myst_substitutions"] = subs
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
                                                       sort_keys=False), encoding="utf-8")
     # Reader's entry points (publication.portal, issue 16): landing page, Swedish summary,
     # comparison pages, open data; adds its parts to the staged _toc.yml and _config.yml.
-    portal.stage_pages(stage, out_dir, quarters, synthetic, params)
+    portal.stage_pages(stage, out_dir, quarters, synthetic, params, open_data_root=into)
     return stage
 
 
@@ -578,21 +587,25 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
 
 
 def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
-               pdf: bool = True) -> Path:
-    """Stage and build the book: HTML in OUT/book/_build/html, PDFs in OUT/pdf/<Q>.pdf.
+               pdf: bool = True, into: Path | None = None) -> Path:
+    """Stage and build the book: HTML in OUT/book/_build/html, PDFs in OUT/pdf/<Q>.pdf,
+    the open data in OUT/avoindata/<release id>/ (all three under ``into`` instead of OUT
+    when given: the publication builds into a temporary folder and swaps them in when
+    complete, ``pipeline.build_book_phase``).
 
     Returns the HTML folder. The PDFs are built first so that each quarter's page and the
     page "Lataukset" can offer them for download.
     """
     out_dir = Path(out_dir)
+    into = Path(into) if into is not None else out_dir
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
-    stage = stage_book(out_dir, quarters, synthetic, params, pdf=False)
+    stage = stage_book(out_dir, quarters, synthetic, params, pdf=False, into=into)
     if pdf:
-        build_pdfs(stage, quarters, out_dir / "pdf", params)
-        stage = stage_book(out_dir, quarters, synthetic, params, pdf=True)
+        build_pdfs(stage, quarters, into / "pdf", params)
+        stage = stage_book(out_dir, quarters, synthetic, params, pdf=True, into=into)
         for q in quarters:
-            shutil.copy2(out_dir / "pdf" / f"{q}.pdf", stage / q / f"{q}.pdf")
-        county_pdf = out_dir / "pdf" / COUNTY_PDF
+            shutil.copy2(into / "pdf" / f"{q}.pdf", stage / q / f"{q}.pdf")
+        county_pdf = into / "pdf" / COUNTY_PDF
         if county_pdf.is_file() and (stage / "alueet" / "index.md").is_file():
             shutil.copy2(county_pdf, stage / "alueet" / COUNTY_PDF)
             with open(stage / "alueet" / "index.md", "a", encoding="utf-8") as f:
@@ -669,12 +682,40 @@ def finnish_ui(html: str) -> str:
     return html
 
 
+_EMBEDDED_SVG = re.compile(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)")
+_SVG_DEFS = re.compile(rb"(<defs>\n)(.*?)(\n</defs>)", re.S)
+_ONE_LINE_DEF = re.compile(rb"<(path|use) [^<>]*/>")
+
+
+def canonical_svg(svg: bytes) -> bytes:
+    """dvisvgm (the formulas of ``sphinx.ext.imgmath``) writes the glyph definitions of an
+    SVG in an order that changes from one run to the next; the same definitions in name
+    order give the same bytes (an SVG may refer to a definition before or after it)."""
+    def one(m: re.Match) -> bytes:
+        lines = m.group(2).split(b"\n")
+        if not all(_ONE_LINE_DEF.fullmatch(ln) for ln in lines):
+            return m.group(0)   # not dvisvgm's one element per line: left as it is
+        return m.group(1) + b"\n".join(sorted(lines)) + m.group(3)
+    return _SVG_DEFS.sub(one, svg)
+
+
+def canonical_math(html: str) -> str:
+    """Every embedded SVG formula of a page in :func:`canonical_svg`'s form."""
+    def one(m: re.Match) -> str:
+        svg = base64.b64decode(m.group(1))
+        fixed = canonical_svg(svg)
+        return m.group(0) if fixed == svg else \
+            "data:image/svg+xml;base64," + base64.b64encode(fixed).decode("ascii")
+    return _EMBEDDED_SVG.sub(one, html)
+
+
 def _translate_pages(app, exc):
+    """Every HTML page: Finnish interface strings, formulas as the same bytes every run."""
     if exc is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        new = finnish_ui(text)
+        new = canonical_math(finnish_ui(text))
         if new != text:
             page.write_text(new, encoding="utf-8")
 

@@ -26,6 +26,7 @@ import yaml
 
 from seuranta.core.errors import InputError
 from seuranta.core.params import PROJECT_DIR, as_params
+from seuranta.core.provenance import params_name
 from seuranta.core.quarters import Quarter
 from seuranta.core.reference import task_codes
 from seuranta.publication import bookfmt
@@ -158,7 +159,8 @@ def _ipc_kernel_manager():
     return IPCKernelManager
 
 
-def _papermill(nb, out_path, parameters: dict, what: str) -> None:
+def _papermill(nb, out_path, parameters: dict, what: str, params_name: str | None = None
+               ) -> None:
     """Execute ``nb`` with papermill into ``out_path``; a failing cell becomes a one-line
     RuntimeError naming ``what``. The injected parameters are then hidden."""
     import papermill as pm  # heavy dependency: loaded only when used
@@ -169,30 +171,68 @@ def _papermill(nb, out_path, parameters: dict, what: str) -> None:
                             cwd=str(PROJECT_DIR), kernel_manager_class=_ipc_kernel_manager())
     except pm.PapermillExecutionError as e:
         raise RuntimeError(f"{what} failed: {e.ename}: {e.evalue}") from None
-    _hide_injected(out_path)
+    _hide_injected(out_path, parameters, params_name)
 
 
-def _hide_injected(out_path) -> None:
-    """Hide papermill's injected parameters and drop run-time metadata (stable outputs)."""
+#: Parameters that are paths of the machine that ran the notebook: shown relative to the
+#: notebook's folder (``tables_dir``) or by name (``params_file``) in the written notebook.
+PATH_PARAMETERS = ("tables_dir", "params_file")
+
+
+def public_parameters(parameters: dict, out_path, params_name: str | None) -> dict:
+    """The injected parameters as the written notebook shows them: no absolute path, no
+    temporary folder name (``tables_dir = "../tables"``, ``params_file = "parameters.yml"``)."""
+    out = dict(parameters)
+    if "tables_dir" in out:
+        out["tables_dir"] = Path(os.path.relpath(Path(out["tables_dir"]).resolve(),
+                                                 Path(out_path).resolve().parent)).as_posix()
+    if "params_file" in out:
+        out["params_file"] = params_name or Path(str(out["params_file"])).name
+    return out
+
+
+def _hide_injected(out_path, parameters: dict | None = None,
+                   params_name: str | None = None) -> None:
+    """Make an executed notebook the same bytes wherever and whenever it ran: hide
+    papermill's injected parameters and show them without paths
+    (:func:`public_parameters`), drop run-time metadata, number the cells (``c0``, ``c1``,
+    ... instead of random ids) and their execution counts from 1 (a kernel shared by
+    several notebooks counts on)."""
+    from papermill.translators import translate_parameters  # heavy dependency
 
     out = nbformat.read(out_path, as_version=4)
     out.metadata.pop("papermill", None)
-    for cell in out.cells:
+    count = 0
+    for i, cell in enumerate(out.cells):
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+        cell["id"] = f"c{i}"
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata["tags"] = tags + ["remove-cell"]
+        if "injected-parameters" in tags:
+            if "remove-cell" not in tags:
+                cell.metadata["tags"] = tags + ["remove-cell"]
+            if parameters is not None:
+                cell.source = translate_parameters(
+                    "python3", "python", public_parameters(parameters, out_path, params_name),
+                    "Parameters")
+        if cell.cell_type == "code" and cell.get("execution_count") is not None:
+            count += 1
+            cell.execution_count = count
+            for o in cell.get("outputs", []):
+                if "execution_count" in o:
+                    o["execution_count"] = count
     nbformat.write(out, out_path)
 
 
 class _ParamsFile:
     """The path of the run's parameters file for papermill: the loaded file itself, or (for
-    parameters given as a mapping) a temporary copy removed afterwards."""
+    parameters given as a mapping or re-created from a manifest) a temporary copy removed
+    afterwards. ``name``: the file's name as the written notebooks show it."""
 
     def __init__(self, params: Mapping):
         self.params = as_params(params)
         self.tmp: Path | None = None
+        self.name = params_name(self.params) or "parameters.yml"
 
     def __enter__(self) -> str:
         f = self.params.get("_file")
@@ -218,7 +258,8 @@ def _plain(v):
     return v
 
 
-async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]], progress=None) -> list[str]:
+async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]], progress=None,
+                             params_name: str | None = None) -> list[str]:
     """Execute notebooks one after the other in one kernel process (one start per quarter,
     the imports done once); the kernel's namespace is reset between notebooks. Each
     output is written as papermill would (injected parameters, then hidden)."""
@@ -251,7 +292,7 @@ async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]], progress=None) 
             except CellExecutionError as e:
                 raise RuntimeError(f"{what} failed: {e.ename}: {e.evalue}") from None
             nbformat.write(nb, out_path)
-            _hide_injected(out_path)
+            _hide_injected(out_path, parameters, params_name)
             done.append(out_path)
             if progress is not None:
                 progress()
@@ -287,9 +328,10 @@ def run_quarter_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synt
     """Every notebook of a quarter in one kernel (see :func:`_run_in_one_kernel`); safe to
     call from worker threads (each runs its own event loop). ``progress()`` is called
     after each notebook."""
-    with _ParamsFile(params) as params_file:
+    pf = _ParamsFile(params)
+    with pf as params_file:
         tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file)
-        return [Path(p) for p in asyncio.run(_run_in_one_kernel(tasks, progress))]
+        return [Path(p) for p in asyncio.run(_run_in_one_kernel(tasks, progress, pf.name))]
 
 
 def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
@@ -303,17 +345,19 @@ def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, syntheti
     """
     jobs = jobs or int(os.environ.get("SEURANTA_NB_JOBS", "0")) or os.cpu_count() or 1
     clean_kernel_leftovers()
-    with _ParamsFile(params) as params_file:
+    pf = _ParamsFile(params)
+    with pf as params_file:
         tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file)
         log.info("%s: %d notebooks", quarter, len(tasks))
         shares = [tasks[i::jobs] for i in range(min(jobs, len(tasks)))]
         try:
             if len(shares) <= 1:
                 for share in shares:
-                    asyncio.run(_run_in_one_kernel(share))
+                    asyncio.run(_run_in_one_kernel(share, None, pf.name))
             else:   # threads suffice: the work is in the kernel processes
                 with cf.ThreadPoolExecutor(max_workers=len(shares)) as pool:
-                    for f in [pool.submit(lambda s: asyncio.run(_run_in_one_kernel(s)), share)
+                    for f in [pool.submit(lambda s: asyncio.run(_run_in_one_kernel(s, None, pf.name)),
+                                          share)
                               for share in shares]:
                         f.result()
         finally:
@@ -332,10 +376,11 @@ def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
     nb = jupytext.read(NOTEBOOK_DIR / template)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
-    with _ParamsFile(params) as params_file:
+    pf = _ParamsFile(params)
+    with pf as params_file:
         nb_params = {"year": int(year), "tables_dir": str(Path(tables_dir).resolve()),
                      "synthetic": bool(synthetic), "params_file": params_file, **extra}
-        _papermill(nb, out_path, nb_params, f"notebook {name}.ipynb ({year})")
+        _papermill(nb, out_path, nb_params, f"notebook {name}.ipynb ({year})", pf.name)
     return out_path
 
 

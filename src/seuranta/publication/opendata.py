@@ -323,7 +323,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
             if not figures(df):     # text only (e.g. quality classes): CSV only
                 continue
             js = to_jsonstat(df, name, quarter, release_id, released, synthetic, notice=notice)
-            (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False),
+            (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False, sort_keys=True),
                                                  encoding="utf-8")
             resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
                               "title": f"{title} (JSON-stat 2.0)", "format": "json",
@@ -344,7 +344,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
             js = to_jsonstat(frame, "tarkentuneet_luvut", max(frame["quarter"]), release_id,
                              released, synthetic, labels={"muutos": label}, notice=notice)
             js["label"] = title
-            (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False),
+            (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False, sort_keys=True),
                                                  encoding="utf-8")
             resources.append({"name": f"{base.lower().replace('.', '-')}-jsonstat",
                               "path": f"{base}.json", "title": f"{title} (JSON-stat 2.0)",
@@ -365,5 +365,5 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
         "resources": resources,
     }
     p = target / "datapackage.json"
-    p.write_text(json.dumps(package, ensure_ascii=False, indent=1), encoding="utf-8")
+    p.write_text(json.dumps(package, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
     return p

@@ -32,6 +32,7 @@ from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter, today
+from seuranta.core.reproducible import write_zip
 from seuranta.inputs.datafolder import extract_date
 from seuranta.publication import compare, landing, opendata, releases, revisions
 from seuranta.publication import published as pub
@@ -62,8 +63,10 @@ def release_date(params: dict) -> dt.date:
 
 
 def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,
-                            params: dict | None = None) -> tuple[Path, str, dt.date, str]:
-    """OUT/avoindata/<release id>/ from the release being made (``OUT/<Q>/published/``)
+                            params: dict | None = None, root: Path | None = None
+                            ) -> tuple[Path, str, dt.date, str]:
+    """OUT/avoindata/<release id>/ (under ``root`` instead of OUT when given: the book
+    phase's temporary folder) from the release being made (``OUT/<Q>/published/``)
     with its revisions against the newest earlier release; returns (folder, release id,
     release date, revisions summary)."""
     params = as_params(params)   # the run's parameters (no default file)
@@ -73,7 +76,7 @@ def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,
     dirs = {q: pub.published_dir(out_dir, q) for q in quarters}
     dirs = {q: d for q, d in dirs.items() if d.is_dir()}
     rev = revisions.current_revisions(out_dir, rid)
-    target = Path(out_dir) / OPEN_DATA / rid
+    target = Path(root if root is not None else out_dir) / OPEN_DATA / rid
     if target.exists():
         shutil.rmtree(target)
     opendata.write_open_data(dirs, target, rid, released.isoformat(), synthetic, revisions=rev,
@@ -118,9 +121,10 @@ def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Pa
 
 
 def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
-                params: dict | None = None) -> list[str]:
-    """Stage the pages and open data (see the module docstring); returns the staged
-    documents (empty when there are no published tables)."""
+                params: dict | None = None, open_data_root: Path | None = None) -> list[str]:
+    """Stage the pages and open data (see the module docstring; the open data under
+    ``open_data_root`` instead of OUT when given); returns the staged documents (empty
+    when there are no published tables)."""
     stage, out_dir = Path(stage), Path(out_dir)
     quarters = sorted(quarters)
     newest = quarters[-1]
@@ -128,10 +132,11 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
     if not (pdir / "estimates.csv").is_file() or not (pdir / "municipal.csv").is_file():
         return []
     params = as_params(params)   # the run's parameters (no default file)
-    od, rid, released, rev_text = write_release_open_data(out_dir, quarters, synthetic, params)
+    od, rid, released, rev_text = write_release_open_data(out_dir, quarters, synthetic, params,
+                                                          open_data_root)
     extra = stage / EXTRA / OPEN_DATA / rid
     shutil.copytree(od, extra)
-    shutil.make_archive(str(stage / f"avoindata_{rid}"), "zip", od)
+    write_zip(od, stage / f"avoindata_{rid}.zip", released)   # fixed dates and order
     size_kb = max(sum(p.stat().st_size for p in od.iterdir()) // 1024, 1)
     downloads = [(f"Avoin data, kuvaus (datapackage.json), julkaisu {rid}",
                   f"{OPEN_DATA}/{rid}/datapackage.json")]

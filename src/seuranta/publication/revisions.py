@@ -57,7 +57,8 @@ TOLERANCE = 1e-9
 def release_dirs(out_dir: Path) -> list[Path]:
     """The kept releases, oldest first (release ids sort in time)."""
     root = Path(out_dir) / pub.RELEASES
-    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    return sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if root.is_dir() else []
 
 
 def release_quarters(release: Path) -> list[str]:
