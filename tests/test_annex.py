@@ -196,7 +196,13 @@ def test_hand_cells(built):
     assert rows["091"][col[q4]] == 9.0
     assert rows["005"][col[q1]] == 2.5          # 2.45 rounded half up
     assert rows["009"][col[q1]] == ".."         # 3 clients
-    assert rows["010"][col[q1]] == ".."         # secondary: only one primary in the quarter
+    # the county's published total would give 009 alone: the gate hides at least one other
+    # comprehensive cell of its county (which one is the gate's least-cost choice)
+    q1_quality = "Tietojen laatu tammi–maaliskuu 2023"
+    hidden = [r for r in rows.values() if r[0] == rows["009"][0]
+              and r[col[q1_quality]] == "Kattavat" and r[col[q1]] == ".."]
+    assert len(hidden) >= 2
+    assert rows["010"][col[q1]] == 0.6          # 6 clients of 1 000 (≥ min_count 5)
     assert rows["009"][col[q4]] == ".." and rows["010"][col[q4]] == ".."  # 2 + 3
     assert rows["016"][col[q1]] == "."          # partial: not published
     assert rows["016"][col["Tietojen laatu tammi–maaliskuu 2023"]] == "Osittaiset"
@@ -378,7 +384,10 @@ def test_notes_sheet(built):
 def test_real_data_has_no_notice_and_threshold_parameter(tmp_path, built):
     _, td, _ = built
     params = {**PARAMS, "disclosure": {"min_count": 11}}
-    path = annex.write_annexes(Q, td, tmp_path, False, params)[0]
+    shutil.copytree(td, tmp_path / "tables")            # the gate at this threshold
+    td = tmp_path / "tables"
+    gate.publish_quarter(Q, td, tmp_path / "published", params)
+    path = annex.write_annexes(Q, td, tmp_path / "annex", False, params)[0]
     wb = openpyxl.load_workbook(path)
     text = " ".join(str(v) for r in sheet_rows(wb["Tietoja"]) for v in r)
     assert "SYNTEETTINEN" not in text and "synteettinen" not in (wb.properties.title or "")
