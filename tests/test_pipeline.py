@@ -186,5 +186,14 @@ def test_notebook_kernels_use_ipc_and_report_a_failing_cell(tmp_path, capfd):
     assert not list(Path.cwd().glob("kernel-ipc*"))
     bad = new_notebook(cells=[new_code_cell("1 / 0")])
     bad.metadata["kernelspec"] = nb.metadata["kernelspec"]
-    with pytest.raises(RuntimeError, match=r"^notebook bad.ipynb failed: ZeroDivisionError"):
-        publish._papermill(bad, tmp_path / "bad.ipynb", {}, "notebook bad.ipynb")
+    with pytest.raises(RuntimeError) as e:
+        publish._papermill(bad, tmp_path / "bad.ipynb", {}, "notebook bad.ipynb",
+                           failed_dir=tmp_path / "failed")
+    # the failing cell named (in the kept notebook) and that notebook kept, with the traceback
+    kept = tmp_path / "failed" / "bad.ipynb"
+    cells = nbformat.read(kept, as_version=4).cells
+    i = next(i for i, c in enumerate(cells) if c.cell_type == "code" and c.source == "1 / 0")
+    assert str(e.value) == (f"notebook bad.ipynb failed in cell {i} (1 / 0): "
+                            f"ZeroDivisionError: division by zero (kept: {kept})")
+    assert cells[i].outputs[-1]["output_type"] == "error"
+    assert not (tmp_path / "bad.ipynb").exists()
