@@ -324,6 +324,7 @@ def test_unknown_county_sd_keeps_coverage_with_few_counties():
     assert plug < hits - 6
 
 
+@pytest.mark.slow   # a simulation study of many fits (about a minute)
 def test_county_model_covers_when_whole_counties_join():
     """Kanta joining by whole counties (four of twelve, as in the demo), counties differing
     by 12 %: the county model's intervals cover near 95 %; the same NB without county

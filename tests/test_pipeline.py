@@ -31,6 +31,7 @@ def _snapshot(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow   # a whole quarter's run, then its verification
 def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp_path, capsys):
     out = tmp_path / "build"
     qdir = pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
@@ -98,6 +99,7 @@ def test_verify_reruns_the_recorded_values_and_finds_a_moved_data_folder(small_d
     assert "all tables identical" in capsys.readouterr().out
 
 
+@pytest.mark.slow   # whole quarter runs
 def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatch):
     out = tmp_path / "build"
     pipeline.run_quarter("2023Q2", small_demo, out, PARAMS, notebooks=False)
