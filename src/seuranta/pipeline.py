@@ -51,7 +51,7 @@ from seuranta.inputs.datafolder import (
     publication_quarters,
 )
 from seuranta.publication import annex as annex_mod
-from seuranta.publication import book, bookfmt, gate, releases
+from seuranta.publication import book, gate, releases
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
 from seuranta.statistics.quarter import quarter_tables
@@ -179,7 +179,6 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     not a prior publication of itself)."""
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     params = as_params(params)
-    bookfmt.use_params(params)   # the run's parameters for the publication helpers
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     check_quarter(quarter, data_dir, params)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -273,7 +272,6 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
     clean_stale(out_dir)
     releases.check_kept_releases(out_dir)   # before anything reads a kept release
     params = pin_publication_date(params)
-    bookfmt.use_params(params)   # the run's parameters for the publication helpers
     if not (data_dir / "register").exists():
         log.info("no register in %s: generating demo data (scale %s)", data_dir, scale)
         kwargs = {"scale": scale} if seed is None else {"scale": scale, "seed": seed}

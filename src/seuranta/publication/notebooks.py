@@ -3,7 +3,8 @@ their execution into ``OUT/<quarter>/notebooks/``: a quarter's notebooks share o
 (started once, its namespace reset between notebooks), quarters run side by side.
 
 Every notebook receives the run's parameters file as ``params_file`` (and reads
-min_count, symbol, the notice … from it through ``bookfmt.use_params(params_file)``).
+min_count, symbol, the notice … from it: ``P = load_params(params_file)``, passed on
+explicitly to the chapter functions; no module holds the parameters).
 """
 
 from __future__ import annotations
