@@ -73,13 +73,6 @@ UNALLOCATED_REASONS_FI = {
     "mapping_not_valid": "Palveluluokan kohdistus ei ole voimassa tilastovuonna",
     "no_service_class": "Palveluluokka puuttuu",
 }
-QUARANTINE_REASONS_FI = {
-    "cost_missing": "Kustannus puuttuu",
-    "cost_not_a_number": "Kustannus ei ole luku (enintään kaksi desimaalia, desimaalipiste)",
-    "cost_negative": "Kustannus on negatiivinen",
-    "year_invalid": "Vuosi puuttuu tai ei ole vuosiluku",
-    "region_unknown": "Alue ei ole yksi 22 alueesta (01–21, 90)",
-}
 KIND_FI = {"basic": "perustietopaketti", "extended": "laajennettu tietopaketti"}
 
 _CENTS_RE = r"^(-?)(\d+)(?:\.(\d{1,2}))?$"

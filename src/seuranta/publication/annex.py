@@ -62,7 +62,6 @@ COUNTY_SHEET = "Hyvinvointialueet VA1"
 AGE_SHEET = "Ikäryhmät"
 MULTI_SHEET = "Usean palvelutehtävän asiakkaat"
 YEAR_SHEET = "Koko vuosi"
-HEADER_MUNICIPALITY = ["Hyvinvointialue", "Kunta", "Kuntakoodi"]
 HEADER_SOURCE = "Lähdeaineisto (uusin neljännes)"
 #: The figures of a published estimate under the publication rule (column, header).
 RULE_COLUMNS = [

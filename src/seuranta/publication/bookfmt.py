@@ -27,7 +27,6 @@ from seuranta.core.labels_fi import (  # noqa: F401
     QUALITY_FI,
     QUARTER_INESSIVE,
     RULE_REASON_FI,
-    SOURCE_FI,
     TASK_ABBR,
     TASK_GENITIVE,
     TASK_SHORT,

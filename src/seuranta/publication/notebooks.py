@@ -38,10 +38,6 @@ NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
 PLAN_FILE = NOTEBOOK_DIR / "plan.yml"
 
 
-#: Title placeholders a template's Markdown may use; filled in before execution.
-TITLE_KEYS = ("task_name", "quarter_name")
-
-
 def read_plan(part: str, templates: Path = NOTEBOOK_DIR) -> list[tuple[str, str, dict]]:
     """(output name, template file, extra parameters) of every notebook of one part of the
     plan (``quarter`` or ``costs``) of the template folder ``templates`` (its ``plan.yml``),
@@ -215,10 +211,6 @@ def _papermill(nb, out_path, parameters: dict, what: str, params_name: str | Non
                                e.evalue) from None
     _hide_injected(out_path, parameters, params_name)
 
-
-#: Parameters that are paths of the machine that ran the notebook: shown relative to the
-#: notebook's folder (``tables_dir``) or by name (``params_file``) in the written notebook.
-PATH_PARAMETERS = ("tables_dir", "params_file")
 
 
 def public_parameters(parameters: dict, out_path, params_name: str | None) -> dict:
