@@ -678,10 +678,12 @@ def year_lead(pub: dict) -> str:
 
 # --------------------------------------------------------------------------- multi-service
 
+# The chapter's lead is prose of its template (notebooks/monipalvelu.md, issue 24): this
+# module glues its numbers (multi_quarter_in, multi_total, multi_clients, multi_share) and
+# the one sentence whose shape depends on the data (multi_pair: the commonest pair, or
+# nothing when no pair may be shown).
 TEXT.update({
-    "multi": ("{Quarter_in} rekisterissä oli {total} asiakasta, joista {multi} ({share}) oli "
-              "usean palvelutehtävän asiakkaana.{pair}"),
-    "multi_pair": " Yleisin yhdistelmä oli {a} ja {b} ({n} asiakasta).",
+    "multi_pair": "Yleisin yhdistelmä oli {a} ja {b} ({n} asiakasta).",
     "alt_multi": ("Kuvio MP1: asiakkaat palvelutehtävien lukumäärän mukaan, {quarter}: {points}."),
 })
 
@@ -710,15 +712,16 @@ def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
                        b=bf.task_name(p["task_b"]).lower(), n=bf.fi_number(p["clients"]))
     tot_ok = total is not None and shown(total["clients"], total["clients_symbol"])
     mul_ok = multi is not None and shown(multi["clients"], multi["clients_symbol"])
-    ch.facts["lead"] = say(
-        "multi", Quarter_in=_capital(qin),
-        total=count_text(*(total[["clients", "clients_symbol"]] if total is not None
-                           else (None, symbols.NOT_AVAILABLE))),
-        multi=count_text(*(multi[["clients", "clients_symbol"]] if multi is not None
-                           else (None, symbols.NOT_AVAILABLE))),
-        share=(bf.fi_pct(100 * multi["clients"] / total["clients"], 1)
-               if tot_ok and mul_ok and int(total["clients"]) else symbols.NOT_AVAILABLE),
-        pair=pair)
+    ch.facts.update({
+        "multi_quarter_in": _capital(qin),
+        "multi_total": count_text(*(total[["clients", "clients_symbol"]] if total is not None
+                                    else (None, symbols.NOT_AVAILABLE))),
+        "multi_clients": count_text(*(multi[["clients", "clients_symbol"]] if multi is not None
+                                      else (None, symbols.NOT_AVAILABLE))),
+        "multi_share": (bf.fi_pct(100 * multi["clients"] / total["clients"], 1)
+                        if tot_ok and mul_ok and int(total["clients"])
+                        else symbols.NOT_AVAILABLE),
+        "multi_pair": pair})
     lab = [str(n) for n in nat["n_tasks"]]
     shares = [bf.fi_pct(100 * v / total["clients"], 1) if tot_ok and int(total["clients"])
               and not sym else (sym or symbols.NOT_AVAILABLE)
