@@ -298,6 +298,7 @@ def _whole_counties(rng, county_sd, counties, joined):
     return f, f["clients"].sum()
 
 
+@pytest.mark.slow   # a simulation study of many fits
 def test_unknown_county_sd_keeps_coverage_with_few_counties():
     """The project's own model family (log-normal municipalities, county sd 0.25), three
     counties of sixteen joined: the prediction mixed over the posterior of σ_u covers near
