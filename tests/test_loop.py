@@ -127,3 +127,40 @@ def test_a_sentence_edited_in_a_template_reaches_the_quarters_html(release, tmp_
     assert not (out / "book").exists()      # a preview: the publication's book untouched
     assert not list(out.glob(".tmp-*")) and not list((out / q).glob(".notebooks-tmp-*"))
     assert pipeline.run_quarters(out) == [q]
+
+
+def test_the_notebooks_command_replaces_a_notebook_only_when_it_ran(tmp_path):
+    """``run_notebooks`` on an earlier run's folder: a failing template leaves the quarter's
+    notebook as it was (nothing half-written) and keeps the failed one aside; once fixed,
+    the notebook is replaced, the failed copy removed, and the tables are not touched."""
+    q = "2023Q1"
+    out = tmp_path / "out"
+    (out / q / "tables").mkdir(parents=True)
+    (out / q / "tables" / "counts.csv").write_text("a\n1\n", encoding="utf-8")
+    (out / q / "manifest.json").write_text('{"quarter": "2023Q1", "synthetic": true}',
+                                           encoding="utf-8")
+    (out / q / "notebooks").mkdir()
+    old = out / q / "notebooks" / "kokeilu.ipynb"
+    old.write_text("OLD", encoding="utf-8")
+    table_mtime = (out / q / "tables" / "counts.csv").stat().st_mtime_ns
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "plan.yml").write_text("quarter:\n  - name: kokeilu\n    template: k.md\n",
+                                        encoding="utf-8")
+    (templates / "k.md").write_text(FAILING_TEMPLATE, encoding="utf-8")
+    params = load_params()
+
+    with pytest.raises(NotebookError, match=r"kokeilu.ipynb \(2023Q1\) failed in cell 4"):
+        pipeline.run_notebooks(q, out, params, templates=templates)
+    failed = out / "failed-notebooks" / q / "kokeilu.ipynb"
+    assert old.read_text(encoding="utf-8") == "OLD" and failed.is_file()
+    assert not list((out / q).glob(".notebooks-tmp-*"))
+
+    (templates / "k.md").write_text(FAILING_TEMPLATE.replace("(shares[1] - 2)", "shares[1]"),
+                                    encoding="utf-8")
+    assert pipeline.run_notebooks(q, out, params, templates=templates) == [old]
+    cells = nbformat.read(old, as_version=4).cells
+    assert cells[4].outputs[0]["text"] == "never reached\n"
+    assert not failed.exists()
+    assert (out / q / "tables" / "counts.csv").stat().st_mtime_ns == table_mtime
+    assert not list((out / q).glob(".notebooks-tmp-*"))
