@@ -52,9 +52,10 @@ test: setup lint ## lint, then the whole test suite (what CI runs: .ci/run)
 test-fast: venv ## the test suite without the slow tests
 	$(VENV)/bin/python -m pytest -n 2 -q -m "not slow"
 
-lint: venv ## ruff and the import-linter contracts (one-way stage imports)
+lint: venv ## ruff, the import-linter contracts (one-way stage imports) and vulture (dead code)
 	$(VENV)/bin/ruff check src tests scripts bench
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/vulture
 
 backtests: venv ## compare a small fixed demo's tables with the golden tables
 	$(PY) -m pytest -q tests/backtests

@@ -591,6 +591,7 @@ def _check_against_tables(rows_by_sheet: dict, td: Path, q: Quarter, params: dic
     return checked
 
 
+@pytest.mark.slow   # demo_annex: a whole quarter's statistics and gate
 def test_demo_annex_against_tables(demo_annex):
     tmp, q, params, path = demo_annex
     wb = openpyxl.load_workbook(path)
@@ -627,6 +628,7 @@ def test_demo_annex_against_tables(demo_annex):
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+@pytest.mark.slow   # demo_annex: a whole quarter's statistics and gate
 def test_demo_annex_libreoffice(demo_annex, tmp_path):
     tmp, q, params, path = demo_annex
     sheets = soffice_csv(path, tmp_path / "csv", tmp_path / "lo-profile")

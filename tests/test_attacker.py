@@ -61,9 +61,6 @@ pytestmark = pytest.mark.slow
 SCALE = 0.02
 MIN = 5
 SEEDS = [20240207, 7]
-TASK_NAMES = {}
-
-
 def _params():
     p = load_params()
     p["publication"]["first_quarter"] = "2023Q3"

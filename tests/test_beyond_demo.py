@@ -57,7 +57,7 @@ def two_releases(tmp_path_factory):
     p1 = copy.deepcopy(params)
     p1["publication"]["release_id"] = f"{qs[-1]}-a"
     _run(data, out, p1, chosen, f"{qs[-1]}-a")
-    od1, rid1, _, _ = portal.write_release_open_data(out, qs, True, p1)
+    _, rid1, _, _ = portal.write_release_open_data(out, qs, True, p1)
     releases.write_release(out, qs, rid1)
     # the review round excludes the largest comprehensive municipality of the earlier quarter
     m = pub.read(pub.published_dir(out, qs[0]), "municipal")

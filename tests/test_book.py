@@ -23,7 +23,7 @@ from seuranta.publication import bookfmt, notebooks
 from seuranta.publication import published as published_tables
 
 #: The helpers' parameters in this process (a notebook sets them from params_file).
-PARAMS = bookfmt.use_params(load_params())
+PARAMS = load_params()
 
 
 def norm(text: str) -> str:

@@ -101,3 +101,33 @@ def test_generated_tables_get_captions():
     assert ":::{table} Taulukko M3. Eka\n:width: 100%\n\n| a | b |" in out
     assert ":::{table} Vertailu\n" in out          # no caption given: the line before
     assert out.count(":::{table}") == 2 and out.count("\n:::") >= 2
+
+
+def test_published_tables_are_read_afresh_by_each_chapter(tmp_path):
+    """No module cache (issue 24): a quarter's published tables changed between two
+    chapters (a notebook executed again by ``seuranta notebooks`` in the same kernel, or a
+    re-run in one process) are read as they are now. A cache keyed by the folder, as
+    ``chapters._CACHE`` was, returns the first reading."""
+    from published_fixture import write_published
+
+    from seuranta.core.tables import write_csv
+    out = write_published(tmp_path, ["2023Q3"])
+    td = out / "2023Q3" / "tables"
+    first = chapters.published_tables(td)["estimates"]
+    changed = first.assign(estimate_rounded=first["estimate_rounded"].where(first.index != 0, -100))
+    write_csv(changed, out / "2023Q3" / "published" / "estimates.csv")
+    assert chapters.published_tables(td)["estimates"].loc[0, "estimate_rounded"] == -100
+    assert first.loc[0, "estimate_rounded"] != -100
+
+
+def test_the_notice_needs_the_runs_parameters():
+    """No parameters held by bookfmt: the synthetic notice is the given run's."""
+    import pytest
+
+    from seuranta.core.params import load_params
+    p = load_params()
+    assert bookfmt.notice_text(True, p) == p["publication"]["synthetic_notice"].strip()
+    assert bookfmt.notice_text(False, p) == ""
+    with pytest.raises(TypeError):
+        bookfmt.notice_text(True)   # the parameters are required
+    assert not hasattr(bookfmt, "_PARAMS") and not hasattr(chapters, "_CACHE")

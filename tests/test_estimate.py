@@ -247,6 +247,7 @@ def _stage_inputs(tmp_path):
     return tables, set(codes) - late
 
 
+@pytest.mark.slow   # a whole quarter's statistics stage
 def test_statistics_stage_end_to_end(tmp_path):
     from seuranta.core.params import load_params
     from seuranta.statistics import stage as stats

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_make_test_runs_lint_and_help_lists_targets():
     make = (ROOT / "Makefile").read_text(encoding="utf-8")
     assert re.search(r"^test: .*\blint\b", make, re.M)
-    assert re.search(r"^lint: .*\n\t.*ruff check.*\n\t.*lint-imports", make, re.M)
+    assert re.search(r"^lint: .*\n\t.*ruff check.*\n\t.*lint-imports.*\n\t.*vulture", make, re.M)
     out = subprocess.run(["make", "-s", "help"], cwd=ROOT, capture_output=True, text=True).stdout
     for target in ("test", "lint", "publish", "backtests-update", "help"):
         assert re.search(rf"make {re.escape(target)}\s+\S", out), target
@@ -24,6 +24,25 @@ def test_ruff_passes():
     r = subprocess.run([str(exe), "check", "src", "tests", "scripts", "bench"], cwd=ROOT,
                        capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_vulture_finds_no_dead_code():
+    """``make lint``'s dead-code check (pyproject.toml [tool.vulture])."""
+    exe = Path(sys.executable).with_name("vulture")
+    r = subprocess.run([str(exe)], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_vulture_reports_a_function_without_caller(tmp_path):
+    """The check catches the fault: a module-level function nobody calls, scanned with the
+    project's whitelist, is reported (exit status 3)."""
+    exe = Path(sys.executable).with_name("vulture")
+    (tmp_path / "m.py").write_text("def used():\n    return 1\n\n\ndef orphan():\n"
+                                   "    return 2\n\n\nprint(used())\n", encoding="utf-8")
+    r = subprocess.run([str(exe), str(tmp_path / "m.py"), str(ROOT / "vulture_whitelist.py"),
+                        "--min-confidence", "60"], cwd=tmp_path, capture_output=True, text=True)
+    assert r.returncode == 3 and "unused function 'orphan'" in r.stdout, r.stdout
+    assert "'used'" not in r.stdout
 
 
 def test_contract_is_in_the_repository_and_cited():
@@ -44,3 +63,4 @@ def test_declared_files_exist():
     assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     req = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     assert re.search(r"^ruff==", req, re.M) and re.search(r"^import-linter==", req, re.M)
+    assert re.search(r"^vulture==", req, re.M)

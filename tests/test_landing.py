@@ -12,10 +12,7 @@ from seuranta.core import reference, symbols
 from seuranta.core.fmt import NBSP
 from seuranta.core.params import load_params
 from seuranta.core.tables import write_csv
-from seuranta.publication import bookfmt, landing
-
-# The run's parameters in this process, as the pipeline sets them (bookfmt.use_params).
-bookfmt.use_params(load_params())
+from seuranta.publication import landing
 
 Q = "2023Q4"
 
@@ -94,7 +91,8 @@ def test_key_figures_follow_the_publication_rule_and_symbols(pdir):
 def test_landing_page(pdir):
     md = landing.landing_md(pdir, Q, True, dt.date(2024, 3, 15), "2024-03-15",
                             ["2023-12-15", "2024-03-15", "2024-06-14"], "Aiemmin julkaistut luvut eivät muuttuneet.",
-                            [("Data package", "avoindata/2024-03-15/datapackage.json")])
+                            [("Data package", "avoindata/2024-03-15/datapackage.json")],
+                            params=load_params())
     assert "Julkaistu 15.3.2024" in md and "Seuraava julkaisu 14.6.2024." in md
     assert "loka–joulukuu 2023" in md and "synteettis" in md
     assert md.count('class="seuranta-tile"') == len(reference.task_codes())

@@ -298,6 +298,7 @@ def _whole_counties(rng, county_sd, counties, joined):
     return f, f["clients"].sum()
 
 
+@pytest.mark.slow   # a simulation study of many fits
 def test_unknown_county_sd_keeps_coverage_with_few_counties():
     """The project's own model family (log-normal municipalities, county sd 0.25), three
     counties of sixteen joined: the prediction mixed over the posterior of σ_u covers near
@@ -324,6 +325,7 @@ def test_unknown_county_sd_keeps_coverage_with_few_counties():
     assert plug < hits - 6
 
 
+@pytest.mark.slow   # a simulation study of many fits (about a minute)
 def test_county_model_covers_when_whole_counties_join():
     """Kanta joining by whole counties (four of twelve, as in the demo), counties differing
     by 12 %: the county model's intervals cover near 95 %; the same NB without county

@@ -19,9 +19,6 @@ from seuranta.core.params import load_params
 from seuranta.publication import bookfmt, opendata
 from seuranta.publication import published as pub
 
-# The run's parameters in this process, as the pipeline sets them (bookfmt.use_params).
-bookfmt.use_params(load_params())
-
 RELEASE = "2024-02-15"
 
 
@@ -30,7 +27,8 @@ def release(tmp_path_factory):
     out = write_published(tmp_path_factory.mktemp("out"), QUARTERS)
     target = out / "avoindata" / RELEASE
     dirs = {q: pub.published_dir(out, q) for q in QUARTERS}
-    opendata.write_open_data(dirs, target, RELEASE, RELEASE, synthetic=True)
+    opendata.write_open_data(dirs, target, RELEASE, RELEASE, synthetic=True,
+                             notice=bookfmt.notice_text(True, load_params()))
     return dirs, target
 
 

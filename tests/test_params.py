@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -23,9 +24,9 @@ def _write(tmp_path: Path, data) -> Path:
     return f
 
 
-def test_project_file_is_valid_and_declares_every_schema_key():
-    """parameters.yml holds every key of the schema (it documents them) and no other."""
-    raw = yaml.safe_load(P.DEFAULT_PARAMS.read_text(encoding="utf-8"))
+def _declared_keys(path: Path) -> set[str]:
+    """Key paths a parameters file declares (maps of free keys counted as one key)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
 
     def paths(d, prefix=""):
         for k, v in d.items():
@@ -34,20 +35,52 @@ def test_project_file_is_valid_and_declares_every_schema_key():
                 yield from paths(v, f"{prefix}{k}.")
             else:
                 yield prefix + k
-    in_file = set(paths(raw))
+    return set(paths(raw))
+
+
+def _check_file(path: Path) -> None:
+    """A statistician's parameters file: valid under the schema, and holding every key of
+    the schema (it documents them) and no other. Its values may differ from the schema's
+    defaults: a statistician edits them."""
+    P.load_params(path)                      # valid: types, ranges, known keys
+    in_file = _declared_keys(path)
     in_schema = {row[0] for row in P.schema_table()}
     commented_out = {"costs.mapping_file"}
     assert in_file <= in_schema
     assert in_schema - in_file <= commented_out, in_schema - in_file
-    # The file's values are the schema's defaults: a run without a file would be the same.
-    p = P.load_params()
+
+
+def test_project_file_is_valid_and_declares_every_schema_key(tmp_path):
+    """parameters.yml is valid and declares every key; a copy with a value edited (as a
+    statistician would) passes the same check: the file need not equal the defaults."""
+    _check_file(P.DEFAULT_PARAMS)
+    text = P.DEFAULT_PARAMS.read_text(encoding="utf-8")
+    edited = tmp_path / "parameters.yml"
+    low = P.load_params()["quality"]["low_ratio"]
+    new_text = re.sub(r"(?m)^(  low_ratio: *)[0-9.]+", rf"\g<1>{low + 0.05:.2f}", text, count=1)
+    assert new_text != text
+    edited.write_text(new_text, encoding="utf-8")
+    _check_file(edited)
+    assert P.load_params(edited)["quality"]["low_ratio"] == pytest.approx(low + 0.05)
+
+
+def test_a_file_without_a_key_gets_the_schema_default(tmp_path):
+    """For every key of the schema: the shipped file without that key gives the schema's
+    default for it (not the shipped value, which a statistician may have edited)."""
+    raw = yaml.safe_load(P.DEFAULT_PARAMS.read_text(encoding="utf-8"))
     d = P.defaults()
-    for key in in_file:
+    for key in sorted(_declared_keys(P.DEFAULT_PARAMS)):
         sec, *rest = key.split(".")
-        a, b = p[sec], d[sec]
+        data = yaml.safe_load(yaml.safe_dump(raw, allow_unicode=True))   # a deep copy
+        node = data[sec]
+        for k in rest[:-1]:
+            node = node[k]
+        del node[rest[-1]]
+        p = P.load_params(_write(tmp_path, data))
+        got, want = p[sec], d[sec]
         for k in rest:
-            a, b = a[k], b[k]
-        assert a == b, key
+            got, want = got[k], want[k]
+        assert got == want, key
 
 
 def test_defaults_filled_and_mapping_and_attribute_access(tmp_path):
@@ -119,14 +152,14 @@ def test_cli_reports_a_bad_parameter_as_one_line(tmp_path, capsys):
     assert err == f"seuranta: error: {f}: disclosure.min_cont: unknown key (known: min_count)"
 
 
-def test_a_file_without_a_section_gets_the_shipped_values(tmp_path):
-    """A parameters file without its register: section runs with the shipped 0.05
-    quarantine threshold (not with none): the schema holds the shipped values."""
+def test_a_file_without_a_section_gets_the_schema_defaults(tmp_path):
+    """A parameters file without its register: section runs with the schema's 0.05
+    quarantine threshold (not with none)."""
     raw = yaml.safe_load(P.DEFAULT_PARAMS.read_text(encoding="utf-8"))
     del raw["register"]
     p = P.load_params(_write(tmp_path, raw))
     assert p["register"]["max_rejected_share"] == 0.05
-    assert p["register"] == P.load_params()["register"]
+    assert p["register"] == P.defaults("register")
 
 
 def test_known_covariates_are_the_ones_computed():
@@ -186,3 +219,42 @@ def test_no_literal_defaults_of_disclosure_and_quality_outside_the_schema():
                        capture_output=True, text=True)
     code = [ln for ln in r.stdout.splitlines() if "``" not in ln]   # not signatures in docs
     assert code == [], code
+
+
+def _parameter_reads_with_own_default() -> list[str]:
+    """Lines of src/ and notebooks/ that read a parameter of the schema with a default of
+    their own: ``.get("low_ratio", 0.6)``, ``.get("author") or "THL"`` (a second copy of
+    a default, which drifts from the schema's)."""
+    names = {part for row in P.schema_table() for part in row[0].split(".")}
+    alt = "|".join(sorted(map(re.escape, names)))
+    # (not a chapter's tables or a manifest, whose keys may share a parameter's name)
+    get = r"(?<!tables)(?<!manifest)\.get\(\s*"
+    pat = re.compile(rf"""{get}["']({alt})["']\s*,\s*[^)\s]"""
+                     rf"""|{get}["']({alt})["']\s*\)\s*or\s+[^({{\s]""")
+    found = []
+    for f in sorted([*(ROOT / "src").rglob("*.py"), *(ROOT / "notebooks").glob("*.md")]):
+        if f.name == "params.py":
+            continue
+        for i, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+            if pat.search(line):
+                found.append(f"{f.relative_to(ROOT)}:{i}: {line.strip()}")
+    return found
+
+
+def test_no_module_reads_a_parameter_with_a_default_of_its_own():
+    """The schema (core/params.py) is the one source of defaults: stages read their section
+    through ``params.complete`` / ``params.section_of`` (defaults filled from the schema)."""
+    assert _parameter_reads_with_own_default() == []
+
+
+def test_the_scan_of_own_defaults_catches_one(tmp_path, monkeypatch):
+    """The scan above finds a read with its own default (the safeguard catches the fault)."""
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    (root / "notebooks").mkdir()
+    (root / "src" / "m.py").write_text('x = p.get("low_ratio", 0.6)\n'
+                                       'y = pub.get("author") or "THL"\n'
+                                       'z = p["low_ratio"]\n', encoding="utf-8")
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", root)
+    assert [ln.split(": ", 1)[0] for ln in _parameter_reads_with_own_default()] == \
+        ["src/m.py:1", "src/m.py:2"]

@@ -52,16 +52,6 @@ def test_quality_table_applies_the_files_low_ratio(run):
     assert (ratio >= 0.6).any(), ratio.describe()
 
 
-def _outputs(nb_path) -> str:
-    nb = json.loads(nb_path.read_text(encoding="utf-8"))
-    parts = []
-    for cell in nb["cells"]:
-        for o in cell.get("outputs", []):
-            data = o.get("data", {})
-            parts.append("".join(data.get("text/markdown", "")) + "".join(o.get("text", "")))
-    return "\n".join(parts)
-
-
 def test_book_text_uses_the_files_disclosure(run):
     """The notebooks are given the run's file, and the published tables they narrate (the
     gate's) suppress with its threshold: no shown count 1 … MIN_COUNT − 1, some 5 … 7 hidden."""

@@ -31,6 +31,7 @@ def _snapshot(folder: Path) -> dict:
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
+@pytest.mark.slow   # a whole quarter's run, then its verification
 def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp_path, capsys):
     out = tmp_path / "build"
     qdir = pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
@@ -98,6 +99,7 @@ def test_verify_reruns_the_recorded_values_and_finds_a_moved_data_folder(small_d
     assert "all tables identical" in capsys.readouterr().out
 
 
+@pytest.mark.slow   # whole quarter runs
 def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatch):
     out = tmp_path / "build"
     pipeline.run_quarter("2023Q2", small_demo, out, PARAMS, notebooks=False)
@@ -186,5 +188,14 @@ def test_notebook_kernels_use_ipc_and_report_a_failing_cell(tmp_path, capfd):
     assert not list(Path.cwd().glob("kernel-ipc*"))
     bad = new_notebook(cells=[new_code_cell("1 / 0")])
     bad.metadata["kernelspec"] = nb.metadata["kernelspec"]
-    with pytest.raises(RuntimeError, match=r"^notebook bad.ipynb failed: ZeroDivisionError"):
-        publish._papermill(bad, tmp_path / "bad.ipynb", {}, "notebook bad.ipynb")
+    with pytest.raises(RuntimeError) as e:
+        publish._papermill(bad, tmp_path / "bad.ipynb", {}, "notebook bad.ipynb",
+                           failed_dir=tmp_path / "failed")
+    # the failing cell named (in the kept notebook) and that notebook kept, with the traceback
+    kept = tmp_path / "failed" / "bad.ipynb"
+    cells = nbformat.read(kept, as_version=4).cells
+    i = next(i for i, c in enumerate(cells) if c.cell_type == "code" and c.source == "1 / 0")
+    assert str(e.value) == (f"notebook bad.ipynb failed in cell {i} (1 / 0): "
+                            f"ZeroDivisionError: division by zero (kept: {kept})")
+    assert cells[i].outputs[-1]["output_type"] == "error"
+    assert not (tmp_path / "bad.ipynb").exists()

@@ -65,7 +65,7 @@ def test_every_writer_runs_from_the_published_tables_alone(release, tmp_path):
     """With the exact tables gone, every chapter, the annex, the comparison pages, the
     landing page and the Swedish summary give exactly what they gave in the release: they
     read nothing but the gate's published tables."""
-    params = bf.use_params(release["params"])
+    params = release["params"]
     out = release["out"]
     bare = _copy_published(out, tmp_path / "bare")
     q = max(release["quarters"])
@@ -75,8 +75,8 @@ def test_every_writer_runs_from_the_published_tables_alone(release, tmp_path):
 
     def chapters_of(root):
         td = root / q / "tables"
-        res = [chapters.summary_chapter(td, q, params), chapters.multi_chapter(td, q, params),
-               chapters.data_chapter(td, q, params)]
+        res = [chapters.summary_chapter(td, q, params), chapters.multi_chapter(td, q),
+               chapters.data_chapter(td, q)]
         res += [chapters.task_chapter(td, q, t, params) for t in tasks]
         got = [(c.facts, c.tables, {k: v[1] for k, v in c.figures.items()}) for c in res]
         plt = bf.setup_matplotlib()
@@ -99,15 +99,14 @@ def test_every_writer_runs_from_the_published_tables_alone(release, tmp_path):
 def test_a_writer_reading_the_exact_tables_is_caught(release, tmp_path, monkeypatch):
     """The safeguard catches the fault: a chapter made to read an exact table fails on the
     release without tables/."""
-    params = bf.use_params(release["params"])
     bare = _copy_published(release["out"], tmp_path / "bare")
     q = max(release["quarters"])
     orig = chapters.published_tables
 
-    def sneaky(tables_dir, quarter, p=None):
-        pub = dict(orig(tables_dir, quarter, p))
+    def sneaky(tables_dir):
+        pub = dict(orig(tables_dir))
         pub["ledger"] = bf.pd.read_csv(Path(tables_dir) / "ledger.csv")   # exact table
         return pub
     monkeypatch.setattr(chapters, "published_tables", sneaky)
     with pytest.raises(FileNotFoundError):
-        chapters.data_chapter(bare / q / "tables", q, params)
+        chapters.data_chapter(bare / q / "tables", q)

@@ -441,6 +441,7 @@ def test_effect_table_before_after_per_task():
 
 # --------------------------------------------------------------------------- round trip
 
+@pytest.mark.slow   # the register stage and a quarter's statistics, twice
 def test_round_trip_on_demo(tmp_path):
     """Demo data → review workbook → a county's decisions → import → the estimate changes."""
     from seuranta.cli import main

@@ -153,7 +153,8 @@ def test_revisions_in_the_open_data_carry_the_release_id(two_releases, tmp_path)
     rev = rv.revisions(r1, r2)
     target = tmp_path / "avoindata"
     dirs = {q: r2 / q / "published" for q in rv.release_quarters(r2)}
-    opendata.write_open_data(dirs, target, r2.name, r2.name, True, revisions=rev)
+    opendata.write_open_data(dirs, target, r2.name, r2.name, True, revisions=rev,
+                             notice="Synteettinen aineisto.")
     csv = pd.read_csv(target / f"tarkentuneet_luvut_{r2.name}.csv", dtype={"municipality_code": str})
     assert (csv["release_id"] == r2.name).all() and len(csv) == len(rev)
     text = (target / f"tarkentuneet_luvut_{r2.name}.json").read_text(encoding="utf-8")

@@ -20,7 +20,8 @@ from seuranta.statistics.quarter import quarter_tables
 AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
 KEYS = ["quarter", "service_task", "age_group", "method"]
 
-pytestmark = pytest.mark.xdist_group("stats_series")   # one build of the module fixture
+# the module fixture runs the register stage and every quarter's statistics: slow (issue 24)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("stats_series")]   # one fixture build
 
 
 @pytest.fixture(scope="module")

@@ -80,13 +80,14 @@ def runs(tmp_path_factory):
     return csv, parquet, tmp
 
 
+@pytest.mark.slow   # runs: the register stage of every quarter, once per time zone
 @pytest.mark.parametrize("tz", ZONES)
 def test_counts_do_not_depend_on_the_machine_zone(runs, tz):
     csv, parquet, _ = runs
     pd.testing.assert_frame_equal(parquet[tz], csv)
 
 
-def test_the_instants_do_move_quarters(runs):
+def test_the_instants_do_move_quarters():
     """The fixture really tests something: read in UTC, these instants would fall into other
     quarters than in Helsinki (so a run in the machine's zone would differ)."""
     utc_q = [(s.date().month - 1) // 3 for s in STARTS]
@@ -94,6 +95,7 @@ def test_the_instants_do_move_quarters(runs):
     assert sum(a != b for a, b in zip(utc_q, hel_q)) >= 3
 
 
+@pytest.mark.slow   # runs (above)
 def test_zone_recorded(runs):
     """The ledger names the zone of the conversion, and the manifest records the zone."""
     _, _, tmp = runs

@@ -83,6 +83,20 @@ def _cmd_publish(args) -> int:
     return 0
 
 
+def _cmd_notebooks(args) -> int:
+    templates = Path(args.templates) if args.templates else pipeline.NOTEBOOK_DIR
+    for nb in pipeline.run_notebooks(args.quarter, Path(args.out), _params(args),
+                                     only=args.only, templates=templates):
+        print(nb)
+    return 0
+
+
+def _cmd_book(args) -> int:
+    print(pipeline.build_book_only(Path(args.out), _params(args), quarter=args.quarter,
+                                   pdf=not args.no_pdf))
+    return 0
+
+
 def _given_params(args):
     """``--params`` of a verification: loaded when given (used only if every value is the
     recorded one), None when not."""
@@ -169,6 +183,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--no-pdf", action="store_true", help="build the HTML book only")
     r.add_argument("--encoding", default="utf-8", help="encoding of register CSV files")
     r.set_defaults(func=_cmd_publish)
+
+    r = sub.add_parser("notebooks", help="execute a quarter's notebooks again from the tables "
+                                         "of its earlier run (no statistics re-run)")
+    r.add_argument("--quarter", required=True, help="quarter, e.g. 2023Q1")
+    r.add_argument("--only", default=None, metavar="NAME",
+                   help="only this notebook of the plan (e.g. yhteenveto)")
+    r.add_argument("--templates", default=None, metavar="DIR",
+                   help="folder of the notebook templates and plan.yml (default: notebooks/)")
+    _common(r, data=False)
+    r.set_defaults(func=_cmd_notebooks)
+
+    r = sub.add_parser("book", help="build the book again from the executed notebooks in OUT "
+                                    "(with --quarter: a preview of that quarter's pages)")
+    r.add_argument("--quarter", default=None,
+                   help="build OUT/preview/<Q>/ with this quarter's pages only")
+    r.add_argument("--no-pdf", action="store_true", help="build the HTML book only")
+    _common(r, data=False)
+    r.set_defaults(func=_cmd_book)
 
     r = sub.add_parser("verify", help="re-run a quarter (or a cost year) from its manifest and "
                                       "report table by table whether the results are identical")

@@ -11,6 +11,7 @@ it was. ``publish`` does it for every quarter, builds the book the same way
 from __future__ import annotations
 
 import concurrent.futures as cf
+import json
 import logging
 import os
 import re
@@ -24,7 +25,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from seuranta.core.errors import DisclosureError
+from seuranta.core.errors import DisclosureError, InputError
 from seuranta.core.params import as_params
 from seuranta.core.provenance import (
     dump_manifest,
@@ -50,12 +51,15 @@ from seuranta.inputs.datafolder import (
     publication_quarters,
 )
 from seuranta.publication import annex as annex_mod
-from seuranta.publication import book, bookfmt, gate, releases
+from seuranta.publication import book, gate, releases
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
 from seuranta.statistics.quarter import quarter_tables
 
 log = logging.getLogger(__name__)
+
+#: The notebook templates and their plan (``seuranta notebooks --templates`` gives another).
+NOTEBOOK_DIR = notebooks_mod.NOTEBOOK_DIR
 
 
 def write_tables(tables: dict[str, pd.DataFrame], tables_dir: Path) -> None:
@@ -94,7 +98,7 @@ def _pid_of_tmp(name: str) -> int | None:
 #: Temporary folders of OUT and of its sub-folders (see clean_stale): quarters, the book
 #: phase, releases and open data.
 STALE_PATTERNS = (".tmp-*", ".old-*", "*/.tables-tmp-*", "*/.tables-old-*", "*/.old-*",
-                  "releases/.tmp-*")
+                  "*/.notebooks-tmp-*", "releases/.tmp-*")
 
 
 def clean_stale(out_dir: Path) -> list[Path]:
@@ -175,7 +179,6 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     not a prior publication of itself)."""
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     params = as_params(params)
-    bookfmt.use_params(params)   # the run's parameters for the publication helpers
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     check_quarter(quarter, data_dir, params)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -186,7 +189,8 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     try:
         if notebooks:
             notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks",
-                                            is_synthetic(data_dir), params)
+                                            is_synthetic(data_dir), params,
+                                            failed_dir=failed_notebooks(out_dir, str(quarter)))
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -227,7 +231,8 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                 in_flight[str(q)] = tmp
                 pending.append((q, tmp, pool.submit(
                     notebooks_mod.run_quarter_notebooks, str(q), tmp / "tables",
-                    tmp / "notebooks", synthetic, params, tick)))
+                    tmp / "notebooks", synthetic, params, tick,
+                    failed_notebooks(out_dir, str(q)))))
             done = []
             for q, tmp, fut in pending:
                 fut.result()
@@ -267,7 +272,6 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
     clean_stale(out_dir)
     releases.check_kept_releases(out_dir)   # before anything reads a kept release
     params = pin_publication_date(params)
-    bookfmt.use_params(params)   # the run's parameters for the publication helpers
     if not (data_dir / "register").exists():
         log.info("no register in %s: generating demo data (scale %s)", data_dir, scale)
         kwargs = {"scale": scale} if seed is None else {"scale": scale, "seed": seed}
@@ -368,5 +372,100 @@ def run_costs_chapter(data_dir: Path, out_dir: Path, params: dict, quarters: lis
     log.info("costs %s ...", year)
     target = costs.run_and_write(year, data_dir, out_dir, params)
     notebooks_mod.execute_costs_notebook(year, target / "tables", target / "notebooks",
-                                         is_synthetic(data_dir), params)
+                                         is_synthetic(data_dir), params,
+                                         failed_notebooks(out_dir, f"costs-{year}"))
     return target
+
+
+# --------------------------------------------------------------------------- the loop
+# The statistician's loop (``seuranta notebooks``, ``seuranta book``): a chapter's text or
+# chart changed in its template is executed again from the tables an earlier run wrote
+# (no statistics stage) and the book (or one quarter's preview of it) built from them.
+
+
+def failed_notebooks(out_dir: Path, part: str) -> Path:
+    """Where a failed notebook of ``part`` (a quarter, or ``costs-<year>``) is kept:
+    ``OUT/failed-notebooks/<part>/``."""
+    return Path(out_dir) / notebooks_mod.FAILED_DIR / part
+
+
+def _run_manifest(out_dir: Path, quarter: str) -> dict:
+    """The manifest of a quarter's earlier run; a one-line error when there is none."""
+    man = Path(out_dir) / quarter / "manifest.json"
+    if not man.is_file() or not (man.parent / "tables").is_dir():
+        raise InputError(f"{man}: no run of {quarter} in {out_dir} (run `seuranta run "
+                         f"--quarter {quarter}` or `seuranta publish` first)")
+    try:
+        return json.loads(man.read_text(encoding="utf-8"))
+    except ValueError as e:
+        raise InputError(f"{man}: not a manifest ({e})") from None
+
+
+def run_notebooks(quarter: str, out_dir: Path, params: Mapping, only: str | None = None,
+                  templates: Path = NOTEBOOK_DIR) -> list[Path]:
+    """Execute a quarter's notebooks (or the one named ``only``) again from the tables of
+    its earlier run (``OUT/<Q>/tables``, ``published/``; nothing is recomputed) into
+    ``OUT/<Q>/notebooks/``, each replacing its old copy only when all succeeded; returns
+    them. ``templates``: the template folder (its ``plan.yml`` and MyST files). A failed
+    notebook is kept in :func:`failed_notebooks` and the error names it and its cell.
+
+    The quarter's manifest is not rewritten: ``seuranta verify`` reports the re-executed
+    notebooks as changed after the run until the next ``run`` or ``publish``."""
+    quarter = str(Quarter.parse(str(quarter)))
+    out_dir = Path(out_dir)
+    params = as_params(params)
+    synthetic = bool(_run_manifest(out_dir, quarter).get("synthetic"))
+    qdir = out_dir / quarter
+    tmp = Path(tempfile.mkdtemp(prefix=f".notebooks-tmp-{os.getpid()}-", dir=qdir))
+    failed = failed_notebooks(out_dir, quarter)
+    try:
+        done = notebooks_mod.execute_notebooks(quarter, qdir / "tables", tmp, synthetic, params,
+                                               templates=templates, only=only,
+                                               failed_dir=failed)
+        (qdir / "notebooks").mkdir(exist_ok=True)
+        out = []
+        for nb in done:
+            nb.chmod(0o644)
+            os.replace(nb, qdir / "notebooks" / nb.name)
+            (failed / nb.name).unlink(missing_ok=True)   # an earlier failure, now fixed
+            out.append(qdir / "notebooks" / nb.name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out
+
+
+def run_quarters(out_dir: Path) -> list[str]:
+    """The quarters of OUT that a run wrote (a ``manifest.json`` in ``OUT/<Q>/``)."""
+    return sorted(p.parent.name for p in Path(out_dir).glob("20[0-9][0-9]Q[1-4]/manifest.json"))
+
+
+def build_book_only(out_dir: Path, params: Mapping, quarter: str | None = None,
+                    pdf: bool = True) -> Path:
+    """The book built again from the executed notebooks and tables in OUT (nothing is
+    recomputed); returns its HTML folder. Without ``quarter``: the whole book of every
+    quarter in OUT, as publish's book phase (:func:`build_book_phase`, into ``OUT/book``,
+    ``OUT/pdf``, open data). With ``quarter``: a preview of that quarter's pages and the
+    written chapters in ``OUT/preview/<Q>/`` (the publication's own book untouched)."""
+    out_dir = Path(out_dir)
+    quarters = [str(Quarter.parse(str(quarter)))] if quarter else run_quarters(out_dir)
+    if not quarters:
+        raise InputError(f"{out_dir}: no quarter has been run into it (run `seuranta run "
+                         "--quarter Q` or `seuranta publish` first)")
+    manifest = _run_manifest(out_dir, max(quarters))
+    synthetic = bool(manifest.get("synthetic"))
+    params = pin_publication_date(params)
+    clean_stale(out_dir)
+    with fixed_environment(params):
+        if quarter is None:
+            build_book_phase(out_dir, quarters, synthetic, params, pdf)
+            return out_dir / "book" / "_build" / "html"
+        target = out_dir / "preview" / quarters[0]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-preview-{os.getpid()}-", dir=out_dir))
+        try:
+            book.build_book(out_dir, quarters, synthetic, params, pdf=pdf, into=tmp)
+            publishable_modes(tmp)
+            atomic_swap(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        return target / "book" / "_build" / "html"

@@ -321,7 +321,7 @@ class Builder:
                     ops.append(x)
             return ops
 
-        self.refs, self.total_of = op_of, total
+        self.refs = op_of
         # nested cells: lastensuojelulaki ≤ lastensuojelu
         for (q, task), ms in members.items():
             if task != CWA:

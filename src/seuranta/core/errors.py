@@ -29,3 +29,13 @@ def writing(path: Path | str):
 class DisclosureError(Exception):
     """A publication that the disclosure audit refuses (a suppressed figure can be pinned
     or narrowed from the public files): reported as one line, exit status 1."""
+
+
+class NotebookError(RuntimeError):
+    """A notebook cell failed: the one-line message names the notebook, the failing cell's
+    index and its source's first line, and the exception; the partly executed notebook
+    (with the traceback in the failing cell's output) is kept at ``kept``."""
+
+    def __init__(self, message: str, kept: Path | None = None):
+        super().__init__(message)
+        self.kept = kept

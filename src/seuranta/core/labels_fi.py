@@ -70,10 +70,6 @@ DECISION_FI = {"exclude": "jätetään pois arviosta", "include": "hyväksytää
 #: The publication's source credit ("Lähde: …") in annexes, open data and the book.
 CREDIT_FI = "Sosiaalihuollon seurantarekisteri, THL"
 
-#: Data sources of a count (counts.csv ``source``).
-SOURCE_FI = {"SHA": "Kanta (SHA)", "ET": "Erillistoimitus (ET)", "ALL": "Yhteensä"}
-
-
 QUARTER_INESSIVE = {1: "tammi–maaliskuussa", 2: "huhti–kesäkuussa", 3: "heinä–syyskuussa",
                     4: "loka–joulukuussa"}
 

@@ -30,7 +30,6 @@ BASE_SV = {
 
 QUARTER_SV = {1: "januari–mars", 2: "april–juni", 3: "juli–september", 4: "oktober–december"}
 
-QUALITY_SV = {"comprehensive": "heltäckande", "partial": "partiella", "none": "inga uppgifter"}
 
 
 def quarter_name_sv(quarter: str) -> str:

@@ -12,11 +12,14 @@ of missing keys and returns a :class:`Params`: a ``dict`` of sections (``params[
 The parameters are loaded once per run, by the command line (``--params FILE``), and
 handed down: pipeline → stages → papermill (which passes ``params_file`` to every notebook).
 
-The schema's defaults ARE the shipped values: ``parameters.yml`` repeats them for the reader
-(tests/test_params.py keeps the two equal), so a file that leaves out a key or a whole
-section gets the shipped value. Every value's type and range is checked (covariate names
-against :data:`COVARIATES`, task codes, quarters, sizes, URLs; no control or invisible
-character in any text).
+The schema holds the one default of every key; ``parameters.yml`` is the statisticians' file:
+it declares every key with a comment (it ships with the defaults' values, and they edit
+them), and a file that leaves out a key or a whole section gets the schema's default
+(tests/test_params.py checks both, never that the file equals the defaults). A stage reads
+a key of a section it was handed through :func:`complete` or :func:`section_of`, never with
+a default of its own. Every value's type and range is checked (covariate names against
+:data:`COVARIATES`, task codes, quarters, sizes, URLs; no control or invisible character
+in any text).
 
 Adding a key: one entry in :data:`SCHEMA` (type, range, default, one-line comment) and the
 key with the same value and a comment in ``parameters.yml``.
@@ -431,6 +434,20 @@ def defaults(section: str | None = None) -> Params:
     """The default parameters (of one section): the schema's defaults, validated."""
     p = validate({}, "defaults")
     return p if section is None else p[section]
+
+
+def complete(section: str, values: Mapping | None) -> Params:
+    """One section of the parameters as a stage was handed it (``values``: a mapping,
+    possibly partial; None: nothing given), validated, with the schema's default for every
+    key it leaves out. This is how a stage reads a key of its section: never
+    ``values.get(key, default)`` with a default of its own."""
+    return validate({section: dict(values or {})}, f"parameters: {section}")[section]
+
+
+def section_of(params: Mapping | None, section: str) -> Params:
+    """Section ``section`` of the run's parameters (loaded, or a mapping of sections,
+    possibly partial; None: the schema's defaults), every key filled from the schema."""
+    return defaults(section) if params is None else as_params(params)[section]
 
 
 def load_params(path: Path | str | None = None) -> Params:

@@ -48,7 +48,7 @@ import pandas as pd
 from seuranta.core import excel, provenance, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_pct
-from seuranta.core.params import PROJECT_DIR, as_params, defaults, load_params
+from seuranta.core.params import PROJECT_DIR, as_params, defaults, load_params, section_of
 from seuranta.core.quarters import today as helsinki_today
 from seuranta.core.tables import atomic_swap
 from seuranta.inputs.population import population_path, read_population
@@ -72,13 +72,6 @@ UNALLOCATED_REASONS_FI = {
     "no_mapping": "Palveluluokkaa ei ole kohdistustaulukossa",
     "mapping_not_valid": "Palveluluokan kohdistus ei ole voimassa tilastovuonna",
     "no_service_class": "Palveluluokka puuttuu",
-}
-QUARANTINE_REASONS_FI = {
-    "cost_missing": "Kustannus puuttuu",
-    "cost_not_a_number": "Kustannus ei ole luku (enintään kaksi desimaalia, desimaalipiste)",
-    "cost_negative": "Kustannus on negatiivinen",
-    "year_invalid": "Vuosi puuttuu tai ei ole vuosiluku",
-    "region_unknown": "Alue ei ole yksi 22 alueesta (01–21, 90)",
 }
 KIND_FI = {"basic": "perustietopaketti", "extended": "laajennettu tietopaketti"}
 
@@ -921,18 +914,18 @@ def write_costs_annex(tables: dict[str, pd.DataFrame], path: Path, synthetic: bo
     """The accessible Excel annex (:func:`seuranta.core.excel.write_workbook`): a notes
     sheet first, then one table per sheet; a missing value is the symbol ``.``."""
     params = params or {}
-    pub = params.get("publication") or {}
+    pub = section_of(params, "publication")
     cp = cost_params(params)
     meta = dict(zip(tables["meta"]["key"], tables["meta"]["value"].astype(str)))
     year = year or int(meta.get("year", 0))
-    min_pct = float(cp.get("per_client_min_coverage_pct", 0.0))
+    min_pct = float(cp["per_client_min_coverage_pct"])
     sheets = _annex_sheets(tables, min_pct, int(as_params(params)["disclosure"]["min_count"]))
     date = _publication_date(pub)
     notes = [
         ("Lähde", "Sote-tietopakettien kustannusaineisto (hyvinvointialueiden kustannukset "
                   "palveluluokittain); väestö: väestötiedot 31.12.; asiakkaat: "
                   "sosiaalihuollon seurantarekisteri"),
-        ("Tekijä", str(pub.get("author") or "THL")),
+        ("Tekijä", str(pub["author"])),
         ("Tilastovuosi", str(year)),
         ("Julkaisupäivä", f"{date.day}.{date.month}.{date.year}"),
         ("Kohdistustaulukon versio", meta.get("mapping_version", "")),
@@ -969,7 +962,7 @@ def write_costs_annex(tables: dict[str, pd.DataFrame], path: Path, synthetic: bo
                            formats={k: v for k, v in fmt.items() if k in df.columns})
                for name, desc, df in sheets],
         title=title + (" (synteettinen aineisto)" if synthetic else ""), notes=notes,
-        date=date, creator=str(pub.get("author") or "THL"),
+        date=date, creator=str(pub["author"]),
         subject="Sosiaali- ja terveydenhuollon kustannukset tietopaketeittain")
 
 

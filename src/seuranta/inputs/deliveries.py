@@ -22,6 +22,7 @@ import pandas as pd
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
+from seuranta.core.params import section_of
 
 DELIVERIES_FILE = "deliveries.csv"
 COLUMNS = ["municipality_code", "service_task", "source", "covered_from", "covered_to"]
@@ -30,7 +31,7 @@ SOURCES = ("SHA", "ET")
 
 def deliveries_required(params: dict | None) -> bool:
     """False only when parameters.yml says no deliveries were declared."""
-    return not bool(((params or {}).get("inputs") or {}).get("no_deliveries_declared", False))
+    return not section_of(params, "inputs")["no_deliveries_declared"]
 
 
 def _parse_date(text: str, where: str) -> dt.date | None:

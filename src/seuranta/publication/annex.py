@@ -35,7 +35,7 @@ import pandas as pd
 from seuranta.core import excel, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.labels_fi import AGE_GROUP_FI, CREDIT_FI, ESTIMATION_METHOD_FI, PUBLISH_AS_FI, QUALITY_FI
-from seuranta.core.params import as_params, defaults
+from seuranta.core.params import as_params, section_of
 from seuranta.core.quarters import Quarter, today
 from seuranta.publication import published as pub_tables
 from seuranta.publication.bookfmt import rule_reason_fi
@@ -55,7 +55,6 @@ SHORT_SHEET_NAMES = {"paihdetyo": "Päihde- ja riippuvuustyö"}
 
 #: The methods page under the book's public URL (``params['publication']['book_url']``).
 METHODS_PAGE = "book/menetelmat.html"
-DEFAULT_MIN_COUNT = defaults("disclosure")["min_count"]
 
 NOTES_SHEET = "Tietoja"
 ESTIMATES_SHEET = "Arviot koko maa"
@@ -63,7 +62,6 @@ COUNTY_SHEET = "Hyvinvointialueet VA1"
 AGE_SHEET = "Ikäryhmät"
 MULTI_SHEET = "Usean palvelutehtävän asiakkaat"
 YEAR_SHEET = "Koko vuosi"
-HEADER_MUNICIPALITY = ["Hyvinvointialue", "Kunta", "Kuntakoodi"]
 HEADER_SOURCE = "Lähdeaineisto (uusin neljännes)"
 #: The figures of a published estimate under the publication rule (column, header).
 RULE_COLUMNS = [
@@ -137,7 +135,7 @@ def _rounding(params: dict) -> int:
 
 
 def _min_count(params: dict) -> int:
-    value = (params.get("disclosure") or {}).get("min_count", DEFAULT_MIN_COUNT)
+    value = section_of(params, "disclosure")["min_count"]
     try:
         value = int(value)
     except (TypeError, ValueError):
@@ -449,9 +447,7 @@ def year_sheet_frame(year: pd.DataFrame | None) -> pd.DataFrame | None:
 
 def methods_link(params: dict) -> str:
     """The methods page under the book's public URL (``publication.book_url``)."""
-    base = str((params.get("publication") or {}).get("book_url") or "").strip()
-    if not base:
-        raise InputError("parameters: publication.book_url (the book's public URL) is missing")
+    base = str(section_of(params, "publication")["book_url"]).strip()
     return base.rstrip("/") + "/" + METHODS_PAGE
 
 
@@ -461,10 +457,10 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(str(quarter))
     tables_dir, annex_dir = Path(tables_dir), Path(annex_dir)
     params = as_params(params)
-    pub = params.get("publication") or {}
+    pub = params["publication"]
     min_count = _min_count(params)
     rounding = _rounding(params)
-    first = Quarter.parse(str(pub.get("first_quarter", quarter)))
+    first = Quarter.parse(str(pub["first_quarter"]))
     if first > quarter:
         first = quarter
     quarters = [first]
@@ -536,11 +532,10 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
         "mukaan: pistearvio ja 95 %:n luottamusväli, vaihteluväli tai ei arviota", est,
         formats={"Osuus väestöpohjasta, %": SHARE_FORMAT,
                  **{h: SHARE_FORMAT for h in SHARE_HEADERS}}))
-    notice = pub.get("synthetic_notice") or (
-        "Tämä julkaisu on laadittu synteettisestä harjoitusaineistosta.")
+    notice = pub["synthetic_notice"]
     date = publication_date(params)
     link = methods_link(params)
-    author = str(pub.get("author") or "THL")
+    author = str(pub["author"])
     notes = notes_frame(quarter, quarters, [], synthetic, notice, date, min_count, link,
                         rounding, author)
     title = f"Sosiaalihuollon asiakkaat, {quarter.name_fi}: liitetaulukot"

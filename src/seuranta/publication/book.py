@@ -66,14 +66,14 @@ def publication_info(params: Mapping) -> dict:
     date = p.get("date")
     date = dt.date.fromisoformat(str(date)) if date else today()
     return {
-        "author": str(p.get("author") or "THL"),
-        "authors": [str(a) for a in (p.get("authors") or [])],
-        "contact": str(p.get("contact") or ""),
-        "series": str(p.get("series") or "Työpaperi"),
-        "numbers": {str(k): str(v) for k, v in (p.get("series_numbers") or {}).items()},
+        "author": str(p["author"]),
+        "authors": [str(a) for a in p["authors"]],
+        "contact": str(p["contact"]),
+        "series": str(p["series"]),
+        "numbers": {str(k): str(v) for k, v in p["series_numbers"].items()},
         "date": date,
         "date_fi": f"{date.day}.{date.month}.{date.year}",
-        "book_url": str(p.get("book_url") or "").rstrip("/") + "/",
+        "book_url": str(p["book_url"]).rstrip("/") + "/",
     }
 
 

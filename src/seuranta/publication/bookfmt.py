@@ -15,7 +15,6 @@ import base64
 import io
 import re
 from collections.abc import Mapping
-from pathlib import Path
 
 import pandas as pd
 
@@ -28,12 +27,11 @@ from seuranta.core.labels_fi import (  # noqa: F401
     QUALITY_FI,
     QUARTER_INESSIVE,
     RULE_REASON_FI,
-    SOURCE_FI,
     TASK_ABBR,
     TASK_GENITIVE,
     TASK_SHORT,
 )
-from seuranta.core.params import Params, as_params
+from seuranta.core.params import as_params
 from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 
@@ -93,14 +91,15 @@ def county_short(name: str) -> str:
     return name.replace(" hyvinvointialue", "").replace("Helsingin kaupunki", "Helsinki")
 
 
-def notice_text(synthetic: bool, params: Mapping | None = None) -> str:
-    """The synthetic-data notice (parameters' publication.synthetic_notice), or ''."""
+def notice_text(synthetic: bool, params: Mapping) -> str:
+    """The synthetic-data notice (the run's parameters' publication.synthetic_notice), or
+    ''."""
     if not synthetic:
         return ""
-    return str(_params(params)["publication"]["synthetic_notice"]).strip()
+    return str(as_params(params)["publication"]["synthetic_notice"]).strip()
 
 
-def notice_md(synthetic: bool, params: Mapping | None = None) -> str:
+def notice_md(synthetic: bool, params: Mapping) -> str:
     """The synthetic-data notice as a MyST admonition (empty for real data)."""
     if not synthetic:
         return ""
@@ -158,31 +157,6 @@ def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
     if note:
         out += f"\n{note}\n"
     return out
-
-
-# --------------------------------------------------------------------------- parameters
-
-#: The run's parameters in this process: set by :func:`use_params` (a notebook's first cell,
-#: from the ``params_file`` that papermill passes). Functions below use them unless given
-#: ``params`` explicitly; there is no fallback to a default file or to literals.
-_PARAMS: Params | None = None
-
-
-def use_params(params_file: Mapping | str | Path) -> Params:
-    """Load the run's parameters (a file path, or an already loaded mapping) for this
-    process and return them."""
-    global _PARAMS
-    _PARAMS = as_params(params_file)
-    return _PARAMS
-
-
-def _params(params: Mapping | None = None) -> Params:
-    if params is not None:
-        return as_params(params)
-    if _PARAMS is None:
-        raise RuntimeError("bookfmt: parameters not set: call bookfmt.use_params(params_file) "
-                           "first (the parameters file of the run)")
-    return _PARAMS
 
 
 def symbol_note(used: tuple[str, ...] = (symbols.SUPPRESSED, symbols.NOT_AVAILABLE)) -> str:

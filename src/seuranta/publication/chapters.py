@@ -17,6 +17,7 @@ estimate is shown as :func:`seuranta.publication.bookfmt.estimate_state` reads i
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pandas as pd
 
 from seuranta.core import reference, symbols
 from seuranta.core.labels_fi import DECISION_FI
+from seuranta.core.params import as_params
 from seuranta.publication import bookfmt as bf
 from seuranta.publication import compare, published
 from seuranta.register import validate
@@ -142,9 +144,9 @@ def glue_facts(ch: Chapter) -> None:
 
 
 def _params(params_file) -> dict:
-    """The run's parameters (a file path or a loaded mapping, also set for bookfmt), or
-    those bookfmt already holds (:func:`seuranta.publication.bookfmt.use_params`)."""
-    return bf.use_params(params_file) if params_file is not None else bf._params()
+    """The run's parameters: a file path (the notebook's ``params_file``) or a loaded
+    mapping; there is no default."""
+    return as_params(params_file)
 
 
 def _capital(s: str) -> str:
@@ -157,28 +159,23 @@ def _num(x) -> bool:
 
 # --------------------------------------------------------------------------- published tables
 
-_CACHE: dict[tuple[str, str], dict[str, pd.DataFrame]] = {}
-
-
 #: The published tables a chapter reads.
 TABLES = ("municipal", "totals", "estimates", "county_estimates", "extremes",
           "tasks_per_client", "multi_task", "year", "ledger", "quality_reasons",
           "representativeness", "review_decisions", "review_effect", "calibration")
 
 
-def published_tables(tables_dir: str | Path, quarter: str, params: dict | None = None) -> dict:
+def published_tables(tables_dir: str | Path) -> dict:
     """The quarter's published tables: the gate's output beside ``tables/``
-    (:func:`seuranta.publication.published.published_dir_of`); nothing else is read."""
-    key = (str(Path(tables_dir).resolve()), str(quarter))
-    if key not in _CACHE:
-        pdir = published.published_dir_of(tables_dir)
-        published.read(pdir, "municipal")   # a clear error when the gate has not run
-        out = {n: published.read(pdir, n, False) for n in TABLES}
-        for df in out.values():
-            if df is not None and "county_code" in df.columns:
-                df["county_code"] = df["county_code"].fillna("").astype(str)
-        _CACHE[key] = out
-    return _CACHE[key]
+    (:func:`seuranta.publication.published.published_dir_of`); nothing else is read. Read
+    afresh by each chapter (no cache between notebooks or runs)."""
+    pdir = published.published_dir_of(tables_dir)
+    published.read(pdir, "municipal")   # a clear error when the gate has not run
+    out = {n: published.read(pdir, n, False) for n in TABLES}
+    for df in out.values():
+        if df is not None and "county_code" in df.columns:
+            df["county_code"] = df["county_code"].fillna("").astype(str)
+    return out
 
 
 def shown(value, symbol) -> bool:
@@ -257,11 +254,11 @@ def show(*texts: str) -> None:
 # --------------------------------------------------------------------------- task chapter
 
 def task_chapter(tables_dir: str | Path, quarter: str, task: str,
-                 params_file: str | None = None) -> Chapter:
+                 params_file: str | Path | Mapping) -> Chapter:
     """The chapter of one service task (or the child-welfare-act clients), from the
     quarter's published tables."""
     params = _params(params_file)
-    pub = published_tables(tables_dir, quarter, params)
+    pub = published_tables(tables_dir)
     ch = Chapter()
     mun = pub["municipal"]
     qtask = "lastensuojelu" if task == "lastensuojelulaki" else task
@@ -531,11 +528,11 @@ def representativeness_fi(row: dict, params: dict) -> str:
 # --------------------------------------------------------------------------- summary
 
 def summary_chapter(tables_dir: str | Path, quarter: str,
-                    params_file: str | None = None) -> Chapter:
+                    params_file: str | Path | Mapping) -> Chapter:
     """The quarter's summary from the published tables: registered clients, key figures,
     age groups, the series and (with a year's last quarter) the whole year."""
     params = _params(params_file)
-    pub = published_tables(tables_dir, quarter, params)
+    pub = published_tables(tables_dir)
     ch = Chapter()
     tasks = reference.task_codes()
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
@@ -624,24 +621,24 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
         "Taulukko 3. Sosiaalihuollon eri asiakkaat vuosineljänneksittäin, koko väestö",
         bf.estimate_series_table(s, "Osuus väestöstä"),
         note=series_note(pub, "kaikki", s)) if len(s) > 1 else ""
-    ch.tables["year"] = year_table(tables_dir, quarter, params)
-    ch.facts["year_lead"] = year_lead(tables_dir, quarter, params)
+    ch.tables["year"] = year_table(pub)
+    ch.facts["year_lead"] = year_lead(pub)
     return ch
 
 
 # --------------------------------------------------------------------------- whole year
 
-def year_frame(tables_dir: str | Path, quarter: str, params=None) -> pd.DataFrame | None:
+def year_frame(pub: dict) -> pd.DataFrame | None:
     """Whole-year distinct clients per task and over all tasks (``kaikki``) of the newest
-    complete calendar year, from the gate's published ``year`` table (None when no calendar
-    year is complete by the quarter)."""
-    y = published_tables(tables_dir, quarter, _params(params)).get("year")
+    complete calendar year, from the gate's published ``year`` table (of
+    :func:`published_tables`; None when no calendar year is complete by the quarter)."""
+    y = pub.get("year")
     return None if y is None or y.empty else y
 
 
-def year_table(tables_dir: str | Path, quarter: str, params=None) -> str:
+def year_table(pub: dict) -> str:
     """Captioned Markdown table of :func:`year_frame` ('' when there is no whole year)."""
-    y = year_frame(tables_dir, quarter, params)
+    y = year_frame(pub)
     if y is None:
         return ""
     year = int(y["year"].iloc[0])
@@ -667,8 +664,8 @@ def year_table(tables_dir: str | Path, quarter: str, params=None) -> str:
               + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE))))
 
 
-def year_lead(tables_dir: str | Path, quarter: str, params=None) -> str:
-    y = year_frame(tables_dir, quarter, params)
+def year_lead(pub: dict) -> str:
+    y = year_frame(pub)
     if y is None:
         return ("Koko vuoden tiedot julkaistaan vuoden viimeisen neljänneksen (loka–joulukuu) "
                 "yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
@@ -681,20 +678,20 @@ def year_lead(tables_dir: str | Path, quarter: str, params=None) -> str:
 
 # --------------------------------------------------------------------------- multi-service
 
+# The chapter's lead is prose of its template (notebooks/monipalvelu.md, issue 24): this
+# module glues its numbers (multi_quarter_in, multi_total, multi_clients, multi_share) and
+# the one sentence whose shape depends on the data (multi_pair: the commonest pair, or
+# nothing when no pair may be shown).
 TEXT.update({
-    "multi": ("{Quarter_in} rekisterissä oli {total} asiakasta, joista {multi} ({share}) oli "
-              "usean palvelutehtävän asiakkaana.{pair}"),
-    "multi_pair": " Yleisin yhdistelmä oli {a} ja {b} ({n} asiakasta).",
+    "multi_pair": "Yleisin yhdistelmä oli {a} ja {b} ({n} asiakasta).",
     "alt_multi": ("Kuvio MP1: asiakkaat palvelutehtävien lukumäärän mukaan, {quarter}: {points}."),
 })
 
 
-def multi_chapter(tables_dir: str | Path, quarter: str, params_file: str | None = None
-                  ) -> Chapter:
+def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
     """Clients of several service tasks (registered clients, not national estimates), from
     the published tables."""
-    params = _params(params_file)
-    pub = published_tables(tables_dir, quarter, params)
+    pub = published_tables(tables_dir)
     ch = Chapter()
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
     tasks = reference.task_codes()
@@ -715,15 +712,16 @@ def multi_chapter(tables_dir: str | Path, quarter: str, params_file: str | None 
                        b=bf.task_name(p["task_b"]).lower(), n=bf.fi_number(p["clients"]))
     tot_ok = total is not None and shown(total["clients"], total["clients_symbol"])
     mul_ok = multi is not None and shown(multi["clients"], multi["clients_symbol"])
-    ch.facts["lead"] = say(
-        "multi", Quarter_in=_capital(qin),
-        total=count_text(*(total[["clients", "clients_symbol"]] if total is not None
-                           else (None, symbols.NOT_AVAILABLE))),
-        multi=count_text(*(multi[["clients", "clients_symbol"]] if multi is not None
-                           else (None, symbols.NOT_AVAILABLE))),
-        share=(bf.fi_pct(100 * multi["clients"] / total["clients"], 1)
-               if tot_ok and mul_ok and int(total["clients"]) else symbols.NOT_AVAILABLE),
-        pair=pair)
+    ch.facts.update({
+        "multi_quarter_in": _capital(qin),
+        "multi_total": count_text(*(total[["clients", "clients_symbol"]] if total is not None
+                                    else (None, symbols.NOT_AVAILABLE))),
+        "multi_clients": count_text(*(multi[["clients", "clients_symbol"]] if multi is not None
+                                      else (None, symbols.NOT_AVAILABLE))),
+        "multi_share": (bf.fi_pct(100 * multi["clients"] / total["clients"], 1)
+                        if tot_ok and mul_ok and int(total["clients"])
+                        else symbols.NOT_AVAILABLE),
+        "multi_pair": pair})
     lab = [str(n) for n in nat["n_tasks"]]
     shares = [bf.fi_pct(100 * v / total["clients"], 1) if tot_ok and int(total["clients"])
               and not sym else (sym or symbols.NOT_AVAILABLE)
@@ -843,12 +841,10 @@ TEXT.update({
 
 
 
-def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None = None
-                 ) -> Chapter:
+def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
     """Rows read, rejected (with Finnish reasons) and flagged; quality by county; the
     review round's decisions and their effect."""
-    params = _params(params_file)
-    pub = published_tables(tables_dir, quarter, params)
+    pub = published_tables(tables_dir)
     ch = Chapter()
     ledger = pub["ledger"]
     mun = pub["municipal"]

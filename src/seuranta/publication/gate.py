@@ -325,11 +325,6 @@ def prior_dirs(out_dir: Path, quarter: str, release_id: str | None = None) -> li
 
 # --------------------------------------------------------------------------- gate
 
-def _sym_frame(values: pd.Series, symbols: pd.Series) -> tuple[pd.Series, pd.Series]:
-    v = values.where(symbols == "", np.nan)
-    return v, symbols
-
-
 class Decision:
     """What the gate suppresses: figures (``hidden``: municipal cells and the keys of
     :mod:`.relations`) and totals (``dropped``: group ids ``(kind, quarter, task,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
@@ -190,7 +191,7 @@ def tiles_html(figs: pd.DataFrame, lang: str = "fi") -> str:
 def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
                release_id: str, calendar, revisions_text: str,
                downloads: list[tuple[str, str]], swedish_doc: str | None = "svenska",
-               downloads_doc: str | None = None, params=None) -> str:
+               downloads_doc: str | None = None, *, params: Mapping) -> str:
     """The landing page "Uusimmat luvut" (MyST; the tiles are raw HTML, HTML only).
 
     ``downloads``: (label, relative URL) of the release's open-data files.

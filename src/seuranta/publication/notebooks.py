@@ -3,7 +3,8 @@ their execution into ``OUT/<quarter>/notebooks/``: a quarter's notebooks share o
 (started once, its namespace reset between notebooks), quarters run side by side.
 
 Every notebook receives the run's parameters file as ``params_file`` (and reads
-min_count, symbol, the notice … from it through ``bookfmt.use_params(params_file)``).
+min_count, symbol, the notice … from it: ``P = load_params(params_file)``, passed on
+explicitly to the chapter functions; no module holds the parameters).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import jupytext
 import nbformat
 import yaml
 
-from seuranta.core.errors import InputError
+from seuranta.core.errors import InputError, NotebookError
 from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.provenance import params_name
 from seuranta.core.quarters import Quarter
@@ -37,14 +38,11 @@ NOTEBOOK_DIR = PROJECT_DIR / "notebooks"
 PLAN_FILE = NOTEBOOK_DIR / "plan.yml"
 
 
-#: Title placeholders a template's Markdown may use; filled in before execution.
-TITLE_KEYS = ("task_name", "quarter_name")
-
-
-def read_plan(part: str, plan_file: Path = PLAN_FILE) -> list[tuple[str, str, dict]]:
+def read_plan(part: str, templates: Path = NOTEBOOK_DIR) -> list[tuple[str, str, dict]]:
     """(output name, template file, extra parameters) of every notebook of one part of the
-    plan (``quarter`` or ``costs``), in reading order; templates that do not exist are left
-    out."""
+    plan (``quarter`` or ``costs``) of the template folder ``templates`` (its ``plan.yml``),
+    in reading order; templates that do not exist are left out."""
+    plan_file = Path(templates) / PLAN_FILE.name
     try:
         plan = yaml.safe_load(Path(plan_file).read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as e:
@@ -65,12 +63,12 @@ def read_plan(part: str, plan_file: Path = PLAN_FILE) -> list[tuple[str, str, di
             raise InputError(f"{plan_file}: {part}[{i}]: for_each must be task")
         else:
             out.append((entry["name"], entry["template"], extra))
-    return [p for p in out if (NOTEBOOK_DIR / p[1]).is_file()]
+    return [p for p in out if (Path(templates) / p[1]).is_file()]
 
 
-def notebook_plan(quarter: str) -> list[tuple[str, str, dict]]:
+def notebook_plan(quarter: str, templates: Path = NOTEBOOK_DIR) -> list[tuple[str, str, dict]]:
     """(output name, template file, extra parameters) of every notebook of a quarter."""
-    return read_plan("quarter")
+    return read_plan("quarter", templates)
 
 
 def _titles(quarter: str, params: dict) -> dict[str, str]:
@@ -80,9 +78,9 @@ def _titles(quarter: str, params: dict) -> dict[str, str]:
     return out
 
 
-def _prepared(template: str, parameters: dict):
-    """The template as a notebook with its title placeholders filled in."""
-    nb = jupytext.read(NOTEBOOK_DIR / template)
+def _prepared(template: str | Path, parameters: dict):
+    """The template (a path) as a notebook with its title placeholders filled in."""
+    nb = jupytext.read(Path(template))
     titles = _titles(parameters["quarter"], parameters)
     for cell in nb.cells:
         if cell.cell_type == "markdown":
@@ -159,10 +157,44 @@ def _ipc_kernel_manager():
     return IPCKernelManager
 
 
-def _papermill(nb, out_path, parameters: dict, what: str, params_name: str | None = None
-               ) -> None:
+#: Folder of OUT where a failed notebook is kept (``failed-notebooks/<quarter>/NAME.ipynb``,
+#: ``failed-notebooks/costs-<year>/costs.ipynb``), with the traceback in its failing cell.
+FAILED_DIR = "failed-notebooks"
+
+
+def _failing_cell(nb) -> tuple[int | None, str]:
+    """Index and first source line of the first code cell whose outputs hold an error."""
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and any(o.get("output_type") == "error"
+                                            for o in cell.get("outputs", [])):
+            first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+            return i, first[:80]
+    return None, ""
+
+
+def notebook_failure(nb, what: str, name: str, failed_dir: Path | None, ename: str,
+                     evalue: str) -> NotebookError:
+    """Keep the partly executed ``nb`` as ``failed_dir/name`` (when given) and return the
+    one-line error: the notebook, the failing cell's index (in the kept notebook) and
+    source's first line, the exception."""
+    kept = None
+    if failed_dir is not None:
+        Path(failed_dir).mkdir(parents=True, exist_ok=True)
+        kept = Path(failed_dir) / name
+        nbformat.write(nb, kept)
+    i, first = _failing_cell(nb)
+    where = f" in cell {i} ({first})" if i is not None else ""
+    value = (str(evalue).strip().splitlines() or [""])[0]
+    return NotebookError(f"{what} failed{where}: {ename}: {value}"
+                         + (f" (kept: {kept})" if kept else ""), kept)
+
+
+def _papermill(nb, out_path, parameters: dict, what: str, params_name: str | None = None,
+               failed_dir: Path | None = None) -> None:
     """Execute ``nb`` with papermill into ``out_path``; a failing cell becomes a one-line
-    RuntimeError naming ``what``. The injected parameters are then hidden."""
+    :class:`NotebookError` naming ``what`` and the cell, the executed notebook moved into
+    ``failed_dir`` (kept at ``out_path`` without it). The injected parameters are then
+    hidden."""
     import papermill as pm  # heavy dependency: loaded only when used
 
     try:
@@ -170,13 +202,15 @@ def _papermill(nb, out_path, parameters: dict, what: str, params_name: str | Non
                             language="python", progress_bar=False, log_output=False,
                             cwd=str(PROJECT_DIR), kernel_manager_class=_ipc_kernel_manager())
     except pm.PapermillExecutionError as e:
-        raise RuntimeError(f"{what} failed: {e.ename}: {e.evalue}") from None
+        executed = nbformat.read(out_path, as_version=4)
+        if failed_dir is None:
+            failed_dir = Path(out_path).parent
+        else:
+            Path(out_path).unlink(missing_ok=True)
+        raise notebook_failure(executed, what, Path(out_path).name, failed_dir, e.ename,
+                               e.evalue) from None
     _hide_injected(out_path, parameters, params_name)
 
-
-#: Parameters that are paths of the machine that ran the notebook: shown relative to the
-#: notebook's folder (``tables_dir``) or by name (``params_file``) in the written notebook.
-PATH_PARAMETERS = ("tables_dir", "params_file")
 
 
 def public_parameters(parameters: dict, out_path, params_name: str | None) -> dict:
@@ -259,10 +293,13 @@ def _plain(v):
 
 
 async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]], progress=None,
-                             params_name: str | None = None) -> list[str]:
+                             params_name: str | None = None,
+                             failed_dir: Path | None = None) -> list[str]:
     """Execute notebooks one after the other in one kernel process (one start per quarter,
     the imports done once); the kernel's namespace is reset between notebooks. Each
-    output is written as papermill would (injected parameters, then hidden)."""
+    output is written as papermill would (injected parameters, then hidden). A failing
+    cell stops the run with a :class:`NotebookError`; the failed notebook is kept in
+    ``failed_dir`` (:func:`notebook_failure`)."""
     # heavy dependencies: loaded only when used
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -290,7 +327,8 @@ async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]], progress=None,
             try:
                 await client.async_execute()
             except CellExecutionError as e:
-                raise RuntimeError(f"{what} failed: {e.ename}: {e.evalue}") from None
+                raise notebook_failure(nb, what, Path(out_path).name, failed_dir, e.ename,
+                                       e.evalue) from None
             nbformat.write(nb, out_path)
             _hide_injected(out_path, parameters, params_name)
             done.append(out_path)
@@ -310,55 +348,73 @@ _RESET = ("%reset -f\n"
 
 
 def notebook_tasks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
-                   params_file: str) -> list[tuple[str, str, dict]]:
-    """(template, output path, parameters) of every notebook of a quarter, reading order."""
+                   params_file: str, templates: Path = NOTEBOOK_DIR,
+                   only: str | None = None) -> list[tuple[str, str, dict]]:
+    """(template path, output path, parameters) of every notebook of a quarter (or of the
+    one named ``only``), in reading order; the templates and the plan are those of the
+    folder ``templates``."""
     quarter = str(Quarter.parse(str(quarter)))
     tables_dir, out_nb_dir = Path(tables_dir).resolve(), Path(out_nb_dir)
+    plan = notebook_plan(quarter, templates)
+    if only is not None and only not in {name for name, _, _ in plan}:
+        raise InputError(f"{Path(templates) / PLAN_FILE.name}: no notebook {only!r} in the "
+                         f"plan (one of: {', '.join(name for name, _, _ in plan)})")
     out_nb_dir.mkdir(parents=True, exist_ok=True)
     tasks = []
-    for name, template, extra in notebook_plan(quarter):
+    for name, template, extra in plan:
+        if only is not None and name != only:
+            continue
         nb_params = {"quarter": quarter, "tables_dir": str(tables_dir),
                      "synthetic": bool(synthetic), "params_file": params_file, **extra}
-        tasks.append((template, str((out_nb_dir / f"{name}.ipynb").resolve()), nb_params))
+        tasks.append((str(Path(templates) / template),
+                      str((out_nb_dir / f"{name}.ipynb").resolve()), nb_params))
     return tasks
 
 
 def run_quarter_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
-                          params: Mapping, progress=None) -> list[Path]:
+                          params: Mapping, progress=None, failed_dir: Path | None = None
+                          ) -> list[Path]:
     """Every notebook of a quarter in one kernel (see :func:`_run_in_one_kernel`); safe to
     call from worker threads (each runs its own event loop). ``progress()`` is called
-    after each notebook."""
+    after each notebook; a failed notebook is kept in ``failed_dir``."""
     pf = _ParamsFile(params)
     with pf as params_file:
         tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file)
-        return [Path(p) for p in asyncio.run(_run_in_one_kernel(tasks, progress, pf.name))]
+        return [Path(p) for p in asyncio.run(_run_in_one_kernel(tasks, progress, pf.name,
+                                                                failed_dir))]
 
 
 def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
-                      params: Mapping, jobs: int | None = None) -> list[Path]:
-    """Execute every notebook of ``quarter`` against ``tables_dir`` into ``out_nb_dir``.
+                      params: Mapping, jobs: int | None = None,
+                      templates: Path = NOTEBOOK_DIR, only: str | None = None,
+                      failed_dir: Path | None = None) -> list[Path]:
+    """Execute every notebook of ``quarter`` (or the one named ``only``) from the templates
+    of ``templates`` against ``tables_dir`` into ``out_nb_dir``.
 
     Returns the executed notebooks in reading order. ``params``: the run's parameters
     (their file is passed to every notebook as ``params_file``). The notebooks are shared
     out over ``jobs`` kernels (default: ``SEURANTA_NB_JOBS`` or the core count), each
-    kernel started once and running its share one after the other, side by side.
+    kernel started once and running its share one after the other, side by side. A
+    failed notebook is kept in ``failed_dir`` (:class:`NotebookError` names it).
     """
     jobs = jobs or int(os.environ.get("SEURANTA_NB_JOBS", "0")) or os.cpu_count() or 1
     clean_kernel_leftovers()
     pf = _ParamsFile(params)
     with pf as params_file:
-        tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file)
+        tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file,
+                               templates, only)
         log.info("%s: %d notebooks", quarter, len(tasks))
         shares = [tasks[i::jobs] for i in range(min(jobs, len(tasks)))]
+
+        def run(share):
+            return asyncio.run(_run_in_one_kernel(share, None, pf.name, failed_dir))
         try:
             if len(shares) <= 1:
                 for share in shares:
-                    asyncio.run(_run_in_one_kernel(share, None, pf.name))
+                    run(share)
             else:   # threads suffice: the work is in the kernel processes
                 with cf.ThreadPoolExecutor(max_workers=len(shares)) as pool:
-                    for f in [pool.submit(lambda s: asyncio.run(_run_in_one_kernel(s, None, pf.name)),
-                                          share)
-                              for share in shares]:
+                    for f in [pool.submit(run, share) for share in shares]:
                         f.result()
         finally:
             shutil.rmtree(kernel_dir(), ignore_errors=True)
@@ -366,8 +422,10 @@ def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, syntheti
 
 
 def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
-                           synthetic: bool, params: Mapping) -> Path:
-    """Execute the Sote-tietopaketit chapter (the plan's ``costs`` part) for one cost year."""
+                           synthetic: bool, params: Mapping,
+                           failed_dir: Path | None = None) -> Path:
+    """Execute the Sote-tietopaketit chapter (the plan's ``costs`` part) for one cost year;
+    a failed notebook is kept in ``failed_dir``."""
 
     out_nb_dir = Path(out_nb_dir)
     out_nb_dir.mkdir(parents=True, exist_ok=True)
@@ -380,7 +438,8 @@ def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
     with pf as params_file:
         nb_params = {"year": int(year), "tables_dir": str(Path(tables_dir).resolve()),
                      "synthetic": bool(synthetic), "params_file": params_file, **extra}
-        _papermill(nb, out_path, nb_params, f"notebook {name}.ipynb ({year})", pf.name)
+        _papermill(nb, out_path, nb_params, f"notebook {name}.ipynb ({year})", pf.name,
+                   failed_dir)
     return out_path
 
 

@@ -35,7 +35,6 @@ from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 from seuranta.core.tables import write_csv
 from seuranta.publication import published as pub
-from seuranta.publication.bookfmt import notice_text
 
 LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
            "path": "https://creativecommons.org/licenses/by/4.0/"}
@@ -219,7 +218,7 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
     period = sorted(Quarter.parse(x) for x in d["quarter"].unique()) if "quarter" in d else [q]
     notes = [f"{s} = {fi}" for s, (fi, _) in symbols.SYMBOLS.items()]
     if synthetic:
-        notes.insert(0, notice if notice is not None else _synthetic_notice())
+        notes.insert(0, _required_notice(notice))
     return {
         "version": "2.0", "class": "dataset",
         "label": f"{TABLE_TITLE_FI.get(name, name)}, {q.name_fi}",
@@ -235,8 +234,13 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
     }
 
 
-def _synthetic_notice() -> str:
-    return notice_text(True)
+def _required_notice(notice: str | None) -> str:
+    """The run's synthetic-data notice (``bookfmt.notice_text(True, params)``): synthetic
+    open data are never written without it."""
+    if not notice:
+        raise ValueError("synthetic open data: give the run's synthetic-data notice "
+                         "(bookfmt.notice_text(True, params))")
+    return notice
 
 
 # --------------------------------------------------------------------------- package
@@ -295,15 +299,16 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                     notice: str | None = None) -> Path:
     """Write every quarter's published tables as CSV + JSON-stat and the data package.
 
-    ``notice``: the synthetic-data notice of the run's parameters (default: bookfmt's).
+    ``notice``: the synthetic-data notice of the run's parameters (required when
+    ``synthetic``).
 
     ``published_dirs``: quarter → its published folder. ``released``: ISO date of the
     release. Returns the path of ``datapackage.json``.
     """
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    if synthetic and notice is None:
-        notice = _synthetic_notice()
+    if synthetic:
+        notice = _required_notice(notice)
     resources = []
     for quarter in sorted(published_dirs):
         pdir = Path(published_dirs[quarter])

@@ -13,8 +13,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from seuranta.core import symbols
-
 #: Folder of a quarter's published tables, beside ``tables/``.
 PUBLISHED = "published"
 #: Folder of the kept releases under OUT.
@@ -62,17 +60,6 @@ def read(pdir: Path, name: str, required: bool = True) -> pd.DataFrame | None:
 def value_columns(df: pd.DataFrame) -> list[str]:
     """The columns that have a ``_symbol`` companion (the published figures)."""
     return [c for c in df.columns if f"{c}{SYMBOL_SUFFIX}" in df.columns]
-
-
-def key_columns(df: pd.DataFrame) -> list[str]:
-    """The columns that identify a row: everything but figures and their symbols."""
-    vals = set(value_columns(df))
-    return [c for c in df.columns if c not in vals and not c.endswith(SYMBOL_SUFFIX)
-            and c in TEXT_COLUMNS]
-
-
-def is_suppressed(df: pd.DataFrame, column: str) -> pd.Series:
-    return df[f"{column}{SYMBOL_SUFFIX}"] == symbols.SUPPRESSED
 
 
 def municipal_rows(pdir: Path, task: str, quarter: str) -> pd.DataFrame:

@@ -47,8 +47,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
-
 from seuranta.statistics.disclosure import RelationModel, is_small
 
 CWA, CW_PARENT = "lastensuojelulaki", "lastensuojelu"
@@ -545,7 +543,3 @@ def check_declared(names) -> None:
     if missing:
         raise ValueError(f"disclosure gate: table(s) {missing} have no declared relations "
                          "(publication.relations.DECLARED): not published")
-
-
-def as_frame(rows, columns) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=columns)

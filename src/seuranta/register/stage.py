@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core.errors import InputError
-from seuranta.core.params import load_params
+from seuranta.core.params import load_params, section_of
 from seuranta.core.quarters import Quarter, quarter_range
 from seuranta.core.tables import atomic_swap, write_csv
 from seuranta.inputs.datafolder import check_quarter, extract_date, publication_quarters
@@ -48,7 +48,7 @@ INTERNAL_TABLES = ["series_monthly"]
 
 
 def _first_quarter(params: dict) -> Quarter:
-    return Quarter.parse((params.get("publication") or {}).get("first_quarter", "2022Q4"))
+    return Quarter.parse(section_of(params, "publication")["first_quarter"])
 
 
 def complete_years(first: Quarter, last: Quarter) -> list[int]:
@@ -64,7 +64,7 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
     if not quarters:
         raise InputError("no quarters to count")
     data_dir = Path(data_dir)
-    rp = params.get("register") or {}
+    rp = section_of(params, "register")
     quarters = sorted(Quarter.parse(q) if isinstance(q, str) else q for q in quarters)
     first = min(_first_quarter(params), quarters[0])
     series = quarter_range(first, quarters[-1])
@@ -74,7 +74,7 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
 
     with ingest.connect(rp) as con:
         files_info = ingest.load_register(con, data_dir, encoding,
-                                          subfolders=bool(rp.get("subfolders", False)))
+                                          subfolders=bool(rp["subfolders"]))
         validate.validate(con, ed, rp)
         pairs = validate.duplicate_pairs(con)
         validate.check_copies(con, pairs)

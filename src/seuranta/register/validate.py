@@ -26,7 +26,7 @@ import pandas as pd
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
-from seuranta.core.params import defaults
+from seuranta.core.params import complete
 from seuranta.register.ingest import REGISTER_COLUMNS
 
 
@@ -80,13 +80,6 @@ REASON_CODES = [r.code for r in RULES]
 
 #: Flags on accepted rows (not rejections): code and Finnish description.
 FLAGS = {"age_unusual_for_task": "Ikä jakson alkaessa epätavallinen palvelutehtävälle"}
-
-#: Default age limits of the flag (overridden by parameters.yml register.unusual_age).
-DEFAULT_UNUSUAL_AGE = defaults("register")["unusual_age"]
-DEFAULT_MAX_AGE = defaults("register")["max_age"]
-#: Defaults of the value rules (parameters.yml register: overrides them).
-DEFAULT_MIN_START_YEAR = defaults("register")["min_start_year"]
-DEFAULT_CLIENT_ID_MAX_LENGTH = defaults("register")["client_id_max_length"]
 
 #: A valid client id (RE2, full match): no control character (U+0000..U+001F, U+007F)
 #: anywhere and no white space at either end. Ids are compared as given, never trimmed:
@@ -174,15 +167,13 @@ WHERE copy_no > 1
 def validate(con: duckdb.DuckDBPyConnection, extract_date: dt.date,
              register_params: dict | None = None) -> None:
     """Create tables ``checked`` and ``periods`` from ``raw`` (see the module docstring)."""
-    rp = register_params or {}
+    rp = complete("register", register_params)
     _reference_tables(con)
     con.execute(_duplicates_sql())
     con.execute(_checked_sql(), {
         "extract_date": extract_date, "aland": reference.ALAND_COUNTY,
-        "max_age": int(rp.get("max_age", DEFAULT_MAX_AGE)),
-        "min_start_year": int(rp.get("min_start_year") or DEFAULT_MIN_START_YEAR),
-        "client_id_max_length": int(rp.get("client_id_max_length")
-                                    or DEFAULT_CLIENT_ID_MAX_LENGTH)})
+        "max_age": int(rp["max_age"]), "min_start_year": int(rp["min_start_year"]),
+        "client_id_max_length": int(rp["client_id_max_length"])})
     con.execute("""
 CREATE VIEW periods AS
 SELECT client_id, birth_y AS birth_year, municipality_code, ref_county AS county_code,
@@ -217,7 +208,7 @@ ORDER BY c.file_idx, row_number""").fetchdf()
 
 def flag_limits(register_params: dict | None = None) -> pd.DataFrame:
     """Age limits of the unusual-age flag: service_task, min_age, max_age (NA = none)."""
-    limits = (register_params or {}).get("unusual_age") or DEFAULT_UNUSUAL_AGE
+    limits = complete("register", register_params)["unusual_age"]
     rows = [(t, v.get("min_age"), v.get("max_age")) for t, v in limits.items()]
     return pd.DataFrame(rows, columns=["service_task", "min_age", "max_age"]).astype(
         {"service_task": str, "min_age": "Int64", "max_age": "Int64"})
@@ -295,8 +286,6 @@ def check_copies(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame) -> None:
                          "another register file (remove the copy; a file is read once)")
 
 
-DEFAULT_MAX_REJECTED_SHARE = defaults("register")["max_rejected_share"]   # None: no threshold
-
 
 def check_quarantine(outcomes: pd.DataFrame, con: duckdb.DuckDBPyConnection,
                      register_params: dict | None = None) -> None:
@@ -304,7 +293,7 @@ def check_quarantine(outcomes: pd.DataFrame, con: duckdb.DuckDBPyConnection,
     is above ``register.max_rejected_share``: a file whose columns were misread, typed
     values cast wrongly or a wrong extract would otherwise publish on a fraction of its
     rows. The message names the file, the share and the most common reason."""
-    limit = (register_params or {}).get("max_rejected_share", DEFAULT_MAX_REJECTED_SHARE)
+    limit = complete("register", register_params)["max_rejected_share"]
     if limit is None:
         return
     limit = float(limit)

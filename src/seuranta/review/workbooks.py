@@ -41,7 +41,7 @@ from seuranta.core import reference
 from seuranta.core.errors import InputError, writing
 from seuranta.core.excel import put
 from seuranta.core.labels_fi import QUALITY_ONE_FI, TASK_SHORT
-from seuranta.core.params import load_params
+from seuranta.core.params import load_params, section_of
 from seuranta.core.provenance import extract_hash, input_hashes
 from seuranta.core.quarters import Quarter
 from seuranta.core.tables import read_text
@@ -548,7 +548,7 @@ def _cmd_review(args) -> int:
     else:
         tables = quarter_tables(quarter, data_dir, params)
     synthetic = is_synthetic(data_dir)
-    notice = (params.get("publication") or {}).get("synthetic_notice", "")
+    notice = section_of(params, "publication")["synthetic_notice"]
     paths = review_workbooks(quarter, tables, out_dir / "review" / str(quarter),
                              synthetic=synthetic, synthetic_notice=notice,
                              key=load_or_create_key(data_dir), extract=extract_hash(data_dir))

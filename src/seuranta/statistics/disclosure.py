@@ -659,21 +659,6 @@ class _State:
             for k in g:
                 self.same[k] = (down, up)
 
-    def move_ok(self, moves: dict) -> bool:
-        """Is the true point shifted by ``moves`` {key: δ} feasible?"""
-        M = self.M
-        for k, d in moves.items():
-            x = M.value[k] + d
-            if x < self.lb[k] - 1e-9 or x > M.ub[k] + 1e-9:
-                return False
-        rows = {j for k in moves for j in self.member.get(k, [])}
-        for j in rows:
-            u, lo, hi = self.rows[j]
-            s = self.lhs[j] + sum(u.get(k, 0.0) * d for k, d in moves.items())
-            if s < lo - 1e-6 or s > hi + 1e-6:
-                return False
-        return True
-
     def _compensate(self, k, d: float, moves: dict) -> bool:
         """Add to ``moves`` partners of ``k``'s equalities taking −d between them (the
         roomiest first); False when they cannot."""

@@ -39,10 +39,9 @@ import pandas as pd
 
 from seuranta.core.fmt import fi_number, fi_pct
 from seuranta.core.labels_fi import COVARIATE_FI
-from seuranta.core.params import defaults
+from seuranta.core.params import complete, defaults
 
 DEFAULT_SIZE_BOUNDS = defaults("quality")["size_class_bounds"]
-DEFAULT_URBAN_MIN = defaults("quality")["urban_min_population"]
 
 #: Continuous covariates used in the logistic model and the GLM estimate, with Finnish labels
 #: (the one list, core.labels_fi.COVARIATE_FI; the parameters are checked against it).
@@ -84,7 +83,7 @@ def municipal_covariates(population: pd.DataFrame, year: int, municipalities: pd
                          params: dict | None = None) -> pd.DataFrame:
     """Covariates of every municipality in ``municipalities`` (code, county_code) for
     population year ``year``; population is docs/data-contract.md's population.csv (age bands)."""
-    p = params or {}
+    p = complete("quality", params)
     pop = population[population["year"].astype(int) == int(year)]
     if pop.empty:
         raise ValueError(f"population.csv has no rows for year {year}")
@@ -112,8 +111,8 @@ def municipal_covariates(population: pd.DataFrame, year: int, municipalities: pd
         "share_0_17": 100 * m["u18"] / tot, "share_65plus": 100 * m["o65"] / tot,
         "share_85plus": 100 * m["o85"] / tot,
     })
-    out["size_class"] = size_class(out["population"], p.get("size_class_bounds"))
-    out["urban"] = (out["population"] >= int(p.get("urban_min_population", DEFAULT_URBAN_MIN))
+    out["size_class"] = size_class(out["population"], p["size_class_bounds"])
+    out["urban"] = (out["population"] >= int(p["urban_min_population"])
                     ).astype(int)
     return out.fillna({"share_0_17": 0.0, "share_65plus": 0.0, "share_85plus": 0.0}
                       ).reset_index(drop=True)
