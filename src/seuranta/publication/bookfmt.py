@@ -332,8 +332,24 @@ def estimate_state(e) -> tuple[str, str]:
         share = (fi_share(float(e["share_pct"])) if _shown(e, "share_pct")
                  else _symbol(e, "share_pct") or symbols.NOT_AVAILABLE)
         return fi_number(e["estimate_rounded"]), share
-    reason = rule_reason_fi(e.get("rule_reason", "")) if e is not None else ""
-    return "ei arviota", reason
+    return "ei arviota", no_estimate_why(e)
+
+
+#: Why a row the publication rule allows shows nothing: disclosure control hid its figures.
+HIDDEN_FI = "arvion pohjana olevien asiakkaiden määrä on salattu tietosuojan vuoksi"
+
+
+def no_estimate_why(e) -> str:
+    """Why an estimate row shows nothing (:func:`estimate_kind` ``none``): the publication
+    rule's reason when the rule withholds it; disclosure control's when the rule allowed a
+    point or a range but the gate hid its figures; empty when the row says neither (the
+    chapters then give the estimate's note, :func:`seuranta.publication.chapters.no_estimate_reason`)."""
+    if e is None:
+        return ""
+    if str(e.get("publish_as") or "none") == "none":
+        return rule_reason_fi(e.get("rule_reason", ""))
+    hidden = ("clients_used", "estimate_rounded", "range_low")
+    return HIDDEN_FI if any(_symbol(e, c) == symbols.SUPPRESSED for c in hidden) else ""
 
 
 def estimate_series_chart(s: pd.DataFrame, title: str):

@@ -226,7 +226,7 @@ def no_estimate_reason(row, params: dict, task: str = "") -> str:
     if note in NOTE_FI:
         return NOTE_FI[note].format(min=bf.fi_number(nmin))
     if row is not None and row.get("clients_used_symbol") == symbols.SUPPRESSED:
-        return "arvion pohjana olevien asiakkaiden määrä on salattu tietosuojan vuoksi"
+        return bf.HIDDEN_FI
     n = 0 if row is None or not _num(row.get("municipalities_used")) else int(
         row["municipalities_used"])
     return (f"kattavia kuntia oli {bf.fi_number(n)}, ja arvio edellyttää vähintään "
