@@ -24,10 +24,25 @@ from test_adversarial_inputs import _form, _form_data, _import
 
 from seuranta import cli
 from seuranta.core import escape, excel
+from seuranta.core.tables import write_csv
 from seuranta.inputs.corrections import free_text_problem
+from seuranta.publication import published
 from seuranta.review import workbooks as review
 
 IDS = [k for k, _ in corpus_items()]
+
+
+@pytest.mark.parametrize("key", IDS)
+def test_published_text_reads_back_as_written(tmp_path, key):
+    """The gate writes its tables with the CSV formula guard; the writers read them back as
+    the text itself (the book showed ''=HYPERLINK… when the published reader kept the
+    guard). Compared with the text, not with another reader's output."""
+    text = CORPUS[key]
+    df = pd.DataFrame({"quarter": ["2023Q1"], "reason": [text], "n": [1],
+                       "n_symbol": [""]})
+    write_csv(df, tmp_path / "review_decisions.csv")
+    back = published.read(tmp_path, "review_decisions")
+    assert back["reason"].iloc[0] == (text if text else "")
 
 
 @pytest.fixture(scope="module")

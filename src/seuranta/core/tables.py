@@ -303,9 +303,14 @@ def read_table(tables_dir: Path | str, name: str, required: bool = True) -> pd.D
     for c in EMPTY_TEXT:
         if c in df.columns:
             df[c] = df[c].fillna("").astype(str)
-    # the text as it was before the writer's formula guard (the book shows the text)
-    for c in [c for c, t in dtypes.items() if t is str]:
-        if df[c].str.startswith("'", na=False).any():
+    return unguard(df, [c for c, t in dtypes.items() if t is str])
+
+
+def unguard(df: pd.DataFrame, columns) -> pd.DataFrame:
+    """The text of ``columns`` as it was before the writer's formula guard (the book shows
+    the text, :func:`seuranta.core.escape.csv_unguard`); every reader of a written table."""
+    for c in columns:
+        if df[c].astype("string").str.startswith("'", na=False).any():
             df[c] = df[c].map(escape.csv_unguard, na_action="ignore")
     return df
 

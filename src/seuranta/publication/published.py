@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from seuranta.core.tables import unguard
+
 #: Folder of a quarter's published tables, beside ``tables/``.
 PUBLISHED = "published"
 #: Folder of the kept releases under OUT.
@@ -54,7 +56,7 @@ def read(pdir: Path, name: str, required: bool = True) -> pd.DataFrame | None:
     for c in df.columns:   # '' stays '' in text (e.g. county_code '' = the whole country)
         if c.endswith(SYMBOL_SUFFIX) or c in dtype:
             df[c] = df[c].fillna("").astype(str)
-    return df
+    return unguard(df, [c for c in df.columns if pd.api.types.is_string_dtype(df[c])])
 
 
 def value_columns(df: pd.DataFrame) -> list[str]:
