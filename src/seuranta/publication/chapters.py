@@ -25,7 +25,7 @@ import pandas as pd
 from seuranta.core import reference, symbols
 from seuranta.core.labels_fi import DECISION_FI
 from seuranta.publication import bookfmt as bf
-from seuranta.publication import compare, published
+from seuranta.publication import compare, published, rule
 from seuranta.register import validate
 
 #: Finnish Markdown templates of the sentences that depend on the data (``{name}`` fields).
@@ -65,6 +65,14 @@ TEXT = {
         " Mediaani, kvartiilit ja ääriarvot on laskettu niistä {n_shown} kunnasta, joiden "
         "asiakasmäärä julkaistaan, jotta salattua lukua ei voi päätellä niistä."),
     "no_spread": "Kattavia kuntia ei ollut, joten kuntien välisiä eroja ei voida kuvata.",
+    "few_spread": (
+        "Kattavat tiedot oli saatavissa {n} kunnasta, ja niistä {n_shown} kunnan osuus "
+        "julkaistaan. Kvartiileja ei esitetä, koska ne edellyttävät vähintään {min_q} kuntaa."
+        "{extremes}"),
+    "few_extremes": " Pienin julkaistu osuus oli {lo} ja suurin {hi}.",
+    "no_extremes": (
+        " Pienintä ja suurinta osuutta ei esitetä, koska niiden vertailu edellyttää "
+        "vähintään {min_x} kuntaa."),
     "alt_shares": (
         "Kuvio {abbr}1: {task}, asiakkaiden osuus {base} {n} kattavassa kunnassa "
         "suuruusjärjestyksessä, {quarter}. Alakvartiili {q1}, mediaani {median}, "
@@ -353,7 +361,19 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     comp = now[now["quality"] == "comprehensive"]
     vis = comp[comp["share_pct_symbol"] == ""]
     hidden = int((comp["share_pct_symbol"] == symbols.SUPPRESSED).sum())
-    if x is not None and int(x["n"]) > 0 and _num(x.get("median")):
+    if x is not None and int(x["n"]) > 0 and not _num(x.get("median")):
+        # too few shown shares for quartiles (gate: rule.MIN_QUARTILE_MUNICIPALITIES), or
+        # for the smallest and largest to be two municipalities
+        n_shown = int(x["n_shown"]) if _num(x.get("n_shown")) else 0
+        ext = (say("few_extremes",
+                   lo=f"{bf.fi_share(x['min'])} ({mnames.get(str(x['min_municipality_code']), '')})",
+                   hi=f"{bf.fi_share(x['max'])} ({mnames.get(str(x['max_municipality_code']), '')})")
+               if _num(x.get("min")) and _num(x.get("max"))
+               else say("no_extremes", min_x=bf.fi_number(rule.MIN_EXTREME_MUNICIPALITIES)))
+        ch.facts["spread"] = say("few_spread", n=bf.fi_number(x["n"]),
+                                 n_shown=bf.fi_number(n_shown), extremes=ext,
+                                 min_q=bf.fi_number(rule.MIN_QUARTILE_MUNICIPALITIES))
+    elif x is not None and int(x["n"]) > 0 and _num(x.get("median")):
         lo = (f"{bf.fi_pct(x['min'], 1)} ({mnames.get(str(x['min_municipality_code']), '')})"
               if _num(x.get("min")) else None)
         hi = (f"{bf.fi_pct(x['max'], 1)} ({mnames.get(str(x['max_municipality_code']), '')})"

@@ -248,6 +248,12 @@ def _sv_quarter_section(pdir: Path, quarter: str) -> list[str]:
     ext = pub.read(pdir, "extremes", required=False)
     if ext is not None and len(ext):
         ext = ext[ext["quarter"].astype(str) == str(quarter)]
+        # the gate leaves the extremes empty when fewer than two shares are shown
+        # (rule.MIN_EXTREME_MUNICIPALITIES): then the summary says so
+        if not any(t in TASK_SV and _shown(_num(r, "max")) and _shown(_num(r, "min"))
+                   for t, r in zip(ext["service_task"], ext.to_dict("records"))):
+            text.append("Skillnaderna mellan kommunerna beskrivs inte, eftersom för få "
+                        "kommuner hade heltäckande uppgifter.")
         for r in ext.to_dict("records"):
             t = r["service_task"]
             if t not in TASK_SV or not _shown(_num(r, "max")) or not _shown(_num(r, "min")):
