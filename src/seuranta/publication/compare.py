@@ -76,11 +76,29 @@ def _row(frame: pd.DataFrame, col: str, value):
     return None if r.empty else r.iloc[0]
 
 
+def _count_of_comprehensive(r) -> str | None:
+    """A county whose every municipality is comprehensive has an exact count, not an
+    estimate: its published ``clients_observed`` (or that figure's symbol); None for any
+    other row."""
+    if str(r.get("comprehensive", "")) not in ("1", "1.0") or "clients_observed" not in r:
+        return None
+    sym = r.get("clients_observed_symbol")
+    sym = "" if sym is None or (isinstance(sym, float) and math.isnan(sym)) else str(sym)
+    v = r.get("clients_observed")
+    if sym or v is None or (isinstance(v, float) and math.isnan(v)):
+        return sym or symbols.NOT_AVAILABLE
+    return fi_number(v)
+
+
 def _estimate_text(r) -> tuple[str, str, str]:
-    """(estimate or range, interval, share) as published under the rule."""
+    """(estimate or range, interval, share) as published under the rule; a comprehensive
+    county's count with no interval (the symbol ``x``: not applicable to a count)."""
     kind = estimate_kind(r)
     est, share = estimate_state(r)
     if kind == "point":
+        count = _count_of_comprehensive(r)
+        if count is not None:
+            return count, symbols.NOT_APPLICABLE, share
         return est, interval_text(r), share
     if kind == "range":
         return est, symbols.NOT_AVAILABLE, share
