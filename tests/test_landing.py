@@ -89,6 +89,8 @@ def test_key_figures_follow_the_publication_rule_and_symbols(pdir):
     assert text["lastensuojelu"][0] == symbols.SUPPRESSED
     assert text["vammaispalvelut"][1].startswith(f"0,8{NBSP}% väestöstä")
     assert text["perheoikeudelliset"][0] == f"2{NBSP}345"
+    # "ei arviota" is the symbol "." of the one symbol set, never a dash
+    assert text["lapsiperheet"][0] == symbols.NOT_AVAILABLE
 
 
 def test_landing_page(pdir):

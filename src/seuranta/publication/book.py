@@ -135,7 +135,8 @@ def _symbols_md() -> str:
             "Solussa, jossa ei ole lukua, on jokin näistä symboleista.\n\n"
             + bf.table_block("Taulukko S1. Taulukoiden symbolit", tab, right=[],
                              markup=("Symboli",))
-            + "\nArviot asiakasmääristä on pyöristetty sataan, niiden luottamusvälit ja "
+            + "\nNolla (0) on luku: asiakkaita ei ollut. "
+              "Arviot asiakasmääristä on pyöristetty sataan, niiden luottamusvälit ja "
               "vaihteluvälit ulospäin sataan. Osuudet esitetään prosentteina yhden desimaalin "
               "tarkkuudella kaikkialla: kirjassa, PDF-työpapereissa, Excel-liitteissä ja "
               "avoimessa datassa. Kun julkaisusääntö sallii vain vaihteluvälin, pistearvion, "

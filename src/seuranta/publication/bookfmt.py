@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seuranta.core import escape, reference, symbols
@@ -227,17 +228,39 @@ def show(fig, alt: str | None = None):
     display(Markdown(f"![{alt_text(alt)}](data:image/png;base64,{data})"))
 
 
-def fi_axis_pct(ax, axis: str = "y", decimals: int = 1):
-    """Axis tick labels as Finnish per cents."""
+def tick_locator(decimals: int = 0, nbins="auto"):
+    """Ticks at multiples of 1, 2 or 5 × 10^k that are never finer than ``decimals``
+    decimals: a label shows its tick exactly, and two ticks never print the same label
+    (0,05 and 0,1 both as "0,1 %", or 0,5 and 1 both as "1")."""
+    from matplotlib.ticker import MaxNLocator  # heavy dependency: loaded only when used
+
+    class _Locator(MaxNLocator):
+        def tick_values(self, vmin, vmax):
+            ticks = super().tick_values(vmin, vmax)
+            step = 10.0 ** -decimals
+            if len(ticks) > 1 and ticks[1] - ticks[0] < step * (1 - 1e-9):
+                lo, hi = sorted((vmin, vmax))
+                first = step * np.floor(lo / step + 1e-9)
+                ticks = first + step * np.arange(int(np.ceil((hi - first) / step - 1e-9)) + 1)
+            return ticks
+
+    return _Locator(nbins=nbins, steps=[1, 2, 5, 10])
+
+
+def fi_axis_pct(ax, axis: str = "y", decimals: int = SHARE_DECIMALS):
+    """Axis tick labels as Finnish per cents with the shares' decimals."""
     from matplotlib.ticker import FuncFormatter  # heavy dependency: loaded only when used
-    f = FuncFormatter(lambda v, _: fi_pct(v, decimals))
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(tick_locator(decimals))
+    a.set_major_formatter(FuncFormatter(lambda v, _: fi_pct(v, decimals)))
 
 
 def fi_axis_number(ax, axis: str = "y"):
+    """Axis tick labels as Finnish whole numbers, ticks at whole numbers only."""
     from matplotlib.ticker import FuncFormatter  # heavy dependency: loaded only when used
-    f = FuncFormatter(lambda v, _: fi_number(v))
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(tick_locator(0))
+    a.set_major_formatter(FuncFormatter(lambda v, _: fi_number(v)))
 
 
 def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: str,
@@ -250,7 +273,7 @@ def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: s
     for v, lab, ls in ((q1, "alakvartiili", "--"), (median, "mediaani", "-"),
                        (q3, "yläkvartiili", "--")):
         ax.axhline(v, color="#1f3b5f", linestyle=ls, linewidth=1)
-        ax.text(len(s) - 0.5, v, f" {lab} {fi_pct(v, 1)}", va="center", ha="left",
+        ax.text(len(s) - 0.5, v, f" {lab} {fi_share(v)}", va="center", ha="left",
                 fontsize=8, color="#1f3b5f")
     if len(s) <= 30:
         ax.set_xticks(range(len(s)), s.index, rotation=90, fontsize=7)

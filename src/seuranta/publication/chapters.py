@@ -287,8 +287,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     if e is not None:
         cover = ""
         if _num(e.get("national_base")) and float(e["national_base"]) > 0:
-            cover = say("coverage", cover=bf.fi_pct(
-                100 * float(e["population_used"]) / float(e["national_base"]), 0))
+            cover = say("coverage", cover=bf.fi_share(
+                100 * float(e["population_used"]) / float(e["national_base"])))
         ranged = bf.estimate_kind(e) == "range"
         lead = say("estimate_range" if ranged else "estimate", share=share_text(e), base=base,
                    gen=gen, reason=bf.rule_reason_fi(e.get("rule_reason", "")) if ranged else "",
@@ -374,17 +374,17 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                                  n_shown=bf.fi_number(n_shown), extremes=ext,
                                  min_q=bf.fi_number(rule.MIN_QUARTILE_MUNICIPALITIES))
     elif x is not None and int(x["n"]) > 0 and _num(x.get("median")):
-        lo = (f"{bf.fi_pct(x['min'], 1)} ({mnames.get(str(x['min_municipality_code']), '')})"
+        lo = (f"{bf.fi_share(x['min'])} ({mnames.get(str(x['min_municipality_code']), '')})"
               if _num(x.get("min")) else None)
-        hi = (f"{bf.fi_pct(x['max'], 1)} ({mnames.get(str(x['max_municipality_code']), '')})"
+        hi = (f"{bf.fi_share(x['max'])} ({mnames.get(str(x['max_municipality_code']), '')})"
               if _num(x.get("max")) else None)
         ext = f" Pienin julkaistu osuus oli {lo} ja suurin {hi}." if lo and hi else ""
         n_shown = int(x["n_shown"]) if _num(x.get("n_shown")) else int(x["n"])
         note = (say("spread_hidden", n_shown=bf.fi_number(n_shown))
                 if n_shown < int(x["n"]) else "")
         ch.facts["spread"] = say("spread", n=bf.fi_number(x["n"]), gen=gen, base=base,
-                                 median=bf.fi_pct(x["median"], 1), q1=bf.fi_pct(x["q1"], 1),
-                                 q3=bf.fi_pct(x["q3"], 1), extremes=ext, hidden_note=note)
+                                 median=bf.fi_share(x["median"]), q1=bf.fi_share(x["q1"]),
+                                 q3=bf.fi_share(x["q3"]), extremes=ext, hidden_note=note)
         shares = pd.Series(vis["share_pct"].astype(float).to_numpy(),
                            index=[mnames[m] for m in vis["municipality_code"]])
         if len(shares):
@@ -392,9 +392,9 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                                  f"Kuvio {abbr}1. {name}: asiakkaiden osuus {base}, {qname}",
                                  "osuus")
             alt = say("alt_shares", abbr=abbr, task=name, base=base,
-                      n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_pct(x["q1"], 1),
-                      median=bf.fi_pct(x["median"], 1), q3=bf.fi_pct(x["q3"], 1),
-                      min=bf.fi_pct(shares.min(), 1), max=bf.fi_pct(shares.max(), 1))
+                      n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_share(x["q1"]),
+                      median=bf.fi_share(x["median"]), q3=bf.fi_share(x["q3"]),
+                      min=bf.fi_share(shares.min()), max=bf.fi_share(shares.max()))
             if hidden:
                 alt += (f" Kuviosta puuttuu {bf.fi_number(hidden)} kuntaa, joiden asiakasmäärä "
                         "on salattu.")
@@ -446,12 +446,12 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
             "Kattavat": [bf.fi_number(v) for v in pc["comprehensive"]],
             "Osittaiset": [bf.fi_number(v) for v in pc["partial"]],
             "Ei tietoja": [bf.fi_number(v) for v in pc["none"]],
-            "Kattavien osuus väestöpohjasta": [bf.fi_pct(cov.get(c, 0), 0) for c in pc.index],
+            "Kattavien osuus väestöpohjasta": [bf.fi_share(cov.get(c, 0)) for c in pc.index],
         })
         tot = pc.sum()
         tab.loc[len(tab)] = ["Koko maa", bf.fi_number(tot["comprehensive"]),
                              bf.fi_number(tot["partial"]), bf.fi_number(tot["none"]),
-                             bf.fi_pct(100 * bc.sum() / b.sum() if b.sum() else 0, 0)]
+                             bf.fi_share(100 * bc.sum() / b.sum() if b.sum() else 0)]
         ch.tables["quality"] = bf.table_block(
             f"Taulukko {abbr}3. {name}: kuntien tietojen laatu hyvinvointialueittain, {qname}",
             tab, note="Kuntien lukumäärät. Laatuluokat on kuvattu luvussa Menetelmät.")
@@ -532,9 +532,9 @@ def representativeness_fi(row: dict, params: dict) -> str:
     if not _num(diff):
         age = ""
     elif abs(diff) < threshold:
-        age = say("rep_age_ok", threshold=bf.fi_pct(threshold, 0))
+        age = say("rep_age_ok", threshold=bf.fi_share(threshold))
     else:
-        age = say("rep_age_bias", diff=bf.fi_pct(abs(diff), 1),
+        age = say("rep_age_bias", diff=bf.fi_share(abs(diff)),
                   way="suurempi" if diff > 0 else "pienempi",
                   bias="aliarvioi" if diff > 0 else "yliarvioi")
     differs = row.get("size_differs")
@@ -741,11 +741,11 @@ def multi_chapter(tables_dir: str | Path, quarter: str, params_file: str | None 
                            else (None, symbols.NOT_AVAILABLE))),
         multi=count_text(*(multi[["clients", "clients_symbol"]] if multi is not None
                            else (None, symbols.NOT_AVAILABLE))),
-        share=(bf.fi_pct(100 * multi["clients"] / total["clients"], 1)
+        share=(bf.fi_share(100 * multi["clients"] / total["clients"])
                if tot_ok and mul_ok and int(total["clients"]) else symbols.NOT_AVAILABLE),
         pair=pair)
     lab = [str(n) for n in nat["n_tasks"]]
-    shares = [bf.fi_pct(100 * v / total["clients"], 1) if tot_ok and int(total["clients"])
+    shares = [bf.fi_share(100 * v / total["clients"]) if tot_ok and int(total["clients"])
               and not sym else (sym or symbols.NOT_AVAILABLE)
               for v, sym in zip(nat["clients"], nat["clients_symbol"])]
     tab = pd.DataFrame({"Palvelutehtäviä": lab,
@@ -753,7 +753,7 @@ def multi_chapter(tables_dir: str | Path, quarter: str, params_file: str | None 
                                       zip(nat["clients"], nat["clients_symbol"])],
                         "Osuus": shares})
     tab.loc[len(tab)] = ["Yhteensä", count_text(*(total[["clients", "clients_symbol"]]))
-                         if total is not None else symbols.NOT_AVAILABLE, bf.fi_pct(100, 0)]
+                         if total is not None else symbols.NOT_AVAILABLE, bf.fi_share(100)]
     ch.tables["n_tasks"] = bf.table_block(
         f"Taulukko MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, {qname}", tab,
         note=bf.symbol_note((symbols.SUPPRESSED,)))
@@ -799,7 +799,7 @@ def multi_chapter(tables_dir: str | Path, quarter: str, params_file: str | None 
                 mul["clients"], mul["clients_symbol"]) and int(tot["clients"])
             rows.append([names.get(code, code), count_text(tot["clients"], tot["clients_symbol"]),
                          count_text(mul["clients"], mul["clients_symbol"]),
-                         bf.fi_pct(100 * mul["clients"] / tot["clients"], 1) if ok
+                         bf.fi_share(100 * mul["clients"] / tot["clients"]) if ok
                          else (mul["clients_symbol"] or tot["clients_symbol"]
                                or symbols.NOT_AVAILABLE)])
     ch.tables["counties"] = bf.table_block(
@@ -919,7 +919,7 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
                              bf.fi_number(tot["partial"]), bf.fi_number(tot["none"])]
         ch.facts["quality_lead"] = say(
             "quality_lead", Quarter_in=_capital(qin),
-            share=bf.fi_pct(100 * tot["comprehensive"] / max(int(tot.sum()), 1), 0))
+            share=bf.fi_share(100 * tot["comprehensive"] / max(int(tot.sum()), 1)))
         ch.tables["quality"] = bf.table_block(
             f"Taulukko AL4. Laatuluokat hyvinvointialueittain, {qname}", tab)
 

@@ -35,6 +35,7 @@ from seuranta.publication.bookfmt import (
     estimate_kind,
     estimate_state,
     interval_text,
+    tick_locator,
 )
 
 # --------------------------------------------------------------------------- data
@@ -146,7 +147,7 @@ def task_county_table_md(pdir: Path, quarter: str, task: str) -> str | None:
     for i, r in ce.iterrows():
         est, ci, _ = _estimate_text(r)
         if int(r["municipalities_comprehensive"]) == 0:
-            seen = "–"
+            seen = symbols.NOT_APPLICABLE   # no comprehensive municipality: nothing observed
         else:
             seen = (sym[i] or symbols.NOT_APPLICABLE) if math.isnan(obs[i]) else fi_number(obs[i])
         full = " (kaikki)" if int(r["comprehensive"]) == 1 else ""
@@ -221,7 +222,7 @@ def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
         ax.spines[["top", "right", "left"]].set_visible(False)
         ax.set_title(f"{TASK_SHORT.get(t, t)} (osuus {BASE_ELATIVE.get(t, '')})", fontsize=8,
                      loc="left", pad=2)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(4))
+        ax.xaxis.set_major_locator(tick_locator(SHARE_DECIMALS, nbins=4))
         ax.xaxis.set_major_formatter(lambda x, _pos: fi_pct(x, SHARE_DECIMALS))
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(title, fontsize=9, x=0.02, ha="left")

@@ -144,7 +144,7 @@ def figure_text(row: dict, lang: str = "fi") -> tuple[str, str]:
         big = row["symbol"] or fi_number(row["clients"])
         return big, ("rekisteriin kirjatut asiakkaat; koko maan arviota ei laadita" if fi
                      else "registrerade klienter; ingen skattning för hela landet görs")
-    return "–", ("ei arviota: kattavia tietoja ei ollut riittävästi" if fi
+    return symbols.NOT_AVAILABLE, ("ei arviota: kattavia tietoja ei ollut riittävästi" if fi
                  else "ingen skattning: heltäckande uppgifter räckte inte")
 
 
