@@ -454,7 +454,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                              bf.fi_share(100 * bc.sum() / b.sum() if b.sum() else 0)]
         ch.tables["quality"] = bf.table_block(
             f"Taulukko {abbr}3. {name}: kuntien tietojen laatu hyvinvointialueittain, {qname}",
-            tab, note="Kuntien lukumäärät. Laatuluokat on kuvattu luvussa Menetelmät.")
+            tab, note=("Kuntien lukumäärät. Laatuluokat on kuvattu luvussa "
+                      "{ref}`Menetelmät <laatuluokat>`."))
     rs = pub.get("representativeness")
     ch.facts["representativeness"] = ""
     if rs is not None and bf.estimated(task):
