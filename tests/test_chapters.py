@@ -101,3 +101,25 @@ def test_generated_tables_get_captions():
     assert ":::{table} Taulukko M3. Eka\n:width: 100%\n\n| a | b |" in out
     assert ":::{table} Vertailu\n" in out          # no caption given: the line before
     assert out.count(":::{table}") == 2 and out.count("\n:::") >= 2
+
+
+def test_alt_text_keeps_every_figure_and_sign():
+    """MyST drops backslash-escaped characters from an image's alternative text: escaped,
+    "2,0 %" was read "20" and "18–64-vuotiaista" "18–64vuotiaista". The alt text is
+    markup-free by substitution instead; rendered by MyST it is the sentence itself."""
+    from docutils import nodes
+    from docutils.core import publish_doctree
+    from myst_parser.docutils_ import Parser
+
+    sentence = ("Kuvio VA1. Vammaispalvelut: osuus 18–64-vuotiaista 100 kunnassa; "
+                "alakvartiili 2,0\u00a0%, mediaani 2,5\u00a0% (Ii).")
+    hostile = "*a* _b_ `c` [d](e) <f> {g} $h$ \\i"
+
+    def rendered(alt):
+        doc = publish_doctree(f"![{alt}](data:image/png;base64,AAAA)\n", parser=Parser(),
+                              settings_overrides={"report_level": 5})
+        return [n.get("alt") for n in doc.findall(nodes.image)]
+
+    assert rendered(bookfmt.alt_text(sentence)) == [sentence.replace("\u00a0", " ")]
+    got = rendered(bookfmt.alt_text(hostile))[0]
+    assert not any(c in got for c in "*_`[]<>{}$\\") and all(c in got for c in "abcdefghi")

@@ -206,9 +206,19 @@ def setup_matplotlib():
     return plt
 
 
+#: Characters that could start Markdown or MyST markup inside an image's alternative text
+#: (emphasis, code, roles, math, HTML, links, escapes, entities) and what stands for them.
+#: MyST drops every backslash-escaped character and entity from an alt text ("2,0 %" was
+#: read "20"), so the alt text is made markup-free by substitution, not by escaping.
+_ALT_MAP = {ord("["): "(", ord("]"): ")", ord("<"): "(", ord(">"): ")", ord("{"): "(",
+            ord("}"): ")", ord("&"): " ja ", **{ord(c): " " for c in "\\`*_$|~^#"}}
+
+
 def alt_text(text: str) -> str:
-    """A figure's alternative text on one line, shown literally (escaped for MyST)."""
-    return escape.myst(re.sub(r"\s+", " ", escape.plain(text)).strip())
+    """A figure's alternative text on one line, shown literally: every character that
+    could be markup is replaced (:data:`_ALT_MAP`), the rest (digits, commas, per cent
+    signs, hyphens, colons, full stops) is kept as it is."""
+    return re.sub(r"\s+", " ", escape.plain(text).translate(_ALT_MAP)).strip()
 
 
 def show(fig, alt: str | None = None):
