@@ -123,3 +123,36 @@ def test_alt_text_keeps_every_figure_and_sign():
     assert rendered(bookfmt.alt_text(sentence)) == [sentence.replace("\u00a0", " ")]
     got = rendered(bookfmt.alt_text(hostile))[0]
     assert not any(c in got for c in "*_`[]<>{}$\\") and all(c in got for c in "abcdefghi")
+
+
+def test_theme_aria_labels_and_titles_are_finnish():
+    html = ('<nav aria-label="On this page"><i class="x"></i> On this page</nav>'
+            '<a class="headerlink" title="Link to this heading">#</a>'
+            '<button aria-label="Color mode" data-bs-title="Color mode"></button>'
+            '<span title="Light"></span><main aria-label="Main"></main>')
+    out = book.finnish_ui(html)
+    for en in ("On this page", "Link to this heading", "Color mode", '"Light"', '"Main"'):
+        assert en not in out, en
+    assert 'aria-label="Tällä sivulla"' in out and 'data-bs-title="Väritila"' in out
+
+
+def test_summary_pages_mark_their_content_language():
+    page = '<html lang="fi"><main><article class="bd-article"><h1>Svensk</h1></article></main>'
+    out = book.content_lang(page, "sv")
+    assert '<article class="bd-article" lang="sv">' in out and '<html lang="fi">' in out
+    assert book.PAGE_LANG == {"svenska.html": "sv", "english.html": "en"}
+    import pytest
+    with pytest.raises(RuntimeError, match="bd-article"):
+        book.content_lang("<html><main></main></html>", "sv")
+
+
+def test_glossary_page_is_in_the_book_and_every_pdf():
+    import yaml
+    toc = yaml.safe_load((book.PROJECT_DIR / "_toc.yml").read_text(encoding="utf-8"))
+    files = [c["file"] for p in toc["parts"] for c in p["chapters"]]
+    assert "book/kasitteet" in files and "book/kasitteet" in book.PDF_APPENDICES
+    text = (book.BOOK_SRC_DIR / "kasitteet.md").read_text(encoding="utf-8")
+    assert text.startswith("# Käsitteet") and "```{glossary}" in text
+    for term in ("Palvelutehtävä", "Asiakkuus", "Kattava kunta", "Hyvinvointialue",
+                 "Väestöpohja", "Luottamusväli", "Vaihteluväli", "Ei arviota", "Tarkistettava"):
+        assert f"\n{term}\n" in text, term

@@ -420,8 +420,11 @@ table.table caption { caption-side: top; text-align: left; font-weight: 600; }
 """
 
 #: Written chapters that every quarter's PDF working paper carries as appendices.
-PDF_APPENDICES = ["book/menetelmat", "book/laatuseloste", "book/aineisto", "symbolit",
-                  "book/toistettavuus"]
+PDF_APPENDICES = ["book/kasitteet", "book/menetelmat", "book/laatuseloste", "book/aineisto",
+                  "symbolit", "book/toistettavuus"]
+#: Pages (HTML file names in the built book) whose main content is not in Finnish: their
+#: article element gets this language (WCAG 3.1.2; the interface around it stays Finnish).
+PAGE_LANG = {"svenska.html": "sv", "english.html": "en"}
 
 
 def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
@@ -666,10 +669,26 @@ UI_FI = {
     "Section Navigation": "Osion navigointi",
     "Search": "Haku",
     "Ctrl": "Ctrl",
+    "On this page": "Tällä sivulla",
+    "Link to this heading": "Linkki tähän otsikkoon",
+    "Link to this table": "Linkki tähän taulukkoon",
+    "Link to this image": "Linkki tähän kuvaan",
+    "Link to this code": "Linkki tähän koodiin",
+    "Link to this equation": "Linkki tähän kaavaan",
+    "Link to this definition": "Linkki tähän määritelmään",
+    "Link to this term": "Linkki tähän käsitteeseen",
+    "Color mode": "Väritila",
+    "System Settings": "Järjestelmän asetus",
+    "Light": "Vaalea",
+    "Dark": "Tumma",
+    "Version warning": "Versiovaroitus",
+    "Announcement": "Tiedote",
+    "Main": "Pääsisältö",
+    "Page": "Sivu",
 }
 
 #: Attributes and elements whose English text is replaced (never prose or tables).
-_UI_PATTERNS = [re.compile(rf'(?P<pre>(?:aria-label|title|placeholder|data-content|alt)="|>\s*)'
+_UI_PATTERNS = [re.compile(rf'(?P<pre>(?:aria-label|title|placeholder|data-content|data-bs-title|alt)="|>\s*)'
                            rf"(?P<en>{re.escape(en)})(?P<post>\s*<|\")")
                 for en in sorted(UI_FI, key=len, reverse=True)]
 
@@ -681,6 +700,20 @@ def finnish_ui(html: str) -> str:
         html = pat.sub(lambda m: m.group("pre") + UI_FI[m.group("en")] + m.group("post"),
                        html)
     return html
+
+
+_ARTICLE = re.compile(r'<article class="bd-article"(?P<attrs>[^>]*)>')
+
+
+def content_lang(html: str, lang: str) -> str:
+    """The page's main content (the theme's ``<article class="bd-article">``) marked as
+    written in ``lang``; the error is loud if the theme changes its markup."""
+    new, n = _ARTICLE.subn(lambda m: f'<article class="bd-article" lang="{lang}"'
+                           + re.sub(r'\slang="[^"]*"', "", m.group("attrs")) + ">", html, count=1)
+    if n != 1:
+        raise RuntimeError(f"book: no <article class=\"bd-article\"> to mark as lang={lang!r} "
+                           "(the theme's page layout changed)")
+    return new
 
 
 _EMBEDDED_SVG = re.compile(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)")
@@ -717,6 +750,9 @@ def _translate_pages(app, exc):
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         new = canonical_math(finnish_ui(text))
+        lang = PAGE_LANG.get(page.relative_to(app.outdir).as_posix())
+        if lang:
+            new = content_lang(new, lang)
         if new != text:
             page.write_text(new, encoding="utf-8")
 

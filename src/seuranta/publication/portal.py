@@ -160,7 +160,8 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
     pdirs = {q: pub.published_dir(out_dir, q) for q in quarters
              if (pub.published_dir(out_dir, q) / "estimates.csv").is_file()}
     (stage / "svenska.md").write_text(landing.swedish_md(pdirs, synthetic), encoding="utf-8")
-    docs.append("svenska")
+    (stage / "english.md").write_text(landing.english_md(pdirs, synthetic), encoding="utf-8")
+    docs += ["svenska", "english"]
 
     # comparison pages
     vdir = stage / "vertailu"
@@ -207,7 +208,7 @@ def _patch_toc(stage: Path) -> None:
     toc_path = stage / "_toc.yml"
     toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
     parts = [{"caption": "Uusimmat luvut",
-              "chapters": [{"file": "uusimmat"}, {"file": "svenska"}]},
+              "chapters": [{"file": "uusimmat"}, {"file": "svenska"}, {"file": "english"}]},
              {"caption": "Vertailu",
               "chapters": [{"file": "vertailu/index", "sections": [
                   {"file": "vertailu/kunnat"}] + [{"file": f"vertailu/{c}"}
