@@ -77,11 +77,15 @@ def test_data_statement_tells_the_scale():
 
 def test_prepare_tex(tmp_path):
     p = tmp_path / "x.tex"
-    p.write_text("\\documentclass{x}\n\\begin{document}\ncontinued from previous page\n",
-                 encoding="utf-8")
+    p.write_text("\\documentclass{x}\n\\begin{document}\n\\sphinxtablecontinued{\\tablename\\ "
+                 "\\thetable{} \\textendash{} continued from previous page}\n"
+                 "\\sphinxtablecontinued{continues on next page}\n", encoding="utf-8")
     book.prepare_tex(p, "3/2024", landscape=True)
     tex = p.read_text(encoding="utf-8")
-    assert "jatkoa edelliseltä sivulta" in tex and "continued" not in tex
+    assert "\\sphinxtablecontinued{Jatkoa edelliseltä sivulta}" in tex
+    assert "{jatkuu seuraavalla sivulla}" in tex
+    assert "continued from" not in tex and "continues on" not in tex
+    assert "tablename" not in tex                                # no "Table 2 –"
     assert "\\renewcommand{\\seurantanumero}{3/2024}\n\\geometry{landscape}\n\\begin{document}" \
         in tex
 
@@ -156,3 +160,13 @@ def test_glossary_page_is_in_the_book_and_every_pdf():
     for term in ("Palvelutehtävä", "Asiakkuus", "Kattava kunta", "Hyvinvointialue",
                  "Väestöpohja", "Luottamusväli", "Vaihteluväli", "Ei arviota", "Tarkistettava"):
         assert f"\n{term}\n" in text, term
+
+
+def test_every_table_is_a_longtable_with_wrapping_columns():
+    """A table taller than the rest of the page (AL5, the review decisions, with long
+    reasons) must continue on the next page in the PDF: tabular/tabulary cannot, so every
+    table is a longtable; its columns are p-columns (\\X) that wrap."""
+    df = pd.DataFrame({"Kunta": ["Vantaa"] * 40, "Perustelu": ["pitkä perustelu " * 20] * 40})
+    md = bookfmt.table_block("Taulukko AL5. Päätökset", df, right=[])
+    assert ":class: longtable" in md.split(":::{table}")[1].split("\n\n")[0]
+    assert md.split("\n")[0].count("\\X{") == 2

@@ -281,11 +281,9 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
 
 #: English strings of Sphinx's LaTeX templates and their Finnish wording.
 LATEX_FI = {
-    # a long table's header on its next pages: the book's tables carry their own numbers
-    # ("Taulukko AL5."), Sphinx's would print "Table 5" (English, another number)
-    r"\tablename\ \thetable{} \textendash{} continued from previous page":
-        "Jatkoa edelliseltä sivulta",
-    "continued from previous page": "jatkoa edelliseltä sivulta",
+    # a long table's header on its next pages (prepare_tex drops Sphinx's "Table 5 –"
+    # before it: the book's tables carry their own numbers, "Taulukko AL5.")
+    "continued from previous page": "Jatkoa edelliseltä sivulta",
     "Continued from previous page": "Jatkoa edelliseltä sivulta",
     "continues on next page": "jatkuu seuraavalla sivulla",
     "Continued on next page": "Jatkuu seuraavalla sivulla",
@@ -296,6 +294,10 @@ def prepare_tex(path: Path, number: str = "", landscape: bool = False) -> None:
     """Finish a generated .tex before compiling: the series number of this paper,
     Finnish table-continuation strings, and landscape pages for wide tables."""
     tex = path.read_text(encoding="utf-8")
+    # the continuation line of a long table names Sphinx's own table number ("Table 2 –"),
+    # whatever language Sphinx already translated the rest into: the book's tables carry
+    # their own numbers in the caption, so the line is the Finnish phrase alone
+    tex = tex.replace(r"\tablename\ \thetable{} \textendash{} ", "")
     for en, fi in LATEX_FI.items():
         tex = tex.replace(en, fi)
     extra = r"\renewcommand{\seurantanumero}{" + _tex(number) + "}\n"

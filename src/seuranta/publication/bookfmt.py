@@ -152,10 +152,16 @@ def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
                 note: str = "", markup: tuple[str, ...] = ()) -> str:
     """A captioned table (MyST ``table`` directive: ``<caption>`` in HTML, the caption kept
     with its table in the PDF), numbers right-aligned in both, then the optional note.
-    The caption and the cells are text (escaped); ``markup``: see :func:`md_table`."""
+    The caption and the cells are text (escaped); ``markup``: see :func:`md_table`.
+
+    In the PDF every table is a ``longtable`` (class ``longtable``): its text columns wrap
+    (the ``p`` columns of :func:`latex_columns`) and a table taller than the rest of the
+    page continues on the next one under its repeated header, with the Finnish
+    continuation lines (:data:`seuranta.publication.book.LATEX_FI`), instead of running
+    through the footer and off the page (AL5, the review decisions)."""
     out = (f"```{{tabularcolumns}} {latex_columns(df, right)}\n```\n\n"
-           f":::{{table}} {escape.myst(caption)}\n:width: 100%\n\n{md_table(df, right, markup)}"
-           ":::\n")
+           f":::{{table}} {escape.myst(caption)}\n:width: 100%\n:class: longtable\n\n"
+           f"{md_table(df, right, markup)}:::\n")
     if note:
         out += f"\n{note}\n"
     return out
