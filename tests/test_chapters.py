@@ -102,7 +102,9 @@ def test_citation_from_parameters():
 def test_generated_tables_get_captions():
     md = "Johdanto.\n\n| a | b |\n|---|--:|\n| x | 1 |\n\nVertailu:\n\n| c |\n|---|\n| y |\n"
     out = book.caption_tables(md, ["Taulukko M3. Eka"])
-    assert ":::{table} Taulukko M3. Eka\n:width: 100%\n\n| a | b |" in out
+    assert ":::{table} Taulukko M3. Eka\n:width: 100%\n:class: longtable\n\n| a | b |" in out
+    # wrapping columns in the PDF, the number column right-aligned
+    assert "```{tabularcolumns} |>{\\raggedright" in out and "\\raggedleft" in out
     assert ":::{table} Vertailu\n" in out          # no caption given: the line before
     assert out.count(":::{table}") == 2 and out.count("\n:::") >= 2
 

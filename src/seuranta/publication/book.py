@@ -274,6 +274,7 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
 \makeatletter\g@addto@macro\sphinxattablestart{\needspace{8\baselineskip}}\makeatother
 \hyphenpenalty=10000
 \exhyphenpenalty=10000
+\makeatletter\g@addto@macro\sphinxatlongtablestart{\hyphenpenalty=50\exhyphenpenalty=50}\makeatother
 \setcounter{tocdepth}{1}
 """)
     return {"maketitle": r"\seurantatitlepage", "preamble": preamble}
@@ -394,6 +395,22 @@ GENERATED_CAPTIONS = {
 }
 
 
+def _pipe_frame(rows: list[str]) -> tuple[bf.pd.DataFrame, list[str]]:
+    """A pipe table's header and cells as a frame (for its column widths) and the columns
+    its delimiter row aligns right (a repeated header gets a zero-width space per repeat)."""
+    def cells(line):
+        return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+    names = []
+    for h in cells(rows[0]):
+        while h in names:
+            h += "\u200b"
+        names.append(h)
+    align = cells(rows[1]) if len(rows) > 1 else []
+    body = [(cells(r) + [""] * len(names))[:len(names)] for r in rows[2:]]
+    right = [n for n, a in zip(names, align) if a.endswith(":") and not a.startswith(":")]
+    return bf.pd.DataFrame(body, columns=names), right
+
+
 def caption_tables(md: str, captions: list[str]) -> str:
     """Wrap every pipe table of ``md`` in a captioned MyST ``table`` directive (the i-th
     caption of ``captions``; else the paragraph line before the table)."""
@@ -405,7 +422,10 @@ def caption_tables(md: str, captions: list[str]) -> str:
                 j += 1
             before = next((x for x in reversed(out) if x.strip()), "Taulukko")
             cap = captions[k] if k < len(captions) else before.strip().rstrip(":")
-            out += [f":::{{table}} {cap}", ":width: 100%", ""] + lines[i:j] + [":::"]
+            frame, right = _pipe_frame(lines[i:j])
+            out += [f"```{{tabularcolumns}} {bf.latex_columns(frame, right)}", "```", "",
+                    f":::{{table}} {cap}", ":width: 100%", ":class: longtable", ""] \
+                + lines[i:j] + [":::"]
             k, i = k + 1, j
         else:
             out.append(lines[i])

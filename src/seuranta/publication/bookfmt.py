@@ -135,16 +135,25 @@ def md_table(df: pd.DataFrame, right: list[str] | None = None,
 
 
 def latex_columns(df: pd.DataFrame, right: list[str] | None = None) -> str:
-    """Sphinx ``tabularcolumns`` spec: the first (label) column twice as wide, the columns
-    in ``right`` right-aligned (numbers), every width a share of the line."""
+    """Sphinx ``tabularcolumns`` spec: wrapping ``p`` columns (``\\X``) whose widths are
+    shares of the line in proportion to what each column must hold (its longest word, or a
+    third of its mean text), the columns in ``right`` right-aligned (numbers). Each cell
+    starts with ``\\hspace{0pt}`` so that even its first word can be hyphenated (a header
+    such as "Perheoikeudelliset" in a narrow number column; the book's tables allow
+    hyphenation, ``book._titlepage_latex``)."""
     cols = list(df.columns)
     right = cols[1:] if right is None else right
-    widths = [2 if i == 0 else 1 for i in range(len(cols))]
+    widths = []
+    for c in cols:
+        texts = [str(c)] + [str(v) for v in df[c]]
+        longest = max(len(w) for t in texts for w in (t.split() or [""]))
+        mean = sum(len(t) for t in texts[1:]) / max(len(texts) - 1, 1)
+        widths.append(max(3, longest, round(mean / 3)))
     total = sum(widths)
     out = []
     for c, w in zip(cols, widths):
         align = r"\raggedleft" if c in right else r"\raggedright"
-        out.append(rf">{{{align}\arraybackslash}}\X{{{w}}}{{{total}}}")
+        out.append(rf">{{{align}\arraybackslash\hspace{{0pt}}}}\X{{{w}}}{{{total}}}")
     return "|" + "|".join(out) + "|"
 
 
