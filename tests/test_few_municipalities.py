@@ -87,3 +87,16 @@ def test_one_comprehensive_municipality_swedish_summary_says_why(tmp_path):
     sv = landing.swedish_md({Q: pdir}, True)
     assert "Tusby" not in sv
     assert "Skillnaderna mellan kommunerna beskrivs inte" in sv
+
+
+def test_map_text_of_one_municipality_names_its_share_once():
+    from seuranta.publication import maps
+    codes = reference.mainland_municipalities()["municipality_code"].tolist()
+    rows = pd.DataFrame({"municipality_code": codes, "quality": "partial",
+                         "share_pct": math.nan, "share_pct_symbol": symbols.NOT_AVAILABLE,
+                         "clients_symbol": symbols.NOT_AVAILABLE})
+    rows.loc[0, ["quality", "share_pct", "share_pct_symbol", "clients_symbol"]] = [
+        "comprehensive", 12.6, "", ""]
+    text = maps.describe(rows, {codes[0]: "Tuusula"}, "x")
+    assert text.count("Tuusula") == 1 and "Sen osuus on 12,6" in text
+    assert "Pienin" not in text and "suurin" not in text

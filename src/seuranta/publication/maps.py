@@ -261,7 +261,11 @@ def describe(rows: pd.DataFrame, names: dict[str, str], what: str,
     if n.get(STYLE_FLAGGED, 0):
         text += f" (niistä {fi_number(n[STYLE_FLAGGED])} tarkistettavia)"
     text += "."
-    if len(shown):
+    if len(shown) == 1:   # one municipality: its share, not "the smallest and the largest"
+        one = shown.iloc[0]
+        text += (f" Sen osuus on {fi_pct(one['value'], SHARE_DECIMALS)} "
+                 f"({names.get(one['municipality_code'], one['municipality_code'])}).")
+    elif len(shown):
         lo, hi = shown.iloc[0], shown.iloc[-1]
         text += (f" Pienin näkyvä osuus on {fi_pct(lo['value'], SHARE_DECIMALS)} "
                  f"({names.get(lo['municipality_code'], lo['municipality_code'])}) ja suurin "
