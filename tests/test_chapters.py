@@ -173,3 +173,20 @@ def test_every_table_is_a_longtable_with_wrapping_columns():
     md = bookfmt.table_block("Taulukko AL5. Päätökset", df, right=[])
     assert ":class: longtable" in md.split(":::{table}")[1].split("\n\n")[0]
     assert md.split("\n")[0].count("\\X{") == 2
+
+
+def test_long_reasons_are_shortened_in_the_table_and_said_so():
+    """A hand-edited corrections.csv may carry a reason of 10 000 characters or one word of
+    10 000 (tests/hostile.py): in the PDF one such row ran off the page whatever the column
+    widths. The table shows at most REASON_SHOWN_CHARS characters and no word longer than
+    REASON_WORD_CHARS; the open data keep the whole text."""
+    from hostile import CORPUS, MARK
+
+    for key in ("long", "long_word"):
+        shown = chapters.shown_reason(CORPUS[key])
+        assert MARK in shown and shown.endswith("…")
+        assert len(shown) <= chapters.REASON_SHOWN_CHARS + 2
+        assert max(len(w) for w in shown.split()) <= chapters.REASON_WORD_CHARS + 1
+    ok = "Alueen palaute: Kanta-toimitus vajaa, vaikka ilmoitettu kattavaksi"
+    assert chapters.shown_reason(ok) == ok
+    assert chapters.shown_reason("rivi 1\nrivi 2") == "rivi 1 rivi 2"

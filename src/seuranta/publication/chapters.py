@@ -127,6 +127,30 @@ NOTE_FI_ALL = {
 }
 
 
+#: A review reason in the book's and PDF's table (AL5) is shortened beyond these many
+#: characters, and a word beyond these many, so that one row fits on a page and in its
+#: column (a hand-edited corrections.csv is not bounded like a review form); the open
+#: data carry the whole text.
+REASON_SHOWN_CHARS = 300
+REASON_WORD_CHARS = 30
+
+
+def shown_reason(text: str) -> str:
+    """A reason as the table shows it: every word of more than :data:`REASON_WORD_CHARS`
+    characters cut with "…", the whole cut at a word beyond :data:`REASON_SHOWN_CHARS`
+    (white space as one space, as a table cell shows it anyway)."""
+    words = [w if len(w) <= REASON_WORD_CHARS else w[:REASON_WORD_CHARS] + "…"
+             for w in str(text).split()]
+    out, n = [], 0
+    for w in words:
+        if n + len(w) > REASON_SHOWN_CHARS:
+            out.append("…")
+            break
+        out.append(w)
+        n += len(w) + 1
+    return " ".join(out)
+
+
 def say(key: str, **values) -> str:
     """The one templating helper: :data:`TEXT` ``[key]`` with its fields filled."""
     return TEXT[key].format(**values)
@@ -849,6 +873,9 @@ TEXT.update({
                      "palvelutehtävää)."),
     "no_rejections": "Aineistossa ei ollut hylättäviä rivejä.",
     "no_decisions": "Tälle vuosineljännekselle ei ollut tarkastuskierroksen päätöksiä.",
+    "reasons_shortened": (
+        "Yli {chars} merkin perustelut ja yli {word} merkin sanat on taulukossa lyhennetty "
+        "(…); koko teksti on avoimen datan taulukossa Tarkastuskierroksen päätökset."),
     "decisions": ("Tarkastuskierroksella tehtiin {n} päätöstä; kaikki on otettu huomioon tässä "
                   "julkaisussa."),
     "calibration": ("Kun kunta, jonka tiedot eivät olleet kattavia, saa myöhemmin kattavat "
@@ -933,17 +960,22 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
         ch.facts["decisions"] = say("no_decisions")
         return ch
     qual_fi = {k: v.lower() for k, v in bf.QUALITY_FI.items()}
+    reasons = [shown_reason(r) for r in decisions["reason"].fillna("")]
     tab = pd.DataFrame({
         "Kunta": decisions["name_fi"],
         "Palvelutehtävä": decisions["service_task"].map(bf.task_name),
         "Päätös": decisions["decision"].map(DECISION_FI),
-        "Perustelu": decisions["reason"].fillna(""),
+        "Perustelu": reasons,
         "Laatu ennen": decisions["quality_before"].map(qual_fi),
         "Laatu jälkeen": decisions["quality_after"].map(qual_fi),
     }).sort_values(["Kunta", "Palvelutehtävä"])
     ch.facts["decisions"] = say("decisions", n=bf.fi_number(len(tab)))
+    shortened = [a != " ".join(str(b).split())
+                 for a, b in zip(reasons, decisions["reason"].fillna(""))]
     ch.tables["decisions"] = bf.table_block(
-        f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}", tab, right=[])
+        f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}", tab, right=[],
+        note=say("reasons_shortened", chars=bf.fi_number(REASON_SHOWN_CHARS),
+                 word=bf.fi_number(REASON_WORD_CHARS)) if any(shortened) else "")
     eff = effect if effect is not None else pd.DataFrame()
     if not eff.empty:
         def fig(r, col, text):
