@@ -245,9 +245,9 @@ def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
         if downloads_doc:
             lines += [f"Kaikki julkaisun tiedostot ovat sivulla {{doc}}`{downloads_doc}`.", ""]
     if swedish_doc:
-        lines += [f'<span lang="sv">På svenska:</span> {{doc}}`Svensk sammanfattning '
-                  f'<{swedish_doc}>`. <span lang="en">In English:</span> '
-                  f"{{doc}}`English summary <{english_doc}>`. Käsitteiden määritelmät: "
+        lines += [f'<span lang="sv">På svenska: {{doc}}`Svensk sammanfattning '
+                  f'<{swedish_doc}>`</span>. <span lang="en">In English: '
+                  f"{{doc}}`English summary <{english_doc}>`</span>. Käsitteiden määritelmät: "
                   f"{{doc}}`Käsitteet <{glossary_doc}>`.", ""]
     return "\n".join(lines)
 
