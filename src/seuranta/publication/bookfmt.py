@@ -176,6 +176,12 @@ def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
     return out
 
 
+def only(builder: str, md: str) -> str:
+    """``md`` (blocks fenced with at most three colons) in one output format only: Sphinx's
+    ``only`` directive (``html`` or ``latex``)."""
+    return f"::::{{only}} {builder}\n{md}::::\n\n"
+
+
 # --------------------------------------------------------------------------- parameters
 
 #: The run's parameters in this process: set by :func:`use_params` (a notebook's first cell,

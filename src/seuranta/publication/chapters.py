@@ -960,22 +960,27 @@ def data_chapter(tables_dir: str | Path, quarter: str, params_file: str | None =
         ch.facts["decisions"] = say("no_decisions")
         return ch
     qual_fi = {k: v.lower() for k, v in bf.QUALITY_FI.items()}
-    reasons = [shown_reason(r) for r in decisions["reason"].fillna("")]
+    full = decisions["reason"].fillna("").astype(str)
     tab = pd.DataFrame({
         "Kunta": decisions["name_fi"],
         "Palvelutehtävä": decisions["service_task"].map(bf.task_name),
         "Päätös": decisions["decision"].map(DECISION_FI),
-        "Perustelu": reasons,
+        "Perustelu": full,
         "Laatu ennen": decisions["quality_before"].map(qual_fi),
         "Laatu jälkeen": decisions["quality_after"].map(qual_fi),
     }).sort_values(["Kunta", "Palvelutehtävä"])
     ch.facts["decisions"] = say("decisions", n=bf.fi_number(len(tab)))
-    shortened = [a != " ".join(str(b).split())
-                 for a, b in zip(reasons, decisions["reason"].fillna(""))]
-    ch.tables["decisions"] = bf.table_block(
-        f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}", tab, right=[],
-        note=say("reasons_shortened", chars=bf.fi_number(REASON_SHOWN_CHARS),
-                 word=bf.fi_number(REASON_WORD_CHARS)) if any(shortened) else "")
+    caption = f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}"
+    # the page shows every reason whole (a wide cell scrolls); the PDF's page cannot, so
+    # there a long reason is shortened and the note says where the whole text is
+    short = tab.assign(Perustelu=[shown_reason(r) for r in tab["Perustelu"]])
+    shortened = (short["Perustelu"] != tab["Perustelu"].map(lambda r: " ".join(r.split())))
+    ch.tables["decisions"] = (
+        bf.only("html", bf.table_block(caption, tab, right=[]))
+        + bf.only("latex", bf.table_block(
+            caption, short, right=[],
+            note=say("reasons_shortened", chars=bf.fi_number(REASON_SHOWN_CHARS),
+                     word=bf.fi_number(REASON_WORD_CHARS)) if shortened.any() else "")))
     eff = effect if effect is not None else pd.DataFrame()
     if not eff.empty:
         def fig(r, col, text):
