@@ -96,8 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     meta = (f"{regs} simulated registers per scenario (2 of 4 quarters × 6 tasks each, seed "
             f"{a.seed}): {len(nat[nat['method'] == 'model'])} national and {len(cty)} county "
             "figures of the published method (model); `make coverage`.")
+    # reader language: the seed is in the English meta line (docs), not in the book
     meta_fi = (f"{regs} simuloitua rekisteriä kutakin asetelmaa kohden (kustakin 2 neljännestä neljästä × "
-               f"6 palvelutehtävää, siemenluku {a.seed}).")
+               "6 palvelutehtävää). Simulointi on toistettavissa: samat lähtöarvot tuottavat samat "
+               "rekisterit.")
     tg = coverage.targets(nat, cty)
     reasons = coverage.reasons_table(nat)
     calib = stats.calibration_table(cal.drop(columns=["scenario", "register"]).assign(

@@ -176,14 +176,16 @@ def _num_pattern(v: float) -> str:
 
 
 def _share_pattern(s: float) -> str:
+    """A share in Finnish ("12,4 %") or in the English summary's format ("12.4%")."""
     text = norm(fi_number(s, 1)).replace(" ", " ")
-    return rf"(?<![\d,.])(?<!\d ){re.escape(text)} ?%"
+    return (rf"(?<![\d,.])(?<!\d )(?:{re.escape(text)} ?%|"
+            rf"{re.escape(text.replace(',', '.'))}%)")
 
 
 #: Pages whose shares are estimates' shares (a withheld share is searched for there only:
 #: other pages show shares of counts, which may equal any one-decimal number).
 ESTIMATE_PAGES = re.compile(r"(^|/)(tehtava_[a-z]+|lastensuojelulaki|yhteenveto|uusimmat|svenska"
-                            r"|vertailu/[^/]+)\.html$")
+                            r"|english|vertailu/[^/]+)\.html$")
 
 
 def scan_texts(texts: dict[str, str], w: Withheld) -> list[tuple[str, str, str]]:
@@ -216,6 +218,9 @@ def precision_in_texts(texts: dict[str, str]) -> list[tuple[str, str]]:
     for name, t in texts.items():
         for m in re.finditer(r"(?<![\d,])\d{1,3},\d{2,} ?%", t):
             bad.append((name, t[max(0, m.start() - 60):m.end() + 10]))
+        if name.endswith("english.html"):   # the English summary's format: "12.4%"
+            for m in re.finditer(r"(?<![\d.])\d{1,3}\.\d{2,}%", t):
+                bad.append((name, t[max(0, m.start() - 60):m.end() + 10]))
         for m in re.finditer(r'data-v="(-?\d+\.\d+)"', t):
             if not has_share_precision(float(m.group(1))):
                 bad.append((name, m.group(0)))

@@ -77,11 +77,15 @@ def test_data_statement_tells_the_scale():
 
 def test_prepare_tex(tmp_path):
     p = tmp_path / "x.tex"
-    p.write_text("\\documentclass{x}\n\\begin{document}\ncontinued from previous page\n",
-                 encoding="utf-8")
+    p.write_text("\\documentclass{x}\n\\begin{document}\n\\sphinxtablecontinued{\\tablename\\ "
+                 "\\thetable{} \\textendash{} continued from previous page}\n"
+                 "\\sphinxtablecontinued{continues on next page}\n", encoding="utf-8")
     book.prepare_tex(p, "3/2024", landscape=True)
     tex = p.read_text(encoding="utf-8")
-    assert "jatkoa edelliseltä sivulta" in tex and "continued" not in tex
+    assert "\\sphinxtablecontinued{Jatkoa edelliseltä sivulta}" in tex
+    assert "{jatkuu seuraavalla sivulla}" in tex
+    assert "continued from" not in tex and "continues on" not in tex
+    assert "tablename" not in tex                                # no "Table 2 –"
     assert "\\renewcommand{\\seurantanumero}{3/2024}\n\\geometry{landscape}\n\\begin{document}" \
         in tex
 
@@ -98,7 +102,9 @@ def test_citation_from_parameters():
 def test_generated_tables_get_captions():
     md = "Johdanto.\n\n| a | b |\n|---|--:|\n| x | 1 |\n\nVertailu:\n\n| c |\n|---|\n| y |\n"
     out = book.caption_tables(md, ["Taulukko M3. Eka"])
-    assert ":::{table} Taulukko M3. Eka\n:width: 100%\n\n| a | b |" in out
+    assert ":::{table} Taulukko M3. Eka\n:width: 100%\n:class: longtable\n\n| a | b |" in out
+    # wrapping columns in the PDF, the number column right-aligned
+    assert "```{tabularcolumns} |>{\\raggedright" in out and "\\raggedleft" in out
     assert ":::{table} Vertailu\n" in out          # no caption given: the line before
     assert out.count(":::{table}") == 2 and out.count("\n:::") >= 2
 
@@ -131,3 +137,86 @@ def test_the_notice_needs_the_runs_parameters():
     with pytest.raises(TypeError):
         bookfmt.notice_text(True)   # the parameters are required
     assert not hasattr(bookfmt, "_PARAMS") and not hasattr(chapters, "_CACHE")
+
+
+def test_alt_text_keeps_every_figure_and_sign():
+    """MyST drops backslash-escaped characters from an image's alternative text: escaped,
+    "2,0 %" was read "20" and "18–64-vuotiaista" "18–64vuotiaista". The alt text is
+    markup-free by substitution instead; rendered by MyST it is the sentence itself."""
+    from docutils import nodes
+    from docutils.core import publish_doctree
+    from myst_parser.docutils_ import Parser
+
+    sentence = ("Kuvio VA1. Vammaispalvelut: osuus 18–64-vuotiaista 100 kunnassa; "
+                "alakvartiili 2,0\u00a0%, mediaani 2,5\u00a0% (Ii).")
+    hostile = "*a* _b_ `c` [d](e) <f> {g} $h$ \\i"
+
+    def rendered(alt):
+        doc = publish_doctree(f"![{alt}](data:image/png;base64,AAAA)\n", parser=Parser(),
+                              settings_overrides={"report_level": 5})
+        return [n.get("alt") for n in doc.findall(nodes.image)]
+
+    assert rendered(bookfmt.alt_text(sentence)) == [sentence.replace("\u00a0", " ")]
+    got = rendered(bookfmt.alt_text(hostile))[0]
+    assert not any(c in got for c in "*_`[]<>{}$\\") and all(c in got for c in "abcdefghi")
+
+
+def test_theme_aria_labels_and_titles_are_finnish():
+    html = ('<nav aria-label="On this page"><i class="x"></i> On this page</nav>'
+            '<a class="headerlink" title="Link to this heading">#</a>'
+            '<button aria-label="Color mode" data-bs-title="Color mode"></button>'
+            '<span title="Light"></span><main aria-label="Main"></main>')
+    out = book.finnish_ui(html)
+    for en in ("On this page", "Link to this heading", "Color mode", '"Light"', '"Main"'):
+        assert en not in out, en
+    assert 'aria-label="Tällä sivulla"' in out and 'data-bs-title="Väritila"' in out
+
+
+def test_summary_pages_mark_their_content_language():
+    page = '<html lang="fi"><main><article class="bd-article"><h1>Svensk</h1></article></main>'
+    out = book.content_lang(page, "sv")
+    assert '<article class="bd-article" lang="sv">' in out and '<html lang="fi">' in out
+    assert book.PAGE_LANG == {"svenska.html": "sv", "english.html": "en"}
+    import pytest
+    with pytest.raises(RuntimeError, match="bd-article"):
+        book.content_lang("<html><main></main></html>", "sv")
+
+
+def test_glossary_page_is_in_the_book_and_every_pdf():
+    import yaml
+    toc = yaml.safe_load((book.PROJECT_DIR / "_toc.yml").read_text(encoding="utf-8"))
+    files = [c["file"] for p in toc["parts"] for c in p["chapters"]]
+    assert "book/kasitteet" in files and "book/kasitteet" in book.PDF_APPENDICES
+    text = (book.BOOK_SRC_DIR / "kasitteet.md").read_text(encoding="utf-8")
+    # a definition list, not Sphinx's glossary: its index entries would need xindy for the PDF
+    assert text.startswith("# Käsitteet") and "{glossary}" not in text
+    for term in ("Palvelutehtävä", "Asiakkuus", "Kattava kunta", "Hyvinvointialue",
+                 "Väestöpohja", "Luottamusväli", "Vaihteluväli", "Ei arviota", "Tarkistettava"):
+        assert f"\n{term}\n: " in text, term
+
+
+def test_every_table_is_a_longtable_with_wrapping_columns():
+    """A table taller than the rest of the page (AL5, the review decisions, with long
+    reasons) must continue on the next page in the PDF: tabular/tabulary cannot, so every
+    table is a longtable; its columns are p-columns (\\X) that wrap."""
+    df = pd.DataFrame({"Kunta": ["Vantaa"] * 40, "Perustelu": ["pitkä perustelu " * 20] * 40})
+    md = bookfmt.table_block("Taulukko AL5. Päätökset", df, right=[])
+    assert ":class: longtable" in md.split(":::{table}")[1].split("\n\n")[0]
+    assert md.split("\n")[0].count("\\X{") == 2
+
+
+def test_long_reasons_are_shortened_in_the_table_and_said_so():
+    """A hand-edited corrections.csv may carry a reason of 10 000 characters or one word of
+    10 000 (tests/hostile.py): in the PDF one such row ran off the page whatever the column
+    widths. The table shows at most REASON_SHOWN_CHARS characters and no word longer than
+    REASON_WORD_CHARS; the open data keep the whole text."""
+    from hostile import CORPUS, MARK
+
+    for key in ("long", "long_word"):
+        shown = chapters.shown_reason(CORPUS[key])
+        assert MARK in shown and shown.endswith("…")
+        assert len(shown) <= chapters.REASON_SHOWN_CHARS + 2
+        assert max(len(w) for w in shown.split()) <= chapters.REASON_WORD_CHARS + 1
+    ok = "Alueen palaute: Kanta-toimitus vajaa, vaikka ilmoitettu kattavaksi"
+    assert chapters.shown_reason(ok) == ok
+    assert chapters.shown_reason("rivi 1\nrivi 2") == "rivi 1 rivi 2"

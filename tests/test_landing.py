@@ -86,6 +86,8 @@ def test_key_figures_follow_the_publication_rule_and_symbols(pdir):
     assert text["lastensuojelu"][0] == symbols.SUPPRESSED
     assert text["vammaispalvelut"][1].startswith(f"0,8{NBSP}% väestöstä")
     assert text["perheoikeudelliset"][0] == f"2{NBSP}345"
+    # "ei arviota" is the symbol "." of the one symbol set, never a dash
+    assert text["lapsiperheet"][0] == symbols.NOT_AVAILABLE
 
 
 def test_landing_page(pdir):
@@ -129,3 +131,25 @@ def test_swedish_summary_ranks_no_county_beside_a_range(pdir):
     write_csv(ce, pdir / "county_estimates.csv")
     md = landing.swedish_md({Q: pdir}, synthetic=True)
     assert "välfärdsområdena var den skattade andelen" not in md
+
+
+def test_english_summary_names_numbers_and_symbols(pdir):
+    md = landing.english_md({Q: pdir}, synthetic=True)
+    assert md.startswith("# English summary") and "## October–December 2023" in md
+    assert (f"Services for older people: an estimated 19.6% of people aged 65 or over, that "
+            f"is, about 12{NBSP}600 clients.") in md
+    assert f"between 30{NBSP}000 and 50{NBSP}000 clients (3.1–5.2% of people aged 18–64)" in md
+    assert "largest in Vaasa (31.5%) and smallest in Helsinki (9.3%)" in md
+    assert "Synthetic data" in md
+    for s in symbols.SYMBOLS:
+        assert f"- `{s}` " in md                       # every symbol explained in English
+    import re
+    assert not re.search(r"\d,\d", md)                 # no decimal comma in figures
+
+
+def test_figure_text_in_three_languages_says_no_estimate_with_the_symbol(pdir):
+    f = landing.key_figures(pdir, Q)
+    none = f[f["kind"] == "none"].iloc[0].to_dict()
+    for lang, word in (("fi", "ei arviota"), ("sv", "ingen skattning"), ("en", "no estimate")):
+        big, sub = landing.figure_text(none, lang)
+        assert big == symbols.NOT_AVAILABLE and sub.startswith(word)

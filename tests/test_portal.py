@@ -145,3 +145,24 @@ def test_a_range_county_shows_its_range_and_no_rank():
            and tuple(c.get_facecolor()[0][:3]) == matplotlib.colors.to_rgb("#b2182b")]
     assert red == []
     plt.close(fig)
+
+
+def test_a_comprehensive_county_shows_its_count_without_an_interval():
+    """A county whose every municipality is comprehensive has an exact count: the table
+    shows the published count (179), not the estimate rounded to a hundred (200) beside an
+    interval "200–200" that would exclude it; the interval is ``x`` (not applicable)."""
+    full = {"estimate_rounded": 200.0, "estimate_rounded_symbol": "", "ci_low": float("nan"),
+            "ci_low_symbol": symbols.NOT_APPLICABLE, "ci_high": float("nan"),
+            "ci_high_symbol": symbols.NOT_APPLICABLE, "share_pct": 17.9, "share_pct_symbol": "",
+            "range_low": float("nan"), "range_high": float("nan"), "publish_as": "point",
+            "comprehensive": 1, "clients_observed": 179, "clients_observed_symbol": ""}
+    cf = pd.DataFrame([{"service_task": "iakkaat", "county_code": "08", **full},
+                       {"service_task": "vammaispalvelut", "county_code": "08", **full,
+                        "clients_observed": float("nan"),
+                        "clients_observed_symbol": symbols.SUPPRESSED}])
+    nf = pd.DataFrame({"service_task": ["iakkaat"], "share_pct": [19.6], "publish_as": ["point"],
+                       "estimate_rounded": [60000.0]})
+    md = compare.county_table_md(cf, nf, "08")
+    assert f"| Iäkkäät | 179 | {symbols.NOT_APPLICABLE} | 17,9{NBSP}% | 19,6{NBSP}% |" in md
+    assert f"| {symbols.SUPPRESSED} | {symbols.NOT_APPLICABLE} |" in md
+    assert "200" not in md

@@ -139,3 +139,19 @@ def test_precision_helpers():
     assert precision.round_down(0.30000000000000004, 0.1) == 0.3
     assert precision.round_estimate(134_350, 100) == 134_400
     assert precision.has_share_precision(2.4) and not precision.has_share_precision(2.45)
+
+
+def test_a_published_interval_always_contains_its_point_and_the_exact_interval():
+    """Issue 25 saw "9 200–9 200" beside an observed 9 202: rounded outward, an interval
+    always contains the rounded point and the exact interval (2 000 random rows, with ends
+    on and between the step's multiples)."""
+    rng = np.random.default_rng(25)
+    lo = rng.integers(0, 20000, 2000).astype(float) + rng.choice([0.0, 0.4, 0.5, 0.6], 2000)
+    est = lo + rng.integers(0, 300, 2000) * rng.random(2000)
+    hi = est + rng.integers(0, 300, 2000) * rng.random(2000)
+    d = pd.DataFrame({"estimate_rounded": est, "ci_low": lo, "ci_high": hi,
+                      "share_pct": 1.0, "population_base": 1e6, "publish_as": "point"})
+    out = rule.rule_estimates(d, 100, "population_base")
+    assert (out["ci_low"] <= out["estimate_rounded"]).all()
+    assert (out["estimate_rounded"] <= out["ci_high"]).all()
+    assert (out["ci_low"] <= lo).all() and (out["ci_high"] >= hi).all()

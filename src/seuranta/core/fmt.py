@@ -64,6 +64,19 @@ def fi_pct(x, decimals: int = 1) -> str:
     return fi_number(x, decimals) + NBSP + "%"
 
 
+def en_number(x, decimals: int = 0) -> str:
+    """English style for the English summary: ``2.45, 1`` → ``"2.5"``, thousands with a
+    no-break space (``134 400``) as in the rest of the publication."""
+    return fi_number(x, decimals).replace(",", ".")
+
+
+def en_pct(x, decimals: int = 1) -> str:
+    """``2.4`` → ``"2.4%"`` (English: no space before the sign)."""
+    if is_missing(x):
+        return MISSING
+    return en_number(x, decimals) + "%"
+
+
 def fi_round(x, step: int = 100) -> int | float:
     """Round to the nearest ``step`` (half up): 134 372 → 134 400; NaN stays NaN."""
     if is_missing(x):

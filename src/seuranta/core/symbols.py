@@ -17,8 +17,8 @@ SUPPRESSED = ".."
 NOT_AVAILABLE = "."
 #: Logically impossible to present (e.g. no estimate is made for the task).
 NOT_APPLICABLE = "x"
-#: Magnitude nil (a true zero).
-NIL = "-"
+#: A true zero is a number and is printed as one ("0", "0,0 %"): the set has no symbol
+#: for nil, and no other sign (a dash "–" in particular) stands for a missing figure.
 
 #: Symbol → (Finnish meaning, Swedish meaning), in the order the notes list them.
 SYMBOLS: dict[str, tuple[str, str]] = {
@@ -36,7 +36,6 @@ SYMBOLS: dict[str, tuple[str, str]] = {
                      "pistearviolle ei julkaista vaihteluväliä).",
                      "Logiskt omöjlig att presentera (till exempel görs ingen skattning, "
                      "eller en punktskattning har inget intervall)."),
-    NIL: ("Ei yhtään.", "Inget finns att rapportera."),
 }
 
 

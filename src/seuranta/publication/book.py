@@ -135,7 +135,8 @@ def _symbols_md() -> str:
             "Solussa, jossa ei ole lukua, on jokin näistä symboleista.\n\n"
             + bf.table_block("Taulukko S1. Taulukoiden symbolit", tab, right=[],
                              markup=("Symboli",))
-            + "\nArviot asiakasmääristä on pyöristetty sataan, niiden luottamusvälit ja "
+            + "\nNolla (0) on luku: asiakkaita ei ollut. "
+              "Arviot asiakasmääristä on pyöristetty sataan, niiden luottamusvälit ja "
               "vaihteluvälit ulospäin sataan. Osuudet esitetään prosentteina yhden desimaalin "
               "tarkkuudella kaikkialla: kirjassa, PDF-työpapereissa, Excel-liitteissä ja "
               "avoimessa datassa. Kun julkaisusääntö sallii vain vaihteluvälin, pistearvion, "
@@ -273,6 +274,7 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
 \makeatletter\g@addto@macro\sphinxattablestart{\needspace{8\baselineskip}}\makeatother
 \hyphenpenalty=10000
 \exhyphenpenalty=10000
+\makeatletter\g@addto@macro\sphinxatlongtablestart{\hyphenpenalty=50\exhyphenpenalty=50}\makeatother
 \setcounter{tocdepth}{1}
 """)
     return {"maketitle": r"\seurantatitlepage", "preamble": preamble}
@@ -280,11 +282,9 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
 
 #: English strings of Sphinx's LaTeX templates and their Finnish wording.
 LATEX_FI = {
-    # a long table's header on its next pages: the book's tables carry their own numbers
-    # ("Taulukko AL5."), Sphinx's would print "Table 5" (English, another number)
-    r"\tablename\ \thetable{} \textendash{} continued from previous page":
-        "Jatkoa edelliseltä sivulta",
-    "continued from previous page": "jatkoa edelliseltä sivulta",
+    # a long table's header on its next pages (prepare_tex drops Sphinx's "Table 5 –"
+    # before it: the book's tables carry their own numbers, "Taulukko AL5.")
+    "continued from previous page": "Jatkoa edelliseltä sivulta",
     "Continued from previous page": "Jatkoa edelliseltä sivulta",
     "continues on next page": "jatkuu seuraavalla sivulla",
     "Continued on next page": "Jatkuu seuraavalla sivulla",
@@ -295,6 +295,10 @@ def prepare_tex(path: Path, number: str = "", landscape: bool = False) -> None:
     """Finish a generated .tex before compiling: the series number of this paper,
     Finnish table-continuation strings, and landscape pages for wide tables."""
     tex = path.read_text(encoding="utf-8")
+    # the continuation line of a long table names Sphinx's own table number ("Table 2 –"),
+    # whatever language Sphinx already translated the rest into: the book's tables carry
+    # their own numbers in the caption, so the line is the Finnish phrase alone
+    tex = tex.replace(r"\tablename\ \thetable{} \textendash{} ", "")
     for en, fi in LATEX_FI.items():
         tex = tex.replace(en, fi)
     extra = r"\renewcommand{\seurantanumero}{" + _tex(number) + "}\n"
@@ -391,6 +395,22 @@ GENERATED_CAPTIONS = {
 }
 
 
+def _pipe_frame(rows: list[str]) -> tuple[bf.pd.DataFrame, list[str]]:
+    """A pipe table's header and cells as a frame (for its column widths) and the columns
+    its delimiter row aligns right (a repeated header gets a zero-width space per repeat)."""
+    def cells(line):
+        return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+    names = []
+    for h in cells(rows[0]):
+        while h in names:
+            h += "\u200b"
+        names.append(h)
+    align = cells(rows[1]) if len(rows) > 1 else []
+    body = [(cells(r) + [""] * len(names))[:len(names)] for r in rows[2:]]
+    right = [n for n, a in zip(names, align) if a.endswith(":") and not a.startswith(":")]
+    return bf.pd.DataFrame(body, columns=names), right
+
+
 def caption_tables(md: str, captions: list[str]) -> str:
     """Wrap every pipe table of ``md`` in a captioned MyST ``table`` directive (the i-th
     caption of ``captions``; else the paragraph line before the table)."""
@@ -402,7 +422,10 @@ def caption_tables(md: str, captions: list[str]) -> str:
                 j += 1
             before = next((x for x in reversed(out) if x.strip()), "Taulukko")
             cap = captions[k] if k < len(captions) else before.strip().rstrip(":")
-            out += [f":::{{table}} {cap}", ":width: 100%", ""] + lines[i:j] + [":::"]
+            frame, right = _pipe_frame(lines[i:j])
+            out += [f"```{{tabularcolumns}} {bf.latex_columns(frame, right)}", "```", "",
+                    f":::{{table}} {cap}", ":width: 100%", ":class: longtable", ""] \
+                + lines[i:j] + [":::"]
             k, i = k + 1, j
         else:
             out.append(lines[i])
@@ -419,8 +442,11 @@ table.table caption { caption-side: top; text-align: left; font-weight: 600; }
 """
 
 #: Written chapters that every quarter's PDF working paper carries as appendices.
-PDF_APPENDICES = ["book/menetelmat", "book/laatuseloste", "book/aineisto", "symbolit",
-                  "book/toistettavuus"]
+PDF_APPENDICES = ["book/kasitteet", "book/menetelmat", "book/laatuseloste", "book/aineisto",
+                  "symbolit", "book/toistettavuus"]
+#: Pages (HTML file names in the built book) whose main content is not in Finnish: their
+#: article element gets this language (WCAG 3.1.2; the interface around it stays Finnish).
+PAGE_LANG = {"svenska.html": "sv", "english.html": "en"}
 
 
 def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
@@ -665,10 +691,26 @@ UI_FI = {
     "Section Navigation": "Osion navigointi",
     "Search": "Haku",
     "Ctrl": "Ctrl",
+    "On this page": "Tällä sivulla",
+    "Link to this heading": "Linkki tähän otsikkoon",
+    "Link to this table": "Linkki tähän taulukkoon",
+    "Link to this image": "Linkki tähän kuvaan",
+    "Link to this code": "Linkki tähän koodiin",
+    "Link to this equation": "Linkki tähän kaavaan",
+    "Link to this definition": "Linkki tähän määritelmään",
+    "Link to this term": "Linkki tähän käsitteeseen",
+    "Color mode": "Väritila",
+    "System Settings": "Järjestelmän asetus",
+    "Light": "Vaalea",
+    "Dark": "Tumma",
+    "Version warning": "Versiovaroitus",
+    "Announcement": "Tiedote",
+    "Main": "Pääsisältö",
+    "Page": "Sivu",
 }
 
 #: Attributes and elements whose English text is replaced (never prose or tables).
-_UI_PATTERNS = [re.compile(rf'(?P<pre>(?:aria-label|title|placeholder|data-content|alt)="|>\s*)'
+_UI_PATTERNS = [re.compile(rf'(?P<pre>(?:aria-label|title|placeholder|data-content|data-bs-title|alt)="|>\s*)'
                            rf"(?P<en>{re.escape(en)})(?P<post>\s*<|\")")
                 for en in sorted(UI_FI, key=len, reverse=True)]
 
@@ -680,6 +722,20 @@ def finnish_ui(html: str) -> str:
         html = pat.sub(lambda m: m.group("pre") + UI_FI[m.group("en")] + m.group("post"),
                        html)
     return html
+
+
+_ARTICLE = re.compile(r'<article class="bd-article"(?P<attrs>[^>]*)>')
+
+
+def content_lang(html: str, lang: str) -> str:
+    """The page's main content (the theme's ``<article class="bd-article">``) marked as
+    written in ``lang``; the error is loud if the theme changes its markup."""
+    new, n = _ARTICLE.subn(lambda m: f'<article class="bd-article" lang="{lang}"'
+                           + re.sub(r'\slang="[^"]*"', "", m.group("attrs")) + ">", html, count=1)
+    if n != 1:
+        raise RuntimeError(f"book: no <article class=\"bd-article\"> to mark as lang={lang!r} "
+                           "(the theme's page layout changed)")
+    return new
 
 
 _EMBEDDED_SVG = re.compile(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)")
@@ -716,6 +772,9 @@ def _translate_pages(app, exc):
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         new = canonical_math(finnish_ui(text))
+        lang = PAGE_LANG.get(page.relative_to(app.outdir).as_posix())
+        if lang:
+            new = content_lang(new, lang)
         if new != text:
             page.write_text(new, encoding="utf-8")
 

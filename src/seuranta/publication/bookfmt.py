@@ -16,6 +16,7 @@ import io
 import re
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from seuranta.core import escape, reference, symbols
@@ -133,16 +134,25 @@ def md_table(df: pd.DataFrame, right: list[str] | None = None,
 
 
 def latex_columns(df: pd.DataFrame, right: list[str] | None = None) -> str:
-    """Sphinx ``tabularcolumns`` spec: the first (label) column twice as wide, the columns
-    in ``right`` right-aligned (numbers), every width a share of the line."""
+    """Sphinx ``tabularcolumns`` spec: wrapping ``p`` columns (``\\X``) whose widths are
+    shares of the line in proportion to what each column must hold (its longest word, or a
+    third of its mean text), the columns in ``right`` right-aligned (numbers). Each cell
+    starts with ``\\hspace{0pt}`` so that even its first word can be hyphenated (a header
+    such as "Perheoikeudelliset" in a narrow number column; the book's tables allow
+    hyphenation, ``book._titlepage_latex``)."""
     cols = list(df.columns)
     right = cols[1:] if right is None else right
-    widths = [2 if i == 0 else 1 for i in range(len(cols))]
+    widths = []
+    for c in cols:
+        texts = [str(c)] + [str(v) for v in df[c]]
+        longest = max(len(w) for t in texts for w in (t.split() or [""]))
+        mean = sum(len(t) for t in texts[1:]) / max(len(texts) - 1, 1)
+        widths.append(max(3, longest, round(mean / 3)))
     total = sum(widths)
     out = []
     for c, w in zip(cols, widths):
         align = r"\raggedleft" if c in right else r"\raggedright"
-        out.append(rf">{{{align}\arraybackslash}}\X{{{w}}}{{{total}}}")
+        out.append(rf">{{{align}\arraybackslash\hspace{{0pt}}}}\X{{{w}}}{{{total}}}")
     return "|" + "|".join(out) + "|"
 
 
@@ -150,13 +160,25 @@ def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
                 note: str = "", markup: tuple[str, ...] = ()) -> str:
     """A captioned table (MyST ``table`` directive: ``<caption>`` in HTML, the caption kept
     with its table in the PDF), numbers right-aligned in both, then the optional note.
-    The caption and the cells are text (escaped); ``markup``: see :func:`md_table`."""
+    The caption and the cells are text (escaped); ``markup``: see :func:`md_table`.
+
+    In the PDF every table is a ``longtable`` (class ``longtable``): its text columns wrap
+    (the ``p`` columns of :func:`latex_columns`) and a table taller than the rest of the
+    page continues on the next one under its repeated header, with the Finnish
+    continuation lines (:data:`seuranta.publication.book.LATEX_FI`), instead of running
+    through the footer and off the page (AL5, the review decisions)."""
     out = (f"```{{tabularcolumns}} {latex_columns(df, right)}\n```\n\n"
-           f":::{{table}} {escape.myst(caption)}\n:width: 100%\n\n{md_table(df, right, markup)}"
-           ":::\n")
+           f":::{{table}} {escape.myst(caption)}\n:width: 100%\n:class: longtable\n\n"
+           f"{md_table(df, right, markup)}:::\n")
     if note:
         out += f"\n{note}\n"
     return out
+
+
+def only(builder: str, md: str) -> str:
+    """``md`` (blocks fenced with at most three colons) in one output format only: Sphinx's
+    ``only`` directive (``html`` or ``latex``)."""
+    return f"::::{{only}} {builder}\n{md}::::\n\n"
 
 
 def symbol_note(used: tuple[str, ...] = (symbols.SUPPRESSED, symbols.NOT_AVAILABLE)) -> str:
@@ -179,9 +201,19 @@ def setup_matplotlib():
     return plt
 
 
+#: Characters that could start Markdown or MyST markup inside an image's alternative text
+#: (emphasis, code, roles, math, HTML, links, escapes, entities) and what stands for them.
+#: MyST drops every backslash-escaped character and entity from an alt text ("2,0 %" was
+#: read "20"), so the alt text is made markup-free by substitution, not by escaping.
+_ALT_MAP = {ord("["): "(", ord("]"): ")", ord("<"): "(", ord(">"): ")", ord("{"): "(",
+            ord("}"): ")", ord("&"): " ja ", **{ord(c): " " for c in "\\`*_$|~^#"}}
+
+
 def alt_text(text: str) -> str:
-    """A figure's alternative text on one line, shown literally (escaped for MyST)."""
-    return escape.myst(re.sub(r"\s+", " ", escape.plain(text)).strip())
+    """A figure's alternative text on one line, shown literally: every character that
+    could be markup is replaced (:data:`_ALT_MAP`), the rest (digits, commas, per cent
+    signs, hyphens, colons, full stops) is kept as it is."""
+    return re.sub(r"\s+", " ", escape.plain(text).translate(_ALT_MAP)).strip()
 
 
 def show(fig, alt: str | None = None):
@@ -201,17 +233,39 @@ def show(fig, alt: str | None = None):
     display(Markdown(f"![{alt_text(alt)}](data:image/png;base64,{data})"))
 
 
-def fi_axis_pct(ax, axis: str = "y", decimals: int = 1):
-    """Axis tick labels as Finnish per cents."""
+def tick_locator(decimals: int = 0, nbins="auto"):
+    """Ticks at multiples of 1, 2 or 5 × 10^k that are never finer than ``decimals``
+    decimals: a label shows its tick exactly, and two ticks never print the same label
+    (0,05 and 0,1 both as "0,1 %", or 0,5 and 1 both as "1")."""
+    from matplotlib.ticker import MaxNLocator  # heavy dependency: loaded only when used
+
+    class _Locator(MaxNLocator):
+        def tick_values(self, vmin, vmax):
+            ticks = super().tick_values(vmin, vmax)
+            step = 10.0 ** -decimals
+            if len(ticks) > 1 and ticks[1] - ticks[0] < step * (1 - 1e-9):
+                lo, hi = sorted((vmin, vmax))
+                first = step * np.floor(lo / step + 1e-9)
+                ticks = first + step * np.arange(int(np.ceil((hi - first) / step - 1e-9)) + 1)
+            return ticks
+
+    return _Locator(nbins=nbins, steps=[1, 2, 5, 10])
+
+
+def fi_axis_pct(ax, axis: str = "y", decimals: int = SHARE_DECIMALS):
+    """Axis tick labels as Finnish per cents with the shares' decimals."""
     from matplotlib.ticker import FuncFormatter  # heavy dependency: loaded only when used
-    f = FuncFormatter(lambda v, _: fi_pct(v, decimals))
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(tick_locator(decimals))
+    a.set_major_formatter(FuncFormatter(lambda v, _: fi_pct(v, decimals)))
 
 
 def fi_axis_number(ax, axis: str = "y"):
+    """Axis tick labels as Finnish whole numbers, ticks at whole numbers only."""
     from matplotlib.ticker import FuncFormatter  # heavy dependency: loaded only when used
-    f = FuncFormatter(lambda v, _: fi_number(v))
-    (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(f)
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    a.set_major_locator(tick_locator(0))
+    a.set_major_formatter(FuncFormatter(lambda v, _: fi_number(v)))
 
 
 def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: str,
@@ -224,7 +278,7 @@ def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: s
     for v, lab, ls in ((q1, "alakvartiili", "--"), (median, "mediaani", "-"),
                        (q3, "yläkvartiili", "--")):
         ax.axhline(v, color="#1f3b5f", linestyle=ls, linewidth=1)
-        ax.text(len(s) - 0.5, v, f" {lab} {fi_pct(v, 1)}", va="center", ha="left",
+        ax.text(len(s) - 0.5, v, f" {lab} {fi_share(v)}", va="center", ha="left",
                 fontsize=8, color="#1f3b5f")
     if len(s) <= 30:
         ax.set_xticks(range(len(s)), s.index, rotation=90, fontsize=7)

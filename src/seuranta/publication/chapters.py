@@ -27,7 +27,7 @@ from seuranta.core import reference, symbols
 from seuranta.core.labels_fi import DECISION_FI
 from seuranta.core.params import as_params
 from seuranta.publication import bookfmt as bf
-from seuranta.publication import compare, published
+from seuranta.publication import compare, published, rule
 from seuranta.register import validate
 
 #: Finnish Markdown templates of the sentences that depend on the data (``{name}`` fields).
@@ -67,6 +67,14 @@ TEXT = {
         " Mediaani, kvartiilit ja ääriarvot on laskettu niistä {n_shown} kunnasta, joiden "
         "asiakasmäärä julkaistaan, jotta salattua lukua ei voi päätellä niistä."),
     "no_spread": "Kattavia kuntia ei ollut, joten kuntien välisiä eroja ei voida kuvata.",
+    "few_spread": (
+        "Kattavat tiedot oli saatavissa {n} kunnasta, ja niistä {n_shown} kunnan osuus "
+        "julkaistaan. Kvartiileja ei esitetä, koska ne edellyttävät vähintään {min_q} kuntaa."
+        "{extremes}"),
+    "few_extremes": " Pienin julkaistu osuus oli {lo} ja suurin {hi}.",
+    "no_extremes": (
+        " Pienintä ja suurinta osuutta ei esitetä, koska niiden vertailu edellyttää "
+        "vähintään {min_x} kuntaa."),
     "alt_shares": (
         "Kuvio {abbr}1: {task}, asiakkaiden osuus {base} {n} kattavassa kunnassa "
         "suuruusjärjestyksessä, {quarter}. Alakvartiili {q1}, mediaani {median}, "
@@ -119,6 +127,30 @@ NOTE_FI_ALL = {
     "no_comprehensive_municipalities": (
         "yksikään kunta ei ollut kattava kaikissa kuudessa arvioitavassa palvelutehtävässä"),
 }
+
+
+#: A review reason in the book's and PDF's table (AL5) is shortened beyond these many
+#: characters, and a word beyond these many, so that one row fits on a page and in its
+#: column (a hand-edited corrections.csv is not bounded like a review form); the open
+#: data carry the whole text.
+REASON_SHOWN_CHARS = 300
+REASON_WORD_CHARS = 30
+
+
+def shown_reason(text: str) -> str:
+    """A reason as the table shows it: every word of more than :data:`REASON_WORD_CHARS`
+    characters cut with "…", the whole cut at a word beyond :data:`REASON_SHOWN_CHARS`
+    (white space as one space, as a table cell shows it anyway)."""
+    words = [w if len(w) <= REASON_WORD_CHARS else w[:REASON_WORD_CHARS] + "…"
+             for w in str(text).split()]
+    out, n = [], 0
+    for w in words:
+        if n + len(w) > REASON_SHOWN_CHARS:
+            out.append("…")
+            break
+        out.append(w)
+        n += len(w) + 1
+    return " ".join(out)
 
 
 def say(key: str, **values) -> str:
@@ -276,8 +308,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     if e is not None:
         cover = ""
         if _num(e.get("national_base")) and float(e["national_base"]) > 0:
-            cover = say("coverage", cover=bf.fi_pct(
-                100 * float(e["population_used"]) / float(e["national_base"]), 0))
+            cover = say("coverage", cover=bf.fi_share(
+                100 * float(e["population_used"]) / float(e["national_base"])))
         ranged = bf.estimate_kind(e) == "range"
         lead = say("estimate_range" if ranged else "estimate", share=share_text(e), base=base,
                    gen=gen, reason=bf.rule_reason_fi(e.get("rule_reason", "")) if ranged else "",
@@ -350,18 +382,30 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     comp = now[now["quality"] == "comprehensive"]
     vis = comp[comp["share_pct_symbol"] == ""]
     hidden = int((comp["share_pct_symbol"] == symbols.SUPPRESSED).sum())
-    if x is not None and int(x["n"]) > 0 and _num(x.get("median")):
-        lo = (f"{bf.fi_pct(x['min'], 1)} ({mnames.get(str(x['min_municipality_code']), '')})"
+    if x is not None and int(x["n"]) > 0 and not _num(x.get("median")):
+        # too few shown shares for quartiles (gate: rule.MIN_QUARTILE_MUNICIPALITIES), or
+        # for the smallest and largest to be two municipalities
+        n_shown = int(x["n_shown"]) if _num(x.get("n_shown")) else 0
+        ext = (say("few_extremes",
+                   lo=f"{bf.fi_share(x['min'])} ({mnames.get(str(x['min_municipality_code']), '')})",
+                   hi=f"{bf.fi_share(x['max'])} ({mnames.get(str(x['max_municipality_code']), '')})")
+               if _num(x.get("min")) and _num(x.get("max"))
+               else say("no_extremes", min_x=bf.fi_number(rule.MIN_EXTREME_MUNICIPALITIES)))
+        ch.facts["spread"] = say("few_spread", n=bf.fi_number(x["n"]),
+                                 n_shown=bf.fi_number(n_shown), extremes=ext,
+                                 min_q=bf.fi_number(rule.MIN_QUARTILE_MUNICIPALITIES))
+    elif x is not None and int(x["n"]) > 0 and _num(x.get("median")):
+        lo = (f"{bf.fi_share(x['min'])} ({mnames.get(str(x['min_municipality_code']), '')})"
               if _num(x.get("min")) else None)
-        hi = (f"{bf.fi_pct(x['max'], 1)} ({mnames.get(str(x['max_municipality_code']), '')})"
+        hi = (f"{bf.fi_share(x['max'])} ({mnames.get(str(x['max_municipality_code']), '')})"
               if _num(x.get("max")) else None)
         ext = f" Pienin julkaistu osuus oli {lo} ja suurin {hi}." if lo and hi else ""
         n_shown = int(x["n_shown"]) if _num(x.get("n_shown")) else int(x["n"])
         note = (say("spread_hidden", n_shown=bf.fi_number(n_shown))
                 if n_shown < int(x["n"]) else "")
         ch.facts["spread"] = say("spread", n=bf.fi_number(x["n"]), gen=gen, base=base,
-                                 median=bf.fi_pct(x["median"], 1), q1=bf.fi_pct(x["q1"], 1),
-                                 q3=bf.fi_pct(x["q3"], 1), extremes=ext, hidden_note=note)
+                                 median=bf.fi_share(x["median"]), q1=bf.fi_share(x["q1"]),
+                                 q3=bf.fi_share(x["q3"]), extremes=ext, hidden_note=note)
         shares = pd.Series(vis["share_pct"].astype(float).to_numpy(),
                            index=[mnames[m] for m in vis["municipality_code"]])
         if len(shares):
@@ -369,9 +413,9 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                                  f"Kuvio {abbr}1. {name}: asiakkaiden osuus {base}, {qname}",
                                  "osuus")
             alt = say("alt_shares", abbr=abbr, task=name, base=base,
-                      n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_pct(x["q1"], 1),
-                      median=bf.fi_pct(x["median"], 1), q3=bf.fi_pct(x["q3"], 1),
-                      min=bf.fi_pct(shares.min(), 1), max=bf.fi_pct(shares.max(), 1))
+                      n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_share(x["q1"]),
+                      median=bf.fi_share(x["median"]), q3=bf.fi_share(x["q3"]),
+                      min=bf.fi_share(shares.min()), max=bf.fi_share(shares.max()))
             if hidden:
                 alt += (f" Kuviosta puuttuu {bf.fi_number(hidden)} kuntaa, joiden asiakasmäärä "
                         "on salattu.")
@@ -423,15 +467,16 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
             "Kattavat": [bf.fi_number(v) for v in pc["comprehensive"]],
             "Osittaiset": [bf.fi_number(v) for v in pc["partial"]],
             "Ei tietoja": [bf.fi_number(v) for v in pc["none"]],
-            "Kattavien osuus väestöpohjasta": [bf.fi_pct(cov.get(c, 0), 0) for c in pc.index],
+            "Kattavien osuus väestöpohjasta": [bf.fi_share(cov.get(c, 0)) for c in pc.index],
         })
         tot = pc.sum()
         tab.loc[len(tab)] = ["Koko maa", bf.fi_number(tot["comprehensive"]),
                              bf.fi_number(tot["partial"]), bf.fi_number(tot["none"]),
-                             bf.fi_pct(100 * bc.sum() / b.sum() if b.sum() else 0, 0)]
+                             bf.fi_share(100 * bc.sum() / b.sum() if b.sum() else 0)]
         ch.tables["quality"] = bf.table_block(
             f"Taulukko {abbr}3. {name}: kuntien tietojen laatu hyvinvointialueittain, {qname}",
-            tab, note="Kuntien lukumäärät. Laatuluokat on kuvattu luvussa Menetelmät.")
+            tab, note=("Kuntien lukumäärät. Laatuluokat on kuvattu luvussa "
+                      "{ref}`Menetelmät <laatuluokat>`."))
     rs = pub.get("representativeness")
     ch.facts["representativeness"] = ""
     if rs is not None and bf.estimated(task):
@@ -509,9 +554,9 @@ def representativeness_fi(row: dict, params: dict) -> str:
     if not _num(diff):
         age = ""
     elif abs(diff) < threshold:
-        age = say("rep_age_ok", threshold=bf.fi_pct(threshold, 0))
+        age = say("rep_age_ok", threshold=bf.fi_share(threshold))
     else:
-        age = say("rep_age_bias", diff=bf.fi_pct(abs(diff), 1),
+        age = say("rep_age_bias", diff=bf.fi_share(abs(diff)),
                   way="suurempi" if diff > 0 else "pienempi",
                   bias="aliarvioi" if diff > 0 else "yliarvioi")
     differs = row.get("size_differs")
@@ -718,12 +763,12 @@ def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
                                     else (None, symbols.NOT_AVAILABLE))),
         "multi_clients": count_text(*(multi[["clients", "clients_symbol"]] if multi is not None
                                       else (None, symbols.NOT_AVAILABLE))),
-        "multi_share": (bf.fi_pct(100 * multi["clients"] / total["clients"], 1)
+        "multi_share": (bf.fi_share(100 * multi["clients"] / total["clients"])
                         if tot_ok and mul_ok and int(total["clients"])
                         else symbols.NOT_AVAILABLE),
         "multi_pair": pair})
     lab = [str(n) for n in nat["n_tasks"]]
-    shares = [bf.fi_pct(100 * v / total["clients"], 1) if tot_ok and int(total["clients"])
+    shares = [bf.fi_share(100 * v / total["clients"]) if tot_ok and int(total["clients"])
               and not sym else (sym or symbols.NOT_AVAILABLE)
               for v, sym in zip(nat["clients"], nat["clients_symbol"])]
     tab = pd.DataFrame({"Palvelutehtäviä": lab,
@@ -731,7 +776,7 @@ def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
                                       zip(nat["clients"], nat["clients_symbol"])],
                         "Osuus": shares})
     tab.loc[len(tab)] = ["Yhteensä", count_text(*(total[["clients", "clients_symbol"]]))
-                         if total is not None else symbols.NOT_AVAILABLE, bf.fi_pct(100, 0)]
+                         if total is not None else symbols.NOT_AVAILABLE, bf.fi_share(100)]
     ch.tables["n_tasks"] = bf.table_block(
         f"Taulukko MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, {qname}", tab,
         note=bf.symbol_note((symbols.SUPPRESSED,)))
@@ -777,7 +822,7 @@ def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
                 mul["clients"], mul["clients_symbol"]) and int(tot["clients"])
             rows.append([names.get(code, code), count_text(tot["clients"], tot["clients_symbol"]),
                          count_text(mul["clients"], mul["clients_symbol"]),
-                         bf.fi_pct(100 * mul["clients"] / tot["clients"], 1) if ok
+                         bf.fi_share(100 * mul["clients"] / tot["clients"]) if ok
                          else (mul["clients_symbol"] or tot["clients_symbol"]
                                or symbols.NOT_AVAILABLE)])
     ch.tables["counties"] = bf.table_block(
@@ -826,6 +871,9 @@ TEXT.update({
                      "palvelutehtävää)."),
     "no_rejections": "Aineistossa ei ollut hylättäviä rivejä.",
     "no_decisions": "Tälle vuosineljännekselle ei ollut tarkastuskierroksen päätöksiä.",
+    "reasons_shortened": (
+        "Yli {chars} merkin perustelut ja yli {word} merkin sanat on taulukossa lyhennetty "
+        "(…); koko teksti on avoimen datan taulukossa Tarkastuskierroksen päätökset."),
     "decisions": ("Tarkastuskierroksella tehtiin {n} päätöstä; kaikki on otettu huomioon tässä "
                   "julkaisussa."),
     "calibration": ("Kun kunta, jonka tiedot eivät olleet kattavia, saa myöhemmin kattavat "
@@ -895,7 +943,7 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
                              bf.fi_number(tot["partial"]), bf.fi_number(tot["none"])]
         ch.facts["quality_lead"] = say(
             "quality_lead", Quarter_in=_capital(qin),
-            share=bf.fi_pct(100 * tot["comprehensive"] / max(int(tot.sum()), 1), 0))
+            share=bf.fi_share(100 * tot["comprehensive"] / max(int(tot.sum()), 1)))
         ch.tables["quality"] = bf.table_block(
             f"Taulukko AL4. Laatuluokat hyvinvointialueittain, {qname}", tab)
 
@@ -908,17 +956,27 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
         ch.facts["decisions"] = say("no_decisions")
         return ch
     qual_fi = {k: v.lower() for k, v in bf.QUALITY_FI.items()}
+    full = decisions["reason"].fillna("").astype(str)
     tab = pd.DataFrame({
         "Kunta": decisions["name_fi"],
         "Palvelutehtävä": decisions["service_task"].map(bf.task_name),
         "Päätös": decisions["decision"].map(DECISION_FI),
-        "Perustelu": decisions["reason"].fillna(""),
+        "Perustelu": full,
         "Laatu ennen": decisions["quality_before"].map(qual_fi),
         "Laatu jälkeen": decisions["quality_after"].map(qual_fi),
     }).sort_values(["Kunta", "Palvelutehtävä"])
     ch.facts["decisions"] = say("decisions", n=bf.fi_number(len(tab)))
-    ch.tables["decisions"] = bf.table_block(
-        f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}", tab, right=[])
+    caption = f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}"
+    # the page shows every reason whole (a wide cell scrolls); the PDF's page cannot, so
+    # there a long reason is shortened and the note says where the whole text is
+    short = tab.assign(Perustelu=[shown_reason(r) for r in tab["Perustelu"]])
+    shortened = (short["Perustelu"] != tab["Perustelu"].map(lambda r: " ".join(r.split())))
+    ch.tables["decisions"] = (
+        bf.only("html", bf.table_block(caption, tab, right=[]))
+        + bf.only("latex", bf.table_block(
+            caption, short, right=[],
+            note=say("reasons_shortened", chars=bf.fi_number(REASON_SHOWN_CHARS),
+                     word=bf.fi_number(REASON_WORD_CHARS)) if shortened.any() else "")))
     eff = effect if effect is not None else pd.DataFrame()
     if not eff.empty:
         def fig(r, col, text):

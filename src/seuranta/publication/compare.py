@@ -35,6 +35,7 @@ from seuranta.publication.bookfmt import (
     estimate_kind,
     estimate_state,
     interval_text,
+    tick_locator,
 )
 
 # --------------------------------------------------------------------------- data
@@ -76,11 +77,29 @@ def _row(frame: pd.DataFrame, col: str, value):
     return None if r.empty else r.iloc[0]
 
 
+def _count_of_comprehensive(r) -> str | None:
+    """A county whose every municipality is comprehensive has an exact count, not an
+    estimate: its published ``clients_observed`` (or that figure's symbol); None for any
+    other row."""
+    if str(r.get("comprehensive", "")) not in ("1", "1.0") or "clients_observed" not in r:
+        return None
+    sym = r.get("clients_observed_symbol")
+    sym = "" if sym is None or (isinstance(sym, float) and math.isnan(sym)) else str(sym)
+    v = r.get("clients_observed")
+    if sym or v is None or (isinstance(v, float) and math.isnan(v)):
+        return sym or symbols.NOT_AVAILABLE
+    return fi_number(v)
+
+
 def _estimate_text(r) -> tuple[str, str, str]:
-    """(estimate or range, interval, share) as published under the rule."""
+    """(estimate or range, interval, share) as published under the rule; a comprehensive
+    county's count with no interval (the symbol ``x``: not applicable to a count)."""
     kind = estimate_kind(r)
     est, share = estimate_state(r)
     if kind == "point":
+        count = _count_of_comprehensive(r)
+        if count is not None:
+            return count, symbols.NOT_APPLICABLE, share
         return est, interval_text(r), share
     if kind == "range":
         return est, symbols.NOT_AVAILABLE, share
@@ -128,7 +147,7 @@ def task_county_table_md(pdir: Path, quarter: str, task: str) -> str | None:
     for i, r in ce.iterrows():
         est, ci, _ = _estimate_text(r)
         if int(r["municipalities_comprehensive"]) == 0:
-            seen = "–"
+            seen = symbols.NOT_APPLICABLE   # no comprehensive municipality: nothing observed
         else:
             seen = (sym[i] or symbols.NOT_APPLICABLE) if math.isnan(obs[i]) else fi_number(obs[i])
         full = " (kaikki)" if int(r["comprehensive"]) == 1 else ""
@@ -203,7 +222,7 @@ def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
         ax.spines[["top", "right", "left"]].set_visible(False)
         ax.set_title(f"{TASK_SHORT.get(t, t)} (osuus {BASE_ELATIVE.get(t, '')})", fontsize=8,
                      loc="left", pad=2)
-        ax.xaxis.set_major_locator(plt.MaxNLocator(4))
+        ax.xaxis.set_major_locator(tick_locator(SHARE_DECIMALS, nbins=4))
         ax.xaxis.set_major_formatter(lambda x, _pos: fi_pct(x, SHARE_DECIMALS))
         ax.tick_params(axis="x", labelsize=7)
     fig.suptitle(title, fontsize=9, x=0.02, ha="left")

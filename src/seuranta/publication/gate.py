@@ -57,7 +57,10 @@ Published tables (columns):
 ``extremes.csv``: quarter, service_task, n (comprehensive municipalities), n_shown, q1,
     median, q3, min, min_municipality_code, max, max_municipality_code: quartiles, smallest
     and largest share over the n_shown comprehensive municipalities whose count is *shown*
-    (empty when none), so that no quartile can be solved for a hidden share.
+    (empty when none), so that no quartile can be solved for a hidden share; the quartiles
+    are empty when n_shown is below ``rule.MIN_QUARTILE_MUNICIPALITIES`` (4) and the
+    extremes when it is below ``rule.MIN_EXTREME_MUNICIPALITIES`` (2): with one municipality
+    every quartile and both extremes would be its share.
 ``tasks_per_client.csv``: county_code ('' = whole country), n_tasks, clients,
     clients_symbol: the whole country's clients by number of tasks (county rows are not
     published; their totals are in ``totals.csv``).
@@ -754,8 +757,10 @@ def _extremes(quart: pd.DataFrame, mun: pd.DataFrame, quarter: str) -> pd.DataFr
         v = now[now["service_task"] == r.service_task].sort_values(
             ["share_pct", "municipality_code"], kind="mergesort")
         s = v["share_pct"].astype(float)
-        lo, hi = (v.iloc[0], v.iloc[-1]) if len(v) else (None, None)
-        qs = [float(s.quantile(p)) if len(v) else None for p in (0.25, 0.5, 0.75)]
+        lo, hi = ((v.iloc[0], v.iloc[-1]) if len(v) >= rule.MIN_EXTREME_MUNICIPALITIES
+                  else (None, None))
+        qs = [float(s.quantile(p)) if len(v) >= rule.MIN_QUARTILE_MUNICIPALITIES else None
+              for p in (0.25, 0.5, 0.75)]
         rows.append([quarter, r.service_task, int(r.n), len(v), *qs,
                      None if lo is None else lo["share_pct"],
                      "" if lo is None else lo["municipality_code"],

@@ -26,7 +26,8 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import escape, reference, symbols
-from seuranta.core.fmt import fi_number
+from seuranta.core.fmt import en_number, en_pct, fi_number
+from seuranta.core.labels_en import BASE_EN, SYMBOLS_EN, TASK_EN, quarter_name_en
 from seuranta.core.labels_fi import BASE_ELATIVE
 from seuranta.core.labels_sv import BASE_SV, TASK_SV, quarter_name_sv
 from seuranta.core.precision import SHARE_DECIMALS
@@ -111,42 +112,66 @@ def _shown(x) -> bool:
     return x is not None and not (isinstance(x, float) and math.isnan(x))
 
 
-def _share_range(row: dict) -> str:
+def _share_range(row: dict, lang: str = "fi") -> str:
     """The published share range of a range row ('12,9–23,4 %'), '' when not shown."""
+    w = WORDS[lang]
     if _shown(row.get("range_low_pct")) and _shown(row.get("range_high_pct")):
-        return f"{fi_number(row['range_low_pct'], SHARE_DECIMALS)}–{fi_share(row['range_high_pct'])}"
+        return f"{w['num'](row['range_low_pct'], SHARE_DECIMALS)}–{w['share'](row['range_high_pct'])}"
     return ""
 
 
+def _en_share(x) -> str:
+    return en_pct(x, SHARE_DECIMALS)
+
+
+#: The words of the key figures and summaries in each language of the publication.
+WORDS = {
+    "fi": {"num": fi_number, "share": fi_share, "base": BASE_ELATIVE,
+           "symbol": lambda s: symbols.SYMBOLS[s][0],
+           "ci": "95 %:n luottamusväli {ci}",
+           "range": "vaihteluväli: kattavia tietoja ei ollut riittävästi pistearvioon",
+           "registered": "rekisteriin kirjatut asiakkaat; koko maan arviota ei laadita",
+           "none": "ei arviota: kattavia tietoja ei ollut riittävästi"},
+    "sv": {"num": fi_number, "share": fi_share, "base": BASE_SV,
+           "symbol": lambda s: symbols.SYMBOLS[s][1],
+           "ci": "95 % konfidensintervall {ci}",
+           "range": "intervall: heltäckande uppgifter räckte inte för en punktskattning",
+           "registered": "registrerade klienter; ingen skattning för hela landet görs",
+           "none": "ingen skattning: heltäckande uppgifter räckte inte"},
+    "en": {"num": en_number, "share": _en_share, "base": BASE_EN,
+           "symbol": lambda s: SYMBOLS_EN[s],
+           "ci": "95% confidence interval {ci}",
+           "range": "range: the comprehensive data did not suffice for a point estimate",
+           "registered": "registered clients; no national estimate is made",
+           "none": "no estimate: the comprehensive data did not suffice"},
+}
+
+
 def figure_text(row: dict, lang: str = "fi") -> tuple[str, str]:
-    """(the tile's big figure, its explanation) in Finnish or Swedish."""
+    """(the tile's big figure, its explanation) in Finnish, Swedish or English."""
     k, t = row["kind"], row["service_task"]
-    fi = lang == "fi"
+    w = WORDS[lang]
+    num = w["num"]
     if k == "point":
-        big = fi_number(row["estimate"])
+        big = num(row["estimate"])
         parts = []
         if _shown(row["share_pct"]):
-            parts.append(f"{fi_share(row['share_pct'])} {BASE_ELATIVE[t] if fi else BASE_SV[t]}")
+            parts.append(f"{w['share'](row['share_pct'])} {w['base'][t]}")
         if _shown(row["ci_low"]) and _shown(row["ci_high"]):
-            ci = f"{fi_number(row['ci_low'])}–{fi_number(row['ci_high'])}"
-            parts.append(f"95 %:n luottamusväli {ci}" if fi else f"95 % konfidensintervall {ci}")
+            parts.append(w["ci"].format(ci=f"{num(row['ci_low'])}–{num(row['ci_high'])}"))
         return big, "; ".join(parts)
     if k == "range" and _shown(row["range_low"]) and _shown(row["range_high"]):
-        big = f"{fi_number(row['range_low'])}–{fi_number(row['range_high'])}"
-        share = _share_range(row)
-        share = f"{share} {BASE_ELATIVE[t] if fi else BASE_SV[t]}; " if share else ""
-        return big, share + (
-            "vaihteluväli: kattavia tietoja ei ollut riittävästi pistearvioon" if fi
-            else "intervall: heltäckande uppgifter räckte inte för en punktskattning")
+        big = f"{num(row['range_low'])}–{num(row['range_high'])}"
+        share = _share_range(row, lang)
+        share = f"{share} {w['base'][t]}; " if share else ""
+        return big, share + w["range"]
     if k == "symbol":
-        fi_text, sv_text = symbols.SYMBOLS.get(row["symbol"], ("", ""))
-        return row["symbol"], fi_text if fi else sv_text
+        return row["symbol"], (w["symbol"](row["symbol"]) if row["symbol"] in symbols.SYMBOLS
+                               else "")
     if k == "registered":
-        big = row["symbol"] or fi_number(row["clients"])
-        return big, ("rekisteriin kirjatut asiakkaat; koko maan arviota ei laadita" if fi
-                     else "registrerade klienter; ingen skattning för hela landet görs")
-    return "–", ("ei arviota: kattavia tietoja ei ollut riittävästi" if fi
-                 else "ingen skattning: heltäckande uppgifter räckte inte")
+        big = row["symbol"] or num(row["clients"])
+        return big, w["registered"]
+    return symbols.NOT_AVAILABLE, w["none"]
 
 
 # --------------------------------------------------------------------------- release
@@ -191,7 +216,8 @@ def tiles_html(figs: pd.DataFrame, lang: str = "fi") -> str:
 def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
                release_id: str, calendar, revisions_text: str,
                downloads: list[tuple[str, str]], swedish_doc: str | None = "svenska",
-               downloads_doc: str | None = None, *, params: Mapping) -> str:
+               downloads_doc: str | None = None, *, params: Mapping,
+               english_doc: str = "english", glossary_doc: str = "book/kasitteet") -> str:
     """The landing page "Uusimmat luvut" (MyST; the tiles are raw HTML, HTML only).
 
     ``downloads``: (label, relative URL) of the release's open-data files.
@@ -220,7 +246,10 @@ def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
         if downloads_doc:
             lines += [f"Kaikki julkaisun tiedostot ovat sivulla {{doc}}`{downloads_doc}`.", ""]
     if swedish_doc:
-        lines += [f"På svenska: {{doc}}`Svensk sammanfattning <{swedish_doc}>`.", ""]
+        lines += [f'<span lang="sv">På svenska: {{doc}}`Svensk sammanfattning '
+                  f'<{swedish_doc}>`</span>. <span lang="en">In English: '
+                  f"{{doc}}`English summary <{english_doc}>`</span>. Käsitteiden määritelmät: "
+                  f"{{doc}}`Käsitteet <{glossary_doc}>`.", ""]
     return "\n".join(lines)
 
 
@@ -231,33 +260,85 @@ def _sv_names() -> tuple[dict[str, str], dict[str, str]]:
                                                                    c["county_name_sv"]))
 
 
-def _sv_quarter_section(pdir: Path, quarter: str) -> list[str]:
+#: The sentences of the Swedish and English summaries.
+SUMMARY = {
+    "sv": {
+        "point": "{task}: uppskattningsvis {share} {base}, det vill säga cirka {n} klienter.",
+        "range": "{task}: mellan {lo} och {hi} klienter",
+        "range_share": " ({share} {base}).",
+        "few": ("Skillnaderna mellan kommunerna beskrivs inte, eftersom för få kommuner hade "
+                "heltäckande uppgifter."),
+        "extremes": ("{task}: av kommunerna med heltäckande uppgifter var andelen störst i "
+                     "{hi} ({hi_share}) och minst i {lo} ({lo_share})."),
+        "county": ("Bland välfärdsområdena var den skattade andelen ({task}) störst i "
+                   "{county} ({share})."),
+        "nothing": "Inga skattningar publicerades för kvartalet.",
+        "head": "| Uppgift | Skattning | Förklaring |",
+    },
+    "en": {
+        "point": "{task}: an estimated {share} {base}, that is, about {n} clients.",
+        "range": "{task}: between {lo} and {hi} clients",
+        "range_share": " ({share} {base}).",
+        "few": ("The differences between municipalities are not described, because too few "
+                "municipalities had comprehensive data."),
+        "extremes": ("{task}: among the municipalities with comprehensive data, the share was "
+                     "largest in {hi} ({hi_share}) and smallest in {lo} ({lo_share})."),
+        "county": ("Among the wellbeing services counties, the estimated share ({task}) was "
+                   "largest in {county} ({share})."),
+        "nothing": "No estimates were published for the quarter.",
+        "head": "| Task | Estimate | Explanation |",
+    },
+}
+
+
+def _names(lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Municipality and county names of a summary: Swedish names in Swedish, the official
+    Finnish names in English (the counties' English names are not in the reference)."""
+    if lang == "sv":
+        return _sv_names()
+    m, c = reference.municipalities(), reference.counties()
+    return (dict(zip(m["municipality_code"], m["name_fi"])),
+            dict(zip(c["county_code"], c["county_name_fi"])))
+
+
+def _summary_quarter_section(pdir: Path, quarter: str, lang: str) -> list[str]:
+    """One quarter of the Swedish (``sv``) or English (``en``) summary."""
     figs = key_figures(pdir, quarter)
-    mun_sv, county_sv = _sv_names()
-    lines = [f"## {quarter_name_sv(quarter).capitalize()}", ""]
+    mun, county = _names(lang)
+    w, say = WORDS[lang], SUMMARY[lang]
+    tasks = TASK_SV if lang == "sv" else TASK_EN
+    num, share_of = w["num"], w["share"]
+    qname = quarter_name_sv(quarter) if lang == "sv" else quarter_name_en(quarter)
+    lines = [f"## {qname[:1].upper()}{qname[1:]}", ""]
     text = []
     for row in figs.to_dict("records"):
         t = row["service_task"]
         if row["kind"] == "point" and _shown(row["share_pct"]):
-            text.append(f"{TASK_SV[t]}: uppskattningsvis {fi_share(row['share_pct'])} "
-                        f"{BASE_SV[t]}, det vill säga cirka {fi_number(row['estimate'])} klienter.")
+            text.append(say["point"].format(task=tasks[t], share=share_of(row["share_pct"]),
+                                            base=w["base"][t], n=num(row["estimate"])))
         elif row["kind"] == "range":
-            share = _share_range(row)
-            text.append(f"{TASK_SV[t]}: mellan {fi_number(row['range_low'])} och "
-                        f"{fi_number(row['range_high'])} klienter"
-                        + (f" ({share} {BASE_SV[t]})." if share else "."))
+            share = _share_range(row, lang)
+            text.append(say["range"].format(task=tasks[t], lo=num(row["range_low"]),
+                                            hi=num(row["range_high"]))
+                        + (say["range_share"].format(share=share, base=w["base"][t])
+                           if share else "."))
     ext = pub.read(pdir, "extremes", required=False)
     if ext is not None and len(ext):
         ext = ext[ext["quarter"].astype(str) == str(quarter)]
+        # the gate leaves the extremes empty when fewer than two shares are shown
+        # (rule.MIN_EXTREME_MUNICIPALITIES): then the summary says so
+        if not any(t in tasks and _shown(_num(r, "max")) and _shown(_num(r, "min"))
+                   for t, r in zip(ext["service_task"], ext.to_dict("records"))):
+            text.append(say["few"])
         for r in ext.to_dict("records"):
             t = r["service_task"]
-            if t not in TASK_SV or not _shown(_num(r, "max")) or not _shown(_num(r, "min")):
+            if t not in tasks or not _shown(_num(r, "max")) or not _shown(_num(r, "min")):
                 continue
             hi, lo = str(r.get("max_municipality_code") or ""), str(r.get("min_municipality_code") or "")
-            if hi in mun_sv and lo in mun_sv:
-                text.append(f"{TASK_SV[t]}: av kommunerna med heltäckande uppgifter var andelen "
-                            f"störst i {mun_sv[hi]} ({fi_share(_num(r, 'max'))}) "
-                            f"och minst i {mun_sv[lo]} ({fi_share(_num(r, 'min'))}).")
+            if hi in mun and lo in mun:
+                text.append(say["extremes"].format(
+                    task=tasks[t], hi=mun[hi], hi_share=share_of(_num(r, "max")), lo=mun[lo],
+                    lo_share=share_of(_num(r, "min"))))
                 break   # one example is enough for a summary
     ce = pub.read(pdir, "county_estimates", required=False)
     if ce is not None and len(ce) and "share_pct" in ce.columns:
@@ -270,30 +351,58 @@ def _sv_quarter_section(pdir: Path, quarter: str) -> list[str]:
         if len(c):
             top = c.sort_values("share_pct").iloc[-1]
             t = top["service_task"]
-            text.append(f"Bland välfärdsområdena var den skattade andelen ({TASK_SV[t].lower()}) "
-                        f"störst i {county_sv.get(str(top['county_code']), top['county_code'])} "
-                        f"({fi_share(float(top['share_pct']))}).")
-    lines += [" ".join(text) if text else "Inga skattningar publicerades för kvartalet.", ""]
-    tab = ["| Uppgift | Skattning | Förklaring |", "|---|--:|---|"]
+            text.append(say["county"].format(
+                task=tasks[t].lower(), county=county.get(str(top["county_code"]),
+                                                          top["county_code"]),
+                share=share_of(float(top["share_pct"]))))
+    lines += [" ".join(text) if text else say["nothing"], ""]
+    tab = [say["head"], "|---|--:|---|"]
     for row in figs.to_dict("records"):
-        big, sub = figure_text(row, "sv")
-        tab.append(f"| {TASK_SV[row['service_task']]} | {big} | {sub} |")
+        big, sub = figure_text(row, lang)
+        tab.append(f"| {tasks[row['service_task']]} | {big} | {sub} |")
     lines += tab + [""]
     return lines
 
 
-def swedish_md(pdirs: dict[str, Path], synthetic: bool) -> str:
-    """The Swedish summary page: each quarter, newest first."""
-    lines = ["# Svensk sammanfattning", ""]
+#: The texts of the summary pages around the quarters (title, synthetic-data notice,
+#: introduction ending in "Symbols:").
+SUMMARY_PAGE = {
+    "sv": ("Svensk sammanfattning", "Syntetiska data",
+           "Denna publikation har framställts av syntetiska övningsdata. Siffrorna beskriver "
+           "inte verkliga klienter inom socialvården.",
+           "Socialvårdens uppföljningsregister (THL) beskriver hur stor del av befolkningen "
+           "som var klienter inom socialvårdens serviceuppgifter varje kvartal. Skattningarna "
+           "för hela landet bygger på de kommuner vars uppgifter bedömdes som heltäckande "
+           "och har avrundats till närmaste hundratal. Symboler:"),
+    "en": ("English summary", "Synthetic data",
+           "This publication was produced from synthetic practice data. The figures do not "
+           "describe real social welfare clients.",
+           "The Social Welfare Monitoring Register (THL) shows how large a share of the "
+           "population were clients of each social welfare service task in each quarter. "
+           "The national estimates are based on the municipalities whose data were judged "
+           "comprehensive and are rounded to the nearest hundred. The full publication, "
+           "with the definitions of its concepts (Käsitteet), is in Finnish. Symbols:"),
+}
+
+
+def summary_md(pdirs: dict[str, Path], synthetic: bool, lang: str) -> str:
+    """The Swedish (``sv``) or English (``en``) summary page: each quarter, newest first."""
+    title, notice_title, notice, intro = SUMMARY_PAGE[lang]
+    lines = [f"# {title}", ""]
     if synthetic:
-        lines += [":::{admonition} Syntetiska data\n:class: warning\nDenna publikation har "
-                  "framställts av syntetiska övningsdata. Siffrorna beskriver inte verkliga "
-                  "klienter inom socialvården.\n:::", ""]
-    lines += ["Socialvårdens uppföljningsregister (THL) beskriver hur stor del av befolkningen "
-              "som var klienter inom socialvårdens serviceuppgifter varje kvartal. Skattningarna "
-              "för hela landet bygger på de kommuner vars uppgifter bedömdes som heltäckande "
-              "och har avrundats till närmaste hundratal. Symboler:", ""]
-    lines += [f"- `{s}` {sv}" for s, (_, sv) in symbols.SYMBOLS.items()] + [""]
+        lines += [f":::{{admonition}} {notice_title}\n:class: warning\n{notice}\n:::", ""]
+    lines += [intro, ""]
+    lines += [f"- `{s}` {WORDS[lang]['symbol'](s)}" for s in symbols.SYMBOLS] + [""]
     for q in sorted(pdirs, reverse=True):
-        lines += _sv_quarter_section(Path(pdirs[q]), q)
+        lines += _summary_quarter_section(Path(pdirs[q]), q, lang)
     return "\n".join(lines)
+
+
+def swedish_md(pdirs: dict[str, Path], synthetic: bool) -> str:
+    """The Swedish summary page (Svensk sammanfattning)."""
+    return summary_md(pdirs, synthetic, "sv")
+
+
+def english_md(pdirs: dict[str, Path], synthetic: bool) -> str:
+    """The English summary page (English number format)."""
+    return summary_md(pdirs, synthetic, "en")

@@ -35,7 +35,7 @@ import pandas as pd
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.ops import unary_union
 
-from seuranta.core import reference, symbols
+from seuranta.core import precision, reference, symbols
 from seuranta.core.fmt import fi_number, fi_pct
 from seuranta.core.precision import SHARE_DECIMALS
 
@@ -165,8 +165,13 @@ def share_bins(values, n: int = N_CLASSES) -> list[float]:
     return out
 
 
-def _class_label(lo: float, hi: float, decimals: int) -> str:
-    return f"{fi_number(lo, decimals)}–{fi_pct(hi, decimals)}"
+def class_label(lo: float, hi: float) -> str:
+    """A legend class "11,7–12,5 %": its edges with the decimals of the shares in the text
+    (:data:`seuranta.core.precision.SHARE_DECIMALS`), rounded outward so that the label
+    never narrows the class."""
+    step = precision.share_step()
+    return (f"{fi_number(precision.round_down(lo, step), SHARE_DECIMALS)}–"
+            f"{fi_pct(precision.round_up(hi, step), SHARE_DECIMALS)}")
 
 
 # --------------------------------------------------------------------------- drawing
@@ -221,10 +226,9 @@ def share_map(rows: pd.DataFrame, title: str, ref_dir: Path = reference.REFERENC
 
     handles = []
     if norm is not None:
-        d = bin_decimals(bins[0], bins[-1])
         for lo, hi in zip(bins[:-1], bins[1:]):
             handles.append(Patch(facecolor=cmap(norm((lo + hi) / 2)), edgecolor="#ffffff",
-                                 label=_class_label(lo, hi, d)))
+                                 label=class_label(lo, hi)))
     present = set(st["style"])
     for s in (STYLE_FLAGGED, STYLE_PARTIAL, STYLE_NONE, STYLE_SUPPRESSED):
         if s not in present:
@@ -257,11 +261,15 @@ def describe(rows: pd.DataFrame, names: dict[str, str], what: str,
     if n.get(STYLE_FLAGGED, 0):
         text += f" (niistä {fi_number(n[STYLE_FLAGGED])} tarkistettavia)"
     text += "."
-    if len(shown):
+    if len(shown) == 1:   # one municipality: its share, not "the smallest and the largest"
+        one = shown.iloc[0]
+        text += (f" Sen osuus on {fi_pct(one['value'], SHARE_DECIMALS)} "
+                 f"({names.get(one['municipality_code'], one['municipality_code'])}).")
+    elif len(shown):
         lo, hi = shown.iloc[0], shown.iloc[-1]
-        text += (f" Pienin näkyvä osuus on {fi_pct(lo['value'], 1)} "
+        text += (f" Pienin näkyvä osuus on {fi_pct(lo['value'], SHARE_DECIMALS)} "
                  f"({names.get(lo['municipality_code'], lo['municipality_code'])}) ja suurin "
-                 f"{fi_pct(hi['value'], 1)} "
+                 f"{fi_pct(hi['value'], SHARE_DECIMALS)} "
                  f"({names.get(hi['municipality_code'], hi['municipality_code'])}).")
     parts = [f"{fi_number(n.get(s, 0))} {label}" for s, label in
              ((STYLE_PARTIAL, "osittaiset tiedot"), (STYLE_NONE, "ei kattavia tietoja"),

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from seuranta.core import reference, symbols
+from seuranta.core import escape, reference, symbols
 from seuranta.core.errors import InputError
 from seuranta.core.fmt import fi_number
 from seuranta.core.params import as_params
@@ -36,7 +36,7 @@ from seuranta.core.reproducible import write_zip
 from seuranta.inputs.datafolder import extract_date
 from seuranta.publication import compare, landing, opendata, releases, revisions
 from seuranta.publication import published as pub
-from seuranta.publication.bookfmt import notice_md, notice_text
+from seuranta.publication.bookfmt import alt_text, notice_md, notice_text
 
 OPEN_DATA = "avoindata"
 EXTRA = "_extra"
@@ -107,7 +107,7 @@ def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Pa
             fname = f"{code}.png"
             _save(fig, img / fname)
             alt = compare.chart_alt(cf, nf, code, name)
-            lines += [f"![{alt}](img/{fname})", "", alt, ""]
+            lines += [f"![{alt_text(alt)}](img/{fname})", "", escape.myst(alt), ""]
     else:
         lines += ["Alueen arvioita ei ole julkaistu tälle vuosineljännekselle.", ""]
     tab, num = compare.municipal_table(pdir, quarter, code)
@@ -160,7 +160,8 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
     pdirs = {q: pub.published_dir(out_dir, q) for q in quarters
              if (pub.published_dir(out_dir, q) / "estimates.csv").is_file()}
     (stage / "svenska.md").write_text(landing.swedish_md(pdirs, synthetic), encoding="utf-8")
-    docs.append("svenska")
+    (stage / "english.md").write_text(landing.english_md(pdirs, synthetic), encoding="utf-8")
+    docs += ["svenska", "english"]
 
     # comparison pages
     vdir = stage / "vertailu"
@@ -207,7 +208,7 @@ def _patch_toc(stage: Path) -> None:
     toc_path = stage / "_toc.yml"
     toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
     parts = [{"caption": "Uusimmat luvut",
-              "chapters": [{"file": "uusimmat"}, {"file": "svenska"}]},
+              "chapters": [{"file": "uusimmat"}, {"file": "svenska"}, {"file": "english"}]},
              {"caption": "Vertailu",
               "chapters": [{"file": "vertailu/index", "sections": [
                   {"file": "vertailu/kunnat"}] + [{"file": f"vertailu/{c}"}

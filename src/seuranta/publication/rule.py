@@ -51,6 +51,14 @@ ESTIMATE_FIGURES = ("estimate_rounded", "ci_low", "ci_high", "range_low", "range
 #: Published shares that do not end in ``_pct``: the quartiles and extremes of the
 #: municipal shares (``extremes.csv``).
 OTHER_SHARES = {"extremes": ("q1", "median", "q3", "min", "max")}
+#: The fewest comprehensive municipalities with a shown share over which the quartiles
+#: (``q1``, ``median``, ``q3``) of ``extremes.csv`` are published: a quarter of fewer than
+#: four municipalities is not a municipality, and with one municipality every quartile is
+#: its share ("alakvartiili 12,7 % … yläkvartiili 12,7 %").
+MIN_QUARTILE_MUNICIPALITIES = 4
+#: The fewest over which the smallest and largest share (``min``, ``max``) are published:
+#: with one municipality the smallest and the largest are the same municipality.
+MIN_EXTREME_MUNICIPALITIES = 2
 #: Published aggregates of z-scores (:data:`seuranta.core.precision.Z_DECIMALS`).
 Z_FIGURES = {"calibration": ("mean_z", "sd_z")}
 #: Figures of a point estimate and of a range.

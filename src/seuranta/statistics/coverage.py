@@ -36,6 +36,7 @@ import pandas as pd
 
 from seuranta.core import reference
 from seuranta.core.fmt import fi_number
+from seuranta.core.symbols import NOT_APPLICABLE, NOT_AVAILABLE
 from seuranta.simulate import registers as sim
 from seuranta.statistics import estimate as est
 from seuranta.statistics import quality as qual
@@ -208,7 +209,8 @@ def _f(x, d=1):
 
 
 def _fi(x, d=1):
-    return "–" if x is None or not np.isfinite(x) else fi_number(x, d)
+    """Finnish: a missing value is the publication's symbol "." (core.symbols)."""
+    return NOT_AVAILABLE if x is None or not np.isfinite(x) else fi_number(x, d)
 
 
 _HEAD = {
@@ -226,6 +228,7 @@ def markdown(nat: pd.DataFrame, cty: pd.DataFrame, meta: str, lang: str = "en",
     """The scenario table: the README's and docs' (``en``) or the methods chapter's
     (``fi``)."""
     fmt = _fi if lang == "fi" else _f
+    na = fmt(None)
     names = SCENARIO_FI if lang == "fi" else SCENARIO_EN
     s = summary(nat, method)
     c = county_summary(cty)
@@ -234,7 +237,7 @@ def markdown(nat: pd.DataFrame, cty: pd.DataFrame, meta: str, lang: str = "en",
         a = s.loc[sc]
         k = c.loc[sc] if sc in c.index else None
         kp = (f"{fmt(k['point_coverage'])} ({int(round(k['n'] * k['point_pct'] / 100))})"
-              if k is not None else "–")
+              if k is not None else na)
         lines.append(
             f"| {names[sc]} | {int(a['n'])} | {fmt(a['point_pct'], 0)} / {fmt(a['range_pct'], 0)}"
             f" / {fmt(a['none_pct'], 0)} | {fmt(a['point_coverage'])} ± "
@@ -243,7 +246,7 @@ def markdown(nat: pd.DataFrame, cty: pd.DataFrame, meta: str, lang: str = "en",
             f"{fmt(a['mean_error'], 2)} ± {fmt(a['mean_error_se'], 2)}; "
             f"{fmt(a['mean_error_all'], 2)} | {fmt(a['rmse'], 2)} | "
             f"{fmt(a['half_width'], 2)} | {kp} | "
-            f"{fmt(k['range_coverage']) if k is not None else '–'} |")
+            f"{fmt(k['range_coverage']) if k is not None else na} |")
     return "\n".join(lines) + "\n"
 
 
@@ -253,16 +256,18 @@ def targets_md(t: pd.DataFrame, lang: str = "en") -> str:
         head = ("| asetelma | pisteet % (92–97) | välit % (≥ 95) | keskim. virhe % (±1,5) "
                 "| alueiden pisteet % (90–98) | tavoitteet täyttyvät |")
         names, yes, no, rep, fmt = SCENARIO_FI, "kyllä", "ei", "raportoidaan", _fi
+        untargeted = NOT_APPLICABLE
         only = " (vain vaihteluvälejä)"
     else:
         head = ("| scenario | points % (92–97) | ranges % (≥ 95) | mean error % (±1.5) "
                 "| county points % (90–98) | targets met |")
         names, yes, no, rep, fmt = SCENARIO_EN, "yes", "no", "reported", _f
+        untargeted = "–"
         only = " (ranges only)"
     lines = [head, "|---|---:|---:|---:|---:|---|"]
     for r in t.itertuples(index=False):
         met = ((yes if r.met else no) + ("" if r.points else only) if r.targeted
-               else f"– ({rep})")
+               else f"{untargeted} ({rep})")
         lines.append(f"| {names[r.scenario]} | {fmt(r.point_coverage)} | "
                      f"{fmt(r.range_coverage)} | {fmt(r.mean_error, 2)} | "
                      f"{fmt(r.county_point_coverage)} | {met} |")
