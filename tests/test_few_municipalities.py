@@ -14,7 +14,6 @@ from published_fixture import write_published
 
 from seuranta.core import reference, symbols
 from seuranta.core.tables import write_csv
-from seuranta.publication import bookfmt as bf
 from seuranta.publication import chapters, gate, landing, rule
 
 Q = "2023Q4"
@@ -72,8 +71,6 @@ def _one_comprehensive(tmp_path):
 
 def test_one_comprehensive_municipality_chapter_says_why(tmp_path):
     out, _ = _one_comprehensive(tmp_path)
-    bf.use_params(PARAMS)
-    chapters._CACHE.clear()
     ch = chapters.task_chapter(out / Q / "tables", Q, "iakkaat", PARAMS)
     text = ch.facts["spread"]
     assert "12,7" not in text and "Tuusula" not in text and "alakvartiili" not in text

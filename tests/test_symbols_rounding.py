@@ -47,8 +47,6 @@ def test_every_share_of_a_task_chapter_has_one_decimal(tmp_path):
     est.assign(clients_used=1270, clients_used_symbol="", municipalities_used=40,
                population_used=250000, national_base=1000000).to_csv(
         pdir / "estimates.csv", index=False)
-    bf.use_params(PARAMS)
-    chapters._CACHE.clear()
     ch = chapters.task_chapter(out / Q / "tables", Q, "iakkaat", PARAMS)
     text = "\n".join([*ch.facts.values(), *ch.tables.values()]).replace("\\", "")  # MyST escapes
     shares = re.findall(rf"[\d{NBSP},]+{NBSP}%", text)
