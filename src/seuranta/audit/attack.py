@@ -158,8 +158,10 @@ class Problem:
         self.names.append(key)
         return V(len(self.lb) - 1)
 
-    def add(self, terms, lo=-INF, hi=INF, tag="", weak=False) -> None:
-        """lo ≤ Σ coef · operand ≤ hi, operands being variables or constants."""
+    @staticmethod
+    def linear(terms) -> tuple[dict, float]:
+        """Σ coef · operand as (variable → coefficient, constant), operands being variables
+        or constants."""
         t: dict = {}
         const = 0.0
         for op, c in terms:
@@ -167,7 +169,11 @@ class Problem:
                 t[int(op)] = t.get(int(op), 0.0) + c
             else:
                 const += c * float(op)
-        t = {k: c for k, c in t.items() if c != 0}
+        return {k: c for k, c in t.items() if c != 0}, const
+
+    def add(self, terms, lo=-INF, hi=INF, tag="", weak=False) -> None:
+        """lo ≤ Σ coef · operand ≤ hi, operands being variables or constants."""
+        t, const = self.linear(terms)
         lo, hi = lo - const, hi - const
         if not t:
             if not weak and (lo > 1e-6 or hi < -1e-6):
@@ -179,14 +185,7 @@ class Problem:
         self.rows.append((t, lo, hi, tag))
 
     def target(self, kind: str, what: str, terms) -> None:
-        t: dict = {}
-        const = 0.0
-        for op, c in terms:
-            if isinstance(op, V):
-                t[int(op)] = t.get(int(op), 0.0) + c
-            else:
-                const += c * float(op)
-        t = {k: c for k, c in t.items() if c != 0}
+        t, const = self.linear(terms)
         self.targets.append(Target(kind, what, t, const))
 
 

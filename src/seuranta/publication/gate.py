@@ -285,22 +285,11 @@ def _fit_own(M: disclosure.RelationModel, rows: list, own: set) -> bool:
     if not own:
         return all(M.holds(r) for r in rows)
     pos = {k: i for i, k in enumerate(own)}
-    data, ri, ci, lo, hi = [], [], [], [], []
-    r = 0
-    for t, a, b, _ in rows:
-        const = sum(c * M.value[k] for k, c in t.items() if k not in pos)
-        vs = [(k, c) for k, c in t.items() if k in pos]
-        if not vs:
-            if not (a - 1e-6 <= const <= b + 1e-6):
-                return False
-            continue
-        for k, c in vs:
-            data.append(c)
-            ri.append(r)
-            ci.append(pos[k])
-        lo.append(a - const)
-        hi.append(b - const)
-        r += 1
+    restricted = disclosure.restricted_rows(M, rows, pos)
+    if restricted is None:
+        return False
+    data, ri, ci, lo, hi = restricted
+    r = len(lo)
     lb = np.array([M.lb[k] for k in own])
     ub = np.array([M.ub[k] for k in own])
     cons = [LinearConstraint(csr_array((data, (ri, ci)), shape=(r, len(own))),

@@ -1169,6 +1169,27 @@ def _repair(M: RelationModel, B: _Bounds, terms: dict, goal: float, sense: int,
     return set()
 
 
+def restricted_rows(M: RelationModel, rows: list, pos: dict) -> tuple | None:
+    """Relation rows ``(terms, lo, hi, tag)`` over the figures of ``pos`` (figure → column),
+    every other figure at its value in ``M``: ``(data, row, column, lo, hi)`` of a sparse
+    constraint matrix; None when a row with none of those figures does not hold."""
+    data, ri, ci, lo, hi = [], [], [], [], []
+    for t, a, b, _ in rows:
+        const = sum(c * M.value[k] for k, c in t.items() if k not in pos)
+        vs = [(k, c) for k, c in t.items() if k in pos]
+        if not vs:
+            if not (a - 1e-6 <= const <= b + 1e-6):
+                return None
+            continue
+        for k, c in vs:
+            data.append(c)
+            ri.append(len(lo))
+            ci.append(pos[k])
+        lo.append(a - const)
+        hi.append(b - const)
+    return data, ri, ci, lo, hi
+
+
 def _repair_in(M: RelationModel, B: _Bounds, free: set, cands: set, rows_of: dict,
                terms: dict, goal: float, sense: int, time_limit: float) -> set | None:
     """The repair's integer program over ``free`` figures (``cands`` among them shown);
@@ -1182,19 +1203,8 @@ def _repair_in(M: RelationModel, B: _Bounds, free: set, cands: set, rows_of: dic
     cand = [k for k in keys if k in cands]
     cpos = {k: len(keys) + i for i, k in enumerate(cand)}
     n = len(keys) + len(cand)
-    data, ri, ci, lo, hi = [], [], [], [], []
-    r = 0
-    for j in rows:
-        t, a, b, _ = M.rows[j]
-        const = sum(c * M.value[k] for k, c in t.items() if k not in pos)
-        for k, c in t.items():
-            if k in pos:
-                data.append(c)
-                ri.append(r)
-                ci.append(pos[k])
-        lo.append(a - const)
-        hi.append(b - const)
-        r += 1
+    data, ri, ci, lo, hi = restricted_rows(M, [M.rows[j] for j in rows], pos)
+    r = len(lo)
     # |y_k − x_k| ≤ big · z_k for a candidate (z binary: suppress k)
     for k in cand:
         x = M.value[k]
