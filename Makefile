@@ -61,7 +61,7 @@ publish: setup ## demo data if none, every quarter, the book as HTML and PDF
 test: setup lint ## lint, then the whole test suite (what CI runs: .ci/run)
 	$(VENV)/bin/python -m pytest -n 2 -q
 
-test-fast: venv ## the test suite without the slow tests
+test-fast: venv js ## the test suite without the slow tests
 	$(VENV)/bin/python -m pytest -n 2 -q -m "not slow"
 
 lint: venv ## ruff, the import-linter contracts (one-way stage imports) and vulture (dead code)

@@ -31,10 +31,10 @@ def _pages(release) -> list[Path]:
     return pages
 
 
-#: Formula images (sphinx.ext.imgmath), those followed by their MathML, and alt texts that
-#: read as LaTeX source.
+#: Formula images (sphinx.ext.imgmath: inline ones have class math, display ones are in a
+#: div.math), those followed by their MathML, and alt texts that read as LaTeX source.
 FORMULAS = r"""(() => {
-  const imgs = Array.from(document.querySelectorAll('img.math'));
+  const imgs = Array.from(document.querySelectorAll('img.math, div.math img'));
   return {
     images: imgs.length,
     mathml: imgs.filter(i => i.getAttribute('aria-hidden') === 'true' && i.alt === ''

@@ -753,8 +753,8 @@ def canonical_math(html: str) -> str:
     return _EMBEDDED_SVG.sub(one, html)
 
 
-_MATH_IMG = re.compile(r'<img (?=[^>]*class="math")[^>]*?/?>')
-_DISPLAY_MATH_IMG = re.compile(r'(<div class="math">\s*<p>)<img (?![^>]*class=)')
+#: An image, after the opening of a display formula's block when it is one.
+_MATH_IMG = re.compile(r'(?P<display><div class="math">\s*<p>)?(?P<img><img [^>]*?/?>)')
 _ALT = re.compile(r'\salt="([^"]*)"')
 #: The stylesheet of a formula's MathML (hidden from sight: the SVG shows the formula).
 MATH_CSS = """
@@ -771,17 +771,18 @@ def accessible_math(html: str) -> str:
     from latex2mathml.converter import convert
 
     def one(m: re.Match) -> str:
-        img = m.group(0)
+        img, display = m.group("img"), m.group("display") or ""
+        if not display and 'class="math"' not in img:
+            return m.group(0)              # not a formula
         if 'aria-hidden="true"' in img:   # done already (a page an incremental build kept)
-            return img
+            return m.group(0)
         alt = _ALT.search(img)
         if alt is None:
             raise RuntimeError(f"book: a formula image without alt text: {img[:80]}")
         mathml = convert(_html.unescape(alt.group(1)))
         # HTML5 needs no namespace on <math> (and the page names no URL it does not use)
         mathml = re.sub(r'^<math xmlns="[^"]*"', '<math class="seuranta-mathml"', mathml)
-        return _ALT.sub(' alt="" aria-hidden="true"', img, count=1) + mathml
-    html = _DISPLAY_MATH_IMG.sub(r'\g<1><img class="math" ', html)   # display formulas too
+        return display + _ALT.sub(' alt="" aria-hidden="true"', img, count=1) + mathml
     return _MATH_IMG.sub(one, html)
 
 
