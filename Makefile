@@ -15,13 +15,13 @@ APT_PKGS := texlive-xetex texlive-latex-extra texlive-latex-recommended \
             texlive-fonts-recommended texlive-lang-european latexmk fonts-freefont-otf xindy \
             poppler-utils chromium libreoffice-calc-nogui
 
-.PHONY: help setup debs venv publish test test-fast lint backtests backtests-update bench coverage quality-bias clean
+.PHONY: help setup debs venv js publish test test-fast lint backtests backtests-update bench coverage quality-bias clean
 
 help: ## list the targets with what they do
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | \
 	  awk 'BEGIN {FS = ":.*## "}; {printf "  make %-18s %s\n", $$1, $$2}'
 
-setup: debs venv ## Debian packages and the virtualenv
+setup: debs venv js ## Debian packages, the virtualenv and the JavaScript of the reader tests
 
 debs: ## install the missing Debian packages (LaTeX, poppler, chromium, LibreOffice)
 	@missing=""; for p in $(APT_PKGS); do \
@@ -43,13 +43,25 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 venv: $(VENV)/.installed ## the virtualenv with the pinned requirements
 
+# axe-core for the accessibility test (tests/test_accessibility.py), from the npm registry at
+# the version of tests/js/package-lock.json; npm from Debian only when there is none.
+JS_DIR := tests/js
+$(JS_DIR)/node_modules/.installed: $(JS_DIR)/package.json $(JS_DIR)/package-lock.json
+	@command -v npm >/dev/null || { \
+	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q npm; }
+	cd $(JS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+js: $(JS_DIR)/node_modules/.installed ## axe-core (npm ci in tests/js) for the accessibility test
+
 publish: setup ## demo data if none, every quarter, the book as HTML and PDF
 	$(VENV)/bin/seuranta publish --data $(DATA) --out $(OUT) --scale $(SCALE)
 
 test: setup lint ## lint, then the whole test suite (what CI runs: .ci/run)
 	$(VENV)/bin/python -m pytest -n 2 -q
 
-test-fast: venv ## the test suite without the slow tests
+test-fast: venv js ## the test suite without the slow tests
 	$(VENV)/bin/python -m pytest -n 2 -q -m "not slow"
 
 lint: venv ## ruff, the import-linter contracts (one-way stage imports) and vulture (dead code)

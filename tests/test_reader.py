@@ -38,7 +38,9 @@ PAGE_FACTS = r"""(() => {
     h1: (document.querySelector('main h1, article h1, h1') || {}).innerText || '',
     text: document.body.innerText,
     attrs: attrs,
-    images: Array.from(document.images).map(i => ({alt: i.getAttribute('alt'), src: i.getAttribute('src') || ''})),
+    // a formula's image is hidden from assistive technology (its MathML follows it)
+    images: Array.from(document.images).filter(i => i.getAttribute('aria-hidden') !== 'true')
+      .map(i => ({alt: i.getAttribute('alt'), src: i.getAttribute('src') || ''})),
     tables: Array.from(document.querySelectorAll('main table, article table')).map(
       t => t.caption ? t.caption.innerText.trim() : ''),
     scrollWidth: document.documentElement.scrollWidth, width: window.innerWidth,

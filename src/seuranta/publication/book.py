@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import html as _html
 import json
 import logging
 import re
@@ -34,6 +35,7 @@ from seuranta.core.quarters import Quarter, today
 from seuranta.inputs.datafolder import data_metadata
 from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
+from seuranta.publication.bookfmt import caption_tables
 from seuranta.publication.bookfmt import quarter_name as qn
 from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
 from seuranta.statistics import model as mdl
@@ -395,44 +397,6 @@ GENERATED_CAPTIONS = {
 }
 
 
-def _pipe_frame(rows: list[str]) -> tuple[bf.pd.DataFrame, list[str]]:
-    """A pipe table's header and cells as a frame (for its column widths) and the columns
-    its delimiter row aligns right (a repeated header gets a zero-width space per repeat)."""
-    def cells(line):
-        return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
-    names = []
-    for h in cells(rows[0]):
-        while h in names:
-            h += "\u200b"
-        names.append(h)
-    align = cells(rows[1]) if len(rows) > 1 else []
-    body = [(cells(r) + [""] * len(names))[:len(names)] for r in rows[2:]]
-    right = [n for n, a in zip(names, align) if a.endswith(":") and not a.startswith(":")]
-    return bf.pd.DataFrame(body, columns=names), right
-
-
-def caption_tables(md: str, captions: list[str]) -> str:
-    """Wrap every pipe table of ``md`` in a captioned MyST ``table`` directive (the i-th
-    caption of ``captions``; else the paragraph line before the table)."""
-    lines, out, k, i = md.split("\n"), [], 0, 0
-    while i < len(lines):
-        if lines[i].startswith("|"):
-            j = i
-            while j < len(lines) and lines[j].startswith("|"):
-                j += 1
-            before = next((x for x in reversed(out) if x.strip()), "Taulukko")
-            cap = captions[k] if k < len(captions) else before.strip().rstrip(":")
-            frame, right = _pipe_frame(lines[i:j])
-            out += [f"```{{tabularcolumns}} {bf.latex_columns(frame, right)}", "```", "",
-                    f":::{{table}} {cap}", ":width: 100%", ":class: longtable", ""] \
-                + lines[i:j] + [":::"]
-            k, i = k + 1, j
-        else:
-            out.append(lines[i])
-            i += 1
-    return "\n".join(out)
-
-
 #: The stylesheet of the book (tables usable on a phone: frozen first column).
 BOOK_CSS = """
 table.table td:first-child, table.table th:first-child {
@@ -471,6 +435,8 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
                                          GENERATED_CAPTIONS.get(md.name, [])),
                           encoding="utf-8")
     (stage / "symbolit.md").write_text(_symbols_md(), encoding="utf-8")
+    # the theme's components that axe found inaccessible, overridden (book/_templates/)
+    shutil.copytree(BOOK_SRC_DIR / "_templates", stage / "_templates")
 
     quarter_parts = []
     for q in reversed(quarters):
@@ -525,8 +491,9 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     sph.setdefault("latex_elements", {}).update(_titlepage_latex(notice_text, info))
     sph["latex_appendices"] = PDF_APPENDICES
     (stage / "_static").mkdir(exist_ok=True)
-    (stage / "_static" / "seuranta.css").write_text(BOOK_CSS, encoding="utf-8")
+    (stage / "_static" / "seuranta.css").write_text(BOOK_CSS + MATH_CSS, encoding="utf-8")
     sph["html_static_path"] = ["_static"]
+    sph["templates_path"] = ["_templates"]
     sph["html_css_files"] = ["seuranta.css"]
     subs = method_substitutions(params)
     subs["data_statement"] = data_statement(_data_meta(out_dir, quarters))
@@ -724,6 +691,27 @@ def finnish_ui(html: str) -> str:
     return html
 
 
+#: The theme's disclosure toggle of a navigation entry with sub-pages: a <summary> with an
+#: icon only (pydata-sphinx-theme's toctree.py), after the entry's link.
+_NAV_TOGGLE = re.compile(r'(?P<link><a class="[^"]*\breference\b[^"]*" href="[^"]*">(?P<text>[^<]*)</a>'
+                         r'<details[^>]*>)<summary>(?=<span class="toctree-toggle")')
+_NAMELESS_SUMMARY = re.compile(r"<summary>\s*<span[^>]*>\s*<i [^>]*></i>\s*</span>\s*</summary>")
+
+
+def accessible_html(html: str) -> str:
+    """The theme's markup that axe-core finds inaccessible, fixed: each icon-only
+    <summary> of the navigation gets a Finnish name that says which entry's sub-pages it
+    shows (axe: summary-name). Loud if a nameless toggle is left (the theme changed)."""
+    def named(m: re.Match) -> str:
+        label = "Näytä tai piilota alaluvut: " + _html.unescape(m.group("text")).strip()
+        return f'{m.group("link")}<summary aria-label="{_html.escape(label)}">'
+    new = _NAV_TOGGLE.sub(named, html)
+    if _NAMELESS_SUMMARY.search(new):
+        raise RuntimeError("book: a navigation toggle (<summary>) without a name is left "
+                           "(the theme's navigation markup changed)")
+    return new
+
+
 _ARTICLE = re.compile(r'<article class="bd-article"(?P<attrs>[^>]*)>')
 
 
@@ -765,13 +753,47 @@ def canonical_math(html: str) -> str:
     return _EMBEDDED_SVG.sub(one, html)
 
 
+#: An image, after the opening of a display formula's block when it is one.
+_MATH_IMG = re.compile(r'(?P<display><div class="math">\s*<p>)?(?P<img><img [^>]*?/?>)')
+_ALT = re.compile(r'\salt="([^"]*)"')
+#: The stylesheet of a formula's MathML (hidden from sight: the SVG shows the formula).
+MATH_CSS = """
+math.seuranta-mathml { position: absolute !important; width: 1px; height: 1px;
+  overflow: hidden; clip: rect(0 0 0 0); clip-path: inset(50%); white-space: nowrap; }
+"""
+
+
+def accessible_math(html: str) -> str:
+    """Each formula (``sphinx.ext.imgmath``: an SVG image whose alt text is its LaTeX
+    source) read as a formula: the image hidden from assistive technology and the same
+    formula beside it as MathML (latex2mathml), visually hidden — what a screen reader
+    reads out as mathematics (MathJax's assistive MathML does the same)."""
+    from latex2mathml.converter import convert
+
+    def one(m: re.Match) -> str:
+        img, display = m.group("img"), m.group("display") or ""
+        if not display and 'class="math"' not in img:
+            return m.group(0)              # not a formula
+        if 'aria-hidden="true"' in img:   # done already (a page an incremental build kept)
+            return m.group(0)
+        alt = _ALT.search(img)
+        if alt is None:
+            raise RuntimeError(f"book: a formula image without alt text: {img[:80]}")
+        mathml = convert(_html.unescape(alt.group(1)))
+        # HTML5 needs no namespace on <math> (and the page names no URL it does not use)
+        mathml = re.sub(r'^<math xmlns="[^"]*"', '<math class="seuranta-mathml"', mathml)
+        return display + _ALT.sub(' alt="" aria-hidden="true"', img, count=1) + mathml
+    return _MATH_IMG.sub(one, html)
+
+
 def _translate_pages(app, exc):
-    """Every HTML page: Finnish interface strings, formulas as the same bytes every run."""
+    """Every HTML page: Finnish interface strings, accessible theme markup, formulas as
+    the same bytes every run and as MathML for screen readers."""
     if exc is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        new = canonical_math(finnish_ui(text))
+        new = accessible_math(canonical_math(accessible_html(finnish_ui(text))))
         lang = PAGE_LANG.get(page.relative_to(app.outdir).as_posix())
         if lang:
             new = content_lang(new, lang)
@@ -857,6 +879,30 @@ def _check_doctree(app, doctree):
                         "or run a handler")
 
 
+_HTML_TABLE = re.compile(r"<table\b", re.I)
+_HTML_CAPTION = re.compile(r"<caption\b", re.I)
+
+
+def _check_captions(app, doctree):
+    """The one caption rule: every table of a page has a caption (a title in the
+    document tree; ``<caption>`` in raw HTML), read by screen readers as the table's name
+    and printed above it in the PDF. A table without one stops the build, naming the page
+    (Markdown tables get theirs from ``bookfmt.caption_tables`` or ``table_block``)."""
+    from docutils import nodes  # heavy dependency: loaded only in the build
+    doc = app.env.docname
+    for node in doctree.findall(nodes.table):
+        if not any(isinstance(c, nodes.title) for c in node.children):
+            first = next(iter(node.findall(nodes.entry)), None)
+            head = first.astext()[:40] if first is not None else ""
+            _refuse(f"{doc}: a table without a caption (first cell {head!r}): wrap it with "
+                    "bookfmt.caption_tables or write it with bookfmt.table_block")
+    for node in doctree.findall(nodes.raw):
+        if "html" in str(node.get("format", "")).split():
+            text = node.astext()
+            if len(_HTML_TABLE.findall(text)) > len(_HTML_CAPTION.findall(text)):
+                _refuse(f"{doc}: raw HTML with a <table> without a <caption>")
+
+
 def _no_file_option(directive_class):
     """``directive_class`` without its :file: and :url: options (raw, csv-table)."""
     class Confined(directive_class):
@@ -870,9 +916,24 @@ def _no_file_option(directive_class):
     return Confined
 
 
+def _latex_depart_image(self, node):
+    """The PDF's text alternative of a figure: its alt text printed under it in small type
+    (an untagged PDF cannot carry alt text: TeX Live 2022's tagging breaks longtables),
+    unless the paragraph after the image already says the same (the maps)."""
+    alt = " ".join(str(node.get("alt", "")).split())
+    if not alt:
+        return
+    after = node.parent.next_node(descend=False, siblings=True) if node.parent else None
+    if after is not None and " ".join(after.astext().split()) == alt:
+        return
+    self.body.append("\n\n{\\small " + self.encode(alt) + "\\par}\n")
+
+
 def setup(app):
     """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml): Finnish
-    interface strings, one sphinx-thebe script per page, and the sandbox (above)."""
+    interface strings, accessible theme markup, one sphinx-thebe script per page, a
+    caption on every table, each figure's alt text printed in the PDF, and the sandbox
+    (above)."""
     global _ORIGINAL_RELFN2PATH
     from docutils.parsers.rst.directives.misc import Raw
     from docutils.parsers.rst.directives.tables import CSVTable
@@ -885,6 +946,11 @@ def setup(app):
     app.add_directive("csv-table", _no_file_option(CSVTable), override=True)
     app.connect("include-read", _include_read)
     app.connect("doctree-read", _check_doctree, priority=100)   # before Sphinx's collectors
+    app.connect("doctree-read", _check_captions)
+    from docutils import nodes
+    from sphinx.writers.latex import LaTeXTranslator
+    app.add_node(nodes.image, override=True,
+                 latex=(LaTeXTranslator.visit_image, _latex_depart_image))
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _translate_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -156,6 +156,46 @@ def latex_columns(df: pd.DataFrame, right: list[str] | None = None) -> str:
     return "|" + "|".join(out) + "|"
 
 
+def _pipe_frame(rows: list[str]) -> tuple[pd.DataFrame, list[str]]:
+    """A pipe table's header and cells as a frame (for its column widths) and the columns
+    its delimiter row aligns right (a repeated header gets a zero-width space per repeat)."""
+    def cells(line):
+        return [c.strip() for c in re.split(r"(?<!\\)\|", line.strip().strip("|"))]
+    names = []
+    for h in cells(rows[0]):
+        while h in names:
+            h += "\u200b"
+        names.append(h)
+    align = cells(rows[1]) if len(rows) > 1 else []
+    body = [(cells(r) + [""] * len(names))[:len(names)] for r in rows[2:]]
+    right = [n for n, a in zip(names, align) if a.endswith(":") and not a.startswith(":")]
+    return pd.DataFrame(body, columns=names), right
+
+
+def caption_tables(md: str, captions: list[str]) -> str:
+    """Wrap every pipe table of ``md`` in a captioned MyST ``table`` directive (the i-th
+    caption of ``captions``; else the paragraph line before the table). The one caption
+    rule of the book's Markdown tables: the build refuses a table without a caption
+    (``book._check_captions``)."""
+    lines, out, k, i = md.split("\n"), [], 0, 0
+    while i < len(lines):
+        if lines[i].startswith("|"):
+            j = i
+            while j < len(lines) and lines[j].startswith("|"):
+                j += 1
+            before = next((x for x in reversed(out) if x.strip()), "Taulukko")
+            cap = captions[k] if k < len(captions) else before.strip().rstrip(":")
+            frame, right = _pipe_frame(lines[i:j])
+            out += [f"```{{tabularcolumns}} {latex_columns(frame, right)}", "```", "",
+                    f":::{{table}} {cap}", ":width: 100%", ":class: longtable", ""] \
+                + lines[i:j] + [":::"]
+            k, i = k + 1, j
+        else:
+            out.append(lines[i])
+            i += 1
+    return "\n".join(out)
+
+
 def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
                 note: str = "", markup: tuple[str, ...] = ()) -> str:
     """A captioned table (MyST ``table`` directive: ``<caption>`` in HTML, the caption kept

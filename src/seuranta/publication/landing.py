@@ -33,7 +33,7 @@ from seuranta.core.labels_sv import BASE_SV, TASK_SV, quarter_name_sv
 from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 from seuranta.publication import published as pub
-from seuranta.publication.bookfmt import estimate_kind, fi_share, notice_md, task_name
+from seuranta.publication.bookfmt import caption_tables, estimate_kind, fi_share, notice_md, task_name
 
 SV_COUNTIES_FILE = "counties_sv.csv"
 KINDS = ("point", "range", "none", "symbol", "registered")
@@ -193,20 +193,21 @@ def _date_fi(d: dt.date) -> str:
 TILE_CSS = """<style>
 .seuranta-tiles{display:grid;grid-template-columns:repeat(auto-fill,minmax(14rem,1fr));gap:.8rem;margin:1rem 0}
 .seuranta-tile{border:1px solid #c9d3dc;border-radius:.4rem;padding:.8rem;background:#f7fafc}
-.seuranta-tile h3{font-size:.95rem;margin:0 0 .4rem 0}
+.seuranta-tile h2{font-size:.95rem;margin:0 0 .4rem 0}
 .seuranta-tile .big{font-size:1.6rem;font-weight:700;line-height:1.2}
 .seuranta-tile .sub{font-size:.85rem;color:#3a4a58;margin-top:.3rem}
 </style>"""
 
 
 def tiles_html(figs: pd.DataFrame, lang: str = "fi") -> str:
-    """The key figures as HTML tiles (one per task)."""
+    """The key figures as HTML tiles (one per task, its name a second-level heading: the
+    page's title is the first level, axe heading-order)."""
     out = [TILE_CSS, '<div class="seuranta-tiles">']
     for row in figs.to_dict("records"):
         t = row["service_task"]
         name = (task_name(t) if lang == "fi" else TASK_SV[t])
         big, sub = figure_text(row, lang)
-        out.append(f'<div class="seuranta-tile"><h3>{escape.html(name)}</h3>'
+        out.append(f'<div class="seuranta-tile"><h2>{escape.html(name)}</h2>'
                    f'<div class="big">{escape.html(big)}</div>'
                    f'<div class="sub">{escape.html(sub)}</div></div>')
     out.append("</div>")
@@ -274,6 +275,7 @@ SUMMARY = {
                    "{county} ({share})."),
         "nothing": "Inga skattningar publicerades för kvartalet.",
         "head": "| Uppgift | Skattning | Förklaring |",
+        "caption": "Skattningar per uppgift, {quarter}",
     },
     "en": {
         "point": "{task}: an estimated {share} {base}, that is, about {n} clients.",
@@ -287,6 +289,7 @@ SUMMARY = {
                    "largest in {county} ({share})."),
         "nothing": "No estimates were published for the quarter.",
         "head": "| Task | Estimate | Explanation |",
+        "caption": "Estimates by task, {quarter}",
     },
 }
 
@@ -360,7 +363,7 @@ def _summary_quarter_section(pdir: Path, quarter: str, lang: str) -> list[str]:
     for row in figs.to_dict("records"):
         big, sub = figure_text(row, lang)
         tab.append(f"| {tasks[row['service_task']]} | {big} | {sub} |")
-    lines += tab + [""]
+    lines += [caption_tables("\n".join(tab), [say["caption"].format(quarter=qname)]), ""]
     return lines
 
 

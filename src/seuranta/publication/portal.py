@@ -36,7 +36,7 @@ from seuranta.core.reproducible import write_zip
 from seuranta.inputs.datafolder import extract_date
 from seuranta.publication import compare, landing, opendata, releases, revisions
 from seuranta.publication import published as pub
-from seuranta.publication.bookfmt import alt_text, notice_md, notice_text
+from seuranta.publication.bookfmt import alt_text, caption_tables, notice_md, notice_text
 
 OPEN_DATA = "avoindata"
 EXTRA = "_extra"
@@ -101,7 +101,8 @@ def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Pa
                   "Alueen asiakasmäärän arvio palvelutehtävittäin (mallipohjainen arvio: "
                   "kattavien kuntien asiakkaat ja muiden kuntien ennuste) ja osuus "
                   "väestöpohjasta; vertailuna koko maan osuus.", "",
-                  compare.county_table_md(cf, nf, code), ""]
+                  caption_tables(compare.county_table_md(cf, nf, code),
+                                 [f"{name}: arviot palvelutehtävittäin, {qname}"]), ""]
         fig = compare.county_chart(cf, nf, code, f"{name} verrattuna muihin alueisiin, {qname}")
         if fig is not None:
             fname = f"{code}.png"
