@@ -59,7 +59,7 @@ TEXT = {
                         "syystä: {reason}."),
     "unallocated_none": "Kohdentamattomia kustannuksia ei ollut.",
     "quarantine": (" Lisäksi aineistosta jätettiin pois {rows} (esimerkiksi puuttuva tai "
-                   "negatiivinen kustannus); syyt on lueteltu sisäisessä taulukossa."),
+                   "negatiivinen kustannus); rivikohtainen syy on kirjattu sisäiseen taulukkoon."),
     "notice": ("Myös tämän luvun kustannukset on laskettu synteettisestä "
                "harjoitusaineistosta, eivätkä ne kuvaa todellisia sosiaali- ja "
                "terveydenhuollon kustannuksia."),
