@@ -239,5 +239,9 @@ def test_costs_pdf_with_the_synthetic_notice(release):
     assert "Sote-tietopakettien kustannukset" in flat
     assert " ".join(bookfmt.notice_text(True, release["params"]).split()) in flat
     assert "Synteettinen aineisto" in flat
+    # the chapter itself (not only the appendices): its sections and tables
+    for heading in ("Kustannukset tietopaketeittain", "Kustannusten kohdentuminen",
+                    "Taulukko 1. Kustannukset tietopaketeittain", "Kohdentumisaste"):
+        assert heading in flat, heading
     # kept with the release
     assert list((release["out"] / "releases").rglob("kustannukset.pdf"))

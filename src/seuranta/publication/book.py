@@ -606,9 +606,10 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
                      "Hyvinvointialueet: kuntien asiakasosuudet vuosineljänneksittäin",
                      author, "manual", True))
     costs = (stage / f"{COSTS_DOC}.ipynb").is_file()
-    if costs:      # the Sote-tietopaketit chapter as a working paper of its own
+    if costs:      # the Sote-tietopaketit chapter as a working paper of its own (the
+        # chapter itself, not a toctree: toctree_only False)
         docs.append((COSTS_DOC, "seuranta-kustannukset.tex", costs_paper_title(stage),
-                     author, "manual", True))
+                     author, "manual", False))
     with open(conf, "a", encoding="utf-8") as f:
         f.write(f"\n# One working paper per quarter (added by seuranta.publication.book)\n"
                 f"latex_documents = {docs!r}\n")
