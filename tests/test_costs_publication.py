@@ -245,3 +245,13 @@ def test_costs_pdf_with_the_synthetic_notice(release):
         assert heading in flat, heading
     # kept with the release
     assert list((release["out"] / "releases").rglob("kustannukset.pdf"))
+
+
+def test_the_costs_command_publishes_through_the_gate(tmp_path):
+    from seuranta import cli
+
+    data = make_data(tmp_path)
+    assert cli.main(["costs", "--year", "2022", "--data", str(data),
+                     "--out", str(tmp_path / "out")]) == 0
+    pdir = tmp_path / "out" / "costs" / "2022" / "published"
+    assert sorted(p.stem for p in pdir.glob("*.csv")) == sorted(gate.COST_TABLES)

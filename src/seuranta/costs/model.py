@@ -35,6 +35,7 @@ the year and compares table by table.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import shutil
@@ -1084,10 +1085,12 @@ def _synthetic(data_dir: Path) -> bool:
         raise InputError(f"{p}: not valid JSON") from None
 
 
-def _cmd_costs(args) -> int:
+def _cmd_costs(args, publish: Callable | None = None) -> int:
     params = load_params(getattr(args, "params", None))
+    step = None if publish is None else functools.partial(
+        publish, params=params, year_published=Path(args.out) / f"{args.year}Q4" / "published")
     target = run_and_write(args.year, Path(args.data), Path(args.out), params,
-                           Path(args.register) if args.register else None)
+                           Path(args.register) if args.register else None, publish=step)
     al = pd.read_csv(target / "tables" / "allocation.csv", dtype={"region_code": str})
     nat = al[al["region_code"] == ALL].iloc[0]
     print(f"{target}: ledger {nat['ledger_eur']} €, allocated {nat['allocation_pct']:.2f} % "
@@ -1095,8 +1098,9 @@ def _cmd_costs(args) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    """Add ``seuranta costs --year YYYY [--data DIR] [--out DIR]`` to the CLI."""
+def add_parser(sub, publish: Callable | None = None) -> None:
+    """Add ``seuranta costs --year YYYY [--data DIR] [--out DIR]`` to the CLI; ``publish``:
+    the disclosure gate's cost step (:func:`seuranta.publication.gate.publish_costs`)."""
     r = sub.add_parser("costs", help="Sote-tietopaketit: allocate a year's cost ledger to the "
                                      "15 packages, € per resident and per client, Excel annex")
     r.add_argument("--year", type=int, required=True, help="cost year, e.g. 2022")
@@ -1106,4 +1110,4 @@ def add_parser(sub) -> None:
     r.add_argument("--register", default=None,
                    help="a tables folder with year_counts.csv (default: OUT/<year>Q4/tables)")
     r.add_argument("--params", default=None, help="parameters file (default: parameters.yml)")
-    r.set_defaults(func=_cmd_costs)
+    r.set_defaults(func=functools.partial(_cmd_costs, publish=publish))

@@ -845,7 +845,7 @@ def publish_costs(tables_dir: Path, published_dir: Path | None, params: dict,
     year = int(T["costs_packages"]["year"].iloc[0])
     out: dict[str, pd.DataFrame] = {}
     k = T["costs_packages"]
-    out["costs_packages"] = k[["package_code", "kind", "order", "cost_eur", "share_pct",
+    out["costs_packages"] = k[["package_code", "kind", "cost_eur", "share_pct",
                                "eur_per_resident"]].assign(kind=k["kind"].fillna(""))
     a = T["costs_allocation"]
     out["costs_allocation"] = a.assign(county_code=_cost_region(a["region_code"]))[[
