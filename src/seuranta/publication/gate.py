@@ -82,6 +82,14 @@ Published tables (columns):
     ``disclosure.min_count`` municipalities is shown as ``..``. It shares no cell with the
     other tables.
 
+Cost tables of the Sote-tietopaketit (:func:`publish_costs`, ``OUT/costs/<year>/published/``,
+``county_code`` '' = the whole country): ``costs_packages``, ``costs_allocation``,
+``costs_unallocated``, ``costs_per_resident``, ``costs_dimensions`` (euros, shares, euros
+per resident, ledger rows: no count of persons, published at the annex's precision) and
+``costs_per_client`` (county_code, package_code, service_tasks, cost_eur, clients,
+clients_symbol, eur_per_client, eur_per_client_symbol, coverage_pct, note: the whole-year
+clients are counts of persons, suppressed with their € per client).
+
 Internal, never published: ``OUT/<Q>/disclosure/loss.csv``, the information loss per task
 of quarter Q (cells, primary, secondary and their clients, totals suppressed): its count of
 small cells per task would itself be a published figure about them.
