@@ -397,7 +397,7 @@ def test_per_client_suppressed_under_the_coverage_parameter(tmp_path):
               "publication": {"date": "2024-03-15", "author": "THL"}}
     p = costs.write_costs_annex(t, tmp_path / "a.xlsx", synthetic=True, year=2022,
                                 params=params)
-    ws = load_workbook(p)["Euroa_per_asiakas"]
+    ws = load_workbook(p)[costs.SHEETS_FI["per_client"]]
     rows = list(ws.iter_rows(values_only=True))
     col = {h: i for i, h in enumerate(rows[0])}
     by = {(r[col["Aluekoodi"]], r[col["Tietopaketti"]]): r for r in rows[1:]}
@@ -409,7 +409,7 @@ def test_per_client_suppressed_under_the_coverage_parameter(tmp_path):
     # the safeguard bypassed (threshold 0): the inflated figure would be published
     p0 = costs.write_costs_annex(t, tmp_path / "b.xlsx", synthetic=True, year=2022,
                                  params={"costs": {"per_client_min_coverage_pct": 0}})
-    rows0 = list(load_workbook(p0)["Euroa_per_asiakas"].iter_rows(values_only=True))
+    rows0 = list(load_workbook(p0)[costs.SHEETS_FI["per_client"]].iter_rows(values_only=True))
     assert [r for r in rows0 if r[0] == "16" and r[2] == "Hoito- ja hoivapalvelut"][0][
         col["Euroa asiakasta kohden"]] == 50
 

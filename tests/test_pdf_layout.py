@@ -59,6 +59,8 @@ def layout_problems(pdf: Path) -> list[str]:
 def test_no_text_outside_the_text_area_and_no_english_continuation(release):
     pdfs = sorted((release["out"] / "pdf").glob("*.pdf"))
     assert pdfs, "the release has no PDFs"
+    # the Sote-tietopaketit working paper is one of them (issue 25): checked like the others
+    assert "kustannukset.pdf" in {p.name for p in pdfs}
     problems = [p for pdf in pdfs for p in layout_problems(pdf)]
     assert problems == [], problems[:20]
     for pdf in pdfs:

@@ -21,6 +21,7 @@ from seuranta.core.params import load_params
 from seuranta.core.provenance import load_manifest, recorded_params
 from seuranta.costs import model as costs
 from seuranta.demo import generator as demo
+from seuranta.publication import gate
 from seuranta.register import stage as register
 from seuranta.review import feedback
 from seuranta.review import workbooks as review
@@ -239,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_parser(sub)
     review.add_parser(sub)
     feedback.add_parser(sub)
-    costs.add_parser(sub)
+    costs.add_parser(sub, publish=gate.publish_costs)
     return p
 
 

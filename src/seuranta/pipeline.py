@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 from collections.abc import Mapping
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -370,7 +371,9 @@ def run_costs_chapter(data_dir: Path, out_dir: Path, params: dict, quarters: lis
         return None
     year = max(years)
     log.info("costs %s ...", year)
-    target = costs.run_and_write(year, data_dir, out_dir, params)
+    target = costs.run_and_write(year, data_dir, out_dir, params, publish=partial(
+        gate.publish_costs, params=params,
+        year_published=out_dir / f"{year}Q4" / gate.PUBLISHED))
     notebooks_mod.execute_costs_notebook(year, target / "tables", target / "notebooks",
                                          is_synthetic(data_dir), params,
                                          failed_notebooks(out_dir, f"costs-{year}"))

@@ -34,6 +34,10 @@ files alone:
 ``year``         the year's clients ≥ every quarter's (whole country and the municipalities
                  comprehensive all year), ≤ the sum of the quarters; ``kaikki`` ≥ each
                  task and ≤ their sum, ≥ the quarter's distinct clients;
+``costs``        the Sote-tietopaketit's whole-year clients per package
+                 (``costs_per_client_<year>.csv`` of the open data): the counties' counts
+                 sum to the whole country's, which is the sum of the year table's
+                 whole-year clients of the package's tasks (the release's ``<year>Q4``);
 ``revisions``    a cell in several vintages (quarters of a release, releases) is one
                  variable while its shown values agree; a cell shown in one vintage and
                  suppressed in another is taken as known. When the linked relations
@@ -105,6 +109,21 @@ def releases_of(out_dir: Path) -> dict[str, dict[str, dict[str, Path]]]:
             if p.stem in TABLES:
                 found.setdefault(d.name, {}).setdefault(p.parent.parent.name, {})[p.stem] = p
     return dict(sorted(found.items()))
+
+
+#: The open data's table of the Sote-tietopaketit's whole-year clients per package and
+#: county (``costs_per_client_<year>.csv``): counts of persons linked to the year table.
+COSTS = "costs_per_client"
+
+
+def costs_of(out_dir: Path) -> dict[str, dict[str, Path]]:
+    """{release id: {cost year: costs_per_client csv}} of every release's open data."""
+    od = Path(out_dir) / OPEN_DATA
+    found: dict[str, dict[str, Path]] = {}
+    for d in sorted(od.iterdir()) if od.is_dir() else []:
+        for p in sorted(d.glob(f"{COSTS}_[0-9][0-9][0-9][0-9].csv")):
+            found.setdefault(d.name, {})[p.stem.rsplit("_", 1)[1]] = p
+    return found
 
 
 def _read(p: Path) -> pd.DataFrame:
@@ -220,8 +239,9 @@ class Builder:
     """The relations of every vintage in one problem (see the module docstring)."""
 
     def __init__(self, vintages: list[Vintage], min_count: int, rounding: int,
-                 split: dict | None = None):
+                 split: dict | None = None, costs: list | None = None):
         self.v = vintages
+        self.costs = costs or []        # (release id, cost year, costs_per_client)
         self.m = min_count
         self.r = rounding
         self.split = split or {}        # cell → "release" | "vintage": unlinked
@@ -270,7 +290,48 @@ class Builder:
     def build(self) -> Problem:
         for v in self.v:
             self._vintage(v)
+        for rid, year, df in self.costs:
+            self._costs(rid, year, df)
         return self.P
+
+    def _costs(self, rid: str, year: str, df: pd.DataFrame) -> None:
+        """The cost year's whole-year clients per package: the counties' counts sum to the
+        whole country's (weak: up to movers), and the whole country's is the sum of the year
+        table's whole-year clients of the package's tasks (that release's ``<year>Q4``)."""
+        P = self.P
+        yv = next((v for v in self.v if v.rid == rid and v.quarter == f"{year}Q4"), None)
+        ytab = yv.t.get("year") if yv is not None else None
+        for pkg, g in df.groupby("package_code", sort=True):
+            ops = {}
+            for r in g.itertuples(index=False):
+                area = r.county_code or "koko maa"
+                if r.clients_symbol == "" and r.clients != "":
+                    ops[r.county_code] = float(r.clients)
+                elif r.clients_symbol == HIDDEN:
+                    op = P.var(("cc", rid, year, pkg, r.county_code), 1.0, INF)
+                    P.target("cell", f"{rid} kustannukset {year} {pkg} {area}", [(op, 1.0)])
+                    ops[r.county_code] = op
+                else:
+                    ops[r.county_code] = None
+            nat = ops.get("")
+            areas = [op for c, op in ops.items() if c != ""]
+            name = f"{rid} costs {year} {pkg}"
+            if nat is not None and areas and all(op is not None for op in areas):
+                P.add([(op, 1.0) for op in areas] + [(nat, -1.0)], 0.0, 0.0,
+                      tag=f"{name} Σ counties", weak=True)
+            if ytab is None or nat is None:
+                continue
+            yops = []
+            for task in str(g["service_tasks"].iloc[0]).split("+"):
+                row = ytab[(ytab["year"].astype(str) == year) & (ytab["service_task"] == task)]
+                if row.empty:
+                    yops = []
+                    break
+                yops.append(self._fig(yv, ("Y", year, task), row.iloc[0]["clients_symbol"],
+                                      row.iloc[0]["clients"]))
+            if yops and all(op is not None for op in yops):
+                P.add([(op, 1.0) for op in yops] + [(nat, -1.0)], 0.0, 0.0,
+                      tag=f"{name} = year", weak=True)
 
     def _vintage(self, v: Vintage) -> None:
         P, t = self.P, v.t
@@ -851,11 +912,13 @@ def audit(out_dir: Path, min_count: int = 5, rounding: int = 100,
     """Attack every release under ``out_dir`` (see the module docstring)."""
     start = time.monotonic()
     vs = load(out_dir)
+    costs = [(rid, year, _read(p)) for rid, years in costs_of(out_dir).items()
+             for year, p in sorted(years.items())]
     split: dict = {}
     relaxed: list = []
     solves = 0
     for stage in ("linked", "release", "vintage", "weak"):
-        P = Builder(vs, min_count, rounding, dict(split)).build()
+        P = Builder(vs, min_count, rounding, dict(split), costs).build()
         rows = [j for j in range(len(P.rows)) if not (stage == "weak" and j in P.weak)]
         parts = _components(P, rows)
         bad = []
@@ -914,5 +977,5 @@ def audit(out_dir: Path, min_count: int = 5, rounding: int = 100,
         if f is not None:
             findings.append(f)
     solves += sum(p.solves for p in built.values())
-    return Report(sorted({v.rid for v in vs}), len(vs), n_targets, solves,
+    return Report(sorted({v.rid for v in vs} | {c[0] for c in costs}), len(vs), n_targets, solves,
                   time.monotonic() - start, findings, relaxed)

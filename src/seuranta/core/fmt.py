@@ -82,3 +82,10 @@ def fi_round(x, step: int = 100) -> int | float:
     if is_missing(x):
         return float("nan")
     return int(round_half_up(float(x) / step, 0)) * step
+
+
+def fi_count(n, one: str, many: str) -> str:
+    """A count with its noun in Finnish number agreement: the nominative singular after 1,
+    the partitive singular after any other number (``1 kustannusrivi``, ``3 kustannusriviä``,
+    ``0 kustannusriviä``); the number as :func:`fi_number` writes it."""
+    return f"{fi_number(n)}{NBSP}{one if int(n) == 1 else many}"

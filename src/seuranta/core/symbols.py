@@ -42,3 +42,12 @@ SYMBOLS: dict[str, tuple[str, str]] = {
 def symbol_note_fi() -> str:
     """One sentence per symbol, for a table note or an annex's notes sheet."""
     return " ".join(f"{s} = {fi[0].lower()}{fi[1:]}" for s, (fi, _) in SYMBOLS.items())
+
+
+def in_text(symbol: str) -> str:
+    """A symbol named in a sentence, in Finnish quotation marks (”.”), so that the
+    sentence's own full stop or comma is never read as part of it (``symboli ..`` would
+    read as the symbol of suppression)."""
+    if symbol not in SYMBOLS:
+        raise ValueError(f"not a symbol of the publication: {symbol!r}")
+    return f"\u201d{symbol}\u201d"

@@ -5,7 +5,9 @@ chapter's sentences (``facts``, Markdown glued into the notebook), its tables (`
 caption, frame of formatted cells, right-aligned columns, note) and figures with their
 alternative texts written from the data (``figures``). The notebook only displays them.
 € per client is published only where the county's register coverage reaches
-``costs.per_client_min_coverage_pct`` (:func:`seuranta.costs.model.per_client_published`).
+``costs.per_client_min_coverage_pct``, and clients and € per client are shown as the
+disclosure gate published them (``OUT/costs/<year>/published``,
+:func:`seuranta.costs.model.per_client_shown`).
 """
 
 from __future__ import annotations
@@ -16,14 +18,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from seuranta.core.fmt import fi_number, fi_pct
+from seuranta.core import symbols
+from seuranta.core.fmt import fi_count, fi_number, fi_pct
 from seuranta.core.params import as_params
 from seuranta.core.symbols import NOT_AVAILABLE, SUPPRESSED
 from seuranta.costs import model as costs
 
-TASK_FI = {"vammaispalvelut": "vammaispalvelut", "iakkaat": "iäkkäiden palvelut",
-           "lapsiperheet": "lapsiperheiden palvelut", "lastensuojelu": "lastensuojelu",
-           "tyoikaiset": "työikäisten palvelut", "paihdetyo": "päihdetyö"}
 GROUP_FI = {"65-74+75+": "65 vuotta täyttäneet", "0-17": "alle 18-vuotiaat",
             "18-64+65-74": "18–74-vuotiaat"}
 BASIS_FI = {"quality": "kunnat, joiden tiedot arvioitiin kattaviksi vuoden kaikilla neljällä "
@@ -51,11 +51,18 @@ TEXT = {
                    "täsmälleen yhteen tietopakettiin tai kohdentamattomiin, eikä mitään euroa "
                    "lasketa kahdesti. Koko maassa kohdentumisaste oli {pct}. Alueittain aste "
                    "vaihteli {lo}:sta ({lo_area}) {hi}:iin ({hi_area}); {below} alueella "
-                   "22:sta se jäi vertailuarvon alle. Kohdentamattomia kustannuksia oli "
-                   "{unallocated} milj. euroa: {parts}.{quarantine}"),
-    "quarantine": (" Lisäksi {n} kustannusriviä jätettiin pois virheellisinä (esimerkiksi "
-                   "puuttuva tai negatiivinen kustannus); ne on lueteltu syineen sisäisessä "
-                   "taulukossa."),
+                   "22:sta se jäi vertailuarvon alle. {unallocated}{quarantine}"),
+    # the unallocated euros: by reason when there are several, else the one reason (the
+    # total is not repeated as its only part)
+    "unallocated_parts": "Kohdentamattomia kustannuksia oli {eur} milj. euroa: {parts}.",
+    "unallocated_one": ("Kohdentamattomia kustannuksia oli {eur} milj. euroa, kaikki samasta "
+                        "syystä: {reason}."),
+    "unallocated_none": "Kohdentamattomia kustannuksia ei ollut.",
+    "quarantine": (" Lisäksi aineistosta jätettiin pois {rows} (esimerkiksi puuttuva tai "
+                   "negatiivinen kustannus); rivikohtainen syy on kirjattu sisäiseen taulukkoon."),
+    "notice": ("Myös tämän luvun kustannukset on laskettu synteettisestä "
+               "harjoitusaineistosta, eivätkä ne kuvaa todellisia sosiaali- ja "
+               "terveydenhuollon kustannuksia."),
     "std_item": ("- {package}: koko maassa {eur} euroa kohdeväestön ({group}) asukasta "
                  "kohden; ikävakioituna suurin {max_area} ({max_eur} €) ja pienin {min_area} "
                  "({min_eur} €)."),
@@ -84,6 +91,21 @@ TEXT = {
 
 def say(key: str, **values) -> str:
     return TEXT[key].format(**values)
+
+
+def unallocated_sentence(total_eur: float, by_reason: pd.Series) -> str:
+    """The unallocated euros of the whole country (millions, one decimal) and their
+    reasons (``by_reason``: reason code → euros): each reason with its euros, largest
+    first, when there are several; the one reason alone when there is one."""
+    by_reason = by_reason[by_reason != 0].sort_values(ascending=False, kind="mergesort")
+    if by_reason.empty:
+        return say("unallocated_none")
+    names = [costs.UNALLOCATED_REASONS_FI[r].lower() for r in by_reason.index]
+    if len(by_reason) == 1:
+        return say("unallocated_one", eur=_milj(total_eur), reason=names[0])
+    return say("unallocated_parts", eur=_milj(total_eur),
+               parts="; ".join(f"{n} {_milj(v)} milj. euroa"
+                               for n, v in zip(names, by_reason)))
 
 
 @dataclass
@@ -160,15 +182,15 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
     hi = areas.loc[areas["allocation_pct"].idxmax()]
     un = T["unallocated"]
     reasons = un[un["region_code"] == "ALL"].groupby("reason")["cost_eur"].sum()
-    parts = "; ".join(f"{costs.UNALLOCATED_REASONS_FI[r].lower()} {_milj(v)} milj. euroa"
-                      for r, v in reasons.sort_values(ascending=False).items())
     q = T["quarantine"]
     ch.facts["allocation"] = say(
         "allocation", pct=pct, lo=fi_pct(lo["allocation_pct"]), lo_area=short(lo["region_code"]),
         hi=fi_pct(hi["allocation_pct"]), hi_area=short(hi["region_code"]),
         below=int((areas["allocation_pct"] < benchmark).sum()),
-        unallocated=_milj(nat["unallocated_eur"]), parts=parts,
-        quarantine=say("quarantine", n=fi_number(len(q))) if len(q) else "")
+        unallocated=unallocated_sentence(float(nat["unallocated_eur"]), reasons),
+        quarantine=say("quarantine", rows=fi_count(len(q), "virheellinen kustannusrivi",
+                                                   "virheellistä kustannusriviä"))
+        if len(q) else "")
     tab = pd.DataFrame({
         "Alue": [short(c) for c in al["region_code"]],
         "Kustannukset, milj. €": [_milj(v) for v in al["ledger_eur"]],
@@ -244,7 +266,7 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
     ch.facts["standardised"] = "\n".join(items)
 
     ch.facts["pairs"] = "; ".join(
-        f"{pname[p].lower()} ↔ " + " + ".join(TASK_FI.get(t, t) for t in ts)
+        f"{pname[p].lower()} ↔ " + costs.task_names("+".join(ts)).lower()
         for p, ts in cp["package_tasks"].items())
     ch.facts["mapping_version"] = meta.get("mapping_version", "")
     ch.facts["population_year"] = meta.get("population_year", "")
@@ -253,16 +275,15 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
         return ch
     min_pct = float(cp["per_client_min_coverage_pct"])
     min_count = int(as_params(params)["disclosure"]["min_count"])
-    clients_pub, eur_pub, why = costs.per_client_published(pc, min_pct, min_count)
-    hid = why.str.startswith("Salattu")
+    clients_pub, eur_pub, _why, hid = costs.per_client_shown(
+        pc, Path(tables_dir).parent / "published", min_pct, min_count)
     pc = pc.assign(eur_pub=eur_pub, clients_pub=clients_pub, hid=hid)
     n = pc[pc["region_code"] == "ALL"].copy()
     n["order"] = n["package_code"].map(dict(zip(packages["package_code"], packages["order"])))
     n = n.sort_values("order")
     tab = pd.DataFrame({
         "Tietopaketti": [pname[c] for c in n["package_code"]],
-        "Palvelutehtävät": [" + ".join(TASK_FI.get(x, x) for x in s.split("+"))
-                            for s in n["service_tasks"]],
+        "Palvelutehtävät": [costs.task_names(s) for s in n["service_tasks"]],
         "Kustannukset, milj. €": [_milj(v) for v in n["cost_eur"]],
         "Asiakkaat": [SUPPRESSED if h else fi_number(v)
                       for v, h in zip(n["clients_pub"], n["hid"])],
@@ -279,7 +300,7 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
     ch.facts["per_client"] = say(
         "per_client", basis=BASIS_FI.get(meta.get("coverage_basis"), ""),
         none=say("per_client_none") if meta.get("coverage_basis") == "none" else "",
-        min_pct=fi_pct(min_pct, 0), symbol=NOT_AVAILABLE, n_low=low["region_code"].nunique())
+        min_pct=fi_pct(min_pct, 0), symbol=symbols.in_text(NOT_AVAILABLE), n_low=low["region_code"].nunique())
     w = pc[pc["region_code"] != "ALL"].copy()
     w["val"] = [SUPPRESSED if h else NOT_AVAILABLE if pd.isna(v) else fi_number(v)
                 for v, h in zip(w["eur_pub"], w["hid"])]

@@ -35,11 +35,13 @@ the year and compares table by table.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import re
 import shutil
 import sys
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -52,7 +54,7 @@ from seuranta.core.params import PROJECT_DIR, as_params, defaults, load_params, 
 from seuranta.core.quarters import today as helsinki_today
 from seuranta.core.tables import atomic_swap
 from seuranta.inputs.population import population_path, read_population
-from seuranta.statistics import disclosure
+from seuranta.statistics.costclients import per_client_published
 
 PACKAGES_FILE = reference.REFERENCE_DIR / "cost_packages.csv"
 MAPPING_FILE = reference.REFERENCE_DIR / "service_class_mapping.csv"
@@ -209,6 +211,21 @@ REGION_SHORT_FI = {
     "19": "Pohjois-Pohjanmaa", "20": "Kainuu", "21": "Lappi", "90": "Helsinki",
     ALL: "Koko maa",
 }
+
+
+def task_names(tasks: str) -> str:
+    """The service tasks of a package (``lapsiperheet+lastensuojelu``, the tables' code
+    form) by their Finnish names from the reference list (``Lapsiperheiden palvelut +
+    Lastensuojelu``): no public table shows the project's task codes."""
+    t = reference.service_tasks()
+    names = dict(zip(t["service_task"], t["name_fi"]))
+    return " + ".join(names[x] for x in str(tasks).split("+") if x)
+
+
+#: Names of the annex's sheets (readable Finnish, at most 31 characters: Excel's limit).
+SHEETS_FI = {"packages": "Paketit", "allocation": "Kohdentuminen",
+             "unallocated": "Kohdentamattomat", "per_resident": "Euroa asukasta kohden",
+             "per_client": "Euroa asiakasta kohden", "dimensions": "Näkökulmat"}
 
 
 def region_names() -> dict[str, str]:
@@ -769,55 +786,38 @@ def _filled(df: pd.DataFrame) -> pd.DataFrame:
     return out.where(out.notna(), MISSING_SYMBOL)
 
 
-def clients_hidden(c: pd.DataFrame, min_count: int) -> pd.Series:
-    """Which rows' client counts disclosure control hides (bool per row of ``per_client``).
-
-    Per package the regions' whole-year clients and the whole country ("ALL") form one
-    linked group (the regions together are the country, up to movers), protected by
-    :func:`seuranta.statistics.disclosure.protect_linked`: counts of 1 … min_count − 1,
-    the secondary cells that keep them from being the country minus the others, and the
-    country's own count when it must go. Cost ÷ € per client would give the count back, so
-    € per client is hidden with it."""
-    clients = pd.to_numeric(c["clients"], errors="coerce")
-    hidden = pd.Series(False, index=c.index)
-    for pkg, g in c.groupby("package_code", sort=True):
-        regions = g[g["region_code"] != ALL]
-        values = {i: int(v) for i, v in clients[regions.index].items() if pd.notna(v)}
-        if not values:
-            continue
-        res = disclosure.protect_linked(values, {("ALL", pkg): list(values)}, set(values),
-                                        min_count=min_count)
-        hidden[list(res.hidden)] = True
-        total = g.index[g["region_code"] == ALL]
-        if len(total) and (("ALL", pkg) in res.dropped
-                           or disclosure.is_small(clients[total[0]], min_count)):
-            hidden[total] = True
-    return hidden
+#: The published cost table of € per client (the disclosure gate's, publication.gate).
+PUBLISHED_PER_CLIENT = "costs_per_client.csv"
 
 
-def per_client_published(c: pd.DataFrame, min_pct: float, min_count: int
-                         ) -> tuple[pd.Series, pd.Series, pd.Series]:
-    """Clients and € per client as published, and the reason when not: € per client is
-    not available where the county's register coverage is under ``min_pct`` (the clients
-    would be undercounted); clients and € per client are suppressed where disclosure
-    control hides the count (:func:`clients_hidden`). Returns (clients, €, reason) with
-    None where not published."""
-    cov = pd.to_numeric(c["coverage_pct"], errors="coerce")
-    eur = pd.to_numeric(c["eur_per_client"], errors="coerce").round(0)
-    clients = pd.to_numeric(c["clients"], errors="coerce")
-    low = cov.isna() | (cov < float(min_pct))
-    hid = clients_hidden(c, min_count)
-    reason = pd.Series("", index=c.index, dtype=object)
-    reason[low] = [("Ei julkaista: rekisterin kattavuus ei ole tiedossa" if pd.isna(v) else
-                    f"Ei julkaista: rekisterin kattavuus {fi_pct(v, 0)}, alle "
-                    f"{fi_pct(float(min_pct), 0)}") for v in cov[low]]
-    reason[~low & eur.isna()] = "Ei laskettavissa: ei asiakkaita"
-    reason[hid] = "Salattu: asiakasmäärä on pieni tai pääteltävissä muista luvuista"
-    return clients.where(~hid), eur.where(~low & ~hid), reason
+def per_client_shown(c: pd.DataFrame, published: Path | None, min_pct: float,
+                     min_count: int) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+    """(clients, € per client, reason, suppressed) of the rows of ``per_client`` as the
+    gate published them (``published``: the year's published folder); without one (a
+    table computed on request) by the gate's rule itself
+    (:func:`seuranta.statistics.costclients.per_client_published`)."""
+    p = Path(published) / PUBLISHED_PER_CLIENT if published else None
+    if p is None or not p.is_file():
+        clients, eur, reason = per_client_published(c, min_pct, min_count)
+        return clients, eur, reason, reason.str.startswith("Salattu")
+    pub = pd.read_csv(p, dtype={"county_code": str, "package_code": str, "note": str,
+                                "clients_symbol": str, "eur_per_client_symbol": str},
+                      keep_default_na=False, na_values=[""])
+    regions = c["region_code"].astype(str).replace({ALL: ""}).tolist()
+    if pub["county_code"].fillna("").tolist() != regions or \
+            pub["package_code"].tolist() != c["package_code"].astype(str).tolist():
+        raise InputError(f"{p}: its rows are not the cost year's per_client rows")
+    idx = c.index
+    sym = pub["clients_symbol"].fillna("")
+    return (pd.Series(pd.to_numeric(pub["clients"]).to_numpy(), index=idx),
+            pd.Series(pd.to_numeric(pub["eur_per_client"]).to_numpy(), index=idx),
+            pd.Series(pub["note"].fillna("").to_numpy(), index=idx, dtype=object),
+            pd.Series((sym == symbols.SUPPRESSED).to_numpy(), index=idx))
 
 
 def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
-                  min_count: int = 1) -> list[tuple[str, str, pd.DataFrame]]:
+                  min_count: int = 1, published: Path | None = None
+                  ) -> list[tuple[str, str, pd.DataFrame]]:
     """(sheet name, description, Finnish-headed frame) for each table sheet."""
     pk = load_packages()
     pname = dict(zip(pk["package_code"], pk["name_fi"]))
@@ -831,7 +831,7 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
 
     sheets = []
     p = tables["packages"]
-    sheets.append(("Paketit", "Kustannukset sote-tietopaketeittain, koko maa", pd.DataFrame({
+    sheets.append((SHEETS_FI["packages"], "Kustannukset sote-tietopaketeittain, koko maa", pd.DataFrame({
         "Järjestys": p["order"].astype(int),
         "Tietopaketti": p["package_code"].map(pname),
         "Tyyppi": p["package_code"].map(kind).fillna(""),
@@ -840,7 +840,7 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
         "Euroa asukasta kohden": num(p["eur_per_resident"]).round(0),
     })))
     a = tables["allocation"]
-    sheets.append(("Kohdentuminen", "Kustannusten kohdentuminen tietopaketteihin alueittain",
+    sheets.append((SHEETS_FI["allocation"], "Kustannusten kohdentuminen tietopaketteihin alueittain",
                    pd.DataFrame({
                        "Aluekoodi": a["region_code"],
                        "Alue": a["region_code"].map(rname),
@@ -851,7 +851,7 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
                        "Vertailuarvo 2017 (%)": num(a["benchmark_pct"]),
                    })))
     u = tables["unallocated"]
-    sheets.append(("Kohdentamattomat", "Kohdentamattomat kustannukset palveluluokittain ja syyn "
+    sheets.append((SHEETS_FI["unallocated"], "Kohdentamattomat kustannukset palveluluokittain ja syyn "
                    "mukaan", pd.DataFrame({
                        "Aluekoodi": u["region_code"],
                        "Alue": u["region_code"].map(rname),
@@ -861,7 +861,7 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
                        "Kustannukset (€)": num(u["cost_eur"]),
                    })))
     r = tables["per_resident"]
-    sheets.append(("Euroa_per_asukas", "Kustannukset asukasta kohden tietopaketeittain ja "
+    sheets.append((SHEETS_FI["per_resident"], "Kustannukset asukasta kohden tietopaketeittain ja "
                    "alueittain; ikävakioitu ikäsidonnaisille paketeille", pd.DataFrame({
                        "Aluekoodi": r["region_code"],
                        "Alue": r["region_code"].map(rname),
@@ -878,14 +878,13 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
                            r["eur_per_target_resident_std"]).round(2),
                    })))
     c = tables["per_client"]
-    clients, eur, reason = per_client_published(c, min_pct, min_count)
-    hid = reason.str.startswith("Salattu")
-    sheets.append(("Euroa_per_asiakas", "Kustannukset asiakasta kohden (rekisterin "
+    clients, eur, reason, hid = per_client_shown(c, published, min_pct, min_count)
+    sheets.append((SHEETS_FI["per_client"], "Kustannukset asiakasta kohden (rekisterin "
                    "koko vuoden asiakkaat)", pd.DataFrame({
                        "Aluekoodi": c["region_code"],
                        "Alue": c["region_code"].map(rname),
                        "Tietopaketti": c["package_code"].map(pname),
-                       "Palvelutehtävät": c["service_tasks"].astype(str).str.replace("+", " + "),
+                       "Palvelutehtävät": c["service_tasks"].map(task_names),
                        "Kustannukset (€)": num(c["cost_eur"]),
                        "Asiakkaat": clients.astype(object).where(~hid, symbols.SUPPRESSED),
                        "Euroa asiakasta kohden": eur.astype(object).where(
@@ -898,7 +897,7 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
     d = tables["dimensions"]
     dim_fi = {"client_group": "Asiakasryhmä", "funding_channel": "Rahoituskanava",
               "producer": "Tuottaja", "sector": "Toimiala"}
-    sheets.append(("Nakokulmat", "Kustannukset asiakasryhmän, rahoituskanavan, tuottajan ja "
+    sheets.append((SHEETS_FI["dimensions"], "Kustannukset asiakasryhmän, rahoituskanavan, tuottajan ja "
                    "toimialan mukaan, koko maa", pd.DataFrame({
                        "Näkökulma": d["dimension"].map(dim_fi),
                        "Luokka": d["value"].fillna("").astype(str).replace("", "(tyhjä)"),
@@ -910,16 +909,19 @@ def _annex_sheets(tables: dict[str, pd.DataFrame], min_pct: float = 0.0,
 
 
 def write_costs_annex(tables: dict[str, pd.DataFrame], path: Path, synthetic: bool,
-                      year: int | None = None, params: dict | None = None) -> Path:
+                      year: int | None = None, params: dict | None = None,
+                      published: Path | None = None) -> Path:
     """The accessible Excel annex (:func:`seuranta.core.excel.write_workbook`): a notes
-    sheet first, then one table per sheet; a missing value is the symbol ``.``."""
+    sheet first, then one table per sheet; a missing value is the symbol ``.``; clients
+    and € per client as the gate published them in ``published`` (:func:`per_client_shown`)."""
     params = params or {}
     pub = section_of(params, "publication")
     cp = cost_params(params)
     meta = dict(zip(tables["meta"]["key"], tables["meta"]["value"].astype(str)))
     year = year or int(meta.get("year", 0))
     min_pct = float(cp["per_client_min_coverage_pct"])
-    sheets = _annex_sheets(tables, min_pct, int(as_params(params)["disclosure"]["min_count"]))
+    sheets = _annex_sheets(tables, min_pct, int(as_params(params)["disclosure"]["min_count"]),
+                           published)
     date = _publication_date(pub)
     notes = [
         ("Lähde", "Sote-tietopakettien kustannusaineisto (hyvinvointialueiden kustannukset "
@@ -979,9 +981,13 @@ def _publication_date(pub: dict) -> dt.date:
 # --------------------------------------------------------------------------- CLI
 
 def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict,
-                  register_dir: Path | None = None) -> Path:
-    """Run the cost stage and write OUT/costs/<year>/{tables,annex,manifest.json}; returns
-    that folder. ``params``: the run's parameters (loaded once by the caller)."""
+                  register_dir: Path | None = None,
+                  publish: Callable[[Path, Path], object] | None = None) -> Path:
+    """Run the cost stage and write OUT/costs/<year>/{tables,published,annex,manifest.json};
+    returns that folder. ``params``: the run's parameters (loaded once by the caller).
+    ``publish(tables_dir, published_dir)``: the disclosure gate's cost step
+    (:func:`seuranta.publication.gate.publish_costs`, given by the pipeline and the
+    command line), whose published tables the annex reads."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     inputs: dict[str, Path] = {}
     tables = run_costs(year, data_dir, params, out_dir=out_dir, register_dir=register_dir,
@@ -991,8 +997,11 @@ def run_and_write(year: int, data_dir: Path, out_dir: Path, params: dict,
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{year}-", dir=target.parent))
     try:  # written beside the target and swapped in only when complete
         write_costs_tables(tables, tmp / "tables")
+        if publish is not None:
+            publish(tmp / "tables", tmp / "published")
         write_costs_annex(tables, tmp / "annex" / f"kustannukset_{year}.xlsx",
-                          _synthetic(data_dir), year, params)
+                          _synthetic(data_dir), year, params,
+                          tmp / "published" if publish is not None else None)
         write_costs_manifest(tmp, year, data_dir, register_dir, params, inputs)
         atomic_swap(tmp, target)
     except BaseException:
@@ -1076,10 +1085,12 @@ def _synthetic(data_dir: Path) -> bool:
         raise InputError(f"{p}: not valid JSON") from None
 
 
-def _cmd_costs(args) -> int:
+def _cmd_costs(args, publish: Callable | None = None) -> int:
     params = load_params(getattr(args, "params", None))
+    step = None if publish is None else functools.partial(
+        publish, params=params, year_published=Path(args.out) / f"{args.year}Q4" / "published")
     target = run_and_write(args.year, Path(args.data), Path(args.out), params,
-                           Path(args.register) if args.register else None)
+                           Path(args.register) if args.register else None, publish=step)
     al = pd.read_csv(target / "tables" / "allocation.csv", dtype={"region_code": str})
     nat = al[al["region_code"] == ALL].iloc[0]
     print(f"{target}: ledger {nat['ledger_eur']} €, allocated {nat['allocation_pct']:.2f} % "
@@ -1087,8 +1098,9 @@ def _cmd_costs(args) -> int:
     return 0
 
 
-def add_parser(sub) -> None:
-    """Add ``seuranta costs --year YYYY [--data DIR] [--out DIR]`` to the CLI."""
+def add_parser(sub, publish: Callable | None = None) -> None:
+    """Add ``seuranta costs --year YYYY [--data DIR] [--out DIR]`` to the CLI; ``publish``:
+    the disclosure gate's cost step (:func:`seuranta.publication.gate.publish_costs`)."""
     r = sub.add_parser("costs", help="Sote-tietopaketit: allocate a year's cost ledger to the "
                                      "15 packages, € per resident and per client, Excel annex")
     r.add_argument("--year", type=int, required=True, help="cost year, e.g. 2022")
@@ -1098,4 +1110,4 @@ def add_parser(sub) -> None:
     r.add_argument("--register", default=None,
                    help="a tables folder with year_counts.csv (default: OUT/<year>Q4/tables)")
     r.add_argument("--params", default=None, help="parameters file (default: parameters.yml)")
-    r.set_defaults(func=_cmd_costs)
+    r.set_defaults(func=functools.partial(_cmd_costs, publish=publish))

@@ -168,8 +168,11 @@ def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict,
     offer(pdf_dir / COUNTY_PDF, "Hyvinvointialueiden kuntataulukot (PDF)",
           f"{bookfmt.quarter_name(quarters[0])} – {bookfmt.quarter_name(quarters[-1])}")
     costs_nb = newest_costs_notebook(out_dir)   # the cost year of this publication only
-    for xlsx in sorted(costs_nb.parent.parent.glob("annex/*.xlsx")) if costs_nb else []:
-        offer(xlsx, "Sote-tietopakettien kustannukset (Excel)", f"vuosi {xlsx.parent.parent.name}")
+    if costs_nb:
+        year = f"vuosi {costs_nb.parent.parent.name}"
+        offer(pdf_dir / COSTS_PDF, "Sote-tietopakettien kustannukset (PDF)", year)
+        for xlsx in sorted(costs_nb.parent.parent.glob("annex/*.xlsx")):
+            offer(xlsx, "Sote-tietopakettien kustannukset (Excel)", year)
     lines = ["# Lataukset", "", f"Julkaisun kaikki tiedostot ({info['date_fi']}). Excel-liitteissä "
              "on ensimmäisenä Tietoja-välilehti, joka selittää taulukot ja symbolit.", ""]
     if rows:
@@ -461,7 +464,9 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     costs_nb = newest_costs_notebook(out_dir)
     if costs_nb is not None:
         (stage / "kustannukset").mkdir()
-        shutil.copy2(costs_nb, stage / "kustannukset" / "costs.ipynb")
+        shutil.copy2(costs_nb, stage / f"{COSTS_DOC}.ipynb")
+        (stage / "kustannukset" / "year.txt").write_text(costs_nb.parent.parent.name,
+                                                          encoding="utf-8")
         costs_parts = [{"caption": "Sote-tietopaketit",
                         "chapters": [{"file": "kustannukset/costs"}]}]
     (stage / "lataukset.md").write_text(_downloads_md(stage, out_dir, quarters, info,
@@ -530,6 +535,21 @@ def _run(cmd: list[str], cwd: Path | None = None, log_file: Path | None = None) 
 
 #: File name of the county drill-down pages as one PDF (OUT/pdf/).
 COUNTY_PDF = "hyvinvointialueet.pdf"
+#: File name of the Sote-tietopaketit chapter as a working paper of its own (OUT/pdf/).
+COSTS_PDF = "kustannukset.pdf"
+#: The staged costs chapter (its notebook, ``kustannukset/costs.ipynb``).
+COSTS_DOC = "kustannukset/costs"
+
+
+def costs_paper_title(stage: Path) -> str:
+    """Title of the costs working paper: the chapter's heading with its cost year."""
+    year = _costs_year(stage)
+    return "Sote-tietopakettien kustannukset" + (f" {year}" if year else "")
+
+
+def _costs_year(stage: Path) -> str:
+    p = Path(stage) / "kustannukset" / "year.txt"
+    return p.read_text(encoding="utf-8").strip() if p.is_file() else ""
 
 
 def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
@@ -552,6 +572,11 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
         docs.append(("alueet/index", "seuranta-alueet.tex",
                      "Hyvinvointialueet: kuntien asiakasosuudet vuosineljänneksittäin",
                      author, "manual", True))
+    costs = (stage / f"{COSTS_DOC}.ipynb").is_file()
+    if costs:      # the Sote-tietopaketit chapter as a working paper of its own (the
+        # chapter itself, not a toctree: toctree_only False)
+        docs.append((COSTS_DOC, "seuranta-kustannukset.tex", costs_paper_title(stage),
+                     author, "manual", False))
     with open(conf, "a", encoding="utf-8") as f:
         f.write(f"\n# One working paper per quarter (added by seuranta.publication.book)\n"
                 f"latex_documents = {docs!r}\n")
@@ -576,6 +601,11 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
         _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error",
               "seuranta-alueet.tex"], cwd=latex_dir)
         shutil.copy2(latex_dir / "seuranta-alueet.pdf", pdf_dir / COUNTY_PDF)
+    if costs:
+        prepare_tex(latex_dir / "seuranta-kustannukset.tex", "")
+        _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error",
+              "seuranta-kustannukset.tex"], cwd=latex_dir)
+        shutil.copy2(latex_dir / "seuranta-kustannukset.pdf", pdf_dir / COSTS_PDF)
     return out
 
 

@@ -100,12 +100,14 @@ def notice_text(synthetic: bool, params: Mapping) -> str:
     return str(as_params(params)["publication"]["synthetic_notice"]).strip()
 
 
-def notice_md(synthetic: bool, params: Mapping) -> str:
-    """The synthetic-data notice as a MyST admonition (empty for real data)."""
+def notice_md(synthetic: bool, params: Mapping, extra: str = "") -> str:
+    """The synthetic-data notice as a MyST admonition, its title above the text (empty
+    for real data); ``extra``: a sentence of the page's own after the run's notice."""
     if not synthetic:
         return ""
+    text = " ".join(t for t in (notice_text(synthetic, params), extra.strip()) if t)
     return (f":::{{admonition}} Synteettinen aineisto\n:class: warning\n"
-            f"{escape.myst(notice_text(synthetic, params))}\n:::\n")
+            f"{escape.myst(text)}\n:::\n")
 
 
 # --------------------------------------------------------------------------- tables

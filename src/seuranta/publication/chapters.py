@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import reference, symbols
+from seuranta.core.fmt import fi_count
 from seuranta.core.labels_fi import DECISION_FI
 from seuranta.core.params import as_params
 from seuranta.publication import bookfmt as bf
@@ -417,12 +418,12 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                       median=bf.fi_share(x["median"]), q3=bf.fi_share(x["q3"]),
                       min=bf.fi_share(shares.min()), max=bf.fi_share(shares.max()))
             if hidden:
-                alt += (f" Kuviosta puuttuu {bf.fi_number(hidden)} kuntaa, joiden asiakasmäärä "
-                        "on salattu.")
+                alt += (f" Kuviosta puuttuu {fi_count(hidden, 'kunta, jonka', 'kuntaa, joiden')} "
+                        "asiakasmäärä on salattu.")
             ch.figures["shares"] = (fig, alt)
     else:
         ch.facts["spread"] = say("no_spread")
-    ch.facts["hidden"] = (f"Kuviosta on jätetty pois {bf.fi_number(hidden)} kuntaa, joiden "
+    ch.facts["hidden"] = (f"Kuviosta on jätetty pois {fi_count(hidden, 'kunta, jonka', 'kuntaa, joiden')} "
                           "asiakasmäärä on tietosuojan vuoksi salattu."
                           if hidden and "shares" in ch.figures else "")
 

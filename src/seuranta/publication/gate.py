@@ -82,6 +82,14 @@ Published tables (columns):
     ``disclosure.min_count`` municipalities is shown as ``..``. It shares no cell with the
     other tables.
 
+Cost tables of the Sote-tietopaketit (:func:`publish_costs`, ``OUT/costs/<year>/published/``,
+``county_code`` '' = the whole country): ``costs_packages``, ``costs_allocation``,
+``costs_unallocated``, ``costs_per_resident``, ``costs_dimensions`` (euros, shares, euros
+per resident, ledger rows: no count of persons, published at the annex's precision) and
+``costs_per_client`` (county_code, package_code, service_tasks, cost_eur, clients,
+clients_symbol, eur_per_client, eur_per_client_symbol, coverage_pct, note: the whole-year
+clients are counts of persons, suppressed with their € per client).
+
 Internal, never published: ``OUT/<Q>/disclosure/loss.csv``, the information loss per task
 of quarter Q (cells, primary, secondary and their clients, totals suppressed): its count of
 small cells per task would itself be a published figure about them.
@@ -784,3 +792,109 @@ def _loss(cells, keys, shown, values, M, res: Decision, quarter: str) -> pd.Data
     return pd.DataFrame(rows, columns=["quarter", "service_task", "cells", "primary",
                                        "secondary", "secondary_clients", "totals_suppressed",
                                        "totals_clients"])
+
+
+# --------------------------------------------------------------------------- costs
+
+#: The published cost tables (``OUT/costs/<year>/published/``) and the internal cost table
+#: each is made from (``OUT/costs/<year>/tables/``).
+COST_TABLES = {"costs_packages": "packages", "costs_allocation": "allocation",
+               "costs_unallocated": "unallocated", "costs_per_resident": "per_resident",
+               "costs_per_client": "per_client", "costs_dimensions": "dimensions"}
+#: Decimals of the published cost figures (as the annex shows them): euros to the cent,
+#: shares and rates to one decimal, euros per resident to the cent, per client whole.
+COST_DECIMALS = {"share_pct": 1, "allocation_pct": 1, "benchmark_pct": 1,
+                 "eur_per_resident": 2, "eur_per_target_resident": 2,
+                 "eur_per_target_resident_std": 2, "coverage_pct": 1}
+
+
+def _cost_region(codes: pd.Series) -> pd.Series:
+    """The cost tables' area code as the other published tables write an area: the
+    wellbeing services county's code, '' for the whole country."""
+    return codes.astype(str).replace({"ALL": ""})
+
+
+def _year_forced(year_published: Path | None, year: int, package_tasks: dict) -> set:
+    """Packages whose national client count the gate's year table suppressed (one of its
+    tasks' whole-year clients is ``..``): the same count, so suppressed again."""
+    y = read(Path(year_published), "year", False) if year_published else None
+    if y is None or y.empty:
+        return set()
+    y = y[y["year"].astype(str) == str(year)]
+    hidden = set(y.loc[y["clients_symbol"] == SUPPRESSED, "service_task"])
+    return {p for p, ts in package_tasks.items() if hidden & set(ts)}
+
+
+def publish_costs(tables_dir: Path, published_dir: Path | None, params: dict,
+                  year_published: Path | None = None) -> dict[str, pd.DataFrame]:
+    """The published tables of a cost year (written to ``published_dir`` when given), from
+    its internal tables (``OUT/costs/<year>/tables``).
+
+    Euros, shares, euros per resident and ledger rows are no counts of persons: they are
+    published as computed (at the annex's precision, :data:`COST_DECIMALS`), declared as
+    relating to no cell (:func:`relations.declare_euros`). The whole-year clients behind €
+    per client are counts of persons: :func:`seuranta.statistics.costclients.per_client_published`
+    suppresses them (``..``, with their € per client) and withholds € per client where the
+    register's coverage is partial (``.``); ``year_published`` (the published folder whose
+    ``year.csv`` has the cost year: its Q4) links the national counts to the year table's
+    (:func:`relations.declare_cost_clients`)."""
+    from seuranta.statistics.costclients import per_client_published
+
+    tables_dir = Path(tables_dir)
+    p = as_params(params)
+    cp = dict(p.get("costs") or {})
+    min_count = int(p["disclosure"]["min_count"])
+    T = {name: pd.read_csv(tables_dir / f"{src}.csv",
+                           dtype={"region_code": str, "service_class": str, "value": str,
+                                  "package_code": str, "target_group": str, "reason": str,
+                                  "service_tasks": str},
+                           keep_default_na=False, na_values=[""])
+         for name, src in COST_TABLES.items()}
+    year = int(T["costs_packages"]["year"].iloc[0])
+    out: dict[str, pd.DataFrame] = {}
+    k = T["costs_packages"]
+    out["costs_packages"] = k[["package_code", "kind", "cost_eur", "share_pct",
+                               "eur_per_resident"]].assign(kind=k["kind"].fillna(""))
+    a = T["costs_allocation"]
+    out["costs_allocation"] = a.assign(county_code=_cost_region(a["region_code"]))[[
+        "county_code", "ledger_eur", "allocated_eur", "unallocated_eur", "allocation_pct",
+        "benchmark_pct"]]
+    u = T["costs_unallocated"]
+    out["costs_unallocated"] = u.assign(county_code=_cost_region(u["region_code"]),
+                                        service_class=u["service_class"].fillna(""))[[
+        "county_code", "service_class", "reason", "rows", "cost_eur"]]
+    r = T["costs_per_resident"]
+    out["costs_per_resident"] = r.assign(county_code=_cost_region(r["region_code"]),
+                                         target_group=r["target_group"].fillna(""))[[
+        "county_code", "package_code", "cost_eur", "population_year", "population",
+        "eur_per_resident", "target_group", "target_population", "eur_per_target_resident",
+        "eur_per_target_resident_std"]]
+    d = T["costs_dimensions"]
+    out["costs_dimensions"] = d.rename(columns={"value": "category"}).assign(
+        category=d["value"].fillna(""))[["dimension", "package_code", "category", "cost_eur",
+                                          "share_pct"]]
+    c = T["costs_per_client"]
+    forced = _year_forced(year_published, year, cp.get("package_tasks") or {})
+    clients, eur, note = per_client_published(c, float(cp.get("per_client_min_coverage_pct",
+                                                              0)), min_count, forced)
+    shown_clients = pd.to_numeric(c["clients"], errors="coerce")
+    csym = np.where(clients.notna(), "", np.where(shown_clients.notna(), SUPPRESSED,
+                                                   NOT_AVAILABLE))
+    esym = np.where(eur.notna(), "", np.where(csym == SUPPRESSED, SUPPRESSED, NOT_AVAILABLE))
+    out["costs_per_client"] = pd.DataFrame({
+        "county_code": _cost_region(c["region_code"]), "package_code": c["package_code"],
+        "service_tasks": c["service_tasks"], "cost_eur": c["cost_eur"],
+        "clients": clients.astype("Int64"), "clients_symbol": csym,
+        "eur_per_client": eur.astype("Int64"), "eur_per_client_symbol": esym,
+        "coverage_pct": c["coverage_pct"], "note": note})
+    for df in out.values():
+        for col, dec in COST_DECIMALS.items():
+            if col in df.columns:
+                df[col] = pd.to_numeric(df[col]).round(dec)
+    relations.check_declared(out)
+    if published_dir is not None:
+        published_dir = Path(published_dir)
+        published_dir.mkdir(parents=True, exist_ok=True)
+        for name, df in out.items():
+            write_csv(df, published_dir / f"{name}.csv")
+    return out

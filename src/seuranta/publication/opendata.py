@@ -88,6 +88,48 @@ TABLE_TITLE_FI = {
     "review_effect": "Tarkastuskierroksen päätösten vaikutus koko maan arvioon",
 }
 
+# Sote-tietopaketit (issue 25): the published cost tables of the newest cost year
+# (gate.publish_costs), files ``<table>_<year>.csv/.json``.
+COST_TITLE_FI = {
+    "costs_packages": "Sote-kustannukset tietopaketeittain, koko maa",
+    "costs_allocation": "Sote-kustannusten kohdentuminen tietopaketteihin alueittain",
+    "costs_unallocated": "Kohdentamattomat sote-kustannukset palveluluokittain ja syyn mukaan",
+    "costs_per_resident": "Sote-kustannukset asukasta kohden tietopaketeittain ja alueittain",
+    "costs_per_client": "Sote-kustannukset rekisterin koko vuoden asiakasta kohden",
+    "costs_dimensions": ("Sote-kustannukset asiakasryhmän, rahoituskanavan, tuottajan ja "
+                         "toimialan mukaan, koko maa"),
+}
+COST_DIM_FI = {"package_code": "Tietopaketti", "kind": "Tietopaketin tyyppi",
+               "service_class": "Palveluluokka", "reason": "Kohdentamattomuuden syy",
+               "target_group": "Kohdeväestön ikäryhmät", "dimension": "Näkökulma",
+               "category": "Luokka", "year": "Vuosi"}
+COST_METRIC_FI = {
+    "cost_eur": ("Kustannukset", "euroa", 2),
+    "ledger_eur": ("Kustannukset yhteensä", "euroa", 2),
+    "allocated_eur": ("Kohdennettu", "euroa", 2),
+    "unallocated_eur": ("Kohdentamaton", "euroa", 2),
+    "allocation_pct": ("Kohdentumisaste", "prosenttia", 1),
+    "benchmark_pct": ("Vertailuarvo 2017", "prosenttia", 1),
+    "rows": ("Kustannusrivejä", "riviä", 0),
+    "population_year": ("Väestön vuosi", "vuosi", 0),
+    "population": ("Väestö", "henkilöä", 0),
+    "eur_per_resident": ("Euroa asukasta kohden", "euroa", 2),
+    "target_population": ("Kohdeväestö", "henkilöä", 0),
+    "eur_per_target_resident": ("Euroa kohdeväestön asukasta kohden", "euroa", 2),
+    "eur_per_target_resident_std": ("Ikävakioitu, euroa kohdeväestön asukasta kohden",
+                                    "euroa", 2),
+    "eur_per_client": ("Euroa asiakasta kohden", "euroa", 0),
+    "coverage_pct": ("Rekisterin kattavuus", "prosenttia", 1),
+}
+#: Disclosure control of the cost tables, for their metadata.
+COST_DISCLOSURE_FI = (
+    "Eurot, osuudet ja euroa asukasta kohden ovat hyvinvointialueiden kustannuksia eivätkä "
+    "kuvaa henkilöitä, joten niihin ei sovelleta tietosuojasuojausta. Asiakasmäärät ovat "
+    "henkilömääriä: pienet ja muista luvuista pääteltävissä olevat asiakasmäärät ja niiden "
+    "euroa asiakasta kohden on salattu (..), kuten julkaisun muissakin taulukoissa.")
+DIM_LABEL_FI = {**DIM_LABEL_FI, **COST_DIM_FI}
+METRIC_FI = {**METRIC_FI, **COST_METRIC_FI}
+
 
 # --------------------------------------------------------------------------- structure
 
@@ -294,10 +336,54 @@ def revisions_frame(rev: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
     return df, label
 
 
+def _cost_labels() -> dict[str, dict[str, str]]:
+    p = pd.read_csv(reference.REFERENCE_DIR / "cost_packages.csv", dtype=str,
+                    keep_default_na=False)
+    names = dict(zip(p["package_code"], p["name_fi"]))
+    names.update({"unallocated": "Kohdentamaton", "ALL": "Yhteensä"})
+    return {"package_code": names}
+
+
+def _write_costs(pdir: Path, target: Path, year: str, release_id: str, released: str,
+                 synthetic: bool, notice: str | None) -> list[dict]:
+    """One cost year's published tables (``OUT/costs/<year>/published``) as CSV and
+    JSON-stat, and their data-package resources; the reference period is the year."""
+    resources = []
+    labels = _cost_labels()
+    for name in pub.table_names(pdir):
+        df = pub.read(pdir, name)
+        if df.empty:
+            continue
+        base = f"{name}_{year}"
+        text = pd.read_csv(pdir / f"{name}.csv", dtype=str, keep_default_na=False)
+        text.insert(0, "release_id", release_id)
+        write_csv(text, target / f"{base}.csv")
+        title = f"{COST_TITLE_FI.get(name, name)}, {year}"
+        schema = _schema(text, dimensions(df))
+        resources.append({"name": base.lower(), "path": f"{base}.csv", "title": title,
+                          "description": COST_DISCLOSURE_FI, "format": "csv",
+                          "mediatype": "text/csv", "encoding": "utf-8",
+                          "dialect": {"delimiter": ",", "header": True}, "schema": schema})
+        js = to_jsonstat(df, name, f"{year}Q4", release_id, released, synthetic,
+                         labels=labels, notice=notice)
+        js["label"] = title
+        js["source"] = "Sote-tietopakettien kustannusaineisto; " + CREDIT_FI
+        js["note"].append(COST_DISCLOSURE_FI)
+        js["extension"]["reference_period"] = {"year": int(year), "start": f"{year}-01-01",
+                                               "end": f"{year}-12-31"}
+        (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False, sort_keys=True),
+                                             encoding="utf-8")
+        resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
+                          "title": f"{title} (JSON-stat 2.0)", "format": "json",
+                          "mediatype": "application/json", "encoding": "utf-8"})
+    return resources
+
+
 def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: str,
                     released: str, synthetic: bool, revisions: pd.DataFrame | None = None,
-                    notice: str | None = None) -> Path:
-    """Write every quarter's published tables as CSV + JSON-stat and the data package.
+                    notice: str | None = None, costs: dict[str, Path] | None = None) -> Path:
+    """Write every quarter's published tables as CSV + JSON-stat and the data package
+    (and ``costs``: cost year → its published folder, the Sote-tietopaketit tables).
 
     ``notice``: the synthetic-data notice of the run's parameters (required when
     ``synthetic``).
@@ -333,6 +419,9 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
             resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
                               "title": f"{title} (JSON-stat 2.0)", "format": "json",
                               "mediatype": "application/json", "encoding": "utf-8"})
+    for year, pdir in sorted((costs or {}).items()):
+        resources += _write_costs(Path(pdir), target, str(year), release_id, released,
+                                  synthetic, notice)
     if revisions is not None:   # "Tarkentuneet luvut": changes since the previous release
         base = f"tarkentuneet_luvut_{release_id}"
         write_csv(revisions, target / f"{base}.csv")

@@ -37,6 +37,7 @@ from seuranta.inputs.datafolder import extract_date
 from seuranta.publication import compare, landing, opendata, releases, revisions
 from seuranta.publication import published as pub
 from seuranta.publication.bookfmt import alt_text, caption_tables, notice_md, notice_text
+from seuranta.publication.notebooks import newest_costs_notebook
 
 OPEN_DATA = "avoindata"
 EXTRA = "_extra"
@@ -79,8 +80,11 @@ def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,
     target = Path(root if root is not None else out_dir) / OPEN_DATA / rid
     if target.exists():
         shutil.rmtree(target)
+    costs_nb = newest_costs_notebook(out_dir)   # the cost year of this publication
+    costs = {costs_nb.parent.parent.name: costs_nb.parent.parent / pub.PUBLISHED} \
+        if costs_nb and (costs_nb.parent.parent / pub.PUBLISHED).is_dir() else None
     opendata.write_open_data(dirs, target, rid, released.isoformat(), synthetic, revisions=rev,
-                             notice=notice_text(synthetic, params))
+                             notice=notice_text(synthetic, params), costs=costs)
     return target, rid, released, revisions.summary_fi(rev)
 
 

@@ -25,7 +25,9 @@ TEXT_COLUMNS = {"quarter": str, "municipality_code": str, "county_code": str,
                 "sources": str, "method": str, "note": str, "kind": str,
                 "min_municipality_code": str, "max_municipality_code": str,
                 "task_a": str, "task_b": str, "n_tasks": str, "publish_as": str,
-                "rule_reason": str}
+                "rule_reason": str, "package_code": str, "service_class": str,
+                "service_tasks": str, "target_group": str, "dimension": str,
+                "category": str}
 SYMBOL_SUFFIX = "_symbol"
 
 

@@ -509,6 +509,28 @@ def declare_calibration(ctx: Ctx, T: dict) -> None:
     municipalities, no count of persons, so it relates to no cell."""
 
 
+def declare_euros(ctx: Ctx, T: dict) -> None:
+    """The cost tables of euros (gate.publish_costs: costs_packages, costs_allocation,
+    costs_unallocated, costs_per_resident, costs_dimensions): euros of the wellbeing
+    services counties' accounts, their shares, euros per resident of the public population
+    statistics and numbers of ledger rows. No count of persons, so they relate to no cell
+    (a statistician's call: the organisers' costs are public accounts, not data on
+    persons)."""
+
+
+def declare_cost_clients(ctx: Ctx, T: dict) -> None:
+    """``costs_per_client`` (gate.publish_costs): the whole-year clients of a package's
+    tasks per county and for the whole country. Relations: the country = Σ counties per
+    package (a linked group), and the country = Σ the year table's whole-year clients
+    (``year``, ``Y``) of the package's tasks. They are protected where the table is made,
+    by :func:`seuranta.statistics.costclients.per_client_published` (the linked group
+    through :func:`seuranta.statistics.disclosure.protect_linked`; a national count whose
+    year figure the quarter's gate suppressed is suppressed again), and attacked by the
+    audit with both relations; € per client = cost ÷ clients is suppressed with its count.
+    The quarter's own model has no figure of this table (a cost year is published after
+    its quarters), so nothing is added to it here."""
+
+
 #: Every published table and its declaration, in the order they are declared (later ones
 #: use what earlier ones declared).
 DECLARED = {
@@ -526,6 +548,12 @@ DECLARED = {
     "review_decisions": declare_no_counts,
     "review_effect": declare_no_counts,
     "calibration": declare_calibration,
+    "costs_packages": declare_euros,
+    "costs_allocation": declare_euros,
+    "costs_unallocated": declare_euros,
+    "costs_per_resident": declare_euros,
+    "costs_dimensions": declare_euros,
+    "costs_per_client": declare_cost_clients,
 }
 
 

@@ -12,7 +12,8 @@ OUT/releases/<release id>/
   <Q>/notebooks/*.ipynb      the quarter's executed notebooks (downloadable from the book)
   <Q>/manifest.json          the quarter run's record: inputs, parameters, code, packages
                              (no paths, no hashes of the exact tables)
-  costs/<year>/annex/*.xlsx, costs/<year>/notebooks/*.ipynb   the cost chapter, if any
+  costs/<year>/annex/*.xlsx, costs/<year>/notebooks/*.ipynb   the cost chapter, if any,
+  costs/<year>/published/*.csv   and the gate's published cost tables
   pdf/*.pdf                  the working papers and the county pages, when built
   html/                      the HTML book as published
   avoindata/                 the open data (CSV, JSON-stat, datapackage.json)
@@ -119,7 +120,8 @@ def public_files(out_dir: Path, quarters: list[str], rid: str) -> dict[str, Path
     costs_nb = newest_costs_notebook(out_dir)
     if costs_nb is not None:
         year = costs_nb.parent.parent
-        for sub, pattern in (("annex", "*.xlsx"), ("notebooks", "*.ipynb")):
+        for sub, pattern in (("annex", "*.xlsx"), ("notebooks", "*.ipynb"),
+                             (PUBLISHED, "*.csv")):
             for p in sorted((year / sub).glob(pattern)):
                 files[f"costs/{year.name}/{sub}/{p.name}"] = p
     for p in sorted((out_dir / "pdf").glob("*.pdf")):
