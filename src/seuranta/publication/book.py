@@ -179,6 +179,11 @@ def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict,
     return "\n".join(lines) + "\n"
 
 
+#: What a county's page of ``alueet/`` (and of hyvinvointialueet.pdf) is, beside the county's
+#: name in its title (the comparison page of ``vertailu/`` is another).
+COUNTY_TABLES_TITLE_FI = "kuntien osuudet"
+
+
 def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
                   params: Mapping) -> list[str]:
     """One page per county: its municipalities' shares per task and quarter, from the
@@ -201,7 +206,7 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     for c in counties.itertuples():
         code, name = c.county_code, c.county_name_fi
         d = series[series["county_code"] == code]
-        lines = [f"# {myst(name)}", "", bf.notice_md(synthetic, params),
+        lines = [f"# {myst(name)}: {COUNTY_TABLES_TITLE_FI}", "", bf.notice_md(synthetic, params),
                  f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {myst(name)}, uusin "
                  f"vuosineljännes ensin. Osuus näytetään, kun kunnan tiedot arvioitiin "
                  f"kattaviksi. Lähde-sarake kertoo uusimman vuosineljänneksen "

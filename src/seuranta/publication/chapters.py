@@ -24,6 +24,7 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import reference, symbols
+from seuranta.core.figures import source_line
 from seuranta.core.labels_fi import DECISION_FI
 from seuranta.core.params import as_params
 from seuranta.publication import bookfmt as bf
@@ -286,9 +287,9 @@ def show(*texts: str) -> None:
 # --------------------------------------------------------------------------- task chapter
 
 def task_chapter(tables_dir: str | Path, quarter: str, task: str,
-                 params_file: str | Path | Mapping) -> Chapter:
+                 params_file: str | Path | Mapping, *, synthetic: bool) -> Chapter:
     """The chapter of one service task (or the child-welfare-act clients), from the
-    quarter's published tables."""
+    quarter's published tables (``synthetic``: the charts' source line says so)."""
     params = _params(params_file)
     pub = published_tables(tables_dir)
     ch = Chapter()
@@ -411,7 +412,7 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         if len(shares):
             fig = bf.share_chart(shares, float(x["q1"]), float(x["median"]), float(x["q3"]),
                                  f"Kuvio {abbr}1. {name}: asiakkaiden osuus {base}, {qname}",
-                                 "osuus")
+                                 "osuus", synthetic=synthetic)
             alt = say("alt_shares", abbr=abbr, task=name, base=base,
                       n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_share(x["q1"]),
                       median=bf.fi_share(x["median"]), q3=bf.fi_share(x["q3"]),
@@ -430,7 +431,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     s = estimate_series(pub, task) if bf.estimated(task) else None
     if s is not None and len(s):
         fig = bf.estimate_series_chart(
-            s, f"Kuvio {abbr}2. Arvioitu osuus {base} vuosineljänneksittäin")
+            s, f"Kuvio {abbr}2. Arvioitu osuus {base} vuosineljänneksittäin",
+            synthetic=synthetic)
         points = "; ".join(f"{bf.quarter_name(q)} {v}"
                            for q, v in zip(s["quarter"], s["share_text"]))
         ch.figures["series"] = (fig, say("alt_series", abbr=abbr, base=base, points=points))
@@ -443,7 +445,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         if len(g):
             fig = bf.series_chart(list(g["quarter"]), list(g["clients"].astype(float)),
                                   pct=False, title=f"Kuvio {abbr}2. Rekisteriin kirjatut "
-                                  "asiakkaat vuosineljänneksittäin", ylabel="asiakkaita")
+                                  "asiakkaat vuosineljänneksittäin", ylabel="asiakkaita",
+                                  synthetic=synthetic)
             points = "; ".join(f"{bf.quarter_name(q)} {bf.fi_number(v)}"
                                for q, v in zip(g["quarter"], g["clients"]))
             ch.figures["series"] = (fig, say("alt_series_counts", abbr=abbr, gen=gen,
@@ -733,9 +736,9 @@ TEXT.update({
 })
 
 
-def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
+def multi_chapter(tables_dir: str | Path, quarter: str, *, synthetic: bool) -> Chapter:
     """Clients of several service tasks (registered clients, not national estimates), from
-    the published tables."""
+    the published tables (``synthetic``: the chart's source line says so)."""
     pub = published_tables(tables_dir)
     ch = Chapter()
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
@@ -791,6 +794,7 @@ def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
     ax.set_title(f"Kuvio MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, {qname}",
                  fontsize=10)
     fig.tight_layout()
+    source_line(fig, synthetic)
     points = "; ".join(f"{n} palvelutehtävää {v}" for n, v in zip(lab, tab["Asiakkaat"][:-1]))
     ch.figures["n_tasks"] = (fig, say("alt_multi", quarter=qname, points=points))
 
