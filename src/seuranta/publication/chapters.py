@@ -27,6 +27,7 @@ from seuranta.core import reference, symbols
 from seuranta.core.figures import source_line
 from seuranta.core.labels_fi import DECISION_FI
 from seuranta.core.params import as_params
+from seuranta.core.quarters import Quarter
 from seuranta.publication import bookfmt as bf
 from seuranta.publication import compare, published, rule
 from seuranta.register import validate
@@ -670,7 +671,7 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
         bf.estimate_series_table(s, "Osuus väestöstä"),
         note=series_note(pub, "kaikki", s)) if len(s) > 1 else ""
     ch.tables["year"] = year_table(pub)
-    ch.facts["year_lead"] = year_lead(pub)
+    ch.facts["year_lead"] = year_lead(pub, quarter)
     return ch
 
 
@@ -712,11 +713,22 @@ def year_table(pub: dict) -> str:
               + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE))))
 
 
-def year_lead(pub: dict) -> str:
+def year_lead(pub: dict, quarter: str) -> str:
+    """The lead of "Koko vuosi": the whole year's figures, or when they come (a quarter
+    before the year's last), or why the year has none (its last quarter, but the series
+    lacks an earlier quarter of the year)."""
     y = year_frame(pub)
     if y is None:
-        return ("Koko vuoden tiedot julkaistaan vuoden viimeisen neljänneksen (loka–joulukuu) "
-                "yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
+        q = Quarter.parse(quarter)
+        if q.q < 4:
+            return (f"Koko vuoden {q.year} tiedot julkaistaan loka–joulukuun {q.year} "
+                    "tietojen yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
+        m = pub.get("municipal")
+        first = min(m["quarter"].astype(str)) if m is not None and len(m) else None
+        since = (f" (sarjan ensimmäinen vuosineljännes on {Quarter.parse(first).name_fi})"
+                 if first and Quarter.parse(first).year == q.year else "")
+        return (f"Koko vuoden {q.year} tietoja ei julkaista, koska vuoden kaikkien "
+                f"neljännesten tietoja ei ole{since}.")
     year = int(y["year"].iloc[0])
     return (f"Vuoden {year} neljännen neljänneksen myötä julkaistaan myös koko vuoden "
             f"tiedot: kuinka moni henkilö oli vuoden aikana kunkin palvelutehtävän "

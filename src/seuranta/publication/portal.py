@@ -176,8 +176,9 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
                                                           open_data_root)
     extra = stage / EXTRA / OPEN_DATA / rid
     shutil.copytree(od, extra)
-    write_zip(od, stage / f"avoindata_{rid}.zip", released)   # fixed dates and order
-    size_kb = max(sum(p.stat().st_size for p in od.iterdir()) // 1024, 1)
+    zipped = stage / f"avoindata_{rid}.zip"
+    write_zip(od, zipped, released)   # fixed dates and order
+    size_kb = max(zipped.stat().st_size // 1024, 1)   # what a reader downloads
     downloads = [(f"Avoin data, kuvaus (datapackage.json), julkaisu {rid}",
                   f"{OPEN_DATA}/{rid}/datapackage.json")]
     for p in sorted(od.iterdir()):
@@ -194,7 +195,7 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
                             downloads_doc="lataukset" if has_downloads_page else None,
                             params=params)
     md += (f"\nKoko avoin data yhtenä tiedostona: {{download}}`avoindata_{rid}.zip "
-           f"<avoindata_{rid}.zip>` ({fi_number(size_kb)} kt, pakkaamattomana). "
+           f"<avoindata_{rid}.zip>` ({fi_number(size_kb)} kt). "
            f"Kuntien vertailu: {{doc}}`vertailu/kunnat`; hyvinvointialueet: "
            f"{{doc}}`vertailu/index`.\n")
     (stage / "uusimmat.md").write_text(md, encoding="utf-8")
