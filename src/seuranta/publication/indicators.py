@@ -155,8 +155,8 @@ def titles(table: str, task: str = "") -> dict[str, str]:
         names = _ALL
     else:
         names = {"fi": task_name(task), "sv": TASK_SV[task], "en": TASK_EN[task]}
-    return {lang: getattr(t, f"title_{lang}").format(task=names[lang])
-            for lang in ("fi", "sv", "en")}
+    return {"fi": t.title_fi.format(task=names["fi"]), "sv": t.title_sv.format(task=names["sv"]),
+            "en": t.title_en.format(task=names["en"])}
 
 
 def titles_of(ident: str) -> dict[str, str]:
