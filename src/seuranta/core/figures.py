@@ -52,6 +52,6 @@ def source_line(fig, synthetic: bool, source: str = "register"):
             x, y = t.get_position()
             t.set_position((x, lift(y)))
     fig.set_figheight(total)
-    fig.text(0.01, 0.35 * extra / total, source_text(synthetic, source), fontsize=7,
+    fig.text(0.02, 0.35 * extra / total, source_text(synthetic, source), fontsize=7,
              color="#444444", ha="left", va="bottom", gid=SOURCE_GID)
     return fig

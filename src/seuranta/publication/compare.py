@@ -369,13 +369,14 @@ def county_series_chart(series: pd.DataFrame, national: pd.DataFrame, title: str
         ax.tick_params(labelsize=7)
         ax.set_xlim(-0.5, len(quarters) - 0.5)
         ax.set_xticks(range(len(quarters)), [quarter_short(q) for q in quarters])
+        ax.tick_params(axis="x", labelbottom=True)   # every panel names its quarters
     for ax in list(axes.flat)[len(tasks):]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=9, x=0.02, ha="left")
     fig.text(0.02, 0.005, "Punainen piste = alueen pistearvio ja 95 %:n luottamusväli, "
              "vaalea palkki = vaihteluväli (ei pistearviota), musta viiva = koko maa.",
              fontsize=7, color="#444")
-    fig.tight_layout(rect=(0, 0.04, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.04, 1, 1 - 0.3 / fig.get_figheight()))
     return source_line(fig, synthetic)
 
 
