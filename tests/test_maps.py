@@ -28,7 +28,7 @@ def _patches(fig):
 
 
 def test_every_mainland_municipality_is_drawn_once_with_its_own_shape(rows):
-    fig = maps.share_map(rows, "test")
+    fig = maps.share_map(rows, "test", synthetic=True)
     try:
         ax = fig.axes[0]
         gids = [p.get_gid() for p in ax.patches]
@@ -57,7 +57,7 @@ def test_suppressed_municipalities_show_no_value_even_if_a_value_leaks_into_the_
     leaky = rows.copy()   # a gate bypassed: the numeric column still holds the exact share
     leaky.loc[leaky["share_pct_symbol"] == symbols.SUPPRESSED, "share_pct"] = 0.7777
     for frame in (rows, leaky):
-        fig = maps.share_map(frame, "test")
+        fig = maps.share_map(frame, "test", synthetic=True)
         try:
             p = _patches(fig)
             for code in sup:
@@ -75,7 +75,7 @@ def test_suppressed_municipalities_show_no_value_even_if_a_value_leaks_into_the_
 
 
 def test_quality_classes_colours_and_county_borders(rows):
-    fig = maps.share_map(rows, "test")
+    fig = maps.share_map(rows, "test", synthetic=True)
     try:
         p = _patches(fig)
         r = rows.set_index("municipality_code")

@@ -49,7 +49,9 @@ def check_open_data(dirs: dict[str, Path], target: Path, release_id: str) -> int
             got = pd.read_csv(target / f"{name}_{q}.csv", dtype=str, keep_default_na=False)
             assert (got["release_id"] == release_id).all()
             raw = pd.read_csv(pdir / f"{name}.csv", dtype=str, keep_default_na=False)
-            pd.testing.assert_frame_equal(got.drop(columns="release_id"), raw)   # CSV as published
+            # CSV as published, the whole country coded as in the JSON-stat
+            pd.testing.assert_frame_equal(got.drop(columns=["release_id", "indicator_id"]),
+                                          opendata.whole_country_coded(raw))
             figs = opendata.figures(want)
             if not figs:
                 assert not (target / f"{name}_{q}.json").exists()

@@ -136,7 +136,7 @@ def test_a_range_county_shows_its_range_and_no_rank():
     alt = compare.chart_alt(cf, nf, "08", "Pirkanmaa")
     assert "suurin" not in alt and f"vaihteluväli 12,0–24,1{NBSP}%" in alt
     assert "1. suurin niistä 2 alueesta" in compare.chart_alt(cf, nf, "09", "x")
-    fig = compare.county_chart(cf, nf, "08", "t")
+    fig = compare.county_chart(cf, nf, "08", "t", synthetic=True)
     assert fig is not None
     import matplotlib.pyplot as plt
     ax = fig.axes[0]

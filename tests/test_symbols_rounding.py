@@ -47,7 +47,7 @@ def test_every_share_of_a_task_chapter_has_one_decimal(tmp_path):
     est.assign(clients_used=1270, clients_used_symbol="", municipalities_used=40,
                population_used=250000, national_base=1000000).to_csv(
         pdir / "estimates.csv", index=False)
-    ch = chapters.task_chapter(out / Q / "tables", Q, "iakkaat", PARAMS)
+    ch = chapters.task_chapter(out / Q / "tables", Q, "iakkaat", PARAMS, synthetic=True)
     text = "\n".join([*ch.facts.values(), *ch.tables.values()]).replace("\\", "")  # MyST escapes
     shares = re.findall(rf"[\d{NBSP},]+{NBSP}%", text)
     assert len(shares) >= 20            # the county quality table and the lead at least

@@ -126,9 +126,17 @@ def costs_of(out_dir: Path) -> dict[str, dict[str, Path]]:
     return found
 
 
+#: The open data's code of the whole country in an area column (THL's "SSS"; the published
+#: tables leave it empty).
+WHOLE_COUNTRY = "SSS"
+
+
 def _read(p: Path) -> pd.DataFrame:
     df = pd.read_csv(p, dtype=str, keep_default_na=False)
-    return df.drop(columns=["release_id"], errors="ignore")
+    for c in ("county_code", "municipality_code"):
+        if c in df.columns:
+            df[c] = df[c].replace(WHOLE_COUNTRY, "")
+    return df.drop(columns=["release_id", "indicator_id"], errors="ignore")
 
 
 def _num(s) -> float:

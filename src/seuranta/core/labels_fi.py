@@ -69,6 +69,11 @@ DECISION_FI = {"exclude": "jätetään pois arviosta", "include": "hyväksytää
 
 #: The publication's source credit ("Lähde: …") in annexes, open data and the book.
 CREDIT_FI = "Sosiaalihuollon seurantarekisteri, THL"
+#: The source credit of the cost chapter (Sote-tietopaketit).
+CREDIT_COSTS_FI = "Sote-tietopaketit, THL"
+#: What a chart's source line adds when the figures were computed from the synthetic demo
+#: data ("Lähde: …, THL (synteettinen demoaineisto)").
+CREDIT_SYNTHETIC_FI = "synteettinen demoaineisto"
 
 QUARTER_INESSIVE = {1: "tammi–maaliskuussa", 2: "huhti–kesäkuussa", 3: "heinä–syyskuussa",
                     4: "loka–joulukuussa"}

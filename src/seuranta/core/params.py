@@ -235,6 +235,12 @@ SCHEMA: dict[str, Section] = {
         "authors": Key(ListOf(Str()), ["Sosiaalihuollon seurantarekisterin tilastotiimi"],
                        "named on the title page"),
         "contact": Key(Str(), "tilastoinfo@thl.fi", "contact on the title page and annexes"),
+        "contact_name": Key(Str(), "", "named contact person on the landing page and title page "
+                                       "('' names none)"),
+        "issn": Key(Optional(Str(pattern=r"[0-9]{4}-[0-9]{3}[0-9X]",
+                                 what="an ISSN: NNNN-NNNC")), None,
+                    "ISSN of the publication series on the landing page and title page "
+                    "(null: none)"),
         "series": Key(Str(), "Tilastoraportti (työpaperi)", "publication series"),
         "series_numbers": Key(MapOf(Str(), keys=Quarter_()), {"2022Q4": "1/2024", "2023Q1": "2/2024",
                                              "2023Q2": "3/2024", "2023Q3": "4/2024",

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core import symbols
+from seuranta.core.figures import source_line
 from seuranta.core.fmt import fi_count, fi_number, fi_pct
 from seuranta.core.params import as_params
 from seuranta.core.symbols import NOT_AVAILABLE, SUPPRESSED
@@ -124,8 +125,9 @@ def _mrd(eur, decimals=1):
     return fi_number(eur / 1e9, decimals)
 
 
-def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
-    """Everything the chapter shows for one cost year."""
+def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool) -> CostChapter:
+    """Everything the chapter shows for one cost year (``synthetic``: the charts' source
+    line says so)."""
     import matplotlib.pyplot as plt  # heavy dependency: loaded only when figures are drawn
 
     year = int(year)
@@ -217,6 +219,7 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
     ax.set_title(f"Kuvio 1. Sote-kustannukset asukasta kohden alueittain {year}", loc="left",
                  fontsize=10)
     fig.tight_layout()
+    source_line(fig, synthetic, "costs")
     lo_r, hi_r = tot.iloc[0], tot.iloc[-1]
     ch.figures["total"] = (fig, say("alt_total", year=year, nat=fi_number(tot_nat),
                                     lo_area=short(lo_r["region_code"]),
@@ -246,6 +249,7 @@ def chapter(tables_dir: Path | str, year: int, params: dict) -> CostChapter:
         fig.suptitle(f"Kuvio 2. Ikävakioidut kustannukset kohdeväestön asukasta kohden {year}",
                      x=0.01, ha="left", fontsize=10)
         fig.tight_layout()
+        source_line(fig, synthetic, "costs")
         ch.figures["std"] = (fig, say("alt_std", year=year,
                                       packages=", ".join(pname[c].lower() for c in bound)))
     items = []

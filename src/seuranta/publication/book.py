@@ -37,6 +37,7 @@ from seuranta.publication import bookfmt, portal, published
 from seuranta.publication import bookfmt as bf
 from seuranta.publication.bookfmt import caption_tables
 from seuranta.publication.bookfmt import quarter_name as qn
+from seuranta.publication.landing import contact_text
 from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
 from seuranta.statistics import model as mdl
 
@@ -63,7 +64,8 @@ def _capital(s: str) -> str:
 
 def publication_info(params: Mapping) -> dict:
     """Title-page facts of the working papers from ``parameters.yml``'s publication section:
-    author (organisation), authors, contact, series, numbers per quarter, date, book URL."""
+    author (organisation), authors, contact (and its named person), series and its ISSN,
+    numbers per quarter, date, book URL."""
     p = as_params(params)["publication"]
     date = p.get("date")
     date = dt.date.fromisoformat(str(date)) if date else today()
@@ -71,6 +73,8 @@ def publication_info(params: Mapping) -> dict:
         "author": str(p["author"]),
         "authors": [str(a) for a in p["authors"]],
         "contact": str(p["contact"]),
+        "contact_name": str(p["contact_name"]),
+        "issn": str(p["issn"]) if p["issn"] else "",
         "series": str(p["series"]),
         "numbers": {str(k): str(v) for k, v in p["series_numbers"].items()},
         "date": date,
@@ -118,12 +122,13 @@ def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping,
     number = info["numbers"].get(quarter)
     lines += ["## Julkaisun tiedot", "",
               f"- Sarja: {myst(info['series'])}" + (f" {myst(number)}" if number else ""),
+              *([f"- ISSN: {myst(info['issn'])}"] if info["issn"] else []),
               f"- Julkaisija: {myst(info['author'])}",
               f"- Julkaisupäivä: {info['date_fi']}"]
     if info["authors"]:
         lines.append(f"- Tekijät: {myst(', '.join(info['authors']))}")
-    if info["contact"]:
-        lines.append(f"- Yhteystiedot: {myst(info['contact'])}")
+    if info["contact"] or info["contact_name"]:
+        lines.append(f"- Yhteystiedot: {myst(contact_text(info))}")
     lines += ["", f"Suositeltava viittaus: {myst(citation(quarter, info))}", ""]
     return "\n".join(lines)
 
@@ -184,6 +189,11 @@ def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict,
     return "\n".join(lines) + "\n"
 
 
+#: What a county's page of ``alueet/`` (and of hyvinvointialueet.pdf) is, beside the county's
+#: name in its title (the comparison page of ``vertailu/`` is another).
+COUNTY_TABLES_TITLE_FI = "kuntien osuudet"
+
+
 def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
                   params: Mapping) -> list[str]:
     """One page per county: its municipalities' shares per task and quarter, from the
@@ -206,7 +216,7 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     for c in counties.itertuples():
         code, name = c.county_code, c.county_name_fi
         d = series[series["county_code"] == code]
-        lines = [f"# {myst(name)}", "", bf.notice_md(synthetic, params),
+        lines = [f"# {myst(name)}: {COUNTY_TABLES_TITLE_FI}", "", bf.notice_md(synthetic, params),
                  f"Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta, {myst(name)}, uusin "
                  f"vuosineljännes ensin. Osuus näytetään, kun kunnan tiedot arvioitiin "
                  f"kattaviksi. Lähde-sarake kertoo uusimman vuosineljänneksen "
@@ -251,14 +261,16 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
     notice_tex = (r"\par\vspace{1cm}\fbox{\parbox{0.8\linewidth}{\centering "
                   + _tex(notice) + "}}\n") if notice else ""
     authors = _tex(", ".join(info["authors"])) if info["authors"] else ""
-    contact = _tex(info["contact"])
+    contact = _tex(contact_text(info))
+    issn = _tex(info["issn"])
     preamble = (r"""
 \makeatletter
 \providecommand{\seurantanumero}{}
 \newcommand{\seurantatitlepage}{%
 \begin{titlepage}\centering
 \vspace*{1.5cm}{\large """ + _tex(info["author"]) + r"""\par}\vspace{0.3cm}
-{\large """ + _tex(info["series"]) + r""" \seurantanumero\par}\vspace{1.5cm}
+{\large """ + _tex(info["series"]) + r""" \seurantanumero\par}
+""" + (r"{\normalsize ISSN " + issn + r"\par}" if issn else "") + r"""\vspace{1.5cm}
 {\Huge\bfseries\@title\par}\vspace{1cm}
 {\large Julkaisupäivä """ + _tex(info["date_fi"]) + r"""\par}\vspace{0.5cm}
 """ + (r"{\large Tekijät: " + authors + r"\par}" if authors else "") + r"""

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core import escape, reference, symbols
+from seuranta.core.figures import source_line
 from seuranta.core.fmt import MISSING, NBSP, fi_number, fi_pct, fi_round  # noqa: F401 (re-exported)
 from seuranta.core.labels_fi import (  # noqa: F401
     AGE_GROUP_FI,
@@ -311,8 +312,9 @@ def fi_axis_number(ax, axis: str = "y"):
 
 
 def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: str,
-                ylabel: str):
-    """Municipal shares (sorted bars) with the quartiles and the median marked."""
+                ylabel: str, *, synthetic: bool):
+    """Municipal shares (sorted bars) with the quartiles and the median marked, and the
+    source line (:func:`seuranta.core.figures.source_line`)."""
     plt = setup_matplotlib()
     s = shares.sort_values()
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
@@ -332,12 +334,12 @@ def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: s
     ax.set_title(title, fontsize=10)
     ax.set_xlim(-0.8, len(s) - 0.2)
     fig.tight_layout()
-    return fig
+    return source_line(fig, synthetic)
 
 
 def series_chart(quarters: list[str], values: list[float], lows=None, highs=None,
-                 title: str = "", ylabel: str = "", pct: bool = True):
-    """A quarterly series with an optional confidence band."""
+                 title: str = "", ylabel: str = "", pct: bool = True, *, synthetic: bool):
+    """A quarterly series with an optional confidence band, and the source line."""
     plt = setup_matplotlib()
     fig, ax = plt.subplots(figsize=(7.5, 3.0))
     x = list(range(len(quarters)))
@@ -353,7 +355,7 @@ def series_chart(quarters: list[str], values: list[float], lows=None, highs=None
     ax.set_ylim(bottom=min(0, lo))
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return source_line(fig, synthetic)
 
 
 # --------------------------------------------------------------------------- publication rule
@@ -448,7 +450,7 @@ def no_estimate_why(e) -> str:
     return HIDDEN_FI if any(_symbol(e, c) == symbols.SUPPRESSED for c in hidden) else ""
 
 
-def estimate_series_chart(s: pd.DataFrame, title: str):
+def estimate_series_chart(s: pd.DataFrame, title: str, *, synthetic: bool):
     """The published estimates of a task per quarter (rows of
     :func:`seuranta.publication.chapters.estimate_series`): a point estimate's share with
     its interval band, a range's share range as a bar without a point."""
@@ -477,7 +479,7 @@ def estimate_series_chart(s: pd.DataFrame, title: str):
     ax.set_ylim(bottom=min(0, float(low.min())) if len(low) else 0)
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
-    return fig
+    return source_line(fig, synthetic)
 
 
 def estimate_series_table(s: pd.DataFrame, share_label: str = "Osuus") -> pd.DataFrame:

@@ -24,9 +24,11 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import reference, symbols
+from seuranta.core.figures import source_line
 from seuranta.core.fmt import fi_count
 from seuranta.core.labels_fi import DECISION_FI
 from seuranta.core.params import as_params
+from seuranta.core.quarters import Quarter
 from seuranta.publication import bookfmt as bf
 from seuranta.publication import compare, published, rule
 from seuranta.register import validate
@@ -287,9 +289,9 @@ def show(*texts: str) -> None:
 # --------------------------------------------------------------------------- task chapter
 
 def task_chapter(tables_dir: str | Path, quarter: str, task: str,
-                 params_file: str | Path | Mapping) -> Chapter:
+                 params_file: str | Path | Mapping, *, synthetic: bool) -> Chapter:
     """The chapter of one service task (or the child-welfare-act clients), from the
-    quarter's published tables."""
+    quarter's published tables (``synthetic``: the charts' source line says so)."""
     params = _params(params_file)
     pub = published_tables(tables_dir)
     ch = Chapter()
@@ -412,7 +414,7 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         if len(shares):
             fig = bf.share_chart(shares, float(x["q1"]), float(x["median"]), float(x["q3"]),
                                  f"Kuvio {abbr}1. {name}: asiakkaiden osuus {base}, {qname}",
-                                 "osuus")
+                                 "osuus", synthetic=synthetic)
             alt = say("alt_shares", abbr=abbr, task=name, base=base,
                       n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_share(x["q1"]),
                       median=bf.fi_share(x["median"]), q3=bf.fi_share(x["q3"]),
@@ -431,7 +433,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     s = estimate_series(pub, task) if bf.estimated(task) else None
     if s is not None and len(s):
         fig = bf.estimate_series_chart(
-            s, f"Kuvio {abbr}2. Arvioitu osuus {base} vuosineljänneksittäin")
+            s, f"Kuvio {abbr}2. Arvioitu osuus {base} vuosineljänneksittäin",
+            synthetic=synthetic)
         points = "; ".join(f"{bf.quarter_name(q)} {v}"
                            for q, v in zip(s["quarter"], s["share_text"]))
         ch.figures["series"] = (fig, say("alt_series", abbr=abbr, base=base, points=points))
@@ -444,7 +447,8 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         if len(g):
             fig = bf.series_chart(list(g["quarter"]), list(g["clients"].astype(float)),
                                   pct=False, title=f"Kuvio {abbr}2. Rekisteriin kirjatut "
-                                  "asiakkaat vuosineljänneksittäin", ylabel="asiakkaita")
+                                  "asiakkaat vuosineljänneksittäin", ylabel="asiakkaita",
+                                  synthetic=synthetic)
             points = "; ".join(f"{bf.quarter_name(q)} {bf.fi_number(v)}"
                                for q, v in zip(g["quarter"], g["clients"]))
             ch.figures["series"] = (fig, say("alt_series_counts", abbr=abbr, gen=gen,
@@ -668,7 +672,7 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
         bf.estimate_series_table(s, "Osuus väestöstä"),
         note=series_note(pub, "kaikki", s)) if len(s) > 1 else ""
     ch.tables["year"] = year_table(pub)
-    ch.facts["year_lead"] = year_lead(pub)
+    ch.facts["year_lead"] = year_lead(pub, quarter)
     return ch
 
 
@@ -710,11 +714,22 @@ def year_table(pub: dict) -> str:
               + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE))))
 
 
-def year_lead(pub: dict) -> str:
+def year_lead(pub: dict, quarter: str) -> str:
+    """The lead of "Koko vuosi": the whole year's figures, or when they come (a quarter
+    before the year's last), or why the year has none (its last quarter, but the series
+    lacks an earlier quarter of the year)."""
     y = year_frame(pub)
     if y is None:
-        return ("Koko vuoden tiedot julkaistaan vuoden viimeisen neljänneksen (loka–joulukuu) "
-                "yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
+        q = Quarter.parse(quarter)
+        if q.q < 4:
+            return (f"Koko vuoden {q.year} tiedot julkaistaan loka–joulukuun {q.year} "
+                    "tietojen yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
+        m = pub.get("municipal")
+        first = min(m["quarter"].astype(str)) if m is not None and len(m) else None
+        since = (f" (sarjan ensimmäinen vuosineljännes on {Quarter.parse(first).name_fi})"
+                 if first and Quarter.parse(first).year == q.year else "")
+        return (f"Koko vuoden {q.year} tietoja ei julkaista, koska vuoden kaikkien "
+                f"neljännesten tietoja ei ole{since}.")
     year = int(y["year"].iloc[0])
     return (f"Vuoden {year} neljännen neljänneksen myötä julkaistaan myös koko vuoden "
             f"tiedot: kuinka moni henkilö oli vuoden aikana kunkin palvelutehtävän "
@@ -734,9 +749,9 @@ TEXT.update({
 })
 
 
-def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
+def multi_chapter(tables_dir: str | Path, quarter: str, *, synthetic: bool) -> Chapter:
     """Clients of several service tasks (registered clients, not national estimates), from
-    the published tables."""
+    the published tables (``synthetic``: the chart's source line says so)."""
     pub = published_tables(tables_dir)
     ch = Chapter()
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
@@ -792,6 +807,7 @@ def multi_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
     ax.set_title(f"Kuvio MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, {qname}",
                  fontsize=10)
     fig.tight_layout()
+    source_line(fig, synthetic)
     points = "; ".join(f"{n} palvelutehtävää {v}" for n, v in zip(lab, tab["Asiakkaat"][:-1]))
     ch.figures["n_tasks"] = (fig, say("alt_multi", quarter=qname, points=points))
 

@@ -11,6 +11,10 @@ their interval and publication rule), ``estimates`` (the national reference) and
 * :func:`county_chart`: the 22 counties' estimated shares of a task (points, or ranges
   as bars), the county highlighted and the national share as a line (or range); its alt
   text ranks a county only among the counties with a point estimate;
+* :func:`county_series_table_md`, :func:`county_series_chart`: a county's shares over every
+  quarter of the series, each quarter read from its own published folder exactly as its
+  publication rule allowed (a withheld figure is a symbol in the table, nothing in the
+  chart);
 * :func:`sortable_table_html`: an HTML table with a filter box and sortable columns. The
   script is a few lines of plain JavaScript inside the page (no library, no CDN, works
   from ``file://``); each cell carries its numeric value in ``data-v`` so that Finnish
@@ -20,21 +24,27 @@ their interval and publication rule), ``estimates`` (the national reference) and
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from seuranta.core import escape, reference, symbols
+from seuranta.core.figures import source_line
 from seuranta.core.fmt import fi_number, fi_pct
 from seuranta.core.labels_fi import BASE_ELATIVE, TASK_SHORT
 from seuranta.core.precision import SHARE_DECIMALS
+from seuranta.core.quarters import Quarter
 from seuranta.publication import published as pub
 from seuranta.publication.bookfmt import (
     county_short,
     estimate_kind,
     estimate_state,
     interval_text,
+    quarter_short,
+    symbol_note,
+    table_block,
     tick_locator,
 )
 
@@ -180,11 +190,13 @@ def _has_figure(d: pd.DataFrame) -> bool:
     return bool((d["kind"].isin(["point", "range"])).any())
 
 
-def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str, title: str):
+def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str, title: str,
+                 *, synthetic: bool):
     """The county against the others: one strip per task with every county as published
     (grey: a point estimate's share as a dot, a range as a bar), this county's in red (its
     share with its interval, or its range without a point) and the whole country's (black:
-    a line, or a shaded range). Returns the figure, or None when no task has a share."""
+    a line, or a shaded range), with the source line. Returns the figure, or None when no
+    task has a share."""
     import matplotlib.pyplot as plt  # heavy dependency: loaded only when drawing
 
     tasks = [t for t in reference.task_codes(estimated_only=True)
@@ -230,7 +242,7 @@ def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
              "harmaa = muut alueet, musta = koko maa.", fontsize=7, color="#444")
     fig.subplots_adjust(left=0.04, right=0.97, top=1 - 0.45 / fig.get_figheight(),
                         bottom=0.45 / fig.get_figheight() + 0.02, hspace=1.2)
-    return fig
+    return source_line(fig, synthetic)
 
 
 def chart_alt(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
@@ -256,6 +268,132 @@ def chart_alt(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
             text = f"{TASK_SHORT.get(t, t)} vaihteluväli {share} (ei pistearviota{ns})"
         parts.append(text)
     return f"{county_name}: " + ("; ".join(parts) if parts else "ei julkaistuja arvioita") + "."
+
+
+# --------------------------------------------------------------------------- series
+
+def county_series(pdirs: Mapping[str, Path], county_code: str) -> pd.DataFrame:
+    """A county's published estimates in every quarter of the series, each quarter's rows
+    read from *that quarter's* published folder (``pdirs``: quarter → ``OUT/<Q>/published``)
+    as the gate published them, with ``kind`` (point / range / none). A quarter whose
+    folder has no county estimates is missing from the frame."""
+    parts = []
+    for q in sorted(pdirs):
+        cf = county_frame(pdirs[q], q)
+        if cf is not None:
+            parts.append(cf[cf["county_code"] == county_code])
+    if not parts:
+        return pd.DataFrame(columns=["quarter", "service_task", "county_code", "kind"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def national_series(pdirs: Mapping[str, Path]) -> pd.DataFrame:
+    """The whole country's published estimate per task in every quarter (each quarter's
+    own published folder), as :func:`national_frame` reads one."""
+    parts = [national_frame(pdirs[q], q).assign(quarter=q) for q in sorted(pdirs)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
+        columns=["quarter", "service_task", "kind"])
+
+
+def _series_tasks(series: pd.DataFrame) -> list[str]:
+    return [t for t in reference.task_codes(estimated_only=True)
+            if t in set(series["service_task"])]
+
+
+def county_series_table_md(series: pd.DataFrame, caption: str) -> str | None:
+    """Markdown table of a county's shares over the quarters: a row per quarter (oldest
+    first), a column per estimated task; a cell is the share exactly as that quarter's
+    publication rule allowed it (a point estimate's share, a range's share range) or the
+    symbol that stood in its place (``.`` no estimate, ``..`` suppressed). None when the
+    county has no published rows."""
+    tasks = _series_tasks(series)
+    if not tasks:
+        return None
+    quarters = sorted(series["quarter"].astype(str).unique())
+    rows = []
+    for q in quarters:
+        row = [Quarter.parse(q).name_fi]
+        for t in tasks:
+            r = _row(series[series["quarter"].astype(str) == q], "service_task", t)
+            row.append(symbols.NOT_AVAILABLE if r is None else _estimate_text(r)[2])
+        rows.append(row)
+    frame = pd.DataFrame(rows, columns=["Vuosineljännes"] + [TASK_SHORT[t] for t in tasks])
+    return table_block(caption, frame, note=(
+        "Osuus väestöpohjasta kunkin vuosineljänneksen julkaisusäännön mukaan: pistearvion "
+        "osuus tai, kun pistearviota ei julkaistu, osuuden vaihteluväli. "
+        + symbol_note((symbols.NOT_AVAILABLE, symbols.SUPPRESSED))))
+
+
+def county_series_chart(series: pd.DataFrame, national: pd.DataFrame, title: str, *,
+                        synthetic: bool):
+    """A county's shares over the quarters, one panel per estimated task: a point
+    estimate's share as a red dot with its 95 % interval (as a share), a range as a pale
+    red bar without a point, nothing where the quarter's rule showed nothing; the whole
+    country's point shares as a black line. Returns the figure, or None when no quarter
+    shows a figure."""
+    import matplotlib.pyplot as plt  # heavy dependency: loaded only when drawing
+
+    tasks = [t for t in _series_tasks(series)
+             if _has_figure(series[series["service_task"] == t])]
+    if not tasks:
+        return None
+    quarters = sorted(set(series["quarter"].astype(str)) | set(national["quarter"].astype(str)))
+    xs = {q: i for i, q in enumerate(quarters)}
+    ncols = 2 if len(tasks) > 1 else 1
+    nrows = math.ceil(len(tasks) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(7.5, 1.9 * nrows + 0.6), squeeze=False,
+                             sharex=True)
+    for ax, t in zip(axes.flat, tasks):
+        d = series[series["service_task"] == t].reset_index(drop=True)
+        sp = _spans(d).assign(quarter=d["quarter"].astype(str).to_numpy())
+        pts = sp[sp["share"].notna()]
+        f = pts["share"] / pts["est"].where(pts["est"] > 0)
+        lo, hi = (pts["ci_lo"] * f).to_numpy(), (pts["ci_hi"] * f).to_numpy()
+        band = np.isfinite(lo) & np.isfinite(hi)
+        px = np.array([xs[q] for q in pts["quarter"]], dtype=float)
+        ax.vlines(px[band], lo[band], hi[band], color="#b2182b", lw=1.5, zorder=3)
+        ax.scatter(px, pts["share"], s=22, color="#b2182b", zorder=4)
+        rng = sp[sp["lo"].notna() & sp["hi"].notna()]
+        ax.vlines([xs[q] for q in rng["quarter"]], rng["lo"], rng["hi"], color="#b2182b",
+                  lw=6, alpha=0.35, zorder=2)
+        n = national[(national["service_task"] == t) & (national["kind"] == "point")]
+        nshare = _shown(n, "share_pct")
+        n = n.assign(v=nshare)[nshare.notna()]
+        if len(n):
+            ax.plot([xs[str(q)] for q in n["quarter"]], n["v"], color="#222", lw=1,
+                    marker="_", zorder=1)
+        ax.set_title(f"{TASK_SHORT.get(t, t)} (osuus {BASE_ELATIVE.get(t, '')})", fontsize=8,
+                     loc="left", pad=2)
+        ax.yaxis.set_major_locator(tick_locator(SHARE_DECIMALS, nbins=4))
+        ax.yaxis.set_major_formatter(lambda v, _pos: fi_pct(v, SHARE_DECIMALS))
+        ax.tick_params(labelsize=7)
+        ax.set_xlim(-0.5, len(quarters) - 0.5)
+        ax.set_xticks(range(len(quarters)), [quarter_short(q) for q in quarters])
+        ax.tick_params(axis="x", labelbottom=True)   # every panel names its quarters
+    for ax in list(axes.flat)[len(tasks):]:
+        ax.set_visible(False)
+    fig.suptitle(title, fontsize=9, x=0.02, ha="left")
+    fig.text(0.02, 0.005, "Punainen piste = alueen pistearvio ja 95 %:n luottamusväli, "
+             "vaalea palkki = vaihteluväli (ei pistearviota), musta viiva = koko maa.",
+             fontsize=7, color="#444")
+    fig.tight_layout(rect=(0, 0.04, 1, 1 - 0.3 / fig.get_figheight()))
+    return source_line(fig, synthetic)
+
+
+def county_series_alt(series: pd.DataFrame, county_name: str) -> str:
+    """Text alternative of :func:`county_series_chart` from the same rows: per task the
+    quarters' shares as published (a range as a range; a quarter without a figure is
+    left out)."""
+    parts = []
+    for t in _series_tasks(series):
+        d = series[(series["service_task"] == t) & (series["kind"] != "none")]
+        if d.empty:
+            continue
+        pts = "; ".join(f"{quarter_short(str(r['quarter']))} {_estimate_text(r)[2]}"
+                        for _, r in d.sort_values("quarter").iterrows())
+        parts.append(f"{TASK_SHORT.get(t, t)}: {pts}")
+    return (f"{county_name}, osuudet vuosineljänneksittäin: "
+            + (". ".join(parts) if parts else "ei julkaistuja arvioita") + ".")
 
 
 # --------------------------------------------------------------------------- table

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from seuranta.core.fmt import en_number, en_pct, fi_number
 from seuranta.core.labels_en import BASE_EN, SYMBOLS_EN, TASK_EN, quarter_name_en
 from seuranta.core.labels_fi import BASE_ELATIVE
 from seuranta.core.labels_sv import BASE_SV, TASK_SV, quarter_name_sv
+from seuranta.core.params import as_params
 from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 from seuranta.publication import published as pub
@@ -188,6 +190,34 @@ def _date_fi(d: dt.date) -> str:
     return f"{d.day}.{d.month}.{d.year}"
 
 
+def contact_text(info: Mapping) -> str:
+    """The contact as the publication prints it: "Maija Esimerkki, tilastoinfo@thl.fi"
+    (the named person of ``publication.contact_name``, then ``publication.contact``;
+    either alone when the other is empty)."""
+    return ", ".join(str(x) for x in (info["contact_name"], info["contact"]) if x)
+
+
+#: A release id as the pipeline makes it (:func:`seuranta.publication.releases.release_id`):
+#: the newest quarter and the extract date.
+_RELEASE_ID = re.compile(r"(\d{4}Q[1-4])-(\d{4})(\d{2})(\d{2})")
+
+
+def release_id_fi(release_id: str) -> str:
+    """One plain Finnish sentence on what the release id is (shown once, on the landing
+    page): the newest quarter and the day the data were extracted from the register, when
+    the id has that form; else only what it identifies."""
+    m = _RELEASE_ID.fullmatch(release_id)
+    what = ("Se on myös avoimen datan tiedostoissa (sarake release_id), joten tiedosto "
+            "kertoo, mihin julkaisuun se kuuluu; korjattu tai tarkentunut julkaisu saa uuden "
+            "tunnuksen.")
+    if m is None:
+        return f"Julkaisun tunnus on {release_id}. {what}"
+    q, y, mo, d = m.groups()
+    return (f"Julkaisun tunnus {release_id} muodostuu uusimmasta vuosineljänneksestä ({q} = "
+            f"{Quarter.parse(q).name_fi}) ja päivästä, jona tiedot poimittiin rekisteristä "
+            f"({int(d)}.{int(mo)}.{y}). {what}")
+
+
 # --------------------------------------------------------------------------- pages
 
 TILE_CSS = """<style>
@@ -230,7 +260,7 @@ def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
     if synthetic:
         lines += [notice_md(True, params), ""]
     lines += [f"Sosiaalihuollon palvelutehtävien asiakkaat **{qname}**. "
-              f"Julkaistu {_date_fi(released)} (julkaisu `{release_id}`). "
+              f"Julkaistu {_date_fi(released)}. "
               + (f"Seuraava julkaisu {_date_fi(nxt)}." if nxt else
                  "Seuraavan julkaisun ajankohta ilmoitetaan myöhemmin."), "",
               "```{raw} html", tiles_html(figs, "fi"), "```", "",
@@ -238,6 +268,7 @@ def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
               "on vähän, arvio julkaistaan vaihteluvälinä; palvelutehtävän luvussa on arvion "
               "laatimistapa ja laatu.", "",
               "## Tarkentuneet luvut", "", revisions_text, ""]
+    lines += _publication_md(release_id, params)
     if downloads:
         lines += ["## Lataukset", "", "Avoin data (CSV, JSON-stat 2.0 ja Frictionless-"
                   "kuvaus `datapackage.json`):", ""]
@@ -252,6 +283,18 @@ def landing_md(pdir: Path, quarter: str, synthetic: bool, released: dt.date,
                   f"{{doc}}`English summary <{english_doc}>`</span>. Käsitteiden määritelmät: "
                   f"{{doc}}`Käsitteet <{glossary_doc}>`.", ""]
     return "\n".join(lines)
+
+
+def _publication_md(release_id: str, params: Mapping) -> list[str]:
+    """The section "Julkaisun tiedot" of the landing page: the release id explained once,
+    the series and its ISSN, the contact (with its named person)."""
+    p = as_params(params)["publication"]
+    lines = ["## Julkaisun tiedot", "", escape.myst(release_id_fi(release_id)), ""]
+    if p["issn"]:
+        lines += [f"- Sarja: {escape.myst(p['series'])}, ISSN {escape.myst(p['issn'])}"]
+    if p["contact"] or p["contact_name"]:
+        lines += [f"- Yhteystiedot: {escape.myst(contact_text(p))}"]
+    return lines + [""]
 
 
 def _sv_names() -> tuple[dict[str, str], dict[str, str]]:

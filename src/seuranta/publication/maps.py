@@ -36,6 +36,7 @@ from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.ops import unary_union
 
 from seuranta.core import precision, reference, symbols
+from seuranta.core.figures import source_line
 from seuranta.core.fmt import fi_number, fi_pct
 from seuranta.core.precision import SHARE_DECIMALS
 
@@ -177,11 +178,12 @@ def class_label(lo: float, hi: float) -> str:
 # --------------------------------------------------------------------------- drawing
 
 def share_map(rows: pd.DataFrame, title: str, ref_dir: Path = reference.REFERENCE_DIR,
-              bins: list[float] | None = None, figsize=(7.5, 7.2)):
+              bins: list[float] | None = None, figsize=(7.5, 7.2), *, synthetic: bool):
     """The choropleth of one task and quarter; returns the matplotlib figure.
 
     Each municipality is one patch whose ``gid`` is its code (tests and SVG readers find
-    it); county borders are drawn over them; the attribution is in the figure's corner.
+    it); county borders are drawn over them; the map's attribution is in the figure's
+    corner, the data's source line below it (:func:`seuranta.core.figures.source_line`).
     """
     import matplotlib.pyplot as plt  # heavy dependency: loaded only when drawing
     from matplotlib.colors import BoundaryNorm
@@ -246,7 +248,7 @@ def share_map(rows: pd.DataFrame, title: str, ref_dir: Path = reference.REFERENC
     fig.suptitle(textwrap.fill(title, 80), fontsize=10, x=0.02, ha="left")
     fig.text(0.02, 0.01, ATTRIBUTION, fontsize=6.5, color="#444444", ha="left", va="bottom")
     fig.subplots_adjust(left=0.02, right=0.58, top=0.91, bottom=0.04)
-    return fig
+    return source_line(fig, synthetic)
 
 
 def describe(rows: pd.DataFrame, names: dict[str, str], what: str,

@@ -5,13 +5,17 @@ Takes the *published* tables (the disclosure gate's output, :mod:`.published`) o
 quarter of a release. Gives ``<target>/`` with, per quarter and table:
 
 * ``<table>_<quarter>.csv``: the published table as it is (UTF-8, LF, ``,``), with a
-  ``release_id`` column first, so that every file says which vintage it is;
+  ``release_id`` column first, so that every file says which vintage it is, and the
+  row's stable ``indicator_id`` (:mod:`.indicators`) second; the whole country's empty
+  area code is written ``SSS`` (:data:`WHOLE_COUNTRY`), as in the JSON-stat;
 * ``<table>_<quarter>.json``: a JSON-stat 2.0 dataset (the format of THL's open cube API
   and PxWeb): the identifying columns are its dimensions, the published figures its
   ``mittari`` (metric) dimension with units; a suppressed or missing cell has the value
   ``null`` and its symbol in ``status`` (:mod:`seuranta.core.symbols`); a cell that the
   table does not have at all (a combination without a row) is ``null`` with status ``.``;
   metadata: source, reference period, release id and date, symbols, the synthetic notice;
+* ``indikaattorit.csv``: every indicator of the files with its titles (fi/sv/en),
+  definition, source and, per measure, unit and decimals;
 * ``datapackage.json``: the Frictionless data package listing every file, with a table
   schema (types, missing values) for each CSV.
 
@@ -34,6 +38,7 @@ from seuranta.core.labels_fi import CREDIT_FI
 from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 from seuranta.core.tables import write_csv
+from seuranta.publication import indicators
 from seuranta.publication import published as pub
 
 LICENSE = {"name": "CC-BY-4.0", "title": "Creative Commons Attribution 4.0",
@@ -71,6 +76,34 @@ METRIC_FI = {
     "old_value": ("Aiempi arvo", "", 4),
     "new_value": ("Uusi arvo", "", 4),
     "population_used": ("Arviossa käytetty väestöpohja", "henkilöä", 0),
+    "national_base": ("Koko maan väestöpohja", "henkilöä", 0),
+    "clients_observed": ("Havaitut asiakkaat kattavissa kunnissa", "henkilöä", 0),
+    "municipalities": ("Kuntia", "kuntaa", 0),
+    "municipalities_comprehensive": ("Kattavia kuntia", "kuntaa", 0),
+    "comprehensive": ("Kaikki alueen kunnat kattavia (1 = kyllä)", "", 0),
+    "whole_county": ("Summa kattaa koko alueen (1 = kyllä)", "", 0),
+    "n": ("Kuntia", "kuntaa", 0),
+    "n_shown": ("Kuntia, joiden osuus julkaistaan", "kuntaa", 0),
+    "n_comprehensive": ("Kattavia kuntia", "kuntaa", 0),
+    "q1": ("Alakvartiili", "prosenttia", SHARE_DECIMALS),
+    "median": ("Mediaani", "prosenttia", SHARE_DECIMALS),
+    "q3": ("Yläkvartiili", "prosenttia", SHARE_DECIMALS),
+    "min": ("Pienin osuus", "prosenttia", SHARE_DECIMALS),
+    "max": ("Suurin osuus", "prosenttia", SHARE_DECIMALS),
+    "mean_z": ("Standardoitujen ennustevirheiden keskiarvo", "", 2),
+    "sd_z": ("Standardoitujen ennustevirheiden keskihajonta", "", 2),
+    "within_196_pct": ("Ennustevirhe välillä ±1,96", "prosenttia", SHARE_DECIMALS),
+    "rows": ("Rivejä", "riviä", 0),
+    "age_adjusted_diff_pct": ("Ikävakioinnin vaikutus arvioon", "prosenttia", SHARE_DECIMALS),
+    "size_differs": ("Kattavat kunnat poikkeavat koko maasta (1 = kyllä)", "", 0),
+    "n_include": ("Hyväksyttyjä kuntia", "kuntaa", 0),
+    "n_exclude": ("Arviosta pois jätettyjä kuntia", "kuntaa", 0),
+    "n_note": ("Huomautuksia", "kpl", 0),
+    "municipalities_used_before": ("Arviossa käytetyt kunnat ennen tarkastusta", "kuntaa", 0),
+    "municipalities_used_after": ("Arviossa käytetyt kunnat tarkastuksen jälkeen", "kuntaa", 0),
+    "estimate_before": ("Arvio ennen tarkastusta", "henkilöä", 0),
+    "estimate_after": ("Arvio tarkastuksen jälkeen", "henkilöä", 0),
+    "estimate_change_pct": ("Arvion muutos", "prosenttia", SHARE_DECIMALS),
 }
 TABLE_TITLE_FI = {
     "tarkentuneet_luvut": "Tarkentuneet luvut",
@@ -176,12 +209,26 @@ def figures(df: pd.DataFrame) -> list[str]:
 WHOLE_COUNTRY = "SSS"
 
 
+#: The area columns, whose empty value is the whole country.
+AREA_COLUMNS = ("county_code", "municipality_code")
+
+
 def category_id(dim: str, value) -> str:
     """The JSON-stat category id of a key value ('' → SSS for areas, '_' otherwise)."""
     v = "" if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
     if v:
         return v
-    return WHOLE_COUNTRY if dim in ("county_code", "municipality_code") else "_"
+    return WHOLE_COUNTRY if dim in AREA_COLUMNS else "_"
+
+
+def whole_country_coded(text: pd.DataFrame) -> pd.DataFrame:
+    """A published table read as text with the whole country's empty area code written
+    :data:`WHOLE_COUNTRY`, the code its JSON-stat uses (one code in both formats)."""
+    text = text.copy()
+    for c in AREA_COLUMNS:
+        if c in text.columns:
+            text[c] = text[c].replace("", WHOLE_COUNTRY)
+    return text
 
 
 def _category_labels(dim: str, ids: list[str]) -> dict[str, str]:
@@ -207,14 +254,19 @@ def _category_labels(dim: str, ids: list[str]) -> dict[str, str]:
 
 def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, released: str,
                 synthetic: bool, labels: dict[str, dict[str, str]] | None = None,
-                notice: str | None = None) -> dict:
-    """A published table as a JSON-stat 2.0 dataset (dense, row-major, metric last)."""
+                notice: str | None = None, indicator_ids: pd.Series | None = None) -> dict:
+    """A published table as a JSON-stat 2.0 dataset (dense, row-major, metric last;
+    quarters in time order). ``indicator_ids``: the rows' indicator ids
+    (:func:`.indicators.row_ids`), given in ``extension.indicator_id`` when one id serves
+    the whole table, else in the ``extension.indicator_id`` of the dimension that
+    determines them (category → id), with their titles in ``extension.indicators``."""
     dims = dimensions(df)
     figs = figures(df)
     d = df.copy()
     for c in dims:
         d[c] = [category_id(c, v) for v in d[c]]
-    cats = {c: list(pd.unique(d[c])) for c in dims}
+    cats = {c: sorted(pd.unique(d[c])) if c == "quarter" else list(pd.unique(d[c]))
+            for c in dims}
     sizes = [len(cats[c]) for c in dims] + [len(figs)]
     n = int(np.prod(sizes))
     value: list = [None] * n
@@ -250,6 +302,9 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
         "label": {f: METRIC_FI.get(f, (f, "", 0))[0] for f in figs},
         "unit": {f: {"label": METRIC_FI.get(f, (f, "", 0))[1],
                      "decimals": METRIC_FI.get(f, (f, "", 0))[2]} for f in figs}}}
+    extension = {}
+    if indicator_ids is not None:
+        extension = _indicator_extension(d, dims, dimension, indicator_ids)
     role = {"metric": [METRIC]}
     if "quarter" in dims:
         role["time"] = ["quarter"]
@@ -272,8 +327,27 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
                                            "start": period[0].start.isoformat(),
                                            "end": period[-1].end.isoformat()},
                       "symbols": {s: {"fi": fi, "sv": sv} for s, (fi, sv) in symbols.SYMBOLS.items()},
-                      "synthetic": bool(synthetic), "license": LICENSE["name"]},
+                      "synthetic": bool(synthetic), "license": LICENSE["name"],
+                      **extension},
     }
+
+
+def _indicator_extension(d: pd.DataFrame, dims: list[str], dimension: dict,
+                         ids: pd.Series) -> dict:
+    """Place the rows' indicator ids in a JSON-stat dataset (see :func:`to_jsonstat`);
+    returns the dataset's extension entries."""
+    ids = pd.Series(list(ids), index=d.index)
+    out = {"indicators": {i: {"title": indicators.titles_of(i)} for i in sorted(ids.unique())}}
+    if ids.nunique() == 1:
+        out["indicator_id"] = str(ids.iloc[0])
+        return out
+    for c in dims:
+        if ids.groupby(d[c]).nunique().max() == 1:
+            by_cat = ids.groupby(d[c]).first()
+            dimension[c]["extension"] = {"indicator_id": {k: str(v) for k, v in by_cat.items()}}
+            return out
+    raise ValueError("indicator ids determined by no single dimension: "
+                     f"{sorted(ids.unique())}")
 
 
 def _required_notice(notice: str | None) -> str:
@@ -289,7 +363,8 @@ def _required_notice(notice: str | None) -> str:
 
 def _field_type(text: pd.Series, col: str) -> str:
     """Frictionless type of a CSV column from its text (codes and symbols stay strings)."""
-    if col in pub.TEXT_COLUMNS or col.endswith(pub.SYMBOL_SUFFIX) or col == "release_id":
+    if col in pub.TEXT_COLUMNS or col.endswith(pub.SYMBOL_SUFFIX) or col in (
+            "release_id", "indicator_id"):
         return "string"
     v = text[text != ""]
     if v.empty:
@@ -315,6 +390,10 @@ def _schema(text: pd.DataFrame, dims: list[str]) -> dict:
                                 + "; ".join(f"{s} = {fi}" for s, (fi, _) in symbols.SYMBOLS.items()))
         elif c in DIM_LABEL_FI:
             f["title"] = DIM_LABEL_FI[c]
+        elif c == "indicator_id":
+            f["title"] = "Indikaattorin tunniste"
+            f["description"] = (f"Pysyvä tunniste; nimet, määritelmä ja yksiköt tiedostossa "
+                                f"{INDICATOR_FILE}.")
         fields.append(f)
     return {"fields": fields, "missingValues": [""], "primaryKey": ["release_id"] + dims}
 
@@ -345,9 +424,11 @@ def _cost_labels() -> dict[str, dict[str, str]]:
 
 
 def _write_costs(pdir: Path, target: Path, year: str, release_id: str, released: str,
-                 synthetic: bool, notice: str | None) -> list[dict]:
+                 synthetic: bool, notice: str | None,
+                 described: dict[tuple[str, str], list[str]]) -> list[dict]:
     """One cost year's published tables (``OUT/costs/<year>/published``) as CSV and
-    JSON-stat, and their data-package resources; the reference period is the year."""
+    JSON-stat, and their data-package resources; the reference period is the year. Each
+    table's indicator is added to ``described``."""
     resources = []
     labels = _cost_labels()
     for name in pub.table_names(pdir):
@@ -356,8 +437,12 @@ def _write_costs(pdir: Path, target: Path, year: str, release_id: str, released:
             continue
         base = f"{name}_{year}"
         text = pd.read_csv(pdir / f"{name}.csv", dtype=str, keep_default_na=False)
+        ids = indicators.row_ids(name, text)
+        text = whole_country_coded(text)   # else the published text, byte for byte
         text.insert(0, "release_id", release_id)
+        text.insert(1, "indicator_id", ids)
         write_csv(text, target / f"{base}.csv")
+        described.setdefault((name, ""), figures(df))
         title = f"{COST_TITLE_FI.get(name, name)}, {year}"
         schema = _schema(text, dimensions(df))
         resources.append({"name": base.lower(), "path": f"{base}.csv", "title": title,
@@ -365,7 +450,7 @@ def _write_costs(pdir: Path, target: Path, year: str, release_id: str, released:
                           "mediatype": "text/csv", "encoding": "utf-8",
                           "dialect": {"delimiter": ",", "header": True}, "schema": schema})
         js = to_jsonstat(df, name, f"{year}Q4", release_id, released, synthetic,
-                         labels=labels, notice=notice)
+                         labels=labels, notice=notice, indicator_ids=ids)
         js["label"] = title
         js["source"] = "Sote-tietopakettien kustannusaineisto; " + CREDIT_FI
         js["note"].append(COST_DISCLOSURE_FI)
@@ -377,6 +462,27 @@ def _write_costs(pdir: Path, target: Path, year: str, release_id: str, released:
                           "title": f"{title} (JSON-stat 2.0)", "format": "json",
                           "mediatype": "application/json", "encoding": "utf-8"})
     return resources
+
+
+#: The open data's list of indicators (:func:`_indicator_list`).
+INDICATOR_FILE = "indikaattorit.csv"
+
+
+def _indicator_list(described: dict[tuple[str, str], list[str]], target: Path) -> dict:
+    """Write :data:`INDICATOR_FILE` (every indicator of the files, one row per measure:
+    :func:`.indicators.metadata`) and return its data-package resource."""
+    rows = [r for (table, task) in sorted(described)
+            for r in indicators.metadata(table, task, described[(table, task)], METRIC_FI)]
+    frame = pd.DataFrame(rows)
+    write_csv(frame, target / INDICATOR_FILE)
+    text = pd.read_csv(target / INDICATOR_FILE, dtype=str, keep_default_na=False)
+    schema = _schema(text, [])
+    schema["primaryKey"] = ["indicator_id", "measure"]
+    return {"name": "indikaattorit", "path": INDICATOR_FILE,
+            "title": "Indikaattorit: tunnisteet, nimet (fi, sv, en), määritelmät, yksiköt "
+                     "ja desimaalit", "format": "csv", "mediatype": "text/csv",
+            "encoding": "utf-8", "dialect": {"delimiter": ",", "header": True},
+            "schema": schema}
 
 
 def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: str,
@@ -396,6 +502,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
     if synthetic:
         notice = _required_notice(notice)
     resources = []
+    described: dict[tuple[str, str], list[str]] = {}   # (table, task) → its measures
     for quarter in sorted(published_dirs):
         pdir = Path(published_dirs[quarter])
         for name in pub.table_names(pdir):
@@ -404,8 +511,13 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                 continue
             base = f"{name}_{quarter}"
             text = pd.read_csv(pdir / f"{name}.csv", dtype=str, keep_default_na=False)
-            text.insert(0, "release_id", release_id)   # the published text, byte for byte
+            ids = indicators.row_ids(name, text)
+            text = whole_country_coded(text)   # else the published text, byte for byte
+            text.insert(0, "release_id", release_id)
+            text.insert(1, "indicator_id", ids)
             write_csv(text, target / f"{base}.csv")
+            for task in (text["service_task"].unique() if "service_task" in text else [""]):
+                described.setdefault((name, task), figures(df))
             title = f"{TABLE_TITLE_FI.get(name, name)}, {Quarter.parse(quarter).name_fi}"
             resources.append({"name": base.lower(), "path": f"{base}.csv", "title": title,
                               "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
@@ -413,7 +525,8 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                               "schema": _schema(text, dimensions(df))})
             if not figures(df):     # text only (e.g. quality classes): CSV only
                 continue
-            js = to_jsonstat(df, name, quarter, release_id, released, synthetic, notice=notice)
+            js = to_jsonstat(df, name, quarter, release_id, released, synthetic, notice=notice,
+                             indicator_ids=ids)
             (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False, sort_keys=True),
                                                  encoding="utf-8")
             resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
@@ -421,11 +534,16 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                               "mediatype": "application/json", "encoding": "utf-8"})
     for year, pdir in sorted((costs or {}).items()):
         resources += _write_costs(Path(pdir), target, str(year), release_id, released,
-                                  synthetic, notice)
+                                  synthetic, notice, described)
     if revisions is not None:   # "Tarkentuneet luvut": changes since the previous release
         base = f"tarkentuneet_luvut_{release_id}"
         write_csv(revisions, target / f"{base}.csv")
         text = pd.read_csv(target / f"{base}.csv", dtype=str, keep_default_na=False)
+        rev_ids = [indicators.indicator_id(t, s)   # the id of the figure that changed
+                   for t, s in zip(text["table"], text["service_task"])]
+        text = whole_country_coded(text)
+        text.insert(list(text.columns).index("release_id") + 1, "indicator_id", rev_ids)
+        write_csv(text, target / f"{base}.csv")
         title = "Tarkentuneet luvut: aiemmin julkaistut luvut, jotka muuttuivat tässä julkaisussa"
         schema = _schema(text, [])
         del schema["primaryKey"]
@@ -436,7 +554,8 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
         if len(revisions):
             frame, label = revisions_frame(revisions)
             js = to_jsonstat(frame, "tarkentuneet_luvut", max(frame["quarter"]), release_id,
-                             released, synthetic, labels={"muutos": label}, notice=notice)
+                             released, synthetic, labels={"muutos": label}, notice=notice,
+                             indicator_ids=pd.Series(rev_ids))
             js["label"] = title
             (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False, sort_keys=True),
                                                  encoding="utf-8")
@@ -444,6 +563,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                               "path": f"{base}.json", "title": f"{title} (JSON-stat 2.0)",
                               "format": "json", "mediatype": "application/json",
                               "encoding": "utf-8"})
+    resources.append(_indicator_list(described, target))
     package = {
         "name": f"seuranta-{release_id}".lower().replace("_", "-"),
         "title": "Sosiaalihuollon asiakkaat: avoin data",

@@ -94,9 +94,13 @@ def _save(fig, path: Path) -> None:
     plt.close(fig)
 
 
-def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Path,
-                 synthetic: bool, params) -> str:
-    lines = [f"# {name}", ""]
+def _county_page(pdirs: dict[str, Path], quarter: str, code: str, name: str, cf, nf,
+                 img: Path, synthetic: bool, params, national=None) -> str:
+    """A county's comparison page: its estimates of the newest quarter beside the other
+    counties and the country, its shares over every quarter of the series (each quarter as
+    its own published folder has it) and its municipalities."""
+    pdir = pdirs[quarter]
+    lines = [f"# {name}: {COMPARISON_TITLE_FI}", ""]
     if synthetic:
         lines += [notice_md(True, params), ""]
     qname = Quarter.parse(quarter).name_fi
@@ -107,7 +111,8 @@ def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Pa
                   "väestöpohjasta; vertailuna koko maan osuus.", "",
                   caption_tables(compare.county_table_md(cf, nf, code),
                                  [f"{name}: arviot palvelutehtävittäin, {qname}"]), ""]
-        fig = compare.county_chart(cf, nf, code, f"{name} verrattuna muihin alueisiin, {qname}")
+        fig = compare.county_chart(cf, nf, code, f"{name} verrattuna muihin alueisiin, {qname}",
+                                   synthetic=synthetic)
         if fig is not None:
             fname = f"{code}.png"
             _save(fig, img / fname)
@@ -115,6 +120,7 @@ def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Pa
             lines += [f"![{alt_text(alt)}](img/{fname})", "", escape.myst(alt), ""]
     else:
         lines += ["Alueen arvioita ei ole julkaistu tälle vuosineljännekselle.", ""]
+    lines += _county_series_md(pdirs, code, name, img, synthetic, national)
     tab, num = compare.municipal_table(pdir, quarter, code)
     lines += [f"## Kunnat {qname}", "",
               "Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta. Järjestä taulukko "
@@ -123,6 +129,40 @@ def _county_page(pdir: Path, quarter: str, code: str, name: str, cf, nf, img: Pa
               compare.sortable_table_html(tab, f"kunnat-{code}", f"{name}: kuntien osuudet, {qname}", num),
               "```", "", symbols.symbol_note_fi(), ""]
     return "\n".join(lines)
+
+
+#: What a county's comparison page is (its title beside the county's name; the county's
+#: municipal tables of ``alueet/`` are "kuntien osuudet").
+COMPARISON_TITLE_FI = "vertailu muihin alueisiin"
+
+
+def _county_series_md(pdirs: dict[str, Path], code: str, name: str, img: Path,
+                      synthetic: bool, national=None) -> list[str]:
+    """The section "Osuudet vuosineljänneksittäin" of a county's page: the table and chart
+    of :func:`seuranta.publication.compare.county_series_table_md` and
+    :func:`~seuranta.publication.compare.county_series_chart` (empty when the county has no
+    published rows)."""
+    series = compare.county_series(pdirs, code)
+    first, last = (Quarter.parse(q).name_fi for q in (min(pdirs), max(pdirs)))
+    table = compare.county_series_table_md(
+        series, f"{name}: asiakkaiden osuus väestöpohjasta vuosineljänneksittäin, "
+                f"{first} – {last}")
+    if table is None:
+        return []
+    lines = ["## Osuudet vuosineljänneksittäin", "",
+             "Alueen arviot jokaiselta julkaistulta vuosineljännekseltä sellaisina kuin ne "
+             "kyseisen vuosineljänneksen julkaisussa julkaistiin: pistearvio, vaihteluväli "
+             "tai ei arviota.", "", table, ""]
+    national = compare.national_series(pdirs) if national is None else national
+    fig = compare.county_series_chart(series, national, f"{name}: osuudet "
+                                      f"vuosineljänneksittäin, {first} – {last}",
+                                      synthetic=synthetic)
+    if fig is not None:
+        fname = f"{code}-sarja.png"
+        _save(fig, img / fname)
+        alt = compare.county_series_alt(series, name)
+        lines += [f"![{alt_text(alt)}](img/{fname})", "", escape.myst(alt), ""]
+    return lines
 
 
 def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
@@ -141,14 +181,17 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
                                                           open_data_root)
     extra = stage / EXTRA / OPEN_DATA / rid
     shutil.copytree(od, extra)
-    write_zip(od, stage / f"avoindata_{rid}.zip", released)   # fixed dates and order
-    size_kb = max(sum(p.stat().st_size for p in od.iterdir()) // 1024, 1)
+    zipped = stage / f"avoindata_{rid}.zip"
+    write_zip(od, zipped, released)   # fixed dates and order
+    size_kb = max(zipped.stat().st_size // 1024, 1)   # what a reader downloads
     downloads = [(f"Avoin data, kuvaus (datapackage.json), julkaisu {rid}",
                   f"{OPEN_DATA}/{rid}/datapackage.json")]
     for p in sorted(od.iterdir()):
         if p.name != "datapackage.json":
             downloads.append((p.name, f"{OPEN_DATA}/{rid}/{p.name}"))
     has_downloads_page = (stage / "lataukset.md").is_file()
+    pdirs = {q: pub.published_dir(out_dir, q) for q in quarters
+             if (pub.published_dir(out_dir, q) / "estimates.csv").is_file()}
     docs = []
 
     md = landing.landing_md(pdir, newest, synthetic, released, rid,
@@ -157,13 +200,11 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
                             downloads_doc="lataukset" if has_downloads_page else None,
                             params=params)
     md += (f"\nKoko avoin data yhtenä tiedostona: {{download}}`avoindata_{rid}.zip "
-           f"<avoindata_{rid}.zip>` ({fi_number(size_kb)} kt, pakkaamattomana). "
+           f"<avoindata_{rid}.zip>` ({fi_number(size_kb)} kt). "
            f"Kuntien vertailu: {{doc}}`vertailu/kunnat`; hyvinvointialueet: "
            f"{{doc}}`vertailu/index`.\n")
     (stage / "uusimmat.md").write_text(md, encoding="utf-8")
     docs.append("uusimmat")
-    pdirs = {q: pub.published_dir(out_dir, q) for q in quarters
-             if (pub.published_dir(out_dir, q) / "estimates.csv").is_file()}
     (stage / "svenska.md").write_text(landing.swedish_md(pdirs, synthetic), encoding="utf-8")
     (stage / "english.md").write_text(landing.english_md(pdirs, synthetic), encoding="utf-8")
     docs += ["svenska", "english"]
@@ -174,13 +215,15 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
     cf = compare.county_frame(pdir, newest)
     nf = compare.national_frame(pdir, newest)
     counties = reference.counties()
+    national = compare.national_series(pdirs)
     index = ["# Vertailu", "", "Hyvinvointialueiden arviot ja kuntien osuudet "
              f"{Quarter.parse(newest).name_fi}: alue verrattuna muihin alueisiin ja koko "
-             "maahan.", "", "- [Kaikki kunnat](kunnat.md)"]
+             "maahan, ja alueen osuudet jokaiselta julkaistulta vuosineljännekseltä.", "",
+             "- [Kaikki kunnat](kunnat.md)"]
     for c in counties.itertuples():
         (vdir / f"{c.county_code}.md").write_text(
-            _county_page(pdir, newest, c.county_code, c.county_name_fi, cf, nf, vdir / "img", synthetic,
-                         params),
+            _county_page(pdirs, newest, c.county_code, c.county_name_fi, cf, nf, vdir / "img",
+                         synthetic, params, national),
             encoding="utf-8")
         index.append(f"- [{c.county_name_fi}]({c.county_code}.md)")
     (vdir / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
