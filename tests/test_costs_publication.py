@@ -70,7 +70,7 @@ def year_dir(tmp_path_factory):
 
 
 def test_chapter_text(year_dir):
-    ch = cost_chapter.chapter(year_dir / "tables", 2022, load_params())
+    ch = cost_chapter.chapter(year_dir / "tables", 2022, load_params(), synthetic=True)
     # 5 rows quarantined (hand count of test_costs.LEDGER): partitive after 5
     assert f"jätettiin pois 5{NBSP}virheellistä kustannusriviä" in ch.facts["allocation"]
     # the symbol of Table 4 ('.'), quoted: the sentence's full stop is not read as '..'
@@ -89,7 +89,7 @@ def test_one_quarantined_row_is_singular(tmp_path):
                        "2022,90,A1,75+,valtion_rahoitus,oma_tuotanto,-5.00\n")
     target = costs.run_and_write(2022, make_data(tmp_path, ledger, MAPPING),
                                  _register_tables(tmp_path / "build"), params={})
-    text = cost_chapter.chapter(target / "tables", 2022, {}).facts["allocation"]
+    text = cost_chapter.chapter(target / "tables", 2022, {}, synthetic=True).facts["allocation"]
     assert f"jätettiin pois 1{NBSP}virheellinen kustannusrivi " in text
 
 
