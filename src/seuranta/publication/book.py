@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures as cf
 import datetime as dt
 import json
 import logging
@@ -595,21 +596,34 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
         conf.unlink(missing_ok=True)
     latex_dir = stage / "_build" / "latex"
     pdf_dir.mkdir(parents=True, exist_ok=True)
-    out = []
+    jobs = {f"seuranta-{q}": pdf_dir / f"{q}.pdf" for q in quarters}
     for q in quarters:
-        tex = f"seuranta-{q}.tex"
-        prepare_tex(latex_dir / tex, info["numbers"].get(q, ""))
-        _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error", tex],
-             cwd=latex_dir)
-        target = pdf_dir / f"{q}.pdf"
-        shutil.copy2(latex_dir / f"seuranta-{q}.pdf", target)
-        out.append(target)
+        prepare_tex(latex_dir / f"seuranta-{q}.tex", info["numbers"].get(q, ""))
     if counties:
         prepare_tex(latex_dir / "seuranta-alueet.tex", "", landscape=True)
+        jobs["seuranta-alueet"] = pdf_dir / COUNTY_PDF
+    latexmk(latex_dir, list(jobs))
+    for name, target in jobs.items():
+        shutil.copy2(latex_dir / f"{name}.pdf", target)
+    return [jobs[f"seuranta-{q}"] for q in quarters]
+
+
+#: How many latexmk runs go side by side (each is one xelatex process at a time).
+LATEX_JOBS = 2
+
+
+def latexmk(latex_dir: Path, names: list[str]) -> None:
+    """``latexmk -xelatex`` of every ``<name>.tex`` of ``latex_dir``, :data:`LATEX_JOBS` at
+    a time (each document has its own auxiliary files, and a PDF depends only on its own
+    sources and ``SOURCE_DATE_EPOCH``, so the order does not change a byte); the first
+    failure (in the order of ``names``) is raised once all have finished."""
+    def one(name: str) -> None:
         _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error",
-              "seuranta-alueet.tex"], cwd=latex_dir)
-        shutil.copy2(latex_dir / "seuranta-alueet.pdf", pdf_dir / COUNTY_PDF)
-    return out
+              f"{name}.tex"], cwd=latex_dir)
+    with cf.ThreadPoolExecutor(max_workers=max(1, min(LATEX_JOBS, len(names)))) as pool:
+        futures = [pool.submit(one, n) for n in names]
+    for f in futures:
+        f.result()
 
 
 def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
