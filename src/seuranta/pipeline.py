@@ -39,6 +39,7 @@ from seuranta.core.provenance import (
     tool_versions,
 )
 from seuranta.core.quarters import TIME_ZONE, Quarter
+from seuranta.core.reference import REFERENCE_DIR
 from seuranta.core.reproducible import (
     build_environment,
     fixed_environment,
@@ -205,13 +206,14 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
 
 class Versions:
     """What every cache key of a publish shares (:mod:`seuranta.core.cache`): the input
-    files' hashes, the parameter values, the package's code, the notebook templates, the
-    book's sources and the package versions; computed once per publish."""
+    files' hashes, the parameter values, the code (the package's source files and the
+    reference data it reads), the notebook templates, the book's sources and the package
+    versions; computed once per publish."""
 
     def __init__(self, data_dir: Path, params: dict, encoding: str, templates: Path):
         self.inputs = digest(input_hashes(data_dir))
         self.params = digest(params_values(params))
-        self.code = code_version(Path(__file__).resolve().parent)
+        self.code = code_version(Path(__file__).resolve().parent, REFERENCE_DIR)
         self.templates = code_version(Path(templates))
         self.book = code_version(book.BOOK_SRC_DIR, PROJECT_DIR / "_toc.yml",
                                  PROJECT_DIR / "_config.yml")
@@ -446,10 +448,12 @@ def _cached_book(out_dir: Path, quarters: list[Quarter], params: dict, pdf: bool
                  cache: StepCache, versions: Versions) -> None:
     """The book phase (:func:`build_book_phase`) unless its outputs are as made from the
     same OUT: every file of OUT's quarters and cost chapter, the kept releases but ``rid``
-    (their seals), the book's sources, code, parameters and whether PDFs are built."""
+    (their seals), the book's sources, code, parameters, whether PDFs are built and the
+    versions of the tools that build them (LaTeX)."""
     made = {p.name: tree_hashes(p) for p in sorted(out_dir.iterdir())
             if p.name not in BOOK_MADE and not p.name.startswith(".")}
     key = versions.key("book", "params", "code", "templates", "book", pdf=bool(pdf),
+                       tools=tool_versions(pdf),
                        quarters=[str(q) for q in quarters], out=made,
                        releases=releases.prior_record(out_dir, rid))
     outputs = {"book": out_dir / "book", "pdf": out_dir / "pdf",
