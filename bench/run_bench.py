@@ -304,16 +304,28 @@ def child_chapter(data: Path, out: Path) -> dict:
 
 
 def previous_extract(data: Path, into: Path) -> Path:
-    """A copy of the data folder as it was one quarter earlier: the same files with the
-    extract date (metadata.json) moved back 92 days, so that the newest quarter is not yet
-    complete (rows after that date are the validation's future rows)."""
+    """A copy of the data folder as it was one quarter earlier: the extract date
+    (metadata.json) moved back 92 days, so that the newest quarter is not yet complete,
+    and the register without the periods that had not started by then (a period that
+    ended later was still open: its end date blank)."""
+    import csv
     import datetime as dt
     shutil.copytree(data, into)
     meta = json.loads((into / "metadata.json").read_text(encoding="utf-8"))
-    meta["extract_date"] = (dt.date.fromisoformat(meta["extract_date"])
-                            - dt.timedelta(days=92)).isoformat()
+    ed = (dt.date.fromisoformat(meta["extract_date"]) - dt.timedelta(days=92)).isoformat()
+    meta["extract_date"] = ed
     (into / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2),
                                         encoding="utf-8")
+    for f in sorted((into / "register").glob("*.csv")):
+        with open(f, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        fields = list(rows[0]) if rows else []
+        kept = [{**r, "end_date": "" if r["end_date"] > ed else r["end_date"]}
+                for r in rows if not r["start_date"] > ed]
+        with open(f, "w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+            w.writeheader()
+            w.writerows(kept)
     return into
 
 

@@ -96,7 +96,7 @@ def test_keys_change_with_exactly_what_each_step_is_made_from(tmp_path):
     shutil.copytree(pipeline.NOTEBOOK_DIR, templates)
     out = tmp_path / "out"
     folder = out / "2023Q2"
-    for n in pipeline.QUARTER_OUTPUTS:
+    for n in ("tables", "published", "annex"):
         (folder / n).mkdir(parents=True)
         (folder / n / "t.csv").write_text("a\n1\n", encoding="utf-8")
     earlier = {"2023Q1": out / "2023Q1"}
@@ -126,6 +126,31 @@ def test_keys_change_with_exactly_what_each_step_is_made_from(tmp_path):
     assert q4 != q3                                    # an earlier quarter's publication
     (data / "register.csv").write_text("r\n", encoding="utf-8")
     assert keys()[0] != q4                             # an input file
+
+
+def test_a_reused_quarter_keeps_every_part_its_statistics_step_made(tmp_path):
+    """Whatever the statistics step writes into OUT/<Q> (the gate's internal
+    ``disclosure/`` too) is an output of it: removed, the quarter is made again; when only
+    the notebooks run again, every part is carried into the new folder."""
+    target = tmp_path / "out" / "2023Q4"
+    for name, text in (("tables/counts.csv", "a\n1\n"), ("published/t.csv", "b\n2\n"),
+                       ("annex/liite.xlsx", "x"), ("disclosure/loss.csv", "c\n3\n"),
+                       ("notebooks/yhteenveto.ipynb", "{}"), ("manifest.json", "{}")):
+        (target / name).parent.mkdir(parents=True, exist_ok=True)
+        (target / name).write_text(text, encoding="utf-8")
+    outputs = pipeline._quarter_outputs(target)
+    assert set(outputs) == {"tables", "published", "annex", "disclosure", "manifest.json"}
+    StepCache(target.parent).store("quarter-2023Q4", "k", outputs)
+    assert StepCache(target.parent).lookup("quarter-2023Q4", "k",
+                                           pipeline._quarter_outputs(target))
+    again = tmp_path / "again"
+    again.mkdir()
+    pipeline.copy_statistics(target, again)
+    assert tree_hashes(again) == {k: v for k, v in tree_hashes(target).items()
+                                  if not k.startswith("notebooks/") and k != "manifest.json"}
+    shutil.rmtree(target / "disclosure")
+    assert not StepCache(target.parent).lookup("quarter-2023Q4", "k",
+                                               pipeline._quarter_outputs(target))
 
 
 def _ledger(out):

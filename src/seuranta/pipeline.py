@@ -228,19 +228,39 @@ class Versions:
                        **more})
 
 
-#: A quarter's folders made by its statistics step and by its notebooks step.
-QUARTER_OUTPUTS = ("tables", gate.PUBLISHED, "annex")
+#: The folder of a quarter's notebooks step (the rest of OUT/<Q> is its statistics step's).
 NOTEBOOK_OUTPUTS = ("notebooks",)
+MANIFEST = "manifest.json"
 
 
 def _outputs(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
     return {n: folder / n for n in names}
 
 
+def statistics_parts(folder: Path) -> dict[str, Path]:
+    """Everything of a quarter's folder that its statistics step made (tables, published
+    tables, annexes, the gate's internal report, ...: all but the notebooks and the
+    manifest), by name: a part added or removed later changes the set, so it is a miss."""
+    folder = Path(folder)
+    skip = {*NOTEBOOK_OUTPUTS, MANIFEST}
+    return {p.name: p for p in sorted(folder.iterdir()) if p.name not in skip} \
+        if folder.is_dir() else {}
+
+
 def _quarter_outputs(target: Path) -> dict[str, Path]:
-    """What a reused quarter must still hold: its statistics step's folders and the
+    """What a reused quarter must still hold: its statistics step's parts and the
     manifest of the run that made them (the release keeps its public fields)."""
-    return {**_outputs(target, QUARTER_OUTPUTS), "manifest": target / "manifest.json"}
+    return {**statistics_parts(target), MANIFEST: target / MANIFEST}
+
+
+def copy_statistics(target: Path, folder: Path) -> None:
+    """The statistics step's parts of ``target`` copied into ``folder`` (a quarter whose
+    statistics are reused but whose notebooks are executed again)."""
+    for name, p in statistics_parts(target).items():
+        if p.is_dir():
+            shutil.copytree(p, folder / name)
+        else:
+            shutil.copy2(p, folder / name)
 
 
 def _quarter_key(versions: Versions, quarter: str, out_dir: Path, release_id: str | None,
@@ -259,7 +279,7 @@ def _notebooks_key(versions: Versions, quarter: str, folder: Path) -> str:
     content of the statistics step's outputs in ``folder``)."""
     return versions.key(f"notebooks-{quarter}", "templates", "code", "params",
                         quarter=quarter,
-                        tables={n: tree_hashes(folder / n) for n in QUARTER_OUTPUTS})
+                        tables={n: tree_hashes(p) for n, p in statistics_parts(folder).items()})
 
 
 def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params: dict,
@@ -324,9 +344,7 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                         folder = Path(tempfile.mkdtemp(prefix=f".tmp-{q}-{os.getpid()}-",
                                                        dir=out_dir))
                         in_flight[str(q)] = folder
-                        for n in QUARTER_OUTPUTS:
-                            if (target / n).is_dir():
-                                shutil.copytree(target / n, folder / n)
+                        copy_statistics(target, folder)
                     fut = pool.submit(
                         notebooks_mod.run_quarter_notebooks, str(q), folder / "tables",
                         folder / "notebooks", synthetic, params, tick,
