@@ -79,7 +79,8 @@ def _cmd_run(args) -> int:
 
 def _cmd_publish(args) -> int:
     pipeline.publish(Path(args.data), Path(args.out), _params(args), scale=args.scale,
-                     seed=args.seed, pdf=not args.no_pdf, encoding=args.encoding)
+                     seed=args.seed, pdf=not args.no_pdf, encoding=args.encoding,
+                     use_cache=not args.no_cache)
     log.info("published into %s/", args.out)
     return 0
 
@@ -183,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int, default=None, help="seed of generated demo data")
     r.add_argument("--no-pdf", action="store_true", help="build the HTML book only")
     r.add_argument("--encoding", default="utf-8", help="encoding of register CSV files")
+    r.add_argument("--no-cache", action="store_true",
+                   help="make every step again (default: a step whose inputs, parameters and "
+                        "code are unchanged since OUT/.cache recorded it is not run again)")
     r.set_defaults(func=_cmd_publish)
 
     r = sub.add_parser("notebooks", help="execute a quarter's notebooks again from the tables "

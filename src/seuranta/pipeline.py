@@ -26,17 +26,21 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
+from seuranta.core.cache import StepCache, code_version, digest, tree_hashes
 from seuranta.core.errors import DisclosureError, InputError
-from seuranta.core.params import as_params
+from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.provenance import (
     dump_manifest,
     file_hashes,
     input_hashes,
+    package_versions,
+    params_values,
     provenance,
     table_hashes,
     tool_versions,
 )
 from seuranta.core.quarters import TIME_ZONE, Quarter
+from seuranta.core.reference import REFERENCE_DIR
 from seuranta.core.reproducible import (
     build_environment,
     fixed_environment,
@@ -99,7 +103,7 @@ def _pid_of_tmp(name: str) -> int | None:
 #: Temporary folders of OUT and of its sub-folders (see clean_stale): quarters, the book
 #: phase, releases and open data.
 STALE_PATTERNS = (".tmp-*", ".old-*", "*/.tables-tmp-*", "*/.tables-old-*", "*/.old-*",
-                  "*/.notebooks-tmp-*", "releases/.tmp-*")
+                  "*/.notebooks-tmp-*", "releases/.tmp-*", ".cache/.tmp-*")
 
 
 def clean_stale(out_dir: Path) -> list[Path]:
@@ -114,7 +118,10 @@ def clean_stale(out_dir: Path) -> list[Path]:
         pid = _pid_of_tmp(p.name)
         if pid is not None and pid != os.getpid() and notebooks_mod.pid_alive(pid):
             continue
-        shutil.rmtree(p, ignore_errors=True)
+        if p.is_dir():
+            shutil.rmtree(p, ignore_errors=True)
+        else:   # a cache entry's temporary file
+            p.unlink(missing_ok=True)
         removed.append(p)
     return removed
 
@@ -198,19 +205,108 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     return _finish_quarter(tmp, quarter, data_dir, out_dir, params, encoding)
 
 
+class Versions:
+    """What every cache key of a publish shares (:mod:`seuranta.core.cache`): the input
+    files' hashes, the parameter values, the code (the package's source files and the
+    reference data it reads), the notebook templates, the book's sources and the package
+    versions; computed once per publish."""
+
+    def __init__(self, data_dir: Path, params: dict, encoding: str, templates: Path):
+        self.inputs = digest(input_hashes(data_dir))
+        self.params = digest(params_values(params))
+        self.code = code_version(Path(__file__).resolve().parent, REFERENCE_DIR)
+        self.templates = code_version(Path(templates))
+        self.book = code_version(book.BOOK_SRC_DIR, PROJECT_DIR / "_toc.yml",
+                                 PROJECT_DIR / "_config.yml")
+        self.packages = digest(package_versions())
+        self.encoding = encoding
+        self.synthetic = is_synthetic(data_dir)
+
+    def key(self, step: str, *uses: str, **more) -> str:
+        """The key of ``step``: the shared versions named in ``uses`` and ``more``."""
+        return digest({"step": step, "packages": self.packages, "encoding": self.encoding,
+                       "synthetic": self.synthetic, **{u: getattr(self, u) for u in uses},
+                       **more})
+
+
+#: The folder of a quarter's notebooks step (the rest of OUT/<Q> is its statistics step's).
+NOTEBOOK_OUTPUTS = ("notebooks",)
+MANIFEST = "manifest.json"
+
+
+def _outputs(folder: Path, names: tuple[str, ...]) -> dict[str, Path]:
+    return {n: folder / n for n in names}
+
+
+def statistics_parts(folder: Path) -> dict[str, Path]:
+    """Everything of a quarter's folder that its statistics step made (tables, published
+    tables, annexes, the gate's internal report, ...: all but the notebooks and the
+    manifest), by name: a part added or removed later changes the set, so it is a miss."""
+    folder = Path(folder)
+    skip = {*NOTEBOOK_OUTPUTS, MANIFEST}
+    return {p.name: p for p in sorted(folder.iterdir()) if p.name not in skip} \
+        if folder.is_dir() else {}
+
+
+def _quarter_outputs(target: Path) -> dict[str, Path]:
+    """What a reused quarter must still hold: its statistics step's parts and the
+    manifest of the run that made them (the release keeps its public fields)."""
+    return {**statistics_parts(target), MANIFEST: target / MANIFEST}
+
+
+def copy_statistics(target: Path, folder: Path) -> None:
+    """The statistics step's parts of ``target`` copied into ``folder`` (a quarter whose
+    statistics are reused but whose notebooks are executed again)."""
+    for name, p in statistics_parts(target).items():
+        if p.is_dir():
+            shutil.copytree(p, folder / name)
+        else:
+            shutil.copy2(p, folder / name)
+
+
+def _quarter_key(versions: Versions, quarter: str, out_dir: Path, release_id: str | None,
+                 earlier: Mapping[str, Path]) -> str:
+    """A quarter's statistics, published tables and annexes: the inputs, parameters and
+    code, and what its gate treats as known (the kept releases but ``release_id`` and the
+    published tables of this run's ``earlier`` quarters, quarter → folder), by content."""
+    return versions.key(f"quarter-{quarter}", "inputs", "params", "code", quarter=quarter,
+                        priors={"releases": releases.prior_record(out_dir, release_id),
+                                "earlier": {k: tree_hashes(f / gate.PUBLISHED)
+                                            for k, f in sorted(earlier.items())}})
+
+
+def _notebooks_key(versions: Versions, quarter: str, folder: Path) -> str:
+    """A quarter's notebooks: templates, code, parameters and the tables they read (the
+    content of the statistics step's outputs in ``folder``)."""
+    return versions.key(f"notebooks-{quarter}", "templates", "code", "params",
+                        quarter=quarter,
+                        tables={n: tree_hashes(p) for n, p in statistics_parts(folder).items()})
+
+
 def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params: dict,
-                  encoding: str, register_tables, release_id: str | None) -> list[Path]:
+                  encoding: str, register_tables, release_id: str | None,
+                  cache: StepCache | None = None, versions: Versions | None = None
+                  ) -> list[Path]:
     """Every quarter, with each quarter's notebooks (one kernel per quarter) running while
     the next quarters' tables are made, up to the core count side by side; quarters are
     swapped in in order, each only when complete. A progress bar on a terminal.
+
+    ``register_tables()``: the register stage's tables (called only when a quarter's
+    statistics are not in the ``cache``). With a cache, a quarter whose key (inputs,
+    parameters, code, what the gate treats as known) and outputs are unchanged is not made
+    again, and its notebooks are not executed again when their key (templates, code,
+    parameters, the quarter's tables) is unchanged.
 
     The gate of each quarter treats as known exactly the kept releases (but ``release_id``)
     and the quarters of this run before it: never what else OUT happens to hold (an older
     run's quarter), so the same inputs and kept releases give the same published tables in
     any folder (:func:`publish_priors`)."""
+    cache = cache or StepCache(out_dir, enabled=False)
+    versions = versions or Versions(data_dir, params, encoding, NOTEBOOK_DIR)
     synthetic = is_synthetic(data_dir)
     workers = max(1, min(os.cpu_count() or 1, len(quarters)))
-    in_flight: dict[str, Path] = {}
+    in_flight: dict[str, Path] = {}     # temporary folders of this run, by quarter
+    prepared: dict[str, Path] = {}      # each quarter's folder so far (temporary or OUT/<Q>)
     pending = []
     notebooks_mod.clean_kernel_leftovers()
     per_quarter = len(notebooks_mod.notebook_plan(str(quarters[0])))
@@ -226,19 +322,45 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
         with cf.ThreadPoolExecutor(max_workers=workers) as pool:
             for q in tqdm(quarters, desc="quarters", unit="q", disable=None, file=sys.stderr,
                           position=0):
-                tmp = _prepare_quarter(q, data_dir, out_dir, params, encoding,
-                                       register_tables, release_id, True,
-                                       publish_priors(out_dir, release_id, in_flight))
-                in_flight[str(q)] = tmp
-                pending.append((q, tmp, pool.submit(
-                    notebooks_mod.run_quarter_notebooks, str(q), tmp / "tables",
-                    tmp / "notebooks", synthetic, params, tick,
-                    failed_notebooks(out_dir, str(q)))))
-            done = []
-            for q, tmp, fut in pending:
-                fut.result()
-                done.append(_finish_quarter(tmp, q, data_dir, out_dir, params, encoding))
+                target = out_dir / str(q)
+                priors = publish_priors(out_dir, release_id, prepared)
+                qkey = _quarter_key(versions, str(q), out_dir, release_id, prepared)
+                q_ran = not cache.lookup(f"quarter-{q}", qkey, _quarter_outputs(target))
+                if not q_ran:
+                    folder = target
+                else:
+                    folder = _prepare_quarter(q, data_dir, out_dir, params, encoding,
+                                              register_tables(), release_id, True, priors)
+                    in_flight[str(q)] = folder
+                prepared[str(q)] = folder
+                nkey = _notebooks_key(versions, str(q), folder)
+                if cache.lookup(f"notebooks-{q}", nkey, _outputs(target, NOTEBOOK_OUTPUTS)):
+                    bar.update(per_quarter)
+                    if folder == target:
+                        continue      # nothing of this quarter changed
+                    shutil.copytree(target / "notebooks", folder / "notebooks")
+                    fut = None
+                else:
+                    if folder == target:   # the notebooks again, beside copies of the tables
+                        folder = Path(tempfile.mkdtemp(prefix=f".tmp-{q}-{os.getpid()}-",
+                                                       dir=out_dir))
+                        in_flight[str(q)] = folder
+                        copy_statistics(target, folder)
+                    fut = pool.submit(
+                        notebooks_mod.run_quarter_notebooks, str(q), folder / "tables",
+                        folder / "notebooks", synthetic, params, tick,
+                        failed_notebooks(out_dir, str(q)))
+                pending.append((q, folder, fut, qkey, nkey, q_ran))
+            for q, tmp, fut, qkey, nkey, q_ran in pending:
+                if fut is not None:
+                    fut.result()
+                cache.forget(f"quarter-{q}")
+                cache.forget(f"notebooks-{q}")
+                target = _finish_quarter(tmp, q, data_dir, out_dir, params, encoding)
                 in_flight.pop(str(q))
+                cache.store(f"quarter-{q}", qkey, _quarter_outputs(target), ran=q_ran)
+                cache.store(f"notebooks-{q}", nkey, _outputs(target, NOTEBOOK_OUTPUTS),
+                            ran=fut is not None)
     except BaseException:
         for tmp in in_flight.values():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -246,7 +368,7 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
     finally:
         bar.close()
         shutil.rmtree(notebooks_mod.kernel_dir(), ignore_errors=True)
-    return done
+    return [out_dir / str(q) for q in quarters]
 
 
 def publish_priors(out_dir: Path, release_id: str | None, in_flight: Mapping[str, Path]
@@ -254,20 +376,28 @@ def publish_priors(out_dir: Path, release_id: str | None, in_flight: Mapping[str
     """What the gate of the next quarter of a publication treats as known: every kept
     release but ``release_id`` (checked against its seal first,
     :func:`seuranta.publication.releases.check_kept_releases`) and the quarters of this run
-    prepared before it (``in_flight``: quarter → its temporary folder)."""
+    prepared before it (``in_flight``: quarter → its folder, temporary or, when reused
+    from the cache, ``OUT/<Q>``)."""
     return releases.prior_dirs(out_dir, release_id) + \
         [t / gate.PUBLISHED for _, t in sorted(in_flight.items())]
 
 
 def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
-            seed: int | None = None, pdf: bool = True, encoding: str = "utf-8") -> list[Path]:
+            seed: int | None = None, pdf: bool = True, encoding: str = "utf-8",
+            use_cache: bool = True) -> list[Path]:
     """The main job: demo data if none, every quarter, annexes, the book in HTML and PDF,
     and the sealed release (``OUT/releases/<id>/``).
 
     Every kept release is checked against its seal before anything reads it; the run is
     made in the fixed environment of :mod:`seuranta.core.reproducible` (time zone, locale,
     ``SOURCE_DATE_EPOCH`` of the publication date, which is pinned into the parameters
-    when they have none)."""
+    when they have none).
+
+    Each step is skipped when its cache entry in ``OUT/.cache/`` has the same key and its
+    outputs are as the entry recorded (:mod:`seuranta.core.cache`; ``use_cache=False``
+    makes every step again): the register stage runs only when a quarter's statistics
+    must be made again. The steps that ran and those reused are listed in
+    ``OUT/.cache/last-run.json``."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
@@ -279,22 +409,30 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
         demo.generate(data_dir, **kwargs)
     quarters = publication_quarters(data_dir, params)
     rid = releases.release_id(str(max(quarters)), extract_date(data_dir, params), params)
-    steps = tqdm(total=5, desc="publish", unit="step", disable=None, file=sys.stderr,
+    cache = StepCache(out_dir, enabled=use_cache)
+    versions = Versions(data_dir, params, encoding, NOTEBOOK_DIR)
+    made: dict[str, dict] = {}
+
+    def register_tables() -> dict:
+        if "tables" not in made:   # once, and only when a quarter is made again
+            steps.set_postfix_str("register stage")
+            made["tables"] = register.run_register_stage(data_dir, quarters, params,
+                                                         encoding=encoding)
+            cache.steps.append(("register", "ran"))
+        return made["tables"]
+
+    steps = tqdm(total=4, desc="publish", unit="step", disable=None, file=sys.stderr,
                  position=2, bar_format="{desc}: {n}/{total} {postfix}")
     with steps, fixed_environment(params):
-        steps.set_postfix_str("register stage")
-        all_tables = register.run_register_stage(data_dir, quarters, params, encoding=encoding)
-        steps.update(1)
         steps.set_postfix_str(f"{len(quarters)} quarters")
-        done = _run_quarters(quarters, data_dir, out_dir, params, encoding, all_tables, rid)
+        done = _run_quarters(quarters, data_dir, out_dir, params, encoding, register_tables,
+                             rid, cache, versions)
         steps.update(1)
         steps.set_postfix_str("costs chapter")
-        run_costs_chapter(data_dir, out_dir, params, quarters)
+        _cached_costs(data_dir, out_dir, params, quarters, cache, versions)
         steps.update(1)
         steps.set_postfix_str("book (HTML and PDF)" if pdf else "book (HTML)")
-        log.info("book ...")
-        build_book_phase(out_dir, [str(q) for q in quarters], is_synthetic(data_dir), params,
-                         pdf)
+        _cached_book(out_dir, quarters, params, pdf, rid, cache, versions)
         steps.update(1)
         steps.set_postfix_str("release")
         audit_release(out_dir, params)
@@ -302,7 +440,49 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
         log.info("release %s: %s", rid,
                  releases.write_release(out_dir, [str(q) for q in quarters], rid, record))
         steps.update(1)
+    cache.write_ledger()
     return done
+
+
+def _cached_costs(data_dir: Path, out_dir: Path, params: dict, quarters: list[Quarter],
+                  cache: StepCache, versions: Versions) -> None:
+    """The costs chapter (:func:`run_costs_chapter`) unless ``OUT/costs`` is as made from
+    the same inputs, parameters, code and template."""
+    key = versions.key("costs", "inputs", "params", "code", "templates",
+                       quarters=[str(q) for q in quarters])
+    outputs = {"costs": out_dir / "costs"}
+    if cache.lookup("costs", key, outputs):
+        return
+    cache.forget("costs")
+    if run_costs_chapter(data_dir, out_dir, params, quarters) is not None:
+        cache.store("costs", key, outputs)
+
+
+#: What the book phase makes (:func:`build_book_phase`) and never reads: not part of its key.
+BOOK_MADE = {"book", "pdf", releases.OPEN_DATA, "preview", notebooks_mod.FAILED_DIR,
+             releases.RELEASES}
+
+
+def _cached_book(out_dir: Path, quarters: list[Quarter], params: dict, pdf: bool, rid: str,
+                 cache: StepCache, versions: Versions) -> None:
+    """The book phase (:func:`build_book_phase`) unless its outputs are as made from the
+    same OUT: every file of OUT's quarters and cost chapter, the kept releases but ``rid``
+    (their seals), the book's sources, code, parameters, whether PDFs are built and the
+    versions of the tools that build them (LaTeX)."""
+    made = {p.name: tree_hashes(p) for p in sorted(out_dir.iterdir())
+            if p.name not in BOOK_MADE and not p.name.startswith(".")}
+    key = versions.key("book", "params", "code", "templates", "book", pdf=bool(pdf),
+                       tools=tool_versions(pdf),
+                       quarters=[str(q) for q in quarters], out=made,
+                       releases=releases.prior_record(out_dir, rid))
+    outputs = {"book": out_dir / "book", "pdf": out_dir / "pdf",
+               "open_data": out_dir / releases.OPEN_DATA / rid}
+    if cache.lookup("book", key, outputs):
+        return
+    cache.forget("book")
+    log.info("book ...")
+    build_book_phase(out_dir, [str(q) for q in quarters], versions.synthetic, params, pdf)
+    cache.store("book", key, outputs)
 
 
 def audit_release(out_dir: Path, params: dict) -> None:

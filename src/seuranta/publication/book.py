@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import concurrent.futures as cf
 import datetime as dt
 import html as _html
 import json
@@ -110,12 +111,13 @@ def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping,
               f"{bookfmt.quarter_in(quarter)}. Se kertoo, kuinka suuri osa väestöstä oli "
               f"sosiaalihuollon palvelutehtävien asiakkaina, miten arviot on laadittu ja "
               f"kuinka kattavia kuntien tiedot olivat.", ""]
-    downloads = []
+    downloads = []   # the copies of the page "Lataukset": each file once in the HTML
     if pdf:
-        downloads.append(f"- Työpaperi PDF-muodossa: {{download}}`{quarter}.pdf <{quarter}.pdf>`")
+        downloads.append(f"- Työpaperi PDF-muodossa: {{download}}`{quarter}.pdf "
+                         f"<../{DOWNLOADS}/{quarter}.pdf>`")
     if annex:
         downloads.append(f"- Liitetaulukot (Excel): {{download}}`{annex_name(quarter)} "
-                         f"<{annex_name(quarter)}>`")
+                         f"<../{DOWNLOADS}/{annex_name(quarter)}>`")
     if downloads:
         lines += ["## Lataukset", "", *downloads,
                   "- Kaikki julkaisun tiedostot: [Lataukset](../lataukset.md)", ""]
@@ -151,19 +153,24 @@ def _symbols_md() -> str:
               "arviota ei julkaista, kaikkien lukujen paikalla on . ja syy kerrotaan.\n")
 
 
+#: The staged folder of the page "Lataukset": every downloadable file of the book, which
+#: the quarter and county pages link to as well (Sphinx copies a file once per source path).
+DOWNLOADS = "lataukset"
+
+
 def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict,
                   pdf_dir: Path | None = None) -> str:
     """The page "Lataukset": every file of the release, copied into the staged book
     (the PDFs from ``pdf_dir``, default OUT/pdf)."""
     pdf_dir = Path(pdf_dir) if pdf_dir is not None else out_dir / "pdf"
-    (stage / "lataukset").mkdir(exist_ok=True)
+    (stage / DOWNLOADS).mkdir(exist_ok=True)
     rows = []
 
     def offer(src: Path, what: str, when: str) -> None:
         if src.is_file():
-            shutil.copy2(src, stage / "lataukset" / src.name)
+            shutil.copy2(src, stage / DOWNLOADS / src.name)
             size = src.stat().st_size
-            rows.append([what, when, f"{{download}}`{src.name} <lataukset/{src.name}>`",
+            rows.append([what, when, f"{{download}}`{src.name} <{DOWNLOADS}/{src.name}>`",
                          f"{fi_number(max(size // 1024, 1))} kt"])
 
     for q in reversed(quarters):
@@ -463,8 +470,6 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
         for n in names:
             shutil.copy2(nb_dir / f"{n}.ipynb", stage / q / f"{n}.ipynb")
         annex = out_dir / q / "annex" / annex_name(q)
-        if annex.is_file():
-            shutil.copy2(annex, stage / q / annex.name)
         (stage / q / "index.md").write_text(
             _quarter_index_md(q, synthetic, pdf, params, annex.is_file()), encoding="utf-8")
         quarter_parts.append({
@@ -599,26 +604,37 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
         conf.unlink(missing_ok=True)
     latex_dir = stage / "_build" / "latex"
     pdf_dir.mkdir(parents=True, exist_ok=True)
-    out = []
+    jobs = {f"seuranta-{q}": pdf_dir / f"{q}.pdf" for q in quarters}
     for q in quarters:
-        tex = f"seuranta-{q}.tex"
-        prepare_tex(latex_dir / tex, info["numbers"].get(q, ""))
-        _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error", tex],
-             cwd=latex_dir)
-        target = pdf_dir / f"{q}.pdf"
-        shutil.copy2(latex_dir / f"seuranta-{q}.pdf", target)
-        out.append(target)
+        prepare_tex(latex_dir / f"seuranta-{q}.tex", info["numbers"].get(q, ""))
     if counties:
         prepare_tex(latex_dir / "seuranta-alueet.tex", "", landscape=True)
-        _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error",
-              "seuranta-alueet.tex"], cwd=latex_dir)
-        shutil.copy2(latex_dir / "seuranta-alueet.pdf", pdf_dir / COUNTY_PDF)
+        jobs["seuranta-alueet"] = pdf_dir / COUNTY_PDF
     if costs:
         prepare_tex(latex_dir / "seuranta-kustannukset.tex", "")
+        jobs["seuranta-kustannukset"] = pdf_dir / COSTS_PDF
+    latexmk(latex_dir, list(jobs))
+    for name, target in jobs.items():
+        shutil.copy2(latex_dir / f"{name}.pdf", target)
+    return [jobs[f"seuranta-{q}"] for q in quarters]
+
+
+#: How many latexmk runs go side by side (each is one xelatex process at a time).
+LATEX_JOBS = 2
+
+
+def latexmk(latex_dir: Path, names: list[str]) -> None:
+    """``latexmk -xelatex`` of every ``<name>.tex`` of ``latex_dir``, :data:`LATEX_JOBS` at
+    a time (each document has its own auxiliary files, and a PDF depends only on its own
+    sources and ``SOURCE_DATE_EPOCH``, so the order does not change a byte); the first
+    failure (in the order of ``names``) is raised once all have finished."""
+    def one(name: str) -> None:
         _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error",
-              "seuranta-kustannukset.tex"], cwd=latex_dir)
-        shutil.copy2(latex_dir / "seuranta-kustannukset.pdf", pdf_dir / COSTS_PDF)
-    return out
+              f"{name}.tex"], cwd=latex_dir)
+    with cf.ThreadPoolExecutor(max_workers=max(1, min(LATEX_JOBS, len(names)))) as pool:
+        futures = [pool.submit(one, n) for n in names]
+    for f in futures:
+        f.result()
 
 
 def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
@@ -638,14 +654,10 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     if pdf:
         build_pdfs(stage, quarters, into / "pdf", params)
         stage = stage_book(out_dir, quarters, synthetic, params, pdf=True, into=into)
-        for q in quarters:
-            shutil.copy2(into / "pdf" / f"{q}.pdf", stage / q / f"{q}.pdf")
-        county_pdf = into / "pdf" / COUNTY_PDF
-        if county_pdf.is_file() and (stage / "alueet" / "index.md").is_file():
-            shutil.copy2(county_pdf, stage / "alueet" / COUNTY_PDF)
+        if (stage / DOWNLOADS / COUNTY_PDF).is_file() and (stage / "alueet" / "index.md").is_file():
             with open(stage / "alueet" / "index.md", "a", encoding="utf-8") as f:
                 f.write(f"\nKaikki alueet PDF-muodossa: "
-                        f"{{download}}`{COUNTY_PDF} <{COUNTY_PDF}>`.\n")
+                        f"{{download}}`{COUNTY_PDF} <../{DOWNLOADS}/{COUNTY_PDF}>`.\n")
     _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
     return stage / "_build" / "html"
 
@@ -841,6 +853,23 @@ def _translate_pages(app, exc):
             new = content_lang(new, lang)
         if new != text:
             page.write_text(new, encoding="utf-8")
+    drop_source_maps(Path(app.outdir) / "_static")
+
+
+_SOURCE_MAP_COMMENT = re.compile(r"\n?/[*/][#@] sourceMappingURL=[^\n]*?(?: \*/)?[ \t]*(?=\n|$)")
+
+
+def drop_source_maps(static: Path) -> None:
+    """The theme's source maps (``*.map``, a third of ``_static``, read only by a
+    developer's browser tools) removed, and the comments that name them, so that no page
+    refers to a missing file."""
+    for m in sorted(static.rglob("*.map")):
+        m.unlink()
+    for f in sorted(p for ext in ("*.js", "*.css") for p in static.rglob(ext)):
+        text = f.read_text(encoding="utf-8", errors="surrogateescape")
+        new = _SOURCE_MAP_COMMENT.sub("", text)
+        if new != text:
+            f.write_text(new, encoding="utf-8", errors="surrogateescape")
 
 
 # --------------------------------------------------------------------------- the sandbox

@@ -809,7 +809,7 @@ def multi_chapter(tables_dir: str | Path, quarter: str, *, synthetic: bool) -> C
     fig.tight_layout()
     source_line(fig, synthetic)
     points = "; ".join(f"{n} palvelutehtävää {v}" for n, v in zip(lab, tab["Asiakkaat"][:-1]))
-    ch.figures["n_tasks"] = (fig, say("alt_multi", quarter=qname, points=points))
+    ch.figures["n_tasks"] = (bf.detached(fig), say("alt_multi", quarter=qname, points=points))
 
     short = bf.TASK_SHORT
     grid = pd.DataFrame(symbols.NOT_APPLICABLE, index=[short[t] for t in tasks],
