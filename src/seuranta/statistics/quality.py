@@ -270,13 +270,17 @@ def _history_pass(f: pd.DataFrame, p: dict, tau2: float | None):
     ref_col = np.full(len(f), np.nan)
     lr, pv = [], []
     order = f.sort_values(["service_task", "municipality_code", "quarter"]).index
+    # plain columns: one lookup per row instead of a DataFrame access per value
+    task, muni = f["service_task"].tolist(), f["municipality_code"].tolist()
+    shares = f["share_pct"].astype(float).tolist()
+    bases = f["population_base"].astype(float).tolist()
     prev_key, history = None, []
     for i in order:
-        key = (f.at[i, "service_task"], f.at[i, "municipality_code"])
+        key = (task[i], muni[i])
         if key != prev_key:
             prev_key, history = key, []
         cc = codes[i]
-        share, base = float(f.at[i, "share_pct"]), float(f.at[i, "population_base"])
+        share, base = shares[i], bases[i]
         if "no_rows" not in cc and history:
             ref = float(np.median(history[-n_back:]))
             ref_col[i] = ref
