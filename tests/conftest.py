@@ -7,11 +7,10 @@ from seuranta.demo import generator as demo
 
 #: Scale of the one small release the whole-build tests read (HTML, PDF, annexes).
 RELEASE_SCALE = 0.03
-#: Its first quarter: two quarters (2023Q3, 2023Q4) of the demo's five, so that the release,
-#: and the test that makes it again byte for byte, each run the quarter stage twice, not five
-#: times; everything across quarters (series, priors of the newest quarter, the comparison
-#: over time) still has an earlier quarter.
-RELEASE_FIRST_QUARTER = "2023Q3"
+#: Its first quarter: the four quarters of 2023 of the demo's five (the fewest with a whole
+#: cost year, which the costs chapter needs), so that the release, and the test that makes
+#: it again byte for byte, each run the quarter stage four times, not five.
+RELEASE_FIRST_QUARTER = "2023Q1"
 
 
 @pytest.fixture(scope="session")
