@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -64,3 +65,18 @@ def test_declared_files_exist():
     req = (ROOT / "requirements.txt").read_text(encoding="utf-8")
     assert re.search(r"^ruff==", req, re.M) and re.search(r"^import-linter==", req, re.M)
     assert re.search(r"^vulture==", req, re.M)
+
+
+def test_one_blas_thread_unless_the_caller_says_otherwise():
+    """``import seuranta`` sets one BLAS thread for the process and its children, before NumPy
+    loads, and keeps a value the caller has set (seuranta/__init__.py)."""
+    code = ("import os, seuranta; print(os.environ['OPENBLAS_NUM_THREADS'], "
+            "os.environ['OMP_NUM_THREADS'])")
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.stdout.split() == ["1", "1"], run.stderr
+    run = subprocess.run([sys.executable, "-c", code], env={**env, "OPENBLAS_NUM_THREADS": "2"},
+                         capture_output=True, text=True)
+    assert run.stdout.split() == ["2", "1"], run.stderr

@@ -920,23 +920,9 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
     p22 = population[population["year"] == 2022]
     pop_mb = (p22.pivot(index="municipality_code", columns="age_group", values="population")
               .reindex(index=mun["municipality_code"], columns=BANDS).to_numpy(np.int64))
-    n_m = len(mun)
 
-    # residents: national person numbers, birth years, pseudonymous ids
-    person_offset = np.concatenate([[0], np.cumsum(pop_mb.ravel())[:-1]]).reshape(pop_mb.shape)
+    person_offset, person_m, birth_year, pseudo = _residents(r_people, pop_mb)
     n_persons = int(pop_mb.sum())
-    band_of = np.repeat(np.tile(np.arange(len(BANDS)), n_m), pop_mb.ravel())
-    person_m = np.repeat(np.arange(n_m), pop_mb.sum(axis=1))
-    age = BAND_LO[band_of] + np.floor(r_people.random(n_persons)
-                                      * (BAND_HI[band_of] - BAND_LO[band_of] + 1)).astype(int)
-    old = band_of == len(BANDS) - 1          # 85+: ages thin out exponentially
-    age[old] = 85 + np.minimum(r_people.exponential(4.5, int(old.sum())).astype(int), 19)
-    birth_year = (2022 - age).astype(np.int64)
-    n_extra = n_persons // 20 + 5000
-    salt = int(r_people.integers(0, 1 << 39))
-    perm = r_people.permutation(n_persons + n_extra).astype(np.uint64)
-    with np.errstate(over="ignore"):
-        pseudo = (perm * np.uint64(0x5DEECE66D) + np.uint64(salt)) & np.uint64((1 << 40) - 1)
 
     county = mun["county_code"].to_numpy()
     w, factor, sds, observable = _factors(r_model, pop_mb, county)
@@ -964,7 +950,70 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
     rows = _simulate(r_dyn, n, pop_mb, person_offset)
     per = _periods(r_per, rows, birth_year)
 
-    # unusual ages (valid rows, flagged): in pairs covered by Kanta from before 2022Q4
+    per = _with_unusual_ages(r_per, per, cov, pop_mb, person_offset, n_persons)
+    codes = mun["municipality_code"].to_numpy()
+    reg, flagged = _register_rows(per, _deliver(per, cov, len(TASKS)), codes, pseudo,
+                                  birth_year)
+
+    known = set(allmun["municipality_code"])
+    free_codes = [f"{c:03d}" for c in range(1, 1000) if f"{c:03d}" not in known][::7]
+    aland = allmun.loc[allmun["county_code"] == reference.ALAND_COUNTY,
+                       "municipality_code"].tolist()
+    fresh = _hex_ids(pseudo[n_persons:])
+    faulty, fault_counts = _inject_faults(r_fault, reg, flagged, fresh, aland, free_codes)
+    reg = pd.concat([reg, faulty], ignore_index=True)
+    flagged = np.concatenate([flagged, np.zeros(len(faulty), bool)])
+
+    reg, flagged, names = _write_register(r_fault, reg, flagged, out_dir)
+
+    _write_deliveries(out_dir / "deliveries.csv", cov, codes)
+    population.to_csv(out_dir / "population.csv", index=False, lineterminator="\n")
+    # Sote-tietopaketit cost ledger (costs/), from the same population and seed
+    generate_costs(out_dir, scale=scale, seed=seed)
+    truth, truth_m = _truth(per, birth_year, person_m, mun,
+                            population)
+    truth.to_csv(out_dir / "truth.csv", index=False, lineterminator="\n")
+    truth_m.to_csv(out_dir / "truth_municipal.csv", index=False, lineterminator="\n")
+    _truth_factors(codes, county, e, observable, residual, residual_z, keys, cov["stage"]).to_csv(
+        out_dir / "truth_factors.csv", index=False, lineterminator="\n")
+    decisions = review_decisions(cov["under_delivering"])
+    if review_round:
+        decisions.to_csv(out_dir / CORRECTIONS_FILE, index=False, lineterminator="\n")
+    else:
+        (out_dir / CORRECTIONS_FILE).unlink(missing_ok=True)
+
+    meta = _metadata(seed, scale, joining, per, reg, flagged, fault_counts, cov, names,
+                     decisions if review_round else None)
+    (out_dir / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
+                                           encoding="utf-8")
+    return out_dir
+
+
+def _residents(r_people, pop_mb: np.ndarray):
+    """The residents: each person's first index per municipality × band, municipality,
+    birth year and pseudonymous id (persons beyond the residents are fresh ids for faults)."""
+    n_m = pop_mb.shape[0]
+    person_offset = np.concatenate([[0], np.cumsum(pop_mb.ravel())[:-1]]).reshape(pop_mb.shape)
+    n_persons = int(pop_mb.sum())
+    band_of = np.repeat(np.tile(np.arange(len(BANDS)), n_m), pop_mb.ravel())
+    person_m = np.repeat(np.arange(n_m), pop_mb.sum(axis=1))
+    age = BAND_LO[band_of] + np.floor(r_people.random(n_persons)
+                                      * (BAND_HI[band_of] - BAND_LO[band_of] + 1)).astype(int)
+    old = band_of == len(BANDS) - 1          # 85+: ages thin out exponentially
+    age[old] = 85 + np.minimum(r_people.exponential(4.5, int(old.sum())).astype(int), 19)
+    birth_year = (2022 - age).astype(np.int64)
+    n_extra = n_persons // 20 + 5000
+    salt = int(r_people.integers(0, 1 << 39))
+    perm = r_people.permutation(n_persons + n_extra).astype(np.uint64)
+    with np.errstate(over="ignore"):
+        pseudo = (perm * np.uint64(0x5DEECE66D) + np.uint64(salt)) & np.uint64((1 << 40) - 1)
+    return person_offset, person_m, birth_year, pseudo
+
+
+def _with_unusual_ages(r_per, per: dict, cov: dict, pop_mb: np.ndarray,
+                       person_offset: np.ndarray, n_persons: int) -> dict:
+    """``per`` with periods of unusual ages added (valid rows, flagged): in pairs covered by
+    Kanta from before 2022Q4."""
     n_unusual = max(4, int(round(UNUSUAL_PER_MILLION * n_persons / 1e6)))
     extra = []
     for task, bands in [("lastensuojelu", [3]), ("iakkaat", [2, 3])]:
@@ -986,9 +1035,12 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
         extra.append({"person": person, "m": mi, "t": np.full(len(person), t), "start": st,
                       "end": en, "cwa": np.full(len(person), task == "lastensuojelu"),
                       "unusual": np.ones(len(person), bool)})
-    per = {k: np.concatenate([per[k]] + [e[k] for e in extra]) for k in per}
+    return {k: np.concatenate([per[k]] + [e[k] for e in extra]) for k in per}
 
-    dl = _deliver(per, cov, len(TASKS))
+
+def _register_rows(per: dict, dl: dict, codes: np.ndarray, pseudo: np.ndarray,
+                   birth_year: np.ndarray) -> tuple[pd.DataFrame, np.ndarray]:
+    """The delivered periods as register rows (text) and whether each is of an unusual age."""
     i = dl["i"]
     date_lo = _day("2010-01-01")
     date_lut = np.datetime_as_string(np.arange(np.datetime64("2010-01-01"),
@@ -1001,7 +1053,6 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
         out[ok] = date_lut[d[ok] - date_lo]
         return out
 
-    codes = mun["municipality_code"].to_numpy()
     is_ls = per["t"][i] == T["lastensuojelu"]
     reg = pd.DataFrame({
         "client_id": _hex_ids(pseudo[per["person"][i]]),
@@ -1013,20 +1064,15 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
         "source": np.array(["SHA", "ET"])[dl["source"]],
         "child_welfare_act": np.where(is_ls, np.where(per["cwa"][i], "1", "0"), ""),
     }).astype(str)
-    flagged = per["unusual"][i]
     if reg.duplicated().any():                     # cannot happen by construction
         raise AssertionError("demo generator produced accidental duplicate rows")
+    return reg, per["unusual"][i]
 
-    known = set(allmun["municipality_code"])
-    free_codes = [f"{c:03d}" for c in range(1, 1000) if f"{c:03d}" not in known][::7]
-    aland = allmun.loc[allmun["county_code"] == reference.ALAND_COUNTY,
-                       "municipality_code"].tolist()
-    fresh = _hex_ids(pseudo[n_persons:])
-    faulty, fault_counts = _inject_faults(r_fault, reg, flagged, fresh, aland, free_codes)
-    reg = pd.concat([reg, faulty], ignore_index=True)
-    flagged = np.concatenate([flagged, np.zeros(len(faulty), bool)])
 
-    # shuffle; Kanta rows in three files, separate deliveries in one (bad sources anywhere)
+def _write_register(r_fault, reg: pd.DataFrame, flagged: np.ndarray, out_dir: Path
+                    ) -> tuple[pd.DataFrame, np.ndarray, list[str]]:
+    """Shuffle the rows and write them: Kanta rows in three files, separate deliveries in
+    one (bad sources anywhere); earlier register files removed first."""
     order = r_fault.permutation(len(reg))
     reg = reg.iloc[order].reset_index(drop=True)
     flagged = flagged[order]
@@ -1044,25 +1090,15 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
     names = ["sha_part1.csv", "sha_part2.csv", "sha_part3.csv", "et_part1.csv"]
     for k, name in enumerate(names):
         reg[part == k].to_csv(rdir / name, index=False, lineterminator="\n")
+    return reg, flagged, names
 
-    _write_deliveries(out_dir / "deliveries.csv", cov, codes)
-    population.to_csv(out_dir / "population.csv", index=False, lineterminator="\n")
-    # Sote-tietopaketit cost ledger (costs/), from the same population and seed
-    generate_costs(out_dir, scale=scale, seed=seed)
-    truth, truth_m = _truth(per, birth_year, person_m, mun,
-                            population)
-    truth.to_csv(out_dir / "truth.csv", index=False, lineterminator="\n")
-    truth_m.to_csv(out_dir / "truth_municipal.csv", index=False, lineterminator="\n")
-    _truth_factors(codes, county, e, observable, residual, residual_z, keys, cov["stage"]).to_csv(
-        out_dir / "truth_factors.csv", index=False, lineterminator="\n")
-    decisions = review_decisions(cov["under_delivering"])
-    if review_round:
-        decisions.to_csv(out_dir / CORRECTIONS_FILE, index=False, lineterminator="\n")
-    else:
-        (out_dir / CORRECTIONS_FILE).unlink(missing_ok=True)
 
+def _metadata(seed: int, scale: float, joining: str, per: dict, reg: pd.DataFrame,
+              flagged: np.ndarray, fault_counts: dict, cov: dict, names: list[str],
+              decisions: pd.DataFrame | None) -> dict:
+    """metadata.json of the demo folder (``decisions``: the review round's, None without)."""
     n_fault = sum(fault_counts.values())
-    meta = {
+    return {
         "synthetic": True,
         "seed": int(seed),
         "scale": float(scale),
@@ -1085,7 +1121,7 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
                    "share_pct": round(100 * n_fault / len(reg), 4),
                    "under_delivering": cov["under_delivering"]},
         "review_round": ({"file": CORRECTIONS_FILE, "decisions": int(len(decisions)),
-                          "rule": REVIEW_RULE} if review_round else None),
+                          "rule": REVIEW_RULE} if decisions is not None else None),
         "flags": {"age_unusual_for_task": int(flagged.sum()),
                   "rule": "lastensuojelu rows of persons aged 35-44 and iakkaat rows of "
                           "persons aged 25-44 (age at the period's start); every other row "
@@ -1099,9 +1135,6 @@ def generate(out_dir: Path, scale: float = DEFAULT_SCALE, seed: int = DEFAULT_SE
                  "truth_factors.csv: the generator's expected 2023Q1 clients and log-factor "
                  "parts per municipality x task, joining key and first fully covered quarter.",
     }
-    (out_dir / "metadata.json").write_text(json.dumps(meta, ensure_ascii=False, indent=2) + "\n",
-                                           encoding="utf-8")
-    return out_dir
 
 
 def _truth_factors(codes, county, e, observable, residual, residual_z, keys, stage

@@ -398,12 +398,6 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     ab = age_group_bases(population)
     qyear = pd.DataFrame({"quarter": qnames, "year": [q.population_year for q in qs]})
 
-    def with_base(df, bases, on):
-        out = df.merge(bases, on=on, how="left")
-        out["population_base"] = out["population_base"].astype("Int64")
-        out["share_pct"] = _share(out["clients"], out["population_base"])
-        return out
-
     out: dict[str, pd.DataFrame] = {}
     months = [m for q in qs for m in q.months]
     specs = _mask_specs({"quarter": qnames, "month": months,
@@ -421,7 +415,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     g = _grid(quarter=qnames, municipality_code=codes, service_task=tasks, source=SOURCES)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "source"])
     c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
-    c = with_base(c, tb, ["municipality_code", "year", "service_task"])
+    c = _with_base(c, tb, ["municipality_code", "year", "service_task"])
     cols = ["quarter", "municipality_code", "county_code", "service_task", "source", "clients",
             "population_base", "share_pct"]
     out["counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
@@ -430,7 +424,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     g = _grid(quarter=qnames, municipality_code=codes, service_task=[CWA_TASK], source=SOURCES)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "source"])
     c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
-    c = with_base(c, tb, ["municipality_code", "year", "service_task"])
+    c = _with_base(c, tb, ["municipality_code", "year", "service_task"])
     out["cwa_counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
 
     # age groups (source ALL), multi-task, tasks per client
@@ -439,17 +433,36 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
               age_group=AGE_GROUPS)
     c = _complete(g, found, ["quarter", "municipality_code", "service_task", "age_group"])
     c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
-    c = with_base(c, ab, ["municipality_code", "year", "age_group"])
+    c = _with_base(c, ab, ["municipality_code", "year", "age_group"])
     acols = ["quarter", "municipality_code", "county_code", "service_task", "age_group",
              "clients", "population_base", "share_pct"]
     out["age_counts"] = c[acols].sort_values(acols[:5]).reset_index(drop=True)
 
+    out["multi_task"], out["tasks_per_client"] = _task_set_tables(pairs, per_client, qnames,
+                                                                   counties, tasks)
+    out["year_counts"] = _year_table(res.get("year"), year_all, years, population, mun, tb, tasks)
+    out["monthly"] = _monthly_table(res["month"], qs, codes, tasks)
+    return out
+
+
+def _with_base(df: pd.DataFrame, bases: pd.DataFrame, on: list[str]) -> pd.DataFrame:
+    """``df`` with its population base (from ``bases``, joined on ``on``) and share."""
+    out = df.merge(bases, on=on, how="left")
+    out["population_base"] = out["population_base"].astype("Int64")
+    out["share_pct"] = _share(out["clients"], out["population_base"])
+    return out
+
+
+def _task_set_tables(pairs: pd.DataFrame, per_client: pd.DataFrame, qnames: list[str],
+                     counties: list[str], tasks: list[str]
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """multi_task (clients of both tasks of every pair) and tasks_per_client (clients by
+    their number of tasks), by quarter and county (and the whole country, ALL), complete."""
     pair_list = [(a, b) for a, b in combinations(sorted(tasks), 2)]
     g = pd.DataFrame([(q, k, a, b) for q in qnames for k in counties + ["ALL"]
                       for a, b in pair_list], columns=["quarter", "county_code", "task_a", "task_b"])
     c = _complete(g, pairs, ["quarter", "county_code", "task_a", "task_b"])
-    out["multi_task"] = c.sort_values(["quarter", "county_code", "task_a", "task_b"]
-                                      ).reset_index(drop=True)
+    multi = c.sort_values(["quarter", "county_code", "task_a", "task_b"]).reset_index(drop=True)
     per_client["n_tasks"] = per_client["n_tasks"].astype("int64")
     g = _grid(quarter=qnames, county_code=counties + ["ALL"])
     g = g.merge(pd.DataFrame({"n_tasks": np.arange(1, len(tasks) + 1, dtype="int64")}),
@@ -457,21 +470,26 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     c = g.merge(per_client.astype({"quarter": str, "county_code": str}),
                 on=["quarter", "county_code", "n_tasks"], how="left")
     c["clients"] = c["clients"].fillna(0).astype("int64")
-    out["tasks_per_client"] = c.sort_values(["quarter", "county_code", "n_tasks"]
-                                            ).reset_index(drop=True)
+    return multi, c.sort_values(["quarter", "county_code", "n_tasks"]).reset_index(drop=True)
 
-    # calendar years
+
+def _year_table(found: pd.DataFrame | None, year_all: pd.DataFrame, years: list[int],
+                population: pd.DataFrame, mun: pd.DataFrame, tb: pd.DataFrame,
+                tasks: list[str]) -> pd.DataFrame:
+    """year_counts: clients by calendar year, municipality, task and source, with the
+    distinct clients of any task over the year (task 'kaikki', source ALL); empty (typed)
+    without ``years``."""
+    codes = list(mun["municipality_code"])
     ycols = ["year", "municipality_code", "county_code", "service_task", "source", "clients",
              "population_base", "share_pct"]
     if years:
-        found = res["year"]
         g = _grid(year=[str(y) for y in years], municipality_code=codes, service_task=tasks,
                   source=SOURCES)
         c = _complete(g, found, ["year", "municipality_code", "service_task", "source"])
         c["year"] = c["year"].astype("int64")
         c = c.merge(mun, on="municipality_code")
         c["pop_year"] = c["year"] - 1
-        c = with_base(c, tb.rename(columns={"year": "pop_year"}),
+        c = _with_base(c, tb.rename(columns={"year": "pop_year"}),
                       ["municipality_code", "pop_year", "service_task"])
         # distinct clients of any task over the year (service_task 'kaikki', source ALL),
         # base: the whole population of the year before
@@ -483,20 +501,20 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
         a["year"] = a["year"].astype("int64")
         a = a.merge(mun, on="municipality_code").assign(service_task=ALL_TASKS, source="ALL")
         a["pop_year"] = a["year"] - 1
-        a = with_base(a, tot, ["municipality_code", "pop_year"])
+        a = _with_base(a, tot, ["municipality_code", "pop_year"])
         c = pd.concat([c[ycols], a[ycols]], ignore_index=True)
-        out["year_counts"] = c[ycols].sort_values(ycols[:5]).reset_index(drop=True)
-    else:
-        out["year_counts"] = pd.DataFrame({k: pd.Series(dtype="int64" if k in (
-            "year", "clients", "population_base") else "float64" if k == "share_pct" else str)
-            for k in ycols})
+        return c[ycols].sort_values(ycols[:5]).reset_index(drop=True)
+    return pd.DataFrame({k: pd.Series(dtype="int64" if k in (
+        "year", "clients", "population_base") else "float64" if k == "share_pct" else str)
+        for k in ycols})
 
-    # monthly active clients
-    found = res["month"]
+
+def _monthly_table(found: pd.DataFrame, qs: list[Quarter], codes: list[str],
+                   tasks: list[str]) -> pd.DataFrame:
+    """monthly: active clients by month, municipality, task and source, complete."""
     found["quarter"] = _lookup(found["month"], {m: str(q) for q in qs for m in q.months})
     g = pd.DataFrame([(str(q), m) for q in qs for m in q.months], columns=["quarter", "month"])
     g = g.merge(_grid(municipality_code=codes, service_task=tasks, source=SOURCES), how="cross")
     keys = ["quarter", "municipality_code", "service_task", "source", "month"]
     c = _complete(g, found, keys)
-    out["monthly"] = c[keys + ["clients"]].sort_values(keys).reset_index(drop=True)
-    return out
+    return c[keys + ["clients"]].sort_values(keys).reset_index(drop=True)

@@ -186,42 +186,84 @@ def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = No
     problems of a form. With ``key`` the form's signature must verify
     (:mod:`seuranta.review.signing`); then the form must have been issued on ``extract``
     (the data folder's :func:`~seuranta.core.provenance.extract_hash`), its figures must
-    be as issued and its file name must not name another county or quarter."""
+    be as issued and its file name must not name another county or quarter.
 
+    The checks in order, each stopping at the first kind that makes the rest unreliable:
+    the file (size, a workbook, no formulas), the layout (meta sheet, header), the rows,
+    then the signature and what it covers."""
     path = Path(path)
-    name = str(path)
     problems: list[Problem] = []
 
     def bad(sheet, row, what):
-        problems.append(Problem(name, sheet, row, what))
+        problems.append(Problem(str(path), sheet, row, what))
 
+    wb, sha = _open_form(path, bad)
+    if wb is None or problems:
+        return None, [], problems
+    meta, county, form_quarter = _form_meta(wb, quarter, bad)
+    if meta is None:
+        return None, [], problems
+    if FEEDBACK_SHEET not in wb.sheetnames:
+        bad("", None, f"layout changed: sheet '{FEEDBACK_SHEET}' is missing")
+        return None, [], problems
+    ws = wb[FEEDBACK_SHEET]
+    header = [cell_text(ws.cell(row=FEEDBACK_HEADER_ROW, column=j).value)
+              for j in range(1, len(FEEDBACK_HEADER) + 2)]
+    if header[:len(FEEDBACK_HEADER)] != FEEDBACK_HEADER or header[len(FEEDBACK_HEADER)]:
+        bad(FEEDBACK_SHEET, FEEDBACK_HEADER_ROW,
+            f"layout changed: header is {[h for h in header if h]}, expected {FEEDBACK_HEADER}")
+    if problems:  # a form of another layout: its rows cannot be read reliably
+        return None, [], problems
+    signed = {k: cell_text(meta.get(k)) for k in
+              ("extract_sha256", "file_name", "figures_sha256", "issued", "signature")}
+    rows, row_keys = _form_rows(ws, county, form_quarter, sha, signed, bad)
+    expected_rows = cell_text(meta.get("feedback_rows"))
+    data_rows = len(row_keys)
+    if expected_rows.isdigit() and data_rows != int(expected_rows):
+        bad(FEEDBACK_SHEET, None, f"layout changed: {data_rows} rows, the form had "
+                                  f"{expected_rows}")
+    if key is not None and not problems:
+        _check_signed(wb, path, key, county, str(form_quarter), row_keys, signed, extract, bad)
+        if problems:
+            return None, [], problems
+    return (county, str(form_quarter), signed["issued"]), rows, problems
+
+
+def _open_form(path: Path, bad) -> tuple[object | None, str]:
+    """The workbook and the SHA-256 of its bytes; None when the file is missing, too large,
+    not a workbook or holds formulas (each reported through ``bad``)."""
     if not path.is_file():
         bad("", None, "file not found")
-        return None, [], problems
+        return None, ""
     if path.stat().st_size > MAX_FORM_BYTES:
         bad("", None, f"file of {path.stat().st_size} bytes, larger than {MAX_FORM_BYTES}")
-        return None, [], problems
+        return None, ""
     raw = path.read_bytes()
     sha = hashlib.sha256(raw).hexdigest()
-    for part, what in _size_problems(raw):
+    size_problems = _size_problems(raw)
+    for part, what in size_problems:
         bad(part, None, what)
-    if problems:
-        return None, [], problems
+    if size_problems:
+        return None, sha
     try:
         wb = load_workbook(io.BytesIO(raw), data_only=False)
     except Exception as e:  # openpyxl raises many kinds for a non-workbook
         bad("", None, f"not an Excel workbook ({type(e).__name__})")
-        return None, [], problems
-    for sheet, row, what in _formula_problems(wb):
+        return None, sha
+    formulas = _formula_problems(wb)
+    for sheet, row, what in formulas:
         bad(sheet, row, what)
-    if problems:
-        return None, [], problems
+    return (None if formulas else wb), sha
 
-    # meta sheet: layout version, county, quarter
+
+def _form_meta(wb, quarter: Quarter | None, bad) -> tuple[dict | None, str, Quarter | None]:
+    """The hidden meta sheet's values (None when the sheet is missing), the county and the
+    quarter of the form, its layout checked (layout version, county, quarter, the stored
+    header)."""
     if META_SHEET not in wb.sheetnames:
         bad("", None, f"layout changed: the hidden sheet '{META_SHEET}' is missing "
                       "(not a review workbook of this layout)")
-        return None, [], problems
+        return None, "", None
     meta = {}
     for r in wb[META_SHEET].iter_rows(min_row=2, values_only=True):
         if r and r[0] is not None:
@@ -241,33 +283,23 @@ def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = No
         form_quarter = None
     if quarter is not None and form_quarter is not None and form_quarter != quarter:
         bad(META_SHEET, None, f"the form is for quarter {form_quarter}, not {quarter}")
-    signed_extract = cell_text(meta.get("extract_sha256"))
-    signed_name = cell_text(meta.get("file_name"))
-    signed_figures = cell_text(meta.get("figures_sha256"))
     stored_header = cell_text(meta.get("feedback_header"))
     if stored_header and stored_header != json.dumps(FEEDBACK_HEADER, ensure_ascii=False):
         bad(META_SHEET, None, "layout changed: feedback header in meta differs from this version")
     if cell_text(meta.get("feedback_header_row")) not in ("", str(FEEDBACK_HEADER_ROW)):
         bad(META_SHEET, None, "layout changed: header row in meta differs from this version")
+    return meta, county, form_quarter
 
-    if FEEDBACK_SHEET not in wb.sheetnames:
-        bad("", None, f"layout changed: sheet '{FEEDBACK_SHEET}' is missing")
-        return None, [], problems
-    ws = wb[FEEDBACK_SHEET]
-    header = [cell_text(ws.cell(row=FEEDBACK_HEADER_ROW, column=j).value)
-              for j in range(1, len(FEEDBACK_HEADER) + 2)]
-    if header[:len(FEEDBACK_HEADER)] != FEEDBACK_HEADER or header[len(FEEDBACK_HEADER)]:
-        bad(FEEDBACK_SHEET, FEEDBACK_HEADER_ROW,
-            f"layout changed: header is {[h for h in header if h]}, expected {FEEDBACK_HEADER}")
-    if problems:  # a form of another layout: its rows cannot be read reliably
-        return None, [], problems
+
+def _form_rows(ws, county: str, form_quarter: Quarter, sha: str, signed: dict, bad
+               ) -> tuple[list[dict], list[tuple[str, str, str]]]:
+    """The filled rows of the feedback sheet (each checked: quarter, municipality of the
+    county, estimated task, decision, free text) and the key of every data row (what the
+    signature covers)."""
     muns = reference.mainland_municipalities().set_index("municipality_code")
     all_muns = reference.municipalities().set_index("municipality_code")
     estimated = set(reference.task_codes(estimated_only=True))
     rows: list[dict] = []
-    expected_rows = cell_text(meta.get("feedback_rows"))
-    data_rows = 0
-    issued = cell_text(meta.get("issued"))
     row_keys: list[tuple[str, str, str]] = []
     for i, values in enumerate(ws.iter_rows(min_row=FEEDBACK_HEADER_ROW + 1,
                                             max_col=len(FEEDBACK_HEADER), values_only=True),
@@ -275,7 +307,6 @@ def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = No
         v = [cell_text(x) for x in values]
         if not any(v):
             continue
-        data_rows += 1
         row_keys.append((v[0], cell_code(values[1]), v[3]))
         q_cell, code = v[0], cell_code(values[1])
         task, decision_raw = v[3], v[DECISION_COL - 1]
@@ -313,32 +344,33 @@ def read_form(path: Path, quarter: Quarter | None = None, key: bytes | None = No
         rows.append({"quarter": str(form_quarter), "municipality_code": code,
                      "service_task": task, "decision": decision, "reason": reason,
                      "comment": comment, "county_code": county, "source_file_sha256": sha,
-                     "form_issued": issued, "extract_sha256": signed_extract, "_row": i})
-    if expected_rows.isdigit() and data_rows != int(expected_rows):
-        bad(FEEDBACK_SHEET, None, f"layout changed: {data_rows} rows, the form had "
-                                  f"{expected_rows}")
-    if key is not None and not problems and not signing.signature_ok(
-            key, cell_text(meta.get("signature")), LAYOUT_VERSION, county, str(form_quarter),
-            issued, row_keys, signed_extract, signed_name, signed_figures):
+                     "form_issued": signed["issued"], "extract_sha256": signed["extract_sha256"],
+                     "_row": i})
+    return rows, row_keys
+
+
+def _check_signed(wb, path: Path, key: bytes, county: str, quarter: str, row_keys: list,
+                  signed: dict, extract: str | None, bad) -> None:
+    """The signature verifies; then the form was issued on ``extract``, its figures are as
+    issued and its file name names its own county and quarter."""
+    if not signing.signature_ok(key, signed["signature"], LAYOUT_VERSION, county, quarter,
+                                signed["issued"], row_keys, signed["extract_sha256"],
+                                signed["file_name"], signed["figures_sha256"]):
         bad(META_SHEET, None, "signature does not verify: the form was not made by "
                               "`seuranta review` for this data folder, or its county, quarter, "
                               "rows, extract, file name or figures in meta were changed")
-        return None, [], problems
-    if key is not None and not problems:
-        if extract is not None and signed_extract != extract:
-            bad("", None, f"the form was issued on another extract of the data (extract "
-                          f"{signed_extract[:12]}…, the data folder now has {extract[:12]}…): "
-                          "its figures are not this data's; make new forms with `seuranta "
-                          "review`")
-        if figures_hash(wb) != signed_figures:
-            bad("", None, "the figures of the form (task sheets, or the fixed columns of "
-                          f"{FEEDBACK_SHEET}) were changed after it was issued")
-        why = name_mismatch(path.name, county, str(form_quarter))
-        if why:
-            bad("", None, f"{why} (issued as {signed_name}): a renamed or swapped form")
-        if problems:
-            return None, [], problems
-    return (county, str(form_quarter), issued), rows, problems
+        return
+    if extract is not None and signed["extract_sha256"] != extract:
+        bad("", None, f"the form was issued on another extract of the data (extract "
+                      f"{signed['extract_sha256'][:12]}…, the data folder now has {extract[:12]}…): "
+                      "its figures are not this data's; make new forms with `seuranta "
+                      "review`")
+    if figures_hash(wb) != signed["figures_sha256"]:
+        bad("", None, "the figures of the form (task sheets, or the fixed columns of "
+                      f"{FEEDBACK_SHEET}) were changed after it was issued")
+    why = name_mismatch(path.name, county, quarter)
+    if why:
+        bad("", None, f"{why} (issued as {signed['file_name']}): a renamed or swapped form")
 
 
 # --------------------------------------------------------------------------- applying

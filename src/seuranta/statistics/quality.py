@@ -270,13 +270,17 @@ def _history_pass(f: pd.DataFrame, p: dict, tau2: float | None):
     ref_col = np.full(len(f), np.nan)
     lr, pv = [], []
     order = f.sort_values(["service_task", "municipality_code", "quarter"]).index
+    # plain columns: one lookup per row instead of a DataFrame access per value
+    task, muni = f["service_task"].tolist(), f["municipality_code"].tolist()
+    shares = f["share_pct"].astype(float).tolist()
+    bases = f["population_base"].astype(float).tolist()
     prev_key, history = None, []
     for i in order:
-        key = (f.at[i, "service_task"], f.at[i, "municipality_code"])
+        key = (task[i], muni[i])
         if key != prev_key:
             prev_key, history = key, []
         cc = codes[i]
-        share, base = float(f.at[i, "share_pct"]), float(f.at[i, "population_base"])
+        share, base = shares[i], bases[i]
         if "no_rows" not in cc and history:
             ref = float(np.median(history[-n_back:]))
             ref_col[i] = ref
@@ -417,49 +421,84 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
     None or lack quarters: then no monthly check for them); ``corrections``: from
     :func:`read_corrections` or None; ``covariates``: municipality_code, size_class
     (from :func:`seuranta.represent.municipal_covariates`).
+
+    The steps: the delivery codes of each row (declared coverage, sources, the months'
+    ramp), the municipality's own history, the comparison with similar municipalities
+    (per task), then the review round's decisions and the quality class.
     """
     p = _params(params)
-    keys = ["quarter", "municipality_code", "service_task"]
+    f = _by_source(counts, covariates)
+    f["sources"], f["codes"] = _delivery_codes(f, _declared(deliveries), _ramp(monthly, p), p)
+    f["own_reference_pct"] = np.nan
+    f = own_history(f, p)
+    f["clean"] = [all(REASONS[x][0] == "remark" for x in cc) and "no_rows" not in cc
+                  for cc in f["codes"]]
+    f = _compare(f, p)
+    f["quality"], f["reasons"], f["flags"], f["review_reason"] = _decide(f, corrections, p)
+    f["clients"] = f["ALL"].astype(int)
+    out = f[QUALITY_COLUMNS].sort_values(["quarter", "service_task", "municipality_code"])
+    return out.reset_index(drop=True)
+
+
+_KEYS = ["quarter", "municipality_code", "service_task"]
+
+
+def _by_source(counts: pd.DataFrame, covariates: pd.DataFrame) -> pd.DataFrame:
+    """One row per quarter × municipality × task: clients by source (SHA, ET, ALL), the
+    county, the population base, the share and the size class."""
     c = counts.copy()
     c["quarter"] = c["quarter"].astype(str)
-    wide = c.pivot_table(index=keys, columns="source", values="clients", aggfunc="sum",
+    wide = c.pivot_table(index=_KEYS, columns="source", values="clients", aggfunc="sum",
                          fill_value=0)
     for s in ("SHA", "ET", "ALL"):
         if s not in wide.columns:
             wide[s] = 0
-    base = (c[c["source"] == "ALL"].set_index(keys)[["county_code", "population_base",
-                                                      "share_pct"]])
+    base = (c[c["source"] == "ALL"].set_index(_KEYS)[["county_code", "population_base",
+                                                       "share_pct"]])
     f = wide[["SHA", "ET", "ALL"]].join(base, how="left").reset_index()
     if f["population_base"].isna().any():
         raise InputError("counts: source ALL rows missing for some municipality × task")
     f = f.merge(covariates[["municipality_code", "size_class"]], on="municipality_code",
                 how="left")
     f["size_class"] = f["size_class"].fillna("")
+    return f
 
-    # declared coverage per (municipality, task, source)
+
+def _declared(deliveries: pd.DataFrame) -> dict[tuple[str, str, str], list]:
+    """Declared coverage intervals per (municipality, task, source)."""
     dl: dict[tuple[str, str, str], list] = {}
     for r in deliveries.itertuples(index=False):
         dl.setdefault((r.municipality_code, r.service_task, r.source), []).append(
             (r.covered_from, r.covered_to))
+    return dl
 
-    # monthly ALL (sum of sources as a stand-in when ALL is absent)
+
+def _ramp(monthly: pd.DataFrame | None, p: dict) -> dict[tuple[str, str, str], list[str]]:
+    """The ramp codes per (quarter, municipality, task) from the monthly ALL counts (the sum
+    of the sources as a stand-in when ALL is absent)."""
     ramp: dict[tuple[str, str, str], list[str]] = {}
-    if monthly is not None and len(monthly):
-        mo = monthly.copy()
-        mo["quarter"] = mo["quarter"].astype(str)
-        if "source" in mo.columns:
-            mo = (mo[mo["source"] == "ALL"] if (mo["source"] == "ALL").any()
-                  else mo.groupby(keys + ["month"], as_index=False)["clients"].sum())
-        mw = mo.pivot_table(index=keys, columns="month", values="clients", aggfunc="sum")
-        for idx, row in mw.iterrows():
-            months = Quarter.parse(idx[0]).months
-            m1 = row.get(months[0], 0)
-            m3 = row.get(months[2], 0)
-            m1 = 0.0 if pd.isna(m1) else float(m1)
-            m3 = 0.0 if pd.isna(m3) else float(m3)
-            ramp[idx] = ramp_codes(m1, m3, float(p["ramp_min_ratio"]),
-                                   float(p["ramp_min_clients"]))
+    if monthly is None or not len(monthly):
+        return ramp
+    mo = monthly.copy()
+    mo["quarter"] = mo["quarter"].astype(str)
+    if "source" in mo.columns:
+        mo = (mo[mo["source"] == "ALL"] if (mo["source"] == "ALL").any()
+              else mo.groupby(_KEYS + ["month"], as_index=False)["clients"].sum())
+    mw = mo.pivot_table(index=_KEYS, columns="month", values="clients", aggfunc="sum")
+    for idx, row in mw.iterrows():
+        months = Quarter.parse(idx[0]).months
+        m1 = row.get(months[0], 0)
+        m3 = row.get(months[2], 0)
+        m1 = 0.0 if pd.isna(m1) else float(m1)
+        m3 = 0.0 if pd.isna(m3) else float(m3)
+        ramp[idx] = ramp_codes(m1, m3, float(p["ramp_min_ratio"]),
+                               float(p["ramp_min_clients"]))
+    return ramp
 
+
+def _delivery_codes(f: pd.DataFrame, dl: dict, ramp: dict, p: dict
+                    ) -> tuple[list[str], list[list[str]]]:
+    """The delivered sources ("SHA+ET") and the delivery codes of every row of ``f``."""
     pre_codes, sources_col = [], []
     for r in f.itertuples(index=False):
         q = Quarter.parse(r.quarter)
@@ -489,13 +528,12 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
                 cc += source_codes(r.SHA, r.ET, float(p["source_min_ratio"]),
                                    float(p["ramp_min_clients"]))
         pre_codes.append(cc)
-    f["sources"] = sources_col
-    f["codes"] = pre_codes
-    f["own_reference_pct"] = np.nan
-    f = own_history(f, p)
-    f["clean"] = [all(REASONS[x][0] == "remark" for x in cc) and "no_rows" not in cc
-                  for cc in f["codes"]]
+    return sources_col, pre_codes
 
+
+def _compare(f: pd.DataFrame, p: dict) -> pd.DataFrame:
+    """Each task's rows with the comparison with similar municipalities
+    (:func:`plausibility`): its median, group, z and codes added."""
     parts = []
     for _task, g in f.groupby("service_task", sort=True):
         pl = plausibility(g.rename(columns={"ALL": "clients"}).assign(
@@ -508,9 +546,13 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
         g["plausibility_z"] = pl["plausibility_z"].to_numpy()
         g["codes"] = [a + b for a, b in zip(g["codes"], pl["codes"])]
         parts.append(g)
-    f = pd.concat(parts, ignore_index=True)
+    return pd.concat(parts, ignore_index=True)
 
-    # review decisions
+
+def _decide(f: pd.DataFrame, corrections: pd.DataFrame | None, p: dict
+            ) -> tuple[list[str], list[str], list[str], list[str]]:
+    """The quality class, the reasons, the flags and the review reasons of every row, the
+    review round's decisions applied."""
     dec: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
     if corrections is not None:
         for r in corrections.itertuples(index=False):
@@ -541,10 +583,4 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
             x for x in cc if REASONS[x][0] == "flag" and not include)) if ql == "comprehensive"
             else "")
         review.append("; ".join(reason for _, reason in ds if reason))
-    f["quality"] = qualities
-    f["reasons"] = reasons
-    f["flags"] = flags
-    f["review_reason"] = review
-    f["clients"] = f["ALL"].astype(int)
-    out = f[QUALITY_COLUMNS].sort_values(["quarter", "service_task", "municipality_code"])
-    return out.reset_index(drop=True)
+    return qualities, reasons, flags, review
