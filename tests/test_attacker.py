@@ -56,7 +56,7 @@ from seuranta.publication import bookfmt as bf
 from seuranta.register import stage as register
 from seuranta.statistics import disclosure
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacker")]   # one data build, statistics once
 
 SCALE = 0.02
 MIN = 5
@@ -139,9 +139,27 @@ def _pages_primary_only(stage, rel, quarters):
     book._county_pages(stage, tmp, quarters, True, _params())
 
 
+#: The statistics of each (data folder, quarter), computed once: every bypass switches off
+#: a part of the gate or of the pages, none changes the statistics the gate reads, so each
+#: build re-runs the gate, the annexes and the pages on the same tables.
+_STATISTICS: dict = {}
+
+
+def _statistics_once(monkeypatch):
+    real = pipeline.quarter_tables
+
+    def once(quarter, data_dir, *args, **kwargs):
+        key = (str(data_dir), str(quarter))
+        if key not in _STATISTICS:
+            _STATISTICS[key] = real(quarter, data_dir, *args, **kwargs)
+        return {name: df.copy() for name, df in _STATISTICS[key].items()}
+    monkeypatch.setattr(pipeline, "quarter_tables", once)
+
+
 def build(tmp_root: Path, seed: int, bypass: str | None, monkeypatch):
     d1, d2, t1, t2, quarters, changed = _data(tmp_root, seed)
     params = _params()
+    _statistics_once(monkeypatch)
     orig = gate.publish_quarter
     if bypass == "secondary":
         monkeypatch.setattr(gate, "publish_quarter", partial(orig, secondary=False))

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 from test_costs import _register_tables, make_data
 
-from seuranta import pipeline
 from seuranta.cli import main as cli_main
 from seuranta.core import provenance
 from seuranta.core.params import DEFAULT_PARAMS, load_params
@@ -211,30 +210,22 @@ def test_verify_argument_errors_are_one_line(argv, message, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_demo_costs_chapter_writes_a_manifest_that_verifies(tmp_path, monkeypatch, capsys):
-    from seuranta.core.quarters import Quarter
-    from seuranta.demo import generator as demo
-    from seuranta.publication import notebooks
-    from seuranta.register import stage as register
-
-    data, out = tmp_path / "demo", tmp_path / "build"
-    demo.generate(data, scale=0.02, seed=7)
-    params = load_params()
-    quarters = [Quarter(2023, q) for q in range(1, 5)]
-    all_tables = register.run_register_stage(data, pipeline.publication_quarters(data, params),
-                                             params)
-    for q in quarters:
-        pipeline.run_quarter(q, data, out, params, notebooks=False, annex=False,
-                             register_tables=all_tables)
-    # the chapter notebook is not what is verified: leave it out
-    monkeypatch.setattr(notebooks, "execute_costs_notebook", lambda *a, **k: None)
-    target = pipeline.run_costs_chapter(data, out, params, quarters)
-    assert target == out / "costs" / "2023"
+@pytest.mark.xdist_group("release")
+def test_demo_costs_chapter_writes_a_manifest_that_verifies(release, tmp_path, capsys):
+    """The session's release (tests/conftest.py: the four quarters of 2023, a whole cost
+    year): its costs chapter's manifest names its inputs, and ``seuranta verify --costs``
+    on a copy of what the chapter reads re-makes every table identically."""
+    out = tmp_path / "build"
+    for q in range(1, 5):
+        shutil.copytree(release["out"] / f"2023Q{q}", out / f"2023Q{q}")
+    shutil.copytree(release["out"] / "costs", out / "costs")
+    target = out / "costs" / "2023"
     m = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
     assert m["synthetic"] is True and set(m["tables"]) == TABLES
     assert "OUT/2023Q4/tables/year_counts.csv" in m["inputs"]
     assert {f"OUT/2023Q{q}/tables/quality.csv" for q in range(1, 5)} <= set(m["inputs"])
-    assert cli_main(["verify", "--costs", "2023", "--out", str(out)]) == 0
+    capsys.readouterr()
+    assert cli_main(["verify", "--costs", "2023", "--out", str(out)]) == 0, capsys.readouterr()
     text = capsys.readouterr().out
     assert text.count(": identical") == len(TABLES)
     assert "costs 2023: all tables identical" in text

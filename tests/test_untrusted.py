@@ -191,7 +191,7 @@ def test_release_no_file_from_outside(release):
     html = release["html"]
     names = sorted(p.name for p in (html / "_downloads").rglob("*") if p.is_file())
     allowed = re.compile(r"(\d{4}Q[1-4]\.pdf|liite_\d{4}Q[1-4]\.xlsx|hyvinvointialueet\.pdf|"
-                         r"avoindata_.+\.zip|.+\.xlsx)")
+                         r"kustannukset\.pdf|avoindata_.+\.zip|.+\.xlsx)")
     assert names and all(allowed.fullmatch(n) for n in names), names
     key = (release["data"] / ".review_key").read_bytes().strip()
     extract = sorted((release["data"] / "register").glob("*.csv"))[0].read_bytes()
