@@ -307,7 +307,8 @@ def previous_extract(data: Path, into: Path) -> Path:
     """A copy of the data folder as it was one quarter earlier: the extract date
     (metadata.json) moved back 92 days, so that the newest quarter is not yet complete,
     and the register without the periods that had not started by then (a period that
-    ended later was still open: its end date blank)."""
+    ended later was still open: its end date blank), and no review decision of a quarter
+    not complete by then."""
     import csv
     import datetime as dt
     shutil.copytree(data, into)
@@ -326,6 +327,16 @@ def previous_extract(data: Path, into: Path) -> Path:
             w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
             w.writeheader()
             w.writerows(kept)
+    corrections = into / "corrections.csv"   # the review round of a quarter not yet complete
+    if corrections.is_file():                # had not happened either
+        from seuranta.core.quarters import Quarter
+        with open(corrections, encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+            fields = list(rows[0]) if rows else []
+        with open(corrections, "w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
+            w.writeheader()
+            w.writerows(r for r in rows if str(Quarter.parse(r["quarter"]).end) <= ed)
     return into
 
 
