@@ -423,6 +423,20 @@ def _cost_labels() -> dict[str, dict[str, str]]:
     return {"package_code": names}
 
 
+def _write_table_csv(pdir: Path, name: str, release_id: str, path: Path
+                     ) -> tuple[pd.DataFrame, pd.Series]:
+    """A published table's CSV in the open data: the published text byte for byte but the
+    whole country coded :data:`WHOLE_COUNTRY`, with the release id and each row's indicator
+    id first. Returns that text and the ids."""
+    text = pd.read_csv(pdir / f"{name}.csv", dtype=str, keep_default_na=False)
+    ids = indicators.row_ids(name, text)
+    text = whole_country_coded(text)
+    text.insert(0, "release_id", release_id)
+    text.insert(1, "indicator_id", ids)
+    write_csv(text, path)
+    return text, ids
+
+
 def _write_costs(pdir: Path, target: Path, year: str, release_id: str, released: str,
                  synthetic: bool, notice: str | None,
                  described: dict[tuple[str, str], list[str]]) -> list[dict]:
@@ -436,12 +450,7 @@ def _write_costs(pdir: Path, target: Path, year: str, release_id: str, released:
         if df.empty:
             continue
         base = f"{name}_{year}"
-        text = pd.read_csv(pdir / f"{name}.csv", dtype=str, keep_default_na=False)
-        ids = indicators.row_ids(name, text)
-        text = whole_country_coded(text)   # else the published text, byte for byte
-        text.insert(0, "release_id", release_id)
-        text.insert(1, "indicator_id", ids)
-        write_csv(text, target / f"{base}.csv")
+        text, ids = _write_table_csv(pdir, name, release_id, target / f"{base}.csv")
         described.setdefault((name, ""), figures(df))
         title = f"{COST_TITLE_FI.get(name, name)}, {year}"
         schema = _schema(text, dimensions(df))
@@ -510,12 +519,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
             if df.empty:
                 continue
             base = f"{name}_{quarter}"
-            text = pd.read_csv(pdir / f"{name}.csv", dtype=str, keep_default_na=False)
-            ids = indicators.row_ids(name, text)
-            text = whole_country_coded(text)   # else the published text, byte for byte
-            text.insert(0, "release_id", release_id)
-            text.insert(1, "indicator_id", ids)
-            write_csv(text, target / f"{base}.csv")
+            text, ids = _write_table_csv(pdir, name, release_id, target / f"{base}.csv")
             for task in (text["service_task"].unique() if "service_task" in text else [""]):
                 described.setdefault((name, task), figures(df))
             title = f"{TABLE_TITLE_FI.get(name, name)}, {Quarter.parse(quarter).name_fi}"
