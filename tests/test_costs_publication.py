@@ -82,13 +82,47 @@ def test_chapter_text(year_dir):
     assert not any(re.search(r"\b(iakkaat|lapsiperheet|tyoikaiset|paihdetyo)\b", t) for t in tasks)
 
 
+def test_the_chapter_writes_the_gates_published_figures_not_the_internal_ones(year_dir, tmp_path):
+    """Issue 25: every number of the text comes from the gate's published tables. A figure
+    changed in the published tables changes the text; the same figure changed in the
+    internal tables does not; without the published tables the chapter refuses."""
+    import shutil
+
+    from seuranta.core.errors import InputError
+
+    def lead(folder):
+        return cost_chapter.chapter(folder / "tables", 2022, load_params(),
+                                    synthetic=True).facts["lead"]
+
+    year = tmp_path / "2022"
+    shutil.copytree(year_dir, year)
+    before = lead(year)
+    total = re.search(r"yhteensä (\S+) miljardia", before).group(1)
+    # the whole country's ledger total, 123,4 milliard euros, in one table only
+    for path, col in ((year / "tables" / "allocation.csv", "region_code"),
+                      (year / "published" / "costs_allocation.csv", "county_code")):
+        df = pd.read_csv(path, dtype=str, keep_default_na=False)
+        df.loc[df[col].isin(["ALL", ""]), "ledger_eur"] = "123400000000"
+        if path.parent.name == "tables":
+            df.to_csv(path, index=False)
+            assert lead(year) == before        # the internal table is not what it writes
+            shutil.copy2(year_dir / "tables" / "allocation.csv", path)
+        else:
+            df.to_csv(path, index=False)
+            assert "yhteensä 123,4 miljardia" in lead(year) and total != "123,4"
+    (year / "published" / "costs_packages.csv").unlink()
+    with pytest.raises(InputError, match="costs_packages.csv"):
+        lead(year)
+
+
 def test_one_quarantined_row_is_singular(tmp_path):
     from test_costs import HEADER, MAPPING
     ledger = HEADER + ("2022,90,A1,65-74,valtion_rahoitus,oma_tuotanto,1000.00\n"
                        "2022,90,Z9,18-64,valtion_rahoitus,oma_tuotanto,100.25\n"
                        "2022,90,A1,75+,valtion_rahoitus,oma_tuotanto,-5.00\n")
     target = costs.run_and_write(2022, make_data(tmp_path, ledger, MAPPING),
-                                 _register_tables(tmp_path / "build"), params={})
+                                 _register_tables(tmp_path / "build"), params={},
+                                 publish=partial(gate.publish_costs, params={}))
     text = cost_chapter.chapter(target / "tables", 2022, {}, synthetic=True).facts["allocation"]
     assert f"jätettiin pois 1{NBSP}virheellinen kustannusrivi " in text
 

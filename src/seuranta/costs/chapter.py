@@ -1,7 +1,10 @@
 """What the Sote-tietopaketit chapter says: the computation behind ``notebooks/costs.md``.
 
-:func:`chapter` reads a cost year's tables (``OUT/costs/<year>/tables``) and returns the
-chapter's sentences (``facts``, Markdown glued into the notebook), its tables (``tables``:
+:func:`chapter` reads a cost year's tables as the disclosure gate published them
+(``OUT/costs/<year>/published``, :func:`published_tables`: every euro, share and
+percentage of the text and tables comes from there; of the internal tables in
+``OUT/costs/<year>/tables`` only the metadata and the count of quarantined ledger rows) and
+returns the chapter's sentences (``facts``, Markdown glued into the notebook), its tables (``tables``:
 caption, frame of formatted cells, right-aligned columns, note) and figures with their
 alternative texts written from the data (``figures``). The notebook only displays them.
 € per client is published only where the county's register coverage reaches
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core import symbols
+from seuranta.core.errors import InputError
 from seuranta.core.figures import source_line
 from seuranta.core.fmt import fi_count, fi_number, fi_pct
 from seuranta.core.params import as_params
@@ -117,6 +121,40 @@ class CostChapter:
     figures: dict[str, tuple[object, str]] = field(default_factory=dict)
 
 
+#: The gate's published cost tables (``gate.publish_costs``) the chapter reads, by the cost
+#: stage's name of the table each publishes.
+PUBLISHED_TABLES = {"packages": "costs_packages", "allocation": "costs_allocation",
+                    "unallocated": "costs_unallocated", "per_resident": "costs_per_resident",
+                    "dimensions": "costs_dimensions", "per_client": "costs_per_client"}
+_TEXT_COLUMNS = ("county_code", "package_code", "kind", "target_group", "reason",
+                 "service_class", "category", "dimension", "service_tasks", "note",
+                 "clients_symbol", "eur_per_client_symbol")
+
+
+def published_tables(published_dir: Path | str) -> dict[str, pd.DataFrame]:
+    """A cost year's tables as the disclosure gate published them, in the cost stage's
+    column names (``region_code``, ``ALL`` for the whole country; a dimension's category
+    as ``value``) so that the chapter reads them as it read the internal ones. A missing
+    table is a one-line error naming it: the chapter writes no figure the gate did not
+    publish."""
+    out = {}
+    for name, pub in PUBLISHED_TABLES.items():
+        p = Path(published_dir) / f"{pub}.csv"
+        if not p.is_file():
+            raise InputError(f"{p}: the gate's published cost table is missing (the chapter "
+                             "reads its figures from there: `seuranta costs` or `seuranta "
+                             "publish` writes it)")
+        head = pd.read_csv(p, nrows=0).columns
+        df = pd.read_csv(p, dtype={c: str for c in head if c in _TEXT_COLUMNS},
+                         keep_default_na=False, na_values=[""])
+        for c in set(_TEXT_COLUMNS) & set(df.columns):
+            df[c] = df[c].fillna("")
+        if "county_code" in df.columns:
+            df.insert(0, "region_code", df.pop("county_code").replace({"": costs.ALL}))
+        out[name] = df.rename(columns={"category": "value"})
+    return out
+
+
 def _milj(eur, decimals=1):
     return fi_number(eur / 1e6, decimals)
 
@@ -132,7 +170,9 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
 
     year = int(year)
     cp = costs.cost_params(params)
-    T = costs.read_tables(Path(tables_dir))
+    T = costs.read_tables(Path(tables_dir))       # metadata and quarantined rows
+    published = Path(tables_dir).parent / "published"
+    P = published_tables(published)                # every figure of the text and tables
     meta = dict(zip(T["meta"]["key"], T["meta"]["value"].astype(str)))
     packages = costs.load_packages()
     pname = dict(zip(packages["package_code"], packages["name_fi"]))
@@ -143,15 +183,16 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
     def short(code):
         return costs.REGION_SHORT_FI.get(code, rname.get(code, code))
 
-    al = T["allocation"]
+    al = P["allocation"]
     nat = al[al["region_code"] == "ALL"].iloc[0]
     areas = al[al["region_code"] != "ALL"]
-    pk, res, pc, dims = T["packages"], T["per_resident"], T["per_client"], T["dimensions"]
+    pk, res, dims = P["packages"], P["per_resident"], P["dimensions"]
+    pc = T["per_client"]
     benchmark = float(nat["benchmark_pct"])
     ch = CostChapter()
 
     sec = dims[(dims["dimension"] == "sector") & (dims["package_code"] == "ALL")]
-    sec = dict(zip(sec["value"].fillna(""), sec["cost_eur"]))
+    sec = dict(zip(sec["value"], sec["cost_eur"]))
     pct = fi_pct(nat["allocation_pct"])
     allocated = (say("allocated_same", pct=pct) if pct == fi_pct(benchmark)
                  else say("allocated", pct=pct, benchmark=fi_pct(benchmark)))
@@ -161,11 +202,11 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
                            extended=_mrd(pk[pk["kind"] == "extended"]["cost_eur"].sum(), 2),
                            allocated=allocated)
 
-    t = pk.sort_values("order")
+    t = pk     # the published rows are in the packages' order
     kind_fi = {"basic": "perus", "extended": "laajennettu"}
     tab = pd.DataFrame({
         "Tietopaketti": [pname[c] for c in t["package_code"]],
-        "Tyyppi": [kind_fi.get(k, "") if isinstance(k, str) else "" for k in t["kind"]],
+        "Tyyppi": [kind_fi.get(k, "") for k in t["kind"]],
         "Kustannukset, milj. €": [_milj(v) for v in t["cost_eur"]],
         "Osuus": [fi_pct(v) for v in t["share_pct"]],
         "€ / asukas": [fi_number(v) for v in t["eur_per_resident"]],
@@ -182,7 +223,7 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
 
     lo = areas.loc[areas["allocation_pct"].idxmin()]
     hi = areas.loc[areas["allocation_pct"].idxmax()]
-    un = T["unallocated"]
+    un = P["unallocated"]
     reasons = un[un["region_code"] == "ALL"].groupby("reason")["cost_eur"].sum()
     q = T["quarantine"]
     ch.facts["allocation"] = say(
@@ -279,9 +320,11 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
         return ch
     min_pct = float(cp["per_client_min_coverage_pct"])
     min_count = int(as_params(params)["disclosure"]["min_count"])
-    clients_pub, eur_pub, _why, hid = costs.per_client_shown(
-        pc, Path(tables_dir).parent / "published", min_pct, min_count)
-    pc = pc.assign(eur_pub=eur_pub, clients_pub=clients_pub, hid=hid)
+    clients_pub, eur_pub, _why, hid = costs.per_client_shown(pc, published, min_pct, min_count)
+    # (per_client_shown checked that the published rows are these rows, in this order)
+    pc = pc.assign(eur_pub=eur_pub, clients_pub=clients_pub, hid=hid,
+                   cost_eur=P["per_client"]["cost_eur"].to_numpy(),
+                   coverage_pct=P["per_client"]["coverage_pct"].to_numpy())
     n = pc[pc["region_code"] == "ALL"].copy()
     n["order"] = n["package_code"].map(dict(zip(packages["package_code"], packages["order"])))
     n = n.sort_values("order")
