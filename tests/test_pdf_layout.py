@@ -1,7 +1,10 @@
 """The PDF working papers' layout, read back with ``pdftotext -bbox-layout`` (issue 25,
 defect 1): no text outside the page's text area (a table that ran through the footer and
 off the page, AL5, put its rows below the text area and its columns beyond the right
-margin), and no English continuation line of a long table ("Table 2 – …", "continued")."""
+margin), no English continuation line of a long table ("Table 2 – …", "continued"), no
+heading left as the last line of a page (defect 4: 55 pages of hyvinvointialueet.pdf ended
+with a heading above white space) and captions numbered in order (defect 4: "Taulukko 1 →
+4", M2 after M4)."""
 
 from __future__ import annotations
 
@@ -27,11 +30,15 @@ _LINE = re.compile(r'<line xMin="([\d.]+)" yMin="([\d.]+)" xMax="([\d.]+)" yMax=
 _WORD = re.compile(r"<word [^>]*>(.*?)</word>")
 
 
+def _bbox(pdf: Path) -> str:
+    return subprocess.run(["pdftotext", "-bbox-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+
+
 def layout_problems(pdf: Path) -> list[str]:
     """Lines of the PDF outside the text area: beyond a side margin, or in the top or
     bottom margin when that margin holds more than its one header or footer line."""
-    xml = subprocess.run(["pdftotext", "-bbox-layout", str(pdf), "-"], check=True,
-                         capture_output=True, text=True).stdout
+    xml = _bbox(pdf)
     out = []
     for n, (w, h, body) in enumerate(_PAGE.findall(xml), start=1):
         w, h = float(w), float(h)
@@ -56,6 +63,92 @@ def layout_problems(pdf: Path) -> list[str]:
     return out
 
 
+_BLOCK = re.compile(r"<block [^>]*>(.*?)</block>", re.S)
+#: hyperref's destination of a numbered heading in ``pdfinfo -dests``: its page and the top
+#: of the anchor (PDF points from the bottom; hyperref raises it a line above the heading).
+#: Starred names ("section*.3") are left out: they are also the anchors of Sphinx's labels
+#: (``\phantomsection``) at the end of the page before a chapter; the book numbers every
+#: heading below a chapter's title.
+_HEADING_DEST = re.compile(r'^\s*(\d+) \[ XYZ\s+[-\d.]+\s+([-\d.]+)[^\]]*\] '
+                           r'"((?:sub)*section|paragraph)\.[^"]*"\s*$', re.M)
+
+
+def _pages(xml: str) -> list[tuple[float, list[list[tuple[float, float, str]]]]]:
+    """Each page of a ``pdftotext -bbox-layout`` document: its height and its blocks, each
+    a list of lines (top, bottom, text) in the text area (the running header and footer
+    in the margins left out)."""
+    pages = []
+    for _, h, body in _PAGE.findall(xml):
+        h = float(h)
+        blocks = []
+        for block in _BLOCK.findall(body):
+            lines = [(float(y0), float(y1), " ".join(_WORD.findall(t)))
+                     for _, y0, _, y1, t in _LINE.findall(block)]
+            lines = [ln for ln in lines
+                     if ln[0] > MARGIN - TOLERANCE and ln[0] < h - MARGIN + TOLERANCE]
+            if lines:
+                blocks.append(lines)
+        pages.append((h, blocks))
+    return pages
+
+
+def stranded_headings_in(xml: str, dests: str, name: str) -> list[str]:
+    """Headings (below a chapter's title: hyperref's ``section``, ``subsection``, …
+    destinations in ``dests``, the output of ``pdfinfo -dests``) that are the last text of
+    their page: no line of another block below the heading's own lines in the text area."""
+    pages = _pages(xml)
+    out = []
+    for page, y, _ in _HEADING_DEST.findall(dests):
+        h, blocks = pages[int(page) - 1]
+        top = h - float(y)
+        below = [(ln, i) for i, b in enumerate(blocks) for ln in b if ln[0] >= top - TOLERANCE]
+        if not below:      # the anchor at the foot of the page, its heading on the next
+            out.append(f"{name} p. {page}: a heading's anchor with no heading below it")
+            continue
+        (y0, y1, text), block = min(below)
+        rest = [ln for i, b in enumerate(blocks) if i != block for ln in b if ln[0] > y1]
+        if not rest:
+            out.append(f"{name} p. {page}: heading as the last line: {text[:60]!r}")
+    return out
+
+
+def stranded_headings(pdf: Path) -> list[str]:
+    dests = subprocess.run(["pdfinfo", "-dests", str(pdf)], check=True, capture_output=True,
+                           text=True).stdout
+    return stranded_headings_in(_bbox(pdf), dests, pdf.name)
+
+
+#: A caption's number as the book writes it: "Taulukko AL5." (a chapter's letters, then
+#: the table's number in the chapter, a letter for a companion table: "IP1b"), "Kuvio IP2:"
+#: (a figure's text alternative printed under it), "Taulukko 1." (the summary, the costs)
+_CAPTION = re.compile(r"^(Taulukko|Kuvio) ([A-ZÅÄÖ]*)(\d+)([a-z]?)[.:] ")
+
+
+def caption_order_problems_in(text: str, name: str) -> list[str]:
+    """Captions of a PDF's text (``pdftotext``, reading order) out of order: within each
+    chapter's letters, tables and figures each numbered 1, 2, 3, … (a companion table,
+    "IP1b", follows its table)."""
+    last: dict[tuple[str, str], int] = {}
+    out = []
+    for line in text.splitlines():
+        m = _CAPTION.match(line.strip())
+        if not m:
+            continue
+        kind, prefix, n, companion = m.group(1), m.group(2), int(m.group(3)), m.group(4)
+        expected = last.get((kind, prefix), 0) + (0 if companion else 1)
+        if n != expected:
+            out.append(f"{name}: {kind} {prefix}{n}{companion} after "
+                       f"{kind} {prefix}{last.get((kind, prefix), '(none)')}")
+        last[(kind, prefix)] = n
+    return out
+
+
+def caption_order_problems(pdf: Path) -> list[str]:
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
+                          text=True).stdout
+    return caption_order_problems_in(text, pdf.name)
+
+
 def test_no_text_outside_the_text_area_and_no_english_continuation(release):
     pdfs = sorted((release["out"] / "pdf").glob("*.pdf"))
     assert pdfs, "the release has no PDFs"
@@ -67,3 +160,15 @@ def test_no_text_outside_the_text_area_and_no_english_continuation(release):
         text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True,
                               text=True).stdout
         assert not re.search(r"\bTable \d|continued from|continues on", text), pdf.name
+
+
+def test_no_heading_as_the_last_line_of_a_page(release):
+    pdfs = sorted((release["out"] / "pdf").glob("*.pdf"))
+    problems = [p for pdf in pdfs for p in stranded_headings(pdf)]
+    assert problems == [], problems[:20]
+
+
+def test_captions_numbered_in_order(release):
+    pdfs = sorted((release["out"] / "pdf").glob("*.pdf"))
+    problems = [p for pdf in pdfs for p in caption_order_problems(pdf)]
+    assert problems == [], problems[:20]

@@ -261,6 +261,32 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
 
 _tex = escape.latex   # parameter text on the title page (notice, author, series, contact)
 
+#: The PDF's headings kept with what follows them (issue 25: headings stranded at the foot
+#: of a page above white space). TeX never breaks between a heading and the paragraph or
+#: image after it; the breaks that stranded them were explicit: the ``\needspace`` before
+#: a table (a forced break when the table did not fit) and longtable's own break before
+#: its first row. So: a heading starts a new page unless it and the next lines fit (room
+#: for a table's caption, head and first rows), and a table right after a heading asks for
+#: no room of its own (``\if@nobreak``: nothing but the heading since). The running footer
+#: names the chapter (or its section), not the table of contents ("Sisällys") on the pages
+#: before the first chapter.
+KEEP_HEADINGS_LATEX = r"""\makeatletter
+\g@addto@macro\sphinxattablestart{\if@nobreak\else\needspace{8\baselineskip}\fi}
+\let\seuranta@section\section
+\renewcommand{\section}{\needspace{12\baselineskip}\seuranta@section}
+\let\seuranta@subsection\subsection
+\renewcommand{\subsection}{\needspace{10\baselineskip}\seuranta@subsection}
+\let\seuranta@subsubsection\subsubsection
+\renewcommand{\subsubsection}{\needspace{8\baselineskip}\seuranta@subsubsection}
+\newcommand{\seuranta@footmark}{\sbox\z@{\rightmark}\ifdim\wd\z@=\z@\leftmark\else\rightmark\fi}
+\fancypagestyle{normal}{\fancyhf{}
+  \fancyfoot[RO]{{\py@HeaderFamily\thepage}}
+  \fancyfoot[LO]{{\py@HeaderFamily\nouppercase{\seuranta@footmark}}}
+  \fancyhead[RO]{{\py@HeaderFamily \@title\sphinxheadercomma\py@release}}
+  \renewcommand{\headrulewidth}{0.4pt}\renewcommand{\footrulewidth}{0.4pt}}
+\g@addto@macro\sphinxtableofcontents{\markboth{}{}}
+\makeatother"""
+
 
 def _titlepage_latex(notice: str, info: dict) -> dict:
     """Title page (series and number, authors, contact, date, citation advice), PDF
@@ -295,7 +321,7 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
 \makeatother
 \usepackage[labelformat=empty,labelsep=none,justification=raggedright,singlelinecheck=false,font=bf]{caption}
 \usepackage{needspace}
-\makeatletter\g@addto@macro\sphinxattablestart{\needspace{8\baselineskip}}\makeatother
+""" + KEEP_HEADINGS_LATEX + r"""
 \hyphenpenalty=10000
 \exhyphenpenalty=10000
 \makeatletter\g@addto@macro\sphinxatlongtablestart{\hyphenpenalty=50\exhyphenpenalty=50}\makeatother
@@ -407,15 +433,15 @@ def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
         "Osuus": [bf.fi_pct(100 * h / n if n else None, 1) for h, n in zip(hidden, cells)],
     })
     return bf.table_block(
-        f"Taulukko M2. Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}", tab,
+        f"Taulukko M4. Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}", tab,
         note="Salattu = pienet luvut ja luvut, joista pieni luku voitaisiin päätellä muista "
              "julkaistuista luvuista tai aiemmista julkaisuista.")
 
 
 #: Captions of the tables in generated Markdown that the written chapters include.
 GENERATED_CAPTIONS = {
-    "coverage_fi.md": ["Taulukko M3. Luottamusvälien kattavuus ja arvioiden virhe asetelmittain",
-                       "Taulukko M4. Julkaistu menetelmä tavoitteisiin verrattuna"],
+    "coverage_fi.md": ["Taulukko M2. Luottamusvälien kattavuus ja arvioiden virhe asetelmittain",
+                       "Taulukko M3. Julkaistu menetelmä tavoitteisiin verrattuna"],
 }
 
 

@@ -79,14 +79,14 @@ TEXT = {
         " Pienintä ja suurinta osuutta ei esitetä, koska niiden vertailu edellyttää "
         "vähintään {min_x} kuntaa."),
     "alt_shares": (
-        "Kuvio {abbr}1: {task}, asiakkaiden osuus {base} {n} kattavassa kunnassa "
+        "Kuvio {fig}: {task}, asiakkaiden osuus {base} {n} kattavassa kunnassa "
         "suuruusjärjestyksessä, {quarter}. Alakvartiili {q1}, mediaani {median}, "
         "yläkvartiili {q3}; pienin {min} ja suurin {max}."),
     "alt_series": (
-        "Kuvio {abbr}2: arvioitu osuus {base} vuosineljänneksittäin (vaihteluväli, kun "
+        "Kuvio {fig}: arvioitu osuus {base} vuosineljänneksittäin (vaihteluväli, kun "
         "pistearviota ei julkaista): {points}."),
     "alt_series_counts": (
-        "Kuvio {abbr}2: rekisteriin kirjatut {gen} asiakkaat vuosineljänneksittäin: "
+        "Kuvio {fig}: rekisteriin kirjatut {gen} asiakkaat vuosineljänneksittäin: "
         "{points}."),
     "representative": (
         "Kattavat {n} kuntaa kattoivat {cover} koko maan väestöpohjasta. {age}{size}"),
@@ -286,6 +286,22 @@ def show(*texts: str) -> None:
             display(Markdown(t))
 
 
+class CaptionNumbers:
+    """A chapter's caption numbers: its letters ("IP", "" for the summary), then tables and
+    figures each numbered 1, 2, 3, … in the order the chapter shows them, so that a table
+    or figure left out (no series yet, no age groups) leaves no gap ("Taulukko 1 → 4",
+    issue 25). Call :meth:`next` where the chapter creates each in its notebook's order."""
+
+    def __init__(self, letters: str = "") -> None:
+        self.letters = letters
+        self._n = {"Taulukko": 0, "Kuvio": 0}
+
+    def next(self, kind: str) -> str:
+        """The next number of ``kind`` ("Taulukko" or "Kuvio"), with the letters: "IP2"."""
+        self._n[kind] += 1
+        return f"{self.letters}{self._n[kind]}"
+
+
 # --------------------------------------------------------------------------- task chapter
 
 def task_chapter(tables_dir: str | Path, quarter: str, task: str,
@@ -301,6 +317,7 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     row = published_estimate(pub, task, quarter) if bf.estimated(task) else None
     e = row if has_estimate(row) else None
     abbr, gen, base = bf.TASK_ABBR[task], bf.TASK_GENITIVE[task], bf.BASE_ELATIVE[task]
+    num = CaptionNumbers(abbr)
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
     mnames = bf.municipality_names()
     cnames = bf.county_names()
@@ -358,22 +375,23 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                 label = "Osin " + label
             rows.append([label, count_text(r.clients, r.clients_symbol)])
     tab = pd.DataFrame(rows, columns=["Alue", "Asiakkaat"])
+    t1 = num.next("Taulukko") if len(tab) else ""
     if kind == "used":
         note = ("Arvio koko maa on pyöristetty sataan. " if e is not None else "") + (
                 "Hyvinvointialueiden rivit ovat niiden "
                 "kuntien asiakkaita, joiden tiedot olivat kattavia; »Osin« = vain osa alueen "
                 "kunnista. " + bf.symbol_note((symbols.SUPPRESSED,)))
-        caption = f"Taulukko {abbr}1. {name}: asiakasmäärät hyvinvointialueittain, {qname}"
+        caption = f"Taulukko {t1}. {name}: asiakasmäärät hyvinvointialueittain, {qname}"
     else:
         note = ("Rekisteriin kirjatut asiakkaat, ei arvio koko maan asiakasmäärästä. "
                 + bf.symbol_note((symbols.SUPPRESSED,)))
-        caption = (f"Taulukko {abbr}1. {name}: rekisteriin kirjatut asiakkaat "
+        caption = (f"Taulukko {t1}. {name}: rekisteriin kirjatut asiakkaat "
                    f"hyvinvointialueittain, {qname}")
     ch.tables["county"] = bf.table_block(caption, tab, note=note) if len(tab) else ""
     model = compare.task_county_table_md(published.published_dir_of(tables_dir), quarter, task) \
         if (published.published_dir_of(tables_dir) / "municipal.csv").is_file() else None
     ch.tables["county_model"] = "" if not model else (
-        f":::{{table}} Taulukko {abbr}1b. {name}: asiakkaat hyvinvointialueittain, "
+        f":::{{table}} Taulukko {t1}b. {name}: asiakkaat hyvinvointialueittain, "
         f"mallipohjainen arvio, {qname}\n:width: 100%\n\n{model}:::\n\n"
         "Arvio on alueen kattavien kuntien havaitut asiakkaat ja muiden kuntien ennusteet "
         "samasta mallista kuin koko maan arvio; vaihteluväli, kun arvio on epävarma.\n")
@@ -412,10 +430,11 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         shares = pd.Series(vis["share_pct"].astype(float).to_numpy(),
                            index=[mnames[m] for m in vis["municipality_code"]])
         if len(shares):
+            f1 = num.next("Kuvio")
             fig = bf.share_chart(shares, float(x["q1"]), float(x["median"]), float(x["q3"]),
-                                 f"Kuvio {abbr}1. {name}: asiakkaiden osuus {base}, {qname}",
+                                 f"Kuvio {f1}. {name}: asiakkaiden osuus {base}, {qname}",
                                  "osuus", synthetic=synthetic)
-            alt = say("alt_shares", abbr=abbr, task=name, base=base,
+            alt = say("alt_shares", fig=f1, task=name, base=base,
                       n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_share(x["q1"]),
                       median=bf.fi_share(x["median"]), q3=bf.fi_share(x["q3"]),
                       min=bf.fi_share(shares.min()), max=bf.fi_share(shares.max()))
@@ -432,26 +451,28 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     # --- time series
     s = estimate_series(pub, task) if bf.estimated(task) else None
     if s is not None and len(s):
+        f2 = num.next("Kuvio")
         fig = bf.estimate_series_chart(
-            s, f"Kuvio {abbr}2. Arvioitu osuus {base} vuosineljänneksittäin",
+            s, f"Kuvio {f2}. Arvioitu osuus {base} vuosineljänneksittäin",
             synthetic=synthetic)
         points = "; ".join(f"{bf.quarter_name(q)} {v}"
                            for q, v in zip(s["quarter"], s["share_text"]))
-        ch.figures["series"] = (fig, say("alt_series", abbr=abbr, base=base, points=points))
+        ch.figures["series"] = (fig, say("alt_series", fig=f2, base=base, points=points))
         ch.tables["series"] = bf.table_block(
-            f"Taulukko {abbr}2. {name}: arviot vuosineljänneksittäin",
+            f"Taulukko {num.next('Taulukko')}. {name}: arviot vuosineljänneksittäin",
             bf.estimate_series_table(s), note=series_note(pub, task, s))
     elif t is not None:
         g = t[(t["kind"] == "registered") & (t["service_task"] == task)
               & (t["county_code"] == "") & (t["clients_symbol"] == "")].sort_values("quarter")
         if len(g):
+            f2 = num.next("Kuvio")
             fig = bf.series_chart(list(g["quarter"]), list(g["clients"].astype(float)),
-                                  pct=False, title=f"Kuvio {abbr}2. Rekisteriin kirjatut "
+                                  pct=False, title=f"Kuvio {f2}. Rekisteriin kirjatut "
                                   "asiakkaat vuosineljänneksittäin", ylabel="asiakkaita",
                                   synthetic=synthetic)
             points = "; ".join(f"{bf.quarter_name(q)} {bf.fi_number(v)}"
                                for q, v in zip(g["quarter"], g["clients"]))
-            ch.figures["series"] = (fig, say("alt_series_counts", abbr=abbr, gen=gen,
+            ch.figures["series"] = (fig, say("alt_series_counts", fig=f2, gen=gen,
                                              points=points))
     ch.facts["series_missing"] = ("" if "series" in ch.figures
                                   else "Aikasarjaa ei ole vielä saatavissa.")
@@ -479,7 +500,7 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                              bf.fi_number(tot["partial"]), bf.fi_number(tot["none"]),
                              bf.fi_share(100 * bc.sum() / b.sum() if b.sum() else 0)]
         ch.tables["quality"] = bf.table_block(
-            f"Taulukko {abbr}3. {name}: kuntien tietojen laatu hyvinvointialueittain, {qname}",
+            f"Taulukko {num.next('Taulukko')}. {name}: kuntien tietojen laatu hyvinvointialueittain, {qname}",
             tab, note=("Kuntien lukumäärät. Laatuluokat on kuvattu luvussa "
                       "{ref}`Menetelmät <laatuluokat>`."))
     rs = pub.get("representativeness")
@@ -497,7 +518,7 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
             tab = pd.DataFrame({"Syy": [d or "muu syy" for d in vc["description_fi"]],
                                 "Kuntia": [bf.fi_number(v) for v in vc["municipalities"]]})
             ch.tables["reasons"] = bf.table_block(
-                f"Taulukko {abbr}4. {name}: laatuluokituksen syyt, {qname}", tab,
+                f"Taulukko {num.next('Taulukko')}. {name}: laatuluokituksen syyt, {qname}", tab,
                 note="Kunnalla voi olla useita syitä.")
     return ch
 
@@ -628,8 +649,9 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
                          bf.BASE_ELATIVE[task], symbols.NOT_APPLICABLE])
     tab = pd.DataFrame(rows, columns=["Palvelutehtävä", "Asiakkaita", "Osuus", "Väestöpohja",
                                       "Kuntia arviossa"])
+    num = CaptionNumbers()
     ch.tables["tasks"] = bf.table_block(
-        f"Taulukko 1. Sosiaalihuollon asiakkaat palvelutehtävittäin, {qname}",
+        f"Taulukko {num.next('Taulukko')}. Sosiaalihuollon asiakkaat palvelutehtävittäin, {qname}",
         tab, right=["Asiakkaita", "Osuus", "Kuntia arviossa"],
         note=("Koko maan arviot on pyöristetty sataan; luottamusvälit ovat palvelutehtävien "
               "luvuissa. Kun tiedot eivät riitä pistearvioon, arvio ja osuus ovat "
@@ -656,7 +678,8 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
                                    quarter_in=qin,
                                    municipalities=bf.fi_number(all_row["municipalities_used"]))
         ch.tables["age"] = bf.table_block(
-            f"Taulukko 2. Sosiaalihuollon eri asiakkaat ikäryhmittäin, {qname}",
+            f"Taulukko {num.next('Taulukko')}. Sosiaalihuollon eri asiakkaat ikäryhmittäin, "
+            f"{qname}",
             pd.DataFrame(arows, columns=["Ikäryhmä", "Asiakkaita", "Osuus ikäryhmästä",
                                          "Kuntia arviossa"]),
             note="Arviot on pyöristetty sataan; vaihteluväli, kun tiedot eivät riitä "
@@ -668,10 +691,11 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
 
     s = estimate_series(pub, "kaikki")
     ch.tables["series"] = bf.table_block(
-        "Taulukko 3. Sosiaalihuollon eri asiakkaat vuosineljänneksittäin, koko väestö",
+        f"Taulukko {num.next('Taulukko')}. Sosiaalihuollon eri asiakkaat "
+        "vuosineljänneksittäin, koko väestö",
         bf.estimate_series_table(s, "Osuus väestöstä"),
         note=series_note(pub, "kaikki", s)) if len(s) > 1 else ""
-    ch.tables["year"] = year_table(pub)
+    ch.tables["year"] = year_table(pub, num)
     ch.facts["year_lead"] = year_lead(pub, quarter)
     return ch
 
@@ -686,8 +710,9 @@ def year_frame(pub: dict) -> pd.DataFrame | None:
     return None if y is None or y.empty else y
 
 
-def year_table(pub: dict) -> str:
-    """Captioned Markdown table of :func:`year_frame` ('' when there is no whole year)."""
+def year_table(pub: dict, num: CaptionNumbers) -> str:
+    """Captioned Markdown table of :func:`year_frame` ('' when there is no whole year), its
+    caption the chapter's next table number."""
     y = year_frame(pub)
     if y is None:
         return ""
@@ -705,7 +730,7 @@ def year_table(pub: dict) -> str:
             for v, s in zip(y["share_full_year_pct"], y["share_full_year_pct_symbol"])],
     })
     return bf.table_block(
-        f"Taulukko 4. Koko vuoden {year} eri asiakkaat palvelutehtävittäin", tab,
+        f"Taulukko {num.next('Taulukko')}. Koko vuoden {year} eri asiakkaat palvelutehtävittäin", tab,
         note=("Henkilö lasketaan kunnassa kerran, vaikka hän olisi ollut asiakkaana usealla "
               "vuosineljänneksellä; rivillä Kaikki palvelutehtävät myös, vaikka hän olisi "
               "ollut usean palvelutehtävän asiakas. Koko vuoden kattavat kunnat: kunnan tiedot "
