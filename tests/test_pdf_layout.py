@@ -105,9 +105,10 @@ def stranded_headings_in(xml: str, dests: str, name: str) -> list[str]:
         if not below:      # the anchor at the foot of the page, its heading on the next
             out.append(f"{name} p. {page}: a heading's anchor with no heading below it")
             continue
-        (y0, y1, text), block = min(below)
+        (y0, y1, _), block = min(below)
         rest = [ln for i, b in enumerate(blocks) if i != block for ln in b if ln[0] > y1]
-        if not rest:
+        if not rest:   # (its number and its title may be two blocks on one line)
+            text = " ".join(ln[2] for b in blocks for ln in b if abs(ln[0] - y0) < TOLERANCE)
             out.append(f"{name} p. {page}: heading as the last line: {text[:60]!r}")
     return out
 
@@ -172,3 +173,70 @@ def test_captions_numbered_in_order(release):
     pdfs = sorted((release["out"] / "pdf").glob("*.pdf"))
     problems = [p for pdf in pdfs for p in caption_order_problems(pdf)]
     assert problems == [], problems[:20]
+
+
+# --------------------------------------------------------------------------- the checks caught
+# Each check is shown to catch its fault: a tiny LaTeX document with the book's fault
+# rebuilt (a table's ``\needspace`` right after a heading near the foot of a page) fails the
+# heading check unless the book's remedy (book.KEEP_HEADINGS_LATEX) is in its preamble; the
+# numbering faults the PDFs had ("Taulukko 1 → 4", M2 after M4) fail the caption check.
+
+_TINY = r"""\documentclass[a4paper,10pt]{report}
+\usepackage[margin=1in]{geometry}
+\usepackage{needspace,fancyhdr,hyperref}
+\makeatletter
+%% what Sphinx defines and the book's preamble extends
+\def\sphinxattablestart{\par}\def\sphinxtableofcontents{}
+\def\py@HeaderFamily{}\def\sphinxheadercomma{}\def\py@release{}
+%% the book's needspace before a table, as it stood before issue 25
+\g@addto@macro\sphinxattablestart{\needspace{8\baselineskip}}
+\makeatother
+PREAMBLE
+\begin{document}
+\chapter{Luku}
+\section{Ensimmäinen}
+Tekstiä ennen seuraavaa otsikkoa.\par
+\vspace*{\dimexpr\pagegoal-\pagetotal-7\baselineskip\relax}
+\section{Toinen}
+\sphinxattablestart
+\begin{tabular}{ll}ROWS\end{tabular}\par
+Tekstiä taulukon jälkeen.
+\end{document}
+"""
+
+
+def _tiny_pdf(folder: Path, preamble: str) -> Path:
+    tex = _TINY.replace("PREAMBLE", preamble).replace(
+        "ROWS", "".join(f"rivi {i} & {i}\\\\" for i in range(1, 13)))
+    (folder / "tiny.tex").write_text(tex, encoding="utf-8")
+    for _ in range(2):   # hyperref's destinations settle in the second run
+        subprocess.run(["xelatex", "-interaction=nonstopmode", "-halt-on-error", "tiny.tex"],
+                       cwd=folder, check=True, capture_output=True)
+    return folder / "tiny.pdf"
+
+
+@pytest.mark.skipif(shutil.which("xelatex") is None, reason="xelatex is not installed")
+def test_the_heading_check_catches_a_stranded_heading_and_the_preamble_prevents_it(tmp_path):
+    from seuranta.publication.book import KEEP_HEADINGS_LATEX
+
+    (tmp_path / "fault").mkdir()
+    (tmp_path / "kept").mkdir()
+    fault = stranded_headings(_tiny_pdf(tmp_path / "fault", ""))
+    assert len(fault) == 1 and "heading as the last line: '1.2 Toinen'" in fault[0], fault
+    assert stranded_headings(_tiny_pdf(tmp_path / "kept", KEEP_HEADINGS_LATEX)) == []
+
+
+def test_the_caption_check_catches_a_gap_and_a_wrong_order():
+    good = ("Taulukko IP1. a\nTaulukko IP1b. b\nKuvio IP1: c\nTaulukko IP2. d\nKuvio IP2: e\n"
+            "Taulukko 1. f\nKuvio 1 suhteuttaa (prose, not a caption)\nTaulukko 2. g\n")
+    assert caption_order_problems_in(good, "x.pdf") == []
+    # the faults of issue 25: the summary's "Taulukko 1 → 4" (tables 2 and 3 left out but
+    # their numbers kept) and the methods' M2 printed after M4
+    assert caption_order_problems_in("Taulukko 1. a\nTaulukko 4. b\n", "x.pdf") == [
+        "x.pdf: Taulukko 4 after Taulukko 1"]
+    assert caption_order_problems_in(
+        "Taulukko M1. a\nTaulukko M3. b\nTaulukko M4. c\nTaulukko M2. d\n", "x.pdf") == [
+        "x.pdf: Taulukko M3 after Taulukko M1", "x.pdf: Taulukko M2 after Taulukko M4"]
+    # a chapter's figures are numbered apart from its tables
+    assert caption_order_problems_in("Kuvio PR2: a\n", "x.pdf") == [
+        "x.pdf: Kuvio PR2 after Kuvio PR(none)"]
