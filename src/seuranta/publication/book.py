@@ -264,20 +264,26 @@ _tex = escape.latex   # parameter text on the title page (notice, author, series
 #: The PDF's headings kept with what follows them (issue 25: headings stranded at the foot
 #: of a page above white space). TeX never breaks between a heading and the paragraph or
 #: image after it; the breaks that stranded them were explicit: the ``\needspace`` before
-#: a table (a forced break when the table did not fit) and longtable's own break before
-#: its first row. So: a heading starts a new page unless it and the next lines fit (room
-#: for a table's caption, head and first rows), and a table right after a heading asks for
-#: no room of its own (``\if@nobreak``: nothing but the heading since). The running footer
-#: names the chapter (or its section), not the table of contents ("Sisällys") on the pages
-#: before the first chapter.
+#: a table (a forced break when the table did not fit) and longtable's own forced break
+#: when its head and first row do not fit. So: a heading starts a new page unless it and
+#: the next lines fit (room for a table's caption, head and first rows), and a table right
+#: after a heading asks for no room of its own (``\if@nobreak``: nothing but a heading
+#: since). needspace.sty's own ``\penalty-100`` is not used: a break that cheap before a
+#: heading won over the later ones and left pages half empty; ``\penalty0`` still lets a
+#: page that is already full (a longtable's tail) go out before the room is measured. The
+#: running footer names the chapter (or its section), not the table of contents
+#: ("Sisällys") on the pages before the first chapter.
 KEEP_HEADINGS_LATEX = r"""\makeatletter
 \g@addto@macro\sphinxattablestart{\if@nobreak\else\needspace{8\baselineskip}\fi}
+\newcommand{\seuranta@needspace}[1]{\par\if@nobreak\else\penalty\z@
+  \begingroup\dimen@#1\relax\dimen@ii\pagegoal\advance\dimen@ii-\pagetotal
+  \ifdim\dimen@>\dimen@ii\ifdim\dimen@ii>\z@\vfil\fi\break\fi\endgroup\fi}
 \let\seuranta@section\section
-\renewcommand{\section}{\needspace{12\baselineskip}\seuranta@section}
+\renewcommand{\section}{\seuranta@needspace{12\baselineskip}\seuranta@section}
 \let\seuranta@subsection\subsection
-\renewcommand{\subsection}{\needspace{10\baselineskip}\seuranta@subsection}
+\renewcommand{\subsection}{\seuranta@needspace{10\baselineskip}\seuranta@subsection}
 \let\seuranta@subsubsection\subsubsection
-\renewcommand{\subsubsection}{\needspace{8\baselineskip}\seuranta@subsubsection}
+\renewcommand{\subsubsection}{\seuranta@needspace{8\baselineskip}\seuranta@subsubsection}
 \newcommand{\seuranta@footmark}{\sbox\z@{\rightmark}\ifdim\wd\z@=\z@\leftmark\else\rightmark\fi}
 \fancypagestyle{normal}{\fancyhf{}
   \fancyfoot[RO]{{\py@HeaderFamily\thepage}}
