@@ -199,3 +199,168 @@ def test_unchanged_republish_runs_no_step_and_a_broken_entry_or_output_is_made_a
     assert all(third[f"notebooks-{q}"] == "cached" for q in quarters)
     assert third["book"] == "cached"
     assert _published(out) == before
+
+
+# --------------------------------------------------------------------------- what a quarter reads
+
+def _tables_digest(tables) -> dict[str, str]:
+    """Each table of a quarter (as ``quarter_tables`` returns them) → sha256 of its CSV."""
+    import hashlib
+    return {n: hashlib.sha256(df.to_csv(index=False).encode("utf-8")).hexdigest()
+            for n, df in sorted(tables.items())}
+
+
+def _quarter_tables(data, params, quarters, q):
+    """Quarter ``q``'s tables made from ``data`` as a publish makes them (one register stage
+    for every quarter), as the digest of each table."""
+    from seuranta.register import stage as register
+    from seuranta.statistics.quarter import quarter_tables
+    rt = register.run_register_stage(data, quarters, params)
+    return _tables_digest(quarter_tables(q, data, params, register_tables=rt))
+
+
+def _edit_csv(path, change):
+    import pandas as pd
+    df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    change(df).to_csv(path, index=False)
+
+
+@pytest.mark.slow   # the register and statistics stages of a quarter, some ten times
+def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
+    """A quarter's key leaves out what a quarter does not read (the cost ledger, the demo's
+    truth, review decisions on later quarters), so those re-run only the quarters that read
+    them; for every edit of the data folder, a key that stays the same must come with the
+    same tables, computed independently by the statistics of that quarter (a key that
+    omitted an input a quarter reads would be a stale table). Each edit also changes the
+    key of a quarter it must change."""
+    from seuranta.demo import generator as demo
+    from seuranta.inputs.datafolder import publication_quarters
+    base = tmp_path / "base"
+    demo.generate(base, scale=0.01, seed=3)
+    params = load_params()
+    quarters = publication_quarters(base, params)
+    early, newest = quarters[1], quarters[-1]
+    corr = base / "corrections.csv"
+    assert {str(early), str(newest)} <= set(
+        __import__("pandas").read_csv(corr, dtype=str)["quarter"])
+
+    def decision_dropped(q):   # the first review decision on quarter q removed
+        def change(df):
+            return df.drop(index=df.index[df["quarter"] == str(q)][0])
+        return lambda d: _edit_csv(d / "corrections.csv", change)
+
+    def delivery_changed(d):
+        def change(df):
+            df.loc[df.index[0], "covered_from"] = "2023-02-01"
+            return df
+        _edit_csv(d / "deliveries.csv", change)
+
+    def register_row_dropped(d):   # the last row of a register file
+        f = sorted((d / "register").glob("*.csv"))[0]
+        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+        f.write_text("".join(lines[:-1]), encoding="utf-8")
+
+    def population_changed(d):
+        def change(df):
+            df.loc[df.index[0], "population"] = str(int(df.loc[df.index[0], "population"]) + 7)
+            return df
+        _edit_csv(d / "population.csv", change)
+
+    def cost_ledger_changed(d):
+        f = sorted((d / "costs").rglob("*.csv"))[0]
+        f.write_text(f.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+
+    def truth_changed(d):
+        f = d / "truth.csv"
+        f.write_text(f.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+
+    def extract_date_moved(d):
+        meta = json.loads((d / "metadata.json").read_text(encoding="utf-8"))
+        meta["extract_date"] = "2024-02-20"
+        (d / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    # edit → the quarters whose key it must change (the others' keys must not change)
+    edits = {"decision on the newest quarter": (decision_dropped(newest), {newest}),
+             "decision on an earlier quarter": (decision_dropped(early), set(quarters[1:])),
+             "deliveries.csv": (delivery_changed, set(quarters)),
+             "a register row": (register_row_dropped, set(quarters)),
+             "population.csv": (population_changed, set(quarters)),
+             "extract date": (extract_date_moved, set(quarters)),
+             "cost ledger": (cost_ledger_changed, set()),
+             "demo truth": (truth_changed, set())}
+    templates = pipeline.NOTEBOOK_DIR
+    keys0 = {q: pipeline.Versions(base, params, "utf-8", templates).quarter_inputs(str(q))
+             for q in quarters}
+    before = {}
+    for name, (edit, must_change) in edits.items():
+        d = tmp_path / name.replace(" ", "_")
+        shutil.copytree(base, d)
+        edit(d)
+        v = pipeline.Versions(d, params, "utf-8", templates)
+        changed = {q for q in quarters if v.quarter_inputs(str(q)) != keys0[q]}
+        assert changed == must_change, name
+        # where the key stayed the same, the tables must be too (independently computed)
+        for q in (quarters[0], early, quarters[2]):
+            if q not in changed:
+                if q not in before:
+                    before[q] = _quarter_tables(base, params, quarters, q)
+                assert _quarter_tables(d, params, quarters, q) == before[q], \
+                    f"{name}: the key of {q} is unchanged but its tables are not"
+        if name == "a register row":   # the whole extract's ledger is in every quarter
+            from seuranta.register import stage as register
+            assert not register.run_register_stage(d, quarters, params)["ledger"].equals(
+                register.run_register_stage(base, quarters, params)["ledger"])
+
+
+@pytest.mark.slow   # one quarter's statistics and notebooks, three quarters verified
+@pytest.mark.xdist_group("release")
+def test_a_review_decision_on_the_newest_quarter_re_runs_only_that_quarter(release, tmp_path):
+    """The review round's feedback on the newest quarter (a new row of corrections.csv,
+    the usual change between two publishes of one extract) makes that quarter's statistics
+    and notebooks again and reuses the earlier quarters; their manifests record the new
+    inputs, and each reused quarter re-run from its manifest (``seuranta verify``, which
+    computes its tables again from the data folder) gives the same tables and files."""
+    import io
+
+    import pandas as pd
+
+    from seuranta.core import reference
+    from seuranta.core.provenance import input_hashes
+    from seuranta.core.quarters import Quarter
+    from seuranta.core.reproducible import fixed_environment, pin_publication_date
+    from seuranta.inputs.datafolder import extract_date
+    from seuranta.publication import releases
+    from seuranta.register import stage as register
+    from seuranta.verification import verify_quarter
+
+    data, out = tmp_path / "data", tmp_path / "out"
+    shutil.copytree(release["data"], data)
+    shutil.copytree(release["out"], out, symlinks=True)
+    params = pin_publication_date(release["params"])
+    quarters = [Quarter.parse(q) for q in release["quarters"]]
+    newest = str(quarters[-1])
+    corr = pd.read_csv(data / "corrections.csv", dtype=str, keep_default_na=False)
+    taken = set(zip(corr["quarter"], corr["municipality_code"], corr["service_task"]))
+    code = next(c for c in reference.mainland_municipalities()["municipality_code"]
+                if (newest, c, "iakkaat") not in taken)
+    row = {c: "" for c in corr.columns} | {"quarter": newest, "municipality_code": code,
+                                           "service_task": "iakkaat", "decision": "exclude",
+                                           "reason": "Alueen palaute: toimitus vajaa"}
+    pd.concat([corr, pd.DataFrame([row])]).to_csv(data / "corrections.csv", index=False)
+
+    cache = StepCache(out)
+    rid = releases.release_id(newest, extract_date(data, params), params)
+    with fixed_environment(params):
+        pipeline._run_quarters(
+            quarters, data, out, params, "utf-8",
+            lambda: register.run_register_stage(data, quarters, params), rid, cache,
+            pipeline.Versions(data, params, "utf-8", pipeline.NOTEBOOK_DIR))
+    assert {s for s, st in cache.steps if st == "ran"} == {f"quarter-{newest}",
+                                                          f"notebooks-{newest}"}
+    inputs = input_hashes(data)
+    for q in release["quarters"]:
+        manifest = json.loads((out / q / pipeline.MANIFEST).read_text(encoding="utf-8"))
+        assert manifest["inputs"] == inputs and manifest["data_dir"] == str(data.resolve())
+    for q in release["quarters"][:-1]:
+        report = io.StringIO()
+        assert verify_quarter(q, out, stream=report), report.getvalue()

@@ -11,6 +11,7 @@ it was. ``publish`` does it for every quarter, builds the book the same way
 from __future__ import annotations
 
 import concurrent.futures as cf
+import fnmatch
 import json
 import logging
 import os
@@ -32,6 +33,7 @@ from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.provenance import (
     dump_manifest,
     file_hashes,
+    file_sha256,
     input_hashes,
     package_versions,
     params_values,
@@ -49,6 +51,8 @@ from seuranta.core.reproducible import (
 from seuranta.core.tables import atomic_swap, write_csv
 from seuranta.costs import model as costs
 from seuranta.demo import generator as demo
+from seuranta.inputs import corrections as corrections_input
+from seuranta.inputs.corrections import CORRECTIONS_FILE
 from seuranta.inputs.datafolder import (
     check_quarter,
     extract_date,
@@ -76,7 +80,9 @@ def write_tables(tables: dict[str, pd.DataFrame], tables_dir: Path) -> None:
 
 
 def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
-                   encoding: str) -> dict:
+                   encoding: str, into: Path | None = None) -> dict:
+    """The run record of the quarter folder ``qdir``, written to ``qdir/manifest.json``
+    (or ``into``)."""
     manifest = {
         "quarter": str(quarter),
         "data_dir": str(Path(data_dir).resolve()),
@@ -87,8 +93,33 @@ def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
         "tables": table_hashes(qdir / "tables"),
         "files": file_hashes(qdir),
     }
-    dump_manifest(qdir / "manifest.json", manifest)
+    dump_manifest(into or qdir / "manifest.json", manifest)
     return manifest
+
+
+def refresh_manifest(target: Path, quarter: Quarter, data_dir: Path, params: dict,
+                     encoding: str) -> bool:
+    """The manifest of a quarter reused from the cache written again, as this run writes
+    it, when its record of the inputs (every input file's hash, the data folder) is not
+    this run's: the quarter's key holds only what its statistics read
+    (:meth:`Versions.quarter_inputs`), so the inputs may have changed while its tables did
+    not. Otherwise it is left as the run that made the quarter wrote it. Replaced
+    atomically; True when it was replaced."""
+    target = Path(target)
+    recorded = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
+    if recorded.get("inputs") == input_hashes(data_dir) and \
+            recorded.get("data_dir") == str(Path(data_dir).resolve()):
+        return False
+    fd, name = tempfile.mkstemp(prefix=f".tmp-manifest-{os.getpid()}-", dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write_manifest(target, quarter, data_dir, params, encoding, into=tmp)
+        tmp.chmod(0o644)
+        os.replace(tmp, target / MANIFEST)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------- running
@@ -205,6 +236,41 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     return _finish_quarter(tmp, quarter, data_dir, out_dir, params, encoding)
 
 
+#: Files of a data folder that no quarter's statistics step reads (the cost chapter's
+#: ledger and mapping; the demo's known truth, read only by the coverage studies): left out
+#: of a quarter's key. Any other file, known or not, is in it (a miss is cheaper than a
+#: stale table).
+NOT_QUARTER_INPUTS = ("costs/", "truth*.csv")
+
+
+def _quarter_reads(rel: str) -> bool:
+    """Whether a quarter's statistics step may read the input file ``rel`` (relative
+    path of the data folder)."""
+    return not any(rel.startswith(p) if p.endswith("/") else fnmatch.fnmatchcase(rel, p)
+                   for p in NOT_QUARTER_INPUTS)
+
+
+def corrections_up_to(data_dir: Path, quarter: Quarter, params: dict):
+    """What a quarter reads of corrections.csv, as a JSON-able value: its columns and every
+    row except those naming a quarter after ``quarter`` and not after the newest
+    publishable quarter (``latest``). A quarter's tables use the decisions on its series
+    (``first_quarter`` .. ``quarter``); a decision on a later quarter changes only that
+    quarter's tables, and a later quarter's own run checks it. A row naming a quarter after
+    ``latest`` (refused, :func:`seuranta.inputs.corrections.read_corrections`) stays in
+    every key, and so does the whole file when it does not read (the run refuses it)."""
+    path = Path(data_dir) / CORRECTIONS_FILE
+    if not path.is_file():
+        return None
+    try:
+        df = corrections_input.read_corrections(path)
+    except InputError:
+        return file_sha256(path)
+    latest = publication_quarters(data_dir, params)[-1]
+    later = [quarter < Quarter.parse(q) <= latest for q in df["quarter"]]
+    kept = df[[not x for x in later]]
+    return {"columns": list(df.columns), "rows": kept.astype(object).values.tolist()}
+
+
 class Versions:
     """What every cache key of a publish shares (:mod:`seuranta.core.cache`): the input
     files' hashes, the parameter values, the code (the package's source files and the
@@ -212,7 +278,10 @@ class Versions:
     versions; computed once per publish."""
 
     def __init__(self, data_dir: Path, params: dict, encoding: str, templates: Path):
-        self.inputs = digest(input_hashes(data_dir))
+        self.data_dir = Path(data_dir)
+        self.input_files = input_hashes(data_dir)
+        self.inputs = digest(self.input_files)
+        self.run_params = params
         self.params = digest(params_values(params))
         self.code = code_version(Path(__file__).resolve().parent, REFERENCE_DIR)
         self.templates = code_version(Path(templates))
@@ -221,6 +290,17 @@ class Versions:
         self.packages = digest(package_versions())
         self.encoding = encoding
         self.synthetic = is_synthetic(data_dir)
+
+    def quarter_inputs(self, quarter: str):
+        """What a quarter's statistics step reads of the data folder (by content): every
+        input file but those of :data:`NOT_QUARTER_INPUTS` and corrections.csv, and of
+        corrections.csv what :func:`corrections_up_to` keeps. The register files are in
+        whole: the register tables of every quarter hold the whole extract's ledger,
+        rejected rows and flags, and validation depends on the extract date."""
+        return {"files": {k: v for k, v in self.input_files.items()
+                          if _quarter_reads(k) and k != CORRECTIONS_FILE},
+                "corrections": corrections_up_to(self.data_dir, Quarter.parse(quarter),
+                                                 self.run_params)}
 
     def key(self, step: str, *uses: str, **more) -> str:
         """The key of ``step``: the shared versions named in ``uses`` and ``more``."""
@@ -266,10 +346,12 @@ def copy_statistics(target: Path, folder: Path) -> None:
 
 def _quarter_key(versions: Versions, quarter: str, out_dir: Path, release_id: str | None,
                  earlier: Mapping[str, Path]) -> str:
-    """A quarter's statistics, published tables and annexes: the inputs, parameters and
-    code, and what its gate treats as known (the kept releases but ``release_id`` and the
-    published tables of this run's ``earlier`` quarters, quarter → folder), by content."""
-    return versions.key(f"quarter-{quarter}", "inputs", "params", "code", quarter=quarter,
+    """A quarter's statistics, published tables and annexes: the inputs it reads
+    (:meth:`Versions.quarter_inputs`), parameters and code, and what its gate treats as
+    known (the kept releases but ``release_id`` and the published tables of this run's
+    ``earlier`` quarters, quarter → folder), by content."""
+    return versions.key(f"quarter-{quarter}", "params", "code", quarter=quarter,
+                        inputs=versions.quarter_inputs(quarter),
                         priors={"releases": releases.prior_record(out_dir, release_id),
                                 "earlier": {k: tree_hashes(f / gate.PUBLISHED)
                                             for k, f in sorted(earlier.items())}})
@@ -336,8 +418,11 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                 nkey = _notebooks_key(versions, str(q), folder)
                 if cache.lookup(f"notebooks-{q}", nkey, _outputs(target, NOTEBOOK_OUTPUTS)):
                     bar.update(per_quarter)
-                    if folder == target:
-                        continue      # nothing of this quarter changed
+                    if folder == target:   # nothing of this quarter changed but its record
+                        cache.forget(f"quarter-{q}")
+                        refresh_manifest(target, q, data_dir, params, encoding)
+                        cache.store(f"quarter-{q}", qkey, _quarter_outputs(target), ran=False)
+                        continue
                     shutil.copytree(target / "notebooks", folder / "notebooks")
                     fut = None
                 else:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import base64
 import concurrent.futures as cf
 import datetime as dt
+import hashlib
 import html as _html
 import json
 import logging
+import os
 import re
 import shutil
 import subprocess
@@ -880,12 +882,77 @@ def _translate_pages(app, exc):
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
         new = accessible_math(canonical_math(accessible_html(finnish_ui(text))))
+        new = charts_as_files(_FONTAWESOME_SCRIPT.sub("", new), page, Path(app.outdir))
         lang = PAGE_LANG.get(page.relative_to(app.outdir).as_posix())
         if lang:
             new = content_lang(new, lang)
         if new != text:
             page.write_text(new, encoding="utf-8")
     drop_source_maps(Path(app.outdir) / "_static")
+    drop_unused_theme_files(Path(app.outdir) / "_static")
+
+
+#: A chart inlined in a page (:func:`seuranta.publication.bookfmt.show`: a notebook
+#: carries its charts as data URIs).
+_DATA_PNG = re.compile(r'(<img\b[^>]*?\ssrc=")data:image/png;base64,([A-Za-z0-9+/=]+)(")')
+#: Folder of the HTML that holds the charts of the pages, by content.
+CHARTS = "_images"
+
+
+def charts_as_files(html: str, page: Path, outdir: Path) -> str:
+    """Each chart inlined in ``page`` written once as a file of ``outdir/_images`` named by
+    the sha256 of its bytes (a chart on several pages is one file; the same bytes every
+    run), and the page's ``<img>`` pointing at it: base64 in the page is a third larger
+    than the PNG. The alternative text stays as it was."""
+    def one(m: re.Match) -> str:
+        data = base64.b64decode(m.group(2))
+        f = outdir / CHARTS / f"kuvio-{hashlib.sha256(data).hexdigest()[:24]}.png"
+        if not f.is_file():
+            f.parent.mkdir(exist_ok=True)
+            f.write_bytes(data)
+        return m.group(1) + Path(os.path.relpath(f, page.parent)).as_posix() + m.group(3)
+    return _DATA_PNG.sub(one, html)
+
+
+#: The theme's options for the HTML (issue 24: the HTML ≤ 25 MB at national scale): no
+#: "download this page" buttons (they link to Sphinx's copies of the page sources,
+#: ``_sources/``, which the book does not keep: ``html_copy_source`` is off in _config.yml;
+#: the executed notebooks are published in the release, the PDFs and annexes on the pages),
+#: and the sidebar lists the pages of the reader's own part of the book (every page carried
+#: the whole tree: a tenth of the HTML). Set in :func:`_theme_options`.
+HTML_THEME_OPTIONS = {"use_download_button": False, "collapse_navbar": True}
+
+
+def _theme_options(app, config) -> None:
+    if config.html_theme == "sphinx_book_theme":   # (another theme refuses the options)
+        config.html_theme_options = {**(config.html_theme_options or {}),
+                                     **HTML_THEME_OPTIONS}
+
+
+#: The theme's icons: its CSS draws them with the Font Awesome web fonts (woff2, which
+#: every browser in use reads); the same icons as a 1.5 MB script and the fonts again as
+#: TrueType are dropped with the references to them (:func:`drop_unused_theme_files`).
+_FONTAWESOME_SCRIPT = re.compile(
+    r'<script[^>]*src="[^"]*_static/scripts/fontawesome\.js[^"]*"[^>]*></script>\n?')
+_TRUETYPE_SRC = re.compile(r',\s*url\([^)]*\.ttf\)\s*format\("truetype"\)')
+
+
+def drop_unused_theme_files(static: Path) -> None:
+    """The theme's icon script (``scripts/fontawesome.js``; every page's ``<script>`` of it
+    is removed by :func:`_translate_pages`) and the TrueType copies of the icon fonts,
+    with the stylesheets' ``url()`` of them, so that no page or stylesheet names a missing
+    file; and the theme's message catalogues (``locales/``: Sphinx reads them when it
+    builds, no page does)."""
+    shutil.rmtree(static / "locales", ignore_errors=True)
+    for f in [static / "scripts" / "fontawesome.js",
+              static / "scripts" / "fontawesome.js.LICENSE.txt",
+              *sorted(static.rglob("*.ttf"))]:
+        f.unlink(missing_ok=True)
+    for f in sorted(static.rglob("*.css")):
+        text = f.read_text(encoding="utf-8", errors="surrogateescape")
+        new = _TRUETYPE_SRC.sub("", text)
+        if new != text:
+            f.write_text(new, encoding="utf-8", errors="surrogateescape")
 
 
 _SOURCE_MAP_COMMENT = re.compile(r"\n?/[*/][#@] sourceMappingURL=[^\n]*?(?: \*/)?[ \t]*(?=\n|$)")
@@ -1054,6 +1121,7 @@ def setup(app):
     from sphinx.writers.latex import LaTeXTranslator
     app.add_node(nodes.image, override=True,
                  latex=(LaTeXTranslator.visit_image, _latex_depart_image))
+    app.connect("config-inited", _theme_options)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _translate_pages)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

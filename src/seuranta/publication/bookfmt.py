@@ -284,17 +284,23 @@ def show(fig, alt: str | None = None):
     """Display a figure as a Markdown image with its alternative text (written from the
     data by the caller; by default the figure's titles) and close it. The PNG is inlined
     (a data URI), so the book needs no image request and the alt text is never a path."""
-    import matplotlib.pyplot as plt  # heavy dependency: loaded only when used
     from IPython.display import Markdown, display  # heavy dependency: loaded only when used
     if alt is None:
         titles = [fig._suptitle.get_text()] if fig._suptitle is not None else []
         titles += [ax.get_title() for ax in fig.axes if ax.get_title()]
         alt = ". ".join(titles) or "Kuvio"
+    data = base64.b64encode(chart_png(fig)).decode("ascii")
+    display(Markdown(f"![{alt_text(alt)}](data:image/png;base64,{data})"))
+
+
+def chart_png(fig) -> bytes:
+    """A figure as the book's PNG (100 dpi, no software stamp, :func:`compressed_png`),
+    and the figure closed."""
+    import matplotlib.pyplot as plt  # heavy dependency: loaded only when used
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
-    data = base64.b64encode(compressed_png(buf.getvalue())).decode("ascii")
-    display(Markdown(f"![{alt_text(alt)}](data:image/png;base64,{data})"))
+    return compressed_png(buf.getvalue())
 
 
 def tick_locator(decimals: int = 0, nbins="auto"):
