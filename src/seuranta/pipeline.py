@@ -59,6 +59,7 @@ from seuranta.publication import annex as annex_mod
 from seuranta.publication import book, gate, releases
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
+from seuranta.statistics.memo import EstimationMemo
 from seuranta.statistics.quarter import quarter_tables
 
 log = logging.getLogger(__name__)
@@ -140,13 +141,15 @@ def publishable_modes(folder: Path) -> None:
 
 def _prepare_quarter(quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
                      encoding: str, register_tables, release_id: str | None, annex: bool,
-                     priors: list[Path] | None = None) -> Path:
+                     priors: list[Path] | None = None, memo: EstimationMemo | None = None
+                     ) -> Path:
     """Tables, published tables and annexes of a quarter in a new temporary folder of OUT
     (returned). ``priors``: the published folders the gate treats as known to the reader
-    (default: :func:`seuranta.publication.gate.prior_dirs`, what OUT holds)."""
+    (default: :func:`seuranta.publication.gate.prior_dirs`, what OUT holds); ``memo``:
+    estimation results by content shared with the run's other quarters."""
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{quarter}-{os.getpid()}-", dir=out_dir))
     try:
-        tables = quarter_tables(quarter, data_dir, params, encoding, register_tables)
+        tables = quarter_tables(quarter, data_dir, params, encoding, register_tables, memo=memo)
         write_tables(tables, tmp / "tables")
         # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
         if priors is None:
@@ -305,6 +308,9 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
     versions = versions or Versions(data_dir, params, encoding, NOTEBOOK_DIR)
     synthetic = is_synthetic(data_dir)
     workers = max(1, min(os.cpu_count() or 1, len(quarters)))
+    # each quarter estimates every quarter of its series: a fit on the same frame (same
+    # comprehensive municipalities, counts, covariates, parameters) is made once per run
+    memo = EstimationMemo()
     in_flight: dict[str, Path] = {}     # temporary folders of this run, by quarter
     prepared: dict[str, Path] = {}      # each quarter's folder so far (temporary or OUT/<Q>)
     pending = []
@@ -330,7 +336,8 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                     folder = target
                 else:
                     folder = _prepare_quarter(q, data_dir, out_dir, params, encoding,
-                                              register_tables(), release_id, True, priors)
+                                              register_tables(), release_id, True, priors,
+                                              memo)
                     in_flight[str(q)] = folder
                 prepared[str(q)] = folder
                 nkey = _notebooks_key(versions, str(q), folder)
