@@ -348,23 +348,27 @@ def calibration_rows(predictions: dict[tuple[str, str], pd.DataFrame], counts: p
         return float(b["clients"].sum() / b["population_base"].sum()
                      / (a["clients"].sum() / a["population_base"].sum()))
 
+    # plain lookups: each municipality's quarters as comprehensive, and its count and base
+    comp_quarters = first_comp.to_dict()
+    observed = dict(zip(zip(c["quarter"], c["service_task"], c["municipality_code"]),
+                        zip(c["clients"].to_numpy(float), c["population_base"].to_numpy(float))))
     out, cache = [], {}
     for (q, t), p in predictions.items():
         p = p[~p["comprehensive"] & (p["predicted"] > 0) & (p["variance"] > 0)
               & (p["population_base"] > 0)]
         for r in p.itertuples(index=False):
-            later = [x for x in first_comp.get((t, r.municipality_code), []) if x > q]
+            later = [x for x in comp_quarters.get((t, r.municipality_code), []) if x > q]
             if not later:
                 continue
             q2 = later[0]
-            row2 = obs.loc[(q2, t, r.municipality_code)]
+            clients2, base2 = observed[(q2, t, r.municipality_code)]
             if (t, q, q2) not in cache:
                 cache[(t, q, q2)] = growth(t, q, q2)
-            factor = float(row2["population_base"]) / r.population_base * cache[(t, q, q2)]
+            factor = float(base2) / r.population_base * cache[(t, q, q2)]
             if not factor > 0:
                 continue
             e = r.predicted * factor
-            z = (float(row2["clients"]) - e) / (math.sqrt(r.variance) * factor)
+            z = (float(clients2) - e) / (math.sqrt(r.variance) * factor)
             out.append({"quarter": q, "later_quarter": q2, "service_task": t,
                         "municipality_code": r.municipality_code, "z": z})
     return pd.DataFrame(out, columns=["quarter", "later_quarter", "service_task",
