@@ -182,12 +182,13 @@ def _finish_quarter(tmp: Path, quarter: Quarter, data_dir: Path, out_dir: Path, 
 def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: Mapping,
                 encoding: str = "utf-8", notebooks: bool = True, annex: bool = True,
                 register_tables: dict[str, pd.DataFrame] | None = None,
-                release_id: str | None = None) -> Path:
+                release_id: str | None = None, memo: EstimationMemo | None = None) -> Path:
     """Run one quarter into OUT/<quarter>/ atomically; returns that folder.
 
     ``params``: the run's parameters (``core.params.load_params``), loaded once by the
     caller. ``release_id``: the release this run is part of (its earlier copy, if kept, is
-    not a prior publication of itself)."""
+    not a prior publication of itself). ``memo``: estimation results by content shared
+    with the caller's other quarters (:mod:`seuranta.statistics.memo`; the same tables)."""
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     params = as_params(params)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -196,7 +197,7 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     clean_stale(out_dir)
     releases.check_kept_releases(out_dir)   # the gate reads them as known to the reader
     tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
-                           release_id, annex)
+                           release_id, annex, memo=memo)
     try:
         if notebooks:
             notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks",

@@ -57,9 +57,6 @@ class EstimationMemo:
         self.hits = 0
         self.misses = 0
 
-    def __len__(self) -> int:
-        return len(self._results)
-
     def get(self, key: str, compute: Callable[[], Any]) -> Any:
         if key in self._results:
             self.hits += 1
