@@ -55,6 +55,7 @@ from seuranta.publication import annex, book, gate, relations, releases
 from seuranta.publication import bookfmt as bf
 from seuranta.register import stage as register
 from seuranta.statistics import disclosure
+from seuranta.statistics.memo import EstimationMemo
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacker")]   # one data build, statistics once
 
@@ -85,7 +86,7 @@ def _data(tmp_root: Path, seed: int):
     t1 = register.run_register_stage(d1, quarters, params)
     probe = tmp_root / f"probe-{seed}"
     pipeline.run_quarter(quarters[-1], d1, probe, params, notebooks=False, annex=False,
-                         register_tables=t1)
+                         register_tables=t1, memo=_MEMO)
     q = pd.read_csv(probe / str(quarters[-1]) / "tables" / "series_quality.csv",
                     dtype={"municipality_code": str})
     est = set(reference.task_codes(estimated_only=True))
@@ -111,7 +112,7 @@ def _release(data, tables, out, quarters, params, pages_fn):
         "extract_date"].replace("-", "")
     for q in quarters:
         pipeline.run_quarter(q, data, out, params, notebooks=False, annex=True,
-                             register_tables=tables, release_id=rid)
+                             register_tables=tables, release_id=rid, memo=_MEMO)
     rel = releases.write_release(out, [str(q) for q in quarters], rid)
     exact = out / "exact" / rid
     for q in quarters:
@@ -143,6 +144,9 @@ def _pages_primary_only(stage, rel, quarters):
 #: a part of the gate or of the pages, none changes the statistics the gate reads, so each
 #: build re-runs the gate, the annexes and the pages on the same tables.
 _STATISTICS: dict = {}
+#: The fits of every statistics run of the module (the two data folders of a seed differ
+#: in one delivery: a fit is made again only on a frame it changed).
+_MEMO = EstimationMemo()
 
 
 def _statistics_once(monkeypatch):

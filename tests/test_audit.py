@@ -31,6 +31,7 @@ from seuranta.demo import generator as demo
 from seuranta.inputs.datafolder import extract_date, publication_quarters
 from seuranta.publication import gate, portal, relations, releases
 from seuranta.register import stage as register
+from seuranta.statistics.memo import EstimationMemo
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("audit_pair")]
 
@@ -46,17 +47,18 @@ def _params():
     return p
 
 
-def _publish(data: Path, out: Path, params) -> str:
+def _publish(data: Path, out: Path, params, memo: EstimationMemo) -> str:
     """One release as ``seuranta publish`` makes it, without notebooks and book: every
     quarter through the gate (earlier releases as priors), open data, the audit, the kept
-    release. Returns the release id."""
+    release. Returns the release id. ``memo``: the fits shared by the quarters and the two
+    releases (a fit is made again only on a frame the revision changed)."""
     quarters = publication_quarters(data, params)
     rid = releases.release_id(str(max(quarters)), extract_date(data, params), params)
     params["publication"]["release_id"] = rid
     tables = register.run_register_stage(data, quarters, params)
     for q in quarters:
         pipeline.run_quarter(q, data, out, params, notebooks=False, annex=False,
-                             register_tables=tables, release_id=rid)
+                             register_tables=tables, release_id=rid, memo=memo)
     portal.write_release_open_data(out, [str(q) for q in quarters], True, params)
     pipeline.audit_release(out, params)
     releases.write_release(out, [str(q) for q in quarters], rid)
@@ -94,7 +96,8 @@ def pair(tmp_path_factory):
     root = tmp_path_factory.mktemp("audit_pair")
     d1, d2, out = root / "data1", root / "data2", root / "out"
     demo.generate(d1, scale=SCALE, seed=SEED)
-    r1 = _publish(d1, out, _params())
+    memo = EstimationMemo()
+    r1 = _publish(d1, out, _params(), memo)
     exact = {r1: {q.name: q / "tables" for q in sorted(out.glob("20[0-9][0-9]Q[1-4]"))}}
     keep = root / "exact"
     for rid, qs in exact.items():
@@ -102,7 +105,7 @@ def pair(tmp_path_factory):
             shutil.copytree(t, keep / rid / q)
     revised = _revise(d1, d2)
     revised["excluded"] = _exclude(out, d2)
-    r2 = _publish(d2, out, _params())
+    r2 = _publish(d2, out, _params(), memo)
     for q in sorted(out.glob("20[0-9][0-9]Q[1-4]")):
         shutil.copytree(q / "tables", keep / r2 / q.name)
     return {"out": out, "exact": keep, "releases": [r1, r2], "revised": revised,

@@ -15,6 +15,7 @@ from seuranta.core import reference
 from seuranta.core.params import load_params
 from seuranta.demo import generator as demo
 from seuranta.register import stage as register
+from seuranta.statistics import stage as stats
 from seuranta.statistics.quarter import quarter_tables
 
 AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
@@ -114,6 +115,19 @@ def test_series_rows_equal_each_quarter_run_alone(run):
     # not a comparison of empty estimates only
     assert compared_finite["lastensuojelulaki"] == len(quarters) - 1
     assert compared_finite["kaikki"] >= 1
+
+
+def test_quality_and_estimates_is_the_stages_own_cut(run):
+    """What the review round's effect compares (statistics.corrections): the quality and
+    the estimates of the quarter alone, without the series' other quarters' estimates and
+    the stage's other tables, are the whole stage's tables (no memo: fitted anew)."""
+    data, params, quarters, reg, last = run
+    part = stats.quality_and_estimates(register.tables_for_quarter(reg, quarters[-1]), data,
+                                       params)
+    assert sorted(part) == ["estimates", "quality"]
+    assert len(part["estimates"]) == 2 * (6 + 1 + 5)
+    pd.testing.assert_frame_equal(part["quality"], last["quality"])
+    pd.testing.assert_frame_equal(part["estimates"], last["estimates"])
 
 
 def _by_hand(y: list[float], x: list[float], national: float, n_pop: int) -> dict:

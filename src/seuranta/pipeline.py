@@ -63,6 +63,7 @@ from seuranta.publication import annex as annex_mod
 from seuranta.publication import book, gate, releases
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
+from seuranta.statistics.memo import EstimationMemo
 from seuranta.statistics.quarter import quarter_tables
 
 log = logging.getLogger(__name__)
@@ -171,13 +172,15 @@ def publishable_modes(folder: Path) -> None:
 
 def _prepare_quarter(quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
                      encoding: str, register_tables, release_id: str | None, annex: bool,
-                     priors: list[Path] | None = None) -> Path:
+                     priors: list[Path] | None = None, memo: EstimationMemo | None = None
+                     ) -> Path:
     """Tables, published tables and annexes of a quarter in a new temporary folder of OUT
     (returned). ``priors``: the published folders the gate treats as known to the reader
-    (default: :func:`seuranta.publication.gate.prior_dirs`, what OUT holds)."""
+    (default: :func:`seuranta.publication.gate.prior_dirs`, what OUT holds); ``memo``:
+    estimation results by content shared with the run's other quarters."""
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{quarter}-{os.getpid()}-", dir=out_dir))
     try:
-        tables = quarter_tables(quarter, data_dir, params, encoding, register_tables)
+        tables = quarter_tables(quarter, data_dir, params, encoding, register_tables, memo=memo)
         write_tables(tables, tmp / "tables")
         # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
         if priors is None:
@@ -210,12 +213,13 @@ def _finish_quarter(tmp: Path, quarter: Quarter, data_dir: Path, out_dir: Path, 
 def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: Mapping,
                 encoding: str = "utf-8", notebooks: bool = True, annex: bool = True,
                 register_tables: dict[str, pd.DataFrame] | None = None,
-                release_id: str | None = None) -> Path:
+                release_id: str | None = None, memo: EstimationMemo | None = None) -> Path:
     """Run one quarter into OUT/<quarter>/ atomically; returns that folder.
 
     ``params``: the run's parameters (``core.params.load_params``), loaded once by the
     caller. ``release_id``: the release this run is part of (its earlier copy, if kept, is
-    not a prior publication of itself)."""
+    not a prior publication of itself). ``memo``: estimation results by content shared
+    with the caller's other quarters (:mod:`seuranta.statistics.memo`; the same tables)."""
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(quarter)
     params = as_params(params)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
@@ -224,7 +228,7 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     clean_stale(out_dir)
     releases.check_kept_releases(out_dir)   # the gate reads them as known to the reader
     tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
-                           release_id, annex)
+                           release_id, annex, memo=memo)
     try:
         if notebooks:
             notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks",
@@ -387,6 +391,9 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
     versions = versions or Versions(data_dir, params, encoding, NOTEBOOK_DIR)
     synthetic = is_synthetic(data_dir)
     workers = max(1, min(os.cpu_count() or 1, len(quarters)))
+    # each quarter estimates every quarter of its series: a fit on the same frame (same
+    # comprehensive municipalities, counts, covariates, parameters) is made once per run
+    memo = EstimationMemo()
     in_flight: dict[str, Path] = {}     # temporary folders of this run, by quarter
     prepared: dict[str, Path] = {}      # each quarter's folder so far (temporary or OUT/<Q>)
     pending = []
@@ -412,7 +419,8 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                     folder = target
                 else:
                     folder = _prepare_quarter(q, data_dir, out_dir, params, encoding,
-                                              register_tables(), release_id, True, priors)
+                                              register_tables(), release_id, True, priors,
+                                              memo)
                     in_flight[str(q)] = folder
                 prepared[str(q)] = folder
                 nkey = _notebooks_key(versions, str(q), folder)

@@ -15,6 +15,7 @@ from seuranta.core.quarters import Quarter, quarter_range
 from seuranta.inputs.corrections import CORRECTIONS_FILE, DECISIONS, KEY, quarter_corrections
 from seuranta.register import stage as register
 from seuranta.statistics import stage as stats
+from seuranta.statistics.memo import EstimationMemo
 
 
 def _without_corrections(data_dir: Path, tmp: Path) -> Path:
@@ -33,15 +34,18 @@ def _without_corrections(data_dir: Path, tmp: Path) -> Path:
 
 def corrections_tables(quarter: Quarter | str, data_dir: Path, params: dict,
                        register_tables: dict[str, pd.DataFrame] | None = None,
-                       corrected: dict[str, pd.DataFrame] | None = None
-                       ) -> dict[str, pd.DataFrame]:
+                       corrected: dict[str, pd.DataFrame] | None = None,
+                       memo: EstimationMemo | None = None) -> dict[str, pd.DataFrame]:
     """``corrections_effect`` and ``corrections_decisions`` tables of a quarter.
 
     ``corrected`` = the quarter's tables with the corrections applied (as from
     ``statistics.quarter.quarter_tables``); ``register_tables`` = the register stage's tables (all
     quarters, or already cut to this quarter). Both are computed when not given. The
-    statistics stage runs a second time on a view of the data folder without
-    corrections.csv only when the quarter has decisions.
+    quality classes and the quarter's estimates (all that the two tables compare) are made
+    a second time on a view of the data folder without corrections.csv only when the
+    quarter has decisions (:func:`seuranta.statistics.stage.quality_and_estimates`).
+    ``memo``: estimation results by content shared with the corrected run (a fit on a frame
+    the decisions did not change is not made again).
     """
     quarter = quarter if isinstance(quarter, Quarter) else Quarter.parse(str(quarter))
     data_dir = Path(data_dir)
@@ -51,12 +55,12 @@ def corrections_tables(quarter: Quarter | str, data_dir: Path, params: dict,
         register_tables = register.run_register_stage(data_dir, quarters, params)
     base = register.tables_for_quarter(register_tables, quarter)
     if corrected is None:
-        corrected = {**base, **stats.run_statistics_stage(base, data_dir, params)}
+        corrected = {**base, **stats.run_statistics_stage(base, data_dir, params, memo=memo)}
     decisions = quarter_corrections(quarter, data_dir)
     if len(decisions):
         with tempfile.TemporaryDirectory(prefix="seuranta-nocorr-") as tmp:
             view = _without_corrections(data_dir, Path(tmp))
-            before = stats.run_statistics_stage(base, view, params)
+            before = stats.quality_and_estimates(base, view, params, memo=memo)
     else:
         before = corrected
     return {"corrections_effect": _effect(quarter, before["estimates"], corrected["estimates"],

@@ -585,7 +585,7 @@ class CountyLikelihood:
     def negloglike(self, params: np.ndarray, sd_fixed: float | None = None
                    ) -> tuple[float, np.ndarray]:
         """−ℓ and its gradient (b₀, θ, log σ unless ``sd_fixed``)."""
-        from scipy.special import digamma, gammaln, logsumexp  # heavy: loaded only when used
+        from scipy.special import digamma, gammaln  # heavy: loaded only when used
 
         nd, y, idx = self.nd, self.y, self.idx
         b0 = params[0]
@@ -605,7 +605,7 @@ class CountyLikelihood:
         L = (self.inv @ ll - nodes ** 2 / (2 * sd * sd) - math.log(sd)
              - 0.5 * math.log(2 * math.pi) + _GH_LOGW[None, :]
              + np.log(math.sqrt(2.0) * s)[:, None])
-        logL = logsumexp(L, axis=1)
+        logL = logsumexp_rows(L)
         P = np.exp(L - logL[:, None])                                           # K × Q
         Pr = P[idx]
         d_eta = (y[:, None] - em) / (1 + a[:, None] * em)
@@ -634,6 +634,25 @@ class CountyLikelihood:
         if not (res.success or res.status == 2) or not np.all(np.isfinite(res.x)):
             raise ModelFitError("NB fit with a county effect did not converge")
         return res.x, -float(res.fun)
+
+
+def logsumexp_rows(a: np.ndarray) -> np.ndarray:
+    """``scipy.special.logsumexp(a, axis=1)`` of a real 2-D array: scipy's own operations in
+    its order (the largest term of each row set apart, log1p of the rest's sum over it), so
+    the same floats bit for bit, without its per-call overhead (array-API dispatch, copies);
+    scipy itself when a row's result is not finite (its edge cases: infinities, NaN)."""
+    a_max = a.max(axis=1, keepdims=True)
+    top = a == a_max
+    rest = np.where(top, -np.inf, a)
+    m = np.sum(top.astype(a.dtype), axis=1, keepdims=True, dtype=a.dtype)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        s = np.sum(np.exp(rest - a_max), axis=1, keepdims=True, dtype=a.dtype)
+        s = np.where(s == 0, s, s / m)
+        out = (np.log1p(s) + np.log(m) + a_max)[:, 0]
+    if not np.isfinite(out).all():
+        from scipy.special import logsumexp  # heavy: loaded only when needed
+        return logsumexp(a, axis=1)
+    return out
 
 
 @dataclass

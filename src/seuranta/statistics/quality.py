@@ -358,48 +358,58 @@ def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
     size_med = cand.groupby("size_class")["share_pct"].agg(["median", "size"])
     nat_med = float(cand["share_pct"].median()) if len(cand) else math.nan
 
-    def reference(county, size):
-        if county in county_med.index and county_med.at[county, "size"] >= nmin:
-            return float(county_med.at[county, "median"]), "county"
-        if size in size_med.index and size_med.at[size, "size"] >= nmin:
-            return float(size_med.at[size, "median"]), "size_class"
-        return nat_med, "mainland"
+    def reference(county: pd.Series, size: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        """The comparison median and group of each (county, size class): the county's
+        median if it has ``nmin`` members, else the size class's, else the mainland's."""
+        cm = county_med[county_med["size"] >= nmin]["median"]
+        sm = size_med[size_med["size"] >= nmin]["median"]
+        in_c = county.isin(cm.index).to_numpy()
+        in_s = size.isin(sm.index).to_numpy()
+        med = np.where(in_c, county.map(cm).to_numpy(float),
+                       np.where(in_s, size.map(sm).to_numpy(float), nat_med))
+        group = np.where(in_c, "county", np.where(in_s, "size_class", "mainland"))
+        return med.astype(float), group.astype(object)
 
-    refs = [reference(c, s) for c, s in zip(f["county_code"], f["size_class"])]
-    f["comparison_median_pct"] = [r[0] for r in refs]
-    f["comparison_group"] = [r[1] for r in refs]
+    f["comparison_median_pct"], f["comparison_group"] = reference(f["county_code"],
+                                                                  f["size_class"])
     # tau² from the comparison set against its own group medians
     tau2 = 0.0
     if len(cand) >= 3:
-        cr = [reference(c, s)[0] for c, s in zip(cand["county_code"], cand["size_class"])]
-        cr = np.asarray(cr, float)
+        cr = reference(cand["county_code"], cand["size_class"])[0]
         lr = np.log(cand["share_pct"].to_numpy(float) / cr)
         inv_e = 1.0 / np.maximum(cr / 100 * cand["base"].to_numpy(float), 1e-9)
         big = inv_e <= 1.0 / float(p["tau_min_expected"])
         use = big if big.sum() >= 8 else np.ones(len(lr), bool)
         tau2 = robust_tau2(lr[use] - float(np.median(lr[use])), inv_e[use])
     tau2 = max(tau2, float(p["tau_min"]) ** 2)
-    zs, codes = [], []
-    for r, med in zip(f.itertuples(index=False), f["comparison_median_pct"]):
-        cc, z = [], math.nan
-        if (r.clients == 0 and r.declared_zero and r.population_base > 0 and med > 0
-                and med / 100 * r.population_base > p["comparison_z"] ** 2):
-            cc.append("share_low_comparable")        # a zero Poisson noise cannot explain
-        if r.clients > 0 and r.population_base > 0 and med > 0 and not math.isnan(med):
-            ratio = r.share_pct / med
-            expected = med / 100 * r.population_base
-            z = math.log(ratio) / math.sqrt(tau2 + 1.0 / expected)
-            z_noise = math.log(ratio) * math.sqrt(expected)   # Poisson noise only
-            if ratio < p["low_ratio"] and z_noise < -p["comparison_z"]:
-                cc.append("share_low_comparable")
-            elif z < -p["robust_z_max"]:
-                cc.append("share_low_z")
-            if ratio > p["high_ratio"] and z_noise > p["comparison_z"]:
-                cc.append("share_high_comparable")
-            elif z > p["robust_z_max"]:
-                cc.append("share_high_z")
-        zs.append(z)
-        codes.append(cc)
+    med = f["comparison_median_pct"].to_numpy(float)
+    clients = f["clients"].to_numpy(float)
+    base = f["population_base"].to_numpy(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # a zero Poisson noise cannot explain
+        zero_low = ((clients == 0) & f["declared_zero"].to_numpy(bool) & (base > 0) & (med > 0)
+                    & (med / 100 * base > p["comparison_z"] ** 2))
+        valid = (clients > 0) & (base > 0) & (med > 0) & ~np.isnan(med)
+        ratio = f["share_pct"].to_numpy(float)[valid] / med[valid]
+        expected = med[valid] / 100 * base[valid]
+        log_ratio = np.array([math.log(x) for x in ratio], float)   # as math.log, bit for bit
+        z_valid = log_ratio / np.sqrt(tau2 + 1.0 / expected)
+        z_noise = log_ratio * np.sqrt(expected)                       # Poisson noise only
+    zs = np.full(len(f), math.nan)
+    zs[valid] = z_valid
+    flags = {name: np.zeros(len(f), bool) for name in
+             ("low_comparable", "low_z", "high_comparable", "high_z")}
+    low = (ratio < p["low_ratio"]) & (z_noise < -p["comparison_z"])
+    high = (ratio > p["high_ratio"]) & (z_noise > p["comparison_z"])
+    flags["low_comparable"][valid] = low
+    flags["low_z"][valid] = ~low & (z_valid < -p["robust_z_max"])
+    flags["high_comparable"][valid] = high
+    flags["high_z"][valid] = ~high & (z_valid > p["robust_z_max"])
+    names = ("share_low_comparable", "share_low_comparable", "share_low_z",
+             "share_high_comparable", "share_high_z")
+    codes = [[n for n, on in zip(names, row) if on]
+             for row in zip(zero_low, flags["low_comparable"], flags["low_z"],
+                            flags["high_comparable"], flags["high_z"])]
     f["plausibility_z"] = zs
     f["codes"] = codes
     return f
@@ -485,14 +495,16 @@ def _ramp(monthly: pd.DataFrame | None, p: dict) -> dict[tuple[str, str, str], l
         mo = (mo[mo["source"] == "ALL"] if (mo["source"] == "ALL").any()
               else mo.groupby(_KEYS + ["month"], as_index=False)["clients"].sum())
     mw = mo.pivot_table(index=_KEYS, columns="month", values="clients", aggfunc="sum")
-    for idx, row in mw.iterrows():
-        months = Quarter.parse(idx[0]).months
-        m1 = row.get(months[0], 0)
-        m3 = row.get(months[2], 0)
-        m1 = 0.0 if pd.isna(m1) else float(m1)
-        m3 = 0.0 if pd.isna(m3) else float(m3)
-        ramp[idx] = ramp_codes(m1, m3, float(p["ramp_min_ratio"]),
-                               float(p["ramp_min_clients"]))
+    # each row's first and last month of its quarter (0 when the month has no count)
+    first_last = {q: (m[0], m[2]) for q in mw.index.get_level_values(0).unique()
+                  for m in [Quarter.parse(q).months]}
+    cols = {c: i for i, c in enumerate(mw.columns)}
+    values = mw.to_numpy(float)
+    ratio, least = float(p["ramp_min_ratio"]), float(p["ramp_min_clients"])
+    for i, idx in enumerate(mw.index):
+        m1, m3 = (values[i, cols[m]] if m in cols else 0.0 for m in first_last[idx[0]])
+        ramp[idx] = ramp_codes(0.0 if math.isnan(m1) else float(m1),
+                               0.0 if math.isnan(m3) else float(m3), ratio, least)
     return ramp
 
 

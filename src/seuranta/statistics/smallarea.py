@@ -55,22 +55,22 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
     max_rse = float(rule["county_point_max_rse_pct"])
     county = frame["county_code"].astype(str).to_numpy()
     tot = pred.group_totals(county)
-    alt = (without_flagged.group_totals(county).set_index("group")
+    alt = (without_flagged.group_totals(county).set_index("group").to_dict("index")
            if without_flagged is not None and without_flagged is not pred else None)
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
     info = pd.DataFrame({"c": county, "comp": comp, "base": base,
                          "cbase": np.where(comp, base, 0.0)}).groupby("c").agg(
         municipalities=("comp", "size"), municipalities_comprehensive=("comp", "sum"),
-        population_base=("base", "sum"), cbase=("cbase", "sum"))
+        population_base=("base", "sum"), cbase=("cbase", "sum")).to_dict("index")
     national_ok = national.get("publish_as", "none") != "none"
     rows = []
     for r in tot.itertuples(index=False):
-        i = info.loc[r.group]
+        i = info[r.group]
         full = int(i["municipalities_comprehensive"]) == int(i["municipalities"])
         se, lo, hi = mdl.interval(r.estimate, r.variance, r.observed, z)
         if alt is not None and not full:
-            a = alt.loc[r.group]
+            a = alt[r.group]
             _, lo2, hi2 = mdl.interval(a["estimate"], a["variance"], a["observed"], z)
             lo, hi = min(lo, lo2), max(hi, hi2)
         row = {"county_code": r.group, "method": METHOD_FI, "estimate": r.estimate, "se": se,

@@ -68,6 +68,7 @@ from seuranta.statistics import quality as qual
 from seuranta.statistics import quartiles as qrt
 from seuranta.statistics import represent as rep
 from seuranta.statistics import smallarea as sa
+from seuranta.statistics.memo import EstimationMemo, content_key
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +106,8 @@ class _Context:
     """Shared inputs: covariates by population year, quality lookups."""
 
     def __init__(self, data_dir: Path | None, params: dict,
-                 population: pd.DataFrame | None = None):
+                 population: pd.DataFrame | None = None, memo: EstimationMemo | None = None):
+        self.memo = memo        # estimation results by content, shared by the caller's runs
         self.params = as_params(params or {})   # a plain mapping is validated and completed
         self.qp = self.params["quality"]
         self.ep = self.params["estimate"]
@@ -175,14 +177,35 @@ def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str]
     return f
 
 
+def estimate_parts(frame: pd.DataFrame, covariates: list[str], params: dict, county: bool
+                   ) -> tuple[list[dict], list[dict], pd.DataFrame | None]:
+    """The estimate rows of one frame (:func:`seuranta.statistics.estimate.estimate_with_prediction`)
+    and, when ``county`` and a model was fitted, its county rows and municipal predictions
+    (else ``[]`` and None): a pure function of its arguments, memoised by content."""
+    rows, pred = est.estimate_with_prediction(frame, covariates, params)
+    if pred is None or not county:
+        return rows, [], None
+    counties = sa.county_rows(pred, frame, rows[1], params,
+                              without_flagged=pred.fit.get("without_flagged"))
+    return rows, counties, municipal_predictions(pred, frame)
+
+
 def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
     covs = list(ctx.ep["model_covariates"])
-    rows, pred = est.estimate_with_prediction(frame, covs, ctx.ep)
-    if pred is not None and age_group == "kaikki":
-        for c in sa.county_rows(pred, frame, rows[1], ctx.ep,
-                                without_flagged=pred.fit.get("without_flagged")):
+    county = age_group == "kaikki"
+
+    def compute():
+        return estimate_parts(frame, covs, ctx.ep, county)
+
+    if ctx.memo is None:
+        rows, counties, predictions = compute()
+    else:
+        key = content_key(frame, covariates=covs, params=ctx.ep, county=county)
+        rows, counties, predictions = ctx.memo.get(key, compute)
+    if predictions is not None:
+        for c in counties:
             ctx.county_rows.append({"quarter": quarter, "service_task": task, **c})
-        ctx.predictions[(quarter, task)] = municipal_predictions(pred, frame)
+        ctx.predictions[(quarter, task)] = predictions
     pub = [r for r in rows if r["published"]]
     ref = pub[0]["estimate"] if pub else np.nan
     for r in rows:
@@ -325,23 +348,27 @@ def calibration_rows(predictions: dict[tuple[str, str], pd.DataFrame], counts: p
         return float(b["clients"].sum() / b["population_base"].sum()
                      / (a["clients"].sum() / a["population_base"].sum()))
 
+    # plain lookups: each municipality's quarters as comprehensive, and its count and base
+    comp_quarters = first_comp.to_dict()
+    observed = dict(zip(zip(c["quarter"], c["service_task"], c["municipality_code"]),
+                        zip(c["clients"].to_numpy(float), c["population_base"].to_numpy(float))))
     out, cache = [], {}
     for (q, t), p in predictions.items():
         p = p[~p["comprehensive"] & (p["predicted"] > 0) & (p["variance"] > 0)
               & (p["population_base"] > 0)]
         for r in p.itertuples(index=False):
-            later = [x for x in first_comp.get((t, r.municipality_code), []) if x > q]
+            later = [x for x in comp_quarters.get((t, r.municipality_code), []) if x > q]
             if not later:
                 continue
             q2 = later[0]
-            row2 = obs.loc[(q2, t, r.municipality_code)]
+            clients2, base2 = observed[(q2, t, r.municipality_code)]
             if (t, q, q2) not in cache:
                 cache[(t, q, q2)] = growth(t, q, q2)
-            factor = float(row2["population_base"]) / r.population_base * cache[(t, q, q2)]
+            factor = float(base2) / r.population_base * cache[(t, q, q2)]
             if not factor > 0:
                 continue
             e = r.predicted * factor
-            z = (float(row2["clients"]) - e) / (math.sqrt(r.variance) * factor)
+            z = (float(clients2) - e) / (math.sqrt(r.variance) * factor)
             out.append({"quarter": q, "later_quarter": q2, "service_task": t,
                         "municipality_code": r.municipality_code, "z": z})
     return pd.DataFrame(out, columns=["quarter", "later_quarter", "service_task",
@@ -491,13 +518,13 @@ def representativeness(ctx, counts, cwa_counts, age_counts, comp) -> tuple[pd.Da
     return _round(d), _round(pd.DataFrame(summary))
 
 
-def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict
-                         ) -> dict[str, pd.DataFrame]:
-    """Quality, estimates, quartiles and representativeness (see the module docstring)."""
-    data_dir = Path(data_dir)
+def _classified(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
+                memo: EstimationMemo | None) -> dict:
+    """The stage's shared first step: its context, the series tables and the quality
+    classification of the series (with the comprehensive and flagged sets)."""
     if "counts" not in tables:
         raise InputError("statistics stage: the register stage gave no counts table")
-    ctx = _Context(data_dir, params)
+    ctx = _Context(data_dir, params, memo=memo)
     counts = tables["counts"].copy()
     counts["quarter"] = counts["quarter"].astype(str)
     keys = ["quarter", "municipality_code", "service_task", "source"]
@@ -521,15 +548,52 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
                                    ctx.covariates(last_q), ctx.qp)
     qs = set(counts["quarter"])
     quality = series_quality[series_quality["quarter"].isin(qs)].reset_index(drop=True)
-    comp = comprehensive_sets(series_quality)
-    flagged = comprehensive_sets(series_quality, flagged=True)
+    return {"ctx": ctx, "counts": counts, "series": series, "series_cwa": series_cwa,
+            "series_age": series_age, "series_quality": series_quality, "quality": quality,
+            "qs": qs, "comp": comprehensive_sets(series_quality),
+            "flagged": comprehensive_sets(series_quality, flagged=True)}
 
+
+def _all_estimate_rows(s: dict, quarters: set[str] | None = None) -> list[dict]:
+    """Estimate rows of the tasks, lastensuojelulaki and the age groups, for every quarter
+    of the series or only ``quarters`` (a quarter's rows depend on its own frame only)."""
+    def cut(t: pd.DataFrame | None) -> pd.DataFrame | None:
+        if t is None or quarters is None:
+            return t
+        return t[t["quarter"].astype(str).isin(quarters)]
+
+    ctx, comp, flagged = s["ctx"], s["comp"], s["flagged"]
     est_tasks = reference.task_codes(estimated_only=True)
-    rows = estimates_for(ctx, series, comp, est_tasks, flagged)
+    rows = estimates_for(ctx, cut(s["series"]), comp, est_tasks, flagged)
+    series_cwa, series_age = cut(s["series_cwa"]), cut(s["series_age"])
     if series_cwa is not None and len(series_cwa):
         rows += estimates_for(ctx, series_cwa, comp, [CWA_TASK], flagged)
     if series_age is not None and len(series_age):
         rows += age_estimates(ctx, series_age, comp, flagged)
+    return rows
+
+
+def quality_and_estimates(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
+                          memo: EstimationMemo | None = None) -> dict[str, pd.DataFrame]:
+    """Only ``quality`` and ``estimates`` of :func:`run_statistics_stage` (the same tables),
+    with the estimates made for the quarters of ``counts`` only: what the effect of the
+    review round's decisions compares (:mod:`seuranta.statistics.corrections`)."""
+    s = _classified(tables, Path(data_dir), params, memo)
+    return {"quality": _round(s["quality"]),
+            "estimates": _estimates_frame(_all_estimate_rows(s, s["qs"]))}
+
+
+def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
+                         memo: EstimationMemo | None = None) -> dict[str, pd.DataFrame]:
+    """Quality, estimates, quartiles and representativeness (see the module docstring).
+    ``memo``: estimation results by content, shared with the caller's other runs (the
+    same tables with and without the review round's decisions, the quarters of a
+    publication), or None."""
+    data_dir = Path(data_dir)
+    s = _classified(tables, data_dir, params, memo)
+    ctx, counts, series, series_cwa = s["ctx"], s["counts"], s["series"], s["series_cwa"]
+    series_quality, quality, qs, comp = s["series_quality"], s["quality"], s["qs"], s["comp"]
+    rows = _all_estimate_rows(s)
     series_estimates = _estimates_frame(rows)
     estimates = series_estimates[series_estimates["quarter"].isin(qs)].reset_index(drop=True)
     county = _county_frame(ctx.county_rows)
