@@ -383,6 +383,7 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
         "low_ratio": num(q["low_ratio"]), "high_ratio": num(q["high_ratio"]),
         "comparison_z": num(q["comparison_z"]), "robust_z_max": num(q["robust_z_max"]),
         "zero_expected_max": num(float(q["comparison_z"]) ** 2),
+        "model_check_fdr": num(100 * float(q["model_check_fdr"])),
         "coef_prior_sd": num(mdl.COEF_PRIOR_SD), "county_sd_prior_max": num(mdl.SD_PRIOR_MAX),
         **{f"rule_{k}": num(v) for k, v in e["publication_rule"].items()},
     }

@@ -89,7 +89,8 @@ def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFr
     ctx = stage._Context(None, params, population=reg["population"])
     counts = reg["counts"]
     last = max(sim.QUARTERS)
-    quality = qual.classify(counts, reg["deliveries"], None, None, ctx.covariates(last), ctx.qp)
+    quality = qual.classify(counts, reg["deliveries"], None, None, ctx.covariates(last), ctx.qp,
+                            list(ctx.ep["model_covariates"]))
     comp = stage.comprehensive_sets(quality)
     flagged = stage.comprehensive_sets(quality, flagged=True)
     rows = stage.estimates_for(ctx, counts[counts["quarter"].isin(STUDY_QUARTERS)], comp,

@@ -518,7 +518,8 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
 
     last_q = max(series["quarter"])
     series_quality = qual.classify(series, deliveries, monthly, corrections,
-                                   ctx.covariates(last_q), ctx.qp)
+                                   ctx.covariates(last_q), ctx.qp,
+                                   list(ctx.ep["model_covariates"]))
     qs = set(counts["quarter"])
     quality = series_quality[series_quality["quarter"].isin(qs)].reset_index(drop=True)
     comp = comprehensive_sets(series_quality)
