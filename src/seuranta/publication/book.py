@@ -416,7 +416,8 @@ def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
 #: Captions of the tables in generated Markdown that the written chapters include.
 GENERATED_CAPTIONS = {
     "coverage_fi.md": ["Taulukko M3. Luottamusvälien kattavuus ja arvioiden virhe asetelmittain",
-                       "Taulukko M4. Julkaistu menetelmä tavoitteisiin verrattuna"],
+                       "Taulukko M4. Julkaistu menetelmä tavoitteisiin verrattuna",
+                       "Taulukko M5. Mallitarkistuksen pois jättämät tiedot asetelmittain"],
 }
 
 
