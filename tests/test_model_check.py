@@ -20,11 +20,13 @@ COVS = ["log_population"]
 SPREAD = np.array([-0.2, -0.1, 0.0, 0.1, 0.2])
 
 
-def _frame(n=40, base=20000, low=None):
-    """n municipalities, log population 8 … 12, true share 2 % × exp(0.1 (lp − 10) +
-    spread); ``low``: code → the part of its true clients delivered."""
+def _frame(n=40, base=20000, low=None, slope=0.1, genuine=None):
+    """n municipalities, log population 8 … 12, true share 2 % × exp(slope (lp − 10) +
+    spread); ``low``: code → the part of its true clients delivered; ``genuine``: code →
+    a factor of its true share (a genuine difference, delivered in full)."""
     lp = np.linspace(8, 12, n)
-    share = 0.02 * np.exp(0.1 * (lp - 10) + SPREAD[np.arange(n) % len(SPREAD)])
+    share = 0.02 * np.exp(slope * (lp - 10) + SPREAD[np.arange(n) % len(SPREAD)])
+    share = share * np.array([(genuine or {}).get(f"{i:03d}", 1.0) for i in range(1, n + 1)])
     truth = np.round(share * base)
     codes = [f"{i:03d}" for i in range(1, n + 1)]
     part = np.array([(low or {}).get(c, 1.0) for c in codes])
@@ -111,11 +113,11 @@ def test_benjamini_hochberg_by_hand():
     assert not ql.benjamini_hochberg(np.array([0.2, 0.5]), 0.05).any()
 
 
-def _quarter(n=80, declared=60, low=None):
+def _quarter(n=80, declared=60, low=None, **shares):
     """One quarter of one task: n municipalities in four counties; the first ``declared``
     declare full coverage (``low`` of them deliver part of their clients), the rest
     deliver nothing. Returns counts, deliveries, covariates and the truth."""
-    f = _frame(n=n, base=20000, low=low)
+    f = _frame(n=n, base=20000, low=low, **shares)
     f.loc[declared:, "clients"] = 0
     rows = []
     for r in f.itertuples(index=False):
@@ -164,3 +166,26 @@ def test_the_bias_returns_when_the_check_is_bypassed():
     assert (q_off.loc[q_off["municipality_code"].isin(low), "quality"] == "comprehensive").all()
     assert abs(on) < 1.5
     assert off < -5.0
+
+
+def test_a_genuinely_low_large_city_typical_of_its_county_is_kept():
+    """The largest of 40 declared municipalities has a third of the share the steep line
+    through the others (slope 0.5 in log population) predicts for it, and delivers all its
+    clients; against its county's median it is unremarkable. The model check alone catches
+    it (as it would a real under-delivery: the line cannot know the largest cities differ);
+    classify keeps it comprehensive, since the comparison does not find it low. Where the
+    line is flat (slope 0.1), a quarter of its clients delivered is low against both:
+    excluded."""
+    genuine = {"040": 1 / 3}
+    counts, deliveries, cov, f = _quarter(n=40, declared=40, slope=0.5, genuine=genuine)
+    alone = ql.model_check(f.assign(clean=True), COVS, P).set_index("municipality_code")
+    assert alone.at["040", "codes"] == ["share_low_model"]                  # bypassed
+    q = ql.classify(counts, deliveries, None, None, cov, P, COVS).set_index("municipality_code")
+    assert q.at["040", "quality"] == "comprehensive"
+    assert q.at["040", "comparison_group"] == "county"
+    assert "share_low_model" not in q.at["040", "reasons"]
+    assert (q["quality"] == "comprehensive").all()
+    counts, deliveries, cov, f = _quarter(n=40, declared=40, low={"040": 0.25})
+    q = ql.classify(counts, deliveries, None, None, cov, P, COVS).set_index("municipality_code")
+    assert q.at["040", "quality"] == "partial"
+    assert "share_low_model" in q.at["040", "reasons"].split("; ")

@@ -39,8 +39,10 @@ partial (any blocking code: delivery evidence)
     count is implausibly low against the leave-one-out prediction of a weighted
     log-share regression on the model's covariates over the other clean rows, whose
     predictive spread includes the genuine between-municipality variance τ² (robust) and
-    Poisson noise; the rows the Benjamini–Hochberg procedure selects at false discovery
-    rate ``model_check_fdr`` (``model_check: false`` turns it off, only to measure it).
+    Poisson noise — the rows the Benjamini–Hochberg procedure selects at false discovery
+    rate ``model_check_fdr`` — *and* the comparison below flags it low too
+    (``share_low_comparable`` / ``share_low_z``; :func:`_model_checks` says why both).
+    ``model_check: false`` turns it off, only to measure it.
     Review decisions (corrections.csv): ``review_exclude``.
 flag (quality stays ``comprehensive``; ``flags`` lists the codes; in the estimate)
     Plausibility of the share against comparable municipalities, i.e. the "clean"
@@ -144,8 +146,9 @@ REASONS: dict[str, tuple[str, bool, str]] = {
     "share_low_model": ("partial", True,
                         "Tarkistettava: asiakasmäärä on niin paljon pienempi kuin malli muiden "
                         "kuntien perusteella ennustaa (väestöpohja, ikärakenne ja kuntien "
-                        "tavallinen vaihtelu huomioiden), että toimitus on todennäköisesti vajaa. "
-                        "Kunnan asiakasmäärä ennustetaan arviossa, ellei tarkastuskierros päätä "
+                        "tavallinen vaihtelu huomioiden) ja osuus selvästi pienempi kuin "
+                        "vertailukuntien, että toimitus on todennäköisesti vajaa. Kunnan "
+                        "asiakasmäärä ennustetaan arviossa, ellei tarkastuskierros päätä "
                         "toisin."),
     "review_exclude": ("partial", False,
                        "Tarkastuskierroksen päätös: tiedot eivät ole edustavia, jätetään pois "
@@ -736,8 +739,13 @@ def _compare(f: pd.DataFrame, p: dict) -> pd.DataFrame:
 
 def _model_checks(f: pd.DataFrame, covariates: pd.DataFrame, covs: list[str], p: dict
                   ) -> pd.DataFrame:
-    """Each quarter × task's rows with the model check's codes (:func:`model_check`)
-    added."""
+    """Each quarter × task's rows with the model check's code (:func:`model_check`) added
+    where the comparison with similar municipalities (:func:`plausibility`) also flags the
+    row low (``LOW_FLAGS``). Two references that share no form must both find the count
+    implausibly low: an under-delivery is low against both, while a genuine difference
+    that the regression cannot follow — the largest cities, at the edge of the
+    covariates, predicted by a line fitted on smaller municipalities — is rarely low also
+    against the median of its own county or size class."""
     have = [c for c in covs if c in covariates.columns]
     g = f.rename(columns={"ALL": "clients"})[["quarter", "service_task", "municipality_code",
                                                "clients", "population_base", "clean"]]
@@ -746,9 +754,14 @@ def _model_checks(f: pd.DataFrame, covariates: pd.DataFrame, covs: list[str], p:
     for _key, rows in g.groupby(["quarter", "service_task"], sort=True).indices.items():
         chk = model_check(g.iloc[rows], covs, p)
         for i, extra in zip(rows, chk["codes"]):
-            if extra:
+            if extra and any(c in LOW_FLAGS for c in codes[i]):
                 codes[i] = codes[i] + extra
     return f.assign(codes=codes)
+
+
+#: The comparison's low flags (:func:`plausibility`): the model check excludes a row only
+#: when one of them also finds it low.
+LOW_FLAGS = ("share_low_comparable", "share_low_z")
 
 
 def _decide(f: pd.DataFrame, corrections: pd.DataFrame | None, p: dict
