@@ -189,3 +189,21 @@ def test_a_genuinely_low_large_city_typical_of_its_county_is_kept():
     q = ql.classify(counts, deliveries, None, None, cov, P, COVS).set_index("municipality_code")
     assert q.at["040", "quality"] == "partial"
     assert "share_low_model" in q.at["040", "reasons"].split("; ")
+
+
+def test_the_review_round_can_include_a_row_the_check_excluded():
+    """share_low_model is overridable: the county's 'include' decision makes the row
+    comprehensive again (a remark), an 'exclude' keeps it out."""
+    counts, deliveries, cov, _ = _quarter(n=40, declared=40, low={"040": 0.25})
+
+    def decided(decision):
+        corr = None if decision is None else pd.DataFrame([{
+            "quarter": "2023Q1", "municipality_code": "040", "service_task": "vammaispalvelut",
+            "decision": decision, "reason": "tarkistettu"}])
+        return ql.classify(counts, deliveries, None, corr, cov, P, COVS).set_index(
+            "municipality_code")
+    assert decided(None).at["040", "quality"] == "partial"
+    inc = decided("include")
+    assert inc.at["040", "quality"] == "comprehensive" and inc.at["040", "flags"] == ""
+    assert "share_low_model" in inc.at["040", "reasons"].split("; ")
+    assert decided("exclude").at["040", "quality"] == "partial"
