@@ -426,7 +426,7 @@ def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
 # --------------------------------------------------------------------------- model check
 
 #: Gauss–Hermite nodes and weights (probabilists': ∫ f(z) φ(z) dz ≈ Σ w f(x)) and the
-#: quantile midpoints of the Poisson-lognormal distribution function
+#: grid over log G of the Poisson-lognormal distribution function
 #: (:func:`poisson_lognormal_cdf`).
 _GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(40)
 _GH_W = _GH_W / _GH_W.sum()
