@@ -303,6 +303,13 @@ SCHEMA: dict[str, Section] = {
         "robust_z_max": Key(Num(above=0), 3.5, "share_low_z / share_high_z: |z| above this"),
         "tau_min": Key(Num(min=0), 0.15, "lower bound of tau"),
         "tau_min_expected": Key(Num(min=0), 30, "tau from municipalities expecting >= this"),
+        "model_check": Key(Bool(), True,
+                           "share_low_model: a count implausibly low against the other "
+                           "municipalities' model prediction excludes the row (partial)"),
+        "model_check_fdr": Key(Num(above=0, max=1), 0.05,
+                               "model check: false discovery rate (Benjamini-Hochberg)"),
+        "model_check_min_rows": Key(Int(min=1), 20,
+                                    "model check: clean rows with clients needed per quarter x task"),
         "size_class_bounds": Key(ListOf(Num(min=0), increasing=True, nonempty=True),
                                  [0, 5000, 20000, 100000],
                                  "lower bounds of the size classes (inhabitants)"),

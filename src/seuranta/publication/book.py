@@ -417,6 +417,7 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
         "low_ratio": num(q["low_ratio"]), "high_ratio": num(q["high_ratio"]),
         "comparison_z": num(q["comparison_z"]), "robust_z_max": num(q["robust_z_max"]),
         "zero_expected_max": num(float(q["comparison_z"]) ** 2),
+        "model_check_fdr": num(100 * float(q["model_check_fdr"])),
         "coef_prior_sd": num(mdl.COEF_PRIOR_SD), "county_sd_prior_max": num(mdl.SD_PRIOR_MAX),
         **{f"rule_{k}": num(v) for k, v in e["publication_rule"].items()},
     }
@@ -441,7 +442,7 @@ def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
         "Osuus": [bf.fi_pct(100 * h / n if n else None, 1) for h, n in zip(hidden, cells)],
     })
     return bf.table_block(
-        f"Taulukko M4. Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}", tab,
+        f"Taulukko M5. Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}", tab,
         note="Salattu = pienet luvut ja luvut, joista pieni luku voitaisiin päätellä muista "
              "julkaistuista luvuista tai aiemmista julkaisuista.")
 
@@ -449,7 +450,8 @@ def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
 #: Captions of the tables in generated Markdown that the written chapters include.
 GENERATED_CAPTIONS = {
     "coverage_fi.md": ["Taulukko M2. Luottamusvälien kattavuus ja arvioiden virhe asetelmittain",
-                       "Taulukko M3. Julkaistu menetelmä tavoitteisiin verrattuna"],
+                       "Taulukko M3. Julkaistu menetelmä tavoitteisiin verrattuna",
+                       "Taulukko M4. Mallitarkistuksen pois jättämät tiedot asetelmittain"],
 }
 
 

@@ -71,7 +71,8 @@ TARGETS = {"point_coverage": (92.0, 97.0), "range_coverage": (95.0, 100.0),
 NATIONAL_COLUMNS = ["scenario", "register", "quarter", "service_task", "method", "published",
                     "estimate", "se", "clients_used", "ci_low", "ci_high", "truth",
                     "publish_as", "range_low", "range_high", "rule_reason", "base_pct",
-                    "municipalities", "counties_used", "max_std_diff", "flagged_shift"]
+                    "municipalities", "counties_used", "max_std_diff", "flagged_shift",
+                    "pairs_declared", "pairs_excluded", "pairs_excluded_complete"]
 COUNTY_COLUMNS = ["scenario", "register", "quarter", "service_task", "county_code",
                   "estimate", "se", "clients_observed", "ci_low", "ci_high", "truth",
                   "publish_as", "range_low", "range_high"]
@@ -89,7 +90,8 @@ def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFr
     ctx = stage._Context(None, params, population=reg["population"])
     counts = reg["counts"]
     last = max(sim.QUARTERS)
-    quality = qual.classify(counts, reg["deliveries"], None, None, ctx.covariates(last), ctx.qp)
+    quality = qual.classify(counts, reg["deliveries"], None, None, ctx.covariates(last), ctx.qp,
+                            list(ctx.ep["model_covariates"]))
     comp = stage.comprehensive_sets(quality)
     flagged = stage.comprehensive_sets(quality, flagged=True)
     rows = stage.estimates_for(ctx, counts[counts["quarter"].isin(STUDY_QUARTERS)], comp,
@@ -98,6 +100,8 @@ def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFr
     tn = truth.groupby(["quarter", "service_task"])["true_clients"].sum()
     tc = truth.groupby(["quarter", "service_task", "county_code"])["true_clients"].sum()
     nat = pd.DataFrame(rows)
+    checked = model_check_counts(quality, truth)
+    nat = nat.join(checked, on=["quarter", "service_task"])
     nat = nat.assign(scenario=scenario, register=seed,
                      truth=[float(tn[(q, t)]) for q, t in zip(nat["quarter"],
                                                                nat["service_task"])],
@@ -112,6 +116,26 @@ def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFr
                 NATIONAL_COLUMNS],
             "county": cty[COUNTY_COLUMNS],
             "calibration": cal.assign(scenario=scenario, register=seed)}
+
+
+def model_check_counts(quality: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
+    """Per quarter × task: ``pairs_declared``, the rows with clients that are
+    comprehensive or excluded by the model check only (``share_low_model``: would be
+    comprehensive without it), ``pairs_excluded``, those excluded by it, and
+    ``pairs_excluded_complete``, the excluded ones that delivered every true client (an
+    honest pair excluded)."""
+    t = truth.set_index(["quarter", "municipality_code", "service_task"])["true_clients"]
+    q = quality.assign(truth=t.reindex(list(zip(quality["quarter"], quality["municipality_code"],
+                                                quality["service_task"]))).to_numpy())
+    codes = q["reasons"].fillna("").astype(str).str.split("; ")
+    ex = codes.map(lambda c: "share_low_model" in c)
+    only = codes.map(lambda c: all(x == "share_low_model"
+                                   or qual.REASONS[x][0] in ("remark", "flag") for x in c if x))
+    declared = (q["clients"] > 0) & ((q["quality"] == "comprehensive") | (ex & only))
+    g = q.assign(pairs_declared=declared, pairs_excluded=ex & declared,
+                 pairs_excluded_complete=ex & declared & (q["clients"] == q["truth"]))
+    return (g.groupby(["quarter", "service_task"])[
+        ["pairs_declared", "pairs_excluded", "pairs_excluded_complete"]].sum().astype("int64"))
 
 
 # --------------------------------------------------------------------------- summaries
@@ -285,6 +309,30 @@ def markdown_detail(nat: pd.DataFrame) -> str:
                      f"{_f(a['range_pct'], 0)} / {_f(a['none_pct'], 0)} | "
                      f"{_f(a['point_coverage'])} | {_f(a['range_coverage'])} | "
                      f"{_f(a['mean_error'], 2)} | {_f(a['half_width'], 2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def model_check_md(nat: pd.DataFrame, lang: str = "en", method: str = "model") -> str:
+    """Per scenario: how many declared-comprehensive pairs (with clients) a figure has, how
+    many the model check excluded and how many of those delivered every true client
+    (honest pairs excluded), per figure and as % of the declared pairs."""
+    d = nat[nat["method"] == method]
+    g = d.groupby("scenario", sort=False)[["pairs_declared", "pairs_excluded",
+                                          "pairs_excluded_complete"]].agg(["mean", "sum"])
+    fmt = _fi if lang == "fi" else _f
+    names = SCENARIO_FI if lang == "fi" else SCENARIO_EN
+    head = ("| asetelma | kattaviksi ilmoitettuja / luku | pois jätettyjä / luku | joista "
+            "täydellisiä / luku | täydellisiä pois jätettyjä % ilmoitetuista |" if lang == "fi"
+            else "| scenario | declared pairs / figure | excluded / figure | of which complete "
+                 "/ figure | complete pairs excluded % of declared |")
+    lines = [head, "|---|---:|---:|---:|---:|"]
+    for sc in [x for x in SCENARIOS if x in g.index]:
+        a = g.loc[sc]
+        n = a[("pairs_declared", "sum")]
+        lines.append(f"| {names[sc]} | {fmt(a[('pairs_declared', 'mean')], 1)} | "
+                     f"{fmt(a[('pairs_excluded', 'mean')], 2)} | "
+                     f"{fmt(a[('pairs_excluded_complete', 'mean')], 2)} | "
+                     f"{fmt(100 * a[('pairs_excluded_complete', 'sum')] / n if n else None, 2)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -6,9 +6,12 @@ the book), and ``flags``: the codes that mark a comprehensive row *tarkistettava
 checked in the review round). The rules, each with a named parameter in
 ``parameters.yml`` ``quality:``.
 
-Exclusion (``partial``) rests only on evidence about the *delivery*, never on the level of
-the share: where municipalities genuinely differ, excluding the ones whose share is low
-against the others selects the comprehensive set on the outcome and pushes the estimate up.
+Exclusion (``partial``) rests on evidence about the *delivery*, and on the level of the
+count only where the genuine differences between municipalities cannot explain it (the
+model check): where municipalities genuinely differ, excluding the ones whose share is
+merely low against the others selects the comprehensive set on the outcome and pushes the
+estimate up, while counting an under-delivering municipality as comprehensive pulls it
+down twice (its own count, and the others' prediction through the fit).
 
 none
     ``no_rows`` — no clients from any source (ALL = 0) and no source declares the whole
@@ -32,6 +35,14 @@ partial (any blocking code: delivery evidence)
     the strict one: the rule tests thousands of rows every quarter and excludes what it
     catches, so a lenient limit would exclude genuinely complete municipalities whose
     count happened to dip — selection on the outcome.
+    Model check (per quarter × task, :func:`model_check`): ``share_low_model`` when the
+    count is implausibly low against the leave-one-out prediction of a weighted
+    log-share regression on the model's covariates over the other clean rows, whose
+    predictive spread includes the genuine between-municipality variance τ² (robust) and
+    Poisson noise — the rows the Benjamini–Hochberg procedure selects at false discovery
+    rate ``model_check_fdr`` — *and* the comparison below flags it low too
+    (``share_low_comparable`` / ``share_low_z``; :func:`_model_checks` says why both).
+    ``model_check: false`` turns it off, only to measure it.
     Review decisions (corrections.csv): ``review_exclude``.
 flag (quality stays ``comprehensive``; ``flags`` lists the codes; in the estimate)
     Plausibility of the share against comparable municipalities, i.e. the "clean"
@@ -132,6 +143,13 @@ REASONS: dict[str, tuple[str, bool, str]] = {
                      "Tarkistettava: osuus on tilastollisesti merkitsevästi suurempi kuin "
                      "vertailukuntien mediaani (z-luku). Kunta on mukana arviossa, ellei "
                      "tarkastuskierros päätä toisin."),
+    "share_low_model": ("partial", True,
+                        "Tarkistettava: asiakasmäärä on niin paljon pienempi kuin malli muiden "
+                        "kuntien perusteella ennustaa (väestöpohja, ikärakenne ja kuntien "
+                        "tavallinen vaihtelu huomioiden) ja osuus selvästi pienempi kuin "
+                        "vertailukuntien, että toimitus on todennäköisesti vajaa. Kunnan "
+                        "asiakasmäärä ennustetaan arviossa, ellei tarkastuskierros päätä "
+                        "toisin."),
     "review_exclude": ("partial", False,
                        "Tarkastuskierroksen päätös: tiedot eivät ole edustavia, jätetään pois "
                        "arviosta."),
@@ -415,6 +433,168 @@ def plausibility(frame: pd.DataFrame, p: dict) -> pd.DataFrame:
     return f
 
 
+# --------------------------------------------------------------------------- model check
+
+#: Gauss–Hermite nodes and weights (probabilists': ∫ f(z) φ(z) dz ≈ Σ w f(x)) and the
+#: grid over log G of the Poisson-lognormal distribution function
+#: (:func:`poisson_lognormal_cdf`).
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(40)
+_GH_W = _GH_W / _GH_W.sum()
+_LOG_GAMMA_GRID = np.linspace(-10.0, 10.0, 401)      # in sd of log G around its mean
+
+
+def poisson_lognormal_cdf(y: np.ndarray, log_mu: np.ndarray, s2: np.ndarray) -> np.ndarray:
+    """P(Y ≤ y) for Y ~ Poisson(exp(log_mu + s·Z)), Z standard normal: the count of a
+    municipality whose expected count is known up to a log-normal factor of variance s².
+
+    Two exact forms of the same integral, each used where its integrand is smooth: over Z,
+    Σ w F_Poisson(y; μ e^{s x}) at Gauss–Hermite nodes, when the log-normal factor is the
+    narrower one (s < 1 / √(y + 1)); otherwise over G ~ Gamma(y + 1), since
+    P(Y ≤ y | λ) = P(G > λ): P(Y ≤ y) = E Φ((log G − log μ) / s), by the trapezoid rule
+    over ±10 sd of log G with its exact density (a Poisson count's spread narrower than the
+    log-normal's, as for large municipalities, would make the first form a step
+    function)."""
+    from scipy.special import gammaln, polygamma, psi
+    from scipy.stats import norm, poisson
+    y = np.asarray(y, float)
+    log_mu = np.asarray(log_mu, float)
+    s = np.sqrt(np.asarray(s2, float))
+    out = np.empty(len(y))
+    narrow = s * np.sqrt(y + 1) < 1
+    if narrow.any():
+        lam = np.exp(log_mu[narrow, None] + s[narrow, None] * _GH_X[None, :])
+        out[narrow] = (poisson.cdf(y[narrow, None], lam) * _GH_W[None, :]).sum(axis=1)
+    wide = ~narrow
+    if wide.any():
+        a = y[wide, None] + 1
+        u = psi(a) + np.sqrt(polygamma(1, a)) * _LOG_GAMMA_GRID[None, :]    # log G
+        dens = np.exp(a * u - np.exp(u) - gammaln(a))
+        h = norm.cdf((u - log_mu[wide, None]) / s[wide, None])
+        out[wide] = np.trapezoid(dens * h, u, axis=1) / np.trapezoid(dens, u, axis=1)
+    return out
+
+
+def model_check(frame: pd.DataFrame, covariates: list[str], p: dict) -> pd.DataFrame:
+    """The cross-sectional check of one quarter × task: each clean row with clients
+    against what the other municipalities predict for it (``share_low_model``).
+
+    ``frame``: municipality_code, clients, population_base, clean (bool: declared full
+    coverage and no delivery code) and the ``covariates`` columns (the model's,
+    ``estimate.model_covariates``). Among the clean rows with clients, the log share
+    log((y + ½) / b) is regressed on the covariates by weighted least squares, weight
+    w = 1 / (τ² + 1/μ), μ the fitted count: 1/μ the Poisson variance of a log count, τ² the
+    genuine variance between municipalities that the covariates do not explain (county
+    differences included), estimated robustly (:func:`robust_tau2`, at least ``tau_min``²)
+    so that a few under-delivering rows do not widen it. Each row's prediction η₍₋ᵢ₎ leaves
+    the row out (exact for weighted least squares: the residual r / (1 − h), h its
+    leverage) and has the variance v = (h / w) / (1 − h); the row's count is then Poisson
+    with a log-normal mean, and its one-sided p-value is
+
+        p = P(Y ≤ y),  Y ~ Poisson(b · exp(η₍₋ᵢ₎ + √(τ² + v) · Z)),  Z ~ N(0, 1)
+
+    (:func:`poisson_lognormal_cdf`; on the count scale, so that a small count is judged by
+    its Poisson noise, not by a log ratio). The rows caught are those the Benjamini–Hochberg
+    procedure at false discovery rate ``model_check_fdr`` selects among the rows tested
+    (the m smallest p with p₍ₘ₎ ≤ m · q / n): of the rows excluded, the expected share of
+    honest ones is at most q, and when every row is honest the chance that any row of the
+    quarter × task is excluded is at most q. The rows caught are left out of the fit and
+    the check is repeated (at most ``_MAX_PASSES`` passes), so that under-delivering rows
+    do not pull the others' predictions down. None are tested with fewer than
+    ``model_check_min_rows`` clean rows with clients (or fewer than the covariates + 4).
+    Returns ``frame`` with ``model_expected`` (b · exp(η₍₋ᵢ₎), NaN when not tested),
+    ``model_p`` and a list column ``codes``.
+    """
+    f = frame.reset_index(drop=True)
+    y = f["clients"].to_numpy(float)
+    b = f["population_base"].to_numpy(float)
+    idx = np.flatnonzero(f["clean"].to_numpy(bool) & (y > 0) & (b > 0))
+    expected = np.full(len(f), np.nan)
+    pval = np.full(len(f), np.nan)
+    caught = np.zeros(len(f), bool)
+    if len(idx) >= max(int(p["model_check_min_rows"]), len(covariates) + 4):
+        missing = [c for c in covariates if c not in f.columns]
+        if missing:
+            raise InputError(f"quality: the model check needs the covariates "
+                             f"{', '.join(missing)} of the municipalities")
+        x = f.loc[idx, list(covariates)].to_numpy(float)
+        sd = x.std(axis=0)
+        xm = np.column_stack([np.ones(len(idx)), (x - x.mean(axis=0)) / np.where(sd > 0, sd, 1.0)])
+        ly = np.log((y[idx] + 0.5) / b[idx])
+        fit = np.ones(len(idx), bool)
+        for _ in range(_MAX_PASSES):
+            eta, var, _ = _loo_log_share(xm, ly, b[idx], fit, float(p["tau_min"]) ** 2)
+            pv = np.ones(len(idx))
+            ok = np.isfinite(var)
+            pv[ok] = poisson_lognormal_cdf(y[idx][ok], np.log(b[idx][ok]) + eta[ok], var[ok])
+            low = benjamini_hochberg(pv, float(p["model_check_fdr"]))
+            if np.array_equal(~low, fit) or low.sum() > len(idx) - (len(covariates) + 4):
+                break
+            fit = ~low
+        expected[idx] = b[idx] * np.exp(eta)
+        pval[idx] = pv
+        caught[idx] = low
+    out = f.copy()
+    out["model_expected"] = expected
+    out["model_p"] = pval
+    out["codes"] = [["share_low_model"] if c else [] for c in caught]
+    return out
+
+
+def benjamini_hochberg(pvalues: np.ndarray, q: float) -> np.ndarray:
+    """The rows the Benjamini–Hochberg step-up procedure rejects at false discovery rate
+    ``q``: the m smallest p-values, m the largest rank with p₍ₘ₎ ≤ m · q / n."""
+    pv = np.asarray(pvalues, float)
+    n = len(pv)
+    order = np.argsort(pv, kind="stable")
+    below = np.flatnonzero(pv[order] <= q * np.arange(1, n + 1) / n)
+    out = np.zeros(n, bool)
+    if len(below):
+        out[order[:below[-1] + 1]] = True
+    return out
+
+
+_MAX_PASSES = 4
+
+
+def _loo_log_share(xm: np.ndarray, ly: np.ndarray, base: np.ndarray, fit: np.ndarray,
+                   tau2_min: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The leave-one-out prediction η of every row's log share from the rows ``fit`` (the
+    row itself left out when it is one of them), its predictive variance τ² + v, and the
+    weights of the rows ``fit`` (:func:`model_check`)."""
+    xf, yf, bf = xm[fit], ly[fit], base[fit]
+    mu = np.exp(yf) * bf                            # start: the observed counts (+ ½)
+    tau2 = tau2_min
+    for _ in range(_TAU_PASSES):                    # τ² and the weights together
+        w = 1.0 / (tau2 + 1.0 / mu)
+        beta = _wls(xf, yf, w)
+        mu = bf * np.exp(xf @ beta)
+        r = yf - xf @ beta
+        tau2 = max(robust_tau2(r - np.median(r), 1.0 / mu), tau2_min)
+    w = 1.0 / (tau2 + 1.0 / mu)
+    beta = _wls(xf, yf, w)
+    cov = np.linalg.inv((xf * w[:, None]).T @ xf)
+    q = np.einsum("ij,jk,ik->i", xm, cov, xm)       # x' (X'WX)⁻¹ x of every row
+    eta = xm @ beta
+    w_all = np.zeros(len(ly))
+    w_all[fit] = w
+    h = w_all * q                                   # leverage (0 for rows not fitted)
+    inner = fit & (h < 1)
+    eta[inner] = ly[inner] - (ly[inner] - eta[inner]) / (1 - h[inner])
+    v = q.copy()
+    v[inner] = q[inner] / (1 - h[inner])
+    v[fit & ~inner] = np.inf
+    return eta, tau2 + v, w
+
+
+def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Weighted least squares coefficients."""
+    sw = np.sqrt(w)
+    return np.linalg.lstsq(x * sw[:, None], y * sw, rcond=None)[0]
+
+
+_TAU_PASSES = 5
+
+
 def _params(params: dict | None) -> dict:
     p = dict(DEFAULTS)
     p.update({k: v for k, v in (params or {}).items() if v is not None})
@@ -423,18 +603,22 @@ def _params(params: dict | None) -> dict:
 
 def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFrame | None,
              corrections: pd.DataFrame | None, covariates: pd.DataFrame,
-             params: dict | None = None) -> pd.DataFrame:
+             params: dict | None = None, model_covariates: list[str] | None = None
+             ) -> pd.DataFrame:
     """quality.csv rows for every quarter × municipality × task of ``counts``.
 
     ``counts``: counts.csv / series_counts.csv rows (sources SHA, ET, ALL);
     ``deliveries``: from :func:`read_deliveries`; ``monthly``: monthly.csv rows (may be
     None or lack quarters: then no monthly check for them); ``corrections``: from
     :func:`read_corrections` or None; ``covariates``: municipality_code, size_class
-    (from :func:`seuranta.represent.municipal_covariates`).
+    and the ``model_covariates`` (from :func:`seuranta.represent.municipal_covariates`);
+    ``model_covariates``: the covariates of the model check (:func:`model_check`; None:
+    the default of ``estimate.model_covariates``).
 
     The steps: the delivery codes of each row (declared coverage, sources, the months'
     ramp), the municipality's own history, the comparison with similar municipalities
-    (per task), then the review round's decisions and the quality class.
+    (per task), the model check (per quarter × task), then the review round's decisions
+    and the quality class.
     """
     p = _params(params)
     f = _by_source(counts, covariates)
@@ -444,6 +628,10 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
     f["clean"] = [all(REASONS[x][0] == "remark" for x in cc) and "no_rows" not in cc
                   for cc in f["codes"]]
     f = _compare(f, p)
+    if p["model_check"]:
+        covs = list(defaults("estimate")["model_covariates"] if model_covariates is None
+                    else model_covariates)
+        f = _model_checks(f, covariates, covs, p)
     f["quality"], f["reasons"], f["flags"], f["review_reason"] = _decide(f, corrections, p)
     f["clients"] = f["ALL"].astype(int)
     out = f[QUALITY_COLUMNS].sort_values(["quarter", "service_task", "municipality_code"])
@@ -559,6 +747,33 @@ def _compare(f: pd.DataFrame, p: dict) -> pd.DataFrame:
         g["codes"] = [a + b for a, b in zip(g["codes"], pl["codes"])]
         parts.append(g)
     return pd.concat(parts, ignore_index=True)
+
+
+def _model_checks(f: pd.DataFrame, covariates: pd.DataFrame, covs: list[str], p: dict
+                  ) -> pd.DataFrame:
+    """Each quarter × task's rows with the model check's code (:func:`model_check`) added
+    where the comparison with similar municipalities (:func:`plausibility`) also flags the
+    row low (``LOW_FLAGS``). Two references that share no form must both find the count
+    implausibly low: an under-delivery is low against both, while a genuine difference
+    that the regression cannot follow — the largest cities, at the edge of the
+    covariates, predicted by a line fitted on smaller municipalities — is rarely low also
+    against the median of its own county or size class."""
+    have = [c for c in covs if c in covariates.columns]
+    g = f.rename(columns={"ALL": "clients"})[["quarter", "service_task", "municipality_code",
+                                               "clients", "population_base", "clean"]]
+    g = g.merge(covariates[["municipality_code", *have]], on="municipality_code", how="left")
+    codes = list(f["codes"])
+    for _key, rows in g.groupby(["quarter", "service_task"], sort=True).indices.items():
+        chk = model_check(g.iloc[rows], covs, p)
+        for i, extra in zip(rows, chk["codes"]):
+            if extra and any(c in LOW_FLAGS for c in codes[i]):
+                codes[i] = codes[i] + extra
+    return f.assign(codes=codes)
+
+
+#: The comparison's low flags (:func:`plausibility`): the model check excludes a row only
+#: when one of them also finds it low.
+LOW_FLAGS = ("share_low_comparable", "share_low_z")
 
 
 def _decide(f: pd.DataFrame, corrections: pd.DataFrame | None, p: dict

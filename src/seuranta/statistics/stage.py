@@ -545,7 +545,8 @@ def _classified(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
 
     last_q = max(series["quarter"])
     series_quality = qual.classify(series, deliveries, monthly, corrections,
-                                   ctx.covariates(last_q), ctx.qp)
+                                   ctx.covariates(last_q), ctx.qp,
+                                   list(ctx.ep["model_covariates"]))
     qs = set(counts["quarter"])
     quality = series_quality[series_quality["quarter"].isin(qs)].reset_index(drop=True)
     return {"ctx": ctx, "counts": counts, "series": series, "series_cwa": series_cwa,
