@@ -240,3 +240,22 @@ def test_the_caption_check_catches_a_gap_and_a_wrong_order():
     # a chapter's figures are numbered apart from its tables
     assert caption_order_problems_in("Kuvio PR2: a\n", "x.pdf") == [
         "x.pdf: Kuvio PR2 after Kuvio PR(none)"]
+
+
+def test_every_long_table_foot_keeps_room_for_the_last_rows_depth(tmp_path):
+    """The rows above a long table's continuation foot may end up to ``\\maxdepth`` below
+    the text area, and the foot went that far below it (found by the text-area check on a
+    landscape page of hyvinvointialueet.pdf): prepare_tex gives every foot that room."""
+    from seuranta.publication.book import LONGTABLE_FOOT_END, prepare_tex
+
+    foot = ("\\sphinxbottomrule\n\\multicolumn{2}{r}{\\sphinxnorowcolor\n"
+            "    \\makebox[0pt][r]{\\sphinxtablecontinued{continues on next page}}%\n"
+            "}" + LONGTABLE_FOOT_END + "\n\n\\endlastfoot\n")
+    tex = tmp_path / "a.tex"
+    tex.write_text("\\begin{document}\n" + foot + "x\\\\\n" + foot + "\\end{document}\n",
+                   encoding="utf-8")
+    prepare_tex(tex)
+    out = tex.read_text(encoding="utf-8")
+    assert out.count("jatkuu seuraavalla sivulla}}%\n}\\\\\n\\noalign{\\vskip\\maxdepth}\n"
+                     "\\endfoot") == 2
+    assert "x\\\\\n\\sphinxbottomrule" in out       # a body row's end is left alone

@@ -349,6 +349,15 @@ LATEX_FI = {
 }
 
 
+#: The end of a long table's continuation foot ("jatkuu seuraavalla sivulla") in Sphinx's
+#: LaTeX, and the same with room for the depth of the page's last row: longtable keeps
+#: the foot's height free on each page, but the rows above it may end with a depth of up to
+#: ``\maxdepth`` (5 pt) below the text area, and the foot then went that far below the
+#: text area's bottom (issue 25: a long table's foot outside the text area).
+LONGTABLE_FOOT_END = "\\\\\n\\endfoot"
+LONGTABLE_FOOT_END_WITH_ROOM = "\\\\\n\\noalign{\\vskip\\maxdepth}\n\\endfoot"
+
+
 def prepare_tex(path: Path, number: str = "", landscape: bool = False) -> None:
     """Finish a generated .tex before compiling: the series number of this paper,
     Finnish table-continuation strings, and landscape pages for wide tables."""
@@ -359,6 +368,7 @@ def prepare_tex(path: Path, number: str = "", landscape: bool = False) -> None:
     tex = tex.replace(r"\tablename\ \thetable{} \textendash{} ", "")
     for en, fi in LATEX_FI.items():
         tex = tex.replace(en, fi)
+    tex = tex.replace(LONGTABLE_FOOT_END, LONGTABLE_FOOT_END_WITH_ROOM)
     extra = r"\renewcommand{\seurantanumero}{" + _tex(number) + "}\n"
     if landscape:
         extra += r"\geometry{landscape}" + "\n"
