@@ -60,6 +60,28 @@ def test_targets_flags():
     assert not t["met"]
 
 
+def test_width_table_by_hand():
+    """The own interval is the log-normal interval of the predicted part (observed 50,
+    predicted 50 with se 10): s² = log(1 + 100 / 2500), 50 + 50·exp(−s²/2 ± 1.96 s); the
+    published interval is given (the hull); the shift, error²/variance and sd of z by hand."""
+    s2 = math.log(1 + 100 / 2500)
+    lo = 50 + 50 * math.exp(-s2 / 2 - 1.96 * math.sqrt(s2))
+    hi = 50 + 50 * math.exp(-s2 / 2 + 1.96 * math.sqrt(s2))
+    d = _rows(["point", "point", "range"], [hi + 1, 100.0, 100.0], [70.0, 70.0, 70.0],
+              [130.0, 130.0, 130.0], [100.0, 100.0, 100.0]).assign(
+        se=10.0, clients_used=50.0, flagged_shift=[4.0, -2.0, 50.0])
+    t = coverage.width_table(d, 1.96).iloc[0]
+    assert t["n"] == 2                                    # points only
+    assert t["own_cover"] == pytest.approx(50) and t["own_above"] == pytest.approx(50)
+    assert t["published_cover"] == pytest.approx(100)
+    assert t["own_half_width"] == pytest.approx(100 * (hi - lo) / 2 / 100)
+    assert t["published_half_width"] == pytest.approx(30)
+    assert t["shift"] == pytest.approx(3.0)
+    e = hi + 1 - 100
+    assert t["err2_over_var"] == pytest.approx((e * e + 0) / 2 / 100)
+    assert t["sd_z"] == pytest.approx(np.std([e / 10, 0.0], ddof=1))
+
+
 def test_replace_between():
     t = f"a\n{coverage.README_BEGIN}\nold\n{coverage.README_END}\nb\n"
     assert coverage.replace_between(t, "new\n") == (

@@ -39,6 +39,7 @@ from seuranta.core.fmt import fi_number
 from seuranta.core.symbols import NOT_APPLICABLE, NOT_AVAILABLE
 from seuranta.simulate import registers as sim
 from seuranta.statistics import estimate as est
+from seuranta.statistics import model as mdl
 from seuranta.statistics import quality as qual
 from seuranta.statistics import stage
 
@@ -333,6 +334,55 @@ def model_check_md(nat: pd.DataFrame, lang: str = "en", method: str = "model") -
                      f"{fmt(a[('pairs_excluded', 'mean')], 2)} | "
                      f"{fmt(a[('pairs_excluded_complete', 'mean')], 2)} | "
                      f"{fmt(100 * a[('pairs_excluded_complete', 'sum')] / n if n else None, 2)} |")
+    return "\n".join(lines) + "\n"
+
+
+def width_table(nat: pd.DataFrame, z: float, method: str = "model") -> pd.DataFrame:
+    """Where the width of the published points' intervals comes from, per scenario (points
+    only): the model's own interval (:func:`seuranta.statistics.model.interval` of the
+    estimate, its predictive variance se² and its observed part ``clients_used``) against
+    the published one, which is the hull of the own interval and that of the estimate
+    without the flagged (tarkistettava) municipalities. Columns: ``own_cover`` (%, misses
+    ``own_above`` / ``own_below``), ``published_cover`` (%), ``own_half_width`` and
+    ``published_half_width`` (mean, % of the estimate), ``shift`` (mean |estimate without
+    the flagged − estimate|, % of the estimate), ``err2_over_var`` (mean squared error /
+    mean se²: 1 when the predictive variance is the realised error variance) and ``sd_z``
+    (sd of (truth − estimate) / se)."""
+    d = nat[(nat["method"] == method) & (nat["publish_as"] == "point")]
+    rows = []
+    for sc in [x for x in SCENARIOS if x in set(d["scenario"])]:
+        g = d[d["scenario"] == sc]
+        own = np.array([mdl.interval(e, s * s, o, z)[1:] for e, s, o in
+                        zip(g["estimate"], g["se"], g["clients_used"])]).reshape(-1, 2)
+        t, e, se = g["truth"].to_numpy(float), g["estimate"].to_numpy(float), g["se"].to_numpy(float)
+        shift = g["flagged_shift"].to_numpy(float)
+        rows.append({
+            "scenario": sc, "n": len(g),
+            "own_cover": 100 * float(((own[:, 0] <= t) & (t <= own[:, 1])).mean()),
+            "own_above": 100 * float((t > own[:, 1]).mean()),
+            "own_below": 100 * float((t < own[:, 0]).mean()),
+            "published_cover": 100 * float(((g["ci_low"] <= t) & (t <= g["ci_high"])).mean()),
+            "own_half_width": 100 * float(((own[:, 1] - own[:, 0]) / 2 / e).mean()),
+            "published_half_width": 100 * float(((g["ci_high"] - g["ci_low"]) / 2 / e).mean()),
+            "shift": 100 * float(np.nanmean(np.abs(np.where(np.isfinite(shift), shift, np.nan))
+                                            / e)) if np.isfinite(shift).any() else math.nan,
+            "err2_over_var": float(((t - e) ** 2).mean() / (se ** 2).mean()),
+            "sd_z": float(((t - e) / se).std(ddof=1)) if len(g) > 1 else math.nan})
+    return pd.DataFrame(rows)
+
+
+def width_md(nat: pd.DataFrame, z: float, method: str = "model") -> str:
+    """:func:`width_table` as the docs' Markdown table (English)."""
+    t = width_table(nat, z, method)
+    lines = ["| scenario | points | own interval covers % (above / below) | published covers % "
+             "| own half-width % | published half-width % | mean shift without flagged % "
+             "| error² / variance | sd of z |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in t.itertuples(index=False):
+        lines.append(f"| {SCENARIO_EN[r.scenario]} | {r.n} | {_f(r.own_cover)} "
+                     f"({_f(r.own_above)} / {_f(r.own_below)}) | {_f(r.published_cover)} | "
+                     f"{_f(r.own_half_width, 2)} | {_f(r.published_half_width, 2)} | "
+                     f"{_f(r.shift, 2)} | {_f(r.err2_over_var, 2)} | {_f(r.sd_z, 2)} |")
     return "\n".join(lines) + "\n"
 
 
