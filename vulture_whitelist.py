@@ -9,6 +9,8 @@ _ = object()
 chapter  # costs/chapter.py: notebooks/costs.md
 glue_facts  # publication/chapters.py: every quarter template
 show  # publication/bookfmt.py, chapters.py: every template
+task_map  # publication/chapters.py: notebooks/palvelutehtava.md
+_._repr_markdown_  # chapters.MarkdownText: IPython's display formatter
 
 # Sphinx: the extension entry point and its event callbacks' positional arguments
 setup  # publication/book.py (sphinx.extra_extensions)

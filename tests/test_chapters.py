@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 from seuranta.publication import book, bookfmt, chapters
+from seuranta.publication.notebooks import NOTEBOOK_DIR
 
 PARAMS = {"estimate": {"min_municipalities": 2}}
 
@@ -26,11 +27,69 @@ def test_no_estimate_reason_in_finnish():
         assert "_" not in chapters.no_estimate_reason(r, PARAMS)
 
 
+TASK_TEMPLATE = NOTEBOOK_DIR / "palvelutehtava.md"
+
+
+def _conditions(template) -> dict[str, bool]:
+    """Every condition of a template's Markdown cells, none shown."""
+    import jupytext
+    return {c.metadata["if"]: False for c in jupytext.read(template).cells if "if" in c.metadata}
+
+
 def test_no_estimate_sentence_has_no_dash_or_zero_municipalities():
-    text = chapters.say("no_estimate", Quarter_in="Vuoden 2022 loka–joulukuussa",
-                        reason="yksikään kunta ei toimittanut kattavia tietoja")
+    ch = chapters.Chapter(shown={**_conditions(TASK_TEMPLATE), "no_estimate": True},
+                          facts={"Quarter_in": "Vuoden 2022 loka–joulukuussa",
+                                 "reason": "yksikään kunta ei toimittanut kattavia tietoja"})
+    text = " ".join(chapters.template_text(TASK_TEMPLATE, ch).split("## Asiakasmäärät")[1]
+                    .split("## Kuntien")[0].split())
     assert "(0 kuntaa)" not in text and "–" not in text.split("loka–joulukuussa")[1]
-    assert text.startswith("Vuoden 2022 loka–joulukuussa koko maan arviota ei laadittu, koska")
+    assert text.startswith("Vuoden 2022 loka–joulukuussa koko maan arviota ei laadittu, koska "
+                           "yksikään kunta ei toimittanut kattavia tietoja. Alla olevassa")
+    assert "Arviolta" not in text and "ensimmäiseen vaiheeseen" not in text   # other leads
+
+
+def test_a_templates_paragraph_is_shown_only_when_its_chapter_says_so():
+    """An executed notebook keeps a conditional Markdown cell when the chapter's output
+    (chapters.SHOWN_MIME) says it is shown, drops it otherwise, and takes that output
+    out. A condition the chapter does not know (a misspelt name would hide its paragraph
+    in every quarter) or conditional cells without the chapter's output are errors."""
+    import nbformat.v4 as v4
+    import pytest
+
+    from seuranta.core.errors import InputError
+
+    def notebook(condition="a", said=True):
+        said = [v4.new_output("display_data", data={chapters.SHOWN_MIME: {"a": True, "b": False}})
+                ] if said else []
+        return v4.new_notebook(cells=[
+            v4.new_code_cell("chapters.glue_facts(ch)", outputs=said),
+            v4.new_markdown_cell("Aina."),
+            v4.new_markdown_cell("Kun a.", metadata={"if": condition}),
+            v4.new_markdown_cell("Kun b.", metadata={"if": "b"})])
+    nb = chapters.keep_shown(notebook(), "x.ipynb")
+    assert [c.source for c in nb.cells] == ["chapters.glue_facts(ch)", "Aina.", "Kun a."]
+    assert nb.cells[0].outputs == []
+    with pytest.raises(InputError, match=r"^x.ipynb: a Markdown cell is shown if 'aa', a "
+                                         r"condition the chapter does not know \(one of: a, b\)"):
+        chapters.keep_shown(notebook("aa"), "x.ipynb")
+    with pytest.raises(InputError, match=r"^x.ipynb: Markdown cells shown on a condition"):
+        chapters.keep_shown(notebook(said=False), "x.ipynb")
+    plain = v4.new_notebook(cells=[v4.new_markdown_cell("Aina.")])
+    assert chapters.keep_shown(plain, "x.ipynb").cells == plain.cells
+
+
+def test_a_fact_that_is_a_symbol_is_glued_as_text(tmp_path, monkeypatch):
+    """IPython's Markdown(text) reads a file when the text names one: a suppressed figure
+    ("..") was read as the working folder and the notebook failed. MarkdownText is text."""
+    import pytest
+    from IPython.core.formatters import DisplayFormatter
+    from IPython.display import Markdown
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(IsADirectoryError):
+        Markdown("..")
+    data, _ = DisplayFormatter().format(chapters.MarkdownText(".."))
+    assert data["text/markdown"] == ".."
 
 
 def test_estimate_text_point_and_range():

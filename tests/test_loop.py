@@ -97,32 +97,37 @@ SENTENCE = "Tämä virke lisättiin silmukan testissä mallipohjaan."
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("release")
-def test_a_sentence_edited_in_a_template_reaches_the_quarters_html(release, tmp_path):
-    """The loop: a sentence added to a COPY of the summary's template, then
-    ``seuranta notebooks --quarter Q --templates COPY`` and ``seuranta book --quarter Q
-    --no-pdf`` on a copy of the quarter's earlier run: the sentence is in that quarter's
-    HTML preview, and no table was written again (the statistics did not run)."""
+@pytest.mark.parametrize("template,page,anchor", [
+    ("yhteenveto.md", "yhteenveto", "\n## Keskeiset luvut\n"),
+    # a task chapter: its prose is the template's, not Python's (issue 24)
+    ("palvelutehtava.md", "tehtava_iakkaat", "\n## Kuntien väliset erot\n"),
+], ids=["summary", "task"])
+def test_a_sentence_edited_in_a_template_reaches_the_quarters_html(release, tmp_path, template,
+                                                                    page, anchor):
+    """The loop: a sentence added to a COPY of a chapter's template, then
+    ``seuranta notebooks --quarter Q --templates COPY --only PAGE`` and ``seuranta book
+    --quarter Q --no-pdf`` on a copy of the quarter's earlier run: the sentence is in that
+    quarter's HTML preview, and no table was written again (the statistics did not run)."""
     q = release["quarters"][-1]
     out = tmp_path / "out"
     shutil.copytree(release["out"] / q, out / q)
     templates = tmp_path / "templates"
     shutil.copytree(notebooks.NOTEBOOK_DIR, templates)
-    md = templates / "yhteenveto.md"
+    md = templates / template
     text = md.read_text(encoding="utf-8")
-    anchor = "\n## Keskeiset luvut\n"
     assert anchor in text
     md.write_text(text.replace(anchor, f"\n{SENTENCE}\n{anchor}", 1), encoding="utf-8")
-    assert SENTENCE not in (release["html"] / q / "yhteenveto.html").read_text(encoding="utf-8")
+    assert SENTENCE not in (release["html"] / q / f"{page}.html").read_text(encoding="utf-8")
     tables = {p: p.stat().st_mtime_ns for p in sorted((out / q).rglob("*.csv"))}
     assert any("/tables/" in str(p) for p in tables) and any("/published/" in str(p)
                                                              for p in tables)
 
     assert cli_main(["notebooks", "--quarter", q, "--out", str(out), "--templates",
-                     str(templates), "--only", "yhteenveto"]) == 0
+                     str(templates), "--only", page]) == 0
     assert cli_main(["book", "--quarter", q, "--out", str(out), "--no-pdf"]) == 0
 
     html = out / "preview" / q / "book" / "_build" / "html"
-    assert SENTENCE in (html / q / "yhteenveto.html").read_text(encoding="utf-8")
+    assert SENTENCE in (html / q / f"{page}.html").read_text(encoding="utf-8")
     assert {p: p.stat().st_mtime_ns for p in sorted((out / q).rglob("*.csv"))} == tables
     assert not (out / "book").exists()      # a preview: the publication's book untouched
     assert not list(out.glob(".tmp-*")) and not list((out / q).glob(".notebooks-tmp-*"))

@@ -72,12 +72,28 @@ def test_the_release_id_sentence_reads_its_parts():
 
 
 def test_the_whole_year_sentence_depends_on_the_quarter():
+    """The summary template's lead of "Koko vuosi" as the chapter chooses it."""
+    from collections import defaultdict
+
+    import jupytext
+
+    from seuranta.publication.notebooks import NOTEBOOK_DIR
+    template = NOTEBOOK_DIR / "yhteenveto.md"
+    none = {c.metadata["if"]: False for c in jupytext.read(template).cells if "if" in c.metadata}
     m = pd.DataFrame({"quarter": ["2022Q4", "2023Q1"]})
-    last_of_year = chapters.year_lead({"municipal": m}, "2022Q4")
-    assert "ei julkaista" in last_of_year and "loka–joulukuu 2022" in last_of_year
-    assert "yhteydessä" not in last_of_year
-    earlier = chapters.year_lead({"municipal": m}, "2023Q1")
-    assert "julkaistaan loka–joulukuun 2023 tietojen yhteydessä" in earlier
+
+    def year_lead(quarter):
+        ch = chapters.Chapter(shown=dict(none), facts=defaultdict(str))   # other facts empty
+        chapters.year_lead(ch, {"municipal": m}, quarter)
+        text = chapters.template_text(template, ch).split("## Koko vuosi")[1]
+        return " ".join(text.split())
+    last_of_year = year_lead("2022Q4")
+    assert last_of_year == ("Koko vuoden 2022 tietoja ei julkaista, koska vuoden kaikkien "
+                            "neljännesten tietoja ei ole (sarjan ensimmäinen vuosineljännes on "
+                            "loka–joulukuu 2022).")
+    earlier = year_lead("2023Q1")
+    assert earlier == ("Koko vuoden 2023 tiedot julkaistaan loka–joulukuun 2023 tietojen "
+                       "yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
 
 
 def _params_with(tmp_path, **publication):

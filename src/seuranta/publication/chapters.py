@@ -1,22 +1,27 @@
 """What each chapter of a quarter says: the computation behind the notebooks.
 
-The notebooks (``notebooks/*.md``) only narrate: a cell calls one function of this module,
-which reads the quarter's prepared tables and returns a :class:`Chapter` — formatted
-numbers and sentences (``facts``, glued into the notebook's Markdown by
-:func:`glue_facts` and myst-nb's ``{glue:text}``/``{glue:md}``), finished Markdown tables
-(``tables``, captioned) and figures with alternative texts written from the data
-(``figures``). Sentences that depend on the data (a quarter without an estimate says so
-and why) are Markdown templates of :data:`TEXT`, filled by the one small templating helper
-:func:`say`. Every number comes from the gate's published tables
-(``OUT/<Q>/published/``, beside the ``tables_dir`` the notebooks are given), never from
-the exact tables: disclosure control, the publication rule and the precision are the
-gate's (:mod:`seuranta.publication.gate`, :mod:`seuranta.publication.rule`), and an
-estimate is shown as :func:`seuranta.publication.bookfmt.estimate_state` reads its row.
+The notebooks (``notebooks/*.md``) narrate: their prose is MyST Markdown, and a cell calls
+one function of this module, which reads the quarter's published tables and returns a
+:class:`Chapter` — formatted numbers, names and clauses (``facts``, glued into the
+template's Markdown by :func:`glue_facts` and myst-nb's ``{glue:md}``), which of the
+template's conditional paragraphs the quarter shows (``shown``: a Markdown cell marked
+``+++ {"if": "NAME"}``, kept by :func:`keep_shown` when NAME is true), finished Markdown
+tables (``tables``, captioned) and figures with alternative texts written from the data
+(``figures``). Only the fragments whose shape depends on the data (an optional sentence
+inside a paragraph, a plural form, a list, a figure's alternative text) are Python's, in
+:data:`TEXT`, filled by the one small templating helper :func:`say`; :func:`template_text`
+shows a template's text for a chapter without a notebook run. Every number comes from
+the gate's published tables (``OUT/<Q>/published/``, beside the ``tables_dir`` the
+notebooks are given), never from the exact tables: disclosure control, the publication
+rule and the precision are the gate's (:mod:`seuranta.publication.gate`,
+:mod:`seuranta.publication.rule`), and an estimate is shown as
+:func:`seuranta.publication.bookfmt.estimate_state` reads its row.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core import reference, symbols
+from seuranta.core.errors import InputError
 from seuranta.core.figures import source_line
 from seuranta.core.fmt import fi_count
 from seuranta.core.labels_fi import DECISION_FI
@@ -33,51 +39,18 @@ from seuranta.publication import bookfmt as bf
 from seuranta.publication import compare, published, rule
 from seuranta.register import validate
 
-#: Finnish Markdown templates of the sentences that depend on the data (``{name}`` fields).
+#: Finnish Markdown of the clauses and sentences whose shape depends on the data
+#: (``{name}`` fields): filled into a template's paragraph, or an alternative text.
 TEXT = {
-    "estimate": (
-        "Arviolta {share} {base} oli {gen} asiakkaita {quarter_in}. Arvio perustuu niiden "
-        "kuntien tietoihin, joiden tiedot arvioitiin kattaviksi Kanta-palveluiden "
-        "sosiaalihuollon asiakastiedon arkiston tai erillistoimituksen perusteella: "
-        "{clients_used} asiakasta {municipalities} kunnasta{coverage}. Koko maan "
-        "asiakasmääräksi arvioidaan {estimate} (95 %:n luottamusväli {interval})."),
     "coverage": ", joiden väestö oli {cover} koko maan väestöpohjasta",
-    "estimate_range": (
-        "Arviolta {share} {base} oli {gen} asiakkaita {quarter_in}. Arvio perustuu niiden "
-        "kuntien tietoihin, joiden tiedot arvioitiin kattaviksi: {clients_used} asiakasta "
-        "{municipalities} kunnasta{coverage}. Koko maan asiakasmäärä on arviolta {estimate}. "
-        "Arvio julkaistaan vaihteluvälinä eikä yhtenä lukuna, koska tiedot eivät riitä "
-        "pistearvioon ({reason})."),
-    "no_estimate": (
-        "{Quarter_in} koko maan arviota ei laadittu, koska {reason}. Alla olevassa "
-        "taulukossa on rekisteriin kirjattu asiakasmäärä hyvinvointialueittain; se ei ole "
-        "arvio koko maan asiakasmäärästä."),
-    "not_estimated": (
-        "{task} eivät kuulu seurantarekisterin ensimmäiseen vaiheeseen, joten niistä ei "
-        "laadita koko maan arviota. Rekisteriin kirjattiin {quarter_in} {clients} {gen} "
-        "asiakasta."),
-    "cwa": (
-        "Lastensuojelun palvelutehtävissä voi olla avoimena asioita myös ilman "
-        "lastensuojelulain mukaista asiakkuutta. Kattavissa kunnissa lastensuojelun "
-        "palvelutehtävän asiakkaita oli {n_ls}, joista lastensuojelulain mukaisia asiakkaita "
-        "oli {n_law} ({share})."),
-    "spread": (
-        "Kattavat tiedot oli saatavissa {n} kunnasta. Kunnissa {gen} asiakkaita oli "
-        "keskimäärin (mediaani) {median} {base}. Neljänneksessä kunnista osuus oli {q1} tai "
-        "pienempi (alakvartiili) ja neljänneksessä {q3} tai suurempi (yläkvartiili).{extremes}"
-        "{hidden_note}"),
     "spread_hidden": (
-        " Mediaani, kvartiilit ja ääriarvot on laskettu niistä {n_shown} kunnasta, joiden "
+        "Mediaani, kvartiilit ja ääriarvot on laskettu niistä {n_shown} kunnasta, joiden "
         "asiakasmäärä julkaistaan, jotta salattua lukua ei voi päätellä niistä."),
-    "no_spread": "Kattavia kuntia ei ollut, joten kuntien välisiä eroja ei voida kuvata.",
-    "few_spread": (
-        "Kattavat tiedot oli saatavissa {n} kunnasta, ja niistä {n_shown} kunnan osuus "
-        "julkaistaan. Kvartiileja ei esitetä, koska ne edellyttävät vähintään {min_q} kuntaa."
-        "{extremes}"),
-    "few_extremes": " Pienin julkaistu osuus oli {lo} ja suurin {hi}.",
+    "few_extremes": "Pienin julkaistu osuus oli {lo} ja suurin {hi}.",
     "no_extremes": (
-        " Pienintä ja suurinta osuutta ei esitetä, koska niiden vertailu edellyttää "
+        "Pienintä ja suurinta osuutta ei esitetä, koska niiden vertailu edellyttää "
         "vähintään {min_x} kuntaa."),
+    "alt_hidden": "Kuviosta puuttuu {municipalities} asiakasmäärä on salattu.",
     "alt_shares": (
         "Kuvio {fig}: {task}, asiakkaiden osuus {base} {n} kattavassa kunnassa "
         "suuruusjärjestyksessä, {quarter}. Alakvartiili {q1}, mediaani {median}, "
@@ -88,37 +61,21 @@ TEXT = {
     "alt_series_counts": (
         "Kuvio {fig}: rekisteriin kirjatut {gen} asiakkaat vuosineljänneksittäin: "
         "{points}."),
-    "representative": (
-        "Kattavat {n} kuntaa kattoivat {cover} koko maan väestöpohjasta. {age}{size}"),
     "rep_age_ok": (
         "Kattavien kuntien ikärakenne ei todennäköisesti vääristä arviota: kun niiden "
         "ikäryhmittäiset osuudet sovitetaan koko maan ikärakenteeseen, arvio muuttuu alle "
-        "{threshold}. "),
+        "{threshold}."),
     "rep_age_bias": (
         "Kattavissa kunnissa on eri ikärakenne kuin koko maassa. Koko maan ikärakenteella "
         "laskettu arvio olisi {diff} {way}, joten arvio todennäköisesti {bias} "
-        "asiakasmäärää. "),
+        "asiakasmäärää."),
     "rep_size_ok": "Kooltaan ja väestörakenteeltaan kattavat kunnat olivat koko maan kaltaisia.",
     "rep_size_bias": (
         "Kattavat kunnat erosivat koko maasta eniten muuttujassa {covariate}, mikä voi "
         "vääristää arviota."),
-    "rep_few": "Kattavia kuntia oli liian vähän, joten edustavuutta ei voitu arvioida.",
-    "no_age_estimate": (
-        "Ikäryhmittäisiä arvioita ei laadittu {quarter_in}, koska {reason}."),
-    "all_clients": (
-        "Arviolta {share} väestöstä oli jonkin sosiaalihuollon palvelutehtävän asiakkaana "
-        "{quarter_in}. Arvio perustuu {municipalities} kuntaan, joiden tiedot olivat "
-        "kattavia kaikissa kuudessa arvioitavassa palvelutehtävässä; sama henkilö lasketaan "
-        "kerran, vaikka hän olisi usean palvelutehtävän asiakas."),
     "key_figure": "- **{task}**: {share} {base} (arviolta {estimate} asiakasta)",
-    "no_key_figures": "{Quarter_in} ei laadittu yhtään koko maan arviota.",
     "missing_estimate": "{task}: koko maan arviota ei laadittu, koska {reason}.",
-    "registered_only": ("Sosiaalihuollon seurantarekisteriin kirjattiin {quarter_in} yhteensä "
-                        "{counted} palvelutehtävän asiakkuutta."),
-    "registered": (
-        "Sosiaalihuollon seurantarekisteriin kirjattiin {quarter_in} yhteensä {distinct} "
-        "eri asiakasta. Palvelutehtävittäin laskettuna asiakkuuksia oli {counted}, koska "
-        "sama henkilö voi olla usean palvelutehtävän asiakas."),
+    "year_since": " (sarjan ensimmäinen vuosineljännes on {first})",
 }
 
 #: Finnish reasons of the estimate's notes (``estimates.csv`` column ``note``).
@@ -163,19 +120,98 @@ def say(key: str, **values) -> str:
 
 @dataclass
 class Chapter:
-    """What a chapter shows: glued facts, captioned Markdown tables, figures with alt."""
+    """What a chapter shows: glued facts, captioned Markdown tables, figures with alt, and
+    which of its template's conditional paragraphs are shown (``shown``: every condition
+    the chapter knows, True or False; see :func:`keep_shown`)."""
 
     facts: dict[str, str] = field(default_factory=dict)
     tables: dict[str, str] = field(default_factory=dict)
     figures: dict[str, tuple[object, str]] = field(default_factory=dict)
+    shown: dict[str, bool] = field(default_factory=dict)
+
+
+#: MIME type of the output by which an executed chapter tells which of its template's
+#: conditional Markdown cells are shown (:func:`glue_facts`, read by :func:`keep_shown`).
+SHOWN_MIME = "application/vnd.seuranta.shown+json"
+
+
+class MarkdownText:
+    """Markdown text to display or glue. IPython's ``Markdown(text)`` reads a file when the
+    text names one: a fact that is a symbol ("." or "..", a suppressed or unavailable
+    figure) was read as the working folder and the notebook failed (IsADirectoryError)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = str(text)
+
+    def _repr_markdown_(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 def glue_facts(ch: Chapter) -> None:
-    """Glue every fact for the notebook's Markdown (``{glue:md}`name```)."""
-    from IPython.display import Markdown  # heavy dependency: loaded only in notebooks
+    """Glue every fact for the notebook's Markdown (``{glue:md}`name```) and output which
+    conditional cells are shown (:data:`SHOWN_MIME`, removed by :func:`keep_shown`)."""
+    from IPython.display import display  # heavy dependency: loaded only in notebooks
     from myst_nb import glue  # heavy dependency: loaded only in notebooks
     for k, v in ch.facts.items():
-        glue(k, Markdown(v), display=False)
+        glue(k, MarkdownText(v), display=False)
+    display({SHOWN_MIME: {k: bool(v) for k, v in ch.shown.items()}}, raw=True)
+
+
+def _shown_cells(cells: list, shown: dict | None, what: str) -> list:
+    """``cells`` without the Markdown cells not shown: a Markdown cell with ``"if": NAME``
+    in its metadata (``+++ {"if": "NAME"}`` in the MyST template) is kept when ``shown``
+    says NAME. A NAME the chapter does not know, or conditional cells when the chapter
+    said nothing (``shown`` None), is an error naming ``what``: a misspelt condition would
+    otherwise hide its paragraph in every quarter."""
+    names = {c.metadata["if"] for c in cells
+             if c.cell_type == "markdown" and "if" in c.metadata}
+    if not names:
+        return cells
+    if shown is None:
+        raise InputError(f"{what}: Markdown cells shown on a condition ({', '.join(sorted(names))}), "
+                         "but the chapter named no conditions (chapters.glue_facts not called)")
+    unknown = sorted(names - set(shown))
+    if unknown:
+        raise InputError(f"{what}: a Markdown cell is shown if {unknown[0]!r}, a condition "
+                         f"the chapter does not know (one of: {', '.join(sorted(shown))})")
+    return [c for c in cells
+            if c.cell_type != "markdown" or "if" not in c.metadata or shown[c.metadata["if"]]]
+
+
+def keep_shown(nb, what: str):
+    """The executed notebook ``nb`` with only the conditional Markdown cells its chapter
+    showed (:func:`_shown_cells`), the :data:`SHOWN_MIME` output taken out."""
+    shown = None
+    for cell in nb.cells:
+        if cell.cell_type == "code" and cell.get("outputs"):
+            said = [o for o in cell.outputs if SHOWN_MIME in o.get("data", {})]
+            for o in said:
+                shown = {**(shown or {}), **o["data"][SHOWN_MIME]}
+            cell.outputs = [o for o in cell.outputs if SHOWN_MIME not in o.get("data", {})]
+    nb.cells = _shown_cells(nb.cells, shown, what)
+    return nb
+
+
+_GLUE_ROLE = re.compile(r"\{glue:md\}`([^`:]+)(?::\w+)?`")
+_GLUE_BLOCK = re.compile(r"```\{glue:md\} (\S+)\n(?::[^\n]*\n)*```")
+
+
+def template_text(template: str | Path, ch: Chapter) -> str:
+    """The Markdown of a chapter's template (``notebooks/NAME.md``) as the book shows it
+    for ``ch``, without the code cells' outputs: the conditional cells not shown dropped
+    and every glued fact filled in. For checking the wording without a notebook run."""
+    import jupytext  # heavy dependency: loaded only when used
+
+    cells = _shown_cells(jupytext.read(Path(template)).cells, ch.shown, str(template))
+
+    def fact(m):
+        return ch.facts[m.group(1)]
+    shown = ("\n".join(ln for ln in c.source.splitlines() if not ln.startswith("%"))
+             for c in cells if c.cell_type == "markdown")   # MyST comments are not shown
+    return "\n\n".join(_GLUE_BLOCK.sub(fact, _GLUE_ROLE.sub(fact, t)) for t in shown)
 
 
 def _params(params_file) -> dict:
@@ -280,10 +316,10 @@ def share_text(row) -> str:
 
 def show(*texts: str) -> None:
     """Display each non-empty Markdown text (an empty one would print the object's repr)."""
-    from IPython.display import Markdown, display  # heavy dependency: loaded in notebooks
+    from IPython.display import display  # heavy dependency: loaded in notebooks
     for t in texts:
         if t and str(t).strip():
-            display(Markdown(t))
+            display(MarkdownText(t))
 
 
 class CaptionNumbers:
@@ -303,6 +339,11 @@ class CaptionNumbers:
 
 
 # --------------------------------------------------------------------------- task chapter
+# The chapter's prose is its template's (notebooks/palvelutehtava.md, issue 24): each of its
+# variants is a Markdown cell shown if the chapter says so (Chapter.shown), its numbers glued
+# facts. Python keeps the sentence fragments whose shape depends on the data (an optional
+# clause or sentence inside a paragraph, a plural form), the captions and notes of tables
+# and the figures' alternative texts.
 
 def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                  params_file: str | Path | Mapping, *, synthetic: bool) -> Chapter:
@@ -311,51 +352,65 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
     params = _params(params_file)
     pub = published_tables(tables_dir)
     ch = Chapter()
-    mun = pub["municipal"]
-    qtask = "lastensuojelu" if task == "lastensuojelulaki" else task
-    now = mun[(mun["quarter"] == quarter) & (mun["service_task"] == task)]
+    name = bf.task_name(task)
+    qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
+    ch.facts.update(quarter=qname, quarter_in=qin, Quarter_in=_capital(qin), task=name,
+                    gen=bf.TASK_GENITIVE[task], base=bf.BASE_ELATIVE[task])
     row = published_estimate(pub, task, quarter) if bf.estimated(task) else None
     e = row if has_estimate(row) else None
-    abbr, gen, base = bf.TASK_ABBR[task], bf.TASK_GENITIVE[task], bf.BASE_ELATIVE[task]
-    num = CaptionNumbers(abbr)
-    qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
-    mnames = bf.municipality_names()
-    cnames = bf.county_names()
-    name = bf.task_name(task)
-    ch.facts.update(quarter=qname, task=name)
+    num = CaptionNumbers(bf.TASK_ABBR[task])
+    _task_lead(ch, pub, quarter, task, row, params)
+    _task_county_tables(ch, pub, tables_dir, quarter, task, e, num)
+    _task_spread(ch, pub, quarter, task, num, synthetic)
+    _task_series(ch, pub, task, num, synthetic)
+    _task_quality(ch, pub, quarter, task, num, params)
+    return ch
 
-    # --- lead paragraph
+
+def _task_lead(ch: Chapter, pub: dict, quarter: str, task: str, row, params: dict) -> None:
+    """Which lead the chapter shows (a point estimate, a range, why there is none, or the
+    registered clients of a task not estimated) and its figures."""
+    e = row if has_estimate(row) else None
+    kind = "none" if e is None else bf.estimate_kind(e)
+    ch.shown.update(estimate=kind == "point", estimate_range=kind == "range",
+                    no_estimate=e is None and bf.estimated(task),
+                    not_estimated=not bf.estimated(task), cwa=False)
     if e is not None:
         cover = ""
         if _num(e.get("national_base")) and float(e["national_base"]) > 0:
             cover = say("coverage", cover=bf.fi_share(
                 100 * float(e["population_used"]) / float(e["national_base"])))
-        ranged = bf.estimate_kind(e) == "range"
-        lead = say("estimate_range" if ranged else "estimate", share=share_text(e), base=base,
-                   gen=gen, reason=bf.rule_reason_fi(e.get("rule_reason", "")) if ranged else "",
-                   quarter_in=qin,
-                   clients_used=count_text(e["clients_used"], e["clients_used_symbol"]),
-                   municipalities=bf.fi_number(e["municipalities_used"]), coverage=cover,
-                   estimate=estimate_text(e), interval=bf.interval_text(e))
+        ch.facts.update(
+            share=share_text(e), estimate=estimate_text(e), coverage=cover,
+            clients_used=count_text(e["clients_used"], e["clients_used_symbol"]),
+            municipalities=bf.fi_number(e["municipalities_used"]))
+        if kind == "range":
+            ch.facts["range_reason"] = bf.rule_reason_fi(e.get("rule_reason", ""))
+        else:
+            ch.facts["interval"] = bf.interval_text(e)
     elif bf.estimated(task):
-        lead = say("no_estimate", Quarter_in=_capital(qin),
-                   reason=no_estimate_reason(row, params))
+        ch.facts["reason"] = no_estimate_reason(row, params)
     else:
         reg = _total(pub, "registered", quarter, task)
-        lead = say("not_estimated", task=name, quarter_in=qin, gen=gen,
-                   clients=count_text(None if reg is None else reg["clients"],
-                                      symbols.NOT_AVAILABLE if reg is None
-                                      else reg["clients_symbol"]))
+        ch.facts["registered"] = count_text(
+            None if reg is None else reg["clients"],
+            symbols.NOT_AVAILABLE if reg is None else reg["clients_symbol"])
     if task == "lastensuojelulaki":
         ls, law = (_total(pub, "used", quarter, t) for t in ("lastensuojelu", task))
         if ls is not None and law is not None and shown(ls["clients"], ls["clients_symbol"]) \
                 and shown(law["clients"], law["clients_symbol"]) and int(ls["clients"]):
-            lead += "\n\n" + say("cwa", n_ls=bf.fi_number(ls["clients"]),
-                                 n_law=bf.fi_number(law["clients"]),
-                                 share=bf.fi_share(100 * law["clients"] / ls["clients"]))
-    ch.facts["lead"] = lead
+            ch.shown["cwa"] = True
+            ch.facts.update(cwa_all=bf.fi_number(ls["clients"]),
+                            cwa_law=bf.fi_number(law["clients"]),
+                            cwa_share=bf.fi_share(100 * law["clients"] / ls["clients"]))
 
-    # --- county table (THL's VA1)
+
+def _task_county_tables(ch: Chapter, pub: dict, tables_dir, quarter: str, task: str, e,
+                        num: CaptionNumbers) -> None:
+    """The county table (THL's VA1: the comprehensive municipalities' clients, or the
+    registered clients of a task not estimated) and the model-based county estimates."""
+    name, qname = bf.task_name(task), bf.quarter_name(quarter)
+    cnames = bf.county_names()
     t = pub.get("totals")
     kind = "used" if bf.estimated(task) else "registered"
     rows = []
@@ -388,67 +443,103 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
         caption = (f"Taulukko {t1}. {name}: rekisteriin kirjatut asiakkaat "
                    f"hyvinvointialueittain, {qname}")
     ch.tables["county"] = bf.table_block(caption, tab, note=note) if len(tab) else ""
-    model = compare.task_county_table_md(published.published_dir_of(tables_dir), quarter, task) \
-        if (published.published_dir_of(tables_dir) / "municipal.csv").is_file() else None
+    pdir = published.published_dir_of(tables_dir)
+    model = compare.task_county_table_md(pdir, quarter, task) \
+        if (pdir / "municipal.csv").is_file() else None
+    ch.shown["county_model"] = bool(model)
     ch.tables["county_model"] = "" if not model else (
         f":::{{table}} Taulukko {t1}b. {name}: asiakkaat hyvinvointialueittain, "
-        f"mallipohjainen arvio, {qname}\n:width: 100%\n\n{model}:::\n\n"
-        "Arvio on alueen kattavien kuntien havaitut asiakkaat ja muiden kuntien ennusteet "
-        "samasta mallista kuin koko maan arvio; vaihteluväli, kun arvio on epävarma.\n")
+        f"mallipohjainen arvio, {qname}\n:width: 100%\n\n{model}:::\n")
 
-    # --- differences between municipalities (quartiles; extremes among shown shares)
+
+def _extreme(x, end: str, mnames: dict) -> str | None:
+    """'2,1 % (Kunta)': the published smallest (``end`` "min") or largest share, or None."""
+    if not _num(x.get(end)):
+        return None
+    return f"{bf.fi_share(x[end])} ({mnames.get(str(x[f'{end}_municipality_code']), '')})"
+
+
+def _task_spread(ch: Chapter, pub: dict, quarter: str, task: str, num: CaptionNumbers,
+                 synthetic: bool) -> None:
+    """Differences between municipalities: quartiles, the extremes among shown shares and
+    the chart of shares; with too few shown shares, why the quartiles are not shown."""
     ex = pub.get("extremes")
     x = None if ex is None else ex[(ex["quarter"] == quarter) & (ex["service_task"] == task)]
     x = None if x is None or x.empty else x.iloc[0]
-    comp = now[now["quality"] == "comprehensive"]
-    vis = comp[comp["share_pct_symbol"] == ""]
+    mun = pub["municipal"]
+    comp = mun[(mun["quarter"] == quarter) & (mun["service_task"] == task)
+               & (mun["quality"] == "comprehensive")]
     hidden = int((comp["share_pct_symbol"] == symbols.SUPPRESSED).sum())
-    if x is not None and int(x["n"]) > 0 and not _num(x.get("median")):
+    some = x is not None and int(x["n"]) > 0
+    quartiles = some and _num(x.get("median"))
+    ch.shown.update(spread=bool(quartiles), few_spread=bool(some and not quartiles),
+                    no_spread=not some, hidden=False)
+    if not some:
+        return
+    mnames = bf.municipality_names()
+    lo, hi = _extreme(x, "min", mnames), _extreme(x, "max", mnames)
+    ch.facts["n_comprehensive"] = bf.fi_number(x["n"])
+    ch.facts["extremes"] = say("few_extremes", lo=lo, hi=hi) if lo and hi else ""
+    if not quartiles:
         # too few shown shares for quartiles (gate: rule.MIN_QUARTILE_MUNICIPALITIES), or
         # for the smallest and largest to be two municipalities
         n_shown = int(x["n_shown"]) if _num(x.get("n_shown")) else 0
-        ext = (say("few_extremes",
-                   lo=f"{bf.fi_share(x['min'])} ({mnames.get(str(x['min_municipality_code']), '')})",
-                   hi=f"{bf.fi_share(x['max'])} ({mnames.get(str(x['max_municipality_code']), '')})")
-               if _num(x.get("min")) and _num(x.get("max"))
-               else say("no_extremes", min_x=bf.fi_number(rule.MIN_EXTREME_MUNICIPALITIES)))
-        ch.facts["spread"] = say("few_spread", n=bf.fi_number(x["n"]),
-                                 n_shown=bf.fi_number(n_shown), extremes=ext,
-                                 min_q=bf.fi_number(rule.MIN_QUARTILE_MUNICIPALITIES))
-    elif x is not None and int(x["n"]) > 0 and _num(x.get("median")):
-        lo = (f"{bf.fi_share(x['min'])} ({mnames.get(str(x['min_municipality_code']), '')})"
-              if _num(x.get("min")) else None)
-        hi = (f"{bf.fi_share(x['max'])} ({mnames.get(str(x['max_municipality_code']), '')})"
-              if _num(x.get("max")) else None)
-        ext = f" Pienin julkaistu osuus oli {lo} ja suurin {hi}." if lo and hi else ""
-        n_shown = int(x["n_shown"]) if _num(x.get("n_shown")) else int(x["n"])
-        note = (say("spread_hidden", n_shown=bf.fi_number(n_shown))
-                if n_shown < int(x["n"]) else "")
-        ch.facts["spread"] = say("spread", n=bf.fi_number(x["n"]), gen=gen, base=base,
-                                 median=bf.fi_share(x["median"]), q1=bf.fi_share(x["q1"]),
-                                 q3=bf.fi_share(x["q3"]), extremes=ext, hidden_note=note)
-        shares = pd.Series(vis["share_pct"].astype(float).to_numpy(),
-                           index=[mnames[m] for m in vis["municipality_code"]])
-        if len(shares):
-            f1 = num.next("Kuvio")
-            fig = bf.share_chart(shares, float(x["q1"]), float(x["median"]), float(x["q3"]),
-                                 f"Kuvio {f1}. {name}: asiakkaiden osuus {base}, {qname}",
-                                 "osuus", synthetic=synthetic)
-            alt = say("alt_shares", fig=f1, task=name, base=base,
-                      n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_share(x["q1"]),
-                      median=bf.fi_share(x["median"]), q3=bf.fi_share(x["q3"]),
-                      min=bf.fi_share(shares.min()), max=bf.fi_share(shares.max()))
-            if hidden:
-                alt += (f" Kuviosta puuttuu {fi_count(hidden, 'kunta, jonka', 'kuntaa, joiden')} "
-                        "asiakasmäärä on salattu.")
-            ch.figures["shares"] = (fig, alt)
-    else:
-        ch.facts["spread"] = say("no_spread")
-    ch.facts["hidden"] = (f"Kuviosta on jätetty pois {fi_count(hidden, 'kunta, jonka', 'kuntaa, joiden')} "
-                          "asiakasmäärä on tietosuojan vuoksi salattu."
-                          if hidden and "shares" in ch.figures else "")
+        if not ch.facts["extremes"]:
+            ch.facts["extremes"] = say(
+                "no_extremes", min_x=bf.fi_number(rule.MIN_EXTREME_MUNICIPALITIES))
+        ch.facts.update(n_shown=bf.fi_number(n_shown),
+                        min_quartile=bf.fi_number(rule.MIN_QUARTILE_MUNICIPALITIES))
+        return
+    n_shown = int(x["n_shown"]) if _num(x.get("n_shown")) else int(x["n"])
+    ch.facts.update(median=bf.fi_share(x["median"]), q1=bf.fi_share(x["q1"]),
+                    q3=bf.fi_share(x["q3"]),
+                    spread_hidden=(say("spread_hidden", n_shown=bf.fi_number(n_shown))
+                                   if n_shown < int(x["n"]) else ""))
+    vis = comp[comp["share_pct_symbol"] == ""]
+    shares = pd.Series(vis["share_pct"].astype(float).to_numpy(),
+                       index=[mnames[m] for m in vis["municipality_code"]])
+    if not len(shares):
+        return
+    name, base, qname = bf.task_name(task), bf.BASE_ELATIVE[task], bf.quarter_name(quarter)
+    f1 = num.next("Kuvio")
+    fig = bf.share_chart(shares, float(x["q1"]), float(x["median"]), float(x["q3"]),
+                         f"Kuvio {f1}. {name}: asiakkaiden osuus {base}, {qname}",
+                         "osuus", synthetic=synthetic)
+    alt = say("alt_shares", fig=f1, task=name, base=base,
+              n=bf.fi_number(len(shares)), quarter=qname, q1=bf.fi_share(x["q1"]),
+              median=bf.fi_share(x["median"]), q3=bf.fi_share(x["q3"]),
+              min=bf.fi_share(shares.min()), max=bf.fi_share(shares.max()))
+    if hidden:
+        ch.shown["hidden"] = True
+        ch.facts["hidden_municipalities"] = fi_count(hidden, "kunta, jonka", "kuntaa, joiden")
+        alt += " " + say("alt_hidden", municipalities=ch.facts["hidden_municipalities"])
+    ch.figures["shares"] = (fig, alt)
 
-    # --- time series
+
+def task_map(tables_dir: str | Path, quarter: str, task: str, *, synthetic: bool):
+    """(figure, described) of the task's map of municipal shares and data quality
+    (:mod:`seuranta.publication.maps`) from the gate's published tables; None before the
+    gate has written them."""
+    from seuranta.publication import maps  # heavy dependency: loaded only for the map
+    pdir = published.published_dir_of(tables_dir)
+    if not (pdir / "municipal.csv").is_file():
+        return None
+    rows = published.municipal_rows(pdir, task, quarter)
+    who = "lastensuojelulain mukaisten" if task == "lastensuojelulaki" else bf.TASK_GENITIVE[task]
+    base = bf.BASE_ELATIVE[task]
+    described = maps.describe(rows, bf.municipality_names(), f"{who} asiakkaiden osuus {base}")
+    fig = maps.share_map(rows, f"Kartta {bf.TASK_ABBR[task]}1. {bf.task_name(task)}: "
+                               f"asiakkaiden osuus {base} kunnittain, {bf.quarter_name(quarter)}",
+                         synthetic=synthetic)
+    return fig, described
+
+
+def _task_series(ch: Chapter, pub: dict, task: str, num: CaptionNumbers,
+                 synthetic: bool) -> None:
+    """The series of published estimates (chart and table), or of registered clients of a
+    task not estimated."""
+    name, base, gen = bf.task_name(task), bf.BASE_ELATIVE[task], bf.TASK_GENITIVE[task]
+    t = pub.get("totals")
     s = estimate_series(pub, task) if bf.estimated(task) else None
     if s is not None and len(s):
         f2 = num.next("Kuvio")
@@ -474,12 +565,17 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                                for q, v in zip(g["quarter"], g["clients"]))
             ch.figures["series"] = (fig, say("alt_series_counts", fig=f2, gen=gen,
                                              points=points))
-    ch.facts["series_missing"] = ("" if "series" in ch.figures
-                                  else "Aikasarjaa ei ole vielä saatavissa.")
+    ch.shown["no_series"] = "series" not in ch.figures
 
-    # --- quality and representativeness
+
+def _task_quality(ch: Chapter, pub: dict, quarter: str, task: str, num: CaptionNumbers,
+                  params: dict) -> None:
+    """Data quality by county, representativeness and the reasons of the quality classes."""
+    name, qname = bf.task_name(task), bf.quarter_name(quarter)
+    mun = pub["municipal"]
     qm = mun[(mun["quarter"] == quarter) & (mun["service_task"] == task)]
     if len(qm):
+        cnames = bf.county_names()
         pc = qm.assign(n=1).pivot_table(index="county_code", columns="quality", values="n",
                                         aggfunc="sum", fill_value=0)
         for k in ("comprehensive", "partial", "none"):
@@ -500,18 +596,19 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
                              bf.fi_number(tot["partial"]), bf.fi_number(tot["none"]),
                              bf.fi_share(100 * bc.sum() / b.sum() if b.sum() else 0)]
         ch.tables["quality"] = bf.table_block(
-            f"Taulukko {num.next('Taulukko')}. {name}: kuntien tietojen laatu hyvinvointialueittain, {qname}",
+            f"Taulukko {num.next('Taulukko')}. {name}: kuntien tietojen laatu "
+            f"hyvinvointialueittain, {qname}",
             tab, note=("Kuntien lukumäärät. Laatuluokat on kuvattu luvussa "
-                      "{ref}`Menetelmät <laatuluokat>`."))
+                       "{ref}`Menetelmät <laatuluokat>`."))
     rs = pub.get("representativeness")
-    ch.facts["representativeness"] = ""
+    r = None
     if rs is not None and bf.estimated(task):
         r = rs[(rs["service_task"] == task) & (rs["quarter"] == quarter)]
-        if len(r):
-            ch.facts["representativeness"] = "**Edustavuus.** " + representativeness_fi(
-                r.iloc[0].to_dict(), params)
+        r = r.iloc[0].to_dict() if len(r) else None
+    representativeness(ch, r, params)
     ch.tables["reasons"] = ""
     reasons = pub.get("quality_reasons")
+    qtask = "lastensuojelu" if task == "lastensuojelulaki" else task
     if reasons is not None:
         vc = reasons[(reasons["service_task"] == qtask) & (reasons["quarter"] == quarter)]
         if len(vc):
@@ -520,7 +617,7 @@ def task_chapter(tables_dir: str | Path, quarter: str, task: str,
             ch.tables["reasons"] = bf.table_block(
                 f"Taulukko {num.next('Taulukko')}. {name}: laatuluokituksen syyt, {qname}", tab,
                 note="Kunnalla voi olla useita syitä.")
-    return ch
+
 
 
 def estimate_series(pub: dict, task: str, age_group: str = "kaikki") -> pd.DataFrame:
@@ -570,12 +667,18 @@ def series_note(pub: dict, task: str, s: pd.DataFrame, age_group: str = "kaikki"
     return note
 
 
-def representativeness_fi(row: dict, params: dict) -> str:
-    """Plain Finnish: do the comprehensive municipalities look like the whole country?"""
-    threshold = float(params["quality"]["verdict_threshold_pct"])
+def representativeness(ch: Chapter, row: dict | None, params: dict) -> None:
+    """Do the comprehensive municipalities look like the whole country? (the published
+    ``representativeness`` row; None: nothing is said): the template's paragraph
+    ``representative`` with its age and size clauses, or ``rep_few``."""
+    ch.shown.update(representative=False, rep_few=False)
+    if row is None:
+        return
     n = int(row.get("n_comprehensive") or 0)
     if n < 2:
-        return say("rep_few")
+        ch.shown["rep_few"] = True
+        return
+    threshold = float(params["quality"]["verdict_threshold_pct"])
     diff = row.get("age_adjusted_diff_pct")
     if not _num(diff):
         age = ""
@@ -592,8 +695,9 @@ def representativeness_fi(row: dict, params: dict) -> str:
         size = say("rep_size_bias", covariate=str(row.get("covariate_fi") or ""))
     else:
         size = say("rep_size_ok")
-    return say("representative", n=bf.fi_number(n),
-               cover=bf.fi_share(row.get("base_coverage_pct")), age=age, size=size).strip()
+    ch.shown["representative"] = True
+    ch.facts.update(rep_n=bf.fi_number(n), rep_cover=bf.fi_share(row.get("base_coverage_pct")),
+                    rep_age=age, rep_size=size)
 
 
 # --------------------------------------------------------------------------- summary
@@ -611,16 +715,13 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
     ch.facts["quarter_in"] = qin
     distinct = _total(pub, "distinct_all", quarter, "kaikki")
     counted = _total(pub, "registered_all", quarter, "kaikki")
-    if distinct is not None and counted is not None:
-        ch.facts["registered"] = say(
-            "registered", quarter_in=qin,
-            distinct=count_text(distinct["clients"], distinct["clients_symbol"]),
-            counted=count_text(counted["clients"], counted["clients_symbol"]))
-    elif counted is not None:
-        ch.facts["registered"] = say("registered_only", quarter_in=qin, counted=count_text(
-            counted["clients"], counted["clients_symbol"]))
-    else:
-        ch.facts["registered"] = ""
+    ch.facts["Quarter_in"] = _capital(qin)
+    ch.shown.update(registered=distinct is not None and counted is not None,
+                    registered_only=distinct is None and counted is not None)
+    if counted is not None:
+        ch.facts["counted"] = count_text(counted["clients"], counted["clients_symbol"])
+    if distinct is not None:
+        ch.facts["distinct"] = count_text(distinct["clients"], distinct["clients_symbol"])
 
     rows, key, missing = [], [], []
     for task in tasks + ["lastensuojelulaki"]:
@@ -660,8 +761,8 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
               + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE,
                                 symbols.NOT_APPLICABLE))
               + " Lähde: Sosiaalihuollon seurantarekisteri, THL."))
-    ch.facts["key_figures"] = "\n".join(key) if key else say("no_key_figures",
-                                                            Quarter_in=_capital(qin))
+    ch.facts["key_figures"] = "\n".join(key)
+    ch.shown["no_key_figures"] = not key
     ch.facts["missing_estimates"] = " ".join(missing)
 
     # age groups
@@ -673,10 +774,11 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
         if has_estimate(r):
             arows.append([label, estimate_text(r), share_text(r),
                           bf.fi_number(r["municipalities_used"])])
-    if arows and has_estimate(all_row):
-        ch.facts["age_lead"] = say("all_clients", share=share_text(all_row),
-                                   quarter_in=qin,
-                                   municipalities=bf.fi_number(all_row["municipalities_used"]))
+    ch.shown["all_clients"] = bool(arows) and has_estimate(all_row)
+    ch.shown["no_age_estimate"] = not ch.shown["all_clients"]
+    if ch.shown["all_clients"]:
+        ch.facts.update(all_share=share_text(all_row),
+                        all_municipalities=bf.fi_number(all_row["municipalities_used"]))
         ch.tables["age"] = bf.table_block(
             f"Taulukko {num.next('Taulukko')}. Sosiaalihuollon eri asiakkaat ikäryhmittäin, "
             f"{qname}",
@@ -685,8 +787,7 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
             note="Arviot on pyöristetty sataan; vaihteluväli, kun tiedot eivät riitä "
                  "pistearvioon.")
     else:
-        ch.facts["age_lead"] = say("no_age_estimate", quarter_in=qin,
-                                   reason=no_estimate_reason(all_row, params, "kaikki"))
+        ch.facts["age_reason"] = no_estimate_reason(all_row, params, "kaikki")
         ch.tables["age"] = ""
 
     s = estimate_series(pub, "kaikki")
@@ -696,7 +797,7 @@ def summary_chapter(tables_dir: str | Path, quarter: str,
         bf.estimate_series_table(s, "Osuus väestöstä"),
         note=series_note(pub, "kaikki", s)) if len(s) > 1 else ""
     ch.tables["year"] = year_table(pub, num)
-    ch.facts["year_lead"] = year_lead(pub, quarter)
+    year_lead(ch, pub, quarter)
     return ch
 
 
@@ -739,37 +840,30 @@ def year_table(pub: dict, num: CaptionNumbers) -> str:
               + bf.symbol_note((symbols.SUPPRESSED, symbols.NOT_AVAILABLE))))
 
 
-def year_lead(pub: dict, quarter: str) -> str:
-    """The lead of "Koko vuosi": the whole year's figures, or when they come (a quarter
-    before the year's last), or why the year has none (its last quarter, but the series
-    lacks an earlier quarter of the year)."""
+def year_lead(ch: Chapter, pub: dict, quarter: str) -> None:
+    """Which lead "Koko vuosi" has: the whole year's figures (``year``), when they come
+    (``year_later``: a quarter before the year's last), or why the year has none
+    (``year_missing``: its last quarter, but the series lacks an earlier quarter of the
+    year; ``year_since`` names the series' first quarter when it is of that year)."""
     y = year_frame(pub)
-    if y is None:
-        q = Quarter.parse(quarter)
-        if q.q < 4:
-            return (f"Koko vuoden {q.year} tiedot julkaistaan loka–joulukuun {q.year} "
-                    "tietojen yhteydessä, kun vuoden kaikkien neljännesten tiedot ovat koossa.")
+    q = Quarter.parse(quarter)
+    ch.shown.update(year=y is not None, year_later=y is None and q.q < 4,
+                    year_missing=y is None and q.q == 4)
+    ch.facts["year"] = str(q.year if y is None else int(y["year"].iloc[0]))
+    if ch.shown["year_missing"]:
         m = pub.get("municipal")
         first = min(m["quarter"].astype(str)) if m is not None and len(m) else None
-        since = (f" (sarjan ensimmäinen vuosineljännes on {Quarter.parse(first).name_fi})"
-                 if first and Quarter.parse(first).year == q.year else "")
-        return (f"Koko vuoden {q.year} tietoja ei julkaista, koska vuoden kaikkien "
-                f"neljännesten tietoja ei ole{since}.")
-    year = int(y["year"].iloc[0])
-    return (f"Vuoden {year} neljännen neljänneksen myötä julkaistaan myös koko vuoden "
-            f"tiedot: kuinka moni henkilö oli vuoden aikana kunkin palvelutehtävän "
-            f"asiakkaana. Luvut ovat rekisteriin kirjattuja eri asiakkaita; koko maan "
-            f"arvioita koko vuodelle ei vielä laadita.")
+        ch.facts["year_since"] = (
+            say("year_since", first=Quarter.parse(first).name_fi)
+            if first and Quarter.parse(first).year == q.year else "")
 
 
 # --------------------------------------------------------------------------- multi-service
 
 # The chapter's lead is prose of its template (notebooks/monipalvelu.md, issue 24): this
 # module glues its numbers (multi_quarter_in, multi_total, multi_clients, multi_share) and
-# the one sentence whose shape depends on the data (multi_pair: the commonest pair, or
-# nothing when no pair may be shown).
+# says whether the commonest pair may be shown (multi_pair).
 TEXT.update({
-    "multi_pair": "Yleisin yhdistelmä oli {a} ja {b} ({n} asiakasta).",
     "alt_multi": ("Kuvio MP1: asiakkaat palvelutehtävien lukumäärän mukaan, {quarter}: {points}."),
 })
 
@@ -788,14 +882,16 @@ def multi_chapter(tables_dir: str | Path, quarter: str, *, synthetic: bool) -> C
     total = _total(pub, "tpc_total", quarter, "kaikki")
     multi = _total(pub, "tpc_multi", quarter, "kaikki")
     mt = pub.get("multi_task")
-    pair = ""
+    ch.shown["multi_pair"] = False
     if mt is not None:
         mv = mt[mt["clients_symbol"] == ""].sort_values(["clients", "task_a", "task_b"],
                                                         ascending=[False, True, True])
         if len(mv) and int(mv.iloc[0]["clients"]) > 0:
             p = mv.iloc[0]
-            pair = say("multi_pair", a=bf.task_name(p["task_a"]).lower(),
-                       b=bf.task_name(p["task_b"]).lower(), n=bf.fi_number(p["clients"]))
+            ch.shown["multi_pair"] = True
+            ch.facts.update(pair_a=bf.task_name(p["task_a"]).lower(),
+                            pair_b=bf.task_name(p["task_b"]).lower(),
+                            pair_n=bf.fi_number(p["clients"]))
     tot_ok = total is not None and shown(total["clients"], total["clients_symbol"])
     mul_ok = multi is not None and shown(multi["clients"], multi["clients_symbol"])
     ch.facts.update({
@@ -806,8 +902,7 @@ def multi_chapter(tables_dir: str | Path, quarter: str, *, synthetic: bool) -> C
                                       else (None, symbols.NOT_AVAILABLE))),
         "multi_share": (bf.fi_share(100 * multi["clients"] / total["clients"])
                         if tot_ok and mul_ok and int(total["clients"])
-                        else symbols.NOT_AVAILABLE),
-        "multi_pair": pair})
+                        else symbols.NOT_AVAILABLE)})
     lab = [str(n) for n in nat["n_tasks"]]
     shares = [bf.fi_share(100 * v / total["clients"]) if tot_ok and int(total["clients"])
               and not sym else (sym or symbols.NOT_AVAILABLE)

@@ -30,7 +30,7 @@ from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.provenance import params_name
 from seuranta.core.quarters import Quarter
 from seuranta.core.reference import task_codes
-from seuranta.publication import bookfmt
+from seuranta.publication import bookfmt, chapters
 
 log = logging.getLogger(__name__)
 
@@ -231,10 +231,11 @@ def _hide_injected(out_path, parameters: dict | None = None,
     papermill's injected parameters and show them without paths
     (:func:`public_parameters`), drop run-time metadata, number the cells (``c0``, ``c1``,
     ... instead of random ids) and their execution counts from 1 (a kernel shared by
-    several notebooks counts on)."""
+    several notebooks counts on). The template's conditional Markdown cells that the
+    chapter did not show are dropped (:func:`seuranta.publication.chapters.keep_shown`)."""
     from papermill.translators import translate_parameters  # heavy dependency
 
-    out = nbformat.read(out_path, as_version=4)
+    out = chapters.keep_shown(nbformat.read(out_path, as_version=4), Path(out_path).name)
     out.metadata.pop("papermill", None)
     count = 0
     for i, cell in enumerate(out.cells):
