@@ -59,3 +59,39 @@ def test_without_the_clash_check_shared_hashes_merge_clients(folder, monkeypatch
     monkeypatch.setattr(count, "CLIENT_HASH_SQL", "hash(client_id) % 2")
     monkeypatch.setattr(count, "_hash_clashes", lambda con: False)
     assert not _same(_tables(folder), plain)
+
+
+def test_task_sets_of_a_long_series_equal_pandas(tmp_path):
+    """Sixteen quarters: the tasks of a client in each quarter are packed nine quarters to a
+    column; pairs and tasks per client equal test_count's independent pandas count."""
+    import numpy as np
+    from test_count import _nonzero, _pandas_counts
+
+    from seuranta.core import reference
+
+    rng = np.random.default_rng(5)
+    tasks = reference.task_codes()
+    rows = []
+    for i in range(250):
+        birth = int(rng.integers(1930, 2015))
+        for _ in range(int(rng.integers(1, 6))):
+            start = pd.Timestamp("2020-01-01") + pd.Timedelta(days=int(rng.integers(0, 1450)))
+            end = "" if rng.random() < 0.2 else (
+                start + pd.Timedelta(days=int(rng.integers(0, 200)))).strftime("%Y-%m-%d")
+            rows.append((f"k{i}", str(min(birth, start.year)),
+                         ["091", "049", "837", "005"][rng.integers(4)],
+                         tasks[rng.integers(len(tasks))], start.strftime("%Y-%m-%d"), end,
+                         ["SHA", "ET"][rng.integers(2)], ""))
+    df = pd.DataFrame(rows, columns=["client_id", "birth_year", "municipality_code",
+                                     "service_task", "start_date", "end_date", "source",
+                                     "child_welfare_act"])
+    quarters = quarter_range("2020Q1", "2023Q4")
+    d = write_folder(tmp_path, df, pop_years=(2019, 2020, 2021, 2022))
+    t = register.run_register_stage(d, quarters, PARAMS)
+    assert t["rejected"].empty
+    ref = _pandas_counts(df, quarters, [])
+    assert _nonzero(t["multi_task"], ["quarter", "county_code", "task_a", "task_b"]) \
+        == ref["pairs"]
+    assert _nonzero(t["tasks_per_client"], ["quarter", "county_code", "n_tasks"]) \
+        == ref["ntasks"]
+    assert len({q for q, *_ in ref["ntasks"]}) == 16

@@ -279,8 +279,14 @@ def _source_counts(con, specs: list[dict], tasks: list[str], keys: _Keys
     names = [s["col"] for s in specs] + ["c_" + s["col"] for s in qspecs]
     counts = dict(zip(names, [len(s["labels"]) for s in specs + qspecs]))
     prefixes = {"s_": 0, "e_": 1, "": 2}     # SHA, ET, ALL: positions in SOURCES
-    sums = ", ".join(_sums(p + c, n) for p in prefixes for c, n in counts.items())
-    wide = con.execute(f"SELECT kt, {sums} FROM mka GROUP BY kt").fetchdf()
+    # the clients of each combination of masks first (few distinct rows), then the bit sums
+    # of those rows weighted by their clients
+    masks = {p + c: f"(s_{c} | e_{c})" if p == "" else p + c for p in prefixes for c in counts}
+    sums = ", ".join(f"CAST(sum((({masks[p + c]} >> {i}) & 1) * n) AS BIGINT) AS {p}{c}_{i}"
+                     for p in prefixes for c, k in counts.items() for i in range(k))
+    by_source = ", ".join(f"{p}{c}" for p in ("s_", "e_") for c in counts)
+    wide = con.execute(f"SELECT kt, {sums} FROM (SELECT kt, {by_source}, count(*) AS n FROM ma "
+                       "GROUP BY ALL) GROUP BY kt").fetchdf()
     parts = []
     for p, src in prefixes.items():
         part = wide[["kt"] + [f"{p}{c}_{i}" for c, n in counts.items() for i in range(n)]]
@@ -364,31 +370,45 @@ def _task_sets(con, specs: list[dict], tasks: list[str], keys: _Keys
     """Pairs of tasks and the number of tasks per client, per quarter × county and ALL."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
     labels = [lab for s in qspecs for lab in s["labels"]]
-    tm, pos = [], 0
-    for s in qspecs:
-        for i in range(len(s["labels"])):
-            tm.append(f"bit_or(CASE WHEN (({s['col']} >> {i}) & 1) = 1 "
-                      f"THEN CAST(1 AS BIGINT) << {keys.ti()} ELSE 0 END) AS tm{pos}")
-            pos += 1
+    # a client's set of tasks in a quarter is a bit mask of len(tasks) bits; the masks of
+    # per_col quarters are packed side by side into one BIGINT column tp<j>
+    width = len(tasks)
+    per_col = 63 // width
+    terms: dict[int, list[str]] = {}
+    for pos, (col, i) in enumerate((s["col"], i) for s in qspecs for i in range(len(s["labels"]))):
+        terms.setdefault(pos // per_col, []).append(
+            f"((({col} >> {i}) & 1) << ({(pos % per_col) * width} + {keys.ti()}))")
+    tm = [f"bit_or({' | '.join(t)}) AS tp{j}" for j, t in terms.items()]
     n = len(labels)
+    tms = ", ".join(f"tp{j}" for j in terms)
+    quarter_sets = ", ".join(f"(tp{pos // per_col} >> {(pos % per_col) * width}) & {(1 << width) - 1}"
+                             for pos in range(n))
+    # each client's sets of tasks over the whole country (ci -1), and per county: the same
+    # sets for a client of one county (nearly all), grouped again only for the others
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE tc AS
+SELECT cid, min({keys.ci()}) AS ci, max({keys.ci()}) AS ci_max, {", ".join(tm)}
+FROM mka GROUP BY cid""")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE tw AS
-SELECT {keys.ci()} AS ci, cid, {", ".join(tm)} FROM mka GROUP BY ci, cid""")
-    all_cols = ", ".join(f"bit_or(tm{i}) AS tm{i}" for i in range(n))
+SELECT -1 AS ci, cid, {tms} FROM tc
+UNION ALL
+SELECT ci, cid, {tms} FROM tc WHERE ci = ci_max
+UNION ALL
+SELECT {keys.ci()} AS ci, cid, {", ".join(tm)}
+FROM mka WHERE cid IN (SELECT cid FROM tc WHERE ci <> ci_max) GROUP BY ci, cid""")
+    con.execute("DROP TABLE tc")
     order = sorted(range(len(tasks)), key=lambda k: tasks[k])
     pair_idx = [(a, b) for x, a in enumerate(order) for b in order[x + 1:]]
-    tms = ", ".join(f"tm{i}" for i in range(n))
     pair_sql = ", ".join(f"CAST(sum(((tm >> {a}) & (tm >> {b}) & 1) * c) AS BIGINT) AS p{a}_{b}"
                          for a, b in pair_idx)
     # clients per county × the client's sets of tasks in every quarter first (few distinct
     # rows), then per county × quarter × set of tasks (at most 2^tasks sets), and the
     # number of tasks and the pairs from those few rows
     df = con.execute(f"""
-WITH tw2 AS (SELECT * FROM tw UNION ALL
-             SELECT -1 AS ci, cid, {all_cols} FROM tw GROUP BY cid),
-s0 AS (SELECT ci, {tms}, count(*) AS c FROM tw2 GROUP BY ci, {tms}),
+WITH s0 AS (SELECT ci, {tms}, count(*) AS c FROM tw GROUP BY ci, {tms}),
 s AS (SELECT ci, i, tm, sum(c) AS c
-      FROM (SELECT ci, unnest(range({n})) AS i, unnest([{tms}]) AS tm, c FROM s0)
+      FROM (SELECT ci, unnest(range({n})) AS i, unnest([{quarter_sets}]) AS tm, c FROM s0)
       WHERE tm <> 0 GROUP BY ci, i, tm)
 SELECT ci, CAST(i AS INTEGER) AS i, bit_count(tm) AS n_tasks,
        CAST(sum(c) AS BIGINT) AS clients, {pair_sql}
