@@ -237,9 +237,8 @@ def _client_key(con) -> str:
     its id (:data:`CLIENT_HASH_SQL`) unless two accepted ids share a hash, then the id."""
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE cb AS
-SELECT {CLIENT_HASH_SQL} AS cid, min(birth_year) AS birth_year,
-       min(client_id) <> max(client_id) AS clash
-FROM periods GROUP BY cid""")
+SELECT {CLIENT_HASH_SQL} AS cid, min(birth_year) AS birth_year
+FROM periods GROUP BY client_id""")
     if not _hash_clashes(con):
         return CLIENT_HASH_SQL
     con.execute("CREATE OR REPLACE TEMP TABLE cb AS SELECT client_id AS cid, "
@@ -248,8 +247,8 @@ FROM periods GROUP BY cid""")
 
 
 def _hash_clashes(con) -> bool:
-    """Whether two different client ids of table cb share a hash."""
-    return bool(con.execute("SELECT coalesce(bool_or(clash), false) FROM cb").fetchall()[0][0])
+    """Whether two different client ids of table cb (one row per id) share a hash."""
+    return bool(con.execute("SELECT count(*) <> count(DISTINCT cid) FROM cb").fetchall()[0][0])
 
 
 def _window_start(spec: dict) -> dt.date:
