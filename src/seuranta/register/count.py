@@ -107,11 +107,12 @@ def _sums(col: str, n: int) -> str:
 def _melt(df: pd.DataFrame, keys: list[str], spec: dict, prefix: str = "") -> pd.DataFrame:
     """Long form of the sums of one mask column: keys + window label + clients (> 0)."""
     col = prefix + spec["col"]
-    wcols = {f"{col}_{i}": lab for i, lab in enumerate(spec["labels"])}
-    long = df[keys + list(wcols)].melt(id_vars=keys, var_name="_w", value_name="clients")
-    long[spec["unit"]] = _lookup(long["_w"], wcols)
-    long = long[long["clients"] > 0]
-    return long.drop(columns="_w").reset_index(drop=True)
+    vals = df[[f"{col}_{i}" for i in range(len(spec["labels"]))]].to_numpy().T   # window × row
+    w, r = np.nonzero(vals > 0)        # window by window, rows in order (as DataFrame.melt)
+    long = df[keys].iloc[r].reset_index(drop=True)
+    long["clients"] = vals[w, r]
+    long[spec["unit"]] = np.array(spec["labels"], dtype=object)[w]
+    return long
 
 
 def _lookup(values: pd.Series, mapping: dict) -> np.ndarray:
