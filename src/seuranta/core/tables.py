@@ -49,10 +49,8 @@ def _column_text(s: pd.Series) -> list[str] | None:
     return None
 
 
-def _csv_text(df: pd.DataFrame) -> str | None:
-    """The bytes of ``df.to_csv(index=False, lineterminator="\\n")`` built column-wise
-    (several times faster), or None when the table is left to pandas (no rows, one
-    column, a field that needs quoting, another dtype)."""
+def _csv_lines(df: pd.DataFrame) -> tuple[str, list[str]] | None:
+    """The header and the row lines (without line ends) of :func:`_csv_text`, or None."""
     names = list(df.columns)
     if len(df) == 0 or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
         return None
@@ -64,7 +62,30 @@ def _csv_text(df: pd.DataFrame) -> str | None:
         if text is None:
             return None
         cols.append(text)
-    return ",".join(names) + "\n" + "\n".join(map(",".join, zip(*cols))) + "\n"
+    return ",".join(names), list(map(",".join, zip(*cols)))
+
+
+def _csv_text(df: pd.DataFrame) -> str | None:
+    """The bytes of ``df.to_csv(index=False, lineterminator="\\n")`` built column-wise
+    (several times faster), or None when the table is left to pandas (no rows, one
+    column, a field that needs quoting, another dtype)."""
+    parts = _csv_lines(df)
+    return None if parts is None else parts[0] + "\n" + "\n".join(parts[1]) + "\n"
+
+
+def csv_lines(df: pd.DataFrame) -> tuple[str, np.ndarray] | None:
+    """:func:`write_csv`'s header and row lines (an object array, one line per row of
+    ``df``, without line ends), or None when that table is left to pandas. Each row's line
+    depends on that row alone, so a subset of the rows is written as those lines."""
+    parts = _csv_lines(neutralise_frame(df))
+    return None if parts is None else (parts[0], np.array(parts[1], dtype=object))
+
+
+def write_csv_lines(path: Path, header: str, lines) -> None:
+    """Write a table from :func:`csv_lines` (at least one line)."""
+    with writing(path):
+        with open(path, "w", encoding="utf-8", newline="") as f:
+            f.write(header + "\n" + "\n".join(lines) + "\n")
 
 
 #: First characters of a formula (:data:`seuranta.core.escape.FORMULA_STARTS`).

@@ -174,23 +174,59 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
     published = Path(tables_dir).parent / "published"
     P = published_tables(published)                # every figure of the text and tables
     meta = dict(zip(T["meta"]["key"], T["meta"]["value"].astype(str)))
-    packages = costs.load_packages()
-    pname = dict(zip(packages["package_code"], packages["name_fi"]))
-    pname.update({"unallocated": "Kohdentamaton", "ALL": "Yhteensä"})
-    rname = costs.region_names()
-    rname["ALL"] = "Koko maa"
-
-    def short(code):
-        return costs.REGION_SHORT_FI.get(code, rname.get(code, code))
-
-    al = P["allocation"]
-    nat = al[al["region_code"] == "ALL"].iloc[0]
-    areas = al[al["region_code"] != "ALL"]
-    pk, res, dims = P["packages"], P["per_resident"], P["dimensions"]
-    pc = T["per_client"]
-    benchmark = float(nat["benchmark_pct"])
+    names = _Names.make()
     ch = CostChapter()
+    _packages_section(ch, P, names, year, meta)
+    _allocation_section(ch, P, len(T["quarantine"]), names, year)
+    plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "axes.spines.top": False,
+                         "axes.spines.right": False})
+    _total_figure(ch, P["per_resident"], names, year, synthetic)
+    _standardised_section(ch, P["per_resident"], names, year, synthetic)
+    ch.facts["pairs"] = "; ".join(
+        f"{names.package[p].lower()} ↔ " + costs.task_names("+".join(ts)).lower()
+        for p, ts in cp["package_tasks"].items())
+    ch.facts["mapping_version"] = meta.get("mapping_version", "")
+    ch.facts["population_year"] = meta.get("population_year", "")
+    pc = T["per_client"]
+    if not pc["clients"].notna().any():
+        ch.facts["per_client"] = say("no_clients", year=year)
+        return ch
+    _per_client_section(ch, pc, P, published, params, names, year, meta)
+    return ch
 
+
+@dataclass
+class _Names:
+    """Finnish names of the packages and regions, the package list in its order."""
+
+    packages: pd.DataFrame
+    package: dict
+    region: dict
+
+    @classmethod
+    def make(cls) -> _Names:
+        packages = costs.load_packages()
+        pname = dict(zip(packages["package_code"], packages["name_fi"]))
+        pname.update({"unallocated": "Kohdentamaton", "ALL": "Yhteensä"})
+        rname = costs.region_names()
+        rname["ALL"] = "Koko maa"
+        return cls(packages, pname, rname)
+
+    def short(self, code):
+        return costs.REGION_SHORT_FI.get(code, self.region.get(code, code))
+
+
+def _national(P: dict) -> tuple[pd.Series, float]:
+    """The whole country's allocation row and the benchmark percentage."""
+    nat = P["allocation"][P["allocation"]["region_code"] == "ALL"].iloc[0]
+    return nat, float(nat["benchmark_pct"])
+
+
+def _packages_section(ch: CostChapter, P: dict, names: _Names, year: int, meta: dict) -> None:
+    """The lead paragraph, Table 1 (packages) and the largest packages."""
+    pname = names.package
+    nat, benchmark = _national(P)
+    pk, dims = P["packages"], P["dimensions"]
     sec = dims[(dims["dimension"] == "sector") & (dims["package_code"] == "ALL")]
     sec = dict(zip(sec["value"], sec["cost_eur"]))
     pct = fi_pct(nat["allocation_pct"])
@@ -221,19 +257,27 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
                               a_eur=fi_number(a["eur_per_resident"]),
                               b=pname[b["package_code"]].lower(), b_share=fi_pct(b["share_pct"]))
 
+
+def _allocation_section(ch: CostChapter, P: dict, quarantined: int, names: _Names,
+                        year: int) -> None:
+    """The allocation paragraph and Table 2 (allocation by region)."""
+    short = names.short
+    al = P["allocation"]
+    nat, benchmark = _national(P)
+    areas = al[al["region_code"] != "ALL"]
+    pct = fi_pct(nat["allocation_pct"])
     lo = areas.loc[areas["allocation_pct"].idxmin()]
     hi = areas.loc[areas["allocation_pct"].idxmax()]
     un = P["unallocated"]
     reasons = un[un["region_code"] == "ALL"].groupby("reason")["cost_eur"].sum()
-    q = T["quarantine"]
     ch.facts["allocation"] = say(
         "allocation", pct=pct, lo=fi_pct(lo["allocation_pct"]), lo_area=short(lo["region_code"]),
         hi=fi_pct(hi["allocation_pct"]), hi_area=short(hi["region_code"]),
         below=int((areas["allocation_pct"] < benchmark).sum()),
         unallocated=unallocated_sentence(float(nat["unallocated_eur"]), reasons),
-        quarantine=say("quarantine", rows=fi_count(len(q), "virheellinen kustannusrivi",
+        quarantine=say("quarantine", rows=fi_count(quarantined, "virheellinen kustannusrivi",
                                                    "virheellistä kustannusriviä"))
-        if len(q) else "")
+        if quarantined else "")
     tab = pd.DataFrame({
         "Alue": [short(c) for c in al["region_code"]],
         "Kustannukset, milj. €": [_milj(v) for v in al["ledger_eur"]],
@@ -245,8 +289,13 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
         f"Taulukko 2. Kustannusten kohdentuminen tietopaketteihin alueittain vuonna {year}",
         tab, list(tab.columns[1:]), f"Vertailuarvo {fi_pct(benchmark)} (arviointi 2017).")
 
-    plt.rcParams.update({"figure.dpi": 100, "font.size": 9, "axes.spines.top": False,
-                         "axes.spines.right": False})
+
+def _total_figure(ch: CostChapter, res: pd.DataFrame, names: _Names, year: int,
+                  synthetic: bool) -> None:
+    """Figure 1: costs per resident by region, with its alternative text."""
+    import matplotlib.pyplot as plt
+
+    short = names.short
     tot = res[(res["package_code"] == "ALL")].copy()
     tot_nat = float(tot.loc[tot["region_code"] == "ALL", "eur_per_resident"].iloc[0])
     tot = tot[tot["region_code"] != "ALL"].sort_values("eur_per_resident")
@@ -268,8 +317,15 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
                                     hi_area=short(hi_r["region_code"]),
                                     hi=fi_number(hi_r["eur_per_resident"])))
 
+
+def _standardised_section(ch: CostChapter, res: pd.DataFrame, names: _Names, year: int,
+                          synthetic: bool) -> None:
+    """Figure 2 (age-standardised costs per target resident) and its paragraph."""
+    import matplotlib.pyplot as plt
+
+    short, pname = names.short, names.package
     std = res[res["eur_per_target_resident_std"].notna()]
-    bound = [c for c in packages["package_code"] if c in set(std["package_code"])]
+    bound = [c for c in names.packages["package_code"] if c in set(std["package_code"])]
     if bound:
         fig, axes = plt.subplots(1, len(bound), figsize=(7.5, 5.4), sharey=True)
         axes = np.atleast_1d(axes)
@@ -310,14 +366,12 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
                          min_eur=fi_number(mn["eur_per_target_resident_std"])))
     ch.facts["standardised"] = "\n".join(items)
 
-    ch.facts["pairs"] = "; ".join(
-        f"{pname[p].lower()} ↔ " + costs.task_names("+".join(ts)).lower()
-        for p, ts in cp["package_tasks"].items())
-    ch.facts["mapping_version"] = meta.get("mapping_version", "")
-    ch.facts["population_year"] = meta.get("population_year", "")
-    if not pc["clients"].notna().any():
-        ch.facts["per_client"] = say("no_clients", year=year)
-        return ch
+
+def _per_client_section(ch: CostChapter, pc: pd.DataFrame, P: dict, published: Path,
+                        params: dict, names: _Names, year: int, meta: dict) -> None:
+    """Table 3 (€ per client, whole country), Table 4 (by region) and their paragraph."""
+    short, pname, packages = names.short, names.package, names.packages
+    cp = costs.cost_params(params)
     min_pct = float(cp["per_client_min_coverage_pct"])
     min_count = int(as_params(params)["disclosure"]["min_count"])
     clients_pub, eur_pub, _why, hid = costs.per_client_shown(pc, published, min_pct, min_count)
@@ -363,4 +417,3 @@ def chapter(tables_dir: Path | str, year: int, params: dict, *, synthetic: bool)
         f"{fi_pct(min_pct, 0)} (asiakkaita puuttuisi, ja luku olisi liian suuri), tai alueella "
         f"ei ollut rekisterissä asiakkaita. {SUPPRESSED} = salattu tietosuojan vuoksi: "
         "asiakasmäärä on pieni tai pääteltävissä muista luvuista.")
-    return ch

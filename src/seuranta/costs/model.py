@@ -661,56 +661,15 @@ def run_costs(year: int, data_dir: Path, params: dict | None = None,
 
     pop, pop_src = load_population(data_dir)
     regpop, pop_year = region_population(pop, year)
-    for pk, groups in (cp.get("age_scope") or {}).items():
-        if pk not in set(packages["package_code"]):
-            raise InputError(f"parameters.yml costs.age_scope: unknown package {pk}")
-        for g in groups:
-            if not _is_age_group(g):
-                raise InputError(f"parameters.yml costs.age_scope.{pk}: {g!r} is not an "
-                                 "age group like 65-74 or 75+")
+    _check_age_scope(cp.get("age_scope") or {}, packages)
     res = per_resident(alloc, regpop, year, pop_year, cp.get("age_scope") or {}, packages)
     tables["per_resident"] = res
-
-    nat = res[res["region_code"] == ALL].set_index("package_code")
-    pk = packages.copy()
-    extra = pd.DataFrame({"package_code": [UNALLOCATED, ALL],
-                          "name_fi": ["Kohdentamaton", "Yhteensä"], "kind": ["", ""],
-                          "order": [98, 99]})
-    pk = pd.concat([pk, extra], ignore_index=True)
-    cents_pk = alloc.groupby("package_code")["cents"].sum()
-    pk_cents = [int(cents_pk.get(c, 0)) if c != ALL else total for c in pk["package_code"]]
-    pk.insert(0, "year", year)
-    pk["cost_eur"] = [cents_to_str(v) for v in pk_cents]
-    pk["share_pct"] = [round(100 * v / total, 4) for v in pk_cents]
-    pk["eur_per_resident"] = [nat.loc[c, "eur_per_resident"] for c in pk["package_code"]]
-    tables["packages"] = pk
-
-    un = alloc[alloc["package_code"] == UNALLOCATED]
-    ug = un.groupby(["region_code", "service_class", "reason"], as_index=False).agg(
-        rows=("cents", "size"), cents=("cents", "sum"))
-    un_all = un.groupby(["service_class", "reason"], as_index=False).agg(
-        rows=("cents", "size"), cents=("cents", "sum"))
-    un_all.insert(0, "region_code", ALL)
-    ug = pd.concat([ug, un_all], ignore_index=True)
-    ug.insert(0, "year", year)
-    ug["cost_eur"] = [cents_to_str(v) for v in ug.pop("cents")]
-    tables["unallocated"] = ug.sort_values(["region_code", "service_class", "reason"]
-                                           ).reset_index(drop=True)
-
+    tables["packages"] = _packages_table(alloc, res, packages, year)
+    tables["unallocated"] = _unallocated_table(alloc, year)
     q = quarantine.drop(columns=[c for c in ("cents",) if c in quarantine.columns])
     tables["quarantine"] = q.sort_values(["source_file", "row_number"]).reset_index(drop=True)
-
-    q_cents, _ = parse_cents(quarantine["cost_eur"])
-    rows_read = len(accepted) + len(quarantine)
-    tables["ledger_rows"] = pd.DataFrame({
-        "year": year,
-        "item": ["read", "quarantined", "accepted", "allocated", "unallocated"],
-        "rows": [rows_read, len(quarantine), len(accepted),
-                 int((alloc["package_code"] != UNALLOCATED).sum()),
-                 int((alloc["package_code"] == UNALLOCATED).sum())],
-        "cost_eur": ["", cents_to_str(int(q_cents.fillna(0).sum())), cents_to_str(total),
-                     cents_to_str(allocated), cents_to_str(unallocated)],
-    })
+    tables["ledger_rows"] = _ledger_rows_table(accepted, quarantine, alloc, year,
+                                               (total, allocated, unallocated))
     tables["dimensions"] = _dimension_table(alloc, mapping, year)
 
     found = find_register_tables(year, out_dir, register_dir)
@@ -730,6 +689,69 @@ def run_costs(year: int, data_dir: Path, params: dict | None = None,
         str(cp["full_coverage_pct"]), str(benchmark),
         ", ".join(sorted(set(raw["source_file"])))]})
     return tables
+
+
+def _check_age_scope(age_scope: dict, packages: pd.DataFrame) -> None:
+    """``costs.age_scope`` names known packages and age groups like 65-74 or 75+."""
+    for pk, groups in age_scope.items():
+        if pk not in set(packages["package_code"]):
+            raise InputError(f"parameters.yml costs.age_scope: unknown package {pk}")
+        for g in groups:
+            if not _is_age_group(g):
+                raise InputError(f"parameters.yml costs.age_scope.{pk}: {g!r} is not an "
+                                 "age group like 65-74 or 75+")
+
+
+def _packages_table(alloc: pd.DataFrame, res: pd.DataFrame, packages: pd.DataFrame,
+                    year: int) -> pd.DataFrame:
+    """packages: cost, share and national euros per resident of every package, the
+    unallocated costs and the total."""
+    total = int(alloc["cents"].sum())
+    nat = res[res["region_code"] == ALL].set_index("package_code")
+    pk = packages.copy()
+    extra = pd.DataFrame({"package_code": [UNALLOCATED, ALL],
+                          "name_fi": ["Kohdentamaton", "Yhteensä"], "kind": ["", ""],
+                          "order": [98, 99]})
+    pk = pd.concat([pk, extra], ignore_index=True)
+    cents_pk = alloc.groupby("package_code")["cents"].sum()
+    pk_cents = [int(cents_pk.get(c, 0)) if c != ALL else total for c in pk["package_code"]]
+    pk.insert(0, "year", year)
+    pk["cost_eur"] = [cents_to_str(v) for v in pk_cents]
+    pk["share_pct"] = [round(100 * v / total, 4) for v in pk_cents]
+    pk["eur_per_resident"] = [nat.loc[c, "eur_per_resident"] for c in pk["package_code"]]
+    return pk
+
+
+def _unallocated_table(alloc: pd.DataFrame, year: int) -> pd.DataFrame:
+    """unallocated: rows and cost by region, service class and reason (and ALL regions)."""
+    un = alloc[alloc["package_code"] == UNALLOCATED]
+    ug = un.groupby(["region_code", "service_class", "reason"], as_index=False).agg(
+        rows=("cents", "size"), cents=("cents", "sum"))
+    un_all = un.groupby(["service_class", "reason"], as_index=False).agg(
+        rows=("cents", "size"), cents=("cents", "sum"))
+    un_all.insert(0, "region_code", ALL)
+    ug = pd.concat([ug, un_all], ignore_index=True)
+    ug.insert(0, "year", year)
+    ug["cost_eur"] = [cents_to_str(v) for v in ug.pop("cents")]
+    return ug.sort_values(["region_code", "service_class", "reason"]).reset_index(drop=True)
+
+
+def _ledger_rows_table(accepted: pd.DataFrame, quarantine: pd.DataFrame,
+                       alloc: pd.DataFrame, year: int, cents: tuple[int, int, int]
+                       ) -> pd.DataFrame:
+    """ledger_rows: rows and cost read, quarantined, accepted, allocated, unallocated
+    (``cents``: the total, allocated and unallocated cents)."""
+    total, allocated, unallocated = cents
+    q_cents, _ = parse_cents(quarantine["cost_eur"])
+    return pd.DataFrame({
+        "year": year,
+        "item": ["read", "quarantined", "accepted", "allocated", "unallocated"],
+        "rows": [len(accepted) + len(quarantine), len(quarantine), len(accepted),
+                 int((alloc["package_code"] != UNALLOCATED).sum()),
+                 int((alloc["package_code"] == UNALLOCATED).sum())],
+        "cost_eur": ["", cents_to_str(int(q_cents.fillna(0).sum())), cents_to_str(total),
+                     cents_to_str(allocated), cents_to_str(unallocated)],
+    })
 
 
 def input_name(path: Path, data_dir: Path, out_dir: Path) -> str:

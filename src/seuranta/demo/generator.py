@@ -590,9 +590,36 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
     n_m, n_t = base.shape
     county = mun["county_code"].to_numpy()
     codes = mun["municipality_code"].to_numpy()
+    pinned = np.isin(codes, list(PINNED_DISABILITY))
+    stage, et, et_counties = _join_stages(rng, county, pinned, base, keys)
+    sha_from, never, late = _sha_join_dates(rng, stage, et, county)
+    sha_keep = np.ones((n_m, n_t))
+    sha_to = np.full((n_m, n_t), -1, np.int64)
+    declared = sha_from >= 0
+    used, under = _under_delivering(rng, never & ~late, factor, expected, codes, sha_from,
+                                    sha_keep, declared)
+    pre_from, pre_keep, has_pre = _partial_data(rng, stage, et, used, county, sha_from)
+    undeclared = [{"municipality_code": codes[i], "service_task": TASKS[t], "source": "SHA",
+                   "data_from": _date_str(pre_from[i, t]),
+                   "delivered_fraction": float(pre_keep[i, t])}
+                  for i, t in np.argwhere(has_pre & ~declared)]
+    ends = _coverage_ends(rng, (stage == 0) & ~et & declared & ~pinned[:, None], codes, sha_to)
+    et_from = np.where(et, _day("2023-01-01"), -1)
+    return {"sha_from": sha_from, "sha_to": sha_to, "sha_keep": sha_keep,
+            "sha_declared": declared, "et_from": et_from, "stage": stage,
+            "pre_from": pre_from, "pre_keep": pre_keep,
+            "n_partial_before_declared": int((has_pre & declared).sum()),
+            "et_counties": et_counties, "under_delivering": under, "undeclared": undeclared,
+            "coverage_ends": ends}
+
+
+def _join_stages(rng, county: np.ndarray, pinned: np.ndarray, base: np.ndarray,
+                 keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, list]:
+    """The first fully covered quarter of each municipality × task (``NQ`` = never), the
+    pairs delivered separately (ET) and the counties that deliver so."""
+    n_m, n_t = base.shape
     stage = np.full((n_m, n_t), -1)                 # first fully covered quarter; 5 = never
     v = T["vammaispalvelut"]
-    pinned = np.isin(codes, list(PINNED_DISABILITY))
     stage[pinned, v] = 0
     stage[(county == PIRKANMAA) & ~pinned, v] = 5
     total = base.sum(axis=0)
@@ -639,7 +666,14 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
             stage[i, t] = j
             if j < NQ:
                 taken += base[i, t]
-    # SHA join dates
+    return stage, et, et_counties
+
+
+def _sha_join_dates(rng, stage: np.ndarray, et: np.ndarray, county: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The declared Kanta (SHA) join day of each pair (-1: none), the never-covered pairs
+    and those of them that join mid-2023Q4."""
+    n_m, n_t = stage.shape
     sha_from = np.full((n_m, n_t), -1, np.int64)
     mid = rng.random((n_m, n_t)) < 0.4
     for j in range(NQ):
@@ -658,15 +692,22 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
         if j < NQ:
             sha_from[i, t] = QS[j]
     # never-covered pairs: some join mid-2023Q4 (a partial last quarter)
+    v = T["vammaispalvelut"]
     never = (stage == NQ) & ~((county == PIRKANMAA)[:, None] & (np.arange(n_t) == v)[None, :])
     late = never & (rng.random((n_m, n_t)) < 0.25)
     sha_from[late] = _unif_day(rng, np.full(late.sum(), QS[NQ - 1] + 10),
                                np.full(late.sum(), QE[NQ - 1]))
-    sha_keep = np.ones((n_m, n_t))
-    sha_to = np.full((n_m, n_t), -1, np.int64)
-    declared = sha_from >= 0
-    # under-delivering: declare Kanta from before 2022Q4 but deliver 30–50 % of clients
-    ok = (never & ~late & (factor >= 0.95) & (factor <= 1.25)
+    return sha_from, never, late
+
+
+def _under_delivering(rng, never_joined: np.ndarray, factor: np.ndarray, expected: np.ndarray,
+                      codes: np.ndarray, sha_from: np.ndarray, sha_keep: np.ndarray,
+                      declared: np.ndarray) -> tuple[np.ndarray, list[dict]]:
+    """Pairs that declare Kanta from before 2022Q4 but deliver 30–50 % of their clients
+    (chosen among ``never_joined``; ``sha_from``, ``sha_keep`` and ``declared`` are set in
+    place): the mask of those pairs and their list."""
+    n_t = never_joined.shape[1]
+    ok = (never_joined & (factor >= 0.95) & (factor <= 1.25)
           & (np.arange(n_t) != T["perheoikeudelliset"])[None, :])
     big = ok & (expected >= 30)
     if big.sum() < N_UNDER_DELIVERING:                 # tiny scales: the largest cells
@@ -687,23 +728,33 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
         declared[i, t] = True
         under.append({"municipality_code": codes[i], "service_task": TASKS[t],
                       "source": "SHA", "delivered_fraction": sha_keep[i, t]})
-    # partial data: before its declared join, or with no declaration at all, Kanta holds a
-    # share of the clients (pilots, gradual adoption) from an earlier date
-    used = np.zeros((n_m, n_t), bool)
+    used = np.zeros(never_joined.shape, bool)
     used[pick[:, 0], pick[:, 1]] = True
-    pir_v = (county == PIRKANMAA)[:, None] & (np.arange(n_t) == v)[None, :]
+    return used, under
+
+
+def _partial_data(rng, stage: np.ndarray, et: np.ndarray, used: np.ndarray,
+                  county: np.ndarray, sha_from: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Partial data: before its declared join, or with no declaration at all, Kanta holds a
+    share of the clients (pilots, gradual adoption) from an earlier date. Returns the first
+    day (-1: none), the share kept and the mask of such pairs."""
+    n_m, n_t = stage.shape
+    pir_v = (county == PIRKANMAA)[:, None] & (np.arange(n_t) == T["vammaispalvelut"])[None, :]
     has_pre = ((stage >= 1) & ~et & ~used & ~pir_v
                & (rng.random((n_m, n_t)) < PARTIAL_PROB))
     join = np.where(sha_from >= 0, sha_from, _day("2023-12-01"))
     pre_from = np.where(has_pre, _unif_day(rng, np.full((n_m, n_t), _day("2021-06-01")),
                                            join - 30), -1)
     pre_keep = np.where(has_pre, np.round(rng.uniform(*PARTIAL_FRACTION, (n_m, n_t)), 2), 0.0)
-    undeclared = [{"municipality_code": codes[i], "service_task": TASKS[t], "source": "SHA",
-                   "data_from": _date_str(pre_from[i, t]),
-                   "delivered_fraction": float(pre_keep[i, t])}
-                  for i, t in np.argwhere(has_pre & ~declared)]
-    # coverage ends inside 2023Q3 for a few SHA-only pairs covered from the start
-    cand = np.argwhere((stage == 0) & ~et & declared & ~pinned[:, None])
+    return pre_from, pre_keep, has_pre
+
+
+def _coverage_ends(rng, eligible: np.ndarray, codes: np.ndarray, sha_to: np.ndarray
+                   ) -> list[dict]:
+    """Coverage ends inside 2023Q3 for a few SHA-only pairs covered from the start
+    (``eligible``); ``sha_to`` is set in place. Returns the list of those pairs."""
+    cand = np.argwhere(eligible)
     pick = cand[rng.choice(len(cand), min(N_COVERAGE_ENDS, len(cand)), replace=False)]
     pick = pick[np.lexsort((pick[:, 1], pick[:, 0]))]
     ends = []
@@ -711,13 +762,7 @@ def _coverage(rng, mun: pd.DataFrame, base: np.ndarray, factor: np.ndarray,
         sha_to[i, t] = _unif_day(rng, np.array([QS[3] + 10]), np.array([QE[3] - 10]))[0]
         ends.append({"municipality_code": codes[i], "service_task": TASKS[t], "source": "SHA",
                      "covered_to": _date_str(sha_to[i, t])})
-    et_from = np.where(et, _day("2023-01-01"), -1)
-    return {"sha_from": sha_from, "sha_to": sha_to, "sha_keep": sha_keep,
-            "sha_declared": declared, "et_from": et_from, "stage": stage,
-            "pre_from": pre_from, "pre_keep": pre_keep,
-            "n_partial_before_declared": int((has_pre & declared).sum()),
-            "et_counties": et_counties, "under_delivering": under, "undeclared": undeclared,
-            "coverage_ends": ends}
+    return ends
 
 
 def _date_str(day: int) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seuranta.core.errors import InputError
@@ -62,17 +63,29 @@ def _check_bands(path: Path, pop: pd.DataFrame) -> None:
     hi = pop["age_group"].map(lambda b: bounds[b][1])
     frame = pd.DataFrame({"m": pop["municipality_code"], "y": pop["year"], "lo": lo,
                           "hi": hi.astype("float64")}).sort_values(["m", "y", "lo"])
-    for (m, y), g in frame.groupby(["m", "y"], sort=True):
-        where = f"{path}: municipality {m} year {y}"
-        expect: int | None = 0
-        for a, b in zip(g["lo"].tolist(), g["hi"].tolist()):
-            if expect is None or a < expect:
-                raise InputError(f"{where}: age bands overlap at age {a}")
-            if a > expect:
-                raise InputError(f"{where}: no age band covers ages {expect}-{a - 1}")
-            expect = None if pd.isna(b) else int(b) + 1
-        if expect is not None:
-            raise InputError(f"{where}: no open age band ({expect}+) ends the bands")
+    # each municipality × year in turn, its bands from the lowest: a band must start where
+    # the one before ended (the first at 0), and the last must be open (A+); the first
+    # fault in that order is reported
+    m, y = frame["m"].to_numpy(), frame["y"].to_numpy()
+    a, b = frame["lo"].to_numpy().astype("int64"), frame["hi"].to_numpy()
+    first = np.r_[True, (m[1:] != m[:-1]) | (y[1:] != y[:-1])]
+    last = np.r_[first[1:], True]
+    before = np.r_[np.nan, b[:-1]]                     # the previous band's end
+    expect = np.where(first, 0.0, before + 1)          # NaN: the previous band was open
+    overlap = np.isnan(expect) | (a < expect)
+    gap = ~overlap & (a > expect)
+    no_open = last & ~np.isnan(b)
+    # a row's own fault comes before the end-of-group check after it
+    faults = np.flatnonzero(np.r_[overlap | gap, no_open].reshape(2, -1).T.ravel())
+    if not len(faults):
+        return
+    r, after = divmod(int(faults[0]), 2)
+    where = f"{path}: municipality {m[r]} year {y[r]}"
+    if after:
+        raise InputError(f"{where}: no open age band ({int(b[r]) + 1}+) ends the bands")
+    if overlap[r]:
+        raise InputError(f"{where}: age bands overlap at age {a[r]}")
+    raise InputError(f"{where}: no age band covers ages {int(expect[r])}-{a[r] - 1}")
 
 
 def read_population(path: Path) -> pd.DataFrame:

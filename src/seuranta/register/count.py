@@ -24,6 +24,7 @@ Measures (docs/data-contract.md section 3 and the shared spec):
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from itertools import combinations
 
 import duckdb
@@ -106,11 +107,12 @@ def _sums(col: str, n: int) -> str:
 def _melt(df: pd.DataFrame, keys: list[str], spec: dict, prefix: str = "") -> pd.DataFrame:
     """Long form of the sums of one mask column: keys + window label + clients (> 0)."""
     col = prefix + spec["col"]
-    wcols = {f"{col}_{i}": lab for i, lab in enumerate(spec["labels"])}
-    long = df[keys + list(wcols)].melt(id_vars=keys, var_name="_w", value_name="clients")
-    long[spec["unit"]] = _lookup(long["_w"], wcols)
-    long = long[long["clients"] > 0]
-    return long.drop(columns="_w").reset_index(drop=True)
+    vals = df[[f"{col}_{i}" for i in range(len(spec["labels"]))]].to_numpy().T   # window × row
+    w, r = np.nonzero(vals > 0)        # window by window, rows in order (as DataFrame.melt)
+    long = df[keys].iloc[r].reset_index(drop=True)
+    long["clients"] = vals[w, r]
+    long[spec["unit"]] = np.array(spec["labels"], dtype=object)[w]
+    return long
 
 
 def _lookup(values: pd.Series, mapping: dict) -> np.ndarray:
@@ -128,48 +130,126 @@ def _task_names(df: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:
     return df.drop(columns="ti")
 
 
-def _scan(con, tasks: list[str], specs: list[dict]) -> None:
-    """Temp tables mk (client × municipality × task × source masks, with the
-    child-welfare-act quarter masks ``c_<col>``), mka (the same over sources, with the
-    client's birth year) and cb (each client's birth year: the smallest one among its
-    accepted periods)."""
-    params: dict = {"tasks": tasks}
+#: SQL of a client's key in the count tables: a 64-bit hash of the id (grouping and joining
+#: integers is several times cheaper than grouping the id strings). Two ids with the same
+#: hash would be one client; :func:`_scan` checks that no two accepted ids share a hash and
+#: otherwise keys the clients by the ids themselves.
+CLIENT_HASH_SQL = "hash(client_id)"
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """Compact integer keys of the count tables.
+
+    ``kt = (((ci << mb) | mi) << tb) | ti`` packs a period's county, municipality and task
+    indexes (columns of ``periods``, from tables ``ref_mun`` and ``ref_task``) into one
+    integer: one integer column to group by instead of three strings; ``kt >> tb`` is the
+    municipality's key (``cm``). ``mun`` and ``county`` turn the indexes back into codes."""
+
+    tb: int
+    mb: int
+    mun: np.ndarray
+    county: np.ndarray
+
+    @classmethod
+    def of(cls, con, n_tasks: int) -> _Keys:
+        mun = con.execute("SELECT municipality_code FROM ref_mun ORDER BY mi").fetchall()
+        county = con.execute("SELECT DISTINCT ci, county_code FROM ref_mun ORDER BY ci").fetchall()
+        if [c for c, _ in county] != list(range(len(county))):
+            raise AssertionError("ref_mun: county indexes are not 0..n-1")
+        return cls(tb=max(1, (n_tasks - 1).bit_length()), mb=max(1, (len(mun) - 1).bit_length()),
+                   mun=np.array([m for (m,) in mun], dtype=object),
+                   county=np.array([c for _, c in county] + ["ALL"], dtype=object))
+
+    def kt(self) -> str:
+        """SQL: kt of a row of ``periods``."""
+        return f"((((ci << {self.mb}) | mi) << {self.tb}) | ti)"
+
+    def cm(self, kt: str = "kt") -> str:
+        """SQL: county and municipality of a kt (a municipality's key)."""
+        return f"({kt} >> {self.tb})"
+
+    def ci(self, kt: str = "kt") -> str:
+        return f"({kt} >> {self.tb + self.mb})"
+
+    def ti(self, kt: str = "kt") -> str:
+        return f"({kt} & {(1 << self.tb) - 1})"
+
+    def municipality(self, cm: pd.Series) -> np.ndarray:
+        """Municipality codes of municipality keys (``cm``)."""
+        return self.mun[cm.to_numpy().astype(np.int64) & ((1 << self.mb) - 1)]
+
+
+def _scan(con, specs: list[dict], keys: _Keys) -> None:
+    """Temp tables of the windows' masks, in one aggregation of the periods:
+
+    * cb: each client's key ``cid`` and birth year (the smallest one among its accepted
+      periods);
+    * ma: client × kt, the masks of each source (``s_<col>`` SHA, ``e_<col>`` ET, with
+      the child-welfare-act quarter masks ``s_c_<col>``, ``e_c_<col>``) and the client's
+      birth year; view mka adds the masks over both sources (``<col>``, ``c_<col>``);
+    * mc: client × municipality (kt without the task), birth year and the quarter and
+      year masks over every task.
+    """
+    params: dict = {}
     masks = ",\n       ".join(_mask_expr(s, params) for s in specs)
     qcols = [s["col"] for s in specs if s["unit"] == "quarter"]
     cols = [s["col"] for s in specs]
     params["wfirst"] = min(_window_start(s) for s in specs)
     params["wlast"] = max(_window_end(s) for s in specs)
-    ors = ", ".join(f"bit_or({c}) AS {c}" for c in cols)
-    cwa = ", ".join(f"bit_or(CASE WHEN cwa THEN {c} ELSE 0 END) AS c_{c}" for c in qcols)
+    src = {"s": "NOT et", "e": "et"}
+    ors = ", ".join([f"bit_or(CASE WHEN {w} THEN {c} ELSE 0 END) AS {k}_{c}"
+                     for c in cols for k, w in src.items()]
+                    + [f"bit_or(CASE WHEN cwa AND {w} THEN {c} ELSE 0 END) AS {k}_c_{c}"
+                       for c in qcols for k, w in src.items()])
     idx = ", ".join(f"{_INDEX_SQL[u].format(d='start_date')} AS i0_{u[0]}, "
                     f"{_INDEX_SQL[u].format(d='e')} AS i1_{u[0]}"
                     for u in sorted({s["unit"] for s in specs}))
-    con.execute("CREATE OR REPLACE TEMP TABLE cb AS "
-                "SELECT client_id, min(birth_year) AS birth_year FROM periods GROUP BY client_id")
+    cid = _client_key(con)
+    # the client's birth year is joined after the periods are grouped (fewer rows)
     con.execute(f"""
-CREATE OR REPLACE TEMP TABLE mk AS
-SELECT client_id, municipality_code, county_code, ti, source,
-       {ors}{', ' + cwa if cwa else ''}
+CREATE OR REPLACE TEMP TABLE ma AS
+SELECT a.*, b.birth_year
 FROM (
-  SELECT p.client_id, p.municipality_code, p.county_code, p.source, p.cwa,
-         CAST(list_position($tasks, p.service_task) - 1 AS INTEGER) AS ti,
-         {masks}
-  FROM (SELECT *, {idx}
-        FROM (SELECT *, coalesce(end_date, DATE '9999-12-31') AS e FROM periods
-              WHERE start_date <= $wlast AND coalesce(end_date, DATE '9999-12-31') >= $wfirst)
-       ) p
-)
-GROUP BY client_id, municipality_code, county_code, ti, source""", params)
-    # the client's birth year is joined after the sources are merged (fewer rows)
-    acols = cols + [f"c_{c}" for c in qcols]
-    ors_a = ", ".join(f"bit_or({c}) AS {c}" for c in acols)
+  SELECT cid, kt, {ors}
+  FROM (
+    SELECT {cid} AS cid, {keys.kt()} AS kt, et, cwa,
+           {masks}
+    FROM (SELECT *, {idx}
+          FROM (SELECT *, coalesce(end_date, DATE '9999-12-31') AS e FROM periods
+                WHERE start_date <= $wlast AND coalesce(end_date, DATE '9999-12-31') >= $wfirst)
+         )
+  )
+  GROUP BY cid, kt) a
+JOIN cb b USING (cid)""", params)
+    both = ", ".join([f"s_{c} | e_{c} AS {c}" for c in cols]
+                     + [f"s_c_{c} | e_c_{c} AS c_{c}" for c in qcols])
+    con.execute(f"CREATE OR REPLACE TEMP VIEW mka AS SELECT *, {both} FROM ma")
+    ycols = qcols + [s["col"] for s in specs if s["unit"] == "year"]
+    ors_c = "".join(f", bit_or({c}) AS {c}" for c in ycols)
     con.execute(f"""
-CREATE OR REPLACE TEMP TABLE mka AS
-SELECT a.client_id, a.municipality_code, a.county_code, a.ti, b.birth_year,
-       {", ".join("a." + c for c in acols)}
-FROM (SELECT client_id, municipality_code, county_code, ti, {ors_a}
-      FROM mk GROUP BY client_id, municipality_code, county_code, ti) a
-JOIN cb b USING (client_id)""")
+CREATE OR REPLACE TEMP TABLE mc AS
+SELECT cid, {keys.cm()} AS cm, min(birth_year) AS birth_year{ors_c}
+FROM mka GROUP BY cid, cm""")
+
+
+def _client_key(con) -> str:
+    """Create table cb (cid, birth_year) and return the SQL of a client's key: the hash of
+    its id (:data:`CLIENT_HASH_SQL`) unless two accepted ids share a hash, then the id."""
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE cb AS
+SELECT {CLIENT_HASH_SQL} AS cid, min(birth_year) AS birth_year
+FROM periods GROUP BY client_id""")
+    if not _hash_clashes(con):
+        return CLIENT_HASH_SQL
+    con.execute("CREATE OR REPLACE TEMP TABLE cb AS SELECT client_id AS cid, "
+                "min(birth_year) AS birth_year FROM periods GROUP BY client_id")
+    return "client_id"
+
+
+def _hash_clashes(con) -> bool:
+    """Whether two different client ids of table cb (one row per id) share a hash."""
+    return bool(con.execute("SELECT count(*) <> count(DISTINCT cid) FROM cb").fetchall()[0][0])
 
 
 def _window_start(spec: dict) -> dt.date:
@@ -191,29 +271,44 @@ def _window_end(spec: dict) -> dt.date:
     return dt.date(int(lab), 12, 31)
 
 
-def _source_counts(con, specs: list[dict], tasks: list[str]) -> dict[str, pd.DataFrame]:
+def _source_counts(con, specs: list[dict], tasks: list[str], keys: _Keys
+                   ) -> dict[str, pd.DataFrame]:
     """Per kind of window: clients per window × municipality × task × source (SHA/ET/ALL);
     key 'cwa' for the child-welfare-act clients per quarter."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
-    sums = ", ".join([_sums(s["col"], len(s["labels"])) for s in specs]
-                     + [_sums("c_" + s["col"], len(s["labels"])) for s in qspecs])
-    df = con.execute(f"""
-SELECT municipality_code, ti, source, {sums} FROM mk GROUP BY municipality_code, ti, source
-UNION ALL
-SELECT municipality_code, ti, 'ALL' AS source, {sums} FROM mka GROUP BY municipality_code, ti
-""").fetchdf()
-    keys = ["municipality_code", "ti", "source"]
+    names = [s["col"] for s in specs] + ["c_" + s["col"] for s in qspecs]
+    counts = dict(zip(names, [len(s["labels"]) for s in specs + qspecs]))
+    prefixes = {"s_": 0, "e_": 1, "": 2}     # SHA, ET, ALL: positions in SOURCES
+    # the clients of each combination of masks first (few distinct rows), then the bit sums
+    # of those rows weighted by their clients
+    masks = {p + c: f"(s_{c} | e_{c})" if p == "" else p + c for p in prefixes for c in counts}
+    sums = ", ".join(f"CAST(sum((({masks[p + c]} >> {i}) & 1) * n) AS BIGINT) AS {p}{c}_{i}"
+                     for p in prefixes for c, k in counts.items() for i in range(k))
+    by_source = ", ".join(f"{p}{c}" for p in ("s_", "e_") for c in counts)
+    wide = con.execute(f"SELECT kt, {sums} FROM (SELECT kt, {by_source}, count(*) AS n FROM ma "
+                       "GROUP BY ALL) GROUP BY kt").fetchdf()
+    parts = []
+    for p, src in prefixes.items():
+        part = wide[["kt"] + [f"{p}{c}_{i}" for c, n in counts.items() for i in range(n)]]
+        parts.append(part.set_axis(["kt"] + [f"{c}_{i}" for c, n in counts.items()
+                                             for i in range(n)], axis=1).assign(src=src))
+    df = pd.concat(parts, ignore_index=True)
+    kt = df["kt"].to_numpy().astype(np.int64)
+    df["municipality_code"] = keys.municipality(pd.Series(kt >> keys.tb))
+    df["ti"] = kt & ((1 << keys.tb) - 1)
+    df["source"] = np.array(SOURCES, dtype=object)[df["src"].to_numpy()]
+    cols = ["municipality_code", "ti", "source"]
     out: dict[str, list] = {}
     for s in specs:
-        out.setdefault(s["unit"], []).append(_task_names(_melt(df, keys, s), tasks))
+        out.setdefault(s["unit"], []).append(_task_names(_melt(df, cols, s), tasks))
     lsu = tasks.index("lastensuojelu")
     for s in qspecs:
         out.setdefault("cwa", []).append(
-            _task_names(_melt(df[df["ti"] == lsu], keys, s, "c_"), tasks))
+            _task_names(_melt(df[df["ti"] == lsu], cols, s, "c_"), tasks))
     return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
 
 
-def _age_group_counts(con, specs: list[dict], tasks: list[str]) -> pd.DataFrame:
+def _age_group_counts(con, specs: list[dict], tasks: list[str], keys: _Keys) -> pd.DataFrame:
     """Clients per quarter × municipality × task (and 'kaikki') × age group.
 
     A client's age in a quarter is the quarter's end year minus its birth year; the age
@@ -233,22 +328,19 @@ def _age_group_counts(con, specs: list[dict], tasks: list[str]) -> pd.DataFrame:
     sql_sums = ", ".join(sums)
     by_year = ", ".join(f"CAST(sum(({s['col']} >> {i}) & 1) AS BIGINT) AS {s['col']}_{i}"
                         for s in qspecs for i in range(len(s["labels"])))
-    ors = ", ".join(f"bit_or({s['col']}) AS {s['col']}" for s in qspecs)
     # clients per municipality × task × birth year first (few rows), then the age groups;
     # a bit sum of those rows stands for the quarter's mask bit ("q0_1" as "q0 >> 1")
     df = con.execute(f"""
 WITH b AS (
-  SELECT municipality_code, ti, birth_year, {by_year}
-  FROM mka GROUP BY municipality_code, ti, birth_year
+  SELECT {keys.cm()} AS cm, {keys.ti()} AS ti, birth_year, {by_year}
+  FROM mka GROUP BY kt, birth_year
   UNION ALL
-  SELECT municipality_code, -1 AS ti, birth_year, {by_year}
-  FROM (SELECT client_id, municipality_code, min(birth_year) AS birth_year, {ors}
-        FROM mka GROUP BY client_id, municipality_code)
-  GROUP BY municipality_code, birth_year)
-SELECT municipality_code, ti, {sql_sums}
-FROM b GROUP BY municipality_code, ti""").fetchdf()
-    keys = ["municipality_code", "ti"]
-    long = df[keys + list(wcols)].melt(id_vars=keys, var_name="_w", value_name="clients")
+  SELECT cm, -1 AS ti, birth_year, {by_year} FROM mc GROUP BY cm, birth_year)
+SELECT cm, ti, {sql_sums}
+FROM b GROUP BY cm, ti""").fetchdf()
+    df["municipality_code"] = keys.municipality(df["cm"])
+    cols = ["municipality_code", "ti"]
+    long = df[cols + list(wcols)].melt(id_vars=cols, var_name="_w", value_name="clients")
     w = pd.Index(list(wcols)).get_indexer(long["_w"])
     long["quarter"] = np.array([v[0] for v in wcols.values()], dtype=object)[w]
     long["age_group"] = np.array([v[1] for v in wcols.values()], dtype=object)[w]
@@ -260,55 +352,69 @@ FROM b GROUP BY municipality_code, ti""").fetchdf()
 ALL_TASKS = "kaikki"
 
 
-def _year_all_tasks(con, specs: list[dict]) -> pd.DataFrame:
+def _year_all_tasks(con, specs: list[dict], keys: _Keys) -> pd.DataFrame:
     """Distinct clients of any task per calendar year × municipality (source ALL)."""
     ys = [s for s in specs if s["unit"] == "year"]
     if not ys:
         return pd.DataFrame({"municipality_code": pd.Series(dtype=str),
                              "year": pd.Series(dtype=str), "clients": pd.Series(dtype="int64")})
-    ors = ", ".join(f"bit_or({s['col']}) AS {s['col']}" for s in ys)
     sums = ", ".join(_sums(s["col"], len(s["labels"])) for s in ys)
     df = con.execute(f"""
-SELECT municipality_code, {sums}
-FROM (SELECT client_id, municipality_code, {ors} FROM mka GROUP BY client_id, municipality_code)
-GROUP BY municipality_code""").fetchdf()
+SELECT cm, {sums} FROM mc GROUP BY cm""").fetchdf()
+    df["municipality_code"] = keys.municipality(df["cm"])
     return pd.concat([_melt(df, ["municipality_code"], s) for s in ys], ignore_index=True)
 
 
-def _task_sets(con, specs: list[dict], tasks: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _task_sets(con, specs: list[dict], tasks: list[str], keys: _Keys
+               ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Pairs of tasks and the number of tasks per client, per quarter × county and ALL."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
     labels = [lab for s in qspecs for lab in s["labels"]]
-    tm, pos = [], 0
-    for s in qspecs:
-        for i in range(len(s["labels"])):
-            tm.append(f"bit_or(CASE WHEN (({s['col']} >> {i}) & 1) = 1 "
-                      f"THEN CAST(1 AS BIGINT) << ti ELSE 0 END) AS tm{pos}")
-            pos += 1
+    # a client's set of tasks in a quarter is a bit mask of len(tasks) bits; the masks of
+    # per_col quarters are packed side by side into one BIGINT column tp<j>
+    width = len(tasks)
+    per_col = 63 // width
+    terms: dict[int, list[str]] = {}
+    for pos, (col, i) in enumerate((s["col"], i) for s in qspecs for i in range(len(s["labels"]))):
+        terms.setdefault(pos // per_col, []).append(
+            f"((({col} >> {i}) & 1) << ({(pos % per_col) * width} + {keys.ti()}))")
+    tm = [f"bit_or({' | '.join(t)}) AS tp{j}" for j, t in terms.items()]
     n = len(labels)
+    tms = ", ".join(f"tp{j}" for j in terms)
+    quarter_sets = ", ".join(f"(tp{pos // per_col} >> {(pos % per_col) * width}) & {(1 << width) - 1}"
+                             for pos in range(n))
+    # each client's sets of tasks over the whole country (ci -1), and per county: the same
+    # sets for a client of one county (nearly all), grouped again only for the others
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE tc AS
+SELECT cid, min({keys.ci()}) AS ci, max({keys.ci()}) AS ci_max, {", ".join(tm)}
+FROM mka GROUP BY cid""")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE tw AS
-SELECT county_code, client_id, {", ".join(tm)} FROM mka GROUP BY county_code, client_id""")
-    all_cols = ", ".join(f"bit_or(tm{i}) AS tm{i}" for i in range(n))
+SELECT -1 AS ci, cid, {tms} FROM tc
+UNION ALL
+SELECT ci, cid, {tms} FROM tc WHERE ci = ci_max
+UNION ALL
+SELECT {keys.ci()} AS ci, cid, {", ".join(tm)}
+FROM mka WHERE cid IN (SELECT cid FROM tc WHERE ci <> ci_max) GROUP BY ci, cid""")
+    con.execute("DROP TABLE tc")
     order = sorted(range(len(tasks)), key=lambda k: tasks[k])
     pair_idx = [(a, b) for x, a in enumerate(order) for b in order[x + 1:]]
-    tms = ", ".join(f"tm{i}" for i in range(n))
     pair_sql = ", ".join(f"CAST(sum(((tm >> {a}) & (tm >> {b}) & 1) * c) AS BIGINT) AS p{a}_{b}"
                          for a, b in pair_idx)
     # clients per county × the client's sets of tasks in every quarter first (few distinct
     # rows), then per county × quarter × set of tasks (at most 2^tasks sets), and the
     # number of tasks and the pairs from those few rows
     df = con.execute(f"""
-WITH tw2 AS (SELECT * FROM tw UNION ALL
-             SELECT 'ALL' AS county_code, client_id, {all_cols} FROM tw GROUP BY client_id),
-s0 AS (SELECT county_code, {tms}, count(*) AS c FROM tw2 GROUP BY county_code, {tms}),
-s AS (SELECT county_code, i, tm, sum(c) AS c
-      FROM (SELECT county_code, unnest(range({n})) AS i, unnest([{tms}]) AS tm, c FROM s0)
-      WHERE tm <> 0 GROUP BY county_code, i, tm)
-SELECT county_code, CAST(i AS INTEGER) AS i, bit_count(tm) AS n_tasks,
+WITH s0 AS (SELECT ci, {tms}, count(*) AS c FROM tw GROUP BY ci, {tms}),
+s AS (SELECT ci, i, tm, sum(c) AS c
+      FROM (SELECT ci, unnest(range({n})) AS i, unnest([{quarter_sets}]) AS tm, c FROM s0)
+      WHERE tm <> 0 GROUP BY ci, i, tm)
+SELECT ci, CAST(i AS INTEGER) AS i, bit_count(tm) AS n_tasks,
        CAST(sum(c) AS BIGINT) AS clients, {pair_sql}
-FROM s GROUP BY county_code, i, n_tasks""").fetchdf()
+FROM s GROUP BY ci, i, n_tasks""").fetchdf()
     con.execute("DROP TABLE IF EXISTS tw")
+    df["county_code"] = keys.county[df["ci"].to_numpy().astype(int)]   # -1: ALL (the last)
     df["quarter"] = np.array(labels, dtype=object)[df["i"].to_numpy().astype(int)]
     per_client = (df.groupby(["quarter", "county_code", "n_tasks"], as_index=False)["clients"]
                   .sum())
@@ -402,12 +508,14 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     months = [m for q in qs for m in q.months]
     specs = _mask_specs({"quarter": qnames, "month": months,
                          **({"year": [str(y) for y in years]} if years else {})})
-    _scan(con, tasks, specs)
-    res = _source_counts(con, specs, tasks)
-    by_age = _age_group_counts(con, specs, tasks)
-    pairs, per_client = _task_sets(con, specs, tasks)
-    year_all = _year_all_tasks(con, specs)
-    for t in ("mk", "mka", "cb"):
+    keys = _Keys.of(con, len(tasks))
+    _scan(con, specs, keys)
+    res = _source_counts(con, specs, tasks, keys)
+    by_age = _age_group_counts(con, specs, tasks, keys)
+    pairs, per_client = _task_sets(con, specs, tasks, keys)
+    year_all = _year_all_tasks(con, specs, keys)
+    con.execute("DROP VIEW IF EXISTS mka")
+    for t in ("ma", "mc", "cb"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
 
     # counts and child-welfare-act counts

@@ -25,12 +25,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from seuranta.core.errors import InputError
 from seuranta.core.params import load_params, section_of
 from seuranta.core.quarters import Quarter, quarter_range
-from seuranta.core.tables import atomic_swap, write_csv
+from seuranta.core.tables import atomic_swap, csv_lines, write_csv, write_csv_lines
 from seuranta.inputs.datafolder import check_quarter, extract_date, publication_quarters
 from seuranta.inputs.population import population_path, read_population
 from seuranta.register import count, ingest, validate
@@ -86,6 +87,9 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
         rejected = validate.rejected(con)
         flags = validate.flags(con, rp)
         ledger = validate.ledger(con, flags, files_info, pairs)
+        # the rows as read are not needed any more: their memory goes to the counts
+        con.execute("DROP TABLE dup")
+        con.execute("DROP TABLE raw")
         tables = count.compute_counts(con, series, years, population,
                                       data_dir / "population.csv")
 
@@ -109,23 +113,26 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
 
 
 def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str,
-                         out_dir: Path) -> Path:
+                         out_dir: Path, rendered: dict | None = None) -> Path:
     """Write quarter Q's register tables into OUT/<Q>/tables/ atomically; returns that folder.
 
     The tables are written into a temporary folder beside ``tables/`` and swapped in by
     renaming; files of other stages already in ``tables/`` are carried over unchanged.
     An interrupted write leaves the previous ``tables/`` as it was.
+
+    ``rendered``: a dict shared by the calls for several quarters of the same ``tables``
+    (:func:`write_all_quarters`): each table's CSV lines are made once and every quarter
+    writes its rows' lines (the same bytes as writing the quarter's cut).
     """
 
     quarter = Quarter.parse(quarter) if isinstance(quarter, str) else quarter
     qdir = Path(out_dir) / str(quarter)
     qdir.mkdir(parents=True, exist_ok=True)
     target = qdir / "tables"
-    cut = tables_for_quarter({k: v for k, v in tables.items() if k in REGISTER_TABLES}, quarter)
     tmp = Path(tempfile.mkdtemp(prefix=f".tables-tmp-{os.getpid()}-", dir=qdir))
     try:
-        for name, df in cut.items():
-            write_csv(df, tmp / f"{name}.csv")
+        for name in (n for n in REGISTER_TABLES if n in tables):
+            _write_cut(tables[name], name, quarter, tmp / f"{name}.csv", rendered)
         tmp.chmod(0o755)   # mkdtemp's 0700 would be published with the folder
         if target.is_dir():
             for p in target.iterdir():
@@ -138,11 +145,35 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
     return target
 
 
+def _write_cut(df: pd.DataFrame, name: str, quarter: Quarter, path: Path,
+               rendered: dict | None) -> None:
+    """Write quarter Q's rows of one register table (:func:`quarter_rows`)."""
+    rows = quarter_rows(name, df, quarter)
+    if rendered is None or (rows is not None and not rows.any()):
+        write_csv(df if rows is None else df[rows].reset_index(drop=True), path)
+        return
+    if name not in rendered:
+        rendered[name] = csv_lines(df)
+    if rendered[name] is None:   # left to pandas
+        write_csv(df if rows is None else df[rows].reset_index(drop=True), path)
+        return
+    header, lines = rendered[name]
+    write_csv_lines(path, header, lines if rows is None else lines[rows])
+
+
+def write_all_quarters(tables: dict[str, pd.DataFrame], quarters: list[Quarter],
+                       out_dir: Path) -> list[Path]:
+    """:func:`write_quarter_tables` for each quarter; for several quarters each table's
+    lines are made once."""
+    rendered: dict | None = {} if len(quarters) > 1 else None
+    return [write_quarter_tables(tables, q, Path(out_dir), rendered) for q in sorted(quarters)]
+
+
 def run_counts(data_dir: Path, out_dir: Path, quarters: list[Quarter], params: dict,
                encoding: str = "utf-8") -> list[Path]:
     """The ``seuranta counts`` job: the register stage into OUT/<Q>/tables/ for each quarter."""
     tables = run_register_stage(Path(data_dir), quarters, params, encoding)
-    return [write_quarter_tables(tables, q, Path(out_dir)) for q in sorted(quarters)]
+    return write_all_quarters(tables, quarters, Path(out_dir))
 
 
 # --------------------------------------------------------------------------- command line
@@ -187,27 +218,32 @@ def add_parser(sub) -> None:
 QUARTER_INDEPENDENT = {"ledger", "rejected", "flags"}
 
 
-def tables_for_quarter(all_tables: dict[str, pd.DataFrame], quarter: Quarter
-                       ) -> dict[str, pd.DataFrame]:
-    """Cut the register stage's all-quarter frames down to what quarter Q publishes.
+def quarter_rows(name: str, df: pd.DataFrame, quarter: Quarter) -> np.ndarray | None:
+    """Which rows of the all-quarter table ``name`` quarter Q publishes (None: all).
 
     Quarter tables keep the rows of Q; ``series_*`` tables keep every quarter up to Q;
     ``year_counts`` keeps the calendar years complete by Q; ledger, rejected rows and
     flags describe the whole extract and are kept whole.
     """
     q = str(quarter)
+    if name in QUARTER_INDEPENDENT:
+        return None
+    if name.startswith("series_"):
+        return (df["quarter"].astype(str) <= q).to_numpy()
+    if name == "year_counts":
+        last_full_year = quarter.year if quarter.q == 4 else quarter.year - 1
+        return (df["year"].astype(int) <= last_full_year).to_numpy()
+    if "quarter" in df.columns:
+        return (df["quarter"].astype(str) == q).to_numpy()
+    return None
+
+
+def tables_for_quarter(all_tables: dict[str, pd.DataFrame], quarter: Quarter
+                       ) -> dict[str, pd.DataFrame]:
+    """Cut the register stage's all-quarter frames down to what quarter Q publishes
+    (:func:`quarter_rows`)."""
     out = {}
     for name, df in all_tables.items():
-        if name in QUARTER_INDEPENDENT:
-            out[name] = df
-        elif name.startswith("series_"):
-            out[name] = df[df["quarter"].astype(str) <= q].reset_index(drop=True)
-        elif name == "year_counts":
-            last_full_year = quarter.year if quarter.q == 4 else quarter.year - 1
-            out[name] = df[df["year"].astype(int) <= last_full_year].reset_index(drop=True)
-        elif "quarter" in df.columns:
-            out[name] = df[df["quarter"].astype(str) == q].reset_index(drop=True)
-        else:
-            out[name] = df
+        rows = quarter_rows(name, df, quarter)
+        out[name] = df if rows is None else df[rows].reset_index(drop=True)
     return out
-

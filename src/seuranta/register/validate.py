@@ -10,7 +10,9 @@ Unusual ages for a task (:data:`FLAGS`, thresholds in ``parameters.yml`` ``regis
 do not reject a row: they are counted in the ledger and in the ``flags`` table.
 
 Tables created in the DuckDB connection: ``checked`` (every raw row with its ``reason``,
-NULL when accepted, and its typed values) and the view ``periods`` (the accepted rows). Everything that varies
+NULL when accepted, and its typed values; municipality, county and task as the integer
+indexes ``mi``, ``ci`` and ``ti`` of tables ``ref_mun`` and ``ref_task``, the source as
+``et``, true for ET) and the view ``periods`` (the accepted rows). Everything that varies
 (extract date, age limits, reference codes) reaches SQL as bound parameters or via small
 tables.
 """
@@ -95,8 +97,18 @@ def rules_table() -> pd.DataFrame:
 
 
 def _reference_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables ref_mun(municipality_code, county_code, mi, ci) and ref_task(service_task, ti):
+    the reference codes with their integer indexes (mi: position in
+    :func:`reference.municipalities`, ci: position of the county code among the sorted
+    county codes, ti: position in :func:`reference.task_codes`), which the counts use as
+    compact keys."""
     mun = reference.municipalities()[["municipality_code", "county_code"]].astype(str)
-    tasks = pd.DataFrame({"service_task": reference.task_codes()}, dtype=str)
+    counties = sorted(mun["county_code"].unique())
+    mun = mun.assign(mi=range(len(mun)), ci=pd.Index(counties).get_indexer(mun["county_code"]))
+    mun = mun.astype({"mi": "int32", "ci": "int32"})
+    codes = reference.task_codes()
+    tasks = pd.DataFrame({"service_task": pd.Series(codes, dtype=str),
+                          "ti": pd.Series(range(len(codes)), dtype="int32")})
     con.register("_ref_mun_df", mun)
     con.register("_ref_task_df", tasks)
     con.execute("CREATE OR REPLACE TABLE ref_mun AS SELECT * FROM _ref_mun_df")
@@ -113,7 +125,7 @@ def _checked_sql() -> str:
     return f"""
 CREATE TABLE checked AS
 WITH t AS (
-  SELECT r.rowid AS raw_id, r.file_idx, r.*, m.county_code AS ref_county,
+  SELECT r.rowid AS raw_id, r.file_idx, r.*, m.county_code AS ref_county, m.mi, m.ci, k.ti,
          (k.service_task IS NOT NULL) AS task_known,
          (length(r.client_id) <= $client_id_max_length
           AND regexp_full_match(r.client_id, '{CLIENT_ID_PATTERN}')) AS client_id_ok,
@@ -131,8 +143,8 @@ WITH t AS (
   LEFT JOIN ref_task k ON k.service_task = r.service_task
   LEFT JOIN dup d ON d.raw_id = r.rowid
 )
-SELECT raw_id, file_idx, client_id, birth_y, municipality_code, ref_county, service_task,
-       source, d_start, d_end, child_welfare_act = '1' AS cwa,
+SELECT raw_id, file_idx, client_id, birth_y, mi, ci, ti, source = 'ET' AS et, d_start, d_end,
+       child_welfare_act = '1' AS cwa,
        cross_dup,
        CASE
 {case}
@@ -176,9 +188,8 @@ def validate(con: duckdb.DuckDBPyConnection, extract_date: dt.date,
         "client_id_max_length": int(rp["client_id_max_length"])})
     con.execute("""
 CREATE VIEW periods AS
-SELECT client_id, birth_y AS birth_year, municipality_code, ref_county AS county_code,
-       service_task, source, d_start AS start_date, d_end AS end_date,
-       coalesce(cwa, false) AS cwa
+SELECT client_id, birth_y AS birth_year, mi, ci, ti, et, d_start AS start_date,
+       d_end AS end_date, coalesce(cwa, false) AS cwa
 FROM checked WHERE reason IS NULL
 """)
 
@@ -223,9 +234,10 @@ def flags(con: duckdb.DuckDBPyConnection, register_params: dict | None = None) -
     con.register("_flag_limits", lim)
     try:
         df = con.execute("""
-SELECT p.municipality_code, p.county_code, p.service_task, 'age_unusual_for_task' AS flag,
+SELECT m.municipality_code, m.county_code, k.service_task, 'age_unusual_for_task' AS flag,
        count(*) AS rows
-FROM periods p JOIN _flag_limits l USING (service_task)
+FROM periods p JOIN ref_mun m USING (mi) JOIN ref_task k USING (ti)
+JOIN _flag_limits l ON l.service_task = k.service_task
 WHERE year(p.start_date) - p.birth_year < coalesce(l.min_age, -1)
    OR year(p.start_date) - p.birth_year > coalesce(l.max_age, 100000)
 GROUP BY ALL ORDER BY 1, 3, 4""").fetchdf()

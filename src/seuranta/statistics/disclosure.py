@@ -411,123 +411,151 @@ def protect_linked(values: dict, groups: dict, shown: set, upper: dict | None = 
     against all equations together, and the same repair is applied to a group of the first
     pinned cell, until none is pinned.
     """
-    upper = upper or {}
-    known = dict(known or {})
-    fixed_bounds = fixed_bounds or {}
     primary = {c for c in shown if is_small(values[c], min_count) or
                (c in forced and values[c] > 0)}
-    hidden = set(primary)
-    dropped = {g for g, cells in groups.items()
-               if is_small(sum(values[c] for c in cells), min_count)}
-    member: dict = {}
-    for g, cells in groups.items():
-        for c in cells:
-            member.setdefault(c, []).append(g)
+    state = _Linked(values, groups, shown, upper or {}, dict(known or {}), min_count,
+                    hierarchy or {}, sensitive, primary)
+    if not secondary:
+        return LinkedResult(state.hidden, primary, state.dropped, 0)
+    cache: dict = {}
+    lp_checked = 0
+    while True:
+        state.quick_repairs()
+        if not lp_audit:
+            break
+        cons, bounds, targets = state.lp_problem(fixed, fixed_bounds or {})
+        ranges = linked_ranges(cons, bounds, targets, cache)
+        pinned = sorted((repr(c), c) for c, (lo, hi) in ranges.items() if _pinned(lo, hi))
+        lp_checked = len(ranges)
+        if not state.repair_pinned([c for _, c in pinned], cons):
+            break   # pinned by earlier publications or bounds alone
+    return LinkedResult(state.hidden, primary, state.dropped, lp_checked)
 
-    def is_known(c):
-        return (c in shown and c not in hidden) or c in known
 
-    def lb(c):
-        return 1.0 if c in hidden else 0.0
+class _Linked:
+    """The state of :func:`protect_linked`: the suppressed cells (``hidden``) and group
+    totals (``dropped``), and the tests and repairs on them."""
 
-    def ub(c):
-        return float(upper.get(c, math.inf))
+    def __init__(self, values: dict, groups: dict, shown: set, upper: dict, known: dict,
+                 min_count: int, hierarchy: dict, sensitive, primary: set):
+        self.values, self.groups, self.shown = values, groups, shown
+        self.upper, self.known, self.min_count = upper, known, min_count
+        self.hierarchy, self.sensitive = hierarchy, sensitive
+        self.hidden = set(primary)
+        self.dropped = {g for g, cells in groups.items()
+                        if is_small(sum(values[c] for c in cells), min_count)}
+        self.member: dict = {}
+        for g, cells in groups.items():
+            for c in cells:
+                self.member.setdefault(c, []).append(g)
 
-    def small_unknown(c):
-        return not is_known(c) and (is_small(values[c], min_count) or c in sensitive)
+    def is_known(self, c) -> bool:
+        return (c in self.shown and c not in self.hidden) or c in self.known
 
-    def repair(g) -> None:
-        cands = sorted((values[c], repr(c), c) for c in groups[g]
-                       if c in shown and c not in hidden and c not in known and values[c] > 0)
+    def lb(self, c) -> float:
+        return 1.0 if c in self.hidden else 0.0
+
+    def ub(self, c) -> float:
+        return float(self.upper.get(c, math.inf))
+
+    def small_unknown(self, c) -> bool:
+        return not self.is_known(c) and (is_small(self.values[c], self.min_count)
+                                         or c in self.sensitive)
+
+    def visible(self, c) -> bool:
+        """A shown, unsuppressed, not earlier-published non-zero cell: one to suppress."""
+        return (c in self.shown and c not in self.hidden and c not in self.known
+                and self.values[c] > 0)
+
+    def unknown_in(self, g) -> list:
+        return [c for c in self.groups[g] if not self.is_known(c)]
+
+    def repair(self, g) -> None:
+        """Suppress the smallest visible cell of group g, or its total when it has none."""
+        cands = sorted((self.values[c], repr(c), c) for c in self.groups[g] if self.visible(c))
         if cands:
-            hidden.add(cands[0][2])
+            self.hidden.add(cands[0][2])
         else:
-            dropped.add(g)
+            self.dropped.add(g)
 
-    def quick_leak(g) -> bool:
-        unknown = [c for c in groups[g] if not is_known(c)]
-        if not any(small_unknown(c) for c in unknown):
+    def quick_leak(self, g) -> bool:
+        unknown = self.unknown_in(g)
+        if not any(self.small_unknown(c) for c in unknown):
             return False
         if len(unknown) == 1:
             return True
-        r = sum(values[c] for c in unknown)
-        return r == sum(lb(c) for c in unknown) or r == sum(ub(c) for c in unknown)
+        r = sum(self.values[c] for c in unknown)
+        return (r == sum(self.lb(c) for c in unknown)
+                or r == sum(self.ub(c) for c in unknown))
 
-    hierarchy = hierarchy or {}
-
-    def unknown_in(g):
-        return [c for c in groups[g] if not is_known(c)]
-
-    def hierarchy_leak(parent) -> bool:
+    def hierarchy_leak(self, parent) -> bool:
         """One child total suppressed under a shown parent: suppress a second child (the
         smallest holding an unknown cell), or the parent when there is none."""
-        kids = hierarchy[parent]
-        if parent in dropped or sum(k in dropped for k in kids) != 1:
+        kids = self.hierarchy[parent]
+        if parent in self.dropped or sum(k in self.dropped for k in kids) != 1:
             return False
-        cand = sorted((sum(values[c] for c in groups[k]), repr(k), k) for k in kids
-                      if k not in dropped and unknown_in(k))
-        dropped.add(cand[0][2] if cand else parent)
+        cand = sorted((sum(self.values[c] for c in self.groups[k]), repr(k), k) for k in kids
+                      if k not in self.dropped and self.unknown_in(k))
+        self.dropped.add(cand[0][2] if cand else parent)
         return True
 
-    cache: dict = {}
-    lp_checked = 0
-    rounds = 0
-    if not secondary:
-        return LinkedResult(hidden, primary, dropped, 0)
-    while True:
+    def quick_repairs(self) -> None:
+        """Repair every group whose total pins a small cell, and every hierarchy with one
+        child total suppressed, until none is left."""
         changed = True
         while changed:
             changed = False
-            for g in groups:
-                if g not in dropped and quick_leak(g):
-                    repair(g)
+            for g in self.groups:
+                if g not in self.dropped and self.quick_leak(g):
+                    self.repair(g)
                     changed = True
-            for parent in hierarchy:
-                changed = hierarchy_leak(parent) or changed
-        if not lp_audit:
-            break
+            for parent in self.hierarchy:
+                changed = self.hierarchy_leak(parent) or changed
+
+    def lp_problem(self, fixed, fixed_bounds: dict) -> tuple[list, dict, set]:
+        """The equations over unknown cells (published group totals and ``fixed``), the
+        bounds of their cells and the small unknown cells to check."""
+        values = self.values
         cons = []
-        for g in groups:
-            if g in dropped:
+        for g in self.groups:
+            if g in self.dropped:
                 continue
-            unknown = unknown_in(g)
+            unknown = self.unknown_in(g)
             if unknown:
                 cons.append((unknown, sum(values[c] for c in unknown)))
         for cells, b in fixed:
-            unknown = [c for c in cells if not (c in values and is_known(c))]
-            b = b - sum(values[c] for c in cells if c in values and is_known(c))
+            unknown = [c for c in cells if not (c in values and self.is_known(c))]
+            b = b - sum(values[c] for c in cells if c in values and self.is_known(c))
             if unknown:
                 cons.append((unknown, b))
         bounds = {}
         for cells, _ in cons:
             for c in cells:
                 bounds[c] = fixed_bounds.get(c, (0.0, math.inf)) if c not in values \
-                    else (lb(c), ub(c))
-        targets = {c for cells, _ in cons for c in cells if c in values and small_unknown(c)
-                   and not _pinned(lb(c), ub(c))}
+                    else (self.lb(c), self.ub(c))
+        targets = {c for cells, _ in cons for c in cells if c in values
+                   and self.small_unknown(c) and not _pinned(self.lb(c), self.ub(c))}
         targets -= _movable(cons, targets, values, bounds)
-        ranges = linked_ranges(cons, bounds, targets, cache)
-        pinned = sorted((repr(c), c) for c, (lo, hi) in ranges.items() if _pinned(lo, hi))
-        lp_checked = len(ranges)
-        rounds += 1
+        return cons, bounds, targets
+
+    def repair_pinned(self, pinned: list, cons: list) -> bool:
+        """Repair a group of each pinned cell (one repair per group); whether any was."""
         done_groups: set = set()
-        for _, c in pinned:
-            gs = [g for g in member.get(c, []) if g not in dropped and g not in done_groups]
+        for c in pinned:
+            gs = [g for g in self.member.get(c, []) if g not in self.dropped
+                  and g not in done_groups]
             if not gs:   # pinned through an earlier equation: repair a neighbour's group
                 near = {v for cells, _ in cons if c in cells for v in cells}
-                gs = sorted({g for v in near for g in member.get(v, [])
-                             if g not in dropped and g not in done_groups}, key=repr)
+                gs = sorted({g for v in near for g in self.member.get(v, [])
+                             if g not in self.dropped and g not in done_groups}, key=repr)
             if not gs:
                 continue
             # prefer a group that still has a visible cell to suppress
-            gs.sort(key=lambda g: (not any(x in shown and x not in hidden and x not in known
-                                           and values[x] > 0 for x in groups[g]),
-                                   len(groups[g]), repr(g)))
-            repair(gs[0])
+            gs.sort(key=lambda g: (not any(self.visible(x) for x in self.groups[g]),
+                                   len(self.groups[g]), repr(g)))
+            self.repair(gs[0])
             done_groups.add(gs[0])
-        if not done_groups:   # pinned by earlier publications or bounds alone
-            break
-    return LinkedResult(hidden, primary, dropped, lp_checked)
+        return bool(done_groups)
 
 
 # --------------------------------------------------------------------------- relation models
