@@ -690,8 +690,9 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     when given: the publication builds into a temporary folder and swaps them in when
     complete, ``pipeline.build_book_phase``).
 
-    Returns the HTML folder. The PDFs are built first so that each quarter's page and the
-    page "Lataukset" can offer them for download.
+    Returns the HTML folder. The book is staged once; the PDFs are built from it first,
+    then the pages that offer them for download are written (:func:`offer_pdfs`) and the
+    HTML is built.
     """
     out_dir = Path(out_dir)
     into = Path(into) if into is not None else out_dir
@@ -699,13 +700,35 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     stage = stage_book(out_dir, quarters, synthetic, params, pdf=False, into=into)
     if pdf:
         build_pdfs(stage, quarters, into / "pdf", params)
-        stage = stage_book(out_dir, quarters, synthetic, params, pdf=True, into=into)
-        if (stage / DOWNLOADS / COUNTY_PDF).is_file() and (stage / "alueet" / "index.md").is_file():
-            with open(stage / "alueet" / "index.md", "a", encoding="utf-8") as f:
-                f.write(f"\nKaikki alueet PDF-muodossa: "
-                        f"{{download}}`{COUNTY_PDF} <../{DOWNLOADS}/{COUNTY_PDF}>`.\n")
+        offer_pdfs(stage, out_dir, quarters, synthetic, params, into / "pdf")
     _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
     return stage / "_build" / "html"
+
+
+def offer_pdfs(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
+               params: Mapping, pdf_dir: Path) -> None:
+    """The staged book, once its PDFs are built into ``pdf_dir``, offering them: each
+    quarter's page links its working paper, the page "Lataukset" lists them (its open
+    data section, :func:`seuranta.publication.portal.stage_pages`, kept as it was) and the
+    county index links ``hyvinvointialueet.pdf``. Everything else of the staging (county
+    pages, charts, open data) does not depend on the PDFs and is made once; the LaTeX
+    build's own folder is removed, so the HTML build starts from the staging alone."""
+    shutil.rmtree(stage / "_build", ignore_errors=True)
+    info = publication_info(params)
+    quarters = sorted(str(Quarter.parse(q)) for q in quarters)
+    for q in quarters:
+        annex = out_dir / q / "annex" / annex_name(q)
+        (stage / q / "index.md").write_text(
+            _quarter_index_md(q, synthetic, True, params, annex.is_file()), encoding="utf-8")
+    page = stage / "lataukset.md"
+    _files, sep, open_data = page.read_text(encoding="utf-8").partition(
+        "\n" + portal.OPEN_DATA_HEADING + "\n")
+    page.write_text(_downloads_md(stage, out_dir, quarters, info, pdf_dir) + sep + open_data,
+                    encoding="utf-8")
+    if (stage / DOWNLOADS / COUNTY_PDF).is_file() and (stage / "alueet" / "index.md").is_file():
+        with open(stage / "alueet" / "index.md", "a", encoding="utf-8") as f:
+            f.write(f"\nKaikki alueet PDF-muodossa: "
+                    f"{{download}}`{COUNTY_PDF} <../{DOWNLOADS}/{COUNTY_PDF}>`.\n")
 
 
 # --------------------------------------------------------------------------- Sphinx hook

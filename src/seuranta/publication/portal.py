@@ -47,6 +47,9 @@ from seuranta.publication.notebooks import newest_costs_notebook
 
 OPEN_DATA = "avoindata"
 EXTRA = "_extra"
+#: The heading of the open data section that :func:`stage_pages` adds to the page
+#: "Lataukset" (``book.offer_pdfs`` rewrites the page's files above it).
+OPEN_DATA_HEADING = "## Avoin data"
 
 
 def current_release_id(out_dir: Path, newest: str, params: dict) -> str:
@@ -244,7 +247,7 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
 
     if has_downloads_page:   # the open data on the downloads page
         with open(stage / "lataukset.md", "a", encoding="utf-8") as f:
-            f.write("\n## Avoin data\n\nJulkaisun taulukot koneluettavina: CSV (UTF-8) ja "
+            f.write(f"\n{OPEN_DATA_HEADING}\n\nJulkaisun taulukot koneluettavina: CSV (UTF-8) ja "
                     "JSON-stat 2.0 (sama muoto kuin THL:n avoimessa kuutiorajapinnassa ja "
                     "PxWebissä), kuvattuina Frictionless-tietopaketiksi. Salatut ja puuttuvat "
                     "solut on merkitty symbolein (JSON-statissa `status`).\n\n"
