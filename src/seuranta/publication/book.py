@@ -231,19 +231,21 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
                  f"kattaviksi. Lähde-sarake kertoo uusimman vuosineljänneksen "
                  f"({bf.quarter_name(newest)}) tietolähteen: SHA = Kanta-palveluiden "
                  f"sosiaalihuollon asiakastiedon arkisto, ET = erillistoimitus.", ""]
+        cells = {(r["service_task"], r["municipality_code"], r["quarter"]): r
+                 for r in d[["service_task", "municipality_code", "quarter", "clients_symbol",
+                             "share_pct_symbol", "share_pct", "sources"]].to_dict("records")}
         for task in bf.reference.task_codes():
-            t = d[d["service_task"] == task]
             rows = []
-            for m in sorted(t["municipality_code"].unique(), key=lambda k: mnames[k]):
-                r = t[t["municipality_code"] == m].set_index("quarter")
+            for m in sorted({k[1] for k in cells if k[0] == task}, key=lambda k: mnames[k]):
                 row = [mnames[m]]
                 for q in qs_new_first:
-                    if q not in r.index:
+                    r = cells.get((task, m, q))
+                    if r is None:
                         row.append(symbols.NOT_AVAILABLE)
                         continue
-                    sym = r.loc[q, "clients_symbol"] or r.loc[q, "share_pct_symbol"]
-                    row.append(sym or bf.fi_share(float(r.loc[q, "share_pct"])))
-                src = r.loc[newest, "sources"] if newest in r.index else ""
+                    sym = r["clients_symbol"] or r["share_pct_symbol"]
+                    row.append(sym or bf.fi_share(float(r["share_pct"])))
+                src = cells[(task, m, newest)]["sources"] if (task, m, newest) in cells else ""
                 row.append(src if isinstance(src, str) and src else "ei tietoja")
                 rows.append(row)
             cols = ["Kunta"] + [bf.quarter_short(q) for q in qs_new_first] + ["Lähde"]
