@@ -216,6 +216,7 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     (stage / "alueet").mkdir(parents=True, exist_ok=True)
     files = []
     counties = bf.reference.counties()
+    task_names = {task: bf.task_name(task) for task in bf.reference.task_codes()}
     index = ["# Hyvinvointialueet", "", bf.notice_md(synthetic, params),
              "Hyvinvointialueiden sivuilla on alueen kuntien asiakkaiden osuudet "
              "väestöpohjasta palvelutehtävittäin ja vuosineljänneksittäin, uusin "
@@ -250,8 +251,8 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
                 rows.append(row)
             cols = ["Kunta"] + [bf.quarter_short(q) for q in qs_new_first] + ["Lähde"]
             tab = bf.pd.DataFrame(rows, columns=cols)
-            lines += [f"## {bf.task_name(task)}", "",
-                      bf.table_block(f"{bf.task_name(task)}: asiakkaiden osuus "
+            lines += [f"## {task_names[task]}", "",
+                      bf.table_block(f"{task_names[task]}: asiakkaiden osuus "
                                      f"{bf.BASE_ELATIVE[task]} kunnittain, {name}", tab,
                                      right=cols[1:-1],
                                      note="Sarakkeet: vuosineljännekset (I/2023 = "
