@@ -216,6 +216,7 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     (stage / "alueet").mkdir(parents=True, exist_ok=True)
     files = []
     counties = bf.reference.counties()
+    task_names = {task: bf.task_name(task) for task in bf.reference.task_codes()}
     index = ["# Hyvinvointialueet", "", bf.notice_md(synthetic, params),
              "Hyvinvointialueiden sivuilla on alueen kuntien asiakkaiden osuudet "
              "väestöpohjasta palvelutehtävittäin ja vuosineljänneksittäin, uusin "
@@ -231,25 +232,27 @@ def _county_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
                  f"kattaviksi. Lähde-sarake kertoo uusimman vuosineljänneksen "
                  f"({bf.quarter_name(newest)}) tietolähteen: SHA = Kanta-palveluiden "
                  f"sosiaalihuollon asiakastiedon arkisto, ET = erillistoimitus.", ""]
+        cells = {(r["service_task"], r["municipality_code"], r["quarter"]): r
+                 for r in d[["service_task", "municipality_code", "quarter", "clients_symbol",
+                             "share_pct_symbol", "share_pct", "sources"]].to_dict("records")}
         for task in bf.reference.task_codes():
-            t = d[d["service_task"] == task]
             rows = []
-            for m in sorted(t["municipality_code"].unique(), key=lambda k: mnames[k]):
-                r = t[t["municipality_code"] == m].set_index("quarter")
+            for m in sorted({k[1] for k in cells if k[0] == task}, key=lambda k: mnames[k]):
                 row = [mnames[m]]
                 for q in qs_new_first:
-                    if q not in r.index:
+                    r = cells.get((task, m, q))
+                    if r is None:
                         row.append(symbols.NOT_AVAILABLE)
                         continue
-                    sym = r.loc[q, "clients_symbol"] or r.loc[q, "share_pct_symbol"]
-                    row.append(sym or bf.fi_share(float(r.loc[q, "share_pct"])))
-                src = r.loc[newest, "sources"] if newest in r.index else ""
+                    sym = r["clients_symbol"] or r["share_pct_symbol"]
+                    row.append(sym or bf.fi_share(float(r["share_pct"])))
+                src = cells[(task, m, newest)]["sources"] if (task, m, newest) in cells else ""
                 row.append(src if isinstance(src, str) and src else "ei tietoja")
                 rows.append(row)
             cols = ["Kunta"] + [bf.quarter_short(q) for q in qs_new_first] + ["Lähde"]
             tab = bf.pd.DataFrame(rows, columns=cols)
-            lines += [f"## {bf.task_name(task)}", "",
-                      bf.table_block(f"{bf.task_name(task)}: asiakkaiden osuus "
+            lines += [f"## {task_names[task]}", "",
+                      bf.table_block(f"{task_names[task]}: asiakkaiden osuus "
                                      f"{bf.BASE_ELATIVE[task]} kunnittain, {name}", tab,
                                      right=cols[1:-1],
                                      note="Sarakkeet: vuosineljännekset (I/2023 = "
@@ -690,8 +693,9 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     when given: the publication builds into a temporary folder and swaps them in when
     complete, ``pipeline.build_book_phase``).
 
-    Returns the HTML folder. The PDFs are built first so that each quarter's page and the
-    page "Lataukset" can offer them for download.
+    Returns the HTML folder. The book is staged once; the PDFs are built from it first,
+    then the pages that offer them for download are written (:func:`offer_pdfs`) and the
+    HTML is built.
     """
     out_dir = Path(out_dir)
     into = Path(into) if into is not None else out_dir
@@ -699,13 +703,35 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     stage = stage_book(out_dir, quarters, synthetic, params, pdf=False, into=into)
     if pdf:
         build_pdfs(stage, quarters, into / "pdf", params)
-        stage = stage_book(out_dir, quarters, synthetic, params, pdf=True, into=into)
-        if (stage / DOWNLOADS / COUNTY_PDF).is_file() and (stage / "alueet" / "index.md").is_file():
-            with open(stage / "alueet" / "index.md", "a", encoding="utf-8") as f:
-                f.write(f"\nKaikki alueet PDF-muodossa: "
-                        f"{{download}}`{COUNTY_PDF} <../{DOWNLOADS}/{COUNTY_PDF}>`.\n")
+        offer_pdfs(stage, out_dir, quarters, synthetic, params, into / "pdf")
     _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
     return stage / "_build" / "html"
+
+
+def offer_pdfs(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
+               params: Mapping, pdf_dir: Path) -> None:
+    """The staged book, once its PDFs are built into ``pdf_dir``, offering them: each
+    quarter's page links its working paper, the page "Lataukset" lists them (its open
+    data section, :func:`seuranta.publication.portal.stage_pages`, kept as it was) and the
+    county index links ``hyvinvointialueet.pdf``. Everything else of the staging (county
+    pages, charts, open data) does not depend on the PDFs and is made once; the LaTeX
+    build's own folder is removed, so the HTML build starts from the staging alone."""
+    shutil.rmtree(stage / "_build", ignore_errors=True)
+    info = publication_info(params)
+    quarters = sorted(str(Quarter.parse(q)) for q in quarters)
+    for q in quarters:
+        annex = out_dir / q / "annex" / annex_name(q)
+        (stage / q / "index.md").write_text(
+            _quarter_index_md(q, synthetic, True, params, annex.is_file()), encoding="utf-8")
+    page = stage / "lataukset.md"
+    _files, sep, open_data = page.read_text(encoding="utf-8").partition(
+        "\n" + portal.OPEN_DATA_HEADING + "\n")
+    page.write_text(_downloads_md(stage, out_dir, quarters, info, pdf_dir) + sep + open_data,
+                    encoding="utf-8")
+    if (stage / DOWNLOADS / COUNTY_PDF).is_file() and (stage / "alueet" / "index.md").is_file():
+        with open(stage / "alueet" / "index.md", "a", encoding="utf-8") as f:
+            f.write(f"\nKaikki alueet PDF-muodossa: "
+                    f"{{download}}`{COUNTY_PDF} <../{DOWNLOADS}/{COUNTY_PDF}>`.\n")
 
 
 # --------------------------------------------------------------------------- Sphinx hook

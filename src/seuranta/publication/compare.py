@@ -87,6 +87,15 @@ def _row(frame: pd.DataFrame, col: str, value):
     return None if r.empty else r.iloc[0]
 
 
+def _first_rows(*keys: pd.Series) -> dict[tuple, int]:
+    """The position of the first row of each combination of ``keys`` (columns of one
+    frame): ``frame.iloc[pos]`` is the row :func:`_row` finds, without a filter per key."""
+    first: dict[tuple, int] = {}
+    for i, k in enumerate(zip(*(s.tolist() for s in keys))):
+        first.setdefault(k, i)
+    return first
+
+
 def _count_of_comprehensive(r) -> str | None:
     """A county whose every municipality is comprehensive has an exact count, not an
     estimate: its published ``clients_observed`` (or that figure's symbol); None for any
@@ -186,6 +195,12 @@ def _spans(d: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def _task_spans(spans: pd.DataFrame, frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The rows of ``spans`` (:func:`_spans` of ``frame``) of one task: what
+    :func:`_spans` of that task's rows of ``frame`` is."""
+    return spans[(frame["service_task"] == task).to_numpy()].reset_index(drop=True)
+
+
 def _has_figure(d: pd.DataFrame) -> bool:
     return bool((d["kind"].isin(["point", "range"])).any())
 
@@ -204,8 +219,9 @@ def county_chart(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
     if not tasks:
         return None
     fig, axes = plt.subplots(len(tasks), 1, figsize=(6.5, 0.75 * len(tasks) + 0.7), squeeze=False)
+    spans = _spans(county)   # row by row: each task's rows are its own spans
     for ax, t in zip(axes[:, 0], tasks):
-        sp = _spans(county[county["service_task"] == t])
+        sp = _task_spans(spans, county, t)
         pts = sp[sp["share"].notna()]
         rng = sp[sp["lo"].notna() & sp["hi"].notna()]
         ax.scatter(pts["share"], np.zeros(len(pts)), s=14, color="#9aaab8", zorder=2)
@@ -251,6 +267,7 @@ def chart_alt(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
     the rule allows, its rank among the counties with a point estimate (a county with a
     range or no estimate has no rank), and the country's share."""
     parts = []
+    spans = _spans(county)
     for t in reference.task_codes(estimated_only=True):
         d = county[county["service_task"] == t]
         me = _row(d, "county_code", county_code)
@@ -260,7 +277,8 @@ def chart_alt(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
         n = _row(national, "service_task", t)
         ns = f", koko maa {_estimate_text(n)[2]}" if n is not None and n["kind"] != "none" else ""
         if me["kind"] == "point":
-            pts = _spans(d).dropna(subset=["share"]).sort_values("share", ascending=False)
+            pts = (_task_spans(spans, county, t).dropna(subset=["share"])
+                   .sort_values("share", ascending=False))
             rank = list(pts["county_code"]).index(county_code) + 1
             text = (f"{TASK_SHORT.get(t, t)} {share} ({rank}. suurin niistä {len(pts)} "
                     f"alueesta, joilla on pistearvio{ns})")
@@ -272,14 +290,23 @@ def chart_alt(county: pd.DataFrame, national: pd.DataFrame, county_code: str,
 
 # --------------------------------------------------------------------------- series
 
-def county_series(pdirs: Mapping[str, Path], county_code: str) -> pd.DataFrame:
+def county_frames(pdirs: Mapping[str, Path]) -> dict[str, pd.DataFrame | None]:
+    """:func:`county_frame` of every quarter of ``pdirs`` (quarter → its published folder),
+    each read once: the frames :func:`county_series` takes for every county."""
+    return {q: county_frame(pdirs[q], q) for q in sorted(pdirs)}
+
+
+def county_series(pdirs: Mapping[str, Path], county_code: str,
+                  frames: Mapping[str, pd.DataFrame | None] | None = None) -> pd.DataFrame:
     """A county's published estimates in every quarter of the series, each quarter's rows
     read from *that quarter's* published folder (``pdirs``: quarter → ``OUT/<Q>/published``)
     as the gate published them, with ``kind`` (point / range / none). A quarter whose
-    folder has no county estimates is missing from the frame."""
+    folder has no county estimates is missing from the frame. ``frames``: the quarters'
+    :func:`county_frames` when already read (a page per county reads them once)."""
+    frames = county_frames(pdirs) if frames is None else frames
     parts = []
     for q in sorted(pdirs):
-        cf = county_frame(pdirs[q], q)
+        cf = frames[q]
         if cf is not None:
             parts.append(cf[cf["county_code"] == county_code])
     if not parts:
@@ -310,12 +337,14 @@ def county_series_table_md(series: pd.DataFrame, caption: str) -> str | None:
     if not tasks:
         return None
     quarters = sorted(series["quarter"].astype(str).unique())
+    first = _first_rows(series["quarter"].astype(str), series["service_task"])
     rows = []
     for q in quarters:
         row = [Quarter.parse(q).name_fi]
         for t in tasks:
-            r = _row(series[series["quarter"].astype(str) == q], "service_task", t)
-            row.append(symbols.NOT_AVAILABLE if r is None else _estimate_text(r)[2])
+            i = first.get((q, t))
+            row.append(symbols.NOT_AVAILABLE if i is None
+                       else _estimate_text(series.iloc[i])[2])
         rows.append(row)
     frame = pd.DataFrame(rows, columns=["Vuosineljännes"] + [TASK_SHORT[t] for t in tasks])
     return table_block(caption, frame, note=(
@@ -478,10 +507,12 @@ def sortable_table_html(df: pd.DataFrame, table_id: str, caption: str,
     return "\n".join(out)
 
 
-def municipal_table(pdir: Path, quarter: str, county_code: str | None = None) -> tuple[pd.DataFrame, dict]:
+def municipal_table(pdir: Path, quarter: str, county_code: str | None = None,
+                    municipal: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
     """The quarter's municipal shares, one row per municipality and a column per task
-    (shown text and its numeric value), with the county; optionally one county only."""
-    m = pub.read(pdir, "municipal")
+    (shown text and its numeric value), with the county; optionally one county only.
+    ``municipal``: the folder's ``municipal`` table when already read."""
+    m = pub.read(pdir, "municipal") if municipal is None else municipal
     m = m[m["quarter"].astype(str) == str(quarter)]
     if county_code is not None:
         m = m[m["county_code"] == county_code]

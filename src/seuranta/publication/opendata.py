@@ -197,9 +197,10 @@ def dimensions(df: pd.DataFrame) -> list[str]:
     return dims
 
 
-def figures(df: pd.DataFrame) -> list[str]:
-    """The numeric columns (published figures, with or without a symbol column)."""
-    dims = set(_ordered_candidates(df)) | set(dimensions(df))
+def figures(df: pd.DataFrame, dims: list[str] | None = None) -> list[str]:
+    """The numeric columns (published figures, with or without a symbol column);
+    ``dims``: :func:`dimensions` of ``df`` when already found."""
+    dims = set(_ordered_candidates(df)) | set(dimensions(df) if dims is None else dims)
     return [c for c in df.columns if c not in dims and not c.endswith(pub.SYMBOL_SUFFIX)
             and c != "release_id" and pd.api.types.is_numeric_dtype(df[c])]
 
@@ -261,7 +262,7 @@ def to_jsonstat(df: pd.DataFrame, name: str, quarter: str, release_id: str, rele
     the whole table, else in the ``extension.indicator_id`` of the dimension that
     determines them (category → id), with their titles in ``extension.indicators``."""
     dims = dimensions(df)
-    figs = figures(df)
+    figs = figures(df, dims)
     d = df.copy()
     for c in dims:
         d[c] = [category_id(c, v) for v in d[c]]
@@ -520,14 +521,16 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                 continue
             base = f"{name}_{quarter}"
             text, ids = _write_table_csv(pdir, name, release_id, target / f"{base}.csv")
+            dims = dimensions(df)
+            figs = figures(df, dims)
             for task in (text["service_task"].unique() if "service_task" in text else [""]):
-                described.setdefault((name, task), figures(df))
+                described.setdefault((name, task), figs)
             title = f"{TABLE_TITLE_FI.get(name, name)}, {Quarter.parse(quarter).name_fi}"
             resources.append({"name": base.lower(), "path": f"{base}.csv", "title": title,
                               "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
                               "dialect": {"delimiter": ",", "header": True},
-                              "schema": _schema(text, dimensions(df))})
-            if not figures(df):     # text only (e.g. quality classes): CSV only
+                              "schema": _schema(text, dims)})
+            if not figs:     # text only (e.g. quality classes): CSV only
                 continue
             js = to_jsonstat(df, name, quarter, release_id, released, synthetic, notice=notice,
                              indicator_ids=ids)

@@ -47,6 +47,9 @@ from seuranta.publication.notebooks import newest_costs_notebook
 
 OPEN_DATA = "avoindata"
 EXTRA = "_extra"
+#: The heading of the open data section that :func:`stage_pages` adds to the page
+#: "Lataukset" (``book.offer_pdfs`` rewrites the page's files above it).
+OPEN_DATA_HEADING = "## Avoin data"
 
 
 def current_release_id(out_dir: Path, newest: str, params: dict) -> str:
@@ -99,10 +102,13 @@ def _save(fig, path: Path) -> None:
 
 
 def _county_page(pdirs: dict[str, Path], quarter: str, code: str, name: str, cf, nf,
-                 img: Path, synthetic: bool, params, national=None) -> str:
+                 img: Path, synthetic: bool, params, national=None, frames=None,
+                 municipal=None) -> str:
     """A county's comparison page: its estimates of the newest quarter beside the other
     counties and the country, its shares over every quarter of the series (each quarter as
-    its own published folder has it) and its municipalities."""
+    its own published folder has it) and its municipalities. ``national``, ``frames``
+    (:func:`compare.county_frames`) and ``municipal`` (the quarter's published table): as
+    read once for every county's page (read here when not given)."""
     pdir = pdirs[quarter]
     lines = [f"# {name}: {COMPARISON_TITLE_FI}", ""]
     if synthetic:
@@ -124,8 +130,8 @@ def _county_page(pdirs: dict[str, Path], quarter: str, code: str, name: str, cf,
             lines += [f"![{alt_text(alt)}](img/{fname})", "", escape.myst(alt), ""]
     else:
         lines += ["Alueen arvioita ei ole julkaistu tälle vuosineljännekselle.", ""]
-    lines += _county_series_md(pdirs, code, name, img, synthetic, national)
-    tab, num = compare.municipal_table(pdir, quarter, code)
+    lines += _county_series_md(pdirs, code, name, img, synthetic, national, frames)
+    tab, num = compare.municipal_table(pdir, quarter, code, municipal)
     lines += [f"## Kunnat {qname}", "",
               "Kuntien asiakkaiden osuus palvelutehtävän väestöpohjasta. Järjestä taulukko "
               "napsauttamalla sarakkeen otsikkoa; suodata kirjoittamalla ruutuun.", "",
@@ -141,12 +147,12 @@ COMPARISON_TITLE_FI = "vertailu muihin alueisiin"
 
 
 def _county_series_md(pdirs: dict[str, Path], code: str, name: str, img: Path,
-                      synthetic: bool, national=None) -> list[str]:
+                      synthetic: bool, national=None, frames=None) -> list[str]:
     """The section "Osuudet vuosineljänneksittäin" of a county's page: the table and chart
     of :func:`seuranta.publication.compare.county_series_table_md` and
     :func:`~seuranta.publication.compare.county_series_chart` (empty when the county has no
     published rows)."""
-    series = compare.county_series(pdirs, code)
+    series = compare.county_series(pdirs, code, frames)
     first, last = (Quarter.parse(q).name_fi for q in (min(pdirs), max(pdirs)))
     table = compare.county_series_table_md(
         series, f"{name}: asiakkaiden osuus väestöpohjasta vuosineljänneksittäin, "
@@ -216,8 +222,10 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
     # comparison pages
     vdir = stage / "vertailu"
     (vdir / "img").mkdir(parents=True, exist_ok=True)
-    cf = compare.county_frame(pdir, newest)
+    frames = compare.county_frames(pdirs)   # every table the county pages show, read once
+    cf = frames[newest]
     nf = compare.national_frame(pdir, newest)
+    municipal = pub.read(pdir, "municipal")
     counties = reference.counties()
     national = compare.national_series(pdirs)
     index = ["# Vertailu", "", "Hyvinvointialueiden arviot ja kuntien osuudet "
@@ -227,11 +235,11 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
     for c in counties.itertuples():
         (vdir / f"{c.county_code}.md").write_text(
             _county_page(pdirs, newest, c.county_code, c.county_name_fi, cf, nf, vdir / "img",
-                         synthetic, params, national),
+                         synthetic, params, national, frames, municipal),
             encoding="utf-8")
         index.append(f"- [{c.county_name_fi}]({c.county_code}.md)")
     (vdir / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
-    tab, num = compare.municipal_table(pdir, newest)
+    tab, num = compare.municipal_table(pdir, newest, municipal=municipal)
     qname = Quarter.parse(newest).name_fi
     (vdir / "kunnat.md").write_text("\n".join([
         "# Kaikki kunnat", "", notice_md(synthetic, params),
@@ -244,7 +252,7 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
 
     if has_downloads_page:   # the open data on the downloads page
         with open(stage / "lataukset.md", "a", encoding="utf-8") as f:
-            f.write("\n## Avoin data\n\nJulkaisun taulukot koneluettavina: CSV (UTF-8) ja "
+            f.write(f"\n{OPEN_DATA_HEADING}\n\nJulkaisun taulukot koneluettavina: CSV (UTF-8) ja "
                     "JSON-stat 2.0 (sama muoto kuin THL:n avoimessa kuutiorajapinnassa ja "
                     "PxWebissä), kuvattuina Frictionless-tietopaketiksi. Salatut ja puuttuvat "
                     "solut on merkitty symbolein (JSON-statissa `status`).\n\n"

@@ -1,0 +1,107 @@
+"""The book is staged once per build (issue 24: the cold publish staged it twice, before
+and after the PDFs, and drew every county page, chart and the open data twice).
+
+The staging is real (published tables in the gate's format, every county's comparison
+page and charts, the open data); the two external builds are replaced by recorders: the
+LaTeX/latexmk step (``book.build_pdfs``) writes the PDFs it would make, and the HTML
+build (``book._run``) records its command. What is checked: each county page is drawn
+once, the LaTeX build sees the pages without PDF links (as before: the PDFs do not exist
+yet), and the staging the HTML build gets is, file for file, the one a staging with the
+finished PDFs makes (what the second staging made)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest  # noqa: E402
+from published_fixture import QUARTERS, write_published  # noqa: E402
+
+from seuranta.core import reference  # noqa: E402
+from seuranta.core.params import load_params  # noqa: E402
+from seuranta.publication import book, portal  # noqa: E402
+from seuranta.publication.notebooks import notebook_plan  # noqa: E402
+
+PARAMS = load_params()
+
+
+def _out(tmp: Path) -> Path:
+    out = write_published(tmp / "out", QUARTERS)
+    for q in QUARTERS:   # executed notebooks are copied as they are: their content is moot
+        (out / q / "notebooks").mkdir(parents=True)
+        for name, _, _ in notebook_plan(q):
+            (out / q / "notebooks" / f"{name}.ipynb").write_text("{}", encoding="utf-8")
+    return out
+
+
+def _staged_files(stage: Path) -> dict[str, bytes]:
+    return {p.relative_to(stage).as_posix(): p.read_bytes()
+            for p in sorted(stage.rglob("*")) if p.is_file() and "_build" not in p.parts}
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("once")
+    out = _out(tmp)
+    drawn, seen_by_latex, html_builds = [], {}, []
+    mp = pytest.MonkeyPatch()
+    county_page = portal._county_page
+
+    def counting_county_page(pdirs, quarter, code, *args, **kwargs):
+        drawn.append(code)
+        return county_page(pdirs, quarter, code, *args, **kwargs)
+
+    def latex(stage, quarters, pdf_dir, params):   # what build_pdfs leaves behind
+        seen_by_latex.update(_staged_files(stage))
+        (stage / "_build" / "latex").mkdir(parents=True)
+        pdf_dir.mkdir(parents=True, exist_ok=True)
+        for name in [f"{q}.pdf" for q in quarters] + [book.COUNTY_PDF]:
+            (pdf_dir / name).write_bytes(b"%PDF-1.5 " + name.encode())
+        return [pdf_dir / f"{q}.pdf" for q in quarters]
+
+    mp.setattr(portal, "_county_page", counting_county_page)
+    mp.setattr(book, "build_pdfs", latex)
+    mp.setattr(book, "_run", lambda cmd, **kw: html_builds.append(cmd))
+    try:
+        stage = book.build_book(out, QUARTERS, True, PARAMS, pdf=True, into=tmp / "into")
+    finally:
+        mp.undo()
+    return {"tmp": tmp, "out": out, "stage": stage.parent.parent, "drawn": drawn,
+            "latex": seen_by_latex, "html": html_builds}
+
+
+def test_each_county_page_is_drawn_once(built):
+    codes = list(reference.counties()["county_code"])
+    assert sorted(built["drawn"]) == sorted(codes)     # the old double staging: each twice
+    assert len(built["html"]) == 1 and built["html"][0][1] == "build"
+
+
+def test_latex_sees_no_pdf_links_and_html_gets_them(built):
+    q = QUARTERS[-1]
+    before = built["latex"][f"{q}/index.md"].decode()
+    after = (built["stage"] / q / "index.md").read_text(encoding="utf-8")
+    assert f"{q}.pdf" not in before and f"{q}.pdf <../{book.DOWNLOADS}/{q}.pdf>" in after
+    assert not (built["stage"] / "_build").exists()    # the LaTeX build's folder is gone
+    downloads = (built["stage"] / "lataukset.md").read_text(encoding="utf-8")
+    assert f"{q}.pdf <{book.DOWNLOADS}/{q}.pdf>" in downloads
+    assert downloads.count(portal.OPEN_DATA_HEADING) == 1     # the open data kept, once
+    assert (built["stage"] / book.DOWNLOADS / book.COUNTY_PDF).is_file()
+    assert book.COUNTY_PDF in (built["stage"] / "alueet" / "index.md").read_text()
+
+
+def test_html_staging_equals_a_staging_with_the_pdfs(built):
+    """What the old second staging (``stage_book(pdf=True)`` with the PDFs in place, then
+    the county index's PDF line) made, file for file."""
+    again = built["tmp"] / "again"
+    shutil.copytree(built["tmp"] / "into" / "pdf", again / "pdf")
+    stage = book.stage_book(built["out"], QUARTERS, True, PARAMS, pdf=True, into=again)
+    with open(stage / "alueet" / "index.md", "a", encoding="utf-8") as f:
+        f.write(f"\nKaikki alueet PDF-muodossa: "
+                f"{{download}}`{book.COUNTY_PDF} <../{book.DOWNLOADS}/{book.COUNTY_PDF}>`.\n")
+    once, twice = _staged_files(built["stage"]), _staged_files(stage)
+    assert sorted(once) == sorted(twice)
+    assert [f for f in once if once[f] != twice[f]] == []
