@@ -346,10 +346,10 @@ def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
 
     def faulty_row_added(d):   # a row the validation rejects: the extract's ledger only
         f = sorted((d / "register").glob("*.csv"))[0]
-        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines = f.read_text(encoding="utf-8").splitlines()
         bad = lines[1].split(",")
-        bad[0] = "??"    # not a client id
-        f.write_text("".join(lines) + ",".join(bad), encoding="utf-8")
+        bad[lines[0].split(",").index("municipality_code")] = "999"   # no such municipality
+        f.write_text("\n".join([*lines, ",".join(bad)]) + "\n", encoding="utf-8")
 
     # edit → the quarters whose key it must change (the others' keys must not change)
     edits = {"decision on the newest quarter": (decision_dropped(newest), {newest}),

@@ -77,3 +77,12 @@ def _write(tables_dir):
     tables_dir.mkdir(parents=True)
     _ledger().to_csv(tables_dir / "ledger.csv", index=False)
     return tables_dir
+
+
+def test_a_release_s_quarters_are_its_quarter_folders_only(tmp_path):
+    """A kept release holds ``register/published/ledger.csv`` beside its quarters: the
+    comparison of two releases (revisions) reads the quarters only."""
+    from seuranta.publication import revisions
+    for sub in ("2023Q3", "2023Q4", "register"):
+        (tmp_path / sub / "published").mkdir(parents=True)
+    assert revisions.release_quarters(tmp_path) == ["2023Q3", "2023Q4"]
