@@ -161,7 +161,8 @@ def child_stage(data: Path, out: Path) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     tables = register.run_register_stage(data, quarters, params)
     t1 = time.perf_counter()
-    register.write_all_quarters(tables, quarters, out)   # as `seuranta counts --all`
+    register.write_extract_tables(tables, out)            # as `seuranta counts --all`
+    register.write_all_quarters(tables, quarters, out)
     t2 = time.perf_counter()
     led = tables["ledger"].set_index(["item", "reason"])["rows"]
     return {"seconds": t2 - t0, "compute_seconds": t1 - t0, "write_seconds": t2 - t1,
@@ -340,15 +341,17 @@ def previous_extract(data: Path, into: Path) -> Path:
     return into
 
 
-def publish_loop(data: Path, work: Path) -> dict:
+def publish_loop(data: Path, work: Path, only_new_quarter: bool = False) -> dict:
     """Issue 24's measurements side by side, each once in its own process: cold publish,
     unchanged re-publish, one quarter re-run, chapter edit → that quarter's HTML, and a
     publish after one new quarter arrived (an OUT published from the previous extract,
-    :func:`previous_extract`, untimed, then published from the new one)."""
+    :func:`previous_extract`, untimed, then published from the new one);
+    ``only_new_quarter``: the last alone."""
     results = {}
     out = work / "publish"
-    for kind, label in (("publish", "cold publish"), ("republish", "unchanged re-publish"),
-                        ("quarter", "one quarter re-run"), ("chapter", "chapter edit")):
+    for kind, label in () if only_new_quarter else (
+            ("publish", "cold publish"), ("republish", "unchanged re-publish"),
+            ("quarter", "one quarter re-run"), ("chapter", "chapter edit")):
         print(f"running {label} (1x) ...", flush=True)
         r = run_child("publish" if kind == "republish" else kind, data, out)
         r["all_seconds"] = [round(r["seconds"], 1)]
@@ -365,6 +368,8 @@ def publish_loop(data: Path, work: Path) -> dict:
     print(f"  new quarter: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
     ledger = json.loads((nq_out / ".cache" / "last-run.json").read_text(encoding="utf-8"))
     results["newquarter"]["ran"] = [s["step"] for s in ledger["steps"] if s["status"] == "ran"]
+    results["newquarter"]["cached"] = [s["step"] for s in ledger["steps"]
+                                       if s["status"] == "cached"]
     return results
 
 
@@ -421,6 +426,8 @@ def main() -> int:
                          "quarter re-run, chapter edit, publish after a new quarter")
     ap.add_argument("--only-publish", action="store_true",
                     help="with --publish: skip the register stage measurements")
+    ap.add_argument("--only-new-quarter", action="store_true",
+                    help="with --publish: only the publish after one new quarter arrived")
     ap.add_argument("--child", choices=["stage", "duckdb", "pandas", "quarter", "publish",
                                         "chapter"],
                     help=argparse.SUPPRESS)
@@ -458,7 +465,7 @@ def main() -> int:
             print(f"  {kind}: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB, "
                   f"{r['rows'] / r['seconds']:,.0f} rows/s", flush=True)
         if args.publish:
-            results.update(publish_loop(data, work))
+            results.update(publish_loop(data, work, args.only_new_quarter))
         print()
         if kinds:
             print(snippet(results, args.scale, generator, size_mb))
@@ -537,7 +544,8 @@ def loop_snippet(results: dict, scale: float) -> str:
                          f"≤ {LOOP_TARGETS[kind]:.0f} s |")
     if "ran" in results.get("newquarter", {}):
         lines += ["", "Steps the new-quarter publish ran: "
-                  + ", ".join(results["newquarter"]["ran"]) + "."]
+                  + ", ".join(results["newquarter"]["ran"]) + "; reused: "
+                  + (", ".join(results["newquarter"]["cached"]) or "none") + "."]
     return "\n".join(lines)
 
 

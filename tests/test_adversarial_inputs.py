@@ -609,14 +609,14 @@ def csv_injection_in_rejected(tmp):
 
 
 def _rejected_neutralised(tmp: Path) -> None:
-    rej = pd.read_csv(tmp / "out" / "2023Q1" / "tables" / "rejected.csv", dtype=str,
+    rej = pd.read_csv(tmp / "out" / "register" / "tables" / "rejected.csv", dtype=str,
                       keep_default_na=False)
     assert sorted(rej["municipality_code"]) == ["'=HYPERLINK(\"x\")", "091"]
     assert "'+cmd" in set(rej["service_task"]) and "'@r2" in set(rej["client_id"])
 
 
 def _ledger(tmp: Path) -> pd.DataFrame:
-    return pd.read_csv(tmp / "out" / "2023Q1" / "tables" / "ledger.csv", dtype={"reason": str},
+    return pd.read_csv(tmp / "out" / "register" / "tables" / "ledger.csv", dtype={"reason": str},
                        keep_default_na=False)
 
 

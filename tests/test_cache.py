@@ -88,10 +88,12 @@ def test_an_entry_is_never_half_written(tmp_path, monkeypatch):
 def test_keys_change_with_exactly_what_each_step_is_made_from(tmp_path):
     """Parameters, code and inputs in a quarter's key; the templates only in the
     notebooks' key; the tables the notebooks read in theirs; the earlier quarters'
-    published tables (the gate's priors) in a quarter's."""
+    published tables (the gate's priors) in a quarter's but not in its statistics'; the
+    register files and the extract date only through the quarter's register cut."""
     data = tmp_path / "data"
-    data.mkdir()
+    (data / "register").mkdir(parents=True)
     (data / "metadata.json").write_text('{"synthetic": true}', encoding="utf-8")
+    (data / "register" / "a.csv").write_text("r\n", encoding="utf-8")
     templates = tmp_path / "templates"
     shutil.copytree(pipeline.NOTEBOOK_DIR, templates)
     out = tmp_path / "out"
@@ -103,29 +105,38 @@ def test_keys_change_with_exactly_what_each_step_is_made_from(tmp_path):
     (out / "2023Q1" / "published").mkdir(parents=True)
     (out / "2023Q1" / "published" / "t.csv").write_text("x\n1\n", encoding="utf-8")
 
-    def keys(params=PARAMS):
+    def keys(params=PARAMS, cut="c0"):
         v = pipeline.Versions(data, params, "utf-8", templates)
-        return (pipeline._quarter_key(v, "2023Q2", out, None, earlier),
-                pipeline._notebooks_key(v, "2023Q2", folder))
+        return (pipeline._quarter_key(v, "2023Q2", out, None, earlier, cut),
+                pipeline._notebooks_key(v, "2023Q2", folder),
+                pipeline._statistics_key(v, "2023Q2", cut))
 
-    q0, n0 = keys()
-    assert keys() == (q0, n0)
+    q0, n0, s0 = keys()
+    assert keys() == (q0, n0, s0)
     changed = {**PARAMS, "estimate": {**PARAMS["estimate"],
                                       "rounding": PARAMS["estimate"]["rounding"] + 1}}
-    q1, n1 = keys(changed)
-    assert q1 != q0 and n1 != n0                       # a parameter: both
+    q1, n1, s1 = keys(changed)
+    assert q1 != q0 and n1 != n0 and s1 != s0         # a parameter: all
     md = sorted(templates.glob("*.md"))[0]
     md.write_text(md.read_text(encoding="utf-8") + "\nUusi virke.\n", encoding="utf-8")
-    q2, n2 = keys()
-    assert q2 == q0 and n2 != n0                       # a template: the notebooks only
+    q2, n2, s2 = keys()
+    assert (q2, s2) == (q0, s0) and n2 != n0          # a template: the notebooks only
+    (folder / "annex" / "t.csv").write_text("a\n2\n", encoding="utf-8")
+    assert keys() == (q2, n2, s2)                      # what the notebooks do not read
     (folder / "published" / "t.csv").write_text("a\n2\n", encoding="utf-8")
-    q3, n3 = keys()
-    assert q3 == q2 and n3 != n2                       # a table the notebooks read
+    q3, n3, s3 = keys()
+    assert (q3, s3) == (q2, s2) and n3 != n2          # a table the notebooks read
     (out / "2023Q1" / "published" / "t.csv").write_text("x\n2\n", encoding="utf-8")
-    q4 = keys()[0]
-    assert q4 != q3                                    # an earlier quarter's publication
-    (data / "register.csv").write_text("r\n", encoding="utf-8")
-    assert keys()[0] != q4                             # an input file
+    q4, _, s4 = keys()
+    assert q4 != q3 and s4 == s3                      # an earlier quarter's publication
+    q5, _, s5 = keys(cut="c1")
+    assert q5 != q4 and s5 != s4                      # the quarter's register cut
+    (data / "register" / "a.csv").write_text("r2\n", encoding="utf-8")
+    (data / "metadata.json").write_text('{"synthetic": true, "extract_date": "2024-02-20"}',
+                                        encoding="utf-8")
+    assert keys()[::2] == (q4, s4)                     # read through the cut only
+    (data / "population.csv").write_text("p\n", encoding="utf-8")
+    assert keys()[0] != q4                             # any other input file
 
 
 def test_a_reused_quarter_keeps_every_part_its_statistics_step_made(tmp_path):
@@ -170,8 +181,8 @@ def test_unchanged_republish_runs_no_step_and_a_broken_entry_or_output_is_made_a
     """On a copy of the session's release (published once, cache recorded): an unchanged
     re-publish runs no step, not even the register stage, and changes no byte; then a
     corrupt entry of one quarter and an edited published table of another are both made
-    again (the same bytes come back), while their notebooks and the book, whose inputs
-    are by content unchanged, are reused."""
+    again from their kept statistics (the same bytes come back), while their notebooks and
+    the book, whose inputs are by content unchanged, are reused."""
     data, out = release["data"], tmp_path / "out"
     shutil.copytree(release["out"], out, symlinks=True)
     first = _ledger(out)
@@ -182,8 +193,7 @@ def test_unchanged_republish_runs_no_step_and_a_broken_entry_or_output_is_made_a
 
     pipeline.publish(data, out, release["params"], pdf=True)
     second = _ledger(out)
-    assert "register" not in second and set(second.values()) == {"cached"}
-    assert set(second) == set(first) - {"register"}
+    assert set(second.values()) == {"cached"} and set(second) == set(first)
     assert _published(out) == before
 
     qa, qb = quarters[0], quarters[-1]
@@ -193,9 +203,9 @@ def test_unchanged_republish_runs_no_step_and_a_broken_entry_or_output_is_made_a
     table.write_text(table.read_text(encoding="utf-8") + "9,9,9\n", encoding="utf-8")
     pipeline.publish(data, out, release["params"], pdf=True)
     third = _ledger(out)
-    assert third["register"] == "ran"
-    assert {s for s, st in third.items() if st == "ran"} == {
-        "register", f"quarter-{qa}", f"quarter-{qb}"}
+    # the statistics (and the register stage) are reused: only the two quarters' gate
+    # and annexes run again, from their kept exact tables
+    assert {s for s, st in third.items() if st == "ran"} == {f"quarter-{qa}", f"quarter-{qb}"}
     assert all(third[f"notebooks-{q}"] == "cached" for q in quarters)
     assert third["book"] == "cached"
     assert _published(out) == before
@@ -210,13 +220,14 @@ def _tables_digest(tables) -> dict[str, str]:
             for n, df in sorted(tables.items())}
 
 
-def _quarter_tables(data, params, quarters, q):
-    """Quarter ``q``'s tables made from ``data`` as a publish makes them (one register stage
-    for every quarter), as the digest of each table."""
+def _stage_and_tables(data, params, quarters):
+    """The register stage of ``data`` as a publish runs it (one stage for every quarter)
+    and, made from it, a function: quarter → the digest of each of its tables, computed
+    independently of any key by the statistics of that quarter."""
     from seuranta.register import stage as register
     from seuranta.statistics.quarter import quarter_tables
     rt = register.run_register_stage(data, quarters, params)
-    return _tables_digest(quarter_tables(q, data, params, register_tables=rt))
+    return rt, lambda q: _tables_digest(quarter_tables(q, data, params, register_tables=rt))
 
 
 def _edit_csv(path, change):
@@ -225,24 +236,83 @@ def _edit_csv(path, change):
     change(df).to_csv(path, index=False)
 
 
-@pytest.mark.slow   # the register and statistics stages of a quarter, some ten times
+def _drop_a_register_row_starting_in(q):
+    """An edit: drop one register row of a period that starts in quarter ``q`` and is its
+    client's only row of that task (so that the quarter's count changes), from the file
+    that holds it (rewritten as read: text)."""
+    import pandas as pd
+
+    def edit(d):
+        files = sorted((d / "register").glob("*.csv"))
+        frames = {f: pd.read_csv(f, dtype=str, keep_default_na=False) for f in files}
+        every = pd.concat(frames.values())
+        pairs = every.groupby(["client_id", "service_task"]).size()
+        for f, df in frames.items():
+            start = pd.to_datetime(df["start_date"], errors="coerce")
+            only = [pairs.get((c, t), 0) == 1 for c, t in zip(df["client_id"], df["service_task"])]
+            hit = df.index[(start >= pd.Timestamp(q.start)) & (start <= pd.Timestamp(q.end))
+                           & pd.Series(only, index=df.index)]
+            if len(hit):
+                df.drop(index=hit[0]).to_csv(f, index=False, lineterminator="\n")
+                return
+        raise AssertionError(f"no register row of a period starting in {q}")
+    return edit
+
+
+def _key_check(tmp_path, base, params, quarters, edits, versions=None, verified=None):
+    """For each edit of a copy of ``base`` (name → (edit, the quarters whose key it must
+    change)): the quarters whose key changed, and those of ``verified`` whose key did not
+    change but whose tables, made again independently, did (stale: a needed input is not
+    in the key). ``versions``: the class that makes the keys (pipeline.Versions)."""
+    versions = versions or pipeline.Versions
+    templates = pipeline.NOTEBOOK_DIR
+    rt0, tables0 = _stage_and_tables(base, params, quarters)
+    cuts0 = pipeline.register_cuts(rt0, quarters)
+    keys0 = {q: versions(base, params, "utf-8", templates).quarter_inputs(str(q), cuts0[str(q)])
+             for q in quarters}
+    before, stale, wrong = {}, [], []
+    for name, (edit, must_change) in edits.items():
+        d = tmp_path / name.replace(" ", "_")
+        shutil.copytree(base, d)
+        edit(d)
+        rt, tables = _stage_and_tables(d, params, quarters)
+        cuts = pipeline.register_cuts(rt, quarters)
+        v = versions(d, params, "utf-8", templates)
+        changed = {q for q in quarters if v.quarter_inputs(str(q), cuts[str(q)]) != keys0[q]}
+        if changed != must_change:
+            wrong.append((name, sorted(map(str, changed)), sorted(map(str, must_change))))
+        for q in verified or quarters:
+            if q not in changed:
+                if q not in before:
+                    before[q] = tables0(q)
+                if tables(q) != before[q]:
+                    stale.append((name, str(q)))
+    return wrong, stale
+
+
+@pytest.mark.slow   # the register and statistics stages of a quarter, some twenty times
 def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
     """A quarter's key leaves out what a quarter does not read (the cost ledger, the demo's
-    truth, review decisions on later quarters), so those re-run only the quarters that read
-    them; for every edit of the data folder, a key that stays the same must come with the
-    same tables, computed independently by the statistics of that quarter (a key that
-    omitted an input a quarter reads would be a stale table). Each edit also changes the
-    key of a quarter it must change."""
+    truth, review decisions on later quarters, the extract-wide ledger, rejected rows and
+    flags, register rows and extract dates that do not reach its counts), so those re-run
+    only the quarters that read them; for every edit of the data folder, a key that stays
+    the same must come with the same tables, computed independently by the statistics of
+    that quarter (a key that omitted an input a quarter reads would be a stale table).
+    Each edit also changes the key of exactly the quarters it must change. And the check
+    catches a key that leaves out an input: without the register cut, a new register row
+    of the newest quarter leaves that quarter's key unchanged and its tables stale."""
+    import pandas as pd
+
     from seuranta.demo import generator as demo
     from seuranta.inputs.datafolder import publication_quarters
+    from seuranta.register import stage as register
     base = tmp_path / "base"
     demo.generate(base, scale=0.01, seed=3)
     params = load_params()
     quarters = publication_quarters(base, params)
     early, newest = quarters[1], quarters[-1]
     corr = base / "corrections.csv"
-    assert {str(early), str(newest)} <= set(
-        __import__("pandas").read_csv(corr, dtype=str)["quarter"])
+    assert {str(early), str(newest)} <= set(pd.read_csv(corr, dtype=str)["quarter"])
 
     def decision_dropped(q):   # the first review decision on quarter q removed
         def change(df):
@@ -254,11 +324,6 @@ def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
             df.loc[df.index[0], "covered_from"] = "2023-02-01"
             return df
         _edit_csv(d / "deliveries.csv", change)
-
-    def register_row_dropped(d):   # the last row of a register file
-        f = sorted((d / "register").glob("*.csv"))[0]
-        lines = f.read_text(encoding="utf-8").splitlines(keepends=True)
-        f.write_text("".join(lines[:-1]), encoding="utf-8")
 
     def population_changed(d):
         def change(df):
@@ -274,42 +339,49 @@ def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
         f = d / "truth.csv"
         f.write_text(f.read_text(encoding="utf-8") + "\n", encoding="utf-8")
 
-    def extract_date_moved(d):
+    def extract_date_moved(d):   # later: no period starts after the old date
         meta = json.loads((d / "metadata.json").read_text(encoding="utf-8"))
         meta["extract_date"] = "2024-02-20"
         (d / "metadata.json").write_text(json.dumps(meta), encoding="utf-8")
+
+    def faulty_row_added(d):   # a row the validation rejects: the extract's ledger only
+        f = sorted((d / "register").glob("*.csv"))[0]
+        lines = f.read_text(encoding="utf-8").splitlines()
+        bad = lines[1].split(",")
+        bad[lines[0].split(",").index("municipality_code")] = "999"   # no such municipality
+        f.write_text("\n".join([*lines, ",".join(bad)]) + "\n", encoding="utf-8")
 
     # edit → the quarters whose key it must change (the others' keys must not change)
     edits = {"decision on the newest quarter": (decision_dropped(newest), {newest}),
              "decision on an earlier quarter": (decision_dropped(early), set(quarters[1:])),
              "deliveries.csv": (delivery_changed, set(quarters)),
-             "a register row": (register_row_dropped, set(quarters)),
+             "a register row of the newest quarter": (
+                 _drop_a_register_row_starting_in(newest), {newest}),
+             "a register row of an earlier quarter": (
+                 _drop_a_register_row_starting_in(early), set(quarters[1:])),
+             "a faulty register row": (faulty_row_added, set()),
              "population.csv": (population_changed, set(quarters)),
-             "extract date": (extract_date_moved, set(quarters)),
+             "extract date": (extract_date_moved, set()),
              "cost ledger": (cost_ledger_changed, set()),
              "demo truth": (truth_changed, set())}
-    templates = pipeline.NOTEBOOK_DIR
-    keys0 = {q: pipeline.Versions(base, params, "utf-8", templates).quarter_inputs(str(q))
-             for q in quarters}
-    before = {}
-    for name, (edit, must_change) in edits.items():
-        d = tmp_path / name.replace(" ", "_")
-        shutil.copytree(base, d)
-        edit(d)
-        v = pipeline.Versions(d, params, "utf-8", templates)
-        changed = {q for q in quarters if v.quarter_inputs(str(q)) != keys0[q]}
-        assert changed == must_change, name
-        # where the key stayed the same, the tables must be too (independently computed)
-        for q in (quarters[0], early, quarters[2]):
-            if q not in changed:
-                if q not in before:
-                    before[q] = _quarter_tables(base, params, quarters, q)
-                assert _quarter_tables(d, params, quarters, q) == before[q], \
-                    f"{name}: the key of {q} is unchanged but its tables are not"
-        if name == "a register row":   # the whole extract's ledger is in every quarter
-            from seuranta.register import stage as register
-            assert not register.run_register_stage(d, quarters, params)["ledger"].equals(
-                register.run_register_stage(base, quarters, params)["ledger"])
+    wrong, stale = _key_check(tmp_path, base, params, quarters, edits,
+                              verified=[quarters[0], early, newest])
+    assert not wrong, wrong
+    assert not stale, stale
+    # the faulty row changes the extract's ledger (published once) and no quarter
+    d = tmp_path / "a_faulty_register_row"
+    assert not register.run_register_stage(d, quarters, params)["ledger"].equals(
+        register.run_register_stage(base, quarters, params)["ledger"])
+
+    class WithoutCut(pipeline.Versions):   # the safeguard bypassed: no register cut
+        def quarter_inputs(self, quarter, cut):
+            return super().quarter_inputs(quarter, "")
+
+    edit = {"a register row of the newest quarter": edits[
+        "a register row of the newest quarter"]}
+    _, stale = _key_check(tmp_path / "bypassed", base, params, quarters, edit,
+                          versions=WithoutCut, verified=[newest])
+    assert stale == [("a register row of the newest quarter", str(newest))]
 
 
 @pytest.mark.slow   # one quarter's statistics and notebooks, three quarters verified
@@ -355,12 +427,81 @@ def test_a_review_decision_on_the_newest_quarter_re_runs_only_that_quarter(relea
             quarters, data, out, params, "utf-8",
             lambda: register.run_register_stage(data, quarters, params), rid, cache,
             pipeline.Versions(data, params, "utf-8", pipeline.NOTEBOOK_DIR))
-    assert {s for s, st in cache.steps if st == "ran"} == {f"quarter-{newest}",
-                                                          f"notebooks-{newest}"}
+    assert {s for s, st in cache.steps if st == "ran"} == {
+        f"statistics-{newest}", f"quarter-{newest}", f"notebooks-{newest}"}
     inputs = input_hashes(data)
     for q in release["quarters"]:
         manifest = json.loads((out / q / pipeline.MANIFEST).read_text(encoding="utf-8"))
         assert manifest["inputs"] == inputs and manifest["data_dir"] == str(data.resolve())
     for q in release["quarters"][:-1]:
+        report = io.StringIO()
+        assert verify_quarter(q, out, stream=report), report.getvalue()
+
+
+def _previous_extract():
+    """bench/run_bench.py's ``previous_extract``: a data folder as it was one quarter
+    earlier (the benchmark's "new quarter" sequence and this test share it)."""
+    import importlib.util
+    from pathlib import Path
+    path = Path(__file__).resolve().parent.parent / "bench" / "run_bench.py"
+    spec = importlib.util.spec_from_file_location("run_bench", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.previous_extract
+
+
+@pytest.mark.slow   # the quarters of two publishes (statistics, gate, notebooks; no book)
+def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path):
+    """The quarters of a publish from the next extract (one more quarter complete) into the
+    OUT of the previous extract's publication (its release kept): the register stage runs
+    (the extract's row ledger, published once in ``OUT/register/``, changes); the new
+    quarter is made; the earlier quarters' statistics are reused (their register cut and
+    other inputs are unchanged), only their gate and annexes run again (the previous
+    release is now known to the reader) and, their published tables coming out the same,
+    their notebooks are reused. Each reused quarter, re-run from its manifest
+    (``seuranta verify``), gives the same tables."""
+    import io
+
+    from seuranta.core.reproducible import fixed_environment, pin_publication_date
+    from seuranta.demo import generator as demo
+    from seuranta.inputs.datafolder import extract_date, publication_quarters
+    from seuranta.publication import releases
+    from seuranta.verification import verify_quarter
+
+    data, prev, out = tmp_path / "data", tmp_path / "previous", tmp_path / "out"
+    demo.generate(data, scale=0.01, seed=3)
+    _previous_extract()(data, prev)
+    params = load_params()
+    # 2023Q1–Q3, then 2023Q4 too: the year 2023 becomes complete (its year tables appear)
+    params["publication"]["first_quarter"] = "2023Q1"
+    params = pin_publication_date(params)
+
+    def publish_quarters(d):
+        quarters = publication_quarters(d, params)
+        rid = releases.release_id(str(max(quarters)), extract_date(d, params), params)
+        cache = StepCache(out)
+        with fixed_environment(params):
+            pipeline.publish_quarters(d, out, params, quarters, "utf-8", rid, cache,
+                                      pipeline.Versions(d, params, "utf-8",
+                                                        pipeline.NOTEBOOK_DIR))
+            releases.write_release(out, [str(q) for q in quarters], rid)
+        return [str(q) for q in quarters], dict(cache.steps)
+
+    before, _ = publish_quarters(prev)
+    ledger_before = (out / "register" / "published" / "ledger.csv").read_bytes()
+    notebooks_before = {q: tree_hashes(out / q / "notebooks") for q in before}
+    after, steps = publish_quarters(data)
+    new = sorted(set(after) - set(before))
+    assert len(new) == 1 and before == after[:-1]
+    assert steps["register"] == "ran"
+    assert (out / "register" / "published" / "ledger.csv").read_bytes() != ledger_before
+    ran = {s for s, st in steps.items() if st == "ran"}
+    assert ran == {"register"} | {f"{step}-{new[0]}" for step in
+                                  ("statistics", "quarter", "notebooks")} | {
+        f"quarter-{q}" for q in before}
+    for q in before:
+        assert steps[f"statistics-{q}"] == steps[f"notebooks-{q}"] == "cached"
+        assert tree_hashes(out / q / "notebooks") == notebooks_before[q]
+        assert not (out / q / "tables" / "ledger.csv").exists()
         report = io.StringIO()
         assert verify_quarter(q, out, stream=report), report.getvalue()

@@ -164,14 +164,19 @@ def test_counts_command_writes_every_table(tmp_path, capsys):
     assert rc == 0
     tdir = out / "2023Q1" / "tables"
     names = {p.stem for p in tdir.glob("*.csv")}
-    assert set(register.REGISTER_TABLES) <= names
+    # the quarter's tables; the extract-wide ones once, in OUT/register/tables
+    assert set(register.REGISTER_TABLES) - set(register.EXTRACT_TABLES) <= names
+    assert not set(register.EXTRACT_TABLES) & names
+    edir = register.extract_dir(out) / "tables"
+    assert {p.stem for p in edir.glob("*.csv")} == set(register.EXTRACT_TABLES)
     assert (tdir / "quality.csv").read_text() == "kept\n"
     assert sorted(p.name for p in (out / "2023Q1").iterdir()) == ["tables"]   # no temp left
+    assert sorted(p.name for p in edir.parent.iterdir()) == ["tables"]
     c = pd.read_csv(tdir / "counts.csv", dtype={"municipality_code": str})
     assert set(c["quarter"]) == {"2023Q1"} and len(c) == 293 * 7 * 3
     s = pd.read_csv(tdir / "series_counts.csv")
     assert sorted(s["quarter"].unique()) == ["2022Q4", "2023Q1"]
-    rej = pd.read_csv(tdir / "rejected.csv", dtype=str)
+    rej = pd.read_csv(edir / "rejected.csv", dtype=str)
     assert rej["reason"].tolist() == ["unknown_municipality"]
     assert (tdir / "counts.csv").read_bytes().count(b"\r") == 0
 
@@ -184,7 +189,8 @@ def test_counts_command_all_quarters(tmp_path):
     assert cli.main(["counts", "--all", "--data", str(d), "--out", str(out),
                      "--params", str(params)]) == 0
     assert sorted(p.name for p in out.iterdir()) == [str(q) for q in
-                                                    quarter_range("2022Q4", "2023Q4")]
+                                                    quarter_range("2022Q4", "2023Q4")] + [
+        register.EXTRACT_DIR]
     y = pd.read_csv(out / "2023Q4" / "tables" / "year_counts.csv")
     assert set(y["year"]) == {2023}
     assert pd.read_csv(out / "2023Q3" / "tables" / "year_counts.csv").empty

@@ -36,8 +36,12 @@ def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp
     out = tmp_path / "build"
     qdir = pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
     assert qdir == out / "2023Q1"
-    for name in ["counts", "quality", "estimates", "quartiles", "rejected", "ledger"]:
+    for name in ["counts", "quality", "estimates", "quartiles"]:
         assert (qdir / "tables" / f"{name}.csv").is_file(), name
+    for name in ["rejected", "ledger", "flags"]:   # the extract's, once: not the quarter's
+        assert not (qdir / "tables" / f"{name}.csv").exists(), name
+        assert (out / "register" / "tables" / f"{name}.csv").is_file(), name
+    assert (out / "register" / "published" / "ledger.csv").is_file()
     manifest = json.loads((qdir / "manifest.json").read_text())
     assert manifest["quarter"] == "2023Q1" and manifest["synthetic"] is True
     assert "register" in "".join(manifest["inputs"])

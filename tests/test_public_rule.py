@@ -105,7 +105,7 @@ def test_a_writer_reading_the_exact_tables_is_caught(release, tmp_path, monkeypa
 
     def sneaky(tables_dir):
         pub = dict(orig(tables_dir))
-        pub["ledger"] = bf.pd.read_csv(Path(tables_dir) / "ledger.csv")   # exact table
+        pub["municipal"] = bf.pd.read_csv(Path(tables_dir) / "counts.csv")   # exact table
         return pub
     monkeypatch.setattr(chapters, "published_tables", sneaky)
     with pytest.raises(FileNotFoundError):

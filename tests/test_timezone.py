@@ -100,7 +100,7 @@ def test_zone_recorded(runs):
     """The ledger names the zone of the conversion, and the manifest records the zone."""
     _, _, tmp = runs
     out = tmp / "out-UTC"
-    led = pd.read_csv(next(out.glob("20*Q*/tables/ledger.csv")), dtype=str,
+    led = pd.read_csv(out / "register" / "tables" / "ledger.csv", dtype=str,
                       keep_default_na=False)
     labels = set(led.loc[led["item"] == "converted", "reason"])
     assert f"register/aware.parquet: start_date (timestamp with time zone as YYYY-MM-DD in "\

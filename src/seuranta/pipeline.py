@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import fnmatch
+import hashlib
 import json
 import logging
 import os
@@ -41,7 +42,7 @@ from seuranta.core.provenance import (
     table_hashes,
     tool_versions,
 )
-from seuranta.core.quarters import TIME_ZONE, Quarter
+from seuranta.core.quarters import TIME_ZONE, Quarter, quarter_range
 from seuranta.core.reference import REFERENCE_DIR
 from seuranta.core.reproducible import (
     build_environment,
@@ -182,14 +183,35 @@ def _prepare_quarter(quarter: Quarter, data_dir: Path, out_dir: Path, params: di
     try:
         tables = quarter_tables(quarter, data_dir, params, encoding, register_tables, memo=memo)
         write_tables(tables, tmp / "tables")
-        # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
-        if priors is None:
-            priors = gate.prior_dirs(out_dir, str(quarter), release_id)
-        gate.publish_quarter(quarter, tmp / "tables", tmp / gate.PUBLISHED, params,
-                             priors=priors)
-        if annex:
-            annex_mod.write_annexes(quarter, tmp / "tables", tmp / "annex",
-                                    is_synthetic(data_dir), params)
+        _publish_tables(tmp, quarter, data_dir, out_dir, params, release_id, annex, priors)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return tmp
+
+
+def _publish_tables(folder: Path, quarter: Quarter, data_dir: Path, out_dir: Path,
+                    params: dict, release_id: str | None, annex: bool,
+                    priors: list[Path] | None) -> None:
+    """The gate and the annexes of the quarter whose exact tables are ``folder/tables``."""
+    # the disclosure gate: the only source of published numbers (OUT/<Q>/published/)
+    if priors is None:
+        priors = gate.prior_dirs(out_dir, str(quarter), release_id)
+    gate.publish_quarter(quarter, folder / "tables", folder / gate.PUBLISHED, params,
+                         priors=priors)
+    if annex:
+        annex_mod.write_annexes(quarter, folder / "tables", folder / "annex",
+                                is_synthetic(data_dir), params)
+
+
+def _republish_quarter(target: Path, quarter: Quarter, data_dir: Path, out_dir: Path,
+                       params: dict, release_id: str | None, priors: list[Path]) -> Path:
+    """A quarter whose statistics are reused (``target/tables``) published again (the gate
+    and the annexes: what it treats as known changed) into a new temporary folder."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{quarter}-{os.getpid()}-", dir=out_dir))
+    try:
+        shutil.copytree(target / "tables", tmp / "tables")
+        _publish_tables(tmp, quarter, data_dir, out_dir, params, release_id, True, priors)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -227,6 +249,11 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
     releases.check_kept_releases(out_dir)   # the gate reads them as known to the reader
+    if register_tables is None:
+        first = Quarter.parse(params["publication"]["first_quarter"])
+        register_tables = register.run_register_stage(data_dir, quarter_range(first, quarter),
+                                                      params, encoding=encoding)
+    write_extract(register_tables, out_dir, params)
     tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
                            release_id, annex, memo=memo)
     try:
@@ -245,6 +272,8 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
 #: of a quarter's key. Any other file, known or not, is in it (a miss is cheaper than a
 #: stale table).
 NOT_QUARTER_INPUTS = ("costs/", "truth*.csv")
+#: The data folder's metadata (extract date, whether synthetic).
+METADATA_FILE = "metadata.json"
 
 
 def _quarter_reads(rel: str) -> bool:
@@ -252,6 +281,13 @@ def _quarter_reads(rel: str) -> bool:
     path of the data folder)."""
     return not any(rel.startswith(p) if p.endswith("/") else fnmatch.fnmatchcase(rel, p)
                    for p in NOT_QUARTER_INPUTS)
+
+
+def _read_through_register(rel: str) -> bool:
+    """Whether the input file ``rel`` reaches a quarter's statistics only through the
+    register stage's tables (the register files; metadata.json, whose extract date the
+    validation reads)."""
+    return rel.startswith("register/") or rel == METADATA_FILE
 
 
 def corrections_up_to(data_dir: Path, quarter: Quarter, params: dict):
@@ -295,16 +331,27 @@ class Versions:
         self.encoding = encoding
         self.synthetic = is_synthetic(data_dir)
 
-    def quarter_inputs(self, quarter: str):
-        """What a quarter's statistics step reads of the data folder (by content): every
-        input file but those of :data:`NOT_QUARTER_INPUTS` and corrections.csv, and of
-        corrections.csv what :func:`corrections_up_to` keeps. The register files are in
-        whole: the register tables of every quarter hold the whole extract's ledger,
-        rejected rows and flags, and validation depends on the extract date."""
-        return {"files": {k: v for k, v in self.input_files.items()
-                          if _quarter_reads(k) and k != CORRECTIONS_FILE},
+    def quarter_inputs(self, quarter: str, cut: str):
+        """What a quarter's statistics step reads (by content): its own cut of the register
+        stage's tables (``cut``: :func:`register_cuts`), every other input file but those
+        of :data:`NOT_QUARTER_INPUTS`, the register files and metadata.json (read only
+        through that cut: the extract date decides which rows are accepted; whether the
+        data are synthetic is in every key) and corrections.csv, and of corrections.csv
+        what :func:`corrections_up_to` keeps. The extract-wide tables (row ledger,
+        rejected rows, flags) are not a quarter's: they are published once per extract
+        (:func:`write_extract`)."""
+        return {"register": cut,
+                "files": {k: v for k, v in self.input_files.items()
+                          if _quarter_reads(k) and not _read_through_register(k)
+                          and k != CORRECTIONS_FILE},
                 "corrections": corrections_up_to(self.data_dir, Quarter.parse(quarter),
                                                  self.run_params)}
+
+    def register_inputs(self):
+        """What the register stage reads: every input file but those of
+        :data:`NOT_QUARTER_INPUTS` and corrections.csv (which it does not read)."""
+        return {k: v for k, v in self.input_files.items()
+                if _quarter_reads(k) and k != CORRECTIONS_FILE}
 
     def key(self, step: str, *uses: str, **more) -> str:
         """The key of ``step``: the shared versions named in ``uses`` and ``more``."""
@@ -313,8 +360,79 @@ class Versions:
                        **more})
 
 
+# --------------------------------------------------------------------------- the extract
+
+#: Each quarter's register cut by content (:func:`register_cuts`), in ``OUT/register/``
+#: (internal: not part of a release).
+CUTS_FILE = "quarters.json"
+
+
+def _table_digest(df: pd.DataFrame) -> str:
+    """A table by its content as CSV text (values as written; not the dtypes, which differ
+    between two empty cuts of tables of different extracts: a calendar year complete in
+    one extract and not yet in the other)."""
+    return hashlib.sha256(df.to_csv(index=False).encode("utf-8")).hexdigest()
+
+
+def register_cuts(tables: Mapping[str, pd.DataFrame], quarters: list[Quarter]
+                  ) -> dict[str, str]:
+    """Each quarter's cut of the register stage's tables, every table that its statistics
+    read (:func:`seuranta.register.stage.tables_for_quarter`: its own counts, the series
+    up to it, ...), by content: quarter → sha256."""
+    return {str(q): digest({n: _table_digest(df) for n, df in sorted(
+                register.tables_for_quarter(dict(tables), q).items())})
+            for q in quarters}
+
+
+def write_extract(tables: Mapping[str, pd.DataFrame], out_dir: Path, params: dict,
+                  quarters: list[Quarter] | None = None) -> Path:
+    """``OUT/register/``, replaced atomically: the extract-wide exact tables (row ledger,
+    rejected rows, flags: ``tables/``, internal), what the gate publishes of them
+    (``published/``, once per release, not in every quarter) and, with ``quarters``, each
+    quarter's register cut by content (``quarters.json``). Returns that folder."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tmp-register-{os.getpid()}-", dir=out_dir))
+    try:
+        folder = register.write_extract_tables(dict(tables), tmp).parent
+        gate.publish_extract(folder / "tables", folder / gate.PUBLISHED, params)
+        if quarters is not None:
+            (folder / CUTS_FILE).write_text(
+                json.dumps(register_cuts(tables, quarters), indent=1, sort_keys=True) + "\n",
+                encoding="utf-8")
+        publishable_modes(folder)
+        atomic_swap(folder, register.extract_dir(out_dir))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return register.extract_dir(out_dir)
+
+
+def _cached_register(data_dir: Path, out_dir: Path, quarters: list[Quarter], params: dict,
+                     encoding: str, cache: StepCache, versions: Versions,
+                     made: dict) -> dict[str, str]:
+    """The register step: the register stage (its tables kept in ``made["tables"]``) and
+    ``OUT/register/`` (:func:`write_extract`), unless that folder is as made from the same
+    register inputs, parameters and code. Returns each quarter's register cut by content
+    (what a quarter's key holds of the register)."""
+    key = versions.key("register", "params", "code", quarters=[str(q) for q in quarters],
+                       inputs=versions.register_inputs())
+    outputs = {register.EXTRACT_DIR: register.extract_dir(out_dir)}
+    if cache.lookup("register", key, outputs):
+        return json.loads((register.extract_dir(out_dir) / CUTS_FILE).read_text(
+            encoding="utf-8"))
+    cache.forget("register")
+    made["tables"] = register.run_register_stage(data_dir, quarters, params,
+                                                 encoding=encoding)
+    write_extract(made["tables"], out_dir, params, quarters)
+    cache.store("register", key, outputs)
+    return json.loads((register.extract_dir(out_dir) / CUTS_FILE).read_text(encoding="utf-8"))
+
+
 #: The folder of a quarter's notebooks step (the rest of OUT/<Q> is its statistics step's).
 NOTEBOOK_OUTPUTS = ("notebooks",)
+#: The folder of a quarter's statistics alone (the exact tables; the gate's and the
+#: annexes' outputs are the quarter step's).
+STATISTICS_OUTPUTS = ("tables",)
 MANIFEST = "manifest.json"
 
 
@@ -348,40 +466,58 @@ def copy_statistics(target: Path, folder: Path) -> None:
             shutil.copy2(p, folder / name)
 
 
+def _statistics_key(versions: Versions, quarter: str, cut: str) -> str:
+    """A quarter's statistics (its exact ``tables/``): the inputs it reads
+    (:meth:`Versions.quarter_inputs`, its register cut ``cut`` among them), parameters
+    and code."""
+    return versions.key(f"statistics-{quarter}", "params", "code", quarter=quarter,
+                        inputs=versions.quarter_inputs(quarter, cut))
+
+
 def _quarter_key(versions: Versions, quarter: str, out_dir: Path, release_id: str | None,
-                 earlier: Mapping[str, Path]) -> str:
-    """A quarter's statistics, published tables and annexes: the inputs it reads
-    (:meth:`Versions.quarter_inputs`), parameters and code, and what its gate treats as
-    known (the kept releases but ``release_id`` and the published tables of this run's
-    ``earlier`` quarters, quarter → folder), by content."""
-    return versions.key(f"quarter-{quarter}", "params", "code", quarter=quarter,
-                        inputs=versions.quarter_inputs(quarter),
+                 earlier: Mapping[str, Path], cut: str) -> str:
+    """A quarter's statistics, published tables and annexes: the statistics' key
+    (:func:`_statistics_key`) and what its gate treats as known (the kept releases but
+    ``release_id`` and the published tables of this run's ``earlier`` quarters, quarter
+    → folder), by content."""
+    return versions.key(f"quarter-{quarter}", quarter=quarter,
+                        statistics=_statistics_key(versions, quarter, cut),
                         priors={"releases": releases.prior_record(out_dir, release_id),
                                 "earlier": {k: tree_hashes(f / gate.PUBLISHED)
                                             for k, f in sorted(earlier.items())}})
 
 
+#: What a quarter's notebooks read of its folder: the folder of ``tables_dir`` (given to
+#: them) and the published tables beside it (all that the chapters read,
+#: :mod:`seuranta.publication.chapters`); not the annexes nor the gate's internal report.
+NOTEBOOK_READS = ("tables", gate.PUBLISHED)
+
+
 def _notebooks_key(versions: Versions, quarter: str, folder: Path) -> str:
     """A quarter's notebooks: templates, code, parameters and the tables they read (the
-    content of the statistics step's outputs in ``folder``)."""
+    content of :data:`NOTEBOOK_READS` in ``folder``)."""
     return versions.key(f"notebooks-{quarter}", "templates", "code", "params",
                         quarter=quarter,
-                        tables={n: tree_hashes(p) for n, p in statistics_parts(folder).items()})
+                        tables={n: tree_hashes(p) for n, p in statistics_parts(folder).items()
+                                if n in NOTEBOOK_READS})
 
 
 def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params: dict,
                   encoding: str, register_tables, release_id: str | None,
-                  cache: StepCache | None = None, versions: Versions | None = None
-                  ) -> list[Path]:
+                  cache: StepCache | None = None, versions: Versions | None = None,
+                  cuts: Mapping[str, str] | None = None) -> list[Path]:
     """Every quarter, with each quarter's notebooks (one kernel per quarter) running while
     the next quarters' tables are made, up to the core count side by side; quarters are
     swapped in in order, each only when complete. A progress bar on a terminal.
 
     ``register_tables()``: the register stage's tables (called only when a quarter's
-    statistics are not in the ``cache``). With a cache, a quarter whose key (inputs,
-    parameters, code, what the gate treats as known) and outputs are unchanged is not made
-    again, and its notebooks are not executed again when their key (templates, code,
-    parameters, the quarter's tables) is unchanged.
+    statistics are not in the ``cache``, or to find ``cuts``: quarter → its register cut
+    by content, :func:`register_cuts`). With a cache, a quarter whose key (its statistics'
+    key: its register cut, the other inputs it reads, parameters, code; and what the gate
+    treats as known) and outputs are unchanged is not made again; when only what the gate
+    treats as known changed (a release kept since), its statistics are reused and only its
+    gate and annexes run again; its notebooks are not executed again when their key
+    (templates, code, parameters, the quarter's tables) is unchanged.
 
     The gate of each quarter treats as known exactly the kept releases (but ``release_id``)
     and the quarters of this run before it: never what else OUT happens to hold (an older
@@ -389,6 +525,7 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
     any folder (:func:`publish_priors`)."""
     cache = cache or StepCache(out_dir, enabled=False)
     versions = versions or Versions(data_dir, params, encoding, NOTEBOOK_DIR)
+    cuts = cuts if cuts is not None else register_cuts(register_tables(), quarters)
     synthetic = is_synthetic(data_dir)
     workers = max(1, min(os.cpu_count() or 1, len(quarters)))
     # each quarter estimates every quarter of its series: a fit on the same frame (same
@@ -413,14 +550,20 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                           position=0):
                 target = out_dir / str(q)
                 priors = publish_priors(out_dir, release_id, prepared)
-                qkey = _quarter_key(versions, str(q), out_dir, release_id, prepared)
-                q_ran = not cache.lookup(f"quarter-{q}", qkey, _quarter_outputs(target))
+                skey = _statistics_key(versions, str(q), cuts[str(q)])
+                s_ran = not cache.lookup(f"statistics-{q}", skey,
+                                         _outputs(target, STATISTICS_OUTPUTS))
+                qkey = _quarter_key(versions, str(q), out_dir, release_id, prepared,
+                                    cuts[str(q)])
+                q_ran = s_ran or not cache.lookup(f"quarter-{q}", qkey,
+                                                  _quarter_outputs(target))
                 if not q_ran:
                     folder = target
                 else:
-                    folder = _prepare_quarter(q, data_dir, out_dir, params, encoding,
-                                              register_tables(), release_id, True, priors,
-                                              memo)
+                    folder = _republish_quarter(target, q, data_dir, out_dir, params,
+                                                release_id, priors) if not s_ran else \
+                        _prepare_quarter(q, data_dir, out_dir, params, encoding,
+                                         register_tables(), release_id, True, priors, memo)
                     in_flight[str(q)] = folder
                 prepared[str(q)] = folder
                 nkey = _notebooks_key(versions, str(q), folder)
@@ -443,14 +586,16 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                         notebooks_mod.run_quarter_notebooks, str(q), folder / "tables",
                         folder / "notebooks", synthetic, params, tick,
                         failed_notebooks(out_dir, str(q)))
-                pending.append((q, folder, fut, qkey, nkey, q_ran))
-            for q, tmp, fut, qkey, nkey, q_ran in pending:
+                pending.append((q, folder, fut, (skey, s_ran), qkey, nkey, q_ran))
+            for q, tmp, fut, (skey, s_ran), qkey, nkey, q_ran in pending:
                 if fut is not None:
                     fut.result()
-                cache.forget(f"quarter-{q}")
-                cache.forget(f"notebooks-{q}")
+                for step in ("statistics", "quarter", "notebooks"):
+                    cache.forget(f"{step}-{q}")
                 target = _finish_quarter(tmp, q, data_dir, out_dir, params, encoding)
                 in_flight.pop(str(q))
+                cache.store(f"statistics-{q}", skey, _outputs(target, STATISTICS_OUTPUTS),
+                            ran=s_ran)
                 cache.store(f"quarter-{q}", qkey, _quarter_outputs(target), ran=q_ran)
                 cache.store(f"notebooks-{q}", nkey, _outputs(target, NOTEBOOK_OUTPUTS),
                             ran=fut is not None)
@@ -488,9 +633,10 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
 
     Each step is skipped when its cache entry in ``OUT/.cache/`` has the same key and its
     outputs are as the entry recorded (:mod:`seuranta.core.cache`; ``use_cache=False``
-    makes every step again): the register stage runs only when a quarter's statistics
-    must be made again. The steps that ran and those reused are listed in
-    ``OUT/.cache/last-run.json``."""
+    makes every step again): the register stage runs when its inputs changed (it writes
+    the extract-wide tables, ``OUT/register/``, and gives each quarter's register cut, by
+    content, to the quarter's key) or a quarter's statistics must be made again. The
+    steps that ran and those reused are listed in ``OUT/.cache/last-run.json``."""
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
@@ -504,22 +650,12 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
     rid = releases.release_id(str(max(quarters)), extract_date(data_dir, params), params)
     cache = StepCache(out_dir, enabled=use_cache)
     versions = Versions(data_dir, params, encoding, NOTEBOOK_DIR)
-    made: dict[str, dict] = {}
-
-    def register_tables() -> dict:
-        if "tables" not in made:   # once, and only when a quarter is made again
-            steps.set_postfix_str("register stage")
-            made["tables"] = register.run_register_stage(data_dir, quarters, params,
-                                                         encoding=encoding)
-            cache.steps.append(("register", "ran"))
-        return made["tables"]
-
     steps = tqdm(total=4, desc="publish", unit="step", disable=None, file=sys.stderr,
                  position=2, bar_format="{desc}: {n}/{total} {postfix}")
     with steps, fixed_environment(params):
-        steps.set_postfix_str(f"{len(quarters)} quarters")
-        done = _run_quarters(quarters, data_dir, out_dir, params, encoding, register_tables,
-                             rid, cache, versions)
+        steps.set_postfix_str(f"register stage, {len(quarters)} quarters")
+        done = publish_quarters(data_dir, out_dir, params, quarters, encoding, rid, cache,
+                                versions)
         steps.update(1)
         steps.set_postfix_str("costs chapter")
         _cached_costs(data_dir, out_dir, params, quarters, cache, versions)
@@ -535,6 +671,28 @@ def publish(data_dir: Path, out_dir: Path, params: Mapping, scale: float = 0.05,
         steps.update(1)
     cache.write_ledger()
     return done
+
+
+def publish_quarters(data_dir: Path, out_dir: Path, params: dict, quarters: list[Quarter],
+                     encoding: str, rid: str, cache: StepCache, versions: Versions
+                     ) -> list[Path]:
+    """The quarters' part of a publish (called in its fixed environment): the register
+    step (:func:`_cached_register`, ``OUT/register/``) and every quarter
+    (:func:`_run_quarters`), each step reused from ``cache`` when its key and outputs are
+    unchanged; the register stage runs at most once."""
+    made: dict[str, dict] = {}
+
+    def register_tables() -> dict:
+        if "tables" not in made:   # once, and only when a quarter is made again
+            made["tables"] = register.run_register_stage(data_dir, quarters, params,
+                                                         encoding=encoding)
+            cache.steps.append(("register-tables", "ran"))
+        return made["tables"]
+
+    cuts = _cached_register(data_dir, out_dir, quarters, params, encoding, cache, versions,
+                            made)
+    return _run_quarters(quarters, data_dir, out_dir, params, encoding, register_tables, rid,
+                         cache, versions, cuts)
 
 
 def _cached_costs(data_dir: Path, out_dir: Path, params: dict, quarters: list[Quarter],

@@ -51,12 +51,14 @@ def canonical(df: pd.DataFrame) -> str:
 
 
 def tables(qdir: Path) -> dict[str, Path]:
-    """``kind/name`` → CSV file of the run, for every kept table."""
+    """``kind/name`` → CSV file of the run, for every kept table: the quarter's, and the
+    extract-wide ones of ``OUT/register`` (row ledger, flags) as ``extract_<kind>/name``."""
     out = {}
     for kind in KINDS:
-        for p in sorted((qdir / kind).glob("*.csv")):
-            if p.stem not in SKIP:
-                out[f"{kind}/{p.stem}"] = p
+        for prefix, folder in (("", qdir), ("extract_", qdir.parent / "register")):
+            for p in sorted((folder / kind).glob("*.csv")):
+                if p.stem not in SKIP:
+                    out[f"{prefix}{kind}/{p.stem}"] = p
     return out
 
 

@@ -1,9 +1,9 @@
 """A content-addressed cache of the publication's steps, kept in ``OUT/.cache/``.
 
-Each step (``register``, ``quarter-<Q>``, ``notebooks-<Q>``, ``costs``, ``book``) has a key:
-the sha256 of everything its outputs are made from (content hashes of the input files
-and of the earlier steps' outputs, the parameter values, the code version, the package
-versions). Its entry, ``OUT/.cache/<step>.json``, records the key and the sha256 of every
+Each step (``register``, ``statistics-<Q>``, ``quarter-<Q>``, ``notebooks-<Q>``, ``costs``,
+``book``) has a key: the sha256 of everything its outputs are made from (content hashes of
+the input files and of the earlier steps' outputs, the parameter values, the code version,
+the package versions). Its entry, ``OUT/.cache/<step>.json``, records the key and the sha256 of every
 output file as it was when the step had completed. A step is skipped only when
 
 * the entry exists, is valid JSON of this format and has the same key, and

@@ -42,6 +42,7 @@ from seuranta.publication.bookfmt import caption_tables
 from seuranta.publication.bookfmt import quarter_name as qn
 from seuranta.publication.landing import contact_text
 from seuranta.publication.notebooks import newest_costs_notebook, notebook_plan
+from seuranta.register import validate
 from seuranta.statistics import model as mdl
 
 
@@ -344,7 +345,7 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
 #: English strings of Sphinx's LaTeX templates and their Finnish wording.
 LATEX_FI = {
     # a long table's header on its next pages (prepare_tex drops Sphinx's "Table 5 –"
-    # before it: the book's tables carry their own numbers, "Taulukko AL5.")
+    # before it: the book's tables carry their own numbers, "Taulukko AL2.")
     "continued from previous page": "Jatkoa edelliseltä sivulta",
     "Continued from previous page": "Jatkoa edelliseltä sivulta",
     "continues on next page": "jatkuu seuraavalla sivulla",
@@ -460,6 +461,49 @@ def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
              "julkaistuista luvuista tai aiemmista julkaisuista.")
 
 
+def row_ledger(out_dir: Path) -> dict[str, str]:
+    """The extract's row ledger for the written data chapter (substitutions of
+    book/aineisto.md, whose text is there): ``rows_read``, ``rows_accepted``,
+    ``rows_rejected``, ``rows_rejected_share`` and ``row_ledger`` (the tables: rows, the
+    rejected rows by reason, the flagged ones), from the extract-wide published table
+    (``OUT/register/published/ledger.csv``). It describes the whole extract, not one
+    quarter, so the book shows it once and each quarter's data chapter points to it."""
+    ledger = published.read(published.extract_published_dir(out_dir), "ledger",
+                            required=False)
+    if ledger is None:
+        na = symbols.NOT_AVAILABLE
+        return {"rows_read": na, "rows_accepted": na, "rows_rejected": na,
+                "rows_rejected_share": na, "row_ledger": ""}
+
+    def rows_of(item):
+        return int(ledger.loc[ledger["item"] == item, "rows"].sum())
+    n_read, n_acc, n_rej = rows_of("read"), rows_of("accepted"), rows_of("rejected")
+    blocks = [("Rivien kirjanpito", bf.pd.DataFrame({
+        "Rivit": ["Luetut", "Hyväksytyt", "Hylätyt"],
+        "Lukumäärä": [fi_number(v) for v in (n_read, n_acc, n_rej)]}), "")]
+    rules = validate.rules_table()
+    rule_fi = dict(zip(rules["code"], rules["description_fi"]))
+    rej = ledger[(ledger["item"] == "rejected") & (ledger["rows"] > 0)]
+    if len(rej):
+        blocks.append(("Hylätyt rivit syyn mukaan", bf.pd.DataFrame({
+            "Hylkäyksen syy": [rule_fi.get(r, "muu syy") for r in rej["reason"]],
+            "Rivejä": [fi_number(v) for v in rej["rows"]]}), ""))
+    flag_fi = dict(validate.FLAGS)
+    fl = ledger[(ledger["item"] == "flagged") & (ledger["rows"] > 0)]
+    if len(fl):
+        blocks.append(("Hyväksytyt mutta merkityt rivit", bf.pd.DataFrame({
+            "Merkintä": [flag_fi.get(r, "muu merkintä") for r in fl["reason"]],
+            "Rivejä": [fi_number(v) for v in fl["rows"]]}),
+            "Merkityt rivit ovat mukana laskennassa; merkintä ohjaa tarkastamaan ne."))
+    # numbered after the chapter's own Taulukko A1, in the order shown
+    md = "\n".join(bf.table_block(f"Taulukko A{i}. {caption}", df, note=note)
+                    for i, (caption, df, note) in enumerate(blocks, start=2))
+    return {"rows_read": fi_number(n_read), "rows_accepted": fi_number(n_acc),
+            "rows_rejected": fi_number(n_rej),
+            "rows_rejected_share": bf.fi_share(100 * n_rej / n_read if n_read else 0),
+            "row_ledger": md}
+
+
 #: Captions of the tables in generated Markdown that the written chapters include.
 GENERATED_CAPTIONS = {
     "coverage_fi.md": ["Taulukko M2. Luottamusvälien kattavuus ja arvioiden virhe asetelmittain",
@@ -569,6 +613,7 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     subs = method_substitutions(params)
     subs["data_statement"] = data_statement(_data_meta(out_dir, quarters))
     subs["disclosure_loss"] = disclosure_loss_md(out_dir, max(quarters))
+    subs.update(row_ledger(out_dir))   # the extract's rows, once (aineisto.md)
     subs["release_id"] = portal.current_release_id(out_dir, max(quarters), params)  # toistettavuus
     cfg.setdefault("parse", {})["myst_substitutions"] = subs
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,

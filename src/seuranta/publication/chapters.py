@@ -37,7 +37,6 @@ from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter
 from seuranta.publication import bookfmt as bf
 from seuranta.publication import compare, published, rule
-from seuranta.register import validate
 
 #: Finnish Markdown of the clauses and sentences whose shape depends on the data
 #: (``{name}`` fields): filled into a template's paragraph, or an alternative text.
@@ -89,7 +88,7 @@ NOTE_FI_ALL = {
 }
 
 
-#: A review reason in the book's and PDF's table (AL5) is shortened beyond these many
+#: A review reason in the book's and PDF's table (AL2) is shortened beyond these many
 #: characters, and a word beyond these many, so that one row fits on a page and in its
 #: column (a hand-edited corrections.csv is not bounded like a review form); the open
 #: data carry the whole text.
@@ -232,7 +231,7 @@ def _num(x) -> bool:
 
 #: The published tables a chapter reads.
 TABLES = ("municipal", "totals", "estimates", "county_estimates", "extremes",
-          "tasks_per_client", "multi_task", "year", "ledger", "quality_reasons",
+          "tasks_per_client", "multi_task", "year", "quality_reasons",
           "representativeness", "review_decisions", "review_effect", "calibration")
 
 
@@ -993,20 +992,15 @@ def calibration_block(pub: dict) -> tuple[str, str]:
                                                               c["within_196_pct_symbol"])],
     })
     return (say("calibration", n=bf.fi_number(int(c["n"].sum()))),
-            bf.table_block("Taulukko AL7. Mallin aiempien ennusteiden osuvuus (kunnat, joiden "
+            bf.table_block("Taulukko AL4. Mallin aiempien ennusteiden osuvuus (kunnat, joiden "
                            "tiedot tulivat myöhemmin kattaviksi)", tab))
 
 
 TEXT.update({
-    "rows": ("Aineistosta luettiin {read} asiakkuusjaksoriviä, joista {accepted} hyväksyttiin "
-             "ja {rejected} ({share}) hylättiin. Jokainen hylätty rivi on tallessa syineen; "
-             "yksikään rivi ei katoa huomaamatta. Luvut koskevat koko poimintaa, eivät vain "
-             "tätä vuosineljännestä."),
     "quality_lead": ("{Quarter_in} kuntien ja arvioitavien palvelutehtävien yhdistelmistä "
                      "{share} oli kattavia. Taulukossa on kuntien ja palvelutehtävien "
                      "yhdistelmien lukumäärät laatuluokittain (kuusi arvioitavaa "
                      "palvelutehtävää)."),
-    "no_rejections": "Aineistossa ei ollut hylättäviä rivejä.",
     "no_decisions": "Tälle vuosineljännekselle ei ollut tarkastuskierroksen päätöksiä.",
     "reasons_shortened": (
         "Yli {chars} merkin perustelut ja yli {word} merkin sanat on taulukossa lyhennetty "
@@ -1027,39 +1021,15 @@ TEXT.update({
 
 
 def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
-    """Rows read, rejected (with Finnish reasons) and flagged; quality by county; the
-    review round's decisions and their effect."""
+    """Quality by county; the review round's decisions and their effect; the model's
+    calibration. (The rows read, rejected and flagged are the whole extract's: the written
+    data chapter shows them once, :func:`seuranta.publication.book.row_ledger_md`.)"""
     pub = published_tables(tables_dir)
     ch = Chapter()
-    ledger = pub["ledger"]
     mun = pub["municipal"]
     quality = mun[(mun["quarter"] == quarter)
                   & mun["service_task"].isin(reference.task_codes(estimated_only=True))]
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
-    rules = validate.rules_table()
-    rule_fi = dict(zip(rules["code"], rules["description_fi"]))
-    flag_fi = dict(validate.FLAGS)
-
-    def rows_of(item):
-        return int(ledger.loc[ledger["item"] == item, "rows"].sum())
-    n_read, n_acc, n_rej = rows_of("read"), rows_of("accepted"), rows_of("rejected")
-    ch.facts["rows"] = say("rows", read=bf.fi_number(n_read), accepted=bf.fi_number(n_acc),
-                           rejected=bf.fi_number(n_rej),
-                           share=bf.fi_share(100 * n_rej / n_read if n_read else 0))
-    ch.tables["rows"] = bf.table_block("Taulukko AL1. Rivien kirjanpito", pd.DataFrame({
-        "Rivit": ["Luetut", "Hyväksytyt", "Hylätyt"],
-        "Lukumäärä": [bf.fi_number(v) for v in (n_read, n_acc, n_rej)]}))
-    rej = ledger[(ledger["item"] == "rejected") & (ledger["rows"] > 0)]
-    ch.tables["rejected"] = bf.table_block("Taulukko AL2. Hylätyt rivit syyn mukaan", pd.DataFrame({
-        "Hylkäyksen syy": [rule_fi.get(r, "muu syy") for r in rej["reason"]],
-        "Rivejä": [bf.fi_number(v) for v in rej["rows"]]})) if len(rej) else say("no_rejections")
-    fl = ledger[(ledger["item"] == "flagged") & (ledger["rows"] > 0)]
-    ch.tables["flagged"] = bf.table_block(
-        "Taulukko AL3. Hyväksytyt mutta merkityt rivit", pd.DataFrame({
-            "Merkintä": [flag_fi.get(r, "muu merkintä") for r in fl["reason"]],
-            "Rivejä": [bf.fi_number(v) for v in fl["rows"]]}),
-        note="Merkityt rivit ovat mukana laskennassa; merkintä ohjaa tarkastamaan ne.") \
-        if len(fl) else ""
 
     ch.facts["quality_lead"], ch.tables["quality"] = "", ""
     if len(quality):
@@ -1082,7 +1052,7 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
             "quality_lead", Quarter_in=_capital(qin),
             share=bf.fi_share(100 * tot["comprehensive"] / max(int(tot.sum()), 1)))
         ch.tables["quality"] = bf.table_block(
-            f"Taulukko AL4. Laatuluokat hyvinvointialueittain, {qname}", tab)
+            f"Taulukko AL1. Laatuluokat hyvinvointialueittain, {qname}", tab)
 
     ch.facts["calibration"], ch.tables["calibration"] = calibration_block(pub)
 
@@ -1103,7 +1073,7 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
         "Laatu jälkeen": decisions["quality_after"].map(qual_fi),
     }).sort_values(["Kunta", "Palvelutehtävä"])
     ch.facts["decisions"] = say("decisions", n=bf.fi_number(len(tab)))
-    caption = f"Taulukko AL5. Tarkastuskierroksen päätökset, {qname}"
+    caption = f"Taulukko AL2. Tarkastuskierroksen päätökset, {qname}"
     # the page shows every reason whole (a wide cell scrolls); the PDF's page cannot, so
     # there a long reason is shortened and the note says where the whole text is
     short = tab.assign(Perustelu=[shown_reason(r) for r in tab["Perustelu"]])
@@ -1122,7 +1092,7 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
                  if r["publish_as"] == "range" and not r["range_low_symbol"]
                  else fig(r, "estimate_after", bf.fi_number) for _, r in eff.iterrows()]
         ch.tables["effect"] = bf.table_block(
-            f"Taulukko AL6. Päätösten vaikutus koko maan arvioon, {qname}", pd.DataFrame({
+            f"Taulukko AL3. Päätösten vaikutus koko maan arvioon, {qname}", pd.DataFrame({
                 "Palvelutehtävä": eff["service_task"].map(bf.task_name),
                 "Kuntia ennen": eff["municipalities_used_before"].map(bf.fi_number),
                 "Kuntia jälkeen": eff["municipalities_used_after"].map(bf.fi_number),

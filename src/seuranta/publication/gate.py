@@ -69,11 +69,17 @@ Published tables (columns):
     service_task (the tasks and ``kaikki``), clients, municipalities_full_year (comprehensive
     in all four quarters), clients_full_year, base_full_year, share_full_year_pct,
     national_base (related to the quarters' cells and totals by the year's relations).
-``ledger.csv``, ``quality_reasons.csv``, ``representativeness.csv``,
-    ``review_decisions.csv``, ``review_effect.csv``: the data-quality tables of the book
+``quality_reasons.csv``, ``representativeness.csv``, ``review_decisions.csv``,
+    ``review_effect.csv``: the data-quality tables of the book
     (:mod:`seuranta.publication.quality`), so that no writer reads the exact tables
-    (register rows, municipalities, shares of the base and rounded estimates: no count
-    of persons; declared in :mod:`seuranta.publication.relations` as relating to none).
+    (municipalities, shares of the base and rounded estimates: no count of persons;
+    declared in :mod:`seuranta.publication.relations` as relating to none).
+
+Extract-wide table (:func:`publish_extract`, once per release into
+``OUT/register/published/``, not into every quarter: it describes the whole extract, and
+a quarter's folder holds only what depends on that quarter): ``ledger.csv``, the register
+rows read, accepted, rejected and flagged (register rows, no count of persons; declared as
+relating to none).
 ``calibration.csv`` (:func:`published_calibration`): the out-of-sample check of the model
     (statistics stage ``calibration``): quarter (of the prediction), service_task (``kaikki``
     = over the tasks), n (municipalities predicted then and comprehensive later), mean_z,
@@ -561,6 +567,30 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     return out
 
 
+def _write_published(out: dict[str, pd.DataFrame], published_dir: Path | None
+                     ) -> dict[str, pd.DataFrame]:
+    """Refuse an undeclared table, then write each table to ``published_dir`` (when
+    given) as ``<name>.csv``; returns ``out``."""
+    relations.check_declared(out)
+    if published_dir is not None:
+        published_dir = Path(published_dir)
+        published_dir.mkdir(parents=True, exist_ok=True)
+        for name, df in out.items():
+            write_csv(df, published_dir / f"{name}.csv")
+    return out
+
+
+def publish_extract(extract_tables_dir: Path, published_dir: Path | None, params: dict
+                    ) -> dict[str, pd.DataFrame]:
+    """The extract-wide published table (``ledger``, see the module docstring) from the
+    exact extract-wide tables (``OUT/register/tables``), written to ``published_dir``
+    when given. It holds register rows, no count of persons (declared in
+    :mod:`seuranta.publication.relations` as relating to none: no figure of a quarter's
+    model), at the declared precision."""
+    out = rule.apply_precision(quality.published_ledger(extract_tables_dir), params)
+    return _write_published(out, published_dir)
+
+
 def published_calibration(tables_dir: Path, quarter: str, min_count: int
                           ) -> pd.DataFrame | None:
     """The quarter's ``calibration`` table (aggregated z-scores of earlier predictions)
@@ -891,10 +921,4 @@ def publish_costs(tables_dir: Path, published_dir: Path | None, params: dict,
         for col, dec in COST_DECIMALS.items():
             if col in df.columns:
                 df[col] = pd.to_numeric(df[col]).round(dec)
-    relations.check_declared(out)
-    if published_dir is not None:
-        published_dir = Path(published_dir)
-        published_dir.mkdir(parents=True, exist_ok=True)
-        for name, df in out.items():
-            write_csv(df, published_dir / f"{name}.csv")
-    return out
+    return _write_published(out, published_dir)

@@ -497,9 +497,12 @@ def _indicator_list(described: dict[tuple[str, str], list[str]], target: Path) -
 
 def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: str,
                     released: str, synthetic: bool, revisions: pd.DataFrame | None = None,
-                    notice: str | None = None, costs: dict[str, Path] | None = None) -> Path:
+                    notice: str | None = None, costs: dict[str, Path] | None = None,
+                    extract: Path | None = None) -> Path:
     """Write every quarter's published tables as CSV + JSON-stat and the data package
-    (and ``costs``: cost year → its published folder, the Sote-tietopaketit tables).
+    (and ``costs``: cost year → its published folder, the Sote-tietopaketit tables;
+    ``extract``: the extract-wide published folder, ``OUT/register/published``, whose
+    tables, the row ledger, are of the whole extract: ``<table>.csv``, CSV only).
 
     ``notice``: the synthetic-data notice of the run's parameters (required when
     ``synthetic``).
@@ -539,6 +542,13 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
             resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
                               "title": f"{title} (JSON-stat 2.0)", "format": "json",
                               "mediatype": "application/json", "encoding": "utf-8"})
+    for name in pub.table_names(extract) if extract is not None else []:
+        text, _ = _write_table_csv(Path(extract), name, release_id, target / f"{name}.csv")
+        resources.append({"name": name.lower(), "path": f"{name}.csv",
+                          "title": f"{TABLE_TITLE_FI.get(name, name)}, koko poiminta",
+                          "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+                          "dialect": {"delimiter": ",", "header": True},
+                          "schema": _schema(text, dimensions(pub.read(Path(extract), name)))})
     for year, pdir in sorted((costs or {}).items()):
         resources += _write_costs(Path(pdir), target, str(year), release_id, released,
                                   synthetic, notice, described)

@@ -92,8 +92,10 @@ def write_release_open_data(out_dir: Path, quarters: list[str], synthetic: bool,
     costs_nb = newest_costs_notebook(out_dir)   # the cost year of this publication
     costs = {costs_nb.parent.parent.name: costs_nb.parent.parent / pub.PUBLISHED} \
         if costs_nb and (costs_nb.parent.parent / pub.PUBLISHED).is_dir() else None
+    extract = pub.extract_published_dir(out_dir)   # the row ledger, once per release
     opendata.write_open_data(dirs, target, rid, released.isoformat(), synthetic, revisions=rev,
-                             notice=notice_text(synthetic, params), costs=costs)
+                             notice=notice_text(synthetic, params), costs=costs,
+                             extract=extract if extract.is_dir() else None)
     return target, rid, released, revisions.summary_fi(rev)
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core.tables import unguard
+from seuranta.register.stage import extract_dir
 
 #: Folder of a quarter's published tables, beside ``tables/``.
 PUBLISHED = "published"
@@ -33,6 +34,12 @@ SYMBOL_SUFFIX = "_symbol"
 
 def published_dir(out_dir: Path, quarter: str) -> Path:
     return Path(out_dir) / str(quarter) / PUBLISHED
+
+
+def extract_published_dir(out_dir: Path) -> Path:
+    """The extract-wide published folder, ``OUT/register/published`` (the row ledger of
+    the whole extract, published once per release, not in every quarter)."""
+    return extract_dir(out_dir) / PUBLISHED
 
 
 def published_dir_of(tables_dir: Path | str) -> Path:

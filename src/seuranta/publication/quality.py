@@ -2,8 +2,10 @@
 and the task chapters read nothing from the exact ``tables/`` (they hold no count of
 clients; every share in them is rounded by :mod:`seuranta.publication.rule`):
 
-``ledger.csv``: item (read / accepted / rejected / flagged), reason (rule or flag code),
-    rows: register rows, not clients (the file rows of the internal ledger are left out).
+``ledger.csv`` (of the extract, not of a quarter: :func:`published_ledger`, published
+    once per release in ``OUT/register/published/``): item (read / accepted / rejected /
+    flagged), reason (rule or flag code), rows: register rows, not clients (the file rows
+    of the internal ledger are left out).
 ``quality_reasons.csv``: quarter, service_task, code, description_fi, municipalities: how
     many municipalities of quarter Q have each reason for their quality class.
 ``representativeness.csv``: quarter, service_task, n_comprehensive, base_coverage_pct,
@@ -38,6 +40,16 @@ from seuranta.publication.published import read
 LEDGER_ITEMS = ("read", "accepted", "rejected", "flagged")
 
 
+def published_ledger(extract_tables_dir: Path) -> dict[str, pd.DataFrame]:
+    """The extract's data-quality table (``ledger``, see the module docstring) from the
+    extract-wide tables (``OUT/register/tables``); empty when there is no ledger."""
+    led = read(Path(extract_tables_dir), "ledger", False)
+    if led is None:
+        return {}
+    led = led[led["item"].isin(LEDGER_ITEMS)]
+    return {"ledger": led[["item", "reason", "rows"]].reset_index(drop=True)}
+
+
 def published_quality(tables_dir: Path, quarter: str, estimates: pd.DataFrame | None,
                       params) -> dict[str, pd.DataFrame]:
     """The data-quality tables of the quarter (see the module docstring; a table without
@@ -45,10 +57,6 @@ def published_quality(tables_dir: Path, quarter: str, estimates: pd.DataFrame | 
     estimates (after the rule)."""
     tables_dir = Path(tables_dir)
     out: dict[str, pd.DataFrame] = {}
-    led = read(tables_dir, "ledger", False)
-    if led is not None:
-        led = led[led["item"].isin(LEDGER_ITEMS)]
-        out["ledger"] = led[["item", "reason", "rows"]].reset_index(drop=True)
     q = read(tables_dir, "quality", False)
     codes = read(tables_dir, "quality_reasons", False)
     if q is not None:

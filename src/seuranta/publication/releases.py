@@ -12,6 +12,7 @@ OUT/releases/<release id>/
   <Q>/notebooks/*.ipynb      the quarter's executed notebooks (downloadable from the book)
   <Q>/manifest.json          the quarter run's record: inputs, parameters, code, packages
                              (no paths, no hashes of the exact tables)
+  register/published/*.csv   the extract-wide published table (the row ledger), once
   costs/<year>/annex/*.xlsx, costs/<year>/notebooks/*.ipynb   the cost chapter, if any,
   costs/<year>/published/*.csv   and the gate's published cost tables
   pdf/*.pdf                  the working papers and the county pages, when built
@@ -56,7 +57,7 @@ from seuranta.core.errors import InputError
 from seuranta.core.provenance import file_sha256
 from seuranta.core.reproducible import json_text
 from seuranta.publication.notebooks import newest_costs_notebook
-from seuranta.publication.published import PUBLISHED, RELEASES
+from seuranta.publication.published import PUBLISHED, RELEASES, extract_published_dir
 
 MANIFEST = "manifest.json"
 #: Format of a sealed release's manifest (older releases have only files and quarters).
@@ -117,6 +118,9 @@ def public_files(out_dir: Path, quarters: list[str], rid: str) -> dict[str, Path
         for sub, pattern in (("annex", "*.xlsx"), ("notebooks", "*.ipynb")):
             for p in sorted((qdir / sub).glob(pattern)):
                 files[f"{q}/{sub}/{p.name}"] = p
+    extract = extract_published_dir(out_dir)   # the extract's row ledger, once
+    for p in sorted(extract.glob("*.csv")):
+        files[f"{extract.parent.name}/{PUBLISHED}/{p.name}"] = p
     costs_nb = newest_costs_notebook(out_dir)
     if costs_nb is not None:
         year = costs_nb.parent.parent

@@ -23,6 +23,7 @@ compared once. Rows added or removed count as changes (old or new symbol ``.``).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -54,6 +55,10 @@ TOLERANCE = 1e-9
 
 # --------------------------------------------------------------------------- releases
 
+#: A quarter's folder name (``2023Q4``).
+QUARTER_FOLDER = re.compile(r"\d{4}Q[1-4]")
+
+
 def release_dirs(out_dir: Path) -> list[Path]:
     """The kept releases, oldest first (release ids sort in time)."""
     root = Path(out_dir) / pub.RELEASES
@@ -62,7 +67,10 @@ def release_dirs(out_dir: Path) -> list[Path]:
 
 
 def release_quarters(release: Path) -> list[str]:
-    return sorted(p.parent.name for p in Path(release).glob(f"*/{pub.PUBLISHED}"))
+    """The quarters a release published (its ``<Q>/published`` folders; not the
+    extract-wide ``register/published``)."""
+    return sorted(p.parent.name for p in Path(release).glob(f"*/{pub.PUBLISHED}")
+                  if QUARTER_FOLDER.fullmatch(p.parent.name))
 
 
 def quarter_manifest(release: Path, quarter: str) -> dict:

@@ -11,10 +11,14 @@ cwa_counts and age_counts — the last for all clients, ``kaikki``, only — for
 from ``publication.first_quarter`` up to the newest requested one, so that the statistics
 stage can estimate the whole series; series_monthly likewise, kept in memory only);
 year_counts (calendar years whose four quarters all lie in that range), and the
-quarter-independent rejected, ledger and flags.
+extract-wide rejected, ledger and flags (:data:`EXTRACT_TABLES`).
 
 ``write_quarter_tables`` writes one quarter's cut of them into ``OUT/<Q>/tables/``
-atomically; ``run_counts`` does both for the ``seuranta counts`` command.
+atomically, and ``write_extract_tables`` the extract-wide tables into
+``OUT/register/tables/`` (once per extract, not in every quarter: a quarter's folder holds
+only what depends on that quarter, so that a new extract whose earlier quarters' counts
+are unchanged leaves those quarters as they were); ``run_counts`` does both for the
+``seuranta counts`` command.
 """
 
 from __future__ import annotations
@@ -131,7 +135,7 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
     target = qdir / "tables"
     tmp = Path(tempfile.mkdtemp(prefix=f".tables-tmp-{os.getpid()}-", dir=qdir))
     try:
-        for name in (n for n in REGISTER_TABLES if n in tables):
+        for name in (n for n in REGISTER_TABLES if n in tables and n not in EXTRACT_TABLES):
             _write_cut(tables[name], name, quarter, tmp / f"{name}.csv", rendered)
         tmp.chmod(0o755)   # mkdtemp's 0700 would be published with the folder
         if target.is_dir():
@@ -173,7 +177,9 @@ def run_counts(data_dir: Path, out_dir: Path, quarters: list[Quarter], params: d
                encoding: str = "utf-8") -> list[Path]:
     """The ``seuranta counts`` job: the register stage into OUT/<Q>/tables/ for each quarter."""
     tables = run_register_stage(Path(data_dir), quarters, params, encoding)
-    return write_all_quarters(tables, quarters, Path(out_dir))
+    written = write_all_quarters(tables, quarters, Path(out_dir))
+    write_extract_tables(tables, Path(out_dir))
+    return written
 
 
 # --------------------------------------------------------------------------- command line
@@ -214,8 +220,40 @@ def add_parser(sub) -> None:
     p.set_defaults(func=_cmd_counts)
 
 
-#: Tables that are not tied to one quarter (kept whole in every quarter's folder).
-QUARTER_INDEPENDENT = {"ledger", "rejected", "flags"}
+#: Tables that describe the whole extract, not one quarter (every row read, accepted,
+#: rejected and flagged): written once per extract into ``OUT/register/tables/``
+#: (:func:`write_extract_tables`), never into a quarter's folder.
+EXTRACT_TABLES = ("ledger", "rejected", "flags")
+#: The folder of OUT that holds the extract-wide tables (``tables/``, exact and internal)
+#: and what the gate publishes of them (``published/``).
+EXTRACT_DIR = "register"
+
+
+def extract_dir(out_dir: Path) -> Path:
+    """``OUT/register``: the extract-wide tables of the publication in OUT."""
+    return Path(out_dir) / EXTRACT_DIR
+
+
+def extract_tables_dir(quarter_tables_dir: Path) -> Path:
+    """The extract-wide ``tables/`` beside a quarter's ``OUT/<Q>/tables`` folder."""
+    return extract_dir(Path(quarter_tables_dir).parent.parent) / "tables"
+
+
+def write_extract_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> Path:
+    """The extract-wide tables (:data:`EXTRACT_TABLES`) into ``OUT/register/tables/``,
+    replaced atomically; returns that folder."""
+    target = extract_dir(out_dir) / "tables"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".tables-tmp-{os.getpid()}-", dir=target.parent))
+    try:
+        for name in EXTRACT_TABLES:
+            write_csv(tables[name], tmp / f"{name}.csv")
+        tmp.chmod(0o755)
+        atomic_swap(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
 
 
 def quarter_rows(name: str, df: pd.DataFrame, quarter: Quarter) -> np.ndarray | None:
@@ -223,11 +261,9 @@ def quarter_rows(name: str, df: pd.DataFrame, quarter: Quarter) -> np.ndarray | 
 
     Quarter tables keep the rows of Q; ``series_*`` tables keep every quarter up to Q;
     ``year_counts`` keeps the calendar years complete by Q; ledger, rejected rows and
-    flags describe the whole extract and are kept whole.
+    flags describe the whole extract and are left out (:data:`EXTRACT_TABLES`).
     """
     q = str(quarter)
-    if name in QUARTER_INDEPENDENT:
-        return None
     if name.startswith("series_"):
         return (df["quarter"].astype(str) <= q).to_numpy()
     if name == "year_counts":
@@ -244,6 +280,8 @@ def tables_for_quarter(all_tables: dict[str, pd.DataFrame], quarter: Quarter
     (:func:`quarter_rows`)."""
     out = {}
     for name, df in all_tables.items():
+        if name in EXTRACT_TABLES:
+            continue
         rows = quarter_rows(name, df, quarter)
         out[name] = df if rows is None else df[rows].reset_index(drop=True)
     return out

@@ -43,11 +43,12 @@ from seuranta.core.excel import put
 from seuranta.core.labels_fi import QUALITY_ONE_FI, TASK_SHORT
 from seuranta.core.params import load_params, section_of
 from seuranta.core.provenance import extract_hash, input_hashes
-from seuranta.core.quarters import Quarter
+from seuranta.core.quarters import Quarter, quarter_range
 from seuranta.core.tables import read_text
 from seuranta.inputs.corrections import DECISIONS
 from seuranta.inputs.datafolder import check_quarter, is_synthetic
 from seuranta.register import validate
+from seuranta.register.stage import extract_tables_dir, run_register_stage
 from seuranta.review.signing import form_signature, load_or_create_key
 from seuranta.statistics import quality
 from seuranta.statistics.quality import FLAG_FI
@@ -194,11 +195,13 @@ def _as_str(df: pd.DataFrame, cols) -> pd.DataFrame:
 
 
 def load_tables_dir(tables_dir: Path) -> dict[str, pd.DataFrame]:
-    """Read the tables a review needs from a build/<Q>/tables folder."""
+    """Read the tables a review needs from a build/<Q>/tables folder (and the extract's
+    flags from ``build/register/tables``)."""
     tables_dir = Path(tables_dir)
     out = {}
     for name in ("counts", "series_counts", "quality", "series_quality", "flags"):
-        p = tables_dir / f"{name}.csv"
+        # the flags are the whole extract's (OUT/register/tables, beside the quarters)
+        p = (extract_tables_dir(tables_dir) if name == "flags" else tables_dir) / f"{name}.csv"
         if p.is_file():
             out[name] = read_text(p)
     if "counts" not in out:
@@ -545,8 +548,11 @@ def _cmd_review(args) -> int:
     if tables_dir is not None:
         print(f"using tables of {tables_dir}")
         tables = load_tables_dir(tables_dir)
-    else:
-        tables = quarter_tables(quarter, data_dir, params)
+    else:   # the quarter's tables and the extract's flags (not a quarter's table)
+        first = Quarter.parse(section_of(params, "publication")["first_quarter"])
+        reg = run_register_stage(data_dir, quarter_range(first, quarter), params)
+        tables = {**quarter_tables(quarter, data_dir, params, register_tables=reg),
+                  "flags": reg["flags"]}
     synthetic = is_synthetic(data_dir)
     notice = section_of(params, "publication")["synthetic_notice"]
     paths = review_workbooks(quarter, tables, out_dir / "review" / str(quarter),
