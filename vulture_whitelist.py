@@ -18,6 +18,9 @@ pagename  # book._dedupe_scripts (html-page-context)
 templatename  # book._dedupe_scripts (html-page-context)
 content  # book._include_read (include-read)
 
+# pytest: a hook found by name
+pytest_collection_modifyitems  # tests/conftest.py (xdist order)
+
 # traitlets / jupyter_client: trait defaults found by name
 transport  # notebooks._ipc_kernel_manager
 _._ip_default

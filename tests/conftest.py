@@ -24,42 +24,99 @@ def national_demo(tmp_path_factory):
     return out
 
 
+#: The order in which ``-n 2`` hands out the work (pyproject addopts: ``--dist loadgroup
+#: --no-loadscope-reorder``: each xdist group, and each test of none, is a unit that goes
+#: whole to the next worker short of work, in the order of the collection): the release's
+#: tests first (its build is the longest setup), the other long groups next, among them
+#: ``release-b``, the release's longest tests, which the other worker runs once the release
+#: is built (see :func:`release`), then any other group, then the tests of no group as
+#: collected (short units last, so that neither worker waits long for the other at the end;
+#: a module's tests kept together, so that its fixtures are made once per worker).
+XDIST_ORDER = ("release", "backtests", "killed_run", "audit_pair", "release-b", "attacker",
+               "stats_series", "params_flow", "beyond_demo")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    """Under xdist, the groups in the order of XDIST_ORDER (a stable sort: the tests of a
+    group, and those of no group, keep their order). Without xdist, nothing is moved."""
+    import os
+
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return
+
+    def rank(item) -> int:
+        mark = item.get_closest_marker("xdist_group")
+        group = (mark.args[0] if mark.args else mark.kwargs.get("name")) if mark else None
+        if group in XDIST_ORDER:
+            return XDIST_ORDER.index(group)
+        return len(XDIST_ORDER) + (group is None)
+
+    items.sort(key=rank)
+
+
 @pytest.fixture(scope="session")
 def release(tmp_path_factory):
     """One small publish (demo at RELEASE_SCALE, every quarter, annexes, costs, book HTML and
     PDFs; the hostile corpus of tests/hostile.py in its corrections.csv), built once per
-    session. Tests using it are marked ``slow`` and
-    ``xdist_group("release")`` so that under ``-n 2`` one worker builds it once."""
+    session. Tests using it are marked ``slow`` and ``xdist_group("release")``, or
+    ``xdist_group("release-b")`` for the longest, which the other worker runs (XDIST_ORDER).
+    Under xdist the first worker that needs it builds it in the session's temporary folder
+    (shared by the workers) while it holds a lock; the other waits for the lock, then reads
+    the release built (or fails at once when the build failed)."""
+    import fcntl
     import os
 
-    from seuranta import pipeline
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return _build_release(tmp_path_factory.mktemp("release"))
+    shared = tmp_path_factory.getbasetemp().parent   # the workers' folders are in it
+    root = shared / "release"
+    with open(shared / "release.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)   # released when the file closes (or the worker dies)
+        failed = shared / "release.failed"
+        if failed.is_file():
+            raise RuntimeError(f"the session's release failed to build: {failed.read_text()}")
+        built = shared / "release.built"
+        if not built.is_file():
+            try:
+                _build_release(root)
+            except BaseException as e:
+                failed.write_text(f"{worker}: {type(e).__name__}: {e}"[:2000])
+                raise
+            built.write_text(worker)
+    return _release_of(root, _release_params())
+
+
+def _release_params():
     from seuranta.core.params import load_params
 
-    worker = os.environ.get("PYTEST_XDIST_WORKER")
-    if worker:   # the workers' temporary folders share the session's folder
-        shared = tmp_path_factory.getbasetemp().parent
-        others = [p.name for p in shared.glob("release-built-by-*")]
-        if others:
-            raise RuntimeError(
-                f"the release would be built a second time ({worker}; already {others}): "
-                "xdist is not keeping the xdist_group('release') tests on one worker "
-                "(pytest 9.2 breaks --dist loadgroup; requirements.txt pins 9.1.1)")
-        (shared / f"release-built-by-{worker}").touch()
+    params = load_params()
+    params["publication"]["first_quarter"] = RELEASE_FIRST_QUARTER
+    return params
+
+
+def _release_of(root, params):
+    data, out = root / "data", root / "build"
+    quarters = sorted(p.name for p in out.glob("20[0-9][0-9]Q[1-4]"))
+    return {"data": data, "out": out, "html": out / "book" / "_build" / "html",
+            "quarters": quarters, "params": params}
+
+
+def _build_release(root):
     from hostile import add_to_corrections
 
+    from seuranta import pipeline
     from seuranta.inputs.datafolder import publication_quarters
     from seuranta.review.signing import load_or_create_key
 
-    root = tmp_path_factory.mktemp("release")
+    root.mkdir(parents=True, exist_ok=True)
     data, out = root / "data", root / "build"
-    params = load_params()
-    params["publication"]["first_quarter"] = RELEASE_FIRST_QUARTER
+    params = _release_params()
     # the demo, with the review key of a data folder and, in its corrections.csv, every
     # string of the hostile corpus as a reviewer's note (tests/test_untrusted.py, issue 20)
     demo.generate(data, scale=RELEASE_SCALE, seed=demo.DEFAULT_SEED)
     load_or_create_key(data)
     add_to_corrections(data, str(max(publication_quarters(data, params))))
     pipeline.publish(data, out, params, scale=RELEASE_SCALE, pdf=True)
-    quarters = sorted(p.name for p in out.glob("20[0-9][0-9]Q[1-4]"))
-    return {"data": data, "out": out, "html": out / "book" / "_build" / "html",
-            "quarters": quarters, "params": params}
+    return _release_of(root, params)

@@ -22,6 +22,9 @@ from seuranta.core.symbols import SUPPRESSED, SYMBOLS
 from seuranta.publication import annex, gate
 from seuranta.statistics.quarter import quarter_tables
 
+# the module fixtures made once: its tests on one xdist worker
+pytestmark = pytest.mark.xdist_group("annex")
+
 Q = Quarter.parse("2023Q1")
 QUARTERS = quarter_range("2022Q3", "2023Q1")
 PARAMS = {"publication": {"first_quarter": "2022Q3", "synthetic_notice": "SYNTEETTINEN TESTI",

@@ -19,6 +19,9 @@ from seuranta.core.params import load_params  # noqa: E402
 from seuranta.publication import compare, portal  # noqa: E402
 from seuranta.publication import published as pub  # noqa: E402
 
+# the module fixtures made once: its tests on one xdist worker
+pytestmark = pytest.mark.xdist_group("portal")
+
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):

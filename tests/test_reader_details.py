@@ -19,6 +19,9 @@ from seuranta.core.params import PROJECT_DIR, load_params  # noqa: E402
 from seuranta.publication import book, chapters, landing, portal  # noqa: E402
 from seuranta.publication import published as pub  # noqa: E402
 
+# the module fixtures made once: its tests on one xdist worker
+pytestmark = pytest.mark.xdist_group("reader_details")
+
 
 @pytest.fixture(scope="module")
 def staged(tmp_path_factory):

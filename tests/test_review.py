@@ -22,6 +22,9 @@ from seuranta.review import workbooks as review
 from seuranta.statistics import corrections
 from seuranta.statistics.quarter import quarter_tables
 
+# the module fixtures made once: its tests on one xdist worker
+pytestmark = pytest.mark.xdist_group("review")
+
 Q = Quarter.parse("2023Q1")
 SOURCES = ("SHA", "ET", "ALL")
 

@@ -365,7 +365,7 @@ def _env(**extra) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("release")
+@pytest.mark.xdist_group("release-b")   # the other worker (conftest.XDIST_ORDER)
 def test_a_copy_elsewhere_verifies_and_is_made_again_byte_for_byte(sealed, tmp_path):
     """The release copied to another path verifies; published again from its record by
     another process, in another working directory, time zone and locale, later, every
@@ -450,7 +450,7 @@ def _hashes(folder: Path) -> dict:
 
 
 @pytest.mark.slow
-@pytest.mark.xdist_group("release")
+@pytest.mark.xdist_group("release-b")   # the other worker (conftest.XDIST_ORDER)
 def test_a_publish_killed_in_the_book_phase_leaves_the_previous_book(sealed, tmp_path):
     """The book phase of publish (``pipeline.build_book_phase``, the quarters done) killed
     with SIGKILL while Sphinx builds: the previous book, PDFs and open data are intact."""

@@ -21,6 +21,9 @@ from register_helpers import row, write_folder
 from seuranta.core.quarters import TIME_ZONE
 from seuranta.register.ingest import REGISTER_COLUMNS
 
+# the module fixtures made once: its tests on one xdist worker
+pytestmark = pytest.mark.xdist_group("timezone")
+
 UTC = dt.UTC
 #: Instants near midnight: Helsinki's date differs from UTC's (and from New York's).
 STARTS = [dt.datetime(2023, 3, 31, 21, 30, tzinfo=UTC),     # Helsinki 1.4. 00:30 (Q2)
