@@ -304,11 +304,23 @@ def child_chapter(data: Path, out: Path) -> dict:
     return {"seconds": t1 - t0, "rows": 0, "quarter": q}
 
 
+def _iso_date(text: str) -> bool:
+    """Whether ``text`` is a valid ISO date (a faulty row's end date is left as it is: made
+    blank it would turn a rejected row into an accepted one, and the earlier quarters'
+    counts of the two extracts would differ for that reason alone)."""
+    import datetime as dt
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return len(text) == 10
+
+
 def previous_extract(data: Path, into: Path) -> Path:
     """A copy of the data folder as it was one quarter earlier: the extract date
     (metadata.json) moved back 92 days, so that the newest quarter is not yet complete,
     and the register without the periods that had not started by then (a period that
-    ended later was still open: its end date blank), and no review decision of a quarter
+    ended later was still open: its valid end date blank), and no review decision of a quarter
     not complete by then."""
     import csv
     import datetime as dt
@@ -322,7 +334,8 @@ def previous_extract(data: Path, into: Path) -> Path:
         with open(f, encoding="utf-8", newline="") as fh:
             rows = list(csv.DictReader(fh))
         fields = list(rows[0]) if rows else []
-        kept = [{**r, "end_date": "" if r["end_date"] > ed else r["end_date"]}
+        kept = [{**r, "end_date": "" if _iso_date(r["end_date"]) and r["end_date"] > ed
+                 else r["end_date"]}
                 for r in rows if not r["start_date"] > ed]
         with open(f, "w", encoding="utf-8", newline="") as fh:
             w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n")
