@@ -514,8 +514,30 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
     target.mkdir(parents=True, exist_ok=True)
     if synthetic:
         notice = _required_notice(notice)
-    resources = []
     described: dict[tuple[str, str], list[str]] = {}   # (table, task) → its measures
+    meta = {"release_id": release_id, "released": released, "synthetic": synthetic,
+            "notice": notice}
+    resources = _quarter_resources(published_dirs, target, meta, described)
+    for name in pub.table_names(extract) if extract is not None else []:
+        resources.append(_extract_resource(Path(extract), name, target, release_id))
+    for year, pdir in sorted((costs or {}).items()):
+        resources += _write_costs(Path(pdir), target, str(year), release_id, released,
+                                  synthetic, notice, described)
+    if revisions is not None:   # "Tarkentuneet luvut": changes since the previous release
+        resources += _revision_resources(revisions, target, meta)
+    resources.append(_indicator_list(described, target))
+    package = _package(resources, meta)
+    p = target / "datapackage.json"
+    p.write_text(json.dumps(package, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+    return p
+
+
+def _quarter_resources(published_dirs: dict[str, Path], target: Path, meta: dict,
+                       described: dict[tuple[str, str], list[str]]) -> list[dict]:
+    """Every quarter's published tables as CSV (and JSON-stat for tables with figures)
+    into ``target``; returns their data-package resources and records each table × task's
+    measures in ``described``. ``meta``: release_id, released, synthetic, notice."""
+    resources = []
     for quarter in sorted(published_dirs):
         pdir = Path(published_dirs[quarter])
         for name in pub.table_names(pdir):
@@ -523,7 +545,7 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
             if df.empty:
                 continue
             base = f"{name}_{quarter}"
-            text, ids = _write_table_csv(pdir, name, release_id, target / f"{base}.csv")
+            text, ids = _write_table_csv(pdir, name, meta["release_id"], target / f"{base}.csv")
             dims = dimensions(df)
             figs = figures(df, dims)
             for task in (text["service_task"].unique() if "service_task" in text else [""]):
@@ -535,59 +557,70 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
                               "schema": _schema(text, dims)})
             if not figs:     # text only (e.g. quality classes): CSV only
                 continue
-            js = to_jsonstat(df, name, quarter, release_id, released, synthetic, notice=notice,
-                             indicator_ids=ids)
+            js = to_jsonstat(df, name, quarter, meta["release_id"], meta["released"],
+                             meta["synthetic"], notice=meta["notice"], indicator_ids=ids)
             (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False, sort_keys=True),
                                                  encoding="utf-8")
             resources.append({"name": f"{base.lower()}-jsonstat", "path": f"{base}.json",
                               "title": f"{title} (JSON-stat 2.0)", "format": "json",
                               "mediatype": "application/json", "encoding": "utf-8"})
-    for name in pub.table_names(extract) if extract is not None else []:
-        text, _ = _write_table_csv(Path(extract), name, release_id, target / f"{name}.csv")
-        resources.append({"name": name.lower(), "path": f"{name}.csv",
-                          "title": f"{TABLE_TITLE_FI.get(name, name)}, koko poiminta",
-                          "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
-                          "dialect": {"delimiter": ",", "header": True},
-                          "schema": _schema(text, dimensions(pub.read(Path(extract), name)))})
-    for year, pdir in sorted((costs or {}).items()):
-        resources += _write_costs(Path(pdir), target, str(year), release_id, released,
-                                  synthetic, notice, described)
-    if revisions is not None:   # "Tarkentuneet luvut": changes since the previous release
-        base = f"tarkentuneet_luvut_{release_id}"
-        write_csv(revisions, target / f"{base}.csv")
-        text = pd.read_csv(target / f"{base}.csv", dtype=str, keep_default_na=False)
-        rev_ids = [indicators.indicator_id(t, s)   # the id of the figure that changed
-                   for t, s in zip(text["table"], text["service_task"])]
-        text = whole_country_coded(text)
-        text.insert(list(text.columns).index("release_id") + 1, "indicator_id", rev_ids)
-        write_csv(text, target / f"{base}.csv")
-        title = "Tarkentuneet luvut: aiemmin julkaistut luvut, jotka muuttuivat tässä julkaisussa"
-        schema = _schema(text, [])
-        del schema["primaryKey"]
-        resources.append({"name": base.lower().replace(".", "-"), "path": f"{base}.csv",
-                          "title": title, "format": "csv", "mediatype": "text/csv",
-                          "encoding": "utf-8", "dialect": {"delimiter": ",", "header": True},
-                          "schema": schema})
-        if len(revisions):
-            frame, label = revisions_frame(revisions)
-            js = to_jsonstat(frame, "tarkentuneet_luvut", max(frame["quarter"]), release_id,
-                             released, synthetic, labels={"muutos": label}, notice=notice,
-                             indicator_ids=pd.Series(rev_ids))
-            js["label"] = title
-            (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False, sort_keys=True),
-                                                 encoding="utf-8")
-            resources.append({"name": f"{base.lower().replace('.', '-')}-jsonstat",
-                              "path": f"{base}.json", "title": f"{title} (JSON-stat 2.0)",
-                              "format": "json", "mediatype": "application/json",
-                              "encoding": "utf-8"})
-    resources.append(_indicator_list(described, target))
-    package = {
+    return resources
+
+
+def _extract_resource(extract: Path, name: str, target: Path, release_id: str) -> dict:
+    """An extract-wide published table (the row ledger) as CSV only; its resource."""
+    text, _ = _write_table_csv(extract, name, release_id, target / f"{name}.csv")
+    return {"name": name.lower(), "path": f"{name}.csv",
+            "title": f"{TABLE_TITLE_FI.get(name, name)}, koko poiminta",
+            "format": "csv", "mediatype": "text/csv", "encoding": "utf-8",
+            "dialect": {"delimiter": ",", "header": True},
+            "schema": _schema(text, dimensions(pub.read(extract, name)))}
+
+
+def _revision_resources(revisions: pd.DataFrame, target: Path, meta: dict) -> list[dict]:
+    """"Tarkentuneet luvut" (the figures that changed since the previous release) as CSV,
+    and as JSON-stat when any changed; their resources."""
+    release_id = meta["release_id"]
+    base = f"tarkentuneet_luvut_{release_id}"
+    write_csv(revisions, target / f"{base}.csv")
+    text = pd.read_csv(target / f"{base}.csv", dtype=str, keep_default_na=False)
+    rev_ids = [indicators.indicator_id(t, s)   # the id of the figure that changed
+               for t, s in zip(text["table"], text["service_task"])]
+    text = whole_country_coded(text)
+    text.insert(list(text.columns).index("release_id") + 1, "indicator_id", rev_ids)
+    write_csv(text, target / f"{base}.csv")
+    title = "Tarkentuneet luvut: aiemmin julkaistut luvut, jotka muuttuivat tässä julkaisussa"
+    schema = _schema(text, [])
+    del schema["primaryKey"]
+    resources = [{"name": base.lower().replace(".", "-"), "path": f"{base}.csv",
+                  "title": title, "format": "csv", "mediatype": "text/csv",
+                  "encoding": "utf-8", "dialect": {"delimiter": ",", "header": True},
+                  "schema": schema}]
+    if len(revisions):
+        frame, label = revisions_frame(revisions)
+        js = to_jsonstat(frame, "tarkentuneet_luvut", max(frame["quarter"]), release_id,
+                         meta["released"], meta["synthetic"], labels={"muutos": label},
+                         notice=meta["notice"], indicator_ids=pd.Series(rev_ids))
+        js["label"] = title
+        (target / f"{base}.json").write_text(json.dumps(js, ensure_ascii=False, sort_keys=True),
+                                             encoding="utf-8")
+        resources.append({"name": f"{base.lower().replace('.', '-')}-jsonstat",
+                          "path": f"{base}.json", "title": f"{title} (JSON-stat 2.0)",
+                          "format": "json", "mediatype": "application/json",
+                          "encoding": "utf-8"})
+    return resources
+
+
+def _package(resources: list[dict], meta: dict) -> dict:
+    """The data package's descriptor (datapackage.json) over ``resources``."""
+    release_id, released = meta["release_id"], meta["released"]
+    return {
         "name": f"seuranta-{release_id}".lower().replace("_", "-"),
         "title": "Sosiaalihuollon asiakkaat: avoin data",
         "description": ("Sosiaalihuollon seurantarekisterin julkaistut taulukot (tietosuoja "
                         "huomioitu): CSV ja JSON-stat 2.0. Symbolit: "
                         + "; ".join(f"{s} = {fi}" for s, (fi, _) in symbols.SYMBOLS.items())
-                        + (" " + notice if synthetic else "")),
+                        + (" " + meta["notice"] if meta["synthetic"] else "")),
         "version": release_id,
         "created": released if "T" in released else f"{released}T00:00:00Z",
         "sources": [{"title": CREDIT_FI}],
@@ -595,6 +628,3 @@ def write_open_data(published_dirs: dict[str, Path], target: Path, release_id: s
         "keywords": ["sosiaalihuolto", "palvelutehtävä", "THL"],
         "resources": resources,
     }
-    p = target / "datapackage.json"
-    p.write_text(json.dumps(package, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-    return p
