@@ -105,6 +105,7 @@ Counts by source (SHA / ET) are not published, so they link nothing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from pathlib import Path
@@ -222,10 +223,29 @@ def _estimated_tasks(cells: pd.DataFrame) -> set[str]:
 
 # --------------------------------------------------------------------------- priors
 
-def _prior_tables(d: Path, rounding: int) -> dict | None:
+class _ReadOnce:
+    """Published tables read once by content: a kept release's quarter and the same
+    quarter in OUT are often the same files. Each caller gets its own copy."""
+
+    def __init__(self):
+        self.frames: dict[bytes, pd.DataFrame | None] = {}
+
+    def __call__(self, d: Path, name: str) -> pd.DataFrame | None:
+        p = Path(d) / f"{name}.csv"
+        if not p.is_file():
+            return None
+        key = hashlib.sha256(p.read_bytes()).digest()
+        if key not in self.frames:
+            self.frames[key] = read(d, name, False)
+        return self.frames[key].copy()
+
+
+def _prior_tables(d: Path, rounding: int, reader=None) -> dict | None:
     """An earlier published folder's tables, as the relation declarations read them (an
-    estimate's published upper figures as its ``cap``)."""
-    T = {name: read(d, name, False) for name in relations.DECLARED}
+    estimate's published upper figures as its ``cap``). ``reader(d, name)``: how a table
+    is read (default :func:`seuranta.publication.published.read`)."""
+    reader = reader or (lambda d, name: read(d, name, False))
+    T = {name: reader(d, name) for name in relations.DECLARED}
     if T["municipal"] is None or T["totals"] is None:
         return None
     T["quarter"] = max(T["municipal"]["quarter"]) if len(T["municipal"]) else ""
@@ -438,7 +458,9 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     T = _exact_tables(cells, groups, quarter, tables_dir, est, tpc, mt, min_count, rounding)
 
     M = disclosure.RelationModel()
-    earlier = [t for t in (_prior_tables(d, rounding) for d in (priors or [])) if t is not None]
+    reader = _ReadOnce()
+    earlier = [t for t in (_prior_tables(d, rounding, reader) for d in (priors or []))
+               if t is not None]
     referenced = {(r.quarter, r.service_task, r.municipality_code)
                   for t in earlier for r in itertuples(t["municipal"])
                   if r.clients_symbol == SUPPRESSED}
