@@ -11,6 +11,7 @@ it was. ``publish`` does it for every quarter, builds the book the same way
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import fnmatch
 import hashlib
 import json
@@ -200,8 +201,13 @@ def _publish_tables(folder: Path, quarter: Quarter, data_dir: Path, out_dir: Pat
     gate.publish_quarter(quarter, folder / "tables", folder / gate.PUBLISHED, params,
                          priors=priors)
     if annex:
-        annex_mod.write_annexes(quarter, folder / "tables", folder / "annex",
-                                is_synthetic(data_dir), params)
+        _write_annexes(folder, quarter, data_dir, params)
+
+
+def _write_annexes(folder: Path, quarter: Quarter, data_dir: Path, params: dict) -> None:
+    """The Excel annexes of the quarter whose tables are ``folder/tables``."""
+    annex_mod.write_annexes(quarter, folder / "tables", folder / "annex",
+                            is_synthetic(data_dir), params)
 
 
 def _republish_quarter(target: Path, quarter: Quarter, data_dir: Path, out_dir: Path,
@@ -249,21 +255,30 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
     releases.check_kept_releases(out_dir)   # the gate reads them as known to the reader
-    if register_tables is None:
-        first = Quarter.parse(params["publication"]["first_quarter"])
-        register_tables = register.run_register_stage(data_dir, quarter_range(first, quarter),
-                                                      params, encoding=encoding)
-    write_extract(register_tables, out_dir, params)
-    tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
-                           release_id, annex, memo=memo)
-    try:
-        if notebooks:
-            notebooks_mod.execute_notebooks(str(quarter), tmp / "tables", tmp / "notebooks",
-                                            is_synthetic(data_dir), params,
-                                            failed_dir=failed_notebooks(out_dir, str(quarter)))
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    # the notebooks' kernels start (and import) while the tables are made; the annexes
+    # are written while the notebooks run (both read only the finished tables)
+    with contextlib.ExitStack() as stack:
+        kernels = stack.enter_context(notebooks_mod.KernelsAhead()) if notebooks else None
+        if register_tables is None:
+            first = Quarter.parse(params["publication"]["first_quarter"])
+            register_tables = register.run_register_stage(
+                data_dir, quarter_range(first, quarter), params, encoding=encoding)
+        write_extract(register_tables, out_dir, params)
+        tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
+                               release_id, annex=False, memo=memo)
+        try:
+            if kernels is not None:
+                kernels.start(str(quarter), tmp / "tables", tmp / "notebooks",
+                              is_synthetic(data_dir), params,
+                              failed_dir=failed_notebooks(out_dir, str(quarter)))
+            if annex:
+                _write_annexes(tmp, quarter, data_dir, params)
+            if kernels is not None:
+                kernels.wait()
+        except BaseException:
+            stack.close()   # no kernel writes into the folder any more
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     return _finish_quarter(tmp, quarter, data_dir, out_dir, params, encoding)
 
 

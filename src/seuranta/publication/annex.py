@@ -37,6 +37,7 @@ from seuranta.core.errors import InputError
 from seuranta.core.labels_fi import AGE_GROUP_FI, CREDIT_FI, ESTIMATION_METHOD_FI, PUBLISH_AS_FI, QUALITY_FI
 from seuranta.core.params import as_params, section_of
 from seuranta.core.quarters import Quarter, today
+from seuranta.core.tables import itertuples
 from seuranta.publication import published as pub_tables
 from seuranta.publication.bookfmt import rule_reason_fi
 from seuranta.publication.published import published_dir_of
@@ -237,7 +238,7 @@ def estimates_frame(estimates: pd.DataFrame, tasks: pd.DataFrame) -> pd.DataFram
     e["_t"] = e["service_task"].map(order)
     e = e.sort_values(["quarter", "_t", "age_group"], kind="mergesort")
     rows = []
-    for r in e.itertuples(index=False):
+    for r in itertuples(e, index=False):
         task, age = r.service_task, r.age_group
         if task in EXTRA_TASK_FI:
             name, base = EXTRA_TASK_FI[task]
@@ -373,7 +374,7 @@ def age_frame(estimates: pd.DataFrame) -> pd.DataFrame:
     order = {"kaikki": 0, "0-17": 1, "18-64": 2, "65+": 3, "85+": 4}
     e = e.assign(_a=e["age_group"].map(order)).sort_values(["quarter", "_a"])
     rows = []
-    for r in e.itertuples(index=False):
+    for r in itertuples(e, index=False):
         kind = str(r.publish_as)
         rows.append([quarter_header(Quarter.parse(r.quarter))[:-3],
                      "koko väestö" if r.age_group == "kaikki"
@@ -396,15 +397,15 @@ def multi_frame(tpc: pd.DataFrame | None, totals: pd.DataFrame | None,
     cnames = dict(zip(reference.counties()["county_code"], reference.counties()["county_name_fi"]))
     rows = []
     t = tpc[tpc["county_code"].fillna("").astype(str) == ""].copy()
-    for r in t.sort_values("n_tasks", key=lambda s: s.astype(int)).itertuples():
+    for r in itertuples(t.sort_values("n_tasks", key=lambda s: s.astype(int))):
         rows.append(["koko maa", "Koko maa", f"{int(r.n_tasks)} palvelutehtävää",
                      r.clients_symbol or int(r.clients)])
     if totals is not None:
         tt = totals[(totals["quarter"] == str(quarter))
                     & totals["kind"].isin(["tpc_total", "tpc_multi"])].copy()
         tt["county_code"] = tt["county_code"].fillna("").astype(str)
-        for r in tt.sort_values(["county_code", "kind"], key=lambda s: s.replace(
-                {"": "99"}) if s.name == "county_code" else s, kind="mergesort").itertuples():
+        for r in itertuples(tt.sort_values(["county_code", "kind"], key=lambda s: s.replace(
+                {"": "99"}) if s.name == "county_code" else s, kind="mergesort")):
             code = r.county_code or "koko maa"
             label = ("kaikki asiakkaat" if r.kind == "tpc_total"
                      else "vähintään 2 palvelutehtävää")
@@ -480,7 +481,7 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
 
     sheets: list[excel.Sheet] = []
     share_cols = {quarter_header(q): SHARE_FORMAT for q in quarters}
-    for t in tasks[tasks["estimated"] == 1].itertuples():
+    for t in itertuples(tasks[tasks["estimated"] == 1]):
         df = task_sheet_frame(t.service_task, quarter, quarters, municipal, mun)
         sheets.append(excel.Sheet(
             sheet_name(t.service_task, t.name_fi),
@@ -493,7 +494,7 @@ def write_annexes(quarter: Quarter, tables_dir: Path, annex_dir: Path, synthetic
             "Lastensuojelulaki", "Lastensuojelulain mukaiset asiakkaat: osuus alle "
             "18-vuotiaista kunnittain ja neljänneksittäin, %, ja kunnan tietojen laatu "
             "(lastensuojelun palvelutehtävän laatuluokka)", df, formats=share_cols))
-    for t in tasks[tasks["estimated"] == 0].itertuples():
+    for t in itertuples(tasks[tasks["estimated"] == 0]):
         if not (municipal["service_task"] == t.service_task).any():
             continue
         df = task_sheet_frame(t.service_task, quarter, quarters, municipal, mun)

@@ -105,6 +105,7 @@ Counts by source (SHA / ET) are not published, so they link nothing.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from pathlib import Path
@@ -116,7 +117,7 @@ from seuranta.core import precision, reference
 from seuranta.core.params import as_params
 from seuranta.core.quarters import Quarter
 from seuranta.core.symbols import NOT_APPLICABLE, NOT_AVAILABLE, SUPPRESSED
-from seuranta.core.tables import write_csv
+from seuranta.core.tables import itertuples, write_csv
 from seuranta.publication import quality, relations, rule
 from seuranta.publication.published import PUBLISHED, RELEASES, read
 from seuranta.statistics import disclosure
@@ -185,7 +186,8 @@ def municipal_groups(cells: pd.DataFrame, quarter: str, estimated: set[str]) -> 
     (membership follows from the published quality), so that earlier totals can be
     linked."""
     groups: dict = {}
-    key = list(zip(cells["quarter"], cells["service_task"], cells["municipality_code"]))
+    key = list(zip(cells["quarter"].tolist(), cells["service_task"].tolist(),
+                   cells["municipality_code"].tolist()))
     d = cells.assign(_key=key)
     for (q, t), g in d.groupby(["quarter", "service_task"], sort=True):
         if t in estimated:
@@ -221,10 +223,29 @@ def _estimated_tasks(cells: pd.DataFrame) -> set[str]:
 
 # --------------------------------------------------------------------------- priors
 
-def _prior_tables(d: Path, rounding: int) -> dict | None:
+class _ReadOnce:
+    """Published tables read once by content: a kept release's quarter and the same
+    quarter in OUT are often the same files. Each caller gets its own copy."""
+
+    def __init__(self):
+        self.frames: dict[bytes, pd.DataFrame | None] = {}
+
+    def __call__(self, d: Path, name: str) -> pd.DataFrame | None:
+        p = Path(d) / f"{name}.csv"
+        if not p.is_file():
+            return None
+        key = hashlib.sha256(p.read_bytes()).digest()
+        if key not in self.frames:
+            self.frames[key] = read(d, name, False)
+        return self.frames[key].copy()
+
+
+def _prior_tables(d: Path, rounding: int, reader=None) -> dict | None:
     """An earlier published folder's tables, as the relation declarations read them (an
-    estimate's published upper figures as its ``cap``)."""
-    T = {name: read(d, name, False) for name in relations.DECLARED}
+    estimate's published upper figures as its ``cap``). ``reader(d, name)``: how a table
+    is read (default :func:`seuranta.publication.published.read`)."""
+    reader = reader or (lambda d, name: read(d, name, False))
+    T = {name: reader(d, name) for name in relations.DECLARED}
     if T["municipal"] is None or T["totals"] is None:
         return None
     T["quarter"] = max(T["municipal"]["quarter"]) if len(T["municipal"]) else ""
@@ -265,7 +286,7 @@ def _declare_prior(M: disclosure.RelationModel, n: int, T: dict, min_count: int)
     mun = T["municipal"]
     na = mun[mun["clients_symbol"] == NOT_AVAILABLE]
     dots: dict = {}
-    for r in na.itertuples(index=False):
+    for r in itertuples(na, index=False):
         dots.setdefault((r.quarter, r.service_task, r.county_code), set()).add(
             (r.quarter, r.service_task, r.municipality_code))
     for attempt in range(3):
@@ -353,8 +374,9 @@ def _exact_tables(cells: pd.DataFrame, groups: dict, quarter: str, tables_dir: P
                  "population_base", "clients"]].copy()
     mun["clients_symbol"] = np.where(mun["quality"] == "comprehensive", "", NOT_AVAILABLE)
     T["municipal"] = mun
-    values = dict(zip(zip(cells["quarter"], cells["service_task"], cells["municipality_code"]),
-                      cells["clients"].astype(float)))
+    values = dict(zip(zip(cells["quarter"].tolist(), cells["service_task"].tolist(),
+                          cells["municipality_code"].tolist()),
+                      cells["clients"].astype(float).tolist()))
     rows = [[g[0], g[1], g[2], g[3], sum(values[c] for c in m), ""]
             for g, m in groups.items() if g[0] in MUNICIPAL_KINDS]
     now = cells[cells["quarter"] == quarter]
@@ -374,7 +396,7 @@ def _exact_tables(cells: pd.DataFrame, groups: dict, quarter: str, tables_dir: P
         nat = t.groupby("n_tasks")["clients"].sum()
         T["tasks_per_client"] = pd.DataFrame(
             [[r.county_code, str(r.n_tasks), float(r.clients), relations.LATENT]
-             for r in t.itertuples()] + [["", str(n), float(v), ""] for n, v in nat.items()],
+             for r in itertuples(t)] + [["", str(n), float(v), ""] for n, v in nat.items()],
             columns=["county_code", "n_tasks", "clients", "clients_symbol"])
     T["totals"] = pd.DataFrame(rows, columns=["kind", "quarter", "service_task", "county_code",
                                               "clients", "clients_symbol"])
@@ -423,9 +445,11 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     min_count, rounding = disclosure_settings(params)
     cells = municipal_cells(tables_dir, quarter)
     estimated = _estimated_tasks(cells)
-    keys = list(zip(cells["quarter"], cells["service_task"], cells["municipality_code"]))
-    values = dict(zip(keys, cells["clients"].astype(float)))
-    shown = {k for k, q in zip(keys, cells["quality"]) if q == "comprehensive"}
+    keys = list(zip(cells["quarter"].tolist(), cells["service_task"].tolist(),
+                    cells["municipality_code"].tolist()))
+    cell_quality = cells["quality"].tolist()
+    values = dict(zip(keys, cells["clients"].astype(float).tolist()))
+    shown = {k for k, q in zip(keys, cell_quality) if q == "comprehensive"}
     groups = municipal_groups(cells, quarter, estimated)
 
     est = _series(tables_dir, "estimates", quarter)
@@ -434,9 +458,11 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     T = _exact_tables(cells, groups, quarter, tables_dir, est, tpc, mt, min_count, rounding)
 
     M = disclosure.RelationModel()
-    earlier = [t for t in (_prior_tables(d, rounding) for d in (priors or [])) if t is not None]
+    reader = _ReadOnce()
+    earlier = [t for t in (_prior_tables(d, rounding, reader) for d in (priors or []))
+               if t is not None]
     referenced = {(r.quarter, r.service_task, r.municipality_code)
-                  for t in earlier for r in t["municipal"].itertuples()
+                  for t in earlier for r in itertuples(t["municipal"])
                   if r.clients_symbol == SUPPRESSED}
     relations.declare(relations.Today(M, min_count, referenced), T)
     for n, t in enumerate(earlier):
@@ -458,7 +484,7 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     out: dict[str, pd.DataFrame] = {}
     # municipal
     sym = []
-    for k, qual in zip(keys, cells["quality"]):
+    for k, qual in zip(keys, cell_quality):
         if qual != "comprehensive":
             sym.append(NOT_AVAILABLE)
         elif k in res.hidden:
@@ -485,7 +511,7 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     per_county = mref.groupby("county_code")["municipality_code"].nunique().to_dict()
     tpc_cells = T.get("tasks_per_client")
     rows = []
-    for r in T["totals"].itertuples(index=False):
+    for r in itertuples(T["totals"], index=False):
         g = (r.kind, r.quarter, r.service_task, r.county_code)
         if r.kind in MUNICIPAL_KINDS:
             n = len(groups[g])
@@ -617,7 +643,7 @@ def _published_estimates(est: pd.DataFrame, groups: dict, res, values: dict,
         e["age_group"] = "kaikki"
     e["age_group"] = e["age_group"].fillna("kaikki")
     used_sym = []
-    for r in e.itertuples():
+    for r in itertuples(e):
         if pd.isna(r.clients_used):
             used_sym.append(NOT_APPLICABLE)
         elif r.service_task == "kaikki" and r.age_group != "kaikki":
@@ -677,7 +703,7 @@ def _published_county_estimates(ce: pd.DataFrame, groups: dict, res, min_count: 
               "municipalities_comprehensive", "population_base", "base_coverage_pct",
               "comprehensive", "publish_as"]].copy()
     obs_sym = []
-    for r in ce.itertuples():
+    for r in itertuples(ce):
         g = ("county_used", str(r.quarter), r.service_task, r.county_code)
         obs_sym.append(SUPPRESSED if g in res.dropped
                        or disclosure.is_small(r.clients_observed, min_count) else "")
@@ -752,7 +778,7 @@ def _year(tables_dir: Path, min_count: int, exact: bool = False) -> pd.DataFrame
 def _published_year(exact: pd.DataFrame, res: Decision) -> pd.DataFrame:
     """The year table with the gate's suppression (the share with its count)."""
     out = exact.copy()
-    for r in out.itertuples():
+    for r in itertuples(out):
         y = str(r.year)
         if ("Y", y, r.service_task) in res.hidden:
             out.at[r.Index, "clients_symbol"] = SUPPRESSED
@@ -780,7 +806,7 @@ def _extremes(quart: pd.DataFrame, mun: pd.DataFrame, quarter: str) -> pd.DataFr
     rows = []
     now = mun[(mun["quarter"] == quarter) & (mun["share_pct_symbol"] == "")
               & (mun["quality"] == "comprehensive")]
-    for r in quart.itertuples():
+    for r in itertuples(quart):
         v = now[now["service_task"] == r.service_task].sort_values(
             ["share_pct", "municipality_code"], kind="mergesort")
         s = v["share_pct"].astype(float)

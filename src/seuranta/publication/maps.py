@@ -199,11 +199,13 @@ def share_map(rows: pd.DataFrame, title: str, ref_dir: Path = reference.REFERENC
     norm = BoundaryNorm(bins, cmap.N) if len(bins) >= 2 else None
 
     fig, ax = plt.subplots(figsize=figsize)
+    # patches added as artists: add_patch would also grow the data limits patch by patch
+    # (most of the map's time), and the limits are set from the shapes' bounds below
     ax.set_aspect(1 / math.cos(math.radians(LAT0)))
     ax.set_axis_off()
     for code, geom in shapes.items():   # Åland (outside the register) first, pale
         if code not in set(codes):
-            ax.add_patch(PathPatch(_path(geom), facecolor=FACE_OUTSIDE, edgecolor="#cccccc",
+            ax.add_artist(PathPatch(_path(geom), facecolor=FACE_OUTSIDE, edgecolor="#cccccc",
                                    linewidth=0.2, gid=f"outside-{code}"))
     for row in st.itertuples():
         kw = {"edgecolor": "#ffffff", "linewidth": 0.25, "gid": row.municipality_code}
@@ -217,9 +219,9 @@ def share_map(rows: pd.DataFrame, title: str, ref_dir: Path = reference.REFERENC
             kw.update(facecolor=FACE_SUPPRESSED, hatch="..", edgecolor="#7a7a7a")
         else:
             kw["facecolor"] = FACE_NONE
-        ax.add_patch(PathPatch(_path(shapes[row.municipality_code]), **kw))
+        ax.add_artist(PathPatch(_path(shapes[row.municipality_code]), **kw))
     for code, geom in county_shapes(ref_dir).items():
-        ax.add_patch(PathPatch(_path(geom), facecolor="none", edgecolor="#333333",
+        ax.add_artist(PathPatch(_path(geom), facecolor="none", edgecolor="#333333",
                                linewidth=0.7, gid=f"county-{code}"))
     xs = np.concatenate([np.asarray(shapes[c].bounds)[[0, 2]] for c in shapes])
     ys = np.concatenate([np.asarray(shapes[c].bounds)[[1, 3]] for c in shapes])

@@ -293,14 +293,18 @@ def _plain(v):
     return v
 
 
-async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]], progress=None,
+async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]] | cf.Future, progress=None,
                              params_name: str | None = None,
                              failed_dir: Path | None = None) -> list[str]:
     """Execute notebooks one after the other in one kernel process (one start per quarter,
     the imports done once); the kernel's namespace is reset between notebooks. Each
     output is written as papermill would (injected parameters, then hidden). A failing
     cell stops the run with a :class:`NotebookError`; the failed notebook is kept in
-    ``failed_dir`` (:func:`notebook_failure`)."""
+    ``failed_dir`` (:func:`notebook_failure`).
+
+    ``tasks`` may be a Future (:class:`KernelsAhead`): the kernel starts and imports the
+    chapters' modules (``_WARM``) before the tables exist, then waits for its share
+    ``(tasks, params_name, failed_dir)``, or None (nothing to run)."""
     # heavy dependencies: loaded only when used
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -314,6 +318,10 @@ async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]], progress=None,
     done = []
     try:
         await kc.wait_for_ready(timeout=120)
+        if isinstance(tasks, cf.Future):
+            await kc.execute_interactive(_WARM, silent=True, store_history=False, timeout=300)
+            share = await asyncio.wrap_future(tasks)
+            tasks, params_name, failed_dir = share if share is not None else ([], None, None)
         for template, out_path, parameters in tasks:
             what = f"notebook {Path(out_path).name} ({parameters['quarter']})"
             nb = _prepared(template, parameters)
@@ -346,6 +354,16 @@ _RESET = ("%reset -f\n"
           "import sys as _s\n"
           "if 'matplotlib.pyplot' in _s.modules: _s.modules['matplotlib.pyplot'].close('all')\n"
           "del _s")
+
+
+#: Run in a kernel started ahead of its notebooks (:class:`KernelsAhead`): the modules
+#: every notebook imports, imported while the tables are made (the namespace is reset
+#: before each notebook, as between two notebooks of one kernel).
+_WARM = ("import matplotlib.pyplot\n"
+         "import myst_nb\n"
+         "import seuranta.core.params\n"
+         "import seuranta.publication.chapters\n"
+         "import seuranta.publication.bookfmt\n")
 
 
 def notebook_tasks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
@@ -398,28 +416,90 @@ def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, syntheti
     kernel started once and running its share one after the other, side by side. A
     failed notebook is kept in ``failed_dir`` (:class:`NotebookError` names it).
     """
-    jobs = jobs or int(os.environ.get("SEURANTA_NB_JOBS", "0")) or os.cpu_count() or 1
-    clean_kernel_leftovers()
-    pf = _ParamsFile(params)
-    with pf as params_file:
-        tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file,
-                               templates, only)
-        log.info("%s: %d notebooks", quarter, len(tasks))
-        shares = [tasks[i::jobs] for i in range(min(jobs, len(tasks)))]
+    with KernelsAhead(1 if only is not None else jobs) as kernels:
+        return kernels.execute(quarter, tables_dir, out_nb_dir, synthetic, params, templates,
+                               only, failed_dir)
 
-        def run(share):
-            return asyncio.run(_run_in_one_kernel(share, None, pf.name, failed_dir))
+
+def notebook_jobs(jobs: int | None = None) -> int:
+    """Kernels side by side: ``jobs``, else ``SEURANTA_NB_JOBS``, else the core count."""
+    return jobs or int(os.environ.get("SEURANTA_NB_JOBS", "0")) or os.cpu_count() or 1
+
+
+class KernelsAhead:
+    """Kernels started before a quarter's tables exist, so that their start and the
+    imports of the chapters' modules overlap the statistics and the gate; then the
+    quarter's notebooks shared out over them (:meth:`execute`, or :meth:`start` and
+    :meth:`wait` with other work between). A context manager: leaving it shuts every
+    kernel down, run or not. The notebooks are the same bytes as when the kernels start
+    with them (the kernel's namespace is reset before each notebook)."""
+
+    def __init__(self, jobs: int | None = None):
+        self.jobs = notebook_jobs(jobs)
+        self._shares = [cf.Future() for _ in range(self.jobs)]
+        self._pool: cf.ThreadPoolExecutor | None = None
+        self._runs: list[cf.Future] = []
+        self._paths: list[Path] = []
+        self._pf: _ParamsFile | None = None
+
+    def __enter__(self) -> KernelsAhead:
+        clean_kernel_leftovers()
+        self._pool = cf.ThreadPoolExecutor(max_workers=self.jobs)
+        self._runs = [self._pool.submit(self._run, share) for share in self._shares]
+        return self
+
+    @staticmethod
+    def _run(share: cf.Future) -> list[str]:
+        # threads suffice: the work is in the kernel processes
+        return asyncio.run(_run_in_one_kernel(share))
+
+    def start(self, quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
+              params: Mapping, templates: Path = NOTEBOOK_DIR, only: str | None = None,
+              failed_dir: Path | None = None) -> None:
+        """Hand the notebooks of ``quarter`` (or the one named ``only``) to the kernels
+        (see :func:`execute_notebooks`); returns at once."""
+        pf = self._pf = _ParamsFile(params)
+        params_file = pf.__enter__()
         try:
-            if len(shares) <= 1:
-                for share in shares:
-                    run(share)
-            else:   # threads suffice: the work is in the kernel processes
-                with cf.ThreadPoolExecutor(max_workers=len(shares)) as pool:
-                    for f in [pool.submit(run, share) for share in shares]:
-                        f.result()
+            tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file,
+                                   templates, only)
+        except BaseException:
+            self._release()
+            raise
+        log.info("%s: %d notebooks", quarter, len(tasks))
+        self._paths = [Path(t[1]) for t in tasks]
+        for i, share in enumerate(self._shares):
+            share.set_result((tasks[i::self.jobs], pf.name, failed_dir))
+
+    def wait(self) -> list[Path]:
+        """The executed notebooks in reading order, once every kernel is done (the first
+        failure raised)."""
+        try:
+            for run in self._runs:
+                run.result()
         finally:
-            shutil.rmtree(kernel_dir(), ignore_errors=True)
-    return [Path(t[1]) for t in tasks]
+            self._release()
+        return self._paths
+
+    def execute(self, *args, **kwargs) -> list[Path]:
+        """:meth:`start` then :meth:`wait`."""
+        self.start(*args, **kwargs)
+        return self.wait()
+
+    def _release(self) -> None:
+        for share in self._shares:   # kernels not given notebooks shut down
+            if not share.done():
+                share.set_result(None)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._pf is not None:
+            self._pf.__exit__(None, None, None)
+            self._pf = None
+        shutil.rmtree(kernel_dir(), ignore_errors=True)
+
+    def __exit__(self, *exc) -> None:
+        self._release()
 
 
 def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,

@@ -9,6 +9,7 @@ the value is shown, else one of :mod:`seuranta.core.symbols` (the value is then 
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pandas as pd
@@ -59,12 +60,12 @@ def read(pdir: Path, name: str, required: bool = True) -> pd.DataFrame | None:
         if required:
             raise FileNotFoundError(f"published table missing: {p}")
         return None
-    head = pd.read_csv(p, nrows=0).columns
+    with p.open(encoding="utf-8", newline="") as f:
+        head = next(csv.reader(f), [])
     dtype = {c: str for c in head if c in TEXT_COLUMNS or c.endswith(SYMBOL_SUFFIX)}
-    df = pd.read_csv(p, dtype=dtype, keep_default_na=False, na_values=[""])
-    for c in df.columns:   # '' stays '' in text (e.g. county_code '' = the whole country)
-        if c.endswith(SYMBOL_SUFFIX) or c in dtype:
-            df[c] = df[c].fillna("").astype(str)
+    # '' stays '' in text (e.g. county_code '' = the whole country); empty is NaN elsewhere
+    df = pd.read_csv(p, dtype=dtype, keep_default_na=False,
+                     na_values={c: [""] for c in head if c not in dtype})
     return unguard(df, [c for c in df.columns if pd.api.types.is_string_dtype(df[c])])
 
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import math
 
+from seuranta.core.tables import itertuples
 from seuranta.statistics.disclosure import RelationModel, is_small
 
 CWA, CW_PARENT = "lastensuojelulaki", "lastensuojelu"
@@ -230,7 +231,7 @@ def declare_municipal(ctx: Ctx, T: dict) -> None:
     mun = T["municipal"]
     ref: dict = {}
     members: dict = {}
-    for r in mun.itertuples(index=False):
+    for r in itertuples(mun, index=False):
         key = (r.quarter, r.service_task, r.municipality_code)
         base = _num(r.population_base)
         op = ctx.fig(key, r.clients, r.clients_symbol, 0.0, INF if math.isnan(base) else base,
@@ -267,7 +268,7 @@ def declare_totals(ctx: Ctx, T: dict) -> None:
     """Sums of cells and of the county × number-of-tasks cells."""
     tot: dict = {}
     quarters = sorted({q for q, _ in T["_members"]})
-    for r in T["totals"].itertuples(index=False):
+    for r in itertuples(T["totals"], index=False):
         key = (r.kind, r.quarter, r.service_task, r.county_code)
         scope = "national" if not r.county_code else "county"
         op = ctx.fig(("T",) + key, r.clients, r.clients_symbol, 0.0, INF, COST[scope])
@@ -301,11 +302,11 @@ def declare_tasks_per_client(ctx: Ctx, T: dict) -> None:
     counties = sorted({c for c in tpc["county_code"] if c} |
                       {k[3] for k in tot if k[0] in ("tpc_total", "tpc_multi") and k[3]})
     given = {(r.county_code, int(r.n_tasks)): r.clients
-             for r in tpc.itertuples(index=False) if r.county_code}
+             for r in itertuples(tpc, index=False) if r.county_code}
     cell = {(c, n): ctx.fig(("tpc", Q, c, n), given.get((c, n), ""), LATENT)
             for c in counties for n in ns}
     nat = {}
-    for r in tpc[tpc["county_code"] == ""].itertuples(index=False):
+    for r in itertuples(tpc[tpc["county_code"] == ""], index=False):
         n = int(r.n_tasks)
         nat[n] = ctx.fig(("tpcn", Q, n), r.clients, r.clients_symbol, cost=COST["national"])
         if counties:
@@ -346,7 +347,7 @@ def declare_multi_task(ctx: Ctx, T: dict) -> None:
     mt, Q, tot, nat = T["multi_task"], T["quarter"], T["_tot"], T.get("_tpcn", {})
     pairs = []
     multi = tot.get(("tpc_multi", Q, ALL, ""))
-    for r in mt.itertuples(index=False):
+    for r in itertuples(mt, index=False):
         op = ctx.fig(("pair", Q, r.task_a, r.task_b), r.clients, r.clients_symbol,
                      cost=COST["pair"])
         pairs.append(op)
@@ -361,7 +362,7 @@ def declare_estimates(ctx: Ctx, T: dict) -> None:
     """Clients used (national totals and the all-task age groups), their caps."""
     e, tot = T["estimates"], T["_tot"]
     ages: dict = {}
-    for r in e.itertuples(index=False):
+    for r in itertuples(e, index=False):
         if r.clients_used_symbol == "x" or (r.clients_used_symbol == "" and
                                             math.isnan(_num(r.clients_used))):
             continue
@@ -428,7 +429,7 @@ def _agem(agem, q, m, a, ctx):
 
 def declare_county_estimates(ctx: Ctx, T: dict) -> None:
     ce, tot = T["county_estimates"], T["_tot"]
-    for r in ce.itertuples(index=False):
+    for r in itertuples(ce, index=False):
         op = tot.get(("county_used", r.quarter, r.service_task, r.county_code))
         if op is None:
             continue
@@ -445,7 +446,7 @@ def declare_year(ctx: Ctx, T: dict) -> None:
         return
     mun = T["municipal"]
     figs: dict = {}
-    for r in y.itertuples(index=False):
+    for r in itertuples(y, index=False):
         year, task = str(r.year), r.service_task
         whole = ctx.fig(("Y", year, task), r.clients, r.clients_symbol, cost=COST["year"])
         full = ctx.fig(("YF", year, task), r.clients_full_year, r.clients_full_year_symbol,

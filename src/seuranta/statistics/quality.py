@@ -86,6 +86,7 @@ import pandas as pd
 from seuranta.core.errors import InputError
 from seuranta.core.params import defaults
 from seuranta.core.quarters import Quarter
+from seuranta.core.tables import itertuples
 from seuranta.inputs import corrections as corrections_input
 from seuranta.inputs.corrections import CORRECTIONS_FILE
 from seuranta.inputs.deliveries import read_deliveries  # noqa: F401  (the one reader, re-exported)
@@ -665,7 +666,7 @@ def _by_source(counts: pd.DataFrame, covariates: pd.DataFrame) -> pd.DataFrame:
 def _declared(deliveries: pd.DataFrame) -> dict[tuple[str, str, str], list]:
     """Declared coverage intervals per (municipality, task, source)."""
     dl: dict[tuple[str, str, str], list] = {}
-    for r in deliveries.itertuples(index=False):
+    for r in itertuples(deliveries, index=False):
         dl.setdefault((r.municipality_code, r.service_task, r.source), []).append(
             (r.covered_from, r.covered_to))
     return dl
@@ -700,7 +701,7 @@ def _delivery_codes(f: pd.DataFrame, dl: dict, ramp: dict, p: dict
                     ) -> tuple[list[str], list[list[str]]]:
     """The delivered sources ("SHA+ET") and the delivery codes of every row of ``f``."""
     pre_codes, sources_col = [], []
-    for r in f.itertuples(index=False):
+    for r in itertuples(f, index=False):
         q = Quarter.parse(r.quarter)
         delivered = [s for s in ("SHA", "ET") if getattr(r, s) > 0]
         sources_col.append("+".join(delivered))
@@ -782,13 +783,13 @@ def _decide(f: pd.DataFrame, corrections: pd.DataFrame | None, p: dict
     review round's decisions applied."""
     dec: dict[tuple[str, str, str], list[tuple[str, str]]] = {}
     if corrections is not None:
-        for r in corrections.itertuples(index=False):
+        for r in itertuples(corrections, index=False):
             dec.setdefault((r.quarter, r.municipality_code, r.service_task), []).append(
                 (r.decision, r.reason))
     # plausibility_excludes: the earlier rule (a flag excludes), kept to measure its effect
     excluding = ("none", "partial") + (("flag",) if p["plausibility_excludes"] else ())
     qualities, reasons, flags, review = [], [], [], []
-    for r in f.itertuples(index=False):
+    for r in itertuples(f, index=False):
         cc = list(r.codes)
         ds = dec.get((r.quarter, r.municipality_code, r.service_task), [])
         decisions = {d for d, _ in ds}
