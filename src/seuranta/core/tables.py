@@ -23,13 +23,16 @@ from seuranta.core.errors import InputError, writing
 _NEEDS_QUOTES = (",", '"', "\r", "\n")
 
 
-def _column_text(s: pd.Series) -> list[str] | None:
+def _column_text(s: pd.Series, guard: bool = False) -> list[str] | None:
     """The column's values as the text ``DataFrame.to_csv`` writes for them (NA as empty),
-    or None for a dtype (or a string needing quotes) that is left to pandas."""
+    or None for a dtype (or a string needing quotes) that is left to pandas. ``guard``:
+    text cells neutralised as :func:`neutralise_frame` does (each distinct value once)."""
     dtype = s.dtype
     if isinstance(dtype, pd.StringDtype):
         codes, uniques = pd.factorize(s, use_na_sentinel=False)   # few distinct values
         text = uniques.to_numpy(dtype=object, na_value="")   # uniques: an Index
+        if guard:
+            text = np.array([neutralise_text(v) for v in text], dtype=object)
         joined = "\0".join(text)
         if any(c in joined for c in _NEEDS_QUOTES):
             return None
@@ -37,10 +40,12 @@ def _column_text(s: pd.Series) -> list[str] | None:
     if dtype == np.int64:
         return list(map(str, s.to_numpy().tolist()))
     if dtype == np.float64:   # as pandas does it: numpy's str of each value, NaN as empty
-        v = s.to_numpy()
-        text = v.astype(str)
-        text[np.isnan(v)] = ""
-        return text.tolist()
+        # each distinct value formatted once (by its bits: -0.0 is written as "-0.0")
+        codes, bits = pd.factorize(s.to_numpy().view(np.int64))
+        uniques = bits.view(np.float64)
+        text = uniques.astype(str).astype(object)
+        text[np.isnan(uniques)] = ""
+        return text[codes].tolist()
     if isinstance(dtype, pd.Int64Dtype):
         text = list(map(str, s.to_numpy(dtype="int64", na_value=0).tolist()))
         for i in np.flatnonzero(s.isna().to_numpy()):
@@ -49,8 +54,9 @@ def _column_text(s: pd.Series) -> list[str] | None:
     return None
 
 
-def _csv_lines(df: pd.DataFrame) -> tuple[str, list[str]] | None:
-    """The header and the row lines (without line ends) of :func:`_csv_text`, or None."""
+def _csv_lines(df: pd.DataFrame, guard: bool = False) -> tuple[str, list[str]] | None:
+    """The header and the row lines (without line ends) of :func:`_csv_text`, or None;
+    ``guard``: text cells neutralised (:func:`_column_text`)."""
     names = list(df.columns)
     if len(df) == 0 or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
         return None
@@ -58,7 +64,7 @@ def _csv_lines(df: pd.DataFrame) -> tuple[str, list[str]] | None:
         return None
     cols = []
     for n in names:
-        text = _column_text(df[n])
+        text = _column_text(df[n], guard)
         if text is None:
             return None
         cols.append(text)
@@ -77,7 +83,7 @@ def csv_lines(df: pd.DataFrame) -> tuple[str, np.ndarray] | None:
     """:func:`write_csv`'s header and row lines (an object array, one line per row of
     ``df``, without line ends), or None when that table is left to pandas. Each row's line
     depends on that row alone, so a subset of the rows is written as those lines."""
-    parts = _csv_lines(neutralise_frame(df))
+    parts = _csv_lines(df, guard=True)
     return None if parts is None else (parts[0], np.array(parts[1], dtype=object))
 
 
