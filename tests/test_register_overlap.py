@@ -143,6 +143,7 @@ def test_csv_lines_guard_text_cells_as_write_csv(tmp_path):
     df = pd.DataFrame({"code": pd.array(["=1+1", "-", "@x", "'a", "091", None], dtype=str),
                        "n": np.arange(6, dtype=np.int64)})
     header, lines = csv_lines(df)
+    lines = lines.to_pylist()
     write_csv(df, tmp_path / "t.csv")
     assert (header + "\n" + "\n".join(lines) + "\n").encode() == (tmp_path / "t.csv").read_bytes()
     assert "'=1+1,0" in lines

@@ -193,7 +193,7 @@ def _write_cut(df: pd.DataFrame, name: str, quarter: Quarter, path: Path,
         write_csv(df if rows is None else df[rows].reset_index(drop=True), path)
         return
     header, lines = rendered[name]
-    write_csv_lines(path, header, lines if rows is None else lines[rows])
+    write_csv_lines(path, header, lines, rows)
 
 
 def write_all_quarters(tables: dict[str, pd.DataFrame], quarters: list[Quarter],
