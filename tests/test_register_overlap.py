@@ -162,3 +162,44 @@ def test_a_population_error_is_reported_before_a_register_error(tmp_path):
     (tmp_path / "e" / "register" / "periods.csv").write_text("client_id,birth_year\nc1,1980\n")
     with pytest.raises(InputError, match="periods.csv: missing column"):
         stage.run_register_stage(tmp_path / "e", [Quarter(2023, 1)], PARAMS)
+
+
+def _two_files(tmp_path):
+    data = write_folder(tmp_path / "d", [row(client_id=f"a{i}") for i in range(5)]
+                        + [row(client_id="", start_date="x")], name="sha_part1.csv")
+    write_folder(data, [row(client_id=f"b{i}", source="ET") for i in range(4)]
+                 + [row(birth_year="19x0")], name="et_part1.csv")
+    return data
+
+
+def _raw(con):
+    return con.execute("SELECT rowid, * FROM raw ORDER BY rowid").fetchdf()
+
+
+def test_csv_files_read_at_once_give_the_rows_read_one_by_one(tmp_path):
+    """Plain CSV files with one header are read by one DuckDB query (parsed in parallel);
+    the rows, their files and row numbers are those of reading the files one by one."""
+    from seuranta.register import ingest
+    data = _two_files(tmp_path)
+    files = ingest.register_files(data)
+    with ingest.connect(PARAMS["register"]) as con:
+        con.execute(ingest._RAW_DDL)
+        assert ingest._load_csv_files_at_once(con, files, "utf-8", data) is not None
+    with ingest.connect(PARAMS["register"]) as a, ingest.connect(PARAMS["register"]) as b:
+        info_a = ingest.load_register(a, data)
+        b.execute(ingest._RAW_DDL)
+        info_b = ingest._load_each_file(b, files, "utf-8", data)
+        assert info_a == info_b and [d["rows"] for d in info_a] == [5, 6]
+        pd.testing.assert_frame_equal(_raw(a), _raw(b))
+
+
+def test_a_faulty_file_among_several_is_named(tmp_path):
+    """A file DuckDB cannot read makes the one-query read fail; the files are then read
+    one by one and the error names the faulty file."""
+    data = _two_files(tmp_path)
+    # beyond the first 8 KB, which Python decodes to read the header line
+    write_folder(data, [row(client_id=f"a{i}") for i in range(400)], name="sha_part1.csv")
+    bad = data / "register" / "sha_part1.csv"
+    bad.write_bytes(bad.read_bytes().replace(b"a399", b"a\xff399"))
+    with pytest.raises(InputError, match=r"sha_part1\.csv: not utf-8 text"):
+        stage.run_register_stage(data, [Quarter(2023, 1)], PARAMS)
