@@ -85,8 +85,10 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
                 data_dir, rp, ed, encoding, series, years, population, pool)
         except BaseException:
             # an error in population.csv is reported first, as when it was read first
-            if population.exception() is not None:
-                raise population.exception() from None
+            pop_error = population.exception()
+            pool.shutdown(wait=False, cancel_futures=True)   # no table is wanted now
+            if pop_error is not None:
+                raise pop_error from None
             raise
 
     wanted = {str(q) for q in quarters}
