@@ -465,9 +465,22 @@ def main() -> int:
         results = {}
         kinds = [] if args.only_publish else \
             ["stage", "duckdb"] + ([] if args.no_pandas else ["pandas"])
+        # the measurements alternate (stage, plain, ... in each round), so that the stage
+        # and the plain query see the same load on a shared machine and their ratio in
+        # each round compares
+        print(f"running {', '.join(kinds)} alternately ({args.repeat} rounds) ...", flush=True)
+        all_runs: dict[str, list] = {kind: [] for kind in kinds}
+        for i in range(args.repeat if kinds else 0):
+            for kind in kinds:
+                all_runs[kind].append(run_child(kind, data, out))
+            if "duckdb" in all_runs:
+                st, dk = all_runs["stage"][-1], all_runs["duckdb"][-1]
+                print(f"  round {i + 1} (load {os.getloadavg()[0]:.1f}): stage / plain "
+                      f"{st['seconds']:.2f} / {dk['seconds']:.2f} s = "
+                      f"{st['seconds'] / dk['seconds']:.2f} wall, CPU "
+                      f"{st['cpu_seconds'] / dk['cpu_seconds']:.2f}", flush=True)
         for kind in kinds:
-            print(f"running {kind} ({args.repeat}x) ...", flush=True)
-            runs = [run_child(kind, data, out) for _ in range(args.repeat)]
+            runs = all_runs[kind]
             r = min(runs, key=lambda x: x["seconds"])        # best of n: a shared machine
             r = {**r, "peak_rss_mb": max(x["peak_rss_mb"] for x in runs),
                  "all_seconds": [round(x["seconds"], 2) for x in runs],

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from seuranta.core import escape
 from seuranta.core.errors import InputError, writing
@@ -44,34 +46,39 @@ def itertuples(df: pd.DataFrame, index: bool = True, name: str = "Pandas"):
     return map(namedtuple(name, fields, rename=True)._make, zip(*cols))
 
 
-def _column_text(s: pd.Series) -> list[str] | None:
-    """The column's values as the text ``DataFrame.to_csv`` writes for them (NA as empty),
-    or None for a dtype (or a string needing quotes) that is left to pandas."""
+def _column_text(s: pd.Series, guard: bool = False) -> pa.Array | None:
+    """The column's values as the text ``DataFrame.to_csv`` writes for them (NA as empty;
+    an Arrow string array), or None for a dtype (or a string needing quotes) that is left
+    to pandas. ``guard``: text cells neutralised as :func:`neutralise_frame` does (each
+    distinct value once)."""
     dtype = s.dtype
     if isinstance(dtype, pd.StringDtype):
         codes, uniques = pd.factorize(s, use_na_sentinel=False)   # few distinct values
         text = uniques.to_numpy(dtype=object, na_value="")   # uniques: an Index
+        if guard:
+            text = np.array([neutralise_text(v) for v in text], dtype=object)
         joined = "\0".join(text)
         if any(c in joined for c in _NEEDS_QUOTES):
             return None
-        return text[codes].tolist()
-    if dtype == np.int64:
-        return list(map(str, s.to_numpy().tolist()))
+        return pa.array(text, type=pa.string()).take(pa.array(codes))
+    if dtype == np.int64:   # Arrow's decimal text of an integer is Python's
+        return pc.cast(pa.array(s.to_numpy()), pa.string())
     if dtype == np.float64:   # as pandas does it: numpy's str of each value, NaN as empty
-        v = s.to_numpy()
-        text = v.astype(str)
-        text[np.isnan(v)] = ""
-        return text.tolist()
+        # each distinct value formatted once (by its bits: -0.0 is written as "-0.0")
+        codes, bits = pd.factorize(s.to_numpy().view(np.int64))
+        uniques = bits.view(np.float64)
+        text = uniques.astype(str).astype(object)
+        text[np.isnan(uniques)] = ""
+        return pa.array(text, type=pa.string()).take(pa.array(codes))
     if isinstance(dtype, pd.Int64Dtype):
-        text = list(map(str, s.to_numpy(dtype="int64", na_value=0).tolist()))
-        for i in np.flatnonzero(s.isna().to_numpy()):
-            text[i] = ""
-        return text
+        text = pc.cast(pa.array(s.to_numpy(dtype="int64", na_value=0)), pa.string())
+        return pc.if_else(pa.array(s.isna().to_numpy()), "", text)
     return None
 
 
-def _csv_lines(df: pd.DataFrame) -> tuple[str, list[str]] | None:
-    """The header and the row lines (without line ends) of :func:`_csv_text`, or None."""
+def _csv_lines(df: pd.DataFrame, guard: bool = False) -> tuple[str, pa.Array] | None:
+    """The header and the row lines (without line ends, an Arrow string array) of
+    :func:`_csv_text`, or None; ``guard``: text cells neutralised (:func:`_column_text`)."""
     names = list(df.columns)
     if len(df) == 0 or len(names) < 2 or not all(isinstance(n, str) and n for n in names):
         return None
@@ -79,11 +86,18 @@ def _csv_lines(df: pd.DataFrame) -> tuple[str, list[str]] | None:
         return None
     cols = []
     for n in names:
-        text = _column_text(df[n])
+        text = _column_text(df[n], guard)
         if text is None:
             return None
         cols.append(text)
-    return ",".join(names), list(map(",".join, zip(*cols)))
+    return ",".join(names), pc.binary_join_element_wise(*cols, ",")
+
+
+def _text(header: str, lines: pa.Array) -> str:
+    """The file's text: the header and the lines, each ended by a newline (joined by
+    Arrow, without a Python string per line)."""
+    one_list = pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines)
+    return header + "\n" + pc.binary_join(one_list, "\n")[0].as_py() + "\n"
 
 
 def _csv_text(df: pd.DataFrame) -> str | None:
@@ -91,22 +105,24 @@ def _csv_text(df: pd.DataFrame) -> str | None:
     (several times faster), or None when the table is left to pandas (no rows, one
     column, a field that needs quoting, another dtype)."""
     parts = _csv_lines(df)
-    return None if parts is None else parts[0] + "\n" + "\n".join(parts[1]) + "\n"
+    return None if parts is None else _text(*parts)
 
 
-def csv_lines(df: pd.DataFrame) -> tuple[str, np.ndarray] | None:
-    """:func:`write_csv`'s header and row lines (an object array, one line per row of
-    ``df``, without line ends), or None when that table is left to pandas. Each row's line
-    depends on that row alone, so a subset of the rows is written as those lines."""
-    parts = _csv_lines(neutralise_frame(df))
-    return None if parts is None else (parts[0], np.array(parts[1], dtype=object))
+def csv_lines(df: pd.DataFrame) -> tuple[str, pa.Array] | None:
+    """:func:`write_csv`'s header and row lines (one line per row of ``df``, without line
+    ends), or None when that table is left to pandas. Each row's line depends on that row
+    alone, so a subset of the rows is written as those lines (:func:`write_csv_lines`)."""
+    return _csv_lines(df, guard=True)
 
 
-def write_csv_lines(path: Path, header: str, lines) -> None:
-    """Write a table from :func:`csv_lines` (at least one line)."""
+def write_csv_lines(path: Path, header: str, lines: pa.Array, rows: np.ndarray | None = None
+                    ) -> None:
+    """Write a table from :func:`csv_lines`, the lines of ``rows`` (a boolean mask; None:
+    all), at least one."""
+    text = _text(header, lines if rows is None else lines.filter(pa.array(rows)))
     with writing(path):
         with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(header + "\n" + "\n".join(lines) + "\n")
+            f.write(text)
 
 
 #: First characters of a formula (:data:`seuranta.core.escape.FORMULA_STARTS`).

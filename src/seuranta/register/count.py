@@ -24,6 +24,7 @@ Measures (docs/data-contract.md section 3 and the shared spec):
 from __future__ import annotations
 
 import datetime as dt
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import combinations
 
@@ -271,24 +272,40 @@ def _window_end(spec: dict) -> dt.date:
     return dt.date(int(lab), 12, 31)
 
 
-def _source_counts(con, specs: list[dict], tasks: list[str], keys: _Keys
-                   ) -> dict[str, pd.DataFrame]:
-    """Per kind of window: clients per window × municipality × task × source (SHA/ET/ALL);
-    key 'cwa' for the child-welfare-act clients per quarter."""
+#: Prefixes of the source sums of :func:`_source_counts` and their positions in SOURCES.
+_SOURCE_PREFIXES = {"s_": 0, "e_": 1, "": 2}
+
+
+def _source_windows(specs: list[dict]) -> dict[str, int]:
+    """The mask columns of :func:`_source_counts` and their number of windows."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
     names = [s["col"] for s in specs] + ["c_" + s["col"] for s in qspecs]
-    counts = dict(zip(names, [len(s["labels"]) for s in specs + qspecs]))
-    prefixes = {"s_": 0, "e_": 1, "": 2}     # SHA, ET, ALL: positions in SOURCES
+    return dict(zip(names, [len(s["labels"]) for s in specs + qspecs]))
+
+
+def _source_counts(con, specs: list[dict]) -> pd.DataFrame:
+    """The DuckDB part of :func:`_source_long`: per kt, the clients of every window of
+    each source (columns ``<prefix><col>_<i>``, :data:`_SOURCE_PREFIXES`)."""
+    counts = _source_windows(specs)
+    prefixes = _SOURCE_PREFIXES
     # the clients of each combination of masks first (few distinct rows), then the bit sums
     # of those rows weighted by their clients
     masks = {p + c: f"(s_{c} | e_{c})" if p == "" else p + c for p in prefixes for c in counts}
     sums = ", ".join(f"CAST(sum((({masks[p + c]} >> {i}) & 1) * n) AS BIGINT) AS {p}{c}_{i}"
                      for p in prefixes for c, k in counts.items() for i in range(k))
     by_source = ", ".join(f"{p}{c}" for p in ("s_", "e_") for c in counts)
-    wide = con.execute(f"SELECT kt, {sums} FROM (SELECT kt, {by_source}, count(*) AS n FROM ma "
+    return con.execute(f"SELECT kt, {sums} FROM (SELECT kt, {by_source}, count(*) AS n FROM ma "
                        "GROUP BY ALL) GROUP BY kt").fetchdf()
+
+
+def _source_long(wide: pd.DataFrame, specs: list[dict], tasks: list[str], keys: _Keys
+                 ) -> dict[str, pd.DataFrame]:
+    """Per kind of window: clients per window × municipality × task × source (SHA/ET/ALL);
+    key 'cwa' for the child-welfare-act clients per quarter (from :func:`_source_counts`)."""
+    qspecs = [s for s in specs if s["unit"] == "quarter"]
+    counts = _source_windows(specs)
     parts = []
-    for p, src in prefixes.items():
+    for p, src in _SOURCE_PREFIXES.items():
         part = wide[["kt"] + [f"{p}{c}_{i}" for c, n in counts.items() for i in range(n)]]
         parts.append(part.set_axis(["kt"] + [f"{c}_{i}" for c, n in counts.items()
                                              for i in range(n)], axis=1).assign(src=src))
@@ -308,8 +325,9 @@ def _source_counts(con, specs: list[dict], tasks: list[str], keys: _Keys
     return {k: pd.concat(v, ignore_index=True) for k, v in out.items()}
 
 
-def _age_group_counts(con, specs: list[dict], tasks: list[str], keys: _Keys) -> pd.DataFrame:
-    """Clients per quarter × municipality × task (and 'kaikki') × age group.
+def _age_group_counts(con, specs: list[dict], keys: _Keys) -> tuple[pd.DataFrame, dict]:
+    """The DuckDB part of :func:`_age_long`: per municipality × task (``ti`` -1: every
+    task), one sum column per quarter × age group (the second item names them).
 
     A client's age in a quarter is the quarter's end year minus its birth year; the age
     groups overlap (65+ and 85+), so each quarter × group is a sum column of its own."""
@@ -338,6 +356,11 @@ WITH b AS (
   SELECT cm, -1 AS ti, birth_year, {by_year} FROM mc GROUP BY cm, birth_year)
 SELECT cm, ti, {sql_sums}
 FROM b GROUP BY cm, ti""").fetchdf()
+    return df, wcols
+
+
+def _age_long(df: pd.DataFrame, wcols: dict, tasks: list[str], keys: _Keys) -> pd.DataFrame:
+    """Clients per quarter × municipality × task (and 'kaikki') × age group (> 0)."""
     df["municipality_code"] = keys.municipality(df["cm"])
     cols = ["municipality_code", "ti"]
     long = df[cols + list(wcols)].melt(id_vars=cols, var_name="_w", value_name="clients")
@@ -365,9 +388,9 @@ SELECT cm, {sums} FROM mc GROUP BY cm""").fetchdf()
     return pd.concat([_melt(df, ["municipality_code"], s) for s in ys], ignore_index=True)
 
 
-def _task_sets(con, specs: list[dict], tasks: list[str], keys: _Keys
-               ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Pairs of tasks and the number of tasks per client, per quarter × county and ALL."""
+def _task_sets(con, specs: list[dict], tasks: list[str], keys: _Keys) -> pd.DataFrame:
+    """The DuckDB part of :func:`_task_set_frames`: clients per county (``ci`` -1: ALL) ×
+    quarter (``i``) × number of tasks, with the clients of each pair of tasks."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
     labels = [lab for s in qspecs for lab in s["labels"]]
     # a client's set of tasks in a quarter is a bit mask of len(tasks) bits; the masks of
@@ -398,8 +421,7 @@ UNION ALL
 SELECT {keys.ci()} AS ci, cid, {", ".join(tm)}
 FROM mka WHERE cid IN (SELECT cid FROM tc WHERE ci <> ci_max) GROUP BY ci, cid""")
     con.execute("DROP TABLE tc")
-    order = sorted(range(len(tasks)), key=lambda k: tasks[k])
-    pair_idx = [(a, b) for x, a in enumerate(order) for b in order[x + 1:]]
+    pair_idx = _task_pairs(tasks)
     pair_sql = ", ".join(f"CAST(sum(((tm >> {a}) & (tm >> {b}) & 1) * c) AS BIGINT) AS p{a}_{b}"
                          for a, b in pair_idx)
     # clients per county × the client's sets of tasks in every quarter first (few distinct
@@ -414,6 +436,21 @@ SELECT ci, CAST(i AS INTEGER) AS i, bit_count(tm) AS n_tasks,
        CAST(sum(c) AS BIGINT) AS clients, {pair_sql}
 FROM s GROUP BY ci, i, n_tasks""").fetchdf()
     con.execute("DROP TABLE IF EXISTS tw")
+    return df
+
+
+def _task_pairs(tasks: list[str]) -> list[tuple[int, int]]:
+    """Pairs of task indexes (a, b), tasks[a] < tasks[b], in the order of the names."""
+    order = sorted(range(len(tasks)), key=lambda k: tasks[k])
+    return [(a, b) for x, a in enumerate(order) for b in order[x + 1:]]
+
+
+def _task_set_frames(df: pd.DataFrame, specs: list[dict], tasks: list[str], keys: _Keys
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pairs of tasks and the number of tasks per client, per quarter × county and ALL
+    (from :func:`_task_sets`)."""
+    labels = [lab for s in specs if s["unit"] == "quarter" for lab in s["labels"]]
+    pair_idx = _task_pairs(tasks)
     df["county_code"] = keys.county[df["ci"].to_numpy().astype(int)]   # -1: ALL (the last)
     df["quarter"] = np.array(labels, dtype=object)[df["i"].to_numpy().astype(int)]
     per_client = (df.groupby(["quarter", "county_code", "n_tasks"], as_index=False)["clients"]
@@ -477,6 +514,56 @@ def _grid(**axes) -> pd.DataFrame:
     return idx.to_frame(index=False).astype(str)
 
 
+def _positions(axes: dict[str, list], found: pd.DataFrame) -> np.ndarray:
+    """Each row of ``found``: its position in the product of ``axes`` (the first axis
+    slowest), -1 when a value is not on its axis."""
+    codes = [pd.Index(labels).get_indexer(found[k].astype(str) if not isinstance(
+        labels[0], (int, np.integer)) else found[k]) for k, labels in axes.items()]
+    ok = np.logical_and.reduce([c >= 0 for c in codes])
+    pos = np.full(len(found), -1, dtype=np.int64)
+    if ok.any():
+        pos[ok] = np.ravel_multi_index(tuple(c[ok] for c in codes),
+                                       [len(v) for v in axes.values()])
+    return pos
+
+
+def _filled(axes: dict[str, list], found: pd.DataFrame) -> tuple[list[np.ndarray], np.ndarray]:
+    """The full grid of ``axes`` (every combination; each axis sorted, so the rows are in
+    the order of sorting by the axes) as index arrays into each axis, and the clients of
+    ``found`` on it (0 where absent): what a left merge of the grid with ``found``, then a
+    sort by the axes, gives."""
+    shape = [len(v) for v in axes.values()]
+    if any(list(v) != sorted(v) for v in axes.values()):
+        raise AssertionError("grid axes must be sorted")
+    n = int(np.prod(shape))
+    pos = _positions(axes, found)
+    pos, vals = pos[pos >= 0], found["clients"].to_numpy(dtype=np.int64)[pos >= 0]
+    if len(np.unique(pos)) != len(pos):
+        raise AssertionError("counts: a grid cell found twice")
+    clients = np.zeros(n, dtype=np.int64)
+    clients[pos] = vals
+    return list(np.unravel_index(np.arange(n), shape)), clients
+
+
+def _text(labels: list, idx: np.ndarray) -> pd.Series:
+    """A text column: ``labels[idx]``."""
+    return pd.Series(np.array(labels, dtype=object)[idx], dtype=str)
+
+
+def _base_of(bases: pd.DataFrame, keys: dict[str, tuple[list, np.ndarray]]) -> pd.Series:
+    """The population base of each grid row: ``bases`` looked up by the key columns, each
+    given as (axis labels, the rows' indexes into them); NA where ``bases`` has none (a
+    left merge)."""
+    arr = np.full([len(labels) for labels, _ in keys.values()], np.nan)
+    pos = _positions({k: labels for k, (labels, _) in keys.items()}, bases)
+    ok = pos >= 0
+    if len(np.unique(pos[ok])) != int(ok.sum()):
+        raise AssertionError("population bases: a key found twice")
+    arr.flat[pos[ok]] = bases["population_base"].to_numpy(dtype="float64")[ok]
+    vals = arr[tuple(idx for _, idx in keys.values())]
+    return pd.Series(vals).astype("Int64")
+
+
 def _complete(grid: pd.DataFrame, found: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     found = found.astype({k: str for k in keys})
     out = grid.merge(found[keys + ["clients"]], on=keys, how="left")
@@ -487,69 +574,129 @@ def _complete(grid: pd.DataFrame, found: pd.DataFrame, keys: list[str]) -> pd.Da
 # --------------------------------------------------------------------------- main
 
 def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], years: list[int],
-                   population: pd.DataFrame, population_path="population.csv"
-                   ) -> dict[str, pd.DataFrame]:
-    """Every count table for ``quarters`` (and calendar ``years``) from table ``periods``."""
+                   population: pd.DataFrame | Future, population_path="population.csv",
+                   pool: Executor | None = None) -> dict[str, pd.DataFrame]:
+    """Every count table for ``quarters`` (and calendar ``years``) from table ``periods``.
+
+    ``population``: population.csv as read, or a Future of it. The pandas work (the
+    population bases, completing each table to its grid) runs in ``pool`` (one worker; its
+    own when None) while DuckDB runs the next query: DuckDB releases the GIL, so the two
+    cores are busy while the single-threaded completion runs."""
+    if pool is None:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="counts") as own:
+            return compute_counts(con, quarters, years, population, population_path, own)
     mun = reference.mainland_municipalities()[["municipality_code", "county_code"]].astype(str)
-    codes = list(mun["municipality_code"])
-    counties = sorted(mun["county_code"].unique())
     tasks = reference.task_codes()
     qs = sorted(quarters)
-    qnames = [str(q) for q in qs]
+    grids = _Grids(qnames=[str(q) for q in qs], codes=list(mun["municipality_code"]),
+                   counties=sorted(mun["county_code"].unique()), tasks=tasks, mun=mun,
+                   qyear=pd.DataFrame({"quarter": [str(q) for q in qs],
+                                       "year": [q.population_year for q in qs]}))
+    # FIFO with one worker: the bases are made before any table that reads them
+    bases = pool.submit(_population_bases, population, qs, years, grids.codes, population_path)
 
-    need = {q.population_year: f"quarter {q}" for q in reversed(qs)}
-    need.update({y - 1: f"year {y}" for y in years if y - 1 not in need})
-    _check_years(population, need, codes, population_path)
-    tb = task_bases(population)
-    ab = age_group_bases(population)
-    qyear = pd.DataFrame({"quarter": qnames, "year": [q.population_year for q in qs]})
-
-    out: dict[str, pd.DataFrame] = {}
     months = [m for q in qs for m in q.months]
-    specs = _mask_specs({"quarter": qnames, "month": months,
+    specs = _mask_specs({"quarter": grids.qnames, "month": months,
                          **({"year": [str(y) for y in years]} if years else {})})
     keys = _Keys.of(con, len(tasks))
     _scan(con, specs, keys)
-    res = _source_counts(con, specs, tasks, keys)
-    by_age = _age_group_counts(con, specs, tasks, keys)
-    pairs, per_client = _task_sets(con, specs, tasks, keys)
+    wide = _source_counts(con, specs)
     year_all = _year_all_tasks(con, specs, keys)
+    by_source = pool.submit(_source_tables, wide, year_all, specs, keys, qs, years, grids,
+                            bases)
+    age = pool.submit(_age_table, *_age_group_counts(con, specs, keys), keys, grids, bases)
+    sets = pool.submit(_task_set_tables, _task_sets(con, specs, tasks, keys), specs, keys,
+                       grids)
     con.execute("DROP VIEW IF EXISTS mka")
     for t in ("ma", "mc", "cb"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
+    out = by_source.result()
+    out["age_counts"] = age.result()
+    out["multi_task"], out["tasks_per_client"] = sets.result()
+    return {k: out[k] for k in COUNT_TABLES}
 
-    # counts and child-welfare-act counts
-    found = res["quarter"]
-    g = _grid(quarter=qnames, municipality_code=codes, service_task=tasks, source=SOURCES)
-    c = _complete(g, found, ["quarter", "municipality_code", "service_task", "source"])
-    c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
-    c = _with_base(c, tb, ["municipality_code", "year", "service_task"])
-    cols = ["quarter", "municipality_code", "county_code", "service_task", "source", "clients",
-            "population_base", "share_pct"]
-    out["counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
 
-    found = res["cwa"].assign(service_task=CWA_TASK)
-    g = _grid(quarter=qnames, municipality_code=codes, service_task=[CWA_TASK], source=SOURCES)
-    c = _complete(g, found, ["quarter", "municipality_code", "service_task", "source"])
-    c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
-    c = _with_base(c, tb, ["municipality_code", "year", "service_task"])
-    out["cwa_counts"] = c[cols].sort_values(cols[:5]).reset_index(drop=True)
+#: The tables of :func:`compute_counts`, in order.
+COUNT_TABLES = ["counts", "cwa_counts", "age_counts", "multi_task", "tasks_per_client",
+                "year_counts", "monthly"]
 
-    # age groups (source ALL), multi-task, tasks per client
-    found = by_age
-    g = _grid(quarter=qnames, municipality_code=codes, service_task=tasks + [ALL_TASKS],
-              age_group=AGE_GROUPS)
-    c = _complete(g, found, ["quarter", "municipality_code", "service_task", "age_group"])
-    c = c.merge(mun, on="municipality_code").merge(qyear, on="quarter")
-    c = _with_base(c, ab, ["municipality_code", "year", "age_group"])
-    acols = ["quarter", "municipality_code", "county_code", "service_task", "age_group",
-             "clients", "population_base", "share_pct"]
-    out["age_counts"] = c[acols].sort_values(acols[:5]).reset_index(drop=True)
 
-    out["multi_task"], out["tasks_per_client"] = _task_set_tables(pairs, per_client, qnames,
-                                                                   counties, tasks)
-    out["year_counts"] = _year_table(res.get("year"), year_all, years, population, mun, tb, tasks)
+@dataclass(frozen=True)
+class _Grids:
+    """The axes every count table is completed to (zeros included)."""
+
+    qnames: list[str]
+    codes: list[str]
+    counties: list[str]
+    tasks: list[str]
+    mun: pd.DataFrame       # municipality_code, county_code
+    qyear: pd.DataFrame     # quarter, year (of the population base)
+
+
+def _population_bases(population: pd.DataFrame | Future, qs: list[Quarter], years: list[int],
+                      codes: list[str], population_path) -> dict[str, pd.DataFrame]:
+    """The population (``pop``), its bases per task (``task``) and per age group (``age``),
+    after checking that every needed year has every mainland municipality."""
+    if isinstance(population, Future):
+        population = population.result()
+    need = {q.population_year: f"quarter {q}" for q in reversed(qs)}
+    need.update({y - 1: f"year {y}" for y in years if y - 1 not in need})
+    _check_years(population, need, codes, population_path)
+    return {"pop": population, "task": task_bases(population),
+            "age": age_group_bases(population)}
+
+
+_COLS = ["quarter", "municipality_code", "county_code", "service_task", "source", "clients",
+         "population_base", "share_pct"]
+
+
+def _source_tables(wide: pd.DataFrame, year_all: pd.DataFrame, specs: list[dict],
+                   keys: _Keys, qs: list[Quarter], years: list[int], grids: _Grids,
+                   bases: Future) -> dict[str, pd.DataFrame]:
+    """counts, cwa_counts, year_counts and monthly from :func:`_source_counts`."""
+    res = _source_long(wide, specs, grids.tasks, keys)
+    b = bases.result()
+    codes, tasks, mun = grids.codes, grids.tasks, grids.mun
+    out = {"counts": _quarter_table(res["quarter"], sorted(tasks), "source", sorted(SOURCES),
+                                    grids, b["task"]),
+           "cwa_counts": _quarter_table(res["cwa"].assign(service_task=CWA_TASK), [CWA_TASK],
+                                        "source", sorted(SOURCES), grids, b["task"])}
+
+    out["year_counts"] = _year_table(res.get("year"), year_all, years, b["pop"], mun,
+                                     b["task"], tasks)
     out["monthly"] = _monthly_table(res["month"], qs, codes, tasks)
+    return out
+
+
+def _age_table(df: pd.DataFrame, wcols: dict, keys: _Keys, grids: _Grids, bases: Future
+               ) -> pd.DataFrame:
+    """age_counts (source ALL) from :func:`_age_group_counts`, complete."""
+    return _quarter_table(_age_long(df, wcols, grids.tasks, keys),
+                          sorted(grids.tasks + [ALL_TASKS]), "age_group", sorted(AGE_GROUPS),
+                          grids, bases.result()["age"])
+
+
+def _quarter_table(found: pd.DataFrame, tasks: list[str], kind: str, kinds: list[str],
+                   grids: _Grids, bases: pd.DataFrame) -> pd.DataFrame:
+    """A quarter table (counts, cwa_counts, age_counts) complete: every quarter ×
+    municipality × task × ``kind`` (source or age group), with the county, the population
+    base (of the task for a source, of the age group for an age group) and the share,
+    sorted by quarter, municipality, task and ``kind``."""
+    qnames, codes = grids.qnames, sorted(grids.codes)
+    idx, clients = _filled({"quarter": qnames, "municipality_code": codes,
+                            "service_task": tasks, kind: kinds}, found)
+    qi, mi, ti, ki = idx
+    county = grids.mun.set_index("municipality_code")["county_code"]
+    years = sorted(set(grids.qyear["year"]))
+    qy = pd.Index(years).get_indexer(grids.qyear.set_index("quarter")["year"][qnames])
+    by = {"municipality_code": (codes, mi), "year": (years, qy[qi])}
+    by.update({"service_task": (tasks, ti)} if kind == "source" else {kind: (kinds, ki)})
+    out = pd.DataFrame({"quarter": _text(qnames, qi), "municipality_code": _text(codes, mi),
+                        "county_code": _text(list(county[codes]), mi),
+                        "service_task": _text(tasks, ti), kind: _text(kinds, ki),
+                        "clients": clients})
+    out["population_base"] = _base_of(bases, by)
+    out["share_pct"] = _share(out["clients"], out["population_base"])
     return out
 
 
@@ -561,11 +708,13 @@ def _with_base(df: pd.DataFrame, bases: pd.DataFrame, on: list[str]) -> pd.DataF
     return out
 
 
-def _task_set_tables(pairs: pd.DataFrame, per_client: pd.DataFrame, qnames: list[str],
-                     counties: list[str], tasks: list[str]
+def _task_set_tables(df: pd.DataFrame, specs: list[dict], keys: _Keys, grids: _Grids
                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """multi_task (clients of both tasks of every pair) and tasks_per_client (clients by
-    their number of tasks), by quarter and county (and the whole country, ALL), complete."""
+    their number of tasks), by quarter and county (and the whole country, ALL), complete
+    (from :func:`_task_sets`)."""
+    qnames, counties, tasks = grids.qnames, grids.counties, grids.tasks
+    pairs, per_client = _task_set_frames(df, specs, tasks, keys)
     pair_list = [(a, b) for a, b in combinations(sorted(tasks), 2)]
     g = pd.DataFrame([(q, k, a, b) for q in qnames for k in counties + ["ALL"]
                       for a, b in pair_list], columns=["quarter", "county_code", "task_a", "task_b"])
@@ -619,10 +768,20 @@ def _year_table(found: pd.DataFrame | None, year_all: pd.DataFrame, years: list[
 
 def _monthly_table(found: pd.DataFrame, qs: list[Quarter], codes: list[str],
                    tasks: list[str]) -> pd.DataFrame:
-    """monthly: active clients by month, municipality, task and source, complete."""
-    found["quarter"] = _lookup(found["month"], {m: str(q) for q in qs for m in q.months})
-    g = pd.DataFrame([(str(q), m) for q in qs for m in q.months], columns=["quarter", "month"])
-    g = g.merge(_grid(municipality_code=codes, service_task=tasks, source=SOURCES), how="cross")
-    keys = ["quarter", "municipality_code", "service_task", "source", "month"]
-    c = _complete(g, found, keys)
-    return c[keys + ["clients"]].sort_values(keys).reset_index(drop=True)
+    """monthly: active clients by month, municipality, task and source, complete, sorted
+    by quarter, municipality, task, source and month."""
+    qnames, codes, tasks = [str(q) for q in qs], sorted(codes), sorted(tasks)
+    months = [m for q in qs for m in q.months]
+    # the month as its quarter and its place in the quarter (0-2): a quarter's months are
+    # the last axis of the grid, so the rows come sorted
+    m = pd.Index(months).get_indexer(found["month"].astype(str))
+    if (m < 0).any():
+        raise KeyError(f"unexpected value {found['month'][m < 0].iloc[0]!r}")
+    found = found.assign(quarter=np.array(qnames, dtype=object)[m // 3], m3=m % 3)
+    idx, clients = _filled({"quarter": qnames, "municipality_code": codes,
+                            "service_task": tasks, "source": sorted(SOURCES), "m3": [0, 1, 2]},
+                           found)
+    qi, mi, ti, si, k = idx
+    return pd.DataFrame({"quarter": _text(qnames, qi), "municipality_code": _text(codes, mi),
+                         "service_task": _text(tasks, ti), "source": _text(sorted(SOURCES), si),
+                         "month": _text(months, qi * 3 + k), "clients": clients})

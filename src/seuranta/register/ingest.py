@@ -272,13 +272,72 @@ def load_register(con: duckdb.DuckDBPyConnection, data_dir: Path,
     files = register_files(data_dir, subfolders)
     base = Path(data_dir)
     con.execute(_RAW_DDL)
+    info = _load_csv_files_at_once(con, files, enc, base)
+    if info is None:
+        info = _load_each_file(con, files, enc, base)
+    total = sum(d["rows"] for d in info)
+    if total == 0:
+        raise InputError(f"the register is empty: no data rows in {base / 'register'}")
+    con.execute("CREATE TABLE files (file_idx INTEGER, source_file VARCHAR, "
+                "first_rowid BIGINT, rows BIGINT)")
+    con.executemany("INSERT INTO files VALUES (?, ?, ?, ?)",
+                    [[d["file_idx"], d["source_file"], d["first_rowid"], d["rows"]] for d in info])
+    return info
+
+
+def _relative(path: Path, base: Path) -> str:
+    try:
+        return str(path.relative_to(base))
+    except ValueError:
+        return str(path)
+
+
+def _load_csv_files_at_once(con: duckdb.DuckDBPyConnection, files: list[Path], enc: str,
+                            base: Path) -> list[dict] | None:
+    """Plain CSV files with the same header, read into ``raw`` by one query (DuckDB parses
+    several files at once: one file's rows are parsed by one thread); the rows keep the
+    order of the files and of the rows in each, as when the files are read one by one.
+    None (``raw`` left empty) when the files are not all such, or when a file is faulty:
+    :func:`_load_each_file` then reads them one by one and names the faulty file."""
+    if len(files) < 2 or any(_kind(p) != "csv" for p in files):
+        return None
+    try:
+        headers = {tuple(_csv_header(p, enc)) for p in files}
+    except InputError:   # reported by _load_each_file, after the faults of earlier files
+        return None
+    if len(headers) != 1:
+        return None
+    header = list(headers.pop())
+    if "filename" in header or len(set(header)) != len(header) or any(
+            c not in header for c in REGISTER_COLUMNS if c not in OPTIONAL_COLUMNS):
+        return None
+    names = [str(p) for p in files]
+    reader = _CSV_READERS[enc].replace("max_line_size=", "filename=true, max_line_size=")
+    try:
+        con.execute(f"INSERT INTO raw SELECT CAST(list_position(?, filename) - 1 AS INTEGER), "
+                    f"{_csv_select(header)} FROM {reader}",
+                    [names, names, {c: "VARCHAR" for c in header}])
+    except duckdb.Error:
+        con.execute("DROP TABLE raw")   # a new table: row ids from 0 again
+        con.execute(_RAW_DDL)
+        return None
+    rows = dict(con.execute("SELECT file_idx, count(*) FROM raw GROUP BY file_idx").fetchall())
+    info, total = [], 0
+    for idx, path in enumerate(files):
+        n = int(rows.get(idx, 0))
+        info.append({"file_idx": idx, "source_file": _relative(path, base),
+                     "first_rowid": total, "rows": n, "converted": {}})
+        total += n
+    return info
+
+
+def _load_each_file(con: duckdb.DuckDBPyConnection, files: list[Path], enc: str,
+                    base: Path) -> list[dict]:
+    """Append the register files to ``raw`` one by one (see :func:`load_register`)."""
     info: list[dict] = []
     total = 0
     for idx, path in enumerate(files):
-        try:
-            rel = str(path.relative_to(base))
-        except ValueError:
-            rel = str(path)
+        rel = _relative(path, base)
         conversions: dict[str, str] = {}
         if _kind(path) in ("csv", "csv.gz"):
             header = _csv_header(path, enc)
@@ -316,10 +375,4 @@ def load_register(con: duckdb.DuckDBPyConnection, data_dir: Path,
         info.append({"file_idx": idx, "source_file": rel, "first_rowid": total, "rows": n,
                      "converted": converted})
         total += n
-    if total == 0:
-        raise InputError(f"the register is empty: no data rows in {base / 'register'}")
-    con.execute("CREATE TABLE files (file_idx INTEGER, source_file VARCHAR, "
-                "first_rowid BIGINT, rows BIGINT)")
-    con.executemany("INSERT INTO files VALUES (?, ?, ?, ?)",
-                    [[d["file_idx"], d["source_file"], d["first_rowid"], d["rows"]] for d in info])
     return info

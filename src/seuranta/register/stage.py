@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -75,27 +76,20 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
     series = quarter_range(first, quarters[-1])
     years = complete_years(_first_quarter(params), quarters[-1])
     ed = extract_date(data_dir, params)
-    population = read_population(population_path(data_dir))
-
-    with ingest.connect(rp) as con:
-        files_info = ingest.load_register(con, data_dir, encoding,
-                                          subfolders=bool(rp["subfolders"]))
-        validate.validate(con, ed, rp)
-        pairs = validate.duplicate_pairs(con)
-        validate.check_copies(con, pairs)
-        for p in pairs.itertuples(index=False):
-            log.warning("%s: %d rows repeat rows of %s (each counted once; rejected as "
-                        "duplicate_row, not counted toward the quarantine)", p.file, p.rows,
-                        p.first_file)
-        validate.check_quarantine(validate.file_outcomes(con), con, rp)
-        rejected = validate.rejected(con)
-        flags = validate.flags(con, rp)
-        ledger = validate.ledger(con, flags, files_info, pairs)
-        # the rows as read are not needed any more: their memory goes to the counts
-        con.execute("DROP TABLE dup")
-        con.execute("DROP TABLE raw")
-        tables = count.compute_counts(con, series, years, population,
-                                      data_dir / "population.csv")
+    # population.csv is read by a worker thread while DuckDB reads and validates the
+    # register (DuckDB releases the GIL); the pandas work of the counts runs there too
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="register") as pool:
+        population = pool.submit(read_population, population_path(data_dir))
+        try:
+            tables, rejected, flags, ledger = _stage_in_duckdb(
+                data_dir, rp, ed, encoding, series, years, population, pool)
+        except BaseException:
+            # an error in population.csv is reported first, as when it was read first
+            pop_error = population.exception()
+            pool.shutdown(wait=False, cancel_futures=True)   # no table is wanted now
+            if pop_error is not None:
+                raise pop_error from None
+            raise
 
     wanted = {str(q) for q in quarters}
     out: dict[str, pd.DataFrame] = {}
@@ -114,6 +108,31 @@ def run_register_stage(data_dir: Path, quarters: list[Quarter], params: dict,
     out["ledger"] = ledger
     out["flags"] = flags
     return {k: out[k] for k in REGISTER_TABLES + INTERNAL_TABLES}
+
+
+def _stage_in_duckdb(data_dir: Path, rp: dict, ed, encoding: str, series: list[Quarter],
+                     years: list[int], population, pool) -> tuple:
+    """The register stage's DuckDB part: count tables, rejected rows, flags and ledger."""
+    with ingest.connect(rp) as con:
+        files_info = ingest.load_register(con, data_dir, encoding,
+                                          subfolders=bool(rp["subfolders"]))
+        validate.validate(con, ed, rp)
+        pairs = validate.duplicate_pairs(con)
+        validate.check_copies(con, pairs)
+        for p in pairs.itertuples(index=False):
+            log.warning("%s: %d rows repeat rows of %s (each counted once; rejected as "
+                        "duplicate_row, not counted toward the quarantine)", p.file, p.rows,
+                        p.first_file)
+        validate.check_quarantine(validate.file_outcomes(con), con, rp)
+        rejected = validate.rejected(con)
+        flags = validate.flags(con, rp)
+        ledger = validate.ledger(con, flags, files_info, pairs)
+        # the rows as read are not needed any more: their memory goes to the counts
+        con.execute("DROP TABLE dup")
+        con.execute("DROP TABLE raw")
+        tables = count.compute_counts(con, series, years, population,
+                                      data_dir / "population.csv", pool)
+    return tables, rejected, flags, ledger
 
 
 def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str,
@@ -136,6 +155,9 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
     tmp = Path(tempfile.mkdtemp(prefix=f".tables-tmp-{os.getpid()}-", dir=qdir))
     try:
         for name in (n for n in REGISTER_TABLES if n in tables and n not in EXTRACT_TABLES):
+            if rendered is not None and name not in rendered and _twin_rendered(
+                    tables, name, rendered):
+                rendered[name] = rendered[_TWINS[name]]
             _write_cut(tables[name], name, quarter, tmp / f"{name}.csv", rendered)
         tmp.chmod(0o755)   # mkdtemp's 0700 would be published with the folder
         if target.is_dir():
@@ -147,6 +169,17 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return target
+
+
+#: Tables that hold the same rows as another table when every quarter of the series is
+#: requested (``seuranta counts --all``): their CSV lines are then made once.
+_TWINS = {"series_counts": "counts", "series_cwa_counts": "cwa_counts"}
+
+
+def _twin_rendered(tables: dict[str, pd.DataFrame], name: str, rendered: dict) -> bool:
+    """Whether table ``name`` equals its twin (:data:`_TWINS`), whose lines are made."""
+    twin = _TWINS.get(name)
+    return twin in rendered and twin in tables and tables[twin].equals(tables[name])
 
 
 def _write_cut(df: pd.DataFrame, name: str, quarter: Quarter, path: Path,
@@ -162,7 +195,7 @@ def _write_cut(df: pd.DataFrame, name: str, quarter: Quarter, path: Path,
         write_csv(df if rows is None else df[rows].reset_index(drop=True), path)
         return
     header, lines = rendered[name]
-    write_csv_lines(path, header, lines if rows is None else lines[rows])
+    write_csv_lines(path, header, lines, rows)
 
 
 def write_all_quarters(tables: dict[str, pd.DataFrame], quarters: list[Quarter],
