@@ -80,6 +80,26 @@ def test_width_table_by_hand():
     e = hi + 1 - 100
     assert t["err2_over_var"] == pytest.approx((e * e + 0) / 2 / 100)
     assert t["sd_z"] == pytest.approx(np.std([e / 10, 0.0], ddof=1))
+    assert math.isnan(t["mixture_cover"]) and math.isnan(t["county_mixture_cover"])
+    # the flagged mixture's interval: given on the first point (it misses below), missing
+    # on the second (no flagged municipality: the own interval, which holds 100)
+    m = d.assign(mixture_low=[hi + 2, np.nan, 0.0], mixture_high=[hi + 9, np.nan, 1.0])
+    t = coverage.width_table(m, 1.96).iloc[0]
+    assert t["mixture_cover"] == pytest.approx(50) and t["mixture_below"] == pytest.approx(50)
+    assert t["mixture_above"] == pytest.approx(0)
+    assert t["mixture_half_width"] == pytest.approx((100 * 3.5 / 100
+                                                    + 100 * (hi - lo) / 2 / 100) / 2)
+    cty = pd.DataFrame({"scenario": "spread35", "publish_as": ["point", "point", "range"],
+                        "truth": [10.0, 10.0, 10.0], "ci_low": [5.0, 11.0, 0.0],
+                        "ci_high": [15.0, 20.0, 1.0], "mixture_low": [11.0, np.nan, 0.0],
+                        "mixture_high": [20.0, np.nan, 1.0]})
+    t = coverage.width_table(m, 1.96, cty=cty).iloc[0]
+    assert t["county_published_cover"] == pytest.approx(50)
+    assert t["county_mixture_cover"] == pytest.approx(0)
+    # the docs' table has the mixture's columns only when the rows hold its interval
+    assert "flagged mixture" in coverage.width_md(m, 1.96, cty=cty)
+    assert "| 50.0 (0.0 / 50.0) |" in coverage.width_md(m, 1.96, cty=cty)
+    assert "flagged mixture" not in coverage.width_md(d, 1.96)
 
 
 def test_replace_between():

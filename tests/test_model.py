@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from scipy import integrate, stats
 
 from seuranta.statistics import estimate as est
 from seuranta.statistics import model as mdl
@@ -424,11 +425,9 @@ def test_model_risk_by_hand():
     assert r["max_std_diff"] == pytest.approx(abs(2.0 - 3.0) / math.sqrt((sc + sc) / 2))
 
 
-def test_flagged_hull_covers_an_under_delivering_municipality():
-    """A large comprehensive municipality delivers a third of its clients and is flagged:
-    the interval of the model row holds the estimate without it (the hull), which covers
-    the truth; the interval with it alone (the safeguard off) does not. The county rows
-    take the hull too."""
+def _under_delivering():
+    """A frame whose largest comprehensive municipality delivers a third of its clients and
+    is flagged: (frame, its row, the true national total)."""
     rng = np.random.default_rng(5)
     f = _population(rng, n=120, sigma=0.15, county_sd=0.05)
     f["comprehensive"] = rng.random(len(f)) < 0.6
@@ -437,6 +436,15 @@ def test_flagged_hull_covers_an_under_delivering_municipality():
     f.loc[big, "clients"] = round(f.loc[big, "clients"] / 3)
     f["flagged"] = False
     f.loc[big, "flagged"] = True
+    return f, big, truth
+
+
+def test_flagged_hull_covers_an_under_delivering_municipality():
+    """A large comprehensive municipality delivers a third of its clients and is flagged:
+    the interval of the model row holds the estimate without it (the hull), which covers
+    the truth; the interval with it alone (the safeguard off) does not. The county rows
+    take the hull too."""
+    f, big, truth = _under_delivering()
     rows, pred = est.estimate_with_prediction(f, ["z"], {"published_method": "model"})
     m = rows[1]
     e, v, o = pred.total()
@@ -453,6 +461,153 @@ def test_flagged_hull_covers_an_under_delivering_municipality():
     cmask = f["county_code"].to_numpy() == c
     ce, cv, co = pred.total(cmask)
     assert cty.loc[c, "ci_high"] > mdl.interval(ce, cv, co, 1.96)[2]
+    # the coverage study's diagnostic computes the mixture beside the hull, which stays
+    diag, _ = est.estimate_with_prediction(f, ["z"], {"published_method": "model"},
+                                           diagnose=True)
+    assert (diag[1]["ci_low"], diag[1]["ci_high"]) == (m["ci_low"], m["ci_high"])
+    assert "mixture_low" not in m and diag[1]["mixture_low"] <= truth <= diag[1]["mixture_high"]
+
+
+MIXTURE = {"published_method": "model", "flagged_interval": "mixture"}
+
+
+def test_flagged_mixture_covers_an_under_delivering_municipality():
+    """A large comprehensive municipality delivers a third of its clients and is flagged:
+    its count is almost surely wrong against the prediction made without it, so the
+    mixture's interval moves up to the estimate without it and covers the truth; the
+    interval with it alone (the safeguard off) does not. The county rows take the mixture
+    too."""
+    f, big, truth = _under_delivering()
+    rows, pred = est.estimate_with_prediction(f, ["z"], MIXTURE)
+    m = rows[1]
+    e, v, o = pred.total()
+    _, lo, hi = mdl.interval(e, v, o, 1.96)
+    assert not lo <= truth <= hi
+    assert m["ci_low"] <= truth <= m["ci_high"]
+    assert (m["ci_low"], m["ci_high"]) == (m["mixture_low"], m["mixture_high"])
+    assert m["ci_high"] > hi and m["flagged_shift"] > 0
+    fm = pred.fit["flag_mixture"]
+    assert list(fm.rows) == [big] and fm.prob[0] > 0.99
+    assert m["flagged_expected_shift"] == pytest.approx(fm.prob[0] * m["flagged_shift"],
+                                                        rel=1e-9)
+    cty = pd.DataFrame(sa.county_rows(pred, f, m, MIXTURE, flags=fm)).set_index("county_code")
+    c = f.loc[big, "county_code"]
+    cmask = f["county_code"].to_numpy() == c
+    ce, cv, co = pred.total(cmask)
+    assert cty.loc[c, "ci_high"] > mdl.interval(ce, cv, co, 1.96)[2]
+
+
+def _nb_pmf(y, m, a):
+    r = 1 / a
+    return stats.nbinom.pmf(y, r, r / (r + m))
+
+
+@pytest.mark.parametrize("y,m,a", [(40, 100.0, 0.15), (0, 30.0, 0.4), (1, 5.0, 0.1),
+                                   (900, 1000.0, 0.02), (350, 120.0, 0.3)])
+def test_flag_error_likelihood_is_the_integral_over_the_delivered_fraction(y, m, a):
+    """½ ∫₀¹ NB(y; f m, α) df + ½ ∫₀¹ NB(y; m/f, α) df by numerical integration of
+    scipy's NB pmf (the code uses incomplete beta functions); an over-count of y < 2 is
+    impossible."""
+    low = integrate.quad(lambda f: _nb_pmf(y, f * m, a), 0, 1, points=[min(y / m, 1)],
+                         limit=400, epsabs=0)[0]
+    high = (integrate.quad(lambda f: _nb_pmf(y, m / f, a), 0, 1,
+                           points=[min(m / y, 1)] if y else None, limit=400, epsabs=0)[0]
+            if y >= 2 else 0.0)
+    got = float(np.exp(mdl.flag_error_loglik(np.array([y]), np.array([m]), np.array([a]))[0]))
+    assert got == pytest.approx((low + high) / 2, rel=1e-6)
+    assert float(np.exp(mdl.nb_logpmf(np.array([y]), np.array([m]), np.array([a]))[0])) \
+        == pytest.approx(_nb_pmf(y, m, a), rel=1e-9)
+
+
+def test_flag_error_posterior_by_hand_and_it_rises_with_inconsistency():
+    """p = π L_err / (π L_err + (1 − π) L_ok), L_ok the NB pmf with α = (V − m) / m²;
+    a count far below (or above) its prediction is more probably wrong than one near it,
+    and the prior 0 / 1 gives 0 / 1."""
+    m, v, prior = 200.0, 200.0 + 0.12 * 200.0 ** 2, 0.3
+    a = (v - m) / m ** 2
+    ys = np.array([200.0, 120.0, 60.0, 500.0])
+    p = mdl.flag_error_posterior(ys, np.full(4, m), np.full(4, v), prior)
+    for y, got in zip(ys, p):
+        low = integrate.quad(lambda f, y=y: _nb_pmf(y, f * m, a), 0, 1, points=[y / m],
+                             limit=400)[0]
+        high = integrate.quad(lambda f, y=y: _nb_pmf(y, m / f, a), 0, 1,
+                              points=[min(m / y, 1)], limit=400)[0]
+        err = prior * (low + high) / 2
+        assert got == pytest.approx(err / (err + (1 - prior) * _nb_pmf(y, m, a)), rel=1e-6)
+    assert p[0] < p[1] < p[2] and p[3] > p[0]
+    assert list(mdl.flag_error_posterior(ys, np.full(4, m), np.full(4, v), 0.0)) == [0.0] * 4
+
+
+def test_the_mixture_weight_rises_when_a_flagged_count_disagrees_with_the_model():
+    """The same flagged municipality with its true count, and with a fifth of it: the
+    posterior probability of a wrong count rises, and the interval reaches further up
+    (a fixed weight would move neither)."""
+    rng = np.random.default_rng(11)
+    f = _population(rng, n=100, sigma=0.2, county_sd=0.05)
+    f["comprehensive"] = rng.random(len(f)) < 0.6
+    i = int(f.loc[f["comprehensive"], "population_base"].idxmax())
+    f["flagged"] = f.index == i
+    out = []
+    for y in (f.loc[i, "clients"], round(f.loc[i, "clients"] / 5)):
+        g = f.assign(clients=np.where(f.index == i, y, f["clients"]))
+        rows, pred = est.estimate_with_prediction(g, ["z"], MIXTURE)
+        out.append((pred.fit["flag_mixture"].prob[0], rows[1]))
+    (p_true, m_true), (p_low, m_low) = out
+    assert p_low > 0.9 > 0.6 > p_true
+    assert (m_low["ci_high"] - m_low["estimate"]) > (m_true["ci_high"] - m_true["estimate"])
+
+
+def test_mixture_totals_equal_the_enumeration_of_right_and_wrong_counts():
+    """Two flagged municipalities: the mixture's mean, variance and expected observed
+    part equal those of the four states (each count right or wrong, independently with its
+    probability), each state's total the estimate plus the shifts δ_i of its wrong counts
+    and its variance the model's plus their ΔV_i (law of total variance); p = 0 / 1 gives
+    the model / the model without the municipality."""
+    rng = np.random.default_rng(4)
+    f = _population(rng, n=90, sigma=0.2, county_sd=0.1)
+    f["comprehensive"] = rng.random(len(f)) < 0.6
+    two = f.index[f["comprehensive"]][:2]
+    flagged = f.index.isin(two)
+    pred = mdl.predict(f, ["z"])
+    fm = mdl.flag_mixture(pred, f, flagged, 0.5)
+    fm.prob = np.array([0.3, 0.8])
+    allrows = np.ones(len(f), int)
+    got = mdl.mixture_totals(pred, fm, allrows).iloc[0]
+    e0, v0, o0 = pred.total()
+    sing = [s.total() for s in fm.singles]
+    d = [s[0] - e0 for s in sing]
+    dv = [s[1] - v0 for s in sing]
+    do = [o0 - s[2] for s in sing]
+    states = []
+    for w1 in (0, 1):
+        for w2 in (0, 1):
+            pr = (fm.prob[0] if w1 else 1 - fm.prob[0]) * (fm.prob[1] if w2 else 1 - fm.prob[1])
+            states.append((pr, e0 + w1 * d[0] + w2 * d[1], v0 + w1 * dv[0] + w2 * dv[1],
+                           o0 - w1 * do[0] - w2 * do[1]))
+    mean = sum(pr * t for pr, t, _, _ in states)
+    var = sum(pr * (v + (t - mean) ** 2) for pr, t, v, _ in states)
+    assert got["estimate"] == pytest.approx(e0) and got["mean"] == pytest.approx(mean)
+    assert got["mixture_variance"] == pytest.approx(var)
+    assert got["mixture_observed"] == pytest.approx(sum(pr * o for pr, _, _, o in states))
+    fm.prob = np.array([1.0, 0.0])
+    one = mdl.mixture_totals(pred, fm, allrows).iloc[0]
+    assert (one["mean"], one["mixture_variance"], one["mixture_observed"]) == \
+        pytest.approx(sing[0])
+
+
+def test_mixture_interval_is_the_lognormal_of_the_mixture_moments():
+    """O + P exp(−s²/2 ± z s) with s² = log(1 + V/P²), P = mean − O, checked against
+    scipy's log-normal of that mean and variance (its quantiles at Φ(∓z)); widened to hold
+    the published point when it lies outside."""
+    mean, var, obs, z = 1300.0, 150.0 ** 2, 300.0, 1.96
+    lo, hi = mdl.mixture_interval(mean, var, obs, z)
+    s = math.sqrt(math.log(1 + var / (mean - obs) ** 2))
+    ln = stats.lognorm(s, scale=(mean - obs) * math.exp(-s * s / 2))
+    assert ln.mean() == pytest.approx(mean - obs) and ln.var() == pytest.approx(var)
+    assert (lo, hi) == pytest.approx((obs + ln.ppf(stats.norm.cdf(-z)),
+                                      obs + ln.ppf(stats.norm.cdf(z))))
+    assert mdl.mixture_interval(mean, var, obs, z, point=2000.0) == pytest.approx((lo, 2000.0))
+    assert mdl.mixture_interval(mean, var, obs, z, point=1200.0) == pytest.approx((lo, hi))
 
 
 def test_without_every_comprehensive_municipality_the_rule_gives_a_range():

@@ -334,6 +334,12 @@ SCHEMA: dict[str, Section] = {
         "model_dispersion": Key(Str(choices=("size", "constant")), "size",
                                 "model: NB dispersion depending on size, or constant"),
         "model_county_effect": Key(Bool(), True, "model: shrunk county effects"),
+        "flagged_interval": Key(Str(choices=("hull", "mixture")), "hull",
+                                "model interval's guard against wrong flagged counts: the "
+                                "hull with the estimate without them, or the mixture"),
+        "flagged_error_prior": Key(Num(min=0, max=1), 0.5,
+                                   "model interval: prior probability that a flagged "
+                                   "(tarkistettava) count is wrong"),
         "publication_rule": Section({
             "point_min_base_pct": Key(Num(min=0, max=100), 20.0,
                                       "point estimate: comprehensive base share at least"),

@@ -73,10 +73,11 @@ NATIONAL_COLUMNS = ["scenario", "register", "quarter", "service_task", "method",
                     "estimate", "se", "clients_used", "ci_low", "ci_high", "truth",
                     "publish_as", "range_low", "range_high", "rule_reason", "base_pct",
                     "municipalities", "counties_used", "max_std_diff", "flagged_shift",
-                    "pairs_declared", "pairs_excluded", "pairs_excluded_complete"]
+                    "mixture_low", "mixture_high", "flagged_expected_shift", "pairs_declared",
+                    "pairs_excluded", "pairs_excluded_complete"]
 COUNTY_COLUMNS = ["scenario", "register", "quarter", "service_task", "county_code",
                   "estimate", "se", "clients_observed", "ci_low", "ci_high", "truth",
-                  "publish_as", "range_low", "range_high"]
+                  "publish_as", "range_low", "range_high", "mixture_low", "mixture_high"]
 
 #: The quarters of each register that are estimated (the second and the last: the first
 #: quarters of a series are much alike, and the calibration compares the second quarter's
@@ -89,6 +90,7 @@ def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFr
     ``params``: the whole parameters mapping (``core.params.load_params``)."""
     reg = sim.draw_register(scenario, seed)
     ctx = stage._Context(None, params, population=reg["population"])
+    ctx.diagnose = True            # the flagged mixture's intervals beside the published
     counts = reg["counts"]
     last = max(sim.QUARTERS)
     quality = qual.classify(counts, reg["deliveries"], None, None, ctx.covariates(last), ctx.qp,
@@ -113,9 +115,9 @@ def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFr
                      truth=[float(tc[k]) for k in zip(cty["quarter"], cty["service_task"],
                                                        cty["county_code"])])
     cal = stage.calibration_rows(ctx.predictions, counts, quality)
-    return {"national": nat.rename(columns={"municipalities_used": "municipalities"})[
-                NATIONAL_COLUMNS],
-            "county": cty[COUNTY_COLUMNS],
+    return {"national": nat.rename(columns={"municipalities_used": "municipalities"}).reindex(
+                columns=NATIONAL_COLUMNS),
+            "county": cty.reindex(columns=COUNTY_COLUMNS),
             "calibration": cal.assign(scenario=scenario, register=seed)}
 
 
@@ -337,17 +339,22 @@ def model_check_md(nat: pd.DataFrame, lang: str = "en", method: str = "model") -
     return "\n".join(lines) + "\n"
 
 
-def width_table(nat: pd.DataFrame, z: float, method: str = "model") -> pd.DataFrame:
+def width_table(nat: pd.DataFrame, z: float, method: str = "model",
+                cty: pd.DataFrame | None = None) -> pd.DataFrame:
     """Where the width of the published points' intervals comes from, per scenario (points
     only): the model's own interval (:func:`seuranta.statistics.model.interval` of the
-    estimate, its predictive variance se² and its observed part ``clients_used``) against
-    the published one, which is the hull of the own interval and that of the estimate
-    without the flagged (tarkistettava) municipalities. Columns: ``own_cover`` (%, misses
-    ``own_above`` / ``own_below``), ``published_cover`` (%), ``own_half_width`` and
-    ``published_half_width`` (mean, % of the estimate), ``shift`` (mean |estimate without
-    the flagged − estimate|, % of the estimate), ``err2_over_var`` (mean squared error /
-    mean se²: 1 when the predictive variance is the realised error variance) and ``sd_z``
-    (sd of (truth − estimate) / se)."""
+    estimate, its predictive variance se² and its observed part ``clients_used``) and the
+    flagged mixture's (``mixture_low`` / ``mixture_high``: each flagged count right or
+    wrong with its posterior probability, :func:`seuranta.statistics.model.mixture_totals`;
+    the own interval for a figure without flagged municipalities) against the published
+    one. Columns: ``own_cover`` (%, misses ``own_above`` / ``own_below``),
+    ``mixture_cover`` (misses ``mixture_above`` / ``mixture_below``), ``published_cover``
+    (%), ``own_half_width``, ``mixture_half_width`` and ``published_half_width`` (mean, %
+    of the estimate), ``shift`` (mean |estimate without the flagged − estimate|, % of the
+    estimate), ``err2_over_var`` (mean squared error / mean se²: 1 when the predictive
+    variance is the realised error variance) and ``sd_z`` (sd of (truth − estimate) / se);
+    with ``cty`` also the county points' coverage by the published and the mixture's
+    intervals (``county_published_cover``, ``county_mixture_cover``)."""
     d = nat[(nat["method"] == method) & (nat["publish_as"] == "point")]
     rows = []
     for sc in [x for x in SCENARIOS if x in set(d["scenario"])]:
@@ -356,24 +363,72 @@ def width_table(nat: pd.DataFrame, z: float, method: str = "model") -> pd.DataFr
                         zip(g["estimate"], g["se"], g["clients_used"])]).reshape(-1, 2)
         t, e, se = g["truth"].to_numpy(float), g["estimate"].to_numpy(float), g["se"].to_numpy(float)
         shift = g["flagged_shift"].to_numpy(float)
+        # the mixture's interval (a figure without flagged municipalities: the own one)
+        mlo = (g["mixture_low"].to_numpy(float) if "mixture_low" in g else np.full(len(g), np.nan))
+        mhi = (g["mixture_high"].to_numpy(float) if "mixture_high" in g else np.full(len(g), np.nan))
+        has = np.isfinite(mlo) & np.isfinite(mhi)
+        mlo, mhi = np.where(has, mlo, own[:, 0]), np.where(has, mhi, own[:, 1])
         rows.append({
             "scenario": sc, "n": len(g),
             "own_cover": 100 * float(((own[:, 0] <= t) & (t <= own[:, 1])).mean()),
             "own_above": 100 * float((t > own[:, 1]).mean()),
             "own_below": 100 * float((t < own[:, 0]).mean()),
             "published_cover": 100 * float(((g["ci_low"] <= t) & (t <= g["ci_high"])).mean()),
+            "mixture_cover": (100 * float(((mlo <= t) & (t <= mhi)).mean())
+                              if "mixture_low" in g else math.nan),
+            "mixture_above": 100 * float((t > mhi).mean()) if "mixture_low" in g else math.nan,
+            "mixture_below": 100 * float((t < mlo).mean()) if "mixture_low" in g else math.nan,
             "own_half_width": 100 * float(((own[:, 1] - own[:, 0]) / 2 / e).mean()),
             "published_half_width": 100 * float(((g["ci_high"] - g["ci_low"]) / 2 / e).mean()),
+            "mixture_half_width": (100 * float(((mhi - mlo) / 2 / e).mean())
+                                   if "mixture_low" in g else math.nan),
             "shift": 100 * float(np.nanmean(np.abs(np.where(np.isfinite(shift), shift, np.nan))
                                             / e)) if np.isfinite(shift).any() else math.nan,
             "err2_over_var": float(((t - e) ** 2).mean() / (se ** 2).mean()),
-            "sd_z": float(((t - e) / se).std(ddof=1)) if len(g) > 1 else math.nan})
+            "sd_z": float(((t - e) / se).std(ddof=1)) if len(g) > 1 else math.nan,
+            **_county_mixture(cty, sc)})
     return pd.DataFrame(rows)
 
 
-def width_md(nat: pd.DataFrame, z: float, method: str = "model") -> str:
-    """:func:`width_table` as the docs' Markdown table (English)."""
-    t = width_table(nat, z, method)
+def _county_mixture(cty: pd.DataFrame | None, scenario: str) -> dict:
+    """The county points' coverage (%) by their published and their mixture's intervals."""
+    if cty is None or "mixture_low" not in cty:
+        return {"county_published_cover": math.nan, "county_mixture_cover": math.nan}
+    c = cty[(cty["scenario"] == scenario) & (cty["publish_as"] == "point")]
+    t = c["truth"].to_numpy(float)
+    has = c["mixture_low"].notna().to_numpy()
+    lo = np.where(has, c["mixture_low"], c["ci_low"])
+    hi = np.where(has, c["mixture_high"], c["ci_high"])
+    pub = ((c["ci_low"] <= c["truth"]) & (c["truth"] <= c["ci_high"])).to_numpy()
+    return {"county_published_cover": 100 * float(pub.mean()) if len(c) else math.nan,
+            "county_mixture_cover": (100 * float(((lo <= t) & (t <= hi)).mean()) if len(c)
+                                     else math.nan)}
+
+
+def width_md(nat: pd.DataFrame, z: float, method: str = "model",
+             cty: pd.DataFrame | None = None) -> str:
+    """:func:`width_table` as the docs' Markdown table (English); without the flagged
+    mixture's columns when the rows have none (rows of an earlier study)."""
+    t = width_table(nat, z, method, cty)
+    if not np.isfinite(t["mixture_cover"]).any():
+        return _width_md_own(t)
+    lines = ["| scenario | points | own interval covers % (above / below) | flagged mixture "
+             "covers % (above / below) | published covers % | own / mixture / published "
+             "half-width % | mean shift without flagged % | error² / variance | sd of z "
+             "| county points: published / mixture covers % |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in t.itertuples(index=False):
+        lines.append(f"| {SCENARIO_EN[r.scenario]} | {r.n} | {_f(r.own_cover)} "
+                     f"({_f(r.own_above)} / {_f(r.own_below)}) | {_f(r.mixture_cover)} "
+                     f"({_f(r.mixture_above)} / {_f(r.mixture_below)}) | "
+                     f"{_f(r.published_cover)} | {_f(r.own_half_width, 2)} / "
+                     f"{_f(r.mixture_half_width, 2)} / {_f(r.published_half_width, 2)} | "
+                     f"{_f(r.shift, 2)} | {_f(r.err2_over_var, 2)} | {_f(r.sd_z, 2)} | "
+                     f"{_f(r.county_published_cover)} / {_f(r.county_mixture_cover)} |")
+    return "\n".join(lines) + "\n"
+
+
+def _width_md_own(t: pd.DataFrame) -> str:
     lines = ["| scenario | points | own interval covers % (above / below) | published covers % "
              "| own half-width % | published half-width % | mean shift without flagged % "
              "| error² / variance | sd of z |",

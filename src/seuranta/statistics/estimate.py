@@ -150,7 +150,9 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
                    min_municipalities: int = 2, rounding: int = 100,
                    county_effect: bool = True, prediction: mdl.Prediction | None = None,
                    dispersion: str = "size",
-                   without_flagged: mdl.Prediction | None = None) -> dict:
+                   without_flagged: mdl.Prediction | None = None,
+                   flags: mdl.FlagMixture | None = None, flagged_interval: str = "hull"
+                   ) -> dict:
     """Negative binomial prediction of the national count (:mod:`seuranta.statistics.model`).
 
     ``frame`` has one row per mainland municipality: clients, population_base,
@@ -159,9 +161,14 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
     fitted :func:`~seuranta.statistics.model.predict` of the same frame (fit once, use for
     the national and the county totals). ``without_flagged``: the same model with the
     flagged (tarkistettava) comprehensive municipalities predicted instead of counted
-    (:func:`~seuranta.statistics.model.without`): the interval is then the hull of both
-    intervals — whether a flagged count is an error the data cannot tell — and
-    ``flagged_shift`` the difference of the two estimates.
+    (:func:`~seuranta.statistics.model.without`): with ``flagged_interval`` ``hull`` the
+    interval is the hull of both intervals — whether a flagged count is an error the data
+    cannot tell — and ``flagged_shift`` the difference of the two estimates (the
+    publication rule's model risk). ``flags``: the same municipalities as a mixture over
+    "the count is right / wrong" (:func:`~seuranta.statistics.model.flag_mixture`): its
+    interval (:func:`~seuranta.statistics.model.mixture_totals`) is ``mixture_low`` /
+    ``mixture_high`` (``flagged_expected_shift`` its mean less the estimate), and the
+    published one with ``flagged_interval`` ``mixture``. The estimate counts them.
     """
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
@@ -179,18 +186,30 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
         return _empty("model", n, ysum, xsum, national_base, NOTE_MODEL_FAILED)
     est, var, obs = pred.total()
     se, lo, hi = mdl.interval(est, var, obs, z)
-    shift = 0.0
+    shift = expected = 0.0
+    mixed = (lo, hi)
+    if flags is not None and len(flags.rows):
+        t = mdl.mixture_totals(pred, flags, np.ones(len(frame), int)).iloc[0]
+        mixed = mdl.mixture_interval(float(t["mean"]), float(t["mixture_variance"]),
+                                     float(t["mixture_observed"]), z, point=est)
+        expected = float(t["mean"]) - est
     if without_flagged is not None and without_flagged is not pred:
         e2, v2, o2 = without_flagged.total()
         _, lo2, hi2 = mdl.interval(e2, v2, o2, z)
-        lo, hi, shift = min(lo, lo2), max(hi, hi2), e2 - est
+        shift = e2 - est
+        if flagged_interval == "hull":
+            lo, hi = min(lo, lo2), max(hi, hi2)
+    if flagged_interval == "mixture":
+        lo, hi = mixed
+    extra = ({"mixture_low": mixed[0], "mixture_high": mixed[1],
+              "flagged_expected_shift": expected} if flags is not None else {})
     return {"method": "model", "municipalities_used": n, "clients_used": ysum,
             "population_used": xsum,
             "share_pct": 100 * est / national_base if national_base else math.nan,
             "estimate": est, "se": se, "ci_low": lo, "ci_high": hi,
             "estimate_rounded": fi_round(est, rounding), "national_base": national_base,
             "variance": "nb_predictive", "se_linearised": math.nan, "se_jackknife": math.nan,
-            "note": pred.note, "flagged_shift": shift}
+            "note": pred.note, "flagged_shift": shift, **extra}
 
 
 def fit_model(frame: pd.DataFrame, covariates: list[str], **options) -> mdl.Prediction:
@@ -222,15 +241,19 @@ def estimate_both(frame: pd.DataFrame, covariates: list[str], params: dict | Non
 
 
 def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
-                             params: dict | None = None
+                             params: dict | None = None, diagnose: bool = False
                              ) -> tuple[list[dict], mdl.Prediction | None]:
     """:func:`estimate_both` and the fitted model's prediction (None when the estimate
     cannot be made or no model could be fitted), for the county estimates of the same fit.
 
     A boolean ``flagged`` column of ``frame`` marks the comprehensive municipalities
     flagged tarkistettava (quality.csv ``flags``): the model row's interval then also holds
-    the estimate without them (:func:`model_estimate`), and the prediction without them is
-    ``pred.fit["without_flagged"]`` (for the county intervals)."""
+    the estimate without them (``params['flagged_interval']`` ``hull``), or is that of the
+    mixture over their counts being right or wrong (``mixture``; ``flagged_error_prior``
+    the prior probability of a wrong count; :func:`model_estimate`). The prediction without
+    them is ``pred.fit["without_flagged"]`` and the mixture ``pred.fit["flag_mixture"]``
+    (for the county intervals). ``diagnose``: the mixture is computed (``mixture_low`` /
+    ``mixture_high``) even when the hull is published (the coverage study)."""
     p = {**defaults("estimate"), **(params or {})}
     z = float(p["z"])
     nmin = int(p["min_municipalities"])
@@ -247,7 +270,7 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                        float(frame["population_base"].sum()), len(frame), z=z,
                        min_municipalities=nmin, rounding=step,
                        variance=variance)
-    pred = nf = None
+    pred = nf = fm = None
     if not r["note"]:
         try:
             pred = fit_model(frame, covariates, county_effect=county_effect,
@@ -259,9 +282,13 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                    else np.zeros(len(frame), bool))
         try:
             nf = mdl.without(pred, frame, flagged & comp)
-        except ModelFitError:          # too few left without them: no hull, and a range
+        except ModelFitError:          # too few left without them: a range (flagged_shift)
             nf = None
+        if p["flagged_interval"] == "mixture" or diagnose:
+            fm = mdl.flag_mixture(pred, frame, flagged & comp,
+                                  float(p["flagged_error_prior"]))
         pred.fit["without_flagged"] = nf
+        pred.fit["flag_mixture"] = fm
     if r["note"]:
         m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step)
     elif pred is None:
@@ -269,7 +296,8 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                    r["national_base"], NOTE_MODEL_FAILED)
     else:
         m = model_estimate(frame, covariates, z=z, min_municipalities=nmin, rounding=step,
-                           prediction=pred, without_flagged=nf)
+                           prediction=pred, without_flagged=nf, flags=fm,
+                           flagged_interval=str(p["flagged_interval"]))
         if nf is None and (flagged & comp).any():
             m["flagged_shift"] = math.inf     # no estimate without them: the rule's range
     risk = model_risk(frame, covariates)

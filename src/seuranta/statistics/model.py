@@ -538,6 +538,150 @@ def interval(estimate: float, variance: float, observed: float, z: float
     return se, observed + p * math.exp(-s2 / 2 - z * s), observed + p * math.exp(-s2 / 2 + z * s)
 
 
+def mixture_interval(estimate: float, variance: float, observed: float, z: float,
+                     point: float | None = None) -> tuple[float, float]:
+    """(low, high) of the flagged mixture (:func:`mixture_totals`): :func:`interval` of its
+    mean, variance and expected observed part, widened to hold ``point`` (the published
+    estimate, which counts every flagged municipality) when it falls outside."""
+    _, lo, hi = interval(estimate, variance, observed, z)
+    if point is not None and math.isfinite(point):
+        lo, hi = min(lo, point), max(hi, point)
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- flagged counts
+
+#: Largest NB dispersion used in the flagged counts' likelihoods (the closed forms of
+#: :func:`flag_error_loglik` need 1/α > 1; α ≥ 1 only occurs for the tiniest expected
+#: counts, where the evidence is nil anyway).
+FLAG_ALPHA_MAX = 0.95
+
+
+def _nb_logc(y, r):
+    from scipy.special import gammaln  # heavy dependency: loaded only when used
+    return gammaln(y + r) - gammaln(r) - gammaln(y + 1)
+
+
+def nb_logpmf(y, mean, alpha) -> np.ndarray:
+    """log NB2(y; mean, α) (Var = mean + α mean²)."""
+    y, m, a = (np.asarray(v, float) for v in (y, mean, alpha))
+    r = 1.0 / a
+    with np.errstate(divide="ignore"):
+        return (_nb_logc(y, r) + r * np.log(r / (r + m))
+                + np.where(y > 0, y * np.log(m / (r + m)), 0.0))
+
+
+def flag_error_loglik(y, mean, alpha) -> np.ndarray:
+    """log of the likelihood of a count y that is *wrong*, given that its true count is
+    NB(mean, α): an under-count (a delivered fraction f of the true clients) or an
+    over-count (the count is the true one × 1/f), each with probability ½ and f uniform
+    on (0, 1] — no form of the error is assumed beyond its direction.
+
+    Binomial thinning keeps the NB form, y | f ~ NB(f·mean, α), so with
+    q = μ / (r + μ), r = 1/α, C = Γ(y + r) / (Γ(r) y!) the two integrals are incomplete
+    beta functions::
+
+        ∫₀¹ NB(y; f m, α) df = C · r/m · B(y + 1, r − 1) · I_{q₁}(y + 1, r − 1)
+        ∫₀¹ NB(y; m/f, α) df = C · m/r · B(y − 1, r + 1) · (1 − I_{q₁}(y − 1, r + 1))
+
+    q₁ = m / (r + m); the over-count of a count below 2 is taken as impossible."""
+    from scipy.special import betainc, betaincc, betaln  # heavy: loaded only when used
+
+    y, m, a = (np.asarray(v, float) for v in (y, mean, alpha))
+    r = 1.0 / a
+    q1 = m / (r + m)
+    logc = _nb_logc(y, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        low = (logc + np.log(r / m) + betaln(y + 1, r - 1)
+               + np.log(betainc(y + 1, r - 1, q1)))
+        yy = np.maximum(y, 2.0)
+        high = np.where(y >= 2, logc + np.log(m / r) + betaln(yy - 1, r + 1)
+                        + np.log(betaincc(yy - 1, r + 1, q1)), -np.inf)
+    return np.logaddexp(low, high) - math.log(2.0)
+
+
+def flag_error_posterior(y, mean, variance, prior: float) -> np.ndarray:
+    """Posterior probability that each flagged count y is wrong: prior ``prior`` against
+    the count's predictive distribution from the model fitted without it (NB with that mean
+    and the dispersion α = (variance − mean) / mean², which holds the municipal spread and
+    the parameters' uncertainty; at most ``FLAG_ALPHA_MAX``) as the count if right, and
+    :func:`flag_error_loglik` if wrong."""
+    y, m, v = (np.asarray(x, float) for x in (y, mean, variance))
+    a = np.clip((v - m) / np.maximum(m, 1e-12) ** 2, 1e-6, FLAG_ALPHA_MAX)
+    if not 0.0 < prior < 1.0:
+        return np.full(len(y), float(prior))
+    ok = math.log1p(-prior) + nb_logpmf(y, m, a)
+    err = math.log(prior) + flag_error_loglik(y, m, a)
+    out = np.exp(err - np.logaddexp(ok, err))
+    return np.where(m > 0, out, prior)
+
+
+@dataclass
+class FlagMixture:
+    """The flagged comprehensive municipalities of a fit as a mixture over "the count is
+    right / wrong" (:func:`flag_mixture`): ``rows`` (indices), ``prob`` the posterior
+    probability that each count is wrong, ``singles`` the model without each of them."""
+
+    rows: np.ndarray
+    prob: np.ndarray
+    singles: list = field(default_factory=list, repr=False)
+
+
+def flag_mixture(pred: Prediction, frame: pd.DataFrame, flagged: np.ndarray,
+                 prior: float) -> FlagMixture:
+    """For each flagged comprehensive row i: the model without it (:func:`without`, the
+    rest held), its predictive mean and variance from that model (its leave-one-out
+    prediction: the NB noise, the county effect's and the parameters' uncertainty) and the
+    posterior probability that its count is wrong (:func:`flag_error_posterior`). A row
+    whose removal leaves too few to fit is left out (its count taken as right)."""
+    comp = pred.fit["comprehensive"]
+    rows = np.flatnonzero(np.asarray(flagged, bool) & comp)
+    keep, singles, mean, var = [], [], [], []
+    for i in rows:
+        one = np.zeros(len(comp), bool)
+        one[i] = True
+        try:
+            s = without(pred, frame, one)
+        except ModelFitError:
+            continue
+        e, v, _ = s.total(one)
+        keep.append(i)
+        singles.append(s)
+        mean.append(e)
+        var.append(v)
+    keep = np.asarray(keep, int)
+    prob = (flag_error_posterior(pred.fit["y"][keep], mean, var, prior) if len(keep)
+            else np.zeros(0))
+    return FlagMixture(keep, np.asarray(prob, float), singles)
+
+
+def mixture_totals(pred: Prediction, fm: FlagMixture | None, groups: np.ndarray
+                   ) -> pd.DataFrame:
+    """Per group: :meth:`Prediction.group_totals` (``estimate``, ``variance``,
+    ``observed``: the model's, every flagged count counted), and the mixture over the flagged counts being right (as
+    counted) or wrong (predicted instead), each independently with its posterior
+    probability p_i (:func:`flag_mixture`): with δ_i and ΔV_i the change of the group's
+    estimate and variance when row i alone is predicted, to first order in the δ_i
+
+        ``mean`` = T̂ + Σ p_i δ_i,
+        ``mixture_variance`` = Var + Σ p_i ΔV_i + Σ p_i (1 − p_i) δ_i²
+
+    and ``mixture_observed`` the expected observed part O − Σ p_i y_i (a wrong count is
+    not observed). Without flagged rows the mixture is the model itself."""
+    t = pred.group_totals(groups)
+    mean, var, obs = (t[c].to_numpy(float).copy() for c in ("estimate", "variance",
+                                                                   "observed"))
+    if fm is not None:
+        for p, s in zip(fm.prob, fm.singles):
+            u = s.group_totals(groups)
+            d = u["estimate"].to_numpy(float) - t["estimate"].to_numpy(float)
+            mean += p * d
+            var += p * (u["variance"].to_numpy(float) - t["variance"].to_numpy(float))
+            var += p * (1 - p) * d * d
+            obs -= p * (t["observed"].to_numpy(float) - u["observed"].to_numpy(float))
+    return t.assign(mean=mean, mixture_variance=np.maximum(var, 0.0), mixture_observed=obs)
+
+
 # --------------------------------------------------------------------------- county random effect
 
 class CountyLikelihood:

@@ -43,20 +43,26 @@ COUNTY_COLUMNS = ["quarter", "service_task", "county_code", "method", "estimate"
 
 def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
                 params: dict | None = None,
-                without_flagged: mdl.Prediction | None = None) -> list[dict]:
+                without_flagged: mdl.Prediction | None = None,
+                flags: mdl.FlagMixture | None = None) -> list[dict]:
     """One row per county of ``frame`` (see the module docstring). ``national``: the
     quarter × task's model row with its publication rule columns; ``without_flagged``: the
-    same model with the flagged municipalities predicted (the county interval is then the
-    hull of both, as the national one)."""
+    same model with the flagged municipalities predicted (with ``flagged_interval`` ``hull``
+    the county interval is the hull of both, as the national one); ``flags``: their mixture
+    over "the count is right / wrong" (:func:`~seuranta.statistics.model.flag_mixture`;
+    the same posterior probabilities, each county's shifts): its interval is
+    ``mixture_low`` / ``mixture_high``, and the published one with ``mixture``."""
     p = {**defaults("estimate"), **(params or {})}
     z = float(p["z"])
     step = int(p["rounding"])
     rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
     max_rse = float(rule["county_point_max_rse_pct"])
     county = frame["county_code"].astype(str).to_numpy()
-    tot = pred.group_totals(county)
+    kind = str(p["flagged_interval"])
+    tot = mdl.mixture_totals(pred, flags, county)
     alt = (without_flagged.group_totals(county).set_index("group").to_dict("index")
-           if without_flagged is not None and without_flagged is not pred else None)
+           if kind == "hull" and without_flagged is not None and without_flagged is not pred
+           else None)
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
     info = pd.DataFrame({"c": county, "comp": comp, "base": base,
@@ -73,6 +79,12 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
             a = alt[r.group]
             _, lo2, hi2 = mdl.interval(a["estimate"], a["variance"], a["observed"], z)
             lo, hi = min(lo, lo2), max(hi, hi2)
+        mixed = (lo, hi)
+        if flags is not None and len(flags.rows) and not full:
+            mixed = mdl.mixture_interval(r.mean, r.mixture_variance, r.mixture_observed, z,
+                                         point=r.estimate)
+            if kind == "mixture":
+                lo, hi = mixed
         row = {"county_code": r.group, "method": METHOD_FI, "estimate": r.estimate, "se": se,
                "ci_low": lo, "ci_high": hi, "estimate_rounded": fi_round(r.estimate, step),
                "clients_observed": r.observed, "municipalities": int(i["municipalities"]),
@@ -84,6 +96,8 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
                "share_pct": (100 * r.estimate / i["population_base"]
                              if i["population_base"] else math.nan),
                "range_low": math.nan, "range_high": math.nan}
+        if flags is not None:
+            row.update(mixture_low=mixed[0], mixture_high=mixed[1])
         if not national_ok and not full:
             row["publish_as"] = "none"
         elif full or (national.get("publish_as") == "point" and r.estimate > 0

@@ -108,6 +108,8 @@ class _Context:
     def __init__(self, data_dir: Path | None, params: dict,
                  population: pd.DataFrame | None = None, memo: EstimationMemo | None = None):
         self.memo = memo        # estimation results by content, shared by the caller's runs
+        # the coverage study: the flagged mixture's intervals beside the published ones
+        self.diagnose = False
         self.params = as_params(params or {})   # a plain mapping is validated and completed
         self.qp = self.params["quality"]
         self.ep = self.params["estimate"]
@@ -177,16 +179,19 @@ def _frame(ctx: _Context, quarter: str, rows: pd.DataFrame, comp_codes: set[str]
     return f
 
 
-def estimate_parts(frame: pd.DataFrame, covariates: list[str], params: dict, county: bool
+def estimate_parts(frame: pd.DataFrame, covariates: list[str], params: dict, county: bool,
+                   diagnose: bool = False
                    ) -> tuple[list[dict], list[dict], pd.DataFrame | None]:
-    """The estimate rows of one frame (:func:`seuranta.statistics.estimate.estimate_with_prediction`)
-    and, when ``county`` and a model was fitted, its county rows and municipal predictions
-    (else ``[]`` and None): a pure function of its arguments, memoised by content."""
-    rows, pred = est.estimate_with_prediction(frame, covariates, params)
+    """The estimate rows of one frame (:func:`seuranta.statistics.estimate.estimate_with_prediction`,
+    ``diagnose`` passed on) and, when ``county`` and a model was fitted, its county rows and
+    municipal predictions (else ``[]`` and None): a pure function of its arguments,
+    memoised by content."""
+    rows, pred = est.estimate_with_prediction(frame, covariates, params, diagnose=diagnose)
     if pred is None or not county:
         return rows, [], None
     counties = sa.county_rows(pred, frame, rows[1], params,
-                              without_flagged=pred.fit.get("without_flagged"))
+                              without_flagged=pred.fit.get("without_flagged"),
+                              flags=pred.fit.get("flag_mixture"))
     return rows, counties, municipal_predictions(pred, frame)
 
 
@@ -194,13 +199,16 @@ def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
     covs = list(ctx.ep["model_covariates"])
     county = age_group == "kaikki"
 
+    diagnose = ctx.diagnose
+
     def compute():
-        return estimate_parts(frame, covs, ctx.ep, county)
+        return estimate_parts(frame, covs, ctx.ep, county, diagnose)
 
     if ctx.memo is None:
         rows, counties, predictions = compute()
     else:
-        key = content_key(frame, covariates=covs, params=ctx.ep, county=county)
+        key = content_key(frame, covariates=covs, params=ctx.ep, county=county,
+                          **({"diagnose": True} if diagnose else {}))
         rows, counties, predictions = ctx.memo.get(key, compute)
     if predictions is not None:
         for c in counties:
