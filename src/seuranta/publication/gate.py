@@ -431,6 +431,116 @@ def _exact_tables(cells: pd.DataFrame, groups: dict, quarter: str, tables_dir: P
     return T
 
 
+def _decide(quarter: str, T: dict, priors: list[Path] | None, min_count: int,
+            rounding: int, secondary: bool):
+    """The quarter's relation model (today's tables and the earlier publications) and
+    what it hides: ``(model, Decision)``; ``secondary=False``: primary suppression only."""
+    M = disclosure.RelationModel()
+    reader = _ReadOnce()
+    earlier = [t for t in (_prior_tables(d, rounding, reader) for d in (priors or []))
+               if t is not None]
+    referenced = {(r.quarter, r.service_task, r.municipality_code)
+                  for t in earlier for r in itertuples(t["municipal"])
+                  if r.clients_symbol == SUPPRESSED}
+    relations.declare(relations.Today(M, min_count, referenced), T)
+    for n, t in enumerate(earlier):
+        _declare_prior(M, n, t, min_count)
+    if secondary:
+        res = disclosure.protect_model(M, min_count)
+        if res.unresolved:
+            log.warning("gate %s: %d requirement(s) could not be met: %s", quarter,
+                        len(res.unresolved), res.unresolved[:5])
+        log.info("gate %s: %d suppressed (%d primary), %d integer programs, %.1f s", quarter,
+                 len(res.hidden), len(res.primary), res.solves, res.seconds)
+        res = Decision(res.hidden, res.primary)
+    else:
+        primary = {k for k in M.pub if disclosure.is_small(M.value[k], min_count)}
+        primary |= {k for k in M.forced & M.pub if M.value[k] > 0}
+        res = Decision(primary, primary)
+    return M, res
+
+
+def _published_municipal(cells: pd.DataFrame, keys: list, cell_quality: list,
+                         res: Decision) -> pd.DataFrame:
+    """The municipal table: a municipality's count shown when its data are comprehensive
+    and the decision does not hide it; its share where it has a population base."""
+    sym = []
+    for k, qual in zip(keys, cell_quality):
+        if qual != "comprehensive":
+            sym.append(NOT_AVAILABLE)
+        elif k in res.hidden:
+            sym.append(SUPPRESSED)
+        else:
+            sym.append("")
+    mun = cells[["quarter", "service_task", "county_code", "municipality_code", "quality",
+                 "sources", "population_base"]].copy()
+    mun["clients_symbol"] = sym
+    mun["clients"] = cells["clients"].astype("Int64").where(mun["clients_symbol"] == "")
+    base = cells["population_base"]
+    share = 100.0 * cells["clients"] / base.where(base > 0)   # rounded by rule.apply_precision
+    ssym = np.where(mun["clients_symbol"] != "", mun["clients_symbol"],
+                    np.where(base.fillna(0) > 0, "", NOT_APPLICABLE))
+    mun["share_pct_symbol"] = ssym
+    mun["share_pct"] = share.where(mun["share_pct_symbol"] == "")
+    mun["population_base"] = base.astype("Int64")
+    return mun[["quarter", "service_task", "county_code", "municipality_code",
+               "quality", "sources", "population_base", "clients",
+               "clients_symbol", "share_pct", "share_pct_symbol"]]
+
+
+def _published_totals(totals: pd.DataFrame, groups: dict, tpc_cells: pd.DataFrame | None,
+                      cells: pd.DataFrame, quarter: str, res: Decision) -> pd.DataFrame:
+    """The totals table: each total with the municipalities it covers, whether that is a
+    whole county, and its count unless the decision hides it."""
+    mref = reference.mainland_municipalities()
+    per_county = mref.groupby("county_code")["municipality_code"].nunique().to_dict()
+    rows = []
+    for r in itertuples(totals, index=False):
+        g = (r.kind, r.quarter, r.service_task, r.county_code)
+        if r.kind in MUNICIPAL_KINDS:
+            n = len(groups[g])
+        elif r.kind in ("tpc_total", "tpc_multi") and tpc_cells is not None:
+            c = tpc_cells[(tpc_cells["county_code"] != "") &
+                          ((tpc_cells["county_code"] == r.county_code) | (r.county_code == ""))]
+            n = int(len(c) if r.kind == "tpc_total" else (c["n_tasks"].astype(int) >= 2).sum())
+        else:
+            n = int(cells.loc[cells["quarter"] == quarter, "municipality_code"].nunique())
+        whole = int(bool(r.county_code) and r.kind in MUNICIPAL_KINDS
+                    and n == per_county.get(r.county_code, -1))
+        s = SUPPRESSED if ("T",) + g in res.hidden else ""
+        rows.append([r.kind, r.quarter, r.service_task, r.county_code, n, whole,
+                     None if s else int(r.clients), s])
+    tot = pd.DataFrame(rows, columns=["kind", "quarter", "service_task", "county_code",
+                                      "municipalities", "whole_county", "clients",
+                                      "clients_symbol"])
+    tot["clients"] = tot["clients"].astype("Int64")
+    return tot.sort_values(["kind", "quarter", "service_task", "county_code"],
+                           kind="mergesort").reset_index(drop=True)
+
+
+def _published_tpc(tpc_cells: pd.DataFrame, quarter: str, res: Decision) -> pd.DataFrame:
+    """Clients of the whole country by their number of tasks."""
+    t = tpc_cells[tpc_cells["county_code"] == ""].copy()
+    sym = [SUPPRESSED if ("tpcn", quarter, int(n)) in res.hidden else "" for n in t["n_tasks"]]
+    t = pd.DataFrame({"county_code": "", "n_tasks": t["n_tasks"].astype(str),
+                      "clients": [None if s else int(v) for v, s in zip(t["clients"], sym)],
+                      "clients_symbol": sym})
+    t["clients"] = t["clients"].astype("Int64")
+    return t.sort_values("n_tasks", key=lambda s: s.astype(int),
+                         kind="mergesort").reset_index(drop=True)
+
+
+def _published_pairs(m: pd.DataFrame, quarter: str, res: Decision) -> pd.DataFrame:
+    """Clients of each pair of tasks."""
+    sym = [SUPPRESSED if ("pair", quarter, a, b) in res.hidden else ""
+           for a, b in zip(m["task_a"], m["task_b"])]
+    t = pd.DataFrame({"task_a": m["task_a"].to_numpy(), "task_b": m["task_b"].to_numpy(),
+                      "clients": [None if s else int(v) for v, s in zip(m["clients"], sym)],
+                      "clients_symbol": sym})
+    t["clients"] = t["clients"].astype("Int64")
+    return t
+
+
 def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Path | None,
                     params: dict, priors: list[Path] | None = None, secondary: bool = True,
                     lp_audit: bool = True) -> dict[str, pd.DataFrame]:
@@ -457,81 +567,14 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
     mt = read(tables_dir, "multi_task", False)
     T = _exact_tables(cells, groups, quarter, tables_dir, est, tpc, mt, min_count, rounding)
 
-    M = disclosure.RelationModel()
-    reader = _ReadOnce()
-    earlier = [t for t in (_prior_tables(d, rounding, reader) for d in (priors or []))
-               if t is not None]
-    referenced = {(r.quarter, r.service_task, r.municipality_code)
-                  for t in earlier for r in itertuples(t["municipal"])
-                  if r.clients_symbol == SUPPRESSED}
-    relations.declare(relations.Today(M, min_count, referenced), T)
-    for n, t in enumerate(earlier):
-        _declare_prior(M, n, t, min_count)
-    if secondary:
-        res = disclosure.protect_model(M, min_count)
-        if res.unresolved:
-            log.warning("gate %s: %d requirement(s) could not be met: %s", quarter,
-                        len(res.unresolved), res.unresolved[:5])
-        log.info("gate %s: %d suppressed (%d primary), %d integer programs, %.1f s", quarter,
-                 len(res.hidden), len(res.primary), res.solves, res.seconds)
-        res = Decision(res.hidden, res.primary)
-    else:
-        primary = {k for k in M.pub if disclosure.is_small(M.value[k], min_count)}
-        primary |= {k for k in M.forced & M.pub if M.value[k] > 0}
-        res = Decision(primary, primary)
+    M, res = _decide(quarter, T, priors, min_count, rounding, secondary)
     values.update({k: v for k, v in M.value.items() if k[0] in ("age",)})
 
-    out: dict[str, pd.DataFrame] = {}
-    # municipal
-    sym = []
-    for k, qual in zip(keys, cell_quality):
-        if qual != "comprehensive":
-            sym.append(NOT_AVAILABLE)
-        elif k in res.hidden:
-            sym.append(SUPPRESSED)
-        else:
-            sym.append("")
-    mun = cells[["quarter", "service_task", "county_code", "municipality_code", "quality",
-                 "sources", "population_base"]].copy()
-    mun["clients_symbol"] = sym
-    mun["clients"] = cells["clients"].astype("Int64").where(mun["clients_symbol"] == "")
-    base = cells["population_base"]
-    share = 100.0 * cells["clients"] / base.where(base > 0)   # rounded by rule.apply_precision
-    ssym = np.where(mun["clients_symbol"] != "", mun["clients_symbol"],
-                    np.where(base.fillna(0) > 0, "", NOT_APPLICABLE))
-    mun["share_pct_symbol"] = ssym
-    mun["share_pct"] = share.where(mun["share_pct_symbol"] == "")
-    mun["population_base"] = base.astype("Int64")
-    out["municipal"] = mun[["quarter", "service_task", "county_code", "municipality_code",
-                            "quality", "sources", "population_base", "clients",
-                            "clients_symbol", "share_pct", "share_pct_symbol"]]
+    out: dict[str, pd.DataFrame] = {"municipal": _published_municipal(cells, keys,
+                                                                     cell_quality, res)}
 
-    # totals
-    mref = reference.mainland_municipalities()
-    per_county = mref.groupby("county_code")["municipality_code"].nunique().to_dict()
     tpc_cells = T.get("tasks_per_client")
-    rows = []
-    for r in itertuples(T["totals"], index=False):
-        g = (r.kind, r.quarter, r.service_task, r.county_code)
-        if r.kind in MUNICIPAL_KINDS:
-            n = len(groups[g])
-        elif r.kind in ("tpc_total", "tpc_multi") and tpc_cells is not None:
-            c = tpc_cells[(tpc_cells["county_code"] != "") &
-                          ((tpc_cells["county_code"] == r.county_code) | (r.county_code == ""))]
-            n = int(len(c) if r.kind == "tpc_total" else (c["n_tasks"].astype(int) >= 2).sum())
-        else:
-            n = int(cells.loc[cells["quarter"] == quarter, "municipality_code"].nunique())
-        whole = int(bool(r.county_code) and r.kind in MUNICIPAL_KINDS
-                    and n == per_county.get(r.county_code, -1))
-        s = SUPPRESSED if ("T",) + g in res.hidden else ""
-        rows.append([r.kind, r.quarter, r.service_task, r.county_code, n, whole,
-                     None if s else int(r.clients), s])
-    tot = pd.DataFrame(rows, columns=["kind", "quarter", "service_task", "county_code",
-                                      "municipalities", "whole_county", "clients",
-                                      "clients_symbol"])
-    tot["clients"] = tot["clients"].astype("Int64")
-    out["totals"] = tot.sort_values(["kind", "quarter", "service_task", "county_code"],
-                                    kind="mergesort").reset_index(drop=True)
+    out["totals"] = _published_totals(T["totals"], groups, tpc_cells, cells, quarter, res)
 
     # estimates
     if est is not None:
@@ -549,23 +592,9 @@ def publish_quarter(quarter: Quarter | str, tables_dir: Path, published_dir: Pat
 
     # tasks per client (whole country by number of tasks) and task pairs
     if tpc_cells is not None:
-        t = tpc_cells[tpc_cells["county_code"] == ""].copy()
-        sym = [SUPPRESSED if ("tpcn", quarter, int(n)) in res.hidden else "" for n in t["n_tasks"]]
-        t = pd.DataFrame({"county_code": "", "n_tasks": t["n_tasks"].astype(str),
-                          "clients": [None if s else int(v) for v, s in zip(t["clients"], sym)],
-                          "clients_symbol": sym})
-        t["clients"] = t["clients"].astype("Int64")
-        out["tasks_per_client"] = t.sort_values("n_tasks", key=lambda s: s.astype(int),
-                                                kind="mergesort").reset_index(drop=True)
+        out["tasks_per_client"] = _published_tpc(tpc_cells, quarter, res)
     if T.get("multi_task") is not None:
-        m = T["multi_task"]
-        sym = [SUPPRESSED if ("pair", quarter, a, b) in res.hidden else ""
-               for a, b in zip(m["task_a"], m["task_b"])]
-        t = pd.DataFrame({"task_a": m["task_a"].to_numpy(), "task_b": m["task_b"].to_numpy(),
-                          "clients": [None if s else int(v) for v, s in zip(m["clients"], sym)],
-                          "clients_symbol": sym})
-        t["clients"] = t["clients"].astype("Int64")
-        out["multi_task"] = t
+        out["multi_task"] = _published_pairs(T["multi_task"], quarter, res)
 
     if T.get("year") is not None:
         out["year"] = _published_year(T["year"], res)
