@@ -220,14 +220,48 @@ def _tables_digest(tables) -> dict[str, str]:
             for n, df in sorted(tables.items())}
 
 
-def _stage_and_tables(data, params, quarters):
-    """The register stage of ``data`` as a publish runs it (one stage for every quarter)
-    and, made from it, a function: quarter → the digest of each of its tables, computed
-    independently of any key by the statistics of that quarter."""
-    from seuranta.register import stage as register
-    from seuranta.statistics.quarter import quarter_tables
-    rt = register.run_register_stage(data, quarters, params)
-    return rt, lambda q: _tables_digest(quarter_tables(q, data, params, register_tables=rt))
+class _Statistics:
+    """The register stage of a data folder as a publish runs it (one stage for every
+    quarter) and, made from it, the digest of each table of a quarter, computed
+    independently of any key by the statistics of that quarter. Both are kept by the
+    folder's exact content (every file's bytes): a folder with the same bytes as one already
+    run gives the same results, whatever its path. The quarters share one estimation memo,
+    as a publish's quarters do (:mod:`seuranta.statistics.memo`: a fit is reused only on a
+    frame and arguments identical byte for byte)."""
+
+    def __init__(self, params, quarters):
+        from seuranta.statistics.memo import EstimationMemo
+        self.params, self.quarters = params, quarters
+        self.memo = EstimationMemo()
+        self._stages: dict = {}
+        self._tables: dict = {}
+
+    @staticmethod
+    def _content(data) -> str:
+        import hashlib
+        h = hashlib.sha256()
+        for p in sorted(data.rglob("*")):
+            if p.is_file():
+                h.update(str(p.relative_to(data)).encode("utf-8") + b"\0")
+                h.update(hashlib.sha256(p.read_bytes()).digest())
+        return h.hexdigest()
+
+    def stage(self, data):
+        """(the folder's content digest, its register stage's tables)."""
+        from seuranta.register import stage as register
+        c = self._content(data)
+        if c not in self._stages:
+            self._stages[c] = register.run_register_stage(data, self.quarters, self.params)
+        return c, self._stages[c]
+
+    def tables(self, data, q):
+        """The digest of each table of quarter ``q`` made from ``data``."""
+        from seuranta.statistics.quarter import quarter_tables
+        c, rt = self.stage(data)
+        if (c, q) not in self._tables:
+            self._tables[c, q] = _tables_digest(quarter_tables(
+                q, data, self.params, register_tables=rt, memo=self.memo))
+        return self._tables[c, q]
 
 
 def _edit_csv(path, change):
@@ -259,34 +293,31 @@ def _drop_a_register_row_starting_in(q):
     return edit
 
 
-def _key_check(tmp_path, base, params, quarters, edits, versions=None, verified=None):
+def _key_check(tmp_path, base, stats, edits, versions=None, verified=None):
     """For each edit of a copy of ``base`` (name → (edit, the quarters whose key it must
     change)): the quarters whose key changed, and those of ``verified`` whose key did not
-    change but whose tables, made again independently, did (stale: a needed input is not
-    in the key). ``versions``: the class that makes the keys (pipeline.Versions)."""
+    change but whose tables, made again independently (``stats``: :class:`_Statistics`),
+    did (stale: a needed input is not in the key). ``versions``: the class that makes the
+    keys (pipeline.Versions)."""
     versions = versions or pipeline.Versions
     templates = pipeline.NOTEBOOK_DIR
-    rt0, tables0 = _stage_and_tables(base, params, quarters)
-    cuts0 = pipeline.register_cuts(rt0, quarters)
+    params, quarters = stats.params, stats.quarters
+    cuts0 = pipeline.register_cuts(stats.stage(base)[1], quarters)
     keys0 = {q: versions(base, params, "utf-8", templates).quarter_inputs(str(q), cuts0[str(q)])
              for q in quarters}
-    before, stale, wrong = {}, [], []
+    stale, wrong = [], []
     for name, (edit, must_change) in edits.items():
         d = tmp_path / name.replace(" ", "_")
         shutil.copytree(base, d)
         edit(d)
-        rt, tables = _stage_and_tables(d, params, quarters)
-        cuts = pipeline.register_cuts(rt, quarters)
+        cuts = pipeline.register_cuts(stats.stage(d)[1], quarters)
         v = versions(d, params, "utf-8", templates)
         changed = {q for q in quarters if v.quarter_inputs(str(q), cuts[str(q)]) != keys0[q]}
         if changed != must_change:
             wrong.append((name, sorted(map(str, changed)), sorted(map(str, must_change))))
         for q in verified or quarters:
-            if q not in changed:
-                if q not in before:
-                    before[q] = tables0(q)
-                if tables(q) != before[q]:
-                    stale.append((name, str(q)))
+            if q not in changed and stats.tables(d, q) != stats.tables(base, q):
+                stale.append((name, str(q)))
     return wrong, stale
 
 
@@ -305,7 +336,6 @@ def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
 
     from seuranta.demo import generator as demo
     from seuranta.inputs.datafolder import publication_quarters
-    from seuranta.register import stage as register
     base = tmp_path / "base"
     demo.generate(base, scale=0.01, seed=3)
     params = load_params()
@@ -364,14 +394,14 @@ def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
              "extract date": (extract_date_moved, set()),
              "cost ledger": (cost_ledger_changed, set()),
              "demo truth": (truth_changed, set())}
-    wrong, stale = _key_check(tmp_path, base, params, quarters, edits,
+    stats = _Statistics(params, quarters)
+    wrong, stale = _key_check(tmp_path, base, stats, edits,
                               verified=[quarters[0], early, newest])
     assert not wrong, wrong
     assert not stale, stale
     # the faulty row changes the extract's ledger (published once) and no quarter
     d = tmp_path / "a_faulty_register_row"
-    assert not register.run_register_stage(d, quarters, params)["ledger"].equals(
-        register.run_register_stage(base, quarters, params)["ledger"])
+    assert not stats.stage(d)[1]["ledger"].equals(stats.stage(base)[1]["ledger"])
 
     class WithoutCut(pipeline.Versions):   # the safeguard bypassed: no register cut
         def quarter_inputs(self, quarter, cut):
@@ -379,7 +409,7 @@ def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
 
     edit = {"a register row of the newest quarter": edits[
         "a register row of the newest quarter"]}
-    _, stale = _key_check(tmp_path / "bypassed", base, params, quarters, edit,
+    _, stale = _key_check(tmp_path / "bypassed", base, stats, edit,
                           versions=WithoutCut, verified=[newest])
     assert stale == [("a register row of the newest quarter", str(newest))]
 
