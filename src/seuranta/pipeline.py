@@ -879,7 +879,8 @@ def build_book_only(out_dir: Path, params: Mapping, quarter: str | None = None,
     recomputed); returns its HTML folder. Without ``quarter``: the whole book of every
     quarter in OUT, as publish's book phase (:func:`build_book_phase`, into ``OUT/book``,
     ``OUT/pdf``, open data). With ``quarter``: a preview of that quarter's pages and the
-    written chapters in ``OUT/preview/<Q>/`` (the publication's own book untouched)."""
+    written chapters in ``OUT/preview/<Q>/`` (the publication's own book untouched; kept
+    between previews and built incrementally: :func:`book.build_preview`)."""
     out_dir = Path(out_dir)
     quarters = [str(Quarter.parse(str(quarter)))] if quarter else run_quarters(out_dir)
     if not quarters:
@@ -894,12 +895,6 @@ def build_book_only(out_dir: Path, params: Mapping, quarter: str | None = None,
             build_book_phase(out_dir, quarters, synthetic, params, pdf)
             return out_dir / "book" / "_build" / "html"
         target = out_dir / "preview" / quarters[0]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-preview-{os.getpid()}-", dir=out_dir))
-        try:
-            book.build_book(out_dir, quarters, synthetic, params, pdf=pdf, into=tmp)
-            publishable_modes(tmp)
-            atomic_swap(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target / "book" / "_build" / "html"
+        html = book.build_preview(out_dir, quarters[0], synthetic, params, target, pdf=pdf)
+        publishable_modes(target)
+        return html
