@@ -28,7 +28,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from seuranta.core.cache import StepCache, code_version, digest, tree_hashes
+from seuranta.core.cache import CACHE_DIR, StepCache, code_version, digest, tree_hashes
 from seuranta.core.errors import DisclosureError, InputError
 from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.provenance import (
@@ -136,7 +136,8 @@ def _pid_of_tmp(name: str) -> int | None:
 #: Temporary folders of OUT and of its sub-folders (see clean_stale): quarters, the book
 #: phase, releases and open data.
 STALE_PATTERNS = (".tmp-*", ".old-*", "*/.tables-tmp-*", "*/.tables-old-*", "*/.old-*",
-                  "*/.notebooks-tmp-*", "releases/.tmp-*", ".cache/.tmp-*")
+                  "*/.notebooks-tmp-*", "releases/.tmp-*", ".cache/.tmp-*",
+                  ".cache/pdf/.tmp-*")
 
 
 def clean_stale(out_dir: Path) -> list[Path]:
@@ -732,7 +733,8 @@ def _cached_book(out_dir: Path, quarters: list[Quarter], params: dict, pdf: bool
         return
     cache.forget("book")
     log.info("book ...")
-    build_book_phase(out_dir, [str(q) for q in quarters], versions.synthetic, params, pdf)
+    build_book_phase(out_dir, [str(q) for q in quarters], versions.synthetic, params, pdf,
+                     reuse_pdfs=cache.enabled)
     cache.store("book", key, outputs)
 
 
@@ -749,16 +751,23 @@ def audit_release(out_dir: Path, params: dict) -> None:
                               f"{out_dir}` lists the figures)")
 
 
+#: The PDFs of the latest book by the content of their sources (:func:`book.cached_latexmk`).
+PDF_CACHE = Path(CACHE_DIR) / "pdf"
+
+
 def build_book_phase(out_dir: Path, quarters: list[str], synthetic: bool, params: dict,
-                     pdf: bool) -> None:
+                     pdf: bool, reuse_pdfs: bool = True) -> None:
     """The book (HTML), the PDFs and the open data built into a temporary folder of OUT and
     swapped in only when all are complete (``OUT/book``, ``OUT/pdf``,
     ``OUT/avoindata/<release id>``), like the quarters: a failed or killed build leaves the
     previous book as it was. Without PDFs, ``OUT/pdf`` is emptied (no stale PDF is offered
-    or kept with the release)."""
+    or kept with the release). ``reuse_pdfs``: a PDF whose sources are unchanged is copied
+    from ``OUT/.cache/pdf`` (:data:`PDF_CACHE`) instead of compiled (``publish
+    --no-cache``: every PDF compiled, and stored)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-book-{os.getpid()}-", dir=out_dir))
     try:
-        book.build_book(out_dir, quarters, synthetic, params, pdf=pdf, into=tmp)
+        book.build_book(out_dir, quarters, synthetic, params, pdf=pdf, into=tmp,
+                        pdf_cache=out_dir / PDF_CACHE, reuse_pdfs=reuse_pdfs)
         (tmp / "pdf").mkdir(exist_ok=True)
         publishable_modes(tmp)
         swaps = [Path("book"), Path("pdf")] + [

@@ -31,10 +31,12 @@ from pathlib import Path
 import yaml
 
 from seuranta.core import escape, symbols
+from seuranta.core.cache import digest as cache_digest
 from seuranta.core.escape import myst
 from seuranta.core.fmt import fi_number
 from seuranta.core.labels_fi import ESTIMATION_METHOD_FI, ESTIMATION_METHOD_HOW_FI
 from seuranta.core.params import PROJECT_DIR, as_params
+from seuranta.core.provenance import tool_versions
 from seuranta.core.quarters import Quarter, today
 from seuranta.inputs.datafolder import data_metadata
 from seuranta.publication import bookfmt, portal, published
@@ -739,9 +741,12 @@ def _costs_year(stage: Path) -> str:
 
 
 def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
-               params: Mapping) -> list[Path]:
+               params: Mapping, cache_dir: Path | None = None,
+               reuse: bool = True) -> list[Path]:
     """LaTeX builder once for all quarters, then latexmk (xelatex) per quarter; the
     county pages (if staged) become one more PDF, ``pdf_dir / COUNTY_PDF`` (landscape).
+    With ``cache_dir``, a PDF whose sources are those of a PDF made before is copied from
+    there instead of compiled (:func:`cached_latexmk`; ``reuse`` false: none is).
 
     jupyter-book 1.0 cannot pass several ``latex_documents`` through its own build
     command, so the Sphinx configuration it derives from ``_config.yml`` is written out
@@ -782,7 +787,10 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
     if costs:
         prepare_tex(latex_dir / "seuranta-kustannukset.tex", "")
         jobs["seuranta-kustannukset"] = pdf_dir / COSTS_PDF
-    latexmk(latex_dir, list(jobs))
+    if cache_dir is None:
+        latexmk(latex_dir, list(jobs))
+    else:
+        cached_latexmk(latex_dir, list(jobs), cache_dir, reuse)
     for name, target in jobs.items():
         shutil.copy2(latex_dir / f"{name}.pdf", target)
     return [jobs[f"seuranta-{q}"] for q in quarters]
@@ -806,26 +814,108 @@ def latexmk(latex_dir: Path, names: list[str]) -> None:
         f.result()
 
 
+#: Files of Sphinx's LaTeX folder that are pictures: a document's key holds those its
+#: .tex names (each document's own), not the others'.
+_GRAPHICS = {".png", ".jpg", ".jpeg", ".pdf", ".svg", ".eps", ".gif"}
+#: The environment a PDF depends on besides its sources (xelatex's dates and the like:
+#: ``seuranta.core.reproducible.build_environment``).
+_PDF_ENVIRONMENT = ("SOURCE_DATE_EPOCH", "FORCE_SOURCE_DATE", "TZ", "LC_ALL", "LANG")
+
+
+def pdf_key(latex_dir: Path, name: str, tools: Mapping) -> str:
+    """What ``<name>.pdf`` is made from: its .tex, every support file of the LaTeX folder
+    (style, class, index style and latexmk files: all that is neither a document's .tex
+    nor a picture), the pictures its .tex names, the versions of the tools that compile it
+    and the environment they run in. Sphinx writes all of them into the folder itself;
+    its sub-folders are not read (``.doctrees/``: Sphinx's pickles, which hold the
+    temporary build folder's path and would make every key new)."""
+    latex_dir = Path(latex_dir)
+    tex = (latex_dir / f"{name}.tex").read_text(encoding="utf-8")
+    files = {}
+    for f in sorted(p for p in latex_dir.iterdir() if p.is_file()):
+        if f.suffix == ".tex" and f.name != f"{name}.tex":
+            continue
+        if f.suffix.lower() in _GRAPHICS and f.stem not in tex:
+            continue
+        files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return cache_digest({"files": files, "tools": dict(tools),
+                         "environment": {k: os.environ.get(k) for k in _PDF_ENVIRONMENT}})
+
+
+def cached_latexmk(latex_dir: Path, names: list[str], cache_dir: Path,
+                   reuse: bool = True) -> list[str]:
+    """:func:`latexmk` of the documents whose PDF ``cache_dir`` does not hold yet (by
+    :func:`pdf_key`; every document when ``reuse`` is false); the others' PDFs copied from
+    there. Each PDF made is stored (written
+    aside, then renamed: a killed run leaves no half PDF under a key), and the entries no
+    document of this build used are removed (the cache holds the latest book's PDFs).
+    Returns the names compiled."""
+    latex_dir, cache_dir = Path(latex_dir), Path(cache_dir)
+    tools = tool_versions(pdf=True)
+    keys = {n: pdf_key(latex_dir, n, tools) for n in names}
+    todo = [n for n in names if not reuse or not (cache_dir / f"{keys[n]}.pdf").is_file()]
+    latexmk(latex_dir, todo)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        entry = cache_dir / f"{keys[n]}.pdf"
+        if n in todo:
+            tmp = entry.with_name(f".tmp-{os.getpid()}-{entry.name}")   # clean_stale's
+            shutil.copyfile(latex_dir / f"{n}.pdf", tmp)
+            os.replace(tmp, entry)
+        else:
+            shutil.copyfile(entry, latex_dir / f"{n}.pdf")
+    used = {f"{k}.pdf" for k in keys.values()}
+    for f in sorted(cache_dir.glob("*.pdf")):
+        if f.name not in used:
+            f.unlink()
+    log.info("  PDFs: %d compiled, %d from the cache", len(todo), len(names) - len(todo))
+    return todo
+
+
 def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
-               pdf: bool = True, into: Path | None = None) -> Path:
+               pdf: bool = True, into: Path | None = None,
+               pdf_cache: Path | None = None, reuse_pdfs: bool = True) -> Path:
     """Stage and build the book: HTML in OUT/book/_build/html, PDFs in OUT/pdf/<Q>.pdf,
     the open data in OUT/avoindata/<release id>/ (all three under ``into`` instead of OUT
     when given: the publication builds into a temporary folder and swaps them in when
     complete, ``pipeline.build_book_phase``).
 
-    Returns the HTML folder. The book is staged once; the PDFs are built from it first,
-    then the pages that offer them for download are written (:func:`offer_pdfs`) and the
-    HTML is built.
+    Returns the HTML folder. The book is staged once. With PDFs, the HTML and the PDFs are
+    built side by side, each from its own copy of the staging (the LaTeX build's copy is
+    removed afterwards); once the PDFs exist, the pages that offer them for download are
+    written (:func:`offer_pdfs`: they need the PDFs' sizes) and Sphinx's incremental build
+    reads those pages again and writes what changed — the same HTML as one build of the
+    final staging (:func:`_as_fresh`, :func:`_rewrite_all_when_navigation_changed`).
+    ``pdf_cache``: the folder of :func:`cached_latexmk` (none: every PDF compiled and
+    none stored; ``reuse_pdfs`` false: every PDF compiled and stored).
     """
     out_dir = Path(out_dir)
     into = Path(into) if into is not None else out_dir
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
     stage = stage_book(out_dir, quarters, synthetic, params, pdf=False, into=into)
-    if pdf:
-        build_pdfs(stage, quarters, into / "pdf", params)
-        offer_pdfs(stage, out_dir, quarters, synthetic, params, into / "pdf")
-    _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
+    html_build = [_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)]
+    if not pdf:
+        _run(html_build)
+        return stage / "_build" / "html"
+    latex_stage = into / LATEX_STAGE
+    shutil.copytree(stage, latex_stage)
+    try:
+        with cf.ThreadPoolExecutor(max_workers=2) as pool:
+            html = pool.submit(_run, html_build)
+            pdfs = pool.submit(build_pdfs, latex_stage, quarters, into / "pdf", params,
+                               pdf_cache, reuse_pdfs)
+        pdfs.result()
+        html.result()
+    finally:
+        shutil.rmtree(latex_stage, ignore_errors=True)
+    offer_pdfs(stage, out_dir, quarters, synthetic, params, into / "pdf")
+    _run(html_build)   # incremental: the pages that offer the PDFs
     return stage / "_build" / "html"
+
+
+#: The copy of the staged book that the LaTeX build reads (beside the book in the build's
+#: folder; removed once the PDFs are made).
+LATEX_STAGE = "book-latex"
 
 
 #: The staged files of the preview that Sphinx's folder was built from (in that folder).
@@ -889,9 +979,7 @@ def offer_pdfs(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
     quarter's page links its working paper, the page "Lataukset" lists them (its open
     data section, :func:`seuranta.publication.portal.stage_pages`, kept as it was) and the
     county index links ``hyvinvointialueet.pdf``. Everything else of the staging (county
-    pages, charts, open data) does not depend on the PDFs and is made once; the LaTeX
-    build's own folder is removed, so the HTML build starts from the staging alone."""
-    shutil.rmtree(stage / "_build", ignore_errors=True)
+    pages, charts, open data) does not depend on the PDFs and is made once."""
     info = publication_info(params)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
     for q in quarters:
