@@ -4,10 +4,12 @@ and after the PDFs, and drew every county page, chart and the open data twice).
 The staging is real (published tables in the gate's format, every county's comparison
 page and charts, the open data); the two external builds are replaced by recorders: the
 LaTeX/latexmk step (``book.build_pdfs``) writes the PDFs it would make, and the HTML
-build (``book._run``) records its command. What is checked: each county page is drawn
-once, the LaTeX build sees the pages without PDF links (as before: the PDFs do not exist
-yet), and the staging the HTML build gets is, file for file, the one a staging with the
-finished PDFs makes (what the second staging made)."""
+build (``book._run``) records its command and the quarter page it would read. What is
+checked: each county page is drawn once, the LaTeX build (its own copy of the staging,
+removed afterwards) and the first HTML build, side by side, see the pages without PDF
+links (the PDFs do not exist yet), the second (incremental) HTML build sees them with the
+links, and its staging is, file for file, the one a staging with the finished PDFs makes
+(what the second staging made)."""
 
 from __future__ import annotations
 
@@ -55,8 +57,9 @@ def built(tmp_path_factory):
         drawn.append(code)
         return county_page(pdirs, quarter, code, *args, **kwargs)
 
-    def latex(stage, quarters, pdf_dir, params):   # what build_pdfs leaves behind
-        seen_by_latex.update(_staged_files(stage))
+    def latex(stage, quarters, pdf_dir, params, cache_dir=None, reuse=True):
+        seen_by_latex.update(_staged_files(stage))   # what build_pdfs leaves behind
+        seen_by_latex["stage"] = str(stage).encode()
         (stage / "_build" / "latex").mkdir(parents=True)
         pdf_dir.mkdir(parents=True, exist_ok=True)
         for name in [f"{q}.pdf" for q in quarters] + [book.COUNTY_PDF]:
@@ -65,7 +68,9 @@ def built(tmp_path_factory):
 
     mp.setattr(portal, "_county_page", counting_county_page)
     mp.setattr(book, "build_pdfs", latex)
-    mp.setattr(book, "_run", lambda cmd, **kw: html_builds.append(cmd))
+    def html(cmd, **kw):
+        html_builds.append((cmd, (Path(cmd[-1]) / QUARTERS[-1] / "index.md").read_text()))
+    mp.setattr(book, "_run", html)
     try:
         stage = book.build_book(out, QUARTERS, True, PARAMS, pdf=True, into=tmp / "into")
     finally:
@@ -77,7 +82,7 @@ def built(tmp_path_factory):
 def test_each_county_page_is_drawn_once(built):
     codes = list(reference.counties()["county_code"])
     assert sorted(built["drawn"]) == sorted(codes)     # the old double staging: each twice
-    assert len(built["html"]) == 1 and built["html"][0][1] == "build"
+    assert [cmd[1] for cmd, _ in built["html"]] == ["build", "build"]   # the second: incremental
 
 
 def test_latex_sees_no_pdf_links_and_html_gets_them(built):
@@ -85,7 +90,11 @@ def test_latex_sees_no_pdf_links_and_html_gets_them(built):
     before = built["latex"][f"{q}/index.md"].decode()
     after = (built["stage"] / q / "index.md").read_text(encoding="utf-8")
     assert f"{q}.pdf" not in before and f"{q}.pdf <../{book.DOWNLOADS}/{q}.pdf>" in after
-    assert not (built["stage"] / "_build").exists()    # the LaTeX build's folder is gone
+    first, second = (page for _, page in built["html"])
+    assert first == before and second == after
+    latex_stage = built["tmp"] / "into" / book.LATEX_STAGE
+    assert built["latex"]["stage"] == str(latex_stage).encode()   # its own copy,
+    assert not latex_stage.exists()                               # removed afterwards
     downloads = (built["stage"] / "lataukset.md").read_text(encoding="utf-8")
     assert f"{q}.pdf <{book.DOWNLOADS}/{q}.pdf>" in downloads
     assert downloads.count(portal.OPEN_DATA_HEADING) == 1     # the open data kept, once

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm import tqdm
 
-from seuranta.core.cache import StepCache, code_version, digest, tree_hashes
+from seuranta.core.cache import CACHE_DIR, StepCache, code_version, digest, tree_hashes
 from seuranta.core.errors import DisclosureError, InputError
 from seuranta.core.params import PROJECT_DIR, as_params
 from seuranta.core.provenance import (
@@ -137,7 +137,8 @@ def _pid_of_tmp(name: str) -> int | None:
 #: Temporary folders of OUT and of its sub-folders (see clean_stale): quarters, the book
 #: phase, releases and open data.
 STALE_PATTERNS = (".tmp-*", ".old-*", "*/.tables-tmp-*", "*/.tables-old-*", "*/.old-*",
-                  "*/.notebooks-tmp-*", "releases/.tmp-*", ".cache/.tmp-*")
+                  "*/.notebooks-tmp-*", "releases/.tmp-*", ".cache/.tmp-*",
+                  ".cache/pdf/.tmp-*")
 
 
 def clean_stale(out_dir: Path) -> list[Path]:
@@ -747,7 +748,8 @@ def _cached_book(out_dir: Path, quarters: list[Quarter], params: dict, pdf: bool
         return
     cache.forget("book")
     log.info("book ...")
-    build_book_phase(out_dir, [str(q) for q in quarters], versions.synthetic, params, pdf)
+    build_book_phase(out_dir, [str(q) for q in quarters], versions.synthetic, params, pdf,
+                     reuse_pdfs=cache.enabled)
     cache.store("book", key, outputs)
 
 
@@ -764,16 +766,23 @@ def audit_release(out_dir: Path, params: dict) -> None:
                               f"{out_dir}` lists the figures)")
 
 
+#: The PDFs of the latest book by the content of their sources (:func:`book.cached_latexmk`).
+PDF_CACHE = Path(CACHE_DIR) / "pdf"
+
+
 def build_book_phase(out_dir: Path, quarters: list[str], synthetic: bool, params: dict,
-                     pdf: bool) -> None:
+                     pdf: bool, reuse_pdfs: bool = True) -> None:
     """The book (HTML), the PDFs and the open data built into a temporary folder of OUT and
     swapped in only when all are complete (``OUT/book``, ``OUT/pdf``,
     ``OUT/avoindata/<release id>``), like the quarters: a failed or killed build leaves the
     previous book as it was. Without PDFs, ``OUT/pdf`` is emptied (no stale PDF is offered
-    or kept with the release)."""
+    or kept with the release). ``reuse_pdfs``: a PDF whose sources are unchanged is copied
+    from ``OUT/.cache/pdf`` (:data:`PDF_CACHE`) instead of compiled (``publish
+    --no-cache``: every PDF compiled, and stored)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-book-{os.getpid()}-", dir=out_dir))
     try:
-        book.build_book(out_dir, quarters, synthetic, params, pdf=pdf, into=tmp)
+        book.build_book(out_dir, quarters, synthetic, params, pdf=pdf, into=tmp,
+                        pdf_cache=out_dir / PDF_CACHE, reuse_pdfs=reuse_pdfs)
         (tmp / "pdf").mkdir(exist_ok=True)
         publishable_modes(tmp)
         swaps = [Path("book"), Path("pdf")] + [
@@ -894,7 +903,8 @@ def build_book_only(out_dir: Path, params: Mapping, quarter: str | None = None,
     recomputed); returns its HTML folder. Without ``quarter``: the whole book of every
     quarter in OUT, as publish's book phase (:func:`build_book_phase`, into ``OUT/book``,
     ``OUT/pdf``, open data). With ``quarter``: a preview of that quarter's pages and the
-    written chapters in ``OUT/preview/<Q>/`` (the publication's own book untouched)."""
+    written chapters in ``OUT/preview/<Q>/`` (the publication's own book untouched; kept
+    between previews and built incrementally: :func:`book.build_preview`)."""
     out_dir = Path(out_dir)
     quarters = [str(Quarter.parse(str(quarter)))] if quarter else run_quarters(out_dir)
     if not quarters:
@@ -909,12 +919,6 @@ def build_book_only(out_dir: Path, params: Mapping, quarter: str | None = None,
             build_book_phase(out_dir, quarters, synthetic, params, pdf)
             return out_dir / "book" / "_build" / "html"
         target = out_dir / "preview" / quarters[0]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-preview-{os.getpid()}-", dir=out_dir))
-        try:
-            book.build_book(out_dir, quarters, synthetic, params, pdf=pdf, into=tmp)
-            publishable_modes(tmp)
-            atomic_swap(tmp, target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        return target / "book" / "_build" / "html"
+        html = book.build_preview(out_dir, quarters[0], synthetic, params, target, pdf=pdf)
+        publishable_modes(target)
+        return html

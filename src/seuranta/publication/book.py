@@ -23,6 +23,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -30,10 +31,12 @@ from pathlib import Path
 import yaml
 
 from seuranta.core import escape, symbols
+from seuranta.core.cache import digest as cache_digest
 from seuranta.core.escape import myst
 from seuranta.core.fmt import fi_number
 from seuranta.core.labels_fi import ESTIMATION_METHOD_FI, ESTIMATION_METHOD_HOW_FI
 from seuranta.core.params import PROJECT_DIR, as_params
+from seuranta.core.provenance import tool_versions
 from seuranta.core.quarters import Quarter, today
 from seuranta.inputs.datafolder import data_metadata
 from seuranta.publication import bookfmt, portal, published
@@ -162,9 +165,10 @@ DOWNLOADS = "lataukset"
 
 
 def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict,
-                  pdf_dir: Path | None = None) -> str:
+                  pdf_dir: Path | None = None, costs: bool = True) -> str:
     """The page "Lataukset": every file of the release, copied into the staged book
-    (the PDFs from ``pdf_dir``, default OUT/pdf)."""
+    (the PDFs from ``pdf_dir``, default OUT/pdf; the costs chapter's unless ``costs`` is
+    false: a quarter's preview)."""
     pdf_dir = Path(pdf_dir) if pdf_dir is not None else out_dir / "pdf"
     (stage / DOWNLOADS).mkdir(exist_ok=True)
     rows = []
@@ -182,7 +186,7 @@ def _downloads_md(stage: Path, out_dir: Path, quarters: list[str], info: dict,
         offer(out_dir / q / "annex" / annex_name(q), "Liitetaulukot (Excel)", name)
     offer(pdf_dir / COUNTY_PDF, "Hyvinvointialueiden kuntataulukot (PDF)",
           f"{bookfmt.quarter_name(quarters[0])} – {bookfmt.quarter_name(quarters[-1])}")
-    costs_nb = newest_costs_notebook(out_dir)   # the cost year of this publication only
+    costs_nb = newest_costs_notebook(out_dir) if costs else None   # this publication's year
     if costs_nb:
         year = f"vuosi {costs_nb.parent.parent.name}"
         offer(pdf_dir / COSTS_PDF, "Sote-tietopakettien kustannukset (PDF)", year)
@@ -528,18 +532,9 @@ PDF_APPENDICES = ["book/kasitteet", "book/menetelmat", "book/laatuseloste", "boo
 PAGE_LANG = {"svenska.html": "sv", "english.html": "en"}
 
 
-def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
-               pdf: bool = True, into: Path | None = None) -> Path:
-    """Assemble ``OUT/book/`` from the sources and the executed notebooks (``into/book/``
-    when ``into`` is given, with the PDFs of ``into/pdf/`` and the open data written under
-    ``into/``: see :func:`build_book`)."""
-    out_dir = Path(out_dir)
-    into = Path(into) if into is not None else out_dir
-    info = publication_info(params)
-    quarters = sorted(str(Quarter.parse(q)) for q in quarters)
-    stage = into / "book"
-    if stage.exists():
-        shutil.rmtree(stage)
+def _stage_written(stage: Path) -> None:
+    """The written chapters (``book/*.md`` and the tables they include), the page of
+    symbols and the theme's overridden components, staged into ``stage``."""
     (stage / "book").mkdir(parents=True)
     for p in sorted(BOOK_SRC_DIR.glob("*.md")):
         shutil.copy2(p, stage / "book" / p.name)
@@ -553,48 +548,44 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     # the theme's components that axe found inaccessible, overridden (book/_templates/)
     shutil.copytree(BOOK_SRC_DIR / "_templates", stage / "_templates")
 
-    quarter_parts = []
-    for q in reversed(quarters):
-        nb_dir = out_dir / q / "notebooks"
-        names = [n for n, _, _ in notebook_plan(q) if (nb_dir / f"{n}.ipynb").is_file()]
-        if not names:
-            raise FileNotFoundError(f"no executed notebooks for {q} in {nb_dir}")
-        (stage / q).mkdir()
-        for n in names:
-            shutil.copy2(nb_dir / f"{n}.ipynb", stage / q / f"{n}.ipynb")
-        annex = out_dir / q / "annex" / annex_name(q)
-        (stage / q / "index.md").write_text(
-            _quarter_index_md(q, synthetic, pdf, params, annex.is_file()), encoding="utf-8")
-        quarter_parts.append({
-            "caption": _capital(bf.quarter_name(q)),
-            "chapters": [{"file": f"{q}/index",
-                          "sections": [{"file": f"{q}/{n}"} for n in names]}]})
-    county_files = _county_pages(stage, out_dir, quarters, synthetic, params)
-    costs_parts = []
-    costs_nb = newest_costs_notebook(out_dir)
-    if costs_nb is not None:
-        (stage / "kustannukset").mkdir()
-        shutil.copy2(costs_nb, stage / f"{COSTS_DOC}.ipynb")
-        (stage / "kustannukset" / "year.txt").write_text(costs_nb.parent.parent.name,
-                                                          encoding="utf-8")
-        costs_parts = [{"caption": "Sote-tietopaketit",
-                        "chapters": [{"file": "kustannukset/costs"}]}]
-    (stage / "lataukset.md").write_text(_downloads_md(stage, out_dir, quarters, info,
-                                                      into / "pdf"), encoding="utf-8")
 
+def _stage_quarter(stage: Path, out_dir: Path, q: str, synthetic: bool, params: Mapping,
+                   pdf: bool) -> dict:
+    """A quarter's executed notebooks and its page, staged; returns its part of the
+    table of contents."""
+    nb_dir = out_dir / q / "notebooks"
+    names = [n for n, _, _ in notebook_plan(q) if (nb_dir / f"{n}.ipynb").is_file()]
+    if not names:
+        raise FileNotFoundError(f"no executed notebooks for {q} in {nb_dir}")
+    (stage / q).mkdir()
+    for n in names:
+        shutil.copy2(nb_dir / f"{n}.ipynb", stage / q / f"{n}.ipynb")
+    annex = out_dir / q / "annex" / annex_name(q)
+    (stage / q / "index.md").write_text(
+        _quarter_index_md(q, synthetic, pdf, params, annex.is_file()), encoding="utf-8")
+    return {"caption": _capital(bf.quarter_name(q)),
+            "chapters": [{"file": f"{q}/index",
+                          "sections": [{"file": f"{q}/{n}"} for n in names]}]}
+
+
+def _write_toc(stage: Path, before: list[dict], after: list[dict]) -> None:
+    """The staged ``_toc.yml``: the written chapters' (the project's ``_toc.yml``, with
+    the page of symbols) between the generated parts ``before`` and ``after`` them."""
     toc = yaml.safe_load((PROJECT_DIR / "_toc.yml").read_text(encoding="utf-8"))
     written = toc.get("parts", [])
     for part in written:
         if part.get("caption") == "Menetelmät ja laatu":
             part["chapters"].append({"file": "symbolit"})
-    toc["parts"] = quarter_parts + [{
-        "caption": "Hyvinvointialueet",
-        "chapters": [{"file": "alueet/index",
-                      "sections": [{"file": f} for f in county_files]}]}] + costs_parts + \
-        written + [{"caption": "Lataukset", "chapters": [{"file": "lataukset"}]}]
+    toc["parts"] = before + written + after
     (stage / "_toc.yml").write_text(yaml.safe_dump(toc, allow_unicode=True, sort_keys=False),
                                     encoding="utf-8")
 
+
+def _write_config(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
+                  params: Mapping) -> None:
+    """The staged ``_config.yml`` (the project's, with the title page, the notice, the
+    stylesheet and the written chapters' substitutions) and the book's stylesheet."""
+    info = publication_info(params)
     cfg = yaml.safe_load((PROJECT_DIR / "_config.yml").read_text(encoding="utf-8"))
     cfg["author"] = info["author"]
     cfg["copyright"] = str(info["date"].year)
@@ -618,10 +609,96 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     cfg.setdefault("parse", {})["myst_substitutions"] = subs
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
                                                       sort_keys=False), encoding="utf-8")
+
+
+def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
+               pdf: bool = True, into: Path | None = None) -> Path:
+    """Assemble ``OUT/book/`` from the sources and the executed notebooks (``into/book/``
+    when ``into`` is given, with the PDFs of ``into/pdf/`` and the open data written under
+    ``into/``: see :func:`build_book`)."""
+    out_dir = Path(out_dir)
+    into = Path(into) if into is not None else out_dir
+    info = publication_info(params)
+    quarters = sorted(str(Quarter.parse(q)) for q in quarters)
+    stage = into / "book"
+    if stage.exists():
+        shutil.rmtree(stage)
+    _stage_written(stage)
+    quarter_parts = [_stage_quarter(stage, out_dir, q, synthetic, params, pdf)
+                     for q in reversed(quarters)]
+    county_files = _county_pages(stage, out_dir, quarters, synthetic, params)
+    costs_parts = []
+    costs_nb = newest_costs_notebook(out_dir)
+    if costs_nb is not None:
+        (stage / "kustannukset").mkdir()
+        shutil.copy2(costs_nb, stage / f"{COSTS_DOC}.ipynb")
+        (stage / "kustannukset" / "year.txt").write_text(costs_nb.parent.parent.name,
+                                                          encoding="utf-8")
+        costs_parts = [{"caption": "Sote-tietopaketit",
+                        "chapters": [{"file": "kustannukset/costs"}]}]
+    (stage / "lataukset.md").write_text(_downloads_md(stage, out_dir, quarters, info,
+                                                      into / "pdf"), encoding="utf-8")
+    _write_toc(stage, quarter_parts + [{
+        "caption": "Hyvinvointialueet",
+        "chapters": [{"file": "alueet/index",
+                      "sections": [{"file": f} for f in county_files]}]}] + costs_parts,
+        [{"caption": "Lataukset", "chapters": [{"file": "lataukset"}]}])
+    _write_config(stage, out_dir, quarters, synthetic, params)
     # Reader's entry points (publication.portal, issue 16): landing page, Swedish summary,
     # comparison pages, open data; adds its parts to the staged _toc.yml and _config.yml.
     portal.stage_pages(stage, out_dir, quarters, synthetic, params, open_data_root=into)
     return stage
+
+
+def stage_preview(out_dir: Path, quarter: str, synthetic: bool, params: Mapping,
+                  stage: Path, pdf_dir: Path | None = None) -> Path:
+    """A quarter's preview staged into ``stage`` (a new folder): what that quarter's pages
+    need and nothing else — its executed notebooks and page, the written chapters and the
+    page of symbols they link to, and a page "Lataukset" of the quarter's own files (its
+    annex; its working paper when ``pdf_dir`` holds it). No county or comparison page, no
+    open data, no costs chapter: those are the whole publication's (:func:`stage_book`)."""
+    out_dir, stage = Path(out_dir), Path(stage)
+    q = str(Quarter.parse(quarter))
+    pdf = pdf_dir is not None and (Path(pdf_dir) / f"{q}.pdf").is_file()
+    _stage_written(stage)
+    part = _stage_quarter(stage, out_dir, q, synthetic, params, pdf)
+    (stage / "lataukset.md").write_text(
+        _downloads_md(stage, out_dir, [q], publication_info(params), pdf_dir, costs=False),
+        encoding="utf-8")
+    _write_toc(stage, [part], [{"caption": "Lataukset", "chapters": [{"file": "lataukset"}]}])
+    _write_config(stage, out_dir, [q], synthetic, params)
+    return stage
+
+
+def sync_tree(src: Path, dst: Path, keep: tuple[str, ...] = ()) -> list[str]:
+    """``dst`` made equal to ``src`` file by file, writing only the files whose content
+    differs (a file left as it was keeps its modification time, so that Sphinx's
+    incremental build reads again only what changed) and removing what ``src`` lacks, but
+    the top-level entries named in ``keep`` (the build's own folder); returns the
+    relative paths written or removed."""
+    src, dst = Path(src), Path(dst)
+    dst.mkdir(parents=True, exist_ok=True)
+    changed = []
+    wanted = set()
+    for f in sorted(p for p in src.rglob("*") if p.is_file()):
+        rel = f.relative_to(src)
+        wanted.add(rel)
+        target = dst / rel
+        if target.is_file() and target.read_bytes() == f.read_bytes():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(f, target)   # a new modification time: Sphinx reads it again
+        changed.append(rel.as_posix())
+    for f in sorted(dst.rglob("*"), reverse=True):   # files before their folders
+        rel = f.relative_to(dst)
+        if rel.parts[0] in keep:
+            continue
+        if f.is_file() and rel not in wanted:
+            f.unlink()
+            changed.append(rel.as_posix())
+        elif f.is_dir() and not any(f.iterdir()):
+            f.rmdir()
+    return changed
 
 
 # --------------------------------------------------------------------------- building
@@ -664,9 +741,12 @@ def _costs_year(stage: Path) -> str:
 
 
 def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
-               params: Mapping) -> list[Path]:
+               params: Mapping, cache_dir: Path | None = None,
+               reuse: bool = True) -> list[Path]:
     """LaTeX builder once for all quarters, then latexmk (xelatex) per quarter; the
     county pages (if staged) become one more PDF, ``pdf_dir / COUNTY_PDF`` (landscape).
+    With ``cache_dir``, a PDF whose sources are those of a PDF made before is copied from
+    there instead of compiled (:func:`cached_latexmk`; ``reuse`` false: none is).
 
     jupyter-book 1.0 cannot pass several ``latex_documents`` through its own build
     command, so the Sphinx configuration it derives from ``_config.yml`` is written out
@@ -707,7 +787,10 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
     if costs:
         prepare_tex(latex_dir / "seuranta-kustannukset.tex", "")
         jobs["seuranta-kustannukset"] = pdf_dir / COSTS_PDF
-    latexmk(latex_dir, list(jobs))
+    if cache_dir is None:
+        latexmk(latex_dir, list(jobs))
+    else:
+        cached_latexmk(latex_dir, list(jobs), cache_dir, reuse)
     for name, target in jobs.items():
         shutil.copy2(latex_dir / f"{name}.pdf", target)
     return [jobs[f"seuranta-{q}"] for q in quarters]
@@ -731,25 +814,162 @@ def latexmk(latex_dir: Path, names: list[str]) -> None:
         f.result()
 
 
+#: Files of Sphinx's LaTeX folder that are pictures: a document's key holds those its
+#: .tex names (each document's own), not the others'.
+_GRAPHICS = {".png", ".jpg", ".jpeg", ".pdf", ".svg", ".eps", ".gif"}
+#: The environment a PDF depends on besides its sources (xelatex's dates and the like:
+#: ``seuranta.core.reproducible.build_environment``).
+_PDF_ENVIRONMENT = ("SOURCE_DATE_EPOCH", "FORCE_SOURCE_DATE", "TZ", "LC_ALL", "LANG")
+
+
+def pdf_key(latex_dir: Path, name: str, tools: Mapping) -> str:
+    """What ``<name>.pdf`` is made from: its .tex, every support file of the LaTeX folder
+    (style, class, index style and latexmk files: all that is neither a document's .tex
+    nor a picture), the pictures its .tex names, the versions of the tools that compile it
+    and the environment they run in. Sphinx writes all of them into the folder itself;
+    its sub-folders are not read (``.doctrees/``: Sphinx's pickles, which hold the
+    temporary build folder's path and would make every key new)."""
+    latex_dir = Path(latex_dir)
+    tex = (latex_dir / f"{name}.tex").read_text(encoding="utf-8")
+    files = {}
+    for f in sorted(p for p in latex_dir.iterdir() if p.is_file()):
+        if f.suffix == ".tex" and f.name != f"{name}.tex":
+            continue
+        if f.suffix.lower() in _GRAPHICS and f.stem not in tex:
+            continue
+        files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return cache_digest({"files": files, "tools": dict(tools),
+                         "environment": {k: os.environ.get(k) for k in _PDF_ENVIRONMENT}})
+
+
+def cached_latexmk(latex_dir: Path, names: list[str], cache_dir: Path,
+                   reuse: bool = True) -> list[str]:
+    """:func:`latexmk` of the documents whose PDF ``cache_dir`` does not hold yet (by
+    :func:`pdf_key`; every document when ``reuse`` is false); the others' PDFs copied from
+    there. Each PDF made is stored (written
+    aside, then renamed: a killed run leaves no half PDF under a key), and the entries no
+    document of this build used are removed (the cache holds the latest book's PDFs).
+    Returns the names compiled."""
+    latex_dir, cache_dir = Path(latex_dir), Path(cache_dir)
+    tools = tool_versions(pdf=True)
+    keys = {n: pdf_key(latex_dir, n, tools) for n in names}
+    todo = [n for n in names if not reuse or not (cache_dir / f"{keys[n]}.pdf").is_file()]
+    latexmk(latex_dir, todo)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    for n in names:
+        entry = cache_dir / f"{keys[n]}.pdf"
+        if n in todo:
+            tmp = entry.with_name(f".tmp-{os.getpid()}-{entry.name}")   # clean_stale's
+            shutil.copyfile(latex_dir / f"{n}.pdf", tmp)
+            os.replace(tmp, entry)
+        else:
+            shutil.copyfile(entry, latex_dir / f"{n}.pdf")
+    used = {f"{k}.pdf" for k in keys.values()}
+    for f in sorted(cache_dir.glob("*.pdf")):
+        if f.name not in used:
+            f.unlink()
+    log.info("  PDFs: %d compiled, %d from the cache", len(todo), len(names) - len(todo))
+    return todo
+
+
 def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapping,
-               pdf: bool = True, into: Path | None = None) -> Path:
+               pdf: bool = True, into: Path | None = None,
+               pdf_cache: Path | None = None, reuse_pdfs: bool = True) -> Path:
     """Stage and build the book: HTML in OUT/book/_build/html, PDFs in OUT/pdf/<Q>.pdf,
     the open data in OUT/avoindata/<release id>/ (all three under ``into`` instead of OUT
     when given: the publication builds into a temporary folder and swaps them in when
     complete, ``pipeline.build_book_phase``).
 
-    Returns the HTML folder. The book is staged once; the PDFs are built from it first,
-    then the pages that offer them for download are written (:func:`offer_pdfs`) and the
-    HTML is built.
+    Returns the HTML folder. The book is staged once. With PDFs, the HTML and the PDFs are
+    built side by side, each from its own copy of the staging (the LaTeX build's copy is
+    removed afterwards); once the PDFs exist, the pages that offer them for download are
+    written (:func:`offer_pdfs`: they need the PDFs' sizes) and Sphinx's incremental build
+    reads those pages again and writes what changed — the same HTML as one build of the
+    final staging (:func:`_as_fresh`, :func:`_rewrite_all_when_navigation_changed`).
+    ``pdf_cache``: the folder of :func:`cached_latexmk` (none: every PDF compiled and
+    none stored; ``reuse_pdfs`` false: every PDF compiled and stored).
     """
     out_dir = Path(out_dir)
     into = Path(into) if into is not None else out_dir
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
     stage = stage_book(out_dir, quarters, synthetic, params, pdf=False, into=into)
-    if pdf:
-        build_pdfs(stage, quarters, into / "pdf", params)
-        offer_pdfs(stage, out_dir, quarters, synthetic, params, into / "pdf")
-    _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
+    html_build = [_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)]
+    if not pdf:
+        _run(html_build)
+        return stage / "_build" / "html"
+    latex_stage = into / LATEX_STAGE
+    shutil.copytree(stage, latex_stage)
+    try:
+        with cf.ThreadPoolExecutor(max_workers=2) as pool:
+            html = pool.submit(_run, html_build)
+            pdfs = pool.submit(build_pdfs, latex_stage, quarters, into / "pdf", params,
+                               pdf_cache, reuse_pdfs)
+        pdfs.result()
+        html.result()
+    finally:
+        shutil.rmtree(latex_stage, ignore_errors=True)
+    offer_pdfs(stage, out_dir, quarters, synthetic, params, into / "pdf")
+    _run(html_build)   # incremental: the pages that offer the PDFs
+    return stage / "_build" / "html"
+
+
+#: The copy of the staged book that the LaTeX build reads (beside the book in the build's
+#: folder; removed once the PDFs are made).
+LATEX_STAGE = "book-latex"
+
+
+#: The staged files of the preview that Sphinx's folder was built from (in that folder).
+PREVIEW_FILES = "seuranta-staged.json"
+
+
+def build_preview(out_dir: Path, quarter: str, synthetic: bool, params: Mapping,
+                  target: Path, pdf: bool = False) -> Path:
+    """A quarter's preview (:func:`stage_preview`) built into ``target``: the staging in
+    ``target/book`` is kept between previews and rewritten only where a file's content
+    changed (:func:`sync_tree`), so Sphinx's incremental build (its environment in
+    ``target/book/_build``) reads again only the pages that changed; the pages it does not
+    read again are written again when a title or heading of the book changed
+    (:func:`_rewrite_all_when_navigation_changed`). With ``pdf``, the quarter's working
+    paper is built first into ``target/pdf`` and offered on its pages. A failed build
+    removes Sphinx's folder, so that the next preview reads every page again (a warning
+    of a page it would not read again would otherwise go unreported). Returns the HTML
+    folder."""
+    target = Path(target)
+    q = str(Quarter.parse(quarter))
+    stage = target / "book"
+    target.mkdir(parents=True, exist_ok=True)
+
+    def staged(pdf_dir: Path | None) -> list[str]:
+        tmp = Path(tempfile.mkdtemp(prefix=".stage-", dir=target))
+        try:
+            stage_preview(out_dir, q, synthetic, params, tmp / "book", pdf_dir)
+            sync_tree(tmp / "book", stage, keep=("_build",))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        files = sorted(p.relative_to(stage).as_posix() for p in stage.rglob("*")
+                       if p.is_file() and p.relative_to(stage).parts[0] != "_build")
+        listed = stage / "_build" / PREVIEW_FILES
+        if not listed.is_file() or json.loads(listed.read_text(encoding="utf-8")) != files:
+            # a file added or gone: Sphinx would keep the HTML of a page gone (and the
+            # files it copied), so the build starts afresh
+            shutil.rmtree(stage / "_build", ignore_errors=True)
+        return files
+
+    for p in sorted(target.iterdir()):   # what an earlier preview made and this one does not
+        if p.name not in ("book", "pdf") and not p.name.startswith(".stage-"):
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    try:
+        files = staged(None)
+        if pdf:
+            build_pdfs(stage, [q], target / "pdf", params)
+            files = staged(target / "pdf")
+        else:
+            shutil.rmtree(target / "pdf", ignore_errors=True)
+        _run([_jupyter_book(), "build", "-W", "--keep-going", "-q", str(stage)])
+    except BaseException:
+        shutil.rmtree(stage / "_build", ignore_errors=True)
+        raise
+    (stage / "_build" / PREVIEW_FILES).write_text(json.dumps(files), encoding="utf-8")
     return stage / "_build" / "html"
 
 
@@ -759,9 +979,7 @@ def offer_pdfs(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
     quarter's page links its working paper, the page "Lataukset" lists them (its open
     data section, :func:`seuranta.publication.portal.stage_pages`, kept as it was) and the
     county index links ``hyvinvointialueet.pdf``. Everything else of the staging (county
-    pages, charts, open data) does not depend on the PDFs and is made once; the LaTeX
-    build's own folder is removed, so the HTML build starts from the staging alone."""
-    shutil.rmtree(stage / "_build", ignore_errors=True)
+    pages, charts, open data) does not depend on the PDFs and is made once."""
     info = publication_info(params)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
     for q in quarters:
@@ -1182,6 +1400,57 @@ def _latex_depart_image(self, node):
     self.body.append("\n\n{\\small " + self.encode(alt) + "\\par}\n")
 
 
+def _as_fresh(app) -> None:
+    """An incremental build (:func:`build_preview`) writes its pages as a fresh build does:
+    Sphinx adds a checksum (``?v=``) to a stylesheet's link when the file is already in the
+    output, and myst-nb copies its stylesheet there only when the build finishes, so a
+    fresh build links it without one; the copy an earlier build left is removed before
+    the pages are written (myst-nb writes it again)."""
+    if app.builder.format == "html":
+        for f in sorted((Path(app.outdir) / "_static").glob("mystnb.*.css")):
+            f.unlink()
+
+
+def _no_empty_search_terms(app):
+    """An incremental build's search index without the words of the pages it read again
+    that no page has any more: Sphinx's index keeps each such word with an empty list of
+    pages, which a fresh build does not write (its index holds only words found). Runs
+    while the HTML builder finishes, before it writes the index (``html-collect-pages``);
+    Sphinx has no public interface to the index's words."""
+    indexer = getattr(app.builder, "indexer", None)
+    for mapping in (getattr(indexer, "_mapping", None), getattr(indexer, "_title_mapping", None)):
+        for word in [w for w, docs in (mapping or {}).items() if not docs]:
+            del mapping[word]
+    return []
+
+
+def _navigation(env) -> tuple:
+    """What every page shows of the other pages: their titles and headings (the sidebar,
+    the previous and next links) and the tree of the table of contents."""
+    return ({d: t.astext() for d, t in env.titles.items()},
+            {d: t.astext() for d, t in env.tocs.items()},
+            {d: list(v) for d, v in env.toctree_includes.items()})
+
+
+def _rewrite_all_when_navigation_changed(app) -> None:
+    """An incremental build (a quarter's preview, :func:`build_preview`) writes again only
+    the pages it read again; a page it did not read shows the titles of the others in its
+    navigation, so when a title, a heading or the tree changed, every page is written
+    again: the HTML is then the same as a fresh build's."""
+    before = {}
+
+    def remember(app, env, *_added_changed_removed):
+        before["navigation"] = _navigation(env)
+        return []
+
+    def updated(app, env):
+        if before.get("navigation") != _navigation(env):
+            return sorted(env.found_docs)
+        return []
+    app.connect("env-get-outdated", remember)
+    app.connect("env-get-updated", updated)
+
+
 def setup(app):
     """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml): Finnish
     interface strings, accessible theme markup, one sphinx-thebe script per page, a
@@ -1207,4 +1476,7 @@ def setup(app):
     app.connect("config-inited", _theme_options)
     app.connect("html-page-context", _dedupe_scripts, priority=900)
     app.connect("build-finished", _translate_pages)
+    _rewrite_all_when_navigation_changed(app)
+    app.connect("builder-inited", _as_fresh)
+    app.connect("html-collect-pages", _no_empty_search_terms)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
