@@ -29,6 +29,9 @@ from seuranta.publication import book, portal  # noqa: E402
 from seuranta.publication.notebooks import notebook_plan  # noqa: E402
 
 PARAMS = load_params()
+# one worker builds the module's book (under xdist's loadgroup the tests of an ungrouped
+# module go to both workers, and each built it: about 40 s of CPU twice)
+pytestmark = pytest.mark.xdist_group("book_stage_once")
 
 
 def _out(tmp: Path) -> Path:
