@@ -175,9 +175,14 @@ def _num_pattern(v: float) -> str:
     return rf"(?<![\d,.])(?<!\d ){text}(?!\d| \d{{3}}(?!\d)|,\d)"
 
 
+def _share_text(s: float) -> str:
+    """A share's text in Finnish ("12,4")."""
+    return norm(fi_number(s, 1)).replace(" ", " ")
+
+
 def _share_pattern(s: float) -> str:
     """A share in Finnish ("12,4 %") or in the English summary's format ("12.4%")."""
-    text = norm(fi_number(s, 1)).replace(" ", " ")
+    text = _share_text(s)
     return (rf"(?<![\d,.])(?<!\d )(?:{re.escape(text)} ?%|"
             rf"{re.escape(text.replace(',', '.'))}%)")
 
@@ -193,18 +198,26 @@ def scan_texts(texts: dict[str, str], w: Withheld) -> list[tuple[str, str, str]]
     :data:`ESTIMATE_PAGES`)."""
     found = []
     pats = []
+    # each pattern with the literal texts one of which any match contains (a text without
+    # them is not searched: a pattern that starts with a look-behind is tried at every
+    # position of every page)
     for kind, v in w.searchable():
         if kind == "number":
-            pats.append((kind, v, re.compile(_num_pattern(v))))
+            pats.append((kind, v, re.compile(_num_pattern(v)), (norm(fi_number(v)),)))
         elif kind == "interval":
             lo, hi = v
             pats.append((kind, v, re.compile(
-                _num_pattern(lo) + r" ?[–-] ?" + _num_pattern(hi)[len(r"(?<![\d,.])(?<!\d )"):])))
+                _num_pattern(lo) + r" ?[–-] ?" + _num_pattern(hi)[len(r"(?<![\d,.])(?<!\d )"):]),
+                (norm(fi_number(lo)),)))
         else:
-            pats.append((kind, v, re.compile(_share_pattern(v))))
+            text = _share_text(v)
+            pats.append((kind, v, re.compile(_share_pattern(v)),
+                         (text, text.replace(",", "."))))
     for name, t in texts.items():
-        for kind, _v, pat in pats:
+        for kind, _v, pat, needles in pats:
             if kind == "share" and not ESTIMATE_PAGES.search(name):
+                continue
+            if not any(n in t for n in needles):
                 continue
             m = pat.search(t)
             if m:

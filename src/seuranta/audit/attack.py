@@ -783,6 +783,13 @@ class Part:
         self.integer = None
         self.time_limit = time_limit
         self.solves = 0
+        self._costed = np.zeros(0, np.int32)   # columns of the relaxation's last objective
+        # every variable's smallest and largest value over the whole-valued points that the
+        # solves found (each a point of the part's integer program)
+        self.seen_lo = np.full(len(vars_), INF)
+        self.seen_hi = np.full(len(vars_), -INF)
+        self.lb = np.asarray(model.col_lower_, float)
+        self.ub = np.asarray(model.col_upper_, float)
 
     def _solver(self, integer: bool):
         import highspy
@@ -802,13 +809,42 @@ class Part:
             c[self.pos[v]] = sense * k
         h.changeColsCost(len(c), np.arange(len(c), dtype=np.int32), c)
 
+    def _relaxed_objective(self, terms: dict, sense: int) -> None:
+        """The relaxation's objective: only its last objective's columns and this one's
+        change (the others stay 0)."""
+        idx = np.array([self.pos[v] for v in terms], np.int32)
+        both = np.union1d(self._costed, idx).astype(np.int32)
+        c = np.zeros(len(both))
+        c[np.searchsorted(both, idx)] = [sense * k for k in terms.values()]
+        self.relaxed.changeColsCost(len(both), both, c)
+        self._costed = idx
+
+    def _seen(self, x: np.ndarray) -> None:
+        """Record a whole-valued point of the part."""
+        x = np.round(x)
+        np.minimum(self.seen_lo, x, out=self.seen_lo)
+        np.maximum(self.seen_hi, x, out=self.seen_hi)
+
+    def known_range(self, terms: dict) -> tuple[float, float, float]:
+        """For one term ``c · x``: the bound of its minimum that the variable's bounds
+        prove, and the smallest and largest value of the whole-valued points found so far
+        (±inf without a point); (−inf, inf, −inf) for more terms."""
+        if len(terms) != 1:
+            return -INF, INF, -INF
+        (v, c), = terms.items()
+        i = self.pos[v]
+        lo, hi = sorted((c * self.seen_lo[i], c * self.seen_hi[i])) \
+            if self.seen_lo[i] <= self.seen_hi[i] else (INF, -INF)
+        bound = c * self.lb[i] if c > 0 else c * self.ub[i]
+        return bound, lo, hi
+
     def optimum(self, terms: dict, sense: int) -> float | None:
         """min (sense 1) or max (sense −1) of Σ terms over whole values; None if none."""
         import highspy
         ok, unbounded = highspy.HighsModelStatus.kOptimal, highspy.HighsModelStatus.kUnbounded
         self.solves += 1
         h = self.relaxed
-        self._objective(h, terms, sense)
+        self._relaxed_objective(terms, sense)
         h.run()
         status = h.getModelStatus()
         if status == unbounded:
@@ -816,6 +852,7 @@ class Part:
         if status == ok:
             x = np.asarray(h.getSolution().col_value)
             if np.abs(x - np.round(x)).max(initial=0.0) <= 1e-6:
+                self._seen(x)
                 return sense * h.getInfo().objective_function_value
         if self.integer is None:
             self.integer = self._solver(integer=True)
@@ -827,6 +864,7 @@ class Part:
             return -sense * INF
         info = h.getInfo()
         if status == ok:
+            self._seen(np.asarray(h.getSolution().col_value))
             return sense * info.objective_function_value
         if info.primal_solution_status != 2:   # no answer in time
             return None
@@ -972,15 +1010,21 @@ def audit(out_dir: Path, min_count: int = 5, rounding: int = 100,
         if ident not in built:
             built[ident] = Part(P, vars_, rs, time_limit)
         part = built[ident]
-        lo = part.optimum(t.terms, 1)
+        # a whole-valued point found by an earlier solve of the part that is at the bound
+        # the variable's own bounds prove is the minimum; one whose value already clears
+        # every finding makes the maximum's exact value immaterial (a larger one clears it too)
+        bound, seen_lo, seen_hi = part.known_range(t.terms)
+        lo = bound if seen_lo <= bound + 1e-9 else part.optimum(t.terms, 1)
         if lo is None:
             continue
         if t.kind not in ("cell", "total") and lo + t.const < 1 - 1e-6:
             continue          # may be zero: an unpublished count that may be 0 tells nothing
+        cap = P.ub[next(iter(t.terms))] if len(t.terms) == 1 and t.const == 0 else INF
+        if seen_hi > -INF and _judge(t, lo, seen_hi, min_count, cap) is None:
+            continue
         hi = part.optimum(t.terms, -1)
         if hi is None:
             continue
-        cap = P.ub[next(iter(t.terms))] if len(t.terms) == 1 and t.const == 0 else INF
         f = _judge(t, lo, hi, min_count, cap)
         if f is not None:
             findings.append(f)

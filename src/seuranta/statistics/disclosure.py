@@ -825,6 +825,8 @@ class _Bounds:
         self.h.passModel(lp)                             # basis feasible (a few pivots)
         self._costed: np.ndarray = np.zeros(0, np.int32)
         self._comp: dict | None = None
+        self._union: dict = {}
+        self._forget_points()
         self._mip: dict = {}
         self.lp_solves = 0
         self.mip_solves = 0
@@ -854,6 +856,23 @@ class _Bounds:
                                 np.minimum(np.array(ub, float), highspy.kHighsInf))
         self._comp = None
         self._mip = {}
+        self._forget_points()   # whole on a component: the components change
+
+    def _forget_points(self) -> None:
+        """Every figure's smallest and largest value over the LP points found so far that
+        are whole on its component (each the part of a whole-valued point of the model)."""
+        self.seen_lo = np.full(len(self.keys), math.inf)
+        self.seen_hi = np.full(len(self.keys), -math.inf)
+
+    def _seen(self, x: np.ndarray) -> None:
+        """Record an LP point on the components where it is whole."""
+        self.components()
+        lab = self._labels
+        frac = np.abs(x[self._cols] - np.round(x[self._cols])) > 1e-6
+        ok = self._cols[~np.isin(lab, np.unique(lab[frac]))]
+        xr = np.round(x[ok])
+        self.seen_lo[ok] = np.minimum(self.seen_lo[ok], xr)
+        self.seen_hi[ok] = np.maximum(self.seen_hi[ok], xr)
 
     def components(self) -> dict:
         """{unknown figure: component number} (figures linked by rows through unknowns)."""
@@ -865,6 +884,8 @@ class _Bounds:
             g = bmat([[None, Au], [Au.T, None]], format="csr")
             _, lab = connected_components(g, directed=False)
             lab = lab[Au.shape[0]:]
+            self._cols, self._labels = cols, lab
+            self._union = {}
             self._comp = {self.keys[c]: int(x) for c, x in zip(cols, lab)}
             self._members: dict = {}
             for c, x in zip(cols, lab):
@@ -873,21 +894,30 @@ class _Bounds:
 
     def component(self, terms: dict) -> set:
         """The unknown figures of the components of ``terms``."""
+        return self._component(terms)[0]
+
+    def _component(self, terms: dict) -> tuple[set, np.ndarray]:
+        """The unknown figures of the components of ``terms`` and their columns."""
         comps = self.components()
-        out: set = set()
-        for x in {comps[k] for k in terms if k in comps}:
-            out |= set(self._members[x])
-        return out
+        ids = tuple(sorted({comps[k] for k in terms if k in comps}))
+        if ids not in self._union:
+            out: set = set()
+            for x in ids:
+                out |= set(self._members[x])
+            self._union[ids] = (out, np.array(sorted(self.pos[k] for k in out), np.int64))
+        return self._union[ids]
 
     def _lp(self, terms: dict, sense: int):
         """The LP optimum of Σ terms (sense 1: min, −1: max) and its point (None, None when
         the LP gives no answer)."""
         import highspy
         h = self.h
-        if len(self._costed):
-            h.changeColsCost(len(self._costed), self._costed, np.zeros(len(self._costed)))
+        # the last objective's columns back to 0 and this one's set, in one change
         idx = np.array([self.pos[k] for k in terms], np.int32)
-        h.changeColsCost(len(idx), idx, np.array([sense * c for c in terms.values()], float))
+        both = np.union1d(self._costed, idx).astype(np.int32)
+        cost = np.zeros(len(both))
+        cost[np.searchsorted(both, idx)] = [sense * c for c in terms.values()]
+        h.changeColsCost(len(both), both, cost)
         self._costed = idx
         h.run()
         self.lp_solves += 1
@@ -909,13 +939,20 @@ class _Bounds:
         terms = {k: c for k, c in terms.items() if k in self.unknown}
         if not terms:
             return False
+        if len(terms) == 1:    # a whole-valued point found before reaches the goal
+            (k, c), = terms.items()
+            i = self.pos[k]
+            if self.seen_lo[i] <= self.seen_hi[i]:
+                lo, hi = sorted((c * self.seen_lo[i], c * self.seen_hi[i]))
+                if (sense == 1 and lo <= goal + 1e-6) or (sense == -1 and hi >= goal - 1e-6):
+                    return True
         opt, x = self._lp(terms, sense)
         if opt is not None:
             if (sense == 1 and opt > goal + 1e-6) or (sense == -1 and opt < goal - 1e-6):
                 return False
             if x is not None:
-                comp = self.component(terms)
-                xs = x[[self.pos[k] for k in comp]]
+                self._seen(x)
+                xs = x[self._component(terms)[1]]
                 if np.all(np.abs(xs - np.round(xs)) <= 1e-6):
                     return True
         return self._mip_reach(terms, goal, sense)
