@@ -869,7 +869,9 @@ class _Bounds:
         self.components()
         lab = self._labels
         frac = np.abs(x[self._cols] - np.round(x[self._cols])) > 1e-6
-        ok = self._cols[~np.isin(lab, np.unique(lab[frac]))]
+        broken = np.zeros(int(lab.max(initial=-1)) + 1, bool)
+        broken[lab[frac]] = True
+        ok = self._cols[~broken[lab]]
         xr = np.round(x[ok])
         self.seen_lo[ok] = np.minimum(self.seen_lo[ok], xr)
         self.seen_hi[ok] = np.maximum(self.seen_hi[ok], xr)
@@ -1116,6 +1118,10 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
     proven: set = set()
     gave_up: set = set()
     unresolved: list = []
+    rows_of: dict = {}     # figure → the rows it is in (for the repairs)
+    for j, (t, _, _, _) in enumerate(M.rows):
+        for k in t:
+            rows_of.setdefault(k, []).append(j)
     solves = 0
     rounds = 0
 
@@ -1169,7 +1175,7 @@ def protect_model(M: RelationModel, min_count: int = DEFAULT_MIN_COUNT,
                     proven.add(key)
                     continue
                 goal, sense = alts[0]
-                add = _repair(M, B, terms, goal, sense, time_limit)
+                add = _repair(M, B, terms, goal, sense, time_limit, rows_of)
                 solves += 1
             if add:
                 for k in list(add):
@@ -1199,7 +1205,7 @@ def _repair_shown(M: RelationModel, hidden: set, name, min_count: int) -> set:
 
 
 def _repair(M: RelationModel, B: _Bounds, terms: dict, goal: float, sense: int,
-            time_limit: float) -> set:
+            time_limit: float, rows_of: dict) -> set:
     """The cheapest set of shown figures whose suppression lets ``Σ terms`` reach the goal.
 
     An integer program over a neighbourhood of the expression: its figures, then ring by
@@ -1208,12 +1214,7 @@ def _repair(M: RelationModel, B: _Bounds, terms: dict, goal: float, sense: int,
     allowed only when suppressed); every figure outside stays at its true value, so a
     suppression set found is enough for the whole model (the true values outside are a
     part of a feasible point), and a larger neighbourhood is tried only when a smaller one
-    has none. The last try is the whole component."""
-    rows_of: dict = {}
-    for j, (t, _, _, _) in enumerate(M.rows):
-        for k in t:
-            rows_of.setdefault(k, []).append(j)
-
+    has none. The last try is the whole component. ``rows_of``: figure → its rows."""
     def suppressible(k) -> bool:
         return k in M.pub and k not in B.unknown and k not in M.known and M.value[k] > 0
 
