@@ -65,6 +65,7 @@ import logging
 import math
 import re
 import time
+from collections import namedtuple
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,6 +138,13 @@ def _read(p: Path) -> pd.DataFrame:
         if c in df.columns:
             df[c] = df[c].replace(WHOLE_COUNTRY, "")
     return df.drop(columns=["release_id", "indicator_id"], errors="ignore")
+
+
+def _rows(df: pd.DataFrame):
+    """``df.itertuples(index=False)`` from the columns as Python lists (iterating the text
+    columns of pandas' Arrow strings element by element is several times slower)."""
+    row = namedtuple("Row", df.columns, rename=True)
+    return map(row._make, zip(*(df[c].tolist() for c in df.columns)))
 
 
 def _num(s) -> float:
@@ -263,7 +271,7 @@ class Builder:
             mun = v.t.get("municipal")
             if mun is None:
                 continue
-            for r in mun.itertuples(index=False):
+            for r in _rows(mun):
                 k = (r.quarter, r.service_task, r.municipality_code)
                 obs.setdefault(k, []).append((v, r.clients_symbol, r.clients,
                                               _num(r.population_base)))
@@ -311,7 +319,7 @@ class Builder:
         ytab = yv.t.get("year") if yv is not None else None
         for pkg, g in df.groupby("package_code", sort=True):
             ops = {}
-            for r in g.itertuples(index=False):
+            for r in _rows(g):
                 area = r.county_code or "koko maa"
                 if r.clients_symbol == "" and r.clients != "":
                     ops[r.county_code] = float(r.clients)
@@ -349,7 +357,7 @@ class Builder:
         refs: dict = {}       # (q, task, m) → operand
         dots: dict = {}       # (q, task, county) → aggregated '.' variable
         members: dict = {}    # (q, task) → [(m, county, comprehensive)]
-        for r in mun.itertuples(index=False):
+        for r in _rows(mun):
             key = (r.quarter, r.service_task, r.municipality_code)
             base = _num(r.population_base)
             op = self.cell(v, key, r.clients_symbol, r.clients, base)
@@ -448,7 +456,7 @@ class Builder:
         df = v.t.get("totals")
         if df is None:
             return tot
-        for r in df.itertuples(index=False):
+        for r in _rows(df):
             key = (r.kind, r.quarter, r.service_task, r.county_code)
             op = self._fig(v, ("T",) + key, r.clients_symbol, r.clients)
             if op is None:
@@ -506,7 +514,7 @@ class Builder:
             if t1 is not None and tm is not None:
                 self._nested(t1, tm, f"{v.name} clients of one task, county {c}")
         nat = {}
-        for r in tpc[tpc["county_code"] == ""].itertuples(index=False):
+        for r in _rows(tpc[tpc["county_code"] == ""]):
             n = int(r.n_tasks)
             op = self._fig(v, ("tpcn", n), r.clients_symbol, r.clients)
             if op is None:
@@ -539,7 +547,7 @@ class Builder:
         if mt is None:
             return
         pairs = []
-        for r in mt.itertuples(index=False):
+        for r in _rows(mt):
             op = self._fig(v, ("pair", r.task_a, r.task_b), r.clients_symbol, r.clients)
             if op is None:
                 continue
@@ -562,7 +570,7 @@ class Builder:
         est_tasks = sorted({t for (_, t) in members if t not in (CWA,)} &
                            set(e.loc[e["service_task"] != ALL, "service_task"]) - {CWA})
         ages: dict = {}
-        for r in e.itertuples(index=False):
+        for r in _rows(e):
             if r.clients_used_symbol == "x":
                 continue
             if r.service_task == ALL:
@@ -621,7 +629,7 @@ class Builder:
         ce = v.t.get("county_estimates")
         if ce is None:
             return
-        for r in ce.itertuples(index=False):
+        for r in _rows(ce):
             op = tot.get(("county_used", r.quarter, r.service_task, r.county_code))
             if op is None:
                 op = self._fig(v, ("T", "county_used", r.quarter, r.service_task,
@@ -648,7 +656,7 @@ class Builder:
         if y is None or y.empty:
             return
         mun = v.t["municipal"]
-        for r in y.itertuples(index=False):
+        for r in _rows(y):
             year = str(r.year)
             qs = [f"{year}Q{i}" for i in range(1, 5)]
             task = r.service_task
@@ -689,7 +697,7 @@ class Builder:
                 P.add([(x, 1.0) for x in ops] + [(full, -1.0)], hi=0.0,
                       tag=f"{name} full ≥ {q}")
             P.add(all_q + [(full, -1.0)], lo=0.0, tag=f"{name} full ≤ Σ quarters")
-        years = {str(r.year) for r in y.itertuples(index=False)}
+        years = {str(r.year) for r in _rows(y)}
         for year in years:
             k = y[(y["year"].astype(str) == year)]
             allrow = k[k["service_task"] == ALL]
@@ -700,7 +708,7 @@ class Builder:
             if whole is None:
                 continue
             parts = []
-            for r in k[k["service_task"] != ALL].itertuples(index=False):
+            for r in _rows(k[k["service_task"] != ALL]):
                 op = self._fig(v, ("Y", year, r.service_task), r.clients_symbol, r.clients)
                 if op is None:
                     continue
