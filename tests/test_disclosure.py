@@ -339,3 +339,48 @@ def test_bounds_agree_with_enumeration():
             assert B.reach(terms, goal, -1) == (hi >= goal), (terms, goal, hi)
             checked += 2
     assert checked > 200
+
+
+def test_bounds_of_single_figures_agree_with_enumeration_after_earlier_questions():
+    """A whole-valued LP point found by an earlier question answers a later one without a
+    solve (:meth:`_Bounds.reach`): every figure's questions, asked one after another of one
+    :class:`_Bounds` (points pile up; fractional vertices are common with coefficients
+    1–3), against every whole point of small systems; the points answer some of them."""
+    import itertools
+
+    import numpy as np
+
+    rng = np.random.default_rng(5)
+    checked = asked = solved = 0
+    for _ in range(8):
+        n = 4
+        x0 = rng.integers(0, 5, n).astype(float)
+        M = dc.RelationModel()
+        for i in range(n):
+            M.figure((f"x{i}",), x0[i], 0.0, 6.0, pub=False)
+        rows = []
+        for _r in range(2):
+            coef = rng.integers(-3, 4, n)
+            s = float(coef @ x0)
+            lo, hi = (s, s) if rng.random() < 0.5 else (s - 1, s + 2)
+            rows.append((coef, lo, hi))
+            M.add([((f"x{i}",), float(c)) for i, c in enumerate(coef) if c], lo, hi, tag="t")
+        B = dc._Bounds(M, set(M.value))
+        pts = np.array([p for p in itertools.product(range(7), repeat=n)
+                        if all(lo <= np.dot(c, p) <= hi for c, lo, hi in rows)])
+        for i in rng.permutation(n):
+            for c in (1.0, -2.0):
+                vals = c * pts[:, i]
+                lo, hi = vals.min(), vals.max()
+                for goal in (lo - 1, lo, hi, hi + 1):
+                    for sense, want in ((1, lo <= goal), (-1, hi >= goal)):
+                        now = c * x0[i]
+                        if (sense == 1 and now <= goal) or (sense == -1 and now >= goal):
+                            continue     # the true value answers it (no LP either way)
+                        before = B.lp_solves
+                        assert B.reach({(f"x{i}",): c}, goal, sense) == want, (i, c, goal)
+                        asked += 1
+                        solved += B.lp_solves > before
+                        checked += 1
+    assert checked > 80
+    assert solved < asked, (solved, asked)   # earlier points answered some

@@ -953,6 +953,52 @@ class Report:
         return "\n".join(lines)
 
 
+def bound_targets(P: Problem, rows: list[int], min_count: int, time_limit: float
+                  ) -> tuple[list, int, int]:
+    """Every target of ``P`` bounded under the relations ``rows`` and judged: (the
+    findings, with those of building ``P``; the number of distinct targets; the
+    solves)."""
+    findings = list(P.findings)
+    row_set = set(rows)
+    parts = {}
+    for vars_, rs in _components(P, sorted(row_set)):
+        for v in vars_:
+            parts[v] = (vars_, rs)
+    built: dict = {}
+    seen: set = set()
+    n_targets = 0
+    for t in P.targets:
+        key = (t.kind, tuple(sorted(t.terms.items())))
+        if key in seen or not t.terms:
+            continue
+        seen.add(key)
+        n_targets += 1
+        vars_, rs = parts[next(iter(t.terms))]
+        ident = id(rs)
+        if ident not in built:
+            built[ident] = Part(P, vars_, rs, time_limit)
+        part = built[ident]
+        # a whole-valued point found by an earlier solve of the part that is at the bound
+        # the variable's own bounds prove is the minimum; one whose value already clears
+        # every finding makes the maximum's exact value immaterial (a larger one clears it too)
+        bound, seen_lo, seen_hi = part.known_range(t.terms)
+        lo = bound if seen_lo <= bound + 1e-9 else part.optimum(t.terms, 1)
+        if lo is None:
+            continue
+        if t.kind not in ("cell", "total") and lo + t.const < 1 - 1e-6:
+            continue          # may be zero: an unpublished count that may be 0 tells nothing
+        cap = P.ub[next(iter(t.terms))] if len(t.terms) == 1 and t.const == 0 else INF
+        if seen_hi > -INF and _judge(t, lo, seen_hi, min_count, cap) is None:
+            continue
+        hi = part.optimum(t.terms, -1)
+        if hi is None:
+            continue
+        f = _judge(t, lo, hi, min_count, cap)
+        if f is not None:
+            findings.append(f)
+    return findings, n_targets, sum(p.solves for p in built.values())
+
+
 def load(out_dir: Path) -> list[Vintage]:
     vs = []
     for rid, quarters in releases_of(out_dir).items():
@@ -998,44 +1044,7 @@ def audit(out_dir: Path, min_count: int = 5, rounding: int = 100,
         if nxt:
             for c in cells:
                 split[c] = nxt
-    findings = list(P.findings)
-    row_set = set(rows)
-    parts = {}
-    for vars_, rs in _components(P, sorted(row_set)):
-        for v in vars_:
-            parts[v] = (vars_, rs)
-    built: dict = {}
-    seen: set = set()
-    n_targets = 0
-    for t in P.targets:
-        key = (t.kind, tuple(sorted(t.terms.items())))
-        if key in seen or not t.terms:
-            continue
-        seen.add(key)
-        n_targets += 1
-        vars_, rs = parts[next(iter(t.terms))]
-        ident = id(rs)
-        if ident not in built:
-            built[ident] = Part(P, vars_, rs, time_limit)
-        part = built[ident]
-        # a whole-valued point found by an earlier solve of the part that is at the bound
-        # the variable's own bounds prove is the minimum; one whose value already clears
-        # every finding makes the maximum's exact value immaterial (a larger one clears it too)
-        bound, seen_lo, seen_hi = part.known_range(t.terms)
-        lo = bound if seen_lo <= bound + 1e-9 else part.optimum(t.terms, 1)
-        if lo is None:
-            continue
-        if t.kind not in ("cell", "total") and lo + t.const < 1 - 1e-6:
-            continue          # may be zero: an unpublished count that may be 0 tells nothing
-        cap = P.ub[next(iter(t.terms))] if len(t.terms) == 1 and t.const == 0 else INF
-        if seen_hi > -INF and _judge(t, lo, seen_hi, min_count, cap) is None:
-            continue
-        hi = part.optimum(t.terms, -1)
-        if hi is None:
-            continue
-        f = _judge(t, lo, hi, min_count, cap)
-        if f is not None:
-            findings.append(f)
-    solves += sum(p.solves for p in built.values())
+    findings, n_targets, bound_solves = bound_targets(P, rows, min_count, time_limit)
+    solves += bound_solves
     return Report(sorted({v.rid for v in vs} | {c[0] for c in costs}), len(vs), n_targets, solves,
                   time.monotonic() - start, findings, relaxed)
