@@ -302,6 +302,23 @@ def test_requirements_by_hand():
     assert dc._requirements(40, "latent", 5) == []
 
 
+def _small_system(rng, n: int):
+    """n unpublished figures in 0 … 6 under two random rows with coefficients −3 … 3 (an
+    equality or a range of width 3 around their true values): (model, values, rows)."""
+    x0 = rng.integers(0, 5, n).astype(float)
+    M = dc.RelationModel()
+    for i in range(n):
+        M.figure((f"x{i}",), x0[i], 0.0, 6.0, pub=False)
+    rows = []
+    for _r in range(2):
+        coef = rng.integers(-3, 4, n)
+        s = float(coef @ x0)
+        lo, hi = (s, s) if rng.random() < 0.5 else (s - 1, s + 2)
+        rows.append((coef, lo, hi))
+        M.add([((f"x{i}",), float(c)) for i, c in enumerate(coef) if c], lo, hi, tag="t")
+    return M, x0, rows
+
+
 def test_bounds_agree_with_enumeration():
     """Whole-valued reachability (LP, then the integer program when the LP's optimum is
     fractional) against every whole point of small systems with coefficients 1–3, where
@@ -314,17 +331,7 @@ def test_bounds_agree_with_enumeration():
     checked = 0
     for _ in range(25):
         n = 4
-        x0 = rng.integers(0, 5, n).astype(float)
-        M = dc.RelationModel()
-        for i in range(n):
-            M.figure((f"x{i}",), x0[i], 0.0, 6.0, pub=False)
-        rows = []
-        for _r in range(2):
-            coef = rng.integers(-3, 4, n)
-            s = float(coef @ x0)
-            lo, hi = (s, s) if rng.random() < 0.5 else (s - 1, s + 2)
-            rows.append((coef, lo, hi))
-            M.add([((f"x{i}",), float(c)) for i, c in enumerate(coef) if c], lo, hi, tag="t")
+        M, x0, rows = _small_system(rng, n)
         B = dc._Bounds(M, set(M.value))
         pts = [p for p in itertools.product(range(7), repeat=n)
                if all(lo <= np.dot(c, p) <= hi for c, lo, hi in rows)]
@@ -354,17 +361,7 @@ def test_bounds_of_single_figures_agree_with_enumeration_after_earlier_questions
     checked = asked = solved = 0
     for _ in range(8):
         n = 4
-        x0 = rng.integers(0, 5, n).astype(float)
-        M = dc.RelationModel()
-        for i in range(n):
-            M.figure((f"x{i}",), x0[i], 0.0, 6.0, pub=False)
-        rows = []
-        for _r in range(2):
-            coef = rng.integers(-3, 4, n)
-            s = float(coef @ x0)
-            lo, hi = (s, s) if rng.random() < 0.5 else (s - 1, s + 2)
-            rows.append((coef, lo, hi))
-            M.add([((f"x{i}",), float(c)) for i, c in enumerate(coef) if c], lo, hi, tag="t")
+        M, x0, rows = _small_system(rng, n)
         B = dc._Bounds(M, set(M.value))
         pts = np.array([p for p in itertools.product(range(7), repeat=n)
                         if all(lo <= np.dot(c, p) <= hi for c, lo, hi in rows)])
