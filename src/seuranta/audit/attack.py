@@ -46,7 +46,9 @@ files alone:
 
 For every suppressed figure it solves the smallest and the largest whole value (HiGHS
 through ``highspy``, per connected part of the relations: the linear relaxation from the
-last basis, the integer program when its optimum is not whole) and reports:
+last basis, the integer program when its optimum is not whole; a whole-valued point that an
+earlier solve of the part found answers a minimum at the figure's own bound, or a maximum
+whose exact value no finding depends on, without a solve) and reports:
 
 * ``pinned``: a suppressed figure with one possible value;
 * ``narrowed``: a suppressed figure known to be small (its largest value < min_count; it
