@@ -134,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
             "(with the mixture's columns also the county points' coverage by the published "
             "and the mixture's intervals):\n\n"
             + coverage.width_md(nat, float(params["estimate"]["z"]), cty=cty)
+            + _constructions(nat, cty, params)
             + "\n## Pairs the model check excluded (share_low_model)\n\n"
             + "Per national figure (quarter × task): the pairs declared comprehensive with "
             "clients, those the model check excluded, and of those the ones that delivered "
@@ -160,6 +161,22 @@ def main(argv: list[str] | None = None) -> int:
         readme.write_text(coverage.replace_between(readme.read_text(encoding="utf-8"), en),
                           encoding="utf-8")
     return 0
+
+
+def _constructions(nat: pd.DataFrame, cty: pd.DataFrame, params: dict) -> str:
+    """The docs' section comparing interval constructions on the same rows, when the rows
+    keep the interval's parts (``model_estimate``; rows of an earlier study do not)."""
+    if "model_estimate" not in nat or nat["model_estimate"].isna().all():
+        return ""
+    return ("\n## Interval constructions compared\n\n"
+            "Each construction recomputed from the parts kept in the raw rows (the model's "
+            "estimate, predictive variance and observed part, and the same without the "
+            "flagged municipalities), the publication rule applied again to its interval "
+            "(`scripts/interval_candidates.py`, `coverage.constructions_table`); the "
+            "published one is `estimate.flagged_interval`. Constructions: "
+            + "; ".join(f"`{k}` {v}" for k, v in coverage.CONSTRUCTIONS.items())
+            + ". Targeted scenarios with points:\n\n"
+            + coverage.constructions_md(coverage.constructions_table(nat, cty, params)))
 
 
 def _end_to_end(data: Path) -> int:

@@ -11,8 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seuranta.core.params import load_params
 from seuranta.demo import generator as demo
 from seuranta.statistics import coverage
+from seuranta.statistics import model as mdl
 
 
 def _rows(kinds, truth, lo, hi, est, rlo=None, rhi=None):
@@ -102,6 +104,28 @@ def test_width_table_by_hand():
     assert "flagged mixture" not in coverage.width_md(d, 1.96)
 
 
+def test_constructions_by_hand():
+    """Two rows: one with an estimate without the flagged municipalities, one without
+    (its own parts stand in). ``hull`` is the hull of the two log-normal intervals,
+    ``average`` the mixture's quantiles (equal to the own interval when both are the
+    same), ``shift2`` the own interval with the variance + shift²."""
+    d = pd.DataFrame({"model_estimate": [1300.0, 900.0], "model_variance": [150.0 ** 2, 80.0 ** 2],
+                      "model_observed": [300.0, 400.0], "nf_estimate": [1500.0, np.nan],
+                      "nf_variance": [120.0 ** 2, np.nan], "nf_observed": [250.0, np.nan]})
+    own = [mdl.interval(1300.0, 150.0 ** 2, 300.0, 1.96), mdl.interval(900.0, 80.0 ** 2, 400.0, 1.96)]
+    alt = mdl.interval(1500.0, 120.0 ** 2, 250.0, 1.96)
+    lo, hi = coverage.construct("hull", d, 1.96, True)
+    assert lo == pytest.approx([min(own[0][1], alt[1]), own[1][1]])
+    assert hi == pytest.approx([max(own[0][2], alt[2]), own[1][2]])
+    lo, hi = coverage.construct("average", d, 1.96, True)
+    assert (lo[0], hi[0]) == pytest.approx(mdl.mixture_quantiles(
+        [(1300.0, 150.0 ** 2, 300.0), (1500.0, 120.0 ** 2, 250.0)], 1.96))
+    assert (lo[1], hi[1]) == pytest.approx(own[1][1:])
+    lo, hi = coverage.construct("shift2", d, 1.96, True)
+    assert (lo[0], hi[0]) == pytest.approx(mdl.interval(1300.0, 150.0 ** 2 + 200.0 ** 2, 300.0,
+                                                        1.96)[1:])
+
+
 def test_replace_between():
     t = f"a\n{coverage.README_BEGIN}\nold\n{coverage.README_END}\nb\n"
     assert coverage.replace_between(t, "new\n") == (
@@ -141,6 +165,20 @@ def test_one_register_through_the_statistics_stage(capsys, tmp_path):
         assert tot[(r.quarter, r.service_task)] <= r.truth
     cal = pd.read_csv(tmp_path / "calibration_zeros.csv")
     assert {"quarter", "later_quarter", "z"} <= set(cal.columns)
+    # the parts the rows keep rebuild the published intervals, the rule's outcomes and the
+    # county rows exactly (the offline comparison of constructions stands on this), and
+    # the model's own interval
+    hm, hc = coverage.with_construction("hull", nat, cty, load_params())
+    cols = ["ci_low", "ci_high", "range_low", "range_high"]
+    assert np.allclose(hm[cols].to_numpy(float), m[cols].to_numpy(float), rtol=1e-12,
+                       equal_nan=True)
+    assert (hm["publish_as"] == m["publish_as"]).all()
+    assert np.allclose(hc[cols].to_numpy(float), cty[cols].to_numpy(float), rtol=1e-12,
+                       equal_nan=True)
+    assert (hc["publish_as"] == cty["publish_as"]).all()
+    ok = m["model_estimate"].notna()
+    own = coverage.construct("own", m[ok], 1.96, True)
+    assert np.allclose(own, m.loc[ok, ["own_low", "own_high"]].to_numpy(float).T, rtol=1e-12)
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from scipy import integrate, stats
+from scipy import integrate, optimize, stats
 
 from seuranta.statistics import estimate as est
 from seuranta.statistics import model as mdl
@@ -702,3 +702,81 @@ def test_logsumexp_rows_is_scipys_bit_for_bit():
     edge = np.array([[1.0, -np.inf, 2.0], [np.inf, 1.0, 2.0], [np.nan, 1.0, 2.0],
                      [-np.inf, -np.inf, -np.inf]])
     np.testing.assert_array_equal(logsumexp_rows(edge), logsumexp(edge, axis=1))
+
+
+def test_mixture_quantiles_against_scipys_lognormals():
+    """The Φ(∓z) quantiles of the equal-weight mixture of two totals O_k + P_k (P_k
+    log-normal with mean P̂_k and variance V_k) equal those found by scipy's root finder on
+    the mixture of scipy's log-normals, and the mass between them (numerical integration of
+    the mixture's density) is 1 − 2Φ(−z); one component alone gives :func:`interval`; a
+    component with no variance is a point mass at its estimate."""
+    z = 1.96
+    a, b = (1300.0, 150.0 ** 2, 300.0), (1500.0, 120.0 ** 2, 250.0)
+
+    def dist(e, v, o):
+        s = math.sqrt(math.log(1 + v / (e - o) ** 2))
+        return stats.lognorm(s, loc=o, scale=(e - o) * math.exp(-s * s / 2))
+
+    da, db = dist(*a), dist(*b)
+    lo, hi = mdl.mixture_quantiles([a, b], z)
+    for q, x in ((stats.norm.cdf(-z), lo), (stats.norm.cdf(z), hi)):
+        root = optimize.brentq(lambda t, q=q: (da.cdf(t) + db.cdf(t)) / 2 - q, 300.0, 5000.0,
+                               xtol=1e-10)
+        assert x == pytest.approx(root, rel=1e-9)
+    mass, _ = integrate.quad(lambda t: (da.pdf(t) + db.pdf(t)) / 2, lo, hi)
+    assert mass == pytest.approx(1 - 2 * stats.norm.cdf(-z), abs=1e-8)
+    # each end lies between the components' own (narrower than their hull)
+    ia, ib = mdl.interval(*a, z)[1:], mdl.interval(*b, z)[1:]
+    assert ia[0] < lo < ib[0] and ia[1] < hi < ib[1]
+    assert mdl.mixture_quantiles([a], z) == pytest.approx(ia, rel=1e-12)
+    assert mdl.mixture_quantiles([a, a], z) == pytest.approx(ia, rel=1e-12)
+    # a point mass at 1200 with weight ½: the low quantile is the lognormal's Φ(−z)·2
+    # quantile, the high one the point (the mixture's cdf jumps over Φ(z) there)
+    lo2, hi2 = mdl.mixture_quantiles([(1200.0, 0.0, 1200.0), a], z)
+    assert lo2 == pytest.approx(da.ppf(2 * stats.norm.cdf(-z)), rel=1e-9)
+    assert hi2 == pytest.approx(da.ppf(2 * stats.norm.cdf(z) - 1), rel=1e-9)
+
+
+def _mixture_of_two(own, alt, z):
+    """Φ(∓z) quantiles of ½ (O + LN) + ½ (O₂ + LN₂) by scipy (independent of the package)."""
+    def dist(e, v, o):
+        s = math.sqrt(math.log(1 + v / (e - o) ** 2))
+        return stats.lognorm(s, loc=o, scale=(e - o) * math.exp(-s * s / 2))
+
+    da, db = dist(*own), dist(*alt)
+    lo_end, hi_end = min(own[2], alt[2]), 10 * max(own[0], alt[0])
+    return tuple(optimize.brentq(lambda t, q=q: (da.cdf(t) + db.cdf(t)) / 2 - q, lo_end,
+                                 hi_end,
+                                 xtol=1e-9)
+                 for q in (stats.norm.cdf(-z), stats.norm.cdf(z)))
+
+
+def test_flagged_average_is_the_mixture_of_both_predictions_nationally_and_by_county():
+    """With ``flagged_interval: average`` the model row's interval is the central 95 % of
+    the equal-weight mixture of the prediction with the flagged municipality counted and
+    with it predicted (scipy's quantiles of the two log-normal totals), as is each county's;
+    its upper end lies between the own interval's and the hull's. Bypassing the
+    construction (the hull, or the own interval) fails the equality."""
+    f, big, truth = _under_delivering()
+    av = {"published_method": "model", "flagged_interval": "average"}
+    rows, pred = est.estimate_with_prediction(f, ["z"], av)
+    hull, _ = est.estimate_with_prediction(f, ["z"], {"published_method": "model"})
+    m, nf = rows[1], pred.fit["without_flagged"]
+    own, alt = pred.total(), nf.total()
+    want = _mixture_of_two(own, alt, 1.96)
+    assert (m["ci_low"], m["ci_high"]) == pytest.approx(want, rel=1e-7)
+    _, _, own_hi = mdl.interval(*own, 1.96)
+    assert own_hi < m["ci_high"] < hull[1]["ci_high"]
+    assert m["estimate"] == hull[1]["estimate"] and m["se"] == hull[1]["se"]
+    c = f.loc[big, "county_code"]
+    cmask = f["county_code"].to_numpy() == c
+    cty = pd.DataFrame(sa.county_rows(pred, f, m, av, without_flagged=nf)).set_index(
+        "county_code")
+    assert (cty.loc[c, "ci_low"], cty.loc[c, "ci_high"]) == pytest.approx(
+        _mixture_of_two(pred.total(cmask), nf.total(cmask), 1.96), rel=1e-7)
+    # a county without the flagged municipality: both predictions nearly agree, and its
+    # interval is the mixture of the two all the same
+    other = next(k for k in cty.index if k != c and not cty.loc[k, "comprehensive"])
+    om = f["county_code"].to_numpy() == other
+    assert (cty.loc[other, "ci_low"], cty.loc[other, "ci_high"]) == pytest.approx(
+        _mixture_of_two(pred.total(om), nf.total(om), 1.96), rel=1e-7)

@@ -334,9 +334,10 @@ SCHEMA: dict[str, Section] = {
         "model_dispersion": Key(Str(choices=("size", "constant")), "size",
                                 "model: NB dispersion depending on size, or constant"),
         "model_county_effect": Key(Bool(), True, "model: shrunk county effects"),
-        "flagged_interval": Key(Str(choices=("hull", "mixture")), "hull",
+        "flagged_interval": Key(Str(choices=("hull", "average", "mixture")), "hull",
                                 "model interval's guard against wrong flagged counts: the "
-                                "hull with the estimate without them, or the mixture"),
+                                "hull with the estimate without them, the average of both "
+                                "predictions, or the mixture"),
         "flagged_error_prior": Key(Num(min=0, max=1), 0.5,
                                    "model interval: prior probability that a flagged "
                                    "(tarkistettava) count is wrong"),

@@ -74,10 +74,18 @@ NATIONAL_COLUMNS = ["scenario", "register", "quarter", "service_task", "method",
                     "publish_as", "range_low", "range_high", "rule_reason", "base_pct",
                     "municipalities", "counties_used", "max_std_diff", "flagged_shift",
                     "mixture_low", "mixture_high", "flagged_expected_shift", "pairs_declared",
-                    "pairs_excluded", "pairs_excluded_complete"]
+                    "pairs_excluded", "pairs_excluded_complete",
+                    # the parts of the interval (estimate.interval_parts)
+                    "model_estimate", "model_variance", "model_observed", "own_low",
+                    "own_high", "nf_estimate", "nf_variance", "nf_observed", "sigma_u",
+                    "sigma_u_low_weight", "flagged_n", "flagged_base_pct", "national_base",
+                    "population_used", "note"]
 COUNTY_COLUMNS = ["scenario", "register", "quarter", "service_task", "county_code",
                   "estimate", "se", "clients_observed", "ci_low", "ci_high", "truth",
-                  "publish_as", "range_low", "range_high", "mixture_low", "mixture_high"]
+                  "publish_as", "range_low", "range_high", "mixture_low", "mixture_high",
+                  "variance", "observed", "nf_estimate", "nf_variance", "nf_observed",
+                  "comprehensive", "municipalities", "municipalities_comprehensive",
+                  "population_base"]
 
 #: The quarters of each register that are estimated (the second and the last: the first
 #: quarters of a series are much alike, and the calibration compares the second quarter's
@@ -450,6 +458,142 @@ def reasons_table(nat: pd.DataFrame, method: str = "model") -> pd.DataFrame:
            .reindex([s for s in SCENARIOS if s in set(d["scenario"])]).fillna(0))
     n = d.groupby("scenario").size().reindex(tab.index)
     return (100 * tab.div(n, axis=0)).round(1)
+
+
+# --------------------------------------------------------------------------- constructions
+
+#: Interval constructions of the model's points compared offline (:func:`constructions_table`)
+#: from the parts the study keeps (:func:`seuranta.statistics.estimate.interval_parts`; T
+#: the total, O its observed part, P = T − O the predicted part, log-normal in the model's
+#: own interval, :func:`seuranta.statistics.model.interval`).
+CONSTRUCTIONS = {
+    "own": "the model's own interval",
+    "hull": "hull of the own interval and the one without the flagged municipalities",
+    "average": "quantiles of the equal-weight mixture of the two predictions",
+    "shift2": "own interval, variance + shift²",
+    "shift2h": "own interval, variance + shift² / 2",
+    "logshift": "log scale of P: s² + log(1 + shift / P̂)²",
+    "hull90": "hull of the two 90 % intervals",
+}
+
+
+def _lognormal(e, v, o, z):
+    """Vectorised :func:`seuranta.statistics.model.interval` (low, high)."""
+    e, v, o = (np.asarray(x, float) for x in (e, v, o))
+    p = e - o
+    ok = (p > 0) & (v > 0)
+    pp = np.where(ok, p, 1.0)
+    s2 = np.log1p(np.where(ok, v, 0.0) / pp ** 2)
+    s = np.sqrt(s2)
+    return (np.where(ok, o + pp * np.exp(-s2 / 2 - z * s), e),
+            np.where(ok, o + pp * np.exp(-s2 / 2 + z * s), e))
+
+
+def construct(kind: str, d: pd.DataFrame, z: float, national: bool
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) of every row of ``d`` by the construction ``kind`` (``CONSTRUCTIONS``):
+    national rows (``model_*``, ``nf_*`` columns) or county rows (``estimate``,
+    ``variance``, ``observed``, ``nf_*``); a row without an estimate without the flagged
+    municipalities takes the model's own parts for it."""
+    cols = (("model_estimate", "model_variance", "model_observed") if national
+            else ("estimate", "variance", "observed"))
+    e, v, o = (d[c].to_numpy(float) for c in cols)
+    has = np.isfinite(d["nf_estimate"].to_numpy(float))
+    e2, v2, o2 = (np.where(has, d[f"nf_{c}"].to_numpy(float), x)
+                  for c, x in (("estimate", e), ("variance", v), ("observed", o)))
+    shift = e2 - e
+    if kind == "own":
+        return _lognormal(e, v, o, z)
+    if kind in ("hull", "hull90"):
+        zz = z if kind == "hull" else 1.6448536269514722      # Φ⁻¹(0.95)
+        a, b = _lognormal(e, v, o, zz)
+        c, f = _lognormal(e2, v2, o2, zz)
+        return np.minimum(a, c), np.maximum(b, f)
+    if kind == "average":
+        q = [mdl.mixture_quantiles([(e[i], v[i], o[i]), (e2[i], v2[i], o2[i])], z)
+             for i in range(len(e))]
+        q = np.asarray(q, float).reshape(-1, 2)
+        return q[:, 0], q[:, 1]
+    if kind in ("shift2", "shift2h"):
+        return _lognormal(e, v + shift ** 2 / (1 if kind == "shift2" else 2), o, z)
+    if kind == "logshift":
+        p = np.where(e - o > 0, e - o, 1.0)
+        s2 = np.log1p(v / p ** 2) + np.log1p(np.clip(shift / p, -0.99, None)) ** 2
+        s = np.sqrt(s2)
+        return (np.where(e > o, o + p * np.exp(-s2 / 2 - z * s), e),
+                np.where(e > o, o + p * np.exp(-s2 / 2 + z * s), e))
+    raise ValueError(f"unknown interval construction {kind!r}")
+
+
+def with_construction(kind: str, nat: pd.DataFrame, cty: pd.DataFrame, params: dict
+                      ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The national model rows and the county rows of a study with ``kind``'s intervals
+    and the publication rule applied again (its ``flagged_shift`` test reads the
+    interval's half-width; a county point needs a national point; a range is the interval
+    rounded outwards). With ``hull`` on a study of the hull, the rows as published."""
+    p = params["estimate"]
+    z = float(p["z"])
+    rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
+    m = nat[nat["method"] == "model"].copy()
+    ok = m["model_estimate"].notna().to_numpy()
+    m.loc[ok, "ci_low"], m.loc[ok, "ci_high"] = construct(kind, m[ok], z, True)
+    out = [est.publication_rule({**r, "municipalities_used": r["municipalities"],
+                                 "note": r["note"] if isinstance(r["note"], str) else ""}, rule)
+           for r in m.to_dict("records")]
+    m[est.RULE_COLUMNS] = pd.DataFrame(out, index=m.index)[est.RULE_COLUMNS]
+    c = cty.copy()
+    c["ci_low"], c["ci_high"] = construct(kind, c, z, False)
+    n_as = (m.set_index(["register", "quarter", "service_task"])["publish_as"]
+            .reindex(list(zip(c["register"], c["quarter"], c["service_task"]))).to_numpy())
+    point = ((n_as == "point") & (c["estimate"] > 0)
+             & (100 * c["se"] / c["estimate"] <= float(rule["county_point_max_rse_pct"])))
+    c["publish_as"] = np.where(n_as == "none", "none", np.where(point, "point", "range"))
+    rg = [est.rounded_range(r.estimate, r.ci_low, r.ci_high, r.clients_observed,
+                            float(rule["range_step_pct"])) if r.publish_as == "range"
+          else (math.nan, math.nan) for r in c.itertuples(index=False)]
+    c["range_low"], c["range_high"] = (np.asarray(rg, float).reshape(-1, 2)[:, i]
+                                       for i in (0, 1))
+    return m, c
+
+
+def constructions_table(nat: pd.DataFrame, cty: pd.DataFrame, params: dict,
+                        kinds: list[str] | None = None) -> pd.DataFrame:
+    """Per construction × targeted scenario: the targets of issue 22 (:func:`targets`)
+    with the points' coverage se, misses above / below, point share and half-width."""
+    rows = []
+    for k in kinds or list(CONSTRUCTIONS):
+        m, c = with_construction(k, nat, cty, params)
+        s = summary(m)
+        for r in targets(m, c).itertuples(index=False):
+            if not r.targeted or not r.points:
+                continue
+            a = s.loc[r.scenario]
+            rows.append({"construction": k, "scenario": r.scenario,
+                         "point_pct": a["point_pct"], "point_coverage": r.point_coverage,
+                         "point_coverage_se": a["point_coverage_se"],
+                         "point_above": a["point_above"], "point_below": a["point_below"],
+                         "range_coverage": r.range_coverage, "mean_error": r.mean_error,
+                         "half_width": a["half_width"],
+                         "county_point_coverage": r.county_point_coverage, "met": r.met})
+    return pd.DataFrame(rows)
+
+
+def constructions_md(t: pd.DataFrame) -> str:
+    """:func:`constructions_table` as Markdown (English), with whether every targeted
+    scenario meets the targets under each construction."""
+    lines = ["| construction | scenario | points % | points cover % ± se (above / below) "
+             "| ranges cover % | mean error % | half-width % | county points cover % "
+             "| targets met |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
+    for r in t.itertuples(index=False):
+        lines.append(f"| {r.construction} | {r.scenario} | {_f(r.point_pct, 0)} | "
+                     f"{_f(r.point_coverage)} ± {_f(r.point_coverage_se)} "
+                     f"({_f(r.point_above)} / {_f(r.point_below)}) | {_f(r.range_coverage)} "
+                     f"| {_f(r.mean_error, 2)} | {_f(r.half_width, 2)} | "
+                     f"{_f(r.county_point_coverage)} | {'yes' if r.met else 'no'} |")
+    every = t.groupby("construction", sort=False)["met"].all()
+    lines += ["", "Every targeted scenario met: " + "; ".join(
+        f"{k} {'yes' if v else 'no'}" for k, v in every.items()) + "."]
+    return "\n".join(lines) + "\n"
 
 
 README_BEGIN = "<!-- coverage table: generated by scripts/coverage_sim.py --write -->"

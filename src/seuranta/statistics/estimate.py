@@ -161,12 +161,14 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
     fitted :func:`~seuranta.statistics.model.predict` of the same frame (fit once, use for
     the national and the county totals). ``without_flagged``: the same model with the
     flagged (tarkistettava) comprehensive municipalities predicted instead of counted
-    (:func:`~seuranta.statistics.model.without`): with ``flagged_interval`` ``hull`` the
-    interval is the hull of both intervals — whether a flagged count is an error the data
-    cannot tell — and ``flagged_shift`` the difference of the two estimates (the
-    publication rule's model risk). ``flags``: the same municipalities as a mixture over
-    "the count is right / wrong" (:func:`~seuranta.statistics.model.flag_mixture`): its
-    interval (:func:`~seuranta.statistics.model.mixture_totals`) is ``mixture_low`` /
+    (:func:`~seuranta.statistics.model.without`): whether a flagged count is an error the
+    data cannot tell, so with ``flagged_interval`` ``hull`` the interval is the hull of both
+    intervals, with ``average`` the central interval of the equal-weight mixture of both
+    predictions (:func:`~seuranta.statistics.model.flagged_bounds`); ``flagged_shift`` is
+    the difference of the two estimates (the publication rule's model risk). ``flags``:
+    the same municipalities as a mixture over "the count is right / wrong"
+    (:func:`~seuranta.statistics.model.flag_mixture`): its interval
+    (:func:`~seuranta.statistics.model.mixture_totals`) is ``mixture_low`` /
     ``mixture_high`` (``flagged_expected_shift`` its mean less the estimate), and the
     published one with ``flagged_interval`` ``mixture``. The estimate counts them.
     """
@@ -194,11 +196,10 @@ def model_estimate(frame: pd.DataFrame, covariates: list[str], z: float = 1.96,
                                      float(t["mixture_observed"]), z, point=est)
         expected = float(t["mean"]) - est
     if without_flagged is not None and without_flagged is not pred:
-        e2, v2, o2 = without_flagged.total()
-        _, lo2, hi2 = mdl.interval(e2, v2, o2, z)
-        shift = e2 - est
-        if flagged_interval == "hull":
-            lo, hi = min(lo, lo2), max(hi, hi2)
+        alt = without_flagged.total()
+        shift = alt[0] - est
+        if flagged_interval != "mixture":
+            lo, hi = mdl.flagged_bounds(flagged_interval, (est, var, obs), alt, z)
     if flagged_interval == "mixture":
         lo, hi = mixed
     extra = ({"mixture_low": mixed[0], "mixture_high": mixed[1],
@@ -300,6 +301,8 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                            flagged_interval=str(p["flagged_interval"]))
         if nf is None and (flagged & comp).any():
             m["flagged_shift"] = math.inf     # no estimate without them: the rule's range
+        if diagnose:
+            m.update(interval_parts(pred, nf, frame, flagged & comp, z))
     risk = model_risk(frame, covariates)
     for row in (r, m):
         row.update(risk)
@@ -307,6 +310,30 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
         row["published"] = int(row["method"] == published)
         row.update(publication_rule(row, p.get("publication_rule")))
     return [r, m], pred
+
+
+def interval_parts(pred: mdl.Prediction, without_flagged: mdl.Prediction | None,
+                   frame: pd.DataFrame, flagged: np.ndarray, z: float) -> dict:
+    """What an interval construction is made of (the coverage study keeps it to compare
+    constructions offline): the model's estimate, predictive variance and observed part
+    (``model_*``) and its own interval (``own_low`` / ``own_high``); the same of the model
+    without the flagged municipalities (``nf_*``; NaN when it could not be made); the
+    posterior mean of σ_u (``sigma_u``), the posterior weight of σ_u ≤ 0.1
+    (``sigma_u_low_weight``), the flagged municipalities' number and share of the base
+    (``flagged_n``, ``flagged_base_pct``)."""
+    e, v, o = pred.total()
+    _, lo, hi = mdl.interval(e, v, o, z)
+    nf = (math.nan,) * 3
+    if without_flagged is not None:
+        nf = without_flagged.total()
+    comps = pred.components
+    base = frame["population_base"].to_numpy(float)
+    return {"model_estimate": e, "model_variance": v, "model_observed": o,
+            "own_low": lo, "own_high": hi, "nf_estimate": nf[0], "nf_variance": nf[1],
+            "nf_observed": nf[2], "sigma_u": math.sqrt(pred.sigma_u2),
+            "sigma_u_low_weight": float(sum(c.weight for c in comps if c.sd <= 0.1)),
+            "flagged_n": int(np.asarray(flagged, bool).sum()),
+            "flagged_base_pct": 100 * float(base[np.asarray(flagged, bool)].sum() / base.sum())}
 
 
 def model_risk(frame: pd.DataFrame, covariates: list[str]) -> dict:

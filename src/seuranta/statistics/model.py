@@ -538,6 +538,74 @@ def interval(estimate: float, variance: float, observed: float, z: float
     return se, observed + p * math.exp(-s2 / 2 - z * s), observed + p * math.exp(-s2 / 2 + z * s)
 
 
+def _lognormal_cdf(t: float, estimate: float, variance: float, observed: float) -> float:
+    """P(T ≤ t) of the total of :func:`interval`: O + P with P log-normal of mean
+    P̂ = estimate − O and ``variance`` (a point mass at the estimate when P̂ ≤ 0 or the
+    variance is 0)."""
+    p = estimate - observed
+    if p <= 0 or variance <= 0:
+        return 1.0 if t >= estimate else 0.0
+    if t <= observed:
+        return 0.0
+    s2 = math.log1p(variance / (p * p))
+    return _PHI((math.log(t - observed) - math.log(p) + s2 / 2) / math.sqrt(s2))
+
+
+def _PHI(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
+def mixture_quantiles(parts: list[tuple[float, float, float]], z: float,
+                      weights: list[float] | None = None) -> tuple[float, float]:
+    """(low, high): the Φ(−z) and Φ(z) quantiles of the mixture (``weights``, default equal)
+    of the totals of :func:`interval`, each given as (estimate, variance, observed part),
+    by bisection of the mixture's distribution function between the components' own
+    quantiles (a mixture's quantile lies between them)."""
+    w = np.full(len(parts), 1.0 / len(parts)) if weights is None else np.asarray(weights, float)
+    w = w / w.sum()
+    out = []
+    for q, k in ((_PHI(-z), 1), (_PHI(z), 2)):
+        ends = [interval(e, v, o, z)[k] for e, v, o in parts]
+        a, b = min(ends), max(ends)
+
+        def cdf(t):
+            return sum(wi * _lognormal_cdf(t, e, v, o) for wi, (e, v, o) in zip(w, parts))
+
+        if cdf(a) >= q:
+            out.append(a)
+            continue
+        for _ in range(200):           # F(a) < q ≤ F(b): halve until a and b meet
+            m = (a + b) / 2
+            if m <= a or m >= b:
+                break
+            if cdf(m) >= q:
+                b = m
+            else:
+                a = m
+        out.append(b)
+    return out[0], out[1]
+
+
+def flagged_bounds(kind: str, own: tuple[float, float, float],
+                   without: tuple[float, float, float] | None, z: float
+                   ) -> tuple[float, float]:
+    """(low, high) of a total given its (estimate, variance, observed part) ``own`` and the
+    same ``without`` the flagged municipalities (None: there are none, or no estimate
+    could be made without them; then the own :func:`interval`): ``hull`` the hull of both
+    intervals; ``average`` the quantiles of the equal-weight mixture of both predictive
+    distributions (:func:`mixture_quantiles`: model averaging over "the flagged counts are
+    right" and "they are not"; parameter ``estimate.flagged_interval``, whose ``mixture`` is
+    :func:`mixture_totals`'s)."""
+    if without is None:
+        return interval(*own, z)[1:]
+    if kind == "hull":
+        a, b = interval(*own, z)[1:], interval(*without, z)[1:]
+        return min(a[0], b[0]), max(a[1], b[1])
+    if kind == "average":
+        return mixture_quantiles([own, without], z)
+    raise ValueError(f"flagged_interval must be hull or average here, got {kind!r}")
+
+
 def mixture_interval(estimate: float, variance: float, observed: float, z: float,
                      point: float | None = None) -> tuple[float, float]:
     """(low, high) of the flagged mixture (:func:`mixture_totals`): :func:`interval` of its

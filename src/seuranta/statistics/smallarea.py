@@ -44,14 +44,19 @@ COUNTY_COLUMNS = ["quarter", "service_task", "county_code", "method", "estimate"
 def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
                 params: dict | None = None,
                 without_flagged: mdl.Prediction | None = None,
-                flags: mdl.FlagMixture | None = None) -> list[dict]:
+                flags: mdl.FlagMixture | None = None, diagnose: bool = False
+                ) -> list[dict]:
     """One row per county of ``frame`` (see the module docstring). ``national``: the
     quarter × task's model row with its publication rule columns; ``without_flagged``: the
     same model with the flagged municipalities predicted (with ``flagged_interval`` ``hull``
-    the county interval is the hull of both, as the national one); ``flags``: their mixture
+    or ``average`` the county interval holds both as the national one does,
+    :func:`~seuranta.statistics.model.flagged_bounds`); ``flags``: their mixture
     over "the count is right / wrong" (:func:`~seuranta.statistics.model.flag_mixture`;
     the same posterior probabilities, each county's shifts): its interval is
-    ``mixture_low`` / ``mixture_high``, and the published one with ``mixture``."""
+    ``mixture_low`` / ``mixture_high``, and the published one with ``mixture``.
+    ``diagnose``: each row also has the parts of its interval (the coverage study):
+    ``variance`` and ``observed`` of the model, ``nf_estimate`` / ``nf_variance`` /
+    ``nf_observed`` of the model without the flagged municipalities."""
     p = {**defaults("estimate"), **(params or {})}
     z = float(p["z"])
     step = int(p["rounding"])
@@ -61,8 +66,10 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
     kind = str(p["flagged_interval"])
     tot = mdl.mixture_totals(pred, flags, county)
     alt = (without_flagged.group_totals(county).set_index("group").to_dict("index")
-           if kind == "hull" and without_flagged is not None and without_flagged is not pred
+           if kind != "mixture" and without_flagged is not None and without_flagged is not pred
            else None)
+    parts = (without_flagged.group_totals(county).set_index("group").to_dict("index")
+             if diagnose and without_flagged is not None else None)
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
     info = pd.DataFrame({"c": county, "comp": comp, "base": base,
@@ -77,8 +84,8 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
         se, lo, hi = mdl.interval(r.estimate, r.variance, r.observed, z)
         if alt is not None and not full:
             a = alt[r.group]
-            _, lo2, hi2 = mdl.interval(a["estimate"], a["variance"], a["observed"], z)
-            lo, hi = min(lo, lo2), max(hi, hi2)
+            lo, hi = mdl.flagged_bounds(kind, (r.estimate, r.variance, r.observed),
+                                        (a["estimate"], a["variance"], a["observed"]), z)
         mixed = (lo, hi)
         if flags is not None and len(flags.rows) and not full:
             mixed = mdl.mixture_interval(r.mean, r.mixture_variance, r.mixture_observed, z,
@@ -98,6 +105,11 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
                "range_low": math.nan, "range_high": math.nan}
         if flags is not None:
             row.update(mixture_low=mixed[0], mixture_high=mixed[1])
+        if diagnose:
+            a = (parts[r.group] if parts is not None
+                 else dict.fromkeys(("estimate", "variance", "observed"), math.nan))
+            row.update(variance=r.variance, observed=r.observed, nf_estimate=a["estimate"],
+                       nf_variance=a["variance"], nf_observed=a["observed"])
         if not national_ok and not full:
             row["publish_as"] = "none"
         elif full or (national.get("publish_as") == "point" and r.estimate > 0

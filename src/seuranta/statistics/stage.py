@@ -191,7 +191,7 @@ def estimate_parts(frame: pd.DataFrame, covariates: list[str], params: dict, cou
         return rows, [], None
     counties = sa.county_rows(pred, frame, rows[1], params,
                               without_flagged=pred.fit.get("without_flagged"),
-                              flags=pred.fit.get("flag_mixture"))
+                              flags=pred.fit.get("flag_mixture"), diagnose=diagnose)
     return rows, counties, municipal_predictions(pred, frame)
 
 
