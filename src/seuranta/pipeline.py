@@ -65,7 +65,7 @@ from seuranta.publication import annex as annex_mod
 from seuranta.publication import book, gate, releases
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
-from seuranta.statistics.memo import EstimationMemo
+from seuranta.statistics.memo import EstimationMemo, worker_pool
 from seuranta.statistics.quarter import quarter_tables
 
 log = logging.getLogger(__name__)
@@ -256,9 +256,13 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
     releases.check_kept_releases(out_dir)   # the gate reads them as known to the reader
-    # the notebooks' kernels start (and import) while the tables are made; the annexes
-    # are written while the notebooks run (both read only the finished tables)
+    # the statistics' worker processes (independent fits side by side) are forked first,
+    # before any thread starts; the notebooks' kernels start (and import) while the tables
+    # are made; the annexes are written while the notebooks run (both read only the
+    # finished tables)
+    memo = EstimationMemo() if memo is None else memo
     with contextlib.ExitStack() as stack:
+        stack.enter_context(memo.working(stack.enter_context(worker_pool())))
         kernels = stack.enter_context(notebooks_mod.KernelsAhead()) if notebooks else None
         if register_tables is None:
             first = Quarter.parse(params["publication"]["first_quarter"])
