@@ -22,7 +22,7 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -84,9 +84,10 @@ def write_tables(tables: dict[str, pd.DataFrame], tables_dir: Path) -> None:
 
 
 def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
-                   encoding: str, into: Path | None = None) -> dict:
+                   encoding: str, into: Path | None = None,
+                   tables: Mapping[str, str] | None = None) -> dict:
     """The run record of the quarter folder ``qdir``, written to ``qdir/manifest.json``
-    (or ``into``)."""
+    (or ``into``). ``tables``: :func:`table_hashes` of ``qdir/tables`` when made already."""
     manifest = {
         "quarter": str(quarter),
         "data_dir": str(Path(data_dir).resolve()),
@@ -94,7 +95,7 @@ def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
         "synthetic": is_synthetic(data_dir),
         "inputs": input_hashes(data_dir),
         **provenance(params),
-        "tables": table_hashes(qdir / "tables"),
+        "tables": table_hashes(qdir / "tables") if tables is None else dict(tables),
         "files": file_hashes(qdir),
     }
     dump_manifest(into or qdir / "manifest.json", manifest)
@@ -176,16 +177,19 @@ def publishable_modes(folder: Path) -> None:
 
 def _prepare_quarter(quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
                      encoding: str, register_tables, release_id: str | None, annex: bool,
-                     priors: list[Path] | None = None, memo: EstimationMemo | None = None
-                     ) -> Path:
+                     priors: list[Path] | None = None, memo: EstimationMemo | None = None,
+                     written: Callable[[Path], None] | None = None) -> Path:
     """Tables, published tables and annexes of a quarter in a new temporary folder of OUT
     (returned). ``priors``: the published folders the gate treats as known to the reader
     (default: :func:`seuranta.publication.gate.prior_dirs`, what OUT holds); ``memo``:
-    estimation results by content shared with the run's other quarters."""
+    estimation results by content shared with the run's other quarters; ``written``:
+    called with the tables' folder once the tables are written (before the gate)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{quarter}-{os.getpid()}-", dir=out_dir))
     try:
         tables = quarter_tables(quarter, data_dir, params, encoding, register_tables, memo=memo)
         write_tables(tables, tmp / "tables")
+        if written is not None:
+            written(tmp / "tables")
         _publish_tables(tmp, quarter, data_dir, out_dir, params, release_id, annex, priors)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -227,11 +231,13 @@ def _republish_quarter(target: Path, quarter: Quarter, data_dir: Path, out_dir: 
 
 
 def _finish_quarter(tmp: Path, quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
-                    encoding: str) -> Path:
-    """The manifest, readable modes, and the swap of the temporary folder into OUT/<Q>/."""
+                    encoding: str, tables: cf.Future | None = None) -> Path:
+    """The manifest, readable modes, and the swap of the temporary folder into OUT/<Q>/.
+    ``tables``: the future of the tables' hashes (:func:`table_hashes`), when made aside."""
     target = out_dir / str(quarter)
     try:
-        write_manifest(tmp, quarter, data_dir, params, encoding)
+        write_manifest(tmp, quarter, data_dir, params, encoding,
+                       tables=None if tables is None else tables.result())
         publishable_modes(tmp)
         atomic_swap(tmp, target)
     except BaseException:
@@ -270,8 +276,14 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
             register_tables = register.run_register_stage(
                 data_dir, quarter_range(first, quarter), params, encoding=encoding)
         write_extract(register_tables, out_dir, params)
+        hashed: list[cf.Future] = []    # the manifest's table hashes, made beside the gate
+
+        def written(tables_dir: Path) -> None:
+            if memo.workers is not None:
+                hashed.append(memo.workers.submit(table_hashes, tables_dir))
+
         tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
-                               release_id, annex=False, memo=memo)
+                               release_id, annex=False, memo=memo, written=written)
         try:
             if kernels is not None:
                 kernels.start(str(quarter), tmp / "tables", tmp / "notebooks",
@@ -285,7 +297,8 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
             stack.close()   # no kernel writes into the folder any more
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return _finish_quarter(tmp, quarter, data_dir, out_dir, params, encoding)
+    return _finish_quarter(tmp, quarter, data_dir, out_dir, params, encoding,
+                           tables=hashed[0] if hashed else None)
 
 
 #: Files of a data folder that no quarter's statistics step reads (the cost chapter's
