@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -164,3 +165,14 @@ def test_estimates_prefetched_in_the_workers_are_the_ones_made_here(pool, tmp_pa
         pd.testing.assert_frame_equal(pd.DataFrame(a), pd.DataFrame(b), check_exact=True)
     pd.testing.assert_frame_equal(there[2][("2023Q1", task)], here[2][("2023Q1", task)],
                                   check_exact=True)
+
+
+def test_work_aside_runs_in_a_worker_only_with_workers(pool):
+    """The calibration made beside the sensitivity fits (stage._aside): in a worker with
+    the memo's workers, here without (or without a memo)."""
+    memo = EstimationMemo()
+    ctx = SimpleNamespace(memo=memo)
+    with memo.working(pool):
+        assert stats._aside(ctx, os.getpid)() != os.getpid()
+    assert stats._aside(ctx, os.getpid)() == os.getpid()
+    assert stats._aside(SimpleNamespace(memo=None), os.getpid)() == os.getpid()

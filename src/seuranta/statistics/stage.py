@@ -624,6 +624,15 @@ def quality_and_estimates(tables: dict[str, pd.DataFrame], data_dir: Path, param
             "estimates": _estimates_frame(_all_estimate_rows(s, s["qs"]))}
 
 
+def _aside(ctx, fn, *args):
+    """``fn(*args)`` started in one of the memo's workers, when it has any; returns the
+    function that gives its result (computed here, at that call, without workers)."""
+    workers = ctx.memo.workers if ctx.memo is not None else None
+    if workers is None:
+        return lambda: fn(*args)
+    return workers.submit(fn, *args).result
+
+
 def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
                          memo: EstimationMemo | None = None) -> dict[str, pd.DataFrame]:
     """Quality, estimates, quartiles and representativeness (see the module docstring).
@@ -639,8 +648,11 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     estimates = series_estimates[series_estimates["quarter"].isin(qs)].reset_index(drop=True)
     county = _county_frame(ctx.county_rows)
     county_estimates = county[county["quarter"].isin(qs)].reset_index(drop=True)
-    calibration = calibration_table(calibration_rows(ctx.predictions, series, series_quality))
+    # the calibration in a worker while the sensitivity's fits are made (its own copy of
+    # the predictions: sensitivity_estimates replaces ctx.predictions' entries meanwhile)
+    cal = _aside(ctx, calibration_rows, dict(ctx.predictions), series, series_quality)
     sensitivity = sensitivity_estimates(ctx, series, series_cwa, series_quality, estimates, qs)
+    calibration = calibration_table(cal())
     cwa = tables.get("cwa_counts")
     age = tables.get("age_counts")
 
