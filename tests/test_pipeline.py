@@ -12,6 +12,7 @@ import pytest
 
 from seuranta import pipeline, verification
 from seuranta.cli import main as cli_main
+from seuranta.core import provenance
 from seuranta.core.params import load_params
 from seuranta.demo import generator as demo
 
@@ -46,6 +47,8 @@ def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp
     assert manifest["quarter"] == "2023Q1" and manifest["synthetic"] is True
     assert "register" in "".join(manifest["inputs"])
     assert set(manifest["tables"]) >= {"counts", "quality", "estimates", "quartiles"}
+    # the hashes made in a worker beside the gate are those of the tables as published
+    assert manifest["tables"] == provenance.table_hashes(qdir / "tables")
     assert manifest["packages"]["pandas"]
     assert not list(out.glob(".tmp-*"))
 

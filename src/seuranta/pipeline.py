@@ -22,7 +22,8 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -65,7 +66,7 @@ from seuranta.publication import annex as annex_mod
 from seuranta.publication import book, gate, releases
 from seuranta.publication import notebooks as notebooks_mod
 from seuranta.register import stage as register
-from seuranta.statistics.memo import EstimationMemo
+from seuranta.statistics.memo import EstimationMemo, worker_pool
 from seuranta.statistics.quarter import quarter_tables
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,10 @@ def write_tables(tables: dict[str, pd.DataFrame], tables_dir: Path) -> None:
 
 
 def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
-                   encoding: str, into: Path | None = None) -> dict:
+                   encoding: str, into: Path | None = None,
+                   tables: Mapping[str, str] | None = None) -> dict:
     """The run record of the quarter folder ``qdir``, written to ``qdir/manifest.json``
-    (or ``into``)."""
+    (or ``into``). ``tables``: :func:`table_hashes` of ``qdir/tables`` when made already."""
     manifest = {
         "quarter": str(quarter),
         "data_dir": str(Path(data_dir).resolve()),
@@ -93,7 +95,7 @@ def write_manifest(qdir: Path, quarter: Quarter, data_dir: Path, params: dict,
         "synthetic": is_synthetic(data_dir),
         "inputs": input_hashes(data_dir),
         **provenance(params),
-        "tables": table_hashes(qdir / "tables"),
+        "tables": table_hashes(qdir / "tables") if tables is None else dict(tables),
         "files": file_hashes(qdir),
     }
     dump_manifest(into or qdir / "manifest.json", manifest)
@@ -175,16 +177,19 @@ def publishable_modes(folder: Path) -> None:
 
 def _prepare_quarter(quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
                      encoding: str, register_tables, release_id: str | None, annex: bool,
-                     priors: list[Path] | None = None, memo: EstimationMemo | None = None
-                     ) -> Path:
+                     priors: list[Path] | None = None, memo: EstimationMemo | None = None,
+                     written: Callable[[Path], None] | None = None) -> Path:
     """Tables, published tables and annexes of a quarter in a new temporary folder of OUT
     (returned). ``priors``: the published folders the gate treats as known to the reader
     (default: :func:`seuranta.publication.gate.prior_dirs`, what OUT holds); ``memo``:
-    estimation results by content shared with the run's other quarters."""
+    estimation results by content shared with the run's other quarters; ``written``:
+    called with the tables' folder once the tables are written (before the gate)."""
     tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{quarter}-{os.getpid()}-", dir=out_dir))
     try:
         tables = quarter_tables(quarter, data_dir, params, encoding, register_tables, memo=memo)
         write_tables(tables, tmp / "tables")
+        if written is not None:
+            written(tmp / "tables")
         _publish_tables(tmp, quarter, data_dir, out_dir, params, release_id, annex, priors)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -226,11 +231,13 @@ def _republish_quarter(target: Path, quarter: Quarter, data_dir: Path, out_dir: 
 
 
 def _finish_quarter(tmp: Path, quarter: Quarter, data_dir: Path, out_dir: Path, params: dict,
-                    encoding: str) -> Path:
-    """The manifest, readable modes, and the swap of the temporary folder into OUT/<Q>/."""
+                    encoding: str, tables: cf.Future | None = None) -> Path:
+    """The manifest, readable modes, and the swap of the temporary folder into OUT/<Q>/.
+    ``tables``: the future of the tables' hashes (:func:`table_hashes`), when made aside."""
     target = out_dir / str(quarter)
     try:
-        write_manifest(tmp, quarter, data_dir, params, encoding)
+        write_manifest(tmp, quarter, data_dir, params, encoding,
+                       tables=None if tables is None else tables.result())
         publishable_modes(tmp)
         atomic_swap(tmp, target)
     except BaseException:
@@ -256,17 +263,27 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
     out_dir.mkdir(parents=True, exist_ok=True)
     clean_stale(out_dir)
     releases.check_kept_releases(out_dir)   # the gate reads them as known to the reader
-    # the notebooks' kernels start (and import) while the tables are made; the annexes
-    # are written while the notebooks run (both read only the finished tables)
+    # the statistics' worker processes (independent fits side by side) are forked first,
+    # before any thread starts; the notebooks' kernels start (and import) while the tables
+    # are made; the annexes are written while the notebooks run (both read only the
+    # finished tables)
+    memo = EstimationMemo() if memo is None else memo
     with contextlib.ExitStack() as stack:
+        stack.enter_context(memo.working(stack.enter_context(worker_pool())))
         kernels = stack.enter_context(notebooks_mod.KernelsAhead()) if notebooks else None
         if register_tables is None:
             first = Quarter.parse(params["publication"]["first_quarter"])
             register_tables = register.run_register_stage(
                 data_dir, quarter_range(first, quarter), params, encoding=encoding)
         write_extract(register_tables, out_dir, params)
+        hashed: list[cf.Future] = []    # the manifest's table hashes, made beside the gate
+
+        def written(tables_dir: Path) -> None:
+            if memo.workers is not None:
+                hashed.append(memo.workers.submit(table_hashes, tables_dir))
+
         tmp = _prepare_quarter(quarter, data_dir, out_dir, params, encoding, register_tables,
-                               release_id, annex=False, memo=memo)
+                               release_id, annex=False, memo=memo, written=written)
         try:
             if kernels is not None:
                 kernels.start(str(quarter), tmp / "tables", tmp / "notebooks",
@@ -280,7 +297,8 @@ def run_quarter(quarter: Quarter | str, data_dir: Path, out_dir: Path, params: M
             stack.close()   # no kernel writes into the folder any more
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-    return _finish_quarter(tmp, quarter, data_dir, out_dir, params, encoding)
+    return _finish_quarter(tmp, quarter, data_dir, out_dir, params, encoding,
+                           tables=hashed[0] if hashed else None)
 
 
 #: Files of a data folder that no quarter's statistics step reads (the cost chapter's
@@ -518,6 +536,93 @@ def _notebooks_key(versions: Versions, quarter: str, folder: Path) -> str:
                                 if n in NOTEBOOK_READS})
 
 
+@dataclass
+class _QuarterRun:
+    """One quarter of :func:`_run_quarters` on its way into OUT: its folder so far
+    (temporary, or ``OUT/<Q>`` when reused), the keys of its three steps, whether each ran,
+    and the future of its notebooks (None when they are reused)."""
+
+    quarter: Quarter
+    folder: Path
+    skey: str
+    qkey: str
+    s_ran: bool
+    q_ran: bool
+    nkey: str = ""
+    notebooks: cf.Future | None = None
+
+
+def _quarter_tables_step(q: Quarter, data_dir: Path, out_dir: Path, params: dict,
+                         encoding: str, register_tables, release_id: str | None,
+                         cache: StepCache, versions: Versions, cut: str,
+                         prepared: Mapping[str, Path], memo: EstimationMemo) -> _QuarterRun:
+    """A quarter's statistics and quarter steps (:func:`_run_quarters`): reused from the
+    cache, published again (only what the gate treats as known changed) or made, into a
+    temporary folder unless reused."""
+    target = out_dir / str(q)
+    priors = publish_priors(out_dir, release_id, prepared)
+    skey = _statistics_key(versions, str(q), cut)
+    s_ran = not cache.lookup(f"statistics-{q}", skey, _outputs(target, STATISTICS_OUTPUTS))
+    qkey = _quarter_key(versions, str(q), out_dir, release_id, prepared, cut)
+    q_ran = s_ran or not cache.lookup(f"quarter-{q}", qkey, _quarter_outputs(target))
+    if not q_ran:
+        folder = target
+    elif not s_ran:
+        folder = _republish_quarter(target, q, data_dir, out_dir, params, release_id, priors)
+    else:
+        folder = _prepare_quarter(q, data_dir, out_dir, params, encoding, register_tables(),
+                                  release_id, True, priors, memo)
+    return _QuarterRun(q, folder, skey, qkey, s_ran, q_ran)
+
+
+def _quarter_notebooks_step(run: _QuarterRun, data_dir: Path, out_dir: Path, params: dict,
+                            encoding: str, cache: StepCache, versions: Versions,
+                            pool: cf.Executor, tick, synthetic: bool) -> bool:
+    """A quarter's notebooks step (:func:`_run_quarters`): reused from the cache (copied
+    beside new tables), or submitted to ``pool`` (``run.notebooks``; beside copies of
+    reused tables). False when nothing of the quarter changed but its record (refreshed
+    here: the quarter is done), else True (the quarter is to be finished)."""
+    q = run.quarter
+    target = out_dir / str(q)
+    run.nkey = _notebooks_key(versions, str(q), run.folder)
+    if cache.lookup(f"notebooks-{q}", run.nkey, _outputs(target, NOTEBOOK_OUTPUTS)):
+        if run.folder == target:   # nothing of this quarter changed but its record
+            cache.forget(f"quarter-{q}")
+            refresh_manifest(target, q, data_dir, params, encoding)
+            cache.store(f"quarter-{q}", run.qkey, _quarter_outputs(target), ran=False)
+            return False
+        shutil.copytree(target / "notebooks", run.folder / "notebooks")
+        return True
+    if run.folder == target:   # the notebooks again, beside copies of the tables
+        run.folder = Path(tempfile.mkdtemp(prefix=f".tmp-{q}-{os.getpid()}-", dir=out_dir))
+        try:
+            copy_statistics(target, run.folder)
+        except BaseException:
+            shutil.rmtree(run.folder, ignore_errors=True)
+            raise
+    run.notebooks = pool.submit(notebooks_mod.run_quarter_notebooks, str(q),
+                                run.folder / "tables", run.folder / "notebooks", synthetic,
+                                params, tick, failed_notebooks(out_dir, str(q)))
+    return True
+
+
+def _finish_run(run: _QuarterRun, data_dir: Path, out_dir: Path, params: dict,
+                encoding: str, cache: StepCache) -> None:
+    """A quarter's notebooks awaited, its folder swapped into OUT and its three steps
+    recorded in the cache."""
+    q = run.quarter
+    if run.notebooks is not None:
+        run.notebooks.result()
+    for step in ("statistics", "quarter", "notebooks"):
+        cache.forget(f"{step}-{q}")
+    target = _finish_quarter(run.folder, q, data_dir, out_dir, params, encoding)
+    cache.store(f"statistics-{q}", run.skey, _outputs(target, STATISTICS_OUTPUTS),
+                ran=run.s_ran)
+    cache.store(f"quarter-{q}", run.qkey, _quarter_outputs(target), ran=run.q_ran)
+    cache.store(f"notebooks-{q}", run.nkey, _outputs(target, NOTEBOOK_OUTPUTS),
+                ran=run.notebooks is not None)
+
+
 def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params: dict,
                   encoding: str, register_tables, release_id: str | None,
                   cache: StepCache | None = None, versions: Versions | None = None,
@@ -533,7 +638,8 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
     treats as known) and outputs are unchanged is not made again; when only what the gate
     treats as known changed (a release kept since), its statistics are reused and only its
     gate and annexes run again; its notebooks are not executed again when their key
-    (templates, code, parameters, the quarter's tables) is unchanged.
+    (templates, code, parameters, the quarter's tables) is unchanged
+    (:func:`_quarter_tables_step`, :func:`_quarter_notebooks_step`, :func:`_finish_run`).
 
     The gate of each quarter treats as known exactly the kept releases (but ``release_id``)
     and the quarters of this run before it: never what else OUT happens to hold (an older
@@ -549,7 +655,7 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
     memo = EstimationMemo()
     in_flight: dict[str, Path] = {}     # temporary folders of this run, by quarter
     prepared: dict[str, Path] = {}      # each quarter's folder so far (temporary or OUT/<Q>)
-    pending = []
+    pending: list[_QuarterRun] = []
     notebooks_mod.clean_kernel_leftovers()
     per_quarter = len(notebooks_mod.notebook_plan(str(quarters[0])))
     bar = tqdm(total=len(quarters) * per_quarter, desc="notebooks", unit="nb", disable=None,
@@ -564,57 +670,22 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
         with cf.ThreadPoolExecutor(max_workers=workers) as pool:
             for q in tqdm(quarters, desc="quarters", unit="q", disable=None, file=sys.stderr,
                           position=0):
-                target = out_dir / str(q)
-                priors = publish_priors(out_dir, release_id, prepared)
-                skey = _statistics_key(versions, str(q), cuts[str(q)])
-                s_ran = not cache.lookup(f"statistics-{q}", skey,
-                                         _outputs(target, STATISTICS_OUTPUTS))
-                qkey = _quarter_key(versions, str(q), out_dir, release_id, prepared,
-                                    cuts[str(q)])
-                q_ran = s_ran or not cache.lookup(f"quarter-{q}", qkey,
-                                                  _quarter_outputs(target))
-                if not q_ran:
-                    folder = target
-                else:
-                    folder = _republish_quarter(target, q, data_dir, out_dir, params,
-                                                release_id, priors) if not s_ran else \
-                        _prepare_quarter(q, data_dir, out_dir, params, encoding,
-                                         register_tables(), release_id, True, priors, memo)
-                    in_flight[str(q)] = folder
-                prepared[str(q)] = folder
-                nkey = _notebooks_key(versions, str(q), folder)
-                if cache.lookup(f"notebooks-{q}", nkey, _outputs(target, NOTEBOOK_OUTPUTS)):
+                run = _quarter_tables_step(q, data_dir, out_dir, params, encoding,
+                                           register_tables, release_id, cache, versions,
+                                           cuts[str(q)], prepared, memo)
+                if run.q_ran:
+                    in_flight[str(q)] = run.folder
+                prepared[str(q)] = run.folder
+                more = _quarter_notebooks_step(run, data_dir, out_dir, params, encoding,
+                                               cache, versions, pool, tick, synthetic)
+                if run.notebooks is None:
                     bar.update(per_quarter)
-                    if folder == target:   # nothing of this quarter changed but its record
-                        cache.forget(f"quarter-{q}")
-                        refresh_manifest(target, q, data_dir, params, encoding)
-                        cache.store(f"quarter-{q}", qkey, _quarter_outputs(target), ran=False)
-                        continue
-                    shutil.copytree(target / "notebooks", folder / "notebooks")
-                    fut = None
-                else:
-                    if folder == target:   # the notebooks again, beside copies of the tables
-                        folder = Path(tempfile.mkdtemp(prefix=f".tmp-{q}-{os.getpid()}-",
-                                                       dir=out_dir))
-                        in_flight[str(q)] = folder
-                        copy_statistics(target, folder)
-                    fut = pool.submit(
-                        notebooks_mod.run_quarter_notebooks, str(q), folder / "tables",
-                        folder / "notebooks", synthetic, params, tick,
-                        failed_notebooks(out_dir, str(q)))
-                pending.append((q, folder, fut, (skey, s_ran), qkey, nkey, q_ran))
-            for q, tmp, fut, (skey, s_ran), qkey, nkey, q_ran in pending:
-                if fut is not None:
-                    fut.result()
-                for step in ("statistics", "quarter", "notebooks"):
-                    cache.forget(f"{step}-{q}")
-                target = _finish_quarter(tmp, q, data_dir, out_dir, params, encoding)
-                in_flight.pop(str(q))
-                cache.store(f"statistics-{q}", skey, _outputs(target, STATISTICS_OUTPUTS),
-                            ran=s_ran)
-                cache.store(f"quarter-{q}", qkey, _quarter_outputs(target), ran=q_ran)
-                cache.store(f"notebooks-{q}", nkey, _outputs(target, NOTEBOOK_OUTPUTS),
-                            ran=fut is not None)
+                if more:
+                    in_flight[str(q)] = run.folder
+                    pending.append(run)
+            for run in pending:
+                _finish_run(run, data_dir, out_dir, params, encoding, cache)
+                in_flight.pop(str(run.quarter))
     except BaseException:
         for tmp in in_flight.values():
             shutil.rmtree(tmp, ignore_errors=True)

@@ -10,14 +10,23 @@ The key is the content of everything the computation reads: the frame's columns,
 index and values (exact bytes, not a summary), and the caller's other arguments (model
 covariates, estimation parameters, ...). A result is stored once and every lookup returns a
 deep copy: callers add columns to the row dicts they get.
+
+With worker processes (:func:`worker_pool`, given to :meth:`EstimationMemo.working`), the
+caller hands the memo every computation it is about to ask for (:meth:`EstimationMemo.prefetch`):
+those not stored yet are computed side by side in the workers, by the same functions on
+the same content, so the results are the ones the caller would have computed itself.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
+import contextlib
 import copy
 import hashlib
 import json
-from collections.abc import Callable
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -39,10 +48,14 @@ def _frame_bytes(frame: pd.DataFrame) -> bytes:
     return h.digest()
 
 
-def content_key(frame: pd.DataFrame, **arguments: Any) -> str:
-    """The key of a computation on ``frame`` with ``arguments`` (plain values: names,
-    lists, nested dicts of parameters), by content."""
-    h = hashlib.sha256(_frame_bytes(frame))
+def content_key(frame: pd.DataFrame | None, *frames: pd.DataFrame | None,
+                **arguments: Any) -> str:
+    """The key of a computation on ``frame`` (and ``frames``, in order; None for a frame
+    that is absent) with ``arguments`` (plain values: names, lists, nested dicts of
+    parameters), by content."""
+    h = hashlib.sha256()
+    for f in (frame, *frames):
+        h.update(b"\x00none" if f is None else b"\x01" + _frame_bytes(f))
     h.update(json.dumps(arguments, sort_keys=True, default=repr).encode())
     return h.hexdigest()
 
@@ -50,12 +63,48 @@ def content_key(frame: pd.DataFrame, **arguments: Any) -> str:
 class EstimationMemo:
     """Results of pure computations by :func:`content_key`: ``get(key, compute)`` returns a
     deep copy of the stored result, computing and storing it on a miss. ``hits`` and
-    ``misses`` count the lookups."""
+    ``misses`` count the lookups (a computation :meth:`prefetch` made is a miss, the
+    ``get`` that then finds it a hit)."""
 
     def __init__(self) -> None:
         self._results: dict[str, Any] = {}
+        self._workers: cf.Executor | None = None
         self.hits = 0
         self.misses = 0
+
+    @property
+    def workers(self) -> cf.Executor | None:
+        """The worker processes of :meth:`working`, or None."""
+        return self._workers
+
+    @contextlib.contextmanager
+    def working(self, workers: cf.Executor | None) -> Iterator[EstimationMemo]:
+        """This memo with ``workers`` (:func:`worker_pool`; None: none) for
+        :meth:`prefetch` while the block runs."""
+        before, self._workers = self._workers, workers
+        try:
+            yield self
+        finally:
+            self._workers = before
+
+    def prefetch(self, jobs: Iterable[tuple[str, Callable[..., Any], tuple]]) -> None:
+        """The results of ``jobs`` — (key, function, arguments): ``get(key, lambda:
+        function(*arguments))`` follows — not stored yet, computed side by side in the
+        workers and stored; nothing without workers (each ``get`` computes its own). A
+        job whose worker died is left to its ``get``; an error of the function is raised
+        here, the first in the order of ``jobs``."""
+        if self._workers is None:
+            return
+        todo: dict[str, cf.Future] = {}
+        for key, fn, args in jobs:
+            if key not in self._results and key not in todo:
+                todo[key] = self._workers.submit(fn, *args)
+        for key, fut in todo.items():
+            try:
+                self._results[key] = fut.result()
+            except cf.BrokenExecutor:
+                continue
+            self.misses += 1
 
     def get(self, key: str, compute: Callable[[], Any]) -> Any:
         if key in self._results:
@@ -64,3 +113,41 @@ class EstimationMemo:
             self.misses += 1
             self._results[key] = compute()
         return copy.deepcopy(self._results[key])
+
+
+#: Environment variable: worker processes of the statistics (``1``: none; default: the
+#: core count).
+JOBS_ENV = "SEURANTA_STAT_JOBS"
+
+
+def statistics_jobs() -> int:
+    """Worker processes for the statistics' independent fits: ``SEURANTA_STAT_JOBS``, else
+    the core count."""
+    return int(os.environ.get(JOBS_ENV, "0") or 0) or os.cpu_count() or 1
+
+
+@contextlib.contextmanager
+def worker_pool(jobs: int | None = None) -> Iterator[cf.Executor | None]:
+    """Worker processes for :meth:`EstimationMemo.prefetch` (``jobs``, default
+    :func:`statistics_jobs`), or None for one job or where processes cannot be forked.
+
+    Enter it before the caller starts any thread: the workers are forked at once (a fork
+    copies only the calling thread; no other thread can hold a lock the child needs),
+    after the modules of the fits are imported, so that a worker imports nothing."""
+    jobs = statistics_jobs() if jobs is None else jobs
+    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        yield None
+        return
+    import scipy.optimize  # noqa: F401 - what the fits use, imported once before the fork
+    import scipy.special  # noqa: F401
+    import scipy.stats  # noqa: F401
+    import statsmodels.api  # noqa: F401
+    import statsmodels.tools.numdiff  # noqa: F401
+
+    pool = cf.ProcessPoolExecutor(max_workers=jobs,
+                                  mp_context=multiprocessing.get_context("fork"))
+    try:
+        pool.submit(os.getpid).result()      # every worker forked now, not at first use
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)

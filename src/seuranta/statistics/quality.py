@@ -76,6 +76,7 @@ comprehensive
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import datetime as dt
 import math
 from pathlib import Path
@@ -621,6 +622,18 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
     (per task), the model check (per quarter × task), then the review round's decisions
     and the quality class.
     """
+    return decide(screen(counts, deliveries, monthly, covariates, params, model_covariates),
+                  corrections, params)
+
+
+def screen(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFrame | None,
+           covariates: pd.DataFrame, params: dict | None = None,
+           model_covariates: list[str] | None = None, workers: cf.Executor | None = None
+           ) -> pd.DataFrame:
+    """:func:`classify` up to the review round's decisions: one row per quarter ×
+    municipality × task with its codes (list column ``codes``) and the checks' columns, what
+    :func:`decide` reads. ``workers``: processes (:func:`seuranta.statistics.memo.worker_pool`)
+    for the model checks of the quarter × task groups, side by side."""
     p = _params(params)
     f = _by_source(counts, covariates)
     f["sources"], f["codes"] = _delivery_codes(f, _declared(deliveries), _ramp(monthly, p), p)
@@ -632,8 +645,16 @@ def classify(counts: pd.DataFrame, deliveries: pd.DataFrame, monthly: pd.DataFra
     if p["model_check"]:
         covs = list(defaults("estimate")["model_covariates"] if model_covariates is None
                     else model_covariates)
-        f = _model_checks(f, covariates, covs, p)
-    f["quality"], f["reasons"], f["flags"], f["review_reason"] = _decide(f, corrections, p)
+        f = _model_checks(f, covariates, covs, p, workers)
+    return f
+
+
+def decide(screened: pd.DataFrame, corrections: pd.DataFrame | None,
+           params: dict | None = None) -> pd.DataFrame:
+    """quality.csv rows from :func:`screen`'s rows and the review round's decisions."""
+    f = screened.copy()
+    f["quality"], f["reasons"], f["flags"], f["review_reason"] = _decide(
+        f, corrections, _params(params))
     f["clients"] = f["ALL"].astype(int)
     out = f[QUALITY_COLUMNS].sort_values(["quarter", "service_task", "municipality_code"])
     return out.reset_index(drop=True)
@@ -750,8 +771,8 @@ def _compare(f: pd.DataFrame, p: dict) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _model_checks(f: pd.DataFrame, covariates: pd.DataFrame, covs: list[str], p: dict
-                  ) -> pd.DataFrame:
+def _model_checks(f: pd.DataFrame, covariates: pd.DataFrame, covs: list[str], p: dict,
+                  workers: cf.Executor | None = None) -> pd.DataFrame:
     """Each quarter × task's rows with the model check's code (:func:`model_check`) added
     where the comparison with similar municipalities (:func:`plausibility`) also flags the
     row low (``LOW_FLAGS``). Two references that share no form must both find the count
@@ -764,8 +785,11 @@ def _model_checks(f: pd.DataFrame, covariates: pd.DataFrame, covs: list[str], p:
                                                "clients", "population_base", "clean"]]
     g = g.merge(covariates[["municipality_code", *have]], on="municipality_code", how="left")
     codes = list(f["codes"])
-    for _key, rows in g.groupby(["quarter", "service_task"], sort=True).indices.items():
-        chk = model_check(g.iloc[rows], covs, p)
+    groups = list(g.groupby(["quarter", "service_task"], sort=True).indices.values())
+    frames = [g.iloc[rows] for rows in groups]
+    checks = (workers.map(model_check, frames, [covs] * len(frames), [p] * len(frames))
+              if workers is not None else (model_check(x, covs, p) for x in frames))
+    for rows, chk in zip(groups, checks):
         for i, extra in zip(rows, chk["codes"]):
             if extra and any(c in LOW_FLAGS for c in codes[i]):
                 codes[i] = codes[i] + extra

@@ -195,21 +195,21 @@ def estimate_parts(frame: pd.DataFrame, covariates: list[str], params: dict, cou
     return rows, counties, municipal_predictions(pred, frame)
 
 
-def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
+def _estimate_job(ctx, age_group, frame) -> tuple[str, tuple]:
+    """The memo key of one frame's :func:`estimate_parts` and its arguments."""
     covs = list(ctx.ep["model_covariates"])
     county = age_group == "kaikki"
+    key = content_key(frame, covariates=covs, params=ctx.ep, county=county,
+                      **({"diagnose": True} if ctx.diagnose else {}))
+    return key, (frame, covs, ctx.ep, county, ctx.diagnose)
 
-    diagnose = ctx.diagnose
 
-    def compute():
-        return estimate_parts(frame, covs, ctx.ep, county, diagnose)
-
+def _estimate_rows(ctx, quarter, task, age_group, frame) -> list[dict]:
+    key, args = _estimate_job(ctx, age_group, frame)
     if ctx.memo is None:
-        rows, counties, predictions = compute()
+        rows, counties, predictions = estimate_parts(*args)
     else:
-        key = content_key(frame, covariates=covs, params=ctx.ep, county=county,
-                          **({"diagnose": True} if diagnose else {}))
-        rows, counties, predictions = ctx.memo.get(key, compute)
+        rows, counties, predictions = ctx.memo.get(key, lambda: estimate_parts(*args))
     if predictions is not None:
         for c in counties:
             ctx.county_rows.append({"quarter": quarter, "service_task": task, **c})
@@ -245,18 +245,32 @@ def comprehensive_sets(quality: pd.DataFrame, flagged: bool = False
     return out
 
 
+def _rows_of(ctx, frames: list[tuple[str, str, str, pd.DataFrame]]) -> list[dict]:
+    """Estimate rows of ``frames`` (quarter, task, age group, frame), in their order; with
+    the memo's workers, the fits not in the memo are made side by side first."""
+    if ctx.memo is not None:
+        jobs = (_estimate_job(ctx, ag, f) for _, _, ag, f in frames)
+        ctx.memo.prefetch((key, estimate_parts, args) for key, args in jobs)
+    rows = []
+    for q, t, ag, f in frames:
+        rows += _estimate_rows(ctx, q, t, ag, f)
+    return rows
+
+
+def _task_frames(ctx, counts: pd.DataFrame, comp: dict, tasks: list[str],
+                 flagged: dict | None = None) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """(quarter, task, "kaikki", frame) of every quarter × task of ``counts`` in ``tasks``."""
+    c = _all_rows(counts)
+    return [(q, t, "kaikki", _frame(ctx, q, g, comp.get((q, t), set()),
+                                    (flagged or {}).get((q, t))))
+            for (q, t), g in c.groupby(["quarter", "service_task"], sort=True) if t in tasks]
+
+
 def estimates_for(ctx, counts: pd.DataFrame, comp: dict, tasks: list[str],
                   flagged: dict | None = None) -> list[dict]:
     """Estimate rows of every quarter × task of ``counts`` in ``tasks`` (all ages), from the
     comprehensive sets ``comp`` and the flagged sets ``flagged`` (:func:`comprehensive_sets`)."""
-    c = _all_rows(counts)
-    rows = []
-    for (q, t), g in c.groupby(["quarter", "service_task"], sort=True):
-        if t not in tasks:
-            continue
-        rows += _estimate_rows(ctx, q, t, "kaikki", _frame(ctx, q, g, comp.get((q, t), set()),
-                                                          (flagged or {}).get((q, t))))
-    return rows
+    return _rows_of(ctx, _task_frames(ctx, counts, comp, tasks, flagged))
 
 
 SENSITIVITY_COLUMNS = ["quarter", "service_task", "age_group", "method", "variant",
@@ -281,10 +295,11 @@ def sensitivity_estimates(ctx, series: pd.DataFrame, series_cwa: pd.DataFrame | 
     keep = len(ctx.county_rows)                  # no county rows from this variant
     kept_predictions = dict(ctx.predictions)
     sub = series[series["quarter"].astype(str).isin(quarters)]
-    rows = estimates_for(ctx, sub, reduced, reference.task_codes(estimated_only=True))
+    frames = _task_frames(ctx, sub, reduced, reference.task_codes(estimated_only=True))
     if series_cwa is not None and len(series_cwa):
-        rows += estimates_for(ctx, series_cwa[series_cwa["quarter"].astype(str).isin(quarters)],
-                              reduced, [CWA_TASK])
+        frames += _task_frames(ctx, series_cwa[series_cwa["quarter"].astype(str).isin(quarters)],
+                               reduced, [CWA_TASK])
+    rows = _rows_of(ctx, frames)
     del ctx.county_rows[keep:]
     ctx.predictions = kept_predictions
     main = estimates[(estimates["age_group"] == "kaikki")
@@ -406,11 +421,13 @@ def calibration_table(rows: pd.DataFrame) -> pd.DataFrame:
     return _round(d[CALIBRATION_COLUMNS].reset_index(drop=True))
 
 
-def age_estimates(ctx, age_counts: pd.DataFrame, comp: dict, flagged: dict | None = None
-                  ) -> list[dict]:
+def _age_frames(ctx, age_counts: pd.DataFrame, comp: dict, flagged: dict | None = None
+                ) -> list[tuple[str, str, str, pd.DataFrame]]:
+    """(quarter, "kaikki", age group, frame) of every quarter × age group of
+    ``age_counts`` (its all-tasks rows; the age group kaikki summed when absent)."""
     a = age_counts[age_counts["service_task"] == ALL_TASKS].copy()
     a["quarter"] = a["quarter"].astype(str)
-    rows = []
+    frames = []
     for q, g in a.groupby("quarter", sort=True):
         codes = comp.get((q, ALL_TASKS), set())
         if "kaikki" not in set(g["age_group"]):
@@ -422,9 +439,9 @@ def age_estimates(ctx, age_counts: pd.DataFrame, comp: dict, flagged: dict | Non
             h = g[g["age_group"] == ag]
             if h.empty:
                 continue
-            rows += _estimate_rows(ctx, q, ALL_TASKS, ag, _frame(
-                ctx, q, h, codes, (flagged or {}).get((q, ALL_TASKS))))
-    return rows
+            frames.append((q, ALL_TASKS, ag, _frame(ctx, q, h, codes,
+                                                    (flagged or {}).get((q, ALL_TASKS)))))
+    return frames
 
 
 def _estimates_frame(rows: list[dict]) -> pd.DataFrame:
@@ -526,6 +543,21 @@ def representativeness(ctx, counts, cwa_counts, age_counts, comp) -> tuple[pd.Da
     return _round(d), _round(pd.DataFrame(summary))
 
 
+def screened_series(memo: EstimationMemo | None, series: pd.DataFrame,
+                    deliveries: pd.DataFrame, monthly: pd.DataFrame | None,
+                    covariates: pd.DataFrame, quality_params: dict, model_covariates: list[str]
+                    ) -> pd.DataFrame:
+    """:func:`seuranta.statistics.quality.screen` of the series (the model checks in the
+    memo's workers), from ``memo`` when made before on the same content: the run without
+    the review round's decisions screens the same rows (the decisions come after)."""
+    args = (series, deliveries, monthly, covariates, quality_params, model_covariates)
+    if memo is None:
+        return qual.screen(*args)
+    key = content_key(series, deliveries, monthly, covariates, quality=quality_params,
+                      covariates=model_covariates)
+    return memo.get(key, lambda: qual.screen(*args, workers=memo.workers))
+
+
 def _classified(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
                 memo: EstimationMemo | None) -> dict:
     """The stage's shared first step: its context, the series tables and the quality
@@ -552,9 +584,9 @@ def _classified(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
                  CORRECTIONS_FILE, earlier, first)
 
     last_q = max(series["quarter"])
-    series_quality = qual.classify(series, deliveries, monthly, corrections,
-                                   ctx.covariates(last_q), ctx.qp,
-                                   list(ctx.ep["model_covariates"]))
+    screened = screened_series(memo, series, deliveries, monthly, ctx.covariates(last_q),
+                               ctx.qp, list(ctx.ep["model_covariates"]))
+    series_quality = qual.decide(screened, corrections, ctx.qp)
     qs = set(counts["quarter"])
     quality = series_quality[series_quality["quarter"].isin(qs)].reset_index(drop=True)
     return {"ctx": ctx, "counts": counts, "series": series, "series_cwa": series_cwa,
@@ -573,13 +605,13 @@ def _all_estimate_rows(s: dict, quarters: set[str] | None = None) -> list[dict]:
 
     ctx, comp, flagged = s["ctx"], s["comp"], s["flagged"]
     est_tasks = reference.task_codes(estimated_only=True)
-    rows = estimates_for(ctx, cut(s["series"]), comp, est_tasks, flagged)
+    frames = _task_frames(ctx, cut(s["series"]), comp, est_tasks, flagged)
     series_cwa, series_age = cut(s["series_cwa"]), cut(s["series_age"])
     if series_cwa is not None and len(series_cwa):
-        rows += estimates_for(ctx, series_cwa, comp, [CWA_TASK], flagged)
+        frames += _task_frames(ctx, series_cwa, comp, [CWA_TASK], flagged)
     if series_age is not None and len(series_age):
-        rows += age_estimates(ctx, series_age, comp, flagged)
-    return rows
+        frames += _age_frames(ctx, series_age, comp, flagged)
+    return _rows_of(ctx, frames)
 
 
 def quality_and_estimates(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
@@ -590,6 +622,15 @@ def quality_and_estimates(tables: dict[str, pd.DataFrame], data_dir: Path, param
     s = _classified(tables, Path(data_dir), params, memo)
     return {"quality": _round(s["quality"]),
             "estimates": _estimates_frame(_all_estimate_rows(s, s["qs"]))}
+
+
+def _aside(ctx, fn, *args):
+    """``fn(*args)`` started in one of the memo's workers, when it has any; returns the
+    function that gives its result (computed here, at that call, without workers)."""
+    workers = ctx.memo.workers if ctx.memo is not None else None
+    if workers is None:
+        return lambda: fn(*args)
+    return workers.submit(fn, *args).result
 
 
 def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
@@ -607,8 +648,11 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     estimates = series_estimates[series_estimates["quarter"].isin(qs)].reset_index(drop=True)
     county = _county_frame(ctx.county_rows)
     county_estimates = county[county["quarter"].isin(qs)].reset_index(drop=True)
-    calibration = calibration_table(calibration_rows(ctx.predictions, series, series_quality))
+    # the calibration in a worker while the sensitivity's fits are made (its own copy of
+    # the predictions: sensitivity_estimates replaces ctx.predictions' entries meanwhile)
+    cal = _aside(ctx, calibration_rows, dict(ctx.predictions), series, series_quality)
     sensitivity = sensitivity_estimates(ctx, series, series_cwa, series_quality, estimates, qs)
+    calibration = calibration_table(cal())
     cwa = tables.get("cwa_counts")
     age = tables.get("age_counts")
 
