@@ -8,9 +8,9 @@ build (``book._run``) records its command and the quarter page it would read. Wh
 checked: each county page is drawn once (on two cores: this process and a forked worker,
 ``bookfmt.drawn_side_by_side``) and its page and charts are the bytes an independent drawing
 here gives; the LaTeX build (its own copy of the staging, removed afterwards) and the first
-HTML build, side by side, see the pages without PDF links (the PDFs do not exist yet), the second (incremental) HTML build sees them with the
-links, and its staging is, file for file, the one a staging with the finished PDFs makes
-(what the second staging made)."""
+HTML build, side by side, see the pages without PDF links (the PDFs do not exist yet),
+the second (incremental) HTML build sees them with the links, and its staging is, file for
+file, the one a staging with the finished PDFs makes (what the second staging made)."""
 
 from __future__ import annotations
 
