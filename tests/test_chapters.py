@@ -319,3 +319,29 @@ def test_the_data_chapters_prose_is_its_templates(tmp_path):
     t = text()
     assert "Tarkastuskierroksella tehtiin 2 päätöstä; kaikki on otettu huomioon" in t
     assert "ei ollut tarkastuskierroksen päätöksiä" not in t
+
+
+def test_a_laid_out_chart_is_drawn_once_and_the_same_bytes(monkeypatch):
+    """``chart_png`` of a figure laid out by ``tight_layout`` (then ``source_line``, which
+    leaves matplotlib's placeholder layout engine): one draw, not savefig's extra layout
+    pass, and the same PNG as matplotlib's own savefig of an identical figure."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    plt = bookfmt.setup_matplotlib()
+
+    def chart():
+        return bookfmt.series_chart(["2023Q1", "2023Q2", "2023Q3"], [1.25, 2.5, 1.75],
+                                    title="Kuvio X. Osuus", synthetic=True)
+    buf = io.BytesIO()
+    theirs = chart()
+    theirs.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    plt.close(theirs)
+    draws = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, r: (draws.append(1), draw(self, r))[1])
+    assert bookfmt.chart_png(chart()) == bookfmt.compressed_png(buf.getvalue())
+    assert len(draws) == 1

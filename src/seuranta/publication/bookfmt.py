@@ -297,6 +297,14 @@ def chart_png(fig) -> bytes:
     """A figure as the book's PNG (100 dpi, no software stamp, :func:`compressed_png`),
     and the figure closed."""
     import matplotlib.pyplot as plt  # heavy dependency: loaded only when used
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        # the layout is final (``tight_layout``, then ``source_line``'s "none"): with the
+        # placeholder engine, savefig laid the whole figure out once more before drawing it
+        # (the same pixels, a third more time per chart)
+        with plt.rc_context({"figure.autolayout": False,
+                             "figure.constrained_layout.use": False}):
+            fig.set_layout_engine(None)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, metadata={"Software": None})
     plt.close(fig)
