@@ -5,14 +5,16 @@ The staging is real (published tables in the gate's format, every county's compa
 page and charts, the open data); the two external builds are replaced by recorders: the
 LaTeX/latexmk step (``book.build_pdfs``) writes the PDFs it would make, and the HTML
 build (``book._run``) records its command and the quarter page it would read. What is
-checked: each county page is drawn once, the LaTeX build (its own copy of the staging,
-removed afterwards) and the first HTML build, side by side, see the pages without PDF
-links (the PDFs do not exist yet), the second (incremental) HTML build sees them with the
-links, and its staging is, file for file, the one a staging with the finished PDFs makes
-(what the second staging made)."""
+checked: each county page is drawn once (on two cores: this process and a forked worker,
+``bookfmt.drawn_side_by_side``) and its page and charts are the bytes an independent drawing
+here gives; the LaTeX build (its own copy of the staging, removed afterwards) and the first
+HTML build, side by side, see the pages without PDF links (the PDFs do not exist yet),
+the second (incremental) HTML build sees them with the links, and its staging is, file for
+file, the one a staging with the finished PDFs makes (what the second staging made)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -25,7 +27,7 @@ from published_fixture import QUARTERS, write_published  # noqa: E402
 
 from seuranta.core import reference  # noqa: E402
 from seuranta.core.params import load_params  # noqa: E402
-from seuranta.publication import book, portal  # noqa: E402
+from seuranta.publication import book, compare, portal, published  # noqa: E402
 from seuranta.publication.notebooks import notebook_plan  # noqa: E402
 
 PARAMS = load_params()
@@ -52,12 +54,14 @@ def _staged_files(stage: Path) -> dict[str, bytes]:
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("once")
     out = _out(tmp)
-    drawn, seen_by_latex, html_builds = [], {}, []
+    seen_by_latex, html_builds = {}, []
+    drawn = tmp / "drawn.txt"   # a line per county page drawn, in whichever process drew it
     mp = pytest.MonkeyPatch()
     county_page = portal._county_page
 
     def counting_county_page(pdirs, quarter, code, *args, **kwargs):
-        drawn.append(code)
+        with open(drawn, "a", encoding="utf-8") as f:
+            f.write(f"{code} {os.getpid()}\n")
         return county_page(pdirs, quarter, code, *args, **kwargs)
 
     def latex(stage, quarters, pdf_dir, params, cache_dir=None, reuse=True):
@@ -78,14 +82,36 @@ def built(tmp_path_factory):
         stage = book.build_book(out, QUARTERS, True, PARAMS, pdf=True, into=tmp / "into")
     finally:
         mp.undo()
+    drawn = [line.split() for line in drawn.read_text(encoding="utf-8").splitlines()]
     return {"tmp": tmp, "out": out, "stage": stage.parent.parent, "drawn": drawn,
             "latex": seen_by_latex, "html": html_builds}
 
 
 def test_each_county_page_is_drawn_once(built):
     codes = list(reference.counties()["county_code"])
-    assert sorted(built["drawn"]) == sorted(codes)     # the old double staging: each twice
+    assert sorted(c for c, _ in built["drawn"]) == sorted(codes)   # the old double staging: twice
     assert [cmd[1] for cmd, _ in built["html"]] == ["build", "build"]   # the second: incremental
+    if (os.cpu_count() or 1) > 1:   # drawn on two cores: this process and one worker
+        assert len({pid for _, pid in built["drawn"]}) == 2
+
+
+def test_each_county_picture_equals_an_independent_drawing(built):
+    """The county pages and their charts, drawn side by side in two processes
+    (``bookfmt.drawn_side_by_side``), are byte for byte what drawing each county's page
+    here, one after another and from its own reading of the published tables, gives: no
+    county's chart under another's name, none drawn differently in the worker."""
+    out, stage, q = built["out"], built["stage"], max(QUARTERS)
+    pdirs = {p: published.published_dir(out, p) for p in QUARTERS}
+    cf, nf = compare.county_frame(pdirs[q], q), compare.national_frame(pdirs[q], q)
+    img = built["tmp"] / "img-here"
+    img.mkdir()
+    for c in reference.counties().itertuples():
+        page = portal._county_page(pdirs, q, c.county_code, c.county_name_fi, cf, nf, img,
+                                   True, PARAMS)
+        assert page == (stage / "vertailu" / f"{c.county_code}.md").read_text(encoding="utf-8")
+    here = {p.name: p.read_bytes() for p in img.iterdir()}
+    staged = {p.name: p.read_bytes() for p in (stage / "vertailu" / "img").iterdir()}
+    assert len(here) >= len(reference.counties()) and staged == here
 
 
 def test_latex_sees_no_pdf_links_and_html_gets_them(built):

@@ -82,9 +82,30 @@ def test_the_gate_publishes_aggregates_only(tmp_path):
     assert gate.published_calibration(tmp_path, "2022Q4", min_count=5).empty
     (tmp_path / "published").mkdir()
     pub.to_csv(tmp_path / "published" / "calibration.csv", index=False)
-    lead, table = chapters.calibration_block(
-        {"calibration": published.read(tmp_path / "published", "calibration")})
-    assert "8 tällaista vertailua" in lead.replace("\xa0", " ")
-    table = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", table)   # as a reader sees escaped cells
+    ch = chapters.Chapter()
+    chapters.calibration_block(
+        ch, {"calibration": published.read(tmp_path / "published", "calibration")})
+    lead = _calibration_lead(ch)
+    assert "Taulukossa on 8 tällaista vertailua." in lead and "Sarjassa ei vielä" not in lead
+    table = re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", ch.tables["calibration"])   # as a reader sees escaped cells
     assert "Taulukko AL4" in table and "0,43" in table and SUPPRESSED in table
     assert not math.isnan(big["sd_z"])
+    # no comparison yet: the template's other lead, no table
+    ch = chapters.Chapter()
+    chapters.calibration_block(ch, {"calibration": pub.iloc[0:0]})
+    assert ch.tables["calibration"] == "" and "calibration_n" not in ch.facts
+    assert _calibration_lead(ch).startswith("Sarjassa ei vielä ole kuntia, joiden tiedot")
+
+
+def _calibration_lead(ch):
+    """The data chapter's section "Mallin ennusteiden osuvuus" as its template
+    (notebooks/aineisto_laatu.md) reads for ``ch`` (the other sections' paragraphs not
+    shown), on one line."""
+    import jupytext
+
+    from seuranta.publication.notebooks import NOTEBOOK_DIR
+    template = NOTEBOOK_DIR / "aineisto_laatu.md"
+    none = {c.metadata["if"]: False for c in jupytext.read(template).cells if "if" in c.metadata}
+    ch = chapters.Chapter(facts=ch.facts, tables=ch.tables, shown={**none, **ch.shown})
+    text = chapters.template_text(template, ch).split("## Mallin ennusteiden osuvuus")[1]
+    return " ".join(text.replace("\xa0", " ").split())

@@ -279,3 +279,69 @@ def test_long_reasons_are_shortened_in_the_table_and_said_so():
     ok = "Alueen palaute: Kanta-toimitus vajaa, vaikka ilmoitettu kattavaksi"
     assert chapters.shown_reason(ok) == ok
     assert chapters.shown_reason("rivi 1\nrivi 2") == "rivi 1 rivi 2"
+
+
+DATA_TEMPLATE = NOTEBOOK_DIR / "aineisto_laatu.md"
+
+
+def test_the_data_chapters_prose_is_its_templates(tmp_path):
+    """The data chapter's text is notebooks/aineisto_laatu.md with the chapter's numbers
+    glued (issue 24): the quality lead's share computed here by hand from the published
+    municipal table, the review round's lead by whether the quarter has decisions, the
+    calibration's lead without comparisons. No sentence of the chapter is in Python."""
+    from published_fixture import write_published
+
+    from seuranta.core import reference
+    from seuranta.core.tables import write_csv
+    q = "2023Q3"
+    out = write_published(tmp_path, [q])
+    mun = pd.read_csv(out / q / "published" / "municipal.csv", dtype=str)
+    mun = mun[(mun["quarter"] == q)
+              & mun["service_task"].isin(reference.task_codes(estimated_only=True))]
+    share = bookfmt.fi_share(100 * (mun["quality"] == "comprehensive").sum() / len(mun))
+
+    def text():
+        ch = chapters.data_chapter(out / q / "tables", q)
+        return " ".join(chapters.template_text(DATA_TEMPLATE, ch).replace("\u00a0", " ").split())
+    t = text()
+    assert ("Vuoden 2023 heinä–syyskuussa kuntien ja arvioitavien palvelutehtävien "
+            f"yhdistelmistä {share.replace(chr(0xa0), ' ')} oli kattavia.") in t
+    assert "Tälle vuosineljännekselle ei ollut tarkastuskierroksen päätöksiä." in t
+    assert "Tarkastuskierroksella tehtiin" not in t
+    assert "Sarjassa ei vielä ole kuntia" in t and "tällaista vertailua" not in t
+
+    decisions = pd.DataFrame({"municipality_code": ["091", "049"], "name_fi": ["Helsinki", "Espoo"],
+                              "service_task": ["iakkaat", "iakkaat"],
+                              "decision": ["exclude", "note"], "reason": ["x", "y"],
+                              "quality_before": ["comprehensive"] * 2,
+                              "quality_after": ["none", "comprehensive"]})
+    write_csv(decisions, out / q / "published" / "review_decisions.csv")
+    t = text()
+    assert "Tarkastuskierroksella tehtiin 2 päätöstä; kaikki on otettu huomioon" in t
+    assert "ei ollut tarkastuskierroksen päätöksiä" not in t
+
+
+def test_a_laid_out_chart_is_drawn_once_and_the_same_bytes(monkeypatch):
+    """``chart_png`` of a figure laid out by ``tight_layout`` (then ``source_line``, which
+    leaves matplotlib's placeholder layout engine): one draw, not savefig's extra layout
+    pass, and the same PNG as matplotlib's own savefig of an identical figure."""
+    import io
+
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    plt = bookfmt.setup_matplotlib()
+
+    def chart():
+        return bookfmt.series_chart(["2023Q1", "2023Q2", "2023Q3"], [1.25, 2.5, 1.75],
+                                    title="Kuvio X. Osuus", synthetic=True)
+    buf = io.BytesIO()
+    theirs = chart()
+    theirs.savefig(buf, format="png", dpi=100, metadata={"Software": None})
+    plt.close(theirs)
+    draws = []
+    draw = Figure.draw
+    monkeypatch.setattr(Figure, "draw", lambda self, r: (draws.append(1), draw(self, r))[1])
+    assert bookfmt.chart_png(chart()) == bookfmt.compressed_png(buf.getvalue())
+    assert len(draws) == 1

@@ -101,7 +101,9 @@ SENTENCE = "Tämä virke lisättiin silmukan testissä mallipohjaan."
     ("yhteenveto.md", "yhteenveto", "\n## Keskeiset luvut\n"),
     # a task chapter: its prose is the template's, not Python's (issue 24)
     ("palvelutehtava.md", "tehtava_iakkaat", "\n## Kuntien väliset erot\n"),
-], ids=["summary", "task"])
+    # the data chapter: its prose is the template's too
+    ("aineisto_laatu.md", "aineisto_laatu", "\n## Tarkastuskierroksen korjaukset\n"),
+], ids=["summary", "task", "data"])
 def test_a_sentence_edited_in_a_template_reaches_the_quarters_html(release, tmp_path, template,
                                                                     page, anchor):
     """The loop: a sentence added to a COPY of a chapter's template, then

@@ -970,16 +970,31 @@ def multi_chapter(tables_dir: str | Path, quarter: str, *, synthetic: bool) -> C
 
 
 # --------------------------------------------------------------------------- data and quality
+# The chapter's prose is its template's (notebooks/aineisto_laatu.md, issue 24): this module
+# glues its numbers (Quarter_in, quality_share, decisions_n, calibration_n) and says which of
+# its paragraphs the quarter shows (quality; decisions or no_decisions; calibration or
+# no_calibration). Python keeps the tables' captions and notes.
 
-def calibration_block(pub: dict) -> tuple[str, str]:
-    """(lead, table) of the out-of-sample check of the model: the gate's published
-    ``calibration`` table, one row per quarter of the prediction over the tasks."""
+TEXT.update({
+    "reasons_shortened": (
+        "Yli {chars} merkin perustelut ja yli {word} merkin sanat on taulukossa lyhennetty "
+        "(…); koko teksti on avoimen datan taulukossa Tarkastuskierroksen päätökset."),
+})
+
+
+def calibration_block(ch: Chapter, pub: dict) -> None:
+    """The out-of-sample check of the model from the gate's published ``calibration``
+    table (one row per quarter of the prediction over the tasks): the table, its number
+    of comparisons (``calibration_n``) and which lead the template shows (``calibration``
+    or ``no_calibration``: no municipality has yet become comprehensive after a
+    prediction)."""
     cal = pub.get("calibration")
-    if cal is None or cal.empty:
-        return say("no_calibration"), ""
-    c = cal[cal["service_task"] == "kaikki"]
-    if c.empty:
-        return say("no_calibration"), ""
+    c = None if cal is None or cal.empty else cal[cal["service_task"] == "kaikki"]
+    ch.shown.update(calibration=c is not None and not c.empty)
+    ch.shown["no_calibration"] = not ch.shown["calibration"]
+    ch.tables["calibration"] = ""
+    if not ch.shown["calibration"]:
+        return
 
     def fig(v, sym, d):
         return sym if sym else bf.fi_number(v, d)
@@ -991,33 +1006,10 @@ def calibration_block(pub: dict) -> tuple[str, str]:
         "Osuus välillä ±1,96, %": [fig(v, s, 1) for v, s in zip(c["within_196_pct"],
                                                               c["within_196_pct_symbol"])],
     })
-    return (say("calibration", n=bf.fi_number(int(c["n"].sum()))),
-            bf.table_block("Taulukko AL4. Mallin aiempien ennusteiden osuvuus (kunnat, joiden "
-                           "tiedot tulivat myöhemmin kattaviksi)", tab))
-
-
-TEXT.update({
-    "quality_lead": ("{Quarter_in} kuntien ja arvioitavien palvelutehtävien yhdistelmistä "
-                     "{share} oli kattavia. Taulukossa on kuntien ja palvelutehtävien "
-                     "yhdistelmien lukumäärät laatuluokittain (kuusi arvioitavaa "
-                     "palvelutehtävää)."),
-    "no_decisions": "Tälle vuosineljännekselle ei ollut tarkastuskierroksen päätöksiä.",
-    "reasons_shortened": (
-        "Yli {chars} merkin perustelut ja yli {word} merkin sanat on taulukossa lyhennetty "
-        "(…); koko teksti on avoimen datan taulukossa Tarkastuskierroksen päätökset."),
-    "decisions": ("Tarkastuskierroksella tehtiin {n} päätöstä; kaikki on otettu huomioon tässä "
-                  "julkaisussa."),
-    "calibration": ("Kun kunta, jonka tiedot eivät olleet kattavia, saa myöhemmin kattavat "
-                    "tiedot, sen toimittamaa asiakasmäärää voidaan verrata malliin perustuvaan "
-                    "ennusteeseen, joka siitä tehtiin aiemmin. Ennusteen virhe suhteessa sen "
-                    "keskivirheeseen on z-luku: jos mallin epävarmuus on arvioitu oikein, "
-                    "z-lukujen keskiarvo on lähellä nollaa, keskihajonta lähellä yhtä ja noin "
-                    "95 % niistä on välillä −1,96…1,96. Taulukossa on {n} tällaista vertailua."),
-    "no_calibration": ("Sarjassa ei vielä ole kuntia, joiden tiedot olisivat muuttuneet "
-                       "kattaviksi ennusteen jälkeen, joten mallin ennusteita ei voitu "
-                       "verrata toteutuneisiin."),
-})
-
+    ch.facts["calibration_n"] = bf.fi_number(int(c["n"].sum()))
+    ch.tables["calibration"] = bf.table_block(
+        "Taulukko AL4. Mallin aiempien ennusteiden osuvuus (kunnat, joiden tiedot tulivat "
+        "myöhemmin kattaviksi)", tab)
 
 
 def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
@@ -1031,7 +1023,8 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
                   & mun["service_task"].isin(reference.task_codes(estimated_only=True))]
     qname, qin = bf.quarter_name(quarter), bf.quarter_in(quarter)
 
-    ch.facts["quality_lead"], ch.tables["quality"] = "", ""
+    ch.tables["quality"] = ""
+    ch.shown["quality"] = bool(len(quality))
     if len(quality):
         names = bf.county_names()
         pc = quality.assign(n=1).pivot_table(index="county_code", columns="quality", values="n",
@@ -1048,19 +1041,20 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
         tot = pc.sum()
         tab.loc[len(tab)] = ["Koko maa", bf.fi_number(tot["comprehensive"]),
                              bf.fi_number(tot["partial"]), bf.fi_number(tot["none"])]
-        ch.facts["quality_lead"] = say(
-            "quality_lead", Quarter_in=_capital(qin),
-            share=bf.fi_share(100 * tot["comprehensive"] / max(int(tot.sum()), 1)))
+        ch.facts.update(
+            Quarter_in=_capital(qin),
+            quality_share=bf.fi_share(100 * tot["comprehensive"] / max(int(tot.sum()), 1)))
         ch.tables["quality"] = bf.table_block(
             f"Taulukko AL1. Laatuluokat hyvinvointialueittain, {qname}", tab)
 
-    ch.facts["calibration"], ch.tables["calibration"] = calibration_block(pub)
+    calibration_block(ch, pub)
 
     decisions = pub.get("review_decisions")
     effect = pub.get("review_effect")
     ch.tables["decisions"], ch.tables["effect"] = "", ""
-    if decisions is None or decisions.empty:
-        ch.facts["decisions"] = say("no_decisions")
+    ch.shown["decisions"] = decisions is not None and not decisions.empty
+    ch.shown["no_decisions"] = not ch.shown["decisions"]
+    if not ch.shown["decisions"]:
         return ch
     qual_fi = {k: v.lower() for k, v in bf.QUALITY_FI.items()}
     full = decisions["reason"].fillna("").astype(str)
@@ -1072,7 +1066,7 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
         "Laatu ennen": decisions["quality_before"].map(qual_fi),
         "Laatu jälkeen": decisions["quality_after"].map(qual_fi),
     }).sort_values(["Kunta", "Palvelutehtävä"])
-    ch.facts["decisions"] = say("decisions", n=bf.fi_number(len(tab)))
+    ch.facts["decisions_n"] = bf.fi_number(len(tab))
     caption = f"Taulukko AL2. Tarkastuskierroksen päätökset, {qname}"
     # the page shows every reason whole (a wide cell scrolls); the PDF's page cannot, so
     # there a long reason is shortened and the note says where the whole text is

@@ -40,6 +40,7 @@ from seuranta.publication.bookfmt import (
     alt_text,
     caption_tables,
     chart_png,
+    drawn_side_by_side,
     notice_md,
     notice_text,
 )
@@ -143,6 +144,11 @@ def _county_page(pdirs: dict[str, Path], quarter: str, code: str, name: str, cf,
     return "\n".join(lines)
 
 
+def _county_page_drawn(*args) -> str:
+    """:func:`_county_page`, looked up when called (in the worker process too)."""
+    return _county_page(*args)
+
+
 #: What a county's comparison page is (its title beside the county's name; the county's
 #: municipal tables of ``alueet/`` are "kuntien osuudet").
 COMPARISON_TITLE_FI = "vertailu muihin alueisiin"
@@ -234,11 +240,11 @@ def stage_pages(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool
              f"{Quarter.parse(newest).name_fi}: alue verrattuna muihin alueisiin ja koko "
              "maahan, ja alueen osuudet jokaiselta julkaistulta vuosineljännekseltä.", "",
              "- [Kaikki kunnat](kunnat.md)"]
-    for c in counties.itertuples():
-        (vdir / f"{c.county_code}.md").write_text(
-            _county_page(pdirs, newest, c.county_code, c.county_name_fi, cf, nf, vdir / "img",
-                         synthetic, params, national, frames, municipal),
-            encoding="utf-8")
+    pages = drawn_side_by_side(_county_page_drawn, [
+        (pdirs, newest, c.county_code, c.county_name_fi, cf, nf, vdir / "img", synthetic,
+         params, national, frames, municipal) for c in counties.itertuples()])
+    for c, page in zip(counties.itertuples(), pages):
+        (vdir / f"{c.county_code}.md").write_text(page, encoding="utf-8")
         index.append(f"- [{c.county_name_fi}]({c.county_code}.md)")
     (vdir / "index.md").write_text("\n".join(index) + "\n", encoding="utf-8")
     tab, num = compare.municipal_table(pdir, newest, municipal=municipal)
