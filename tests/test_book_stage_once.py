@@ -29,6 +29,7 @@ from seuranta.core import reference  # noqa: E402
 from seuranta.core.params import load_params  # noqa: E402
 from seuranta.publication import book, compare, portal, published  # noqa: E402
 from seuranta.publication.notebooks import notebook_plan  # noqa: E402
+from seuranta.statistics.memo import forked_jobs  # noqa: E402
 
 PARAMS = load_params()
 # one worker builds the module's book (under xdist's loadgroup the tests of an ungrouped
@@ -91,7 +92,7 @@ def test_each_county_page_is_drawn_once(built):
     codes = list(reference.counties()["county_code"])
     assert sorted(c for c, _ in built["drawn"]) == sorted(codes)   # the old double staging: twice
     assert [cmd[1] for cmd, _ in built["html"]] == ["build", "build"]   # the second: incremental
-    if (os.cpu_count() or 1) > 1:   # drawn on two cores: this process and one worker
+    if forked_jobs() > 1:   # drawn on two cores: this process and one worker
         assert len({pid for _, pid in built["drawn"]}) == 2
 
 

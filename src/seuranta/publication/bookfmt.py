@@ -315,15 +315,17 @@ def drawn_side_by_side(draw, jobs: list[tuple]) -> list:
     """``[draw(*job) for job in jobs]`` on two cores: every other job in one forked worker
     process while this process draws the rest (the county pages' 44 charts took about 20 s
     of one core in a cold publish at scale 1). ``draw`` is a module-level function (its
-    results are pickled back); with one core, or one job, everything is drawn here.
+    results are pickled back); with one job, or one process to use
+    (:func:`~seuranta.statistics.memo.forked_jobs`), everything is drawn here.
 
     A forked worker inherits matplotlib's state (style, fonts), so a chart's PNG is the
     same bytes whichever process drew it (``tests/test_book_stage_once.py``)."""
     import concurrent.futures as cf
     import multiprocessing as mp
-    import os
 
-    if len(jobs) < 2 or (os.cpu_count() or 1) < 2:
+    from seuranta.statistics.memo import forked_jobs
+
+    if len(jobs) < 2 or forked_jobs() < 2:
         return [draw(*job) for job in jobs]
     with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("fork")) as pool:
         theirs = {i: pool.submit(draw, *job) for i, job in enumerate(jobs) if i % 2}

@@ -115,27 +115,30 @@ class EstimationMemo:
         return copy.deepcopy(self._results[key])
 
 
-#: Environment variable: worker processes of the statistics (``1``: none; default: the
-#: core count).
+#: Environment variable: worker processes a run forks (the statistics' fits, the book's
+#: county charts; ``1``: none; default: the core count).
 JOBS_ENV = "SEURANTA_STAT_JOBS"
 
 
-def statistics_jobs() -> int:
-    """Worker processes for the statistics' independent fits: ``SEURANTA_STAT_JOBS``, else
-    the core count."""
-    return int(os.environ.get(JOBS_ENV, "0") or 0) or os.cpu_count() or 1
+def forked_jobs(jobs: int | None = None) -> int:
+    """How many processes share independent work (the one rule for every stage that forks):
+    ``jobs``, else ``SEURANTA_STAT_JOBS``, else the core count; 1 where processes cannot be
+    forked."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return jobs or int(os.environ.get(JOBS_ENV, "0") or 0) or os.cpu_count() or 1
 
 
 @contextlib.contextmanager
 def worker_pool(jobs: int | None = None) -> Iterator[cf.Executor | None]:
     """Worker processes for :meth:`EstimationMemo.prefetch` (``jobs``, default
-    :func:`statistics_jobs`), or None for one job or where processes cannot be forked.
+    :func:`forked_jobs`), or None for one job or where processes cannot be forked.
 
     Enter it before the caller starts any thread: the workers are forked at once (a fork
     copies only the calling thread; no other thread can hold a lock the child needs),
     after the modules of the fits are imported, so that a worker imports nothing."""
-    jobs = statistics_jobs() if jobs is None else jobs
-    if jobs <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    jobs = forked_jobs(jobs)
+    if jobs <= 1:
         yield None
         return
     import scipy.optimize  # noqa: F401 - what the fits use, imported once before the fork
