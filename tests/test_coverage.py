@@ -168,7 +168,7 @@ def test_one_register_through_the_statistics_stage(capsys, tmp_path):
     # the parts the rows keep rebuild the published intervals, the rule's outcomes and the
     # county rows exactly (the offline comparison of constructions stands on this), and
     # the model's own interval
-    hm, hc = coverage.with_construction("hull", nat, cty, load_params())
+    hm, hc = coverage.with_construction("average_k", nat, cty, load_params())
     cols = ["ci_low", "ci_high", "range_low", "range_high"]
     assert np.allclose(hm[cols].to_numpy(float), m[cols].to_numpy(float), rtol=1e-12,
                        equal_nan=True)

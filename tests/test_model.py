@@ -445,7 +445,8 @@ def test_flagged_hull_covers_an_under_delivering_municipality():
     the truth; the interval with it alone (the safeguard off) does not. The county rows
     take the hull too."""
     f, big, truth = _under_delivering()
-    rows, pred = est.estimate_with_prediction(f, ["z"], {"published_method": "model"})
+    hull = {"published_method": "model", "flagged_interval": "hull"}
+    rows, pred = est.estimate_with_prediction(f, ["z"], hull)
     m = rows[1]
     e, v, o = pred.total()
     _, lo, hi = mdl.interval(e, v, o, 1.96)
@@ -455,15 +456,14 @@ def test_flagged_hull_covers_an_under_delivering_municipality():
     assert m["flagged_shift"] > 0
     nf = pred.fit["without_flagged"]
     assert nf.observed[big] == 0 and nf.mean[big] > 0
-    cty = pd.DataFrame(sa.county_rows(pred, f, m, {}, without_flagged=nf)).set_index(
+    cty = pd.DataFrame(sa.county_rows(pred, f, m, hull, without_flagged=nf)).set_index(
         "county_code")
     c = f.loc[big, "county_code"]
     cmask = f["county_code"].to_numpy() == c
     ce, cv, co = pred.total(cmask)
     assert cty.loc[c, "ci_high"] > mdl.interval(ce, cv, co, 1.96)[2]
     # the coverage study's diagnostic computes the mixture beside the hull, which stays
-    diag, _ = est.estimate_with_prediction(f, ["z"], {"published_method": "model"},
-                                           diagnose=True)
+    diag, _ = est.estimate_with_prediction(f, ["z"], hull, diagnose=True)
     assert (diag[1]["ci_low"], diag[1]["ci_high"]) == (m["ci_low"], m["ci_high"])
     assert "mixture_low" not in m and diag[1]["mixture_low"] <= truth <= diag[1]["mixture_high"]
 
@@ -760,7 +760,7 @@ def test_flagged_average_is_the_mixture_of_both_predictions_nationally_and_by_co
     f, big, truth = _under_delivering()
     av = {"published_method": "model", "flagged_interval": "average"}
     rows, pred = est.estimate_with_prediction(f, ["z"], av)
-    hull, _ = est.estimate_with_prediction(f, ["z"], {"published_method": "model"})
+    hull, _ = est.estimate_with_prediction(f, ["z"], {**av, "flagged_interval": "hull"})
     m, nf = rows[1], pred.fit["without_flagged"]
     own, alt = pred.total(), nf.total()
     want = _mixture_of_two(own, alt, 1.96)

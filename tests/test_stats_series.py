@@ -120,14 +120,30 @@ def test_series_rows_equal_each_quarter_run_alone(run):
 def test_quality_and_estimates_is_the_stages_own_cut(run):
     """What the review round's effect compares (statistics.corrections): the quality and
     the estimates of the quarter alone, without the series' other quarters' estimates and
-    the stage's other tables, are the whole stage's tables (no memo: fitted anew)."""
+    the stage's other tables, are the whole stage's tables (no memo: fitted anew), given the
+    stage's widening of the model intervals (the factors of earlier predictions are the
+    series' to know); with four times the variance only the model rows' SE and intervals
+    change."""
     data, params, quarters, reg, last = run
-    part = stats.quality_and_estimates(register.tables_for_quarter(reg, quarters[-1]), data,
-                                       params)
+    cut = register.tables_for_quarter(reg, quarters[-1])
+    part = stats.quality_and_estimates(cut, data, params,
+                                       factors=stats.factors_of(last["estimates"]))
     assert sorted(part) == ["estimates", "quality"]
     assert len(part["estimates"]) == 2 * (6 + 1 + 5)
     pd.testing.assert_frame_equal(part["quality"], last["quality"])
     pd.testing.assert_frame_equal(part["estimates"], last["estimates"])
+    # four times the variance: twice the model rows' SE, the same estimates
+    q = str(quarters[-1])
+    factor = stats.factors_of(last["estimates"])[q]
+    wide = stats.quality_and_estimates(cut, data, params, factors={q: 4.0})["estimates"]
+    model = (wide["method"] == "model").to_numpy()
+    pd.testing.assert_frame_equal(wide[["estimate", "municipalities_used"]],
+                                  part["estimates"][["estimate", "municipalities_used"]])
+    assert (wide.loc[model, "variance_factor"] == 4).all()
+    finite = model & np.isfinite(part["estimates"]["se"]).to_numpy()
+    assert finite.sum() >= 6
+    assert np.allclose(wide.loc[finite, "se"],
+                       part["estimates"].loc[finite, "se"] * (4 / factor) ** 0.5)
 
 
 def _by_hand(y: list[float], x: list[float], national: float, n_pop: int) -> dict:

@@ -334,10 +334,13 @@ SCHEMA: dict[str, Section] = {
         "model_dispersion": Key(Str(choices=("size", "constant")), "size",
                                 "model: NB dispersion depending on size, or constant"),
         "model_county_effect": Key(Bool(), True, "model: shrunk county effects"),
-        "flagged_interval": Key(Str(choices=("hull", "average", "mixture")), "hull",
+        "flagged_interval": Key(Str(choices=("hull", "average", "mixture")), "average",
                                 "model interval's guard against wrong flagged counts: the "
                                 "hull with the estimate without them, the average of both "
                                 "predictions, or the mixture"),
+        "interval_calibration": Key(Bool(), True,
+                                    "model intervals widened by the mean z² of earlier "
+                                    "predictions tested since (at least 1)"),
         "flagged_error_prior": Key(Num(min=0, max=1), 0.5,
                                    "model interval: prior probability that a flagged "
                                    "(tarkistettava) count is wrong"),

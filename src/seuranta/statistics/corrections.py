@@ -60,7 +60,8 @@ def corrections_tables(quarter: Quarter | str, data_dir: Path, params: dict,
     if len(decisions):
         with tempfile.TemporaryDirectory(prefix="seuranta-nocorr-") as tmp:
             view = _without_corrections(data_dir, Path(tmp))
-            before = stats.quality_and_estimates(base, view, params, memo=memo)
+            before = stats.quality_and_estimates(
+                base, view, params, memo=memo, factors=stats.factors_of(corrected["estimates"]))
     else:
         before = corrected
     return {"corrections_effect": _effect(quarter, before["estimates"], corrected["estimates"],

@@ -79,13 +79,13 @@ NATIONAL_COLUMNS = ["scenario", "register", "quarter", "service_task", "method",
                     "model_estimate", "model_variance", "model_observed", "own_low",
                     "own_high", "nf_estimate", "nf_variance", "nf_observed", "sigma_u",
                     "sigma_u_low_weight", "flagged_n", "flagged_base_pct", "national_base",
-                    "population_used", "note"]
+                    "population_used", "note", "variance_factor"]
 COUNTY_COLUMNS = ["scenario", "register", "quarter", "service_task", "county_code",
                   "estimate", "se", "clients_observed", "ci_low", "ci_high", "truth",
                   "publish_as", "range_low", "range_high", "mixture_low", "mixture_high",
                   "variance", "observed", "nf_estimate", "nf_variance", "nf_observed",
                   "comprehensive", "municipalities", "municipalities_comprehensive",
-                  "population_base"]
+                  "population_base", "variance_factor"]
 
 #: The quarters of each register that are estimated (the second and the last: the first
 #: quarters of a series are much alike, and the calibration compares the second quarter's
@@ -107,6 +107,10 @@ def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFr
     flagged = stage.comprehensive_sets(quality, flagged=True)
     rows = stage.estimates_for(ctx, counts[counts["quarter"].isin(STUDY_QUARTERS)], comp,
                                sim.TASKS, flagged)
+    # the out-of-sample check widens the later quarter's intervals as the pipeline does
+    cal = stage.calibration_rows(ctx.predictions, counts, quality)
+    factors = stage.variance_factors(cal, STUDY_QUARTERS, ctx.ep)
+    rows, county_rows = stage.calibrated(rows, ctx.county_rows, factors, ctx.ep)
     truth = reg["truth"]
     tn = truth.groupby(["quarter", "service_task"])["true_clients"].sum()
     tc = truth.groupby(["quarter", "service_task", "county_code"])["true_clients"].sum()
@@ -117,12 +121,12 @@ def register_rows(scenario: str, seed: int, params: dict) -> dict[str, pd.DataFr
                      truth=[float(tn[(q, t)]) for q, t in zip(nat["quarter"],
                                                                nat["service_task"])],
                      base_pct=100 * nat["population_used"] / nat["national_base"])
-    cty = pd.DataFrame(ctx.county_rows)
+    cty = pd.DataFrame(county_rows)
     cty = cty[cty["comprehensive"] == 0]
     cty = cty.assign(scenario=scenario, register=seed,
+                     variance_factor=cty["quarter"].map(factors),
                      truth=[float(tc[k]) for k in zip(cty["quarter"], cty["service_task"],
                                                        cty["county_code"])])
-    cal = stage.calibration_rows(ctx.predictions, counts, quality)
     return {"national": nat.rename(columns={"municipalities_used": "municipalities"}).reindex(
                 columns=NATIONAL_COLUMNS),
             "county": cty.reindex(columns=COUNTY_COLUMNS),
@@ -474,7 +478,12 @@ CONSTRUCTIONS = {
     "shift2h": "own interval, variance + shift² / 2",
     "logshift": "log scale of P: s² + log(1 + shift / P̂)²",
     "hull90": "hull of the two 90 % intervals",
+    "hull_k": "hull, both variances times the calibration factor",
+    "average_k": "average, both variances times the calibration factor (published)",
 }
+#: Constructions whose variances are multiplied by the quarter's calibration factor
+#: (``variance_factor``: :func:`seuranta.statistics.stage.variance_factors`).
+CALIBRATED = ("hull_k", "average_k")
 
 
 def _lognormal(e, v, o, z):
@@ -501,6 +510,9 @@ def construct(kind: str, d: pd.DataFrame, z: float, national: bool
     has = np.isfinite(d["nf_estimate"].to_numpy(float))
     e2, v2, o2 = (np.where(has, d[f"nf_{c}"].to_numpy(float), x)
                   for c, x in (("estimate", e), ("variance", v), ("observed", o)))
+    if kind in CALIBRATED:
+        f = factor_of(d)
+        v, v2, kind = v * f, v2 * f, kind.removesuffix("_k")
     shift = e2 - e
     if kind == "own":
         return _lognormal(e, v, o, z)
@@ -525,24 +537,37 @@ def construct(kind: str, d: pd.DataFrame, z: float, national: bool
     raise ValueError(f"unknown interval construction {kind!r}")
 
 
+def factor_of(d: pd.DataFrame) -> np.ndarray:
+    """The rows' calibration factors (1 where a study kept none)."""
+    f = (d["variance_factor"].to_numpy(float) if "variance_factor" in d.columns
+         else np.ones(len(d)))
+    return np.where(np.isfinite(f), f, 1.0)
+
+
 def with_construction(kind: str, nat: pd.DataFrame, cty: pd.DataFrame, params: dict
                       ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The national model rows and the county rows of a study with ``kind``'s intervals
     and the publication rule applied again (its ``flagged_shift`` test reads the
     interval's half-width; a county point needs a national point; a range is the interval
-    rounded outwards). With ``hull`` on a study of the hull, the rows as published."""
+    rounded outwards). With the construction the study was made with (``average_k``
+    under the defaults), the rows as published."""
     p = params["estimate"]
     z = float(p["z"])
     rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
     m = nat[nat["method"] == "model"].copy()
     ok = m["model_estimate"].notna().to_numpy()
     m.loc[ok, "ci_low"], m.loc[ok, "ci_high"] = construct(kind, m[ok], z, True)
+    # the rule's relative SE from the construction's own variance
+    f = factor_of(m) if kind in CALIBRATED else 1.0
+    m.loc[ok, "se"] = np.sqrt(np.maximum(m["model_variance"].to_numpy(float) * f, 0.0))[ok]
     out = [est.publication_rule({**r, "municipalities_used": r["municipalities"],
                                  "note": r["note"] if isinstance(r["note"], str) else ""}, rule)
            for r in m.to_dict("records")]
     m[est.RULE_COLUMNS] = pd.DataFrame(out, index=m.index)[est.RULE_COLUMNS]
     c = cty.copy()
     c["ci_low"], c["ci_high"] = construct(kind, c, z, False)
+    c["se"] = np.sqrt(np.maximum(c["variance"].to_numpy(float)
+                                 * (factor_of(c) if kind in CALIBRATED else 1.0), 0.0))
     n_as = (m.set_index(["register", "quarter", "service_task"])["publish_as"]
             .reindex(list(zip(c["register"], c["quarter"], c["service_task"]))).to_numpy())
     point = ((n_as == "point") & (c["estimate"] > 0)

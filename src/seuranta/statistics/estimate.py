@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 ESTIMATE_COLUMNS = [
     "method", "municipalities_used", "clients_used", "population_used", "share_pct",
     "estimate", "se", "ci_low", "ci_high", "estimate_rounded", "national_base", "variance",
-    "se_linearised", "se_jackknife", "note",
+    "variance_factor", "se_linearised", "se_jackknife", "note",
 ]
 
 #: Variance estimators of the ratio method (parameter ``estimate.ratio_variance``).
@@ -301,12 +301,14 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
                            flagged_interval=str(p["flagged_interval"]))
         if nf is None and (flagged & comp).any():
             m["flagged_shift"] = math.inf     # no estimate without them: the rule's range
-        if diagnose:
-            m.update(interval_parts(pred, nf, frame, flagged & comp, z))
+        # the parts its interval is made of: widened later by the calibration of earlier
+        # predictions (:func:`widened`), kept by the coverage study
+        m.update(interval_parts(pred, nf, frame, flagged & comp, z))
     risk = model_risk(frame, covariates)
     for row in (r, m):
         row.update(risk)
         row.setdefault("flagged_shift", math.nan)
+        row["variance_factor"] = 1.0 if row["method"] == "model" else math.nan
         row["published"] = int(row["method"] == published)
         row.update(publication_rule(row, p.get("publication_rule")))
     return [r, m], pred
@@ -317,14 +319,15 @@ def interval_parts(pred: mdl.Prediction, without_flagged: mdl.Prediction | None,
     """What an interval construction is made of (the coverage study keeps it to compare
     constructions offline): the model's estimate, predictive variance and observed part
     (``model_*``) and its own interval (``own_low`` / ``own_high``); the same of the model
-    without the flagged municipalities (``nf_*``; NaN when it could not be made); the
+    without the flagged municipalities (``nf_*``; NaN when there are none or it could not
+    be made); the
     posterior mean of σ_u (``sigma_u``), the posterior weight of σ_u ≤ 0.1
     (``sigma_u_low_weight``), the flagged municipalities' number and share of the base
     (``flagged_n``, ``flagged_base_pct``)."""
     e, v, o = pred.total()
     _, lo, hi = mdl.interval(e, v, o, z)
     nf = (math.nan,) * 3
-    if without_flagged is not None:
+    if without_flagged is not None and without_flagged is not pred:
         nf = without_flagged.total()
     comps = pred.components
     base = frame["population_base"].to_numpy(float)
@@ -334,6 +337,36 @@ def interval_parts(pred: mdl.Prediction, without_flagged: mdl.Prediction | None,
             "sigma_u_low_weight": float(sum(c.weight for c in comps if c.sd <= 0.1)),
             "flagged_n": int(np.asarray(flagged, bool).sum()),
             "flagged_base_pct": 100 * float(base[np.asarray(flagged, bool)].sum() / base.sum())}
+
+
+def widened(row: dict, factor: float, params: dict | None = None) -> dict:
+    """A model row whose interval is made again with both predictive variances (the
+    model's and the one without the flagged municipalities, :func:`interval_parts`)
+    multiplied by ``factor``, its ``se`` likewise, and the publication rule applied again
+    (``variance_factor`` says by what). ``factor`` is the calibration of the model's
+    earlier predictions (:func:`seuranta.statistics.stage.variance_factors`): what the
+    model's own variance lacks, measured on municipalities it did not see. The estimate
+    itself does not change. Other rows, a factor of 1 and a row without an estimate come
+    back as they are (with ``variance_factor`` set)."""
+    out = {**row, "variance_factor": factor if row["method"] == "model" else math.nan}
+    if (row["method"] != "model" or factor == 1.0
+            or not np.isfinite(row.get("model_estimate", math.nan))):
+        return out
+    p = {**defaults("estimate"), **(params or {})}
+    z = float(p["z"])
+    kind = str(p["flagged_interval"])
+    if kind == "mixture":
+        raise InputError("parameters: estimate.interval_calibration needs "
+                         "estimate.flagged_interval hull or average, not mixture")
+    own = (row["model_estimate"], factor * row["model_variance"], row["model_observed"])
+    nf = ((row["nf_estimate"], factor * row["nf_variance"], row["nf_observed"])
+          if np.isfinite(row.get("nf_estimate", math.nan)) else None)
+    se, lo, hi = mdl.interval(*own, z)
+    if nf is not None:
+        lo, hi = mdl.flagged_bounds(kind, own, nf, z)
+    out.update(se=se, ci_low=lo, ci_high=hi)
+    out.update(publication_rule(out, p.get("publication_rule")))
+    return out
 
 
 def model_risk(frame: pd.DataFrame, covariates: list[str]) -> dict:

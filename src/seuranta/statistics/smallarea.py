@@ -44,8 +44,7 @@ COUNTY_COLUMNS = ["quarter", "service_task", "county_code", "method", "estimate"
 def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
                 params: dict | None = None,
                 without_flagged: mdl.Prediction | None = None,
-                flags: mdl.FlagMixture | None = None, diagnose: bool = False
-                ) -> list[dict]:
+                flags: mdl.FlagMixture | None = None) -> list[dict]:
     """One row per county of ``frame`` (see the module docstring). ``national``: the
     quarter × task's model row with its publication rule columns; ``without_flagged``: the
     same model with the flagged municipalities predicted (with ``flagged_interval`` ``hull``
@@ -54,29 +53,26 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
     over "the count is right / wrong" (:func:`~seuranta.statistics.model.flag_mixture`;
     the same posterior probabilities, each county's shifts): its interval is
     ``mixture_low`` / ``mixture_high``, and the published one with ``mixture``.
-    ``diagnose``: each row also has the parts of its interval (the coverage study):
+    Each row also has the parts of its interval (:func:`widened`; the coverage study):
     ``variance`` and ``observed`` of the model, ``nf_estimate`` / ``nf_variance`` /
-    ``nf_observed`` of the model without the flagged municipalities."""
+    ``nf_observed`` of the model without the flagged municipalities (NaN when its interval
+    does not hold that one)."""
     p = {**defaults("estimate"), **(params or {})}
     z = float(p["z"])
     step = int(p["rounding"])
     rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
-    max_rse = float(rule["county_point_max_rse_pct"])
     county = frame["county_code"].astype(str).to_numpy()
     kind = str(p["flagged_interval"])
     tot = mdl.mixture_totals(pred, flags, county)
     alt = (without_flagged.group_totals(county).set_index("group").to_dict("index")
            if kind != "mixture" and without_flagged is not None and without_flagged is not pred
            else None)
-    parts = (without_flagged.group_totals(county).set_index("group").to_dict("index")
-             if diagnose and without_flagged is not None else None)
     comp = frame["comprehensive"].to_numpy(bool)
     base = frame["population_base"].to_numpy(float)
     info = pd.DataFrame({"c": county, "comp": comp, "base": base,
                          "cbase": np.where(comp, base, 0.0)}).groupby("c").agg(
         municipalities=("comp", "size"), municipalities_comprehensive=("comp", "sum"),
         population_base=("base", "sum"), cbase=("cbase", "sum")).to_dict("index")
-    national_ok = national.get("publish_as", "none") != "none"
     rows = []
     for r in tot.itertuples(index=False):
         i = info[r.group]
@@ -105,19 +101,51 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
                "range_low": math.nan, "range_high": math.nan}
         if flags is not None:
             row.update(mixture_low=mixed[0], mixture_high=mixed[1])
-        if diagnose:
-            a = (parts[r.group] if parts is not None
-                 else dict.fromkeys(("estimate", "variance", "observed"), math.nan))
-            row.update(variance=r.variance, observed=r.observed, nf_estimate=a["estimate"],
-                       nf_variance=a["variance"], nf_observed=a["observed"])
-        if not national_ok and not full:
-            row["publish_as"] = "none"
-        elif full or (national.get("publish_as") == "point" and r.estimate > 0
-                      and 100 * se / r.estimate <= max_rse):
-            row["publish_as"] = "point"
-        else:
-            low, high = est.rounded_range(r.estimate, lo, hi, r.observed,
-                                          float(rule["range_step_pct"]))
-            row.update(publish_as="range", range_low=low, range_high=high)
+        # the parts of its interval: widened by the calibration of earlier predictions
+        # (:func:`widened`), kept by the coverage study
+        a = (alt[r.group] if alt is not None and not full
+             else dict.fromkeys(("estimate", "variance", "observed"), math.nan))
+        row.update(variance=r.variance, observed=r.observed, nf_estimate=a["estimate"],
+                   nf_variance=a["variance"], nf_observed=a["observed"])
+        row.update(_published_as(row, national, rule))
         rows.append(row)
     return rows
+
+
+def _published_as(row: dict, national: dict, rule: dict) -> dict:
+    """``publish_as`` of a county row (point, range or none) and its range: a fully
+    comprehensive county is counted; else a point needs the national model row's point and
+    a relative SE of at most ``county_point_max_rse_pct``, a range the national row
+    published at all; the range is the interval rounded outwards."""
+    full = bool(row["comprehensive"])
+    if national.get("publish_as", "none") == "none" and not full:
+        return {"publish_as": "none", "range_low": math.nan, "range_high": math.nan}
+    e = row["estimate"]
+    if full or (national.get("publish_as") == "point" and e > 0
+                and 100 * row["se"] / e <= float(rule["county_point_max_rse_pct"])):
+        return {"publish_as": "point", "range_low": math.nan, "range_high": math.nan}
+    low, high = est.rounded_range(e, row["ci_low"], row["ci_high"], row["clients_observed"],
+                                  float(rule["range_step_pct"]))
+    return {"publish_as": "range", "range_low": low, "range_high": high}
+
+
+def widened(row: dict, national: dict, factor: float, params: dict | None = None) -> dict:
+    """A county row of :func:`county_rows` with its interval made again from both
+    predictive variances multiplied by ``factor`` (as the national row,
+    :func:`seuranta.statistics.estimate.widened`, which ``national`` is already) and its
+    publication decided again. A fully comprehensive county and a factor of 1 change
+    nothing but the decision, which follows ``national``."""
+    p = {**defaults("estimate"), **(params or {})}
+    rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
+    out = dict(row)
+    if factor != 1.0 and not row["comprehensive"]:
+        z = float(p["z"])
+        own = (row["estimate"], factor * row["variance"], row["observed"])
+        se, lo, hi = mdl.interval(*own, z)
+        if np.isfinite(row.get("nf_estimate", math.nan)):
+            lo, hi = mdl.flagged_bounds(
+                str(p["flagged_interval"]), own,
+                (row["nf_estimate"], factor * row["nf_variance"], row["nf_observed"]), z)
+        out.update(se=se, ci_low=lo, ci_high=hi)
+    out.update(_published_as(out, national, rule))
+    return out

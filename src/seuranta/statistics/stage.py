@@ -57,7 +57,7 @@ import pandas as pd
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
-from seuranta.core.params import as_params
+from seuranta.core.params import as_params, defaults
 from seuranta.core.quarters import Quarter
 from seuranta.inputs.corrections import CORRECTIONS_FILE
 from seuranta.inputs.datafolder import publication_quarters
@@ -79,7 +79,8 @@ AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
 ESTIMATE_COLUMNS = ["quarter", "service_task", "method", "municipalities_used", "clients_used",
                     "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
                     "estimate_rounded", "published", "age_group", "national_base",
-                    "difference_pct", "variance", "se_linearised", "se_jackknife", "note",
+                    "difference_pct", "variance", "variance_factor", "se_linearised",
+                    "se_jackknife", "note",
                     *est.RULE_COLUMNS, *est.RISK_COLUMNS]
 
 
@@ -191,7 +192,7 @@ def estimate_parts(frame: pd.DataFrame, covariates: list[str], params: dict, cou
         return rows, [], None
     counties = sa.county_rows(pred, frame, rows[1], params,
                               without_flagged=pred.fit.get("without_flagged"),
-                              flags=pred.fit.get("flag_mixture"), diagnose=diagnose)
+                              flags=pred.fit.get("flag_mixture"))
     return rows, counties, municipal_predictions(pred, frame)
 
 
@@ -284,14 +285,25 @@ VARIANTS = ("kaikki_kattavat", "ilman_tarkistettavia")
 
 def sensitivity_estimates(ctx, series: pd.DataFrame, series_cwa: pd.DataFrame | None,
                           series_quality: pd.DataFrame, estimates: pd.DataFrame,
-                          quarters: set[str]) -> pd.DataFrame:
+                          quarters: set[str], factors: dict[str, float] | None = None
+                          ) -> pd.DataFrame:
     """The estimates of ``quarters`` (tasks and lastensuojelulaki, all ages) with and without
     the flagged municipalities: one row per quarter × task × method × variant;
-    ``difference_pct`` = the variant's estimate against estimates.csv's (same method)."""
+    ``difference_pct`` = the variant's estimate against estimates.csv's (same method).
+    ``factors``: each quarter's widening of the model's intervals (:func:`variance_factors`;
+    none when None), as ``estimates`` has it."""
+    rows = sensitivity_rows(ctx, series, series_cwa, series_quality, quarters)
+    return sensitivity_table(calibrated(rows, [], factors or {}, ctx.ep)[0], series_quality,
+                             estimates)
+
+
+def sensitivity_rows(ctx, series: pd.DataFrame, series_cwa: pd.DataFrame | None,
+                     series_quality: pd.DataFrame, quarters: set[str]) -> list[dict]:
+    """The estimate rows of :func:`sensitivity_estimates`' variant without the flagged
+    municipalities (before the widening of :func:`calibrated`)."""
     flagged = series_quality["flags"].fillna("").astype(str) != ""
     reduced = comprehensive_sets(series_quality.assign(
         quality=series_quality["quality"].mask(flagged, "partial")))
-    n_flag = (series_quality[flagged].groupby(["quarter", "service_task"]).size().to_dict())
     keep = len(ctx.county_rows)                  # no county rows from this variant
     kept_predictions = dict(ctx.predictions)
     sub = series[series["quarter"].astype(str).isin(quarters)]
@@ -302,6 +314,14 @@ def sensitivity_estimates(ctx, series: pd.DataFrame, series_cwa: pd.DataFrame | 
     rows = _rows_of(ctx, frames)
     del ctx.county_rows[keep:]
     ctx.predictions = kept_predictions
+    return rows
+
+
+def sensitivity_table(rows: list[dict], series_quality: pd.DataFrame,
+                      estimates: pd.DataFrame) -> pd.DataFrame:
+    """:func:`sensitivity_estimates`' table from its variant's (widened) rows."""
+    flagged = series_quality["flags"].fillna("").astype(str) != ""
+    n_flag = (series_quality[flagged].groupby(["quarter", "service_task"]).size().to_dict())
     main = estimates[(estimates["age_group"] == "kaikki")
                      & (estimates["service_task"] != ALL_TASKS)]
     if not rows:
@@ -338,6 +358,53 @@ def municipal_predictions(pred, frame: pd.DataFrame) -> pd.DataFrame:
 
 
 CALIBRATION_COLUMNS = ["quarter", "service_task", "n", "mean_z", "sd_z", "within_196_pct"]
+
+
+def variance_factors(rows: pd.DataFrame, quarters, params: dict) -> dict[str, float]:
+    """Each quarter Q's widening of the model's intervals, from the out-of-sample check of
+    the model (:func:`calibration_rows`): the mean of z² over the earlier predictions of the
+    estimated tasks that had been tested by Q (later quarter ≤ Q), at least 1; 1 when none
+    has been, or when ``params['interval_calibration']`` is off.
+
+    z² has mean 1 when the model's predictive variance holds. A larger mean says that the
+    municipalities the model had not seen differed from its predictions more than its
+    variance allows (structural differences, joining related to size, too few counties
+    for σ_u): what the data of one quarter cannot show. Multiplying the predictive variance
+    by it (:func:`calibrated`) is the moment estimate of that factor; the floor of 1 keeps a
+    lucky history from narrowing the interval. Only what was known at Q enters, so a later
+    quarter never changes Q's factor."""
+    p = {**defaults("estimate"), **(params or {})}
+    out = dict.fromkeys((str(q) for q in quarters), 1.0)
+    if not p["interval_calibration"] or rows.empty:
+        return out
+    r = rows[rows["service_task"].isin(reference.task_codes(estimated_only=True))]
+    later = r["later_quarter"].astype(str).to_numpy()
+    z2 = np.square(r["z"].to_numpy(float))
+    for q in out:
+        seen = later <= q
+        if seen.any():
+            out[q] = max(1.0, float(z2[seen].mean()))
+    return out
+
+
+def calibrated(rows: list[dict], county_rows: list[dict], factors: dict[str, float],
+               params: dict) -> tuple[list[dict], list[dict]]:
+    """Estimate rows and county rows with each quarter's model intervals widened by its
+    factor (:func:`variance_factors`; :func:`seuranta.statistics.estimate.widened`,
+    :func:`seuranta.statistics.smallarea.widened`) and their publication decided again (a
+    county row follows its quarter × task's national model row)."""
+    rows = [est.widened(r, factors.get(r["quarter"], 1.0), params) for r in rows]
+    national = {(r["quarter"], r["service_task"]): r for r in rows
+                if r["method"] == "model" and r["age_group"] == "kaikki"}
+    county = [sa.widened(c, national[(c["quarter"], c["service_task"])],
+                         factors.get(c["quarter"], 1.0), params) for c in county_rows]
+    return rows, county
+
+
+def factors_of(estimates: pd.DataFrame) -> dict[str, float]:
+    """The quarters' factors (:func:`variance_factors`) an estimates table was made with."""
+    m = estimates[estimates["method"] == "model"]
+    return {str(q): float(f) for q, f in zip(m["quarter"], m["variance_factor"])}
 
 
 def calibration_rows(predictions: dict[tuple[str, str], pd.DataFrame], counts: pd.DataFrame,
@@ -615,13 +682,16 @@ def _all_estimate_rows(s: dict, quarters: set[str] | None = None) -> list[dict]:
 
 
 def quality_and_estimates(tables: dict[str, pd.DataFrame], data_dir: Path, params: dict,
-                          memo: EstimationMemo | None = None) -> dict[str, pd.DataFrame]:
+                          memo: EstimationMemo | None = None,
+                          factors: dict[str, float] | None = None) -> dict[str, pd.DataFrame]:
     """Only ``quality`` and ``estimates`` of :func:`run_statistics_stage` (the same tables),
     with the estimates made for the quarters of ``counts`` only: what the effect of the
-    review round's decisions compares (:mod:`seuranta.statistics.corrections`)."""
+    review round's decisions compares (:mod:`seuranta.statistics.corrections`).
+    ``factors``: the widening of the model's intervals (:func:`factors_of` the run it is
+    compared with: the decisions' effect alone), none when None."""
     s = _classified(tables, Path(data_dir), params, memo)
-    return {"quality": _round(s["quality"]),
-            "estimates": _estimates_frame(_all_estimate_rows(s, s["qs"]))}
+    rows = calibrated(_all_estimate_rows(s, s["qs"]), [], factors or {}, s["ctx"].ep)[0]
+    return {"quality": _round(s["quality"]), "estimates": _estimates_frame(rows)}
 
 
 def _aside(ctx, fn, *args):
@@ -644,15 +714,21 @@ def run_statistics_stage(tables: dict[str, pd.DataFrame], data_dir: Path, params
     ctx, counts, series, series_cwa = s["ctx"], s["counts"], s["series"], s["series_cwa"]
     series_quality, quality, qs, comp = s["series_quality"], s["quality"], s["qs"], s["comp"]
     rows = _all_estimate_rows(s)
+    # the calibration in a worker while the sensitivity's fits are made (its own copy of
+    # the predictions: sensitivity_rows replaces ctx.predictions' entries meanwhile); it
+    # widens every quarter's model intervals (variance_factors)
+    cal = _aside(ctx, calibration_rows, dict(ctx.predictions), series, series_quality)
+    sens_rows = sensitivity_rows(ctx, series, series_cwa, series_quality, qs)
+    cal_rows = cal()
+    factors = variance_factors(cal_rows, sorted(set(series["quarter"])), ctx.ep)
+    rows, county_rows = calibrated(rows, ctx.county_rows, factors, ctx.ep)
     series_estimates = _estimates_frame(rows)
     estimates = series_estimates[series_estimates["quarter"].isin(qs)].reset_index(drop=True)
-    county = _county_frame(ctx.county_rows)
+    county = _county_frame(county_rows)
     county_estimates = county[county["quarter"].isin(qs)].reset_index(drop=True)
-    # the calibration in a worker while the sensitivity's fits are made (its own copy of
-    # the predictions: sensitivity_estimates replaces ctx.predictions' entries meanwhile)
-    cal = _aside(ctx, calibration_rows, dict(ctx.predictions), series, series_quality)
-    sensitivity = sensitivity_estimates(ctx, series, series_cwa, series_quality, estimates, qs)
-    calibration = calibration_table(cal())
+    sensitivity = sensitivity_table(calibrated(sens_rows, [], factors, ctx.ep)[0],
+                                    series_quality, estimates)
+    calibration = calibration_table(cal_rows)
     cwa = tables.get("cwa_counts")
     age = tables.get("age_counts")
 
