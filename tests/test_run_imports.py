@@ -35,3 +35,16 @@ def test_a_run_imports_no_jupytext_before_its_kernels_and_no_statsmodels_api():
                          env=env, check=True).stdout.strip()
     assert out == ("{'jupytext': False, 'nbformat': False, 'statsmodels.api': False} "
                    "{'statsmodels.api': False}")
+
+
+def test_the_kernels_warm_imports_leave_out_the_register_stage():
+    """Each notebook kernel imports the chapters' modules while the tables are made
+    (:data:`seuranta.publication.notebooks._WARM`); reading published tables needs neither
+    the register stage nor DuckDB."""
+    from seuranta.publication import notebooks
+
+    probe = notebooks._WARM + "import sys\nprint('duckdb' in sys.modules)\n"
+    env = {**os.environ, "PYTHONPATH": SRC, "MPLBACKEND": "agg"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         env=env, check=True).stdout.strip()
+    assert out == "False"
