@@ -170,18 +170,19 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
         m = cells.loc[missing_q, "municipality_code"].iloc[0]
         raise InputError(f"annex: quality.csv has no row for {quarter} {task} municipality {m}")
 
-    def cell(i):
-        qual = cells.at[i, "quality"]
+    def cell(qual, clients_symbol, share_symbol, share):
         if pd.isna(qual) or qual == "none":
             return NO_DATA
         if qual == "partial":
             return PARTIAL
-        sym = cells.at[i, "clients_symbol"] or cells.at[i, "share_pct_symbol"]
+        sym = clients_symbol or share_symbol
         if sym:
             return sym
-        return float(cells.at[i, "share_pct"])   # as the gate rounded it (one decimal)
+        return float(share)   # as the gate rounded it (one decimal)
 
-    cells["cell"] = [cell(i) for i in cells.index]
+    # row by row over each column's values (not ``.at`` per cell: 1 500 rows per task)
+    cells["cell"] = list(map(cell, *(cells[c].tolist() for c in (
+        "quality", "clients_symbol", "share_pct_symbol", "share_pct"))))
     cells["quality_fi"] = cells["quality"].map(QUALITY_FI).fillna(QUALITY_FI["none"])
     wide = cells.pivot(index="municipality_code", columns="quarter", values="cell")
     wide_q = cells.pivot(index="municipality_code", columns="quarter", values="quality_fi")
@@ -199,9 +200,9 @@ def task_sheet_frame(task: str, quarter: Quarter, quarters: list[Quarter],
     src = now["sources"].fillna("").astype(str).str.strip().replace("", "ei tietoja")
     out[HEADER_SOURCE] = codes.map(src).to_numpy()
     county_codes = mun["county_code"].to_numpy()
-    order = sorted(range(len(out)), key=lambda i: (county_codes[i],
-                                                   fi_sort_key(out.at[i, "Kunta"]),
-                                                   out.at[i, "Kuntakoodi"]))
+    names, mcodes = out["Kunta"].tolist(), out["Kuntakoodi"].tolist()
+    order = sorted(range(len(out)), key=lambda i: (county_codes[i], fi_sort_key(names[i]),
+                                                   mcodes[i]))
     return out.iloc[order].reset_index(drop=True)
 
 

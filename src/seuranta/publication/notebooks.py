@@ -21,8 +21,6 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-import jupytext
-import nbformat
 import yaml
 
 from seuranta.core.errors import InputError, NotebookError
@@ -80,6 +78,8 @@ def _titles(quarter: str, params: dict) -> dict[str, str]:
 
 def _prepared(template: str | Path, parameters: dict):
     """The template (a path) as a notebook with its title placeholders filled in."""
+    import jupytext  # heavy dependency (nbformat, jsonschema, traitlets): loaded when used
+
     nb = jupytext.read(Path(template))
     titles = _titles(parameters["quarter"], parameters)
     for cell in nb.cells:
@@ -177,6 +177,8 @@ def notebook_failure(nb, what: str, name: str, failed_dir: Path | None, ename: s
     """Keep the partly executed ``nb`` as ``failed_dir/name`` (when given) and return the
     one-line error: the notebook, the failing cell's index (in the kept notebook) and
     source's first line, the exception."""
+    import nbformat  # heavy dependency: loaded only when used
+
     kept = None
     if failed_dir is not None:
         Path(failed_dir).mkdir(parents=True, exist_ok=True)
@@ -195,7 +197,8 @@ def _papermill(nb, out_path, parameters: dict, what: str, params_name: str | Non
     :class:`NotebookError` naming ``what`` and the cell, the executed notebook moved into
     ``failed_dir`` (kept at ``out_path`` without it). The injected parameters are then
     hidden."""
-    import papermill as pm  # heavy dependency: loaded only when used
+    import nbformat  # heavy dependency: loaded only when used
+    import papermill as pm
 
     try:
         pm.execute_notebook(nb, str(out_path), parameters=parameters, kernel_name="python3",
@@ -233,7 +236,8 @@ def _hide_injected(out_path, parameters: dict | None = None,
     ... instead of random ids) and their execution counts from 1 (a kernel shared by
     several notebooks counts on). The template's conditional Markdown cells that the
     chapter did not show are dropped (:func:`seuranta.publication.chapters.keep_shown`)."""
-    from papermill.translators import translate_parameters  # heavy dependency
+    import nbformat  # heavy dependency: loaded only when used
+    from papermill.translators import translate_parameters
 
     out = chapters.keep_shown(nbformat.read(out_path, as_version=4), Path(out_path).name)
     out.metadata.pop("papermill", None)
@@ -305,7 +309,10 @@ async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]] | cf.Future, pro
     ``tasks`` may be a Future (:class:`KernelsAhead`): the kernel starts and imports the
     chapters' modules (``_WARM``) before the tables exist, then waits for its share
     ``(tasks, params_name, failed_dir)``, or None (nothing to run)."""
-    # heavy dependencies: loaded only when used
+    # heavy dependencies: loaded only when used (here, in the kernels' threads while the
+    # tables are made, not before a run starts; the templates are read with jupytext)
+    import jupytext  # noqa: F401
+    import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from papermill.parameterize import parameterize_notebook
@@ -512,6 +519,8 @@ def execute_costs_notebook(year: int, tables_dir: Path, out_nb_dir: Path,
     out_nb_dir.mkdir(parents=True, exist_ok=True)
     (name, template, extra), = read_plan("costs")
     out_path = out_nb_dir / f"{name}.ipynb"
+    import jupytext  # heavy dependency: loaded only when used
+
     nb = jupytext.read(NOTEBOOK_DIR / template)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}

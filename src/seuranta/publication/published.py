@@ -15,7 +15,6 @@ from pathlib import Path
 import pandas as pd
 
 from seuranta.core.tables import unguard
-from seuranta.register.stage import extract_dir
 
 #: Folder of a quarter's published tables, beside ``tables/``.
 PUBLISHED = "published"
@@ -40,6 +39,10 @@ def published_dir(out_dir: Path, quarter: str) -> Path:
 def extract_published_dir(out_dir: Path) -> Path:
     """The extract-wide published folder, ``OUT/register/published`` (the row ledger of
     the whole extract, published once per release, not in every quarter)."""
+    # the register stage's module (DuckDB) only here: the notebooks' kernels import this
+    # module to read the published tables and never need it
+    from seuranta.register.stage import extract_dir
+
     return extract_dir(out_dir) / PUBLISHED
 
 

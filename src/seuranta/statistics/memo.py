@@ -44,7 +44,7 @@ def _frame_bytes(frame: pd.DataFrame) -> bytes:
         if col.dtype.kind in "biuf":
             h.update(np.ascontiguousarray(col.to_numpy()).tobytes())
         else:
-            h.update("\x1f".join(repr(v) for v in col.tolist()).encode())
+            h.update("\x1f".join(map(repr, col.tolist())).encode())
     return h.digest()
 
 
@@ -144,7 +144,9 @@ def worker_pool(jobs: int | None = None) -> Iterator[cf.Executor | None]:
     import scipy.optimize  # noqa: F401 - what the fits use, imported once before the fork
     import scipy.special  # noqa: F401
     import scipy.stats  # noqa: F401
-    import statsmodels.api  # noqa: F401
+    import statsmodels.discrete.discrete_model  # noqa: F401
+    import statsmodels.genmod.families  # noqa: F401
+    import statsmodels.genmod.generalized_linear_model  # noqa: F401
     import statsmodels.tools.numdiff  # noqa: F401
 
     pool = cf.ProcessPoolExecutor(max_workers=jobs,

@@ -121,10 +121,12 @@ def design(frame: pd.DataFrame, covariates: list[str]) -> np.ndarray:
 
 def fit_nb(X: np.ndarray, y: np.ndarray, exposure: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
     """NB2 maximum likelihood: (β, Cov(β̂), α). Raises RuntimeError when it fails."""
-    import statsmodels.api as sm  # heavy dependency: loaded only when used
+    # heavy dependency: loaded only when used (the module itself, not statsmodels.api's
+    # import of every model; the same class)
+    from statsmodels.discrete.discrete_model import NegativeBinomial
 
     k = X.shape[1]
-    model = sm.NegativeBinomial(y, X, exposure=exposure, loglike_method="nb2")
+    model = NegativeBinomial(y, X, exposure=exposure, loglike_method="nb2")
     for method in ("newton", "bfgs", "nm"):        # Newton is fast; the others are sturdier
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -197,11 +199,12 @@ def fit_poisson(X: np.ndarray, y: np.ndarray, exposure: np.ndarray
                 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Poisson GLM with log exposure as offset, the fallback when the NB fit fails:
     (β, robust (HC0) Cov(β̂), α by moments = max(0, Σ ((y − μ)² − μ) / μ² / (n − k)))."""
-    import statsmodels.api as sm  # heavy dependency: loaded only when used
+    from statsmodels.genmod import families  # heavy dependency: loaded only when used
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = sm.GLM(y, X, family=sm.families.Poisson(), offset=np.log(exposure)).fit(
+        res = GLM(y, X, family=families.Poisson(), offset=np.log(exposure)).fit(
             cov_type="HC0")
     if not np.all(np.isfinite(res.params)):
         raise RuntimeError("Poisson fit failed")

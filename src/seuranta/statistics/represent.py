@@ -168,7 +168,8 @@ def logistic_rows(cov: pd.DataFrame, comprehensive: pd.Series,
                   covariates: list[str] | None = None) -> tuple[list[dict], str]:
     """GLM Binomial of comprehensive on standardised covariates; rows per coefficient and a
     note ('' when the fit worked)."""
-    import statsmodels.api as sm  # heavy dependency: loaded only when used
+    from statsmodels.genmod import families  # heavy dependency: loaded only when used
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     covariates = list(covariates or ["log_population", "share_65plus", "share_0_17"])
     y = comprehensive.to_numpy(float)
@@ -184,7 +185,7 @@ def logistic_rows(cov: pd.DataFrame, comprehensive: pd.Series,
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            res = sm.GLM(y, X, family=sm.families.Binomial()).fit()
+            res = GLM(y, X, family=families.Binomial()).fit()
         params, bse, pv = np.asarray(res.params), np.asarray(res.bse), np.asarray(res.pvalues)
         if not np.all(np.isfinite(bse)):
             raise ValueError("non-finite SE")
