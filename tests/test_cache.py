@@ -223,9 +223,10 @@ def _tables_digest(tables) -> dict[str, str]:
 class _Statistics:
     """The register stage of a data folder as a publish runs it (one stage for every
     quarter) and, made from it, the digest of each table of a quarter, computed
-    independently of any key by the statistics of that quarter. Both are kept by the
-    folder's exact content (every file's bytes): a folder with the same bytes as one already
-    run gives the same results, whatever its path. The quarters share one estimation memo,
+    independently of any key by the statistics of that quarter. These, and the stage's
+    register cuts, are kept by the folder's exact content (every file's bytes): a folder
+    with the same bytes as one already run gives the same results, whatever its path. The
+    quarters share one estimation memo,
     as a publish's quarters do (:mod:`seuranta.statistics.memo`: a fit is reused only on a
     frame and arguments identical byte for byte)."""
 
@@ -234,6 +235,7 @@ class _Statistics:
         self.params, self.quarters = params, quarters
         self.memo = EstimationMemo()
         self._stages: dict = {}
+        self._cuts: dict = {}
         self._tables: dict = {}
 
     @staticmethod
@@ -253,6 +255,14 @@ class _Statistics:
         if c not in self._stages:
             self._stages[c] = register.run_register_stage(data, self.quarters, self.params)
         return c, self._stages[c]
+
+    def cuts(self, data):
+        """Each quarter's register cut (:func:`seuranta.pipeline.register_cuts`) of the
+        folder's register stage, kept by the folder's content as the stage is."""
+        c, rt = self.stage(data)
+        if c not in self._cuts:
+            self._cuts[c] = pipeline.register_cuts(rt, self.quarters)
+        return self._cuts[c]
 
     def tables(self, data, q):
         """The digest of each table of quarter ``q`` made from ``data``."""
@@ -302,7 +312,7 @@ def _key_check(tmp_path, base, stats, edits, versions=None, verified=None):
     versions = versions or pipeline.Versions
     templates = pipeline.NOTEBOOK_DIR
     params, quarters = stats.params, stats.quarters
-    cuts0 = pipeline.register_cuts(stats.stage(base)[1], quarters)
+    cuts0 = stats.cuts(base)
     keys0 = {q: versions(base, params, "utf-8", templates).quarter_inputs(str(q), cuts0[str(q)])
              for q in quarters}
     stale, wrong = [], []
@@ -310,7 +320,7 @@ def _key_check(tmp_path, base, stats, edits, versions=None, verified=None):
         d = tmp_path / name.replace(" ", "_")
         shutil.copytree(base, d)
         edit(d)
-        cuts = pipeline.register_cuts(stats.stage(d)[1], quarters)
+        cuts = stats.cuts(d)
         v = versions(d, params, "utf-8", templates)
         changed = {q for q in quarters if v.quarter_inputs(str(q), cuts[str(q)]) != keys0[q]}
         if changed != must_change:

@@ -95,6 +95,20 @@ def test_the_notebooks_command_needs_an_earlier_run(tmp_path, capsys):
 SENTENCE = "Tämä virke lisättiin silmukan testissä mallipohjaan."
 
 
+@pytest.fixture(scope="module")
+def loop_folders(release, tmp_path_factory):
+    """One copy of the newest quarter's earlier run and one of the templates, which the
+    cases below edit in turn (one worker, in order: xdist_group "release"), as a
+    statistician edits one chapter after another: the first case builds the quarter's
+    preview, each later one builds it again incrementally (``book.build_preview``; that an
+    incremental preview equals a fresh one is tests/test_book_preview.py's)."""
+    root = tmp_path_factory.mktemp("loop")
+    q = release["quarters"][-1]
+    shutil.copytree(release["out"] / q, root / "out" / q)
+    shutil.copytree(notebooks.NOTEBOOK_DIR, root / "templates")
+    return root / "out", root / "templates"
+
+
 @pytest.mark.slow
 @pytest.mark.xdist_group("release")
 @pytest.mark.parametrize("template,page,anchor", [
@@ -104,22 +118,22 @@ SENTENCE = "Tämä virke lisättiin silmukan testissä mallipohjaan."
     # the data chapter: its prose is the template's too
     ("aineisto_laatu.md", "aineisto_laatu", "\n## Tarkastuskierroksen korjaukset\n"),
 ], ids=["summary", "task", "data"])
-def test_a_sentence_edited_in_a_template_reaches_the_quarters_html(release, tmp_path, template,
-                                                                    page, anchor):
+def test_a_sentence_edited_in_a_template_reaches_the_quarters_html(release, loop_folders,
+                                                                    template, page, anchor):
     """The loop: a sentence added to a COPY of a chapter's template, then
     ``seuranta notebooks --quarter Q --templates COPY --only PAGE`` and ``seuranta book
     --quarter Q --no-pdf`` on a copy of the quarter's earlier run: the sentence is in that
     quarter's HTML preview, and no table was written again (the statistics did not run)."""
     q = release["quarters"][-1]
-    out = tmp_path / "out"
-    shutil.copytree(release["out"] / q, out / q)
-    templates = tmp_path / "templates"
-    shutil.copytree(notebooks.NOTEBOOK_DIR, templates)
+    out, templates = loop_folders
+    sentence = f"{SENTENCE} ({page})"   # each case's own, in the shared preview
     md = templates / template
     text = md.read_text(encoding="utf-8")
     assert anchor in text
-    md.write_text(text.replace(anchor, f"\n{SENTENCE}\n{anchor}", 1), encoding="utf-8")
+    md.write_text(text.replace(anchor, f"\n{sentence}\n{anchor}", 1), encoding="utf-8")
     assert SENTENCE not in (release["html"] / q / f"{page}.html").read_text(encoding="utf-8")
+    preview = out / "preview" / q / "book" / "_build" / "html" / q / f"{page}.html"
+    assert not preview.exists() or sentence not in preview.read_text(encoding="utf-8")
     tables = {p: p.stat().st_mtime_ns for p in sorted((out / q).rglob("*.csv"))}
     assert any("/tables/" in str(p) for p in tables) and any("/published/" in str(p)
                                                              for p in tables)
@@ -129,7 +143,7 @@ def test_a_sentence_edited_in_a_template_reaches_the_quarters_html(release, tmp_
     assert cli_main(["book", "--quarter", q, "--out", str(out), "--no-pdf"]) == 0
 
     html = out / "preview" / q / "book" / "_build" / "html"
-    assert SENTENCE in (html / q / f"{page}.html").read_text(encoding="utf-8")
+    assert sentence in (html / q / f"{page}.html").read_text(encoding="utf-8")
     assert {p: p.stat().st_mtime_ns for p in sorted((out / q).rglob("*.csv"))} == tables
     assert not (out / "book").exists()      # a preview: the publication's book untouched
     assert not list(out.glob(".tmp-*")) and not list((out / q).glob(".notebooks-tmp-*"))

@@ -27,16 +27,33 @@ def small_demo(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="module")
+def first_run(small_demo, tmp_path_factory):
+    """OUT with quarter 2023Q1 of the small demo run once (no notebooks) and the folder
+    run_quarter returned; the tests that start from this run (xdist_group "first_run": one
+    worker) take a copy of it, so that the quarter runs once for the module."""
+    out = tmp_path_factory.mktemp("first_run") / "build"
+    return out, pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
+
+
+def _copy_of(first_run, tmp_path: Path) -> Path:
+    import shutil
+    copy = tmp_path / "build"
+    shutil.copytree(first_run[0], copy)
+    return copy
+
+
 def _snapshot(folder: Path) -> dict:
     return {str(p.relative_to(folder)): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
 
 
 @pytest.mark.slow   # a whole quarter's run, then its verification
-def test_run_writes_tables_and_manifest_then_verify_is_identical(small_demo, tmp_path, capsys):
-    out = tmp_path / "build"
-    qdir = pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
-    assert qdir == out / "2023Q1"
+@pytest.mark.xdist_group("first_run")
+def test_run_writes_tables_and_manifest_then_verify_is_identical(first_run, tmp_path, capsys):
+    assert first_run[1] == first_run[0] / "2023Q1"
+    out = _copy_of(first_run, tmp_path)
+    qdir = out / "2023Q1"
     for name in ["counts", "quality", "estimates", "quartiles"]:
         assert (qdir / "tables" / f"{name}.csv").is_file(), name
     for name in ["rejected", "ledger", "flags"]:   # the extract's, once: not the quarter's
@@ -124,9 +141,9 @@ def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatc
 
 
 @pytest.mark.slow
-def test_killed_run_leaves_previous_publication(small_demo, tmp_path):
-    out = tmp_path / "build"
-    pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
+@pytest.mark.xdist_group("first_run")
+def test_killed_run_leaves_previous_publication(small_demo, first_run, tmp_path):
+    out = _copy_of(first_run, tmp_path)
     before = _snapshot(out / "2023Q1")
     proc = subprocess.Popen([sys.executable, "-m", "seuranta.cli", "run", "--quarter", "2023Q1",
                              "--data", str(small_demo), "--out", str(out)],

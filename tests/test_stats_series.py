@@ -36,6 +36,14 @@ def run(tmp_path_factory):
     return data, params, quarters, reg, last
 
 
+@pytest.fixture(scope="module")
+def alone(run):
+    """Each earlier quarter's tables from a run of that quarter alone (register and
+    statistics for Q only), made once for the two tests that compare the series with them."""
+    data, params, quarters, _, _ = run
+    return {q: quarter_tables(q, data, params) for q in quarters[:-1]}
+
+
 def _comprehensive(quality: pd.DataFrame, quarter: str, task: str, flagged: bool = False
                    ) -> set[str]:
     q = quality[(quality["quarter"] == quarter) & (quality["quality"] == "comprehensive")]
@@ -92,12 +100,12 @@ def test_register_series_tables_cover_the_series(run):
     assert list(cut["cwa_counts"]["quarter"].unique()) == [str(quarters[1])]
 
 
-def test_series_rows_equal_each_quarter_run_alone(run):
+def test_series_rows_equal_each_quarter_run_alone(run, alone):
     data, params, quarters, _, last = run
     se = last["series_estimates"]
     compared_finite = {"lastensuojelulaki": 0, "kaikki": 0}
     for q in quarters[:-1]:
-        own = quarter_tables(q, data, params)   # register + statistics for Q alone
+        own = alone[q]   # register + statistics for Q alone
         for task in ("lastensuojelulaki", "kaikki"):
             # the series classifies the quarter again with the whole series pooled in the
             # plausibility check; in this demo that leaves the comprehensive sets unchanged
@@ -205,7 +213,7 @@ def test_series_ratio_rows_by_hand(run):
     assert checked >= len(quarters) + 5      # every CWA quarter and some all-clients rows
 
 
-def test_series_quality_gets_each_quarters_monthly_check(run, tmp_path):
+def test_series_quality_gets_each_quarters_monthly_check(run, alone, tmp_path):
     """Earlier quarters of the series are checked against their own monthly profile (the
     register stage's in-memory series_monthly): the mid-quarter ramp-ups the series finds in
     a quarter are exactly those of that quarter's own run; series_monthly is never written."""
@@ -222,7 +230,7 @@ def test_series_quality_gets_each_quarters_monthly_check(run, tmp_path):
 
     found = 0
     for q in quarters[:-1]:
-        own = quarter_tables(q, data, params)["quality"]
+        own = alone[q]["quality"]
         assert ramps(sq, str(q)) == ramps(own, str(q)), q
         found += len(ramps(own, str(q)))
     assert found > 0                              # the demo has ramp-ups to find
