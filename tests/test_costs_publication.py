@@ -25,7 +25,7 @@ from seuranta.core.params import load_params
 from seuranta.costs import chapter as cost_chapter
 from seuranta.costs import model as costs
 from seuranta.publication import bookfmt, gate, opendata
-from seuranta.statistics import disclosure
+from seuranta.statistics import costclients, disclosure
 from seuranta.statistics.costclients import clients_hidden
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "costs.md"
@@ -188,6 +188,28 @@ def test_a_national_count_the_year_table_suppressed_is_suppressed_again():
     # the year table hid the package's task: its national count is hidden, and so is an
     # area (the smallest), since the shown areas' sum would give the hidden count back
     assert clients_hidden(pc, 5, forced={"a"}).tolist() == [True, False, True]
+
+
+def test_an_area_is_protected_even_when_a_reader_bounds_the_hidden_national_count():
+    """The year table suppressed the package's national count (93), but its own relations
+    may bound it as tightly as "not one value": the areas are protected as if a reader
+    knew it. With 93 known, the hidden areas 3 and 40 leave 43 between them, so the 3 can
+    be 1 … 42 (hand count); the national count itself is not one value (two hidden areas
+    under it). Bypassed (one pass, the national count a free variable), only the 3 and the
+    country are hidden: whoever knows the country's 93 has 93 − 40 − 50 = 3."""
+    pc = pd.DataFrame({"region_code": ["01", "02", "03", "ALL"], "package_code": ["a"] * 4,
+                       "clients": [3, 40, 50, 93]})
+    hidden = clients_hidden(pc, 5, forced={"a"}).tolist()
+    assert hidden == [True, True, False, True]
+
+    def largest_of_the_3(h):    # the country known: 93 − shown areas − (other hidden ≥ 1)
+        shown = sum(n for n, x in zip(pc["clients"][:3], h[:3]) if not x)
+        return 93 - shown - (sum(h[:3]) - 1)
+    assert largest_of_the_3(hidden) == 42 >= 5
+    M, key_of = costclients._model(pc, pc["clients"], {"a"}, set())
+    one_pass = disclosure.protect_model(M, 5).hidden
+    bypass = [key_of[i] in one_pass for i in pc.index]
+    assert bypass == [True, False, False, True] and largest_of_the_3(bypass) == 3
 
 
 def test_a_national_count_the_year_table_shows_is_never_hidden_to_protect_an_area(caplog):

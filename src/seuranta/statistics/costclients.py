@@ -18,7 +18,8 @@ of persons. Two reasons keep a figure from being shown:
   give the count back, so € per client is suppressed with it. The whole country's count
   of a package *is* the year table's whole-year clients of its tasks (``year.csv`` of the
   gate, summed): when that table suppressed one of them, the package's national count is
-  suppressed too (``forced``); when it showed them all, a reader has the national count
+  suppressed too (``forced``; the areas protected as if a reader knew it, since the year
+  table's relations bound it); when it showed them all, a reader has the national count
   whatever this table shows (``known``: never hidden to protect an area).
 
 The disclosure gate (:func:`seuranta.publication.gate.publish_costs`) applies it and
@@ -42,16 +43,13 @@ ALL = "ALL"
 AREA_COST, COUNTRY_COST = 1.0, 1e6
 
 
-def clients_hidden(c: pd.DataFrame, min_count: int, forced: frozenset | set = frozenset(),
-                   known: frozenset | set = frozenset()) -> pd.Series:
-    """Which rows' client counts disclosure control hides (bool per row of ``per_client``):
-    counts of 1 … min_count − 1 and the secondary cells that keep each of them within its
-    protection interval under "the country = Σ areas" (see the module docstring); the
-    country's own count when it is small or in ``forced`` (package codes whose national
-    count an earlier publication suppressed). ``known``: package codes whose national
-    count an earlier publication showed (the year table): a reader has it, so hiding it
-    protects nothing and it is never chosen; a requirement that cannot be met is logged."""
-    clients = pd.to_numeric(c["clients"], errors="coerce")
+def _model(c: pd.DataFrame, clients: pd.Series, forced: set | frozenset,
+           known: set | frozenset, hidden: set | frozenset = frozenset()
+           ) -> tuple[disclosure.RelationModel, dict]:
+    """The relation model of the table's counts, ``(model, {row: figure})``: per package
+    the areas and the country (``forced``/``known``: packages whose national count is
+    suppressed/known to a reader; ``hidden``: figures suppressed already), and the country
+    = Σ areas (off by the data's difference, if any: protected as if a reader knew it)."""
     M = disclosure.RelationModel()
     key_of: dict = {}
     for pkg, g in c.groupby("package_code", sort=True):
@@ -64,21 +62,45 @@ def clients_hidden(c: pd.DataFrame, min_count: int, forced: frozenset | set = fr
         for i in total:
             # a "T" figure: a total of suppressed areas is ≥ their number by convention
             key_of[i] = M.figure(("T", pkg), clients[i], cost=COUNTRY_COST)
-            if pkg in forced:
-                M.forced.add(key_of[i])
-            elif pkg in known:
+            if pkg in known:
                 M.known.add(key_of[i])
+            elif pkg in forced:
+                M.forced.add(key_of[i])
         if total and areas:
-            # the areas are the country (off by the data's difference, if any: protected
-            # as if a reader knew it exactly)
             d = float(sum(clients[i] for i in areas) - clients[total[0]])
             M.add([(key_of[i], 1.0) for i in areas] + [(key_of[total[0]], -1.0)], d, d,
                   tag=f"costs {pkg} Σ areas")
+    M.forced |= set(hidden)
+    return M, key_of
+
+
+def clients_hidden(c: pd.DataFrame, min_count: int, forced: frozenset | set = frozenset(),
+                   known: frozenset | set = frozenset()) -> pd.Series:
+    """Which rows' client counts disclosure control hides (bool per row of ``per_client``):
+    counts of 1 … min_count − 1 and the secondary cells that keep each of them within its
+    protection interval under "the country = Σ areas" (see the module docstring); the
+    country's own count when it is small or in ``forced`` (package codes whose national
+    count an earlier publication suppressed). ``known``: package codes whose national
+    count an earlier publication showed (the year table): a reader has it, so hiding it
+    protects nothing and it is never chosen.
+
+    A ``forced`` national count is a suppressed figure of the year table, which the year
+    table's own relations bound (as tightly as "not one value"): the areas are protected
+    first as if a reader knew it, then the national count is kept from one value by the
+    areas (a second pass; suppressing more only widens the first pass's intervals). A
+    requirement that cannot be met is logged (the audit then fails the release)."""
+    clients = pd.to_numeric(c["clients"], errors="coerce")
+    M, key_of = _model(c, clients, frozenset(), set(known) | set(forced))
     res = disclosure.protect_model(M, min_count)
-    if res.unresolved:
+    unresolved = list(res.unresolved)
+    if forced:
+        M, key_of = _model(c, clients, forced, known, res.hidden)
+        res = disclosure.protect_model(M, min_count)
+        unresolved += res.unresolved
+    if unresolved:
         log.warning("costs: %d client count(s) cannot be kept within the protection interval "
-                    "(the year table shows their national count): %s", len(res.unresolved),
-                    res.unresolved[:5])
+                    "(a published figure gives them away): %s", len(unresolved),
+                    unresolved[:5])
     return pd.Series([key_of.get(i) in res.hidden for i in c.index], index=c.index)
 
 
