@@ -25,6 +25,7 @@ from seuranta.core.params import load_params
 from seuranta.costs import chapter as cost_chapter
 from seuranta.costs import model as costs
 from seuranta.publication import bookfmt, gate, opendata
+from seuranta.statistics import costclients, disclosure
 from seuranta.statistics.costclients import clients_hidden
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "costs.md"
@@ -184,9 +185,86 @@ def test_a_national_count_the_year_table_suppressed_is_suppressed_again():
     pc = pd.DataFrame({"region_code": ["01", "02", "ALL"], "package_code": ["a"] * 3,
                        "clients": [40, 50, 90]})
     assert clients_hidden(pc, 5).tolist() == [False, False, False]
-    # the year table hid the package's task: its national count is hidden, and its areas'
-    # sum is no public total (so the areas, not small, stay shown)
-    assert clients_hidden(pc, 5, forced={"a"}).tolist() == [False, False, True]
+    # the year table hid the package's task: its national count is hidden, and so is an
+    # area (the smallest), since the shown areas' sum would give the hidden count back
+    assert clients_hidden(pc, 5, forced={"a"}).tolist() == [True, False, True]
+
+
+def test_an_area_is_protected_even_when_a_reader_bounds_the_hidden_national_count():
+    """The year table suppressed the package's national count (93), but its own relations
+    may bound it as tightly as "not one value": the areas are protected as if a reader
+    knew it. With 93 known, the hidden areas 3 and 40 leave 43 between them, so the 3 can
+    be 1 … 42 (hand count); the national count itself is not one value (two hidden areas
+    under it). Bypassed (one pass, the national count a free variable), only the 3 and the
+    country are hidden: whoever knows the country's 93 has 93 − 40 − 50 = 3."""
+    pc = pd.DataFrame({"region_code": ["01", "02", "03", "ALL"], "package_code": ["a"] * 4,
+                       "clients": [3, 40, 50, 93]})
+    hidden = clients_hidden(pc, 5, forced={"a"}).tolist()
+    assert hidden == [True, True, False, True]
+
+    def largest_of_the_3(h):    # the country known: 93 − shown areas − (other hidden ≥ 1)
+        shown = sum(n for n, x in zip(pc["clients"][:3], h[:3]) if not x)
+        return 93 - shown - (sum(h[:3]) - 1)
+    assert largest_of_the_3(hidden) == 42 >= 5
+    M, key_of = costclients._model(pc, pc["clients"], {"a"}, set())
+    one_pass = disclosure.protect_model(M, 5).hidden
+    bypass = [key_of[i] in one_pass for i in pc.index]
+    assert bypass == [True, False, False, True] and largest_of_the_3(bypass) == 3
+
+
+def test_a_national_count_the_year_table_shows_is_never_hidden_to_protect_an_area(caplog):
+    """The year table shows the package's national count (5): hiding it in the cost table
+    would protect nothing, so the gate does not count on it, and says that the two small
+    areas (each 1 … 4 under the public 5) cannot be protected; without ``known`` it would
+    hide the country and believe them protected."""
+    pc = pd.DataFrame({"region_code": ["01", "02", "ALL"], "package_code": ["a"] * 3,
+                       "clients": [2, 3, 5]})
+    assert clients_hidden(pc, 5).tolist() == [True, True, True]
+    with caplog.at_level("WARNING", logger="seuranta.statistics.costclients"):
+        assert clients_hidden(pc, 5, known={"a"}).tolist() == [True, True, False]
+    assert "cannot be kept within the protection interval" in caplog.text
+
+
+def _costs_open_data(out: Path, clients: list, hidden: list) -> Path:
+    """An open-data folder whose only table is one package's clients per area (the last
+    row the whole country), ``hidden`` rows suppressed."""
+    target = out / "avoindata" / "r1"
+    target.mkdir(parents=True)
+    rows = ["release_id,county_code,package_code,service_tasks,cost_eur,clients,"
+            "clients_symbol,eur_per_client,eur_per_client_symbol,coverage_pct,note"]
+    for j, (n, h) in enumerate(zip(clients, hidden)):
+        area = "" if j == len(clients) - 1 else f"{j + 1:02d}"
+        sym = ".." if h else ""
+        rows.append(f"r1,{area},a,iakkaat,{100.0 * n},{'' if h else n},{sym},,"
+                    f"{sym or '.'},50.0,")
+    (target / "costs_per_client_2022.csv").write_text("\n".join(rows) + "\n",
+                                                      encoding="utf-8")
+    return out
+
+
+def test_two_small_areas_hidden_together_are_kept_within_their_protection_interval(
+        tmp_path):
+    """Two areas of 2 clients hidden together, beside shown areas and the country: the
+    country minus the shown areas leaves 4 for the two, so each is 1 … 3, known to be small
+    (the audit's "narrowed"; the defect of the national demo at scale 0.02). Hiding them so
+    that neither is *pinned* (the earlier rule, ``protect_linked``) is not enough: the gate
+    hides a third area, and the audit finds nothing."""
+    clients = [2, 2, 40, 50, 94]
+    pc = pd.DataFrame({"region_code": ["01", "02", "03", "04", "ALL"],
+                       "package_code": ["a"] * 5, "clients": clients})
+    hidden = clients_hidden(pc, 5).tolist()
+    assert hidden == [True, True, True, False, False]
+    report = attack.audit(_costs_open_data(tmp_path / "fixed", clients, hidden), 5)
+    assert report.ok, report.text()
+    # bypassed: the rule that only keeps a hidden count from one value hides the two small
+    # areas alone, and the audit bounds each to 1 … 3
+    values = dict(enumerate(clients[:-1]))
+    old = disclosure.protect_linked(values, {"ALL": list(values)}, set(values), min_count=5)
+    bypass = [i in old.hidden for i in range(4)] + [False]
+    assert bypass == [True, True, False, False, False]
+    report = attack.audit(_costs_open_data(tmp_path / "bypass", clients, bypass), 5)
+    assert sorted((f.kind, f.what.split()[-1], f.lo, f.hi) for f in report.failures) == \
+        [("narrowed", "01", 1, 3), ("narrowed", "02", 1, 3)], report.text()
 
 
 def _open_data(year_dir: Path, target: Path) -> Path:

@@ -899,15 +899,21 @@ def _cost_region(codes: pd.Series) -> pd.Series:
     return codes.astype(str).replace({"ALL": ""})
 
 
-def _year_forced(year_published: Path | None, year: int, package_tasks: dict) -> set:
-    """Packages whose national client count the gate's year table suppressed (one of its
-    tasks' whole-year clients is ``..``): the same count, so suppressed again."""
+def _year_national(year_published: Path | None, year: int, package_tasks: dict
+                   ) -> tuple[set, set]:
+    """(forced, known): packages whose national client count the gate's year table
+    suppressed (one of its tasks' whole-year clients is ``..``: the same count, so
+    suppressed again), and packages whose national count it shows (every task's clients
+    shown: their sum is public whatever the cost table shows)."""
     y = read(Path(year_published), "year", False) if year_published else None
     if y is None or y.empty:
-        return set()
+        return set(), set()
     y = y[y["year"].astype(str) == str(year)]
     hidden = set(y.loc[y["clients_symbol"] == SUPPRESSED, "service_task"])
-    return {p for p, ts in package_tasks.items() if hidden & set(ts)}
+    shown = set(y.loc[(y["clients_symbol"].fillna("") == "")
+                      & pd.to_numeric(y["clients"], errors="coerce").notna(), "service_task"])
+    return ({p for p, ts in package_tasks.items() if hidden & set(ts)},
+            {p for p, ts in package_tasks.items() if ts and set(ts) <= shown})
 
 
 def publish_costs(tables_dir: Path, published_dir: Path | None, params: dict,
@@ -959,9 +965,9 @@ def publish_costs(tables_dir: Path, published_dir: Path | None, params: dict,
         category=d["value"].fillna(""))[["dimension", "package_code", "category", "cost_eur",
                                           "share_pct"]]
     c = T["costs_per_client"]
-    forced = _year_forced(year_published, year, cp.get("package_tasks") or {})
+    forced, known = _year_national(year_published, year, cp.get("package_tasks") or {})
     clients, eur, note = per_client_published(c, float(cp.get("per_client_min_coverage_pct",
-                                                              0)), min_count, forced)
+                                                              0)), min_count, forced, known)
     shown_clients = pd.to_numeric(c["clients"], errors="coerce")
     csym = np.where(clients.notna(), "", np.where(shown_clients.notna(), SUPPRESSED,
                                                    NOT_AVAILABLE))

@@ -524,9 +524,10 @@ def declare_cost_clients(ctx: Ctx, T: dict) -> None:
     tasks per county and for the whole country. Relations: the country = Σ counties per
     package (a linked group), and the country = Σ the year table's whole-year clients
     (``year``, ``Y``) of the package's tasks. They are protected where the table is made,
-    by :func:`seuranta.statistics.costclients.per_client_published` (the linked group
-    through :func:`seuranta.statistics.disclosure.protect_linked`; a national count whose
-    year figure the quarter's gate suppressed is suppressed again), and attacked by the
+    by :func:`seuranta.statistics.costclients.per_client_published` (the areas and the
+    country in a relation model of their own, every small count kept within its protection
+    interval by :func:`seuranta.statistics.disclosure.protect_model`; a national count
+    whose year figure the quarter's gate suppressed is suppressed again), and attacked by the
     audit with both relations; € per client = cost ÷ clients is suppressed with its count.
     The quarter's own model has no figure of this table (a cost year is published after
     its quarters), so nothing is added to it here."""
