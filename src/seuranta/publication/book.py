@@ -102,6 +102,8 @@ def paper_dates(out_dir: Path, quarters: list[str], params: Mapping) -> dict[str
     own = publication_info(params)["date"]
     kept = []
     for r in releases.kept_releases(out_dir):
+        if not (r / releases.MANIFEST).is_file():   # not a sealed release: no date of its own
+            continue
         man = releases.read_manifest(r)
         if man.get("publication_date"):
             kept.append((dt.date.fromisoformat(str(man["publication_date"])),
