@@ -1093,6 +1093,7 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
     calibration_block(ch, pub)
     ch.tables["disclosure"] = disclosure_table(mun, quarter)
     ch.facts["data_version"] = data_version(tables_dir)
+    ch.shown["data_version"] = True
 
     decisions = pub.get("review_decisions")
     effect = pub.get("review_effect")
