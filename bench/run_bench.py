@@ -374,11 +374,20 @@ def publish_loop(data: Path, work: Path, only_new_quarter: bool = False) -> dict
     nq_out = work / "publish-newquarter"
     print("publishing the previous extract (untimed) ...", flush=True)
     run_child("publish", prev, nq_out)
+    pdf_cache = nq_out / ".cache" / "pdf"   # pipeline.PDF_CACHE: one PDF per key of sources
+    pdfs_before = {p.name for p in pdf_cache.glob("*.pdf")}
     print("running new quarter (1x) ...", flush=True)
     r = run_child("publish", data, nq_out)
+    pdfs_after = {p.name for p in pdf_cache.glob("*.pdf")}
+    r["pdfs_compiled"] = len(pdfs_after - pdfs_before)
+    r["pdfs_reused"] = len(pdfs_after & pdfs_before)
+    print(f"  PDFs of the new-quarter publish: {r['pdfs_compiled']} compiled, "
+          f"{r['pdfs_reused']} reused from the cache", flush=True)
     r["all_seconds"] = [round(r["seconds"], 1)]
     results["newquarter"] = r
-    print(f"  new quarter: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB", flush=True)
+    print(f"  new quarter: {r['seconds']:.1f} s, peak RSS {r['peak_rss_mb']:.0f} MB, CPU of "
+          f"all its processes {r['tree_cpu_seconds']:.0f} s (load {os.getloadavg()[0]:.1f})",
+          flush=True)
     ledger = json.loads((nq_out / ".cache" / "last-run.json").read_text(encoding="utf-8"))
     results["newquarter"]["ran"] = [s["step"] for s in ledger["steps"] if s["status"] == "ran"]
     results["newquarter"]["cached"] = [s["step"] for s in ledger["steps"]
@@ -388,13 +397,17 @@ def publish_loop(data: Path, work: Path, only_new_quarter: bool = False) -> dict
 
 def run_child(kind: str, data: Path, out: Path) -> dict:
     cmd = [sys.executable, __file__, "--child", kind, "--data", str(data), "--out", str(out)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if p.returncode != 0:
         raise SystemExit(f"{kind} failed:\n{p.stderr[-2000:]}")
     res = json.loads(p.stdout.strip().splitlines()[-1])
     res["process_seconds"] = wall
+    # CPU of the child and every process it waited for (kernels, Sphinx, latexmk, workers)
+    res["tree_cpu_seconds"] = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return res
 
 
@@ -571,7 +584,9 @@ def loop_snippet(results: dict, scale: float) -> str:
     if "ran" in results.get("newquarter", {}):
         lines += ["", "Steps the new-quarter publish ran: "
                   + ", ".join(results["newquarter"]["ran"]) + "; reused: "
-                  + (", ".join(results["newquarter"]["cached"]) or "none") + "."]
+                  + (", ".join(results["newquarter"]["cached"]) or "none") + "; PDFs "
+                  f"compiled {results['newquarter']['pdfs_compiled']}, reused "
+                  f"{results['newquarter']['pdfs_reused']}."]
     return "\n".join(lines)
 
 

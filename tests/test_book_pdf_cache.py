@@ -108,3 +108,57 @@ def test_what_the_key_of_a_pdf_holds(tmp_path, monkeypatch):
     base = key()
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000001")
     assert key() != base
+
+
+# --------------------------------------------------------------------------- issue 24 (s8n)
+
+def test_a_paper_keeps_the_date_of_the_release_that_first_published_its_tables(tmp_path,
+                                                                               monkeypatch):
+    """``book.paper_dates``: a quarter whose published tables are byte for byte those of a
+    kept release is dated by the oldest such release; a quarter new in this publication, or
+    whose tables changed, by this publication's date. The date reaches the PDF's key
+    (``SOURCE_DATE_EPOCH`` of the document in a reproducible build) and its title page."""
+    import datetime as dt
+    import json
+
+    from seuranta.core.params import as_params, load_params
+    from seuranta.core.provenance import file_sha256
+
+    out = tmp_path / "out"
+    for q, text in (("2023Q1", "a\n1\n"), ("2023Q2", "a\n2\n"), ("2023Q3", "a\n3\n")):
+        (out / q / "published").mkdir(parents=True)
+        (out / q / "published" / "municipal.csv").write_text(text, encoding="utf-8")
+
+    def keep(rid, day, quarters, changed=()):
+        r = out / "releases" / rid
+        files = {}
+        for q in quarters:
+            f = out / q / "published" / "municipal.csv"
+            files[f"{q}/published/municipal.csv"] = ("0" * 64 if q in changed
+                                                     else file_sha256(f))
+        r.mkdir(parents=True)
+        (r / "manifest.json").write_text(json.dumps({"release_id": rid, "files": files,
+                                                     "publication_date": day}))
+    keep("r1", "2023-11-15", ["2023Q1", "2023Q2"], changed=["2023Q2"])
+    keep("r2", "2024-02-15", ["2023Q1", "2023Q2"])
+    p = load_params()
+    params = as_params({**p, "publication": {**p["publication"], "date": "2024-05-15"}})
+    dates = book.paper_dates(out, ["2023Q1", "2023Q2", "2023Q3"], params)
+    assert dates == {"2023Q1": dt.date(2023, 11, 15),   # unchanged since r1
+                     "2023Q2": dt.date(2024, 2, 15),    # changed in r2, the same since
+                     "2023Q3": dt.date(2024, 5, 15)}    # new now
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    folder = _latex_folder(tmp_path / "latex")
+    tools = {"xelatex": "x"}
+    assert book.pdf_key(folder, "seuranta-a", tools, dates["2023Q1"]) == \
+        book.pdf_key(folder, "seuranta-a", tools, dt.date(2023, 11, 15))
+    assert book.pdf_key(folder, "seuranta-a", tools, dates["2023Q1"]) != \
+        book.pdf_key(folder, "seuranta-a", tools, dates["2023Q3"])
+    tex = folder / "seuranta-b.tex"
+    tex.write_text(TEX.replace(r"\begin{document}", "\\date{15.5.2024}\n\\begin{document}")
+                   % "x", encoding="utf-8")
+    book.prepare_tex(tex, "2/2024", date=dates["2023Q1"])
+    text = tex.read_text(encoding="utf-8")
+    assert "\\date{15.11.2023}" in text and "15.5.2024" not in text
+    assert "\\renewcommand{\\seurantapaiva}{15.11.2023}" in text
+    assert "\\renewcommand{\\seurantavuosi}{2023}" in text

@@ -478,6 +478,22 @@ def test_a_review_decision_on_the_newest_quarter_re_runs_only_that_quarter(relea
         assert verify_quarter(q, out, stream=report), report.getvalue()
 
 
+def _paper_sources(out, quarters, params, into):
+    """Issue 24 (s8n): ``{quarter: (PDF cache key, .tex text)}`` of each quarter's working
+    paper of the book staged from ``out`` (as ``book.build_book`` stages and the LaTeX
+    builder writes it, each paper with its own date, without compiling)."""
+    from seuranta.core.provenance import tool_versions
+    from seuranta.publication import book
+
+    stage = book.stage_book(out, quarters, True, params, pdf=False, into=into)
+    latex_dir, docs = book.latex_sources(stage, quarters, params,
+                                         book.paper_dates(out, quarters, params))
+    tools = tool_versions(pdf=True)
+    return {q: (book.pdf_key(latex_dir, f"seuranta-{q}", tools, docs[f"seuranta-{q}"]),
+                (latex_dir / f"seuranta-{q}.tex").read_text(encoding="utf-8"))
+            for q in quarters}
+
+
 def _previous_extract():
     """bench/run_bench.py's ``previous_extract``: a data folder as it was one quarter
     earlier (the benchmark's "new quarter" sequence and this test share it)."""
@@ -500,8 +516,10 @@ def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path):
     release is now known to the reader) and, their published tables coming out the same,
     their notebooks are reused. Each reused quarter, re-run from its manifest
     (``seuranta verify``), gives the same tables."""
+    import datetime as dt
     import io
 
+    from seuranta.core.params import as_params
     from seuranta.core.reproducible import fixed_environment, pin_publication_date
     from seuranta.demo import generator as demo
     from seuranta.inputs.datafolder import extract_date, publication_quarters
@@ -516,7 +534,10 @@ def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path):
     params["publication"]["first_quarter"] = "2023Q1"
     params = pin_publication_date(params)
 
-    def publish_quarters(d):
+    # issue 24 (s8n): the second release is published on a later date (its seal says so)
+    later = dt.date.fromisoformat(str(params["publication"]["date"])) + dt.timedelta(days=92)
+
+    def publish_quarters(d, day):
         quarters = publication_quarters(d, params)
         rid = releases.release_id(str(max(quarters)), extract_date(d, params), params)
         cache = StepCache(out)
@@ -524,13 +545,16 @@ def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path):
             pipeline.publish_quarters(d, out, params, quarters, "utf-8", rid, cache,
                                       pipeline.Versions(d, params, "utf-8",
                                                         pipeline.NOTEBOOK_DIR))
-            releases.write_release(out, [str(q) for q in quarters], rid)
+            releases.write_release(out, [str(q) for q in quarters], rid,   # its date: s8n
+                                   {"publication_date": str(day)})
         return [str(q) for q in quarters], dict(cache.steps)
 
-    before, _ = publish_quarters(prev)
+    before, _ = publish_quarters(prev, params["publication"]["date"])
     ledger_before = (out / "register" / "published" / "ledger.csv").read_bytes()
     notebooks_before = {q: tree_hashes(out / q / "notebooks") for q in before}
-    after, steps = publish_quarters(data)
+    with fixed_environment(params):   # issue 24 (s8n): the papers' LaTeX sources, see below
+        papers_before = _paper_sources(out, before, params, tmp_path / "book-1")
+    after, steps = publish_quarters(data, later)
     new = sorted(set(after) - set(before))
     assert len(new) == 1 and before == after[:-1]
     assert steps["register"] == "ran"
@@ -545,3 +569,20 @@ def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path):
         assert not (out / q / "tables" / "ledger.csv").exists()
         report = io.StringIO()
         assert verify_quarter(q, out, stream=report), report.getvalue()
+    # issue 24 (s8n): each earlier quarter's working paper describes its own quarter, so
+    # its LaTeX sources are byte-identical after the new quarter and its PDF's cache key is
+    # the same (book.cached_latexmk copies it instead of compiling); the new release's id,
+    # row ledger, newest quarter and date are on the book's pages only, not in any paper.
+    # The book of the new release is staged with a later publication date: an unchanged
+    # paper keeps the date of the release that first published it (book.paper_dates)
+    params_later = as_params({**params, "publication": {**params["publication"],
+                                                        "date": later.isoformat()}})
+    with fixed_environment(params_later):
+        papers_after = _paper_sources(out, after, params_later, tmp_path / "book-2")
+    for q in before:
+        assert papers_after[q] == papers_before[q], q
+    rid = releases.release_id(after[-1], extract_date(data, params), params)
+    assert all(rid not in tex for _key, tex in papers_after.values())
+    new_key, new_tex = papers_after[new[0]]
+    assert new_key not in {key for key, _tex in papers_before.values()}
+    assert f"\\renewcommand{{\\seurantapaiva}}{{{later.day}.{later.month}.{later.year}}}" in new_tex

@@ -36,10 +36,11 @@ from seuranta.core.escape import myst
 from seuranta.core.fmt import fi_number
 from seuranta.core.labels_fi import ESTIMATION_METHOD_FI, ESTIMATION_METHOD_HOW_FI
 from seuranta.core.params import PROJECT_DIR, as_params
-from seuranta.core.provenance import tool_versions
+from seuranta.core.provenance import file_sha256, tool_versions
 from seuranta.core.quarters import Quarter, today
+from seuranta.core.reproducible import source_date_epoch
 from seuranta.inputs.datafolder import data_metadata
-from seuranta.publication import bookfmt, portal, published
+from seuranta.publication import bookfmt, portal, published, releases
 from seuranta.publication import bookfmt as bf
 from seuranta.publication.bookfmt import caption_tables
 from seuranta.publication.bookfmt import quarter_name as qn
@@ -90,16 +91,46 @@ def publication_info(params: Mapping) -> dict:
     }
 
 
+def paper_dates(out_dir: Path, quarters: list[str], params: Mapping) -> dict[str, dt.date]:
+    """Each quarter's working paper's date: the publication date of the oldest kept release
+    (``OUT/releases/``) that published the quarter's tables exactly as they are now (every
+    ``<Q>/published/*.csv`` with the same SHA-256 in its manifest), else this publication's
+    date (``publication.date``: the quarter is new, or its tables changed). A paper whose
+    quarter did not change thus keeps its date from one release to the next, and with it
+    its bytes (title page, citation, the PDF's ``SOURCE_DATE_EPOCH``); a re-run from a
+    release's seal finds the same kept releases (its priors)."""
+    own = publication_info(params)["date"]
+    kept = []
+    for r in releases.kept_releases(out_dir):
+        if not (r / releases.MANIFEST).is_file():   # not a sealed release: no date of its own
+            continue
+        man = releases.read_manifest(r)
+        if man.get("publication_date"):
+            kept.append((dt.date.fromisoformat(str(man["publication_date"])),
+                         man.get("files") or {}))
+    out = {}
+    for q in quarters:
+        prefix = f"{q}/{published.PUBLISHED}/"
+        now = {prefix + p.name: file_sha256(p)
+               for p in sorted((Path(out_dir) / q / published.PUBLISHED).glob("*.csv"))}
+        same = [day for day, files in kept if now and now == {
+            k: v for k, v in files.items() if k.startswith(prefix) and k.endswith(".csv")}]
+        out[q] = min([own, *same])
+    return out
+
+
 def paper_title(quarter: str) -> str:
     return f"Sosiaalihuollon asiakkaat {bookfmt.quarter_name(quarter)}"
 
 
-def citation(quarter: str, info: dict) -> str:
-    """Citation advice of a quarter's working paper (Finnish)."""
+def citation(quarter: str, info: dict, date: dt.date | None = None) -> str:
+    """Citation advice of a quarter's working paper (Finnish; ``date``: the paper's own,
+    :func:`paper_dates`, else the publication's)."""
     number = info["numbers"].get(quarter)
     series = f"{info['series']} {number}" if number else info["series"]
-    return (f"{info['author']} ({info['date'].year}). {paper_title(quarter)}. {series}. "
-            f"Julkaistu {info['date_fi']}. {info['book_url']}")
+    date = date or info["date"]
+    return (f"{info['author']} ({date.year}). {paper_title(quarter)}. {series}. "
+            f"Julkaistu {date.day}.{date.month}.{date.year}. {info['book_url']}")
 
 
 def annex_name(quarter: str) -> str:
@@ -107,8 +138,9 @@ def annex_name(quarter: str) -> str:
 
 
 def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping,
-                      annex: bool = False) -> str:
+                      annex: bool = False, date: dt.date | None = None) -> str:
     info = publication_info(params)
+    date = date or info["date"]   # the paper's own (paper_dates)
     lines = [f"# {paper_title(quarter)}", ""]
     notice = bookfmt.notice_md(synthetic, params)
     if notice:
@@ -132,12 +164,12 @@ def _quarter_index_md(quarter: str, synthetic: bool, pdf: bool, params: Mapping,
               f"- Sarja: {myst(info['series'])}" + (f" {myst(number)}" if number else ""),
               *([f"- ISSN: {myst(info['issn'])}"] if info["issn"] else []),
               f"- Julkaisija: {myst(info['author'])}",
-              f"- Julkaisupäivä: {info['date_fi']}"]
+              f"- Julkaisupäivä: {date.day}.{date.month}.{date.year}"]
     if info["authors"]:
         lines.append(f"- Tekijät: {myst(', '.join(info['authors']))}")
     if info["contact"] or info["contact_name"]:
         lines.append(f"- Yhteystiedot: {myst(contact_text(info))}")
-    lines += ["", f"Suositeltava viittaus: {myst(citation(quarter, info))}", ""]
+    lines += ["", f"Suositeltava viittaus: {myst(citation(quarter, info, date))}", ""]
     return "\n".join(lines)
 
 
@@ -315,19 +347,21 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
     preamble = (r"""
 \makeatletter
 \providecommand{\seurantanumero}{}
+\providecommand{\seurantapaiva}{}
+\providecommand{\seurantavuosi}{}
 \newcommand{\seurantatitlepage}{%
 \begin{titlepage}\centering
 \vspace*{1.5cm}{\large """ + _tex(info["author"]) + r"""\par}\vspace{0.3cm}
 {\large """ + _tex(info["series"]) + r""" \seurantanumero\par}
 """ + (r"{\normalsize ISSN " + issn + r"\par}" if issn else "") + r"""\vspace{1.5cm}
 {\Huge\bfseries\@title\par}\vspace{1cm}
-{\large Julkaisupäivä """ + _tex(info["date_fi"]) + r"""\par}\vspace{0.5cm}
+{\large Julkaisupäivä \seurantapaiva\par}\vspace{0.5cm}
 """ + (r"{\large Tekijät: " + authors + r"\par}" if authors else "") + r"""
 """ + (r"{\large Yhteystiedot: " + contact + r"\par}" if contact else "") + r"""
 """ + notice_tex + r"""\vfill
 \begin{flushleft}\small
-\textbf{Suositeltava viittaus:} """ + _tex(info["author"]) + " (" + str(info["date"].year)
-        + r"""). \@title. """ + _tex(info["series"]) + r""" \seurantanumero. """
+\textbf{Suositeltava viittaus:} """ + _tex(info["author"])
+        + r""" (\seurantavuosi). \@title. """ + _tex(info["series"]) + r""" \seurantanumero. """
         + _tex(info["book_url"]) + r"""\par
 \medskip Lähde: Sosiaalihuollon seurantarekisteri, """ + _tex(info["author"]) + r""".\par
 \end{flushleft}
@@ -366,9 +400,12 @@ LONGTABLE_FOOT_END = "\\\\\n\\endfoot"
 LONGTABLE_FOOT_END_WITH_ROOM = "\\\\\n\\noalign{\\vskip\\maxdepth}\n\\endfoot"
 
 
-def prepare_tex(path: Path, number: str = "", landscape: bool = False) -> None:
-    """Finish a generated .tex before compiling: the series number of this paper,
-    Finnish table-continuation strings, and landscape pages for wide tables."""
+def prepare_tex(path: Path, number: str = "", landscape: bool = False,
+                date: dt.date | None = None) -> None:
+    """Finish a generated .tex before compiling: the series number and the date of this
+    paper (``date``: a quarter's, :func:`paper_dates`, or the publication's; the preamble
+    names no date, so that a paper carries only its own), Finnish table-continuation
+    strings, and landscape pages for wide tables."""
     tex = path.read_text(encoding="utf-8")
     # the continuation line of a long table names Sphinx's own table number ("Table 2 –"),
     # whatever language Sphinx already translated the rest into: the book's tables carry
@@ -378,17 +415,23 @@ def prepare_tex(path: Path, number: str = "", landscape: bool = False) -> None:
         tex = tex.replace(en, fi)
     tex = tex.replace(LONGTABLE_FOOT_END, LONGTABLE_FOOT_END_WITH_ROOM)
     extra = r"\renewcommand{\seurantanumero}{" + _tex(number) + "}\n"
+    if date is not None:   # Sphinx's \date (the publication's ``today``) too
+        day = f"{date.day}.{date.month}.{date.year}"
+        extra += (r"\renewcommand{\seurantapaiva}{" + day + "}\n"
+                  + r"\renewcommand{\seurantavuosi}{" + str(date.year) + "}\n")
+        tex = re.sub(r"^\\date\{[^}\n]*\}$", lambda _m: r"\date{" + day + "}", tex, count=1,
+                     flags=re.M)
     if landscape:
         extra += r"\geometry{landscape}" + "\n"
     tex = tex.replace(r"\begin{document}", extra + r"\begin{document}", 1)
     path.write_text(tex, encoding="utf-8")
 
 
-def data_statement(meta: dict) -> str:
+def data_statement(meta: dict, dated: bool = True) -> str:
     """One sentence on the data's size: national-size demo, a scaled-down demo, or a real
-    extract (from the data folder's metadata.json)."""
+    extract (from the data folder's metadata.json; with its extract date when ``dated``)."""
     if not meta.get("synthetic"):
-        date = meta.get("extract_date")
+        date = meta.get("extract_date") if dated else None
         return ("Aineisto on sosiaalihuollon seurantarekisterin poiminta"
                 + (f" {dt.date.fromisoformat(str(date)).strftime('%-d.%-m.%Y')}." if date
                    else "."))
@@ -439,30 +482,6 @@ def method_substitutions(params: Mapping) -> dict[str, str]:
         "coef_prior_sd": num(mdl.COEF_PRIOR_SD), "county_sd_prior_max": num(mdl.SD_PRIOR_MAX),
         **{f"rule_{k}": num(v) for k, v in e["publication_rule"].items()},
     }
-
-
-def disclosure_loss_md(out_dir: Path, quarter: str) -> str:
-    """The suppression table of the methods chapter: per task of the newest quarter, the
-    comprehensive municipalities and how many of their cells are suppressed (what
-    ``municipal.csv`` shows anyway). How many of them are small counts is not published:
-    it would tell a reader how many hidden cells are 1 … min_count−1 (the gate's internal
-    ``disclosure/loss.csv`` has it)."""
-    m = published.read(published.published_dir(out_dir, quarter), "municipal", required=False)
-    if m is None or m.empty:
-        return "Salauksen vaikutusta ei ole laskettu."
-    m = m[(m["quarter"] == quarter) & (m["quality"] == "comprehensive")]
-    g = m.groupby("service_task", sort=True)["clients_symbol"]
-    cells, hidden = g.size(), g.apply(lambda s: int((s == "..").sum()))
-    tab = bf.pd.DataFrame({
-        "Palvelutehtävä": [bf.task_name(t) for t in cells.index],
-        "Kattavia kuntia": [fi_number(v) for v in cells],
-        "Salattu": [fi_number(v) for v in hidden],
-        "Osuus": [bf.fi_pct(100 * h / n if n else None, 1) for h, n in zip(hidden, cells)],
-    })
-    return bf.table_block(
-        f"Taulukko M5. Salattujen kuntalukujen osuus {bf.quarter_in(quarter)}", tab,
-        note="Salattu = pienet luvut ja luvut, joista pieni luku voitaisiin päätellä muista "
-             "julkaistuista luvuista tai aiemmista julkaisuista.")
 
 
 def row_ledger(out_dir: Path) -> dict[str, str]:
@@ -550,7 +569,7 @@ def _stage_written(stage: Path) -> None:
 
 
 def _stage_quarter(stage: Path, out_dir: Path, q: str, synthetic: bool, params: Mapping,
-                   pdf: bool) -> dict:
+                   pdf: bool, date: dt.date | None = None) -> dict:
     """A quarter's executed notebooks and its page, staged; returns its part of the
     table of contents."""
     nb_dir = out_dir / q / "notebooks"
@@ -562,7 +581,7 @@ def _stage_quarter(stage: Path, out_dir: Path, q: str, synthetic: bool, params: 
         shutil.copy2(nb_dir / f"{n}.ipynb", stage / q / f"{n}.ipynb")
     annex = out_dir / q / "annex" / annex_name(q)
     (stage / q / "index.md").write_text(
-        _quarter_index_md(q, synthetic, pdf, params, annex.is_file()), encoding="utf-8")
+        _quarter_index_md(q, synthetic, pdf, params, annex.is_file(), date), encoding="utf-8")
     return {"caption": _capital(bf.quarter_name(q)),
             "chapters": [{"file": f"{q}/index",
                           "sections": [{"file": f"{q}/{n}"} for n in names]}]}
@@ -602,9 +621,14 @@ def _write_config(stage: Path, out_dir: Path, quarters: list[str], synthetic: bo
     sph["templates_path"] = ["_templates"]
     sph["html_css_files"] = ["seuranta.css"]
     subs = method_substitutions(params)
-    subs["data_statement"] = data_statement(_data_meta(out_dir, quarters))
-    subs["disclosure_loss"] = disclosure_loss_md(out_dir, max(quarters))
-    subs.update(row_ledger(out_dir))   # the extract's rows, once (aineisto.md)
+    # Release-wide values (the newest extract's date, its row ledger, the release id) are
+    # shown on the book's pages only ({only} html in book/*.md): the written chapters are
+    # also every quarter's PDF appendices, and a paper whose quarter did not change stays
+    # byte-identical from one release to the next (its PDF is reused, cached_latexmk)
+    meta = _data_meta(out_dir, quarters)
+    subs["data_statement"] = data_statement(meta)          # johdanto (HTML only)
+    subs["data_size"] = data_statement(meta, dated=False)  # aineisto (also the PDFs)
+    subs.update(row_ledger(out_dir))   # the extract's rows, once (aineisto.md, HTML only)
     subs["release_id"] = portal.current_release_id(out_dir, max(quarters), params)  # toistettavuus
     cfg.setdefault("parse", {})["myst_substitutions"] = subs
     (stage / "_config.yml").write_text(yaml.safe_dump(cfg, allow_unicode=True,
@@ -624,7 +648,8 @@ def stage_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
     if stage.exists():
         shutil.rmtree(stage)
     _stage_written(stage)
-    quarter_parts = [_stage_quarter(stage, out_dir, q, synthetic, params, pdf)
+    dates = paper_dates(out_dir, quarters, params)
+    quarter_parts = [_stage_quarter(stage, out_dir, q, synthetic, params, pdf, dates[q])
                      for q in reversed(quarters)]
     county_files = _county_pages(stage, out_dir, quarters, synthetic, params)
     costs_parts = []
@@ -661,7 +686,8 @@ def stage_preview(out_dir: Path, quarter: str, synthetic: bool, params: Mapping,
     q = str(Quarter.parse(quarter))
     pdf = pdf_dir is not None and (Path(pdf_dir) / f"{q}.pdf").is_file()
     _stage_written(stage)
-    part = _stage_quarter(stage, out_dir, q, synthetic, params, pdf)
+    part = _stage_quarter(stage, out_dir, q, synthetic, params, pdf,
+                          paper_dates(out_dir, [q], params)[q])
     (stage / "lataukset.md").write_text(
         _downloads_md(stage, out_dir, [q], publication_info(params), pdf_dir, costs=False),
         encoding="utf-8")
@@ -708,9 +734,10 @@ def _jupyter_book() -> str:
     return str(exe) if exe.exists() else "jupyter-book"
 
 
-def _run(cmd: list[str], cwd: Path | None = None, log_file: Path | None = None) -> None:
+def _run(cmd: list[str], cwd: Path | None = None, log_file: Path | None = None,
+         env: Mapping[str, str] | None = None) -> None:
     t0 = time.monotonic()
-    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=env)
     if log_file is not None:   # (named log_file: ``log`` is the module's logger)
         log_file.write_text(r.stdout + "\n--- stderr ---\n" + r.stderr, encoding="utf-8")
     if r.returncode != 0:
@@ -742,11 +769,36 @@ def _costs_year(stage: Path) -> str:
 
 def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
                params: Mapping, cache_dir: Path | None = None,
-               reuse: bool = True) -> list[Path]:
-    """LaTeX builder once for all quarters, then latexmk (xelatex) per quarter; the
+               reuse: bool = True, dates: Mapping[str, dt.date] | None = None) -> list[Path]:
+    """LaTeX builder once for all quarters (:func:`latex_sources`; ``dates``: each
+    quarter's paper's date, :func:`paper_dates`), then latexmk (xelatex) per quarter; the
     county pages (if staged) become one more PDF, ``pdf_dir / COUNTY_PDF`` (landscape).
     With ``cache_dir``, a PDF whose sources are those of a PDF made before is copied from
-    there instead of compiled (:func:`cached_latexmk`; ``reuse`` false: none is).
+    there instead of compiled (:func:`cached_latexmk`; ``reuse`` false: none is)."""
+    latex_dir, docs = latex_sources(stage, quarters, params, dates)
+    pdf_dir.mkdir(parents=True, exist_ok=True)
+    jobs = {f"seuranta-{q}": pdf_dir / f"{q}.pdf" for q in quarters}
+    if "seuranta-alueet" in docs:
+        jobs["seuranta-alueet"] = pdf_dir / COUNTY_PDF
+    if "seuranta-kustannukset" in docs:
+        jobs["seuranta-kustannukset"] = pdf_dir / COSTS_PDF
+    if cache_dir is None:
+        latexmk(latex_dir, list(jobs), docs)
+    else:
+        cached_latexmk(latex_dir, list(jobs), cache_dir, reuse, docs)
+    for name, target in jobs.items():
+        shutil.copy2(latex_dir / f"{name}.pdf", target)
+    return [jobs[f"seuranta-{q}"] for q in quarters]
+
+
+def latex_sources(stage: Path, quarters: list[str], params: Mapping,
+                  dates: Mapping[str, dt.date] | None = None
+                  ) -> tuple[Path, dict[str, dt.date]]:
+    """The LaTeX sources of every working paper of the staged book, ready for latexmk:
+    Sphinx's LaTeX folder (``stage/_build/latex``) and each document's date by its name
+    (``<name>.tex``: ``seuranta-<Q>`` per quarter, dated ``dates[Q]`` or else the
+    publication's date; ``seuranta-alueet`` for the county pages and
+    ``seuranta-kustannukset`` for the costs chapter when staged, both of the publication).
 
     jupyter-book 1.0 cannot pass several ``latex_documents`` through its own build
     command, so the Sphinx configuration it derives from ``_config.yml`` is written out
@@ -777,37 +829,36 @@ def build_pdfs(stage: Path, quarters: list[str], pdf_dir: Path,
     finally:
         conf.unlink(missing_ok=True)
     latex_dir = stage / "_build" / "latex"
-    pdf_dir.mkdir(parents=True, exist_ok=True)
-    jobs = {f"seuranta-{q}": pdf_dir / f"{q}.pdf" for q in quarters}
+    docs = {f"seuranta-{q}": (dates or {}).get(q, info["date"]) for q in quarters}
     for q in quarters:
-        prepare_tex(latex_dir / f"seuranta-{q}.tex", info["numbers"].get(q, ""))
+        prepare_tex(latex_dir / f"seuranta-{q}.tex", info["numbers"].get(q, ""),
+                    date=docs[f"seuranta-{q}"])
     if counties:
-        prepare_tex(latex_dir / "seuranta-alueet.tex", "", landscape=True)
-        jobs["seuranta-alueet"] = pdf_dir / COUNTY_PDF
+        docs["seuranta-alueet"] = info["date"]
+        prepare_tex(latex_dir / "seuranta-alueet.tex", "", landscape=True, date=info["date"])
     if costs:
-        prepare_tex(latex_dir / "seuranta-kustannukset.tex", "")
-        jobs["seuranta-kustannukset"] = pdf_dir / COSTS_PDF
-    if cache_dir is None:
-        latexmk(latex_dir, list(jobs))
-    else:
-        cached_latexmk(latex_dir, list(jobs), cache_dir, reuse)
-    for name, target in jobs.items():
-        shutil.copy2(latex_dir / f"{name}.pdf", target)
-    return [jobs[f"seuranta-{q}"] for q in quarters]
+        docs["seuranta-kustannukset"] = info["date"]
+        prepare_tex(latex_dir / "seuranta-kustannukset.tex", "", date=info["date"])
+    return latex_dir, docs
 
 
 #: How many latexmk runs go side by side (each is one xelatex process at a time).
 LATEX_JOBS = 2
 
 
-def latexmk(latex_dir: Path, names: list[str]) -> None:
+def latexmk(latex_dir: Path, names: list[str],
+            dates: Mapping[str, dt.date] | None = None) -> None:
     """``latexmk -xelatex`` of every ``<name>.tex`` of ``latex_dir``, :data:`LATEX_JOBS` at
     a time (each document has its own auxiliary files, and a PDF depends only on its own
     sources and ``SOURCE_DATE_EPOCH``, so the order does not change a byte); the first
-    failure (in the order of ``names``) is raised once all have finished."""
+    failure (in the order of ``names``) is raised once all have finished. ``dates``: a
+    document's own date, its ``SOURCE_DATE_EPOCH`` in a reproducible build
+    (:func:`pdf_environment`)."""
     def one(name: str) -> None:
         _run(["latexmk", "-xelatex", "-interaction=nonstopmode", "-halt-on-error",
-              f"{name}.tex"], cwd=latex_dir)
+              f"{name}.tex"], cwd=latex_dir,
+             env={**os.environ, **{k: v for k, v in pdf_environment((dates or {}).get(name)).items()
+                                   if v is not None}})
     with cf.ThreadPoolExecutor(max_workers=max(1, min(LATEX_JOBS, len(names)))) as pool:
         futures = [pool.submit(one, n) for n in names]
     for f in futures:
@@ -822,11 +873,22 @@ _GRAPHICS = {".png", ".jpg", ".jpeg", ".pdf", ".svg", ".eps", ".gif"}
 _PDF_ENVIRONMENT = ("SOURCE_DATE_EPOCH", "FORCE_SOURCE_DATE", "TZ", "LC_ALL", "LANG")
 
 
-def pdf_key(latex_dir: Path, name: str, tools: Mapping) -> str:
+def pdf_environment(date: dt.date | None = None) -> dict[str, str | None]:
+    """The environment of :data:`_PDF_ENVIRONMENT` a document is compiled in: this
+    process's, with ``SOURCE_DATE_EPOCH`` at the document's own ``date`` in a reproducible
+    build (one that sets it, :func:`seuranta.core.reproducible.fixed_environment`)."""
+    env = {k: os.environ.get(k) for k in _PDF_ENVIRONMENT}
+    if date is not None and env["SOURCE_DATE_EPOCH"] is not None:
+        env["SOURCE_DATE_EPOCH"] = str(source_date_epoch(date))
+    return env
+
+
+def pdf_key(latex_dir: Path, name: str, tools: Mapping, date: dt.date | None = None) -> str:
     """What ``<name>.pdf`` is made from: its .tex, every support file of the LaTeX folder
     (style, class, index style and latexmk files: all that is neither a document's .tex
     nor a picture), the pictures its .tex names, the versions of the tools that compile it
-    and the environment they run in. Sphinx writes all of them into the folder itself;
+    and the environment they run in (:func:`pdf_environment` of the document's ``date``).
+    Sphinx writes all of them into the folder itself;
     its sub-folders are not read (``.doctrees/``: Sphinx's pickles, which hold the
     temporary build folder's path and would make every key new)."""
     latex_dir = Path(latex_dir)
@@ -839,22 +901,23 @@ def pdf_key(latex_dir: Path, name: str, tools: Mapping) -> str:
             continue
         files[f.name] = hashlib.sha256(f.read_bytes()).hexdigest()
     return cache_digest({"files": files, "tools": dict(tools),
-                         "environment": {k: os.environ.get(k) for k in _PDF_ENVIRONMENT}})
+                         "environment": pdf_environment(date)})
 
 
 def cached_latexmk(latex_dir: Path, names: list[str], cache_dir: Path,
-                   reuse: bool = True) -> list[str]:
+                   reuse: bool = True, dates: Mapping[str, dt.date] | None = None
+                   ) -> list[str]:
     """:func:`latexmk` of the documents whose PDF ``cache_dir`` does not hold yet (by
     :func:`pdf_key`; every document when ``reuse`` is false); the others' PDFs copied from
     there. Each PDF made is stored (written
     aside, then renamed: a killed run leaves no half PDF under a key), and the entries no
     document of this build used are removed (the cache holds the latest book's PDFs).
-    Returns the names compiled."""
+    ``dates``: each document's own date (:func:`latexmk`). Returns the names compiled."""
     latex_dir, cache_dir = Path(latex_dir), Path(cache_dir)
     tools = tool_versions(pdf=True)
-    keys = {n: pdf_key(latex_dir, n, tools) for n in names}
+    keys = {n: pdf_key(latex_dir, n, tools, (dates or {}).get(n)) for n in names}
     todo = [n for n in names if not reuse or not (cache_dir / f"{keys[n]}.pdf").is_file()]
-    latexmk(latex_dir, todo)
+    latexmk(latex_dir, todo, dates)
     cache_dir.mkdir(parents=True, exist_ok=True)
     for n in names:
         entry = cache_dir / f"{keys[n]}.pdf"
@@ -903,7 +966,7 @@ def build_book(out_dir: Path, quarters: list[str], synthetic: bool, params: Mapp
         with cf.ThreadPoolExecutor(max_workers=2) as pool:
             html = pool.submit(_run, html_build)
             pdfs = pool.submit(build_pdfs, latex_stage, quarters, into / "pdf", params,
-                               pdf_cache, reuse_pdfs)
+                               pdf_cache, reuse_pdfs, paper_dates(out_dir, quarters, params))
         pdfs.result()
         html.result()
     finally:
@@ -961,7 +1024,8 @@ def build_preview(out_dir: Path, quarter: str, synthetic: bool, params: Mapping,
     try:
         files = staged(None)
         if pdf:
-            build_pdfs(stage, [q], target / "pdf", params)
+            build_pdfs(stage, [q], target / "pdf", params,
+                       dates=paper_dates(out_dir, [q], params))
             files = staged(target / "pdf")
         else:
             shutil.rmtree(target / "pdf", ignore_errors=True)
@@ -982,10 +1046,12 @@ def offer_pdfs(stage: Path, out_dir: Path, quarters: list[str], synthetic: bool,
     pages, charts, open data) does not depend on the PDFs and is made once."""
     info = publication_info(params)
     quarters = sorted(str(Quarter.parse(q)) for q in quarters)
+    dates = paper_dates(out_dir, quarters, params)
     for q in quarters:
         annex = out_dir / q / "annex" / annex_name(q)
         (stage / q / "index.md").write_text(
-            _quarter_index_md(q, synthetic, True, params, annex.is_file()), encoding="utf-8")
+            _quarter_index_md(q, synthetic, True, params, annex.is_file(), dates[q]),
+            encoding="utf-8")
     page = stage / "lataukset.md"
     _files, sep, open_data = page.read_text(encoding="utf-8").partition(
         "\n" + portal.OPEN_DATA_HEADING + "\n")

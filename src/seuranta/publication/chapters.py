@@ -20,6 +20,7 @@ rule and the precision are the gate's (:mod:`seuranta.publication.gate`,
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Mapping
@@ -1012,10 +1013,52 @@ def calibration_block(ch: Chapter, pub: dict) -> None:
         "myöhemmin kattaviksi)", tab)
 
 
+def disclosure_table(municipal: pd.DataFrame, quarter: str) -> str:
+    """Per task of the quarter, its comprehensive municipalities and how many of their
+    cells are suppressed (what ``municipal.csv`` shows anyway). How many of them are small
+    counts is not published: it would tell a reader how many hidden cells are
+    1 … min_count−1 (the gate's internal ``disclosure/loss.csv`` has it)."""
+    m = municipal[(municipal["quarter"] == quarter) & (municipal["quality"] == "comprehensive")]
+    if m.empty:
+        return ""
+    g = m.groupby("service_task", sort=True)["clients_symbol"]
+    cells, hidden = g.size(), g.apply(lambda s: int((s == symbols.SUPPRESSED).sum()))
+    tab = pd.DataFrame({
+        "Palvelutehtävä": [bf.task_name(t) for t in cells.index],
+        "Kattavia kuntia": [bf.fi_number(v) for v in cells],
+        "Salattu": [bf.fi_number(v) for v in hidden],
+        "Osuus": [bf.fi_pct(100 * h / n if n else None, 1) for h, n in zip(hidden, cells)],
+    })
+    return bf.table_block(
+        f"Taulukko AL5. Salattujen kuntalukujen osuus, {bf.quarter_name(quarter)}", tab,
+        note="Salattu = pienet luvut ja luvut, joista pieni luku voitaisiin päätellä muista "
+             "julkaistuista luvuista tai aiemmista julkaisuista.")
+
+
+#: How many hexadecimal digits of :func:`data_version` a paper shows.
+DATA_VERSION_DIGITS = 16
+
+
+def data_version(tables_dir: str | Path) -> str:
+    """The version of a quarter's data as its paper names it: a SHA-256 over the names and
+    bytes of the quarter's published tables (``OUT/<Q>/published/*.csv``), its first
+    :data:`DATA_VERSION_DIGITS` hex digits. It changes exactly when a published table of
+    the quarter changes, not when a release carries the quarter unchanged (the release's
+    own id and every file's SHA-256 are in the release's manifest)."""
+    pdir = published.published_dir_of(tables_dir)
+    h = hashlib.sha256()
+    for name in published.table_names(pdir):
+        h.update(f"{name}.csv\0".encode())
+        h.update(hashlib.sha256((pdir / f"{name}.csv").read_bytes()).digest())
+    return h.hexdigest()[:DATA_VERSION_DIGITS]
+
+
 def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
     """Quality by county; the review round's decisions and their effect; the model's
-    calibration. (The rows read, rejected and flagged are the whole extract's: the written
-    data chapter shows them once, :func:`seuranta.publication.book.row_ledger_md`.)"""
+    calibration; the share of suppressed municipal counts (:func:`disclosure_table`) and the
+    version of the quarter's data (:func:`data_version`). (The rows read, rejected and
+    flagged are the whole extract's: the book's written data chapter shows them once,
+    :func:`seuranta.publication.book.row_ledger`.)"""
     pub = published_tables(tables_dir)
     ch = Chapter()
     mun = pub["municipal"]
@@ -1048,6 +1091,9 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
             f"Taulukko AL1. Laatuluokat hyvinvointialueittain, {qname}", tab)
 
     calibration_block(ch, pub)
+    ch.tables["disclosure"] = disclosure_table(mun, quarter)
+    ch.facts["data_version"] = data_version(tables_dir)
+    ch.shown["data_version"] = True
 
     decisions = pub.get("review_decisions")
     effect = pub.get("review_effect")
