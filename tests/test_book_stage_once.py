@@ -65,7 +65,7 @@ def built(tmp_path_factory):
             f.write(f"{code} {os.getpid()}\n")
         return county_page(pdirs, quarter, code, *args, **kwargs)
 
-    def latex(stage, quarters, pdf_dir, params, cache_dir=None, reuse=True):
+    def latex(stage, quarters, pdf_dir, params, cache_dir=None, reuse=True, dates=None):
         seen_by_latex.update(_staged_files(stage))   # what build_pdfs leaves behind
         seen_by_latex["stage"] = str(stage).encode()
         (stage / "_build" / "latex").mkdir(parents=True)

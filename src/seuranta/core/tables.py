@@ -233,7 +233,7 @@ COLUMN_TYPES: dict[str, str] = {
     "median": "float", "min": "float", "own_reference_pct": "float", "plausibility_z": "float",
     "q1": "float", "q3": "float",
     "range_high": "float", "range_low": "float", "se": "float", "se_jackknife": "float",
-    "se_linearised": "float", "share_pct": "float", "share_pct_after": "float",
+    "se_linearised": "float", "variance_factor": "float", "share_pct": "float", "share_pct_after": "float",
     "share_pct_before": "float", "std_diff": "float", "wmean_all": "float",
     "wmean_comprehensive": "float", "wstd_diff": "float",
     # number: integer or decimal as written (may be empty)
@@ -279,8 +279,9 @@ TABLES: dict[str, list[str]] = {
         "quarter", "service_task", "method", "municipalities_used", "clients_used",
         "population_used", "share_pct", "estimate", "se", "ci_low", "ci_high",
         "estimate_rounded", "published", "age_group", "national_base", "difference_pct",
-        "variance", "se_linearised", "se_jackknife", "note", "publish_as", "range_low",
-        "range_high", "rule_reason", "counties_used", "max_std_diff", "flagged_shift",
+        "variance", "variance_factor", "se_linearised", "se_jackknife", "note", "publish_as",
+        "range_low", "range_high", "rule_reason", "counties_used", "max_std_diff",
+        "flagged_shift",
     ],
     "calibration": ["quarter", "service_task", "n", "mean_z", "sd_z", "within_196_pct"],
     "estimates_sensitivity": [
