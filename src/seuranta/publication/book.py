@@ -383,7 +383,7 @@ def _titlepage_latex(notice: str, info: dict) -> dict:
 #: English strings of Sphinx's LaTeX templates and their Finnish wording.
 LATEX_FI = {
     # a long table's header on its next pages (prepare_tex drops Sphinx's "Table 5 –"
-    # before it: the book's tables carry their own numbers, "Taulukko AL2.")
+    # before it: the book's tables carry their own numbers, "Taulukko AL3.")
     "continued from previous page": "Jatkoa edelliseltä sivulta",
     "Continued from previous page": "Jatkoa edelliseltä sivulta",
     "continues on next page": "jatkuu seuraavalla sivulla",

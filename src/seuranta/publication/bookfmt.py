@@ -209,7 +209,7 @@ def table_block(caption: str, df: pd.DataFrame, right: list[str] | None = None,
     (the ``p`` columns of :func:`latex_columns`) and a table taller than the rest of the
     page continues on the next one under its repeated header, with the Finnish
     continuation lines (:data:`seuranta.publication.book.LATEX_FI`), instead of running
-    through the footer and off the page (AL5, the review decisions)."""
+    through the footer and off the page (AL3, the review decisions)."""
     out = (f"```{{tabularcolumns}} {latex_columns(df, right)}\n```\n\n"
            f":::{{table}} {escape.myst(caption)}\n:width: 100%\n:class: longtable\n\n"
            f"{md_table(df, right, markup)}:::\n")

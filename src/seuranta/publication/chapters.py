@@ -89,7 +89,7 @@ NOTE_FI_ALL = {
 }
 
 
-#: A review reason in the book's and PDF's table (AL2) is shortened beyond these many
+#: A review reason in the book's and PDF's table (AL3) is shortened beyond these many
 #: characters, and a word beyond these many, so that one row fits on a page and in its
 #: column (a hand-edited corrections.csv is not bounded like a review form); the open
 #: data carry the whole text.
@@ -1009,7 +1009,7 @@ def calibration_block(ch: Chapter, pub: dict) -> None:
     })
     ch.facts["calibration_n"] = bf.fi_number(int(c["n"].sum()))
     ch.tables["calibration"] = bf.table_block(
-        "Taulukko AL4. Mallin aiempien ennusteiden osuvuus (kunnat, joiden tiedot tulivat "
+        "Taulukko AL5. Mallin aiempien ennusteiden osuvuus (kunnat, joiden tiedot tulivat "
         "myöhemmin kattaviksi)", tab)
 
 
@@ -1030,7 +1030,7 @@ def disclosure_table(municipal: pd.DataFrame, quarter: str) -> str:
         "Osuus": [bf.fi_pct(100 * h / n if n else None, 1) for h, n in zip(hidden, cells)],
     })
     return bf.table_block(
-        f"Taulukko AL5. Salattujen kuntalukujen osuus, {bf.quarter_name(quarter)}", tab,
+        f"Taulukko AL2. Salattujen kuntalukujen osuus, {bf.quarter_name(quarter)}", tab,
         note="Salattu = pienet luvut ja luvut, joista pieni luku voitaisiin päätellä muista "
              "julkaistuista luvuista tai aiemmista julkaisuista.")
 
@@ -1113,7 +1113,7 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
         "Laatu jälkeen": decisions["quality_after"].map(qual_fi),
     }).sort_values(["Kunta", "Palvelutehtävä"])
     ch.facts["decisions_n"] = bf.fi_number(len(tab))
-    caption = f"Taulukko AL2. Tarkastuskierroksen päätökset, {qname}"
+    caption = f"Taulukko AL3. Tarkastuskierroksen päätökset, {qname}"
     # the page shows every reason whole (a wide cell scrolls); the PDF's page cannot, so
     # there a long reason is shortened and the note says where the whole text is
     short = tab.assign(Perustelu=[shown_reason(r) for r in tab["Perustelu"]])
@@ -1132,7 +1132,7 @@ def data_chapter(tables_dir: str | Path, quarter: str) -> Chapter:
                  if r["publish_as"] == "range" and not r["range_low_symbol"]
                  else fig(r, "estimate_after", bf.fi_number) for _, r in eff.iterrows()]
         ch.tables["effect"] = bf.table_block(
-            f"Taulukko AL3. Päätösten vaikutus koko maan arvioon, {qname}", pd.DataFrame({
+            f"Taulukko AL4. Päätösten vaikutus koko maan arvioon, {qname}", pd.DataFrame({
                 "Palvelutehtävä": eff["service_task"].map(bf.task_name),
                 "Kuntia ennen": eff["municipalities_used_before"].map(bf.fi_number),
                 "Kuntia jälkeen": eff["municipalities_used_after"].map(bf.fi_number),
