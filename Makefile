@@ -91,7 +91,7 @@ quality-bias: venv ## mean error of the estimates under the old and new quality 
 # the README's table. One BLAS thread per process: the two worker processes use the cores
 # (threaded BLAS on small matrices only adds contention). REGISTERS per scenario.
 REGISTERS ?= 30
-coverage: venv ## the coverage study (2 cores; see README for its time): docs/coverage.md and the book's tables
+coverage: venv ## the coverage study (about 7 min on 2 idle cores; README): docs/coverage.md and the book's tables
 	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/coverage_sim.py --registers $(REGISTERS) --write
 
 clean: ## remove build/ and the generated demo data
