@@ -111,3 +111,63 @@ def test_content_key_reads_every_value_and_type():
     assert k != content_key(f[["b", "a"]], covariates=["a"], params={"z": 1.96})
     assert k != content_key(f, covariates=[], params={"z": 1.96})
     assert k != content_key(f, covariates=["a"], params={"z": 2.0})
+
+
+def test_content_key_of_text_columns_by_their_arrow_buffers():
+    """pandas' text columns are hashed by their Arrow buffers (memo._arrow_text): the same
+    values give the same key whatever the slicing, chunking or index, and any difference
+    of a value, of where one value ends and the next begins, or of a missing value gives
+    another key."""
+    from seuranta.statistics import memo as m
+
+    def key(values, **kw):
+        return content_key(pd.DataFrame({"t": pd.array(values, dtype="str")}, **kw))
+
+    col = pd.Series(pd.array(["ab", "c"], dtype="str"))
+    assert isinstance(col.array, pd.arrays.ArrowStringArray)
+    assert m._arrow_text(m.hashlib.sha256(), col)          # the Arrow path is the one taken
+    assert key(["ab", "c"]) == key(["ab", "c"])
+    assert key(["ab", "c"]) != key(["a", "bc"])              # the same bytes, split elsewhere
+    assert key(["ab", "c"]) != key(["ab", "d"])
+    assert key(["ab", None]) != key(["ab", ""])              # missing is not empty
+    assert key(["ab", None]) != key(["ab", "nan"])
+    assert key(["ä", "c"]) != key(["a", "c"])
+    long = pd.DataFrame({"t": pd.array([f"v{i}" for i in range(50)], dtype="str")})
+    part = long.iloc[10:20].reset_index(drop=True)            # an Arrow slice: offset 10
+    chunks = pd.concat([long.iloc[10:15], long.iloc[15:20]]).reset_index(drop=True)
+    fresh = pd.DataFrame({"t": pd.array([f"v{i}" for i in range(10, 20)], dtype="str")})
+    assert content_key(part) == content_key(chunks) == content_key(fresh)
+    assert content_key(part) != content_key(long.iloc[11:21].reset_index(drop=True))
+    assert content_key(long.iloc[10:20]) != content_key(part)  # the index is content too
+    # a python-backed or object column keeps the values' repr
+    obj = pd.DataFrame({"t": pd.Series(["ab", "c"], dtype=object)})
+    assert not m._arrow_text(m.hashlib.sha256(), obj["t"])
+    assert content_key(obj) != content_key(obj.assign(t=["a", "bc"]))
+
+
+def test_frozen_heap_freezes_for_the_block_only():
+    """memo.frozen_heap: the objects alive at the start are frozen (out of the collector's
+    sight) while the block runs, garbage made inside is still collected, a block inside
+    one leaves the outer freeze alone, and nothing is frozen after."""
+    import gc
+    import weakref
+
+    from seuranta.statistics import memo as m
+
+    class Node:
+        pass
+
+    assert gc.get_freeze_count() == 0
+    with m.frozen_heap():
+        frozen = gc.get_freeze_count()
+        assert frozen > 1000
+        a, b = Node(), Node()
+        a.other, b.other = b, a
+        gone = weakref.ref(a)
+        del a, b
+        gc.collect()
+        assert gone() is None                 # a cycle made in the block is collected
+        with m.frozen_heap():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen
+    assert gc.get_freeze_count() == 0

@@ -737,6 +737,82 @@ def test_mixture_quantiles_against_scipys_lognormals():
     assert hi2 == pytest.approx(da.ppf(2 * stats.norm.cdf(z) - 1), rel=1e-9)
 
 
+def _earlier_float(parts, z, q, k):
+    """The float model.mixture_quantiles gave before issue 24 (05af1b1) for level ``q``:
+    the smallest float t between the components' own ends (``interval``'s item ``k``) at
+    which its distribution function, evaluated as it was then (log-normal parts by
+    math.log1p, math.log and math.erfc, weighted by a numpy array, a point mass at the
+    estimate), reaches ``q`` (the upper end when it never does): found by a search over
+    the floats' bit patterns, not by halving the interval."""
+    w = np.full(len(parts), 1.0 / len(parts))
+    w = w / w.sum()
+
+    def phi(x):
+        return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+    def one(t, e, v, o):
+        p = e - o
+        if p <= 0 or v <= 0:
+            return 1.0 if t >= e else 0.0
+        if t <= o:
+            return 0.0
+        s2 = math.log1p(v / (p * p))
+        return phi((math.log(t - o) - math.log(p) + s2 / 2) / math.sqrt(s2))
+
+    def cdf(t):
+        return sum(wi * one(t, e, v, o) for wi, (e, v, o) in zip(w, parts))
+
+    ends = [mdl.interval(e, v, o, z)[k] for e, v, o in parts]
+    lo, hi = min(ends), max(ends)
+    if cdf(lo) >= q:
+        return lo
+    # positive floats are ordered as their bit patterns: a search over the integers
+    a, b = (int(np.float64(x).view(np.int64)) for x in (lo, hi))
+    while b - a > 1:
+        m = (a + b) // 2
+        if cdf(float(np.int64(m).view(np.float64))) >= q:
+            b = m
+        else:
+            a = m
+    return float(np.int64(b).view(np.float64))
+
+
+def test_mixture_quantiles_row_by_row_against_brentq_and_the_earlier_floats():
+    """Many random pairs like the model's and county rows' (own, without the flagged), some
+    with a point mass: each interval equals the one scipy's brentq finds on the mixture of
+    scipy's log-normals (an independent computation), and is the same float as the
+    implementation before issue 24 (the published tables' bytes)."""
+    rng = np.random.default_rng(24)
+    z = 1.959963984540054
+    checked = 0
+    for i in range(300):
+        e1 = float(rng.uniform(50, 60000))
+        o1 = float(e1 * rng.uniform(0.0, 0.95))
+        v1 = float((e1 - o1) ** 2 * rng.uniform(0.001, 0.5))
+        e2 = float(e1 * rng.uniform(0.8, 1.3))
+        o2 = float(min(o1 * rng.uniform(0.7, 1.0), e2 * 0.99))
+        v2 = float((e2 - o2) ** 2 * rng.uniform(0.001, 0.5))
+        if i % 25 == 0:
+            v2 = 0.0                      # a component without variance: a point mass
+        parts = [(e1, v1, o1), (e2, v2, o2)]
+        got = mdl.mixture_quantiles(parts, z)
+        for j, k in enumerate((1, 2)):     # Φ(∓z) as the implementation computes it
+            q = 0.5 * math.erfc((z if k == 1 else -z) / math.sqrt(2.0))
+            assert got[j] == _earlier_float(parts, z, q, k)
+        if v2 == 0.0:
+            continue
+        dists = [stats.lognorm(math.sqrt(math.log1p(v / (e - o) ** 2)), loc=o,
+                               scale=(e - o) * math.exp(-math.log1p(v / (e - o) ** 2) / 2))
+                 for e, v, o in parts]
+        lo_b, hi_b = min(o1, o2), 20 * max(e1, e2)
+        for q, x in ((stats.norm.cdf(-z), got[0]), (stats.norm.cdf(z), got[1])):
+            root = optimize.brentq(lambda t, q=q, d=dists: (d[0].cdf(t) + d[1].cdf(t)) / 2 - q,
+                                   lo_b, hi_b, xtol=1e-12, rtol=1e-14)
+            assert x == pytest.approx(root, rel=1e-9)
+        checked += 1
+    assert checked >= 280
+
+
 def _mixture_of_two(own, alt, z):
     """Φ(∓z) quantiles of ½ (O + LN) + ½ (O₂ + LN₂) by scipy (independent of the package)."""
     def dist(e, v, o):
