@@ -181,14 +181,63 @@ class _Keys:
         return self.mun[cm.to_numpy().astype(np.int64) & ((1 << self.mb) - 1)]
 
 
-def _scan(con, specs: list[dict], keys: _Keys) -> None:
-    """Temp tables of the windows' masks, in one aggregation of the periods:
+#: Bits of one packed mask word (``w<j>`` of table ma): a BIGINT's bits 0-62, so that
+#: every word stays positive.
+_WORD_BITS = 63
+
+
+def _layout(specs: list[dict]) -> dict[str, tuple[int, int, int]]:
+    """Where each source's masks lie in the packed words of table ma: ``{name: (word,
+    offset, bits)}`` for the names ``s_<m>`` (SHA) and ``e_<m>`` (ET) of every mask ``m``
+    of :func:`_source_windows` (the window masks and the child-welfare-act quarter masks
+    ``c_<col>``), packed in that order, a mask never split between two words."""
+    out: dict[str, tuple[int, int, int]] = {}
+    word, used = 0, 0
+    for m, n in _source_windows(specs).items():
+        for k in ("s", "e"):
+            if used + n > _WORD_BITS:
+                word, used = word + 1, 0
+            out[f"{k}_{m}"] = (word, used, n)
+            used += n
+    return out
+
+
+def _words(layout: dict[str, tuple[int, int, int]]) -> list[str]:
+    """The packed word columns of table ma: w0, w1, ..."""
+    return [f"w{j}" for j in range(max(w for w, _, _ in layout.values()) + 1)]
+
+
+def _field(layout: dict, name: str, both: bool = False) -> str:
+    """SQL: mask ``name`` (``s_<m>`` or ``e_<m>``) out of the packed words; ``both``:
+    mask ``<m>`` over both sources (SHA | ET)."""
+    w, o, n = layout[name]
+    if not both:
+        return f"((w{w} >> {o}) & {(1 << n) - 1})"
+    w2, o2, _ = layout["e_" + name[2:]]
+    return f"(((w{w} >> {o}) | (w{w2} >> {o2})) & {(1 << n) - 1})"
+
+
+def _bit(layout: dict, prefix: str, m: str, i: int) -> str:
+    """SQL: bit ``i`` (0/1) of mask ``m`` of source prefix ``s_``, ``e_`` or ``""`` (both
+    sources)."""
+    if prefix:
+        w, o, _ = layout[prefix + m]
+        return f"((w{w} >> {o + i}) & 1)"
+    (w, o, _), (w2, o2, _) = layout["s_" + m], layout["e_" + m]
+    return f"(((w{w} >> {o + i}) | (w{w2} >> {o2 + i})) & 1)"
+
+
+def _scan(con, specs: list[dict], keys: _Keys) -> dict[str, tuple[int, int, int]]:
+    """Temp tables of the windows' masks, in one aggregation of the periods; returns the
+    layout of the packed masks (:func:`_layout`):
 
     * cb: each client's key ``cid`` and birth year (the smallest one among its accepted
       periods);
     * ma: client × kt, the masks of each source (``s_<col>`` SHA, ``e_<col>`` ET, with
-      the child-welfare-act quarter masks ``s_c_<col>``, ``e_c_<col>``) and the client's
-      birth year; view mka adds the masks over both sources (``<col>``, ``c_<col>``);
+      the child-welfare-act quarter masks ``s_c_<col>``, ``e_c_<col>``), packed into a few
+      BIGINT words ``w<j>`` (one OR per word and period instead of one per mask), and the
+      client's birth year; view mka unpacks the masks over both sources (``<col>``,
+      ``c_<col>``);
     * mc: client × municipality (kt without the task), birth year and the quarter and
       year masks over every task.
     """
@@ -198,11 +247,16 @@ def _scan(con, specs: list[dict], keys: _Keys) -> None:
     cols = [s["col"] for s in specs]
     params["wfirst"] = min(_window_start(s) for s in specs)
     params["wlast"] = max(_window_end(s) for s in specs)
-    src = {"s": "NOT et", "e": "et"}
-    ors = ", ".join([f"bit_or(CASE WHEN {w} THEN {c} ELSE 0 END) AS {k}_{c}"
-                     for c in cols for k, w in src.items()]
-                    + [f"bit_or(CASE WHEN cwa AND {w} THEN {c} ELSE 0 END) AS {k}_c_{c}"
-                       for c in qcols for k, w in src.items()])
+    layout = _layout(specs)
+    # a period has one source: its word is its source's masks shifted to their places
+    value = {c: c for c in cols} | {f"c_{c}": f"(CASE WHEN cwa THEN {c} ELSE 0 END)"
+                                    for c in qcols}
+    words = []
+    for j, w in enumerate(_words(layout)):
+        side = {k: " | ".join(f"({value[name[2:]]} << {o})" for name, (wj, o, _) in
+                              layout.items() if wj == j and name[0] == k) or "0"
+                for k in ("s", "e")}
+        words.append(f"bit_or(CASE WHEN et THEN {side['e']} ELSE {side['s']} END) AS {w}")
     idx = ", ".join(f"{_INDEX_SQL[u].format(d='start_date')} AS i0_{u[0]}, "
                     f"{_INDEX_SQL[u].format(d='e')} AS i1_{u[0]}"
                     for u in sorted({s["unit"] for s in specs}))
@@ -212,7 +266,7 @@ def _scan(con, specs: list[dict], keys: _Keys) -> None:
 CREATE OR REPLACE TEMP TABLE ma AS
 SELECT a.*, b.birth_year
 FROM (
-  SELECT cid, kt, {ors}
+  SELECT cid, kt, {", ".join(words)}
   FROM (
     SELECT {cid} AS cid, {keys.kt()} AS kt, et, cwa,
            {masks}
@@ -223,15 +277,16 @@ FROM (
   )
   GROUP BY cid, kt) a
 JOIN cb b USING (cid)""", params)
-    both = ", ".join([f"s_{c} | e_{c} AS {c}" for c in cols]
-                     + [f"s_c_{c} | e_c_{c} AS c_{c}" for c in qcols])
-    con.execute(f"CREATE OR REPLACE TEMP VIEW mka AS SELECT *, {both} FROM ma")
+    both = ", ".join(f"{_field(layout, 's_' + m, both=True)} AS {m}"
+                     for m in _source_windows(specs))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW mka AS SELECT cid, kt, birth_year, {both} FROM ma")
     ycols = qcols + [s["col"] for s in specs if s["unit"] == "year"]
     ors_c = "".join(f", bit_or({c}) AS {c}" for c in ycols)
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE mc AS
 SELECT cid, {keys.cm()} AS cm, min(birth_year) AS birth_year{ors_c}
 FROM mka GROUP BY cid, cm""")
+    return layout
 
 
 def _client_key(con) -> str:
@@ -283,18 +338,17 @@ def _source_windows(specs: list[dict]) -> dict[str, int]:
     return dict(zip(names, [len(s["labels"]) for s in specs + qspecs]))
 
 
-def _source_counts(con, specs: list[dict]) -> pd.DataFrame:
+def _source_counts(con, specs: list[dict], layout: dict) -> pd.DataFrame:
     """The DuckDB part of :func:`_source_long`: per kt, the clients of every window of
-    each source (columns ``<prefix><col>_<i>``, :data:`_SOURCE_PREFIXES`)."""
+    each source (columns ``<prefix><col>_<i>``, :data:`_SOURCE_PREFIXES`), from the packed
+    masks of table ma (``layout``, :func:`_layout`)."""
     counts = _source_windows(specs)
-    prefixes = _SOURCE_PREFIXES
     # the clients of each combination of masks first (few distinct rows), then the bit sums
     # of those rows weighted by their clients
-    masks = {p + c: f"(s_{c} | e_{c})" if p == "" else p + c for p in prefixes for c in counts}
-    sums = ", ".join(f"CAST(sum((({masks[p + c]} >> {i}) & 1) * n) AS BIGINT) AS {p}{c}_{i}"
-                     for p in prefixes for c, k in counts.items() for i in range(k))
-    by_source = ", ".join(f"{p}{c}" for p in ("s_", "e_") for c in counts)
-    return con.execute(f"SELECT kt, {sums} FROM (SELECT kt, {by_source}, count(*) AS n FROM ma "
+    sums = ", ".join(f"CAST(sum({_bit(layout, p, c, i)} * n) AS BIGINT) AS {p}{c}_{i}"
+                     for p in _SOURCE_PREFIXES for c, k in counts.items() for i in range(k))
+    words = ", ".join(_words(layout))
+    return con.execute(f"SELECT kt, {sums} FROM (SELECT kt, {words}, count(*) AS n FROM ma "
                        "GROUP BY ALL) GROUP BY kt").fetchdf()
 
 
@@ -599,8 +653,8 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     specs = _mask_specs({"quarter": grids.qnames, "month": months,
                          **({"year": [str(y) for y in years]} if years else {})})
     keys = _Keys.of(con, len(tasks))
-    _scan(con, specs, keys)
-    wide = _source_counts(con, specs)
+    layout = _scan(con, specs, keys)
+    wide = _source_counts(con, specs, layout)
     year_all = _year_all_tasks(con, specs, keys)
     by_source = pool.submit(_source_tables, wide, year_all, specs, keys, qs, years, grids,
                             bases)
