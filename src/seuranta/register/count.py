@@ -31,6 +31,7 @@ from itertools import combinations
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
@@ -599,8 +600,16 @@ def _filled(axes: dict[str, list], found: pd.DataFrame) -> tuple[list[np.ndarray
     return list(np.unravel_index(np.arange(n), shape)), clients
 
 
+#: pandas' text dtype (``dtype=str``): Arrow-backed strings in pandas 3.
+_STR = pd.Series([], dtype=str).dtype
+
+
 def _text(labels: list, idx: np.ndarray) -> pd.Series:
-    """A text column: ``labels[idx]``."""
+    """A text column: ``labels[idx]`` (taken by Arrow when the text dtype is Arrow's: the
+    same column as from the Python strings, without converting each of them)."""
+    if getattr(_STR, "storage", None) == "pyarrow" and all(isinstance(v, str) for v in labels):
+        taken = pa.array(labels, pa.large_string()).take(pa.array(np.asarray(idx)))
+        return pd.Series(pd.array(taken, dtype=_STR))
     return pd.Series(np.array(labels, dtype=object)[idx], dtype=str)
 
 
@@ -629,16 +638,21 @@ def _complete(grid: pd.DataFrame, found: pd.DataFrame, keys: list[str]) -> pd.Da
 
 def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], years: list[int],
                    population: pd.DataFrame | Future, population_path="population.csv",
-                   pool: Executor | None = None) -> dict[str, pd.DataFrame]:
+                   pool: Executor | None = None, release_periods: bool = False
+                   ) -> dict[str, pd.DataFrame]:
     """Every count table for ``quarters`` (and calendar ``years``) from table ``periods``.
 
     ``population``: population.csv as read, or a Future of it. The pandas work (the
     population bases, completing each table to its grid) runs in ``pool`` (one worker; its
     own when None) while DuckDB runs the next query: DuckDB releases the GIL, so the two
-    cores are busy while the single-threaded completion runs."""
+    cores are busy while the single-threaded completion runs.
+
+    ``release_periods``: drop table ``checked`` (and view ``periods``) once the client
+    masks are made, so that the later aggregations reuse its memory."""
     if pool is None:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="counts") as own:
-            return compute_counts(con, quarters, years, population, population_path, own)
+            return compute_counts(con, quarters, years, population, population_path, own,
+                                  release_periods)
     mun = reference.mainland_municipalities()[["municipality_code", "county_code"]].astype(str)
     tasks = reference.task_codes()
     qs = sorted(quarters)
@@ -654,6 +668,10 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
                          **({"year": [str(y) for y in years]} if years else {})})
     keys = _Keys.of(con, len(tasks))
     layout = _scan(con, specs, keys)
+    con.execute("DROP TABLE cb")   # joined into ma
+    if release_periods:
+        con.execute("DROP VIEW periods")
+        con.execute("DROP TABLE checked")
     wide = _source_counts(con, specs, layout)
     year_all = _year_all_tasks(con, specs, keys)
     by_source = pool.submit(_source_tables, wide, year_all, specs, keys, qs, years, grids,
@@ -662,7 +680,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     sets = pool.submit(_task_set_tables, _task_sets(con, specs, tasks, keys), specs, keys,
                        grids)
     con.execute("DROP VIEW IF EXISTS mka")
-    for t in ("ma", "mc", "cb"):
+    for t in ("ma", "mc"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     out = by_source.result()
     out["age_counts"] = age.result()
