@@ -228,7 +228,8 @@ def _bit(layout: dict, prefix: str, m: str, i: int) -> str:
     return f"(((w{w} >> {o + i}) | (w{w2} >> {o2 + i})) & 1)"
 
 
-def _scan(con, specs: list[dict], keys: _Keys) -> dict[str, tuple[int, int, int]]:
+def _scan(con, specs: list[dict], keys: _Keys, n_tasks: int
+          ) -> dict[str, tuple[int, int, int]]:
     """Temp tables of the windows' masks, in one aggregation of the periods; returns the
     layout of the packed masks (:func:`_layout`):
 
@@ -239,6 +240,9 @@ def _scan(con, specs: list[dict], keys: _Keys) -> dict[str, tuple[int, int, int]
       BIGINT words ``w<j>`` (one OR per word and period instead of one per mask), and the
       client's birth year; view mka unpacks the masks over both sources (``<col>``,
       ``c_<col>``);
+    * pc: each client's smallest and largest municipality key (``cm``, ``cm_max``), birth
+      year, quarter and year masks over every task and its sets of tasks in each quarter
+      (:func:`_task_words`, of ``n_tasks`` tasks);
     * mc: client × municipality (kt without the task), birth year and the quarter and
       year masks over every task.
     """
@@ -283,10 +287,20 @@ JOIN cb b USING (cid)""", params)
     con.execute(f"CREATE OR REPLACE TEMP VIEW mka AS SELECT cid, kt, birth_year, {both} FROM ma")
     ycols = qcols + [s["col"] for s in specs if s["unit"] == "year"]
     ors_c = "".join(f", bit_or({c}) AS {c}" for c in ycols)
+    cs = "".join(f", {c}" for c in ycols)
+    # one aggregation per client (nearly every client has one municipality: its row of mc
+    # is its row of pc), grouped again by municipality only for the others
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE pc AS
+SELECT cid, min({keys.cm()}) AS cm, max({keys.cm()}) AS cm_max, min(birth_year) AS birth_year
+       {ors_c}, {", ".join(_task_words(specs, n_tasks, keys)[0])}
+FROM mka GROUP BY cid""")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE mc AS
+SELECT cid, cm, birth_year{cs} FROM pc WHERE cm = cm_max
+UNION ALL
 SELECT cid, {keys.cm()} AS cm, min(birth_year) AS birth_year{ors_c}
-FROM mka GROUP BY cid, cm""")
+FROM mka WHERE cid IN (SELECT cid FROM pc WHERE cm <> cm_max) GROUP BY cid, cm""")
     return layout
 
 
@@ -443,39 +457,42 @@ SELECT cm, {sums} FROM mc GROUP BY cm""").fetchdf()
     return pd.concat([_melt(df, ["municipality_code"], s) for s in ys], ignore_index=True)
 
 
-def _task_sets(con, specs: list[dict], tasks: list[str], keys: _Keys) -> pd.DataFrame:
-    """The DuckDB part of :func:`_task_set_frames`: clients per county (``ci`` -1: ALL) ×
-    quarter (``i``) × number of tasks, with the clients of each pair of tasks."""
+def _task_words(specs: list[dict], n_tasks: int, keys: _Keys) -> tuple[list[str], int, int]:
+    """A client's sets of tasks as bits: SQL aggregates ``bit_or(...) AS tp<j>`` of the
+    rows of view mka (in a quarter, one bit per task; the sets of ``per_col`` quarters side
+    by side in one BIGINT ``tp<j>``), the number of quarters and ``per_col``."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
-    labels = [lab for s in qspecs for lab in s["labels"]]
-    # a client's set of tasks in a quarter is a bit mask of len(tasks) bits; the masks of
-    # per_col quarters are packed side by side into one BIGINT column tp<j>
-    width = len(tasks)
-    per_col = 63 // width
+    per_col = 63 // n_tasks
     terms: dict[int, list[str]] = {}
     for pos, (col, i) in enumerate((s["col"], i) for s in qspecs for i in range(len(s["labels"]))):
         terms.setdefault(pos // per_col, []).append(
-            f"((({col} >> {i}) & 1) << ({(pos % per_col) * width} + {keys.ti()}))")
-    tm = [f"bit_or({' | '.join(t)}) AS tp{j}" for j, t in terms.items()]
-    n = len(labels)
-    tms = ", ".join(f"tp{j}" for j in terms)
+            f"((({col} >> {i}) & 1) << ({(pos % per_col) * n_tasks} + {keys.ti()}))")
+    return ([f"bit_or({' | '.join(t)}) AS tp{j}" for j, t in terms.items()],
+            sum(len(s["labels"]) for s in qspecs), per_col)
+
+
+def _task_sets(con, specs: list[dict], tasks: list[str], keys: _Keys) -> pd.DataFrame:
+    """The DuckDB part of :func:`_task_set_frames`: clients per county (``ci`` -1: ALL) ×
+    quarter (``i``) × number of tasks, with the clients of each pair of tasks (from each
+    client's sets of tasks in table pc, :func:`_task_words`)."""
+    width = len(tasks)
+    tm, n, per_col = _task_words(specs, width, keys)
+    tms = ", ".join(f"tp{j}" for j in range(len(tm)))
     quarter_sets = ", ".join(f"(tp{pos // per_col} >> {(pos % per_col) * width}) & {(1 << width) - 1}"
                              for pos in range(n))
     # each client's sets of tasks over the whole country (ci -1), and per county: the same
-    # sets for a client of one county (nearly all), grouped again only for the others
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE tc AS
-SELECT cid, min({keys.ci()}) AS ci, max({keys.ci()}) AS ci_max, {", ".join(tm)}
-FROM mka GROUP BY cid""")
+    # sets for a client of one county (nearly all), grouped again only for the others (a
+    # county is the high bits of a municipality key: the smallest and largest county of a
+    # client are those of its smallest and largest municipality key)
+    ci, ci_max = f"(cm >> {keys.mb})", f"(cm_max >> {keys.mb})"
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE tw AS
-SELECT -1 AS ci, cid, {tms} FROM tc
+SELECT -1 AS ci, cid, {tms} FROM pc
 UNION ALL
-SELECT ci, cid, {tms} FROM tc WHERE ci = ci_max
+SELECT {ci} AS ci, cid, {tms} FROM pc WHERE {ci} = {ci_max}
 UNION ALL
 SELECT {keys.ci()} AS ci, cid, {", ".join(tm)}
-FROM mka WHERE cid IN (SELECT cid FROM tc WHERE ci <> ci_max) GROUP BY ci, cid""")
-    con.execute("DROP TABLE tc")
+FROM mka WHERE cid IN (SELECT cid FROM pc WHERE {ci} <> {ci_max}) GROUP BY ci, cid""")
     pair_idx = _task_pairs(tasks)
     pair_sql = ", ".join(f"CAST(sum(((tm >> {a}) & (tm >> {b}) & 1) * c) AS BIGINT) AS p{a}_{b}"
                          for a, b in pair_idx)
@@ -667,7 +684,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     specs = _mask_specs({"quarter": grids.qnames, "month": months,
                          **({"year": [str(y) for y in years]} if years else {})})
     keys = _Keys.of(con, len(tasks))
-    layout = _scan(con, specs, keys)
+    layout = _scan(con, specs, keys, len(tasks))
     con.execute("DROP TABLE cb")   # joined into ma
     if release_periods:
         con.execute("DROP VIEW periods")
@@ -680,7 +697,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     sets = pool.submit(_task_set_tables, _task_sets(con, specs, tasks, keys), specs, keys,
                        grids)
     con.execute("DROP VIEW IF EXISTS mka")
-    for t in ("ma", "mc"):
+    for t in ("ma", "mc", "pc"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     out = by_source.result()
     out["age_counts"] = age.result()
