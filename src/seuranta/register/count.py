@@ -228,7 +228,7 @@ def _bit(layout: dict, prefix: str, m: str, i: int) -> str:
     return f"(((w{w} >> {o + i}) | (w{w2} >> {o2 + i})) & 1)"
 
 
-def _scan(con, specs: list[dict], keys: _Keys, n_tasks: int
+def _scan(con, specs: list[dict], keys: _Keys, n_tasks: int, release_periods: bool = False
           ) -> dict[str, tuple[int, int, int]]:
     """Temp tables of the windows' masks, in one aggregation of the periods; returns the
     layout of the packed masks (:func:`_layout`):
@@ -245,6 +245,9 @@ def _scan(con, specs: list[dict], keys: _Keys, n_tasks: int
       (:func:`_task_words`, of ``n_tasks`` tasks);
     * mc: client × municipality (kt without the task), birth year and the quarter and
       year masks over every task.
+
+    Table cb is dropped once ma is made, and with ``release_periods`` table ``checked``
+    and view ``periods`` too (:func:`compute_counts`).
     """
     params: dict = {}
     masks = ",\n       ".join(_mask_expr(s, params) for s in specs)
@@ -285,6 +288,10 @@ JOIN cb b USING (cid)""", params)
     both = ", ".join(f"{_field(layout, 's_' + m, both=True)} AS {m}"
                      for m in _source_windows(specs))
     con.execute(f"CREATE OR REPLACE TEMP VIEW mka AS SELECT cid, kt, birth_year, {both} FROM ma")
+    con.execute("DROP TABLE cb")   # joined into ma
+    if release_periods:
+        con.execute("DROP VIEW periods")
+        con.execute("DROP TABLE checked")
     ycols = qcols + [s["col"] for s in specs if s["unit"] == "year"]
     ors_c = "".join(f", bit_or({c}) AS {c}" for c in ycols)
     cs = "".join(f", {c}" for c in ycols)
@@ -684,11 +691,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     specs = _mask_specs({"quarter": grids.qnames, "month": months,
                          **({"year": [str(y) for y in years]} if years else {})})
     keys = _Keys.of(con, len(tasks))
-    layout = _scan(con, specs, keys, len(tasks))
-    con.execute("DROP TABLE cb")   # joined into ma
-    if release_periods:
-        con.execute("DROP VIEW periods")
-        con.execute("DROP TABLE checked")
+    layout = _scan(con, specs, keys, len(tasks), release_periods)
     wide = _source_counts(con, specs, layout)
     year_all = _year_all_tasks(con, specs, keys)
     by_source = pool.submit(_source_tables, wide, year_all, specs, keys, qs, years, grids,
