@@ -119,10 +119,15 @@ def write_csv_lines(path: Path, header: str, lines: pa.Array, rows: np.ndarray |
                     ) -> None:
     """Write a table from :func:`csv_lines`, the lines of ``rows`` (a boolean mask; None:
     all), at least one."""
-    text = _text(header, lines if rows is None else lines.filter(pa.array(rows)))
+    if rows is not None:
+        lines = lines.filter(pa.array(rows))
+    one_list = pa.ListArray.from_arrays(pa.array([0, len(lines)], pa.int32()), lines)
+    body = pc.binary_join(one_list, "\n")[0].as_buffer()   # UTF-8, never a Python string
     with writing(path):
-        with open(path, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
+        with open(path, "wb") as f:   # the bytes of _text's text written as UTF-8
+            f.write((header + "\n").encode("utf-8"))
+            f.write(body)
+            f.write(b"\n")
 
 
 #: First characters of a formula (:data:`seuranta.core.escape.FORMULA_STARTS`).

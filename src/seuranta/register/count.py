@@ -31,6 +31,7 @@ from itertools import combinations
 import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from seuranta.core import reference
 from seuranta.core.errors import InputError
@@ -181,16 +182,72 @@ class _Keys:
         return self.mun[cm.to_numpy().astype(np.int64) & ((1 << self.mb) - 1)]
 
 
-def _scan(con, specs: list[dict], keys: _Keys) -> None:
-    """Temp tables of the windows' masks, in one aggregation of the periods:
+#: Bits of one packed mask word (``w<j>`` of table ma): a BIGINT's bits 0-62, so that
+#: every word stays positive.
+_WORD_BITS = 63
+
+
+def _layout(specs: list[dict]) -> dict[str, tuple[int, int, int]]:
+    """Where each source's masks lie in the packed words of table ma: ``{name: (word,
+    offset, bits)}`` for the names ``s_<m>`` (SHA) and ``e_<m>`` (ET) of every mask ``m``
+    of :func:`_source_windows` (the window masks and the child-welfare-act quarter masks
+    ``c_<col>``), packed in that order, a mask never split between two words."""
+    out: dict[str, tuple[int, int, int]] = {}
+    word, used = 0, 0
+    for m, n in _source_windows(specs).items():
+        for k in ("s", "e"):
+            if used + n > _WORD_BITS:
+                word, used = word + 1, 0
+            out[f"{k}_{m}"] = (word, used, n)
+            used += n
+    return out
+
+
+def _words(layout: dict[str, tuple[int, int, int]]) -> list[str]:
+    """The packed word columns of table ma: w0, w1, ..."""
+    return [f"w{j}" for j in range(max(w for w, _, _ in layout.values()) + 1)]
+
+
+def _field(layout: dict, name: str, both: bool = False) -> str:
+    """SQL: mask ``name`` (``s_<m>`` or ``e_<m>``) out of the packed words; ``both``:
+    mask ``<m>`` over both sources (SHA | ET)."""
+    w, o, n = layout[name]
+    if not both:
+        return f"((w{w} >> {o}) & {(1 << n) - 1})"
+    w2, o2, _ = layout["e_" + name[2:]]
+    return f"(((w{w} >> {o}) | (w{w2} >> {o2})) & {(1 << n) - 1})"
+
+
+def _bit(layout: dict, prefix: str, m: str, i: int) -> str:
+    """SQL: bit ``i`` (0/1) of mask ``m`` of source prefix ``s_``, ``e_`` or ``""`` (both
+    sources)."""
+    if prefix:
+        w, o, _ = layout[prefix + m]
+        return f"((w{w} >> {o + i}) & 1)"
+    (w, o, _), (w2, o2, _) = layout["s_" + m], layout["e_" + m]
+    return f"(((w{w} >> {o + i}) | (w{w2} >> {o2 + i})) & 1)"
+
+
+def _scan(con, specs: list[dict], keys: _Keys, n_tasks: int, release_periods: bool = False
+          ) -> dict[str, tuple[int, int, int]]:
+    """Temp tables of the windows' masks, in one aggregation of the periods; returns the
+    layout of the packed masks (:func:`_layout`):
 
     * cb: each client's key ``cid`` and birth year (the smallest one among its accepted
       periods);
     * ma: client × kt, the masks of each source (``s_<col>`` SHA, ``e_<col>`` ET, with
-      the child-welfare-act quarter masks ``s_c_<col>``, ``e_c_<col>``) and the client's
-      birth year; view mka adds the masks over both sources (``<col>``, ``c_<col>``);
+      the child-welfare-act quarter masks ``s_c_<col>``, ``e_c_<col>``), packed into a few
+      BIGINT words ``w<j>`` (one OR per word and period instead of one per mask), and the
+      client's birth year; view mka unpacks the masks over both sources (``<col>``,
+      ``c_<col>``);
+    * pc: each client's smallest and largest municipality key (``cm``, ``cm_max``), birth
+      year, quarter and year masks over every task and its sets of tasks in each quarter
+      (:func:`_task_words`, of ``n_tasks`` tasks);
     * mc: client × municipality (kt without the task), birth year and the quarter and
       year masks over every task.
+
+    Table cb is dropped once ma is made, and with ``release_periods`` table ``checked``
+    and view ``periods`` too (:func:`compute_counts`).
     """
     params: dict = {}
     masks = ",\n       ".join(_mask_expr(s, params) for s in specs)
@@ -198,11 +255,16 @@ def _scan(con, specs: list[dict], keys: _Keys) -> None:
     cols = [s["col"] for s in specs]
     params["wfirst"] = min(_window_start(s) for s in specs)
     params["wlast"] = max(_window_end(s) for s in specs)
-    src = {"s": "NOT et", "e": "et"}
-    ors = ", ".join([f"bit_or(CASE WHEN {w} THEN {c} ELSE 0 END) AS {k}_{c}"
-                     for c in cols for k, w in src.items()]
-                    + [f"bit_or(CASE WHEN cwa AND {w} THEN {c} ELSE 0 END) AS {k}_c_{c}"
-                       for c in qcols for k, w in src.items()])
+    layout = _layout(specs)
+    # a period has one source: its word is its source's masks shifted to their places
+    value = {c: c for c in cols} | {f"c_{c}": f"(CASE WHEN cwa THEN {c} ELSE 0 END)"
+                                    for c in qcols}
+    words = []
+    for j, w in enumerate(_words(layout)):
+        side = {k: " | ".join(f"({value[name[2:]]} << {o})" for name, (wj, o, _) in
+                              layout.items() if wj == j and name[0] == k) or "0"
+                for k in ("s", "e")}
+        words.append(f"bit_or(CASE WHEN et THEN {side['e']} ELSE {side['s']} END) AS {w}")
     idx = ", ".join(f"{_INDEX_SQL[u].format(d='start_date')} AS i0_{u[0]}, "
                     f"{_INDEX_SQL[u].format(d='e')} AS i1_{u[0]}"
                     for u in sorted({s["unit"] for s in specs}))
@@ -212,7 +274,7 @@ def _scan(con, specs: list[dict], keys: _Keys) -> None:
 CREATE OR REPLACE TEMP TABLE ma AS
 SELECT a.*, b.birth_year
 FROM (
-  SELECT cid, kt, {ors}
+  SELECT cid, kt, {", ".join(words)}
   FROM (
     SELECT {cid} AS cid, {keys.kt()} AS kt, et, cwa,
            {masks}
@@ -223,15 +285,30 @@ FROM (
   )
   GROUP BY cid, kt) a
 JOIN cb b USING (cid)""", params)
-    both = ", ".join([f"s_{c} | e_{c} AS {c}" for c in cols]
-                     + [f"s_c_{c} | e_c_{c} AS c_{c}" for c in qcols])
-    con.execute(f"CREATE OR REPLACE TEMP VIEW mka AS SELECT *, {both} FROM ma")
+    both = ", ".join(f"{_field(layout, 's_' + m, both=True)} AS {m}"
+                     for m in _source_windows(specs))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW mka AS SELECT cid, kt, birth_year, {both} FROM ma")
+    con.execute("DROP TABLE cb")   # joined into ma
+    if release_periods:
+        con.execute("DROP VIEW periods")
+        con.execute("DROP TABLE checked")
     ycols = qcols + [s["col"] for s in specs if s["unit"] == "year"]
     ors_c = "".join(f", bit_or({c}) AS {c}" for c in ycols)
+    cs = "".join(f", {c}" for c in ycols)
+    # one aggregation per client (nearly every client has one municipality: its row of mc
+    # is its row of pc), grouped again by municipality only for the others
+    con.execute(f"""
+CREATE OR REPLACE TEMP TABLE pc AS
+SELECT cid, min({keys.cm()}) AS cm, max({keys.cm()}) AS cm_max, min(birth_year) AS birth_year
+       {ors_c}, {", ".join(_task_words(specs, n_tasks, keys)[0])}
+FROM mka GROUP BY cid""")
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE mc AS
+SELECT cid, cm, birth_year{cs} FROM pc WHERE cm = cm_max
+UNION ALL
 SELECT cid, {keys.cm()} AS cm, min(birth_year) AS birth_year{ors_c}
-FROM mka GROUP BY cid, cm""")
+FROM mka WHERE cid IN (SELECT cid FROM pc WHERE cm <> cm_max) GROUP BY cid, cm""")
+    return layout
 
 
 def _client_key(con) -> str:
@@ -283,18 +360,17 @@ def _source_windows(specs: list[dict]) -> dict[str, int]:
     return dict(zip(names, [len(s["labels"]) for s in specs + qspecs]))
 
 
-def _source_counts(con, specs: list[dict]) -> pd.DataFrame:
+def _source_counts(con, specs: list[dict], layout: dict) -> pd.DataFrame:
     """The DuckDB part of :func:`_source_long`: per kt, the clients of every window of
-    each source (columns ``<prefix><col>_<i>``, :data:`_SOURCE_PREFIXES`)."""
+    each source (columns ``<prefix><col>_<i>``, :data:`_SOURCE_PREFIXES`), from the packed
+    masks of table ma (``layout``, :func:`_layout`)."""
     counts = _source_windows(specs)
-    prefixes = _SOURCE_PREFIXES
     # the clients of each combination of masks first (few distinct rows), then the bit sums
     # of those rows weighted by their clients
-    masks = {p + c: f"(s_{c} | e_{c})" if p == "" else p + c for p in prefixes for c in counts}
-    sums = ", ".join(f"CAST(sum((({masks[p + c]} >> {i}) & 1) * n) AS BIGINT) AS {p}{c}_{i}"
-                     for p in prefixes for c, k in counts.items() for i in range(k))
-    by_source = ", ".join(f"{p}{c}" for p in ("s_", "e_") for c in counts)
-    return con.execute(f"SELECT kt, {sums} FROM (SELECT kt, {by_source}, count(*) AS n FROM ma "
+    sums = ", ".join(f"CAST(sum({_bit(layout, p, c, i)} * n) AS BIGINT) AS {p}{c}_{i}"
+                     for p in _SOURCE_PREFIXES for c, k in counts.items() for i in range(k))
+    words = ", ".join(_words(layout))
+    return con.execute(f"SELECT kt, {sums} FROM (SELECT kt, {words}, count(*) AS n FROM ma "
                        "GROUP BY ALL) GROUP BY kt").fetchdf()
 
 
@@ -388,39 +464,42 @@ SELECT cm, {sums} FROM mc GROUP BY cm""").fetchdf()
     return pd.concat([_melt(df, ["municipality_code"], s) for s in ys], ignore_index=True)
 
 
-def _task_sets(con, specs: list[dict], tasks: list[str], keys: _Keys) -> pd.DataFrame:
-    """The DuckDB part of :func:`_task_set_frames`: clients per county (``ci`` -1: ALL) ×
-    quarter (``i``) × number of tasks, with the clients of each pair of tasks."""
+def _task_words(specs: list[dict], n_tasks: int, keys: _Keys) -> tuple[list[str], int, int]:
+    """A client's sets of tasks as bits: SQL aggregates ``bit_or(...) AS tp<j>`` of the
+    rows of view mka (in a quarter, one bit per task; the sets of ``per_col`` quarters side
+    by side in one BIGINT ``tp<j>``), the number of quarters and ``per_col``."""
     qspecs = [s for s in specs if s["unit"] == "quarter"]
-    labels = [lab for s in qspecs for lab in s["labels"]]
-    # a client's set of tasks in a quarter is a bit mask of len(tasks) bits; the masks of
-    # per_col quarters are packed side by side into one BIGINT column tp<j>
-    width = len(tasks)
-    per_col = 63 // width
+    per_col = 63 // n_tasks
     terms: dict[int, list[str]] = {}
     for pos, (col, i) in enumerate((s["col"], i) for s in qspecs for i in range(len(s["labels"]))):
         terms.setdefault(pos // per_col, []).append(
-            f"((({col} >> {i}) & 1) << ({(pos % per_col) * width} + {keys.ti()}))")
-    tm = [f"bit_or({' | '.join(t)}) AS tp{j}" for j, t in terms.items()]
-    n = len(labels)
-    tms = ", ".join(f"tp{j}" for j in terms)
+            f"((({col} >> {i}) & 1) << ({(pos % per_col) * n_tasks} + {keys.ti()}))")
+    return ([f"bit_or({' | '.join(t)}) AS tp{j}" for j, t in terms.items()],
+            sum(len(s["labels"]) for s in qspecs), per_col)
+
+
+def _task_sets(con, specs: list[dict], tasks: list[str], keys: _Keys) -> pd.DataFrame:
+    """The DuckDB part of :func:`_task_set_frames`: clients per county (``ci`` -1: ALL) ×
+    quarter (``i``) × number of tasks, with the clients of each pair of tasks (from each
+    client's sets of tasks in table pc, :func:`_task_words`)."""
+    width = len(tasks)
+    tm, n, per_col = _task_words(specs, width, keys)
+    tms = ", ".join(f"tp{j}" for j in range(len(tm)))
     quarter_sets = ", ".join(f"(tp{pos // per_col} >> {(pos % per_col) * width}) & {(1 << width) - 1}"
                              for pos in range(n))
     # each client's sets of tasks over the whole country (ci -1), and per county: the same
-    # sets for a client of one county (nearly all), grouped again only for the others
-    con.execute(f"""
-CREATE OR REPLACE TEMP TABLE tc AS
-SELECT cid, min({keys.ci()}) AS ci, max({keys.ci()}) AS ci_max, {", ".join(tm)}
-FROM mka GROUP BY cid""")
+    # sets for a client of one county (nearly all), grouped again only for the others (a
+    # county is the high bits of a municipality key: the smallest and largest county of a
+    # client are those of its smallest and largest municipality key)
+    ci, ci_max = f"(cm >> {keys.mb})", f"(cm_max >> {keys.mb})"
     con.execute(f"""
 CREATE OR REPLACE TEMP TABLE tw AS
-SELECT -1 AS ci, cid, {tms} FROM tc
+SELECT -1 AS ci, cid, {tms} FROM pc
 UNION ALL
-SELECT ci, cid, {tms} FROM tc WHERE ci = ci_max
+SELECT {ci} AS ci, cid, {tms} FROM pc WHERE {ci} = {ci_max}
 UNION ALL
 SELECT {keys.ci()} AS ci, cid, {", ".join(tm)}
-FROM mka WHERE cid IN (SELECT cid FROM tc WHERE ci <> ci_max) GROUP BY ci, cid""")
-    con.execute("DROP TABLE tc")
+FROM mka WHERE cid IN (SELECT cid FROM pc WHERE {ci} <> {ci_max}) GROUP BY ci, cid""")
     pair_idx = _task_pairs(tasks)
     pair_sql = ", ".join(f"CAST(sum(((tm >> {a}) & (tm >> {b}) & 1) * c) AS BIGINT) AS p{a}_{b}"
                          for a, b in pair_idx)
@@ -545,8 +624,16 @@ def _filled(axes: dict[str, list], found: pd.DataFrame) -> tuple[list[np.ndarray
     return list(np.unravel_index(np.arange(n), shape)), clients
 
 
+#: pandas' text dtype (``dtype=str``): Arrow-backed strings in pandas 3.
+_STR = pd.Series([], dtype=str).dtype
+
+
 def _text(labels: list, idx: np.ndarray) -> pd.Series:
-    """A text column: ``labels[idx]``."""
+    """A text column: ``labels[idx]`` (taken by Arrow when the text dtype is Arrow's: the
+    same column as from the Python strings, without converting each of them)."""
+    if getattr(_STR, "storage", None) == "pyarrow" and all(isinstance(v, str) for v in labels):
+        taken = pa.array(labels, pa.large_string()).take(pa.array(np.asarray(idx)))
+        return pd.Series(pd.array(taken, dtype=_STR))
     return pd.Series(np.array(labels, dtype=object)[idx], dtype=str)
 
 
@@ -575,16 +662,21 @@ def _complete(grid: pd.DataFrame, found: pd.DataFrame, keys: list[str]) -> pd.Da
 
 def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], years: list[int],
                    population: pd.DataFrame | Future, population_path="population.csv",
-                   pool: Executor | None = None) -> dict[str, pd.DataFrame]:
+                   pool: Executor | None = None, release_periods: bool = False
+                   ) -> dict[str, pd.DataFrame]:
     """Every count table for ``quarters`` (and calendar ``years``) from table ``periods``.
 
     ``population``: population.csv as read, or a Future of it. The pandas work (the
     population bases, completing each table to its grid) runs in ``pool`` (one worker; its
     own when None) while DuckDB runs the next query: DuckDB releases the GIL, so the two
-    cores are busy while the single-threaded completion runs."""
+    cores are busy while the single-threaded completion runs.
+
+    ``release_periods``: drop table ``checked`` (and view ``periods``) once the client
+    masks are made, so that the later aggregations reuse its memory."""
     if pool is None:
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="counts") as own:
-            return compute_counts(con, quarters, years, population, population_path, own)
+            return compute_counts(con, quarters, years, population, population_path, own,
+                                  release_periods)
     mun = reference.mainland_municipalities()[["municipality_code", "county_code"]].astype(str)
     tasks = reference.task_codes()
     qs = sorted(quarters)
@@ -599,8 +691,8 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     specs = _mask_specs({"quarter": grids.qnames, "month": months,
                          **({"year": [str(y) for y in years]} if years else {})})
     keys = _Keys.of(con, len(tasks))
-    _scan(con, specs, keys)
-    wide = _source_counts(con, specs)
+    layout = _scan(con, specs, keys, len(tasks), release_periods)
+    wide = _source_counts(con, specs, layout)
     year_all = _year_all_tasks(con, specs, keys)
     by_source = pool.submit(_source_tables, wide, year_all, specs, keys, qs, years, grids,
                             bases)
@@ -608,7 +700,7 @@ def compute_counts(con: duckdb.DuckDBPyConnection, quarters: list[Quarter], year
     sets = pool.submit(_task_set_tables, _task_sets(con, specs, tasks, keys), specs, keys,
                        grids)
     con.execute("DROP VIEW IF EXISTS mka")
-    for t in ("ma", "mc", "cb"):
+    for t in ("ma", "mc", "pc"):
         con.execute(f"DROP TABLE IF EXISTS {t}")
     out = by_source.result()
     out["age_counts"] = age.result()

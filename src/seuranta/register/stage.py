@@ -131,7 +131,7 @@ def _stage_in_duckdb(data_dir: Path, rp: dict, ed, encoding: str, series: list[Q
         con.execute("DROP TABLE dup")
         con.execute("DROP TABLE raw")
         tables = count.compute_counts(con, series, years, population,
-                                      data_dir / "population.csv", pool)
+                                      data_dir / "population.csv", pool, release_periods=True)
     return tables, rejected, flags, ledger
 
 
