@@ -29,17 +29,21 @@ def national_demo(tmp_path_factory):
 #: whole to the next worker short of work, in the order of the collection): the release's
 #: tests first (its build is the longest setup), the other long groups next, among them
 #: ``release-b``, the release's longest tests, which the other worker runs once the release
-#: is built (see :func:`release`), then any other group, then the tests of no group as
-#: collected (short units last, so that neither worker waits long for the other at the end;
-#: a module's tests kept together, so that its fixtures are made once per worker).
+#: is built (see :func:`release`), then any other group, then the tests of no group: those
+#: marked ``slow`` first (a unit each, the longest of them, e.g. tests/test_cache.py's new
+#: extract, about 3 min: one that started last would leave the other worker idle that long),
+#: then the others as collected (short units last, so that neither worker waits long for
+#: the other at the end; a module's tests kept together, so that its fixtures are made once
+#: per worker).
 XDIST_ORDER = ("release", "backtests", "killed_run", "audit_pair", "release-b", "attacker",
                "stats_series", "params_flow", "beyond_demo")
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Under xdist, the groups in the order of XDIST_ORDER (a stable sort: the tests of a
-    group, and those of no group, keep their order). Without xdist, nothing is moved."""
+    """Under xdist, the groups in the order of XDIST_ORDER, then the other groups, then the
+    slow tests of no group, then the rest (a stable sort: the tests of a group, and those
+    of no group, keep their order). Without xdist, nothing is moved."""
     import os
 
     if not os.environ.get("PYTEST_XDIST_WORKER"):
@@ -50,7 +54,9 @@ def pytest_collection_modifyitems(config, items):
         group = (mark.args[0] if mark.args else mark.kwargs.get("name")) if mark else None
         if group in XDIST_ORDER:
             return XDIST_ORDER.index(group)
-        return len(XDIST_ORDER) + (group is None)
+        if group is not None:
+            return len(XDIST_ORDER)
+        return len(XDIST_ORDER) + 1 + (item.get_closest_marker("slow") is None)
 
     items.sort(key=rank)
 

@@ -316,6 +316,8 @@ def random_case(tmp_path_factory):
     return t, _pandas_counts(df, QUARTERS, [2023])
 
 
+# one worker runs the random case's register stage (under loadgroup each worker ran it)
+@pytest.mark.xdist_group("count_random_case")
 def test_random_counts_equal_pandas(random_case):
     t, ref = random_case
     assert _nonzero(t["counts"], ["quarter", "municipality_code", "service_task", "source"]) \
@@ -324,18 +326,21 @@ def test_random_counts_equal_pandas(random_case):
                                          "source"]) == ref["counts"]
 
 
+@pytest.mark.xdist_group("count_random_case")
 def test_random_cwa_counts_equal_pandas(random_case):
     t, ref = random_case
     got = _nonzero(t["cwa_counts"], ["quarter", "municipality_code", "service_task", "source"])
     assert got == {(q, m, "lastensuojelulaki", s): v for (q, m, _, s), v in ref["cwa"].items()}
 
 
+@pytest.mark.xdist_group("count_random_case")
 def test_random_age_counts_equal_pandas(random_case):
     t, ref = random_case
     assert _nonzero(t["age_counts"], ["quarter", "municipality_code", "service_task",
                                       "age_group"]) == ref["age"]
 
 
+@pytest.mark.xdist_group("count_random_case")
 def test_random_multi_task_equal_pandas(random_case):
     t, ref = random_case
     assert _nonzero(t["multi_task"], ["quarter", "county_code", "task_a", "task_b"]) \
@@ -344,12 +349,14 @@ def test_random_multi_task_equal_pandas(random_case):
         == ref["ntasks"]
 
 
+@pytest.mark.xdist_group("count_random_case")
 def test_random_monthly_equal_pandas(random_case):
     t, ref = random_case
     assert _nonzero(t["monthly"], ["quarter", "month", "municipality_code", "service_task",
                                    "source"]) == ref["monthly"]
 
 
+@pytest.mark.xdist_group("count_random_case")
 def test_random_year_counts_equal_pandas(random_case):
     t, ref = random_case
     assert _nonzero(t["year_counts"], ["year", "municipality_code", "service_task",

@@ -43,6 +43,8 @@ def registers():
     return {s: sim.draw_register(s, 7) for s in sim.SCENARIOS}
 
 
+# one worker draws the module's registers (under loadgroup each worker drew them)
+@pytest.mark.xdist_group("simulate_registers")
 def test_register_tables_are_what_the_register_stage_gives(registers):
     r = registers["spread35"]
     c = r["counts"]
@@ -77,6 +79,7 @@ def _base_share(r, pairs):
     return a.loc[inside, "population_base"].sum() / a["population_base"].sum()
 
 
+@pytest.mark.xdist_group("simulate_registers")
 def test_size_scenario_joins_the_largest_first(registers):
     r = registers["size"]
     joined = _joined_last(r)
@@ -88,6 +91,7 @@ def test_size_scenario_joins_the_largest_first(registers):
     assert np.median(base[inside]) > 4 * np.median(base[~inside])
 
 
+@pytest.mark.xdist_group("simulate_registers")
 def test_county_scenario_joins_whole_counties(registers):
     r = registers["county"]
     first = {m for m, _ in _joined_last(r)}
@@ -97,6 +101,7 @@ def test_county_scenario_joins_whole_counties(registers):
     assert 0 < (share == 1).sum() < len(share)
 
 
+@pytest.mark.xdist_group("simulate_registers")
 def test_under_delivery_and_true_zeros(registers):
     q = sim.QUARTERS[-1]
     for s in ("under", "spread35"):
