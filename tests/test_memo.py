@@ -167,7 +167,12 @@ def test_frozen_heap_freezes_for_the_block_only():
         del a, b
         gc.collect()
         assert gone() is None                 # a cycle made in the block is collected
+        # Frozen objects that lose their last reference are still freed (and leave the
+        # count), in this thread or in xdist's own, so the count may only fall a little;
+        # a second freeze would add these 5000 objects, an unfreeze would empty it.
+        made_inside = [Node() for _ in range(5000)]
         with m.frozen_heap():
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen
+            assert frozen - 1000 < gc.get_freeze_count() <= frozen
+        assert frozen - 1000 < gc.get_freeze_count() <= frozen
+        del made_inside
     assert gc.get_freeze_count() == 0
