@@ -570,7 +570,7 @@ def mixture_quantiles(parts: list[tuple[float, float, float]], z: float,
             elif t <= o:
                 c = 0.0
             else:
-                c = 0.5 * math.erfc(-((math.log(t - o) - lp + half) / s) / _SQRT2)
+                c = _PHI((math.log(t - o) - lp + half) / s)
             total = total + wi * c
         return total
 
@@ -591,9 +591,6 @@ def mixture_quantiles(parts: list[tuple[float, float, float]], z: float,
                 a = m
         out.append(b)
     return out[0], out[1]
-
-
-_SQRT2 = math.sqrt(2.0)
 
 
 def _cdf_constants(estimate: float, variance: float, observed: float) -> tuple:
