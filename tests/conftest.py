@@ -100,6 +100,14 @@ def pytest_sessionfinish(session):
                          stderr=subprocess.DEVNULL)
 
 
+@pytest.fixture
+def undrawn_charts(monkeypatch):
+    """The comparison pages' charts not drawn (tests/undrawn.py); the picture's bytes."""
+    from undrawn import undraw_charts
+
+    return undraw_charts(monkeypatch)
+
+
 @pytest.fixture(scope="session")
 def release(tmp_path_factory):
     """One small publish (demo at RELEASE_SCALE, every quarter, annexes, costs, book HTML and

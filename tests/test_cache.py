@@ -478,16 +478,19 @@ def test_a_review_decision_on_the_newest_quarter_re_runs_only_that_quarter(relea
         assert verify_quarter(q, out, stream=report), report.getvalue()
 
 
-def _paper_sources(out, quarters, params, into):
+def _paper_sources(out, quarters, params, into, pixel):
     """Issue 24 (s8n): ``{quarter: (PDF cache key, .tex text)}`` of each quarter's working
     paper of the book staged from ``out`` (as ``book.build_book`` stages and the LaTeX
-    builder writes it, each paper with its own date, without compiling)."""
+    builder writes it, each paper with its own date, without compiling). ``pixel``: the
+    picture of the comparison pages' charts (conftest's ``undrawn_charts``), which must not
+    reach the LaTeX folder (a paper that showed one would have a key blind to the chart)."""
     from seuranta.core.provenance import tool_versions
     from seuranta.publication import book
 
     stage = book.stage_book(out, quarters, True, params, pdf=False, into=into)
     latex_dir, docs = book.latex_sources(stage, quarters, params,
                                          book.paper_dates(out, quarters, params))
+    assert not [f.name for f in latex_dir.iterdir() if f.is_file() and f.read_bytes() == pixel]
     tools = tool_versions(pdf=True)
     return {q: (book.pdf_key(latex_dir, f"seuranta-{q}", tools, docs[f"seuranta-{q}"]),
                 (latex_dir / f"seuranta-{q}.tex").read_text(encoding="utf-8"))
@@ -507,7 +510,7 @@ def _previous_extract():
 
 
 @pytest.mark.slow   # the quarters of two publishes (statistics, gate, notebooks; no book)
-def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path):
+def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path, undrawn_charts):
     """The quarters of a publish from the next extract (one more quarter complete) into the
     OUT of the previous extract's publication (its release kept): the register stage runs
     (the extract's row ledger, published once in ``OUT/register/``, changes); the new
@@ -553,7 +556,8 @@ def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path):
     ledger_before = (out / "register" / "published" / "ledger.csv").read_bytes()
     notebooks_before = {q: tree_hashes(out / q / "notebooks") for q in before}
     with fixed_environment(params):   # issue 24 (s8n): the papers' LaTeX sources, see below
-        papers_before = _paper_sources(out, before, params, tmp_path / "book-1")
+        papers_before = _paper_sources(out, before, params, tmp_path / "book-1",
+                                       undrawn_charts)
     after, steps = publish_quarters(data, later)
     new = sorted(set(after) - set(before))
     assert len(new) == 1 and before == after[:-1]
@@ -578,7 +582,8 @@ def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path):
     params_later = as_params({**params, "publication": {**params["publication"],
                                                         "date": later.isoformat()}})
     with fixed_environment(params_later):
-        papers_after = _paper_sources(out, after, params_later, tmp_path / "book-2")
+        papers_after = _paper_sources(out, after, params_later, tmp_path / "book-2",
+                                      undrawn_charts)
     for q in before:
         assert papers_after[q] == papers_before[q], q
     rid = releases.release_id(after[-1], extract_date(data, params), params)

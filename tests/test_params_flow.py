@@ -85,7 +85,8 @@ def test_annex_uses_the_files_disclosure(run):
     assert not any("1–4" in r for r in notes)
 
 
-def test_methods_page_and_county_pages_use_the_file(run):
+def test_methods_page_and_county_pages_use_the_file(run, undrawn_charts):
+    # the pages' substitutions: no chart is read (conftest's undrawn_charts)
     stage = book.stage_book(run["out"], [QUARTER], True, run["params"], pdf=False)
     cfg = yaml.safe_load((stage / "_config.yml").read_text(encoding="utf-8"))
     subs = cfg["parse"]["myst_substitutions"]

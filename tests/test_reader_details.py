@@ -13,6 +13,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 from published_fixture import QUARTERS, write_published  # noqa: E402
+from undrawn import undraw_charts  # noqa: E402
 
 from seuranta.core.errors import InputError  # noqa: E402
 from seuranta.core.params import PROJECT_DIR, load_params  # noqa: E402
@@ -32,7 +33,9 @@ def staged(tmp_path_factory):
                                                     "parts": []}))
     (stage / "_config.yml").write_text(yaml.safe_dump({"title": "t"}))
     params = load_params()
-    portal.stage_pages(stage, out, QUARTERS, True, params)
+    with pytest.MonkeyPatch.context() as m:
+        undraw_charts(m)   # no test here reads a chart
+        portal.stage_pages(stage, out, QUARTERS, True, params)
     book._county_pages(stage, out, QUARTERS, True, params)
     return out, stage, params
 
