@@ -20,7 +20,6 @@ content  # book._include_read (include-read)
 
 # pytest: a hook found by name
 pytest_collection_modifyitems  # tests/conftest.py (xdist order)
-pytest_sessionfinish  # tests/conftest.py (old sessions' folders removed in the background)
 
 # traitlets / jupyter_client: trait defaults found by name
 transport  # notebooks._ipc_kernel_manager

@@ -61,45 +61,6 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=rank)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionfinish(session):
-    """Issue 24: the temporary folders of old sessions removed in the background. At the
-    end of a session pytest removes the numbered folders beyond the newest
-    ``tmp_path_retention_count`` (``/tmp/pytest-of-<user>/pytest-<N>``), in this process,
-    before it exits: an old whole-suite session's folder (some 26 000 files, 1.5 GB) took
-    80 s of wall time and 1 s of CPU on the project's machine (its disk discards each freed
-    block). Before pytest does it (``tryfirst``), each folder pytest would remove and no
-    session holds (its lock taken, as pytest takes it) is renamed aside in the same root
-    (a name pytest does not look at) and removed by a detached ``rm``, which may outlive
-    this process; folders left half-removed by an earlier one go with it. Only in the
-    process that made the numbered folder (not in an xdist worker, not with --basetemp)."""
-    import os
-    import subprocess
-    import uuid
-
-    from _pytest.pathlib import cleanup_candidates, create_cleanup_lock
-
-    factory = getattr(session.config, "_tmp_path_factory", None)
-    if (factory is None or factory._basetemp is None or factory._given_basetemp is not None
-            or factory._retention_policy == "none" or os.environ.get("PYTEST_XDIST_WORKER")):
-        return
-    root = factory._basetemp.parent
-    doomed = sorted(root.glob(".removing-*"))
-    for path in cleanup_candidates(root, "pytest-", factory._retention_count):
-        try:
-            lock = create_cleanup_lock(path)   # fails when a session (or a cleanup) holds it
-        except OSError:
-            continue   # pytest's own cleanup decides, as it would have
-        try:
-            doomed.append(path.rename(root / f".removing-{uuid.uuid4()}"))
-        except OSError:
-            lock.unlink(missing_ok=True)
-    if doomed:
-        subprocess.Popen(["rm", "-rf", "--", *map(str, doomed)], start_new_session=True,
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                         stderr=subprocess.DEVNULL)
-
-
 @pytest.fixture
 def undrawn_charts(monkeypatch):
     """The comparison pages' charts not drawn (tests/undrawn.py); the picture's bytes."""
