@@ -1131,19 +1131,25 @@ UI_FI = {
     "Page": "Sivu",
 }
 
-#: Attributes and elements whose English text is replaced (never prose or tables).
-_UI_PATTERNS = [re.compile(rf'(?P<pre>(?:aria-label|title|placeholder|data-content|data-bs-title|alt)="|>\s*)'
-                           rf"(?P<en>{re.escape(en)})(?P<post>\s*<|\")")
-                for en in sorted(UI_FI, key=len, reverse=True)]
+#: Attributes and elements whose English text is replaced (never prose or tables): one
+#: pattern for every string, the longer first where one begins another ("Search this
+#: book..." before "Search"), so that a page is scanned once. It replaces what one
+#: pattern per string applied in turn, longest first, replaced: a match is an attribute's
+#: or element's whole text, which holds no ``<``, ``>``, ``"`` or ``=`` (nor does any
+#: Finnish wording, none of which is another English string), so matches never overlap
+#: and a replacement makes no new match (tests/test_book_ui.py checks this against the
+#: strings applied one by one).
+_UI_PATTERN = re.compile(
+    r'(?P<pre>(?:aria-label|title|placeholder|data-content|data-bs-title|alt)="|>\s*)'
+    r"(?P<en>" + "|".join(re.escape(en) for en in sorted(UI_FI, key=len, reverse=True))
+    + r')(?P<post>\s*<|")')
 
 
 def finnish_ui(html: str) -> str:
     """Replace the themes' English interface strings by Finnish ones (attributes and
     element texts that are exactly the string)."""
-    for pat in _UI_PATTERNS:
-        html = pat.sub(lambda m: m.group("pre") + UI_FI[m.group("en")] + m.group("post"),
-                       html)
-    return html
+    return _UI_PATTERN.sub(lambda m: m.group("pre") + UI_FI[m.group("en")] + m.group("post"),
+                           html)
 
 
 #: The theme's disclosure toggle of a navigation entry with sub-pages: a <summary> with an
@@ -1241,18 +1247,26 @@ def accessible_math(html: str) -> str:
     return _MATH_IMG.sub(one, html)
 
 
+def translate_page(text: str, page: Path, outdir: Path) -> str:
+    """One HTML page of ``outdir`` as published: its charts as files first
+    (:func:`charts_as_files`: a chart's base64, most of a page's bytes, is then not scanned
+    by every step after it; no other step reads or writes inside a PNG data URI, so the
+    order does not change a byte), no icon script, Finnish interface strings, accessible
+    theme markup, formulas as the same bytes every run and as MathML for screen readers,
+    and the summary pages' content language."""
+    new = _FONTAWESOME_SCRIPT.sub("", charts_as_files(text, page, outdir))
+    new = accessible_math(canonical_math(accessible_html(finnish_ui(new))))
+    lang = PAGE_LANG.get(page.relative_to(outdir).as_posix())
+    return content_lang(new, lang) if lang else new
+
+
 def _translate_pages(app, exc):
-    """Every HTML page: Finnish interface strings, accessible theme markup, formulas as
-    the same bytes every run and as MathML for screen readers."""
+    """Every HTML page as published (:func:`translate_page`)."""
     if exc is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        new = accessible_math(canonical_math(accessible_html(finnish_ui(text))))
-        new = charts_as_files(_FONTAWESOME_SCRIPT.sub("", new), page, Path(app.outdir))
-        lang = PAGE_LANG.get(page.relative_to(app.outdir).as_posix())
-        if lang:
-            new = content_lang(new, lang)
+        new = translate_page(text, page, Path(app.outdir))
         if new != text:
             page.write_text(new, encoding="utf-8")
     drop_source_maps(Path(app.outdir) / "_static")
