@@ -1,7 +1,9 @@
 """The book build's faster steps give the bytes the slower ones gave (issue 24: the book
 phase's CPU): the Finnish interface strings by one pattern instead of one per string, a
-page's charts made files before the other steps read it. Each is compared with the former
-way (written out here) on hand-made input and on many random strings."""
+page's charts made files before the other steps read it, and markdown-it's link
+destination parsing and mdurl's encoding answered by one regular expression for a chart's
+data URI. Each is compared with the former way (written out here) on hand-made input and
+on many random strings."""
 
 from __future__ import annotations
 
@@ -11,7 +13,11 @@ import re
 import struct
 import zlib
 
+import markdown_it.helpers
+import mdurl
 import pytest
+from markdown_it import MarkdownIt
+from markdown_it.helpers.parse_link_destination import parseLinkDestination
 
 from seuranta.publication import book
 
@@ -112,3 +118,88 @@ def test_a_page_is_what_the_former_order_made(tmp_path, name):
     assert got["now files"] == got["before files"] and len(got["now files"]) == 2
     assert "base64,iVBOR" not in got["now"] and "fontawesome" not in got["now"]
     assert "Siirry pääsisältöön" in got["now"] and "aria-hidden" in got["now"]
+
+
+# --------------------------------------------------------------------------- link parsing
+
+#: The characters markdown-it's destination parser and mdurl's encoding treat apart.
+_ALPHABET = ("abcXYZ019+/=;:,.-_~!*'#?@&$ ()\\<>\n\t\x7f\x00%%%AFaf0é€\U0001F600"
+             + "A" * 20)
+
+
+def _random_strings(rng: random.Random, n: int) -> list[str]:
+    return ["".join(rng.choice(_ALPHABET) for _ in range(rng.randint(0, 40)))
+            for _ in range(n)]
+
+
+def _fields(r):
+    return (r.ok, r.pos, r.lines, r.str)
+
+
+def link_destination_mismatches(fast) -> list[tuple]:
+    """Inputs where ``fast`` answers otherwise than markdown-it's own parser."""
+    rng = random.Random(7)
+    bad = []
+    chart = "data:image/png;base64," + base64.b64encode(_png(40)).decode()
+    cases = [(f"![k]({chart})", 4, len(chart) + 6), (f"({chart} 'x')", 1, len(chart) + 8)]
+    for s in _random_strings(rng, 3000):
+        for _ in range(3):
+            pos = rng.randint(0, len(s) + 1)
+            cases.append((s, pos, rng.randint(0, len(s) + 2)))
+    for s, pos, maximum in cases:
+        if _fields(fast(s, pos, maximum)) != _fields(parseLinkDestination(s, pos, maximum)):
+            bad.append((s, pos, maximum))
+    return bad
+
+
+@pytest.fixture
+def originals(monkeypatch):
+    """The fast paths' originals as book._fast_link_parsing finds them (restored after)."""
+    monkeypatch.setattr(book, "_ORIGINAL_LINK_DESTINATION", parseLinkDestination)
+    monkeypatch.setattr(book, "_ORIGINAL_URL_ENCODE", mdurl._encode.encode)
+
+
+@pytest.mark.usefixtures("originals")
+def test_fast_link_destination_is_markdown_its():
+    assert link_destination_mismatches(book.fast_link_destination) == []
+
+
+@pytest.mark.usefixtures("originals")
+def test_the_comparison_catches_a_fast_path_without_its_fallback(monkeypatch):
+    """The fast path hands destinations with "(" or a backslash to markdown-it: without
+    that, the comparison above finds inputs where it answers otherwise."""
+    monkeypatch.setattr(book, "_LINK_DESTINATION_STOP", re.compile(r"[\x00-\x20\x7f)]"))
+    assert link_destination_mismatches(book.fast_link_destination)
+
+
+@pytest.mark.usefixtures("originals")
+def test_fast_url_encode_is_mdurls():
+    rng = random.Random(11)
+    chart = "data:image/png;base64," + base64.b64encode(_png(40)).decode()
+    strings = [chart, "", "a%2Fb", "a%zz", "%", "100%", *_random_strings(rng, 3000)]
+    for exclude in (None, mdurl.ENCODE_COMPONENT_CHARS, "", ";/%"):
+        for s in strings:
+            want = mdurl._encode.encode(s) if exclude is None else mdurl._encode.encode(s, exclude)
+            assert book.fast_url_encode(s, exclude) == want, (s, exclude)
+        assert book.fast_url_encode("a b", exclude) != "a b"   # encoded by mdurl's own
+
+
+def test_markdown_with_the_fast_paths_parses_as_before(monkeypatch):
+    """markdown-it's tokens of images, links and a chart, with book's fast paths installed
+    and without."""
+    chart = "data:image/png;base64," + base64.b64encode(_png(40)).decode()
+    text = (f"![Kuvio 1]({chart})\n\n[a (b)](x(y)z \"t\") ![c](<d e>) [f](g\\)h) "
+            f"[ä](https://example.org/ä%20ö?q=(1)) ![k]({chart} 'otsikko')\n")
+    md = MarkdownIt("commonmark")
+    before = [t.as_dict() for t in md.parse(text)]
+    monkeypatch.setattr(book, "_ORIGINAL_LINK_DESTINATION", None)
+    monkeypatch.setattr(book, "_ORIGINAL_URL_ENCODE", None)
+    monkeypatch.setattr(markdown_it.helpers, "parseLinkDestination", parseLinkDestination)
+    monkeypatch.setattr(mdurl, "encode", mdurl._encode.encode)
+    book._fast_link_parsing()
+    assert markdown_it.helpers.parseLinkDestination is book.fast_link_destination
+    assert mdurl.encode is book.fast_url_encode
+    book._fast_link_parsing()   # once only: the originals stay markdown-it's own
+    assert book._ORIGINAL_LINK_DESTINATION is parseLinkDestination
+    assert [t.as_dict() for t in md.parse(text)] == before
+    assert chart in str(before)

@@ -1531,11 +1531,77 @@ def _rewrite_all_when_navigation_changed(app) -> None:
     app.connect("env-get-updated", updated)
 
 
+# --------------------------------------------------------------------------- link parsing
+# A chart of a notebook is a Markdown image whose destination is the PNG as a data URI
+# (bookfmt.show): tens of kilobytes that markdown-it reads one character at a time in
+# Python, twice (its link destination parser, then mdurl's percent-encoding), in the HTML
+# build and again in the LaTeX build. The two functions below return what markdown-it's
+# own return for such a destination, found by one regular expression; any other
+# destination (one with "(" or a backslash, one in <...>, one that needs encoding) is
+# left to markdown-it's own function. Installed by :func:`setup` in the book build only.
+
+#: Where markdown-it's link destination (not in <...>) may stop or needs its own parser:
+#: a space or control character or ")" ends it at nesting level 0; "(" and "\\" do not.
+_LINK_DESTINATION_STOP = re.compile(r"[\x00-\x20\x7f()\\]")
+_ORIGINAL_LINK_DESTINATION = None
+_ORIGINAL_URL_ENCODE = None
+#: The characters mdurl's encoding keeps as they are, by its ``exclude`` argument.
+_URL_KEPT: dict[str, re.Pattern] = {}
+
+
+def fast_link_destination(string: str, pos: int, maximum: int):
+    """markdown-it's ``parseLinkDestination``: the same result, in one regular expression
+    search when the destination has neither "(" nor a backslash before its end and is not
+    in <...>; otherwise markdown-it's own function's."""
+    from markdown_it.helpers import parse_link_destination as pld
+    if 0 <= pos < maximum <= len(string) and string[pos] != "<":
+        m = _LINK_DESTINATION_STOP.search(string, pos, maximum)
+        end = maximum if m is None else m.start()
+        if m is None or string[end] not in "(\\":
+            result = pld._Result()
+            if end > pos:
+                result.str = pld.unescapeAll(string[pos:end])
+                result.pos = end
+                result.ok = True
+            return result
+    return _ORIGINAL_LINK_DESTINATION(string, pos, maximum)
+
+
+def fast_url_encode(string: str, exclude: str | None = None, *, keep_escaped: bool = True
+                    ) -> str:
+    """mdurl's ``encode``: a string of ASCII letters, digits and ``exclude``'s characters
+    only, without "%", is returned as it is (what mdurl's own loop returns for it);
+    any other goes to mdurl's own function."""
+    import mdurl
+    exclude = mdurl.ENCODE_DEFAULT_CHARS if exclude is None else exclude
+    kept = _URL_KEPT.get(exclude)
+    if kept is None:
+        kept = _URL_KEPT[exclude] = re.compile(
+            "[A-Za-z0-9" + "".join(re.escape(c) for c in exclude if c.isascii()) + "]*")
+    if "%" not in string and kept.fullmatch(string):
+        return string
+    return _ORIGINAL_URL_ENCODE(string, exclude, keep_escaped=keep_escaped)
+
+
+def _fast_link_parsing() -> None:
+    """:func:`fast_link_destination` and :func:`fast_url_encode` in markdown-it's place
+    (once per process; markdown-it looks both up when it parses a link)."""
+    global _ORIGINAL_LINK_DESTINATION, _ORIGINAL_URL_ENCODE
+    import markdown_it.helpers
+    import mdurl
+    if _ORIGINAL_LINK_DESTINATION is None:
+        _ORIGINAL_LINK_DESTINATION = markdown_it.helpers.parseLinkDestination
+        markdown_it.helpers.parseLinkDestination = fast_link_destination
+    if _ORIGINAL_URL_ENCODE is None:
+        _ORIGINAL_URL_ENCODE = mdurl.encode
+        mdurl.encode = fast_url_encode
+
+
 def setup(app):
     """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml): Finnish
     interface strings, accessible theme markup, one sphinx-thebe script per page, a
-    caption on every table, each figure's alt text printed in the PDF, and the sandbox
-    (above)."""
+    caption on every table, each figure's alt text printed in the PDF, the sandbox
+    (above) and the fast link parsing of charts (:func:`_fast_link_parsing`)."""
     global _ORIGINAL_RELFN2PATH
     from docutils.parsers.rst.directives.misc import Raw
     from docutils.parsers.rst.directives.tables import CSVTable
@@ -1544,6 +1610,7 @@ def setup(app):
     if _ORIGINAL_RELFN2PATH is None:   # this process builds the book only
         _ORIGINAL_RELFN2PATH = BuildEnvironment.relfn2path
         BuildEnvironment.relfn2path = _confined_relfn2path
+    _fast_link_parsing()
     app.add_directive("raw", _no_file_option(Raw), override=True)
     app.add_directive("csv-table", _no_file_option(CSVTable), override=True)
     app.connect("include-read", _include_read)
