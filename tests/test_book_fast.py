@@ -1,9 +1,9 @@
 """The book build's faster steps give the bytes the slower ones gave (issue 24: the book
 phase's CPU): the Finnish interface strings by one pattern instead of one per string, a
-page's charts made files before the other steps read it, and markdown-it's link
-destination parsing and mdurl's encoding answered by one regular expression for a chart's
-data URI. Each is compared with the former way (written out here) on hand-made input and
-on many random strings."""
+page's charts made files before the other steps read it, markdown-it's link destination
+parsing and mdurl's encoding answered by one regular expression for a chart's data URI,
+and one LaTeX template renderer per process. Each is compared with the former way
+(written out here) on hand-made input and on many random strings."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import random
 import re
 import struct
 import zlib
+from types import SimpleNamespace
 
 import markdown_it.helpers
 import mdurl
@@ -203,3 +204,38 @@ def test_markdown_with_the_fast_paths_parses_as_before(monkeypatch):
     assert book._ORIGINAL_LINK_DESTINATION is parseLinkDestination
     assert [t.as_dict() for t in md.parse(text)] == before
     assert chart in str(before)
+
+
+# --------------------------------------------------------------------------- LaTeX templates
+
+
+def test_one_latex_renderer_renders_what_a_new_one_did(monkeypatch):
+    """Sphinx's table template rendered by the renderer book.latex_renderer keeps gives
+    the text a new renderer gives, call after call."""
+    from sphinx.util.template import LaTeXRenderer
+    monkeypatch.setattr(book, "_LATEX_RENDERERS", {})
+    table = {"table": SimpleNamespace(
+        caption=["Taulukko 1. Asiakkaat \\& kunnat"], styles=["booktabs"], align="center",
+        colcount=2, get_colspec=lambda: "{ll}", header=["A & B\\\\\n"],
+        body=["1 & 2\\\\\n"]), "labels": "\\label{t1}"}
+    for engine in ("xelatex", "pdflatex"):
+        first = book.latex_renderer(latex_engine=engine)
+        for _ in range(3):
+            assert book.latex_renderer(latex_engine=engine) is first
+            assert first.render("longtable.tex.jinja", table) == \
+                LaTeXRenderer(latex_engine=engine).render("longtable.tex.jinja", table)
+    assert book.latex_renderer(latex_engine="xelatex") is not \
+        book.latex_renderer(latex_engine="pdflatex")
+    assert "Asiakkaat \\& kunnat" in book.latex_renderer(latex_engine="xelatex").render(
+        "longtable.tex.jinja", table)
+
+
+def test_the_book_extension_reuses_latex_renderers(monkeypatch):
+    import sphinx.ext.imgmath
+    import sphinx.writers.latex
+    from sphinx.util.template import LaTeXRenderer
+    for module in (sphinx.writers.latex, sphinx.ext.imgmath):
+        monkeypatch.setattr(module, "LaTeXRenderer", LaTeXRenderer)
+    book._reuse_latex_renderers()
+    assert sphinx.writers.latex.LaTeXRenderer is book.latex_renderer
+    assert sphinx.ext.imgmath.LaTeXRenderer is book.latex_renderer

@@ -1597,11 +1597,38 @@ def _fast_link_parsing() -> None:
         mdurl.encode = fast_url_encode
 
 
+#: Sphinx's LaTeX template renderers made so far in this process, by their arguments
+#: (:func:`latex_renderer`).
+_LATEX_RENDERERS: dict[str, object] = {}
+
+
+def latex_renderer(template_path=None, latex_engine=None):
+    """Sphinx's ``LaTeXRenderer`` of these arguments, made once per process: Sphinx's LaTeX
+    writer makes a new one for every table (and imgmath for every formula), a Jinja
+    environment that reads and compiles the template again each time (a fifth of the
+    LaTeX build's CPU). A renderer keeps no state from one rendering to the next but its
+    compiled templates (which Jinja checks against their files), so the text is the
+    same. Installed by :func:`setup` where those two modules look the class up."""
+    from sphinx.util.template import LaTeXRenderer
+    key = repr((template_path, latex_engine))
+    if key not in _LATEX_RENDERERS:
+        _LATEX_RENDERERS[key] = LaTeXRenderer(template_path, latex_engine=latex_engine)
+    return _LATEX_RENDERERS[key]
+
+
+def _reuse_latex_renderers() -> None:
+    import sphinx.ext.imgmath
+    import sphinx.writers.latex
+    for module in (sphinx.writers.latex, sphinx.ext.imgmath):
+        module.LaTeXRenderer = latex_renderer
+
+
 def setup(app):
     """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml): Finnish
     interface strings, accessible theme markup, one sphinx-thebe script per page, a
     caption on every table, each figure's alt text printed in the PDF, the sandbox
-    (above) and the fast link parsing of charts (:func:`_fast_link_parsing`)."""
+    (above), the fast link parsing of charts (:func:`_fast_link_parsing`) and one LaTeX
+    template renderer per process (:func:`latex_renderer`)."""
     global _ORIGINAL_RELFN2PATH
     from docutils.parsers.rst.directives.misc import Raw
     from docutils.parsers.rst.directives.tables import CSVTable
@@ -1611,6 +1638,7 @@ def setup(app):
         _ORIGINAL_RELFN2PATH = BuildEnvironment.relfn2path
         BuildEnvironment.relfn2path = _confined_relfn2path
     _fast_link_parsing()
+    _reuse_latex_renderers()
     app.add_directive("raw", _no_file_option(Raw), override=True)
     app.add_directive("csv-table", _no_file_option(CSVTable), override=True)
     app.connect("include-read", _include_read)
