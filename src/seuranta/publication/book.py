@@ -1137,7 +1137,7 @@ UI_FI = {
 #: pattern per string applied in turn, longest first, replaced: a match is an attribute's
 #: or element's whole text, which holds no ``<``, ``>``, ``"`` or ``=`` (nor does any
 #: Finnish wording, none of which is another English string), so matches never overlap
-#: and a replacement makes no new match (tests/test_book_ui.py checks this against the
+#: and a replacement makes no new match (tests/test_book_fast.py checks this against the
 #: strings applied one by one).
 _UI_PATTERN = re.compile(
     r'(?P<pre>(?:aria-label|title|placeholder|data-content|data-bs-title|alt)="|>\s*)'
@@ -1536,7 +1536,7 @@ def _rewrite_all_when_navigation_changed(app) -> None:
 # (bookfmt.show): tens of kilobytes that markdown-it reads one character at a time in
 # Python, twice (its link destination parser, then mdurl's percent-encoding), in the HTML
 # build and again in the LaTeX build. The two functions below return what markdown-it's
-# own return for such a destination, found by one regular expression; any other
+# own functions return for such a destination, found by one regular expression; any other
 # destination (one with "(" or a backslash, one in <...>, one that needs encoding) is
 # left to markdown-it's own function. Installed by :func:`setup` in the book build only.
 
@@ -1574,12 +1574,13 @@ def fast_url_encode(string: str, exclude: str | None = None, *, keep_escaped: bo
     any other goes to mdurl's own function."""
     import mdurl
     exclude = mdurl.ENCODE_DEFAULT_CHARS if exclude is None else exclude
-    kept = _URL_KEPT.get(exclude)
-    if kept is None:
-        kept = _URL_KEPT[exclude] = re.compile(
-            "[A-Za-z0-9" + "".join(re.escape(c) for c in exclude if c.isascii()) + "]*")
-    if "%" not in string and kept.fullmatch(string):
-        return string
+    if exclude.isascii():
+        kept = _URL_KEPT.get(exclude)
+        if kept is None:
+            kept = _URL_KEPT[exclude] = re.compile(
+                "[A-Za-z0-9" + "".join(re.escape(c) for c in exclude) + "]*")
+        if "%" not in string and kept.fullmatch(string):
+            return string
     return _ORIGINAL_URL_ENCODE(string, exclude, keep_escaped=keep_escaped)
 
 
@@ -1605,8 +1606,8 @@ _LATEX_RENDERERS: dict[str, object] = {}
 def latex_renderer(template_path=None, latex_engine=None):
     """Sphinx's ``LaTeXRenderer`` of these arguments, made once per process: Sphinx's LaTeX
     writer makes a new one for every table (and imgmath for every formula), a Jinja
-    environment that reads and compiles the template again each time (a fifth of the
-    LaTeX build's CPU). A renderer keeps no state from one rendering to the next but its
+    environment that reads and compiles the template again each time (about 4 of the
+    LaTeX build's 27 CPU-s at scale 0.03). A renderer keeps no state from one rendering to the next but its
     compiled templates (which Jinja checks against their files), so the text is the
     same. Installed by :func:`setup` where those two modules look the class up."""
     from sphinx.util.template import LaTeXRenderer
