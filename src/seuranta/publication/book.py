@@ -1131,19 +1131,25 @@ UI_FI = {
     "Page": "Sivu",
 }
 
-#: Attributes and elements whose English text is replaced (never prose or tables).
-_UI_PATTERNS = [re.compile(rf'(?P<pre>(?:aria-label|title|placeholder|data-content|data-bs-title|alt)="|>\s*)'
-                           rf"(?P<en>{re.escape(en)})(?P<post>\s*<|\")")
-                for en in sorted(UI_FI, key=len, reverse=True)]
+#: Attributes and elements whose English text is replaced (never prose or tables): one
+#: pattern for every string, the longer first where one begins another ("Search this
+#: book..." before "Search"), so that a page is scanned once. It replaces what one
+#: pattern per string applied in turn, longest first, replaced: a match is an attribute's
+#: or element's whole text, which holds no ``<``, ``>``, ``"`` or ``=`` (nor does any
+#: Finnish wording, none of which is another English string), so matches never overlap
+#: and a replacement makes no new match (tests/test_book_fast.py checks this against the
+#: strings applied one by one).
+_UI_PATTERN = re.compile(
+    r'(?P<pre>(?:aria-label|title|placeholder|data-content|data-bs-title|alt)="|>\s*)'
+    r"(?P<en>" + "|".join(re.escape(en) for en in sorted(UI_FI, key=len, reverse=True))
+    + r')(?P<post>\s*<|")')
 
 
 def finnish_ui(html: str) -> str:
     """Replace the themes' English interface strings by Finnish ones (attributes and
     element texts that are exactly the string)."""
-    for pat in _UI_PATTERNS:
-        html = pat.sub(lambda m: m.group("pre") + UI_FI[m.group("en")] + m.group("post"),
-                       html)
-    return html
+    return _UI_PATTERN.sub(lambda m: m.group("pre") + UI_FI[m.group("en")] + m.group("post"),
+                           html)
 
 
 #: The theme's disclosure toggle of a navigation entry with sub-pages: a <summary> with an
@@ -1241,18 +1247,26 @@ def accessible_math(html: str) -> str:
     return _MATH_IMG.sub(one, html)
 
 
+def translate_page(text: str, page: Path, outdir: Path) -> str:
+    """One HTML page of ``outdir`` as published: its charts as files first
+    (:func:`charts_as_files`: a chart's base64, most of a page's bytes, is then not scanned
+    by every step after it; no other step reads or writes inside a PNG data URI, so the
+    order does not change a byte), no icon script, Finnish interface strings, accessible
+    theme markup, formulas as the same bytes every run and as MathML for screen readers,
+    and the summary pages' content language."""
+    new = _FONTAWESOME_SCRIPT.sub("", charts_as_files(text, page, outdir))
+    new = accessible_math(canonical_math(accessible_html(finnish_ui(new))))
+    lang = PAGE_LANG.get(page.relative_to(outdir).as_posix())
+    return content_lang(new, lang) if lang else new
+
+
 def _translate_pages(app, exc):
-    """Every HTML page: Finnish interface strings, accessible theme markup, formulas as
-    the same bytes every run and as MathML for screen readers."""
+    """Every HTML page as published (:func:`translate_page`)."""
     if exc is not None or app.builder.format != "html":
         return
     for page in Path(app.outdir).rglob("*.html"):
         text = page.read_text(encoding="utf-8")
-        new = accessible_math(canonical_math(accessible_html(finnish_ui(text))))
-        new = charts_as_files(_FONTAWESOME_SCRIPT.sub("", new), page, Path(app.outdir))
-        lang = PAGE_LANG.get(page.relative_to(app.outdir).as_posix())
-        if lang:
-            new = content_lang(new, lang)
+        new = translate_page(text, page, Path(app.outdir))
         if new != text:
             page.write_text(new, encoding="utf-8")
     drop_source_maps(Path(app.outdir) / "_static")
@@ -1517,11 +1531,105 @@ def _rewrite_all_when_navigation_changed(app) -> None:
     app.connect("env-get-updated", updated)
 
 
+# --------------------------------------------------------------------------- link parsing
+# A chart of a notebook is a Markdown image whose destination is the PNG as a data URI
+# (bookfmt.show): tens of kilobytes that markdown-it reads one character at a time in
+# Python, twice (its link destination parser, then mdurl's percent-encoding), in the HTML
+# build and again in the LaTeX build. The two functions below return what markdown-it's
+# own functions return for such a destination, found by one regular expression; any other
+# destination (one with "(" or a backslash, one in <...>, one that needs encoding) is
+# left to markdown-it's own function. Installed by :func:`setup` in the book build only.
+
+#: Where markdown-it's link destination (not in <...>) may stop or needs its own parser:
+#: a space or control character or ")" ends it at nesting level 0; "(" and "\\" do not.
+_LINK_DESTINATION_STOP = re.compile(r"[\x00-\x20\x7f()\\]")
+_ORIGINAL_LINK_DESTINATION = None
+_ORIGINAL_URL_ENCODE = None
+#: The characters mdurl's encoding keeps as they are, by its ``exclude`` argument.
+_URL_KEPT: dict[str, re.Pattern] = {}
+
+
+def fast_link_destination(string: str, pos: int, maximum: int):
+    """markdown-it's ``parseLinkDestination``: the same result, in one regular expression
+    search when the destination has neither "(" nor a backslash before its end and is not
+    in <...>; otherwise markdown-it's own function's."""
+    from markdown_it.helpers import parse_link_destination as pld
+    if 0 <= pos < maximum <= len(string) and string[pos] != "<":
+        m = _LINK_DESTINATION_STOP.search(string, pos, maximum)
+        end = maximum if m is None else m.start()
+        if m is None or string[end] not in "(\\":
+            result = pld._Result()
+            if end > pos:
+                result.str = pld.unescapeAll(string[pos:end])
+                result.pos = end
+                result.ok = True
+            return result
+    return _ORIGINAL_LINK_DESTINATION(string, pos, maximum)
+
+
+def fast_url_encode(string: str, exclude: str | None = None, *, keep_escaped: bool = True
+                    ) -> str:
+    """mdurl's ``encode``: a string of ASCII letters, digits and ``exclude``'s characters
+    only, without "%", is returned as it is (what mdurl's own loop returns for it);
+    any other goes to mdurl's own function."""
+    import mdurl
+    exclude = mdurl.ENCODE_DEFAULT_CHARS if exclude is None else exclude
+    if exclude.isascii():
+        kept = _URL_KEPT.get(exclude)
+        if kept is None:
+            kept = _URL_KEPT[exclude] = re.compile(
+                "[A-Za-z0-9" + "".join(re.escape(c) for c in exclude) + "]*")
+        if "%" not in string and kept.fullmatch(string):
+            return string
+    return _ORIGINAL_URL_ENCODE(string, exclude, keep_escaped=keep_escaped)
+
+
+def _fast_link_parsing() -> None:
+    """:func:`fast_link_destination` and :func:`fast_url_encode` in markdown-it's place
+    (once per process; markdown-it looks both up when it parses a link)."""
+    global _ORIGINAL_LINK_DESTINATION, _ORIGINAL_URL_ENCODE
+    import markdown_it.helpers
+    import mdurl
+    if _ORIGINAL_LINK_DESTINATION is None:
+        _ORIGINAL_LINK_DESTINATION = markdown_it.helpers.parseLinkDestination
+        markdown_it.helpers.parseLinkDestination = fast_link_destination
+    if _ORIGINAL_URL_ENCODE is None:
+        _ORIGINAL_URL_ENCODE = mdurl.encode
+        mdurl.encode = fast_url_encode
+
+
+#: Sphinx's LaTeX template renderers made so far in this process, by their arguments
+#: (:func:`latex_renderer`).
+_LATEX_RENDERERS: dict[str, object] = {}
+
+
+def latex_renderer(template_path=None, latex_engine=None):
+    """Sphinx's ``LaTeXRenderer`` of these arguments, made once per process: Sphinx's LaTeX
+    writer makes a new one for every table (and imgmath for every formula), a Jinja
+    environment that reads and compiles the template again each time (about 4 of the
+    LaTeX build's 27 CPU-s at scale 0.03). A renderer keeps no state from one rendering to the next but its
+    compiled templates (which Jinja checks against their files), so the text is the
+    same. Installed by :func:`setup` where those two modules look the class up."""
+    from sphinx.util.template import LaTeXRenderer
+    key = repr((template_path, latex_engine))
+    if key not in _LATEX_RENDERERS:
+        _LATEX_RENDERERS[key] = LaTeXRenderer(template_path, latex_engine=latex_engine)
+    return _LATEX_RENDERERS[key]
+
+
+def _reuse_latex_renderers() -> None:
+    import sphinx.ext.imgmath
+    import sphinx.writers.latex
+    for module in (sphinx.writers.latex, sphinx.ext.imgmath):
+        module.LaTeXRenderer = latex_renderer
+
+
 def setup(app):
     """Sphinx extension entry point (``sphinx.extra_extensions`` in _config.yml): Finnish
     interface strings, accessible theme markup, one sphinx-thebe script per page, a
-    caption on every table, each figure's alt text printed in the PDF, and the sandbox
-    (above)."""
+    caption on every table, each figure's alt text printed in the PDF, the sandbox
+    (above), the fast link parsing of charts (:func:`_fast_link_parsing`) and one LaTeX
+    template renderer per process (:func:`latex_renderer`)."""
     global _ORIGINAL_RELFN2PATH
     from docutils.parsers.rst.directives.misc import Raw
     from docutils.parsers.rst.directives.tables import CSVTable
@@ -1530,6 +1638,8 @@ def setup(app):
     if _ORIGINAL_RELFN2PATH is None:   # this process builds the book only
         _ORIGINAL_RELFN2PATH = BuildEnvironment.relfn2path
         BuildEnvironment.relfn2path = _confined_relfn2path
+    _fast_link_parsing()
+    _reuse_latex_renderers()
     app.add_directive("raw", _no_file_option(Raw), override=True)
     app.add_directive("csv-table", _no_file_option(CSVTable), override=True)
     app.connect("include-read", _include_read)
