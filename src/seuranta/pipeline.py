@@ -577,7 +577,7 @@ def _quarter_tables_step(q: Quarter, data_dir: Path, out_dir: Path, params: dict
 
 def _quarter_notebooks_step(run: _QuarterRun, data_dir: Path, out_dir: Path, params: dict,
                             encoding: str, cache: StepCache, versions: Versions,
-                            pool: cf.Executor, tick, synthetic: bool) -> bool:
+                            pool: notebooks_mod.KernelPool, tick, synthetic: bool) -> bool:
     """A quarter's notebooks step (:func:`_run_quarters`): reused from the cache (copied
     beside new tables), or submitted to ``pool`` (``run.notebooks``; beside copies of
     reused tables). False when nothing of the quarter changed but its record (refreshed
@@ -600,9 +600,8 @@ def _quarter_notebooks_step(run: _QuarterRun, data_dir: Path, out_dir: Path, par
         except BaseException:
             shutil.rmtree(run.folder, ignore_errors=True)
             raise
-    run.notebooks = pool.submit(notebooks_mod.run_quarter_notebooks, str(q),
-                                run.folder / "tables", run.folder / "notebooks", synthetic,
-                                params, tick, failed_notebooks(out_dir, str(q)))
+    run.notebooks = pool.submit(str(q), run.folder / "tables", run.folder / "notebooks",
+                                synthetic, params, tick, failed_notebooks(out_dir, str(q)))
     return True
 
 
@@ -627,8 +626,10 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
                   encoding: str, register_tables, release_id: str | None,
                   cache: StepCache | None = None, versions: Versions | None = None,
                   cuts: Mapping[str, str] | None = None) -> list[Path]:
-    """Every quarter, with each quarter's notebooks (one kernel per quarter) running while
-    the next quarters' tables are made, up to the core count side by side; quarters are
+    """Every quarter, with each quarter's notebooks (in one kernel of a
+    :class:`~seuranta.publication.notebooks.KernelPool`: up to the core count of kernels,
+    kept for the run's quarters) running while the next quarters' tables are made, up to
+    the core count side by side; quarters are
     swapped in in order, each only when complete. A progress bar on a terminal.
 
     ``register_tables()``: the register stage's tables (called only when a quarter's
@@ -667,7 +668,7 @@ def _run_quarters(quarters: list[Quarter], data_dir: Path, out_dir: Path, params
             bar.update(1)
 
     try:
-        with cf.ThreadPoolExecutor(max_workers=workers) as pool:
+        with notebooks_mod.KernelPool(workers) as pool:
             for q in tqdm(quarters, desc="quarters", unit="q", disable=None, file=sys.stderr,
                           position=0):
                 run = _quarter_tables_step(q, data_dir, out_dir, params, encoding,

@@ -12,11 +12,14 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures as cf
+import contextlib
 import logging
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
+import threading
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
@@ -297,6 +300,26 @@ def _plain(v):
     return v
 
 
+async def _start_kernel():
+    """A kernel process and its client, ready (see :func:`_run_in_one_kernel`)."""
+    km = _ipc_kernel_manager()(kernel_name="python3")
+    await km.start_kernel(cwd=str(PROJECT_DIR), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
+    kc = km.client()
+    kc.start_channels()
+    try:
+        await kc.wait_for_ready(timeout=120)
+    except BaseException:
+        await _stop_kernel(km, kc)
+        raise
+    return km, kc
+
+
+async def _stop_kernel(km, kc) -> None:
+    kc.stop_channels()
+    await km.shutdown_kernel(now=False)
+
+
 async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]] | cf.Future, progress=None,
                              params_name: str | None = None,
                              failed_dir: Path | None = None) -> list[str]:
@@ -312,48 +335,137 @@ async def _run_in_one_kernel(tasks: list[tuple[str, str, dict]] | cf.Future, pro
     # heavy dependencies: loaded only when used (here, in the kernels' threads while the
     # tables are made, not before a run starts; the templates are read with jupytext)
     import jupytext  # noqa: F401
+
+    km, kc = await _start_kernel()
+    try:
+        if isinstance(tasks, cf.Future):
+            await kc.execute_interactive(_WARM, silent=True, store_history=False, timeout=300)
+            share = await asyncio.wrap_future(tasks)
+            tasks, params_name, failed_dir = share if share is not None else ([], None, None)
+        return await _execute_in(km, kc, tasks, progress, params_name, failed_dir)
+    finally:
+        await _stop_kernel(km, kc)
+
+
+async def _execute_in(km, kc, tasks: list[tuple[str, str, dict]], progress=None,
+                      params_name: str | None = None,
+                      failed_dir: Path | None = None) -> list[str]:
+    """The notebooks ``tasks`` executed one after the other in the started kernel
+    ``km``/``kc`` (:func:`_run_in_one_kernel`), its namespace reset before each."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
     from papermill.parameterize import parameterize_notebook
 
-    km = _ipc_kernel_manager()(kernel_name="python3")
-    await km.start_kernel(cwd=str(PROJECT_DIR), stdout=subprocess.DEVNULL,
-                          stderr=subprocess.DEVNULL)
-    kc = km.client()
-    kc.start_channels()
     done = []
-    try:
-        await kc.wait_for_ready(timeout=120)
-        if isinstance(tasks, cf.Future):
-            await kc.execute_interactive(_WARM, silent=True, store_history=False, timeout=300)
-            share = await asyncio.wrap_future(tasks)
-            tasks, params_name, failed_dir = share if share is not None else ([], None, None)
-        for template, out_path, parameters in tasks:
-            what = f"notebook {Path(out_path).name} ({parameters['quarter']})"
-            nb = _prepared(template, parameters)
-            nb.metadata["papermill"] = {"parameters": {}, "environment_variables": {}}
-            for cell in nb.cells:   # as papermill's loader leaves them
-                cell.metadata.setdefault("tags", [])
-            nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
-            await kc.execute_interactive(_RESET, silent=True, store_history=False, timeout=60)
-            client = NotebookClient(nb, km=km, kernel_name="python3", timeout=1800,
-                                    resources={"metadata": {"path": str(PROJECT_DIR)}})
-            client.kc = kc
-            try:
-                await client.async_execute()
-            except CellExecutionError as e:
-                raise notebook_failure(nb, what, Path(out_path).name, failed_dir, e.ename,
-                                       e.evalue) from None
-            nbformat.write(nb, out_path)
-            _hide_injected(out_path, parameters, params_name)
-            done.append(out_path)
-            if progress is not None:
-                progress()
-    finally:
-        kc.stop_channels()
-        await km.shutdown_kernel(now=False)
+    for template, out_path, parameters in tasks:
+        what = f"notebook {Path(out_path).name} ({parameters['quarter']})"
+        nb = _prepared(template, parameters)
+        nb.metadata["papermill"] = {"parameters": {}, "environment_variables": {}}
+        for cell in nb.cells:   # as papermill's loader leaves them
+            cell.metadata.setdefault("tags", [])
+        nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
+        await kc.execute_interactive(_RESET, silent=True, store_history=False, timeout=60)
+        client = NotebookClient(nb, km=km, kernel_name="python3", timeout=1800,
+                                resources={"metadata": {"path": str(PROJECT_DIR)}})
+        client.kc = kc
+        try:
+            await client.async_execute()
+        except CellExecutionError as e:
+            raise notebook_failure(nb, what, Path(out_path).name, failed_dir, e.ename,
+                                   e.evalue) from None
+        nbformat.write(nb, out_path)
+        _hide_injected(out_path, parameters, params_name)
+        done.append(out_path)
+        if progress is not None:
+            progress()
     return done
+
+
+class KernelPool:
+    """Kernels kept for the quarters of one run (``seuranta publish``): a quarter's
+    notebooks are handed to :meth:`submit` and executed by the next free kernel, one
+    after the other, its namespace reset before each notebook as between two notebooks
+    of one quarter. Up to ``jobs`` kernels, each started when a quarter first needs it
+    and kept until the block is left, so a publish of five quarters starts two kernels
+    (and imports the chapters' modules twice) instead of five (issue 24: about 1 CPU-s
+    per kernel). A kernel whose quarter failed is shut down and the next quarter starts
+    a fresh one. A context manager: leaving it shuts every kernel down."""
+
+    def __init__(self, jobs: int | None = None):
+        self.jobs = notebook_jobs(jobs)
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def __enter__(self) -> KernelPool:
+        return self
+
+    def submit(self, quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
+               params: Mapping, progress=None, failed_dir: Path | None = None) -> cf.Future:
+        """The notebooks of ``quarter`` (:func:`notebook_tasks`; ``progress()`` called
+        after each, a failed one kept in ``failed_dir``) handed to the pool; the future
+        gives the executed notebooks in reading order."""
+        future: cf.Future = cf.Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("kernel pool closed")
+            self._queue.put((future, (quarter, tables_dir, out_nb_dir, synthetic, params,
+                                      progress, failed_dir)))
+            if len(self._threads) < self.jobs:
+                t = threading.Thread(target=self._serve, daemon=True,
+                                     name=f"kernel-{len(self._threads)}")
+                t.start()
+                self._threads.append(t)
+        return future
+
+    def _serve(self) -> None:
+        # threads suffice: the work is in the kernel processes
+        asyncio.run(self._serve_async())
+
+    async def _serve_async(self) -> None:
+        loop = asyncio.get_running_loop()
+        kernel = None
+        try:
+            while True:
+                job = await loop.run_in_executor(None, self._queue.get)
+                if job is None:
+                    return
+                future, args = job
+                if not future.set_running_or_notify_cancel():
+                    continue
+                try:
+                    if kernel is None:
+                        kernel = await _start_kernel()
+                    future.set_result(await self._quarter(kernel, *args))
+                except BaseException as e:   # the quarter's error, raised by its future
+                    if kernel is not None:
+                        stopping, kernel = kernel, None
+                        with contextlib.suppress(Exception):
+                            await _stop_kernel(*stopping)
+                    future.set_exception(e)
+        finally:
+            if kernel is not None:
+                await _stop_kernel(*kernel)
+
+    @staticmethod
+    async def _quarter(kernel, quarter: str, tables_dir: Path, out_nb_dir: Path,
+                       synthetic: bool, params: Mapping, progress,
+                       failed_dir: Path | None) -> list[Path]:
+        pf = _ParamsFile(params)
+        with pf as params_file:
+            tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file)
+            return [Path(p) for p in await _execute_in(*kernel, tasks, progress, pf.name,
+                                                       failed_dir)]
+
+    def __exit__(self, *exc) -> None:
+        with self._lock:
+            self._closed = True
+            for _ in self._threads:
+                self._queue.put(None)
+        for t in self._threads:
+            t.join()
 
 
 #: Run in the kernel between two notebooks: no open figures and a clean namespace (the
@@ -404,19 +516,6 @@ def notebook_tasks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: 
         tasks.append((str(Path(templates) / template),
                       str((out_nb_dir / f"{name}.ipynb").resolve()), nb_params))
     return tasks
-
-
-def run_quarter_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
-                          params: Mapping, progress=None, failed_dir: Path | None = None
-                          ) -> list[Path]:
-    """Every notebook of a quarter in one kernel (see :func:`_run_in_one_kernel`); safe to
-    call from worker threads (each runs its own event loop). ``progress()`` is called
-    after each notebook; a failed notebook is kept in ``failed_dir``."""
-    pf = _ParamsFile(params)
-    with pf as params_file:
-        tasks = notebook_tasks(quarter, tables_dir, out_nb_dir, synthetic, params_file)
-        return [Path(p) for p in asyncio.run(_run_in_one_kernel(tasks, progress, pf.name,
-                                                                failed_dir))]
 
 
 def execute_notebooks(quarter: str, tables_dir: Path, out_nb_dir: Path, synthetic: bool,
