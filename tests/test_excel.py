@@ -78,30 +78,3 @@ def test_hyperlink_on_notes(tmp_path):
     ws = openpyxl.load_workbook(p)["Tietoja"]
     cell = [r[1] for r in ws.iter_rows(min_row=2) if r[0].value == "Lähde"][0]
     assert cell.hyperlink.target == "https://thl.fi/"
-
-
-@pytest.mark.parametrize("wrap", [False, True])
-def test_every_cell_has_the_style_of_its_kind(tmp_path, wrap):
-    """Each data cell's style, cell by cell (the writer copies a column's first style of
-    a kind to the next cells of that kind): numbers their column's format, right-aligned
-    when the sheet wraps; symbols in a number column right-aligned; text left as it is,
-    or wrapped on a wrapping sheet; symbols and numbers alternating in one column."""
-    frame = pd.DataFrame({"Kunta": ["Alavus", "Ähtäri", "Vimpeli", "Kuortane"],
-                          "Asiakkaat": [SUPPRESSED, 5, NOT_AVAILABLE, 1234],
-                          "Osuus, %": [2.0, SUPPRESSED, 12.345, 1.5]})
-    sheets = [excel.Sheet("Taulu", "Testitaulukko", frame, formats={"Osuus, %": "0.0"},
-                          wrap=wrap)]
-    path = excel.write_workbook(tmp_path / "t.xlsx", sheets, title="Testi",
-                                notes=[("Lähde", "THL")], date=DATE)
-    ws = openpyxl.load_workbook(path)["Taulu"]
-    for j, col in enumerate(frame.columns, start=1):
-        for i, v in enumerate(frame[col], start=2):
-            cell = ws.cell(row=i, column=j)
-            number = not isinstance(v, str)
-            expected_format = ("0.0" if col == "Osuus, %" else "#,##0") if number else "General"
-            assert cell.number_format == expected_format, (col, v)
-            symbol = isinstance(v, str) and col != "Kunta"
-            aligned_right = symbol or (number and wrap)
-            assert cell.alignment.horizontal == ("right" if aligned_right else None), (col, v)
-            assert bool(cell.alignment.wrap_text) == (wrap or False), (col, v)
-            assert cell.alignment.vertical == ("top" if (wrap or symbol) else None), (col, v)

@@ -22,7 +22,6 @@ Usage::
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import math
 import re
@@ -34,7 +33,6 @@ import numpy as np
 import pandas as pd
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
-from openpyxl.styles.cell_style import StyleArray
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.table import Table, TableStyleInfo
 
@@ -146,20 +144,11 @@ def _write_sheet(ws, sheet: Sheet, used_names: set[str]) -> set[str]:
             fmt = INTEGER if whole else DECIMAL1
         right = Alignment(horizontal="right", wrap_text=sheet.wrap, vertical="top")
         left = Alignment(wrap_text=sheet.wrap, vertical="top") if sheet.wrap else None
-        # a column's cells have one of two styles (text, number): the first cell of each
-        # gets it through openpyxl's style registry, the next a copy of its style array
-        # (the same indexes into the registry, without hashing the style again per cell)
-        made: dict[bool, StyleArray] = {}
         for i, v in enumerate(vals, start=2):
             cell = put(ws, i, j, v)           # values only: never a formula
-            text = isinstance(v, str)
-            if text and kinds[c] == "number":
-                used_symbols.add(v)
-            if text in made:
-                cell._style = copy.copy(made[text])
-                continue
-            if text:
+            if isinstance(v, str):
                 if kinds[c] == "number":
+                    used_symbols.add(v)
                     cell.alignment = right
                 elif left is not None:
                     cell.alignment = left
@@ -167,7 +156,6 @@ def _write_sheet(ws, sheet: Sheet, used_names: set[str]) -> set[str]:
                 cell.number_format = fmt
                 if left is not None:
                     cell.alignment = right
-            made[text] = copy.copy(cell._style)
     if nrow == 0:
         raise ValueError(f"Excel sheet {sheet.name!r} has no rows")
     ref = f"A1:{get_column_letter(len(cols))}{nrow + 1}"
