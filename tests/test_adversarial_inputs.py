@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 from register_helpers import row, write_folder
+from verify_rerun import rerun_once
 
 from seuranta import cli
 from seuranta.register.ingest import REGISTER_COLUMNS
@@ -923,26 +924,10 @@ VERIFY_CASES = [("untouched", _untouched, 0), ("annex_edited", _edit_annex, 1),
                 ("extra_file", _extra_file, 1), ("extra_table", _extra_table, 1)]
 
 
-#: verify's re-run of the quarter's tables, by (quarter, data folder, recorded values,
-#: encoding): the cases below edit a copy of OUT, never the data folder or the recorded
-#: values, so the re-run is the same for each; it runs once (the first case), and every
-#: case compares its own OUT against a copy of it.
+#: verify's re-run of the quarter's tables (tests/verify_rerun.py): the cases below edit a
+#: copy of OUT, never the data folder or the recorded values, so the re-run is the same for
+#: each; it runs once (the first case), and every case compares its own OUT against a copy.
 _RERUN: dict = {}
-
-
-def _rerun_once(monkeypatch) -> None:
-    import json
-
-    from seuranta import verification
-    from seuranta.core.provenance import params_values
-    real = verification.quarter_tables
-
-    def once(quarter, data_dir, params, *args):
-        key = (str(quarter), str(data_dir), json.dumps(params_values(params)), args)
-        if key not in _RERUN:
-            _RERUN[key] = real(quarter, data_dir, params, *args)
-        return {name: df.copy() for name, df in _RERUN[key].items()}
-    monkeypatch.setattr(verification, "quarter_tables", once)
 
 
 @pytest.mark.slow
@@ -950,7 +935,7 @@ def _rerun_once(monkeypatch) -> None:
 @pytest.mark.parametrize("case", VERIFY_CASES, ids=[c[0] for c in VERIFY_CASES])
 def test_verify_covers_what_is_published(case, published, tmp_path, capsys, monkeypatch):
     _, edit, exit_code = case
-    _rerun_once(monkeypatch)
+    rerun_once(monkeypatch, _RERUN)
     out = _copy(published, tmp_path)
     expected = edit(out / "2023Q1")
     capsys.readouterr()

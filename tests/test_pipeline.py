@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from verify_rerun import rerun_once
 
 from seuranta import pipeline, verification
 from seuranta.cli import main as cli_main
@@ -50,7 +51,8 @@ def _snapshot(folder: Path) -> dict:
 
 @pytest.mark.slow   # a whole quarter's run, then its verification
 @pytest.mark.xdist_group("first_run")
-def test_run_writes_tables_and_manifest_then_verify_is_identical(first_run, tmp_path, capsys):
+def test_run_writes_tables_and_manifest_then_verify_is_identical(first_run, tmp_path, capsys,
+                                                                  monkeypatch):
     assert first_run[1] == first_run[0] / "2023Q1"
     out = _copy_of(first_run, tmp_path)
     qdir = out / "2023Q1"
@@ -69,6 +71,8 @@ def test_run_writes_tables_and_manifest_then_verify_is_identical(first_run, tmp_
     assert manifest["packages"]["pandas"]
     assert not list(out.glob(".tmp-*"))
 
+    # verify's re-run made once for both checks below: the second edits only OUT (issue 24)
+    rerun_once(monkeypatch, {})
     assert verification.verify_quarter("2023Q1", out) is True
     text = capsys.readouterr().out
     assert "counts: identical" in text and "all tables identical" in text
@@ -86,7 +90,10 @@ def test_run_writes_tables_and_manifest_then_verify_is_identical(first_run, tmp_
 def test_verify_reruns_the_recorded_values_and_finds_a_moved_data_folder(small_demo, tmp_path,
                                                                         capsys):
     """The parameters file changed after the run: verify still re-runs the recorded values;
-    --params with other values is refused, naming the key; --data finds a moved folder."""
+    --params with other values is refused, naming the key; --data finds a moved folder.
+    One re-run checks both the recorded values and the moved folder (issue 24: a whole
+    quarter's re-run less): it re-runs with the edited file beside it and from the moved
+    folder, and either fault (the file's values used, the folder not found) fails it."""
     import shutil
 
     from seuranta.core.provenance import table_hash
@@ -100,43 +107,45 @@ def test_verify_reruns_the_recorded_values_and_finds_a_moved_data_folder(small_d
     out = tmp_path / "build"
     pipeline.run_quarter("2023Q1", data, out, load_params(pf), notebooks=False)
     pf.write_text(pf.read_text(encoding="utf-8").replace("z: 1.96", "z: 2.5"), encoding="utf-8")
-    capsys.readouterr()
-    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out)]) == 0
-    assert "all tables identical" in capsys.readouterr().out
-    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out), "--params", str(pf)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "estimate.z: 2.5 != 1.96" in err[0]
-    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out),
-                     "--params", str(tmp_path / "puuttuu.yml")]) == 2
-    assert "parameters file not found" in capsys.readouterr().err
-    # the safeguard bypassed: the edited file's values make other estimates
-    manifest = json.loads((out / "2023Q1" / "manifest.json").read_text(encoding="utf-8"))
-    tables = quarter_tables(Quarter.parse("2023Q1"), data, load_params(pf))
-    pipeline.write_tables(tables, tmp_path / "edited")
-    assert table_hash(tmp_path / "edited" / "estimates.csv") != manifest["tables"]["estimates"]
     # the data folder moved: named with --data (its input hashes decide)
     moved = tmp_path / "muualla"
     data.rename(moved)
+    capsys.readouterr()
     assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out)]) == 2
     assert "moved? give --data DIR" in capsys.readouterr().err
+    given = ["--data", str(moved), "--params"]
+    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out), *given, str(pf)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "estimate.z: 2.5 != 1.96" in err[0]
+    assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out),
+                     *given, str(tmp_path / "puuttuu.yml")]) == 2
+    assert "parameters file not found" in capsys.readouterr().err
+    # the edited file beside the run, the folder moved: the recorded values re-run
     assert cli_main(["verify", "--quarter", "2023Q1", "--out", str(out), "--data", str(moved)]) == 0
     assert "all tables identical" in capsys.readouterr().out
+    # the safeguard bypassed: the edited file's values make other estimates
+    manifest = json.loads((out / "2023Q1" / "manifest.json").read_text(encoding="utf-8"))
+    tables = quarter_tables(Quarter.parse("2023Q1"), moved, load_params(pf))
+    pipeline.write_tables(tables, tmp_path / "edited")
+    assert table_hash(tmp_path / "edited" / "estimates.csv") != manifest["tables"]["estimates"]
 
 
-@pytest.mark.slow   # whole quarter runs
-def test_failed_run_leaves_previous_publication(small_demo, tmp_path, monkeypatch):
-    out = tmp_path / "build"
-    pipeline.run_quarter("2023Q2", small_demo, out, PARAMS, notebooks=False)
-    before = _snapshot(out / "2023Q2")
+@pytest.mark.slow   # a quarter's run, failed
+@pytest.mark.xdist_group("first_run")
+def test_failed_run_leaves_previous_publication(small_demo, first_run, tmp_path, monkeypatch):
+    """The previous publication: a copy of the module's first run (issue 24: a whole
+    quarter's run less), then the same quarter run again and failed."""
+    out = _copy_of(first_run, tmp_path)
+    before = _snapshot(out / "2023Q1")
 
     from seuranta.statistics import stage as stats
     def broken(*args, **kwargs):
         raise RuntimeError("statistics stage failed")
 
     monkeypatch.setattr(stats, "run_statistics_stage", broken)
-    with pytest.raises(RuntimeError):
-        pipeline.run_quarter("2023Q2", small_demo, out, PARAMS, notebooks=False)
-    assert _snapshot(out / "2023Q2") == before
+    with pytest.raises(RuntimeError, match="statistics stage failed"):
+        pipeline.run_quarter("2023Q1", small_demo, out, PARAMS, notebooks=False)
+    assert _snapshot(out / "2023Q1") == before
     assert not list(out.glob(".tmp-*"))
 
 
