@@ -16,6 +16,7 @@ from seuranta.core.params import load_params
 from seuranta.demo import generator as demo
 from seuranta.register import stage as register
 from seuranta.statistics import stage as stats
+from seuranta.statistics.memo import EstimationMemo
 from seuranta.statistics.quarter import quarter_tables
 
 AGE_GROUPS = ["kaikki", "0-17", "18-64", "65+", "85+"]
@@ -134,8 +135,12 @@ def test_quality_and_estimates_is_the_stages_own_cut(run):
     change."""
     data, params, quarters, reg, last = run
     cut = register.tables_for_quarter(reg, quarters[-1])
-    part = stats.quality_and_estimates(cut, data, params,
+    # fitted anew (an empty memo), the fits kept for the four-times-variance run below,
+    # which only widens them (issue 24; a memo's key is the fit's whole content)
+    memo = EstimationMemo()
+    part = stats.quality_and_estimates(cut, data, params, memo=memo,
                                        factors=stats.factors_of(last["estimates"]))
+    assert memo.hits == 0
     assert sorted(part) == ["estimates", "quality"]
     assert len(part["estimates"]) == 2 * (6 + 1 + 5)
     pd.testing.assert_frame_equal(part["quality"], last["quality"])
@@ -143,7 +148,9 @@ def test_quality_and_estimates_is_the_stages_own_cut(run):
     # four times the variance: twice the model rows' SE, the same estimates
     q = str(quarters[-1])
     factor = stats.factors_of(last["estimates"])[q]
-    wide = stats.quality_and_estimates(cut, data, params, factors={q: 4.0})["estimates"]
+    wide = stats.quality_and_estimates(cut, data, params, memo=memo, factors={q: 4.0})[
+        "estimates"]
+    assert memo.hits > 0
     model = (wide["method"] == "model").to_numpy()
     pd.testing.assert_frame_equal(wide[["estimate", "municipalities_used"]],
                                   part["estimates"][["estimate", "municipalities_used"]])
