@@ -164,6 +164,41 @@ def test_a_reused_quarter_keeps_every_part_its_statistics_step_made(tmp_path):
                                                pipeline._quarter_outputs(target))
 
 
+def test_a_register_cut_is_the_csv_text_of_each_table_of_the_quarter():
+    """Issue 24: :func:`pipeline.register_cuts` hashes each table's CSV text written once,
+    a quarter's cut from its rows' lines; the digest is the one of each cut written on its
+    own (``tables_for_quarter``, ``to_csv``), also for the tables whose text cannot be
+    split so (a value over two lines; datetimes, written as dates only when every value of
+    the column is at midnight) and for an empty cut, whose dtypes differ."""
+    import hashlib
+
+    import pandas as pd
+
+    from seuranta.core.cache import digest
+    from seuranta.core.quarters import Quarter
+    from seuranta.register import stage as register
+
+    qs = [Quarter.parse(q) for q in ("2023Q3", "2023Q4", "2024Q1")]
+    counts = pd.DataFrame({"quarter": ["2023Q3", "2023Q4", "2023Q4", "2024Q1"],
+                           "name": ["a", 'b,"c"', None, "ä"],
+                           "n": pd.array([1, None, 3, 4], dtype="Int64"),
+                           "share": [0.1, float("nan"), 1 / 3, 2.0]})
+    tables = {"counts": counts, "series_counts": counts.copy(),
+              "monthly": counts.assign(note=["x", "rivi\ntoinen", "y", "z"]),
+              "age_counts": counts.assign(day=pd.to_datetime(
+                  ["2023-07-01 00:00", "2023-10-01 12:00", "2023-11-01 00:00",
+                   "2024-01-01 00:00"])),
+              "year_counts": pd.DataFrame({"year": [2023, 2024], "n": [5, 6]}),
+              "ledger": pd.DataFrame({"rows": [9]})}
+
+    def by_hand(q):
+        return digest({n: hashlib.sha256(df.to_csv(index=False).encode("utf-8")).hexdigest()
+                       for n, df in sorted(register.tables_for_quarter(tables, q).items())})
+
+    assert pipeline.register_cuts(tables, qs) == {str(q): by_hand(q) for q in qs}
+    assert len(set(pipeline.register_cuts(tables, qs).values())) == 3
+
+
 def _ledger(out):
     return {s["step"]: s["status"] for s in
             json.loads((out / cache_mod.CACHE_DIR / cache_mod.LAST_RUN).read_text())["steps"]}
@@ -424,9 +459,27 @@ def test_a_quarter_key_holds_every_input_its_tables_are_made_from(tmp_path):
     assert stale == [("a register row of the newest quarter", str(newest))]
 
 
+def _verify_sharing_fits(monkeypatch):
+    """``seuranta verify`` of the quarters a test verifies one after another, their
+    statistics sharing one estimation memo (as a publish's quarters share theirs,
+    :mod:`seuranta.statistics.memo`: a fit is reused only on a frame and arguments
+    identical byte for byte): every table is still made again from the data folder, by its
+    own register stage, and compared with the manifest's (issue 24: each quarter fitted
+    the earlier quarters' series again)."""
+    from functools import partial
+
+    from seuranta import verification
+    from seuranta.statistics.memo import EstimationMemo
+
+    monkeypatch.setattr(verification, "quarter_tables",
+                        partial(verification.quarter_tables, memo=EstimationMemo()))
+    return verification.verify_quarter
+
+
 @pytest.mark.slow   # one quarter's statistics and notebooks, three quarters verified
 @pytest.mark.xdist_group("release")
-def test_a_review_decision_on_the_newest_quarter_re_runs_only_that_quarter(release, tmp_path):
+def test_a_review_decision_on_the_newest_quarter_re_runs_only_that_quarter(release, tmp_path,
+                                                                           monkeypatch):
     """The review round's feedback on the newest quarter (a new row of corrections.csv,
     the usual change between two publishes of one extract) makes that quarter's statistics
     and notebooks again and reuses the earlier quarters; their manifests record the new
@@ -443,8 +496,8 @@ def test_a_review_decision_on_the_newest_quarter_re_runs_only_that_quarter(relea
     from seuranta.inputs.datafolder import extract_date
     from seuranta.publication import releases
     from seuranta.register import stage as register
-    from seuranta.verification import verify_quarter
 
+    verify_quarter = _verify_sharing_fits(monkeypatch)
     data, out = tmp_path / "data", tmp_path / "out"
     shutil.copytree(release["data"], data)
     shutil.copytree(release["out"], out, symlinks=True)
@@ -462,10 +515,16 @@ def test_a_review_decision_on_the_newest_quarter_re_runs_only_that_quarter(relea
 
     cache = StepCache(out)
     rid = releases.release_id(newest, extract_date(data, params), params)
+    made = []
+
+    def register_tables():   # the stage once, as publish_quarters runs it
+        if not made:
+            made.append(register.run_register_stage(data, quarters, params))
+        return made[0]
+
     with fixed_environment(params):
         pipeline._run_quarters(
-            quarters, data, out, params, "utf-8",
-            lambda: register.run_register_stage(data, quarters, params), rid, cache,
+            quarters, data, out, params, "utf-8", register_tables, rid, cache,
             pipeline.Versions(data, params, "utf-8", pipeline.NOTEBOOK_DIR))
     assert {s for s, st in cache.steps if st == "ran"} == {
         f"statistics-{newest}", f"quarter-{newest}", f"notebooks-{newest}"}
@@ -510,7 +569,7 @@ def _previous_extract():
 
 
 @pytest.mark.slow   # the quarters of two publishes (statistics, gate, notebooks; no book)
-def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path, undrawn_charts):
+def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path, undrawn_charts, monkeypatch):
     """The quarters of a publish from the next extract (one more quarter complete) into the
     OUT of the previous extract's publication (its release kept): the register stage runs
     (the extract's row ledger, published once in ``OUT/register/``, changes); the new
@@ -527,8 +586,8 @@ def test_a_new_extract_re_runs_only_the_new_quarter(tmp_path, undrawn_charts):
     from seuranta.demo import generator as demo
     from seuranta.inputs.datafolder import extract_date, publication_quarters
     from seuranta.publication import releases
-    from seuranta.verification import verify_quarter
 
+    verify_quarter = _verify_sharing_fits(monkeypatch)
     data, prev, out = tmp_path / "data", tmp_path / "previous", tmp_path / "out"
     demo.generate(data, scale=0.01, seed=3)
     _previous_extract()(data, prev)

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
@@ -109,7 +110,9 @@ def refresh_manifest(target: Path, quarter: Quarter, data_dir: Path, params: dic
     this run's: the quarter's key holds only what its statistics read
     (:meth:`Versions.quarter_inputs`), so the inputs may have changed while its tables did
     not. Otherwise it is left as the run that made the quarter wrote it. Replaced
-    atomically; True when it was replaced."""
+    atomically; True when it was replaced. The tables' hashes are those recorded: the
+    quarter is reused, its tables and this manifest as the cache recorded them, the
+    hashes made from those very tables."""
     target = Path(target)
     recorded = json.loads((target / MANIFEST).read_text(encoding="utf-8"))
     if recorded.get("inputs") == input_hashes(data_dir) and \
@@ -119,7 +122,8 @@ def refresh_manifest(target: Path, quarter: Quarter, data_dir: Path, params: dic
     os.close(fd)
     tmp = Path(name)
     try:
-        write_manifest(target, quarter, data_dir, params, encoding, into=tmp)
+        write_manifest(target, quarter, data_dir, params, encoding, into=tmp,
+                       tables=recorded.get("tables"))
         tmp.chmod(0o644)
         os.replace(tmp, target / MANIFEST)
         return True
@@ -408,14 +412,50 @@ def _table_digest(df: pd.DataFrame) -> str:
     return hashlib.sha256(df.to_csv(index=False).encode("utf-8")).hexdigest()
 
 
+def _csv_rows(df: pd.DataFrame) -> tuple[str, np.ndarray] | None:
+    """``df`` as :func:`_table_digest` writes it, split into its header line and one line
+    per row (each with its line end), or None when a row's text may not be a line of its
+    own made from that row alone: a value written over several lines (quoted line ends), or
+    a column whose text depends on the other rows (datetimes: dates only when every value
+    is at midnight). The CSV text of any cut of ``df`` (a subset of its rows, in order) is
+    then the header and the cut's lines, joined."""
+    if not all(t.kind in "biufO" or isinstance(t, pd.StringDtype) for t in df.dtypes):
+        return None
+    lines = df.to_csv(index=False).split("\n")
+    if os.linesep != "\n" or len(lines) != len(df) + 2 or lines[-1]:
+        return None
+    rows = np.empty(len(df), dtype=object)
+    rows[:] = [line + "\n" for line in lines[1:-1]]
+    return lines[0] + "\n", rows
+
+
 def register_cuts(tables: Mapping[str, pd.DataFrame], quarters: list[Quarter]
                   ) -> dict[str, str]:
     """Each quarter's cut of the register stage's tables, every table that its statistics
     read (:func:`seuranta.register.stage.tables_for_quarter`: its own counts, the series
-    up to it, ...), by content: quarter → sha256."""
-    return {str(q): digest({n: _table_digest(df) for n, df in sorted(
-                register.tables_for_quarter(dict(tables), q).items())})
-            for q in quarters}
+    up to it, ...), by content: quarter → sha256 (of each table's CSV text as
+    :func:`_table_digest` hashes it: a table written once, each quarter's cut hashed from
+    its rows' lines, :func:`_csv_rows`, an equal table's lines shared; a table that cannot
+    be split so is written per cut)."""
+    tables = {n: df for n, df in tables.items() if n not in register.EXTRACT_TABLES}
+    split: dict = {}
+    for n, df in tables.items():   # a series table is often its quarter table: written once
+        same = next((m for m in split if tables[m].equals(df)
+                     and list(tables[m].columns) == list(df.columns)), None)
+        split[n] = split[same] if same is not None else _csv_rows(df)
+    cuts = {}
+    for q in quarters:
+        hashes = {}
+        for n, df in sorted(tables.items()):
+            rows = register.quarter_rows(n, df, q)
+            if split[n] is None:
+                hashes[n] = _table_digest(df if rows is None else df[rows])
+                continue
+            header, lines = split[n]
+            text = header + "".join(lines if rows is None else lines[rows])
+            hashes[n] = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        cuts[str(q)] = digest(hashes)
+    return cuts
 
 
 def write_extract(tables: Mapping[str, pd.DataFrame], out_dir: Path, params: dict,
