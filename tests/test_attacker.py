@@ -49,7 +49,7 @@ import pytest
 
 from seuranta import pipeline
 from seuranta.core import reference
-from seuranta.core.params import load_params
+from seuranta.core.params import as_params, load_params
 from seuranta.core.precision import SHARE_DECIMALS
 from seuranta.core.quarters import Quarter
 from seuranta.demo import generator as demo
@@ -58,7 +58,7 @@ from seuranta.publication import annex, book, gate, relations, releases
 from seuranta.publication import bookfmt as bf
 from seuranta.register import stage as register
 from seuranta.statistics import disclosure
-from seuranta.statistics.memo import EstimationMemo
+from seuranta.statistics.memo import EstimationMemo, worker_pool
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attacker")]   # one data build, statistics once
 
@@ -87,11 +87,14 @@ def _data(tmp_root: Path, seed: int):
     params = _params()
     quarters = publication_quarters(d1, params)
     t1 = register.run_register_stage(d1, quarters, params)
+    # the newest quarter's statistics (what its run_quarter computes), kept for the first
+    # release's build (_statistics_once); its series quality written and read as a run
+    # writes its tables/series_quality.csv
+    with worker_pool() as workers, _MEMO.working(workers):   # as run_quarter fits them
+        newest = _statistics(quarters[-1], d1, as_params(params), "utf-8", t1, memo=_MEMO)
     probe = tmp_root / f"probe-{seed}"
-    pipeline.run_quarter(quarters[-1], d1, probe, params, notebooks=False, annex=False,
-                         register_tables=t1, memo=_MEMO)
-    q = pd.read_csv(probe / str(quarters[-1]) / "tables" / "series_quality.csv",
-                    dtype={"municipality_code": str})
+    pipeline.write_tables({"series_quality": newest["series_quality"]}, probe)
+    q = pd.read_csv(probe / "series_quality.csv", dtype={"municipality_code": str})
     est = set(reference.task_codes(estimated_only=True))
     cand = q[(q["quarter"] == str(quarters[0])) & (q["quality"] == "partial")
              & (q["reasons"] == "coverage_not_declared") & q["clients"].between(1, MIN - 1)
@@ -150,15 +153,17 @@ _STATISTICS: dict = {}
 _MEMO = EstimationMemo()
 
 
-def _statistics_once(monkeypatch):
-    real = pipeline.quarter_tables
+def _statistics(quarter, data_dir, *args, real=pipeline.quarter_tables, **kwargs):
+    """The statistics of (data folder, quarter), computed on the first call (``real``:
+    :func:`seuranta.pipeline.quarter_tables`), a copy of each table returned."""
+    key = (str(data_dir), str(quarter))
+    if key not in _STATISTICS:
+        _STATISTICS[key] = real(quarter, data_dir, *args, **kwargs)
+    return {name: df.copy() for name, df in _STATISTICS[key].items()}
 
-    def once(quarter, data_dir, *args, **kwargs):
-        key = (str(data_dir), str(quarter))
-        if key not in _STATISTICS:
-            _STATISTICS[key] = real(quarter, data_dir, *args, **kwargs)
-        return {name: df.copy() for name, df in _STATISTICS[key].items()}
-    monkeypatch.setattr(pipeline, "quarter_tables", once)
+
+def _statistics_once(monkeypatch):
+    monkeypatch.setattr(pipeline, "quarter_tables", _statistics)
 
 
 #: The releases built in the module, by (seed, bypass of the gate): the county pages'

@@ -62,15 +62,21 @@ def check_open_data(dirs: dict[str, Path], target: Path, release_id: str) -> int
             assert js["extension"]["reference_period"]["quarter"] == q
             dims = [d for d in js["id"] if d != opendata.METRIC]
             assert js["size"][-1] == len(figs)
-            # every published cell, by its key, in the dense cube
-            keys = long[dims].astype(str).agg("|".join, axis=1) + "|" + long[opendata.METRIC]
+            # every published cell, by its key, in the dense cube (each row's dimensions
+            # joined as text: "|".join over the columns' text, row by row)
+            text = zip(*(long[d].astype(str).tolist() for d in dims))
+            keys = pd.Series(["|".join(t) for t in text], index=long.index, dtype=object) \
+                + "|" + long[opendata.METRIC]
             by_key = dict(zip(keys, long["value"]))
             pos = dict(zip(keys, range(len(long))))
             status = js.get("status") or {}
+            # the table's rows and each row's key of dimensions, made once for every figure
+            rows = [row for _, row in want.iterrows()]
+            row_keys = ["|".join(opendata.category_id(d, row[d]) for d in dims) for row in rows]
             for f in figs:
                 sym_col = f"{f}{pub.SYMBOL_SUFFIX}"
-                for _, row in want.iterrows():
-                    k = "|".join(opendata.category_id(d, row[d]) for d in dims) + "|" + f
+                for row, row_key in zip(rows, row_keys):
+                    k = row_key + "|" + f
                     v = by_key[k]
                     sym = row[sym_col] if sym_col in want.columns else ""
                     if sym:

@@ -810,11 +810,18 @@ class _Bounds:
         lp.num_col_, lp.num_row_ = n, len(M.rows)
         lp.col_cost_ = np.zeros(n)
         lb, ub = zip(*(self._range(k) for k in self.keys)) if n else ((), ())
-        lp.col_lower_ = np.array(lb, float)
-        lp.col_upper_ = np.minimum(np.array(ub, float), inf)
+        # every figure's range now (:meth:`_range`), kept per column as figures become
+        # unknown, and the unknown figures' columns: what each integer program reads
+        self._lo, self._hi = np.array(lb, float), np.array(ub, float)
+        self._unknown_cols = np.zeros(n, bool)
+        self._unknown_cols[[self.pos[k] for k in self.unknown]] = True
+        self._values = np.array([M.value[k] for k in self.keys])   # the true values
+        lp.col_lower_ = self._lo.copy()
+        lp.col_upper_ = np.minimum(self._hi, inf)
         lp.row_lower_ = np.maximum(self.row_lo, -inf)
         lp.row_upper_ = np.minimum(self.row_hi, inf)
         csc = self.A.tocsc()
+        self._csc = csc
         lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
         lp.a_matrix_.start_ = csc.indptr.astype(np.int32)
         lp.a_matrix_.index_ = csc.indices.astype(np.int32)
@@ -852,6 +859,8 @@ class _Bounds:
         self.unknown |= set(new)
         idx = np.array([self.pos[k] for k in new], np.int32)
         lb, ub = zip(*(self._range(k) for k in new))
+        self._lo[idx], self._hi[idx] = lb, ub
+        self._unknown_cols[idx] = True
         self.h.changeColsBounds(len(idx), idx, np.array(lb, float),
                                 np.minimum(np.array(ub, float), highspy.kHighsInf))
         self._comp = None
@@ -964,10 +973,9 @@ class _Bounds:
         ring by ring, the unknown figures of the rows that touch them; every other figure
         at its true value, so a point found there is a point of the whole model), then of
         the whole component when the neighbourhood reaches no point."""
-        rows = self.A.tocsc()
+        rows = self._csc
         near = np.array(sorted(self.pos[k] for k in terms))
-        unknown = np.zeros(len(self.keys), bool)
-        unknown[[self.pos[k] for k in self.unknown]] = True
+        unknown = self._unknown_cols
         tried = 0
         for _ring in range(2):
             touched = np.unique(rows[:, near].indices)
@@ -980,12 +988,11 @@ class _Bounds:
             r = self._solve_mip(("near",) + tuple(near), near, terms, goal, sense)
             if r:
                 return True
-        comp = self.component(terms)
+        comp, cols = self._component(terms)
         if len(comp) <= tried:
             return r
         root = tuple(sorted({self.components()[k] for k in terms}))
-        return self._solve_mip(root, np.array(sorted(self.pos[k] for k in comp)), terms,
-                               goal, sense)
+        return self._solve_mip(root, cols, terms, goal, sense)
 
     def _solve_mip(self, key, cols: np.ndarray, terms: dict, goal: float, sense: int
                    ) -> bool | None:
@@ -1025,16 +1032,15 @@ class _Bounds:
         sub = self.A[:, cols].tocsr()
         rows = np.flatnonzero(np.diff(sub.indptr))
         sub = sub[rows]
-        x0 = np.array([self.M.value[k] for k in self.keys])
+        x0 = self._values.copy()
         x0[cols] = 0.0
         const = self.A[rows] @ x0
         inf = highspy.kHighsInf
         lp = highspy.HighsLp()
         lp.num_col_, lp.num_row_ = len(keys), len(rows)
         lp.col_cost_ = np.zeros(len(keys))
-        rng = [self._range(k) for k in keys]
-        lp.col_lower_ = np.array([a for a, _ in rng], float)
-        lp.col_upper_ = np.minimum(np.array([b for _, b in rng], float), inf)
+        lp.col_lower_ = self._lo[cols]
+        lp.col_upper_ = np.minimum(self._hi[cols], inf)
         lp.row_lower_ = np.maximum(self.row_lo[rows] - const, -inf)
         lp.row_upper_ = np.minimum(self.row_hi[rows] - const, inf)
         csc = csr_array(sub).tocsc()
