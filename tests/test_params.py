@@ -203,6 +203,18 @@ def test_as_params_passes_a_loaded_object_through_and_validates_a_mapping():
         P.as_params(None)
 
 
+def test_over_defaults_passes_a_validated_section_through_and_completes_a_mapping():
+    """A validated section is used as it is (no validation of the whole schema again for
+    each estimate row, issue 24); a partial mapping or None gets the schema's defaults."""
+    est = P.load_params()["estimate"]
+    assert P.over_defaults("estimate", est) is est
+    part = P.over_defaults("estimate", {"z": 2.5})
+    assert part["z"] == 2.5 and part["z"] != P.defaults("estimate")["z"]
+    assert {k: v for k, v in part.items() if k != "z"} == \
+        {k: v for k, v in P.defaults("estimate").items() if k != "z"}
+    assert P.over_defaults("estimate", None) == P.defaults("estimate")
+
+
 def test_no_stage_reads_the_default_parameters_file():
     """Only the command line loads parameters by default path (its --params option); stages,
     notebooks and publication helpers receive them (grep: a call without an argument)."""

@@ -897,10 +897,12 @@ class _Bounds:
             lab = lab[Au.shape[0]:]
             self._cols, self._labels = cols, lab
             self._union = {}
-            self._comp = {self.keys[c]: int(x) for c, x in zip(cols, lab)}
+            # plain ints and keys (not numpy scalars one by one: thousands per recount)
+            keys, labels = [self.keys[c] for c in cols.tolist()], lab.tolist()
+            self._comp = dict(zip(keys, labels))
             self._members: dict = {}
-            for c, x in zip(cols, lab):
-                self._members.setdefault(int(x), []).append(self.keys[c])
+            for k, x in zip(keys, labels):
+                self._members.setdefault(x, []).append(k)
         return self._comp
 
     def component(self, terms: dict) -> set:

@@ -51,7 +51,7 @@ import pandas as pd
 
 from seuranta.core.errors import InputError, ModelFitError
 from seuranta.core.fmt import fi_round
-from seuranta.core.params import COVARIATES, defaults
+from seuranta.core.params import COVARIATES, defaults, over_defaults
 from seuranta.statistics import model as mdl
 from seuranta.statistics import represent as rep
 
@@ -255,7 +255,7 @@ def estimate_with_prediction(frame: pd.DataFrame, covariates: list[str],
     them is ``pred.fit["without_flagged"]`` and the mixture ``pred.fit["flag_mixture"]``
     (for the county intervals). ``diagnose``: the mixture is computed (``mixture_low`` /
     ``mixture_high``) even when the hull is published (the coverage study)."""
-    p = {**defaults("estimate"), **(params or {})}
+    p = over_defaults("estimate", params)
     z = float(p["z"])
     nmin = int(p["min_municipalities"])
     step = int(p["rounding"])
@@ -352,7 +352,7 @@ def widened(row: dict, factor: float, params: dict | None = None) -> dict:
     if (row["method"] != "model" or factor == 1.0
             or not np.isfinite(row.get("model_estimate", math.nan))):
         return out
-    p = {**defaults("estimate"), **(params or {})}
+    p = over_defaults("estimate", params)
     z = float(p["z"])
     kind = str(p["flagged_interval"])
     if kind == "mixture":

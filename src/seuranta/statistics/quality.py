@@ -722,8 +722,9 @@ def _delivery_codes(f: pd.DataFrame, dl: dict, ramp: dict, p: dict
                     ) -> tuple[list[str], list[list[str]]]:
     """The delivered sources ("SHA+ET") and the delivery codes of every row of ``f``."""
     pre_codes, sources_col = [], []
+    quarters = {q: Quarter.parse(q) for q in f["quarter"].unique()}   # once each, not per row
     for r in itertuples(f, index=False):
-        q = Quarter.parse(r.quarter)
+        q = quarters[r.quarter]
         delivered = [s for s in ("SHA", "ET") if getattr(r, s) > 0]
         sources_col.append("+".join(delivered))
         cc = []

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from seuranta.core.fmt import fi_round
-from seuranta.core.params import defaults
+from seuranta.core.params import over_defaults
 from seuranta.statistics import estimate as est
 from seuranta.statistics import model as mdl
 
@@ -57,7 +57,7 @@ def county_rows(pred: mdl.Prediction, frame: pd.DataFrame, national: dict,
     ``variance`` and ``observed`` of the model, ``nf_estimate`` / ``nf_variance`` /
     ``nf_observed`` of the model without the flagged municipalities (NaN when its interval
     does not hold that one)."""
-    p = {**defaults("estimate"), **(params or {})}
+    p = over_defaults("estimate", params)
     z = float(p["z"])
     step = int(p["rounding"])
     rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
@@ -135,7 +135,7 @@ def widened(row: dict, national: dict, factor: float, params: dict | None = None
     :func:`seuranta.statistics.estimate.widened`, which ``national`` is already) and its
     publication decided again. A fully comprehensive county and a factor of 1 change
     nothing but the decision, which follows ``national``."""
-    p = {**defaults("estimate"), **(params or {})}
+    p = over_defaults("estimate", params)
     rule = {**est.RULE_DEFAULTS, **(p.get("publication_rule") or {})}
     out = dict(row)
     if factor != 1.0 and not row["comprehensive"]:
