@@ -47,6 +47,7 @@ def test_calibration_rows_by_hand():
     factor = 1100 / 1000 * (44 / 500) / (40 / 500)
     assert (r["quarter"], r["later_quarter"], r["municipality_code"]) == ("2023Q1", "2023Q3", "002")
     assert r["z"] == pytest.approx((130 - 100 * factor) / (20 * factor))
+    assert r["variance"] == pytest.approx(400 * factor ** 2)
 
 
 def test_calibration_table_aggregates():

@@ -45,6 +45,24 @@ def test_factors_by_hand():
     assert set(stage.variance_factors(rows.iloc[:0], quarters, on).values()) == {1.0}
 
 
+def test_weighted_factors_by_hand():
+    """Weighed by a column (the coverage study's ``variance`` definition): Σ z²V / Σ V over
+    the same predictions, at least 1; the weights move it away from the plain mean."""
+    rows = _cal([("2023Q1", "2023Q2", "iakkaat", "001", 2.0),
+                 ("2023Q1", "2023Q3", "paihdetyo", "002", 1.0),
+                 ("2023Q2", "2023Q3", "iakkaat", "003", -3.0),
+                 ("2023Q1", "2023Q2", "perheoikeudelliset", "004", 10.0)]
+                ).assign(variance=[1.0, 30.0, 10.0, 500.0])
+    quarters = ["2023Q2", "2023Q3"]
+    on = {"interval_calibration": True}
+    f = stage.variance_factors(rows, quarters, on, weight="variance")
+    assert f["2023Q2"] == pytest.approx(4.0)
+    assert f["2023Q3"] == pytest.approx((4 * 1 + 1 * 30 + 9 * 10) / 41)
+    assert stage.variance_factors(rows, quarters, on)["2023Q3"] == pytest.approx(14 / 3)
+    low = rows.assign(z=[0.5, 0.2, 0.1, 0.0])
+    assert set(stage.variance_factors(low, quarters, on, weight="variance").values()) == {1.0}
+
+
 def _row(**kw):
     """A model row as estimate_with_prediction makes it: point by every data-volume test."""
     r = {"method": "model", "municipalities_used": 120, "clients_used": 9000.0,

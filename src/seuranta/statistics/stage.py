@@ -363,11 +363,14 @@ def municipal_predictions(pred, frame: pd.DataFrame) -> pd.DataFrame:
 CALIBRATION_COLUMNS = ["quarter", "service_task", "n", "mean_z", "sd_z", "within_196_pct"]
 
 
-def variance_factors(rows: pd.DataFrame, quarters, params: dict) -> dict[str, float]:
+def variance_factors(rows: pd.DataFrame, quarters, params: dict,
+                     weight: str | None = None) -> dict[str, float]:
     """Each quarter Q's widening of the model's intervals, from the out-of-sample check of
     the model (:func:`calibration_rows`): the mean of z² over the earlier predictions of the
     estimated tasks that had been tested by Q (later quarter ≤ Q), at least 1; 1 when none
-    has been, or when ``params['interval_calibration']`` is off.
+    has been, or when ``params['interval_calibration']`` is off. ``weight``: a column of
+    ``rows`` to weigh the mean by (the coverage study compares ``variance``, Σ z²V / Σ V,
+    :data:`seuranta.statistics.coverage.FACTOR_DEFINITIONS`); the publication's is None.
 
     z² has mean 1 when the model's predictive variance holds. A larger mean says that the
     municipalities the model had not seen differed from its predictions more than its
@@ -383,10 +386,13 @@ def variance_factors(rows: pd.DataFrame, quarters, params: dict) -> dict[str, fl
     r = rows[rows["service_task"].isin(reference.task_codes(estimated_only=True))]
     later = r["later_quarter"].astype(str).to_numpy()
     z2 = np.square(r["z"].to_numpy(float))
+    w = None if weight is None else r[weight].to_numpy(float)
     for q in out:
         seen = later <= q
         if seen.any():
-            out[q] = max(1.0, float(z2[seen].mean()))
+            k = (z2[seen].mean() if w is None
+                 else (z2[seen] * w[seen]).sum() / w[seen].sum())
+            out[q] = max(1.0, float(k))
     return out
 
 
@@ -421,8 +427,9 @@ def calibration_rows(predictions: dict[tuple[str, str], pd.DataFrame], counts: p
     first such q', b the base; g the change of the share from q to q' among the
     municipalities comprehensive in both quarters, Σ y_q' / Σ b_q' ÷ Σ y_q / Σ b_q, 1 when
     there are none: the prediction carried to q'). One row per municipality × task × q:
-    quarter (q), later_quarter, service_task, municipality_code, z. Internal: a z with its
-    prediction would reveal a count; :func:`calibration_table` aggregates."""
+    quarter (q), later_quarter, service_task, municipality_code, z and variance (V).
+    Internal: a z with its prediction would reveal a count; :func:`calibration_table`
+    aggregates."""
     c = _all_rows(counts)
     compq = quality[quality["quality"] == "comprehensive"]
     first_comp = compq.groupby(["service_task", "municipality_code"])["quarter"].apply(sorted)
@@ -461,9 +468,10 @@ def calibration_rows(predictions: dict[tuple[str, str], pd.DataFrame], counts: p
             e = r.predicted * factor
             z = (float(clients2) - e) / (math.sqrt(r.variance) * factor)
             out.append({"quarter": q, "later_quarter": q2, "service_task": t,
-                        "municipality_code": r.municipality_code, "z": z})
+                        "municipality_code": r.municipality_code, "z": z,
+                        "variance": r.variance * factor ** 2})
     return pd.DataFrame(out, columns=["quarter", "later_quarter", "service_task",
-                                      "municipality_code", "z"])
+                                      "municipality_code", "z", "variance"])
 
 
 def calibration_table(rows: pd.DataFrame) -> pd.DataFrame:
