@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from seuranta.core import reference
 from seuranta.core.params import load_params
 from seuranta.demo import generator as demo
 from seuranta.statistics import coverage
@@ -173,6 +174,22 @@ def test_one_register_through_the_statistics_stage(capsys, tmp_path):
     assert np.allclose(hm[cols].to_numpy(float), m[cols].to_numpy(float), rtol=1e-12,
                        equal_nan=True)
     assert (hm["publish_as"] == m["publish_as"]).all()
+    # the factor definitions compared: the published one (mean z²) gives the rows'
+    # factors and the published construction's table; the weighted one Σ z²V / Σ V
+    params = load_params()
+    t, k = coverage.factors_table(nat, cty, cal, params)
+    last = max(coverage.STUDY_QUARTERS)
+    k = k.set_index("definition")
+    assert k.loc["mean", "max"] == pytest.approx(m.loc[m["quarter"] == last,
+                                                       "variance_factor"].iloc[0])
+    est_tasks = reference.task_codes(estimated_only=True)
+    c = cal[cal["service_task"].isin(est_tasks) & (cal["later_quarter"] <= last)]
+    by_hand = max(1.0, float((c["z"] ** 2 * c["variance"]).sum() / c["variance"].sum()))
+    assert k.loc["weighted", "max"] == pytest.approx(by_hand)
+    pd.testing.assert_frame_equal(
+        t[t["construction"] == "mean"].drop(columns="construction").reset_index(drop=True),
+        coverage.constructions_table(nat, cty, params, ["average_k"])
+        .drop(columns="construction"))
     assert np.allclose(hc[cols].to_numpy(float), cty[cols].to_numpy(float), rtol=1e-12,
                        equal_nan=True)
     assert (hc["publish_as"] == cty["publish_as"]).all()

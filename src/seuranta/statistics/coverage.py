@@ -603,10 +603,56 @@ def constructions_table(nat: pd.DataFrame, cty: pd.DataFrame, params: dict,
     return pd.DataFrame(rows)
 
 
-def constructions_md(t: pd.DataFrame) -> str:
+#: Definitions of the calibration factor the study compares (:func:`factors_table`): the
+#: column each earlier prediction's z² is weighed by in the mean
+#: (:func:`seuranta.statistics.stage.variance_factors`' ``weight``), and what it is.
+FACTOR_DEFINITIONS = {
+    "mean": (None, "mean z² (published)"),
+    "weighted": ("variance", "Σ z²V / Σ V, each prediction weighed by its predictive "
+                             "variance V, as a total's variance sums them"),
+}
+
+
+def factors_table(nat: pd.DataFrame, cty: pd.DataFrame, cal: pd.DataFrame, params: dict
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The published construction (``average_k``) with each register's factors made again
+    from its calibration rows (``cal``, with ``variance``) by each of
+    ``FACTOR_DEFINITIONS``: (per definition × targeted scenario the targets as in
+    :func:`constructions_table`, its ``construction`` column naming the definition; per
+    definition × scenario the median, mean and largest factor of the last quarter)."""
+    ep = params["estimate"]
+    groups = list(cal.groupby(["scenario", "register"]))
+    last = max(STUDY_QUARTERS)
+    tables, spread = [], []
+    for name, (weight, _) in FACTOR_DEFINITIONS.items():
+        f = {k: stage.variance_factors(g, STUDY_QUARTERS, ep, weight) for k, g in groups}
+        t = constructions_table(nat.assign(variance_factor=_factor_column(nat, f)),
+                                cty.assign(variance_factor=_factor_column(cty, f)), params,
+                                ["average_k"])
+        tables.append(t.assign(construction=name))
+        regs = nat[["scenario", "register"]].drop_duplicates()
+        k = pd.Series([f[(s, r)][last] if (s, r) in f else 1.0
+                       for s, r in zip(regs["scenario"], regs["register"])])
+        g = k.groupby(regs["scenario"].to_numpy(), sort=False)
+        spread.append(pd.DataFrame({"definition": name, "median": g.median(),
+                                    "mean": g.mean(), "max": g.max()}))
+    sp = pd.concat(spread).rename_axis("scenario").reset_index()
+    return pd.concat(tables, ignore_index=True), sp[["definition", "scenario", "median",
+                                                     "mean", "max"]]
+
+
+def _factor_column(d: pd.DataFrame, f: dict) -> list[float]:
+    """Each row's factor from ``f`` (scenario, register) → quarter → factor; 1 for a
+    register with no calibration rows (as :func:`stage.variance_factors` gives it)."""
+    return [f[(s, r)][q] if (s, r) in f else 1.0
+            for s, r, q in zip(d["scenario"], d["register"], d["quarter"])]
+
+
+def constructions_md(t: pd.DataFrame, label: str = "construction") -> str:
     """:func:`constructions_table` as Markdown (English), with whether every targeted
-    scenario meets the targets under each construction."""
-    lines = ["| construction | scenario | points % | points cover % ± se (above / below) "
+    scenario meets the targets under each construction (its first column headed
+    ``label``)."""
+    lines = [f"| {label} | scenario | points % | points cover % ± se (above / below) "
              "| ranges cover % | mean error % | half-width % | county points cover % "
              "| targets met |", "|---|---|---:|---:|---:|---:|---:|---:|---|"]
     for r in t.itertuples(index=False):
