@@ -437,7 +437,7 @@ def register_cuts(tables: Mapping[str, pd.DataFrame], quarters: list[Quarter]
     :func:`_table_digest` hashes it: a table written once, each quarter's cut hashed from
     its rows' lines, :func:`_csv_rows`, an equal table's lines shared; a table that cannot
     be split so is written per cut)."""
-    tables = {n: df for n, df in tables.items() if n not in register.EXTRACT_TABLES}
+    tables = register.per_quarter(tables)
     split: dict = {}
     for n, df in tables.items():   # a series table is often its quarter table: written once
         same = next((m for m in split if tables[m].equals(df)

@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -154,7 +155,8 @@ def write_quarter_tables(tables: dict[str, pd.DataFrame], quarter: Quarter | str
     target = qdir / "tables"
     tmp = Path(tempfile.mkdtemp(prefix=f".tables-tmp-{os.getpid()}-", dir=qdir))
     try:
-        for name in (n for n in REGISTER_TABLES if n in tables and n not in EXTRACT_TABLES):
+        quarterly = per_quarter(tables)
+        for name in (n for n in REGISTER_TABLES if n in quarterly):
             if rendered is not None and name not in rendered and _twin_rendered(
                     tables, name, rendered):
                 rendered[name] = rendered[_TWINS[name]]
@@ -289,6 +291,12 @@ def write_extract_tables(tables: dict[str, pd.DataFrame], out_dir: Path) -> Path
     return target
 
 
+def per_quarter(tables: Mapping[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """The tables of which each quarter publishes a cut (:func:`quarter_rows`): all but the
+    extract-wide ones (:data:`EXTRACT_TABLES`)."""
+    return {n: df for n, df in tables.items() if n not in EXTRACT_TABLES}
+
+
 def quarter_rows(name: str, df: pd.DataFrame, quarter: Quarter) -> np.ndarray | None:
     """Which rows of the all-quarter table ``name`` quarter Q publishes (None: all).
 
@@ -312,9 +320,7 @@ def tables_for_quarter(all_tables: dict[str, pd.DataFrame], quarter: Quarter
     """Cut the register stage's all-quarter frames down to what quarter Q publishes
     (:func:`quarter_rows`)."""
     out = {}
-    for name, df in all_tables.items():
-        if name in EXTRACT_TABLES:
-            continue
+    for name, df in per_quarter(all_tables).items():
         rows = quarter_rows(name, df, quarter)
         out[name] = df if rows is None else df[rows].reset_index(drop=True)
     return out
