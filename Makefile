@@ -89,10 +89,10 @@ quality-bias: venv ## mean error of the estimates under the old and new quality 
 # The coverage study on registers the model did not generate (src/seuranta/simulate/):
 # writes docs/coverage.md, the methods chapter's tables (book/_generated/coverage_fi.md) and
 # the README's table. One BLAS thread per process: the two worker processes use the cores
-# (threaded BLAS on small matrices only adds contention). REGISTERS per scenario.
-REGISTERS ?= 30
-coverage: venv ## the coverage study (about 7 min on 2 idle cores; README): docs/coverage.md and the book's tables
-	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/coverage_sim.py --registers $(REGISTERS) --write
+# (threaded BLAS on small matrices only adds contention). REGISTERS per scenario overrides
+# the script's own number (scripts/coverage_sim.py REGISTERS).
+coverage: venv ## the coverage study (about 15 min on 2 idle cores; README): docs/coverage.md and the book's tables
+	OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 $(PY) scripts/coverage_sim.py $(if $(REGISTERS),--registers $(REGISTERS)) --write
 
 clean: ## remove build/ and the generated demo data
 	rm -rf $(OUT) $(DATA)
