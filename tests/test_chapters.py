@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
+import pytest
 
 from seuranta.publication import book, bookfmt, chapters
 from seuranta.publication.notebooks import NOTEBOOK_DIR
@@ -166,6 +169,36 @@ def test_generated_tables_get_captions():
     assert "```{tabularcolumns} |>{\\raggedright" in out and "\\raggedleft" in out
     assert ":::{table} Vertailu\n" in out          # no caption given: the line before
     assert out.count(":::{table}") == 2 and out.count("\n:::") >= 2
+
+
+def _line_shares(spec):
+    """Each column's share of the PDF line (``\\X{a}{b}`` → a / b) of a tabularcolumns spec."""
+    return [int(a) / int(b) for a, b in re.findall(r"\\X\{(\d+)\}\{(\d+)\}", spec)]
+
+
+def test_pdf_number_columns_hold_their_longest_value():
+    """A wide table's narrow number columns ("1200" under the header "n", "15,00" under
+    "RMSE %") get their longest value and the cell's padding of a 90-character line (the
+    A4 line at 10 pt: 451 pt, about 5 pt a digit; padding 12 pt and the rule); proportional
+    shares alone gave "n" 4 / 85 of the line and cut "1200" to "120". A table that fits
+    keeps its proportional shares."""
+    wide = pd.DataFrame({
+        "asetelma": ["kunnat eroavat (hajonta 0,35), satunnainen liittyminen"] * 3,
+        "n": ["1200"] * 3, "piste / väli / ei arviota %": ["91 / 9 / 0"] * 3,
+        "pisteiden kattavuus % ± kv (yli / ali)": ["95,8 ± 0,7 (2,7 / 1,6)"] * 3,
+        "välien kattavuus %": ["100,0"] * 3, "keskim. virhe % ± kv (pisteet; kaikki)":
+        ["0,40 ± 0,28; 0,30"] * 3, "RMSE %": ["15,00", "5,49", "6,94"],
+        "puoliväli %": ["10,98"] * 3, "alueiden pisteet % (n)": ["94,7 (9338)"] * 3,
+        "alueiden välit %": ["97,2"] * 3})
+    shares = dict(zip(wide.columns, _line_shares(bookfmt.latex_columns(wide))))
+    assert sum(shares.values()) == pytest.approx(1.0, abs=1e-9)
+    for col, longest in [("n", 4), ("RMSE %", 5), ("alueiden pisteet % (n)", 6),
+                         ("välien kattavuus %", 5)]:
+        assert shares[col] * 90 >= longest + 3 - 0.05, col
+    # the text column keeps the largest share
+    assert max(shares, key=shares.get) == "asetelma"
+    small = pd.DataFrame({"Palvelutehtävä": ["Iäkkäiden palvelut"], "Asiakkaat": ["12 300"]})
+    assert _line_shares(bookfmt.latex_columns(small)) == pytest.approx([14 / 23, 9 / 23])
 
 
 def test_published_tables_are_read_afresh_by_each_chapter(tmp_path):

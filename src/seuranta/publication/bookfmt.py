@@ -136,22 +136,54 @@ def md_table(df: pd.DataFrame, right: list[str] | None = None,
     return "\n".join([head, sep, *body]) + "\n"
 
 
+#: The PDF's line in characters of the body font (A4 with 1 in margins, 451 pt, at 10 pt
+#: about 5 pt a digit) and what a cell's padding takes of it (2 \tabcolsep = 12 pt and the
+#: rule), for :func:`latex_columns`.
+_LINE_CHARS, _CELL_PAD = 90, 3
+
+
+def _room_for_numbers(widths: list[int], need: dict[int, int]) -> tuple[list[int], int]:
+    """``widths`` (shares of the line) with every column ``i`` of ``need`` given at least
+    ``need[i]`` of a line of ``_LINE_CHARS`` characters, the rest shared in proportion
+    as before; (widths, their total). Unchanged when every column has its room already; else
+    in tenths of a character (``\\X`` takes whole numbers)."""
+    fixed: dict[int, float] = {}
+    while True:
+        free = [i for i in range(len(widths)) if i not in fixed]
+        room = _LINE_CHARS - sum(fixed.values())
+        scale = room / sum(widths[i] for i in free) if free else 0.0
+        short = [i for i in free if i in need and widths[i] * scale < need[i]]
+        if not short or scale <= 0:
+            break
+        fixed.update((i, float(need[i])) for i in short)
+    if not fixed:
+        return widths, sum(widths)
+    out = [round(10 * (fixed[i] if i in fixed        # numbers alone overfill: text keeps 3
+                       else widths[i] * scale if scale > 0 else 3))
+           for i in range(len(widths))]
+    return out, sum(out)
+
+
 def latex_columns(df: pd.DataFrame, right: list[str] | None = None) -> str:
     """Sphinx ``tabularcolumns`` spec: wrapping ``p`` columns (``\\X``) whose widths are
     shares of the line in proportion to what each column must hold (its longest word, or a
     third of its mean text), the columns in ``right`` right-aligned (numbers). Each cell
     starts with ``\\hspace{0pt}`` so that even its first word can be hyphenated (a header
     such as "Perheoikeudelliset" in a narrow number column; the book's tables allow
-    hyphenation, ``book._titlepage_latex``)."""
+    hyphenation, ``book._titlepage_latex``). A number cannot wrap: a right-aligned
+    column gets at least its longest value and the cell's padding
+    (:func:`_room_for_numbers`; a wide table's "1200" was cut to "120")."""
     cols = list(df.columns)
     right = cols[1:] if right is None else right
-    widths = []
-    for c in cols:
+    widths, need = [], {}
+    for i, c in enumerate(cols):
         texts = [str(c)] + [str(v) for v in df[c]]
         longest = max(len(w) for t in texts for w in (t.split() or [""]))
         mean = sum(len(t) for t in texts[1:]) / max(len(texts) - 1, 1)
         widths.append(max(3, longest, round(mean / 3)))
-    total = sum(widths)
+        if c in right:     # a number cannot wrap or hyphenate: its longest word must fit
+            need[i] = max((len(w) for t in texts[1:] for w in t.split()), default=0) + _CELL_PAD
+    widths, total = _room_for_numbers(widths, need)
     out = []
     for c, w in zip(cols, widths):
         align = r"\raggedleft" if c in right else r"\raggedright"
