@@ -201,6 +201,33 @@ def test_pdf_number_columns_hold_their_longest_value():
     assert _line_shares(bookfmt.latex_columns(small)) == pytest.approx([14 / 23, 9 / 23])
 
 
+def test_every_table_of_a_task_chapter_has_its_pdf_columns(tmp_path):
+    """Each table of a task chapter carries its PDF column widths (a ``tabularcolumns`` spec
+    right before its ``table`` directive): without one LaTeX justified the county model
+    table's headers and cut "Pohjois-Pohjanmaan" against the next column. The county model
+    table's number columns are right-aligned and its name column holds the longest name."""
+    from published_fixture import write_published
+
+    out = write_published(tmp_path, quarters=["2023Q4"])
+    est = out / "2023Q4" / "published" / "estimates.csv"
+    pd.read_csv(est, keep_default_na=False, na_values=[""]).assign(
+        clients_used=1270, clients_used_symbol="", municipalities_used=40,
+        population_used=250000, national_base=1000000).to_csv(est, index=False)
+    ch = chapters.task_chapter(out / "2023Q4" / "tables", "2023Q4", "iakkaat",
+                               PARAMS, synthetic=True)
+    assert ch.tables["county_model"]
+    for key, md in ch.tables.items():
+        for m in re.finditer(r":::\{table\}", md):
+            before = md[:m.start()].rstrip().splitlines()
+            assert len(before) >= 2 and before[-2].startswith("```{tabularcolumns}"), key
+    spec = re.search(r"```\{tabularcolumns\} (.*)", ch.tables["county_model"]).group(1)
+    aligns = re.findall(r"\\raggedleft|\\raggedright", spec)
+    assert aligns == ["\\raggedright"] + ["\\raggedleft"] * 4
+    names = [r.split("|")[1].strip() for r in ch.tables["county_model"].splitlines()
+             if r.startswith("| ") and "Hyvinvointialue" not in r]
+    assert _line_shares(spec)[0] * 90 >= max(len(n) for n in names)
+
+
 def test_published_tables_are_read_afresh_by_each_chapter(tmp_path):
     """No module cache (issue 24): a quarter's published tables changed between two
     chapters (a notebook executed again by ``seuranta notebooks`` in the same kernel, or a

@@ -447,9 +447,10 @@ def _task_county_tables(ch: Chapter, pub: dict, tables_dir, quarter: str, task: 
     model = compare.task_county_table_md(pdir, quarter, task) \
         if (pdir / "municipal.csv").is_file() else None
     ch.shown["county_model"] = bool(model)
-    ch.tables["county_model"] = "" if not model else (
-        f":::{{table}} Taulukko {t1}b. {name}: asiakkaat hyvinvointialueittain, "
-        f"mallipohjainen arvio, {qname}\n:width: 100%\n\n{model}:::\n")
+    # one caption rule, with the PDF's column widths (bf.caption_tables)
+    ch.tables["county_model"] = "" if not model else bf.caption_tables(model, [
+        f"Taulukko {t1}b. {name}: asiakkaat hyvinvointialueittain, mallipohjainen arvio, "
+        f"{qname}"])
 
 
 def _extreme(x, end: str, mnames: dict) -> str | None:
