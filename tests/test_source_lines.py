@@ -17,6 +17,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
+from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
 from published_fixture import published_municipal  # noqa: E402
 
 from seuranta.core import figures  # noqa: E402
@@ -92,6 +93,10 @@ CHARTS = {
                                                                   synthetic=syn),
     "county_chart": lambda syn: compare.county_chart(*_county_frames(), "08", "t",
                                                      synthetic=syn),
+    "count_chart": lambda syn: bf.count_chart(
+        ["1", "2", "3"], [443237.0, 64258.0, 5121.0],
+        "Kuvio MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, tammi–maaliskuu 2023",
+        "palvelutehtäviä samalla asiakkaalla", "asiakkaita", synthetic=syn),
     "share_map": lambda syn: maps.share_map(
         published_municipal("2023Q4").query("service_task == 'iakkaat'"), "t",
         synthetic=syn),
@@ -107,6 +112,16 @@ def test_every_chart_function_draws_the_source_line(name, synthetic):
         assert (SYNTHETIC if synthetic else REAL) in texts
         if not synthetic:
             assert not any("synteettinen" in t for t in texts)
+        # every text inside the figure: a long title ran beyond its right edge (MP1)
+        canvas = FigureCanvasAgg(fig)   # a detached figure has no drawing canvas
+        canvas.draw()
+        r, box = canvas.get_renderer(), fig.bbox
+        arts = list(fig.texts) + [a for ax in fig.axes for a in (ax.title, *ax.texts)]
+        for a in arts:
+            if a.get_text() and a.get_visible():
+                e = a.get_window_extent(r)
+                assert (e.x0 >= box.x0 - 1 and e.x1 <= box.x1 + 1 and e.y0 >= box.y0 - 1
+                        and e.y1 <= box.y1 + 1), (name, a.get_text()[:40])
     finally:
         plt.close(fig)
 
@@ -159,15 +174,16 @@ def test_no_function_of_the_package_makes_a_figure_without_its_source_line():
             found[str(path.relative_to(SRC))] = bad
     assert found == {}
     # and the package does make charts in every place the issue names (the scan is not
-    # vacuous): book charts, the multi-task chart, maps, comparison pages, costs
+    # vacuous): book charts (the multi-task chart among them, bookfmt.count_chart), maps,
+    # comparison pages, costs
     makers = set()
-    for rel in ("publication/bookfmt.py", "publication/chapters.py", "publication/maps.py",
+    for rel in ("publication/bookfmt.py", "publication/maps.py",
                 "publication/compare.py", "costs/chapter.py"):
         tree = ast.parse((SRC / rel).read_text(encoding="utf-8"))
         makers |= {(rel, fn.name) for fn in ast.walk(tree)
                    if isinstance(fn, ast.FunctionDef)
                    and any(isinstance(n, ast.Call) and _makes_figure(n.func)
                            for n in ast.walk(fn))}
-    assert {r for r, _ in makers} == {"publication/bookfmt.py", "publication/chapters.py",
-                                      "publication/maps.py", "publication/compare.py",
-                                      "costs/chapter.py"}
+    assert {r for r, _ in makers} == {"publication/bookfmt.py", "publication/maps.py",
+                                      "publication/compare.py", "costs/chapter.py"}
+    assert ("publication/bookfmt.py", "count_chart") in makers

@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+import textwrap
 from collections.abc import Mapping
 
 import numpy as np
@@ -398,6 +399,22 @@ def fi_axis_number(ax, axis: str = "y"):
     a = ax.yaxis if axis == "y" else ax.xaxis
     a.set_major_locator(tick_locator(0))
     a.set_major_formatter(FuncFormatter(lambda v, _: fi_number(v)))
+
+
+def count_chart(labels: list[str], values: list[float], title: str, xlabel: str,
+                ylabel: str, *, synthetic: bool):
+    """Bars of counts by category (clients by the number of their service tasks), and the
+    source line. The title is wrapped: a 6-inch chart holds about 60 characters of it at
+    10 pt (the multi-task chapter's title ran beyond the figure's right edge)."""
+    plt = setup_matplotlib()
+    fig, ax = plt.subplots(figsize=(6, 2.8))
+    ax.bar(labels, values, color="#1f5f8b")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fi_axis_number(ax)
+    ax.set_title(textwrap.fill(title, 60), fontsize=10)
+    fig.tight_layout()
+    return detached(source_line(fig, synthetic))
 
 
 def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: str,

@@ -31,7 +31,6 @@ import pandas as pd
 
 from seuranta.core import reference, symbols
 from seuranta.core.errors import InputError
-from seuranta.core.figures import source_line
 from seuranta.core.fmt import fi_count
 from seuranta.core.labels_fi import DECISION_FI
 from seuranta.core.params import as_params
@@ -919,18 +918,12 @@ def multi_chapter(tables_dir: str | Path, quarter: str, *, synthetic: bool) -> C
         note=bf.symbol_note((symbols.SUPPRESSED,)))
     values = [float(v) if not sym else 0.0 for v, sym in zip(nat["clients"],
                                                               nat["clients_symbol"])]
-    plt = bf.setup_matplotlib()
-    fig, ax = plt.subplots(figsize=(6, 2.8))
-    ax.bar(lab, values, color="#1f5f8b")
-    ax.set_xlabel("palvelutehtäviä samalla asiakkaalla")
-    ax.set_ylabel("asiakkaita")
-    bf.fi_axis_number(ax)
-    ax.set_title(f"Kuvio MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, {qname}",
-                 fontsize=10)
-    fig.tight_layout()
-    source_line(fig, synthetic)
+    fig = bf.count_chart(lab, values,
+                         f"Kuvio MP1. Asiakkaat palvelutehtävien lukumäärän mukaan, {qname}",
+                         "palvelutehtäviä samalla asiakkaalla", "asiakkaita",
+                         synthetic=synthetic)
     points = "; ".join(f"{n} palvelutehtävää {v}" for n, v in zip(lab, tab["Asiakkaat"][:-1]))
-    ch.figures["n_tasks"] = (bf.detached(fig), say("alt_multi", quarter=qname, points=points))
+    ch.figures["n_tasks"] = (fig, say("alt_multi", quarter=qname, points=points))
 
     short = bf.TASK_SHORT
     grid = pd.DataFrame(symbols.NOT_APPLICABLE, index=[short[t] for t in tasks],
