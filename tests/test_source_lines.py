@@ -126,6 +126,29 @@ def test_every_chart_function_draws_the_source_line(name, synthetic):
         plt.close(fig)
 
 
+def test_quartile_labels_never_print_on_top_of_each_other():
+    """Equal quartiles ("0,1 %" three times: Kuvio PO1 printed "ylälkvartiili0,1%%") share
+    one label; close ones are moved apart, their lines staying at their values; the labels
+    of a drawn chart do not overlap."""
+    assert bf.quartile_labels([(0.1, "alakvartiili"), (0.1, "mediaani"), (0.12, "yläkvartiili")],
+                              (0.0, 10.0)) == [(0.1, f"alakvartiili = mediaani = yläkvartiili "
+                                                     f"0,1{bf.NBSP}%")]
+    got = bf.quartile_labels([(2.0, "alakvartiili"), (2.3, "mediaani"), (8.0, "yläkvartiili")],
+                             (0.0, 10.0))
+    assert [y for y, _ in got] == pytest.approx([2.0, 2.8, 8.0])
+    fig = bf.share_chart(pd.Series([1.0, 2.0, 2.2, 2.4, 9.0], index=list("ABCDE")),
+                         2.0, 2.2, 2.4, "t", "osuus", synthetic=True)
+    try:
+        canvas = FigureCanvasAgg(fig)
+        canvas.draw()
+        r = canvas.get_renderer()
+        boxes = [t.get_window_extent(r) for t in fig.axes[0].texts]
+        assert len(boxes) == 3
+        assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    finally:
+        plt.close(fig)
+
+
 # --------------------------------------------------------------------------- the scan
 
 _MAKERS = {"subplots", "figure", "subplot_mosaic"}

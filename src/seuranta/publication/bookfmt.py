@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import io
+import math
 import re
 import textwrap
 from collections.abc import Mapping
@@ -417,6 +418,24 @@ def count_chart(labels: list[str], values: list[float], title: str, xlabel: str,
     return detached(source_line(fig, synthetic))
 
 
+def quartile_labels(marks: list[tuple[float, str]], ylim: tuple[float, float],
+                    gap: float = 0.08) -> list[tuple[float, str]]:
+    """The labels of a chart's reference lines, (y, text), that never print on top of each
+    other: lines whose values read the same ("0,1 %") share one label ("alakvartiili =
+    mediaani = yläkvartiili 0,1 %"), and a label closer than ``gap`` of the axis height
+    to the one below moves up to that distance (its line stays at its value)."""
+    groups: dict[str, list] = {}
+    for v, lab in sorted(m for m in marks if np.isfinite(m[0])):
+        groups.setdefault(fi_share(v), []).append((v, lab))
+    step = gap * (ylim[1] - ylim[0])
+    out, last = [], -math.inf
+    for shown, g in groups.items():
+        y = max(g[0][0], last + step)
+        out.append((y, " = ".join(lab for _, lab in g) + f" {shown}"))
+        last = y
+    return out
+
+
 def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: str,
                 ylabel: str, *, synthetic: bool):
     """Municipal shares (sorted bars) with the quartiles and the median marked, and the
@@ -425,11 +444,12 @@ def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: s
     s = shares.sort_values()
     fig, ax = plt.subplots(figsize=(7.5, 3.4))
     ax.bar(range(len(s)), s.to_numpy(), color="#9bb7d4", width=0.85)
-    for v, lab, ls in ((q1, "alakvartiili", "--"), (median, "mediaani", "-"),
-                       (q3, "yläkvartiili", "--")):
+    marks = ((q1, "alakvartiili", "--"), (median, "mediaani", "-"), (q3, "yläkvartiili", "--"))
+    for v, _, ls in marks:
         ax.axhline(v, color="#1f3b5f", linestyle=ls, linewidth=1)
-        ax.text(len(s) - 0.5, v, f" {lab} {fi_share(v)}", va="center", ha="left",
-                fontsize=8, color="#1f3b5f")
+    for y, text in quartile_labels([(v, lab) for v, lab, _ in marks], ax.get_ylim()):
+        ax.text(len(s) - 0.5, y, f" {text}", va="center", ha="left", fontsize=8,
+                color="#1f3b5f")
     if len(s) <= 30:
         ax.set_xticks(range(len(s)), s.index, rotation=90, fontsize=7)
     else:
