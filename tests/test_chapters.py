@@ -197,6 +197,16 @@ def test_pdf_number_columns_hold_their_longest_value():
         assert shares[col] * 90 >= longest + 3 - 0.05, col
     # the text column keeps the largest share
     assert max(shares, key=shares.get) == "asetelma"
+    # a range is one word, held by its no-break spaces: broken after the dash it read as
+    # two numbers ("150 000–" above "300 000")
+    rng = pd.DataFrame({"Palvelutehtävä": ["Iäkkäiden palvelut", "Työikäisten palvelut"],
+                        "Asiakkaita": ["150\u00a0000–300\u00a0000", "214\u00a0000"],
+                        "Osuus": ["11,6–23,4\u00a0%", "6,7\u00a0%"],
+                        "Väestöpohja": ["65 vuotta täyttäneistä", "18–64-vuotiaista"],
+                        "Kuntia arviossa": ["19", "102"]})
+    shares = dict(zip(rng.columns, _line_shares(bookfmt.latex_columns(
+        rng, ["Asiakkaita", "Osuus", "Kuntia arviossa"]))))
+    assert shares["Asiakkaita"] * 90 >= 15 + 3 - 0.05
     small = pd.DataFrame({"Palvelutehtävä": ["Iäkkäiden palvelut"], "Asiakkaat": ["12 300"]})
     assert _line_shares(bookfmt.latex_columns(small)) == pytest.approx([14 / 23, 9 / 23])
 

@@ -184,7 +184,10 @@ def latex_columns(df: pd.DataFrame, right: list[str] | None = None) -> str:
         mean = sum(len(t) for t in texts[1:]) / max(len(texts) - 1, 1)
         widths.append(max(3, longest, round(mean / 3)))
         if c in right:     # a number cannot wrap or hyphenate: its longest word must fit
-            need[i] = max((len(w) for t in texts[1:] for w in t.split()), default=0) + _CELL_PAD
+            # (split at plain spaces only: "150 000–300 000" is held together by its
+            # no-break spaces, and a range broken after its dash reads as two numbers)
+            need[i] = max((len(w) for t in texts[1:] for w in t.split(" ")),
+                          default=0) + _CELL_PAD
     widths, total = _room_for_numbers(widths, need)
     out = []
     for c, w in zip(cols, widths):
