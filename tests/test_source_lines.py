@@ -87,6 +87,11 @@ CHARTS = {
     "share_chart": lambda syn: bf.share_chart(
         pd.Series([1.0, 2.0, 3.0], index=["A", "B", "C"]), 1.5, 2.0, 2.5, "t", "osuus",
         synthetic=syn),
+    # a long title over axes narrowed by the quartiles' one long label (Kuvio PO1)
+    "share_chart_long": lambda syn: bf.share_chart(
+        pd.Series([0.1] * 12 + [0.2, 0.2], index=[f"Kunta {i}" for i in range(14)]), 0.1,
+        0.1, 0.1, "Kuvio PO1. Perheoikeudelliset palvelut: asiakkaiden osuus väestöstä, "
+        "loka–joulukuu 2023", "osuus", synthetic=syn),
     "series_chart": lambda syn: bf.series_chart(["2023Q1", "2023Q2"], [5.0, 6.0],
                                                 title="t", synthetic=syn),
     "estimate_series_chart": lambda syn: bf.estimate_series_chart(_estimate_series(), "t",

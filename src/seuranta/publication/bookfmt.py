@@ -405,18 +405,25 @@ def fi_axis_number(ax, axis: str = "y"):
     a.set_major_formatter(FuncFormatter(lambda v, _: fi_number(v)))
 
 
+def chart_title(ax, title: str) -> None:
+    """A chart's title, wrapped to its figure's width (about 10 characters an inch at
+    10 pt): a title centred over axes narrowed by long labels ran beyond the figure's
+    edges ("vio PO1…", "…loka–joulukuu 2")."""
+    width = int(ax.figure.get_figwidth() * 10)
+    ax.set_title(textwrap.fill(title, width), fontsize=10)
+
+
 def count_chart(labels: list[str], values: list[float], title: str, xlabel: str,
                 ylabel: str, *, synthetic: bool):
     """Bars of counts by category (clients by the number of their service tasks), and the
-    source line. The title is wrapped: a 6-inch chart holds about 60 characters of it at
-    10 pt (the multi-task chapter's title ran beyond the figure's right edge)."""
+    source line (the title wrapped, :func:`chart_title`)."""
     plt = setup_matplotlib()
     fig, ax = plt.subplots(figsize=(6, 2.8))
     ax.bar(labels, values, color="#1f5f8b")
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     fi_axis_number(ax)
-    ax.set_title(textwrap.fill(title, 60), fontsize=10)
+    chart_title(ax, title)
     fig.tight_layout()
     return detached(source_line(fig, synthetic))
 
@@ -460,7 +467,7 @@ def share_chart(shares: pd.Series, q1: float, median: float, q3: float, title: s
         ax.set_xlabel(f"{len(s)} kuntaa osuuden mukaan järjestettynä")
     ax.set_ylabel(ylabel)
     fi_axis_pct(ax)
-    ax.set_title(title, fontsize=10)
+    chart_title(ax, title)
     ax.set_xlim(-0.8, len(s) - 0.2)
     fig.tight_layout()
     return detached(source_line(fig, synthetic))
@@ -482,7 +489,7 @@ def series_chart(quarters: list[str], values: list[float], lows=None, highs=None
     (fi_axis_pct if pct else fi_axis_number)(ax)
     lo = min(v for v in (lows if lows is not None else values))
     ax.set_ylim(bottom=min(0, lo))
-    ax.set_title(title, fontsize=10)
+    chart_title(ax, title)
     fig.tight_layout()
     return detached(source_line(fig, synthetic))
 
@@ -606,7 +613,7 @@ def estimate_series_chart(s: pd.DataFrame, title: str, *, synthetic: bool):
     fi_axis_pct(ax)
     low = pd.concat([s["share"], s["lo_share"]]).dropna()
     ax.set_ylim(bottom=min(0, float(low.min())) if len(low) else 0)
-    ax.set_title(title, fontsize=10)
+    chart_title(ax, title)
     fig.tight_layout()
     return detached(source_line(fig, synthetic))
 
