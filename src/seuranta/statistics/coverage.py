@@ -622,7 +622,7 @@ def factors_table(nat: pd.DataFrame, cty: pd.DataFrame, cal: pd.DataFrame, param
     definition × scenario the median, mean and largest factor of the last quarter)."""
     ep = params["estimate"]
     groups = list(cal.groupby(["scenario", "register"]))
-    last = max(STUDY_QUARTERS)
+    regs = nat[["scenario", "register"]].drop_duplicates().assign(quarter=max(STUDY_QUARTERS))
     tables, spread = [], []
     for name, (weight, _) in FACTOR_DEFINITIONS.items():
         f = {k: stage.variance_factors(g, STUDY_QUARTERS, ep, weight) for k, g in groups}
@@ -630,10 +630,7 @@ def factors_table(nat: pd.DataFrame, cty: pd.DataFrame, cal: pd.DataFrame, param
                                 cty.assign(variance_factor=_factor_column(cty, f)), params,
                                 ["average_k"])
         tables.append(t.assign(construction=name))
-        regs = nat[["scenario", "register"]].drop_duplicates()
-        k = pd.Series([f[(s, r)][last] if (s, r) in f else 1.0
-                       for s, r in zip(regs["scenario"], regs["register"])])
-        g = k.groupby(regs["scenario"].to_numpy(), sort=False)
+        g = pd.Series(_factor_column(regs, f)).groupby(regs["scenario"].to_numpy(), sort=False)
         spread.append(pd.DataFrame({"definition": name, "median": g.median(),
                                     "mean": g.mean(), "max": g.max()}))
     sp = pd.concat(spread).rename_axis("scenario").reset_index()
